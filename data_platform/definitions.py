@@ -1,0 +1,28 @@
+"""The single entry point Dagster loads (``dg dev``, ``dagster dev -w workspace.yaml``, the CLI).
+
+Each lifecycle stage contributes its assets, checks, jobs and sensors here; the resources say where
+the data lives (see ``data_platform.resources``).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from data_platform.ingestion.assets import raw_ingestion
+from data_platform.ingestion.sensors import build_landing_sensor
+from data_platform.partitions import daily_partitions
+from data_platform.resources import LandingZone, Warehouse
+
+ingest_raw_events = dg.define_asset_job(
+    name="ingest_raw_events",
+    selection=dg.AssetSelection.groups("ingestion"),
+    partitions_def=daily_partitions,
+    description="Land new files and (re)build raw.events and raw.quarantine for one day.",
+)
+
+defs = dg.Definitions(
+    assets=[raw_ingestion],
+    jobs=[ingest_raw_events],
+    sensors=[build_landing_sensor(ingest_raw_events)],
+    resources={"warehouse": Warehouse.from_env(), "landing": LandingZone.from_env()},
+)

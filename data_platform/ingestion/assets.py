@@ -1,0 +1,250 @@
+"""Ingestion assets: raw/files, raw/events and raw/quarantine, one daily-partitioned step.
+
+The step lands every new or changed file first (each file is parsed once, whichever run sees it
+first), then cuts the partition's days out of the parse store, then runs the blocking checks.
+"""
+
+
+import datetime as dt
+from functools import cache
+
+import dagster as dg
+
+from data_platform import contracts
+from data_platform.ingestion.landing import ensure_tables, land_new_files, sql_list, table_fragments
+from data_platform.partitions import daily_partitions, partitions_start
+from data_platform.resources import LandingZone, Warehouse, rows, run_sql
+
+RAW_FILES = dg.AssetKey(["raw", "files"])
+RAW_EVENTS = dg.AssetKey(["raw", "events"])
+RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
+
+INGESTION_CODE_VERSION = f"ingestion-1/contract-{contracts.CONTRACT_VERSION}"
+_COMMON = dict(
+    group_name="ingestion",
+    kinds={"duckdb", "python"},
+    owners=["team:data-platform"],
+    code_version=INGESTION_CODE_VERSION,
+    partitions_def=daily_partitions,
+)
+
+FILES_SCHEMA = [
+    ("file_id", "BIGINT", "landing order; key of the parsed lines"),
+    ("source_file", "VARCHAR", "path relative to the landing folder"),
+    ("file_sha256", "VARCHAR", "SHA-256 of the bytes landed"),
+    ("size_bytes", "BIGINT", "size on disk"),
+    ("mtime", "TIMESTAMPTZ", "modification time when landed"),
+    ("compressed", "BOOLEAN", "gzip"),
+    ("lines", "BIGINT", "lines read"),
+    ("accepted", "BIGINT", "lines accepted into raw.events"),
+    ("quarantined", "BIGINT", "lines quarantined"),
+    ("partitions", "DATE[]", "days its lines fall on"),
+    ("status", "VARCHAR", "current, or superseded by new bytes at the same path"),
+    ("landed_at", "TIMESTAMPTZ", "when it was parsed"),
+    ("landed_run_id", "VARCHAR", "the run that parsed it"),
+    ("superseded_at", "TIMESTAMPTZ", "when new bytes replaced it"),
+    ("superseded_by", "VARCHAR", "SHA-256 of the replacing bytes"),
+]
+
+ACCOUNTING_CHECK = dg.AssetCheckSpec(
+    "lines_accounted",
+    asset=RAW_FILES,
+    blocking=True,
+    description="For every file with lines on these days: lines read = accepted + quarantined, and "
+    "the rows in raw.events plus raw.quarantine equal the lines parsed for these days.",
+)
+CONTRACT_CHECK = dg.AssetCheckSpec(
+    "contract_v1",
+    asset=RAW_EVENTS,
+    blocking=True,
+    description="Every row keeps the raw contract: known event_type, required fields per type, "
+    "numeric ranges, event_date = UTC day of ts, complete provenance.",
+)
+REASONS_CHECK = dg.AssetCheckSpec(
+    "reasons_known",
+    asset=RAW_QUARANTINE,
+    blocking=True,
+    description="Every quarantined line has a contract reason code and its file and line number.",
+)
+
+
+@dg.multi_asset(
+    name="raw_ingestion",
+    specs=[
+        dg.AssetSpec(
+            RAW_FILES,
+            description="Registry of every landing file version seen: SHA-256, size, lines read, accepted "
+            "and quarantined, the days its lines fall on, and whether newer bytes superseded it. Each "
+            "partition's materialization lists the files with lines on that day.",
+            metadata={"dagster/column_schema": contracts.table_schema(FILES_SCHEMA)},
+            **_COMMON,
+        ),
+        dg.AssetSpec(
+            RAW_EVENTS,
+            description="Raw events that keep the log contract (v1), one row per accepted line, typed, "
+            "on the UTC day of their ts (late events land on the day they happened). Every row keeps "
+            "its provenance: source_file, source_line, file_sha256, ingested_at, run_id. Duplicates "
+            "are kept here; cleaning removes them.",
+            deps=[RAW_FILES],
+            metadata={"dagster/column_schema": contracts.table_schema(contracts.raw_events_columns())},
+            **_COMMON,
+        ),
+        dg.AssetSpec(
+            RAW_QUARANTINE,
+            description="Lines that broke the log contract, with the reason code, the field or value that "
+            "triggered it, the raw line and where it came from. Nothing is dropped silently.",
+            deps=[RAW_FILES],
+            metadata={"dagster/column_schema": contracts.table_schema(contracts.RAW_QUARANTINE_COLUMNS)},
+            **_COMMON,
+        ),
+    ],
+    check_specs=[ACCOUNTING_CHECK, CONTRACT_CHECK, REASONS_CHECK],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb",
+)
+def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
+    """Land new files, then (re)build the partition's days of raw.events and raw.quarantine."""
+    window = context.partition_time_window
+    days = {"start_day": window.start.date(), "end_day": window.end.date()}
+    with warehouse.connect() as con:
+        ensure_tables(con)
+        landed = land_new_files(con, landing.events_dir(), context.run_id, min_ts=partitions_start())
+        for f in landed:
+            context.log.info(
+                f"landed {f.rel}: {f.lines} lines, {f.accepted} accepted, {f.quarantined} quarantined, "
+                f"days {[d.isoformat() for d in f.partitions]}"
+            )
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in ("delete_events", "insert_events", "delete_quarantine", "insert_quarantine"):
+                run_sql(con, f"ingestion/{statement}.sql", days, **table_fragments())
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        summary = rows(con, "ingestion/partition_summary.sql", days)[0]
+        by_type = {r["event_type"]: r["n"] for r in rows(con, "ingestion/events_by_type.sql", days)}
+        by_reason = {r["reason"]: r["n"] for r in rows(con, "ingestion/quarantine_by_reason.sql", days)}
+        files = rows(con, "ingestion/files_in_range.sql", days)
+        preview_events = rows(con, "ingestion/preview_events.sql", days)
+        preview_quarantine = rows(con, "ingestion/preview_quarantine.sql", days)
+        checks = [
+            _accounting_check(con, days),
+            _contract_check(con, days),
+            _reasons_check(con, days),
+        ]
+
+    days_label = _days_label(window)
+    yield dg.MaterializeResult(
+        asset_key=RAW_FILES,
+        metadata={
+            "dagster/row_count": len(files),
+            "files_landed_by_this_run": len(landed),
+            "files_known": summary["files_known"],
+            "days": days_label,
+            "files": dg.MetadataValue.md(_markdown_table(files)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=RAW_EVENTS,
+        metadata={
+            "dagster/row_count": summary["events"],
+            "days": days_label,
+            "events_by_type": dg.MetadataValue.json(by_type),
+            "source_files": summary["files"],
+            "preview": dg.MetadataValue.md(_markdown_table(preview_events)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=RAW_QUARANTINE,
+        metadata={
+            "dagster/row_count": summary["quarantined"],
+            "days": days_label,
+            **{f"reason/{code}": by_reason.get(code, 0) for code in contracts.QUARANTINE_REASONS},
+            "quarantine_share": round(summary["quarantined"] / max(1, summary["quarantined"] + summary["events"]), 5),
+            "preview": dg.MetadataValue.md(_markdown_table(preview_quarantine)),
+        },
+    )
+    yield from checks
+
+
+def _accounting_check(con, days) -> dg.AssetCheckResult:
+    bad = rows(con, "ingestion/check_accounting.sql", days)
+    return dg.AssetCheckResult(
+        check_name=ACCOUNTING_CHECK.name,
+        asset_key=RAW_FILES,
+        passed=not bad,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "files_not_balancing": len(bad),
+            "sample": dg.MetadataValue.md(_markdown_table(bad[:10])),
+        },
+    )
+
+
+@cache
+def _contract_check_fragments() -> dict[str, str]:
+    missing = [
+        f"count(*) FILTER (WHERE event_type IN {sql_list(f.required_for)} "
+        f"AND ({f.name} IS NULL OR {f.name}::VARCHAR = '')) AS missing_{f.name}"
+        for f in contracts.FIELDS
+        if f.required_for
+    ]
+    ranges = []
+    for f in contracts.FIELDS:
+        bounds = [f"{f.name} < {f.minimum}" if f.minimum is not None else None,
+                  f"{f.name} > {f.maximum}" if f.maximum is not None else None]
+        bounds = [b for b in bounds if b]
+        if bounds:
+            ranges.append(f"count(*) FILTER (WHERE {' OR '.join(bounds)}) AS out_of_range_{f.name}")
+    return {
+        "event_types": sql_list(contracts.EVENT_TYPES),
+        "missing_counts": ",\n    ".join(missing),
+        "range_counts": ",\n    ".join(ranges),
+    }
+
+
+def _contract_check(con, days) -> dg.AssetCheckResult:
+    cur = run_sql(con, "ingestion/check_events_contract.sql", days, **_contract_check_fragments())
+    counts = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+    checked = counts.pop("rows_checked")
+    violations = {k: v for k, v in counts.items() if v}
+    return dg.AssetCheckResult(
+        check_name=CONTRACT_CHECK.name,
+        asset_key=RAW_EVENTS,
+        passed=not violations,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"rows_checked": checked, "violations": dg.MetadataValue.json(violations)},
+    )
+
+
+def _reasons_check(con, days) -> dg.AssetCheckResult:
+    bad = rows(con, "ingestion/check_quarantine_reasons.sql", days, reasons=sql_list(contracts.QUARANTINE_REASONS))
+    return dg.AssetCheckResult(
+        check_name=REASONS_CHECK.name,
+        asset_key=RAW_QUARANTINE,
+        passed=not bad,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"bad_rows": sum(r["n"] for r in bad), "by_reason": dg.MetadataValue.json(
+            {str(r["reason"]): r["n"] for r in bad})},
+    )
+
+
+def _days_label(window: dg.TimeWindow) -> str:
+    first, last = window.start.date(), window.end.date() - dt.timedelta(days=1)
+    return first.isoformat() if first == last else f"{first.isoformat()}...{last.isoformat()}"
+
+
+def _markdown_table(records: list[dict]) -> str:
+    """A small markdown table for asset metadata (values cut to 60 characters, pipes escaped)."""
+    if not records:
+        return "_none_"
+    cols = list(records[0])
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in records:
+        cells = [str(r[c])[:60].replace("|", "\\|").replace("\n", " ") for c in cols]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+__all__ = ["RAW_EVENTS", "RAW_FILES", "RAW_QUARANTINE", "raw_ingestion"]

@@ -1,0 +1,362 @@
+"""Landing: find the files producers dropped, read them safely, and parse every line once.
+
+Pure logic, no Dagster: the assets in ``assets.py`` and the landing sensor both build on it.
+
+How files map to days: a file is parsed once, when it is first seen, into ``raw.landed_lines``;
+each line gets the UTC day of its own ``ts`` as its partition (so late events land on the day
+they happened, whatever file brought them). A line whose ts is unusable is quarantined on the
+earliest event day of its file. The daily partitions of raw.events and raw.quarantine are then
+cut from ``raw.landed_lines``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data_platform import contracts
+from data_platform.resources import load_sql, run_sql
+
+LANDING_SUFFIXES = (".jsonl", ".jsonl.gz")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+READ_CHUNK_BYTES = 16 << 20
+LINE_SCHEMA = pa.schema([("line_no", pa.int64()), ("line", pa.large_string()), ("utf8_ok", pa.bool_())])
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """A file in the landing folder, as seen by stat (nothing read yet)."""
+
+    path: Path
+    rel: str  # path relative to the landing folder, with forward slashes
+    size: int
+    mtime_ns: int
+
+    @property
+    def compressed(self) -> bool:
+        return self.rel.endswith(".gz")
+
+    @property
+    def mtime(self) -> dt.datetime:
+        """mtime at microsecond precision (what a TIMESTAMPTZ stores), so stored stats compare exactly."""
+        return _EPOCH + dt.timedelta(microseconds=self.mtime_ns // 1000)
+
+
+def list_landing_files(events_dir: Path) -> list[LandingFile]:
+    """Every candidate landing file under ``events_dir``, sorted by relative path.
+
+    Only ``*.jsonl`` and ``*.jsonl.gz`` count; hidden files and folders (``.name``) and anything
+    else (``*.tmp`` being written, manifests) are ignored. A symlink is followed only if its
+    target stays inside the landing folder.
+    """
+    root = events_dir.resolve()
+    found: list[LandingFile] = []
+    if not root.is_dir():
+        return found
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or not name.endswith(LANDING_SUFFIXES):
+                continue
+            path = Path(dirpath) / name
+            try:
+                real = path.resolve(strict=True)
+                if not real.is_relative_to(root) or not real.is_file():
+                    continue
+                st = real.stat()
+            except (OSError, RuntimeError):
+                continue  # vanished or a link loop: it will be seen again if it comes back
+            rel = path.relative_to(root).as_posix()
+            found.append(LandingFile(path=path, rel=rel, size=st.st_size, mtime_ns=st.st_mtime_ns))
+    return found
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of the file's bytes as they are on disk."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(READ_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _Counter:
+    lines = 0
+    unreadable = False
+
+
+def read_lines(path: Path, compressed: bool, counter: _Counter | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream a landing file as Arrow batches of (line_no, line, utf8_ok), in bounded memory.
+
+    Lines are split on ``\\n`` (a final newline does not start a line). Invalid UTF-8 is replaced
+    by U+FFFD and flagged (``utf8_ok`` false) so the line is quarantined rather than lost. If a gzip
+    stream is corrupt or truncated, everything read so far is kept and one marker line with
+    ``line = NULL`` records where reading stopped (reason ``unreadable_file``).
+    """
+    counter = counter if counter is not None else _Counter()
+    opener = gzip.open if compressed else open
+    rest = b""
+    try:
+        with opener(path, "rb") as fh:
+            while chunk := fh.read(READ_CHUNK_BYTES):
+                chunk = rest + chunk
+                cut = chunk.rfind(b"\n")
+                if cut < 0:
+                    rest = chunk
+                    continue
+                rest = chunk[cut + 1 :]
+                yield _batch(chunk[:cut], counter)
+    except (OSError, EOFError, zlib.error):
+        counter.unreadable = True
+    if rest:
+        yield _batch(rest, counter)
+    if counter.unreadable:
+        counter.lines += 1
+        yield pa.record_batch(
+            [pa.array([counter.lines], pa.int64()), pa.array([None], pa.large_string()), pa.array([True])],
+            schema=LINE_SCHEMA,
+        )
+
+
+def _batch(block: bytes, counter: _Counter) -> pa.RecordBatch:
+    lines = pc.split_pattern(pa.array([block], pa.large_binary()), b"\n").flatten()
+    try:
+        text = lines.cast(pa.large_string())
+        ok = pa.array(np.ones(len(lines), dtype=bool))
+    except pa.ArrowInvalid:  # some line is not UTF-8: decode line by line, flag the bad ones
+        decoded, flags = [], []
+        for raw in lines.to_pylist():
+            try:
+                decoded.append(raw.decode("utf-8"))
+                flags.append(True)
+            except UnicodeDecodeError:
+                decoded.append(raw.decode("utf-8", errors="replace"))
+                flags.append(False)
+        text, ok = pa.array(decoded, pa.large_string()), pa.array(flags)
+    numbers = pa.array(np.arange(counter.lines + 1, counter.lines + 1 + len(lines), dtype=np.int64))
+    counter.lines += len(lines)
+    return pa.record_batch([numbers, text, ok], schema=LINE_SCHEMA)
+
+
+# --- SQL generated from the contract -----------------------------------------------------------
+
+# Type tests on a field's JSON text (cheap string tests instead of re-parsing each value).
+_IS_TYPE = {
+    "string": "starts_with({j}, '\"')",
+    "integer": "regexp_full_match({j}, '-?[0-9]+')",
+    "number": "{n} IS NOT NULL",
+    "ts": "(starts_with({j}, '\"') OR regexp_full_match({j}, '-?[0-9]+'))",
+}
+_INT64_LIMIT = 9.2e18
+
+
+def sql_list(values) -> str:
+    """A SQL list literal of strings, e.g. ('a', 'b'), for IN tests on contract constants."""
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+def _first_match(cases: list[tuple[str, str]]) -> str:
+    whens = " ".join(f"WHEN {cond} THEN '{name}'" for cond, name in cases)
+    return f"CASE {whens} END" if cases else "NULL"
+
+
+@cache
+def contract_sql_fragments() -> dict[str, str]:
+    """SQL structure derived from ``contracts.FIELDS`` for ``sql/ingestion/parse_lines.sql``."""
+    fields = contracts.FIELDS
+    numeric = [f for f in fields if f.kind in ("integer", "number")]
+    absent = {f.name: f"(j_{f.name} IS NULL OR j_{f.name} = '\"\"')" for f in fields}
+    missing: list[tuple[str, str]] = []
+    for f in fields:
+        if f.name == "event_type" or not f.required_for:
+            continue
+        if f.required_for == contracts.ALL:
+            missing.append((absent[f.name], f.name))
+        else:
+            missing.append((f"et IN {sql_list(f.required_for)} AND {absent[f.name]}", f.name))
+    missing.append((f"NOT {absent['price']} AND {absent['currency']}", "currency"))
+    wrong = [
+        (f"j_{f.name} IS NOT NULL AND NOT " + _IS_TYPE[f.kind].format(j=f"j_{f.name}", n=f"n_{f.name}"), f.name)
+        for f in fields
+    ]
+    ranges = []
+    for f in numeric:
+        bounds = [f"NOT isfinite(n_{f.name})"]
+        if f.minimum is not None:
+            bounds.append(f"n_{f.name} < {f.minimum}")
+        if f.maximum is not None:
+            bounds.append(f"n_{f.name} > {f.maximum}")
+        if f.kind == "integer":
+            bounds.append(f"abs(n_{f.name}) > {_INT64_LIMIT}")
+        ranges.append((" OR ".join(bounds), f.name))
+    typed = []
+    for f in fields:
+        if f.kind == "string":
+            typed.append(f"j_{f.name} ->> '$' AS {f.name}")
+        elif f.kind == "integer":
+            typed.append(f"try_cast(n_{f.name} AS BIGINT) AS {f.name}")
+        elif f.kind == "number":
+            typed.append(f"n_{f.name} AS {f.name}")
+    names = [f.name for f in fields]
+    return {
+        "field_json": ",\n           ".join(f"m['{n}']::VARCHAR AS j_{n}" for n in names),
+        "numeric_values": ",\n           ".join(
+            f"CASE WHEN NOT starts_with(j_{f.name}, '\"') THEN try_cast(j_{f.name} AS DOUBLE) END AS n_{f.name}"
+            for f in numeric
+        ),
+        "event_types": sql_list(contracts.EVENT_TYPES),
+        "missing_field": _first_match(missing),
+        "wrong_type_field": _first_match(wrong),
+        "out_of_range_field": _first_match(ranges),
+        "typed_columns": ",\n    ".join(typed),
+        "known_present": " + ".join(f"(j_{n} IS NOT NULL)::INT" for n in names),
+        "known_keys": "[" + ", ".join(f"'{n}'" for n in names) + "]",
+    }
+
+
+@cache
+def table_fragments() -> dict[str, str]:
+    """Column lists of the ingestion tables, from the contract."""
+    return {
+        "event_columns": ",\n    ".join(f"{n} {t}" for n, t, _ in contracts.raw_events_columns()),
+        "quarantine_columns": ",\n    ".join(f"{n} {t}" for n, t, _ in contracts.RAW_QUARANTINE_COLUMNS),
+        "event_column_names": ", ".join(n for n, _, _ in contracts.raw_events_columns()),
+        "quarantine_column_names": ", ".join(n for n, _, _ in contracts.RAW_QUARANTINE_COLUMNS),
+    }
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw schema and its tables if they do not exist yet, and the session macros."""
+    con.execute(load_sql("ingestion/create_tables.sql", **table_fragments()))
+    con.execute(load_sql("ingestion/macros.sql"))
+
+
+def scan_file_days(
+    path: Path, compressed: bool, *, min_ts: dt.datetime, max_ts: dt.datetime, fallback_day: dt.date
+) -> list[dt.date]:
+    """The daily partitions a file's lines will land on, from a light read of their ``ts`` only.
+
+    Uses the same ts rules as the parse (``sql/ingestion/macros.sql``), in a private in-memory
+    DuckDB, so the landing sensor never opens the warehouse (which a running step may hold).
+    """
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(load_sql("ingestion/macros.sql"))
+        reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, read_lines(path, compressed))
+        con.register("landing_lines", reader)
+        days, has_undated = run_sql(
+            con, "ingestion/scan_file_days.sql", {"min_ts": min_ts, "max_ts": max_ts}
+        ).fetchone()
+    finally:
+        con.close()
+    days = list(days)
+    if has_undated and not days:
+        days = [fallback_day]
+    return days
+
+
+# --- Landing ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """What landing one file version did."""
+
+    file_id: int
+    rel: str
+    sha256: str
+    lines: int
+    accepted: int
+    quarantined: int
+    partitions: tuple[dt.date, ...]
+    replaced_partitions: tuple[dt.date, ...]  # days the superseded version of this path touched
+
+
+def land_new_files(
+    con: duckdb.DuckDBPyConnection,
+    events_dir: Path,
+    run_id: str,
+    *,
+    min_ts: dt.datetime,
+    now: dt.datetime | None = None,
+    settle_seconds: float = 5.0,
+) -> list[LandedFile]:
+    """Parse every new or changed landing file into ``raw.landed_lines`` (once per file version).
+
+    A file is taken only once its mtime is ``settle_seconds`` old (producers should write under a
+    temporary name and rename; this guards those who do not). A file whose path is known with the
+    same size and mtime is skipped without reading; one whose bytes hash the same as the current
+    version is skipped after hashing. A path with new bytes is a new version: the old version is
+    marked superseded (its lines leave raw.landed_lines; raw.files keeps the record).
+    Each file lands in its own transaction, so a crash leaves no half-landed file.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    ensure_tables(con)
+    known = {r[0]: r[1:] for r in run_sql(con, "ingestion/current_files.sql").fetchall()}
+    landed = []
+    for lf in list_landing_files(events_dir):
+        if (now - lf.mtime).total_seconds() < settle_seconds:
+            continue
+        previous = known.get(lf.rel)  # (file_id, sha256, size, mtime) of the current version
+        if previous and previous[2] == lf.size and previous[3] == lf.mtime:
+            continue
+        sha = file_sha256(lf.path)
+        if previous and previous[1] == sha:
+            run_sql(con, "ingestion/touch_file.sql", {"source_file": lf.rel, "mtime": lf.mtime, "size": lf.size})
+            continue
+        landed.append(_land_one(con, lf, sha, previous[0] if previous else None, run_id, min_ts, now))
+    return landed
+
+
+def _land_one(con, lf: LandingFile, sha: str, previous_id: int | None, run_id: str, min_ts, now) -> LandedFile:
+    counter = _Counter()
+    reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, read_lines(lf.path, lf.compressed, counter))
+    fallback_day = min(max(lf.mtime.date(), min_ts.date()), now.date())
+    con.execute("BEGIN TRANSACTION")
+    try:
+        file_id = run_sql(con, "ingestion/next_file_id.sql").fetchone()[0]
+        params = {"file_id": file_id, "source_file": lf.rel, "file_sha256": sha}
+        replaced: tuple[dt.date, ...] = ()
+        if previous_id is not None:
+            replaced = tuple(run_sql(con, "ingestion/file_counts.sql", {"file_id": previous_id}).fetchone()[2])
+            old = {"old_file_id": previous_id}
+            run_sql(con, "ingestion/supersede_file.sql", {**old, "new_sha256": sha, "at": now})
+            run_sql(con, "ingestion/drop_landed_lines.sql", old)
+        con.register("landing_lines", reader)
+        try:
+            run_sql(
+                con,
+                "ingestion/parse_lines.sql",
+                {**params, "run_id": run_id, "ingested_at": now, "min_ts": min_ts,
+                 "max_ts": now + dt.timedelta(days=1)},
+                **contract_sql_fragments(),
+            )
+        finally:
+            con.unregister("landing_lines")
+        run_sql(con, "ingestion/fill_partition_dates.sql", {"file_id": file_id, "fallback_day": fallback_day})
+        run_sql(con, "ingestion/register_file.sql", {
+            **params, "size_bytes": lf.size, "mtime": lf.mtime, "compressed": lf.compressed,
+            "lines": counter.lines, "landed_at": now, "run_id": run_id,
+        })
+        accepted, quarantined, partitions = run_sql(con, "ingestion/file_counts.sql", {"file_id": file_id}).fetchone()
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return LandedFile(
+        file_id=file_id, rel=lf.rel, sha256=sha, lines=counter.lines, accepted=accepted,
+        quarantined=quarantined, partitions=tuple(partitions), replaced_partitions=replaced,
+    )

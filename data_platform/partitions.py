@@ -1,0 +1,17 @@
+"""The daily partitions every stage shares (UTC days, from DATA_PLATFORM_START_DATE)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+
+from data_platform.resources import start_date
+
+# end_offset=1: today's partition exists too, so events of the current day can be ingested.
+daily_partitions = dg.DailyPartitionsDefinition(start_date=start_date(), timezone="UTC", end_offset=1)
+
+
+def partitions_start() -> dt.datetime:
+    """The first instant a partition covers; earlier events are quarantined (ts_out_of_range)."""
+    return dt.datetime.fromisoformat(start_date()).replace(tzinfo=dt.timezone.utc)

@@ -1,0 +1,40 @@
+-- Tables of the ingestion stage. Column lists come from data_platform/contracts.py.
+CREATE SCHEMA IF NOT EXISTS raw;
+
+-- Every version of every landing file ever seen (a changed file with the same name is a new row).
+CREATE TABLE IF NOT EXISTS raw.files (
+    file_id        BIGINT NOT NULL,    -- landing order; the key raw.landed_lines refers to
+    source_file    VARCHAR NOT NULL,   -- path relative to the landing folder
+    file_sha256    VARCHAR NOT NULL,
+    size_bytes     BIGINT NOT NULL,
+    mtime          TIMESTAMPTZ NOT NULL,
+    compressed     BOOLEAN NOT NULL,
+    lines          BIGINT NOT NULL,    -- lines read (including a marker line for an unreadable tail)
+    accepted       BIGINT NOT NULL,
+    quarantined    BIGINT NOT NULL,
+    partitions     DATE[] NOT NULL,    -- the daily partitions its lines belong to
+    status         VARCHAR NOT NULL,   -- current | superseded (the same path now holds other bytes)
+    landed_at      TIMESTAMPTZ NOT NULL,
+    landed_run_id  VARCHAR NOT NULL,
+    superseded_at  TIMESTAMPTZ,
+    superseded_by  VARCHAR             -- file_sha256 of the content that replaced it
+);
+
+-- Every line of every landed file, parsed once and classified; the daily partitions of
+-- raw.events and raw.quarantine are cut from here, so re-materializing a day never re-reads files.
+CREATE TABLE IF NOT EXISTS raw.landed_lines (
+    file_id        BIGINT NOT NULL,
+    {event_columns},
+    partition_date DATE,
+    reason         VARCHAR,            -- NULL: accepted; else a quarantine reason code
+    detail         VARCHAR,
+    raw_line       VARCHAR             -- kept for quarantined lines only
+);
+
+CREATE TABLE IF NOT EXISTS raw.events (
+    {event_columns}
+);
+
+CREATE TABLE IF NOT EXISTS raw.quarantine (
+    {quarantine_columns}
+);

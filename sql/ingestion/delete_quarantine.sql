@@ -1,0 +1,1 @@
+DELETE FROM raw.quarantine WHERE partition_date >= $start_day AND partition_date < $end_day

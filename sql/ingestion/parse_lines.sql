@@ -1,0 +1,78 @@
+-- Parse and classify the lines of one landing file (streamed in as the relation `landing_lines`
+-- with columns line_no, line, utf8_ok) into raw.landed_lines. Each line is parsed once
+-- (into a MAP of field -> JSON value); the per-field checks below are generated from the contract.
+-- A line gets the first quarantine reason that applies, in the order of contracts.QUARANTINE_REASONS.
+INSERT INTO raw.landed_lines BY NAME
+WITH parsed AS (
+    -- one parse per line; NULL when the line is not a JSON object (the reason is worked out below)
+    SELECT line_no, line, utf8_ok,
+           CASE WHEN utf8_ok THEN try(json_transform(line, '"MAP(VARCHAR, JSON)"')) END AS m
+    FROM landing_lines
+), fields AS (
+    -- j_<field>: the field's JSON text (NULL when absent or null); n_<field>: numeric value
+    SELECT line_no, line, utf8_ok, m,
+           {field_json}
+    FROM parsed
+), numbers AS (
+    SELECT *,
+           {numeric_values},
+           event_ts(j_ts) AS ts_value,
+           j_event_type ->> '$' AS et
+    FROM fields
+), checked AS (
+    SELECT *,
+           CASE
+               WHEN line IS NULL THEN 'unreadable_file'
+               WHEN NOT utf8_ok THEN 'invalid_utf8'
+               WHEN m IS NULL THEN
+                   CASE WHEN trim(line, E' \t\r') = '' THEN 'empty_line'
+                        WHEN NOT json_valid(line) THEN 'not_json'
+                        WHEN json_type(line) <> 'OBJECT' THEN 'not_an_object'
+                        WHEN len(json_keys(line)) <> len(list_distinct(json_keys(line))) THEN 'duplicate_key'
+                        ELSE 'not_json' END
+               WHEN cardinality(m) <> len(list_distinct(map_keys(m))) THEN 'duplicate_key'
+               WHEN j_event_type IS NULL OR j_event_type = '""' THEN 'missing_required_field'
+               WHEN NOT starts_with(j_event_type, '"') THEN 'wrong_type'
+               WHEN et NOT IN {event_types} THEN 'unknown_event_type'
+               WHEN missing_field IS NOT NULL THEN 'missing_required_field'
+               WHEN wrong_type_field IS NOT NULL THEN 'wrong_type'
+               WHEN ts_value IS NULL THEN 'bad_ts'
+               WHEN ts_value < $min_ts OR ts_value > $max_ts THEN 'ts_out_of_range'
+               WHEN out_of_range_field IS NOT NULL THEN 'out_of_range'
+           END AS reason
+    FROM (
+        SELECT *,
+               {missing_field} AS missing_field,
+               {wrong_type_field} AS wrong_type_field,
+               {out_of_range_field} AS out_of_range_field
+        FROM numbers
+    )
+)
+SELECT
+    {typed_columns},
+    ts_value AS ts,
+    CAST(timezone('UTC', ts_value) AS DATE) AS event_date,
+    CASE WHEN reason IS NULL THEN CASE WHEN starts_with(j_ts, '"') THEN j_ts ->> '$' ELSE j_ts END END AS ts_raw,
+    CASE WHEN reason IS NULL AND cardinality(m) > {known_present} THEN
+        nullif(to_json(map_from_entries(
+            list_filter(map_entries(m), e -> NOT list_contains({known_keys}, e.key)))), '{{}}')
+    END AS extra,
+    $file_id::BIGINT AS file_id,
+    $source_file AS source_file,
+    line_no AS source_line,
+    $file_sha256 AS file_sha256,
+    $ingested_at::TIMESTAMPTZ AS ingested_at,
+    $run_id AS run_id,
+    -- NULL when ts is unusable: filled in afterwards with the earliest event day of the file
+    event_day(ts_value, $min_ts, $max_ts) AS partition_date,
+    reason,
+    CASE reason
+        WHEN 'missing_required_field' THEN coalesce(missing_field, 'event_type')
+        WHEN 'wrong_type' THEN coalesce(wrong_type_field, 'event_type')
+        WHEN 'unknown_event_type' THEN left(et, 200)
+        WHEN 'bad_ts' THEN left(j_ts, 200)
+        WHEN 'ts_out_of_range' THEN ts_value::VARCHAR
+        WHEN 'out_of_range' THEN out_of_range_field
+    END AS detail,
+    CASE WHEN reason IS NOT NULL THEN left(line, 65536) END AS raw_line
+FROM checked

@@ -1,0 +1,9 @@
+-- Record a landed file version with its accounting (computed from its parsed lines).
+INSERT INTO raw.files
+SELECT $file_id, $source_file, $file_sha256, $size_bytes, $mtime, $compressed, $lines,
+       count(*) FILTER (WHERE reason IS NULL),
+       count(*) FILTER (WHERE reason IS NOT NULL),
+       coalesce(list(DISTINCT partition_date ORDER BY partition_date), []::DATE[]),
+       'current', $landed_at, $run_id, NULL, NULL
+FROM raw.landed_lines
+WHERE file_id = $file_id
