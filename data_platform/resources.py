@@ -8,6 +8,7 @@ inside the project) and an environment variable that overrides it:
 - ``DATA_PLATFORM_DUCKDB_MEMORY``  DuckDB memory_limit (default ``4GB``); DuckDB spills beyond it
 - ``DATA_PLATFORM_DUCKDB_THREADS`` DuckDB threads (default: all cores)
 - ``DATA_PLATFORM_START_DATE`` first daily partition (default ``2026-11-01``)
+- ``DATA_PLATFORM_SETTLE_SECONDS`` how old a landing file's mtime must be before a run takes it (5)
 """
 
 from __future__ import annotations
@@ -115,14 +116,22 @@ def _quote_path(path: Path) -> str:
 
 
 class LandingZone(dg.ConfigurableResource):
-    """The folder producers drop files into (``events/`` for event logs)."""
+    """The folder producers drop files into (``events/`` for event logs).
+
+    ``settle_seconds``: a run takes a file only once its mtime is this old, a guard for producers
+    that write in place instead of renaming a finished file into the folder.
+    """
 
     root: str
+    settle_seconds: float = 5.0
 
     @classmethod
     def from_env(cls) -> "LandingZone":
-        """The landing zone configured by ``DATA_PLATFORM_LANDING``."""
-        return cls(root=str(landing_root()))
+        """The landing zone from ``DATA_PLATFORM_LANDING`` and ``DATA_PLATFORM_SETTLE_SECONDS``."""
+        return cls(
+            root=str(landing_root()),
+            settle_seconds=float(os.environ.get("DATA_PLATFORM_SETTLE_SECONDS", "5")),
+        )
 
     def events_dir(self) -> Path:
         """Where raw event log files land."""

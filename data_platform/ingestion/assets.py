@@ -108,7 +108,10 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
     days = {"start_day": window.start.date(), "end_day": window.end.date()}
     with warehouse.connect() as con:
         ensure_tables(con)
-        landed = land_new_files(con, landing.events_dir(), context.run_id, min_ts=partitions_start())
+        landed = land_new_files(
+            con, landing.events_dir(), context.run_id, min_ts=partitions_start(),
+            settle_seconds=landing.settle_seconds,
+        )
         for f in landed:
             context.log.info(
                 f"landed {f.rel}: {f.lines} lines, {f.accepted} accepted, {f.quarantined} quarantined, "

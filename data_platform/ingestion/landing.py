@@ -12,7 +12,6 @@ cut from ``raw.landed_lines``.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import os
 import zlib
@@ -106,20 +105,15 @@ def read_lines(path: Path, compressed: bool, counter: _Counter | None = None) ->
     ``line = NULL`` records where reading stopped (reason ``unreadable_file``).
     """
     counter = counter if counter is not None else _Counter()
-    opener = gzip.open if compressed else open
     rest = b""
-    try:
-        with opener(path, "rb") as fh:
-            while chunk := fh.read(READ_CHUNK_BYTES):
-                chunk = rest + chunk
-                cut = chunk.rfind(b"\n")
-                if cut < 0:
-                    rest = chunk
-                    continue
-                rest = chunk[cut + 1 :]
-                yield _batch(chunk[:cut], counter)
-    except (OSError, EOFError, zlib.error):
-        counter.unreadable = True
+    for chunk in _file_chunks(path, compressed, counter):
+        chunk = rest + chunk
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            rest = chunk
+            continue
+        rest = chunk[cut + 1 :]
+        yield _batch(chunk[:cut], counter)
     if rest:
         yield _batch(rest, counter)
     if counter.unreadable:
@@ -128,6 +122,41 @@ def read_lines(path: Path, compressed: bool, counter: _Counter | None = None) ->
             [pa.array([counter.lines], pa.int64()), pa.array([None], pa.large_string()), pa.array([True])],
             schema=LINE_SCHEMA,
         )
+
+
+def _file_chunks(path: Path, compressed: bool, counter: _Counter) -> Iterator[bytes]:
+    """The file's bytes (decompressed for gzip, multi-member included) in chunks.
+
+    A corrupt or truncated gzip stream yields everything that decompressed cleanly, then sets
+    ``counter.unreadable``; it never raises for bad content.
+    """
+    with open(path, "rb") as fh:
+        if not compressed:
+            while chunk := fh.read(READ_CHUNK_BYTES):
+                yield chunk
+            return
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            while raw := fh.read(READ_CHUNK_BYTES):
+                while raw:
+                    out = inflater.decompress(raw, READ_CHUNK_BYTES)
+                    if out:
+                        yield out
+                    raw = inflater.unconsumed_tail
+                    if inflater.eof:  # end of a gzip member; another may follow
+                        raw = inflater.unused_data + raw
+                        inflater = zlib.decompressobj(wbits=31)
+                        if not raw:
+                            raw = fh.read(READ_CHUNK_BYTES)
+                            if not raw:
+                                return
+            tail = inflater.flush()
+            if tail:
+                yield tail
+            if not inflater.eof:
+                counter.unreadable = True  # the stream stopped before its end: truncated
+        except zlib.error:
+            counter.unreadable = True
 
 
 def _batch(block: bytes, counter: _Counter) -> pa.RecordBatch:

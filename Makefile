@@ -1,0 +1,38 @@
+# The only commands a newcomer needs: make demo, make test, make ui, make bench.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Demo knobs (override: make demo EVENTS_PER_DAY=200000 DAYS=14)
+START ?= 2026-11-01
+DAYS ?= 7
+EVENTS_PER_DAY ?= 20000
+SEED ?= 7
+
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+
+.PHONY: install demo test ui bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/data-platform demo --start $(START) --days $(DAYS) --events-per-day $(EVENTS_PER_DAY) --seed $(SEED)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+ui: install
+	$(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
+
+bench: install
+	$(BIN)/python benchmarks/bench_ingest.py $(BENCH_ARGS)
+
+clean:
+	rm -rf data dagster_home/history dagster_home/storage dagster_home/schedules dagster_home/logs

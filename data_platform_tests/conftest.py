@@ -1,0 +1,90 @@
+"""Shared fixtures: a temporary warehouse and landing folder, and helpers that run real assets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from data_platform.ingestion.assets import raw_ingestion
+from data_platform.resources import LandingZone, Warehouse
+
+UTC = dt.timezone.utc
+
+
+def event(event_id: str, event_type: str = "login", ts="2026-11-02T10:00:00Z", **fields) -> dict:
+    """A valid raw event of the given type (required fields filled in), overridable field by field."""
+    base = {"event_id": event_id, "event_type": event_type, "ts": ts, "anon_id": "anon-1"}
+    required = {
+        "login": {"user_id": "user-1"},
+        "impression": {"impression_id": f"imp-{event_id}", "item_id": "item-1", "category": "books",
+                       "position": 1, "price": 9.5, "currency": "EUR", "predicted_ctr": 0.1,
+                       "model_version": "ctr-1"},
+        "click": {"impression_id": "imp-1", "item_id": "item-1"},
+        "purchase": {"item_id": "item-1", "price": 9.5, "currency": "EUR"},
+        "review": {"item_id": "item-1", "text": "fine", "rating": 4},
+    }.get(event_type, {})
+    return {**base, **required, **fields}
+
+
+def write_lines(path: Path, lines: list, *, gz: bool = False, age_seconds: float = 3600) -> Path:
+    """Write landing lines (dicts become JSON, str/bytes are written as they are), mtime in the past."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = b"".join(
+        (json.dumps(x).encode() if isinstance(x, dict) else x if isinstance(x, bytes) else x.encode()) + b"\n"
+        for x in lines
+    )
+    path.write_bytes(gzip.compress(body) if gz else body)
+    past = time.time() - age_seconds
+    os.utime(path, (past, past))
+    return path
+
+
+@pytest.fixture
+def landing(tmp_path) -> LandingZone:
+    (tmp_path / "landing" / "events").mkdir(parents=True)
+    return LandingZone(root=str(tmp_path / "landing"), settle_seconds=0)
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> Warehouse:
+    return Warehouse(database=str(tmp_path / "warehouse.duckdb"), memory_limit="1GB", threads=2)
+
+
+def ingest(warehouse: Warehouse, landing: LandingZone, partition: str | tuple[str, str], instance=None):
+    """Materialize the ingestion assets for one partition key or an inclusive (first, last) range."""
+    kwargs = {}
+    if isinstance(partition, tuple):
+        kwargs["tags"] = {
+            "dagster/asset_partition_range_start": partition[0],
+            "dagster/asset_partition_range_end": partition[1],
+        }
+    else:
+        kwargs["partition_key"] = partition
+    result = dg.materialize(
+        [raw_ingestion],
+        resources={"warehouse": warehouse, "landing": landing},
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        **kwargs,
+    )
+    assert result.success
+    return result
+
+
+def query(warehouse: Warehouse, sql: str, params=None) -> list[tuple]:
+    con = duckdb.connect(warehouse.database, read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def checks_by_name(result) -> dict[str, dg.AssetCheckEvaluation]:
+    return {c.check_name: c for c in result.get_asset_check_evaluations()}

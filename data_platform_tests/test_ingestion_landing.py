@@ -1,0 +1,180 @@
+"""Landing and parsing: line reading, the quarantine rules of the contract, file versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+
+import pytest
+
+from data_platform import contracts
+from data_platform.ingestion.landing import land_new_files, list_landing_files, read_lines, scan_file_days
+from data_platform_tests.conftest import UTC, event, write_lines
+
+MIN_TS = dt.datetime(2026, 11, 1, tzinfo=UTC)
+NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def land(warehouse, landing, now=NOW):
+    with warehouse.connect() as con:
+        return land_new_files(con, landing.events_dir(), "run-test", min_ts=MIN_TS, now=now, settle_seconds=0)
+
+
+def landed_lines(warehouse, source_file):
+    with warehouse.connect() as con:
+        return con.execute(
+            "SELECT source_line, reason, detail, partition_date, event_id FROM raw.landed_lines "
+            "WHERE source_file = ? ORDER BY source_line", [source_file]
+        ).fetchall()
+
+
+def test_read_lines_numbers_lines_and_flags_invalid_utf8(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"a":1}\n\xff\xfe bad\n\nlast-without-newline')
+    batches = list(read_lines(path, compressed=False))
+    table = [row for b in batches for row in zip(*(c.to_pylist() for c in b.columns))]
+    assert [r[0] for r in table] == [1, 2, 3, 4]
+    assert table[1][2] is False and "\ufffd" in table[1][1]
+    assert table[2][1] == "" and table[3][1] == "last-without-newline"
+    assert all(r[2] for i, r in enumerate(table) if i != 1)
+
+
+def test_truncated_gzip_keeps_what_was_read_and_marks_the_rest(tmp_path):
+    body = b"".join(json.dumps(event(f"e{i}")).encode() + b"\n" for i in range(2000))
+    path = tmp_path / "t.jsonl.gz"
+    path.write_bytes(gzip.compress(body)[:-200])
+    batches = list(read_lines(path, compressed=True))
+    lines = [x for b in batches for x in b.column("line").to_pylist()]
+    assert lines[-1] is None  # the unreadable_file marker
+    assert 1000 < len(lines) <= 2001
+
+
+CASES = [
+    (b"\xff\xfe{}", "invalid_utf8", None),
+    ("   ", "empty_line", None),
+    ('{"event_id": "x", ', "not_json", None),
+    ("[1, 2, 3]", "not_an_object", None),
+    ('{"event_id":"d1","event_id":"d2","event_type":"login","ts":"2026-11-02T10:00:00Z"}', "duplicate_key", None),
+    ({k: v for k, v in event("m1").items() if k != "event_type"}, "missing_required_field", "event_type"),
+    (event("m2", user_id=None), "missing_required_field", "user_id"),
+    (event("m3", "impression", item_id=""), "missing_required_field", "item_id"),
+    ({k: v for k, v in event("m4", "purchase").items() if k != "currency"}, "missing_required_field", "currency"),
+    (event("u1", "signup"), "unknown_event_type", "signup"),
+    (event("w1", event_type=7), "wrong_type", "event_type"),
+    (event("w2", "impression", position="3"), "wrong_type", "position"),
+    (event("w3", "impression", position=3.5), "wrong_type", "position"),
+    (event("w4", "impression", price="9.5"), "wrong_type", "price"),
+    (event("w5", anon_id=12), "wrong_type", "anon_id"),
+    (event("w6", ts=True), "wrong_type", "ts"),
+    (event("t1", ts="yesterday"), "bad_ts", None),
+    (event("t2", ts="2026-11-02T10:00:00"), "bad_ts", None),  # no offset
+    (event("t3", ts="2026-13-45T10:00:00Z"), "bad_ts", None),
+    (event("t4", ts="1999-01-01T00:00:00Z"), "ts_out_of_range", None),
+    (event("t5", ts="2099-01-01T00:00:00Z"), "ts_out_of_range", None),
+    (event("r1", "impression", position=0), "out_of_range", "position"),
+    (event("r2", "impression", predicted_ctr=1.5), "out_of_range", "predicted_ctr"),
+    (event("r3", "review", rating=6), "out_of_range", "rating"),
+    (event("r4", "purchase", price=-1), "out_of_range", "price"),
+    (event("ok1"), None, None),
+    (event("ok2", "impression", ts=1793613600000), None, None),
+    (event("ok3", "review", ts="2026-11-02T10:00:00.123+05:30"), None, None),
+    (event("ok4", "click", country="DE", utm={"source": "mail"}), None, None),
+]
+
+
+def test_every_quarantine_rule_and_its_precedence(warehouse, landing):
+    write_lines(landing.events_dir() / "rules.jsonl", [c[0] for c in CASES])
+    [landed] = land(warehouse, landing)
+    got = landed_lines(warehouse, "rules.jsonl")
+    assert [(r[1], r[2] if r[1] in ("missing_required_field", "wrong_type", "out_of_range", "unknown_event_type")
+             else None) for r in got] == [(c[1], c[2]) for c in CASES]
+    assert landed.lines == len(CASES) == landed.accepted + landed.quarantined
+    expected_reasons = {c[1] for c in CASES if c[1]}
+    assert expected_reasons == set(contracts.QUARANTINE_REASONS) - {"unreadable_file"}
+
+
+def test_accepted_rows_are_typed_on_their_utc_day_with_extra_fields_kept(warehouse, landing):
+    write_lines(landing.events_dir() / "typed.jsonl", [
+        event("a", "review", ts="2026-11-02T01:30:00+05:30", rating=5, text="great"),  # 2026-11-01 20:00 UTC
+        event("b", "impression", ts=1793613600000, position=2, price=3),  # epoch ms: 2026-11-02 10:00 UTC
+        event("c", "click", utm={"source": "mail"}, note="x"),
+    ])
+    land(warehouse, landing)
+    with warehouse.connect() as con:
+        got = {r[0]: r[1:] for r in con.execute(
+            "SELECT event_id, ts, partition_date, ts_raw, position, price, rating, extra FROM raw.landed_lines"
+        ).fetchall()}
+    assert got["a"][0] == dt.datetime(2026, 11, 1, 20, 0, tzinfo=UTC)
+    assert got["a"][1] == dt.date(2026, 11, 1) and got["a"][2] == "2026-11-02T01:30:00+05:30"
+    assert got["b"][1] == dt.date(2026, 11, 2) and got["b"][2] == "1793613600000"
+    assert got["b"][3:5] == (2, 3.0) and got["a"][5] == 5
+    assert json.loads(got["c"][6]) == {"utm": {"source": "mail"}, "note": "x"}
+    assert got["a"][6] is None
+
+
+def test_lines_without_usable_ts_go_to_the_files_earliest_day(warehouse, landing):
+    write_lines(landing.events_dir() / "d.jsonl", [
+        event("late", ts="2026-11-03T09:00:00Z"), "not json", event("early", ts="2026-11-02T23:59:59Z"),
+    ])
+    land(warehouse, landing)
+    days = {r[0]: r[3] for r in landed_lines(warehouse, "d.jsonl")}
+    assert days == {1: dt.date(2026, 11, 3), 2: dt.date(2026, 11, 2), 3: dt.date(2026, 11, 2)}
+
+
+def test_landing_is_idempotent_and_a_changed_file_is_a_new_version(warehouse, landing):
+    path = write_lines(landing.events_dir() / "v.jsonl", [event("a", ts="2026-11-02T10:00:00Z")])
+    assert len(land(warehouse, landing)) == 1
+    assert land(warehouse, landing) == []  # same stat: not even read
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 60))
+    assert land(warehouse, landing) == []  # new mtime, same bytes: hashed, not parsed again
+    write_lines(path, [event("b", ts="2026-11-05T10:00:00Z"), event("c", ts="2026-11-05T11:00:00Z")], age_seconds=10)
+    [changed] = land(warehouse, landing)
+    assert changed.partitions == (dt.date(2026, 11, 5),)
+    assert changed.replaced_partitions == (dt.date(2026, 11, 2),)
+    with warehouse.connect() as con:
+        versions = con.execute("SELECT status, lines FROM raw.files ORDER BY file_id").fetchall()
+        ids = [r[0] for r in con.execute("SELECT event_id FROM raw.landed_lines ORDER BY event_id").fetchall()]
+    assert versions == [("superseded", 1), ("current", 2)]
+    assert ids == ["b", "c"]
+
+
+def test_unsettled_tmp_hidden_and_escaping_files_are_not_taken(warehouse, landing, tmp_path):
+    events = landing.events_dir()
+    write_lines(events / "fresh.jsonl", [event("f")], age_seconds=0)
+    write_lines(events / "writing.jsonl.tmp", [event("t")])
+    write_lines(events / ".hidden.jsonl", [event("h")])
+    outside = write_lines(tmp_path / "outside.jsonl", [event("o")])
+    (events / "link.jsonl").symlink_to(outside)
+    assert [f.rel for f in list_landing_files(events)] == ["fresh.jsonl"]
+    with warehouse.connect() as con:
+        assert land_new_files(con, events, "r", min_ts=MIN_TS, settle_seconds=30) == []
+        assert [f.rel for f in land_new_files(con, events, "r", min_ts=MIN_TS, settle_seconds=0)] == ["fresh.jsonl"]
+
+
+def test_scan_file_days_agrees_with_the_parse(warehouse, landing):
+    lines = [event("a", ts="2026-11-02T23:30:00-01:00"), event("b", ts=1793613600000), "junk",
+             event("c", ts="1999-01-01T00:00:00Z"), event("d", "nope", ts="2026-11-04T00:00:00Z")]
+    path = write_lines(landing.events_dir() / "s.jsonl", lines)
+    days = scan_file_days(path, False, min_ts=MIN_TS, max_ts=NOW + dt.timedelta(days=1),
+                          fallback_day=dt.date(2026, 11, 20))
+    [landed] = land(warehouse, landing)
+    assert days == list(landed.partitions) == [dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)]
+
+
+def test_gzip_files_land_like_plain_ones(warehouse, landing):
+    lines = [event(f"g{i}", ts=f"2026-11-02T10:00:{i:02d}Z") for i in range(50)] + ["oops"]
+    write_lines(landing.events_dir() / "a.jsonl", lines)
+    write_lines(landing.events_dir() / "b.jsonl.gz", lines, gz=True)
+    a, b = land(warehouse, landing)
+    assert (a.lines, a.accepted, a.quarantined) == (b.lines, b.accepted, b.quarantined) == (51, 50, 1)
+
+
+@pytest.mark.parametrize("field", [f.name for f in contracts.FIELDS if f.required_for == contracts.ALL])
+def test_fields_required_for_all_types_are_enforced(warehouse, landing, field):
+    line = {k: v for k, v in event("x").items() if k != field}
+    write_lines(landing.events_dir() / "r.jsonl", [line])
+    land(warehouse, landing)
+    [(_, reason, detail, _, _)] = landed_lines(warehouse, "r.jsonl")
+    assert reason == "missing_required_field" and detail == field
