@@ -10,13 +10,11 @@ import dagster as dg
 
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.ingestion.sensors import build_landing_sensor
-from data_platform.partitions import daily_partitions
 from data_platform.resources import LandingZone, Warehouse
 
 ingest_raw_events = dg.define_asset_job(
     name="ingest_raw_events",
     selection=dg.AssetSelection.groups("ingestion"),
-    partitions_def=daily_partitions,
     description="Land new files and (re)build raw.events and raw.quarantine for one day.",
 )
 

@@ -109,7 +109,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
     with warehouse.connect() as con:
         ensure_tables(con)
         landed = land_new_files(
-            con, landing.events_dir(), context.run_id, min_ts=partitions_start(),
+            con, landing.events_dir(), context.run.run_id, min_ts=partitions_start(),
             settle_seconds=landing.settle_seconds,
         )
         for f in landed:

@@ -1,14 +1,15 @@
 -- Session macros shared by the ingestion statements and the landing sensor's day scan.
 
 -- event_ts(j): the instant of a raw `ts` given as its JSON text: an ISO-8601 string that carries
--- its offset (Z, +hh:mm, +hhmm or +hh), or integer epoch milliseconds. NULL when it is neither.
+-- its offset (Z, +hh:mm, +hhmm or +hh), or non-negative integer epoch milliseconds (at most 15
+-- digits). NULL when it is neither.
 CREATE OR REPLACE TEMP MACRO event_ts(j) AS (
     CASE
         WHEN starts_with(j, '"') THEN
             CASE WHEN regexp_full_match(j ->> '$',
                      '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)')
                  THEN try_cast(j ->> '$' AS TIMESTAMPTZ) END
-        WHEN regexp_full_match(j, '-?[0-9]{1,15}') THEN make_timestamptz(j::BIGINT * 1000)
+        WHEN regexp_full_match(j, '[0-9]{1,15}') THEN make_timestamptz(j::BIGINT * 1000)
     END
 );
 
