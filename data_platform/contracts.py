@@ -73,11 +73,13 @@ QUARANTINE_REASONS: dict[str, str] = {
     "not_json": "the line does not parse as JSON",
     "not_an_object": "the line is JSON but not an object",
     "duplicate_key": "the object names the same key twice",
-    "missing_required_field": "a field required for the event's type is absent or null",
+    "missing_required_field": "a field required for the event's type is absent, null or an empty string "
+    "(also: price without currency)",
     "unknown_event_type": "event_type is not one of the contract's types",
-    "wrong_type": "a field has the wrong JSON type",
-    "bad_ts": "ts is neither an ISO-8601 string with offset nor integer epoch milliseconds",
-    "ts_out_of_range": "ts is before the first partition or more than a day in the future",
+    "wrong_type": "a field has the wrong JSON type (e.g. position \"3\" or 3.5, price \"9.5\")",
+    "bad_ts": "ts is neither an ISO-8601 string with an offset nor non-negative integer epoch milliseconds",
+    "ts_out_of_range": "ts is before the first partition (DATA_PLATFORM_START_DATE) or more than a day "
+    "after the moment of ingestion",
     "out_of_range": "a numeric field is outside its allowed range",
     "unreadable_file": "the file could not be read to its end (corrupt or truncated gzip); "
     "the line number is where reading stopped",
@@ -135,8 +137,16 @@ def table_schema(columns: list[tuple[str, str, str]]) -> dg.TableSchema:
 
 def contract_markdown() -> str:
     """The contract as a markdown table (used in the README and in asset metadata)."""
+    kinds = {"ts": "ISO-8601 string with offset, or integer epoch ms"}
     lines = ["| field | type | required for | meaning |", "|---|---|---|---|"]
     for f in FIELDS:
         req = "all" if f.required_for == ALL else (", ".join(f.required_for) or "-")
-        lines.append(f"| {f.name} | {f.kind} | {req} | {f.meaning} |")
+        lines.append(f"| {f.name} | {kinds.get(f.kind, f.kind)} | {req} | {f.meaning} |")
+    return "\n".join(lines)
+
+
+def reasons_markdown() -> str:
+    """The quarantine reason codes as a markdown table, in the order they are tested."""
+    lines = ["| reason | meaning |", "|---|---|"]
+    lines += [f"| `{code}` | {meaning} |" for code, meaning in QUARANTINE_REASONS.items()]
     return "\n".join(lines)

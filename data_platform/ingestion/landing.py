@@ -364,17 +364,20 @@ def _land_one(con, lf: LandingFile, sha: str, previous_id: int | None, run_id: s
             old = {"old_file_id": previous_id}
             run_sql(con, "ingestion/supersede_file.sql", {**old, "new_sha256": sha, "at": now})
             run_sql(con, "ingestion/drop_landed_lines.sql", old)
-        con.register("landing_lines", reader)
+        # Stage the raw lines in a temp table first: a scan of a Python Arrow stream runs on one
+        # thread, a scan of a table on all of them (JSON parsing is the heavy part).
+        con.register("landing_stream", reader)
         try:
-            run_sql(
-                con,
-                "ingestion/parse_lines.sql",
-                {**params, "run_id": run_id, "ingested_at": now, "min_ts": min_ts,
-                 "max_ts": now + dt.timedelta(days=1)},
-                **contract_sql_fragments(),
-            )
+            con.execute("CREATE OR REPLACE TEMP TABLE landing_lines AS SELECT * FROM landing_stream")
         finally:
-            con.unregister("landing_lines")
+            con.unregister("landing_stream")
+        run_sql(
+            con,
+            "ingestion/parse_lines.sql",
+            {**params, "run_id": run_id, "ingested_at": now, "min_ts": min_ts, "max_ts": now + dt.timedelta(days=1)},
+            **contract_sql_fragments(),
+        )
+        con.execute("DROP TABLE landing_lines")
         run_sql(con, "ingestion/fill_partition_dates.sql", {"file_id": file_id, "fallback_day": fallback_day})
         run_sql(con, "ingestion/register_file.sql", {
             **params, "size_bytes": lf.size, "mtime": lf.mtime, "compressed": lf.compressed,
