@@ -1,0 +1,396 @@
+"""One day of user behaviour, vectorized: sessions, impressions, clicks, purchases, reviews, logins, bots.
+
+The result is a set of numpy columns, one row per valid event (codes into the world's and the day's
+vocabularies), that :mod:`render` turns into JSON lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from data_platform.contracts import EVENT_TYPES
+from data_platform.generator import world as w
+from data_platform.generator.incidents import Incident
+from data_platform.generator.world import ABSENT, NULL, World, fragments, json_text, random_hex
+
+DAY_MS = 86_400_000
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+BOT_SHARE = 0.03
+MEAN_IMPRESSIONS = 8.0  # per session
+MAX_POSITION = 60
+IMPRESSION_GAP_MS = 9_000.0
+LOGIN_SESSION_P = 0.78  # a session of a person who logs in starts with a login
+REVIEW_SESSION_P = 0.093
+# Events that come with each impression (itself, its clicks and their purchases; measured on the
+# click model below) and per session (a login, a review): used to size the day.
+EVENTS_PER_IMPRESSION = 1.084
+EVENTS_PER_SESSION_BESIDES = w.PERSONS_LOGGING_IN * LOGIN_SESSION_P + REVIEW_SESSION_P
+# Click model: logit = base + position decay + category + price + item quality + taste.
+CTR_BASE_LOGIT = -1.7
+CTR_POSITION_SLOPE = -0.9
+CTR_PRICE_SLOPE = -0.35
+CTR_FAVOURITE_BOOST = 0.6
+PURCHASE_P = 0.17
+SPAM_SHARE = 0.10
+PII_SHARE = 0.10
+EXPLICIT_NULL_USER_P = 0.02
+OPTIONAL_MISSING_P = 0.01
+NULL_SPIKE_P = 0.40
+CENTS_DEVICE_SHARE = 0.20
+VOLUME_DROP = 0.3
+WEEKDAY_VOLUME = (0.97, 0.96, 0.97, 0.98, 1.0, 1.06, 1.06)  # Monday .. Sunday
+# Share of people's sessions by local hour of day.
+DIURNAL = np.array([0.9, 0.5, 0.3, 0.2, 0.2, 0.4, 1.0, 2.0, 3.0, 3.5, 3.8, 4.2,
+                    4.8, 4.5, 4.0, 3.8, 3.9, 4.3, 5.0, 5.8, 6.2, 5.5, 3.8, 2.0])
+
+# Columns of the per-event table and their "not set" value. Device-derived columns (country,
+# device, app_version, user_agent, ip, ts style, currency) are added by _add_client_fields.
+EVENT_COLUMNS: dict[str, tuple[type, float]] = {
+    "etype": (np.int8, ABSENT),
+    "ts": (np.int64, 0),
+    "device": (np.int32, ABSENT),
+    "user": (np.int32, ABSENT),
+    "session": (np.int32, ABSENT),
+    "imp": (np.int32, ABSENT),
+    "item": (np.int32, ABSENT),
+    "category": (np.int8, ABSENT),
+    "position": (np.int16, 0),
+    "price": (np.float64, np.nan),
+    "ctr": (np.float64, np.nan),
+    "model": (np.int8, ABSENT),
+    "text": (np.int32, ABSENT),
+    "rating": (np.int8, 0),
+}
+# Optional fields (as in the contract) -> the event column that carries them.
+OPTIONAL_FIELD_COLUMNS = {"session_id": "session", "country": "country", "device": "device_type",
+                          "app_version": "app_version", "user_agent": "ua", "ip": "ip"}
+
+REVIEW_TEXTS = {
+    "negative": (
+        "Broke after two days. Very disappointed.",
+        "Terrible quality, do not buy.",
+        "Arrived damaged and support never answered.",
+        'Says "waterproof" but it is not.',
+        "Producto horrible, no lo recomiendo 😡",
+        "Totaler Schrott, nach einer Woche kaputt.",
+    ),
+    "neutral": (
+        "It's okay, does the job.",
+        "Average quality, nothing special.",
+        "Fine for the price, sizing runs a bit small.",
+        "Correct, sans plus.",
+    ),
+    "positive": (
+        "Great quality, arrived fast.",
+        "Love it! Exactly as described.",
+        "Excellent value for money, would buy again.",
+        "Très bon produit, livraison rapide.",
+        "Super Qualität, gerne wieder 👍",
+        "My kids love it. Five stars!",
+    ),
+    "spam": (
+        "BEST DEALS!!! 90% OFF designer bags at http://cheap-luxury-deals.example.biz - order now!!!",
+        "Free gift cards here >>> www.free-giftcards-now.example.net <<< Make $500/day from home!",
+    ),
+}
+SENTIMENT_BY_RATING = ("", "negative", "negative", "neutral", "positive", "positive")
+
+
+@dataclass
+class DayEvents:
+    """The valid events of one generated day (one row per event) and the day's id vocabularies."""
+
+    cols: dict[str, np.ndarray]
+    frags: dict[str, pl.Series]  # session_id, impression_id, text
+    n_bot_events: int
+
+
+def day_volume(day: dt.date, events_per_day: int, incidents: list[Incident]) -> int:
+    """Valid events to generate for ``day`` (weekly pattern, volume_drop incident)."""
+    volume = events_per_day * WEEKDAY_VOLUME[day.weekday()]
+    if any(i.kind == "volume_drop" for i in incidents):
+        volume *= VOLUME_DROP
+    return max(1, round(volume))
+
+
+def epoch_ms(day: dt.date) -> int:
+    """Epoch milliseconds of the day's UTC midnight."""
+    return (day - dt.date(1970, 1, 1)).days * DAY_MS
+
+
+def simulate_day(world: World, day: dt.date, events_per_day: int, incidents: list[Incident],
+                 rng: np.random.Generator) -> DayEvents:
+    """Simulate the events that happen on ``day``; ``incidents`` are those active on that day."""
+    kinds = {i.kind: i for i in incidents}
+    volume = day_volume(day, events_per_day, incidents)
+    n_bot_events = round(volume * BOT_SHARE)
+    # As many sessions as it takes for their expected events to reach the day's human volume.
+    expected = (volume - n_bot_events) / (MEAN_IMPRESSIONS * EVENTS_PER_IMPRESSION + EVENTS_PER_SESSION_BESIDES)
+    k = np.minimum(rng.geometric(1 / MEAN_IMPRESSIONS, int(expected * 1.5) + 20), MAX_POSITION)
+    budget = np.cumsum(k * EVENTS_PER_IMPRESSION + EVENTS_PER_SESSION_BESIDES)
+    n_sessions = max(1, int(np.searchsorted(budget, volume - n_bot_events)))
+    k = k[:n_sessions]
+    cat_weights = w.CATEGORY_WEIGHTS
+    if "category_drift" in kinds:
+        cat_weights = np.where(np.arange(len(w.CATEGORIES)) == w.DRIFT_CATEGORY, w.DRIFT_SHARE,
+                               cat_weights * (1 - w.DRIFT_SHARE) / (1 - cat_weights[w.DRIFT_CATEGORY]))
+    day_ms = epoch_ms(day)
+
+    # Sessions: who, on which of their devices, when (following the local time of day).
+    person = rng.choice(world.n_persons, n_sessions, p=world.person_activity)
+    nth = (rng.random(n_sessions) * world.person_device_count[person]).astype(np.int64)
+    device = world.person_devices[world.person_device_start[person] + nth]
+    start = day_ms + _session_start_offsets(rng, world.device_country[device])
+    logged_in = world.person_logs_in[person] & (rng.random(n_sessions) < LOGIN_SESSION_P)
+    logins = _rows(len(person), etype=_etype("login"), ts=start, device=device,
+                   session=np.arange(n_sessions), user=person)
+    logins = _take(logins, np.flatnonzero(logged_in))
+
+    # Impressions: positions 1..k shown a few seconds apart.
+    imp_session = np.repeat(np.arange(n_sessions), k)
+    offsets = _within_group_cumsum(rng.exponential(IMPRESSION_GAP_MS, len(imp_session)), k)
+    position = _within_group_index(k) + 1
+    imp_device = device[imp_session]
+    fav = world.person_fav_category[person][imp_session]
+    impressions, p_click = _impressions(rng, world, imp_device, position, fav, cat_weights)
+    impressions |= {"ts": start[imp_session] + offsets.astype(np.int64), "session": imp_session,
+                    "imp": np.arange(len(imp_session))}
+    session_end = np.maximum.reduceat(impressions["ts"], np.cumsum(k) - k)
+
+    # Clicks: a little after their impression (3% come back after more than 30 minutes).
+    clicks = _take(impressions, np.flatnonzero(rng.random(len(p_click)) < p_click))
+    n_clicks = len(clicks["ts"])
+    late = rng.random(n_clicks) < 0.03
+    delay = np.where(late, rng.uniform(30 * MINUTE_MS, 4 * HOUR_MS, n_clicks),
+                     np.clip(rng.lognormal(np.log(12_000), 1.2, n_clicks), 500, 30 * MINUTE_MS - 1))
+    clicks = _rows(n_clicks, etype=_etype("click"), ts=clicks["ts"] + delay.astype(np.int64),
+                   device=clicks["device"], session=clicks["session"], imp=clicks["imp"],
+                   item=clicks["item"], price=clicks["price"])
+
+    # Purchases: some clicks convert, cheaper items more often.
+    price_eur = world.item_price_eur[clicks["item"]]
+    median = w.CATEGORY_MEDIAN_PRICE_EUR[_category_of(world, clicks["item"])]
+    p_buy = PURCHASE_P * np.clip((median / price_eur) ** 0.3, 0.3, 2.0)
+    purchases = _take(clicks, np.flatnonzero(rng.random(n_clicks) < p_buy))
+    n_purchases = len(purchases["ts"])
+    purchases |= {"etype": np.full(n_purchases, _etype("purchase"), np.int8), "imp": np.full(n_purchases, ABSENT),
+                  "ts": purchases["ts"] + rng.lognormal(np.log(150_000), 0.8, n_purchases).astype(np.int64)}
+    clicks["price"] = np.full(n_clicks, np.nan)
+
+    # Reviews at the end of some sessions (of items bought some other time); some spam, some PII.
+    reviewing = np.flatnonzero(rng.random(n_sessions) < REVIEW_SESSION_P)
+    reviews, texts = _reviews(rng, world, reviewing, session_end[reviewing], device[reviewing])
+
+    human = _concat([logins, impressions, clicks, purchases, reviews])
+    is_logged_in_session = logged_in[human["session"]]
+    anonymous_null = ~is_logged_in_session & (rng.random(len(human["ts"])) < EXPLICIT_NULL_USER_P)
+    human["user"] = np.select([is_logged_in_session, anonymous_null],
+                              [person[human["session"]], NULL], ABSENT).astype(np.int32)
+
+    bots = _bots(rng, world, n_bot_events, day_ms, n_sessions, len(imp_session), cat_weights)
+    cols = _concat([human, bots])
+    _add_client_fields(rng, world, cols, kinds)
+    n_impression_ids = len(imp_session) + n_bot_events  # bot clicks get ids no impression has
+    frags = {
+        "session_id": fragments("session_id", random_hex(rng, n_sessions + len(world.bot_devices), 16, "s_")),
+        "impression_id": fragments("impression_id", random_hex(rng, n_impression_ids, 20, "imp_")),
+        "text": fragments("text", texts),
+    }
+    return DayEvents(cols=cols, frags=frags, n_bot_events=n_bot_events)
+
+
+# --- Pieces -------------------------------------------------------------------------------------
+
+
+def _etype(name: str) -> int:
+    return EVENT_TYPES.index(name)
+
+
+def _rows(n: int, **values) -> dict[str, np.ndarray]:
+    """A block of ``n`` events: the given columns (scalars broadcast), the rest "not set"."""
+    cols = {}
+    for name, (dtype, missing) in EVENT_COLUMNS.items():
+        value = values.get(name, missing)
+        cols[name] = np.broadcast_to(np.asarray(value).astype(dtype), (n,)).copy()
+    return cols
+
+
+def _take(cols: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: values[idx] for name, values in cols.items()}
+
+
+def _concat(blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {name: np.concatenate([b[name] for b in blocks]) for name in blocks[0]}
+
+
+def _within_group_index(sizes: np.ndarray) -> np.ndarray:
+    """0, 1, .., size-1 for each group of consecutive rows."""
+    starts = np.cumsum(sizes) - sizes
+    return np.arange(sizes.sum()) - np.repeat(starts, sizes)
+
+
+def _within_group_cumsum(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Running sum of ``values`` restarting at each group of consecutive rows (groups may be empty)."""
+    total = np.cumsum(values)
+    before = np.concatenate([[0.0], total])[np.cumsum(sizes) - sizes]  # sum of the earlier groups
+    return total - np.repeat(before, sizes)
+
+
+def _session_start_offsets(rng: np.random.Generator, country: np.ndarray) -> np.ndarray:
+    """Milliseconds after UTC midnight, following the diurnal curve in each country's local time."""
+    offset_min = w.TS_SUFFIX_OFFSET_MIN[w.COUNTRY_LOCAL_SUFFIX[country]]
+    out = np.empty(len(country), dtype=np.int64)
+    minutes = np.arange(1440)
+    for offset in np.unique(offset_min):
+        sel = np.flatnonzero(offset_min == offset)
+        p = DIURNAL[((minutes + offset) // 60) % 24]
+        out[sel] = rng.choice(1440, len(sel), p=p / p.sum()) * MINUTE_MS + rng.integers(0, MINUTE_MS, len(sel))
+    return out
+
+
+def _category_of(world: World, item: np.ndarray) -> np.ndarray:
+    return np.searchsorted(world.cat_start + world.cat_count, item, side="right")
+
+
+def _popular_items(rng: np.random.Generator, world: World, category: np.ndarray) -> np.ndarray:
+    """Items of the given categories, skewed towards the first (most popular) of each."""
+    rank = (world.cat_count[category] * rng.random(len(category)) ** 2.5).astype(np.int64)
+    return world.cat_start[category] + rank
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _impressions(rng, world: World, device: np.ndarray, position: np.ndarray, fav: np.ndarray,
+                 cat_weights: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Impression events (ts and session left to the caller) and their true click probability."""
+    n = len(device)
+    category = rng.choice(len(w.CATEGORIES), n, p=cat_weights)
+    item = _popular_items(rng, world, category)
+    price_eur = world.item_price_eur[item]
+    currency = w.COUNTRY_CURRENCY[world.device_country[device]]
+    logit = (CTR_BASE_LOGIT + CTR_POSITION_SLOPE * np.log(position) + w.CATEGORY_CTR_EFFECT[category]
+             + CTR_PRICE_SLOPE * np.log(price_eur / w.CATEGORY_MEDIAN_PRICE_EUR[category])
+             + world.item_quality[item] + CTR_FAVOURITE_BOOST * (category == fav))
+    model = (rng.random(n) < w.MODEL_SHARE[1]).astype(np.int8)
+    predicted = _sigmoid(logit + rng.normal(0.0, 1.0, n) * w.MODEL_NOISE_SD[model])
+    cols = _rows(n, etype=_etype("impression"), device=device, item=item, category=category,
+                 position=position, price=np.round(price_eur * w.EUR_RATE[currency], 2),
+                 ctr=np.round(predicted, 4), model=model)
+    return cols, _sigmoid(logit)
+
+
+def _reviews(rng, world: World, session: np.ndarray, after_ts: np.ndarray, device: np.ndarray):
+    """Review events and their texts (JSON-escaped): sentiment follows the rating."""
+    n = len(session)
+    item = _popular_items(rng, world, rng.choice(len(w.CATEGORIES), n, p=w.CATEGORY_WEIGHTS))
+    # J-shaped: mostly 4-5 stars, with a bump of angry 1-star reviews (more for bad items).
+    quality = world.item_quality[item]
+    rating = np.clip(np.round(4.1 + 1.5 * quality + rng.normal(0.0, 1.1, n)), 1, 5).astype(np.int8)
+    rating[rng.random(n) < 0.06 + 0.10 * (quality < -0.4)] = 1
+    spam = rng.random(n) < SPAM_SHARE
+    rating[spam] = 5
+    pools = list(REVIEW_TEXTS)
+    texts = [json_text(t) for pool in pools for t in REVIEW_TEXTS[pool]]
+    pool_start = np.cumsum([0] + [len(REVIEW_TEXTS[p]) for p in pools])[:-1]
+    pool_size = np.array([len(REVIEW_TEXTS[p]) for p in pools])
+    pool = np.array([pools.index(SENTIMENT_BY_RATING[r]) for r in range(1, 6)])[rating - 1]
+    pool[spam] = pools.index("spam")
+    base = pool_start[pool] + (rng.random(n) * pool_size[pool]).astype(np.int64)
+    pii = _pii_snippets(rng, min(n, 200) + 1)
+    with_pii = np.where(~spam & (rng.random(n) < PII_SHARE), rng.integers(1, len(pii), n), 0)
+    text = pl.Series(texts).gather(base) + pl.Series(pii).gather(with_pii)
+    ts = after_ts + rng.integers(5_000, 120_000, n)
+    cols = _rows(n, etype=_etype("review"), ts=ts, device=device, session=session, item=item,
+                 rating=rating, text=np.arange(n))
+    return cols, text
+
+
+def _pii_snippets(rng: np.random.Generator, n: int) -> list[str]:
+    """Sentences with personal data (JSON-escaped); the first one is empty (no PII)."""
+    first = ("anna", "jonas", "marie", "lukas", "sofia", "paul", "emma", "noah")
+    last = ("schmidt", "muller", "dubois", "smith", "rossi", "garcia", "kowalski", "patel")
+    domains = ("gmail.com", "web.de", "yahoo.fr", "outlook.com", "example.org")
+    out = [""]
+    for _ in range(n - 1):
+        digits = "".join(str(d) for d in rng.integers(0, 10, 16))
+        email = f"{rng.choice(first)}.{rng.choice(last)}{rng.integers(1, 99)}@{rng.choice(domains)}"
+        choices = (
+            f" Questions? Write me at {email}",
+            f" Call me on +49 151 {digits[:4]} {digits[4:8]} if you want mine.",
+            f" Call +1 (415) 555-0{digits[:3]}, ask for {rng.choice(first).title()}.",
+            f" Full review with photos: https://www.{rng.choice(last)}-reviews.com/p/{digits[:6]}",
+            f" My card 4{digits[1:4]} {digits[4:8]} {digits[8:12]} {digits[12:16]} was charged twice!",
+            f" Seller, your server at {rng.integers(11, 223)}.{rng.integers(0, 255)}.{rng.integers(0, 255)}."
+            f"{rng.integers(1, 255)} leaked my address.",
+        )
+        out.append(json_text(choices[rng.integers(len(choices))]))
+    return out
+
+
+def _bots(rng, world: World, n_events: int, day_ms: int, first_session: int, first_imp: int,
+          cat_weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Bot events: long bursts at an inhuman rate, mostly impressions, clicks on unknown impressions."""
+    n_bots = len(world.bot_devices)
+    per_bot = rng.multinomial(n_events, world.bot_weight)
+    bot = np.repeat(np.arange(n_bots), per_bot)
+    gap = np.where(world.bot_stealth, 2_500.0, 1_200.0)[bot]
+    offsets = _within_group_cumsum(rng.exponential(gap), per_bot)
+    duration = np.zeros(n_bots)
+    np.maximum.at(duration, bot, offsets)
+    window_start = (rng.random(n_bots) * np.maximum(1.0, DAY_MS - duration)).astype(np.int64)
+    ts = day_ms + window_start[bot] + offsets.astype(np.int64)
+    device = world.bot_devices[bot]
+    is_click = rng.random(n_events) < 0.25
+    position = (_within_group_index(per_bot) % 20 + 1).astype(np.int16)
+    cols, _ = _impressions(rng, world, device, position, np.full(n_events, -1), cat_weights)
+    n_impressions = int((~is_click).sum())
+    cols |= {"ts": ts, "session": first_session + bot, "imp": np.empty(n_events, np.int32)}
+    # Impressions get the next impression ids; clicks ids that no impression has.
+    cols["imp"][~is_click] = first_imp + np.arange(n_impressions)
+    cols["imp"][is_click] = first_imp + n_impressions + np.arange(n_events - n_impressions)
+    click_rows = np.flatnonzero(is_click)
+    cols["etype"][click_rows] = _etype("click")
+    for name in ("category", "position", "price", "ctr", "model"):
+        cols[name][click_rows] = EVENT_COLUMNS[name][1]
+    return cols
+
+
+def _add_client_fields(rng, world: World, cols: dict[str, np.ndarray], kinds: dict[str, Incident]) -> None:
+    """Fields that come from the client (device): country, device, app_version, user agent, ip, ts style.
+
+    Applies the cents_prices incident (an app version that sends integer cents) and the rare missing
+    optional fields (or the null_spike incident's many).
+    """
+    device = cols["device"]
+    versions = world.device_version.copy()
+    if "cents_prices" in kinds:
+        versions[world.device_upgrade_u < CENTS_DEVICE_SHARE] = w.CENTS_VERSION
+    has_price = ~np.isnan(cols["price"])
+    country = world.device_country[device]
+    crawler = np.isin(device, world.bot_devices[~world.bot_stealth])
+    cols |= {
+        "country": country,
+        "device_type": world.device_type[device],
+        "app_version": np.where(crawler, ABSENT, versions[device]).astype(np.int8),
+        "ua": w.user_agents_of(world, device, versions),
+        "ip": device.copy(),
+        "ts_suffix": world.device_ts_suffix[device],
+        "currency": np.where(has_price, w.COUNTRY_CURRENCY[country], ABSENT).astype(np.int8),
+        "cents": has_price & (versions[device] == w.CENTS_VERSION),
+    }
+    spike = kinds.get("null_spike")
+    n = len(device)
+    for field, column in OPTIONAL_FIELD_COLUMNS.items():
+        u = rng.random(n)
+        if spike is not None and spike.field == field:  # half left out, half explicit nulls
+            missing = np.select([u < NULL_SPIKE_P / 2, u < NULL_SPIKE_P], [ABSENT, NULL], 0)
+        else:
+            missing = np.where(u < OPTIONAL_MISSING_P, ABSENT, 0)
+        cols[column] = np.where(missing < 0, missing, cols[column]).astype(cols[column].dtype)
