@@ -102,6 +102,9 @@ class Warehouse(DuckDBResource):
                 con.execute(f"SET threads = {int(self.threads)}")
             spill = Path(self.database).with_suffix(".tmp")
             con.execute(f"SET temp_directory = '{_quote_path(spill)}'")  # SET takes no parameters
+            # Bulk loads commit once per landed file; checkpointing after each (the default 16MB
+            # threshold) rewrote the growing tables every time. The WAL keeps commits durable.
+            con.execute("SET checkpoint_threshold = '1GB'")
             yield con
 
 

@@ -25,7 +25,8 @@ def land(warehouse, landing, now=NOW):
 def landed_lines(warehouse, source_file):
     with warehouse.connect() as con:
         return con.execute(
-            "SELECT source_line, reason, detail, partition_date, event_id FROM raw.landed_lines "
+            "SELECT source_line, reason, detail, partition_date, event_id "
+            "FROM raw.landed_lines JOIN raw.files USING (file_id) "
             "WHERE source_file = ? ORDER BY source_line", [source_file]
         ).fetchall()
 

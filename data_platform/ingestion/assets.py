@@ -6,6 +6,7 @@ first), then cuts the partition's days out of the parse store, then runs the blo
 
 
 import datetime as dt
+import time
 from functools import cache
 
 import dagster as dg
@@ -106,6 +107,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
     """Land new files, then (re)build the partition's days of raw.events and raw.quarantine."""
     window = context.partition_time_window
     days = {"start_day": window.start.date(), "end_day": window.end.date()}
+    clock = _StageClock()
     with warehouse.connect() as con:
         ensure_tables(con)
         landed = land_new_files(
@@ -117,6 +119,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
                 f"landed {f.rel}: {f.lines} lines, {f.accepted} accepted, {f.quarantined} quarantined, "
                 f"days {[d.isoformat() for d in f.partitions]}"
             )
+        clock.lap("land_s")
         con.execute("BEGIN TRANSACTION")
         try:
             for statement in ("delete_events", "insert_events", "delete_quarantine", "insert_quarantine"):
@@ -125,6 +128,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        clock.lap("cut_days_s")
         summary = rows(con, "ingestion/partition_summary.sql", days)[0]
         by_type = {r["event_type"]: r["n"] for r in rows(con, "ingestion/events_by_type.sql", days)}
         by_reason = {r["reason"]: r["n"] for r in rows(con, "ingestion/quarantine_by_reason.sql", days)}
@@ -136,6 +140,8 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             _contract_check(con, days),
             _reasons_check(con, days),
         ]
+        clock.lap("checks_and_metadata_s")
+    context.log.info(f"stage seconds: {clock.laps}")
 
     days_label = _days_label(window)
     yield dg.MaterializeResult(
@@ -144,6 +150,8 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             "dagster/row_count": len(files),
             "files_landed_by_this_run": len(landed),
             "files_known": summary["files_known"],
+            "lines_landed_by_this_run": sum(f.lines for f in landed),
+            "seconds": dg.MetadataValue.json(clock.laps),
             "days": days_label,
             "files": dg.MetadataValue.md(_markdown_table(files)),
         },
@@ -231,6 +239,19 @@ def _reasons_check(con, days) -> dg.AssetCheckResult:
         metadata={"bad_rows": sum(r["n"] for r in bad), "by_reason": dg.MetadataValue.json(
             {str(r["reason"]): r["n"] for r in bad})},
     )
+
+
+class _StageClock:
+    """Wall seconds per stage of the step, for the run log and the raw/files metadata."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 2)
+        self._last = now
 
 
 def _days_label(window: dg.TimeWindow) -> str:

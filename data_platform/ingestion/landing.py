@@ -82,18 +82,18 @@ def list_landing_files(events_dir: Path) -> list[LandingFile]:
     return found
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of the file's bytes as they are on disk."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(READ_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class _Counter:
-    lines = 0
-    unreadable = False
+    """What streaming a file found out: lines read, whether its tail was unreadable, its SHA-256."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.unreadable = False
+        self.digest = hashlib.sha256()
+
+    def read(self, fh, size: int = READ_CHUNK_BYTES) -> bytes:
+        raw = fh.read(size)
+        self.digest.update(raw)
+        return raw
 
 
 def read_lines(path: Path, compressed: bool, counter: _Counter | None = None) -> Iterator[pa.RecordBatch]:
@@ -131,32 +131,40 @@ def _file_chunks(path: Path, compressed: bool, counter: _Counter) -> Iterator[by
     ``counter.unreadable``; it never raises for bad content.
     """
     with open(path, "rb") as fh:
-        if not compressed:
-            while chunk := fh.read(READ_CHUNK_BYTES):
-                yield chunk
-            return
-        inflater = zlib.decompressobj(wbits=31)
         try:
-            while raw := fh.read(READ_CHUNK_BYTES):
-                while raw:
-                    out = inflater.decompress(raw, READ_CHUNK_BYTES)
-                    if out:
-                        yield out
-                    raw = inflater.unconsumed_tail
-                    if inflater.eof:  # end of a gzip member; another may follow
-                        raw = inflater.unused_data + raw
-                        inflater = zlib.decompressobj(wbits=31)
+            yield from _chunks(fh, compressed, counter)
+        finally:
+            while counter.read(fh):  # hash every byte, also past a corrupt gzip member
+                pass
+
+
+def _chunks(fh, compressed: bool, counter: _Counter) -> Iterator[bytes]:
+    if not compressed:
+        while chunk := counter.read(fh):
+            yield chunk
+        return
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        while raw := counter.read(fh):
+            while raw:
+                out = inflater.decompress(raw, READ_CHUNK_BYTES)
+                if out:
+                    yield out
+                raw = inflater.unconsumed_tail
+                if inflater.eof:  # end of a gzip member; another may follow
+                    raw = inflater.unused_data + raw
+                    inflater = zlib.decompressobj(wbits=31)
+                    if not raw:
+                        raw = counter.read(fh)
                         if not raw:
-                            raw = fh.read(READ_CHUNK_BYTES)
-                            if not raw:
-                                return
-            tail = inflater.flush()
-            if tail:
-                yield tail
-            if not inflater.eof:
-                counter.unreadable = True  # the stream stopped before its end: truncated
-        except zlib.error:
-            counter.unreadable = True
+                            return
+        tail = inflater.flush()
+        if tail:
+            yield tail
+        if not inflater.eof:
+            counter.unreadable = True  # the stream stopped before its end: truncated
+    except zlib.error:
+        counter.unreadable = True
 
 
 def _batch(block: bytes, counter: _Counter) -> pa.RecordBatch:
@@ -255,11 +263,23 @@ def contract_sql_fragments() -> dict[str, str]:
     }
 
 
+FILE_COLUMNS = ("source_file", "file_sha256")  # kept once per file in raw.files, not per parsed line
+
+
 @cache
 def table_fragments() -> dict[str, str]:
     """Column lists of the ingestion tables, from the contract."""
+    events = contracts.raw_events_columns()
+    quarantine = contracts.RAW_QUARANTINE_COLUMNS
+
+    def select(columns):
+        return ", ".join(f"f.{n}" if n in FILE_COLUMNS else f"l.{n}" for n, _, _ in columns)
+
     return {
-        "event_columns": ",\n    ".join(f"{n} {t}" for n, t, _ in contracts.raw_events_columns()),
+        "event_columns": ",\n    ".join(f"{n} {t}" for n, t, _ in events),
+        "landed_columns": ",\n    ".join(f"{n} {t}" for n, t, _ in events if n not in FILE_COLUMNS),
+        "event_select": select(events),
+        "quarantine_select": select(quarantine),
         "quarantine_columns": ",\n    ".join(f"{n} {t}" for n, t, _ in contracts.RAW_QUARANTINE_COLUMNS),
         "event_column_names": ", ".join(n for n, _, _ in contracts.raw_events_columns()),
         "quarantine_column_names": ", ".join(n for n, _, _ in contracts.RAW_QUARANTINE_COLUMNS),
@@ -328,7 +348,7 @@ def land_new_files(
     A file is taken only once its mtime is ``settle_seconds`` old (producers should write under a
     temporary name and rename; this guards those who do not). A file whose path is known with the
     same size and mtime is skipped without reading; one whose bytes hash the same as the current
-    version is skipped after hashing. A path with new bytes is a new version: the old version is
+    version is rolled back after reading (the hash is computed while parsing, one read per file). A path with new bytes is a new version: the old version is
     marked superseded (its lines leave raw.landed_lines; raw.files keeps the record).
     Each file lands in its own transaction, so a crash leaves no half-landed file.
     """
@@ -342,46 +362,50 @@ def land_new_files(
         previous = known.get(lf.rel)  # (file_id, sha256, size, mtime) of the current version
         if previous and previous[2] == lf.size and previous[3] == lf.mtime:
             continue
-        sha = file_sha256(lf.path)
-        if previous and previous[1] == sha:
-            run_sql(con, "ingestion/touch_file.sql", {"source_file": lf.rel, "mtime": lf.mtime, "size": lf.size})
-            continue
-        landed.append(_land_one(con, lf, sha, previous[0] if previous else None, run_id, min_ts, now))
+        result = _land_one(con, lf, previous, run_id, min_ts, now)
+        if result is not None:
+            landed.append(result)
     return landed
 
 
-def _land_one(con, lf: LandingFile, sha: str, previous_id: int | None, run_id: str, min_ts, now) -> LandedFile:
+def _land_one(con, lf: LandingFile, previous: tuple | None, run_id: str, min_ts, now) -> LandedFile | None:
+    """Parse one file version in a transaction; the file is read once (hashed while parsed).
+
+    Returns None, leaving nothing behind, when the bytes are those of the current version.
+    """
     counter = _Counter()
     reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, read_lines(lf.path, lf.compressed, counter))
     fallback_day = min(max(lf.mtime.date(), min_ts.date()), now.date())
     con.execute("BEGIN TRANSACTION")
     try:
         file_id = run_sql(con, "ingestion/next_file_id.sql").fetchone()[0]
-        params = {"file_id": file_id, "source_file": lf.rel, "file_sha256": sha}
+        con.register("landing_lines", reader)
+        try:
+            run_sql(
+                con,
+                "ingestion/parse_lines.sql",
+                {"file_id": file_id, "run_id": run_id, "ingested_at": now, "min_ts": min_ts,
+                 "max_ts": now + dt.timedelta(days=1)},
+                **contract_sql_fragments(),
+            )
+        finally:
+            con.unregister("landing_lines")
+        sha = counter.digest.hexdigest()
+        if previous and previous[1] == sha:  # same bytes, new mtime (copied again): keep the old parse
+            con.execute("ROLLBACK")
+            run_sql(con, "ingestion/touch_file.sql", {"source_file": lf.rel, "mtime": lf.mtime, "size": lf.size})
+            return None
         replaced: tuple[dt.date, ...] = ()
-        if previous_id is not None:
-            replaced = tuple(run_sql(con, "ingestion/file_counts.sql", {"file_id": previous_id}).fetchone()[2])
-            old = {"old_file_id": previous_id}
+        if previous:
+            replaced = tuple(run_sql(con, "ingestion/file_counts.sql", {"file_id": previous[0]}).fetchone()[2])
+            old = {"old_file_id": previous[0]}
             run_sql(con, "ingestion/supersede_file.sql", {**old, "new_sha256": sha, "at": now})
             run_sql(con, "ingestion/drop_landed_lines.sql", old)
-        # Stage the raw lines in a temp table first: a scan of a Python Arrow stream runs on one
-        # thread, a scan of a table on all of them (JSON parsing is the heavy part).
-        con.register("landing_stream", reader)
-        try:
-            con.execute("CREATE OR REPLACE TEMP TABLE landing_lines AS SELECT * FROM landing_stream")
-        finally:
-            con.unregister("landing_stream")
-        run_sql(
-            con,
-            "ingestion/parse_lines.sql",
-            {**params, "run_id": run_id, "ingested_at": now, "min_ts": min_ts, "max_ts": now + dt.timedelta(days=1)},
-            **contract_sql_fragments(),
-        )
-        con.execute("DROP TABLE landing_lines")
         run_sql(con, "ingestion/fill_partition_dates.sql", {"file_id": file_id, "fallback_day": fallback_day})
         run_sql(con, "ingestion/register_file.sql", {
-            **params, "size_bytes": lf.size, "mtime": lf.mtime, "compressed": lf.compressed,
-            "lines": counter.lines, "landed_at": now, "run_id": run_id,
+            "file_id": file_id, "source_file": lf.rel, "file_sha256": sha, "size_bytes": lf.size,
+            "mtime": lf.mtime, "compressed": lf.compressed, "lines": counter.lines, "landed_at": now,
+            "run_id": run_id,
         })
         accepted, quarantined, partitions = run_sql(con, "ingestion/file_counts.sql", {"file_id": file_id}).fetchone()
         con.execute("COMMIT")

@@ -3,9 +3,9 @@
 -- now in raw.events plus raw.quarantine. Also catches rows left from superseded file versions.
 -- Returns only the files where something does not add up.
 WITH in_range AS (
-    SELECT file_id, source_file, file_sha256, count(*) AS landed_in_range
-    FROM raw.landed_lines
-    WHERE partition_date >= $start_day AND partition_date < $end_day
+    SELECT f.source_file, f.file_sha256, count(*) AS landed_in_range
+    FROM raw.landed_lines l JOIN raw.files f USING (file_id)
+    WHERE l.partition_date >= $start_day AND l.partition_date < $end_day
     GROUP BY ALL
 ), ev AS (
     SELECT source_file, file_sha256, count(*) AS events_in_range

@@ -23,8 +23,8 @@ CREATE TABLE IF NOT EXISTS raw.files (
 -- Every line of every landed file, parsed once and classified; the daily partitions of
 -- raw.events and raw.quarantine are cut from here, so re-materializing a day never re-reads files.
 CREATE TABLE IF NOT EXISTS raw.landed_lines (
-    file_id        BIGINT NOT NULL,
-    {event_columns},
+    file_id        BIGINT NOT NULL,    -- source_file and file_sha256 are in raw.files
+    {landed_columns},
     partition_date DATE,
     reason         VARCHAR,            -- NULL: accepted; else a quarantine reason code
     detail         VARCHAR,

@@ -1,5 +1,5 @@
--- Cut the accepted lines of [start_day, end_day) from the parse store.
+-- Cut the accepted lines of [start_day, end_day) from the parse store (file provenance from raw.files).
 INSERT INTO raw.events ({event_column_names})
-SELECT {event_column_names}
-FROM raw.landed_lines
-WHERE reason IS NULL AND partition_date >= $start_day AND partition_date < $end_day
+SELECT {event_select}
+FROM raw.landed_lines l JOIN raw.files f USING (file_id)
+WHERE l.reason IS NULL AND l.partition_date >= $start_day AND l.partition_date < $end_day

@@ -61,9 +61,7 @@ SELECT
             list_filter(map_entries(m), e -> NOT list_contains({known_keys}, e.key)))), '{{}}')
     END AS extra,
     $file_id::BIGINT AS file_id,
-    $source_file AS source_file,
     line_no AS source_line,
-    $file_sha256 AS file_sha256,
     $ingested_at::TIMESTAMPTZ AS ingested_at,
     $run_id AS run_id,
     -- NULL when ts is unusable: filled in afterwards with the earliest event day of the file
