@@ -115,7 +115,12 @@ def bench(events: int, memory: str, workdir: Path) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"ingestion failed:\n{done.stderr[-5000:]}")
 
+    import dagster as dg
     import duckdb
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["raw", "files"]))
+        stages = event.asset_materialization.metadata["seconds"].value if event else {}
 
     con = duckdb.connect(str(warehouse), read_only=True)
     accepted, quarantined, lines = con.execute(
@@ -142,6 +147,7 @@ def bench(events: int, memory: str, workdir: Path) -> dict:
         "landing_mb": round(size / 1e6, 1),
         "generate_s": round(gen_seconds, 1),
         "ingest_s": round(seconds, 1),
+        "step_stages_s": stages,
         "lines_per_s": int(lines / seconds),
         "peak_rss_mb": round(peak / 2**20),
         "warehouse_mb": round(warehouse.stat().st_size / 1e6, 1),

@@ -154,6 +154,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             "seconds": dg.MetadataValue.json(clock.laps),
             "days": days_label,
             "files": dg.MetadataValue.md(_markdown_table(files)),
+            "dagster/column_schema": contracts.table_schema(FILES_SCHEMA),
         },
     )
     yield dg.MaterializeResult(
@@ -164,6 +165,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             "events_by_type": dg.MetadataValue.json(by_type),
             "source_files": summary["files"],
             "preview": dg.MetadataValue.md(_markdown_table(preview_events)),
+            "dagster/column_schema": contracts.table_schema(contracts.raw_events_columns()),
         },
     )
     yield dg.MaterializeResult(
@@ -174,6 +176,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             **{f"reason/{code}": by_reason.get(code, 0) for code in contracts.QUARANTINE_REASONS},
             "quarantine_share": round(summary["quarantined"] / max(1, summary["quarantined"] + summary["events"]), 5),
             "preview": dg.MetadataValue.md(_markdown_table(preview_quarantine)),
+            "dagster/column_schema": contracts.table_schema(contracts.RAW_QUARANTINE_COLUMNS),
         },
     )
     yield from checks
