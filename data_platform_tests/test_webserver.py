@@ -1,0 +1,73 @@
+"""The real Dagster webserver, started from workspace.yaml, serves the graph the UI draws."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from data_platform.resources import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+QUERY = """{ assetNodes { assetKey { path } groupName description hasAssetChecks
+  assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def test_webserver_shows_the_ingestion_group_with_descriptions_and_blocking_checks(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    port = _free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(home), "DATA_PLATFORM_WAREHOUSE": str(tmp_path / "w.duckdb"),
+           "DATA_PLATFORM_LANDING": str(tmp_path / "landing")}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dagster-webserver")), "-w", "workspace.yaml",
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        nodes = None
+        while time.monotonic() < deadline:
+            try:
+                nodes = _graphql(port, QUERY)["data"]["assetNodes"]
+                if nodes:
+                    break
+            except (OSError, KeyError, TypeError):
+                pass
+            time.sleep(1)
+        assert nodes, "webserver did not answer"
+        by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+        assert set(by_key) == {"raw/files", "raw/events", "raw/quarantine"}
+        assert {n["groupName"] for n in nodes} == {"ingestion"}
+        assert all(len(n["description"]) > 40 and n["hasAssetChecks"] for n in nodes)
+        checks = {c["name"]: c["blocking"] for n in nodes for c in n["assetChecksOrError"]["checks"]}
+        assert checks == {"lines_accounted": True, "contract_v1": True, "reasons_known": True}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
