@@ -6,13 +6,13 @@ first), then cuts the partition's days out of the parse store, then runs the blo
 
 
 import datetime as dt
-import time
 from functools import cache
 
 import dagster as dg
 
 from data_platform import contracts
 from data_platform.ingestion.landing import ensure_tables, land_new_files, sql_list, table_fragments
+from data_platform.metadata import StageClock, markdown_table
 from data_platform.partitions import daily_partitions, partitions_start
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql
 
@@ -107,7 +107,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
     """Land new files, then (re)build the partition's days of raw.events and raw.quarantine."""
     window = context.partition_time_window
     days = {"start_day": window.start.date(), "end_day": window.end.date()}
-    clock = _StageClock()
+    clock = StageClock()
     with warehouse.connect() as con:
         ensure_tables(con)
         landed = land_new_files(
@@ -153,7 +153,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             "lines_landed_by_this_run": sum(f.lines for f in landed),
             "seconds": dg.MetadataValue.json(clock.laps),
             "days": days_label,
-            "files": dg.MetadataValue.md(_markdown_table(files)),
+            "files": dg.MetadataValue.md(markdown_table(files)),
             "dagster/column_schema": contracts.table_schema(FILES_SCHEMA),
         },
     )
@@ -164,7 +164,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             "days": days_label,
             "events_by_type": dg.MetadataValue.json(by_type),
             "source_files": summary["files"],
-            "preview": dg.MetadataValue.md(_markdown_table(preview_events)),
+            "preview": dg.MetadataValue.md(markdown_table(preview_events)),
             "dagster/column_schema": contracts.table_schema(contracts.raw_events_columns()),
         },
     )
@@ -175,7 +175,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             "days": days_label,
             **{f"reason/{code}": by_reason.get(code, 0) for code in contracts.QUARANTINE_REASONS},
             "quarantine_share": round(summary["quarantined"] / max(1, summary["quarantined"] + summary["events"]), 5),
-            "preview": dg.MetadataValue.md(_markdown_table(preview_quarantine)),
+            "preview": dg.MetadataValue.md(markdown_table(preview_quarantine)),
             "dagster/column_schema": contracts.table_schema(contracts.RAW_QUARANTINE_COLUMNS),
         },
     )
@@ -191,7 +191,7 @@ def _accounting_check(con, days) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "files_not_balancing": len(bad),
-            "sample": dg.MetadataValue.md(_markdown_table(bad[:10])),
+            "sample": dg.MetadataValue.md(markdown_table(bad[:10])),
         },
     )
 
@@ -244,34 +244,9 @@ def _reasons_check(con, days) -> dg.AssetCheckResult:
     )
 
 
-class _StageClock:
-    """Wall seconds per stage of the step, for the run log and the raw/files metadata."""
-
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = round(now - self._last, 2)
-        self._last = now
-
-
 def _days_label(window: dg.TimeWindow) -> str:
     first, last = window.start.date(), window.end.date() - dt.timedelta(days=1)
     return first.isoformat() if first == last else f"{first.isoformat()}...{last.isoformat()}"
-
-
-def _markdown_table(records: list[dict]) -> str:
-    """A small markdown table for asset metadata (values cut to 60 characters, pipes escaped)."""
-    if not records:
-        return "_none_"
-    cols = list(records[0])
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in records:
-        cells = [str(r[c])[:60].replace("|", "\\|").replace("\n", " ") for c in cols]
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
 
 
 __all__ = ["RAW_EVENTS", "RAW_FILES", "RAW_QUARANTINE", "raw_ingestion"]
