@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from data_platform.cleaning.assets import clean_layer
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.ingestion.sensors import build_landing_sensor
 from data_platform.resources import LandingZone, Warehouse
@@ -18,9 +19,15 @@ ingest_raw_events = dg.define_asset_job(
     description="Land new files and (re)build raw.events and raw.quarantine for one day.",
 )
 
+daily_pipeline = dg.define_asset_job(
+    name="daily_pipeline",
+    selection=dg.AssetSelection.all(),
+    description="Every stage for one day: land and ingest, then clean. The landing sensor runs it.",
+)
+
 defs = dg.Definitions(
-    assets=[raw_ingestion],
-    jobs=[ingest_raw_events],
-    sensors=[build_landing_sensor(ingest_raw_events)],
+    assets=[raw_ingestion, clean_layer],
+    jobs=[ingest_raw_events, daily_pipeline],
+    sensors=[build_landing_sensor(daily_pipeline)],
     resources={"warehouse": Warehouse.from_env(), "landing": LandingZone.from_env()},
 )

@@ -1,6 +1,12 @@
 """Small helpers for asset metadata the Dagster UI shows well."""
 
 import time
+from functools import cache
+
+import dagster as dg
+import duckdb
+
+from data_platform.resources import load_sql
 
 
 class StageClock:
@@ -26,3 +32,24 @@ def markdown_table(records: list[dict]) -> str:
         cells = [str(r[c])[:60].replace("|", "\\|").replace("\n", " ") for c in cols]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
+
+
+@cache
+def _ddl_catalog(ddl_name: str) -> dict[str, list[tuple[str, str]]]:
+    con = duckdb.connect()
+    try:
+        con.execute(load_sql(ddl_name))
+        catalog: dict[str, list[tuple[str, str]]] = {}
+        for schema, table, column, dtype in con.execute(
+            "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE NOT internal ORDER BY schema_name, table_name, column_index"
+        ).fetchall():
+            catalog.setdefault(f"{schema}.{table}", []).append((column, dtype))
+        return catalog
+    finally:
+        con.close()
+
+
+def schema_from_ddl(ddl_name: str, table: str) -> dg.TableSchema:
+    """The dagster/column_schema of ``table`` as the stage's own DDL file creates it."""
+    return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in _ddl_catalog(ddl_name)[table]])

@@ -27,10 +27,10 @@ def days_of(requests):
     return sorted(r.partition_key for r in requests)
 
 
-def test_sensor_is_running_by_default_and_targets_the_ingestion_job():
+def test_sensor_is_running_by_default_and_targets_the_daily_pipeline():
     sensor = defs.get_sensor_def("landing_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert sensor.job_name == "ingest_raw_events"
+    assert sensor.job_name == "daily_pipeline"
 
 
 def test_new_file_is_requested_for_exactly_its_days_once_stable(landing):

@@ -38,7 +38,7 @@ def _graphql(port: int, query: str) -> dict:
         return json.load(response)
 
 
-def test_webserver_shows_the_ingestion_group_with_descriptions_and_blocking_checks(tmp_path):
+def test_webserver_shows_the_stage_groups_with_descriptions_and_blocking_checks(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
@@ -63,11 +63,12 @@ def test_webserver_shows_the_ingestion_group_with_descriptions_and_blocking_chec
             time.sleep(1)
         assert nodes, "webserver did not answer"
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-        assert set(by_key) == {"raw/files", "raw/events", "raw/quarantine"}
-        assert {n["groupName"] for n in nodes} == {"ingestion"}
-        assert all(len(n["description"]) > 40 and n["hasAssetChecks"] for n in nodes)
+        assert {"raw/files", "raw/events", "raw/quarantine", "clean/events"} <= set(by_key)
+        assert {n["groupName"] for n in nodes} == {"ingestion", "cleaning"}
+        assert all(len(n["description"]) > 40 for n in nodes)
         checks = {c["name"]: c["blocking"] for n in nodes for c in n["assetChecksOrError"]["checks"]}
-        assert checks == {"lines_accounted": True, "contract_v1": True, "reasons_known": True}
+        assert checks == {"lines_accounted": True, "contract_v1": True, "reasons_known": True,
+                          "raw_rows_accounted": True, "clean_contract": True, "no_personal_data": True}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

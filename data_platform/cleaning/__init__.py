@@ -1,0 +1,1 @@
+"""Cleaning: deduplication, normalisation, identity resolution, spam and bot rules."""

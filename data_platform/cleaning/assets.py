@@ -1,0 +1,179 @@
+"""Cleaning assets: clean/events, clean/filtered_events, clean/identity_map (daily, one step)."""
+
+import json
+
+import dagster as dg
+
+from data_platform.cleaning.clean import clean_days, fx_version
+from data_platform.cleaning.rules import RULES, RULESET_VERSION, rules_markdown
+from data_platform.ingestion.assets import RAW_EVENTS
+from data_platform.metadata import StageClock, markdown_table, schema_from_ddl
+from data_platform.partitions import daily_partitions
+from data_platform.privacy.pseudonyms import key_status
+from data_platform.privacy.redaction import scan_for_pii
+from data_platform.resources import LandingZone, Warehouse, rows, run_sql
+
+CLEAN_EVENTS = dg.AssetKey(["clean", "events"])
+FILTERED_EVENTS = dg.AssetKey(["clean", "filtered_events"])
+IDENTITY_MAP = dg.AssetKey(["clean", "identity_map"])
+
+_COMMON = dict(
+    group_name="cleaning",
+    kinds={"duckdb", "python"},
+    owners=["team:data-platform"],
+    code_version=f"cleaning-1/{RULESET_VERSION}/{fx_version()}",
+    partitions_def=daily_partitions,
+)
+
+# Columns that carry free or categorical text (ids are pseudonyms or generated; ip_prefix is a
+# deliberate /24): the PII scan reads these.
+TEXT_COLUMNS = ["text", "extra", "category", "item_id", "model_version", "country", "device", "app_version",
+                "currency_raw"]
+
+ACCOUNTING_CHECK = dg.AssetCheckSpec(
+    "raw_rows_accounted", asset=CLEAN_EVENTS, blocking=True,
+    description="Per day: raw rows = clean rows + rows removed by a rule + duplicate deliveries.",
+)
+CONTRACT_CHECK = dg.AssetCheckSpec(
+    "clean_contract", asset=CLEAN_EVENTS, blocking=True,
+    description="event_id unique, required fields and provenance present, prices converted, every row "
+    "stamped with the current ruleset version.",
+)
+PII_CHECK = dg.AssetCheckSpec(
+    "no_personal_data", asset=CLEAN_EVENTS, blocking=True,
+    description="No email, phone, URL, IP or card number left in any text column of the day's rows.",
+)
+
+
+@dg.multi_asset(
+    name="clean_layer",
+    specs=[
+        dg.AssetSpec(
+            CLEAN_EVENTS,
+            metadata={"dagster/column_schema": schema_from_ddl("cleaning/create_tables.sql", "clean.events")},
+            description="Events every later stage reads: one row per event_id (earliest ingested copy), "
+            "bots and spam removed by the versioned rules, prices in EUR with cents errors corrected, "
+            "free text redacted, IPs truncated, ids pseudonymised with a keyed hash, a person_key from "
+            "the identity map, and the ruleset version that let the row through.",
+            deps=[RAW_EVENTS],
+            **_COMMON,
+        ),
+        dg.AssetSpec(
+            FILTERED_EVENTS,
+            metadata={"dagster/column_schema": schema_from_ddl("cleaning/create_tables.sql", "clean.filtered_events")},
+            description="Events a spam or bot rule removed, with the rule id and version that removed "
+            "them and every rule that matched: what lets a bad rule version be traced and undone.",
+            deps=[RAW_EVENTS],
+            **_COMMON,
+        ),
+        dg.AssetSpec(
+            IDENTITY_MAP,
+            metadata={"dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in (
+                ("anon_id", "VARCHAR"), ("person_key", "VARCHAR"), ("user_ids", "VARCHAR[]"),
+                ("component_devices", "BIGINT"), ("is_shared_device", "BOOLEAN"), ("first_login_ts", "TIMESTAMPTZ"),
+                ("last_login_ts", "TIMESTAMPTZ"), ("rule", "VARCHAR"))])},
+            description="Device (anon_id) to person: connected components of login links across devices "
+            "and days; a device seen with several user ids is shared and links nobody.",
+            deps=[RAW_EVENTS],
+            **_COMMON,
+        ),
+    ],
+    check_specs=[ACCOUNTING_CHECK, CONTRACT_CHECK, PII_CHECK],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb",
+)
+def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
+    """Deduplicate, filter, normalise and protect the raw events of the partition's days."""
+    window = context.partition_time_window
+    days = {"start_day": window.start.date(), "end_day": window.end.date()}
+    clock = StageClock()
+    with warehouse.connect() as con:
+        stats = clean_days(con, days["start_day"], days["end_day"], context.run.run_id)
+        clock.lap("clean_s")
+        accounting = rows(con, "cleaning/check_accounting.sql", days)
+        cur = run_sql(con, "cleaning/check_clean_events.sql", {**days, "ruleset_version": RULESET_VERSION})
+        contract = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+        cur = run_sql(con, "cleaning/domain_counts.sql", days)
+        domains = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+        findings = scan_for_pii(con, "clean.events", TEXT_COLUMNS, partition_column="event_date", **days)
+        truth = _bot_truth(landing)
+        bot_quality = _bot_quality(con, days, truth) if truth else {}
+        clock.lap("checks_s")
+
+    unbalanced = [a for a in accounting
+                  if a["raw_rows"] != a["clean_rows"] + a["filtered_rows"] + a["duplicate_rows"]]
+    checked = contract.pop("rows_checked")
+    violations = {k: v for k, v in contract.items() if v}
+    status = key_status()
+    yield dg.MaterializeResult(
+        asset_key=CLEAN_EVENTS,
+        metadata={
+            "dagster/row_count": stats.kept,
+            "raw_rows": stats.raw_rows,
+            "duplicates_removed": stats.duplicates,
+            "filtered_by_rules": stats.filtered,
+            "ruleset_version": RULESET_VERSION,
+            "fx_version": fx_version(),
+            "cents_corrections": dg.MetadataValue.json(stats.cents_app_versions),
+            "values_outside_domains": dg.MetadataValue.json(domains),
+            "pseudonym_key": dg.MetadataValue.json(status),
+            **({"WARNING": "demo pseudonym key in use; set DATA_PLATFORM_PSEUDONYM_KEY"} if status.get("warning") else {}),
+            "seconds": dg.MetadataValue.json(clock.laps),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=FILTERED_EVENTS,
+        metadata={
+            "dagster/row_count": stats.filtered,
+            "by_rule": dg.MetadataValue.json(stats.filtered_by_rule),
+            "rules": dg.MetadataValue.md(rules_markdown()),
+            **bot_quality,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=IDENTITY_MAP,
+        metadata={
+            "dagster/row_count": stats.identity.devices,
+            "persons": stats.identity.persons,
+            "users_merged": stats.identity.merged_persons,
+            "shared_devices": stats.identity.shared_devices,
+            "largest_component_devices": stats.identity.largest_component,
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name=ACCOUNTING_CHECK.name, asset_key=CLEAN_EVENTS, passed=not unbalanced,
+        metadata={"days": dg.MetadataValue.md(markdown_table([{k: str(v) for k, v in a.items()} for a in accounting]))},
+    )
+    yield dg.AssetCheckResult(
+        check_name=CONTRACT_CHECK.name, asset_key=CLEAN_EVENTS, passed=not violations,
+        metadata={"rows_checked": checked, "violations": dg.MetadataValue.json(violations)},
+    )
+    yield dg.AssetCheckResult(
+        check_name=PII_CHECK.name, asset_key=CLEAN_EVENTS, passed=not findings,
+        metadata={"findings": dg.MetadataValue.md(markdown_table([
+            {"table": f.table, "column": f.column, "kind": f.kind, "rows": f.rows,
+             "masked_sample": ", ".join(f.masked_sample)} for f in findings]))},
+    )
+
+
+def _bot_truth(landing: LandingZone) -> set[str]:
+    """Bot device ids the generator injected, from its manifests (present in demo and test data only)."""
+    truth: set[str] = set()
+    for path in sorted(landing.events_dir().glob("manifest-*.json")):
+        truth |= set(json.loads(path.read_text())["bots"]["anon_ids"])
+    return truth
+
+
+def _bot_quality(con, days, truth: set[str]) -> dict:
+    """Precision and recall of the bot rules at device level against the generator's ground truth."""
+    seen = {r["anon_id"] for r in rows(con, "cleaning/devices_in_range.sql", days)}
+    device_rules = [r.id for r in RULES if r.level == "device"]
+    flagged = {r["anon_id"] for r in rows(con, "cleaning/bot_devices_in_range.sql", {**days, "device_rules": device_rules})}
+    actual = truth & seen
+    hits = len(flagged & actual)
+    return {
+        "bot_precision": round(hits / len(flagged), 4) if flagged else 1.0,
+        "bot_recall": round(hits / len(actual), 4) if actual else 1.0,
+        "bot_devices_flagged": len(flagged),
+        "bot_devices_in_ground_truth": len(actual),
+    }

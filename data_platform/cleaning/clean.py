@@ -1,0 +1,132 @@
+"""Cleaning as pure logic over the warehouse: raw.events of some days in, the clean layer out.
+
+One call to :func:`clean_days` (re)builds clean.events, clean.filtered_events, clean.duplicates and
+clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside one transaction:
+
+1. deduplicate by event_id, keeping the earliest ingested copy (ties: file, then line);
+2. run every rule of the registry (``rules.py``); a device-level hit removes all the device's events;
+3. detect app versions that send prices in cents (rule ``cents_by_app_version@1``: the version's
+   prices are, item for item, ~100x the item's median; on such days an event without app_version
+   priced ~100x its item's median is corrected too, rule ``cents_by_item_price@1``), and convert all
+   prices to EUR with the shipped, versioned rates (``data_platform/reference/fx_rates.csv``);
+4. resolve identities from login events (``identity.py``) and pseudonymise ids with a keyed hash;
+5. redact personal data from free text and truncate IP addresses.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+from data_platform.cleaning.identity import IdentityStats, build_identity_map
+from data_platform.cleaning.rules import RULES, RULESET_VERSION
+from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise_sql
+from data_platform.privacy.redaction import redact_sql, truncate_ip_sql
+from data_platform.resources import load_sql, rows, run_sql
+
+FX_RATES_CSV = Path(__file__).resolve().parents[1] / "reference" / "fx_rates.csv"
+CENTS_MIN_EVENTS = 50
+CLEAN_TABLES = ("clean.events", "clean.filtered_events", "clean.duplicates", "clean.unit_corrections")
+
+
+@cache
+def fx_version() -> str:
+    """The version of the shipped currency rates (one version per file)."""
+    with open(FX_RATES_CSV, newline="") as fh:
+        versions = {row["version"] for row in csv.DictReader(fh)}
+    if len(versions) != 1:
+        raise ValueError(f"{FX_RATES_CSV} must hold exactly one version, found {sorted(versions)}")
+    return versions.pop()
+
+
+@dataclass(frozen=True)
+class CleanStats:
+    """Counts of one cleaning call, for asset metadata and checks."""
+
+    raw_rows: int
+    duplicates: int
+    filtered: int
+    kept: int
+    filtered_by_rule: dict[str, int]
+    cents_app_versions: list[dict]
+    identity: IdentityStats
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the clean and reference schemas and tables if they do not exist yet."""
+    con.execute(load_sql("cleaning/create_tables.sql"))
+
+
+@cache
+def _fragments() -> dict[str, str]:
+    return {
+        "anon_pseudonym": pseudonymise_sql("e.anon_id"),
+        "user_pseudonym": pseudonymise_sql("e.user_id"),
+        "person_pseudonym": pseudonymise_sql("coalesce(m.person_key, 'a:' || e.anon_id)"),
+        "text_redacted": redact_sql("e.text"),
+        "extra_redacted": redact_sql("e.extra::VARCHAR"),
+        "ip_prefix": truncate_ip_sql("e.ip"),
+    }
+
+
+def clean_days(
+    con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date, run_id: str,
+    *, now: dt.datetime | None = None,
+) -> CleanStats:
+    """(Re)build the clean layer for ``[start_day, end_day)``; see the module docstring."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    days = {"start_day": start_day, "end_day": end_day}
+    key = {"pseudonym_key": pseudonym_key()}
+    ensure_tables(con)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM reference.fx_rates")
+        run_sql(con, "cleaning/load_fx_rates.sql", {"path": str(FX_RATES_CSV)})
+        run_sql(con, "cleaning/stage_day_events.sql", days)
+        run_sql(con, "cleaning/day_events_view.sql")
+        run_sql(con, "cleaning/context_impressions.sql", days)
+        run_sql(con, "cleaning/create_rule_hits.sql")
+        for rank, rule in enumerate(RULES):
+            statement = "add_device_rule_hits" if rule.level == "device" else "add_event_rule_hits"
+            run_sql(
+                con, f"cleaning/{statement}.sql",
+                {"rule_id": rule.id, "rule_version": rule.version, "kind": rule.kind, "rank": rank, **rule.params},
+                rule_sql=load_sql(rule.sql_name),
+            )
+        run_sql(con, "cleaning/detect_cents_versions.sql", {"min_events": CENTS_MIN_EVENTS})
+        run_sql(con, "cleaning/item_price_medians.sql")
+        run_sql(con, "cleaning/login_links.sql", {"end_day": end_day, "crawler_pattern": RULES[0].params["pattern"]})
+        identity = build_identity_map(con, "login_links")
+        for table in CLEAN_TABLES:
+            run_sql(con, "cleaning/delete_range.sql", days, table=table)
+        common = {"run_id": run_id, "ruleset_version": RULESET_VERSION}
+        run_sql(con, "cleaning/insert_duplicates.sql", {"run_id": run_id})
+        run_sql(con, "cleaning/insert_filtered_events.sql", {**common, **key}, **_fragments())
+        run_sql(con, "cleaning/insert_unit_corrections.sql", {"run_id": run_id})
+        run_sql(con, "cleaning/insert_clean_events.sql", {
+            **common, **key, "fx_version": fx_version(), "cleaned_at": now,
+            "crawler_pattern": RULES[0].params["pattern"],
+        }, **_fragments())
+        run_sql(con, "cleaning/pseudonymise_identity_map.sql", key, anon=pseudonymise_sql("anon_id"),
+                person=pseudonymise_sql("person_key"), user=pseudonymise_sql("u"))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    counts = rows(con, "cleaning/check_accounting.sql", days)
+    by_rule = {r["rule_id"]: r["n"] for r in rows(con, "cleaning/filtered_by_rule.sql", days)}
+    cents = rows(con, "cleaning/unit_corrections_in_range.sql", days)
+    return CleanStats(
+        raw_rows=sum(c["raw_rows"] for c in counts),
+        duplicates=sum(c["duplicate_rows"] for c in counts),
+        filtered=sum(c["filtered_rows"] for c in counts),
+        kept=sum(c["clean_rows"] for c in counts),
+        filtered_by_rule=by_rule,
+        cents_app_versions=cents,
+        identity=identity,
+    )

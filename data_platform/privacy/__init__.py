@@ -1,0 +1,1 @@
+"""Personal data: redaction of free text, keyed pseudonyms, IP truncation, the PII scan."""

@@ -1,0 +1,62 @@
+"""Keyed pseudonyms for user and device ids (the same in Python and DuckDB SQL).
+
+The key comes from ``DATA_PLATFORM_PSEUDONYM_KEY``. ``DATA_PLATFORM_MODE=production`` makes a
+missing or short key a startup error; in the default ``demo`` mode a fixed development key is used
+and :func:`key_status` reports it, so the asset metadata shows a warning. The key never appears in
+logs or metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+DEV_KEY = "data-platform-demo-key-not-secret"
+MIN_KEY_LENGTH = 16
+
+
+class PseudonymKeyError(RuntimeError):
+    """The pseudonymisation key is missing or too short in production mode."""
+
+
+def mode() -> str:
+    """``production`` or ``demo`` (DATA_PLATFORM_MODE, default demo)."""
+    value = os.environ.get("DATA_PLATFORM_MODE", "demo")
+    if value not in ("demo", "production"):
+        raise ValueError(f"DATA_PLATFORM_MODE must be demo or production, got {value!r}")
+    return value
+
+
+def pseudonym_key() -> str:
+    """The key, from DATA_PLATFORM_PSEUDONYM_KEY (a dev key in demo mode when it is unset)."""
+    key = os.environ.get("DATA_PLATFORM_PSEUDONYM_KEY", "")
+    if len(key) >= MIN_KEY_LENGTH:
+        return key
+    if mode() == "production":
+        raise PseudonymKeyError(
+            f"DATA_PLATFORM_PSEUDONYM_KEY must be set to a secret of at least {MIN_KEY_LENGTH} characters "
+            "in production mode (DATA_PLATFORM_MODE=production)"
+        )
+    return DEV_KEY
+
+
+def key_status() -> dict:
+    """What asset metadata may say about the key (never the key itself)."""
+    from_env = len(os.environ.get("DATA_PLATFORM_PSEUDONYM_KEY", "")) >= MIN_KEY_LENGTH
+    return {
+        "mode": mode(),
+        "key": "from DATA_PLATFORM_PSEUDONYM_KEY" if from_env else "dev key (DATA_PLATFORM_PSEUDONYM_KEY unset)",
+        "warning": not from_env,
+    }
+
+
+def pseudonymise(value: str | None, key: str) -> str | None:
+    """``p_`` + the first 24 hex digits of sha256(key, unit separator, value); None stays None."""
+    if value is None:
+        return None
+    return "p_" + hashlib.sha256(f"{key}\x1f{value}".encode()).hexdigest()[:24]
+
+
+def pseudonymise_sql(expr: str, key_param: str = "pseudonym_key") -> str:
+    """The DuckDB twin of :func:`pseudonymise`; the key is bound as ``$<key_param>``."""
+    return f"('p_' || left(sha256(${key_param} || chr(31) || ({expr})), 24))"

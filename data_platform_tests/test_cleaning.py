@@ -1,0 +1,167 @@
+"""The clean layer, run for real: raw ingestion then cleaning with dg.materialize over a temp DuckDB."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+
+import dagster as dg
+import pytest
+
+from data_platform.cleaning import rules as rules_module
+from data_platform.cleaning.assets import clean_layer
+from data_platform.cleaning.rules import RULES, RULESET_VERSION, ruleset_version
+from data_platform.generator import generate_logs
+from data_platform.ingestion.assets import raw_ingestion
+from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise
+from data_platform.resources import LandingZone
+from data_platform_tests.conftest import checks_by_name, event, query, write_lines
+
+DAY = "2026-11-02"
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+
+
+def run_pipeline(warehouse, landing, partition=DAY):
+    kwargs = {"partition_key": partition} if isinstance(partition, str) else {"tags": {
+        "dagster/asset_partition_range_start": partition[0], "dagster/asset_partition_range_end": partition[1]}}
+    result = dg.materialize([raw_ingestion, clean_layer], resources={"warehouse": warehouse, "landing": landing},
+                            **kwargs)
+    assert result.success
+    return result
+
+
+def ts(minute: int, second: int = 0, hour: int = 10) -> str:
+    return f"2026-11-02T{hour:02d}:{minute:02d}:{second:02d}Z"
+
+
+def imp(i, **kw):
+    kw.setdefault("ts", ts(i % 60))
+    kw.setdefault("anon_id", "human-1")
+    return event(f"imp-ev-{i}", "impression", impression_id=f"imp-{i}", user_agent=CHROME, **kw)
+
+
+def test_duplicates_keep_the_earliest_ingested_copy(warehouse, landing):
+    write_lines(landing.events_dir() / "a.jsonl", [event("e1", ts=ts(1)), event("e2", ts=ts(2))], age_seconds=7200)
+    run_pipeline(warehouse, landing)
+    write_lines(landing.events_dir() / "b.jsonl", [event("e1", ts=ts(1)), event("e3", ts=ts(3))], age_seconds=60)
+    result = run_pipeline(warehouse, landing)
+    assert sorted(r[0] for r in query(warehouse, "SELECT event_id FROM clean.events")) == ["e1", "e2", "e3"]
+    assert query(warehouse, "SELECT event_id, source_file, kept_source_file FROM clean.duplicates") == [
+        ("e1", "b.jsonl", "a.jsonl")]
+    assert query(warehouse, "SELECT source_file FROM clean.events WHERE event_id = 'e1'") == [("a.jsonl",)]
+    assert checks_by_name(result)["raw_rows_accounted"].passed
+
+
+def test_every_rule_removes_what_it_should_and_records_its_version(warehouse, landing):
+    spam = "Free gift cards >>> www.free-cards.example.net <<< act now"
+    lines = [
+        imp(1), event("click-ok", "click", ts=ts(2), impression_id="imp-1", user_agent=CHROME, anon_id="human-1"),
+        event("click-orphan", "click", ts=ts(3), impression_id="imp-nope", user_agent=CHROME, anon_id="human-1"),
+        event("crawl-1", "impression", ts=ts(4), impression_id="imp-c1", anon_id="crawler",
+              user_agent="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", item_id="i",
+              category="c", position=1, price=1, currency="EUR", predicted_ctr=0.1, model_version="m"),
+        event("crawl-2", "login", ts=ts(5), anon_id="crawler", user_agent="python-requests/2.32"),
+    ]
+    # a stealth bot: a browser user agent, 25 events a minute for 12 minutes
+    lines += [imp(1000 + i, anon_id="stealth", ts=f"2026-11-02T11:{i // 25:02d}:{(i % 25) * 2:02d}Z")
+              for i in range(25 * 12)]
+    lines += [event(f"spam-{d}", "review", ts=ts(10 + d), anon_id=f"spammer-{d}", text=spam, user_agent=CHROME)
+              for d in range(3)]
+    lines += [event("links", "review", ts=ts(20), text="see http://a.example.com and https://b.example.org",
+                    user_agent=CHROME, anon_id="human-2"),
+              event("one-link", "review", ts=ts(21), text="Nice, specs at www.shop.example.com", user_agent=CHROME,
+                    anon_id="human-3")]
+    write_lines(landing.events_dir() / "a.jsonl", lines)
+    result = run_pipeline(warehouse, landing)
+    removed = dict(query(warehouse, "SELECT event_id, rule_id || '@' || rule_version FROM clean.filtered_events"))
+    assert removed["click-orphan"] == "click_without_impression@1"
+    assert removed["crawl-1"] == removed["crawl-2"] == "crawler_user_agent@1"
+    assert {removed[f"imp-ev-{1000 + i}"] for i in range(300)} == {"inhuman_event_rate@1"}
+    assert {removed[f"spam-{d}"] for d in range(3)} == {"repeated_review_with_link@1"}
+    assert removed["links"] == "link_heavy_review@1"
+    kept = {r[0] for r in query(warehouse, "SELECT event_id FROM clean.events")}
+    assert kept == {"imp-ev-1", "click-ok", "one-link"}
+    assert query(warehouse, "SELECT DISTINCT ruleset_version FROM clean.events") == [(RULESET_VERSION,)]
+    assert query(warehouse, "SELECT DISTINCT ruleset_version FROM clean.filtered_events") == [(RULESET_VERSION,)]
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+
+
+def test_prices_in_eur_and_a_cents_app_version_is_corrected(warehouse, landing):
+    lines = []
+    for i in range(300):
+        cents = i % 5 == 1  # a fifth of every item's traffic comes from a client that sends cents
+        lines.append(event(f"p{i}", "impression", ts=ts(i % 60, i % 50), impression_id=f"imp-{i}",
+                           item_id=f"item-{i % 6}", price=(10 + i % 6) * (100 if cents else 1),
+                           currency="USD" if i % 3 == 0 else "EUR",
+                           app_version="3.2.0" if cents else "3.1.0", user_agent=CHROME, anon_id=f"h{i}"))
+    write_lines(landing.events_dir() / "a.jsonl", lines)
+    run_pipeline(warehouse, landing)
+    got = {r[0]: r[1:] for r in query(warehouse, "SELECT event_id, price_eur, price_raw, currency_raw, price_fix "
+                                                 "FROM clean.events")}
+    assert len(got) == 300
+    for i in range(300):
+        cents, usd = i % 5 == 1, i % 3 == 0
+        expected = (10 + i % 6) * (0.86 if usd else 1.0)
+        assert got[f"p{i}"][0] == pytest.approx(expected), i
+        assert got[f"p{i}"][3] == ("cents_by_app_version@1" if cents else None)
+    assert got["p1"][1:3] == (1100.0, "EUR") and got["p3"][1:3] == (13.0, "USD")
+    [(app_version, rule, ratio)] = query(warehouse, "SELECT app_version, rule, median_ratio FROM clean.unit_corrections")
+    assert (app_version, rule) == ("3.2.0", "cents_by_app_version@1") and 50 < ratio < 200
+
+
+def test_personal_data_is_redacted_truncated_and_pseudonymised(warehouse, landing):
+    write_lines(landing.events_dir() / "a.jsonl", [
+        event("r1", "review", ts=ts(1), text="Broken. Mail me at jane.doe@example.com or call +49 30 1234567",
+              ip="203.0.113.57", anon_id="dev-1", user_id="jane", user_agent=CHROME),
+        event("l1", "login", ts=ts(2), anon_id="dev-1", user_id="jane", user_agent=CHROME),
+    ])
+    result = run_pipeline(warehouse, landing)
+    [(text, ip, anon, user, person)] = query(
+        warehouse, "SELECT text, ip_prefix, anon_id, user_id, person_key FROM clean.events WHERE event_id = 'r1'")
+    assert "jane.doe" not in text and "1234567" not in text and "<EMAIL>" in text and "<PHONE>" in text
+    assert ip == "203.0.113.0"
+    key = pseudonym_key()
+    assert anon == pseudonymise("dev-1", key) and user == pseudonymise("jane", key)
+    assert person == pseudonymise("u:jane", key)
+    assert checks_by_name(result)["no_personal_data"].passed
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert meta["clean/events"]["pseudonym_key"].value["mode"] == "demo"
+
+
+def test_ruleset_version_follows_every_rule_version_and_threshold():
+    bumped = tuple(dataclasses.replace(r, version=r.version + 1) if r.id == "link_heavy_review" else r for r in RULES)
+    retuned = tuple(dataclasses.replace(r, params={**r.params, "min_links": 3}) if r.id == "link_heavy_review" else r
+                    for r in RULES)
+    assert len({ruleset_version(RULES), ruleset_version(bumped), ruleset_version(retuned)}) == 3
+    assert RULESET_VERSION in clean_layer.specs_by_key[dg.AssetKey(["clean", "events"])].code_version
+    assert rules_module.RULESET_VERSION == ruleset_version()
+
+
+@pytest.fixture(scope="module")
+def incident_landing(tmp_path_factory):
+    root = tmp_path_factory.mktemp("incident")
+    manifest = generate_logs(root, dt.date(2026, 11, 1), 4, 4000, seed=3, incidents=["cents_prices@2026-11-03"])
+    return root, manifest
+
+
+def test_generated_days_bots_found_cents_fixed_and_the_books_balance(incident_landing, tmp_path, warehouse):
+    root, manifest = incident_landing
+    shutil.copytree(root / "events", tmp_path / "l" / "events")
+    landing = LandingZone(root=str(tmp_path / "l"), settle_seconds=0)
+    days = sorted(manifest["valid_lines_by_event_day"])
+    result = run_pipeline(warehouse, landing, (days[0], days[-1]))
+    assert all(c.passed for c in result.get_asset_check_evaluations()), [
+        (c.check_name, c.metadata) for c in result.get_asset_check_evaluations() if not c.passed]
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert meta["clean/filtered_events"]["bot_recall"].value == 1.0
+    assert meta["clean/filtered_events"]["bot_precision"].value >= 0.99
+    [(raw, kept, filtered, dups)] = query(warehouse, """
+        SELECT (SELECT count(*) FROM raw.events), (SELECT count(*) FROM clean.events),
+               (SELECT count(*) FROM clean.filtered_events), (SELECT count(*) FROM clean.duplicates)""")
+    assert raw == kept + filtered + dups and dups == manifest["duplicates"]["count"]
+    fixed = query(warehouse, "SELECT DISTINCT app_version, min(event_date)::VARCHAR FROM clean.unit_corrections "
+                             "GROUP BY 1")
+    assert fixed == [("3.2.0", "2026-11-03")]
+    [(left,)] = query(warehouse, "SELECT count(*) FROM clean.events WHERE price_eur > 2000")
+    assert left == 0

@@ -1,0 +1,9 @@
+-- Per day: raw rows = clean + filtered + duplicates (+ excluded by consent, once that lands).
+WITH raw AS (SELECT event_date, count(*) AS n FROM raw.events WHERE event_date >= $start_day AND event_date < $end_day GROUP BY 1),
+kept AS (SELECT event_date, count(*) AS n FROM clean.events WHERE event_date >= $start_day AND event_date < $end_day GROUP BY 1),
+filt AS (SELECT event_date, count(*) AS n FROM clean.filtered_events WHERE event_date >= $start_day AND event_date < $end_day GROUP BY 1),
+dup AS (SELECT event_date, count(*) AS n FROM clean.duplicates WHERE event_date >= $start_day AND event_date < $end_day GROUP BY 1)
+SELECT event_date, coalesce(raw.n, 0) AS raw_rows, coalesce(kept.n, 0) AS clean_rows,
+       coalesce(filt.n, 0) AS filtered_rows, coalesce(dup.n, 0) AS duplicate_rows
+FROM raw FULL JOIN kept USING (event_date) FULL JOIN filt USING (event_date) FULL JOIN dup USING (event_date)
+ORDER BY event_date

@@ -1,0 +1,34 @@
+-- Kept events: deduplicated, not removed by any rule, prices in EUR with unit errors corrected,
+-- free text redacted, ip truncated, ids pseudonymised, each row stamped with the ruleset version.
+INSERT INTO clean.events
+SELECT e.event_id, e.event_type, e.ts, e.event_date,
+       {person_pseudonym} AS person_key,
+       {anon_pseudonym} AS anon_id,
+       {user_pseudonym} AS user_id,
+       e.session_id, e.impression_id, e.item_id, e.category, e.position,
+       e.price * r.rate_to_eur / CASE WHEN fix.rule IS NOT NULL THEN 100 ELSE 1 END AS price_eur,
+       e.price AS price_raw, e.currency AS currency_raw,
+       fix.rule AS price_fix,
+       e.predicted_ctr, e.model_version,
+       {text_redacted} AS text,
+       e.rating, e.country, e.device, e.app_version,
+       {ip_prefix} AS ip_prefix,
+       regexp_matches(lower(coalesce(e.user_agent, '')), $crawler_pattern) AS is_crawler_ua,
+       ({extra_redacted})::JSON AS extra,
+       e.source_file, e.source_line, e.file_sha256,
+       $ruleset_version, $fx_version, $cleaned_at::TIMESTAMPTZ, $run_id
+FROM day_events e
+LEFT JOIN reference.fx_rates r ON r.currency = e.currency
+LEFT JOIN item_price_medians im ON im.item_id = e.item_id
+-- cents_by_app_version@1: the event's app version sends cents. cents_by_item_price@1: on a day with
+-- such a version, an event without app_version priced ~100x its item's median is taken for cents too.
+LEFT JOIN LATERAL (
+    SELECT CASE
+        WHEN e.price IS NULL THEN NULL
+        WHEN e.app_version IN (SELECT app_version FROM cents_versions) THEN 'cents_by_app_version@1'
+        WHEN e.app_version IS NULL AND EXISTS (SELECT 1 FROM cents_versions)
+             AND e.price * r.rate_to_eur / im.median_eur BETWEEN 50 AND 200 THEN 'cents_by_item_price@1'
+    END AS rule
+) fix ON true
+LEFT JOIN clean.identity_map m ON m.anon_id = e.anon_id
+WHERE e.event_id NOT IN (SELECT event_id FROM rule_hits)
