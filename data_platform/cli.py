@@ -135,6 +135,18 @@ def _stage_counts(con: duckdb.DuckDBPyConnection) -> list[str]:
             f"accounting: lines read {lines_read or 0:,} = accepted {events:,} + quarantined {quarantine:,}"
             + ("  (balances)" if balanced else "  (DOES NOT BALANCE: some days are not materialized yet)")
         )
+    if ("clean", "events") in tables:
+        kept, filtered, dups, persons, fixed = con.execute(
+            "SELECT (SELECT count(*) FROM clean.events), (SELECT count(*) FROM clean.filtered_events), "
+            "(SELECT count(*) FROM clean.duplicates), (SELECT count(DISTINCT person_key) FROM clean.events), "
+            "(SELECT count(*) FROM clean.events WHERE price_fix IS NOT NULL)"
+        ).fetchone()
+        lines.append(f"clean.events     {kept:>10,} rows, {persons:,} persons, {fixed:,} prices corrected")
+        lines.append(f"  removed: {dups:,} duplicate deliveries, {filtered:,} by spam/bot rules")
+        by_rule = con.execute(
+            "SELECT rule_id || '@' || rule_version, count(*) FROM clean.filtered_events GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        lines.append("  rules: " + (", ".join(f"{r} {n}" for r, n in by_rule) or "none fired"))
     return lines
 
 
