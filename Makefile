@@ -9,6 +9,8 @@ START ?= 2026-11-01
 DAYS ?= 7
 EVENTS_PER_DAY ?= 20000
 SEED ?= 7
+# the demo shows one incident the clean layer must catch: a client sending prices in cents
+INCIDENTS ?= --incident cents_prices@2026-11-05
 
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
@@ -23,7 +25,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/data-platform demo --start $(START) --days $(DAYS) --events-per-day $(EVENTS_PER_DAY) --seed $(SEED)
+	$(BIN)/data-platform demo --start $(START) --days $(DAYS) --events-per-day $(EVENTS_PER_DAY) --seed $(SEED) $(INCIDENTS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

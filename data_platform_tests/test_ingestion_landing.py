@@ -14,7 +14,7 @@ from data_platform.ingestion.landing import land_new_files, list_landing_files, 
 from data_platform_tests.conftest import UTC, event, write_lines
 
 MIN_TS = dt.datetime(2026, 11, 1, tzinfo=UTC)
-NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+NOW = dt.datetime.now(UTC)  # real time: file mtimes in these tests are real too
 
 
 def land(warehouse, landing, now=NOW):
