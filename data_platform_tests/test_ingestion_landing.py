@@ -14,10 +14,10 @@ from data_platform.ingestion.landing import land_new_files, list_landing_files, 
 from data_platform_tests.conftest import UTC, event, write_lines
 
 MIN_TS = dt.datetime(2026, 11, 1, tzinfo=UTC)
-NOW = dt.datetime.now(UTC)  # real time: file mtimes in these tests are real too
+NOW = dt.datetime.now(UTC)
 
 
-def land(warehouse, landing, now=NOW):
+def land(warehouse, landing, now=None):
     with warehouse.connect() as con:
         return land_new_files(con, landing.events_dir(), "run-test", min_ts=MIN_TS, now=now, settle_seconds=0)
 
