@@ -15,3 +15,14 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date=start_date(), timezon
 def partitions_start() -> dt.datetime:
     """The first instant a partition covers; earlier events are quarantined (ts_out_of_range)."""
     return dt.datetime.fromisoformat(start_date()).replace(tzinfo=dt.timezone.utc)
+
+
+# Every step that writes the warehouse: one pass over a whole partition range in backfills, and the
+# instance-wide "duckdb" concurrency pool (one slot) so steps never contend for DuckDB's write lock.
+WAREHOUSE_STEP = {"backfill_policy": dg.BackfillPolicy.single_run(), "pool": "duckdb"}
+
+
+def partition_days(context: dg.AssetExecutionContext) -> dict[str, dt.date]:
+    """``{"start_day", "end_day"}`` (end exclusive) of the run's partition or partition range."""
+    window = context.partition_time_window
+    return {"start_day": window.start.date(), "end_day": window.end.date()}

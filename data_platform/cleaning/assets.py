@@ -8,7 +8,7 @@ from data_platform.cleaning.clean import clean_days, fx_version
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, rules_markdown
 from data_platform.ingestion.assets import RAW_EVENTS
 from data_platform.metadata import StageClock, markdown_table, schema_from_ddl
-from data_platform.partitions import daily_partitions
+from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
 from data_platform.privacy.pseudonyms import key_status
 from data_platform.privacy.redaction import scan_for_pii
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql
@@ -79,13 +79,11 @@ PII_CHECK = dg.AssetCheckSpec(
         ),
     ],
     check_specs=[ACCOUNTING_CHECK, CONTRACT_CHECK, PII_CHECK],
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
+    **WAREHOUSE_STEP,
 )
 def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
     """Deduplicate, filter, normalise and protect the raw events of the partition's days."""
-    window = context.partition_time_window
-    days = {"start_day": window.start.date(), "end_day": window.end.date()}
+    days = partition_days(context)
     clock = StageClock()
     with warehouse.connect() as con:
         stats = clean_days(con, days["start_day"], days["end_day"], context.run.run_id)

@@ -13,7 +13,7 @@ import dagster as dg
 from data_platform import contracts
 from data_platform.ingestion.landing import ensure_tables, land_new_files, sql_list, table_fragments
 from data_platform.metadata import StageClock, markdown_table
-from data_platform.partitions import daily_partitions, partitions_start
+from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days, partitions_start
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql
 
 RAW_FILES = dg.AssetKey(["raw", "files"])
@@ -100,13 +100,11 @@ REASONS_CHECK = dg.AssetCheckSpec(
         ),
     ],
     check_specs=[ACCOUNTING_CHECK, CONTRACT_CHECK, REASONS_CHECK],
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
+    **WAREHOUSE_STEP,
 )
 def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
     """Land new files, then (re)build the partition's days of raw.events and raw.quarantine."""
-    window = context.partition_time_window
-    days = {"start_day": window.start.date(), "end_day": window.end.date()}
+    days = partition_days(context)
     clock = StageClock()
     with warehouse.connect() as con:
         ensure_tables(con)
@@ -143,7 +141,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
         clock.lap("checks_and_metadata_s")
     context.log.info(f"stage seconds: {clock.laps}")
 
-    days_label = _days_label(window)
+    days_label = _days_label(days)
     yield dg.MaterializeResult(
         asset_key=RAW_FILES,
         metadata={
@@ -244,8 +242,8 @@ def _reasons_check(con, days) -> dg.AssetCheckResult:
     )
 
 
-def _days_label(window: dg.TimeWindow) -> str:
-    first, last = window.start.date(), window.end.date() - dt.timedelta(days=1)
+def _days_label(days: dict[str, dt.date]) -> str:
+    first, last = days["start_day"], days["end_day"] - dt.timedelta(days=1)
     return first.isoformat() if first == last else f"{first.isoformat()}...{last.isoformat()}"
 
 
