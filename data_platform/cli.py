@@ -3,6 +3,7 @@
     data-platform generate --start 2026-11-01 --days 7 --events-per-day 20000 --seed 7 \\
         [--incident category_drift@2026-11-05] [--landing DIR]
     data-platform demo [--keep]      generate a week, materialize every partition, print a summary
+    data-platform privacy            apply new opt-out / erasure requests from <landing>/privacy/
     data-platform summary            rows per stage, latest checks, where the data is
 """
 
@@ -172,6 +173,19 @@ def _latest_run_checks() -> list[tuple[str, str, bool, str | None]]:
         return out
 
 
+def cmd_privacy(args: argparse.Namespace) -> int:
+    """Apply new consent and erasure request files now (the same code as the Dagster job)."""
+    import json
+
+    from data_platform.privacy.requests import process_requests
+    from data_platform.resources import LandingZone, Warehouse
+
+    with Warehouse.from_env().connect() as con:
+        summary = process_requests(con, LandingZone.from_env().privacy_dir(), run_id="cli")
+    print(json.dumps(summary, indent=2))
+    return 1 if any(summary["rows_remaining"].values()) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="data-platform", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -194,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_generation_args(demo)
     demo.add_argument("--keep", action="store_true", help="keep the existing warehouse and landing files")
     demo.set_defaults(func=cmd_demo)
+
+    privacy = sub.add_parser("privacy", help="apply new opt-out and erasure requests from <landing>/privacy/")
+    privacy.set_defaults(func=cmd_privacy)
 
     summary = sub.add_parser("summary", help="rows per stage, latest checks, where the data is")
     summary.set_defaults(func=cmd_summary)

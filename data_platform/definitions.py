@@ -11,6 +11,7 @@ import dagster as dg
 from data_platform.cleaning.assets import clean_layer
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.ingestion.sensors import build_landing_sensor
+from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_requests
 from data_platform.resources import LandingZone, Warehouse
 
 ingest_raw_events = dg.define_asset_job(
@@ -27,7 +28,7 @@ daily_pipeline = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[raw_ingestion, clean_layer],
-    jobs=[ingest_raw_events, daily_pipeline],
-    sensors=[build_landing_sensor(daily_pipeline)],
+    jobs=[ingest_raw_events, daily_pipeline, process_privacy_requests],
+    sensors=[build_landing_sensor(daily_pipeline), privacy_request_sensor],
     resources={"warehouse": Warehouse.from_env(), "landing": LandingZone.from_env()},
 )

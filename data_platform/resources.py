@@ -140,6 +140,10 @@ class LandingZone(dg.ConfigurableResource):
         """Where raw event log files land."""
         return Path(self.root) / "events"
 
+    def privacy_dir(self) -> Path:
+        """Where consent and erasure requests land (JSONL)."""
+        return Path(self.root) / "privacy"
+
 
 def rows(
     con: duckdb.DuckDBPyConnection, sql_name: str, params: Mapping[str, Any] | None = None, **fragments: str

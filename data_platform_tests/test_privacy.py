@@ -107,3 +107,19 @@ def test_scan_finds_planted_personal_data_with_masked_samples_and_nothing_else()
     assert scan_for_pii(con, "s.t") == []
     with pytest.raises(ValueError):
         scan_for_pii(con, "s.t", ["text; DROP TABLE s.t"])
+
+
+def test_shared_counts_suppress_groups_smaller_than_k():
+    from data_platform.privacy.aggregates import k_anonymous_counts
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT CASE WHEN i < 50 THEN 'DE' WHEN i < 62 THEN 'FR' WHEN i < 66 THEN 'LU' "
+                "WHEN i < 70 THEN 'MT' ELSE 'IS' END AS country FROM range(73) r(i)")
+    got = k_anonymous_counts(con, "t", "country", k=10)
+    assert got["groups"] == {"DE": 50, "FR": 12, "<suppressed>": 11}
+    assert got["suppressed_groups"] == 3 and got["dropped_rows"] == 0
+    assert k_anonymous_counts(con, "t", "country", k=13)["groups"] == {"DE": 50, "<suppressed>": 23}
+    tiny = k_anonymous_counts(con, "t", "country", k=60)
+    assert tiny["groups"] == {"<suppressed>": 73} and tiny["suppressed_groups"] == 5
+    with pytest.raises(ValueError):
+        k_anonymous_counts(con, "t; DROP TABLE t", "country")

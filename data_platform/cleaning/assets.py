@@ -9,6 +9,7 @@ from data_platform.cleaning.rules import RULES, RULESET_VERSION, rules_markdown
 from data_platform.ingestion.assets import RAW_EVENTS
 from data_platform.metadata import StageClock, markdown_table, schema_from_ddl
 from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
+from data_platform.privacy.aggregates import k_anonymous_counts
 from data_platform.privacy.pseudonyms import key_status
 from data_platform.privacy.redaction import scan_for_pii
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql
@@ -32,7 +33,8 @@ TEXT_COLUMNS = ["text", "extra", "category", "item_id", "model_version", "countr
 
 ACCOUNTING_CHECK = dg.AssetCheckSpec(
     "raw_rows_accounted", asset=CLEAN_EVENTS, blocking=True,
-    description="Per day: raw rows = clean rows + rows removed by a rule + duplicate deliveries.",
+    description="Per day: raw rows = clean rows + rows removed by a rule + duplicate deliveries + rows "
+    "excluded because their person opted out.",
 )
 CONTRACT_CHECK = dg.AssetCheckSpec(
     "clean_contract", asset=CLEAN_EVENTS, blocking=True,
@@ -93,13 +95,15 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
         contract = dict(zip([d[0] for d in cur.description], cur.fetchone()))
         cur = run_sql(con, "cleaning/domain_counts.sql", days)
         domains = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+        by_country = k_anonymous_counts(con, "clean.events", "country", partition_column="event_date",
+                                        start_day=days["start_day"], end_day=days["end_day"])
         findings = scan_for_pii(con, "clean.events", TEXT_COLUMNS, partition_column="event_date", **days)
         truth = _bot_truth(landing)
         bot_quality = _bot_quality(con, days, truth) if truth else {}
         clock.lap("checks_s")
 
-    unbalanced = [a for a in accounting
-                  if a["raw_rows"] != a["clean_rows"] + a["filtered_rows"] + a["duplicate_rows"]]
+    unbalanced = [a for a in accounting if a["raw_rows"] != a["clean_rows"] + a["filtered_rows"]
+                  + a["duplicate_rows"] + a["consent_excluded_rows"]]
     checked = contract.pop("rows_checked")
     violations = {k: v for k, v in contract.items() if v}
     status = key_status()
@@ -110,10 +114,12 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
             "raw_rows": stats.raw_rows,
             "duplicates_removed": stats.duplicates,
             "filtered_by_rules": stats.filtered,
+            "excluded_by_consent": stats.consent_excluded,
             "ruleset_version": RULESET_VERSION,
             "fx_version": fx_version(),
             "cents_corrections": dg.MetadataValue.json(stats.cents_app_versions),
             "values_outside_domains": dg.MetadataValue.json(domains),
+            "events_per_country_k10": dg.MetadataValue.json(by_country),
             "pseudonym_key": dg.MetadataValue.json(status),
             **({"WARNING": "demo pseudonym key in use; set DATA_PLATFORM_PSEUDONYM_KEY"} if status.get("warning") else {}),
             "seconds": dg.MetadataValue.json(clock.laps),

@@ -10,7 +10,8 @@ clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside
    priced ~100x its item's median is corrected too, rule ``cents_by_item_price@1``), and convert all
    prices to EUR with the shipped, versioned rates (``data_platform/reference/fx_rates.csv``);
 4. resolve identities from login events (``identity.py``) and pseudonymise ids with a keyed hash;
-5. redact personal data from free text and truncate IP addresses.
+5. redact personal data from free text and truncate IP addresses;
+6. leave out the events of persons who opted out (``privacy.consent_history``) as of now.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ from data_platform.cleaning.identity import IdentityStats, build_identity_map
 from data_platform.cleaning.rules import RULES, RULESET_VERSION
 from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise_sql
 from data_platform.privacy.redaction import redact_sql, truncate_ip_sql
+from data_platform.privacy.requests import ensure_tables as ensure_privacy_tables
 from data_platform.resources import load_sql, rows, run_sql
 
 FX_RATES_CSV = Path(__file__).resolve().parents[1] / "reference" / "fx_rates.csv"
 CENTS_MIN_EVENTS = 50
-CLEAN_TABLES = ("clean.events", "clean.filtered_events", "clean.duplicates", "clean.unit_corrections")
+CLEAN_TABLES = (
+    "clean.events", "clean.filtered_events", "clean.duplicates", "clean.unit_corrections", "clean.consent_exclusions",
+)
 
 
 @cache
@@ -52,6 +56,7 @@ class CleanStats:
     duplicates: int
     filtered: int
     kept: int
+    consent_excluded: int
     filtered_by_rule: dict[str, int]
     cents_app_versions: list[dict]
     identity: IdentityStats
@@ -83,6 +88,7 @@ def clean_days(
     days = {"start_day": start_day, "end_day": end_day}
     key = {"pseudonym_key": pseudonym_key()}
     ensure_tables(con)
+    ensure_privacy_tables(con)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM reference.fx_rates")
@@ -108,6 +114,9 @@ def clean_days(
         run_sql(con, "cleaning/insert_duplicates.sql", {"run_id": run_id})
         run_sql(con, "cleaning/insert_filtered_events.sql", {**common, **key}, **_fragments())
         run_sql(con, "cleaning/insert_unit_corrections.sql", {"run_id": run_id})
+        run_sql(con, "privacy/opted_out.sql", {"as_of": now})
+        run_sql(con, "cleaning/consent_excluded.sql", key, **_fragments())
+        run_sql(con, "cleaning/insert_consent_exclusions.sql", {"run_id": run_id})
         run_sql(con, "cleaning/insert_clean_events.sql", {
             **common, **key, "fx_version": fx_version(), "cleaned_at": now,
             "crawler_pattern": RULES[0].params["pattern"],
@@ -126,6 +135,7 @@ def clean_days(
         duplicates=sum(c["duplicate_rows"] for c in counts),
         filtered=sum(c["filtered_rows"] for c in counts),
         kept=sum(c["clean_rows"] for c in counts),
+        consent_excluded=sum(c["consent_excluded_rows"] for c in counts),
         filtered_by_rule=by_rule,
         cents_app_versions=cents,
         identity=identity,

@@ -44,3 +44,8 @@ CREATE TABLE IF NOT EXISTS clean.duplicates (
 CREATE TABLE IF NOT EXISTS clean.unit_corrections (
     event_date DATE, app_version VARCHAR, rule VARCHAR, median_ratio DOUBLE, events BIGINT, clean_run_id VARCHAR
 );
+
+-- Events left out because their person had opted out when the day was (re)cleaned.
+CREATE TABLE IF NOT EXISTS clean.consent_exclusions (
+    event_id VARCHAR, event_date DATE, clean_run_id VARCHAR
+);

@@ -32,3 +32,4 @@ LEFT JOIN LATERAL (
 ) fix ON true
 LEFT JOIN clean.identity_map m ON m.anon_id = e.anon_id
 WHERE e.event_id NOT IN (SELECT event_id FROM rule_hits)
+  AND e.event_id NOT IN (SELECT event_id FROM consent_excluded)

@@ -1,0 +1,44 @@
+"""Dagster wiring of consent and erasure: a job, and a sensor on the landing folder's privacy/."""
+
+import json
+
+import dagster as dg
+
+from data_platform.privacy.requests import process_requests
+from data_platform.resources import LandingZone, Warehouse
+
+ERASURE_AUDIT = dg.AssetKey(["privacy", "erasure_audit"])
+
+
+@dg.op(pool="duckdb", description="Read new privacy request files; record opt-outs; erase and verify.")
+def apply_privacy_requests(context: dg.OpExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dict:
+    with warehouse.connect() as con:
+        summary = process_requests(con, landing.privacy_dir(), context.run.run_id)
+    context.log_event(dg.AssetMaterialization(
+        asset_key=ERASURE_AUDIT,
+        description="Privacy requests applied: counts only, no personal data.",
+        metadata={k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in summary.items()},
+    ))
+    left = {t: n for t, n in summary["rows_remaining"].items() if n}
+    if left:
+        raise dg.Failure(description=f"erasure left rows behind: {left}")
+    return summary
+
+
+@dg.job(description="Apply consent (opt_out) and erasure requests from the landing folder's privacy/ files.")
+def process_privacy_requests():
+    apply_privacy_requests()
+
+
+@dg.sensor(job=process_privacy_requests, minimum_interval_seconds=30,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Runs process_privacy_requests when request files appear or change under privacy/.")
+def privacy_request_sensor(context: dg.SensorEvaluationContext, landing: LandingZone):
+    files = sorted(landing.privacy_dir().glob("*.jsonl")) if landing.privacy_dir().is_dir() else []
+    fingerprints = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
+    seen = json.loads(context.cursor) if context.cursor else {}
+    new = sorted(n for n, fp in fingerprints.items() if seen.get(n) != fp)
+    context.update_cursor(json.dumps(fingerprints, sort_keys=True))
+    if not new:
+        return dg.SkipReason("no new privacy request files")
+    return dg.RunRequest(run_key="|".join(f"{n}@{fingerprints[n]}" for n in new))

@@ -1,0 +1,184 @@
+"""Consent and erasure requests: read from the landing folder, applied to every table, audited.
+
+Requests land as JSONL under ``<landing>/privacy/``: ``request_id``, exactly one of ``user_id`` /
+``anon_id``, ``kind`` (``opt_out`` or ``erase``), ``ts`` (ISO-8601 with offset). A bad line is
+recorded in ``privacy.rejected_requests`` with its reason, never dropped silently; a file is read once
+(by name and SHA-256).
+
+- ``opt_out`` adds the subject's keyed pseudonym to ``privacy.consent_history``; the clean step
+  excludes the subject's events from its next materialization on (history is not rewritten).
+- ``erase`` removes the person's rows from every table in :data:`PERSON_TABLES`, raw included, in one
+  transaction, and writes ``privacy.erasure_audit`` (request id, table, rows removed, when), which keeps
+  no id and no pseudonym. For a ``user_id`` the person is every event carrying it plus every device
+  whose logins only ever name this user; a shared device keeps other people's rows.
+
+Not covered yet: the landing files themselves (producers' drop zone; a re-landed old file would bring
+rows back) and exported datasets (no exports exist yet: their stage adds its tables here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise, pseudonymise_sql
+from data_platform.resources import load_sql, run_sql
+
+_RAW_IDS = "(anon_id IN (SELECT id FROM erase_subject_ids) OR user_id IN (SELECT id FROM erase_subject_ids))"
+_PSEUDO_IDS = ("(anon_id IN (SELECT pseudonym FROM erase_subject_ids) "
+               "OR user_id IN (SELECT pseudonym FROM erase_subject_ids))")
+# a quarantined line names the id as a JSON string value: match it quoted (so "ann" is not "annual")
+_RAW_LINE = "EXISTS (SELECT 1 FROM erase_subject_ids s WHERE contains(raw_line, '\"' || s.id || '\"'))"
+
+# Every table that holds rows about a person, and how to find them. Later stages add theirs here.
+PERSON_TABLES: dict[str, str] = {
+    "raw.landed_lines": f"({_RAW_IDS} OR (reason IS NOT NULL AND {_RAW_LINE}))",
+    "raw.events": _RAW_IDS,
+    "raw.quarantine": _RAW_LINE,
+    "clean.events": _PSEUDO_IDS,
+    "clean.filtered_events": "anon_id IN (SELECT pseudonym FROM erase_subject_ids)",
+    "clean.duplicates": "event_id IN (SELECT event_id FROM erase_events)",
+    "clean.identity_map": "anon_id IN (SELECT pseudonym FROM erase_subject_ids)",
+}
+KINDS = ("opt_out", "erase")
+
+
+@dataclass(frozen=True)
+class Request:
+    request_id: str
+    kind: str
+    subject_kind: str  # user_id | anon_id
+    subject: str  # the raw id: kept in memory only
+    requested_ts: dt.datetime
+    source_file: str
+    source_line: int
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the privacy schema and tables if they do not exist yet."""
+    con.execute(load_sql("privacy/create_tables.sql"))
+
+
+def _parse(line: str) -> tuple[dict | None, str | None]:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError:
+        return None, "not_json"
+    if not isinstance(obj, dict):
+        return None, "not_an_object"
+    if not isinstance(obj.get("request_id"), str) or not obj["request_id"]:
+        return None, "missing_request_id"
+    if obj.get("kind") not in KINDS:
+        return None, "unknown_kind"
+    subjects = [k for k in ("user_id", "anon_id") if isinstance(obj.get(k), str) and obj[k]]
+    if len(subjects) != 1:
+        return None, "needs_exactly_one_of_user_id_anon_id"
+    try:
+        ts = dt.datetime.fromisoformat(str(obj.get("ts")).replace("Z", "+00:00"))
+    except ValueError:
+        return None, "bad_ts"
+    if ts.tzinfo is None:
+        return None, "bad_ts"
+    return {**obj, "subject_kind": subjects[0], "ts": ts}, None
+
+
+def read_new_requests(con: duckdb.DuckDBPyConnection, privacy_dir: Path, now: dt.datetime) -> list[Request]:
+    """Valid requests from files not read before; bad lines go to privacy.rejected_requests."""
+    ensure_tables(con)
+    found = []
+    for path in sorted(privacy_dir.glob("*.jsonl")) if privacy_dir.is_dir() else []:
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        if run_sql(con, "privacy/request_file_seen.sql", {"source_file": path.name, "file_sha256": sha}).fetchone()[0]:
+            continue
+        for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            obj, reason = _parse(line)
+            if reason:
+                run_sql(con, "privacy/insert_rejected.sql",
+                        {"source_file": path.name, "source_line": number, "reason": reason, "received_at": now})
+                continue
+            found.append(Request(obj["request_id"], obj["kind"], obj["subject_kind"], obj[obj["subject_kind"]],
+                                 obj["ts"], path.name, number))
+        run_sql(con, "privacy/insert_request_file.sql", {"source_file": path.name, "file_sha256": sha, "read_at": now})
+    return found
+
+
+def _existing(con: duckdb.DuckDBPyConnection) -> list[str]:
+    present = {f"{s}.{t}" for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
+    return [t for t in PERSON_TABLES if t in present]
+
+
+def _stage_subject(con, subject_kind: str, subject: str, key: str) -> None:
+    ids = {"anon_id": subject if subject_kind == "anon_id" else None,
+           "user_id": subject if subject_kind == "user_id" else None}
+    run_sql(con, "privacy/erase_devices.sql", ids)
+    run_sql(con, "privacy/erase_ids.sql", {"user_id": ids["user_id"]})
+    run_sql(con, "privacy/erase_subject_ids.sql", {"user_id": ids["user_id"], "pseudonym_key": key},
+            pseudonym=pseudonymise_sql("id"))
+
+
+def subject_rows(con: duckdb.DuckDBPyConnection, subject_kind: str, subject: str, key: str) -> dict[str, int]:
+    """Rows per table that still belong to the subject (all zero after an erasure)."""
+    _stage_subject(con, subject_kind, subject, key)
+    return {t: run_sql(con, "privacy/count_subject_rows.sql", table=t, predicate=PERSON_TABLES[t]).fetchone()[0]
+            for t in _existing(con)}
+
+
+def erase_subject(con, request: Request, key: str, run_id: str, now: dt.datetime) -> dict[str, int]:
+    """Remove the subject's rows from every person table in one transaction; audit the counts."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _stage_subject(con, request.subject_kind, request.subject, key)
+        removed = {}
+        for table in _existing(con):
+            removed[table] = run_sql(con, "privacy/count_subject_rows.sql", table=table,
+                                     predicate=PERSON_TABLES[table]).fetchone()[0]
+            run_sql(con, "privacy/erase_rows.sql", table=table, predicate=PERSON_TABLES[table])
+            run_sql(con, "privacy/insert_audit.sql", {"request_id": request.request_id, "table_name": table,
+                                                      "rows_removed": removed[table], "processed_at": now,
+                                                      "run_id": run_id})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return removed
+
+
+def process_requests(con: duckdb.DuckDBPyConnection, privacy_dir: Path, run_id: str,
+                     now: dt.datetime | None = None) -> dict:
+    """Read new request files, record opt-outs, carry out erasures and verify them."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    key = pseudonym_key()
+    requests = read_new_requests(con, privacy_dir, now)
+    removed: dict[str, int] = {}
+    remaining: dict[str, int] = {}
+    for r in requests:
+        if r.kind == "opt_out":
+            run_sql(con, "privacy/insert_consent.sql", {
+                "subject_kind": r.subject_kind, "subject_pseudonym": pseudonymise(r.subject, key),
+                "status": "opted_out", "effective_at": now, "request_id": r.request_id})
+        else:
+            for table, n in erase_subject(con, r, key, run_id, now).items():
+                removed[table] = removed.get(table, 0) + n
+            for table, n in subject_rows(con, r.subject_kind, r.subject, key).items():
+                remaining[table] = remaining.get(table, 0) + n
+        run_sql(con, "privacy/insert_request.sql", {
+            "request_id": r.request_id, "kind": r.kind, "subject_kind": r.subject_kind,
+            "requested_ts": r.requested_ts, "received_at": now, "source_file": r.source_file,
+            "source_line": r.source_line, "status": "done", "processed_at": now})
+    rejected = run_sql(con, "privacy/rejected_since.sql", {"at": now}).fetchone()[0]
+    return {
+        "requests": len(requests),
+        "opt_outs": sum(r.kind == "opt_out" for r in requests),
+        "erasures": sum(r.kind == "erase" for r in requests),
+        "rejected_lines": rejected,
+        "rows_removed": removed,
+        "rows_remaining": remaining,
+    }

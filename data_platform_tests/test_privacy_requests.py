@@ -1,0 +1,121 @@
+"""Consent and erasure, end to end: real ingestion and cleaning, then the real job and sensor."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from data_platform.definitions import defs
+from data_platform.privacy.jobs import process_privacy_requests
+from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise
+from data_platform_tests.conftest import checks_by_name, event, query, write_lines
+from data_platform_tests.test_cleaning import CHROME, run_pipeline, ts
+
+
+def _world(landing):
+    """Ann (two own devices), Bob (one device), and a tablet both use; one quarantined line of Ann's."""
+    lines = [
+        event("a-login-1", "login", ts=ts(1), anon_id="ann-phone", user_id="ann", user_agent=CHROME),
+        event("a-login-2", "login", ts=ts(2), anon_id="ann-laptop", user_id="ann", user_agent=CHROME),
+        event("a-review", "review", ts=ts(3), anon_id="ann-phone", text="love it", user_agent=CHROME),
+        event("a-view", "login", ts=ts(4), anon_id="ann-laptop", user_id="ann", user_agent=CHROME),
+        event("t-ann", "login", ts=ts(5), anon_id="tablet", user_id="ann", user_agent=CHROME),
+        event("t-bob", "login", ts=ts(6), anon_id="tablet", user_id="bob", user_agent=CHROME),
+        event("b-login", "login", ts=ts(7), anon_id="bob-phone", user_id="bob", user_agent=CHROME),
+        json.dumps({"event_id": "broken", "event_type": "login", "anon_id": "ann-phone", "ts": "yesterday"}),
+    ]
+    write_lines(landing.events_dir() / "a.jsonl", lines)
+    write_lines(landing.events_dir() / "b.jsonl", [lines[6]])  # a duplicate delivery of Bob's login
+
+
+def _request(landing, name, *requests):
+    landing.privacy_dir().mkdir(parents=True, exist_ok=True)
+    write_lines(landing.privacy_dir() / name, list(requests))
+
+
+def _apply(warehouse, landing):
+    result = process_privacy_requests.execute_in_process(resources={"warehouse": warehouse, "landing": landing})
+    assert result.success
+    return result.output_for_node("apply_privacy_requests")
+
+
+def _event_ids(warehouse, table):
+    return sorted(r[0] for r in query(warehouse, f"SELECT event_id FROM {table}"))
+
+
+def test_erasing_a_user_removes_them_everywhere_and_keeps_everyone_else(warehouse, landing):
+    _world(landing)
+    run_pipeline(warehouse, landing)
+    _request(landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase",
+                                   "ts": "2026-11-20T10:00:00Z"})
+    summary = _apply(warehouse, landing)
+    assert summary["erasures"] == 1 and not any(summary["rows_remaining"].values())
+    # Ann's own devices and the events naming her are gone; Bob and Bob's use of the tablet stay
+    assert _event_ids(warehouse, "raw.events") == ["b-login", "b-login", "t-bob"]
+    assert _event_ids(warehouse, "clean.events") == ["b-login", "t-bob"]
+    assert query(warehouse, "SELECT count(*) FROM raw.quarantine") == [(0,)]  # her broken line too
+    assert query(warehouse, "SELECT count(*) FROM raw.landed_lines WHERE event_id LIKE 'a-%' OR event_id = 't-ann'"
+                 ) == [(0,)]
+    assert summary["rows_removed"]["raw.events"] == 5 and summary["rows_removed"]["raw.quarantine"] == 1
+    # the audit says what happened without naming her
+    audit = query(warehouse, "SELECT request_id, table_name, rows_removed FROM privacy.erasure_audit ORDER BY 2")
+    assert ("req-1", "raw.events", 5) in audit
+    pseudo = pseudonymise("ann", pseudonym_key())
+    for table in ("privacy.requests", "privacy.erasure_audit", "privacy.consent_history", "privacy.rejected_requests"):
+        text = str(query(warehouse, f"SELECT * FROM {table}"))
+        assert "ann" not in text and pseudo not in text, table
+    # re-cleaning after the erasure still balances
+    result = run_pipeline(warehouse, landing)
+    assert checks_by_name(result)["raw_rows_accounted"].passed
+
+
+def test_erasing_a_device_and_rejecting_bad_requests_and_reading_files_once(warehouse, landing):
+    _world(landing)
+    run_pipeline(warehouse, landing)
+    _request(landing, "r2.jsonl", {"request_id": "req-2", "anon_id": "bob-phone", "kind": "erase",
+                                   "ts": "2026-11-20T10:00:00Z"},
+             "not json", {"request_id": "x", "kind": "erase", "ts": "2026-11-20T10:00:00Z"},
+             {"request_id": "y", "user_id": "bob", "kind": "forget_me", "ts": "2026-11-20T10:00:00Z"})
+    summary = _apply(warehouse, landing)
+    assert (summary["erasures"], summary["rejected_lines"]) == (1, 3)
+    assert "b-login" not in _event_ids(warehouse, "raw.events")
+    assert "t-bob" in _event_ids(warehouse, "raw.events")  # his login on the shared tablet is another device
+    reasons = sorted(r[0] for r in query(warehouse, "SELECT reason FROM privacy.rejected_requests"))
+    assert reasons == ["needs_exactly_one_of_user_id_anon_id", "not_json", "unknown_kind"]
+    assert _apply(warehouse, landing)["requests"] == 0  # the same file is not applied twice
+
+
+def test_opt_out_applies_from_the_next_materialization_on(warehouse, landing):
+    _world(landing)
+    run_pipeline(warehouse, landing)
+    before = _event_ids(warehouse, "clean.events")
+    _request(landing, "r3.jsonl", {"request_id": "req-3", "user_id": "bob", "kind": "opt_out",
+                                   "ts": "2026-11-20T10:00:00Z"})
+    assert _apply(warehouse, landing)["opt_outs"] == 1
+    assert _event_ids(warehouse, "clean.events") == before  # history is not rewritten by the request
+    result = run_pipeline(warehouse, landing)
+    after = _event_ids(warehouse, "clean.events")
+    assert "b-login" in before and "b-login" not in after and "t-bob" not in after
+    assert "a-review" in after
+    assert query(warehouse, "SELECT count(*) FROM clean.consent_exclusions") == [(2,)]
+    assert checks_by_name(result)["raw_rows_accounted"].passed
+    [(kind, status)] = query(warehouse, "SELECT subject_kind, status FROM privacy.consent_history")
+    assert (kind, status) == ("user_id", "opted_out")
+
+
+def test_the_privacy_sensor_requests_a_run_for_new_request_files(landing):
+    sensor = defs.get_sensor_def("privacy_request_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+    def tick(cursor=None):
+        context = dg.build_sensor_context(cursor=cursor, resources={"landing": landing}, definitions=defs)
+        result = sensor.evaluate_tick(context)
+        return result.run_requests or [], result.cursor
+
+    requests, cursor = tick()
+    assert requests == []
+    _request(landing, "r.jsonl", {"request_id": "q", "anon_id": "d", "kind": "erase", "ts": "2026-11-20T10:00:00Z"})
+    requests, cursor = tick(cursor)
+    assert len(requests) == 1
+    assert tick(cursor)[0] == []

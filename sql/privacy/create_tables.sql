@@ -1,0 +1,17 @@
+-- Privacy requests and what was done about them. No raw ids are kept here: subjects are keyed
+-- pseudonyms while a request is effective (consent), and erasure audits keep no subject at all.
+CREATE SCHEMA IF NOT EXISTS privacy;
+CREATE TABLE IF NOT EXISTS privacy.request_files (source_file VARCHAR, file_sha256 VARCHAR, read_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS privacy.requests (
+    request_id VARCHAR, kind VARCHAR, subject_kind VARCHAR, requested_ts TIMESTAMPTZ, received_at TIMESTAMPTZ,
+    source_file VARCHAR, source_line BIGINT, status VARCHAR, processed_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS privacy.rejected_requests (
+    source_file VARCHAR, source_line BIGINT, reason VARCHAR, received_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS privacy.consent_history (
+    subject_kind VARCHAR, subject_pseudonym VARCHAR, status VARCHAR, effective_at TIMESTAMPTZ, request_id VARCHAR
+);
+CREATE TABLE IF NOT EXISTS privacy.erasure_audit (
+    request_id VARCHAR, table_name VARCHAR, rows_removed BIGINT, processed_at TIMESTAMPTZ, run_id VARCHAR
+);

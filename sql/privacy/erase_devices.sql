@@ -1,0 +1,9 @@
+-- The devices an erasure covers: the device itself, or the user's exclusive devices (every login on
+-- them names this user and nobody else).
+CREATE OR REPLACE TEMP TABLE erase_devices AS
+SELECT $anon_id AS anon_id WHERE $anon_id IS NOT NULL
+UNION
+SELECT anon_id FROM raw.events
+WHERE $user_id IS NOT NULL AND event_type = 'login' AND user_id IS NOT NULL
+GROUP BY anon_id
+HAVING bool_and(user_id = $user_id)

@@ -1,0 +1,1 @@
+SELECT count(*) FROM privacy.rejected_requests WHERE received_at = $at
