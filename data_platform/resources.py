@@ -8,6 +8,7 @@ inside the project) and an environment variable that overrides it:
 - ``DATA_PLATFORM_DUCKDB_MEMORY``  DuckDB memory_limit (default ``4GB``); DuckDB spills beyond it
 - ``DATA_PLATFORM_DUCKDB_THREADS`` DuckDB threads (default: all cores)
 - ``DATA_PLATFORM_START_DATE`` first daily partition (default ``2026-11-01``)
+- ``DATA_PLATFORM_SENSORS``    ``stopped`` makes the sensors start stopped (default: running)
 - ``DATA_PLATFORM_SETTLE_SECONDS`` how old a landing file's mtime must be before a run takes it (5)
 """
 
@@ -52,6 +53,14 @@ def start_date() -> str:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise ValueError(f"DATA_PLATFORM_START_DATE must be YYYY-MM-DD, got {value!r}")
     return value
+
+
+def sensors_default_status():
+    """RUNNING unless ``DATA_PLATFORM_SENSORS=stopped`` (e.g. an instance used only for backfills)."""
+    import dagster as dg
+
+    stopped = os.environ.get("DATA_PLATFORM_SENSORS", "running").lower() == "stopped"
+    return dg.DefaultSensorStatus.STOPPED if stopped else dg.DefaultSensorStatus.RUNNING
 
 
 def load_sql(name: str, **fragments: str) -> str:

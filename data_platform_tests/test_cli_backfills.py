@@ -52,6 +52,8 @@ def _env(tmp_path: Path, landing_root: Path, name: str) -> dict[str, str]:
         "DATA_PLATFORM_LANDING": str(landing_root),
         "DATA_PLATFORM_SETTLE_SECONDS": "0",
         "DATA_PLATFORM_DUCKDB_MEMORY": "1GB",
+        # only the backfill's runs: the landing sensor would otherwise run the same days again
+        "DATA_PLATFORM_SENSORS": "stopped",
     }
 
 

@@ -24,7 +24,7 @@ import dagster as dg
 
 from data_platform.ingestion.landing import LandingFile, list_landing_files, scan_file_days
 from data_platform.partitions import daily_partitions, partitions_start
-from data_platform.resources import LandingZone
+from data_platform.resources import LandingZone, sensors_default_status
 
 MAX_RUNS_PER_TICK = 10
 SCAN_BUDGET_SECONDS = 30.0  # sensor ticks time out at 60 s; leave room
@@ -111,7 +111,7 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
         name="landing_sensor",
         job=job,
         minimum_interval_seconds=30,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=sensors_default_status(),
         description="Watches the landing folder's events/ and requests an ingestion run for every day "
         "that new or changed files (stable for two ticks) have lines on.",
     )

@@ -5,7 +5,7 @@ import json
 import dagster as dg
 
 from data_platform.privacy.requests import process_requests
-from data_platform.resources import LandingZone, Warehouse
+from data_platform.resources import LandingZone, Warehouse, sensors_default_status
 
 ERASURE_AUDIT = dg.AssetKey(["privacy", "erasure_audit"])
 
@@ -31,7 +31,7 @@ def process_privacy_requests():
 
 
 @dg.sensor(job=process_privacy_requests, minimum_interval_seconds=30,
-           default_status=dg.DefaultSensorStatus.RUNNING,
+           default_status=sensors_default_status(),
            description="Runs process_privacy_requests when request files appear or change under privacy/.")
 def privacy_request_sensor(context: dg.SensorEvaluationContext, landing: LandingZone):
     files = sorted(landing.privacy_dir().glob("*.jsonl")) if landing.privacy_dir().is_dir() else []
