@@ -12,7 +12,11 @@ from data_platform.cleaning.assets import clean_layer
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.ingestion.sensors import build_landing_sensor
 from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_requests
+from data_platform.privacy.pseudonyms import mode, pseudonym_key
 from data_platform.resources import LandingZone, Warehouse
+
+if mode() == "production":
+    pseudonym_key()  # fail at startup, with a clear message, when the key is missing
 
 ingest_raw_events = dg.define_asset_job(
     name="ingest_raw_events",

@@ -165,3 +165,13 @@ def test_generated_days_bots_found_cents_fixed_and_the_books_balance(incident_la
     assert fixed == [("3.2.0", "2026-11-03")]
     [(left,)] = query(warehouse, "SELECT count(*) FROM clean.events WHERE price_eur > 2000")
     assert left == 0
+
+
+def test_a_copy_restamped_onto_the_next_day_is_still_a_duplicate(warehouse, landing):
+    write_lines(landing.events_dir() / "a.jsonl", [event("e1", ts="2026-11-02T23:59:59Z")], age_seconds=7200)
+    write_lines(landing.events_dir() / "b.jsonl", [event("e1", ts="2026-11-03T00:00:01Z")], age_seconds=60)
+    result = run_pipeline(warehouse, landing, ("2026-11-02", "2026-11-03"))
+    assert query(warehouse, "SELECT event_id, event_date::VARCHAR FROM clean.events") == [("e1", "2026-11-02")]
+    assert query(warehouse, "SELECT event_date::VARCHAR, source_file, kept_source_file FROM clean.duplicates") == [
+        ("2026-11-03", "b.jsonl", "a.jsonl")]
+    assert checks_by_name(result)["raw_rows_accounted"].passed

@@ -123,3 +123,15 @@ def test_shared_counts_suppress_groups_smaller_than_k():
     assert tiny["groups"] == {"<suppressed>": 73} and tiny["suppressed_groups"] == 5
     with pytest.raises(ValueError):
         k_anonymous_counts(con, "t; DROP TABLE t", "country")
+
+
+def test_production_mode_without_a_key_fails_when_the_definitions_load(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "DATA_PLATFORM_PSEUDONYM_KEY"}
+    env["DATA_PLATFORM_MODE"] = "production"
+    done = subprocess.run([sys.executable, "-c", "import data_platform.definitions"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "DATA_PLATFORM_PSEUDONYM_KEY must be set" in done.stderr

@@ -3,7 +3,8 @@
 One call to :func:`clean_days` (re)builds clean.events, clean.filtered_events, clean.duplicates and
 clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside one transaction:
 
-1. deduplicate by event_id, keeping the earliest ingested copy (ties: file, then line);
+1. deduplicate by event_id, keeping the earliest ingested copy (ties: file, then line), also when
+   the copies sit on different days (within two days: a retry re-stamped across midnight);
 2. run every rule of the registry (``rules.py``); a device-level hit removes all the device's events;
 3. detect app versions that send prices in cents (rule ``cents_by_app_version@1``: the version's
    prices are, item for item, ~100x the item's median; on such days an event without app_version
@@ -111,7 +112,7 @@ def clean_days(
         for table in CLEAN_TABLES:
             run_sql(con, "cleaning/delete_range.sql", days, table=table)
         common = {"run_id": run_id, "ruleset_version": RULESET_VERSION}
-        run_sql(con, "cleaning/insert_duplicates.sql", {"run_id": run_id})
+        run_sql(con, "cleaning/insert_duplicates.sql", {**days, "run_id": run_id})
         run_sql(con, "cleaning/insert_filtered_events.sql", {**common, **key}, **_fragments())
         run_sql(con, "cleaning/insert_unit_corrections.sql", {"run_id": run_id})
         run_sql(con, "privacy/opted_out.sql", {"as_of": now})
