@@ -1,2 +1,4 @@
--- How many labels the last round changed.
-SELECT count(*) FROM identity_labels_next n JOIN identity_labels o USING (node) WHERE n.label <> o.label
+-- How many labels the last round changed (0: the labels are the connected components).
+SELECT count(*) AS changed
+FROM {next} n JOIN {current} c USING (node)
+WHERE n.label <> c.label

@@ -1,3 +1,3 @@
--- Every node of the graph starts as its own label.
-CREATE OR REPLACE TEMP TABLE identity_labels AS
-SELECT node, node AS label FROM (SELECT a AS node FROM identity_edges UNION SELECT b FROM identity_edges)
+-- Every node starts labelled with itself.
+CREATE OR REPLACE TEMP TABLE {labels} AS
+SELECT node, node AS label FROM identity_nodes

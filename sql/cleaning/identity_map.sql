@@ -1,15 +1,26 @@
--- Device -> person: the component's smallest user id, or the device itself when it is shared.
+-- Device -> person. A linked device gets its component: 'u:' || the smallest user id in it, the sorted
+-- user ids, the number of devices. A shared device, or one never linked to a user id, is its own person
+-- 'a:' || anon_id with no user ids.
 CREATE OR REPLACE TABLE clean.identity_map AS
-WITH components AS (
-    SELECT label, list(substr(node, 3) ORDER BY node) FILTER (WHERE starts_with(node, 'u:')) AS user_ids,
-           count(*) FILTER (WHERE starts_with(node, 'd:')) AS component_devices
-    FROM identity_labels GROUP BY label
+WITH labelled AS (
+    SELECT n.node, n.is_device, n.key, l.label FROM identity_nodes n JOIN {labels} l USING (node)
+),
+components AS (
+    SELECT label,
+           list(key ORDER BY key) FILTER (WHERE NOT is_device) AS user_ids,
+           count(*) FILTER (WHERE is_device) AS component_devices
+    FROM labelled
+    GROUP BY label
 )
-SELECT d.anon_id,
-       CASE WHEN d.is_shared_device THEN 'a:' || d.anon_id ELSE 'u:' || c.user_ids[1] END AS person_key,
-       CASE WHEN d.is_shared_device THEN []::VARCHAR[] ELSE c.user_ids END AS user_ids,
-       CASE WHEN d.is_shared_device THEN 1 ELSE c.component_devices END AS component_devices,
-       d.is_shared_device, d.first_login_ts, d.last_login_ts, $rule AS rule
+SELECT d.anon_id::VARCHAR AS anon_id,
+       CASE WHEN c.label IS NULL THEN 'a:' || d.anon_id ELSE 'u:' || c.user_ids[1] END::VARCHAR AS person_key,
+       coalesce(c.user_ids, []::VARCHAR[])::VARCHAR[] AS user_ids,
+       coalesce(c.component_devices, 1)::BIGINT AS component_devices,
+       d.is_shared_device::BOOLEAN AS is_shared_device,
+       d.first_login_ts::TIMESTAMPTZ AS first_login_ts,
+       d.last_login_ts::TIMESTAMPTZ AS last_login_ts,
+       $rule::VARCHAR AS rule
 FROM identity_devices d
-LEFT JOIN identity_labels l ON l.node = 'd:' || d.anon_id
-LEFT JOIN components c ON c.label = l.label
+LEFT JOIN labelled dl ON dl.is_device AND dl.key = d.anon_id
+LEFT JOIN components c ON c.label = dl.label
+ORDER BY d.anon_id

@@ -1,0 +1,2 @@
+-- Drop one of the identity step's working tables.
+DROP TABLE IF EXISTS temp.main.{table}
