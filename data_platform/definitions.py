@@ -11,9 +11,12 @@ import dagster as dg
 from data_platform.cleaning.assets import clean_layer
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.ingestion.sensors import build_landing_sensor
+from data_platform.labeling.ctr_assets import CTR_EXAMPLES, ctr_examples, late_click_sensor, relabel_ctr
+from data_platform.labeling.jobs import annotation_round, annotation_sensor, review_labeling
+from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
 from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_requests
 from data_platform.privacy.pseudonyms import mode, pseudonym_key
-from data_platform.resources import LandingZone, Warehouse
+from data_platform.resources import LabelingDesk, LandingZone, Warehouse
 
 if mode() == "production":
     pseudonym_key()  # fail at startup, with a clear message, when the key is missing
@@ -26,13 +29,14 @@ ingest_raw_events = dg.define_asset_job(
 
 daily_pipeline = dg.define_asset_job(
     name="daily_pipeline",
-    selection=dg.AssetSelection.all(),
-    description="Every stage for one day: land and ingest, then clean. The landing sensor runs it.",
+    selection=dg.AssetSelection.groups("ingestion", "cleaning") | dg.AssetSelection.assets(CTR_EXAMPLES),
+    description="Every daily stage for one day: land and ingest, clean, direct labels. The landing sensor runs it.",
 )
 
 defs = dg.Definitions(
-    assets=[raw_ingestion, clean_layer],
-    jobs=[ingest_raw_events, daily_pipeline, process_privacy_requests],
-    sensors=[build_landing_sensor(daily_pipeline), privacy_request_sensor],
-    resources={"warehouse": Warehouse.from_env(), "landing": LandingZone.from_env()},
+    assets=[raw_ingestion, clean_layer, ctr_examples, *REVIEW_LABELING_ASSETS],
+    jobs=[ingest_raw_events, daily_pipeline, relabel_ctr, review_labeling, annotation_round, process_privacy_requests],
+    sensors=[build_landing_sensor(daily_pipeline), privacy_request_sensor, late_click_sensor, annotation_sensor],
+    resources={"warehouse": Warehouse.from_env(), "landing": LandingZone.from_env(),
+               "labeling": LabelingDesk.from_env()},
 )

@@ -9,6 +9,7 @@ inside the project) and an environment variable that overrides it:
 - ``DATA_PLATFORM_DUCKDB_THREADS`` DuckDB threads (default: all cores)
 - ``DATA_PLATFORM_START_DATE`` first daily partition (default ``2026-11-01``)
 - ``DATA_PLATFORM_SENSORS``    ``stopped`` makes the sensors start stopped (default: running)
+- ``DATA_PLATFORM_LABELING``   task batches for raters (default ``data/labeling``)
 - ``DATA_PLATFORM_SETTLE_SECONDS`` how old a landing file's mtime must be before a run takes it (5)
 """
 
@@ -153,6 +154,30 @@ class LandingZone(dg.ConfigurableResource):
         """Where consent and erasure requests land (JSONL)."""
         return Path(self.root) / "privacy"
 
+    def annotations_dir(self) -> Path:
+        """Where Label Studio JSON exports land (gold answers, CSV, under ``gold/``)."""
+        return Path(self.root) / "annotations"
+
+
+def labeling_root() -> Path:
+    """Where task batches for raters are written (``DATA_PLATFORM_LABELING``, default ``data/labeling``)."""
+    return _env_path("DATA_PLATFORM_LABELING", "data/labeling")
+
+
+class LabelingDesk(dg.ConfigurableResource):
+    """The outbox of the human-labeling round trip: Label Studio task files and the labeling config."""
+
+    root: str
+
+    @classmethod
+    def from_env(cls) -> "LabelingDesk":
+        """The desk at ``DATA_PLATFORM_LABELING``."""
+        return cls(root=str(labeling_root()))
+
+    def tasks_dir(self) -> Path:
+        """Where each batch's ``<batch_id>.tasks.json`` and ``labeling_config.xml`` are written."""
+        return Path(self.root) / "tasks"
+
 
 def rows(
     con: duckdb.DuckDBPyConnection, sql_name: str, params: Mapping[str, Any] | None = None, **fragments: str
@@ -164,6 +189,7 @@ def rows(
 
 
 __all__ = [
+    "LabelingDesk",
     "LandingZone",
     "Warehouse",
     "landing_root",

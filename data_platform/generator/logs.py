@@ -8,6 +8,7 @@ delivered on a later day (late events) wait, rendered, until that day's files ar
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import gzip
 import io
@@ -32,7 +33,16 @@ from data_platform.generator.malformed import (
     corrupt,
 )
 from data_platform.generator.render import render_lines
-from data_platform.generator.simulate import DAY_MS, HOUR_MS, MINUTE_MS, DayEvents, epoch_ms, simulate_day
+from data_platform.generator.simulate import (
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    REVIEW_POOLS,
+    SPAM_POOL,
+    DayEvents,
+    epoch_ms,
+    simulate_day,
+)
 from data_platform.generator.world import World, build_world, fragments, random_uuid4
 
 MAX_LINES_PER_FILE = 250_000
@@ -46,6 +56,10 @@ MAX_DELIVERY_DAYS_AFTER = 2  # nothing is delivered later than two days after it
 MIN_EVENTS_PER_DAY = 100
 _EPOCH_DAY = dt.date(1970, 1, 1)
 _INVALID_UTF8 = MALFORMED_KINDS.index("invalid_utf8")
+GOLD_SHARE = 0.03  # of each day's non-spam reviews (at least one) get an expert label
+GOLD_LABELED_BY = "expert"
+_GOLD_STREAM = 0x601D  # the gold sample has its own random stream: the event files do not depend on it
+_REVIEW = EVENT_TYPES.index("review")
 
 
 def generate_logs(
@@ -72,7 +86,13 @@ def generate_logs(
     ``bots`` (anon_ids, events); ``late_events`` (delivered on a later UTC day than their ts day);
     ``delayed_events`` (the injected 1 hour to 2 days delays); ``valid_lines_by_event_day`` (valid
     lines, duplicates included, per UTC day of ts); ``incidents``; ``persons`` (persons,
-    persons_with_multiple_devices, persons_logging_in, devices, shared_devices).
+    persons_with_multiple_devices, persons_logging_in, devices, shared_devices); ``reviews``
+    (distinct review events: ``total``, ``by_sentiment`` of the non-spam ones, ``spam``, ``gold``).
+
+    Gold labels, for checking human and weak labels: ``annotations/gold/gold-<start>-d<days>-s<seed>.csv``
+    under ``landing_dir`` (written like the other files), header ``review_id,label,labeled_by``: a
+    random ~3% (at least one per generated day that has any) of the non-spam reviews, by their
+    ``event_id``, with their true sentiment (see :func:`simulate.review_truth`), labeled by ``expert``.
 
     Deterministic: the same arguments give byte-identical files and manifest. ``incidents`` may also
     be given as strings (``"category_drift@2026-11-05"``). ``events_per_day`` is the volume of
@@ -90,6 +110,7 @@ def generate_logs(
     tally = _Tally()
     pending: dict[int, list[pl.DataFrame]] = {}  # delivery hour -> rendered lines from earlier days
     batch = f"{start.isoformat()}s{seed}"
+    gold: list[tuple[str, str]] = []
 
     with _FileWriter(events_dir) as writer:
         for day_index in range(days):
@@ -98,9 +119,9 @@ def generate_logs(
             active = [i for i in incidents if i.active_on(day)]
             events = simulate_day(world, day, events_per_day, active, rng)
             plan = _plan_lines(rng, events, day, day_index, tally)
-            frags = world.frags | events.frags | {
-                "event_id": fragments("event_id", random_uuid4(rng, len(events.cols["ts"]) + plan.n_malformed)),
-            }
+            event_ids = random_uuid4(rng, len(events.cols["ts"]) + plan.n_malformed)
+            frags = world.frags | events.frags | {"event_id": fragments("event_id", event_ids)}
+            gold += _gold_sample(np.random.default_rng([seed, day.toordinal(), _GOLD_STREAM]), events, event_ids)
             hours = _hour_slices(plan.delivery)
             first_hour = epoch_ms(day) // HOUR_MS
             for hour in range(first_hour, first_hour + 24):
@@ -115,8 +136,11 @@ def generate_logs(
         for hour in sorted(pending):
             _write_hour(writer, hour, pending[hour], seed, batch)
 
+    run_name = f"{start.isoformat()}-d{days}-s{seed}"
+    _write_gold(Path(landing_dir) / "annotations" / "gold" / f"gold-{run_name}.csv", gold)
+    tally.gold = len(gold)
     manifest = tally.manifest(world, start, days, events_per_day, seed, incidents, writer.files)
-    path = events_dir / f"manifest-{start.isoformat()}-d{days}-s{seed}.json"
+    path = events_dir / f"manifest-{run_name}.json"
     _write_atomic(path, (json.dumps(manifest, indent=2) + "\n").encode())
     report(f"wrote {len(manifest['files'])} files, {manifest['total_lines']:,} lines; manifest {path.name}")
     return manifest
@@ -188,6 +212,7 @@ def _plan_lines(rng: np.random.Generator, events: DayEvents, day: dt.date, day_i
         setattr(plan, name, getattr(plan, name)[order])
 
     tally.events_by_type += np.bincount(etype, minlength=len(EVENT_TYPES))
+    tally.review_pools += np.bincount(events.text_pool, minlength=len(REVIEW_POOLS))
     tally.bot_events += events.n_bot_events
     tally.late_events += int((delivery // DAY_MS > ts // DAY_MS).sum())
     tally.delayed_events += int(delayed.sum())
@@ -222,6 +247,36 @@ def _render(plan: _Plan, rows: slice, events: DayEvents, frags: dict[str, pl.Ser
         lines = lines.scatter(bad, broken)
     return pl.DataFrame({"delivery": plan.delivery[rows], "seq": plan.seq[rows],
                          "shard_key": plan.shard_key[rows], "dup": plan.dup[rows], "mal": mal, "line": lines})
+
+
+# --- Gold labels --------------------------------------------------------------------------------
+
+
+def _gold_sample(rng: np.random.Generator, events: DayEvents, event_ids: pl.Series) -> list[tuple[str, str]]:
+    """(event_id, true sentiment) of a random GOLD_SHARE of the day's non-spam reviews (at least one).
+
+    Picked among the day's distinct events (an original's code is its row, and duplicate deliveries
+    keep it; malformed copies have codes past the events), so each gold review has one valid event_id.
+    """
+    reviews = np.flatnonzero(events.cols["etype"] == _REVIEW)
+    pool = events.text_pool[events.cols["text"][reviews]]
+    candidates = reviews[pool != SPAM_POOL]
+    if not len(candidates):
+        return []
+    k = max(1, round(GOLD_SHARE * len(candidates)))
+    chosen = np.sort(rng.choice(candidates, k, replace=False))
+    ids = event_ids.gather(chosen).to_list()
+    labels = [REVIEW_POOLS[p] for p in events.text_pool[events.cols["text"][chosen]].tolist()]
+    return list(zip(ids, labels))
+
+
+def _write_gold(path: Path, gold: list[tuple[str, str]]) -> None:
+    """The gold labels as CSV (review_id,label,labeled_by), written atomically."""
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\n")
+    out.writerow(["review_id", "label", "labeled_by"])
+    out.writerows((review_id, label, GOLD_LABELED_BY) for review_id, label in gold)
+    _write_atomic(path, buffer.getvalue().encode())
 
 
 # --- Writing ------------------------------------------------------------------------------------
@@ -322,6 +377,8 @@ class _Tally:
     duplicates_in_other_file: int = 0
     malformed: np.ndarray = field(default_factory=lambda: np.zeros(len(MALFORMED_KINDS), np.int64))
     valid_lines_by_day: Counter = field(default_factory=Counter)
+    review_pools: np.ndarray = field(default_factory=lambda: np.zeros(len(REVIEW_POOLS), np.int64))
+    gold: int = 0
 
     def manifest(self, world: World, start: dt.date, days: int, events_per_day: int, seed: int,
                  incidents: list[Incident], files: list[dict]) -> dict:
@@ -343,4 +400,10 @@ class _Tally:
             "valid_lines_by_event_day": {d.isoformat(): c for d, c in sorted(self.valid_lines_by_day.items())},
             "incidents": [i.to_dict() for i in incidents],
             "persons": world.stats,
+            "reviews": {
+                "total": int(self.review_pools.sum()),
+                "by_sentiment": {p: int(c) for p, c in zip(REVIEW_POOLS, self.review_pools) if p != "spam"},
+                "spam": int(self.review_pools[SPAM_POOL]),
+                "gold": self.gold,
+            },
         }

@@ -7,7 +7,7 @@ vocabularies), that :mod:`render` turns into JSON lines.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -16,6 +16,7 @@ from data_platform.contracts import EVENT_TYPES
 from data_platform.generator import world as w
 from data_platform.generator.incidents import Incident
 from data_platform.generator.world import ABSENT, NULL, World, fragments, json_text, random_hex
+from data_platform.labeling import SENTIMENTS
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -70,6 +71,11 @@ EVENT_COLUMNS: dict[str, tuple[type, float]] = {
 OPTIONAL_FIELD_COLUMNS = {"session_id": "session", "country": "country", "device": "device_type",
                           "app_version": "app_version", "user_agent": "ua", "ip": "ip"}
 
+# Review texts by their true sentiment (plain strings: JSON-escaped with json_text when rendered).
+# Written to be hard for keyword rules: negations ("Not bad at all"), mixed feelings that land on
+# one side ("I wanted to love it but..."), polar words in the other class ("Never disappointed").
+# A PII sentence may be appended after a text, so no text is a prefix of a text of another pool
+# (see review_truth), and none contains anything redaction would replace.
 REVIEW_TEXTS = {
     "negative": (
         "Broke after two days. Very disappointed.",
@@ -78,12 +84,33 @@ REVIEW_TEXTS = {
         'Says "waterproof" but it is not.',
         "Producto horrible, no lo recomiendo 😡",
         "Totaler Schrott, nach einer Woche kaputt.",
+        "I wanted to love it but it broke in a week.",
+        "Looks nice in the photos, feels cheap in the hand.",
+        "Not worth the money.",
+        "Would not recommend, the zipper jammed on day one.",
+        "Decepcionado, la talla no corresponde y devolverlo es un lío.",
+        "Qualité médiocre, un peu déçu.",
+        "returned it. the smell never went away",
+        "Had high hopes, but it stopped charging after a month.",
+        "Nie polecam, zepsuło się po tygodniu.",
+        "Good idea, poor execution: the lid does not close properly.",
     ),
     "neutral": (
         "It's okay, does the job.",
         "Average quality, nothing special.",
         "Fine for the price, sizing runs a bit small.",
         "Correct, sans plus.",
+        "Not great, not terrible.",
+        "Does what it says, nothing more, nothing less.",
+        "Sturdy but heavy. Some will like it, some won't.",
+        "Arrived on time, haven't really used it yet.",
+        "Ganz in Ordnung, aber nicht überragend.",
+        "Ni bueno ni malo, cumple.",
+        "Colour is a little different from the picture, otherwise as expected.",
+        "meh",
+        "Decent, though I expected a bit more for this price.",
+        "Nel complesso accettabile.",
+        "Good enough for occasional use.",
     ),
     "positive": (
         "Great quality, arrived fast.",
@@ -92,13 +119,84 @@ REVIEW_TEXTS = {
         "Très bon produit, livraison rapide.",
         "Super Qualität, gerne wieder 👍",
         "My kids love it. Five stars!",
+        "Not bad at all, works well.",
+        "I was sceptical at first, but it has held up really well.",
+        "No complaints, does exactly what I needed.",
+        "Can't fault it.",
+        "Hard to believe it costs so little, the quality is impressive.",
+        "Zeer tevreden, snel geleverd.",
+        "Me encanta, lo volvería a comprar.",
+        "Never disappointed by this brand.",
+        "Ottimo prodotto, consigliato!",
+        "Bit pricey, but worth every cent.",
     ),
     "spam": (
         "BEST DEALS!!! 90% OFF designer bags at http://cheap-luxury-deals.example.biz - order now!!!",
         "Free gift cards here >>> www.free-giftcards-now.example.net <<< Make $500/day from home!",
     ),
 }
+# Polar texts mild enough to go with a middling (3-star) rating; the others only come with a rating
+# of their own sentiment (a 3-star "Terrible quality, do not buy." would not be realistic).
+MILD_REVIEW_TEXTS = frozenset({
+    'Says "waterproof" but it is not.',
+    "Looks nice in the photos, feels cheap in the hand.",
+    "Not worth the money.",
+    "Qualité médiocre, un peu déçu.",
+    "returned it. the smell never went away",
+    "Good idea, poor execution: the lid does not close properly.",
+    "Not bad at all, works well.",
+    "I was sceptical at first, but it has held up really well.",
+    "No complaints, does exactly what I needed.",
+    "Can't fault it.",
+    "Never disappointed by this brand.",
+    "Bit pricey, but worth every cent.",
+})
+REVIEW_POOLS = tuple(REVIEW_TEXTS)  # the sentiments in labeling.SENTIMENTS order, then "spam"
+SPAM_POOL = REVIEW_POOLS.index("spam")
+assert REVIEW_POOLS == (*SENTIMENTS, "spam")
+assert MILD_REVIEW_TEXTS <= set(REVIEW_TEXTS["negative"]) | set(REVIEW_TEXTS["positive"])
 SENTIMENT_BY_RATING = ("", "negative", "negative", "neutral", "positive", "positive")
+# A review's text has the sentiment of its rating with this probability; otherwise an adjacent one
+# (1-2 and 4-5 stars: a neutral text; 3 stars: a mild negative or mild positive text, half/half).
+TEXT_MATCHES_RATING_P = 0.8
+
+
+def _text_choices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The texts a review may draw, by (pool, mild only): a flat table of text codes (index into
+    the pools' texts in order) and each (pool, mild) group's start and size in it."""
+    table, start, size = [], [], []
+    code = 0
+    for pool in REVIEW_POOLS:
+        codes = code + np.arange(len(REVIEW_TEXTS[pool]))
+        mild = np.array([t in MILD_REVIEW_TEXTS for t in REVIEW_TEXTS[pool]], dtype=bool)
+        for group in (codes, codes[mild]):
+            start.append(len(table))
+            size.append(len(group))
+            table.extend(group.tolist())
+        code += len(REVIEW_TEXTS[pool])
+    return np.array(table, np.int64), np.array(start, np.int64), np.array(size, np.int64)
+
+
+_TEXT_TABLE, _TEXT_GROUP_START, _TEXT_GROUP_SIZE = _text_choices()
+_TEXT_CODE_POOL = np.repeat(np.arange(len(REVIEW_POOLS)), [len(REVIEW_TEXTS[p]) for p in REVIEW_POOLS]).astype(np.int8)
+_BASE_TEXTS_LONGEST_FIRST = sorted(((t, p) for p in REVIEW_POOLS for t in REVIEW_TEXTS[p]), key=lambda tp: -len(tp[0]))
+
+
+def review_truth(text: str | None) -> str | None:
+    """The true sentiment (one of ``labeling.SENTIMENTS``) of a generated review text, or None.
+
+    ``text`` is the review text as decoded from the JSON line (as stored in the warehouse), raw or
+    with its personal data redacted: generated texts are a base text from :data:`REVIEW_TEXTS`,
+    sometimes followed by a sentence with personal data, so the answer is the pool of the longest
+    base text that ``text`` starts with. None for spam, for a text no base text starts, and for
+    anything that is not a string.
+    """
+    if not isinstance(text, str):
+        return None
+    for base, pool in _BASE_TEXTS_LONGEST_FIRST:
+        if text.startswith(base):
+            return None if pool == "spam" else pool
+    return None
 
 
 @dataclass
@@ -108,6 +206,8 @@ class DayEvents:
     cols: dict[str, np.ndarray]
     frags: dict[str, pl.Series]  # session_id, impression_id, text
     n_bot_events: int
+    # Per review text code (cols["text"] of the day's reviews): its pool, an index into REVIEW_POOLS.
+    text_pool: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
 
 
 def day_volume(day: dt.date, events_per_day: int, incidents: list[Incident]) -> int:
@@ -184,7 +284,7 @@ def simulate_day(world: World, day: dt.date, events_per_day: int, incidents: lis
 
     # Reviews at the end of some sessions (of items bought some other time); some spam, some PII.
     reviewing = np.flatnonzero(rng.random(n_sessions) < REVIEW_SESSION_P)
-    reviews, texts = _reviews(rng, world, reviewing, session_end[reviewing], device[reviewing])
+    reviews, texts, text_pool = _reviews(rng, world, reviewing, session_end[reviewing], device[reviewing])
 
     human = _concat([logins, impressions, clicks, purchases, reviews])
     is_logged_in_session = logged_in[human["session"]]
@@ -201,7 +301,7 @@ def simulate_day(world: World, day: dt.date, events_per_day: int, incidents: lis
         "impression_id": fragments("impression_id", random_hex(rng, n_impression_ids, 20, "imp_")),
         "text": fragments("text", texts),
     }
-    return DayEvents(cols=cols, frags=frags, n_bot_events=n_bot_events)
+    return DayEvents(cols=cols, frags=frags, n_bot_events=n_bot_events, text_pool=text_pool)
 
 
 # --- Pieces -------------------------------------------------------------------------------------
@@ -287,7 +387,11 @@ def _impressions(rng, world: World, device: np.ndarray, position: np.ndarray, fa
 
 
 def _reviews(rng, world: World, session: np.ndarray, after_ts: np.ndarray, device: np.ndarray):
-    """Review events and their texts (JSON-escaped): sentiment follows the rating."""
+    """Review events, their texts (JSON-escaped) and each text's pool (index into REVIEW_POOLS).
+
+    The text's sentiment is that of the rating with probability TEXT_MATCHES_RATING_P, otherwise an
+    adjacent one (see :func:`_review_text_codes`); spam is spam whatever the rating (always 5).
+    """
     n = len(session)
     item = _popular_items(rng, world, rng.choice(len(w.CATEGORIES), n, p=w.CATEGORY_WEIGHTS))
     # J-shaped: mostly 4-5 stars, with a bump of angry 1-star reviews (more for bad items).
@@ -296,20 +400,40 @@ def _reviews(rng, world: World, session: np.ndarray, after_ts: np.ndarray, devic
     rating[rng.random(n) < 0.06 + 0.10 * (quality < -0.4)] = 1
     spam = rng.random(n) < SPAM_SHARE
     rating[spam] = 5
-    pools = list(REVIEW_TEXTS)
-    texts = [json_text(t) for pool in pools for t in REVIEW_TEXTS[pool]]
-    pool_start = np.cumsum([0] + [len(REVIEW_TEXTS[p]) for p in pools])[:-1]
-    pool_size = np.array([len(REVIEW_TEXTS[p]) for p in pools])
-    pool = np.array([pools.index(SENTIMENT_BY_RATING[r]) for r in range(1, 6)])[rating - 1]
-    pool[spam] = pools.index("spam")
-    base = pool_start[pool] + (rng.random(n) * pool_size[pool]).astype(np.int64)
+    texts = [json_text(t) for pool in REVIEW_POOLS for t in REVIEW_TEXTS[pool]]
+    base = _review_text_codes(rating, spam, rng.random(n))
     pii = _pii_snippets(rng, min(n, 200) + 1)
     with_pii = np.where(~spam & (rng.random(n) < PII_SHARE), rng.integers(1, len(pii), n), 0)
     text = pl.Series(texts).gather(base) + pl.Series(pii).gather(with_pii)
     ts = after_ts + rng.integers(5_000, 120_000, n)
     cols = _rows(n, etype=_etype("review"), ts=ts, device=device, session=session, item=item,
                  rating=rating, text=np.arange(n))
-    return cols, text
+    return cols, text, _TEXT_CODE_POOL[base]
+
+
+def _review_text_codes(rating: np.ndarray, spam: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Text codes (index into the pools' texts in order) for reviews, from one uniform draw each.
+
+    ``u < TEXT_MATCHES_RATING_P``: a text of the rating's sentiment; otherwise a neutral text for a
+    1-2 or 4-5 star rating and a mild negative or mild positive one (half/half) for 3 stars. The
+    rest of ``u`` picks the text uniformly inside its group. Spam reviews get a spam text.
+    """
+    p = TEXT_MATCHES_RATING_P
+    negative, neutral, positive = (REVIEW_POOLS.index(s) for s in SENTIMENTS)
+    sentiment = np.array([REVIEW_POOLS.index(SENTIMENT_BY_RATING[r]) for r in range(1, 6)])[rating - 1]
+    agree = u < p
+    v = np.where(agree, u / p, (u - p) / (1 - p))
+    middling = ~agree & (sentiment == neutral)
+    to_negative = v < 0.5
+    pool = np.where(agree, sentiment, np.where(middling, np.where(to_negative, negative, positive), neutral))
+    v = np.where(middling, np.where(to_negative, 2 * v, 2 * v - 1), v)
+    pool = np.where(spam, SPAM_POOL, pool)
+    v = np.where(spam, u, v)
+    mild = middling & ~spam
+    group = 2 * pool + mild
+    size = _TEXT_GROUP_SIZE[group]
+    offset = np.minimum((v * size).astype(np.int64), size - 1)
+    return _TEXT_TABLE[_TEXT_GROUP_START[group] + offset]
 
 
 def _pii_snippets(rng: np.random.Generator, n: int) -> list[str]:

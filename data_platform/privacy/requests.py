@@ -13,7 +13,8 @@ recorded in ``privacy.rejected_requests`` with its reason, never dropped silentl
   whose logins only ever name this user; a shared device keeps other people's rows.
 
 Not covered yet: the landing files themselves (producers' drop zone; a re-landed old file would bring
-rows back) and exported datasets (no exports exist yet: their stage adds its tables here).
+rows back), Label Studio task files already sent out (``data/labeling/tasks``) and exported datasets
+(no exports exist yet: their stage adds its tables here).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ _PSEUDO_IDS = ("(anon_id IN (SELECT pseudonym FROM erase_subject_ids) "
 _RAW_LINE = "EXISTS (SELECT 1 FROM erase_subject_ids s WHERE contains(raw_line, '\"' || s.id || '\"'))"
 
 # Every table that holds rows about a person, and how to find them. Later stages add theirs here.
+# labelling tables are keyed by the review's event id
+_REVIEW = "review_id IN (SELECT event_id FROM erase_events)"
 PERSON_TABLES: dict[str, str] = {
     "raw.landed_lines": f"({_RAW_IDS} OR (reason IS NOT NULL AND {_RAW_LINE}))",
     "raw.events": _RAW_IDS,
@@ -44,6 +47,11 @@ PERSON_TABLES: dict[str, str] = {
     "clean.filtered_events": "anon_id IN (SELECT pseudonym FROM erase_subject_ids)",
     "clean.duplicates": "event_id IN (SELECT event_id FROM erase_events)",
     "clean.identity_map": "anon_id IN (SELECT pseudonym FROM erase_subject_ids)",
+    "labels.ctr_examples": "impression_event_id IN (SELECT event_id FROM erase_events)",
+    "labels.unattributed_clicks": "click_event_id IN (SELECT event_id FROM erase_events)",
+    **{f"labels.{table}": _REVIEW for table in (
+        "reviews", "label_matrix", "weak_labels", "gold", "tasks", "annotations", "human_consensus",
+        "review_examples", "label_issues")},
 }
 KINDS = ("opt_out", "erase")
 

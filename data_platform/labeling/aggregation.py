@@ -1,0 +1,212 @@
+"""Turning several labels per item into one: vote counts, majority vote and Dawid–Skene.
+
+Conventions (see ``data_platform.labeling``): classes are ints ``0..K-1``; a vote matrix is a 2-D int
+array ``votes[n_items, n_raters]`` holding ``-1`` where a rater (or labeling function) gave no label.
+Only numpy is used here, so the module is cheap to import from assets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from data_platform.labeling import ABSTAIN
+
+
+def as_vote_matrix(votes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Validate a vote matrix and return it as a 2-D int64 array.
+
+    ``votes`` must be 2-D (``[n_items, n_raters]``) with integer values in ``-1..n_classes-1``
+    (``-1`` = no label). An empty array of any dtype is accepted (shape kept). ``n_classes`` must be
+    >= 1. Raises ``ValueError`` (bad shape, out-of-range value, bad ``n_classes``) or ``TypeError``
+    (non-integer values).
+    """
+    if n_classes < 1:
+        raise ValueError(f"n_classes must be >= 1, got {n_classes}")
+    arr = np.asarray(votes)
+    if arr.ndim != 2:
+        raise ValueError(f"votes must be a 2-D [n_items, n_raters] array, got shape {arr.shape}")
+    if arr.size == 0:
+        return arr.astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"votes must be an integer array with {ABSTAIN} for missing, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    low, high = int(arr.min()), int(arr.max())
+    if low < ABSTAIN or high >= n_classes:
+        raise ValueError(f"votes must lie in {ABSTAIN}..{n_classes - 1}, found values in {low}..{high}")
+    return arr
+
+
+def vote_counts(votes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-item vote counts: ``counts[i, k] = #{raters r : votes[i, r] == k}``.
+
+    Returns an int64 array of shape ``[n_items, n_classes]``; missing votes (-1) are not counted, so an
+    item nobody labeled has a row of zeros. An input with no items gives shape ``(0, n_classes)``.
+    """
+    votes = as_vote_matrix(votes, n_classes)
+    n_items = votes.shape[0]
+    item_index, rater_index = np.nonzero(votes >= 0)
+    flat = item_index * n_classes + votes[item_index, rater_index]
+    return np.bincount(flat, minlength=n_items * n_classes).reshape(n_items, n_classes)
+
+
+def majority_vote(votes: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Plurality vote per item.
+
+    ``label[i] = argmax_k counts[i, k]`` when that maximum is unique, and ``-1`` when the item has no
+    votes **or when two or more classes tie for the most votes** (ties are deliberately left unlabeled
+    rather than broken arbitrarily). ``confidence[i] = max_k counts[i, k] / sum_k counts[i, k]``, the
+    share of the item's votes that went to the winning count; it is ``nan`` for items with no votes and
+    is still reported for ties (e.g. 0.5 for a 1–1 tie) even though their label is -1.
+
+    Returns ``(labels int64[n], confidence float64[n])``; empty input gives two empty arrays.
+    """
+    counts = vote_counts(votes, n_classes)
+    total = counts.sum(axis=1)
+    top = counts.max(axis=1)
+    n_winners = (counts == top[:, None]).sum(axis=1)
+    labels = np.where((total > 0) & (n_winners == 1), counts.argmax(axis=1), ABSTAIN).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = np.where(total > 0, top / np.maximum(total, 1), np.nan)
+    return labels, confidence.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class DawidSkeneResult:
+    """Output of :func:`dawid_skene`.
+
+    posteriors: ``[n, K]`` P(true class = k | votes on item i); rows sum to 1.
+    labels: ``[n]`` argmax of the posterior, ``-1`` for items with no votes.
+    confidence: ``[n]`` max posterior, ``nan`` for items with no votes.
+    class_prior: ``[K]`` estimated P(true class = k).
+    confusion: ``[R, K, K]``; ``confusion[r, k, l]`` = P(rater r says l | true class k); rows sum to 1.
+    accuracy: ``[R]`` ``sum_k class_prior[k] * confusion[r, k, k]`` (expected accuracy of rater r).
+    iterations: EM iterations run.
+    converged: whether the stopping rule was met before ``max_iter``.
+    log_likelihood: marginal log-likelihood of the observed votes under the final parameters.
+    """
+
+    posteriors: np.ndarray
+    labels: np.ndarray
+    confidence: np.ndarray
+    class_prior: np.ndarray
+    confusion: np.ndarray
+    accuracy: np.ndarray
+    iterations: int
+    converged: bool
+    log_likelihood: float
+
+
+def _log_normalise(log_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise softmax of log scores; returns (probabilities, row log-sum-exp)."""
+    row_max = log_scores.max(axis=1, keepdims=True)
+    shifted = np.exp(log_scores - row_max)
+    row_sum = shifted.sum(axis=1, keepdims=True)
+    return shifted / row_sum, (row_max + np.log(row_sum))[:, 0]
+
+
+def dawid_skene(
+    votes: np.ndarray,
+    n_classes: int,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+    smoothing: float = 0.01,
+    known: np.ndarray | None = None,
+) -> DawidSkeneResult:
+    """Dawid–Skene (1979) EM estimate of true labels, class prior and per-rater confusion matrices.
+
+    Model: item i has a latent class ``z_i ~ Categorical(prior)``; rater r, independently given
+    ``z_i = k``, says ``l`` with probability ``confusion[r, k, l]``. Missing votes (-1) are simply
+    not observed and contribute nothing. Also usable as a generative label model over labeling
+    functions (raters = LFs, abstain = -1).
+
+    EM, fully vectorised over items (``obs[i, r, l] = 1`` if rater r said l on item i):
+
+    * initialisation: posteriors ``T[i, k]`` = majority-vote soft counts ``counts[i, k] / n_i``;
+    * M-step (additive smoothing ``s = smoothing`` so no probability becomes 0):
+      ``prior_k = (sum_i T_ik + s) / (n_voted + K s)`` over items with at least one vote,
+      ``confusion[r, k, l] = (sum_i T_ik obs_irl + s) / (sum_i T_ik sum_l' obs_irl' + K s)``;
+    * E-step: ``log T_ik = log prior_k + sum_r sum_l obs_irl log confusion[r, k, l]`` (normalised);
+    * stop when the log-likelihood ``sum_i log sum_k prior_k prod_r confusion[r, k, v_ir]`` changes by
+      less than ``tol * max(1, |log-likelihood|)`` between iterations (``converged=True``), or after
+      ``max_iter`` iterations (``converged=False``).
+
+    Edge cases: items with no votes get the prior as posterior, label -1 and confidence nan; a rater
+    with no votes keeps a uniform confusion matrix (accuracy ``1/K``); with no votes at all (including
+    an empty matrix) the prior and confusion matrices are uniform, ``iterations=0``,
+    ``converged=True`` and ``log_likelihood=0``. ``smoothing`` must be > 0.
+
+    ``known`` (optional, ``[n]``, class index or -1): items whose true class is known (e.g. labelled
+    by people when the "raters" are labeling functions). Their posteriors are clamped to that class
+    at every E-step (semi-supervised EM), which anchors the confusion matrices when too few
+    conditionally independent raters make the unsupervised model unidentifiable.
+    """
+    if smoothing <= 0:
+        raise ValueError(f"smoothing must be > 0, got {smoothing}")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    k = n_classes
+    votes = as_vote_matrix(votes, k)
+    n_items, n_raters = votes.shape
+
+    observed = votes >= 0
+    obs = np.zeros((n_items, n_raters, k))
+    item_index, rater_index = np.nonzero(observed)
+    obs[item_index, rater_index, votes[item_index, rater_index]] = 1.0
+    counts = obs.sum(axis=1)
+    has_votes = counts.sum(axis=1) > 0
+    # Flattened to [items, raters * K] so that both EM steps are plain matrix products.
+    voted_obs = obs[has_votes].reshape(-1, n_raters * k)
+
+    prior = np.full(k, 1.0 / k)
+    confusion = np.full((n_raters, k, k), 1.0 / k)
+    posteriors_voted = counts[has_votes] / np.maximum(counts[has_votes].sum(axis=1, keepdims=True), 1)
+    anchored = np.zeros(0, dtype=np.int64)
+    if known is not None:
+        known = np.asarray(known, dtype=np.int64)
+        if known.shape != (n_items,) or known.max(initial=-1) >= k or known.min(initial=-1) < -1:
+            raise ValueError("known must hold one class index or -1 per item")
+        anchored = known[has_votes]
+        posteriors_voted[anchored >= 0] = np.eye(k)[anchored[anchored >= 0]]
+    log_likelihood = 0.0
+    iterations = 0
+    converged = True
+
+    if has_votes.any():
+        converged = False
+        previous = -np.inf
+        for iterations in range(1, max_iter + 1):
+            # M-step: smoothed prior and confusion matrices from the current soft labels.
+            prior = (posteriors_voted.sum(axis=0) + smoothing) / (posteriors_voted.shape[0] + k * smoothing)
+            # joint[r, k, l] = sum_i T_ik obs_irl
+            joint = (posteriors_voted.T @ voted_obs).reshape(k, n_raters, k).transpose(1, 0, 2) + smoothing
+            confusion = joint / joint.sum(axis=2, keepdims=True)
+            # E-step: log T_ik = log prior_k + sum_{r,l} obs_irl log confusion[r, k, l], then normalise.
+            log_confusion = np.log(confusion).transpose(0, 2, 1).reshape(n_raters * k, k)
+            log_scores = np.log(prior)[None, :] + voted_obs @ log_confusion
+            posteriors_voted, item_log_lik = _log_normalise(log_scores)
+            if anchored.size:
+                posteriors_voted[anchored >= 0] = np.eye(k)[anchored[anchored >= 0]]
+            log_likelihood = float(item_log_lik.sum())
+            if abs(log_likelihood - previous) < tol * max(1.0, abs(log_likelihood)):
+                converged = True
+                break
+            previous = log_likelihood
+
+    posteriors = np.tile(prior, (n_items, 1))
+    posteriors[has_votes] = posteriors_voted
+    labels = np.where(has_votes, posteriors.argmax(axis=1), ABSTAIN).astype(np.int64)
+    confidence = np.where(has_votes, posteriors.max(axis=1), np.nan)
+    accuracy = np.einsum("k,rkk->r", prior, confusion)
+    return DawidSkeneResult(
+        posteriors=posteriors,
+        labels=labels,
+        confidence=confidence,
+        class_prior=prior,
+        confusion=confusion,
+        accuracy=accuracy,
+        iterations=iterations,
+        converged=converged,
+        log_likelihood=log_likelihood,
+    )

@@ -1,0 +1,153 @@
+"""Direct-label assets: labels/ctr_examples (daily, by impression day) and its late-click sensor."""
+
+import dagster as dg
+from dagster._core.events import DagsterEventType
+
+from data_platform.cleaning.assets import CLEAN_EVENTS
+from data_platform.labeling.direct import (
+    DEFAULT_WINDOW_S,
+    ctr_calibration,
+    label_ctr_days,
+    miscalibrated_models,
+)
+from data_platform.metadata import StageClock, markdown_table, schema_from_ddl
+from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
+from data_platform.resources import Warehouse, sensors_default_status
+
+CTR_EXAMPLES = dg.AssetKey(["labels", "ctr_examples"])
+
+ACCOUNTED_CHECK = dg.AssetCheckSpec(
+    "ctr_examples_accounted", asset=CTR_EXAMPLES, blocking=True,
+    description="One example per clean impression of the day, no invalid row (label 0/1 with its click, "
+    "delay inside the window, history counts present), and every click the day owns either labelled "
+    "an impression or is kept aside in labels.unattributed_clicks with a reason.",
+)
+CALIBRATION_CHECK = dg.AssetCheckSpec(
+    "ctr_calibration", asset=CTR_EXAMPLES, blocking=False,
+    description="WARN when a serving model's actual/predicted CTR ratio leaves [1 - tolerance, 1 + tolerance] "
+    "or its normalized entropy exceeds the limit, on its mature examples.",
+)
+
+
+class CtrLabelConfig(dg.Config):
+    """Attribution and calibration settings of the direct labels."""
+
+    attribution_window_minutes: int = DEFAULT_WINDOW_S // 60
+    calibration_tolerance: float = 0.15
+    max_normalized_entropy: float = 1.0
+    min_impressions: int = 1000
+
+
+@dg.asset(
+    key=CTR_EXAMPLES,
+    group_name="labeling",
+    kinds={"duckdb", "python"},
+    owners=["team:data-platform"],
+    code_version="ctr-labels-1",
+    partitions_def=daily_partitions,
+    ins={"clean_events": dg.AssetIn(
+        CLEAN_EVENTS, dagster_type=dg.Nothing,
+        # Day D's labels read clean day D (impressions, history) and day D+1 (clicks after midnight).
+        partition_mapping=dg.TimeWindowPartitionMapping(start_offset=0, end_offset=1,
+                                                        allow_nonexistent_upstream_partitions=True),
+    )},
+    metadata={"dagster/column_schema": schema_from_ddl("labeling/create_tables.sql", "labels.ctr_examples")},
+    check_specs=[ACCOUNTED_CHECK, CALIBRATION_CHECK],
+    **WAREHOUSE_STEP,
+)
+def ctr_examples(context: dg.AssetExecutionContext, config: CtrLabelConfig, warehouse: Warehouse):
+    """Click-through examples: one row per impression with features known at impression time
+    (7-day person and item history strictly before it, position, category, price, device, hour) and
+    label 1 when a click arrived within the attribution window (default 30 min). mature/provisional
+    says whether the window had closed given the data seen; late clicks re-run the day through the
+    late_click_sensor. Repeat, late, early and orphan clicks are kept in labels.unattributed_clicks."""
+    days = partition_days(context)
+    clock = StageClock()
+    with warehouse.connect() as con:
+        stats = label_ctr_days(con, days["start_day"], days["end_day"], context.run.run_id,
+                               window_s=config.attribution_window_minutes * 60)
+        clock.lap("label_s")
+        calibration = ctr_calibration(con, days["start_day"], days["end_day"])
+        clock.lap("calibration_s")
+    drifted = miscalibrated_models(calibration, config.calibration_tolerance, config.max_normalized_entropy,
+                                   config.min_impressions)
+    per_model = [r for r in calibration if r["breakdown"] == "model"]
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats.examples,
+            "positives": stats.positives,
+            "ctr": round(stats.positives / stats.examples, 5) if stats.examples else 0.0,
+            "provisional_labels": stats.provisional,
+            "attribution_window_minutes": config.attribution_window_minutes,
+            "clicks_owned": stats.clicks_owned,
+            "clicks_unattributed": dg.MetadataValue.json(stats.unattributed_by_reason),
+            "calibration_by_model": dg.MetadataValue.md(markdown_table(per_model)),
+            "calibration_by_category": dg.MetadataValue.md(markdown_table(
+                [r for r in calibration if r["breakdown"] == "category"])),
+            "calibration_by_position": dg.MetadataValue.md(markdown_table(
+                [r for r in calibration if r["breakdown"] == "position"])),
+            "seconds": dg.MetadataValue.json(clock.laps),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name=ACCOUNTED_CHECK.name,
+        passed=(stats.examples == stats.distinct_impressions == stats.clean_impressions
+                and stats.invalid_rows == 0 and stats.clicks_balanced),
+        metadata={"examples": stats.examples, "clean_impressions": stats.clean_impressions,
+                  "duplicate_examples": stats.examples - stats.distinct_impressions,
+                  "invalid_rows": stats.invalid_rows, "clicks_owned": stats.clicks_owned,
+                  "clicks_labelling": stats.positives, "clicks_unattributed": stats.clicks_unattributed},
+    )
+    yield dg.AssetCheckResult(
+        check_name=CALIBRATION_CHECK.name,
+        passed=not drifted,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "miscalibrated_models": dg.MetadataValue.md(markdown_table(drifted)),
+            "tolerance": config.calibration_tolerance,
+            "max_normalized_entropy": config.max_normalized_entropy,
+            "min_impressions": config.min_impressions,
+        },
+    )
+
+
+relabel_ctr = dg.define_asset_job(
+    "relabel_ctr", selection=[CTR_EXAMPLES], partitions_def=daily_partitions,
+    description="Rebuild the direct labels of one impression day (the late-click sensor runs it).",
+)
+
+
+def stale_label_days(clean_latest: dict[str, int], labels_latest: dict[str, int], partition_keys: list[str]) -> dict[str, int]:
+    """Impression days whose labels are older than the next day's clean events: ``{day: clean storage id}``.
+
+    ``clean_latest`` / ``labels_latest``: the latest materialization storage id per partition. A day
+    never labelled is left to the daily pipeline; the next day's clean events are where late clicks
+    (after midnight, or in a late file for that day) show up.
+    """
+    stale = {}
+    for day, next_day in zip(partition_keys, partition_keys[1:]):
+        labelled, cleaned_next = labels_latest.get(day), clean_latest.get(next_day)
+        if labelled is not None and cleaned_next is not None and cleaned_next > labelled:
+            stale[day] = cleaned_next
+    return stale
+
+
+@dg.sensor(
+    job=relabel_ctr,
+    minimum_interval_seconds=30,
+    default_status=sensors_default_status(),
+    description="Re-runs labels/ctr_examples for day D when clean events of day D+1 were materialized "
+    "after D's labels: late clicks flip their impression's label without a manual rebuild.",
+)
+def late_click_sensor(context: dg.SensorEvaluationContext):
+    """Request a relabel of every impression day whose lookahead day changed since it was labelled."""
+    instance = context.instance
+    event = DagsterEventType.ASSET_MATERIALIZATION
+    clean_latest = dict(instance.get_latest_storage_id_by_partition(CLEAN_EVENTS, event))
+    labels_latest = dict(instance.get_latest_storage_id_by_partition(CTR_EXAMPLES, event))
+    keys = daily_partitions.get_partition_keys(dynamic_partitions_store=instance)
+    stale = stale_label_days(clean_latest, labels_latest, keys)
+    if not stale:
+        return dg.SkipReason("every labelled day is newer than its next day's clean events")
+    # The run key names the clean materialization it answers, so a queued relabel is not requested twice.
+    return [dg.RunRequest(run_key=f"relabel-{day}-after-{sid}", partition_key=day) for day, sid in sorted(stale.items())]

@@ -1,0 +1,106 @@
+"""Direct labels from feedback logs: impression -> click within an attribution window.
+
+One example per impression (``labels.ctr_examples``), keyed by impression_id, in the daily
+partition of the impression's UTC day. The rules:
+
+- **Label.** 1 when a click naming the impression arrives at or after it and at most
+  ``window_s`` seconds later (default 30 minutes), else 0. Clicks are deduplicated per impression:
+  the first click in the window labels it; every other click is kept aside in
+  ``labels.unattributed_clicks`` with its reason (``repeat_click``, ``after_window``,
+  ``before_impression``, ``unknown_impression``), owned by the impression's day, or by the click's
+  own day when its impression is unknown.
+- **Maturity.** An example is ``mature`` when its window has closed given the data seen (the latest
+  event time of the impression's day and the lookahead day), else ``provisional``: a provisional 0
+  may still turn into a 1. Windows are capped at one day, which is why one lookahead day is enough.
+- **Late clicks.** A click that lands after its impression's day was labelled (a late file, or a click
+  just after midnight) is in a later clean partition. The partition mapping (impression day D reads
+  clean days D and D+1) and the ``late_click_sensor`` re-run day D whenever clean day D or D+1 changed
+  after D's labels were built, so a late click flips its label without a manual rebuild.
+- **Point in time.** History features count the person's and the item's impressions and clicks in
+  the 7 days *strictly before* the impression; nothing logged at or after it enters its features.
+
+Everything runs in DuckDB (``sql/labeling/ctr_*.sql``); only counts come back to Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+
+from data_platform.resources import rows, run_sql
+
+DEFAULT_WINDOW_S = 30 * 60
+MAX_WINDOW_S = 24 * 3600  # one lookahead partition covers it
+
+
+@dataclass(frozen=True)
+class CtrStats:
+    """What one labelling pass over a day range produced."""
+
+    examples: int
+    distinct_impressions: int
+    clean_impressions: int
+    positives: int
+    provisional: int
+    invalid_rows: int
+    clicks_owned: int
+    clicks_unattributed: int
+    unattributed_by_reason: dict[str, int]
+
+    @property
+    def clicks_balanced(self) -> bool:
+        """Every click this range owns either labelled an example or is kept aside with a reason."""
+        return self.clicks_owned == self.positives + self.clicks_unattributed
+
+
+def check_window(window_s: int) -> int:
+    """``window_s`` if it is a usable attribution window (1 s to 1 day), else ValueError."""
+    if isinstance(window_s, bool) or not isinstance(window_s, int) or not 0 < window_s <= MAX_WINDOW_S:
+        raise ValueError(f"attribution window must be 1..{MAX_WINDOW_S} seconds, got {window_s!r}")
+    return window_s
+
+
+def label_ctr_days(
+    con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date, run_id: str,
+    window_s: int = DEFAULT_WINDOW_S,
+) -> CtrStats:
+    """(Re)build the direct labels of impression days [start_day, end_day) in one transaction."""
+    params = {"start_day": start_day, "end_day": end_day, "window_s": check_window(window_s), "run_id": run_id}
+    days = {"start_day": start_day, "end_day": end_day}
+    run_sql(con, "labeling/create_tables.sql")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        run_sql(con, "labeling/ctr_stage_clicks.sql", days)
+        run_sql(con, "labeling/ctr_stage_attribution.sql", {"window_s": window_s})
+        run_sql(con, "labeling/ctr_stage_examples.sql", params)
+        run_sql(con, "labeling/delete_ctr_examples.sql", days)
+        run_sql(con, "labeling/delete_unattributed_clicks.sql", days)
+        run_sql(con, "labeling/insert_ctr_examples.sql")
+        run_sql(con, "labeling/insert_unattributed_clicks.sql", {**days, "run_id": run_id})
+        summary = rows(con, "labeling/ctr_summary.sql", days)[0]
+        by_reason = {r["reason"]: r["clicks"] for r in rows(con, "labeling/unattributed_by_reason.sql", days)}
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return CtrStats(**summary, unattributed_by_reason=by_reason)
+
+
+def ctr_calibration(con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date) -> list[dict]:
+    """Actual vs predicted CTR, log loss and normalized entropy of the mature examples of the range,
+    by model_version, and by model_version x category and x position bucket."""
+    return rows(con, "labeling/ctr_calibration.sql", {"start_day": start_day, "end_day": end_day})
+
+
+def miscalibrated_models(calibration: list[dict], tolerance: float, max_normalized_entropy: float,
+                         min_impressions: int) -> list[dict]:
+    """The per-model rows whose calibration ratio is outside [1 - tolerance, 1 + tolerance], or whose
+    normalized entropy exceeds ``max_normalized_entropy``, among models with enough mature impressions."""
+    return [
+        r for r in calibration
+        if r["breakdown"] == "model" and r["impressions"] >= min_impressions
+        and (r["calibration_ratio"] is None or abs(r["calibration_ratio"] - 1) > tolerance
+             or (r["normalized_entropy"] or 0) > max_normalized_entropy)
+    ]

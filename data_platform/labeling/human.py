@@ -1,0 +1,187 @@
+"""Human labels: from annotation rows to a consensus per review, agreement per batch, rater quality.
+
+Input rows are Label Studio annotations as :func:`data_platform.labeling.label_studio.parse_export`
+reads them. Only ``completed`` annotations vote; ``cancelled`` (skipped) and ``empty`` ones are counted
+and otherwise ignored. When a rater labelled the same review more than once (the review came back in
+a later batch), the rater's latest annotation counts.
+
+Consensus is Dawid–Skene over every batch at once (more annotations per rater estimate its confusion
+matrix better), with majority vote kept alongside; the consensus confidence is the posterior of the
+chosen class. Agreement is computed per batch on that batch's annotations: Fleiss' kappa, Krippendorff's
+alpha (nominal) and Cohen's kappa for every rater pair with enough common items.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from data_platform.labeling import SENTIMENTS
+from data_platform.labeling.agreement import (
+    fleiss_kappa,
+    krippendorff_alpha_nominal,
+    pairwise_cohen,
+    rater_quality,
+    raters_pulling_down,
+)
+from data_platform.labeling.aggregation import dawid_skene, majority_vote
+
+K = len(SENTIMENTS)
+
+
+@dataclass(frozen=True)
+class VoteTable:
+    """Completed annotations as a dense matrix: ``votes[review, rater]`` = class index or -1."""
+
+    reviews: list[str]
+    raters: list[str]
+    votes: np.ndarray
+
+
+def vote_table(annotations: list[dict]) -> VoteTable:
+    """The latest completed label of each (review, rater), as a dense vote matrix."""
+    latest: dict[tuple[str, str], tuple[str, str]] = {}
+    for a in annotations:
+        if a["status"] != "completed" or a["label"] not in SENTIMENTS:
+            continue
+        key = (a["review_id"], a["rater"])
+        stamp = (a.get("created_at") or "", a.get("annotation_id") or 0)
+        if key not in latest or stamp >= latest[key][0]:
+            latest[key] = (stamp, a["label"])
+    reviews = sorted({r for r, _ in latest})
+    raters = sorted({u for _, u in latest})
+    votes = np.full((len(reviews), len(raters)), -1, dtype=np.int64)
+    row = {r: i for i, r in enumerate(reviews)}
+    col = {u: j for j, u in enumerate(raters)}
+    for (review, rater), (_, label) in latest.items():
+        votes[row[review], col[rater]] = SENTIMENTS.index(label)
+    return VoteTable(reviews, raters, votes)
+
+
+def consensus(table: VoteTable) -> list[dict]:
+    """One row per review: Dawid–Skene label and confidence, the majority vote, and the rater count."""
+    if not table.reviews:
+        return []
+    ds = dawid_skene(table.votes, K)
+    mv, mv_conf = majority_vote(table.votes, K)
+    out = []
+    for i, review in enumerate(table.reviews):
+        out.append({
+            "review_id": review,
+            "label": SENTIMENTS[ds.labels[i]] if ds.labels[i] >= 0 else None,
+            "label_index": int(ds.labels[i]),
+            "confidence": round(float(ds.confidence[i]), 6),
+            "method": "dawid_skene",
+            "mv_label": SENTIMENTS[mv[i]] if mv[i] >= 0 else None,
+            "mv_confidence": None if np.isnan(mv_conf[i]) else round(float(mv_conf[i]), 6),
+            "raters": int((table.votes[i] >= 0).sum()),
+        })
+    return out
+
+
+def rater_accuracy_estimates(table: VoteTable) -> dict[str, float]:
+    """Each rater's accuracy as Dawid–Skene estimates it (no gold needed)."""
+    if not table.reviews:
+        return {}
+    ds = dawid_skene(table.votes, K)
+    return {rater: round(float(acc), 4) for rater, acc in zip(table.raters, ds.accuracy)}
+
+
+def batch_agreement(annotations: list[dict], min_overlap: int = 5, min_gain: float = 0.02) -> list[dict]:
+    """Per batch: items with >= 2 labels, Fleiss' kappa, Krippendorff's alpha, mean pairwise Cohen's
+    kappa, and the raters whose removal would raise alpha by at least ``min_gain``."""
+    out = []
+    for batch in sorted({a["batch_id"] for a in annotations if a.get("batch_id")}):
+        table = vote_table([a for a in annotations if a.get("batch_id") == batch])
+        multi = (table.votes >= 0).sum(axis=1) >= 2
+        pairs = pairwise_cohen(table.votes, table.raters, K, min_overlap=min_overlap)
+        kappas = [p["kappa"] for p in pairs if not np.isnan(p["kappa"])]
+        out.append({
+            "batch_id": batch,
+            "items": len(table.reviews),
+            "items_multi_rated": int(multi.sum()),
+            "raters": len(table.raters),
+            "fleiss_kappa": _round(fleiss_kappa(table.votes, K)),
+            "krippendorff_alpha": _round(krippendorff_alpha_nominal(table.votes, K)),
+            "mean_cohen_kappa": _round(float(np.mean(kappas))) if kappas else None,
+            "pulling_down": raters_pulling_down(table.votes, table.raters, K, min_gain=min_gain),
+        })
+    return out
+
+
+def rater_report(table: VoteTable, gold: dict[str, int], consensus_rows: list[dict]) -> list[dict]:
+    """Per rater: items, gold accuracy, agreement with the consensus, alpha without the rater, and the
+    Dawid–Skene accuracy estimate."""
+    if not table.reviews:
+        return []
+    gold_vec = np.array([gold.get(r, -1) for r in table.reviews], dtype=np.int64)
+    by_review = {c["review_id"]: c["label_index"] for c in consensus_rows}
+    cons_vec = np.array([by_review.get(r, -1) for r in table.reviews], dtype=np.int64)
+    estimates = rater_accuracy_estimates(table)
+    report = rater_quality(table.votes, table.raters, gold_vec, cons_vec, K)
+    for row in report:
+        row["ds_accuracy"] = estimates.get(row["rater"])
+        for k, v in list(row.items()):
+            if isinstance(v, float):
+                row[k] = _round(v)
+    return report
+
+
+def _round(value: float) -> float | None:
+    return None if value is None or np.isnan(value) else round(float(value), 4)
+
+
+GOLD_COLUMNS = ("review_id", "label", "labeled_by")
+
+
+def read_gold_files(gold_dir: Path) -> tuple[list[dict], list[dict]]:
+    """Gold answers from ``gold_dir/*.csv`` (header ``review_id,label,labeled_by``), and the rejects.
+
+    A row is rejected (``reason``) when it has the wrong number of fields (``malformed_row``), no
+    review id (``missing_review_id``), a label outside the label set (``unknown_label``), or when files
+    give the same review different labels (``conflicting_gold``: every answer for it is rejected).
+    A file without the expected header is rejected whole (``bad_header``).
+    """
+    answers: dict[str, list[dict]] = {}
+    rejects: list[dict] = []
+    for path in sorted(gold_dir.glob("*.csv")) if gold_dir.is_dir() else []:
+        source = f"gold/{path.name}"
+        with path.open(newline="", encoding="utf-8", errors="replace") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if tuple(h.strip() for h in header or ()) != GOLD_COLUMNS:
+                rejects.append({"source_file": source, "position": 1, "reason": "bad_header",
+                                "detail": f"expected {','.join(GOLD_COLUMNS)}, got {header!r}"[:200]})
+                continue
+            for line, fields in enumerate(reader, start=2):
+                problem = _gold_problem(fields)
+                if problem:
+                    rejects.append({"source_file": source, "position": line, "reason": problem,
+                                    "detail": ",".join(fields)[:200]})
+                    continue
+                answers.setdefault(fields[0].strip(), []).append({
+                    "review_id": fields[0].strip(), "label": fields[1].strip(),
+                    "label_index": SENTIMENTS.index(fields[1].strip()), "labeled_by": fields[2].strip(),
+                    "source_file": source, "position": line})
+    gold = []
+    for review_id, rows_ in sorted(answers.items()):
+        if len({r["label"] for r in rows_}) > 1:
+            rejects += [{"source_file": r["source_file"], "position": r["position"], "reason": "conflicting_gold",
+                         "detail": f"{review_id}: {r['label']}"} for r in rows_]
+            continue
+        first = rows_[0]
+        gold.append({k: first[k] for k in ("review_id", "label", "label_index", "labeled_by", "source_file")})
+    return gold, rejects
+
+
+def _gold_problem(fields: list[str]) -> str | None:
+    if len(fields) != len(GOLD_COLUMNS):
+        return "malformed_row"
+    if not fields[0].strip():
+        return "missing_review_id"
+    if fields[1].strip() not in SENTIMENTS:
+        return "unknown_label"
+    return None

@@ -1,0 +1,276 @@
+"""Label Studio formats of the review sentiment project: labeling config, import tasks, export parsing.
+
+Raters label in Label Studio (https://labelstud.io): a batch of reviews goes out as a JSON list of
+import tasks (:func:`build_tasks`, :func:`write_batch`, with :data:`LABELING_CONFIG` as the
+project's labeling interface) and comes back as the project's full JSON export
+(:func:`parse_export`). Only the "JSON" export is read, not "JSON_MIN" or CSV: the full export is
+the one that keeps cancelled (skipped) annotations, the rater of each annotation and our task data.
+
+A task carries only what a rater needs to see (review text, item, category) and the ids to join
+back (review_id, batch_id): never why it was picked (active learning, random, gold), so raters
+cannot tell gold items from the others.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+from data_platform.labeling import SENTIMENTS
+
+FROM_NAME = "sentiment"  # the Choices control
+TO_NAME = "text"  # the Text object it labels
+
+LABELING_CONFIG = (
+    "<View>\n"
+    '  <Header value="$category / item $item_id"/>\n'
+    f'  <Text name={quoteattr(TO_NAME)} value="$text"/>\n'
+    f'  <Choices name={quoteattr(FROM_NAME)} toName={quoteattr(TO_NAME)} choice="single" showInline="true">\n'
+    + "".join(f"    <Choice value={quoteattr(s)}/>\n" for s in SENTIMENTS)
+    + "  </Choices>\n"
+    "</View>\n"
+)
+"""The project's labeling interface: the review text under a header with its category and item,
+and one single-choice sentiment question (:data:`SENTIMENTS`)."""
+
+TASK_DATA_KEYS = ("review_id", "batch_id", "text", "item_id", "category")
+_ROW_KEYS = ("task_id", *TASK_DATA_KEYS, "predicted_label", "predicted_score")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+REJECT_REASONS: dict[str, str] = {
+    "unreadable_file": "the file could not be read (missing, a directory, no permission)",
+    "not_json": "the file is not UTF-8 JSON (for example truncated by an interrupted download)",
+    "not_a_list": "the top level is not a list of tasks, as a Label Studio JSON export is",
+    "task_not_an_object": "an item of the list is not a JSON object",
+    "missing_review_id": "a task without data.review_id (a non-empty string); JSON_MIN rows land here",
+    "malformed_annotation": "annotations is not a list, or an annotation, its result, was_cancelled or "
+                            "value.choices does not have the shape Label Studio writes",
+    "missing_rater": "an annotation whose completed_by is neither a user id nor a user with an email or id",
+    "missing_sentiment": "a non-empty result without a sentiment choice (from_name 'sentiment')",
+    "unknown_choice": "a sentiment choice that is not one of SENTIMENTS",
+    "multiple_choices": "more than one sentiment choice in one annotation",
+}
+"""Why part of an export could not be used (the ``reason`` of :attr:`ParsedExport.rejected`)."""
+
+
+def choice_result(label: str) -> list[dict]:
+    """The ``result`` of an annotation or prediction that picks ``label`` for the sentiment question."""
+    return [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices", "value": {"choices": [label]}}]
+
+
+def build_tasks(rows: Iterable[dict], prediction_model: str) -> list[dict]:
+    """Label Studio import tasks for reviews to label, with the current model's guess as a prediction.
+
+    Each row has ``task_id`` (int, becomes the task ``id``), ``review_id``, ``batch_id``, ``text``,
+    ``item_id``, ``category``, ``predicted_label`` (one of :data:`SENTIMENTS`, or None for no
+    prediction) and ``predicted_score`` (finite float). Any other key (such as why the review was
+    picked) is left out of the task on purpose. Raises ValueError on a missing key, a bad label,
+    score or task id, or a task id or review id given twice.
+    """
+    tasks = []
+    seen_tasks: set[int] = set()
+    seen_reviews: set[str] = set()
+    for n, row in enumerate(rows):
+        missing = [k for k in _ROW_KEYS if k not in row]
+        if missing:
+            raise ValueError(f"row {n}: missing {', '.join(missing)}")
+        task_id, review_id, label = row["task_id"], row["review_id"], row["predicted_label"]
+        if not isinstance(task_id, Integral) or isinstance(task_id, bool):
+            raise ValueError(f"row {n}: task_id must be an int, got {task_id!r}")
+        if not isinstance(review_id, str) or not review_id:
+            raise ValueError(f"row {n}: review_id must be a non-empty string, got {review_id!r}")
+        if int(task_id) in seen_tasks or review_id in seen_reviews:
+            raise ValueError(f"row {n}: task {task_id} / review {review_id} given twice")
+        seen_tasks.add(int(task_id))
+        seen_reviews.add(review_id)
+        predictions = []
+        if label is not None:
+            score = row["predicted_score"]
+            if label not in SENTIMENTS:
+                raise ValueError(f"row {n}: predicted_label {label!r} is not one of {SENTIMENTS}")
+            if not isinstance(score, Real) or isinstance(score, bool) or not math.isfinite(score):
+                raise ValueError(f"row {n}: predicted_score must be a finite number, got {score!r}")
+            predictions.append({"model_version": prediction_model, "score": float(score),
+                                "result": choice_result(label)})
+        data = {k: row[k] for k in TASK_DATA_KEYS}
+        tasks.append({"id": int(task_id), "data": data, "predictions": predictions})
+    return tasks
+
+
+def write_json_atomic(path: Path, value) -> Path:
+    """Write ``value`` as JSON (UTF-8, indented) to ``path`` via a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def check_file_name(name: str) -> str:
+    """``name`` if it is usable as a file name stem (letters, digits, ``.``, ``_``, ``-``), else ValueError."""
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
+        raise ValueError(f"not a safe file name: {name!r}")
+    return name
+
+
+def write_batch(tasks: list[dict], out_dir: Path, batch_id: str) -> Path:
+    """Write a batch for import: ``<out_dir>/<batch_id>.tasks.json`` and ``<out_dir>/labeling_config.xml``.
+
+    Both files are written to a temporary name and renamed. Returns the tasks file's path.
+    """
+    out_dir = Path(out_dir)
+    path = write_json_atomic(out_dir / f"{check_file_name(batch_id)}.tasks.json", tasks)
+    config = out_dir / "labeling_config.xml"
+    tmp = config.with_name(config.name + ".tmp")
+    tmp.write_text(LABELING_CONFIG, encoding="utf-8")
+    os.replace(tmp, config)
+    return path
+
+
+@dataclass
+class ParsedExport:
+    """What :func:`parse_export` got out of one export file.
+
+    ``annotations``: one row per usable annotation: source_file, task_id, review_id, batch_id,
+    rater, label (a sentiment, or None unless completed), status (``completed``, ``cancelled`` for a
+    skipped task, ``empty`` for a submitted annotation without an answer), annotation_id, created_at.
+    ``rejected``: one row per unusable part: source_file, task_index (None for the whole file),
+    reason (a key of :data:`REJECT_REASONS`), detail.
+    """
+
+    annotations: list[dict] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+
+
+def parse_export(path: Path) -> ParsedExport:
+    """Read a Label Studio full JSON export (the "JSON" format; "JSON_MIN" and CSV are not supported).
+
+    Never raises on bad content: what cannot be used goes to ``rejected`` with a reason code from
+    :data:`REJECT_REASONS` and the rest is kept. A file that cannot be read or parsed at all (for
+    example truncated) gives a single rejected row. A bad task rejects the task; a bad annotation
+    rejects only that annotation. ``source_file`` is the file's name.
+    """
+    path = Path(path)
+    out = ParsedExport()
+    source = path.name
+
+    def reject(task_index: int | None, reason: str, detail: str) -> None:
+        out.rejected.append({"source_file": source, "task_index": task_index, "reason": reason, "detail": detail})
+
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        reject(None, "unreadable_file", f"{type(e).__name__}: {e.strerror or e}")
+        return out
+    try:
+        tasks = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        reject(None, "not_json", f"{type(e).__name__}: {str(e)[:200]}")
+        return out
+    if not isinstance(tasks, list):
+        reject(None, "not_a_list", f"top level is a JSON {_json_type(tasks)}")
+        return out
+    for index, task in enumerate(tasks):
+        if not isinstance(task, dict):
+            reject(index, "task_not_an_object", f"a JSON {_json_type(task)}")
+            continue
+        what = f"task {_short(task.get('id'))}"
+        data = task.get("data")
+        review_id = data.get("review_id") if isinstance(data, dict) else None
+        if not isinstance(review_id, str) or not review_id:
+            hint = "" if isinstance(data, dict) else " (a JSON_MIN export? only the full JSON export is read)"
+            reject(index, "missing_review_id", f"{what}: data.review_id is {_short(review_id)}{hint}")
+            continue
+        annotations = task.get("annotations", [])
+        if not isinstance(annotations, list):
+            reject(index, "malformed_annotation", f"{what}: annotations is a JSON {_json_type(annotations)}")
+            continue
+        task_id = task.get("id")
+        task_id = task_id if isinstance(task_id, int) and not isinstance(task_id, bool) else None
+        batch_id = data.get("batch_id") if isinstance(data.get("batch_id"), str) else None
+        for annotation in annotations:
+            row, problem = _parse_annotation(annotation)
+            if problem is not None:
+                reject(index, problem[0], f"{what}: {problem[1]}")
+                continue
+            out.annotations.append({"source_file": source, "task_id": task_id, "review_id": review_id,
+                                    "batch_id": batch_id, **row})
+    return out
+
+
+def _parse_annotation(annotation) -> tuple[dict | None, tuple[str, str] | None]:
+    """(rater, label, status, annotation_id, created_at) of one annotation, or (None, (reason, detail))."""
+    if not isinstance(annotation, dict):
+        return None, ("malformed_annotation", f"an annotation is a JSON {_json_type(annotation)}")
+    annotation_id = annotation.get("id")
+    what = f"annotation {_short(annotation_id)}"
+    rater = _rater(annotation.get("completed_by"))
+    if rater is None:
+        return None, ("missing_rater", f"{what}: completed_by is {_short(annotation.get('completed_by'))}")
+    created_at = annotation.get("created_at")
+    row = {"rater": rater, "label": None, "status": "completed", "annotation_id": annotation_id,
+           "created_at": created_at if isinstance(created_at, str) else None}
+    cancelled = annotation.get("was_cancelled", False)
+    if not isinstance(cancelled, bool):
+        return None, ("malformed_annotation", f"{what}: was_cancelled is {_short(cancelled)}")
+    if cancelled:
+        return row | {"status": "cancelled"}, None
+    result = annotation.get("result")
+    if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
+        return None, ("malformed_annotation", f"{what}: result is not a list of objects")
+    if not result:
+        return row | {"status": "empty"}, None
+    answers = [r for r in result if r.get("from_name") == FROM_NAME]
+    if not answers:
+        names = sorted({str(r.get("from_name")) for r in result})
+        return None, ("missing_sentiment", f"{what}: result has from_name {names}, no {FROM_NAME!r}")
+    choices = []
+    for answer in answers:
+        value = answer.get("value")
+        picked = value.get("choices") if isinstance(value, dict) else None
+        if not isinstance(picked, list) or not all(isinstance(c, str) for c in picked):
+            return None, ("malformed_annotation", f"{what}: value.choices is {_short(picked)}")
+        choices += picked
+    unknown = [c for c in choices if c not in SENTIMENTS]
+    if unknown:
+        return None, ("unknown_choice", f"{what}: choices {_short(unknown)}")
+    if len(choices) > 1:
+        return None, ("multiple_choices", f"{what}: choices {_short(choices)}")
+    if not choices:
+        return row | {"status": "empty"}, None
+    return row | {"label": choices[0]}, None
+
+
+def _rater(completed_by) -> str | None:
+    """``user-<id>`` for a user id, the email of a user object (else its id), None otherwise."""
+    if isinstance(completed_by, dict):
+        email = completed_by.get("email")
+        if isinstance(email, str) and email:
+            return email
+        completed_by = completed_by.get("id")
+    if isinstance(completed_by, int) and not isinstance(completed_by, bool):
+        return f"user-{completed_by}"
+    return None
+
+
+def _short(value, limit: int = 80) -> str:
+    """``repr`` of a value from a file, cut to ``limit`` characters (for rejection details)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _json_type(value) -> str:
+    """The JSON type name of a parsed value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return {dict: "object", list: "array", str: "string", int: "number", float: "number"}.get(type(value), "value")

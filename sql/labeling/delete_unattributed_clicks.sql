@@ -1,0 +1,1 @@
+DELETE FROM labels.unattributed_clicks WHERE owner_date >= $start_day AND owner_date < $end_day

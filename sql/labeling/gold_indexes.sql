@@ -1,0 +1,1 @@
+SELECT review_id, label_index FROM labels.gold

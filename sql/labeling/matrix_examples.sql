@@ -1,0 +1,1 @@
+SELECT DISTINCT example_id FROM {matrix} ORDER BY example_id

@@ -1,0 +1,1 @@
+SELECT review_id FROM labels.reviews
