@@ -4,6 +4,8 @@
         [--incident category_drift@2026-11-05] [--landing DIR]
     data-platform demo [--keep]      generate a week, materialize every partition, print a summary
     data-platform privacy            apply new opt-out / erasure requests from <landing>/privacy/
+    data-platform annotate [--batch batch-0001]   simulated raters answer a task batch (demo, tests)
+    data-platform tick annotation_sensor          evaluate a sensor once and run what it requests
     data-platform summary            rows per stage, latest checks, where the data is
 """
 
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from data_platform.resources import PROJECT_ROOT, landing_root, warehouse_path
+from data_platform.resources import PROJECT_ROOT, labeling_root, landing_root, warehouse_path
 
 
 def _date(value: str) -> dt.date:
@@ -55,35 +57,145 @@ def cmd_generate(args: argparse.Namespace) -> dict:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate logs, materialize every partition with ``dg launch``, print the summary."""
     if not args.keep:
-        for path in (warehouse_path(), landing_root() / "events"):
+        for path in (warehouse_path(), landing_root() / "events", landing_root() / "annotations", labeling_root()):
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
         for wal in warehouse_path().parent.glob(warehouse_path().name + ".wal"):
             wal.unlink()
-    print(f"== 1/3 generating {args.days} days x {args.events_per_day:,} events from {args.start}")
+    print(f"== 1/6 generating {args.days} days x {args.events_per_day:,} events from {args.start}")
     manifest = cmd_generate(args)
     event_days = sorted(manifest["valid_lines_by_event_day"])  # late clicks can spill past midnight
     first, last = event_days[0], event_days[-1]
-    print(f"== 2/3 materializing every asset for {first}...{last} (dg launch, one run)")
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home")),
-        # the generator renames finished files into place, so they need no settling time
-        "DATA_PLATFORM_SETTLE_SECONDS": "0",
-    }
-    cmd = [str(Path(sys.executable).with_name("dg")), "launch", "--assets", "*", "--partition-range", f"{first}...{last}"]
+    # the generator renames finished files into place, so they need no settling time
+    os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
+    steps = [
+        (f"== 2/6 ingest, clean and label clicks for {first}...{last} (dg launch, one run)",
+         ["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"]),
+        ("== 3/6 weak supervision, labeled reviews, first task batch for raters (dg launch)",
+         ["--job", "review_labeling"]),
+    ]
+    for title, launch_args in steps:
+        print(title)
+        if (code := _dg_launch(launch_args)) != 0:
+            return code
+    print("== 4/6 a late click lands after midnight; the late-click sensor relabels the earlier day")
+    if (code := _demo_late_click()) != 0:
+        return code
+    print("== 5/6 simulated raters answer the batch; the annotation sensor picks the export up")
+    if (code := cmd_annotate(argparse.Namespace(batch=None, raters_per_task=3, seed=args.seed))) != 0:
+        return code
+    if (code := cmd_tick(argparse.Namespace(sensor="annotation_sensor"))) != 0:
+        return code
+    print("== 6/6 the next batch: active learning, a random slice, gold, suspected label errors (dg launch)")
+    if (code := _dg_launch(["--assets", "labels/annotation_tasks"])) != 0:
+        return code
+    print("== summary")
+    return cmd_summary(args)
+
+
+def _demo_late_click() -> int:
+    """Deliver, in a late file, a click on an unclicked impression from just before midnight; run the
+    next day; let the late-click sensor relabel the impression's day; show the label flip."""
+    import json
+    import uuid
+
+    def label_of(impression_id: str) -> tuple:
+        with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+            return con.execute("SELECT label, label_status FROM labels.ctr_examples WHERE impression_id = ?",
+                               [impression_id]).fetchone()
+
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        found = con.execute("""
+            SELECT r.event_date, r.impression_id, r.item_id, r.anon_id, r.user_agent, r.ts
+            FROM labels.ctr_examples x JOIN raw.events r ON r.event_id = x.impression_event_id
+            WHERE x.label = 0 AND hour(x.impression_ts) = 23 AND minute(x.impression_ts) >= 45
+              AND x.event_date < (SELECT max(event_date) FROM labels.ctr_examples)
+            ORDER BY x.impression_ts DESC LIMIT 1""").fetchone()
+    if found is None:
+        print("   no unclicked impression just before midnight: skipped")
+        return 0
+    day, impression_id, item_id, anon_id, user_agent, ts = found
+    click_ts = ts + dt.timedelta(minutes=15)
+    late = landing_root() / "events" / "late" / f"late-click-{click_ts:%Y-%m-%d}.jsonl"
+    late.parent.mkdir(parents=True, exist_ok=True)
+    late.write_text(json.dumps({
+        "event_id": str(uuid.uuid4()), "event_type": "click", "ts": click_ts.isoformat(), "anon_id": anon_id,
+        "impression_id": impression_id, "item_id": item_id, "user_agent": user_agent}) + "\n")
+    before = label_of(impression_id)
+    if (code := _dg_launch(["--job", "daily_pipeline", "--partition", f"{click_ts:%Y-%m-%d}"])) != 0:
+        return code
+    if (code := cmd_tick(argparse.Namespace(sensor="late_click_sensor"))) != 0:
+        return code
+    print(f"   impression {impression_id} of {day} ({ts:%H:%M}), clicked at {click_ts:%Y-%m-%d %H:%M}: "
+          f"label {before} -> {label_of(impression_id)}")
+    return 0
+
+
+def _dg_launch(launch_args: list[str]) -> int:
+    """Run ``dg launch`` with the project's instance; print its time, or its output when it fails."""
+    cmd = [str(Path(sys.executable).with_name("dg")), "launch", *launch_args]
     started = time.perf_counter()
-    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
+    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=dict(os.environ), capture_output=True, text=True)
     if done.returncode != 0:
         print(done.stdout[-4000:], done.stderr[-8000:], sep="\n", file=sys.stderr)
-        print(f"dg launch failed (exit {done.returncode})", file=sys.stderr)
+        print(f"dg launch {' '.join(launch_args)} failed (exit {done.returncode})", file=sys.stderr)
         return done.returncode
-    print(f"   done in {seconds:.1f}s")
-    print("== 3/3 summary")
-    return cmd_summary(args)
+    print(f"   done in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    """Simulated raters answer a task batch; their Label Studio export lands in <landing>/annotations/."""
+    import json
+
+    from data_platform.generator.raters import simulate_annotations, write_export
+
+    tasks_dir = labeling_root() / "tasks"
+    batches = sorted(tasks_dir.glob("batch-*.tasks.json"))
+    if args.batch:
+        batches = [p for p in batches if p.name == f"{args.batch}.tasks.json"]
+    if not batches:
+        print(f"no task batch {args.batch or ''} under {tasks_dir}: materialize labels/annotation_tasks first",
+              file=sys.stderr)
+        return 1
+    path = batches[-1]
+    batch_id = path.name.removesuffix(".tasks.json")
+    export = simulate_annotations(json.loads(path.read_text()), raters_per_task=args.raters_per_task, seed=args.seed)
+    out = write_export(export, landing_root(), f"{batch_id}-export")
+    done = sum(a["result"] != [] for t in export for a in t["annotations"])
+    print(f"   {len(export)} tasks of {batch_id} answered ({done} annotations) -> {out}")
+    return 0
+
+
+def cmd_tick(args: argparse.Namespace) -> int:
+    """Evaluate one sensor of the definitions against the instance and run what it requests, in process."""
+    import dagster as dg
+
+    from data_platform.definitions import defs
+
+    sensor = defs.resolve_sensor_def(args.sensor)
+    with dg.DagsterInstance.get() as instance:
+        context = dg.build_sensor_context(instance=instance, resources=defs.resources,
+                                          definitions=defs)
+        result = sensor(context)
+        requests = [r for r in (result if isinstance(result, list) else [result]) if isinstance(r, dg.RunRequest)]
+        if not requests:
+            print(f"   {args.sensor}: nothing to do ({getattr(result, 'skip_message', result)})")
+            return 0
+        for request in requests:
+            job = defs.resolve_job_def(request.job_name or sensor.job_name)
+            started = time.perf_counter()
+            quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+            run = job.execute_in_process(instance=instance, tags=dict(request.tags), partition_key=request.partition_key,
+                                         run_config={**(request.run_config or {}), **quiet}, raise_on_error=False)
+            state = "succeeded" if run.success else "FAILED"
+            print(f"   {args.sensor} -> {job.name} {state} in {time.perf_counter() - started:.1f}s (run {run.run_id[:8]})")
+            if not run.success:
+                return 1
+    return 0
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -102,10 +214,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     checks = _latest_run_checks()
     if checks:
         failed = [c for c in checks if not c[2]]
-        print(f"checks in the latest run: {len(checks) - len(failed)} passed, {len(failed)} failed")
-        for asset, name, passed, partition in sorted(checks):
+        print(f"checks (latest evaluation in the recent runs): {len(checks) - len(failed)} passed, {len(failed)} failed")
+        for asset, name, passed, partition, text in sorted(checks, key=lambda c: (c[0], c[1], c[3] or "")):
             if not passed:
-                print(f"  FAILED {asset} {name} {partition or ''}")
+                print(f"  FAILED {asset} {name} {partition or ''} {text}".rstrip())
     print(f"landing folder: {landing_root()}")
     print("open the UI: make ui   (then http://127.0.0.1:3000, asset groups by lifecycle stage)")
     return 0
@@ -148,29 +260,49 @@ def _stage_counts(con: duckdb.DuckDBPyConnection) -> list[str]:
             "SELECT rule_id || '@' || rule_version, count(*) FROM clean.filtered_events GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
         lines.append("  rules: " + (", ".join(f"{r} {n}" for r, n in by_rule) or "none fired"))
+    if ("labels", "ctr_examples") in tables:
+        n, pos, provisional = con.execute(
+            "SELECT count(*), sum(label), count(*) FILTER (WHERE label_status = 'provisional') FROM labels.ctr_examples"
+        ).fetchone()
+        aside = con.execute("SELECT reason, count(*) FROM labels.unattributed_clicks GROUP BY 1 ORDER BY 2 DESC").fetchall()
+        lines.append(f"labels.ctr_examples {n:>7,} impressions, {pos or 0:,} clicked (CTR {(pos or 0) / max(n, 1):.4f}), "
+                     f"{provisional:,} provisional")
+        lines.append("  clicks kept aside: " + (", ".join(f"{r} {c}" for r, c in aside) or "none"))
+    if ("labels", "review_examples") in tables:
+        by_source = con.execute(
+            "SELECT label_source, count(*) FROM labels.review_examples GROUP BY 1 ORDER BY 2 DESC").fetchall()
+        total = sum(c for _, c in by_source)
+        lines.append(f"labels.review_examples {total:>4,} reviews: " + ", ".join(f"{s} {c}" for s, c in by_source))
+        weak_acc, weak_n, human_acc, human_n = con.execute(
+            "SELECT avg((w.label = g.label)::INT), count(*) FILTER (WHERE w.label IS NOT NULL), "
+            "(SELECT avg((h.label = g2.label)::INT) FROM labels.human_consensus h JOIN labels.gold g2 USING (review_id)), "
+            "(SELECT count(*) FROM labels.human_consensus h JOIN labels.gold g2 USING (review_id)) "
+            "FROM labels.gold g LEFT JOIN labels.weak_labels w USING (review_id)").fetchone()
+        lines.append(f"  accuracy on gold: label model {weak_acc or 0:.3f} ({weak_n} items), "
+                     f"human consensus {human_acc or 0:.3f} ({human_n} items)")
+        batches = con.execute("SELECT batch_id, count(*), string_agg(DISTINCT selection, ',' ORDER BY selection) "
+                              "FROM labels.tasks GROUP BY 1 ORDER BY 1").fetchall()
+        lines.append("  task batches: " + ", ".join(f"{b} ({n} tasks: {s})" for b, n, s in batches))
     return lines
 
 
-def _latest_run_checks() -> list[tuple[str, str, bool, str | None]]:
-    """(asset, check, passed, partition) for every check evaluated by the latest run."""
+def _latest_run_checks(runs: int = 10) -> list[tuple[str, str, bool, str | None, str]]:
+    """(asset, check, passed, partition, description): the latest evaluation of every check in the
+    last ``runs`` runs."""
     if not os.environ.get("DAGSTER_HOME"):
         return []
     import dagster as dg
     from dagster._core.events import DagsterEventType
 
+    latest: dict[tuple[str, str, str | None], tuple[bool, str]] = {}
     with dg.DagsterInstance.get() as instance:
-        runs = instance.get_runs(limit=1)
-        if not runs:
-            return []
-        records = instance.all_logs(runs[0].run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
-        out = []
-        for record in records:
-            evaluation = record.dagster_event.event_specific_data
-            out.append((
-                evaluation.asset_key.to_user_string(), evaluation.check_name, evaluation.passed,
-                getattr(evaluation, "partition", None),
-            ))
-        return out
+        for run in reversed(instance.get_runs(limit=runs)):  # oldest first: later evaluations win
+            for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+                evaluation = record.dagster_event.event_specific_data
+                key = (evaluation.asset_key.to_user_string(), evaluation.check_name,
+                       getattr(evaluation, "partition", None))
+                latest[key] = (evaluation.passed, getattr(evaluation, "description", None) or "")
+    return [(asset, name, passed, partition, text) for (asset, name, partition), (passed, text) in latest.items()]
 
 
 def cmd_privacy(args: argparse.Namespace) -> int:
@@ -211,6 +343,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     privacy = sub.add_parser("privacy", help="apply new opt-out and erasure requests from <landing>/privacy/")
     privacy.set_defaults(func=cmd_privacy)
+
+    annotate = sub.add_parser("annotate", help="simulated raters answer a task batch (the latest by default)")
+    annotate.add_argument("--batch", help="batch id, e.g. batch-0001")
+    annotate.add_argument("--raters-per-task", type=int, default=3)
+    annotate.add_argument("--seed", type=int, default=7)
+    annotate.set_defaults(func=cmd_annotate)
+
+    tick = sub.add_parser("tick", help="evaluate a sensor once and run the runs it requests")
+    tick.add_argument("sensor", help="e.g. annotation_sensor, late_click_sensor")
+    tick.set_defaults(func=cmd_tick)
 
     summary = sub.add_parser("summary", help="rows per stage, latest checks, where the data is")
     summary.set_defaults(func=cmd_summary)

@@ -70,6 +70,39 @@ def test_erasing_a_user_removes_them_everywhere_and_keeps_everyone_else(warehous
     assert checks_by_name(result)["raw_rows_accounted"].passed
 
 
+def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
+    from data_platform.labeling.ctr_assets import ctr_examples
+    from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
+    from data_platform.resources import LabelingDesk
+
+    _world(landing)
+    write_lines(landing.events_dir() / "c.jsonl", [
+        event("a-imp", "impression", ts=ts(8), anon_id="ann-phone", impression_id="imp-ann", user_agent=CHROME),
+        event("a-click", "click", ts=ts(9), anon_id="ann-phone", impression_id="imp-ann", user_agent=CHROME),
+        event("b-imp", "impression", ts=ts(8), anon_id="bob-phone", impression_id="imp-bob", user_agent=CHROME),
+        event("b-review", "review", ts=ts(10), anon_id="bob-phone", text="okay", user_agent=CHROME)])
+    resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
+    assert dg.materialize([*defs.assets[:2], ctr_examples], resources=resources, partition_key="2026-11-02").success
+    assert dg.materialize(REVIEW_LABELING_ASSETS, resources=resources).success
+    tables = {"labels.ctr_examples": "impression_event_id", "labels.reviews": "review_id",
+              "labels.label_matrix": "example_id", "labels.weak_labels": "review_id",
+              "labels.review_examples": "review_id", "labels.tasks": "review_id"}
+    before = {t: _ids(warehouse, t, c) for t, c in tables.items()}
+    assert "a-imp" in before["labels.ctr_examples"] and "a-review" in before["labels.review_examples"]
+    _request(landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase",
+                                   "ts": "2026-11-20T10:00:00Z"})
+    summary = _apply(warehouse, landing)
+    assert not any(summary["rows_remaining"].values())
+    after = {t: _ids(warehouse, t, c) for t, c in tables.items()}
+    for table, ids in after.items():
+        assert not {i for i in ids if i.startswith("a-")}, table
+        assert ids == {i for i in before[table] if not i.startswith("a-")}, table  # Bob's rows stay
+
+
+def _ids(warehouse, table, column):
+    return {r[0] for r in query(warehouse, f"SELECT {column} FROM {table}")}
+
+
 def test_erasing_a_device_and_rejecting_bad_requests_and_reading_files_once(warehouse, landing):
     _world(landing)
     run_pipeline(warehouse, landing)

@@ -187,7 +187,10 @@ def dawid_skene(
             log_scores = np.log(prior)[None, :] + voted_obs @ log_confusion
             posteriors_voted, item_log_lik = _log_normalise(log_scores)
             if anchored.size:
-                posteriors_voted[anchored >= 0] = np.eye(k)[anchored[anchored >= 0]]
+                rows = np.flatnonzero(anchored >= 0)
+                posteriors_voted[rows] = np.eye(k)[anchored[rows]]
+                # what EM maximises for an anchored item is the likelihood of its known class
+                item_log_lik[rows] = log_scores[rows, anchored[rows]]
             log_likelihood = float(item_log_lik.sum())
             if abs(log_likelihood - previous) < tol * max(1.0, abs(log_likelihood)):
                 converged = True

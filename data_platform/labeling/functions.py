@@ -8,6 +8,9 @@ changes, so the label matrix, the LF analysis and every weak label say which log
 
 Adding an LF: append a :class:`LabelingFunction` to :data:`REVIEW_LFS`; its analysis (coverage,
 overlaps, conflicts, accuracy on gold) appears on ``labels/label_matrix`` in the UI at the next run.
+Give an LF more than one polarity when you can (e.g. the lexicon votes all three classes): the label
+model ignores abstains, so a one-sided LF ("positive or abstain") looks the same whatever the true
+class and only counts in the majority-vote baseline.
 """
 
 from __future__ import annotations
@@ -60,9 +63,6 @@ REVIEW_LFS: tuple[LabelingFunction, ...] = (
         "emoji", 1,
         "CASE WHEN regexp_matches(text, '[😡👎😠💩]') THEN 0 WHEN regexp_matches(text, '[👍😍❤😊🥰]') THEN 2 ELSE -1 END",
         "angry or happy emoji"),
-    LabelingFunction(
-        "shouting_one_star", 1, f"CASE WHEN rating = 1 AND regexp_matches(text, '!') THEN {NEG} ELSE -1 END",
-        "a one-star review with an exclamation mark"),
 )
 
 

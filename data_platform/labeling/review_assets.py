@@ -97,12 +97,7 @@ def gold(warehouse: Warehouse, landing: LandingZone) -> dg.MaterializeResult:
         rejects += [{"source_file": a["source_file"], "position": None, "reason": "unknown_review",
                      "detail": a["review_id"]} for a in unknown]
         answers = [a for a in answers if a["review_id"] in known]
-        con.execute("BEGIN TRANSACTION")
-        run_sql(con, "labeling/delete_gold.sql")
-        _insert(con, "labels.gold", answers, GOLD_SCHEMA)
-        run_sql(con, "labeling/delete_rejects.sql", {"gold": True})
-        _insert(con, "labels.annotation_rejects", rejects, REJECT_SCHEMA)
-        con.execute("COMMIT")
+        _replace_read_rows(con, "gold", answers, GOLD_SCHEMA, rejects)
     by_label = {s: sum(a["label"] == s for a in answers) for s in SENTIMENTS}
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(answers), "by_label": dg.MetadataValue.json(by_label),
@@ -194,12 +189,7 @@ def annotations(warehouse: Warehouse, landing: LandingZone) -> dg.MaterializeRes
                      "detail": r["detail"]} for r in parsed.rejected]
     with warehouse.connect() as con:
         run_sql(con, "labeling/create_review_tables.sql")
-        con.execute("BEGIN TRANSACTION")
-        run_sql(con, "labeling/delete_annotations.sql")
-        _insert(con, "labels.annotations", found, ANNOTATION_SCHEMA)
-        run_sql(con, "labeling/delete_rejects.sql", {"gold": False})
-        _insert(con, "labels.annotation_rejects", rejects, REJECT_SCHEMA)
-        con.execute("COMMIT")
+        _replace_read_rows(con, "annotations", found, ANNOTATION_SCHEMA, rejects)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(found),
         "files": len(files),
@@ -396,6 +386,21 @@ def _stratified_sample(pool: list[dict], n: int, rng: np.random.Generator) -> li
     for s, ids in sorted(strata.items()):
         out += [ids[i] for i in sorted(rng.choice(len(ids), take[s], replace=False))]
     return out
+
+
+def _replace_read_rows(con, table: str, records: list[dict], schema: pa.Schema, rejects: list[dict]) -> None:
+    """Replace ``labels.<table>`` (gold or annotations, rebuilt from every landing file on each run)
+    and that reader's rows of labels.annotation_rejects, in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        run_sql(con, f"labeling/delete_{table}.sql")
+        _insert(con, f"labels.{table}", records, schema)
+        run_sql(con, "labeling/delete_rejects.sql", {"gold": table == "gold"})
+        _insert(con, "labels.annotation_rejects", rejects, REJECT_SCHEMA)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _insert(con, table: str, records: list[dict], schema: pa.Schema, **constants) -> None:

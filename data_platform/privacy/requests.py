@@ -49,9 +49,10 @@ PERSON_TABLES: dict[str, str] = {
     "clean.identity_map": "anon_id IN (SELECT pseudonym FROM erase_subject_ids)",
     "labels.ctr_examples": "impression_event_id IN (SELECT event_id FROM erase_events)",
     "labels.unattributed_clicks": "click_event_id IN (SELECT event_id FROM erase_events)",
+    "labels.label_matrix": "example_id IN (SELECT event_id FROM erase_events)",
     **{f"labels.{table}": _REVIEW for table in (
-        "reviews", "label_matrix", "weak_labels", "gold", "tasks", "annotations", "human_consensus",
-        "review_examples", "label_issues")},
+        "reviews", "weak_labels", "gold", "tasks", "annotations", "human_consensus", "review_examples",
+        "label_issues")},
 }
 KINDS = ("opt_out", "erase")
 
