@@ -53,3 +53,13 @@ def _ddl_catalog(ddl_name: str) -> dict[str, list[tuple[str, str]]]:
 def schema_from_ddl(ddl_name: str, table: str) -> dg.TableSchema:
     """The dagster/column_schema of ``table`` as the stage's own DDL file creates it."""
     return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in _ddl_catalog(ddl_name)[table]])
+
+
+def table_schema_of(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
+    """The dagster/column_schema of a table as it stands in the warehouse (for tables rebuilt with
+    CREATE TABLE AS, whose columns follow their query)."""
+    schema, name = table.split(".")
+    cols = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+        "ORDER BY column_index", [schema, name]).fetchall()
+    return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in cols])

@@ -55,6 +55,8 @@ def test_the_round_trip_from_tasks_to_the_next_batch(world, tmp_path):
         assert first.success
         reviews = query(warehouse, "SELECT count(*) FROM labels.reviews")[0][0]
         assert reviews == query(warehouse, "SELECT count(*) FROM clean.events WHERE event_type = 'review'")[0][0] > 250
+        for event in first.get_asset_materialization_events():  # the UI shows every table's columns
+            assert "dagster/column_schema" in event.materialization.metadata, event.asset_key
         gold_rows = meta(first, "gold")["dagster/row_count"]
         assert gold_rows > 5
 
@@ -173,3 +175,39 @@ def test_stratified_sample_is_proportional_and_deterministic():
     assert counts == {"positive": 12, "neutral": 6, "negative": 2}
     assert picked == _stratified_sample(pool, 20, np.random.default_rng(1)) and len(set(picked)) == 20
 
+
+
+@pytest.mark.slow
+def test_the_cli_answers_a_batch_and_ticks_the_sensor_into_a_recorded_run(world, tmp_path):
+    """`data-platform annotate` then `data-platform tick annotation_sensor`, as the demo runs them:
+    real processes, the project's definitions, a temporary instance."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from data_platform.resources import PROJECT_ROOT
+
+    resources = world["resources"]
+    assert dg.materialize(REVIEW_LABELING_ASSETS, resources=resources).success
+    for old in world["landing"].annotations_dir().glob("*.json"):
+        old.unlink()
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "DATA_PLATFORM_WAREHOUSE": world["warehouse"].database,
+           "DATA_PLATFORM_LANDING": world["landing"].root, "DATA_PLATFORM_LABELING": resources["labeling"].root,
+           "DATA_PLATFORM_SETTLE_SECONDS": "0", "DATA_PLATFORM_SENSORS": "stopped"}
+    cli = str(Path(sys.executable).with_name("data-platform"))
+    annotated = subprocess.run([cli, "annotate"], env=env, capture_output=True, text=True, timeout=120)
+    assert annotated.returncode == 0, annotated.stderr[-3000:]
+    assert "tasks of batch-" in annotated.stdout
+    ticked = subprocess.run([cli, "tick", "annotation_sensor"], env=env, capture_output=True, text=True, timeout=300)
+    assert ticked.returncode == 0, ticked.stderr[-3000:]
+    assert "annotation_sensor -> annotation_round succeeded" in ticked.stdout
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs()
+        assert [r.job_name for r in runs] == ["annotation_round"] and runs[0].is_success
+        assert "data_platform/changed_files" in runs[0].tags
+    assert query(world["warehouse"], "SELECT count(*) FROM labels.annotations")[0][0] > 0

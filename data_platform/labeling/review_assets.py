@@ -34,7 +34,7 @@ from data_platform.labeling.weak import (
     out_of_sample_probs,
     vote_matrix,
 )
-from data_platform.metadata import StageClock, markdown_table
+from data_platform.metadata import StageClock, markdown_table, table_schema_of
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse, rows, run_sql
 
 REVIEWS = dg.AssetKey(["labels", "reviews"])
@@ -81,7 +81,8 @@ def reviews(warehouse: Warehouse) -> dg.MaterializeResult:
         run_sql(con, "labeling/create_review_tables.sql")
         run_sql(con, "labeling/reviews.sql")
         n = run_sql(con, "labeling/count_table.sql", table="labels.reviews").fetchone()[0]
-    return dg.MaterializeResult(metadata={"dagster/row_count": n})
+        schema = table_schema_of(con, "labels.reviews")
+    return dg.MaterializeResult(metadata={"dagster/row_count": n, "dagster/column_schema": schema})
 
 
 @dg.asset(key=GOLD, deps=[REVIEWS], code_version="gold-1", **_COMMON)
@@ -98,9 +99,10 @@ def gold(warehouse: Warehouse, landing: LandingZone) -> dg.MaterializeResult:
                      "detail": a["review_id"]} for a in unknown]
         answers = [a for a in answers if a["review_id"] in known]
         _replace_read_rows(con, "gold", answers, GOLD_SCHEMA, rejects)
+        schema = table_schema_of(con, "labels.gold")
     by_label = {s: sum(a["label"] == s for a in answers) for s in SENTIMENTS}
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(answers), "by_label": dg.MetadataValue.json(by_label),
+        "dagster/row_count": len(answers), "dagster/column_schema": schema, "by_label": dg.MetadataValue.json(by_label),
         "rejected": dg.MetadataValue.json(_count_by(rejects, "reason"))})
 
 
@@ -113,6 +115,7 @@ def label_matrix(warehouse: Warehouse) -> dg.MaterializeResult:
         cells = build_label_matrix(con, "labels.reviews", "review_id", "labels.label_matrix", REVIEW_LFS)
         run_sql(con, "labeling/gold_examples.sql")
         analysis = lf_analysis(con, "labels.label_matrix", "gold_examples")
+        schema = table_schema_of(con, "labels.label_matrix")
     table = [{"lf": f"{a['lf']}@{a['lf_version']}",
               "polarity": ",".join(SENTIMENTS[v] for v in a["polarity"] or []),
               "coverage": round(a["coverage"], 4), "overlaps": round(a["overlaps"], 4),
@@ -121,6 +124,7 @@ def label_matrix(warehouse: Warehouse) -> dg.MaterializeResult:
              for a in analysis]
     return dg.MaterializeResult(metadata={
         "dagster/row_count": cells,
+        "dagster/column_schema": schema,
         "labeling_functions": len(REVIEW_LFS),
         "lf_registry_version": lf_registry_version(),
         "lf_analysis": dg.MetadataValue.md(markdown_table(table)),
@@ -152,6 +156,7 @@ def weak_labels(warehouse: Warehouse) -> dg.MaterializeResult:
             "label_model": LABEL_MODEL,
         } for i, rid in enumerate(ids)]
         _save(con, "labels.weak_labels", records, WEAK_SCHEMA)
+        schema = table_schema_of(con, "labels.weak_labels")
         clock.lap("save_s")
     gold_vec = np.array([gold_by_id.get(r, -1) for r in ids], dtype=np.int64)
     ds_labels = np.where(covered, fitted.model.labels, -1)
@@ -161,6 +166,7 @@ def weak_labels(warehouse: Warehouse) -> dg.MaterializeResult:
                 for lf, a in zip(REVIEW_LFS, fitted.model.accuracy)]
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(records),
+        "dagster/column_schema": schema,
         "covered": int(covered.sum()),
         "label_model": LABEL_MODEL,
         "label_model_accuracy_on_gold": _r(ds_acc),
@@ -190,8 +196,10 @@ def annotations(warehouse: Warehouse, landing: LandingZone) -> dg.MaterializeRes
     with warehouse.connect() as con:
         run_sql(con, "labeling/create_review_tables.sql")
         _replace_read_rows(con, "annotations", found, ANNOTATION_SCHEMA, rejects)
+        schema = table_schema_of(con, "labels.annotations")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(found),
+        "dagster/column_schema": schema,
         "files": len(files),
         "by_status": dg.MetadataValue.json(_count_by(found, "status")),
         "rejected": dg.MetadataValue.json(_count_by(rejects, "reason")),
@@ -220,10 +228,12 @@ def human_consensus(context: dg.AssetExecutionContext, config: AgreementConfig, 
         table = vote_table(found)
         agreed = consensus(table)
         _save(con, "labels.human_consensus", agreed, CONSENSUS_SCHEMA)
+        schema = table_schema_of(con, "labels.human_consensus")
     batches = batch_agreement(found, min_gain=config.min_gain)
     raters = rater_report(table, gold_by_id, agreed)
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": len(agreed),
+        "dagster/column_schema": schema,
         "annotations": len(found),
         "cancelled_or_empty": sum(a["status"] != "completed" for a in found),
         "majority_vote_disagrees": sum(a["mv_label"] != a["label"] for a in agreed),
@@ -259,8 +269,10 @@ def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
         run_sql(con, "labeling/review_examples.sql", {"label_model": LABEL_MODEL, "run_id": context.run.run_id})
         summary = rows(con, "labeling/review_examples_summary.sql")[0]
         sources = rows(con, "labeling/label_sources.sql")
+        schema = table_schema_of(con, "labels.review_examples")
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": summary["examples"],
+        "dagster/column_schema": schema,
         "unlabeled_reviews": summary["unlabeled"],
         "by_source": dg.MetadataValue.md(markdown_table(sources)),
         "suspected_label_errors": len(issues),
@@ -335,8 +347,10 @@ def annotation_tasks(context: dg.AssetExecutionContext, config: TaskBatchConfig,
                             "prediction": context_row["prediction"], "prediction_score": context_row["prediction_score"]})
         path = write_batch(build_tasks(task_rows, LABEL_MODEL), labeling.tasks_dir(), batch_id)
         _insert(con, "labels.tasks", records, TASK_SCHEMA, run_id=context.run.run_id)
+        schema = table_schema_of(con, "labels.tasks")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(records),
+        "dagster/column_schema": schema,
         "batch_id": batch_id,
         "tasks_file": dg.MetadataValue.path(str(path.resolve())),
         "by_selection": dg.MetadataValue.json(_count_by(records, "selection")),
