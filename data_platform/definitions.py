@@ -17,6 +17,7 @@ from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
 from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_requests
 from data_platform.privacy.pseudonyms import mode, pseudonym_key
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse
+from data_platform.validation.checks import CONTRACT_CHECKS
 
 if mode() == "production":
     pseudonym_key()  # fail at startup, with a clear message, when the key is missing
@@ -35,6 +36,7 @@ daily_pipeline = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[raw_ingestion, clean_layer, ctr_examples, *REVIEW_LABELING_ASSETS],
+    asset_checks=CONTRACT_CHECKS,
     jobs=[ingest_raw_events, daily_pipeline, relabel_ctr, review_labeling, annotation_round, process_privacy_requests],
     sensors=[build_landing_sensor(daily_pipeline), privacy_request_sensor, late_click_sensor, annotation_sensor],
     resources={"warehouse": Warehouse.from_env(), "landing": LandingZone.from_env(),

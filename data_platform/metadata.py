@@ -50,11 +50,6 @@ def _ddl_catalog(ddl_name: str) -> dict[str, list[tuple[str, str]]]:
         con.close()
 
 
-def schema_from_ddl(ddl_name: str, table: str) -> dg.TableSchema:
-    """The dagster/column_schema of ``table`` as the stage's own DDL file creates it."""
-    return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in _ddl_catalog(ddl_name)[table]])
-
-
 def table_schema_of(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
     """The dagster/column_schema of a table as it stands in the warehouse (for tables rebuilt with
     CREATE TABLE AS, whose columns follow their query)."""
@@ -63,3 +58,9 @@ def table_schema_of(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchem
         "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
         "ORDER BY column_index", [schema, name]).fetchall()
     return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in cols])
+
+
+def ddl_columns(ddl_name: str, table: str) -> tuple[tuple[str, str, str], ...]:
+    """(name, DuckDB type, description) of ``table`` as the stage's DDL file creates it (the
+    description is the empty string: the DDL's comments are for readers of the SQL)."""
+    return tuple((c, t, "") for c, t in _ddl_catalog(ddl_name)[table])

@@ -7,12 +7,13 @@ import dagster as dg
 from data_platform.cleaning.clean import clean_days, fx_version
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, rules_markdown
 from data_platform.ingestion.assets import RAW_EVENTS
-from data_platform.metadata import StageClock, markdown_table, schema_from_ddl
+from data_platform.metadata import StageClock, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
 from data_platform.privacy.aggregates import k_anonymous_counts
 from data_platform.privacy.pseudonyms import key_status
 from data_platform.privacy.redaction import scan_for_pii
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql
+from data_platform.validation.contracts import CONTRACTS
 
 CLEAN_EVENTS = dg.AssetKey(["clean", "events"])
 FILTERED_EVENTS = dg.AssetKey(["clean", "filtered_events"])
@@ -52,7 +53,7 @@ PII_CHECK = dg.AssetCheckSpec(
     specs=[
         dg.AssetSpec(
             CLEAN_EVENTS,
-            metadata={"dagster/column_schema": schema_from_ddl("cleaning/create_tables.sql", "clean.events")},
+            metadata={"dagster/column_schema": CONTRACTS["clean.events"].table_schema()},
             description="Events every later stage reads: one row per event_id (earliest ingested copy), "
             "bots and spam removed by the versioned rules, prices in EUR with cents errors corrected, "
             "free text redacted, IPs truncated, ids pseudonymised with a keyed hash, a person_key from "
@@ -62,7 +63,7 @@ PII_CHECK = dg.AssetCheckSpec(
         ),
         dg.AssetSpec(
             FILTERED_EVENTS,
-            metadata={"dagster/column_schema": schema_from_ddl("cleaning/create_tables.sql", "clean.filtered_events")},
+            metadata={"dagster/column_schema": CONTRACTS["clean.filtered_events"].table_schema()},
             description="Events a spam or bot rule removed, with the rule id and version that removed "
             "them and every rule that matched: what lets a bad rule version be traced and undone.",
             deps=[RAW_EVENTS],

@@ -15,6 +15,7 @@ from data_platform.ingestion.landing import ensure_tables, land_new_files, sql_l
 from data_platform.metadata import StageClock, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days, partitions_start
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql
+from data_platform.validation.contracts import CONTRACTS
 
 RAW_FILES = dg.AssetKey(["raw", "files"])
 RAW_EVENTS = dg.AssetKey(["raw", "events"])
@@ -87,7 +88,7 @@ REASONS_CHECK = dg.AssetCheckSpec(
             "its provenance: source_file, source_line, file_sha256, ingested_at, run_id. Duplicates "
             "are kept here; cleaning removes them.",
             deps=[RAW_FILES],
-            metadata={"dagster/column_schema": contracts.table_schema(contracts.raw_events_columns())},
+            metadata={"dagster/column_schema": CONTRACTS["raw.events"].table_schema()},
             **_COMMON,
         ),
         dg.AssetSpec(
@@ -95,7 +96,7 @@ REASONS_CHECK = dg.AssetCheckSpec(
             description="Lines that broke the log contract, with the reason code, the field or value that "
             "triggered it, the raw line and where it came from. Nothing is dropped silently.",
             deps=[RAW_FILES],
-            metadata={"dagster/column_schema": contracts.table_schema(contracts.RAW_QUARANTINE_COLUMNS)},
+            metadata={"dagster/column_schema": CONTRACTS["raw.quarantine"].table_schema()},
             **_COMMON,
         ),
     ],
@@ -163,7 +164,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             "events_by_type": dg.MetadataValue.json(by_type),
             "source_files": summary["files"],
             "preview": dg.MetadataValue.md(markdown_table(preview_events)),
-            "dagster/column_schema": contracts.table_schema(contracts.raw_events_columns()),
+            "dagster/column_schema": CONTRACTS["raw.events"].table_schema(),
         },
     )
     yield dg.MaterializeResult(
@@ -174,7 +175,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             **{f"reason/{code}": by_reason.get(code, 0) for code in contracts.QUARANTINE_REASONS},
             "quarantine_share": round(summary["quarantined"] / max(1, summary["quarantined"] + summary["events"]), 5),
             "preview": dg.MetadataValue.md(markdown_table(preview_quarantine)),
-            "dagster/column_schema": contracts.table_schema(contracts.RAW_QUARANTINE_COLUMNS),
+            "dagster/column_schema": CONTRACTS["raw.quarantine"].table_schema(),
         },
     )
     yield from checks

@@ -10,9 +10,10 @@ from data_platform.labeling.direct import (
     label_ctr_days,
     miscalibrated_models,
 )
-from data_platform.metadata import StageClock, markdown_table, schema_from_ddl
+from data_platform.metadata import StageClock, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
 from data_platform.resources import Warehouse, sensors_default_status
+from data_platform.validation.contracts import CONTRACTS
 
 CTR_EXAMPLES = dg.AssetKey(["labels", "ctr_examples"])
 
@@ -51,7 +52,7 @@ class CtrLabelConfig(dg.Config):
         partition_mapping=dg.TimeWindowPartitionMapping(start_offset=0, end_offset=1,
                                                         allow_nonexistent_upstream_partitions=True),
     )},
-    metadata={"dagster/column_schema": schema_from_ddl("labeling/create_tables.sql", "labels.ctr_examples")},
+    metadata={"dagster/column_schema": CONTRACTS["labels.ctr_examples"].table_schema()},
     check_specs=[ACCOUNTED_CHECK, CALIBRATION_CHECK],
     **WAREHOUSE_STEP,
 )

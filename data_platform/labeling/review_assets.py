@@ -36,6 +36,7 @@ from data_platform.labeling.weak import (
 )
 from data_platform.metadata import StageClock, markdown_table, table_schema_of
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse, rows, run_sql
+from data_platform.validation.contracts import CONTRACTS
 
 REVIEWS = dg.AssetKey(["labels", "reviews"])
 GOLD = dg.AssetKey(["labels", "gold"])
@@ -269,7 +270,7 @@ def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
         run_sql(con, "labeling/review_examples.sql", {"label_model": LABEL_MODEL, "run_id": context.run.run_id})
         summary = rows(con, "labeling/review_examples_summary.sql")[0]
         sources = rows(con, "labeling/label_sources.sql")
-        schema = table_schema_of(con, "labels.review_examples")
+        schema = CONTRACTS["labels.review_examples"].table_schema()
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": summary["examples"],
         "dagster/column_schema": schema,
