@@ -14,7 +14,7 @@ INCIDENTS ?= --incident cents_prices@2026-11-05
 
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: install demo test ui bench clean
+.PHONY: install demo test ui bench bench-monitoring clean
 
 install: $(STAMP)
 
@@ -35,6 +35,9 @@ ui: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_ingest.py $(BENCH_ARGS)
+
+bench-monitoring: install
+	$(BIN)/python benchmarks/bench_monitoring.py $(BENCH_ARGS)
 
 clean:
 	rm -rf data dagster_home/history dagster_home/storage dagster_home/schedules dagster_home/logs

@@ -6,6 +6,7 @@
     data-platform privacy            apply new opt-out / erasure requests from <landing>/privacy/
     data-platform annotate [--batch batch-0001]   simulated raters answer a task batch (demo, tests)
     data-platform tick annotation_sensor          evaluate a sensor once and run what it requests
+    data-platform infer-schema --from 2026-11-01 --to 2026-11-04   reviewable schemas from a reference window
     data-platform summary            rows per stage, latest checks, where the data is
 """
 
@@ -283,6 +284,18 @@ def _stage_counts(con: duckdb.DuckDBPyConnection) -> list[str]:
         batches = con.execute("SELECT batch_id, count(*), string_agg(DISTINCT selection, ',' ORDER BY selection) "
                               "FROM labels.tasks GROUP BY 1 ORDER BY 1").fetchall()
         lines.append("  task batches: " + ", ".join(f"{b} ({n} tasks: {s})" for b, n, s in batches))
+    if ("monitoring", "anomalies") in tables:
+        stats_rows, stats_days = con.execute(
+            "SELECT count(*), count(DISTINCT partition_date) FROM monitoring.feature_stats").fetchone()
+        lines.append(f"monitoring.feature_stats {stats_rows:>5,} feature profiles over {stats_days} days")
+        by_day = con.execute("""
+            SELECT day, count(*) FILTER (WHERE severity = 'ERROR'), count(*) FILTER (WHERE severity = 'WARN'),
+                   string_agg(DISTINCT kind || ' ' || table_name || '.' || feature, ', ' ORDER BY kind || ' ' || table_name || '.' || feature)
+                       FILTER (WHERE severity = 'ERROR')
+            FROM monitoring.anomalies GROUP BY day ORDER BY day""").fetchall()
+        for day, errors, warnings, what in by_day:
+            shown = (what or "")[:150] + ("..." if what and len(what) > 150 else "")
+            lines.append(f"  {day}: {errors} ERROR, {warnings} WARN" + (f"  ({shown})" if errors else ""))
     return lines
 
 
@@ -316,6 +329,33 @@ def cmd_privacy(args: argparse.Namespace) -> int:
         summary = process_requests(con, LandingZone.from_env().privacy_dir(), run_id="cli")
     print(json.dumps(summary, indent=2))
     return 1 if any(summary["rows_remaining"].values()) else 0
+
+
+def cmd_infer_schema(args: argparse.Namespace) -> int:
+    """Infer each monitored table's schema from the statistics of a reference window; write the YAML files."""
+    from data_platform.resources import Warehouse, rows
+    from data_platform.validation.features import MONITORED, SKEW
+    from data_platform.validation.schema import SCHEMA_DIR, infer_schema, write_schema
+    from data_platform.validation.stats import load_stats
+
+    schema_dir = Path(args.schema_dir) if args.schema_dir else SCHEMA_DIR
+    with Warehouse.from_env().connect() as con:
+        for monitored in MONITORED:
+            if monitored.table == SKEW[1]:
+                continue  # a view of clean.events: its schema is clean.events'
+            stats = load_stats(con, monitored.table, args.start, args.end)
+            if not stats:
+                print(f"   {monitored.table}: no statistics in [{args.start}, {args.end}): materialize "
+                      "monitoring/feature_stats for those days first", file=sys.stderr)
+                return 1
+            schema_name, table = monitored.table.split(".")
+            columns = [(r["column_name"], r["data_type"]) for r in rows(
+                con, "validation/table_columns.sql", {"schema": schema_name, "table": table})]
+            unbounded = frozenset(f.name for f in monitored.features if not f.bounded)
+            path = write_schema(infer_schema(monitored.table, columns, stats, args.start, args.end, unbounded),
+                                schema_dir)
+            print(f"   {monitored.table}: {len({r['feature'] for r in stats})} features -> {path}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -353,6 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
     tick = sub.add_parser("tick", help="evaluate a sensor once and run the runs it requests")
     tick.add_argument("sensor", help="e.g. annotation_sensor, late_click_sensor")
     tick.set_defaults(func=cmd_tick)
+
+    infer = sub.add_parser("infer-schema", help="write reviewable schemas from a reference window's statistics")
+    infer.add_argument("--from", dest="start", type=_date, required=True, help="first day of the window")
+    infer.add_argument("--to", dest="end", type=_date, required=True, help="day after the window")
+    infer.add_argument("--schema-dir", help="default: data_platform/validation/schemas (in the repo)")
+    infer.set_defaults(func=cmd_infer_schema)
 
     summary = sub.add_parser("summary", help="rows per stage, latest checks, where the data is")
     summary.set_defaults(func=cmd_summary)

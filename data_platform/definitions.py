@@ -17,7 +17,9 @@ from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
 from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_requests
 from data_platform.privacy.pseudonyms import mode, pseudonym_key
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse
+from data_platform.validation.assets import ANOMALIES, FEATURE_STATS, anomalies, feature_stats, source_inventory
 from data_platform.validation.checks import CONTRACT_CHECKS
+from data_platform.validation.sources import freshness_policies
 
 if mode() == "production":
     pseudonym_key()  # fail at startup, with a clear message, when the key is missing
@@ -30,15 +32,31 @@ ingest_raw_events = dg.define_asset_job(
 
 daily_pipeline = dg.define_asset_job(
     name="daily_pipeline",
-    selection=dg.AssetSelection.groups("ingestion", "cleaning") | dg.AssetSelection.assets(CTR_EXAMPLES),
-    description="Every daily stage for one day: land and ingest, clean, direct labels. The landing sensor runs it.",
+    selection=dg.AssetSelection.groups("ingestion", "cleaning")
+    | dg.AssetSelection.assets(CTR_EXAMPLES, FEATURE_STATS, ANOMALIES),
+    description="Every daily stage for one day: land and ingest, clean, direct labels, statistics and "
+    "anomalies. The landing sensor runs it.",
 )
 
+_FRESHNESS = freshness_policies()
+
+
+def _with_freshness(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """The freshness policy of the source that feeds the asset (sources.yaml), if any."""
+    policy = _FRESHNESS.get(spec.key)
+    return spec.replace_attributes(freshness_policy=policy) if policy else spec
+
+
 defs = dg.Definitions(
-    assets=[raw_ingestion, clean_layer, ctr_examples, *REVIEW_LABELING_ASSETS],
+    assets=dg.map_asset_specs(_with_freshness, [
+        raw_ingestion, clean_layer, ctr_examples, *REVIEW_LABELING_ASSETS, feature_stats, anomalies,
+        source_inventory]),
     asset_checks=CONTRACT_CHECKS,
     jobs=[ingest_raw_events, daily_pipeline, relabel_ctr, review_labeling, annotation_round, process_privacy_requests],
     sensors=[build_landing_sensor(daily_pipeline), privacy_request_sensor, late_click_sensor, annotation_sensor],
     resources={"warehouse": Warehouse.from_env(), "landing": LandingZone.from_env(),
                "labeling": LabelingDesk.from_env()},
+    # Steps run one after another in the run's process: DuckDB takes one writer at a time anyway (the
+    # "duckdb" pool), and a process per step cost 3 to 4 s each, most of a one-day run's time.
+    executor=dg.in_process_executor,
 )

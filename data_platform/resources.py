@@ -10,6 +10,7 @@ inside the project) and an environment variable that overrides it:
 - ``DATA_PLATFORM_START_DATE`` first daily partition (default ``2026-11-01``)
 - ``DATA_PLATFORM_SENSORS``    ``stopped`` makes the sensors start stopped (default: running)
 - ``DATA_PLATFORM_LABELING``   task batches for raters (default ``data/labeling``)
+- ``DATA_PLATFORM_REPORTS``    HTML data reports (default ``data/reports``)
 - ``DATA_PLATFORM_SETTLE_SECONDS`` how old a landing file's mtime must be before a run takes it (5)
 """
 
@@ -157,6 +158,11 @@ class LandingZone(dg.ConfigurableResource):
     def annotations_dir(self) -> Path:
         """Where Label Studio JSON exports land (gold answers, CSV, under ``gold/``)."""
         return Path(self.root) / "annotations"
+
+
+def reports_root() -> Path:
+    """Where the HTML data reports go (``DATA_PLATFORM_REPORTS``, default ``data/reports``)."""
+    return _env_path("DATA_PLATFORM_REPORTS", "data/reports")
 
 
 def labeling_root() -> Path:

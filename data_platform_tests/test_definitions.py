@@ -9,6 +9,7 @@ import dagster as dg
 from data_platform import contracts
 from data_platform.definitions import defs
 from data_platform.resources import PROJECT_ROOT
+from data_platform.validation.contracts import CONTRACTS
 
 
 def test_definitions_load():
@@ -42,6 +43,9 @@ def test_asset_graph_snapshot():
         "labels/review_examples": ("labeling", ["labels/gold", "labels/human_consensus", "labels/reviews",
                                                 "labels/weak_labels"]),
         "labels/annotation_tasks": ("labeling", ["labels/review_examples", "labels/weak_labels"]),
+        "monitoring/feature_stats": ("monitoring", ["clean/events", "labels/ctr_examples", "raw/events"]),
+        "monitoring/anomalies": ("monitoring", ["monitoring/feature_stats"]),
+        "monitoring/source_inventory": ("monitoring", ["raw/events"]),
     }
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert checks == {("raw/files", "lines_accounted"), ("raw/events", "contract_v1"),
@@ -49,33 +53,50 @@ def test_asset_graph_snapshot():
                       ("clean/events", "clean_contract"), ("clean/events", "no_personal_data"),
                       ("labels/ctr_examples", "ctr_examples_accounted"), ("labels/ctr_examples", "ctr_calibration"),
                       ("labels/human_consensus", "rater_agreement"),
-                      ("labels/review_examples", "review_examples_accounted")}
+                      ("labels/review_examples", "review_examples_accounted"),
+                      ("monitoring/anomalies", "no_error_anomalies"), ("monitoring/anomalies", "no_warn_anomalies"),
+                      *{(c.asset_key.to_user_string(), "pandera_contract") for c in CONTRACTS.values()}}
 
 
-# Labeling rounds span every day seen so far: those assets are unpartitioned, and rebuilt whole.
-UNPARTITIONED_GROUPS = {"labeling"}
-DAILY_LABELS = {"labels/ctr_examples"}
+# Labeling rounds span every day seen so far: those assets are unpartitioned, and rebuilt whole; so is
+# the source inventory.
+UNPARTITIONED = {"labels/reviews", "labels/gold", "labels/label_matrix", "labels/weak_labels", "labels/annotations",
+                 "labels/human_consensus", "labels/review_examples", "labels/annotation_tasks",
+                 "monitoring/source_inventory"}
+# Tables rebuilt whole, or monitoring results: their columns are reported by each materialization.
+SCHEMA_AT_RUNTIME = UNPARTITIONED | {"monitoring/feature_stats", "monitoring/anomalies"}
 
 
 def test_every_asset_is_described_owned_versioned_and_partitioned_daily():
     for node in defs.resolve_asset_graph().asset_nodes:
         assert len(node.description or "") > 40, node.key
         assert node.owners and node.code_version and node.kinds, node.key
-        if node.group_name in UNPARTITIONED_GROUPS and node.key.to_user_string() not in DAILY_LABELS:
-            assert node.partitions_def is None, node.key  # (column schema: in each materialization)
+        key = node.key.to_user_string()
+        if key in UNPARTITIONED:
+            assert node.partitions_def is None, key
         else:
-            assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition), node.key
-            assert "dagster/column_schema" in node.metadata, node.key
+            assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition), key
+        if key not in SCHEMA_AT_RUNTIME:
+            assert "dagster/column_schema" in node.metadata, key
 
 
 def test_contract_and_accounting_checks_block_and_quality_alarms_do_not():
     """Checks that guard a table's contract or accounting stop downstream steps; checks that grade
     data or people (calibration of a serving model, rater agreement) alarm without blocking."""
-    specs = {spec.name: spec.blocking for a in defs.assets for spec in a.check_specs}
+    graph = defs.resolve_asset_graph()
+    specs = {key.name: graph.get_check_spec(key).blocking for key in graph.asset_check_keys}
     assert specs == {"lines_accounted": True, "contract_v1": True, "reasons_known": True,
                      "raw_rows_accounted": True, "clean_contract": True, "no_personal_data": True,
-                     "ctr_examples_accounted": True, "review_examples_accounted": True,
-                     "ctr_calibration": False, "rater_agreement": False}
+                     "ctr_examples_accounted": True, "review_examples_accounted": True, "pandera_contract": True,
+                     "ctr_calibration": False, "rater_agreement": False, "no_error_anomalies": False,
+                     "no_warn_anomalies": False}
+
+
+def test_freshness_policies_follow_the_source_inventory():
+    graph = defs.resolve_asset_graph()
+    policy = graph.get(dg.AssetKey(["raw", "events"])).freshness_policy
+    assert policy is not None and policy.fail_window.to_timedelta().total_seconds() == 2 * 3600
+    assert graph.get(dg.AssetKey(["labels", "annotations"])).freshness_policy.fail_window.to_timedelta().days == 14
 
 
 def test_readme_contract_tables_are_generated_from_the_code():

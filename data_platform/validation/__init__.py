@@ -22,11 +22,19 @@ TOP_K = 50  # most frequent values kept for a categorical feature
 @dataclass(frozen=True)
 class FeatureSpec:
     """One monitored feature: ``name`` (the column name in the stats), ``kind``, and the SQL
-    expression that computes it from the table's row (default: the column of the same name)."""
+    expression that computes it from the table's row (default: the column of the same name).
+
+    ``history_days``: the feature aggregates that many days of history (e.g. a 7-day count), so it
+    is not stationary before the data is that old: drift on it is not judged during that warm-up.
+    ``bounded``: whether the range seen in a reference window is a real bound (a count that grows with
+    traffic is not: its schema keeps an open range).
+    """
 
     name: str
     kind: str
     expr: str | None = None
+    history_days: int = 0
+    bounded: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

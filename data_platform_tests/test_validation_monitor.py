@@ -1,0 +1,115 @@
+"""Monitoring judgements on hand-made inputs: merged reference windows, volume anomalies, schema anomalies."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from data_platform.validation.drift import load_thresholds
+from data_platform.validation.monitor import compare, merge_stats, volume_anomalies
+from data_platform.validation.schema import check_against_schema, infer_schema, read_schema, write_schema
+
+D = dt.date(2026, 11, 10)
+
+
+def numeric_row(values, day=D, missing=0, bins=20):
+    values = np.asarray(values, dtype=float)
+    counts, edges = np.histogram(values, bins=bins)
+    return {"table_name": "t", "feature": "x", "kind": "numeric", "partition_date": day,
+            "count": len(values) + missing, "missing": missing, "zeros": int((values == 0).sum()),
+            "min": values.min(), "max": values.max(), "mean": values.mean(), "std": values.std(ddof=1),
+            "quantiles": list(np.quantile(values, [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99])),
+            "hist_edges": list(edges), "hist_counts": list(counts), "other_count": 0}
+
+
+def categorical_row(counts: dict, day=D, missing=0, other=0, feature="c"):
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {"table_name": "t", "feature": feature, "kind": "categorical", "partition_date": day,
+            "count": sum(counts.values()) + missing + other, "missing": missing, "zeros": 0,
+            "top_values": [k for k, _ in ordered], "top_counts": [v for _, v in ordered], "other_count": other,
+            "distinct_count": len(counts) + (1 if other else 0)}
+
+
+def test_merged_numeric_window_keeps_counts_mean_and_pooled_std():
+    rng = np.random.default_rng(0)
+    days = [rng.normal(10 + i, 2 + i / 3, 3000 + 500 * i) for i in range(5)]
+    merged = merge_stats([numeric_row(v, missing=7) for v in days])
+    everything = np.concatenate(days)
+    assert merged["count"] == len(everything) + 35 and merged["missing"] == 35
+    assert merged["mean"] == pytest.approx(everything.mean(), rel=1e-12)
+    assert merged["std"] == pytest.approx(everything.std(ddof=1), rel=1e-9)
+    assert sum(merged["hist_counts"]) == pytest.approx(len(everything))
+    assert merged["min"] == everything.min() and merged["max"] == everything.max()
+    # the median read off the merged histogram is close to the real one
+    assert merged["quantiles"][3] == pytest.approx(np.median(everything), abs=0.15)
+
+
+def test_merged_categorical_window_adds_counts():
+    merged = merge_stats([categorical_row({"a": 5, "b": 3}), categorical_row({"b": 4, "c": 1}, other=2)])
+    assert merged["top_values"] == ["b", "a", "c"] and merged["top_counts"] == [7, 5, 1]
+    assert merged["count"] == 15 and merged["other_count"] == 2
+    assert merge_stats([]) is None
+
+
+def test_compare_judges_big_spans_and_notes_small_ones():
+    thresholds = load_thresholds()
+    base = categorical_row({"books": 900, "toys": 100, "garden": 1000})
+    drifted = categorical_row({"books": 900, "toys": 800, "garden": 300})
+    rows = compare(drifted, base, "clean.events", "day_over_day", thresholds, min_rows=1000)
+    by_metric = {r["metric"]: r for r in rows}
+    assert by_metric["linf"]["severity"] == "ERROR" and by_metric["linf"]["value"] == pytest.approx(0.35)
+    assert by_metric["linf"]["top_movers"][0]["value"] == "toys"
+    small = compare(categorical_row({"a": 5}), categorical_row({"b": 5}), "clean.events", "day_over_day", thresholds)
+    assert [r["severity"] for r in small] == ["OK"] and "not judged" in small[0]["note"]
+
+
+def volume(day_rows: dict[int, int], event_type="click"):
+    return [{"day": D - dt.timedelta(days=back), "event_type": event_type, "rows": n} for back, n in day_rows.items()]
+
+
+def test_volume_sudden_drop_and_spike():
+    steady = {b: 1000 + 10 * b for b in range(1, 8)}
+    assert volume_anomalies(volume({0: 1000, **steady}), D) == []
+    drop = volume_anomalies(volume({0: 300, **steady}), D)
+    assert [(a["kind"], a["feature"], a["severity"]) for a in drop] == [("volume", "click", "ERROR"),
+                                                                        ("volume", "*", "ERROR")]
+    spike = volume_anomalies(volume({0: 1500, **steady}), D)
+    assert {a["severity"] for a in spike} == {"WARN"}
+
+
+def test_volume_slow_trend_and_too_little_history():
+    rising = {7: 600, 6: 650, 5: 700, 4: 750, 3: 1000, 2: 1050, 1: 1100}
+    found = volume_anomalies(volume({0: 1100, **rising}), D)
+    assert [(a["kind"], a["severity"]) for a in found if a["feature"] == "click"] == [("volume_trend", "WARN")]
+    assert volume_anomalies(volume({0: 10, 1: 1000, 2: 1000}), D) == []  # 2 days of history: not judged
+
+
+def test_a_type_that_vanishes_counts_as_zero():
+    rows = volume({b: 1000 for b in range(1, 8)}) + volume({b: 500 for b in range(0, 8)}, event_type="login")
+    found = volume_anomalies(rows, D)
+    assert ("click", "ERROR") in {(a["feature"], a["severity"]) for a in found}
+
+
+def test_schema_inference_and_every_anomaly_kind(tmp_path):
+    reference = [numeric_row(np.linspace(1, 100, 2000), day=D - dt.timedelta(days=i)) for i in (1, 2)] + [
+        categorical_row({"ios": 500, "web": 500}, day=D - dt.timedelta(days=i), missing=20, feature="device")
+        for i in (1, 2)]
+    columns = [("x", "DOUBLE"), ("device", "VARCHAR"), ("gone", "BIGINT")]
+    schema = infer_schema("t.t", columns, reference, D - dt.timedelta(days=2), D)
+    path = write_schema(schema, tmp_path)
+    assert path.read_text().startswith("# Inferred schema of t.t")
+    again = read_schema("t.t", tmp_path)
+    assert again == schema and again["features"]["device"]["domain"] == ["ios", "web"]
+    assert again["features"]["x"]["range"] == [1.0, 100.0]
+    assert again["features"]["device"]["min_presence"] == pytest.approx(1000 / 1020, abs=1e-4)
+
+    today_columns = [("x", "BIGINT"), ("device", "VARCHAR"), ("extra", "JSON")]
+    today = [numeric_row(np.concatenate([np.linspace(1, 100, 1900), np.full(100, 10_000.0)])),
+             categorical_row({"ios": 400, "web": 300, "android": 300}, missing=600, feature="device")]
+    found = {(a["kind"], a["feature"]): a["severity"] for a in check_against_schema(again, today_columns, today)}
+    assert found == {("new_column", "extra"): "ERROR", ("missing_column", "gone"): "ERROR",
+                     ("type_change", "x"): "ERROR", ("out_of_range", "x"): "ERROR",
+                     ("unexpected_values", "device"): "ERROR", ("presence_drop", "device"): "ERROR"}
+    assert check_against_schema(again, columns, reference[:1] + reference[2:3]) == []

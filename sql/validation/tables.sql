@@ -1,0 +1,1 @@
+SELECT schema_name, table_name FROM duckdb_tables()
