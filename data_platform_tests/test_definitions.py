@@ -55,7 +55,7 @@ def test_asset_graph_snapshot():
                       ("labels/human_consensus", "rater_agreement"),
                       ("labels/review_examples", "review_examples_accounted"),
                       ("monitoring/anomalies", "no_error_anomalies"), ("monitoring/anomalies", "no_warn_anomalies"),
-                      *{(c.asset_key.to_user_string(), "pandera_contract") for c in CONTRACTS.values()}}
+                      *{(c.asset_key.to_user_string(), c.check_name) for c in CONTRACTS.values()}}
 
 
 # Labeling rounds span every day seen so far: those assets are unpartitioned, and rebuilt whole; so is
@@ -88,6 +88,7 @@ def test_contract_and_accounting_checks_block_and_quality_alarms_do_not():
     assert specs == {"lines_accounted": True, "contract_v1": True, "reasons_known": True,
                      "raw_rows_accounted": True, "clean_contract": True, "no_personal_data": True,
                      "ctr_examples_accounted": True, "review_examples_accounted": True, "pandera_contract": True,
+                     "pandera_duplicates": True, "pandera_unattributed_clicks": True,
                      "ctr_calibration": False, "rater_agreement": False, "no_error_anomalies": False,
                      "no_warn_anomalies": False}
 

@@ -105,6 +105,11 @@ def test_reports_and_metadata(incidents):
     assert report.exists() and report.name == f"data-report-{incidents['last']}.html"
     html = (incidents["root"] / "reports" / "data-report-2026-11-08.html").read_text()
     assert "ERROR" in html and "price" in html and "<svg" in html and "http://" not in html
+    observed = {e.event_specific_data.asset_observation.partition: e.event_specific_data.asset_observation.metadata
+                for e in result.get_asset_observation_events()}
+    assert len(observed) == (dt.date.fromisoformat(incidents["last"]) - START).days + 1  # one per day
+    assert observed["2026-11-08"]["errors"].value > 0 and observed["2026-11-03"]["errors"].value == 0
+    assert observed["2026-11-08"]["report_url"].value.startswith("file://")
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert not checks["no_error_anomalies"].passed
     assert "2026-11-06" in checks["no_error_anomalies"].description

@@ -70,7 +70,8 @@ def test_webserver_shows_the_stage_groups_with_descriptions_and_blocking_checks(
         assert checks == {"lines_accounted": True, "contract_v1": True, "reasons_known": True,
                           "raw_rows_accounted": True, "clean_contract": True, "no_personal_data": True,
                           "ctr_examples_accounted": True, "review_examples_accounted": True,
-                          "pandera_contract": True, "ctr_calibration": False, "rater_agreement": False,
+                          "pandera_contract": True, "pandera_duplicates": True, "pandera_unattributed_clicks": True,
+                          "ctr_calibration": False, "rater_agreement": False,
                           "no_error_anomalies": False, "no_warn_anomalies": False}
     finally:
         os.killpg(server.pid, signal.SIGTERM)

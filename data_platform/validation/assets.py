@@ -106,8 +106,14 @@ def anomalies(context: dg.AssetExecutionContext, config: MonitoringConfig, wareh
             _save_day(con, day, drift_rows, found, context.run.run_id)
             html = render_report(f"Data report {day}", str(day), current, reference, drift_rows, found)
             last_report = write_report(html, reports, f"data-report-{day}")
-            per_day.append({"day": str(day), "errors": sum(a["severity"] == "ERROR" for a in found),
-                            "warnings": sum(a["severity"] == "WARN" for a in found), "report": last_report.name})
+            counts = {"errors": sum(a["severity"] == "ERROR" for a in found),
+                      "warnings": sum(a["severity"] == "WARN" for a in found)}
+            per_day.append({"day": str(day), **counts, "report": last_report.name})
+            # one observation per day: its report and counts show on that partition in the UI
+            context.log_event(dg.AssetObservation(asset_key=ANOMALIES, partition=str(day), metadata={
+                **counts, "report": dg.MetadataValue.path(str(last_report.resolve())),
+                "report_url": dg.MetadataValue.url(last_report.resolve().as_uri()),
+                "summary": dg.MetadataValue.md(summary_markdown(drift_rows, found))}))
             day += dt.timedelta(days=1)
         found_all = rows(con, "validation/anomalies_in_range.sql", days)
         schema = table_schema_of(con, "monitoring.anomalies")
@@ -122,7 +128,8 @@ def anomalies(context: dg.AssetExecutionContext, config: MonitoringConfig, wareh
         "summary": dg.MetadataValue.md(summary_markdown(
             [], [{"table": a["table_name"], **a} for a in found_all])),
         "anomalies": dg.MetadataValue.md(markdown_table(table[:50])),
-        **({"report": dg.MetadataValue.path(str(last_report.resolve()))} if last_report else {}),
+        **({"report": dg.MetadataValue.path(str(last_report.resolve())),
+            "report_url": dg.MetadataValue.url(last_report.resolve().as_uri())} if last_report else {}),
         "thresholds": thresholds.source,
         "seconds": dg.MetadataValue.json(clock.laps),
     })

@@ -1,4 +1,5 @@
-"""The contract checks: one blocking ``pandera_contract`` asset check per table contract.
+"""The contract checks: one blocking asset check per table contract (``pandera_contract`` on the asset's
+own table, ``pandera_<table>`` for a side table the asset also writes).
 
 A daily table's check is partitioned like its asset (Dagster's partitioned asset checks), so each
 check evaluation belongs to the day it validated; in a single-run backfill it validates the run's
@@ -14,16 +15,13 @@ from data_platform.partitions import daily_partitions
 from data_platform.resources import Warehouse
 from data_platform.validation.contracts import CONTRACTS, TableContract, contract_markdown, validate_partition
 
-CHECK_NAME = "pandera_contract"
-
-
 def build_contract_check(contract: TableContract) -> dg.AssetChecksDefinition:
     """The blocking pandera check of one table contract."""
     partitioned = contract.partition_column is not None
 
     @dg.asset_check(
         asset=contract.asset_key,
-        name=CHECK_NAME,
+        name=contract.check_name,
         blocking=True,
         partitions_def=daily_partitions if partitioned else None,
         pool="duckdb",

@@ -52,11 +52,18 @@ class TableContract:
     column_checks: dict[str, list[pa.Check]] = field(default_factory=dict)
     row_checks: tuple[pa.Check, ...] = ()
     description: str = ""
+    written_by: str | None = None  # the asset that writes a side table (default: the table's own asset)
 
     @property
     def asset_key(self) -> dg.AssetKey:
-        """The asset that materializes the table (asset keys mirror schema/table)."""
-        return dg.AssetKey(self.table.split("."))
+        """The asset that materializes the table (asset keys mirror schema/table; a side table such as
+        clean.duplicates belongs to the asset that writes it)."""
+        return dg.AssetKey((self.written_by or self.table).replace(".", "/").split("/"))
+
+    @property
+    def check_name(self) -> str:
+        """``pandera_contract`` for an asset's own table, ``pandera_<table>`` for a side table."""
+        return f"pandera_{self.table.split('.')[1]}" if self.written_by else "pandera_contract"
 
     def schema(self) -> pa.DataFrameSchema:
         """The pandera (polars) schema of one chunk of the table."""
@@ -190,6 +197,25 @@ def _contracts() -> dict[str, TableContract]:
                            pl.col("event_date") == pl.col("impression_ts").dt.date()),
             ),
             description="click-through examples: one per impression, label 0/1 with its click, maturity"),
+        TableContract(
+            "labels.unattributed_clicks", ddl_columns("labeling/create_tables.sql", "labels.unattributed_clicks"),
+            "owner_date", frozenset({"click_event_id", "owner_date", "click_ts", "reason", "source_file", "source_line",
+                                     "label_run_id"}),
+            unique=("click_event_id",),
+            column_checks={"reason": [_isin(("repeat_click", "after_window", "before_impression",
+                                             "unknown_impression"))]},
+            row_checks=(_row_check("a known impression for every reason but unknown_impression",
+                                   (pl.col("reason") == "unknown_impression") | pl.col("impression_id").is_not_null()),),
+            description="clicks that labelled nothing, each with its reason", written_by="labels/ctr_examples"),
+        TableContract(
+            "clean.duplicates", ddl_columns("cleaning/create_tables.sql", "clean.duplicates"), "event_date",
+            frozenset({"event_id", "event_date", "source_file", "source_line", "kept_source_file", "kept_source_line",
+                       "clean_run_id"}),
+            unique=("source_file", "source_line"),
+            row_checks=(_row_check("the dropped copy is not the kept one",
+                                   (pl.col("source_file") != pl.col("kept_source_file"))
+                                   | (pl.col("source_line") != pl.col("kept_source_line"))),),
+            description="dropped repeated deliveries, each with the copy that was kept", written_by="clean/events"),
         TableContract(
             "labels.review_examples", _REVIEW_EXAMPLE_COLUMNS, None,
             frozenset({"review_id", "label", "label_source", "label_confidence", "rater_count", "source_file",
