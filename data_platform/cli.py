@@ -23,7 +23,14 @@ from pathlib import Path
 
 import duckdb
 
-from data_platform.resources import PROJECT_ROOT, labeling_root, landing_root, warehouse_path
+from data_platform.resources import (
+    PROJECT_ROOT,
+    exports_root,
+    labeling_root,
+    landing_root,
+    reports_root,
+    warehouse_path,
+)
 
 
 def _date(value: str) -> dt.date:
@@ -58,14 +65,15 @@ def cmd_generate(args: argparse.Namespace) -> dict:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate logs, materialize every partition with ``dg launch``, print the summary."""
     if not args.keep:
-        for path in (warehouse_path(), landing_root() / "events", landing_root() / "annotations", labeling_root()):
+        for path in (warehouse_path(), landing_root() / "events", landing_root() / "annotations", labeling_root(),
+                     exports_root(), reports_root()):
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
         for wal in warehouse_path().parent.glob(warehouse_path().name + ".wal"):
             wal.unlink()
-    print(f"== 1/6 generating {args.days} days x {args.events_per_day:,} events from {args.start}")
+    print(f"== 1/7 generating {args.days} days x {args.events_per_day:,} events from {args.start}")
     manifest = cmd_generate(args)
     event_days = sorted(manifest["valid_lines_by_event_day"])  # late clicks can spill past midnight
     first, last = event_days[0], event_days[-1]
@@ -73,25 +81,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     steps = [
-        (f"== 2/6 ingest, clean and label clicks for {first}...{last} (dg launch, one run)",
+        (f"== 2/7 ingest, clean and label clicks for {first}...{last} (dg launch, one run)",
          ["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"]),
-        ("== 3/6 weak supervision, labeled reviews, first task batch for raters (dg launch)",
+        ("== 3/7 weak supervision, labeled reviews, first task batch for raters (dg launch)",
          ["--job", "review_labeling"]),
     ]
     for title, launch_args in steps:
         print(title)
         if (code := _dg_launch(launch_args)) != 0:
             return code
-    print("== 4/6 a late click lands after midnight; the late-click sensor relabels the earlier day")
+    print("== 4/7 a late click lands after midnight; the late-click sensor relabels the earlier day")
     if (code := _demo_late_click()) != 0:
         return code
-    print("== 5/6 simulated raters answer the batch; the annotation sensor picks the export up")
+    print("== 5/7 simulated raters answer the batch; the annotation sensor picks the export up")
     if (code := cmd_annotate(argparse.Namespace(batch=None, raters_per_task=3, seed=args.seed))) != 0:
         return code
     if (code := cmd_tick(argparse.Namespace(sensor="annotation_sensor"))) != 0:
         return code
-    print("== 6/6 the next batch: active learning, a random slice, gold, suspected label errors (dg launch)")
+    print("== 6/7 the next batch: active learning, a random slice, gold, suspected label errors (dg launch)")
     if (code := _dg_launch(["--assets", "labels/annotation_tasks"])) != 0:
+        return code
+    print("== 7/7 split both datasets by person, check for leakage, publish versioned Parquet with cards (dg launch)")
+    if (code := _dg_launch(["--job", "publish_datasets"])) != 0:
         return code
     print("== summary")
     return cmd_summary(args)
@@ -225,6 +236,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _stage_counts(con: duckdb.DuckDBPyConnection) -> list[str]:
+    from data_platform.resources import rows
+
     tables = {
         (s, t) for s, t in con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal"
@@ -284,6 +297,15 @@ def _stage_counts(con: duckdb.DuckDBPyConnection) -> list[str]:
         batches = con.execute("SELECT batch_id, count(*), string_agg(DISTINCT selection, ',' ORDER BY selection) "
                               "FROM labels.tasks GROUP BY 1 ORDER BY 1").fetchall()
         lines.append("  task batches: " + ", ".join(f"{b} ({n} tasks: {s})" for b, n, s in batches))
+    if ("splits", "exports") in tables:
+        for dataset, version, path, examples in con.execute(
+                "SELECT dataset, version, path, examples FROM splits.exports "
+                "QUALIFY row_number() OVER (PARTITION BY dataset ORDER BY created_at DESC) = 1 ORDER BY 1").fetchall():
+            from data_platform.splits.split import DATASETS
+
+            shares = ", ".join(f"{r['split']} {r['examples']:,}" for r in rows(
+                con, "splits/count_by_split.sql", table=f"splits.{DATASETS[dataset].name}"))
+            lines.append(f"exports/{dataset}: version {version}, {examples:,} examples ({shares}) -> {path}")
     if ("monitoring", "anomalies") in tables:
         stats_rows, stats_days = con.execute(
             "SELECT count(*), count(DISTINCT partition_date) FROM monitoring.feature_stats").fetchone()

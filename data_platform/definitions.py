@@ -17,6 +17,7 @@ from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
 from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_requests
 from data_platform.privacy.pseudonyms import mode, pseudonym_key
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse
+from data_platform.splits.assets import SPLITS_GROUP_ASSETS
 from data_platform.validation.assets import ANOMALIES, FEATURE_STATS, anomalies, feature_stats, source_inventory
 from data_platform.validation.checks import CONTRACT_CHECKS
 from data_platform.validation.sources import freshness_policies
@@ -47,12 +48,20 @@ def _with_freshness(spec: dg.AssetSpec) -> dg.AssetSpec:
     return spec.replace_attributes(freshness_policy=policy) if policy else spec
 
 
+publish_datasets = dg.define_asset_job(
+    name="publish_datasets",
+    selection=dg.AssetSelection.groups("splits"),
+    description="Split both labeled datasets (with leakage, balance and fairness checks), build the train-only "
+    "balanced click data, and export versioned Parquet with dataset cards.",
+)
+
 defs = dg.Definitions(
     assets=dg.map_asset_specs(_with_freshness, [
         raw_ingestion, clean_layer, ctr_examples, *REVIEW_LABELING_ASSETS, feature_stats, anomalies,
-        source_inventory]),
+        source_inventory, *SPLITS_GROUP_ASSETS]),
     asset_checks=CONTRACT_CHECKS,
-    jobs=[ingest_raw_events, daily_pipeline, relabel_ctr, review_labeling, annotation_round, process_privacy_requests],
+    jobs=[ingest_raw_events, daily_pipeline, relabel_ctr, review_labeling, annotation_round, publish_datasets,
+          process_privacy_requests],
     sensors=[build_landing_sensor(daily_pipeline), privacy_request_sensor, late_click_sensor, annotation_sensor],
     resources={"warehouse": Warehouse.from_env(), "landing": LandingZone.from_env(),
                "labeling": LabelingDesk.from_env()},

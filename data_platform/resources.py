@@ -11,6 +11,7 @@ inside the project) and an environment variable that overrides it:
 - ``DATA_PLATFORM_SENSORS``    ``stopped`` makes the sensors start stopped (default: running)
 - ``DATA_PLATFORM_LABELING``   task batches for raters (default ``data/labeling``)
 - ``DATA_PLATFORM_REPORTS``    HTML data reports (default ``data/reports``)
+- ``DATA_PLATFORM_EXPORTS``    versioned dataset exports (default ``data/exports``)
 - ``DATA_PLATFORM_SETTLE_SECONDS`` how old a landing file's mtime must be before a run takes it (5)
 """
 
@@ -163,6 +164,11 @@ class LandingZone(dg.ConfigurableResource):
 def reports_root() -> Path:
     """Where the HTML data reports go (``DATA_PLATFORM_REPORTS``, default ``data/reports``)."""
     return _env_path("DATA_PLATFORM_REPORTS", "data/reports")
+
+
+def exports_root() -> Path:
+    """Where versioned dataset exports go (``DATA_PLATFORM_EXPORTS``, default ``data/exports``)."""
+    return _env_path("DATA_PLATFORM_EXPORTS", "data/exports")
 
 
 def labeling_root() -> Path:

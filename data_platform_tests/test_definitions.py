@@ -46,6 +46,11 @@ def test_asset_graph_snapshot():
         "monitoring/feature_stats": ("monitoring", ["clean/events", "labels/ctr_examples", "raw/events"]),
         "monitoring/anomalies": ("monitoring", ["monitoring/feature_stats"]),
         "monitoring/source_inventory": ("monitoring", ["raw/events"]),
+        "splits/ctr_examples": ("splits", ["labels/ctr_examples"]),
+        "splits/review_examples": ("splits", ["labels/review_examples"]),
+        "splits/ctr_examples_train_balanced": ("splits", ["splits/ctr_examples"]),
+        "exports/ctr_examples": ("splits", ["splits/ctr_examples", "splits/ctr_examples_train_balanced"]),
+        "exports/review_examples": ("splits", ["splits/review_examples"]),
     }
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert checks == {("raw/files", "lines_accounted"), ("raw/events", "contract_v1"),
@@ -55,6 +60,9 @@ def test_asset_graph_snapshot():
                       ("labels/human_consensus", "rater_agreement"),
                       ("labels/review_examples", "review_examples_accounted"),
                       ("monitoring/anomalies", "no_error_anomalies"), ("monitoring/anomalies", "no_warn_anomalies"),
+                      *{(f"splits/{d}", c) for d in ("ctr_examples", "review_examples")
+                        for c in ("split_ratios", "label_balance", "no_leakage", "fairness")},
+                      ("splits/ctr_examples_train_balanced", "synthetic_only_in_train"),
                       *{(c.asset_key.to_user_string(), c.check_name) for c in CONTRACTS.values()}}
 
 
@@ -62,7 +70,8 @@ def test_asset_graph_snapshot():
 # the source inventory.
 UNPARTITIONED = {"labels/reviews", "labels/gold", "labels/label_matrix", "labels/weak_labels", "labels/annotations",
                  "labels/human_consensus", "labels/review_examples", "labels/annotation_tasks",
-                 "monitoring/source_inventory"}
+                 "monitoring/source_inventory", "splits/ctr_examples", "splits/review_examples",
+                 "splits/ctr_examples_train_balanced", "exports/ctr_examples", "exports/review_examples"}
 # Tables rebuilt whole, or monitoring results: their columns are reported by each materialization.
 SCHEMA_AT_RUNTIME = UNPARTITIONED | {"monitoring/feature_stats", "monitoring/anomalies"}
 
@@ -90,7 +99,8 @@ def test_contract_and_accounting_checks_block_and_quality_alarms_do_not():
                      "ctr_examples_accounted": True, "review_examples_accounted": True, "pandera_contract": True,
                      "pandera_duplicates": True, "pandera_unattributed_clicks": True,
                      "ctr_calibration": False, "rater_agreement": False, "no_error_anomalies": False,
-                     "no_warn_anomalies": False}
+                     "no_warn_anomalies": False, "split_ratios": True, "label_balance": True, "no_leakage": True,
+                     "fairness": False, "synthetic_only_in_train": True}
 
 
 def test_freshness_policies_follow_the_source_inventory():

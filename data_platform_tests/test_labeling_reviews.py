@@ -124,6 +124,16 @@ def test_the_round_trip_from_tasks_to_the_next_batch(world, tmp_path):
                                        AND t2.selection IN ('active', 'random')""")[0][0]
         assert reused == 0  # active and random picks are never sent twice
 
+        # The labeled reviews split by person, with rater agreement per item category.
+        from data_platform.splits.assets import SPLIT_ASSETS
+
+        split = dg.materialize([SPLIT_ASSETS[1]], resources=resources, instance=instance)
+        checks = {c.check_name: c.passed for c in split.get_asset_check_evaluations()}
+        assert checks["no_leakage"] and checks["split_ratios"]
+        table = split.asset_materializations_for_node("splits__review_examples")[0].metadata[
+            "rater_agreement_by_category"].value
+        assert table.startswith("| group | items | pairable_items | alpha |") and table.count("\n") > 3
+
 
 def test_agreement_check_names_the_careless_rater(world, tmp_path):
     resources = {**world["resources"]}

@@ -1,0 +1,156 @@
+"""Versioned exports: Parquet per split, a dataset card, and the diff between two versions.
+
+``data/exports/<dataset>/<version>/`` holds ``train.parquet``, ``dev.parquet``, ``test.parquet``
+(written by DuckDB ``COPY``, out of core; readable by pandas, polars and DuckDB), ``card.md`` and
+``card.json``. The version id is a content hash: the md5 of every exported row of every split (in
+example order) and of the column list, so the same data gives the same version and any change to a
+row, a label or a split gives a new one. Re-exporting unchanged data writes nothing.
+
+Each row carries the example id, the group key (person pseudonym), the features, the label columns,
+the example's day and its provenance (landing file and line), so any exported row leads back to the
+raw line it came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from data_platform.resources import rows, run_sql
+from data_platform.splits.split import SPLITS, DatasetSpec
+
+
+def export_columns(spec: DatasetSpec) -> list[str]:
+    """The exported columns, in order (never a leaky one)."""
+    cols = ["example_id", "group_key", *spec.features, *spec.label_columns, "example_date", *spec.provenance]
+    leaked = set(cols) & set(spec.leaky)
+    if leaked:
+        raise ValueError(f"{spec.name}: leaky columns in the export: {sorted(leaked)}")
+    return cols
+
+
+def _select(spec: DatasetSpec) -> str:
+    """SQL structure: the exported columns of a split, from the split table joined to the source."""
+    from_source = [f"e.{c}" for c in (*spec.features, *spec.label_columns)]
+    return ", ".join(["s.example_id", "s.group_key", *from_source, "s.example_date",
+                      *(f"e.{c}" for c in spec.provenance)])
+
+
+def content_version(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> tuple[str, dict[str, str]]:
+    """(version id, md5 per split) of what an export would contain now."""
+    digests = {}
+    for split in SPLITS:
+        digests[split] = run_sql(con, "splits/split_digest.sql", {"split": split}, **_fragments(spec)).fetchone()[0] \
+            or "empty"
+    body = json.dumps({"columns": export_columns(spec), "splits": digests}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:12], digests
+
+
+def _fragments(spec: DatasetSpec) -> dict[str, str]:
+    cols = export_columns(spec)
+    return {"select": _select(spec), "split_table": f"splits.{spec.name}", "source": spec.source,
+            "id_column": spec.id_column,
+            "row_text": "concat_ws(chr(31), " + ", ".join(f"coalesce({c}::VARCHAR, chr(0))" for c in cols) + ")"}
+
+
+@dataclass(frozen=True)
+class Export:
+    """A written (or found) export version."""
+
+    dataset: str
+    version: str
+    path: Path
+    counts: dict[str, int]
+    written: bool  # False when that version already existed
+
+
+def write_export(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, exports_root: Path) -> Export:
+    """Write the current splits as a new version (unless it exists); the card is written by the caller."""
+    version, _ = content_version(con, spec)
+    target = Path(exports_root) / spec.name / version
+    counts = {r["split"]: r["examples"] for r in rows(con, "splits/count_by_split.sql", table=f"splits.{spec.name}")}
+    if (target / "card.json").exists():
+        return Export(spec.name, version, target, counts, written=False)
+    if target.exists():
+        shutil.rmtree(target)  # an earlier attempt that died before its card: redo it
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=_ensure(target.parent)))
+    try:
+        for split in SPLITS:
+            path = staging / f"{split}.parquet"
+            run_sql(con, "splits/copy_split.sql", {"split": split}, path=_sql_path(path), **_fragments(spec))
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Export(spec.name, version, target, counts, written=True)
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sql_path(path: Path) -> str:
+    """A path as a SQL string literal body (COPY takes no parameter for its target)."""
+    return str(path).replace("'", "''")
+
+
+def write_card(export: Export, card: dict) -> None:
+    """card.json and card.md beside the Parquet files (the JSON last: its presence marks a complete version)."""
+    (export.path / "card.md").write_text(card_markdown(card), encoding="utf-8")
+    tmp = export.path / "card.json.tmp"
+    tmp.write_text(json.dumps(card, indent=2, sort_keys=True, default=str), encoding="utf-8")
+    os.replace(tmp, export.path / "card.json")
+
+
+def card_markdown(card: dict) -> str:
+    """The dataset card as markdown."""
+    lines = [f"# Dataset card: {card['dataset']} {card['version']}", "", card.get("description", ""), "",
+             "## Splits", "", "| split | examples | label distribution |", "|---|---|---|"]
+    for split in SPLITS:
+        dist = ", ".join(f"{k}: {v:.3f}" for k, v in card["label_share"].get(split, {}).items())
+        lines.append(f"| {split} | {card['counts'].get(split, 0):,} | {dist} |")
+    lines += ["", f"Assignment: {card['assignment']}", "", "## Sources", ""]
+    lines += [f"- {k}: {v}" for k, v in card["sources"].items()]
+    lines += ["", "## Versions of the code and rules", ""]
+    lines += [f"- {k}: {v}" for k, v in card["code_versions"].items()]
+    if card.get("label_sources"):
+        lines += ["", "## Label sources", ""] + [f"- {k}: {v}" for k, v in card["label_sources"].items()]
+    lines += ["", "## Known issues", ""] + ([f"- {i}" for i in card["known_issues"]] or ["- none recorded"])
+    if card.get("diff"):
+        d = card["diff"]
+        lines += ["", f"## Changes since {d['previous']}", "",
+                  f"- added: {d['added']}, removed: {d['removed']}, relabeled: {d['relabeled']}, "
+                  f"moved between splits: {d['moved']}", *[f"- {r}" for r in d["reasons"]]]
+    lines += ["", "## Columns", "", ", ".join(f"`{c}`" for c in card["columns"]), "",
+              f"Content hash (the version id): `{card['version']}`", ""]
+    return "\n".join(lines)
+
+
+def _split_files(version_dir: Path) -> str:
+    """SQL list of a version's three split files (not the train-only balanced variant)."""
+    return "[" + ", ".join(f"'{_sql_path(Path(version_dir) / f'{s}.parquet')}'" for s in SPLITS) + "]"
+
+
+def diff_versions(con: duckdb.DuckDBPyConnection, old: Path, new: Path) -> dict:
+    """Examples added, removed, relabeled and moved between two export versions, and why."""
+    files = {"old_files": _split_files(old), "new_files": _split_files(new)}
+    d = rows(con, "splits/diff_versions.sql", **files)[0]
+    reasons = []
+    if d["added_new_days"]:
+        reasons.append(f"{d['added_new_days']} added from days after {d['old_last_day']} (new partitions)")
+    if d["added"] - d["added_new_days"]:
+        reasons.append(f"{d['added'] - d['added_new_days']} added within the old days (late data, matured "
+                       "labels, new labels from people)")
+    if d["removed"]:
+        reasons.append(f"{d['removed']} removed (erasure, invalidation, or a rule now filtering them)")
+    if d["relabeled"]:
+        reasons.append(f"{d['relabeled']} relabeled (late clicks, new human consensus or gold)")
+    return {"previous": Path(old).name, "added": d["added"], "removed": d["removed"], "relabeled": d["relabeled"],
+            "moved": d["moved"], "reasons": reasons}

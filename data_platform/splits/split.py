@@ -1,0 +1,158 @@
+"""Deterministic, stratified, group-aware train/dev/test splits, and the checks they must pass.
+
+**Assignment.** An example's split is a pure function of its group key (the person pseudonym): the
+md5 of ``salt | group_key`` gives a bucket in [0, 1), and the configured ratios (default 60/20/20) cut
+the buckets into train, dev and test. Hence:
+
+- one person never appears in two splits (group-aware: no user leakage);
+- an example keeps its split across reruns, and when new days are added (nothing depends on the
+  rest of the data);
+- stratification is statistical, not forced: with hundreds of persons the label share of each split
+  stays within tolerance of the whole, and a blocking check fails the run when it does not (forcing
+  exact strata would move examples between splits when new data arrives).
+
+md5 (not DuckDB's ``hash()``) keeps the assignment stable across DuckDB versions and machines.
+
+**Time-based variant** (click data): ``split_time`` puts the earliest 60% of days in train, the next
+20% in dev, the last 20% in test. It answers "does it work on the future?"; it is not group-aware
+(a person active over the whole period is in several splits) and it moves when days are added.
+
+The tables are ``splits.<dataset>``: one row per example with ``split`` (and ``split_time``), the
+group key, the label and the example's day. The exported feature columns are listed per dataset;
+``leaky`` columns (known only after the label event) are never exported, which a check verifies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+
+from data_platform.resources import rows, run_sql
+
+DEFAULT_RATIOS = (0.6, 0.2, 0.2)
+SPLITS = ("train", "dev", "test")
+SALT = "splits-v1"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A labeled dataset to split and publish."""
+
+    name: str
+    source: str
+    id_column: str
+    group_column: str
+    label_column: str
+    date_column: str
+    where: str  # which source rows are examples (SQL condition written in code)
+    features: tuple[str, ...]
+    label_columns: tuple[str, ...]  # the label and what describes it (source, confidence)
+    leaky: tuple[str, ...]  # known only after the label event: never features
+    provenance: tuple[str, ...] = ("source_file", "source_line")
+    group_attributes: tuple[str, ...] = ("country", "device")
+    binary: bool = True
+    positive: str = "1"
+    time_split: bool = False
+    label_tolerance: float = 0.02  # max |label share in a split - in the whole|, per class
+
+
+CTR = DatasetSpec(
+    name="ctr_examples", source="labels.ctr_examples", id_column="impression_id", group_column="person_key",
+    label_column="label", date_column="event_date", where="label_status = 'mature'",
+    features=("position", "position_bucket", "category", "price_eur", "device", "country", "hour_of_day",
+              "day_of_week", "user_impressions_7d", "user_clicks_7d", "item_impressions_7d", "item_clicks_7d",
+              "predicted_ctr", "model_version"),
+    label_columns=("label",),
+    leaky=("click_event_id", "click_delay_s", "clicks_on_impression", "label_status", "data_seen_until",
+           "labeled_at", "label_run_id"),
+    time_split=True, label_tolerance=0.01,
+)
+REVIEWS = DatasetSpec(
+    name="review_examples", source="labels.review_examples", id_column="review_id", group_column="person_key",
+    label_column="label", date_column="event_date", where="true",
+    features=("text", "rating", "category", "item_id"),
+    label_columns=("label", "label_source", "label_confidence", "rater_count"),
+    leaky=("human_label", "human_confidence", "weak_label", "weak_confidence", "suspected_label_error",
+           "label_model", "labeled_at", "label_run_id"),
+    group_attributes=("category",), binary=False, label_tolerance=0.06,
+)
+DATASETS = {d.name: d for d in (CTR, REVIEWS)}
+
+
+def check_ratios(ratios: tuple[float, float, float]) -> tuple[float, float, float]:
+    """``ratios`` if they are three non-negative shares summing to 1, else ValueError."""
+    if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-9:
+        raise ValueError(f"split ratios must be three non-negative shares summing to 1, got {ratios}")
+    return ratios
+
+
+def assign_splits(con: duckdb.DuckDBPyConnection, spec: DatasetSpec,
+                  ratios: tuple[float, float, float] = DEFAULT_RATIOS) -> int:
+    """(Re)build ``splits.<dataset>``; returns its row count."""
+    train, dev, _ = check_ratios(ratios)
+    run_sql(con, "splits/create_schema.sql")
+    run_sql(con, "splits/assign.sql", {"salt": SALT, "train": train, "dev": dev},
+            target=f"splits.{spec.name}", source=spec.source, id_column=spec.id_column,
+            group_column=spec.group_column, label_column=spec.label_column, date_column=spec.date_column,
+            where=spec.where)
+    return run_sql(con, "labeling/count_table.sql", table=f"splits.{spec.name}").fetchone()[0]
+
+
+@dataclass(frozen=True)
+class SplitReport:
+    """What the split checks look at."""
+
+    examples: int
+    by_split: dict[str, int]
+    share_by_split: dict[str, float]
+    label_share: dict[str, dict[str, float]]  # split (and "all") -> label -> share
+    groups_in_several_splits: int
+    duplicate_examples: int
+    leaky_features: list[str]
+
+    def ratio_problems(self, ratios: tuple[float, float, float], tolerance: float) -> list[str]:
+        """Splits whose share of the examples is more than ``tolerance`` from its ratio."""
+        return [f"{s}: {self.share_by_split.get(s, 0):.3f} vs {r:.2f}" for s, r in zip(SPLITS, ratios)
+                if abs(self.share_by_split.get(s, 0) - r) > tolerance]
+
+    def label_problems(self, tolerance: float) -> list[str]:
+        """(split, label) whose share differs from the whole by more than the allowance: ``tolerance``,
+        or three standard errors of a share on that split's size when that is larger (a 50-example
+        split cannot hold a share to a point)."""
+        whole = self.label_share.get("all", {})
+        out = []
+        for s in SPLITS:
+            n = max(self.by_split.get(s, 0), 1)
+            for label, share in self.label_share.get(s, {}).items():
+                p = whole.get(label, 0)
+                allowed = max(tolerance, 3 * (p * (1 - p) / n) ** 0.5)
+                if abs(share - p) > allowed:
+                    out.append(f"{s} {label}: {share:.4f} vs {p:.4f} (allowed {allowed:.4f})")
+        return out
+
+
+def split_report(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> SplitReport:
+    """Counts, shares, label shares, groups in several splits, duplicates and leaky features."""
+    table = f"splits.{spec.name}"
+    by_split = {r["split"]: r["examples"] for r in rows(con, "splits/count_by_split.sql", table=table)}
+    total = sum(by_split.values())
+    label_share: dict[str, dict[str, float]] = {}
+    for r in rows(con, "splits/label_share.sql", table=table):
+        label_share.setdefault(r["split"], {})[str(r["label"])] = r["share"]
+    crossing, duplicates = run_sql(con, "splits/leakage_counts.sql", table=table).fetchone()
+    return SplitReport(
+        examples=total, by_split=by_split, share_by_split={s: n / total for s, n in by_split.items()} if total else {},
+        label_share=label_share, groups_in_several_splits=crossing, duplicate_examples=duplicates,
+        leaky_features=sorted(set(spec.features) & set(spec.leaky)))
+
+
+def splits_of(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> dict[str, str]:
+    """example id -> split (for tests and diffs)."""
+    return dict(run_sql(con, "splits/example_splits.sql", table=f"splits.{spec.name}").fetchall())
+
+
+def date_range(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> tuple[dt.date | None, dt.date | None]:
+    """First and last example day of the split table."""
+    return run_sql(con, "splits/date_range.sql", table=f"splits.{spec.name}").fetchone()

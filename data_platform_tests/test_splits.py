@@ -1,0 +1,163 @@
+"""Splits and exports run for real: generated logs -> click labels -> splits -> versioned Parquet; then
+one more day lands and every earlier example keeps its split."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import polars as pl
+import pytest
+
+from data_platform.cleaning.assets import clean_layer
+from data_platform.generator import generate_logs
+from data_platform.ingestion.assets import raw_ingestion
+from data_platform.labeling.ctr_assets import ctr_examples
+from data_platform.resources import LandingZone, Warehouse
+from data_platform.splits.assets import (
+    SPLIT_ASSETS,
+    build_export_asset,
+    build_split_asset,
+    ctr_train_balanced,
+)
+from data_platform.splits.export import export_columns
+from data_platform.splits.split import CTR, DATASETS, split_report
+
+CTR_ASSETS = [SPLIT_ASSETS[0], ctr_train_balanced, build_export_asset(CTR)]
+
+
+def _daily(warehouse, landing, first: str, last: str):
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    assert dg.materialize([raw_ingestion, clean_layer, ctr_examples], resources={
+        "warehouse": warehouse, "landing": landing}, tags=tags).success
+
+
+def _publish(warehouse, run_config=None):
+    return dg.materialize([*CTR_ASSETS], resources={"warehouse": warehouse}, run_config=run_config)
+
+
+def _split_map(path: Path) -> dict[str, str]:
+    con = duckdb.connect()
+    return dict(con.execute(f"SELECT example_id, regexp_extract(filename, '([a-z]+)[.]parquet$', 1) "
+                            f"FROM read_parquet(['{path}/train.parquet', '{path}/dev.parquet', '{path}/test.parquet'], "
+                            f"filename = true)").fetchall())
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    root = tmp_path_factory.mktemp("splits")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DATA_PLATFORM_EXPORTS", str(root / "exports"))
+    landing = LandingZone(root=str(root / "landing"), settle_seconds=0)
+    warehouse = Warehouse(database=str(root / "warehouse.duckdb"), memory_limit="1GB", threads=2)
+    generate_logs(landing.root, start=dt.date(2026, 11, 2), days=3, events_per_day=5000, seed=13)
+    _daily(warehouse, landing, "2026-11-02", "2026-11-05")
+    first = _publish(warehouse)
+    assert first.success
+    yield {"root": root, "warehouse": warehouse, "landing": landing, "first": first}
+    mp.undo()
+
+
+def meta(result, node):
+    return {k: v.value for k, v in result.asset_materializations_for_node(node)[-1].metadata.items()}
+
+
+def test_checks_pass_and_the_export_is_readable_everywhere(published):
+    result = published["first"]
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert {name: c.passed for name, c in checks.items() if name != "fairness"} == {
+        "split_ratios": True, "label_balance": True, "no_leakage": True, "synthetic_only_in_train": True}
+    # fairness is a WARN check: at this small scale a country's share may wander between splits
+    assert checks["fairness"].severity == dg.AssetCheckSeverity.WARN
+    split_meta = meta(result, "splits__ctr_examples")
+    assert "| country | DE |" in split_meta["fairness"] and "| predicted_ctr |" in split_meta["feature_signal"]
+    export = meta(result, "exports__ctr_examples")
+    path = Path(export["path"])
+    assert path.name == export["version"] and path.parent.parent == published["root"] / "exports"
+    counts = {}
+    for split in ("train", "dev", "test"):
+        file = path / f"{split}.parquet"
+        by_pandas, by_polars = pd.read_parquet(file), pl.read_parquet(file)
+        by_duckdb = duckdb.connect().execute(f"SELECT count(*) FROM '{file}'").fetchone()[0]
+        assert len(by_pandas) == by_polars.height == by_duckdb > 0
+        assert list(by_pandas.columns) == export_columns(CTR)
+        assert not set(by_pandas.columns) & set(CTR.leaky)
+        counts[split] = by_duckdb
+    card = json.loads((path / "card.json").read_text())
+    assert card["version"] == export["version"] and card["counts"] == counts
+    assert abs(card["label_share"]["train"]["1"] - card["label_share"]["all"]["1"]) <= CTR.label_tolerance
+    assert "# Dataset card: ctr_examples" in (path / "card.md").read_text()
+    # persons never cross splits, in the files too
+    groups = duckdb.connect().execute(
+        f"SELECT count(*) FROM (SELECT group_key FROM read_parquet('{path}/[tdt]*.parquet', filename = true) "
+        f"WHERE filename NOT LIKE '%balanced%' GROUP BY 1 HAVING count(DISTINCT filename) > 1)").fetchone()[0]
+    assert groups == 0
+
+
+def test_synthetic_rows_stay_in_train(published):
+    path = Path(meta(published["first"], "exports__ctr_examples")["path"])
+    balanced = pl.read_parquet(path / "train_balanced.parquet")
+    synthetic = balanced.filter(pl.col("is_synthetic"))
+    assert synthetic.height > 0 and set(synthetic["label"].unique()) == {1}
+    train = set(pl.read_parquet(path / "train.parquet")["example_id"])
+    assert set(synthetic["parent_id"]) <= train and set(synthetic["neighbour_id"]) <= train
+    for split in ("dev", "test"):
+        assert not set(pl.read_parquet(path / f"{split}.parquet")["example_id"]) & set(synthetic["example_id"])
+    real = balanced.filter(~pl.col("is_synthetic"))
+    assert set(real["example_id"]) == train
+
+
+def test_republishing_unchanged_data_writes_no_new_version(published):
+    again = _publish(published["warehouse"])
+    assert meta(again, "exports__ctr_examples")["new_version"] is False
+    assert meta(again, "exports__ctr_examples")["version"] == meta(published["first"], "exports__ctr_examples")["version"]
+
+
+def test_one_more_day_keeps_every_earlier_example_in_its_split(published):
+    before = Path(meta(published["first"], "exports__ctr_examples")["path"])
+    generate_logs(published["landing"].root, start=dt.date(2026, 11, 5), days=1, events_per_day=5000, seed=14)
+    _daily(published["warehouse"], published["landing"], "2026-11-04", "2026-11-06")
+    result = _publish(published["warehouse"])
+    after = Path(meta(result, "exports__ctr_examples")["path"])
+    assert after != before
+    old, new = _split_map(before), _split_map(after)
+    kept = set(old) & set(new)
+    assert len(kept) > 0.95 * len(old)
+    assert all(old[i] == new[i] for i in kept)
+    card = json.loads((after / "card.json").read_text())
+    assert card["diff"]["previous"] == before.name and card["diff"]["moved"] == 0
+    assert card["diff"]["added"] >= len(set(new) - set(old)) > 0
+    assert any("new partitions" in r for r in card["diff"]["reasons"])
+
+
+def test_a_leaky_feature_fails_the_leakage_check(published):
+    leaky = dataclasses.replace(CTR, features=(*CTR.features, "click_delay_s"))
+    result = dg.materialize([build_split_asset(leaky)], resources={"warehouse": published["warehouse"]},
+                            raise_on_error=False)
+    check = {c.check_name: c for c in result.get_asset_check_evaluations()}["no_leakage"]
+    assert not check.passed and check.metadata["leaky_features"].value == "click_delay_s"
+    with pytest.raises(ValueError):
+        export_columns(leaky)
+
+
+def test_tight_tolerances_fail_the_balance_checks(published):
+    result = dg.materialize([SPLIT_ASSETS[0]], resources={"warehouse": published["warehouse"]},
+                            run_config={"ops": {"splits__ctr_examples": {"config": {"ratio_tolerance": 0.0001}}}},
+                            raise_on_error=False)
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks["split_ratios"].passed and checks["no_leakage"].passed
+
+
+def test_split_report_sees_a_person_in_two_splits(published, tmp_path):
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA splits")
+    con.execute("CREATE TABLE splits.ctr_examples AS SELECT * FROM (VALUES "
+                "('a', 'p1', '0', 'train'), ('b', 'p1', '1', 'test'), ('c', 'p2', '0', 'dev'), ('c', 'p2', '0', 'dev')"
+                ") v(example_id, group_key, label, split)")
+    report = split_report(con, DATASETS["ctr_examples"])
+    assert report.groups_in_several_splits == 1 and report.duplicate_examples == 1

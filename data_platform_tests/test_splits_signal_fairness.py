@@ -1,0 +1,436 @@
+"""Feature-signal and fairness reports of ``data_platform.splits`` against independent implementations:
+scikit-learn, pandas and krippendorff serve as oracles only, never used by data_platform itself.
+Every simulation is seeded, so each measured number is reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+
+import krippendorff
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+from sklearn.metrics import mutual_info_score, roc_auc_score
+
+from data_platform.splits.fairness import agreement_by_group, divergences, group_table
+from data_platform.splits.signal import (
+    LEAKAGE_MIN_AUC,
+    LEAKAGE_MIN_NORMALIZED_MI,
+    USELESS_MAX_AUC,
+    USELESS_MAX_NORMALIZED_MI,
+    feature_signal,
+    mutual_information,
+    quantile_bin_codes,
+    single_feature_auc,
+    single_feature_auc_with_direction,
+)
+
+# ---------------------------------------------------------------------------------------------------
+# helpers (the oracles' side)
+
+
+def qcut_codes(x: np.ndarray, bins: int) -> np.ndarray:
+    """Quantile bins by pandas, missing values as bin -1: the discretisation the MI is defined on."""
+    series = pd.Series(np.array([np.nan if v is None else v for v in x], dtype=float))
+    return pd.qcut(series, bins, labels=False, duplicates="drop").fillna(-1).to_numpy().astype(int)
+
+
+def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when the two code arrays group the rows identically (labels may be renamed)."""
+    pairs = set(zip(a.tolist(), b.tolist()))
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+def with_missing(rng: np.random.Generator, x: np.ndarray, share: float, missing: object = np.nan) -> np.ndarray:
+    out = np.array(x, dtype=object)
+    out[rng.random(out.shape[0]) < share] = missing
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# mutual information
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("bins", [20, 7])
+def test_numeric_mutual_information_matches_sklearn_on_quantile_bins(seed, bins):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(300, 4000))
+    y = rng.integers(0, 3, n)  # multiclass
+    shapes = {
+        "continuous": rng.normal(size=n) + 0.5 * y,
+        "heavy ties": rng.integers(0, 6, n).astype(float),  # duplicated quantile edges are dropped
+        "skewed": np.round(rng.exponential(size=n), 1),
+    }
+    for name, x in shapes.items():
+        x = x.copy()
+        x[rng.random(n) < 0.15] = np.nan
+        ours = mutual_information(x, y, "numeric", bins=bins)
+        reference_codes = qcut_codes(x, bins)
+        assert same_partition(quantile_bin_codes(x, bins), reference_codes), name
+        assert ours == pytest.approx(mutual_info_score(reference_codes, y), rel=1e-12, abs=1e-15), name
+
+    # None in an object array is missing too, same value as NaN
+    x = rng.normal(size=n)
+    as_nan = x.copy()
+    mask = rng.random(n) < 0.2
+    as_nan[mask] = np.nan
+    as_none = x.astype(object)
+    as_none[mask] = None
+    assert mutual_information(as_none, y, "numeric", bins=bins) == mutual_information(as_nan, y, "numeric", bins=bins)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_categorical_mutual_information_matches_sklearn_with_missing_as_a_category(seed):
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(200, 3000))
+    y = np.array(["neg", "neu", "pos"])[rng.integers(0, 3, n)]
+    raw = np.array([f"c{i}" for i in rng.integers(0, 12, n)], dtype=object)
+    x = with_missing(rng, raw, 0.1, None)
+    x[rng.random(n) < 0.05] = float("nan")  # NaN and None are one and the same "missing" category
+    as_strings = np.array(["<missing>" if (v is None or v != v) else v for v in x])
+    expected = mutual_info_score(as_strings, y)
+    assert expected > 0
+    assert mutual_information(x, y, "categorical") == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+    # ints and the bins argument is ignored for categorical features
+    ints = rng.integers(0, 40, n)
+    assert mutual_information(ints, y, "categorical", bins=3) == pytest.approx(
+        mutual_info_score(ints, y), rel=1e-12, abs=1e-15
+    )
+
+
+def test_mutual_information_edge_cases():
+    y = np.array([0, 1, 0, 1, 1, 0])
+    assert mutual_information(np.ones(6), y, "numeric") == 0.0  # constant feature
+    assert mutual_information(np.full(6, np.nan), y, "numeric") == 0.0  # all missing
+    assert mutual_information(np.arange(6.0), np.zeros(6), "numeric") == 0.0  # single-class label
+    assert mutual_information(np.array([]), np.array([]), "categorical") == 0.0
+    # missingness alone carries the label: MI = H(y) = log 2
+    x = np.array([np.nan, 1.0, np.nan, 2.0, 3.0, np.nan])
+    assert mutual_information(x, y, "numeric", bins=1) == pytest.approx(math.log(2))
+    with pytest.raises(ValueError):
+        mutual_information(np.arange(6.0), y, "ordinal")
+    with pytest.raises(ValueError):
+        mutual_information(np.arange(6.0), np.array([0, 1, None, 1, 0, 1], dtype=object), "numeric")
+    with pytest.raises(ValueError):
+        mutual_information(np.arange(5.0), y, "numeric")
+
+
+# ---------------------------------------------------------------------------------------------------
+# single-feature AUC
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_numeric_auc_matches_sklearn_and_reports_direction(seed):
+    rng = np.random.default_rng(200 + seed)
+    n = 2000
+    y = rng.integers(0, 2, n)
+    x = np.round(rng.normal(size=n) + 0.6 * y, 1)  # rounded: plenty of ties
+
+    auc, direction = single_feature_auc_with_direction(x, y, "numeric")
+    assert auc == pytest.approx(roc_auc_score(y, x), abs=1e-12)
+    assert auc > 0.6 and direction == "higher"
+
+    # the flipped feature: same strength, opposite direction
+    auc_neg, direction_neg = single_feature_auc_with_direction(-x, y, "numeric")
+    assert roc_auc_score(y, -x) < 0.4
+    assert auc_neg == pytest.approx(1 - roc_auc_score(y, -x), abs=1e-12)
+    assert auc_neg == pytest.approx(auc, abs=1e-12) and direction_neg == "lower"
+    assert single_feature_auc(-x, y, "numeric") == pytest.approx(auc, abs=1e-12)
+
+    # missing values are imputed with the median of the present values
+    x_missing = x.copy()
+    x_missing[rng.random(n) < 0.2] = np.nan
+    imputed = np.where(np.isnan(x_missing), np.nanmedian(x_missing), x_missing)
+    expected = roc_auc_score(y, imputed)
+    assert single_feature_auc(x_missing, y, "numeric") == pytest.approx(max(expected, 1 - expected), abs=1e-12)
+
+
+def test_auc_with_string_labels_single_class_and_multiclass():
+    rng = np.random.default_rng(7)
+    n = 500
+    is_spam = rng.random(n) < 0.3
+    y = np.where(is_spam, "spam", "ham")
+    x = rng.normal(size=n) + is_spam
+    # default positive is the larger class name ("spam"); naming "ham" only flips the direction
+    assert single_feature_auc_with_direction(x, y, "numeric") == (
+        pytest.approx(roc_auc_score(is_spam, x)), "higher"
+    )
+    assert single_feature_auc_with_direction(x, y, "numeric", positive="ham") == (
+        pytest.approx(roc_auc_score(is_spam, x)), "lower"
+    )
+    with pytest.raises(ValueError):
+        single_feature_auc(x, y, "numeric", positive="eggs")
+    assert single_feature_auc(x, np.ones(n), "numeric") is None
+    assert single_feature_auc(x.astype(str), np.zeros(n), "categorical") is None
+    with pytest.raises(ValueError):
+        single_feature_auc(x, rng.integers(0, 3, n), "numeric")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_out_of_fold_auc_of_random_id_is_chance_while_in_sample_encoding_looks_perfect(seed):
+    rng = np.random.default_rng(300 + seed)
+    n = 5000
+    y = rng.integers(0, 2, n)
+    user_id = np.array([f"user-{i}" for i in rng.integers(0, 4 * n, n)], dtype=object)  # mostly unique
+
+    in_sample_rate = pd.Series(y).groupby(user_id).transform("mean").to_numpy()
+    assert roc_auc_score(y, in_sample_rate) > 0.97  # memorising the ids "predicts" the training labels
+
+    out_of_fold = single_feature_auc(user_id, y, "categorical")
+    assert abs(out_of_fold - 0.5) < 0.05
+    assert single_feature_auc(user_id, y, "categorical", seed=seed) == pytest.approx(
+        single_feature_auc(user_id, y, "categorical", seed=seed)
+    )  # deterministic for a seed
+
+    # repeated ids (about 3 rows each): still chance out of fold, clearly inflated in sample
+    repeated = rng.integers(0, n // 3, n)
+    assert abs(single_feature_auc(repeated, y, "categorical") - 0.5) < 0.05
+    assert roc_auc_score(y, pd.Series(y).groupby(repeated).transform("mean")) > 0.75
+
+
+def test_out_of_fold_auc_keeps_real_category_signal():
+    rng = np.random.default_rng(11)
+    n = 6000
+    category = rng.integers(0, 8, n)
+    rate = np.linspace(0.1, 0.8, 8)[category]
+    y = (rng.random(n) < rate).astype(int)
+    in_sample = roc_auc_score(y, pd.Series(y).groupby(category).transform("mean"))
+    out_of_fold = single_feature_auc(category, y, "categorical")
+    assert out_of_fold > 0.7
+    assert out_of_fold == pytest.approx(in_sample, abs=0.01)  # with few categories, nothing to memorise
+    # missing values are one category: a column whose missingness is the label is fully predictive
+    flag = np.where(y == 1, None, "present").astype(object)
+    assert single_feature_auc(flag, y, "categorical") == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# feature_signal
+
+
+def test_feature_signal_verdicts_and_rows():
+    rng = np.random.default_rng(21)
+    n = 60_000  # large enough for the plug-in MI bias of 20 bins to stay under the "useless" floor
+    y = (rng.random(n) < 0.3).astype(int)
+    columns = {
+        "leaked_label": (y.astype(str), "categorical"),
+        "leaked_score": (y + rng.normal(scale=0.2, size=n), "numeric"),
+        "useful": (rng.normal(size=n) + 0.5 * y, "numeric"),
+        "useful_inverse": (-(rng.normal(size=n) + 0.5 * y), "numeric"),
+        "noise": (rng.normal(size=n), "numeric"),
+        "noise_category": (rng.choice(np.array(["a", "b", "c"]), n), "categorical"),
+    }
+    rows = feature_signal(columns, y, binary=True)
+    by_name = {row["feature"]: row for row in rows}
+
+    assert [r["mutual_information"] for r in rows] == sorted((r["mutual_information"] for r in rows), reverse=True)
+    assert set(by_name) == set(columns)
+    entropy = scipy.stats.entropy(np.bincount(y))  # nats
+    for name, (values, kind) in columns.items():
+        row = by_name[name]
+        assert set(row) == {"feature", "kind", "mutual_information", "normalized_mi", "auc", "direction", "verdict"}
+        assert row["kind"] == kind
+        assert row["mutual_information"] == mutual_information(values, y, kind)
+        assert row["normalized_mi"] == pytest.approx(row["mutual_information"] / entropy)
+
+    assert by_name["leaked_label"]["verdict"] == "suspiciously strong"
+    assert by_name["leaked_label"]["normalized_mi"] == pytest.approx(1.0)
+    assert by_name["leaked_label"]["auc"] == pytest.approx(1.0)
+    assert by_name["leaked_score"]["verdict"] == "suspiciously strong"
+    assert by_name["leaked_score"]["auc"] >= LEAKAGE_MIN_AUC
+    for name in ("useful", "useful_inverse"):
+        assert by_name[name]["verdict"] == "signal"
+        assert 0.6 < by_name[name]["auc"] < LEAKAGE_MIN_AUC
+        assert by_name[name]["normalized_mi"] < LEAKAGE_MIN_NORMALIZED_MI
+    assert by_name["useful"]["direction"] == "higher" and by_name["useful_inverse"]["direction"] == "lower"
+    for name in ("noise", "noise_category"):
+        assert by_name[name]["verdict"] == "useless", by_name[name]
+        assert by_name[name]["normalized_mi"] < USELESS_MAX_NORMALIZED_MI
+        assert by_name[name]["auc"] < USELESS_MAX_AUC
+    assert rows[0]["feature"] == "leaked_label"
+
+
+def test_feature_signal_multiclass_has_no_auc():
+    rng = np.random.default_rng(5)
+    n = 3000
+    y = rng.integers(0, 3, n)
+    columns = {"copy": (y.copy(), "categorical"), "noise": (rng.integers(0, 2, n), "categorical")}
+    rows = feature_signal(columns, y, binary=False)
+    assert [r["feature"] for r in rows] == ["copy", "noise"]
+    assert all("auc" not in r for r in rows)
+    assert rows[0]["verdict"] == "suspiciously strong" and rows[1]["verdict"] == "useless"
+    with pytest.raises(ValueError):
+        feature_signal(columns, y, binary=True)
+    # a single-class label: nothing to explain, normalised MI 0, auc None
+    single = feature_signal({"x": (rng.normal(size=10), "numeric")}, np.zeros(10), binary=True)
+    assert single[0]["normalized_mi"] == 0.0 and single[0]["auc"] is None and single[0]["verdict"] == "useless"
+
+
+# ---------------------------------------------------------------------------------------------------
+# group_table and divergences
+
+
+def test_group_table_matches_pandas_groupby():
+    rng = np.random.default_rng(31)
+    n = 5000
+    groups = rng.choice(np.array(["de", "fr", "en", None], dtype=object), n, p=[0.4, 0.3, 0.25, 0.05])
+    splits = rng.choice(np.array(["train", "dev", "test"]), n, p=[0.7, 0.15, 0.15])
+    y = np.where(rng.random(n) < 0.35, "toxic", "ok")
+    rows = group_table(groups, splits, y, positive="toxic")
+
+    frame = pd.DataFrame({"group": pd.Series(groups).fillna("unknown"), "split": splits, "pos": y == "toxic"})
+    cells = frame.groupby(["group", "split"])["pos"].agg(["size", "mean"]).reset_index()
+    cells["share"] = cells["size"] / cells.groupby("split")["size"].transform("sum")
+    totals = frame.groupby("group")["pos"].agg(["size", "mean"]).reset_index()
+    totals["split"] = "all"
+    totals["share"] = totals["size"] / n
+    expected = pd.concat([cells, totals], ignore_index=True)
+
+    assert len(rows) == len(expected)
+    got = {(r["group"], r["split"]): r for r in rows}
+    for record in expected.itertuples():
+        row = got[(record.group, record.split)]
+        assert row["examples"] == record.size
+        assert row["share_of_split"] == pytest.approx(record.share, abs=1e-12)
+        assert row["label_rate"] == pytest.approx(record.mean, abs=1e-12)
+    assert "unknown" in {r["group"] for r in rows}
+    assert [r["split"] for r in rows if r["group"] == "de"] == ["dev", "test", "train", "all"]
+    assert sum(r["examples"] for r in rows if r["split"] == "all") == n
+    for split in ("train", "dev", "test", "all"):
+        assert sum(r["share_of_split"] for r in rows if r["split"] == split) == pytest.approx(1.0)
+
+
+def test_group_table_validation():
+    assert group_table(np.array([]), np.array([]), np.array([])) == []
+    with pytest.raises(ValueError):
+        group_table(np.array(["a", "b"]), np.array(["train", "all"]), np.array([0, 1]))
+    with pytest.raises(ValueError):
+        group_table(np.array(["a", "b"]), np.array(["train", "dev"]), np.array(["x", "y"]))  # positive=1 absent
+    with pytest.raises(ValueError):
+        group_table(np.array(["a", "b"]), np.array(["train"]), np.array([0, 1]))
+
+
+def build_dataset(cells: dict[tuple[str, str], tuple[int, int]], rng: np.random.Generator):
+    """Examples with exactly ``(examples, positives)`` per (group, split), shuffled."""
+    groups, splits, y = [], [], []
+    for (group, split), (count, positives) in cells.items():
+        groups += [group] * count
+        splits += [split] * count
+        y += [1] * positives + [0] * (count - positives)
+    order = rng.permutation(len(y))
+    return np.array(groups, dtype=object)[order], np.array(splits)[order], np.array(y)[order]
+
+
+SIZES = {"train": 6000, "dev": 2000, "test": 2000}
+SHARES = {"A": 0.5, "B": 0.3, "C": 0.2}
+
+
+def balanced_cells() -> dict[tuple[str, str], tuple[int, int]]:
+    cells = {}
+    for split, size in SIZES.items():
+        for group, share in SHARES.items():
+            count = round(size * share)
+            cells[(group, split)] = (count, round(count * 0.3))
+    return cells
+
+
+def test_divergences_flags_over_representation_and_deviant_label_rate():
+    cells = balanced_cells()
+    # test over-represents C: shares A .45, B .25, C .30 (C overall 0.22 -> +0.08; A, B only -0.04)
+    cells[("A", "test")] = (900, 270)
+    cells[("B", "test")] = (500, 150)
+    cells[("C", "test")] = (600, 180)
+    # B's label rate in dev is 0.42 against dev's 0.336 overall (+0.084; A and C only -0.036)
+    cells[("B", "dev")] = (600, 252)
+    groups, splits, y = build_dataset(cells, np.random.default_rng(41))
+    flagged = divergences(group_table(groups, splits, y))
+
+    assert {(f["group"], f["split"], f["kind"]) for f in flagged} == {
+        ("C", "test", "representation"),
+        ("B", "dev", "label_rate"),
+    }
+    by_kind = {f["kind"]: f for f in flagged}
+    assert by_kind["representation"]["value"] == pytest.approx(0.30)
+    assert by_kind["representation"]["reference"] == pytest.approx(0.22)
+    assert by_kind["representation"]["difference"] == pytest.approx(0.08)
+    assert by_kind["label_rate"]["value"] == pytest.approx(0.42)
+    assert by_kind["label_rate"]["reference"] == pytest.approx(0.336)
+    assert by_kind["label_rate"]["difference"] == pytest.approx(0.084)
+
+    # tighter tolerances also catch the smaller side effects
+    tight = divergences(group_table(groups, splits, y), share_tolerance=0.03, rate_tolerance=0.03)
+    assert ("A", "test", "representation") in {(f["group"], f["split"], f["kind"]) for f in tight}
+    assert ("A", "dev", "label_rate") in {(f["group"], f["split"], f["kind"]) for f in tight}
+
+
+def test_divergences_silent_on_balanced_data():
+    groups, splits, y = build_dataset(balanced_cells(), np.random.default_rng(42))
+    assert divergences(group_table(groups, splits, y)) == []
+
+    # randomly drawn, balanced in expectation, groups large enough for the sampling noise to stay small
+    rng = np.random.default_rng(43)
+    n = 40_000
+    groups = rng.choice(np.array(["A", "B", "C", None], dtype=object), n, p=[0.4, 0.3, 0.2, 0.1])
+    splits = rng.choice(np.array(["train", "dev", "test"]), n, p=[0.6, 0.2, 0.2])
+    y = (rng.random(n) < 0.3).astype(int)
+    assert divergences(group_table(groups, splits, y)) == []
+
+
+def test_divergences_ignore_small_groups_until_min_examples_allows():
+    cells = balanced_cells()
+    cells[("D", "dev")] = (50, 45)  # tiny and deviant: label rate 0.9
+    groups, splits, y = build_dataset(cells, np.random.default_rng(44))
+    table = group_table(groups, splits, y)
+    assert divergences(table) == []
+    flagged = divergences(table, min_examples=50)
+    # D's dev rate deviates in dev, and in "all" (its base rate over every split)
+    assert {(f["group"], f["split"], f["kind"]) for f in flagged} == {
+        ("D", "dev", "label_rate"),
+        ("D", "all", "label_rate"),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# agreement_by_group
+
+
+def krippendorff_oracle(votes: np.ndarray) -> float:
+    data = np.where(votes >= 0, votes, np.nan).astype(float).T  # raters x units
+    return krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_agreement_by_group_matches_krippendorff_package(seed):
+    rng = np.random.default_rng(500 + seed)
+    k, n_items, n_raters = 3, 400, 5
+    groups = rng.choice(np.array(["de", "fr", "en", None], dtype=object), n_items, p=[0.4, 0.3, 0.2, 0.1])
+    truth = rng.integers(0, k, n_items)
+    accuracy = np.where(groups == "fr", 0.5, 0.9)  # French items are labeled less reliably
+    correct = rng.random((n_items, n_raters)) < accuracy[:, None]
+    wrong = (truth[:, None] + rng.integers(1, k, (n_items, n_raters))) % k
+    votes = np.where(correct, truth[:, None], wrong)
+    votes[rng.random(votes.shape) < 0.3] = -1
+
+    rows = agreement_by_group(votes, groups, k)
+    assert [r["group"] for r in rows] == ["de", "en", "fr", "unknown"]
+    names = np.array(["unknown" if g is None else g for g in groups])
+    for row in rows:
+        mask = names == row["group"]
+        assert row["items"] == int(mask.sum())
+        assert row["pairable_items"] == int(((votes[mask] >= 0).sum(axis=1) >= 2).sum())
+        assert row["alpha"] == pytest.approx(krippendorff_oracle(votes[mask]), abs=1e-9)
+    alpha = {r["group"]: r["alpha"] for r in rows}
+    assert alpha["fr"] < alpha["de"] - 0.2
+
+
+def test_agreement_by_group_undefined_alpha_is_nan():
+    votes = np.array([[0, 0, -1], [1, 0, 1], [2, -1, -1], [1, 1, -1]])
+    groups = np.array(["a", "b", "c", "a"], dtype=object)
+    rows = {r["group"]: r for r in agreement_by_group(votes, groups, 3)}
+    assert math.isnan(rows["c"]["alpha"]) and rows["c"]["pairable_items"] == 0  # one vote only
+    assert rows["a"]["items"] == 2
+    with pytest.raises(ValueError):
+        agreement_by_group(votes, groups[:3], 3)

@@ -1,0 +1,1 @@
+SELECT min(example_date), max(example_date) FROM {table}

@@ -1,0 +1,1 @@
+SELECT example_id, split FROM {table}

@@ -1,0 +1,1 @@
+SELECT review_id, category FROM labels.reviews
