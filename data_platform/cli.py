@@ -7,6 +7,8 @@
     data-platform annotate [--batch batch-0001]   simulated raters answer a task batch (demo, tests)
     data-platform tick annotation_sensor          evaluate a sensor once and run what it requests
     data-platform infer-schema --from 2026-11-01 --to 2026-11-04   reviewable schemas from a reference window
+    data-platform trace ctr_examples <impression-id>     an example back to its raw lines
+    data-platform impact --source-file '2026-11-05/%' | --app-version 3.2.0 | --rule crawler_user_agent@1
     data-platform summary            rows per stage, latest checks, where the data is
 """
 
@@ -380,6 +382,28 @@ def cmd_infer_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    """Print the chain of one example back to its raw lines (personal data masked)."""
+    from data_platform.provenance.trace import trace, trace_markdown
+
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        result = trace(con, args.dataset, args.example_id, landing_root())
+    print(trace_markdown(result))
+    return 0 if result.found else 1
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    """Print how many rows each downstream table and export version holds from one input."""
+    from data_platform.provenance.trace import impact
+
+    kind, value = next((k, v) for k, v in (("source_file", args.source_file), ("app_version", args.app_version),
+                                           ("rule", args.rule)) if v)
+    with duckdb.connect(str(warehouse_path())) as con:  # impact stages its event ids in a temp table
+        for row in impact(con, kind, value):
+            print(f"  {row['table']:<45} {row['rows']:>10,}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="data-platform", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -421,6 +445,18 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--to", dest="end", type=_date, required=True, help="day after the window")
     infer.add_argument("--schema-dir", help="default: data_platform/validation/schemas (in the repo)")
     infer.set_defaults(func=cmd_infer_schema)
+
+    trace_p = sub.add_parser("trace", help="follow an example of a dataset back to its raw lines")
+    trace_p.add_argument("dataset", choices=("ctr_examples", "review_examples"))
+    trace_p.add_argument("example_id", help="impression_id (ctr_examples) or review_id (review_examples)")
+    trace_p.set_defaults(func=cmd_trace)
+
+    impact_p = sub.add_parser("impact", help="rows downstream of a file, an app version or a rule version")
+    which = impact_p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--source-file", help="a landing path or LIKE pattern, e.g. '2026-11-05/%%'")
+    which.add_argument("--app-version", help="events sent by this client version")
+    which.add_argument("--rule", help="rule_id@version: the events that rule version removed")
+    impact_p.set_defaults(func=cmd_impact)
 
     summary = sub.add_parser("summary", help="rows per stage, latest checks, where the data is")
     summary.set_defaults(func=cmd_summary)

@@ -1,0 +1,1 @@
+SELECT version, path FROM splits.exports WHERE dataset = $dataset ORDER BY created_at DESC

@@ -1,0 +1,1 @@
+SELECT split, group_key FROM {table} WHERE example_id = $id
