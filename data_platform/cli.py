@@ -9,6 +9,7 @@
     data-platform infer-schema --from 2026-11-01 --to 2026-11-04   reviewable schemas from a reference window
     data-platform trace ctr_examples <impression-id>     an example back to its raw lines
     data-platform impact --source-file '2026-11-05/%' | --app-version 3.2.0 | --rule crawler_user_agent@1
+    data-platform invalidate --rule repeated_review_with_link@1 --reason "..."   void, republish, audit
     data-platform summary            rows per stage, latest checks, where the data is
 """
 
@@ -75,7 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 path.unlink()
         for wal in warehouse_path().parent.glob(warehouse_path().name + ".wal"):
             wal.unlink()
-    print(f"== 1/7 generating {args.days} days x {args.events_per_day:,} events from {args.start}")
+    print(f"== 1/8 generating {args.days} days x {args.events_per_day:,} events from {args.start}")
     manifest = cmd_generate(args)
     event_days = sorted(manifest["valid_lines_by_event_day"])  # late clicks can spill past midnight
     first, last = event_days[0], event_days[-1]
@@ -83,28 +84,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     steps = [
-        (f"== 2/7 ingest, clean and label clicks for {first}...{last} (dg launch, one run)",
+        (f"== 2/8 ingest, clean and label clicks for {first}...{last} (dg launch, one run)",
          ["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"]),
-        ("== 3/7 weak supervision, labeled reviews, first task batch for raters (dg launch)",
+        ("== 3/8 weak supervision, labeled reviews, first task batch for raters (dg launch)",
          ["--job", "review_labeling"]),
     ]
     for title, launch_args in steps:
         print(title)
         if (code := _dg_launch(launch_args)) != 0:
             return code
-    print("== 4/7 a late click lands after midnight; the late-click sensor relabels the earlier day")
+    print("== 4/8 a late click lands after midnight; the late-click sensor relabels the earlier day")
     if (code := _demo_late_click()) != 0:
         return code
-    print("== 5/7 simulated raters answer the batch; the annotation sensor picks the export up")
+    print("== 5/8 simulated raters answer the batch; the annotation sensor picks the export up")
     if (code := cmd_annotate(argparse.Namespace(batch=None, raters_per_task=3, seed=args.seed))) != 0:
         return code
     if (code := cmd_tick(argparse.Namespace(sensor="annotation_sensor"))) != 0:
         return code
-    print("== 6/7 the next batch: active learning, a random slice, gold, suspected label errors (dg launch)")
+    print("== 6/8 the next batch: active learning, a random slice, gold, suspected label errors (dg launch)")
     if (code := _dg_launch(["--assets", "labels/annotation_tasks"])) != 0:
         return code
-    print("== 7/7 split both datasets by person, check for leakage, publish versioned Parquet with cards (dg launch)")
+    print("== 7/8 split both datasets by person, check for leakage, publish versioned Parquet with cards (dg launch)")
     if (code := _dg_launch(["--job", "publish_datasets"])) != 0:
+        return code
+    print("== 8/8 months later: a spam rule version turns out wrong; invalidate it, republish, audit")
+    if (code := cmd_invalidate(argparse.Namespace(
+            source_file=None, app_version=None, rule="repeated_review_with_link@1", who="demo",
+            reason="it removed genuine reviews that link to the shop's own help pages"))) != 0:
         return code
     print("== summary")
     return cmd_summary(args)
@@ -308,6 +314,14 @@ def _stage_counts(con: duckdb.DuckDBPyConnection) -> list[str]:
             shares = ", ".join(f"{r['split']} {r['examples']:,}" for r in rows(
                 con, "splits/count_by_split.sql", table=f"splits.{DATASETS[dataset].name}"))
             lines.append(f"exports/{dataset}: version {version}, {examples:,} examples ({shares}) -> {path}")
+    if ("provenance", "invalidations") in tables:
+        for inv_id, kind, value, status, reason in con.execute(
+                "SELECT invalidation_id, kind, value, status, reason FROM provenance.invalidations ORDER BY 1").fetchall():
+            moved = con.execute("SELECT string_agg(table_name || ' ' || rows_before || '->' || rows_after, ', ' "
+                                "ORDER BY table_name) FROM provenance.invalidation_audit WHERE invalidation_id = ? "
+                                "AND rows_before <> rows_after", [inv_id]).fetchone()[0]
+            lines.append(f"provenance: invalidation {inv_id} {kind} {value} ({status}): {reason}")
+            lines.append(f"  rows tracing to it: {moved or 'unchanged'}")
     if ("monitoring", "anomalies") in tables:
         stats_rows, stats_days = con.execute(
             "SELECT count(*), count(DISTINCT partition_date) FROM monitoring.feature_stats").fetchone()
@@ -404,6 +418,33 @@ def cmd_impact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_invalidate(args: argparse.Namespace) -> int:
+    """Invalidate an input, republish everything downstream through Dagster, audit and verify."""
+    import getpass
+
+    from data_platform.partitions import partitions_start
+    from data_platform.provenance.invalidate import run_invalidation
+
+    kind, value = next((k, v) for k, v in (("source_file", args.source_file), ("app_version", args.app_version),
+                                           ("rule", args.rule)) if v)
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
+    os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"  # re-runs read files already landed
+    result = run_invalidation(lambda read_only: duckdb.connect(str(warehouse_path()), read_only=read_only),
+                              kind, value, args.reason, args.who or getpass.getuser(), _dg_launch,
+                              partitions_start().date())
+    print(f"   invalidation {result['invalidation_id']}: {kind} {value!r}, days {result['days'][0]}..{result['days'][1]}")
+    for table in sorted(set(result["before"]) | set(result["after"])):
+        print(f"     {table:<45} {result['before'].get(table, 0):>9,} -> {result['after'].get(table, 0):>9,}")
+    print(f"   exports {', '.join(result['exports_before'])} -> {', '.join(result['exports_after'])}")
+    if (code := _dg_launch(["--assets", "provenance/invalidations"])) != 0:
+        return code
+    if result["remaining"]:
+        print(f"   STILL TRACING to the input: {result['remaining']}", file=sys.stderr)
+        return 1
+    print("   nothing downstream traces to the input any more")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="data-platform", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -457,6 +498,15 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--app-version", help="events sent by this client version")
     which.add_argument("--rule", help="rule_id@version: the events that rule version removed")
     impact_p.set_defaults(func=cmd_impact)
+
+    inv = sub.add_parser("invalidate", help="declare an input bad, republish everything downstream, audit")
+    what = inv.add_mutually_exclusive_group(required=True)
+    what.add_argument("--source-file", help="a landing path or LIKE pattern")
+    what.add_argument("--app-version", help="a client version whose events are bad")
+    what.add_argument("--rule", help="rule_id@version whose decisions were wrong")
+    inv.add_argument("--reason", required=True)
+    inv.add_argument("--who", help="default: the current user")
+    inv.set_defaults(func=cmd_invalidate)
 
     summary = sub.add_parser("summary", help="rows per stage, latest checks, where the data is")
     summary.set_defaults(func=cmd_summary)

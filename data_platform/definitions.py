@@ -17,6 +17,7 @@ from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
 from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_requests
 from data_platform.privacy.pseudonyms import mode, pseudonym_key
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse
+from data_platform.provenance.assets import invalidations
 from data_platform.splits.assets import SPLITS_GROUP_ASSETS
 from data_platform.validation.assets import ANOMALIES, FEATURE_STATS, anomalies, feature_stats, source_inventory
 from data_platform.validation.checks import CONTRACT_CHECKS
@@ -58,7 +59,7 @@ publish_datasets = dg.define_asset_job(
 defs = dg.Definitions(
     assets=dg.map_asset_specs(_with_freshness, [
         raw_ingestion, clean_layer, ctr_examples, *REVIEW_LABELING_ASSETS, feature_stats, anomalies,
-        source_inventory, *SPLITS_GROUP_ASSETS]),
+        source_inventory, *SPLITS_GROUP_ASSETS, invalidations]),
     asset_checks=CONTRACT_CHECKS,
     jobs=[ingest_raw_events, daily_pipeline, relabel_ctr, review_labeling, annotation_round, publish_datasets,
           process_privacy_requests],

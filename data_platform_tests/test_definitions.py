@@ -51,6 +51,7 @@ def test_asset_graph_snapshot():
         "splits/ctr_examples_train_balanced": ("splits", ["splits/ctr_examples"]),
         "exports/ctr_examples": ("splits", ["splits/ctr_examples", "splits/ctr_examples_train_balanced"]),
         "exports/review_examples": ("splits", ["splits/review_examples"]),
+        "provenance/invalidations": ("provenance", []),
     }
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert checks == {("raw/files", "lines_accounted"), ("raw/events", "contract_v1"),
@@ -63,6 +64,7 @@ def test_asset_graph_snapshot():
                       *{(f"splits/{d}", c) for d in ("ctr_examples", "review_examples")
                         for c in ("split_ratios", "label_balance", "no_leakage", "fairness")},
                       ("splits/ctr_examples_train_balanced", "synthetic_only_in_train"),
+                      ("provenance/invalidations", "invalidated_inputs_gone"),
                       *{(c.asset_key.to_user_string(), c.check_name) for c in CONTRACTS.values()}}
 
 
@@ -71,7 +73,8 @@ def test_asset_graph_snapshot():
 UNPARTITIONED = {"labels/reviews", "labels/gold", "labels/label_matrix", "labels/weak_labels", "labels/annotations",
                  "labels/human_consensus", "labels/review_examples", "labels/annotation_tasks",
                  "monitoring/source_inventory", "splits/ctr_examples", "splits/review_examples",
-                 "splits/ctr_examples_train_balanced", "exports/ctr_examples", "exports/review_examples"}
+                 "splits/ctr_examples_train_balanced", "exports/ctr_examples", "exports/review_examples",
+                 "provenance/invalidations"}
 # Tables rebuilt whole, or monitoring results: their columns are reported by each materialization.
 SCHEMA_AT_RUNTIME = UNPARTITIONED | {"monitoring/feature_stats", "monitoring/anomalies"}
 
@@ -100,7 +103,7 @@ def test_contract_and_accounting_checks_block_and_quality_alarms_do_not():
                      "pandera_duplicates": True, "pandera_unattributed_clicks": True,
                      "ctr_calibration": False, "rater_agreement": False, "no_error_anomalies": False,
                      "no_warn_anomalies": False, "split_ratios": True, "label_balance": True, "no_leakage": True,
-                     "fairness": False, "synthetic_only_in_train": True}
+                     "fairness": False, "synthetic_only_in_train": True, "invalidated_inputs_gone": False}
 
 
 def test_freshness_policies_follow_the_source_inventory():

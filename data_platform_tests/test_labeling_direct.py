@@ -68,6 +68,14 @@ def test_window_dedup_and_reasons(warehouse, landing):
     assert checks["ctr_examples_accounted"].passed
     meta = result.asset_materializations_for_node("labels__ctr_examples")[0].metadata
     assert meta["positives"].value == 2 and meta["provisional_labels"].value == 1
+    # column lineage derived from the SQL, as Dagster and OpenLineage read it
+    deps = meta["dagster/column_lineage"].value.deps_by_column
+    assert [(d.asset_key.to_user_string(), d.column_name) for d in deps["impression_event_id"]] == [
+        ("clean/events", "event_id")]
+    assert ("clean/events", "ts") in [(d.asset_key.to_user_string(), d.column_name) for d in deps["label"]]
+    facet = meta["openlineage_column_lineage"].value
+    assert facet["fields"]["impression_event_id"]["inputFields"] == [
+        {"namespace": "duckdb", "name": "clean.events", "field": "event_id"}]
 
 
 def test_a_wider_window_from_run_config_changes_the_label(warehouse, landing):

@@ -64,7 +64,7 @@ def test_webserver_shows_the_stage_groups_with_descriptions_and_blocking_checks(
         assert nodes, "webserver did not answer"
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
         assert {"raw/files", "raw/events", "raw/quarantine", "clean/events"} <= set(by_key)
-        assert {n["groupName"] for n in nodes} == {"ingestion", "cleaning", "labeling", "monitoring", "splits"}
+        assert {n["groupName"] for n in nodes} == {"ingestion", "cleaning", "labeling", "monitoring", "splits", "provenance"}
         assert all(len(n["description"]) > 40 for n in nodes)
         checks = {c["name"]: c["blocking"] for n in nodes for c in n["assetChecksOrError"]["checks"]}
         assert checks == {"lines_accounted": True, "contract_v1": True, "reasons_known": True,
@@ -74,7 +74,7 @@ def test_webserver_shows_the_stage_groups_with_descriptions_and_blocking_checks(
                           "ctr_calibration": False, "rater_agreement": False,
                           "no_error_anomalies": False, "no_warn_anomalies": False, "split_ratios": True,
                           "label_balance": True, "no_leakage": True, "fairness": False,
-                          "synthetic_only_in_train": True}
+                          "synthetic_only_in_train": True, "invalidated_inputs_gone": False}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -14,6 +14,7 @@ from data_platform.privacy.pseudonyms import key_status
 from data_platform.privacy.redaction import scan_for_pii
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql
 from data_platform.validation.contracts import CONTRACTS
+from data_platform.provenance.column_maps import lineage_metadata
 
 CLEAN_EVENTS = dg.AssetKey(["clean", "events"])
 FILTERED_EVENTS = dg.AssetKey(["clean", "filtered_events"])
@@ -124,6 +125,7 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
             "pseudonym_key": dg.MetadataValue.json(status),
             **({"WARNING": "demo pseudonym key in use; set DATA_PLATFORM_PSEUDONYM_KEY"} if status.get("warning") else {}),
             "seconds": dg.MetadataValue.json(clock.laps),
+            **lineage_metadata("clean.events"),
         },
     )
     yield dg.MaterializeResult(

@@ -6,6 +6,8 @@ clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside
 1. deduplicate by event_id, keeping the earliest ingested copy (ties: file, then line), also when
    the copies sit on different days (within two days: a retry re-stamped across midnight);
 2. run every rule of the registry (``rules.py``); a device-level hit removes all the device's events;
+   a rule version declared bad (``provenance.invalidations``) is skipped, so its decisions are void, and
+   events of an invalidated landing file or client version are removed as ``invalidated``;
 3. detect app versions that send prices in cents (rule ``cents_by_app_version@1``: the version's
    prices are, item for item, ~100x the item's median; on such days an event without app_version
    priced ~100x its item's median is corrected too, rule ``cents_by_item_price@1``), and convert all
@@ -69,7 +71,8 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @cache
-def _fragments() -> dict[str, str]:
+def sql_fragments() -> dict[str, str]:
+    """The SQL structure the clean step fills into its statements (pseudonyms, redaction, IP truncation)."""
     return {
         "anon_pseudonym": pseudonymise_sql("e.anon_id"),
         "user_pseudonym": pseudonymise_sql("e.user_id"),
@@ -90,6 +93,7 @@ def clean_days(
     key = {"pseudonym_key": pseudonym_key()}
     ensure_tables(con)
     ensure_privacy_tables(con)
+    run_sql(con, "provenance/create_tables.sql")
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM reference.fx_rates")
@@ -98,13 +102,17 @@ def clean_days(
         run_sql(con, "cleaning/day_events_view.sql")
         run_sql(con, "cleaning/context_impressions.sql", days)
         run_sql(con, "cleaning/create_rule_hits.sql")
+        void = {(r["rule_id"], r["rule_version"]) for r in rows(con, "cleaning/void_rules.sql")}
         for rank, rule in enumerate(RULES):
+            if (rule.id, rule.version) in void:
+                continue  # an invalidated rule version: its decisions are void
             statement = "add_device_rule_hits" if rule.level == "device" else "add_event_rule_hits"
             run_sql(
                 con, f"cleaning/{statement}.sql",
                 {"rule_id": rule.id, "rule_version": rule.version, "kind": rule.kind, "rank": rank, **rule.params},
                 rule_sql=load_sql(rule.sql_name),
             )
+        run_sql(con, "cleaning/add_invalidation_hits.sql")
         run_sql(con, "cleaning/detect_cents_versions.sql", {"min_events": CENTS_MIN_EVENTS})
         run_sql(con, "cleaning/item_price_medians.sql")
         run_sql(con, "cleaning/login_links.sql", {"end_day": end_day, "crawler_pattern": RULES[0].params["pattern"]})
@@ -113,15 +121,15 @@ def clean_days(
             run_sql(con, "cleaning/delete_range.sql", days, table=table)
         common = {"run_id": run_id, "ruleset_version": RULESET_VERSION}
         run_sql(con, "cleaning/insert_duplicates.sql", {**days, "run_id": run_id})
-        run_sql(con, "cleaning/insert_filtered_events.sql", {**common, **key}, **_fragments())
+        run_sql(con, "cleaning/insert_filtered_events.sql", {**common, **key}, **sql_fragments())
         run_sql(con, "cleaning/insert_unit_corrections.sql", {"run_id": run_id})
         run_sql(con, "privacy/opted_out.sql", {"as_of": now})
-        run_sql(con, "cleaning/consent_excluded.sql", key, **_fragments())
+        run_sql(con, "cleaning/consent_excluded.sql", key, **sql_fragments())
         run_sql(con, "cleaning/insert_consent_exclusions.sql", {"run_id": run_id})
         run_sql(con, "cleaning/insert_clean_events.sql", {
             **common, **key, "fx_version": fx_version(), "cleaned_at": now,
             "crawler_pattern": RULES[0].params["pattern"],
-        }, **_fragments())
+        }, **sql_fragments())
         run_sql(con, "cleaning/pseudonymise_identity_map.sql", key, anon=pseudonymise_sql("anon_id"),
                 person=pseudonymise_sql("person_key"), user=pseudonymise_sql("u"))
         con.execute("COMMIT")

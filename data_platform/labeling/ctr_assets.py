@@ -14,6 +14,7 @@ from data_platform.metadata import StageClock, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
 from data_platform.resources import Warehouse, sensors_default_status
 from data_platform.validation.contracts import CONTRACTS
+from data_platform.provenance.column_maps import lineage_metadata
 
 CTR_EXAMPLES = dg.AssetKey(["labels", "ctr_examples"])
 
@@ -88,6 +89,7 @@ def ctr_examples(context: dg.AssetExecutionContext, config: CtrLabelConfig, ware
             "calibration_by_position": dg.MetadataValue.md(markdown_table(
                 [r for r in calibration if r["breakdown"] == "position"])),
             "seconds": dg.MetadataValue.json(clock.laps),
+            **lineage_metadata("labels.ctr_examples"),
         },
     )
     yield dg.AssetCheckResult(

@@ -37,6 +37,7 @@ from data_platform.labeling.weak import (
 from data_platform.metadata import StageClock, markdown_table, table_schema_of
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse, rows, run_sql
 from data_platform.validation.contracts import CONTRACTS
+from data_platform.provenance.column_maps import lineage_metadata
 
 REVIEWS = dg.AssetKey(["labels", "reviews"])
 GOLD = dg.AssetKey(["labels", "gold"])
@@ -83,7 +84,8 @@ def reviews(warehouse: Warehouse) -> dg.MaterializeResult:
         run_sql(con, "labeling/reviews.sql")
         n = run_sql(con, "labeling/count_table.sql", table="labels.reviews").fetchone()[0]
         schema = table_schema_of(con, "labels.reviews")
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "dagster/column_schema": schema})
+    return dg.MaterializeResult(metadata={"dagster/row_count": n, "dagster/column_schema": schema,
+                                          **lineage_metadata("labels.reviews")})
 
 
 @dg.asset(key=GOLD, deps=[REVIEWS], code_version="gold-1", **_COMMON)
@@ -277,6 +279,7 @@ def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
         "unlabeled_reviews": summary["unlabeled"],
         "by_source": dg.MetadataValue.md(markdown_table(sources)),
         "suspected_label_errors": len(issues),
+        **lineage_metadata("labels.review_examples"),
     })
     yield dg.AssetCheckResult(
         check_name=EXAMPLES_CHECK.name,

@@ -154,8 +154,13 @@ def impact(con: duckdb.DuckDBPyConnection, kind: str, value: str) -> list[dict]:
         if not version.isdigit():
             raise ValueError(f"a rule is rule_id@version, e.g. crawler_user_agent@1, got {value!r}")
         params = {"rule_id": rule_id, "version": int(version)}
-    present = _present(con)
     run_sql(con, f"provenance/impact_events_{kind}.sql", params)
+    return count_staged(con)
+
+
+def count_staged(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """:func:`impact`'s counts for the event ids staged in the temp table ``impact_events``."""
+    present = _present(con)
     out = []
     for table, sql in IMPACT_TABLES:
         if table in present and all(t in present for t in IMPACT_NEEDS.get(table, ())):

@@ -33,6 +33,7 @@ from data_platform.splits.split import (
     split_report,
 )
 from data_platform.splits.synthetic import smote
+from data_platform.provenance.column_maps import lineage_metadata
 
 _COMMON = dict(group_name="splits", kinds={"duckdb", "python"}, owners=["team:data-platform"])
 UPSTREAM = {CTR.name: CTR_EXAMPLES, REVIEWS.name: REVIEW_EXAMPLES}
@@ -91,6 +92,7 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             "fairness": dg.MetadataValue.md(markdown_table(table)),
             "feature_signal": dg.MetadataValue.md(markdown_table(signal)),
             **({"rater_agreement_by_category": dg.MetadataValue.md(markdown_table(agreement))} if agreement else {}),
+            **lineage_metadata(f"splits.{spec.name}"),
         })
         yield dg.AssetCheckResult(check_name="split_ratios", passed=not ratio_problems,
                                   metadata={"problems": ", ".join(ratio_problems) or "-",
@@ -244,6 +246,9 @@ def build_export_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             card = _card(con, spec, export, previous)
             if export.written:
                 write_card(export, card)
+            if export.written or not previous or previous[0] != export.version:
+                # a version already on disk (published before, e.g. by another warehouse) is registered
+                # again when it becomes the current one
                 run_sql(con, "splits/register_export.sql", {
                     "dataset": spec.name, "version": export.version, "path": str(export.path),
                     "examples": sum(export.counts.values()), "previous": previous[0] if previous else None,

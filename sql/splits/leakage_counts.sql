@@ -1,5 +1,9 @@
--- Groups (persons) found in more than one split, and example ids found more than once.
+-- Groups (persons) found in more than one split, example ids found more than once, and the groups'
+-- concentration sum(w^2) (w: a group's share of the examples), which sets how far hashed-by-group split
+-- shares can wander by chance (variance r(1 - r) * sum(w^2)).
 SELECT
     (SELECT count(*) FROM (SELECT group_key FROM {table} WHERE group_key IS NOT NULL
                            GROUP BY group_key HAVING count(DISTINCT split) > 1)) AS groups_in_several_splits,
-    (SELECT count(*) - count(DISTINCT example_id) FROM {table}) AS duplicate_examples
+    (SELECT count(*) - count(DISTINCT example_id) FROM {table}) AS duplicate_examples,
+    (SELECT sum(w * w) FROM (SELECT count(*) / sum(count(*)) OVER () AS w FROM {table}
+                             GROUP BY coalesce(group_key, example_id))) AS concentration

@@ -1,0 +1,109 @@
+"""Invalidate for real: a bad client version is declared, every downstream table and the published
+datasets are rebuilt through Dagster jobs, nothing traces to the input afterwards, and the audit says so."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from data_platform import definitions
+from data_platform.generator import generate_logs
+from data_platform.provenance.assets import invalidations
+from data_platform.provenance.invalidate import run_invalidation
+from data_platform.resources import LabelingDesk, LandingZone, Warehouse
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_PLATFORM_EXPORTS", str(tmp_path / "exports"))
+    monkeypatch.setenv("DATA_PLATFORM_REPORTS", str(tmp_path / "reports"))
+    landing = LandingZone(root=str(tmp_path / "landing"), settle_seconds=0)
+    warehouse = Warehouse(database=str(tmp_path / "warehouse.duckdb"), memory_limit="1GB", threads=2)
+    resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
+    defs = dg.Definitions(assets=definitions.defs.assets, asset_checks=definitions.defs.asset_checks,
+                          jobs=[definitions.daily_pipeline, definitions.review_labeling, definitions.publish_datasets],
+                          resources=resources, executor=dg.in_process_executor)
+    launched = []
+
+    def launch(args: list[str]) -> int:
+        launched.append(args)
+        job = args[args.index("--job") + 1]
+        tags = {}
+        if "--partition-range" in args:
+            first, last = args[args.index("--partition-range") + 1].split("...")
+            tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+        return 0 if defs.resolve_job_def(job).execute_in_process(tags=tags, raise_on_error=False).success else 1
+
+    generate_logs(landing.root, start=dt.date(2026, 11, 1), days=2, events_per_day=4000, seed=23,
+                  incidents=["cents_prices@2026-11-02"])
+    assert launch(["--job", "daily_pipeline", "--partition-range", "2026-11-01...2026-11-03"]) == 0
+    assert launch(["--job", "review_labeling"]) == 0
+    assert launch(["--job", "publish_datasets"]) == 0
+    return {"warehouse": warehouse, "launch": launch, "launched": launched, "tmp": tmp_path, "resources": resources}
+
+
+def q(world, sql):
+    con = duckdb.connect(world["warehouse"].database, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_bad_client_version_leaves_every_table_and_the_exports_are_republished(world):
+    bad = q(world, "SELECT count(*) FROM clean.events WHERE app_version = '3.2.0'")[0][0]
+    assert bad > 100
+    old_ctr = Path(q(world, "SELECT path FROM splits.exports WHERE dataset = 'ctr_examples'")[0][0])
+
+    result = run_invalidation(lambda read_only: duckdb.connect(world["warehouse"].database, read_only=read_only),
+                              "app_version", "3.2.0", "client 3.2.0 sends prices in cents", "tester",
+                              world["launch"], dt.date(2026, 11, 1))
+
+    assert result["remaining"] == {}
+    assert [a[1] for a in world["launched"][-3:]] == ["daily_pipeline", "review_labeling", "publish_datasets"]
+    assert q(world, "SELECT count(*) FROM clean.events WHERE app_version = '3.2.0'") == [(0,)]
+    assert q(world, "SELECT count(*) FROM clean.filtered_events WHERE kind = 'invalidated' AND rule_id = 'invalidation' "
+                    "AND rule_version = 1")[0][0] == bad
+    # raw keeps the evidence; clean, labels and splits have nothing of it; the new export neither
+    assert result["before"]["clean.events"] == bad and result["after"]["clean.events"] == 0
+    assert result["after"]["raw.events"] == result["before"]["raw.events"] > 0
+    assert result["before"]["labels.ctr_examples"] > 0 and result["after"]["labels.ctr_examples"] == 0
+    new_ctr = Path(q(world, "SELECT path FROM splits.exports WHERE dataset = 'ctr_examples' "
+                            "ORDER BY created_at DESC LIMIT 1")[0][0])
+    assert new_ctr != old_ctr
+    leftover = q(world, f"SELECT count(*) FROM read_parquet(['{new_ctr}/train.parquet', '{new_ctr}/dev.parquet', "
+                        f"'{new_ctr}/test.parquet']) WHERE example_id IN (SELECT impression_id FROM raw.events "
+                        "WHERE app_version = '3.2.0' AND event_type = 'impression')")[0][0]
+    was = q(world, f"SELECT count(*) FROM read_parquet(['{old_ctr}/train.parquet', '{old_ctr}/dev.parquet', "
+                   f"'{old_ctr}/test.parquet']) WHERE example_id IN (SELECT impression_id FROM raw.events "
+                   "WHERE app_version = '3.2.0' AND event_type = 'impression')")[0][0]
+    assert was > 0
+    assert leftover == 0
+    card = json.loads((old_ctr / "card.json").read_text())
+    assert card["superseded_by"]["version"] == new_ctr.name and card["superseded_by"]["invalidation_id"] == 1
+    # the audit, in the warehouse and in the UI asset
+    assert q(world, "SELECT status, who, reason FROM provenance.invalidations") == [
+        ("applied", "tester", "client 3.2.0 sends prices in cents")]
+    audit = dict(q(world, "SELECT table_name, rows_after FROM provenance.invalidation_audit"))
+    assert audit["clean.events"] == 0 and audit["raw.events"] > 0
+    ui = dg.materialize([invalidations], resources={"warehouse": world["warehouse"]})
+    assert {c.check_name: c.passed for c in ui.get_asset_check_evaluations()} == {"invalidated_inputs_gone": True}
+
+
+def test_a_voided_rule_version_gives_its_events_back(world):
+    rule_id, version, removed = q(world, "SELECT rule_id, rule_version, count(*) FROM clean.filtered_events "
+                                         "WHERE kind = 'spam' GROUP BY ALL ORDER BY 3 DESC LIMIT 1")[0]
+    assert removed > 0
+    result = run_invalidation(lambda read_only: duckdb.connect(world["warehouse"].database, read_only=read_only),
+                              "rule", f"{rule_id}@{version}", "it flagged reviews linking to our own help pages",
+                              "tester", world["launch"], dt.date(2026, 11, 1))
+    assert result["remaining"] == {}
+    assert q(world, f"SELECT count(*) FROM clean.filtered_events WHERE rule_id = '{rule_id}'") == [(0,)]
+    # the events it had removed are clean again (those no other rule removes), and labelled again
+    assert 0 < result["after"]["clean.events"] <= result["before"]["clean.filtered_events"]
+    assert result["after"]["labels.review_examples"] == result["after"]["clean.events"]
