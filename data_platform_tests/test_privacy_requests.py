@@ -80,11 +80,17 @@ def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
         event("a-imp", "impression", ts=ts(8), anon_id="ann-phone", impression_id="imp-ann", user_agent=CHROME),
         event("a-click", "click", ts=ts(9), anon_id="ann-phone", impression_id="imp-ann", user_agent=CHROME),
         event("b-imp", "impression", ts=ts(8), anon_id="bob-phone", impression_id="imp-bob", user_agent=CHROME),
-        event("b-review", "review", ts=ts(10), anon_id="bob-phone", text="okay", user_agent=CHROME)])
+        event("b-review", "review", ts=ts(10), anon_id="bob-phone", text="okay", user_agent=CHROME),
+        # an hour later: the impressions' click windows have closed, so they are mature and get split
+        event("b-later", "login", ts=ts(0, hour=11), anon_id="bob-phone", user_id="bob", user_agent=CHROME)])
     resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
     assert dg.materialize([*defs.assets[:2], ctr_examples], resources=resources, partition_key="2026-11-02").success
     assert dg.materialize(REVIEW_LABELING_ASSETS, resources=resources).success
+    from data_platform.splits.assets import SPLIT_ASSETS
+
+    assert dg.materialize(SPLIT_ASSETS, resources=resources, raise_on_error=False).get_asset_materialization_events()
     tables = {"labels.ctr_examples": "impression_event_id", "labels.reviews": "review_id",
+              "splits.review_examples": "example_id",
               "labels.label_matrix": "example_id", "labels.weak_labels": "review_id",
               "labels.review_examples": "review_id", "labels.tasks": "review_id"}
     before = {t: _ids(warehouse, t, c) for t, c in tables.items()}
@@ -94,6 +100,7 @@ def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
     summary = _apply(warehouse, landing)
     assert not any(summary["rows_remaining"].values())
     after = {t: _ids(warehouse, t, c) for t, c in tables.items()}
+    assert _ids(warehouse, "splits.ctr_examples", "example_id") == {"imp-bob"}  # Ann's impression is gone
     for table, ids in after.items():
         assert not {i for i in ids if i.startswith("a-")}, table
         assert ids == {i for i in before[table] if not i.startswith("a-")}, table  # Bob's rows stay

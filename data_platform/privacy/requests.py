@@ -13,8 +13,9 @@ recorded in ``privacy.rejected_requests`` with its reason, never dropped silentl
   whose logins only ever name this user; a shared device keeps other people's rows.
 
 Not covered yet: the landing files themselves (producers' drop zone; a re-landed old file would bring
-rows back), Label Studio task files already sent out (``data/labeling/tasks``) and exported datasets
-(no exports exist yet: their stage adds its tables here).
+rows back), Label Studio task files already sent out (``data/labeling/tasks``), and export versions
+already published (immutable Parquet files: the next ``publish_datasets`` run writes a version without
+the person; older versions must be deleted or republished by hand).
 """
 
 from __future__ import annotations
@@ -39,7 +40,13 @@ _RAW_LINE = "EXISTS (SELECT 1 FROM erase_subject_ids s WHERE contains(raw_line, 
 # Every table that holds rows about a person, and how to find them. Later stages add theirs here.
 # labelling tables are keyed by the review's event id
 _REVIEW = "review_id IN (SELECT event_id FROM erase_events)"
+# the subject's impressions, for the split tables keyed by impression id (listed first: raw goes later)
+_IMPRESSIONS = "(SELECT impression_id FROM raw.events WHERE event_id IN (SELECT event_id FROM erase_events))"
 PERSON_TABLES: dict[str, str] = {
+    "splits.ctr_examples": f"example_id IN {_IMPRESSIONS}",
+    "splits.ctr_examples_train_balanced": f"(example_id IN {_IMPRESSIONS} OR parent_id IN {_IMPRESSIONS} "
+                                          f"OR neighbour_id IN {_IMPRESSIONS})",
+    "splits.review_examples": "example_id IN (SELECT event_id FROM erase_events)",
     "raw.landed_lines": f"({_RAW_IDS} OR (reason IS NOT NULL AND {_RAW_LINE}))",
     "raw.events": _RAW_IDS,
     "raw.quarantine": _RAW_LINE,
