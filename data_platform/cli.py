@@ -155,16 +155,10 @@ def _demo_late_click() -> int:
 
 
 def _dg_launch(launch_args: list[str]) -> int:
-    """Run ``dg launch`` with the project's instance; print its time, or its output when it fails."""
-    cmd = [str(Path(sys.executable).with_name("dg")), "launch", *launch_args]
-    started = time.perf_counter()
-    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=dict(os.environ), capture_output=True, text=True)
-    if done.returncode != 0:
-        print(done.stdout[-4000:], done.stderr[-8000:], sep="\n", file=sys.stderr)
-        print(f"dg launch {' '.join(launch_args)} failed (exit {done.returncode})", file=sys.stderr)
-        return done.returncode
-    print(f"   done in {time.perf_counter() - started:.1f}s")
-    return 0
+    """``dg launch`` with the project's instance (see :func:`data_platform.launch.dg_launch`)."""
+    from data_platform.launch import dg_launch
+
+    return dg_launch(launch_args)
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:

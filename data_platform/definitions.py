@@ -18,6 +18,7 @@ from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_r
 from data_platform.privacy.pseudonyms import mode, pseudonym_key
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse
 from data_platform.provenance.assets import invalidations
+from data_platform.provenance.jobs import invalidate_input
 from data_platform.splits.assets import SPLITS_GROUP_ASSETS
 from data_platform.validation.assets import ANOMALIES, FEATURE_STATS, anomalies, feature_stats, source_inventory
 from data_platform.validation.checks import CONTRACT_CHECKS
@@ -62,7 +63,7 @@ defs = dg.Definitions(
         source_inventory, *SPLITS_GROUP_ASSETS, invalidations]),
     asset_checks=CONTRACT_CHECKS,
     jobs=[ingest_raw_events, daily_pipeline, relabel_ctr, review_labeling, annotation_round, publish_datasets,
-          process_privacy_requests],
+          invalidate_input, process_privacy_requests],
     sensors=[build_landing_sensor(daily_pipeline), privacy_request_sensor, late_click_sensor, annotation_sensor],
     resources={"warehouse": Warehouse.from_env(), "landing": LandingZone.from_env(),
                "labeling": LabelingDesk.from_env()},

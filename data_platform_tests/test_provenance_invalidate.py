@@ -107,3 +107,18 @@ def test_a_voided_rule_version_gives_its_events_back(world):
     # the events it had removed are clean again (those no other rule removes), and labelled again
     assert 0 < result["after"]["clean.events"] <= result["before"]["clean.filtered_events"]
     assert result["after"]["labels.review_examples"] == result["after"]["clean.events"]
+
+
+def test_the_dagster_job_takes_the_same_config_and_refuses_an_unknown_kind(tmp_path):
+    from data_platform.provenance.jobs import invalidate_input
+
+    warehouse = Warehouse(database=str(tmp_path / "w.duckdb"), memory_limit="1GB", threads=1)
+    duckdb.connect(warehouse.database).execute("CREATE SCHEMA raw").execute(
+        "CREATE TABLE raw.events (event_id VARCHAR, source_file VARCHAR, app_version VARCHAR, event_date DATE)").close()
+    result = invalidate_input.execute_in_process(
+        run_config={"ops": {"apply_invalidation": {"config": {"kind": "region", "value": "eu", "reason": "x"}}}},
+        resources={"warehouse": warehouse}, raise_on_error=False)
+    assert not result.success
+    failure = result.failure_data_for_node("apply_invalidation")
+    assert "impact kind must be one of" in str(failure.error.cause)
+    assert definitions.defs.resolve_job_def("invalidate_input").name == "invalidate_input"
