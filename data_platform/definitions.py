@@ -12,7 +12,7 @@ from data_platform.cleaning.assets import clean_layer
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.ingestion.sensors import build_landing_sensor
 from data_platform.labeling.ctr_assets import CTR_EXAMPLES, ctr_examples, late_click_sensor, relabel_ctr
-from data_platform.labeling.jobs import annotation_round, annotation_sensor, review_labeling
+from data_platform.labeling.jobs import annotation_round, annotation_sensor, relabel_reviews, review_labeling
 from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
 from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_requests
 from data_platform.privacy.pseudonyms import mode, pseudonym_key
@@ -62,7 +62,8 @@ defs = dg.Definitions(
         raw_ingestion, clean_layer, ctr_examples, *REVIEW_LABELING_ASSETS, feature_stats, anomalies,
         source_inventory, *SPLITS_GROUP_ASSETS, invalidations]),
     asset_checks=CONTRACT_CHECKS,
-    jobs=[ingest_raw_events, daily_pipeline, relabel_ctr, review_labeling, annotation_round, publish_datasets,
+    jobs=[ingest_raw_events, daily_pipeline, relabel_ctr, review_labeling, relabel_reviews, annotation_round,
+          publish_datasets,
           invalidate_input, process_privacy_requests],
     sensors=[build_landing_sensor(daily_pipeline), privacy_request_sensor, late_click_sensor, annotation_sensor],
     resources={"warehouse": Warehouse.from_env(), "landing": LandingZone.from_env(),

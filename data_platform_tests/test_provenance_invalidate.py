@@ -26,7 +26,8 @@ def world(tmp_path, monkeypatch):
     warehouse = Warehouse(database=str(tmp_path / "warehouse.duckdb"), memory_limit="1GB", threads=2)
     resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
     defs = dg.Definitions(assets=definitions.defs.assets, asset_checks=definitions.defs.asset_checks,
-                          jobs=[definitions.daily_pipeline, definitions.review_labeling, definitions.publish_datasets],
+                          jobs=[definitions.daily_pipeline, definitions.review_labeling, definitions.relabel_reviews,
+                                definitions.publish_datasets],
                           resources=resources, executor=dg.in_process_executor)
     launched = []
 
@@ -65,7 +66,8 @@ def test_a_bad_client_version_leaves_every_table_and_the_exports_are_republished
                               world["launch"], dt.date(2026, 11, 1))
 
     assert result["remaining"] == {}
-    assert [a[1] for a in world["launched"][-3:]] == ["daily_pipeline", "review_labeling", "publish_datasets"]
+    assert [a[1] for a in world["launched"][-3:]] == ["daily_pipeline", "relabel_reviews", "publish_datasets"]
+    assert q(world, "SELECT count(DISTINCT batch_id) FROM labels.tasks") == [(1,)]  # no new batch for raters
     assert q(world, "SELECT count(*) FROM clean.events WHERE app_version = '3.2.0'") == [(0,)]
     assert q(world, "SELECT count(*) FROM clean.filtered_events WHERE kind = 'invalidated' AND rule_id = 'invalidation' "
                     "AND rule_version = 1")[0][0] == bad

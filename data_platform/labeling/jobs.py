@@ -6,6 +6,7 @@ import json
 import dagster as dg
 
 from data_platform.labeling.review_assets import (
+    ANNOTATION_TASKS,
     ANNOTATIONS,
     GOLD,
     HUMAN_CONSENSUS,
@@ -20,6 +21,13 @@ review_labeling = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*REVIEW_LABELING_ASSETS),
     description="Weak supervision over every review, the labeled review dataset, and the next batch of "
     "tasks for raters (active learning, a random slice, gold items, suspected label errors).",
+)
+
+relabel_reviews = dg.define_asset_job(
+    "relabel_reviews",
+    selection=dg.AssetSelection.assets(*REVIEW_LABELING_ASSETS) - dg.AssetSelection.assets(ANNOTATION_TASKS),
+    description="Rebuild the review labels (weak, human consensus, the labeled dataset) without issuing a new "
+    "task batch: what an invalidation re-runs.",
 )
 
 annotation_round = dg.define_asset_job(

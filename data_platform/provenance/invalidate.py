@@ -11,7 +11,7 @@ What an invalidation does:
 
 :func:`run_invalidation` records the invalidation, re-materializes the affected days through Dagster
 (``daily_pipeline`` over the range, widened by a day on each side for clicks and their impressions), then
-the review labels and the published datasets, audits rows tracing to the input per table before and
+the review labels (``relabel_reviews``: no new task batch) and the published datasets, audits rows tracing to the input per table before and
 after, marks the export versions it replaced as superseded in their cards, and verifies that nothing
 downstream traces to the input any more.
 """
@@ -87,7 +87,7 @@ def run_invalidation(
         raise ValueError(f"no event matches {kind} {value!r}: nothing to invalidate")
     first, last = max(days[0], partition_start), days[1]
     steps = [["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"],
-             ["--job", "review_labeling"], ["--job", "publish_datasets"]]
+             ["--job", "relabel_reviews"], ["--job", "publish_datasets"]]
     for step in steps:
         if (code := launch(step)) != 0:
             raise RuntimeError(f"dg launch {' '.join(step)} failed (exit {code}); invalidation "
