@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -404,8 +403,7 @@ def cmd_impact(args: argparse.Namespace) -> int:
     """Print how many rows each downstream table and export version holds from one input."""
     from data_platform.provenance.trace import impact
 
-    kind, value = next((k, v) for k, v in (("source_file", args.source_file), ("app_version", args.app_version),
-                                           ("rule", args.rule)) if v)
+    kind, value = _input_of(args)
     with duckdb.connect(str(warehouse_path())) as con:  # impact stages its event ids in a temp table
         for row in impact(con, kind, value):
             print(f"  {row['table']:<45} {row['rows']:>10,}")
@@ -419,8 +417,7 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     from data_platform.partitions import partitions_start
     from data_platform.provenance.invalidate import run_invalidation
 
-    kind, value = next((k, v) for k, v in (("source_file", args.source_file), ("app_version", args.app_version),
-                                           ("rule", args.rule)) if v)
+    kind, value = _input_of(args)
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"  # re-runs read files already landed
     result = run_invalidation(lambda read_only: duckdb.connect(str(warehouse_path()), read_only=read_only),
@@ -437,6 +434,20 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
         return 1
     print("   nothing downstream traces to the input any more")
     return 0
+
+
+def _add_input_args(parser: argparse.ArgumentParser) -> None:
+    """The input ``impact`` and ``invalidate`` act on: exactly one of a file pattern, a version, a rule."""
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--source-file", help="a landing path or LIKE pattern, e.g. '2026-11-05/%%'")
+    which.add_argument("--app-version", help="the events a client version sent")
+    which.add_argument("--rule", help="rule_id@version: the events that rule version removed")
+
+
+def _input_of(args: argparse.Namespace) -> tuple[str, str]:
+    """(kind, value) of the input named on the command line."""
+    return next((k, v) for k, v in (("source_file", args.source_file), ("app_version", args.app_version),
+                                    ("rule", args.rule)) if v)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -487,17 +498,11 @@ def build_parser() -> argparse.ArgumentParser:
     trace_p.set_defaults(func=cmd_trace)
 
     impact_p = sub.add_parser("impact", help="rows downstream of a file, an app version or a rule version")
-    which = impact_p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--source-file", help="a landing path or LIKE pattern, e.g. '2026-11-05/%%'")
-    which.add_argument("--app-version", help="events sent by this client version")
-    which.add_argument("--rule", help="rule_id@version: the events that rule version removed")
+    _add_input_args(impact_p)
     impact_p.set_defaults(func=cmd_impact)
 
     inv = sub.add_parser("invalidate", help="declare an input bad, republish everything downstream, audit")
-    what = inv.add_mutually_exclusive_group(required=True)
-    what.add_argument("--source-file", help="a landing path or LIKE pattern")
-    what.add_argument("--app-version", help="a client version whose events are bad")
-    what.add_argument("--rule", help="rule_id@version whose decisions were wrong")
+    _add_input_args(inv)
     inv.add_argument("--reason", required=True)
     inv.add_argument("--who", help="default: the current user")
     inv.set_defaults(func=cmd_invalidate)

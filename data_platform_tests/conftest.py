@@ -88,3 +88,15 @@ def query(warehouse: Warehouse, sql: str, params=None) -> list[tuple]:
 
 def checks_by_name(result) -> dict[str, dg.AssetCheckEvaluation]:
     return {c.check_name: c for c in result.get_asset_check_evaluations()}
+
+
+def generated_world(root: Path, days: int, events_per_day: int, seed: int, incidents=(),
+                    start: dt.date = dt.date(2026, 11, 2)) -> tuple[LandingZone, Warehouse, dict]:
+    """A landing zone with generated logs and an empty warehouse under ``root`` (and the manifest)."""
+    from data_platform.generator import generate_logs
+
+    landing = LandingZone(root=str(root / "landing"), settle_seconds=0)
+    warehouse = Warehouse(database=str(root / "warehouse.duckdb"), memory_limit="1GB", threads=2)
+    manifest = generate_logs(landing.root, start=start, days=days, events_per_day=events_per_day, seed=seed,
+                             incidents=list(incidents))
+    return landing, warehouse, manifest

@@ -10,7 +10,6 @@ import pytest
 from data_platform.cleaning.assets import clean_layer
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import (
-    CTR_EXAMPLES,
     ctr_examples,
     late_click_sensor,
     stale_label_days,

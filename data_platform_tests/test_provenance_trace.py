@@ -3,7 +3,6 @@ lines, and impact counts equal direct SQL counts written independently (joins, n
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -12,13 +11,12 @@ import duckdb
 import pytest
 
 from data_platform.cleaning.assets import clean_layer
-from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import ctr_examples
 from data_platform.provenance.trace import impact, trace, trace_markdown
-from data_platform.resources import LandingZone, Warehouse
 from data_platform.splits.assets import SPLIT_ASSETS, build_export_asset, ctr_train_balanced
 from data_platform.splits.split import CTR
+from data_platform_tests.conftest import generated_world
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +24,8 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("trace")
     mp = pytest.MonkeyPatch()
     mp.setenv("DATA_PLATFORM_EXPORTS", str(root / "exports"))
-    landing = LandingZone(root=str(root / "landing"), settle_seconds=0)
-    warehouse = Warehouse(database=str(root / "warehouse.duckdb"), memory_limit="1GB", threads=2)
-    generate_logs(landing.root, start=dt.date(2026, 11, 2), days=2, events_per_day=4000, seed=17,
-                  incidents=["cents_prices@2026-11-03"])
+    landing, warehouse, _ = generated_world(root, days=2, events_per_day=4000, seed=17,
+                                            incidents=["cents_prices@2026-11-03"])
     tags = {"dagster/asset_partition_range_start": "2026-11-02", "dagster/asset_partition_range_end": "2026-11-04"}
     resources = {"warehouse": warehouse, "landing": landing}
     assert dg.materialize([raw_ingestion, clean_layer, ctr_examples], resources=resources, tags=tags).success

@@ -18,7 +18,6 @@ from data_platform.cleaning.assets import clean_layer
 from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import ctr_examples
-from data_platform.resources import LandingZone, Warehouse
 from data_platform.splits.assets import (
     SPLIT_ASSETS,
     build_export_asset,
@@ -27,6 +26,7 @@ from data_platform.splits.assets import (
 )
 from data_platform.splits.export import export_columns
 from data_platform.splits.split import CTR, DATASETS, split_report
+from data_platform_tests.conftest import generated_world
 
 CTR_ASSETS = [SPLIT_ASSETS[0], ctr_train_balanced, build_export_asset(CTR)]
 
@@ -53,9 +53,7 @@ def published(tmp_path_factory):
     root = tmp_path_factory.mktemp("splits")
     mp = pytest.MonkeyPatch()
     mp.setenv("DATA_PLATFORM_EXPORTS", str(root / "exports"))
-    landing = LandingZone(root=str(root / "landing"), settle_seconds=0)
-    warehouse = Warehouse(database=str(root / "warehouse.duckdb"), memory_limit="1GB", threads=2)
-    generate_logs(landing.root, start=dt.date(2026, 11, 2), days=3, events_per_day=5000, seed=13)
+    landing, warehouse, _ = generated_world(root, days=3, events_per_day=5000, seed=13)
     _daily(warehouse, landing, "2026-11-02", "2026-11-05")
     first = _publish(warehouse)
     assert first.success
