@@ -2,7 +2,7 @@
 
 The real corpus is the UCI SMS Spam Collection (T. A. Almeida, J. M. Gómez Hidalgo, A. Yamakami,
 "Contributions to the Study of SMS Spam Filtering: New Collection and Results", DocEng 2011),
-licensed CC BY 4.0; the copy used here (``/work/shared/data/sms-spam.csv``, columns ``index, spam,
+licensed CC BY 4.0; the copy used here (``data_platform_tests/data/sms-spam.csv``, columns ``index, spam,
 text``) holds 4,837 messages of which 638 are spam. The tests that need it are skipped when the file
 is absent.
 
@@ -32,7 +32,7 @@ from data_platform.labeling.weak import (
     vote_matrix,
 )
 
-SMS_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "sms-spam.csv"
+SMS_CSV = Path(__file__).resolve().parent / "data" / "sms-spam.csv"  # attribution: data/README.md
 requires_sms = pytest.mark.skipif(
     not SMS_CSV.is_file(), reason=f"SMS Spam Collection not found at {SMS_CSV} (shared data not mounted)"
 )
