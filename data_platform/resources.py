@@ -200,8 +200,32 @@ def rows(
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
+def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """``schema.table`` of every table and view in the warehouse (for steps that read optional tables)."""
+    return {f"{s}.{t}" for s, t in run_sql(con, "common/existing_tables.sql").fetchall()}
+
+
+def write_rows(con: duckdb.DuckDBPyConnection, table: str, records: list[dict], schema, *, replace: bool) -> None:
+    """Write rows computed in Python to ``table`` through Arrow, typed by ``schema`` (a pyarrow schema):
+    ``replace`` recreates the table from them, else they are appended (columns matched by name; an
+    empty list appends nothing)."""
+    import pyarrow as pa
+
+    if not records and not replace:
+        return
+    relation = pa.Table.from_pylist(records, schema=schema)
+    con.register("py_rows", relation)
+    try:
+        run_sql(con, "common/replace_with_relation.sql" if replace else "common/append_relation.sql",
+                table=table, relation="py_rows")
+    finally:
+        con.unregister("py_rows")
+
+
 __all__ = [
     "LabelingDesk",
+    "existing_tables",
+    "write_rows",
     "LandingZone",
     "Warehouse",
     "landing_root",

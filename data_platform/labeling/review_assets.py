@@ -35,7 +35,7 @@ from data_platform.labeling.weak import (
     vote_matrix,
 )
 from data_platform.metadata import StageClock, markdown_table, table_schema_of
-from data_platform.resources import LabelingDesk, LandingZone, Warehouse, rows, run_sql
+from data_platform.resources import LabelingDesk, LandingZone, Warehouse, rows, run_sql, write_rows
 from data_platform.validation.contracts import CONTRACTS
 from data_platform.provenance.column_maps import lineage_metadata
 
@@ -63,16 +63,6 @@ EXAMPLES_CHECK = dg.AssetCheckSpec(
     description="Every review is labelled once or counted as unlabeled; labels in the label set, "
     "confidence in [0, 1], gold wins over human consensus which wins over weak labels, provenance present.",
 )
-
-
-def _save(con, table: str, records: list[dict], schema: pa.Schema) -> None:
-    """Replace ``table`` with ``records`` (through Arrow, typed by ``schema``)."""
-    relation = pa.Table.from_pylist(records, schema=schema)
-    con.register("py_relation", relation)
-    try:
-        run_sql(con, "labeling/save_relation.sql", table=table, relation="py_relation")
-    finally:
-        con.unregister("py_relation")
 
 
 @dg.asset(key=REVIEWS, deps=[CLEAN_EVENTS], code_version="reviews-1", **_COMMON)
@@ -158,7 +148,7 @@ def weak_labels(warehouse: Warehouse) -> dg.MaterializeResult:
             "lf_votes": int((votes[i] >= 0).sum()),
             "label_model": LABEL_MODEL,
         } for i, rid in enumerate(ids)]
-        _save(con, "labels.weak_labels", records, WEAK_SCHEMA)
+        write_rows(con, "labels.weak_labels", records, WEAK_SCHEMA, replace=True)
         schema = table_schema_of(con, "labels.weak_labels")
         clock.lap("save_s")
     gold_vec = np.array([gold_by_id.get(r, -1) for r in ids], dtype=np.int64)
@@ -230,7 +220,7 @@ def human_consensus(context: dg.AssetExecutionContext, config: AgreementConfig, 
         gold_by_id = dict(run_sql(con, "labeling/gold_indexes.sql").fetchall())
         table = vote_table(found)
         agreed = consensus(table)
-        _save(con, "labels.human_consensus", agreed, CONSENSUS_SCHEMA)
+        write_rows(con, "labels.human_consensus", agreed, CONSENSUS_SCHEMA, replace=True)
         schema = table_schema_of(con, "labels.human_consensus")
     batches = batch_agreement(found, min_gain=config.min_gain)
     raters = rater_report(table, gold_by_id, agreed)
@@ -268,7 +258,7 @@ def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
     error flag (confident learning) and the landing file and line of the review event."""
     with warehouse.connect() as con:
         issues = _find_label_issues(con)
-        _save(con, "labels.label_issues", issues, ISSUE_SCHEMA)
+        write_rows(con, "labels.label_issues", issues, ISSUE_SCHEMA, replace=True)
         run_sql(con, "labeling/review_examples.sql", {"label_model": LABEL_MODEL, "run_id": context.run.run_id})
         summary = rows(con, "labeling/review_examples_summary.sql")[0]
         sources = rows(con, "labeling/label_sources.sql")
@@ -350,7 +340,8 @@ def annotation_tasks(context: dg.AssetExecutionContext, config: TaskBatchConfig,
                             "selection": selection, "score": score, "strategy": config.strategy,
                             "prediction": context_row["prediction"], "prediction_score": context_row["prediction_score"]})
         path = write_batch(build_tasks(task_rows, LABEL_MODEL), labeling.tasks_dir(), batch_id)
-        _insert(con, "labels.tasks", records, TASK_SCHEMA, run_id=context.run.run_id)
+        write_rows(con, "labels.tasks", [{**r, "run_id": context.run.run_id} for r in records], TASK_SCHEMA,
+                   replace=False)
         schema = table_schema_of(con, "labels.tasks")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(records),
@@ -412,25 +403,13 @@ def _replace_read_rows(con, table: str, records: list[dict], schema: pa.Schema, 
     con.execute("BEGIN TRANSACTION")
     try:
         run_sql(con, f"labeling/delete_{table}.sql")
-        _insert(con, f"labels.{table}", records, schema)
+        write_rows(con, f"labels.{table}", records, schema, replace=False)
         run_sql(con, "labeling/delete_rejects.sql", {"gold": table == "gold"})
-        _insert(con, "labels.annotation_rejects", rejects, REJECT_SCHEMA)
+        write_rows(con, "labels.annotation_rejects", rejects, REJECT_SCHEMA, replace=False)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-
-
-def _insert(con, table: str, records: list[dict], schema: pa.Schema, **constants) -> None:
-    """Append ``records`` to an existing table (columns in the table's order)."""
-    if not records:
-        return
-    relation = pa.Table.from_pylist([{**r, **constants} for r in records], schema=schema)
-    con.register("py_relation", relation)
-    try:
-        run_sql(con, "labeling/append_relation.sql", table=table, relation="py_relation")
-    finally:
-        con.unregister("py_relation")
 
 
 def _count_by(records: list[dict], key: str) -> dict[str, int]:

@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise, pseudonymise_sql
-from data_platform.resources import load_sql, run_sql
+from data_platform.resources import existing_tables, load_sql, run_sql
 
 _RAW_IDS = "(anon_id IN (SELECT id FROM erase_subject_ids) OR user_id IN (SELECT id FROM erase_subject_ids))"
 _PSEUDO_IDS = ("(anon_id IN (SELECT pseudonym FROM erase_subject_ids) "
@@ -127,7 +127,7 @@ def read_new_requests(con: duckdb.DuckDBPyConnection, privacy_dir: Path, now: dt
 
 
 def _existing(con: duckdb.DuckDBPyConnection) -> list[str]:
-    present = {f"{s}.{t}" for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
+    present = existing_tables(con)
     return [t for t in PERSON_TABLES if t in present]
 
 

@@ -5,7 +5,7 @@ import dagster as dg
 
 from data_platform.metadata import markdown_table
 from data_platform.provenance.invalidate import DOWNSTREAM, counts, remaining
-from data_platform.resources import Warehouse, rows, run_sql
+from data_platform.resources import Warehouse, existing_tables, rows, run_sql
 
 INVALIDATIONS = dg.AssetKey(["provenance", "invalidations"])
 GONE_CHECK = dg.AssetCheckSpec(
@@ -23,7 +23,7 @@ def invalidations(warehouse: Warehouse):
         run_sql(con, "provenance/create_tables.sql")
         log = rows(con, "provenance/invalidations.sql")
         audit = rows(con, "provenance/audit_rows.sql")
-        present = {f"{s}.{t}" for s, t in run_sql(con, "validation/tables.sql").fetchall()}
+        present = existing_tables(con)
         latest = [f"{r['dataset']} {r['version']}" for r in rows(con, "provenance/latest_exports.sql")] \
             if "splits.exports" in present else []
         left = {}

@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from data_platform.provenance.trace import count_staged, impact
-from data_platform.resources import rows, run_sql
+from data_platform.resources import existing_tables, rows, run_sql
 
 # Tables that must hold nothing of an invalidated input afterwards (raw keeps it as evidence, and the
 # filtered events are where it went).
@@ -111,7 +111,7 @@ def run_invalidation(
 
 
 def _latest_exports(con) -> list[str]:
-    present = {f"{s}.{t}" for s, t in run_sql(con, "validation/tables.sql").fetchall()}
+    present = existing_tables(con)
     if "splits.exports" not in present:
         return []
     return [f"{r['dataset']} {r['version']}" for r in rows(con, "provenance/latest_exports.sql")]

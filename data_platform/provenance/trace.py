@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from data_platform.privacy.redaction import redact_text
-from data_platform.resources import rows, run_sql
+from data_platform.resources import existing_tables, rows, run_sql
 
 # personal fields of a raw line, masked when a trace prints it
 _MASKED = {"anon_id": "<ID>", "user_id": "<ID>", "session_id": "<ID>", "ip": "<IP>"}
@@ -38,15 +38,11 @@ class Trace:
         return bool(self.steps)
 
 
-def _present(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {f"{s}.{t}" for s, t in run_sql(con, "validation/tables.sql").fetchall()}
-
-
 def trace(con: duckdb.DuckDBPyConnection, dataset: str, example_id: str, landing_root: Path | None = None) -> Trace:
     """Follow one example of ``dataset`` (``ctr_examples`` or ``review_examples``) to its raw lines."""
     if dataset not in ("ctr_examples", "review_examples"):
         raise ValueError(f"unknown dataset {dataset!r}: ctr_examples or review_examples")
-    present = _present(con)
+    present = existing_tables(con)
     out = Trace(dataset, example_id)
     for export in _exports_holding(con, present, dataset, example_id):
         out.steps.append({"step": "export", "table": export["path"], "what": f"split {export['split']}",
@@ -160,7 +156,7 @@ def impact(con: duckdb.DuckDBPyConnection, kind: str, value: str) -> list[dict]:
 
 def count_staged(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """:func:`impact`'s counts for the event ids staged in the temp table ``impact_events``."""
-    present = _present(con)
+    present = existing_tables(con)
     out = []
     for table, sql in IMPACT_TABLES:
         if table in present and all(t in present for t in IMPACT_NEEDS.get(table, ())):

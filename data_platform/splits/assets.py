@@ -14,7 +14,7 @@ from data_platform.labeling.ctr_assets import CTR_EXAMPLES
 from data_platform.labeling.functions import lf_registry_version
 from data_platform.labeling.review_assets import LABEL_MODEL, REVIEW_EXAMPLES
 from data_platform.metadata import markdown_table
-from data_platform.resources import Warehouse, exports_root, rows, run_sql
+from data_platform.resources import Warehouse, existing_tables, exports_root, rows, run_sql
 from data_platform.splits.export import Export, diff_versions, export_columns, write_card, write_export
 from data_platform.labeling import SENTIMENTS
 from data_platform.labeling.human import vote_table
@@ -131,8 +131,7 @@ def _fairness(con, spec: DatasetSpec, config: SplitConfig) -> tuple[list[dict], 
 
 def _agreement_by_group(con) -> list[dict]:
     """Krippendorff's alpha of the human annotations per item category (people may agree less on some)."""
-    present = {f"{a}.{b}" for a, b in run_sql(con, "validation/tables.sql").fetchall()}
-    if "labels.annotations" not in present:
+    if "labels.annotations" not in existing_tables(con):
         return []
     table = vote_table(rows(con, "labeling/annotation_rows.sql"))
     if not table.reviews:
@@ -275,7 +274,8 @@ def _card(con, spec: DatasetSpec, export: Export, previous) -> dict:
     if spec is REVIEWS:
         code.update({"labeling functions": lf_registry_version(), "label model": LABEL_MODEL})
     issues = [f"{r['day']} {r['severity']} {r['table_name']}.{r['feature']}: {r['kind']}"
-              for r in rows(con, "splits/known_issues.sql", {"first": first, "last": last})] if first else []
+              for r in rows(con, "splits/known_issues.sql", {"first": first, "last": last})] \
+        if first and "monitoring.anomalies" in existing_tables(con) else []
     card = {
         "dataset": spec.name, "version": export.version, "created": dt.datetime.now(dt.timezone.utc).isoformat(),
         "description": f"{spec.source} where {spec.where}, split {', '.join(SPLITS)} by person.",

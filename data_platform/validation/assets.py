@@ -13,7 +13,7 @@ from data_platform.ingestion.assets import RAW_EVENTS
 from data_platform.labeling.ctr_assets import CTR_EXAMPLES
 from data_platform.metadata import StageClock, markdown_table, table_schema_of
 from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
-from data_platform.resources import Warehouse, load_sql, reports_root, rows, run_sql
+from data_platform.resources import Warehouse, existing_tables, load_sql, reports_root, rows, run_sql, write_rows
 from data_platform.validation.drift import ks_statistic_sql, load_thresholds
 from data_platform.validation.features import BY_TABLE, MONITORED, SKEW, skew_features
 from data_platform.validation.monitor import MIN_ROWS, compare, merge_stats, volume_anomalies, warming_up
@@ -262,22 +262,20 @@ def _movers_text(row: dict) -> str:
 
 def _save_day(con, day: dt.date, drift_rows: list[dict], found: list[dict], run_id: str) -> None:
     """Replace the day's rows of monitoring.drift and monitoring.anomalies in one transaction."""
-    drift = pa.Table.from_pylist([{
+    drift = [{
         "day": day, "table_name": r["table"], "feature": r["feature"], "comparison": r["comparison"],
         "metric": r["metric"], "value": r["value"], "warn": r["warn"], "error": r["error"], "severity": r["severity"],
         "top_movers": json.dumps(r.get("top_movers") or [], default=str), "note": r.get("note"), "run_id": run_id,
-    } for r in drift_rows], schema=DRIFT_SCHEMA)
-    found_rel = pa.Table.from_pylist([{
+    } for r in drift_rows]
+    found_rows = [{
         "day": day, "table_name": a["table"], "kind": a["kind"], "feature": a["feature"], "severity": a["severity"],
-        "value": a.get("value"), "detail": a["detail"], "run_id": run_id} for a in found], schema=ANOMALY_SCHEMA)
+        "value": a.get("value"), "detail": a["detail"], "run_id": run_id} for a in found]
     con.execute("BEGIN TRANSACTION")
     try:
         run_sql(con, "validation/delete_day.sql", {"day": day}, table="monitoring.drift")
         run_sql(con, "validation/delete_day.sql", {"day": day}, table="monitoring.anomalies")
-        for table, relation in (("monitoring.drift", drift), ("monitoring.anomalies", found_rel)):
-            con.register("day_rows", relation)
-            run_sql(con, "validation/append_rows.sql", table=table, relation="day_rows")
-            con.unregister("day_rows")
+        write_rows(con, "monitoring.drift", drift, DRIFT_SCHEMA, replace=False)
+        write_rows(con, "monitoring.anomalies", found_rows, ANOMALY_SCHEMA, replace=False)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -304,7 +302,7 @@ def source_inventory(warehouse: Warehouse) -> dg.MaterializeResult:
     measured over the last 7 days of data, cost and time to collect, and whether it carries labels."""
     sources = load_sources()
     with warehouse.connect() as con:
-        present = {f"{s}.{t}" for s, t in run_sql(con, "validation/tables.sql").fetchall()}
+        present = existing_tables(con)
         measured = {name: run_sql(con, "validation/source_volume.sql", table=table, date_column=column).fetchone()[0]
                     for name, (table, column) in MEASURED_BY.items() if table in present}
     table = [{"source": s["name"], "owner": s["owner"], "feeds": s["feeds"], "refresh": s["refresh"],

@@ -1,1 +1,0 @@
-SELECT schema_name, table_name FROM duckdb_tables()
