@@ -1,0 +1,94 @@
+"""Measuring a command the way the benchmarks report it: wall seconds and the resident memory of its whole
+process tree over time, sampled from /proc (Linux)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            ppid, pages = int(fields[1]), int(fields[21])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = pages * PAGE
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += rss.get(p, 0)
+        stack.extend(children.get(p, []))
+    return total
+
+
+@dataclass
+class Measured:
+    """One measured command: exit code, output, wall seconds, the RSS samples (unix time, bytes), and
+    whether it was stopped for crossing the memory cap."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    killed_at_cap: bool = False
+
+    @property
+    def peak_bytes(self) -> int:
+        return max((b for _, b in self.samples), default=0)
+
+    def peak_between(self, start: float, end: float) -> int:
+        """Peak RSS among the samples taken between two unix times (the nearest sample if none)."""
+        inside = [b for t, b in self.samples if start <= t <= end]
+        if inside:
+            return max(inside)
+        nearest = min(self.samples, key=lambda s: abs(s[0] - start), default=(0, 0))
+        return nearest[1]
+
+
+def run_measured(cmd: list[str], env: dict | None = None, cwd=None, cap_bytes: int | None = None,
+                 timeout_s: float | None = None, interval_s: float = 0.1) -> Measured:
+    """Run a command, sampling its process tree's RSS every ``interval_s``; kill the tree (SIGKILL) when it
+    crosses ``cap_bytes`` or runs past ``timeout_s``, so a baseline cannot take the machine down."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    samples: list[tuple[float, int]] = []
+    stop = threading.Event()
+    killed = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            rss = tree_rss_bytes(proc.pid)
+            samples.append((time.time(), rss))
+            over_cap = cap_bytes is not None and rss > cap_bytes
+            over_time = timeout_s is not None and time.perf_counter() - started > timeout_s
+            if (over_cap or over_time) and not killed.is_set():
+                killed.set()
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(interval_s)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    stop.set()
+    sampler.join()
+    return Measured(proc.returncode, out, err, time.perf_counter() - started, samples, killed.is_set())
