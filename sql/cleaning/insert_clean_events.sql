@@ -22,14 +22,17 @@ LEFT JOIN reference.fx_rates r ON r.currency = e.currency
 LEFT JOIN item_price_medians im ON im.item_id = e.item_id
 -- cents_by_app_version@1: the event's app version sends cents. cents_by_item_price@1: on a day with
 -- such a version, an event without app_version priced ~100x its item's median is taken for cents too.
-LEFT JOIN LATERAL (
+-- (Plain joins rather than a LATERAL subquery: decorrelating it hashed every row's columns twice.)
+LEFT JOIN cents_versions cv ON cv.app_version = e.app_version
+CROSS JOIN (SELECT count(*) > 0 AS any_version FROM cents_versions) cents
+CROSS JOIN LATERAL (
     SELECT CASE
         WHEN e.price IS NULL THEN NULL
-        WHEN e.app_version IN (SELECT app_version FROM cents_versions) THEN 'cents_by_app_version@1'
-        WHEN e.app_version IS NULL AND EXISTS (SELECT 1 FROM cents_versions)
+        WHEN cv.app_version IS NOT NULL THEN 'cents_by_app_version@1'
+        WHEN e.app_version IS NULL AND cents.any_version
              AND e.price * r.rate_to_eur / im.median_eur BETWEEN 50 AND 200 THEN 'cents_by_item_price@1'
     END AS rule
-) fix ON true
+) fix
 LEFT JOIN clean.identity_map m ON m.anon_id = e.anon_id
 WHERE e.event_id NOT IN (SELECT event_id FROM rule_hits)
   AND e.event_id NOT IN (SELECT event_id FROM consent_excluded)
