@@ -9,8 +9,9 @@ START ?= 2026-11-01
 DAYS ?= 7
 EVENTS_PER_DAY ?= 20000
 SEED ?= 7
-# the demo shows one incident the clean layer must catch: a client sending prices in cents
-INCIDENTS ?= --incident cents_prices@2026-11-05
+# the demo shows two incidents: a client sending prices in cents (the clean layer must correct it), and a
+# category drift on the extra days of step 9 (the retraining signal must fire on it, and not before)
+INCIDENTS ?= --incident cents_prices@2026-11-05 --incident category_drift@2026-11-10
 
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 

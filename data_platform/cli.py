@@ -11,6 +11,9 @@
     data-platform impact --source-file '2026-11-05/%' | --app-version 3.2.0 | --rule crawler_user_agent@1
     data-platform invalidate --rule repeated_review_with_link@1 --reason "..."   void, republish, audit
     data-platform summary            rows per stage, latest checks, where the data is
+    data-platform plan-labeling --days 10 --budget 500 [--pool crowd]   examples, days, cost, quality
+    data-platform plan-labeling --examples 2000                          the other way round
+    data-platform label-studio-sync  push task batches to a Label Studio server, pull its export
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 path.unlink()
         for wal in warehouse_path().parent.glob(warehouse_path().name + ".wal"):
             wal.unlink()
-    print(f"== 1/8 generating {args.days} days x {args.events_per_day:,} events from {args.start}")
+    print(f"== 1/{STEPS} generating {args.days} days x {args.events_per_day:,} events from {args.start}")
     manifest = cmd_generate(args)
     event_days = sorted(manifest["valid_lines_by_event_day"])  # late clicks can spill past midnight
     first, last = event_days[0], event_days[-1]
@@ -83,36 +86,94 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     steps = [
-        (f"== 2/8 ingest, clean and label clicks for {first}...{last} (dg launch, one run)",
+        (f"== 2/{STEPS} ingest, clean and label clicks for {first}...{last} (dg launch, one run)",
          ["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"]),
-        ("== 3/8 weak supervision, labeled reviews, first task batch for raters (dg launch)",
+        (f"== 3/{STEPS} weak supervision, labeled reviews, first task batch for raters (dg launch)",
          ["--job", "review_labeling"]),
     ]
     for title, launch_args in steps:
         print(title)
         if (code := _dg_launch(launch_args)) != 0:
             return code
-    print("== 4/8 a late click lands after midnight; the late-click sensor relabels the earlier day")
+    print(f"== 4/{STEPS} a late click lands after midnight; the late-click sensor relabels the earlier day")
     if (code := _demo_late_click()) != 0:
         return code
-    print("== 5/8 simulated raters answer the batch; the annotation sensor picks the export up")
+    print(f"== 5/{STEPS} simulated raters answer the batch; the annotation sensor picks the export up")
     if (code := cmd_annotate(argparse.Namespace(batch=None, raters_per_task=3, seed=args.seed))) != 0:
         return code
     if (code := cmd_tick(argparse.Namespace(sensor="annotation_sensor"))) != 0:
         return code
-    print("== 6/8 the next batch: active learning, a random slice, gold, suspected label errors (dg launch)")
+    print(f"== 6/{STEPS} the next batch: active learning, a random slice, gold, suspected label errors (dg launch)")
     if (code := _dg_launch(["--assets", "labels/annotation_tasks"])) != 0:
         return code
-    print("== 7/8 split both datasets by person, check for leakage, publish versioned Parquet with cards (dg launch)")
+    print("   the labeling plan against progress, and the step-size guard (labels/labeling_plan)")
+    if (code := _dg_launch(["--assets", "labels/labeling_plan"])) != 0:
+        return code
+    print(f"== 7/{STEPS} split both datasets by person, check for leakage, publish versioned Parquet with cards (dg launch)")
     if (code := _dg_launch(["--job", "publish_datasets"])) != 0:
         return code
-    print("== 8/8 months later: a spam rule version turns out wrong; invalidate it, republish, audit")
+    print(f"== 8/{STEPS} months later: a spam rule version turns out wrong; invalidate it, republish, audit")
     if (code := cmd_invalidate(argparse.Namespace(
             source_file=None, app_version=None, rule="repeated_review_with_link@1", who="demo",
             reason="it removed genuine reviews that link to the shop's own help pages"))) != 0:
         return code
+    if args.signal_days:
+        print(f"== 9/{STEPS} the next {args.signal_days} days arrive after the published version; the retraining "
+              "signal judges each day (drift, new labels, calibration) and the retraining sensor fires the training trigger")
+        if (code := _demo_retraining_signal(args)) != 0:
+            return code
     print("== summary")
     return cmd_summary(args)
+
+
+STEPS = 9
+
+
+def _quiet_figures(figures: dict) -> str:
+    """What was measured on a day that asks for nothing (the demo's signal step)."""
+    parts = []
+    if figures.get("new_label_share") is not None:
+        parts.append(f"new labels {figures['new_label_share']:.0%} of the version's")
+    if figures.get("ctr_z") is not None:
+        parts.append(f"CTR {figures['ctr_new']:.4f} vs {figures['ctr_version']:.4f} (z {figures['ctr_z']:+.1f})")
+    if figures.get("calibration_ratio_new") is not None:
+        parts.append(f"actual/predicted {figures['calibration_ratio_new']:.3f} vs "
+                     f"{figures['calibration_ratio_version']:.3f}")
+    if figures.get("features_judged"):
+        parts.append(f"{figures['features_judged']} feature-days judged, no ERROR drift")
+    if "new_reviews" in figures:
+        parts.append(f"{figures['new_reviews']} new reviews, {figures.get('new_labels', 0)} new human labels")
+    return ", ".join(parts) or "nothing moved"
+
+
+def _demo_retraining_signal(args: argparse.Namespace) -> int:
+    """Generate ``args.signal_days`` more days continuing the same world (same seed; incidents whose
+    date falls in them apply), run the daily pipeline over them, then the retraining signal day by
+    day, and tick the retraining sensor."""
+    import json
+
+    from data_platform.generator import generate_logs, parse_incident
+
+    start = args.start + dt.timedelta(days=args.days)
+    incidents = [parse_incident(spec) for spec in args.incident or []]
+    manifest = generate_logs(landing_root(), start, args.signal_days, args.events_per_day, args.seed, incidents)
+    new_days = sorted(d for d in manifest["valid_lines_by_event_day"] if d >= str(start))
+    active = [f"{i.kind}@{i.start}" for i in incidents if i.start >= start]
+    print(f"   generated {new_days[0]}...{new_days[-1]}" + (f" (incidents: {', '.join(active)})" if active else
+                                                           " (no incident in them)"))
+    if (code := _dg_launch(["--job", "daily_pipeline", "--partition-range", f"{new_days[0]}...{new_days[-1]}"])) != 0:
+        return code
+    days = [start + dt.timedelta(days=i) for i in range(args.signal_days)]
+    if (code := _dg_launch(["--assets", "monitoring/retraining_signal", "--partition-range",
+                            f"{days[0]}...{days[-1]}"])) != 0:
+        return code
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        for day, dataset, refresh, reasons, figures, note in con.execute(
+                "SELECT day, dataset, refresh, reasons, figures, note FROM monitoring.retraining_signal "
+                "WHERE day >= ? AND day <= ? ORDER BY day, dataset", [days[0], days[-1]]).fetchall():
+            why = "; ".join(r["detail"] for r in json.loads(reasons)) or note or _quiet_figures(json.loads(figures))
+            print(f"   {day} {dataset:<16} {'REFRESH RECOMMENDED' if refresh else 'no refresh'}: {why}")
+    return cmd_tick(argparse.Namespace(sensor="retraining_sensor"))
 
 
 def _demo_late_click() -> int:
@@ -194,6 +255,14 @@ def cmd_tick(args: argparse.Namespace) -> int:
         context = dg.build_sensor_context(instance=instance, resources=defs.resources,
                                           definitions=defs)
         result = sensor(context)
+        if isinstance(result, dg.SensorResult):
+            for event in result.asset_events or []:  # a daemon records these; here we do it ourselves
+                instance.report_runless_asset_event(event)
+                print(f"   {args.sensor}: {event.asset_key.to_user_string()} <- "
+                      f"{event.description or 'event'} {_metadata_text(event.metadata)}")
+            result = list(result.run_requests or [])
+            if not result:
+                return 0
         requests = [r for r in (result if isinstance(result, list) else [result]) if isinstance(r, dg.RunRequest)]
         if not requests:
             print(f"   {args.sensor}: nothing to do ({getattr(result, 'skip_message', result)})")
@@ -208,6 +277,57 @@ def cmd_tick(args: argparse.Namespace) -> int:
             print(f"   {args.sensor} -> {job.name} {state} in {time.perf_counter() - started:.1f}s (run {run.run_id[:8]})")
             if not run.success:
                 return 1
+    return 0
+
+
+def _metadata_text(metadata) -> str:
+    """Short text of an event's metadata (version, day, reasons) for the terminal."""
+    shown = {k: getattr(v, "value", v) for k, v in (metadata or {}).items() if k in ("dataset", "version", "day", "reasons")}
+    return " ".join(f"{k}={v}" for k, v in shown.items())
+
+
+def cmd_plan_labeling(args: argparse.Namespace) -> int:
+    """How many reviews M days and a budget label (or what N examples take), per rater pool, at the
+    target accuracy; from the rater registry and what the warehouse measured about the raters."""
+    from data_platform.labeling.plan_assets import format_report, measured_inputs, plan_report
+
+    if args.examples is None and (args.days is None or args.budget is None):
+        print("give --days and --budget, or --examples", file=sys.stderr)
+        return 2
+    pools = [p for spec in args.pool or [] for p in spec.split(",") if p] or None
+    path = warehouse_path()
+    con = duckdb.connect(str(path), read_only=True) if path.exists() else None
+    try:
+        measured = measured_inputs(con, landing_root() / "annotations")
+    finally:
+        if con is not None:
+            con.close()
+    try:
+        report = plan_report(measured, days=args.days, budget=args.budget, examples=args.examples, pools=pools,
+                             target=args.target_accuracy, gold_share=args.gold_share, plurality=args.plurality,
+                             registry_path=args.registry, max_growth=args.max_growth)
+    except ValueError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    ask = (f"{args.examples:,} examples" if args.examples is not None
+           else f"{args.days:g} days, EUR {args.budget:,.2f}")
+    print(f"labeling plan for {ask}")
+    print(format_report(report))
+    return 0
+
+
+def cmd_label_studio_sync(args: argparse.Namespace) -> int:
+    """Push the task batches to the Label Studio server and pull its export (LABEL_STUDIO_URL and
+    LABEL_STUDIO_API_KEY name the server)."""
+    from data_platform.labeling.jobs import label_studio_resources, sync_label_studio
+
+    resources = label_studio_resources()
+    if not resources:
+        print("set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (a personal access token) first", file=sys.stderr)
+        return 2
+    server = resources["label_studio"].process_config_and_initialize()
+    result = sync_label_studio(server, labeling_root() / "tasks", landing_root())
+    print(f"   project {result['project_id']}: imported {result['imported']}; export -> {result['export']}")
     return 0
 
 
@@ -315,6 +435,14 @@ def _stage_counts(con: duckdb.DuckDBPyConnection) -> list[str]:
                                 "AND rows_before <> rows_after", [inv_id]).fetchone()[0]
             lines.append(f"provenance: invalidation {inv_id} {kind} {value} ({status}): {reason}")
             lines.append(f"  rows tracing to it: {moved or 'unchanged'}")
+    if ("monitoring", "retraining_signal") in tables:
+        import json
+
+        for day, dataset, refresh, reasons in con.execute(
+                "SELECT day, dataset, refresh, reasons FROM monitoring.retraining_signal "
+                "WHERE version IS NOT NULL ORDER BY day, dataset").fetchall():
+            kinds = ", ".join(r["reason"] for r in json.loads(reasons))
+            lines.append(f"retraining signal {day} {dataset}: " + (f"REFRESH ({kinds})" if refresh else "no refresh"))
     if ("monitoring", "anomalies") in tables:
         stats_rows, stats_days = con.execute(
             "SELECT count(*), count(DISTINCT partition_date) FROM monitoring.feature_stats").fetchone()
@@ -471,6 +599,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate logs, materialize every partition, print a summary")
     add_generation_args(demo)
     demo.add_argument("--keep", action="store_true", help="keep the existing warehouse and landing files")
+    demo.add_argument("--signal-days", type=int, default=3,
+                      help="days generated after publishing, judged by the retraining signal (0: skip step 9)")
     demo.set_defaults(func=cmd_demo)
 
     privacy = sub.add_parser("privacy", help="apply new opt-out and erasure requests from <landing>/privacy/")
@@ -506,6 +636,23 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--reason", required=True)
     inv.add_argument("--who", help="default: the current user")
     inv.set_defaults(func=cmd_invalidate)
+
+    plan = sub.add_parser("plan-labeling", help="examples, days, cost and label quality per rater pool")
+    plan.add_argument("--days", type=float, help="working days available")
+    plan.add_argument("--budget", type=float, help="budget in EUR")
+    plan.add_argument("--examples", type=int, help="plan for this many new examples instead (days and cost)")
+    plan.add_argument("--pool", action="append", metavar="POOL[,POOL]",
+                      help="in_house, outsourced, crowd (default: each, then all together)")
+    plan.add_argument("--target-accuracy", type=float, default=0.95, help="label accuracy to reach (default 0.95)")
+    plan.add_argument("--gold-share", type=float, default=0.15, help="share of each batch that is hidden gold")
+    plan.add_argument("--plurality", action="store_true",
+                      help="exact 3-class plurality vote instead of the binomial majority formula (a lower bound)")
+    plan.add_argument("--max-growth", type=float, default=10.0, help="step-size guard (x the labeled set)")
+    plan.add_argument("--registry", help="rater registry YAML (default: the shipped raters.yaml)")
+    plan.set_defaults(func=cmd_plan_labeling)
+
+    ls_sync = sub.add_parser("label-studio-sync", help="push task batches to Label Studio, pull its export")
+    ls_sync.set_defaults(func=cmd_label_studio_sync)
 
     summary = sub.add_parser("summary", help="rows per stage, latest checks, where the data is")
     summary.set_defaults(func=cmd_summary)

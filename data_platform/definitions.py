@@ -9,10 +9,19 @@ from __future__ import annotations
 import dagster as dg
 
 from data_platform.cleaning.assets import clean_layer
+from data_platform.flywheel.assets import TRIGGER_SPECS, retraining_check, retraining_sensor, retraining_signal
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.ingestion.sensors import build_landing_sensor
 from data_platform.labeling.ctr_assets import CTR_EXAMPLES, ctr_examples, late_click_sensor, relabel_ctr
-from data_platform.labeling.jobs import annotation_round, annotation_sensor, relabel_reviews, review_labeling
+from data_platform.labeling.jobs import (
+    annotation_round,
+    annotation_sensor,
+    label_studio_resources,
+    label_studio_sync,
+    relabel_reviews,
+    review_labeling,
+)
+from data_platform.labeling.plan_assets import labeling_plan
 from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
 from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_requests
 from data_platform.privacy.pseudonyms import mode, pseudonym_key
@@ -60,14 +69,17 @@ publish_datasets = dg.define_asset_job(
 defs = dg.Definitions(
     assets=dg.map_asset_specs(_with_freshness, [
         raw_ingestion, clean_layer, ctr_examples, *REVIEW_LABELING_ASSETS, feature_stats, anomalies,
-        source_inventory, *SPLITS_GROUP_ASSETS, invalidations]),
+        source_inventory, *SPLITS_GROUP_ASSETS, invalidations, labeling_plan, retraining_signal, *TRIGGER_SPECS]),
     asset_checks=CONTRACT_CHECKS,
     jobs=[ingest_raw_events, daily_pipeline, relabel_ctr, review_labeling, relabel_reviews, annotation_round,
-          publish_datasets,
-          invalidate_input, process_privacy_requests],
-    sensors=[build_landing_sensor(daily_pipeline), privacy_request_sensor, late_click_sensor, annotation_sensor],
+          publish_datasets, retraining_check,
+          invalidate_input, process_privacy_requests,
+          # the Label Studio server round trip, when LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY are set
+          *([label_studio_sync] if label_studio_resources() else [])],
+    sensors=[build_landing_sensor(daily_pipeline), privacy_request_sensor, late_click_sensor, annotation_sensor,
+             retraining_sensor],
     resources={"warehouse": Warehouse.from_env(), "landing": LandingZone.from_env(),
-               "labeling": LabelingDesk.from_env()},
+               "labeling": LabelingDesk.from_env(), **label_studio_resources()},
     # Steps run one after another in the run's process: DuckDB takes one writer at a time anyway (the
     # "duckdb" pool), and a process per step cost 3 to 4 s each, most of a one-day run's time.
     executor=dg.in_process_executor,

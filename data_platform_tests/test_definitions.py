@@ -52,6 +52,12 @@ def test_asset_graph_snapshot():
         "exports/ctr_examples": ("splits", ["splits/ctr_examples", "splits/ctr_examples_train_balanced"]),
         "exports/review_examples": ("splits", ["splits/review_examples"]),
         "provenance/invalidations": ("provenance", []),
+        "labels/labeling_plan": ("labeling", ["labels/annotations", "labels/gold", "labels/human_consensus"]),
+        "monitoring/retraining_signal": ("monitoring", ["exports/ctr_examples", "exports/review_examples",
+                                                        "labels/ctr_examples", "labels/review_examples",
+                                                        "monitoring/feature_stats"]),
+        "training/ctr_examples_trigger": ("training", ["monitoring/retraining_signal"]),
+        "training/review_examples_trigger": ("training", ["monitoring/retraining_signal"]),
     }
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert checks == {("raw/files", "lines_accounted"), ("raw/events", "contract_v1"),
@@ -65,6 +71,7 @@ def test_asset_graph_snapshot():
                         for c in ("split_ratios", "label_balance", "no_leakage", "fairness")},
                       ("splits/ctr_examples_train_balanced", "synthetic_only_in_train"),
                       ("provenance/invalidations", "invalidated_inputs_gone"),
+                      ("labels/labeling_plan", "labeling_step_size"),
                       *{(c.asset_key.to_user_string(), c.check_name) for c in CONTRACTS.values()}}
 
 
@@ -74,7 +81,8 @@ UNPARTITIONED = {"labels/reviews", "labels/gold", "labels/label_matrix", "labels
                  "labels/human_consensus", "labels/review_examples", "labels/annotation_tasks",
                  "monitoring/source_inventory", "splits/ctr_examples", "splits/review_examples",
                  "splits/ctr_examples_train_balanced", "exports/ctr_examples", "exports/review_examples",
-                 "provenance/invalidations"}
+                 "provenance/invalidations", "labels/labeling_plan", "training/ctr_examples_trigger",
+                 "training/review_examples_trigger"}
 # Tables rebuilt whole, or monitoring results: their columns are reported by each materialization.
 SCHEMA_AT_RUNTIME = UNPARTITIONED | {"monitoring/feature_stats", "monitoring/anomalies"}
 
@@ -92,18 +100,23 @@ def test_every_asset_is_described_owned_versioned_and_partitioned_daily():
             assert "dagster/column_schema" in node.metadata, key
 
 
+# Every check by name: does it block downstream steps? (The webserver test asserts the same through the UI's API.)
+BLOCKING = {"lines_accounted": True, "contract_v1": True, "reasons_known": True,
+            "raw_rows_accounted": True, "clean_contract": True, "no_personal_data": True,
+            "ctr_examples_accounted": True, "review_examples_accounted": True, "pandera_contract": True,
+            "pandera_duplicates": True, "pandera_unattributed_clicks": True,
+            "ctr_calibration": False, "rater_agreement": False, "no_error_anomalies": False,
+            "no_warn_anomalies": False, "split_ratios": True, "label_balance": True, "no_leakage": True,
+            "fairness": False, "synthetic_only_in_train": True, "invalidated_inputs_gone": False,
+            "labeling_step_size": False}
+
+
 def test_contract_and_accounting_checks_block_and_quality_alarms_do_not():
     """Checks that guard a table's contract or accounting stop downstream steps; checks that grade
     data or people (calibration of a serving model, rater agreement) alarm without blocking."""
     graph = defs.resolve_asset_graph()
     specs = {key.name: graph.get_check_spec(key).blocking for key in graph.asset_check_keys}
-    assert specs == {"lines_accounted": True, "contract_v1": True, "reasons_known": True,
-                     "raw_rows_accounted": True, "clean_contract": True, "no_personal_data": True,
-                     "ctr_examples_accounted": True, "review_examples_accounted": True, "pandera_contract": True,
-                     "pandera_duplicates": True, "pandera_unattributed_clicks": True,
-                     "ctr_calibration": False, "rater_agreement": False, "no_error_anomalies": False,
-                     "no_warn_anomalies": False, "split_ratios": True, "label_balance": True, "no_leakage": True,
-                     "fairness": False, "synthetic_only_in_train": True, "invalidated_inputs_gone": False}
+    assert specs == BLOCKING
 
 
 def test_freshness_policies_follow_the_source_inventory():

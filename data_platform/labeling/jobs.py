@@ -75,3 +75,47 @@ def annotation_sensor(context: dg.SensorEvaluationContext, landing: LandingZone)
     context.update_cursor(json.dumps(state))
     key = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
     return dg.RunRequest(run_key=f"annotations-{key}", tags={"data_platform/changed_files": ",".join(changed)[:1000]})
+
+
+# --- Label Studio as a server (optional; the file round trip above stays the default) ------------
+
+
+def label_studio_resources() -> dict:
+    """``{"label_studio": LabelStudioServer}`` when ``LABEL_STUDIO_URL`` and ``LABEL_STUDIO_API_KEY``
+    are set, else nothing (then the file round trip is the only route)."""
+    from data_platform.labeling.label_studio import LabelStudioServer
+
+    server = LabelStudioServer.from_env()
+    return {"label_studio": server} if server is not None else {}
+
+
+def sync_label_studio(server, tasks_dir, landing_root) -> dict:
+    """Push every task batch file under ``tasks_dir`` (already imported tasks are skipped) to the
+    server's project, then pull its export into ``<landing_root>/annotations/``, where the annotation
+    sensor and the file route's parser take it. Returns what was pushed and the export's path."""
+    from pathlib import Path
+
+    project = server.ensure_project()
+    pushed = {}
+    for path in sorted(Path(tasks_dir).glob("batch-*.tasks.json")):
+        result = server.push_batch(json.loads(path.read_text(encoding="utf-8")), project)
+        pushed[path.name.removesuffix(".tasks.json")] = result["imported"]
+    export = server.pull_annotations(project, landing_root)
+    return {"project_id": project, "imported": pushed, "export": str(export)}
+
+
+@dg.op(required_resource_keys={"label_studio", "labeling", "landing"},
+       description="Push the task batches to the Label Studio project and pull its export into the landing folder.")
+def label_studio_push_pull(context: dg.OpExecutionContext) -> None:
+    """One push-and-pull round with the Label Studio server."""
+    result = sync_label_studio(context.resources.label_studio, context.resources.labeling.tasks_dir(),
+                               context.resources.landing.root)
+    context.log.info(f"label studio sync: {result}")
+
+
+@dg.job(description="Label Studio server round trip: push task batches (with pre-annotations) to the project "
+        "named by the resource and pull finished annotations back where the annotation sensor reads them. "
+        "Needs LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY.")
+def label_studio_sync():
+    """Push and pull, once."""
+    label_studio_push_pull()

@@ -1,4 +1,5 @@
-"""Label Studio formats of the review sentiment project: labeling config, import tasks, export parsing.
+"""Label Studio formats of the review sentiment project: labeling config, import tasks, export parsing,
+and the connector to a running Label Studio server (:class:`LabelStudioServer`).
 
 Raters label in Label Studio (https://labelstud.io): a batch of reviews goes out as a JSON list of
 import tasks (:func:`build_tasks`, :func:`write_batch`, with :data:`LABELING_CONFIG` as the
@@ -13,15 +14,19 @@ cannot tell gold items from the others.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
+
+import dagster as dg
 
 from data_platform.labeling import SENTIMENTS
 
@@ -274,3 +279,143 @@ def _json_type(value) -> str:
     if isinstance(value, bool):
         return "boolean"
     return {dict: "object", list: "array", str: "string", int: "number", float: "number"}.get(type(value), "value")
+
+
+# --- Label Studio as a running server (HTTP API) ---------------------------------------------------
+
+LABEL_STUDIO_URL_ENV = "LABEL_STUDIO_URL"
+LABEL_STUDIO_TOKEN_ENV = "LABEL_STUDIO_API_KEY"
+SERVER_EXPORT_PREFIX = "labelstudio-project-"
+
+
+class LabelStudioError(RuntimeError):
+    """A Label Studio API call failed (the message has the method, path, status and response)."""
+
+
+def is_jwt(token: str) -> bool:
+    """Whether ``token`` looks like a JWT (three base64url parts), i.e. a Label Studio personal access
+    token (a refresh token exchanged for short-lived access tokens), not a legacy API token."""
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        return False
+    try:
+        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+    except ValueError:
+        return False
+    return isinstance(header, dict) and "alg" in header
+
+
+class LabelStudioServer(dg.ConfigurableResource):
+    """A running Label Studio server, reached over its HTTP API (``requests``).
+
+    ``url`` and ``api_key`` come from the environment (``LABEL_STUDIO_URL``, ``LABEL_STUDIO_API_KEY``:
+    see :meth:`from_env`), never from code. ``api_key`` is either a personal access token (a JWT,
+    the default kind in Label Studio 1.23: it is exchanged at ``/api/token/refresh/`` for a
+    short-lived access token sent as ``Bearer``) or a legacy token (sent as ``Token``, only when the
+    organization enabled legacy tokens).
+
+    The connector pushes a task batch (the same tasks :func:`build_tasks` writes for the file route,
+    predictions included as pre-annotations) into the project named ``project_title`` (created with
+    :data:`LABELING_CONFIG` if missing) and pulls the project's full JSON export back into the landing
+    folder, where the file route's parser (:func:`parse_export`) and the annotation sensor read it.
+    """
+
+    url: str
+    api_key: str
+    project_title: str = "data_platform review sentiment"
+    timeout_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls) -> "LabelStudioServer | None":
+        """The server named by ``LABEL_STUDIO_URL`` and ``LABEL_STUDIO_API_KEY`` (as Dagster ``EnvVar``
+        values, so the secret never lands in run config), or None when they are not both set: then
+        the file round trip is the only route."""
+        if not (os.environ.get(LABEL_STUDIO_URL_ENV) and os.environ.get(LABEL_STUDIO_TOKEN_ENV)):
+            return None
+        return cls(url=dg.EnvVar(LABEL_STUDIO_URL_ENV), api_key=dg.EnvVar(LABEL_STUDIO_TOKEN_ENV))
+
+    # -- HTTP --------------------------------------------------------------------------------------
+
+    def _auth_header(self) -> dict[str, str]:
+        import requests
+
+        if not is_jwt(self.api_key):
+            return {"Authorization": f"Token {self.api_key}"}
+        cached = _ACCESS_TOKENS.get(self.api_key)
+        if cached and cached[1] > time.time() + 30:
+            return {"Authorization": f"Bearer {cached[0]}"}
+        response = requests.post(self._url("/api/token/refresh/"), json={"refresh": self.api_key},
+                                 timeout=self.timeout_seconds)
+        if response.status_code != 200:
+            raise LabelStudioError(f"POST /api/token/refresh/: {response.status_code} {response.text[:300]}")
+        access = response.json()["access"]
+        _ACCESS_TOKENS[self.api_key] = (access, time.time() + 240)  # access tokens live 5 minutes by default
+        return {"Authorization": f"Bearer {access}"}
+
+    def _url(self, path: str) -> str:
+        return self.url.rstrip("/") + path
+
+    def request(self, method: str, path: str, **kwargs):
+        """One authenticated API call; the decoded JSON (None for an empty body). Raises
+        :class:`LabelStudioError` on a status outside 2xx."""
+        import requests
+
+        response = requests.request(method, self._url(path), headers=self._auth_header(),
+                                    timeout=self.timeout_seconds, **kwargs)
+        if not 200 <= response.status_code < 300:
+            raise LabelStudioError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+        return response.json() if response.content else None
+
+    # -- projects, tasks, exports --------------------------------------------------------------------
+
+    def ensure_project(self) -> int:
+        """The id of the project titled ``project_title``; created with the labeling config if missing."""
+        found = self.request("GET", "/api/projects", params={"title": self.project_title, "page_size": 100})
+        projects = found.get("results", found) if isinstance(found, dict) else found
+        for project in projects or []:
+            if project.get("title") == self.project_title:
+                return int(project["id"])
+        created = self.request("POST", "/api/projects", json={
+            "title": self.project_title, "label_config": LABELING_CONFIG,
+            "description": "Review sentiment tasks pushed by data_platform (labels/annotation_tasks)."})
+        return int(created["id"])
+
+    def export(self, project_id: int, all_tasks: bool = False) -> list[dict]:
+        """The project's full JSON export (the "JSON" format the file route reads); only tasks with
+        annotations unless ``all_tasks``."""
+        return self.request("GET", f"/api/projects/{project_id}/export",
+                            params={"exportType": "JSON", "download_all_tasks": str(all_tasks).lower()})
+
+    def push_batch(self, tasks: list[dict], project_id: int | None = None) -> dict:
+        """Import a batch of tasks (as :func:`build_tasks` makes them) with their predictions as
+        pre-annotations. Idempotent: reviews already in the project for the same batch are not
+        imported again. Returns ``{"project_id", "imported", "already_there"}``."""
+        project_id = project_id or self.ensure_project()
+        present = {(t["data"].get("batch_id"), t["data"].get("review_id"))
+                   for t in self.export(project_id, all_tasks=True) if isinstance(t.get("data"), dict)}
+        # Label Studio numbers tasks itself: our task id stays in the data, the rest is unchanged
+        new = [{"data": {**t["data"], "platform_task_id": t["id"]}, "predictions": t.get("predictions", [])}
+               for t in tasks if (t["data"]["batch_id"], t["data"]["review_id"]) not in present]
+        if new:
+            self.request("POST", f"/api/projects/{project_id}/import", json=new)
+        return {"project_id": project_id, "imported": len(new), "already_there": len(tasks) - len(new)}
+
+    def pull_annotations(self, project_id: int, landing_root: Path) -> Path:
+        """Write the project's export (annotated tasks) to
+        ``<landing_root>/annotations/labelstudio-project-<id>.json``, where the annotation sensor and
+        :func:`parse_export` pick it up like any exported file. Rewritten only when its content
+        changed, so an unchanged project does not wake the sensor."""
+        export = self.export(project_id)
+        for task in export:  # give each task back the platform's task id, so rows join labels.tasks
+            data = task.get("data") if isinstance(task, dict) else None
+            if isinstance(data, dict) and isinstance(data.get("platform_task_id"), int):
+                task["labelstudio_task_id"] = task.get("id")
+                task["id"] = data["platform_task_id"]
+        path = Path(landing_root) / "annotations" / f"{SERVER_EXPORT_PREFIX}{int(project_id)}.json"
+        body = json.dumps(export, ensure_ascii=False, indent=2) + "\n"
+        if path.exists() and path.read_text(encoding="utf-8") == body:
+            return path
+        return write_json_atomic(path, export)
+
+
+_ACCESS_TOKENS: dict[str, tuple[str, float]] = {}  # refresh token -> (access token, expiry), per process
