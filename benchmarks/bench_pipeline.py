@@ -66,8 +66,9 @@ def stage_of_steps() -> dict[str, str]:
     stage_by_group = {"ingestion": "ingest", "cleaning": "clean", "labeling": "label", "splits": "split"}
     stages = {}
     for key in graph.get_all_asset_keys():
-        node = graph.get(key)
-        stages[defs.get_assets_def(key).op.name] = stage_by_group.get(node.group_name, node.group_name)
+        node, assets_def = graph.get(key), defs.get_assets_def(key)
+        if assets_def.is_executable and assets_def.computation is not None:  # not external assets
+            stages[assets_def.op.name] = stage_by_group.get(node.group_name, node.group_name)
     return stages
 
 
