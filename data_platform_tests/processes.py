@@ -1,0 +1,276 @@
+"""Helpers for tests that start real Dagster processes (webserver, daemon, CLI) and real servers.
+
+The older process tests keep their own small helpers (``test_webserver._free_port`` and ``_graphql``,
+``test_cli_backfills._run`` and ``_runs``); they are imported here rather than written twice, and the
+new tests (UI in a browser, production profile on PostgreSQL, concurrent backfill) import from this
+module only.
+
+What this module adds:
+
+- :func:`platform_env`: the environment of a process that works on a temporary instance, warehouse
+  and landing folder (every path the platform reads from the environment points under the test's
+  own folder);
+- :func:`service`: a long-running process (``dagster-webserver``, ``dagster-daemon``) started in its own
+  process group with its output in a log file, stopped (SIGTERM, then SIGKILL) when the block ends, its
+  log's tail shown when the test fails;
+- :func:`wait_until` and :func:`wait_for_runs`: polling with a deadline and a clear message;
+- :class:`PostgresServer`: a throw-away PostgreSQL cluster (Debian binaries) on a free port;
+- :func:`deliver_bundled`: generated logs delivered as two files per delivery day instead of one per
+  hour, so that tests over many days spend their time on runs, not on landing hundreds of tiny files.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+
+from data_platform.resources import PROJECT_ROOT
+from data_platform_tests.test_cli_backfills import BIN, _run as run_cli, _runs as runs_of  # noqa: F401
+from data_platform_tests.test_webserver import _free_port as free_port, _graphql as graphql  # noqa: F401
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+def platform_env(root: Path, *, home: Path, dagster_yaml: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a platform process whose instance, warehouse and landing live under ``root``.
+
+    ``home`` becomes ``DAGSTER_HOME`` and gets ``dagster_yaml`` (default: the project's
+    ``dagster_home/dagster.yaml``) as its ``dagster.yaml``. ``extra`` adds or overrides variables.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(dagster_yaml or PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DATA_PLATFORM_WAREHOUSE": str(root / "warehouse.duckdb"),
+        "DATA_PLATFORM_LANDING": str(root / "landing"),
+        "DATA_PLATFORM_LABELING": str(root / "labeling"),
+        "DATA_PLATFORM_REPORTS": str(root / "reports"),
+        "DATA_PLATFORM_EXPORTS": str(root / "exports"),
+        "DATA_PLATFORM_SETTLE_SECONDS": "0",
+        "DATA_PLATFORM_DUCKDB_MEMORY": "1GB",
+        "DATA_PLATFORM_DUCKDB_THREADS": "1",
+    }
+    env.update(extra)
+    return env
+
+
+class Service:
+    """A started process and its log file."""
+
+    def __init__(self, name: str, popen: subprocess.Popen, log: Path):
+        self.name, self.popen, self.log = name, popen, log
+
+    def tail(self, chars: int = 4000) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return f"--- last output of {self.name} ({self.log}) ---\n{text[-chars:]}"
+
+    def assert_alive(self) -> None:
+        assert self.popen.poll() is None, f"{self.name} exited with {self.popen.returncode}\n{self.tail()}"
+
+    def stop(self, timeout: float = 60) -> None:
+        if self.popen.poll() is not None:
+            return
+        os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=30)
+
+
+@contextmanager
+def service(name: str, cmd: list[str], env: dict[str, str], log: Path) -> Iterator[Service]:
+    """Run ``cmd`` from the project root for the duration of the block; print its log on failure."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        popen = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+    svc = Service(name, popen, log)
+    try:
+        yield svc
+    except BaseException:
+        print(svc.tail())
+        raise
+    finally:
+        svc.stop()
+
+
+def webserver(env: dict[str, str], port: int, log: Path):
+    """``dagster-webserver -w workspace.yaml`` on 127.0.0.1:``port``."""
+    return service("dagster-webserver", [str(BIN / "dagster-webserver"), "-w", "workspace.yaml",
+                                         "-h", "127.0.0.1", "-p", str(port)], env, log)
+
+
+def daemon(env: dict[str, str], log: Path):
+    """``dagster-daemon run -w workspace.yaml`` (run queue, sensors, backfills)."""
+    return service("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, log)
+
+
+def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, interval: float = 2.0,
+               services: tuple[Service, ...] = ()):
+    """Poll ``predicate`` until it returns something truthy (returned); fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for svc in services:
+            svc.assert_alive()
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_for_runs(home: str | Path, count: int, *, timeout: float, services: tuple[Service, ...] = (),
+                  matching: Callable[[dg.DagsterRun], bool] = lambda run: True) -> list[dg.DagsterRun]:
+    """Wait until at least ``count`` runs (those ``matching``) exist and every run of the instance is finished."""
+
+    def done():
+        runs = runs_of(str(home))
+        selected = [r for r in runs if matching(r)]
+        return selected if len(selected) >= count and all(r.is_finished for r in runs) else None
+
+    return wait_until(done, timeout=timeout, what=f"{count} finished runs in {home}", interval=3,
+                      services=services)
+
+
+def wait_for_webserver(port: int, server: Service, timeout: float = 180) -> list[dict]:
+    """Wait until the webserver has loaded the code location and answers ``assetNodes``."""
+
+    def nodes():
+        try:
+            return graphql(port, "{ assetNodes { id } }")["data"]["assetNodes"]
+        except (OSError, KeyError, TypeError):
+            return None
+
+    return wait_until(nodes, timeout=timeout, what="the webserver's GraphQL API", interval=1, services=(server,))
+
+
+def deliver_bundled(generated_events: Path, landing_events: Path, deliveries: list[str]) -> list[Path]:
+    """Deliver each generated delivery day (``<generated_events>/<day>/*``) as two files, the hourly files'
+    lines concatenated in name order: ``<day>/bundle-a.jsonl`` and ``<day>/bundle-b.jsonl.gz`` (every
+    other hourly file). Written aside under a hidden folder and renamed into place, as producers should.
+
+    The lines are byte for byte the generator's, so its manifest's per-day and per-reason counts hold.
+    """
+    dropped = []
+    for day in deliveries:
+        hourly = sorted(p for p in (generated_events / day).iterdir() if p.name.endswith((".jsonl", ".jsonl.gz")))
+        bodies: list[list[bytes]] = [[], []]
+        for i, path in enumerate(hourly):
+            body = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+            bodies[i % 2].append(body if body.endswith(b"\n") or not body else body + b"\n")
+        staging = landing_events.parent / ".incoming" / day
+        staging.mkdir(parents=True, exist_ok=True)
+        (staging / "bundle-a.jsonl").write_bytes(b"".join(bodies[0]))
+        (staging / "bundle-b.jsonl.gz").write_bytes(gzip.compress(b"".join(bodies[1]), mtime=0))
+        target = landing_events / day
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, target)
+        dropped += sorted(target.iterdir())
+    return dropped
+
+
+# ---------------------------------------------------------------------------------------------- PostgreSQL
+
+
+def postgres_bin() -> Path | None:
+    """The newest Debian PostgreSQL binaries folder (``/usr/lib/postgresql/<major>/bin``), if installed."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
+    return Path(found[-1]).parent if found else None
+
+
+class PostgresServer:
+    """A PostgreSQL cluster in a temporary folder on 127.0.0.1:``port``, with password authentication.
+
+    As root, the server runs as the ``postgres`` (or ``nobody``) user: ``initdb`` refuses to run as root.
+    """
+
+    def __init__(self, bindir: Path, user: str = "dagster", password: str = "dagster-test-password",
+                 database: str = "dagster"):
+        self.bindir, self.user, self.password, self.database = bindir, user, password, database
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="data-platform-pg-"))
+        self.data = self.root / "data"
+        self.run_as: list[str] = []
+        if os.geteuid() == 0:
+            account = _first_account("postgres", "nobody")
+            entry = pwd.getpwnam(account)
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+            self.run_as = ["runuser", "-u", account, "--"]
+            self._owner = (entry.pw_uid, entry.pw_gid)
+        else:
+            self._owner = None
+
+    def _cmd(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        done = subprocess.run([*self.run_as, *args], capture_output=True, text=True, timeout=timeout,
+                              cwd=self.root)
+        assert done.returncode == 0, f"{args[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return done
+
+    def start(self) -> "PostgresServer":
+        pwfile = self.root / "pwfile"
+        pwfile.write_text(self.password + "\n")
+        if self._owner:
+            os.chown(pwfile, *self._owner)
+        self._cmd(str(self.bindir / "initdb"), "-D", str(self.data), "-U", self.user, f"--pwfile={pwfile}",
+                  "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8")
+        pwfile.unlink()
+        self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
+                  "-t", "60", "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                  "-c max_connections=200 -c fsync=off", "start")
+        self.psql(f"CREATE DATABASE {self.database}")
+        return self
+
+    def connect(self, database: str | None = None):
+        import psycopg2
+
+        return psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
+                                dbname=database or self.database)
+
+    def psql(self, sql: str) -> None:
+        con = self.connect("postgres")
+        try:
+            con.autocommit = True
+            with con.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            con.close()
+
+    def env(self) -> dict[str, str]:
+        """The variables deploy/dagster.yaml reads its connection from."""
+        return {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": self.user,
+                "DAGSTER_PG_PASSWORD": self.password, "DAGSTER_PG_DB": self.database}
+
+    def log(self) -> str:
+        path = self.root / "server.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run([*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w",
+                            "stop"], capture_output=True, timeout=120, cwd=self.root)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _first_account(*names: str) -> str:
+    for name in names:
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise RuntimeError(f"none of the accounts {names} exists to run PostgreSQL as")
