@@ -109,10 +109,15 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
     clock = StageClock()
     with warehouse.connect() as con:
         ensure_tables(con)
+        refused: list[tuple[str, str]] = []
         landed = land_new_files(
             con, landing.events_dir(), context.run.run_id, min_ts=partitions_start(),
-            settle_seconds=landing.settle_seconds,
+            settle_seconds=landing.settle_seconds, refused=refused,
         )
+        # Entries that are never read (a symlink leading outside the landing folder, a link loop...)
+        # used to be skipped without a word; say so in the run's log and in the raw/files metadata.
+        for rel, why in refused:
+            context.log.warning(f"refused landing entry {rel!r}: {why}")
         for f in landed:
             context.log.info(
                 f"landed {f.rel}: {f.lines} lines, {f.accepted} accepted, {f.quarantined} quarantined, "
@@ -148,6 +153,8 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
         metadata={
             "dagster/row_count": len(files),
             "files_landed_by_this_run": len(landed),
+            "entries_refused_by_this_run": dg.MetadataValue.md(
+                markdown_table([{"entry": rel, "why": why} for rel, why in refused])),
             "files_known": summary["files_known"],
             "lines_landed_by_this_run": sum(f.lines for f in landed),
             "seconds": dg.MetadataValue.json(clock.laps),

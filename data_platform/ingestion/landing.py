@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ class LandingFile:
     rel: str  # path relative to the landing folder, with forward slashes
     size: int
     mtime_ns: int
+    # (st_dev, st_ino) of the file the listing vetted (inside the landing folder); reading checks the
+    # file it opens is that one, so a symlink retargeted after the listing cannot make us read outside
+    inode: tuple[int, int] | None = None
 
     @property
     def compressed(self) -> bool:
@@ -53,12 +57,14 @@ class LandingFile:
         return _EPOCH + dt.timedelta(microseconds=self.mtime_ns // 1000)
 
 
-def list_landing_files(events_dir: Path) -> list[LandingFile]:
+def list_landing_files(events_dir: Path, refused: list[tuple[str, str]] | None = None) -> list[LandingFile]:
     """Every candidate landing file under ``events_dir``, sorted by relative path.
 
     Only ``*.jsonl`` and ``*.jsonl.gz`` count; hidden files and folders (``.name``) and anything
     else (``*.tmp`` being written, manifests) are ignored. A symlink is followed only if its
-    target stays inside the landing folder.
+    target stays inside the landing folder; symlinked folders are not descended into. Candidates
+    that are refused (a link leading outside, a link loop, not a regular file) are appended to
+    ``refused`` as (path relative to the landing folder, why), so a run can say so.
     """
     root = events_dir.resolve()
     found: list[LandingFile] = []
@@ -70,16 +76,51 @@ def list_landing_files(events_dir: Path) -> list[LandingFile]:
             if name.startswith(".") or not name.endswith(LANDING_SUFFIXES):
                 continue
             path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
             try:
                 real = path.resolve(strict=True)
-                if not real.is_relative_to(root) or not real.is_file():
+                if not real.is_relative_to(root):
+                    _refuse(refused, rel, "symlink to a target outside the landing folder")
+                    continue
+                if not real.is_file():
+                    _refuse(refused, rel, "not a regular file")
                     continue
                 st = real.stat()
+            except FileNotFoundError:
+                if path.is_symlink():
+                    _refuse(refused, rel, "broken symlink")
+                continue  # vanished: it will be seen again if it comes back
             except (OSError, RuntimeError):
-                continue  # vanished or a link loop: it will be seen again if it comes back
-            rel = path.relative_to(root).as_posix()
-            found.append(LandingFile(path=path, rel=rel, size=st.st_size, mtime_ns=st.st_mtime_ns))
+                _refuse(refused, rel, "symlink loop or unreadable entry")
+                continue
+            found.append(LandingFile(path=path, rel=rel, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                                     inode=(st.st_dev, st.st_ino)))
     return found
+
+
+def _refuse(refused: list[tuple[str, str]] | None, rel: str, why: str) -> None:
+    if refused is not None:
+        refused.append((rel, why))
+
+
+class LandingFileChanged(OSError):
+    """The path no longer leads to the file the listing vetted (replaced or retargeted since)."""
+
+
+def open_vetted(lf: LandingFile):
+    """Open a listed landing file, making sure it is still the very file the listing vetted.
+
+    Between listing and reading (minutes, for a long run) a symlink could be retargeted, or a file
+    replaced by a symlink, to something outside the landing folder; comparing device and inode of
+    the open file with the listing's closes that window. (O_NONBLOCK: a file swapped for a FIFO
+    must not block the open; it then fails the identity check.)
+    """
+    fh = os.fdopen(os.open(lf.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb")
+    st = os.fstat(fh.fileno())
+    if (lf.inode is not None and (st.st_dev, st.st_ino) != lf.inode) or not stat.S_ISREG(st.st_mode):
+        fh.close()
+        raise LandingFileChanged(f"{lf.rel} changed between listing and reading")
+    return fh
 
 
 class _Counter:
@@ -96,17 +137,19 @@ class _Counter:
         return raw
 
 
-def read_lines(path: Path, compressed: bool, counter: _Counter | None = None) -> Iterator[pa.RecordBatch]:
+def read_lines(path: Path, compressed: bool, counter: _Counter | None = None, *,
+               opened=None) -> Iterator[pa.RecordBatch]:
     """Stream a landing file as Arrow batches of (line_no, line, utf8_ok), in bounded memory.
 
     Lines are split on ``\\n`` (a final newline does not start a line). Invalid UTF-8 is replaced
     by U+FFFD and flagged (``utf8_ok`` false) so the line is quarantined rather than lost. If a gzip
     stream is corrupt or truncated, everything read so far is kept and one marker line with
-    ``line = NULL`` records where reading stopped (reason ``unreadable_file``).
+    ``line = NULL`` records where reading stopped (reason ``unreadable_file``). ``opened``: the
+    file already open (see :func:`open_vetted`); it is closed when reading ends.
     """
     counter = counter if counter is not None else _Counter()
     rest = b""
-    for chunk in _file_chunks(path, compressed, counter):
+    for chunk in _file_chunks(path, compressed, counter, opened):
         chunk = rest + chunk
         cut = chunk.rfind(b"\n")
         if cut < 0:
@@ -124,13 +167,13 @@ def read_lines(path: Path, compressed: bool, counter: _Counter | None = None) ->
         )
 
 
-def _file_chunks(path: Path, compressed: bool, counter: _Counter) -> Iterator[bytes]:
+def _file_chunks(path: Path, compressed: bool, counter: _Counter, opened=None) -> Iterator[bytes]:
     """The file's bytes (decompressed for gzip, multi-member included) in chunks.
 
     A corrupt or truncated gzip stream yields everything that decompressed cleanly, then sets
     ``counter.unreadable``; it never raises for bad content.
     """
-    with open(path, "rb") as fh:
+    with opened if opened is not None else open(path, "rb") as fh:
         try:
             yield from _chunks(fh, compressed, counter)
         finally:
@@ -342,6 +385,7 @@ def land_new_files(
     min_ts: dt.datetime,
     now: dt.datetime | None = None,
     settle_seconds: float = 5.0,
+    refused: list[tuple[str, str]] | None = None,
 ) -> list[LandedFile]:
     """Parse every new or changed landing file into ``raw.landed_lines`` (once per file version).
 
@@ -351,30 +395,42 @@ def land_new_files(
     version is rolled back after reading (the hash is computed while parsing, one read per file). A path with new bytes is a new version: the old version is
     marked superseded (its lines leave raw.landed_lines; raw.files keeps the record).
     Each file lands in its own transaction, so a crash leaves no half-landed file.
+    Entries that are refused (see :func:`list_landing_files`, or a file that changed identity
+    between listing and reading) are appended to ``refused`` as (relative path, why).
     """
     now = now or dt.datetime.now(dt.timezone.utc)
     ensure_tables(con)
     known = {r[0]: r[1:] for r in run_sql(con, "ingestion/current_files.sql").fetchall()}
     landed = []
-    for lf in list_landing_files(events_dir):
+    for lf in list_landing_files(events_dir, refused):
         if (now - lf.mtime).total_seconds() < settle_seconds:
             continue
         previous = known.get(lf.rel)  # (file_id, sha256, size, mtime) of the current version
         if previous and previous[2] == lf.size and previous[3] == lf.mtime:
             continue
-        result = _land_one(con, lf, previous, run_id, min_ts, now)
+        try:
+            opened = open_vetted(lf)
+        except LandingFileChanged:
+            _refuse(refused, lf.rel, "changed between listing and reading (e.g. a symlink retargeted): "
+                    "not read; the next run looks at it again")
+            continue
+        except FileNotFoundError:
+            continue  # vanished since the listing: it will be seen again if it comes back
+        result = _land_one(con, lf, previous, run_id, min_ts, now, opened)
         if result is not None:
             landed.append(result)
     return landed
 
 
-def _land_one(con, lf: LandingFile, previous: tuple | None, run_id: str, min_ts, now) -> LandedFile | None:
+def _land_one(con, lf: LandingFile, previous: tuple | None, run_id: str, min_ts, now,
+              opened=None) -> LandedFile | None:
     """Parse one file version in a transaction; the file is read once (hashed while parsed).
 
     Returns None, leaving nothing behind, when the bytes are those of the current version.
     """
     counter = _Counter()
-    reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, read_lines(lf.path, lf.compressed, counter))
+    reader = pa.RecordBatchReader.from_batches(
+        LINE_SCHEMA, read_lines(lf.path, lf.compressed, counter, opened=opened))
     fallback_day = min(max(lf.mtime.date(), min_ts.date()), now.date())
     con.execute("BEGIN TRANSACTION")
     try:

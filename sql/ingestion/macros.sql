@@ -3,11 +3,14 @@
 -- event_ts(j): the instant of a raw `ts` given as its JSON text: an ISO-8601 string that carries
 -- its offset (Z, +hh:mm, +hhmm or +hh), or non-negative integer epoch milliseconds (at most 15
 -- digits). NULL when it is neither.
+-- The offset must be a real one (hours 00-23, minutes 00-59, as RFC 3339 says): DuckDB's cast takes
+-- any two digits, so '...T10:00:00+99:99' used to be accepted and silently moved the event 4 days
+-- back, onto another partition (found by the reliability fuzz tests).
 CREATE OR REPLACE TEMP MACRO event_ts(j) AS (
     CASE
         WHEN starts_with(j, '"') THEN
             CASE WHEN regexp_full_match(j ->> '$',
-                     '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)')
+                     '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)')
                  THEN try_cast(j ->> '$' AS TIMESTAMPTZ) END
         WHEN regexp_full_match(j, '[0-9]{1,15}') THEN make_timestamptz(j::BIGINT * 1000)
     END

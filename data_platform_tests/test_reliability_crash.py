@@ -1,0 +1,181 @@
+"""Crash recovery: a real materialization in a child process is killed with SIGKILL in the middle of a
+stage's write (ingestion's landing and its cut of the days, cleaning, click labels, splits, the
+export), at a deterministic point (see ``reliability_support``). Then:
+
+- nothing partial is visible: every table is exactly what it was before the killed run started;
+- the next run repairs it: its tables equal those of a run that never crashed (run ids and
+  timestamps aside), with nothing duplicated.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from data_platform.cleaning.assets import clean_layer
+from data_platform.ingestion.assets import raw_ingestion
+from data_platform.labeling.ctr_assets import ctr_examples
+from data_platform.resources import LandingZone, Warehouse
+from data_platform.splits.assets import SPLIT_ASSETS, build_export_asset, ctr_train_balanced
+from data_platform.splits.split import CTR
+from data_platform_tests.conftest import event, generated_world, query, write_lines
+from data_platform_tests.reliability_support import copy_warehouse, digest_tables, run_child
+
+EXPORT_CTR = build_export_asset(CTR)
+PUBLISH = [SPLIT_ASSETS[0], ctr_train_balanced, EXPORT_CTR]
+
+
+def _range_tags(first: str, last: str) -> dict:
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """A warehouse built without any crash: ingest, clean, label clicks over the generated days, then
+    split and export the click data. Crash tests start from copies of it."""
+    root = tmp_path_factory.mktemp("crash_reference")
+    landing, warehouse, manifest = generated_world(root, days=2, events_per_day=1500, seed=23)
+    days = sorted(manifest["valid_lines_by_event_day"])
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DATA_PLATFORM_EXPORTS", str(root / "exports"))
+    resources = {"warehouse": warehouse, "landing": landing}
+    assert dg.materialize([raw_ingestion, clean_layer, ctr_examples], resources=resources,
+                          tags=_range_tags(days[0], days[-1])).success
+    assert dg.materialize(PUBLISH, resources={"warehouse": warehouse}).success
+    mp.undo()
+    golden = copy_warehouse(warehouse.database, root / "golden" / "warehouse.duckdb")
+    return {"root": root, "landing": landing, "db": golden, "days": (days[0], days[-1]),
+            "exports": root / "exports", "digests": digest_tables(golden, exclude=frozenset())}
+
+
+def _copy(reference, tmp_path) -> Warehouse:
+    db = copy_warehouse(reference["db"], tmp_path / "warehouse.duckdb")
+    return Warehouse(database=str(db), memory_limit="1GB", threads=2)
+
+
+def _kill_during(spec: dict, tmp_path: Path, env: dict | None = None):
+    child = run_child(spec, tmp_path / "child", env=env)
+    assert child.killed, f"the child never reached its pause point:\n{child.stderr[-3000:]}"
+    assert child.returncode == -9
+    return child
+
+
+STAGES = {
+    # stage: (assets re-materialized, pause point inside that stage's write transaction)
+    "ingestion_cut": (["raw_ingestion"], {"kind": "statement", "name": "ingestion/delete_quarantine.sql"}),
+    "cleaning": (["clean_layer"], {"kind": "statement", "name": "cleaning/insert_clean_events.sql"}),
+    "labels": (["ctr_examples"], {"kind": "statement", "name": "labeling/insert_unattributed_clicks.sql"}),
+    "splits": (["split_ctr"], {"kind": "udf", "name": "splits/assign.sql", "fragment": "where",
+                               "column": CTR.id_column}),
+}
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_kill_mid_write_leaves_the_previous_state_and_the_rerun_repairs(reference, tmp_path, stage):
+    """SIGKILL in the middle of re-materializing a stage (its old rows already deleted and new ones
+    inserted, uncommitted; or, for the split, inside its CREATE OR REPLACE statement) leaves every
+    table exactly as before the run; rerunning the stage gives the crash-free tables, nothing twice."""
+    assets, pause = STAGES[stage]
+    warehouse = _copy(reference, tmp_path)
+    spec = {"warehouse": warehouse.database, "landing": reference["landing"].root, "assets": assets,
+            "pause": pause, "partition_range": None if stage == "splits" else list(reference["days"])}
+    child = _kill_during(spec, tmp_path, env={"DATA_PLATFORM_EXPORTS": str(tmp_path / "exports")})
+    assert child.marker["kind"] == pause["kind"]
+
+    # nothing partial is visible: every table, every column, as before the killed run
+    assert digest_tables(warehouse.database, exclude=frozenset()) == reference["digests"]
+
+    # the next run repairs: same content as the crash-free reference, nothing duplicated
+    objects = {"raw_ingestion": raw_ingestion, "clean_layer": clean_layer, "ctr_examples": ctr_examples,
+               "split_ctr": SPLIT_ASSETS[0]}
+    kwargs = {} if stage == "splits" else {"tags": _range_tags(*reference["days"])}
+    assert dg.materialize([objects[a] for a in assets], resources={
+        "warehouse": warehouse, "landing": reference["landing"]}, **kwargs).success
+    assert digest_tables(warehouse.database) == digest_tables(reference["db"])
+    [(dups,)] = query(warehouse, "SELECT count(*) - count(DISTINCT event_id) FROM clean.events")
+    assert dups == 0
+
+
+def test_kill_mid_parse_of_a_landing_file_keeps_only_whole_files(tmp_path):
+    """SIGKILL while DuckDB is inserting the parsed lines of a large landing file (the first 16 MiB
+    batch, ~129k lines, is in: more than a row group, so DuckDB has already written row groups of the
+    uncommitted insert to disk): the file landed before it stays, nothing of the killed file is
+    visible, and the next run lands it and the rest exactly once."""
+    landing = LandingZone(root=str(tmp_path / "landing"), settle_seconds=0)
+    events = landing.events_dir()
+    write_lines(events / "a.jsonl", [event(f"a{i}", ts="2026-11-02T10:00:00Z") for i in range(100)])
+    big = events / "b.jsonl"
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT 'b' || i AS event_id, 'login' AS event_type, '2026-11-02T11:00:00Z' AS ts,
+                         'anon-' || (i % 997) AS anon_id, 'user-' || (i % 501) AS user_id
+                  FROM range(140000) t(i))
+                    TO '{big}' (FORMAT json)""")
+    con.close()
+    write_lines(events / "c.jsonl", [event(f"c{i}", ts="2026-11-03T10:00:00Z") for i in range(50)] + ["oops"])
+    past = os.stat(events / "a.jsonl").st_mtime
+    os.utime(big, (past, past))
+
+    crashed = Warehouse(database=str(tmp_path / "crashed.duckdb"), memory_limit="1GB", threads=2)
+    spec = {"warehouse": crashed.database, "landing": landing.root, "assets": ["raw_ingestion"],
+            "partition_range": ["2026-11-02", "2026-11-03"], "pause": {"kind": "reader", "file": 2, "batch": 1}}
+    child = _kill_during(spec, tmp_path)
+    assert child.marker["file"].endswith("b.jsonl") and child.marker["batches_handed_to_duckdb"] == 1
+
+    assert query(crashed, "SELECT source_file, status, lines FROM raw.files") == [("a.jsonl", "current", 100)]
+    assert query(crashed, "SELECT count(*), count(DISTINCT source_line), min(file_id), max(file_id) "
+                          "FROM raw.landed_lines") == [(100, 100, 1, 1)]
+    assert query(crashed, "SELECT count(*) FROM raw.events") == [(0,)]  # the cut never ran
+
+    tags = _range_tags("2026-11-02", "2026-11-03")
+    assert dg.materialize([raw_ingestion], resources={"warehouse": crashed, "landing": landing}, tags=tags).success
+    assert query(crashed, "SELECT source_file, lines, accepted, quarantined FROM raw.files ORDER BY 1") == [
+        ("a.jsonl", 100, 100, 0), ("b.jsonl", 140000, 140000, 0), ("c.jsonl", 51, 50, 1)]
+    expected = {f"a{i}" for i in range(100)} | {f"b{i}" for i in range(140000)} | {f"c{i}" for i in range(50)}
+    got = query(crashed, "SELECT event_id FROM raw.events")
+    assert len(got) == len(expected) and {r[0] for r in got} == expected  # each line once
+    assert query(crashed, "SELECT count(*), count(DISTINCT (file_id, source_line)) FROM raw.landed_lines") == [
+        (140151, 140151)]
+    assert query(crashed, "SELECT source_file, source_line, reason FROM raw.quarantine") == [
+        ("c.jsonl", 51, "not_json")]
+
+
+def test_kill_mid_export_publishes_nothing_and_the_rerun_publishes_once(reference, tmp_path):
+    """SIGKILL after the first split's Parquet file of a new export version is written and while the
+    second is being written: no version directory and no registry row are visible; the rerun publishes
+    exactly the version (same id, same rows) a crash-free run published, registered once."""
+    warehouse = _copy(reference, tmp_path)
+    with warehouse.connect() as con:  # a first publish into an empty exports folder
+        con.execute("DELETE FROM splits.exports")
+    exports = tmp_path / "exports"
+    spec = {"warehouse": warehouse.database, "assets": ["export_ctr"],
+            "pause": {"kind": "statement", "name": "splits/copy_split.sql", "occurrence": 2}}
+    _kill_during(spec, tmp_path, env={"DATA_PLATFORM_EXPORTS": str(exports)})
+
+    visible = [p for p in (exports / CTR.name).iterdir() if not p.name.startswith(".")]
+    assert visible == []
+    assert not list(exports.rglob("card.json"))
+    assert query(warehouse, "SELECT count(*) FROM splits.exports") == [(0,)]
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DATA_PLATFORM_EXPORTS", str(exports))
+    try:
+        assert dg.materialize([EXPORT_CTR], resources={"warehouse": warehouse}).success
+    finally:
+        mp.undo()
+    [(version, path)] = query(warehouse, "SELECT version, path FROM splits.exports")
+    [(ref_version, ref_path)] = query(Warehouse(database=str(reference["db"])),
+                                      "SELECT version, path FROM splits.exports")
+    assert version == ref_version
+    visible = [p.name for p in (exports / CTR.name).iterdir() if not p.name.startswith(".")]
+    assert visible == [version]
+    con = duckdb.connect()
+    for split in ("train", "dev", "test"):
+        ours, theirs = (con.execute(f"SELECT count(*), md5(string_agg(md5(t::VARCHAR), '' ORDER BY md5(t::VARCHAR))) "
+                                    f"FROM read_parquet('{p}/{split}.parquet') t")
+                        .fetchone() for p in (path, ref_path))
+        assert ours == theirs and ours[0] > 0
+    assert Path(path, "card.json").exists()
