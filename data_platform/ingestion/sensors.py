@@ -139,7 +139,9 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
             dg.RunRequest(
                 run_key=r.run_key,
                 partition_key=r.day,
-                tags={"data_platform/trigger": "landing_sensor", "data_platform/files": str(len(r.tokens))},
+                tags={"data_platform/trigger": "landing_sensor", "data_platform/files": str(len(r.tokens)),
+                      # fresh data goes ahead of queued backfill runs (the queue is otherwise first in, first out)
+                      "dagster/priority": "1"},
             )
             for r in requests
         ]
