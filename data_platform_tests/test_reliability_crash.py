@@ -146,7 +146,8 @@ def test_kill_mid_parse_of_a_landing_file_keeps_only_whole_files(tmp_path):
 def test_kill_mid_export_publishes_nothing_and_the_rerun_publishes_once(reference, tmp_path):
     """SIGKILL after the first split's Parquet file of a new export version is written and while the
     second is being written: no version directory and no registry row are visible; the rerun publishes
-    exactly the version (same id, same rows) a crash-free run published, registered once."""
+    exactly the version (same id, same rows) a crash-free run published, registered once, and removes the
+    killed run's staging folder."""
     warehouse = _copy(reference, tmp_path)
     with warehouse.connect() as con:  # a first publish into an empty exports folder
         con.execute("DELETE FROM splits.exports")
@@ -157,6 +158,7 @@ def test_kill_mid_export_publishes_nothing_and_the_rerun_publishes_once(referenc
 
     visible = [p for p in (exports / CTR.name).iterdir() if not p.name.startswith(".")]
     assert visible == []
+    assert [p for p in (exports / CTR.name).iterdir() if p.name.startswith(".")], "the killed run's staging"
     assert not list(exports.rglob("card.json"))
     assert query(warehouse, "SELECT count(*) FROM splits.exports") == [(0,)]
 
@@ -170,8 +172,7 @@ def test_kill_mid_export_publishes_nothing_and_the_rerun_publishes_once(referenc
     [(ref_version, ref_path)] = query(Warehouse(database=str(reference["db"])),
                                       "SELECT version, path FROM splits.exports")
     assert version == ref_version
-    visible = [p.name for p in (exports / CTR.name).iterdir() if not p.name.startswith(".")]
-    assert visible == [version]
+    assert [p.name for p in (exports / CTR.name).iterdir()] == [version]  # the killed staging is swept too
     con = duckdb.connect()
     for split in ("train", "dev", "test"):
         ours, theirs = (con.execute(f"SELECT count(*), md5(string_agg(md5(t::VARCHAR), '' ORDER BY md5(t::VARCHAR))) "

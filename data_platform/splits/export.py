@@ -80,7 +80,12 @@ def write_export(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, exports_root
         return Export(spec.name, version, target, counts, written=False)
     if target.exists():
         shutil.rmtree(target)  # an earlier attempt that died before its card: redo it
-    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=_ensure(target.parent)))
+    # staging folders of earlier attempts that were killed (never visible as versions): remove them. Exports
+    # run inside the "duckdb" pool, one writer at a time, so no other export is staging now.
+    for stale in _ensure(target.parent).glob(".*-*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
     try:
         for split in SPLITS:
             path = staging / f"{split}.parquet"
