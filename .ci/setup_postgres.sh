@@ -11,23 +11,9 @@ if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-        echo "setup_postgres.sh: PostgreSQL is missing and this is not root (no sudo): install the Debian package 'postgresql'" >&2
-        exit 1
-    fi
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "setup_postgres.sh: no apt-get here; install the PostgreSQL server binaries (initdb, pg_ctl)" >&2
-    exit 1
-fi
-
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 # no system cluster: the test runs initdb itself, in a temporary folder
-$SUDO mkdir -p /etc/postgresql-common/createcluster.d
-echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/data-platform-no-main.conf >/dev/null
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends postgresql
+as_root mkdir -p /etc/postgresql-common/createcluster.d
+echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.d/data-platform-no-main.conf >/dev/null
+apt_install postgresql
 ls -d /usr/lib/postgresql/*/bin
