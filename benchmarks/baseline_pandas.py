@@ -49,6 +49,13 @@ def bucket(person: str) -> float:
 def main(events_dir: str, fx_csv: str, out: str) -> None:
     raw = read_landing(Path(events_dir))
     events = raw.drop_duplicates("event_id").copy()
+    # malformed lines carry any JSON type in any field: keep strings as strings and numbers as numbers
+    for column in ("event_id", "event_type", "anon_id", "user_id", "impression_id", "item_id", "category",
+                   "currency", "model_version", "country", "device"):
+        events[column] = events[column].where(events[column].map(type) == str)
+    for column in ("position", "price", "predicted_ctr"):
+        events[column] = pd.to_numeric(events[column].where(events[column].map(type).isin([int, float])),
+                                       errors="coerce")
     # ts is an ISO-8601 string with an offset or integer epoch milliseconds
     epoch_ms = pd.to_numeric(events["ts"].where(events["ts"].map(type) == int), errors="coerce")
     iso = events["ts"].where(events["ts"].map(type) == str)
@@ -63,7 +70,7 @@ def main(events_dir: str, fx_csv: str, out: str) -> None:
     events["currency"] = events["currency"].str.strip().str.upper()
     fx = pd.read_csv(fx_csv)[["currency", "rate_to_eur"]]
     events = events.merge(fx, on="currency", how="left")
-    events["price_eur"] = pd.to_numeric(events["price"], errors="coerce") * events["rate_to_eur"]
+    events["price_eur"] = events["price"] * events["rate_to_eur"]
 
     impressions = events[events["event_type"] == "impression"]
     clicks = events.loc[events["event_type"] == "click", ["impression_id", "ts"]].rename(columns={"ts": "click_ts"})
