@@ -76,7 +76,7 @@ def stage_of_steps() -> dict[str, str]:
 class Instance:
     """A temporary Dagster instance and warehouse for one benchmark run, driven with ``dg launch``."""
 
-    def __init__(self, workdir: Path, landing: Path, memory: str, threads: int):
+    def __init__(self, workdir: Path, landing: Path, memory: str, threads: int, start: dt.date = START):
         self.home = workdir / "dagster_home"
         self.home.mkdir(parents=True)
         shutil.copy(ROOT / "dagster_home" / "dagster.yaml", self.home / "dagster.yaml")
@@ -85,7 +85,7 @@ class Instance:
             **os.environ, "DAGSTER_HOME": str(self.home), "DATA_PLATFORM_WAREHOUSE": str(self.warehouse),
             "DATA_PLATFORM_LANDING": str(landing), "DATA_PLATFORM_SETTLE_SECONDS": "0",
             "DATA_PLATFORM_DUCKDB_MEMORY": memory, "DATA_PLATFORM_DUCKDB_THREADS": str(threads),
-            "DATA_PLATFORM_START_DATE": START.isoformat(), "DATA_PLATFORM_SENSORS": "stopped",
+            "DATA_PLATFORM_START_DATE": start.isoformat(), "DATA_PLATFORM_SENSORS": "stopped",
             "DATA_PLATFORM_EXPORTS": str(workdir / "exports"), "DATA_PLATFORM_REPORTS": str(workdir / "reports"),
             "DATA_PLATFORM_LABELING": str(workdir / "labeling"),
         }
@@ -231,7 +231,7 @@ def bench_scale(events: int, args: argparse.Namespace) -> dict:
             "events": events, "lines": manifest["total_lines"], "landing_mb": round(size / 1e6, 1),
             "generate_s": round(generate_s, 1), "ours": ours, "floor": floor, "pandas": pandas,
             "ours_vs_floor": round(ours["seconds"] / floor["seconds"], 2),
-            "pandas_vs_ours": round(pandas["seconds"] / ours["seconds"], 2) if "seconds" in pandas else None,
+            "pandas_vs_ours": round(pandas["seconds"] / ours["seconds"], 2) if pandas.get("finished") else None,
         }
     finally:
         if not args.keep:
@@ -243,8 +243,10 @@ def bench_incremental(args: argparse.Namespace) -> dict:
     days, per_day = args.incremental_days, args.incremental_events
     workdir = Path(tempfile.mkdtemp(prefix="bench-incremental-", dir=args.tmp))
     try:
+        # daily partitions end today: the N + 1 days end yesterday
+        start = dt.date.today() - dt.timedelta(days=days + 2)
         staged = workdir / "generated"
-        generate_logs(staged, START, days + 1, per_day, seed=args.seed)
+        generate_logs(staged, start, days + 1, per_day, seed=args.seed)
         delivery_days = sorted(p.name for p in (staged / "events").iterdir() if p.is_dir())
 
         def deliver(landing: Path, up_to: str) -> None:
@@ -253,14 +255,14 @@ def bench_incremental(args: argparse.Namespace) -> dict:
                 if day <= up_to and not target.exists():
                     shutil.copytree(staged / "events" / day, target)
 
-        day1, day_last = START.isoformat(), (START + dt.timedelta(days=days)).isoformat()
-        history_end = (START + dt.timedelta(days=days - 1)).isoformat()
+        day1, day_last = start.isoformat(), (start + dt.timedelta(days=days)).isoformat()
+        history_end = (start + dt.timedelta(days=days - 1)).isoformat()
 
-        first = Instance(workdir / "day1", workdir / "day1" / "landing", args.memory, args.threads)
+        first = Instance(workdir / "day1", workdir / "day1" / "landing", args.memory, args.threads, start)
         deliver(workdir / "day1" / "landing", day1)
         m1, steps1, _ = first.launch("--assets", DAILY_STAGES, "--partition", day1)
 
-        full = Instance(workdir / "history", workdir / "history" / "landing", args.memory, args.threads)
+        full = Instance(workdir / "history", workdir / "history" / "landing", args.memory, args.threads, start)
         deliver(workdir / "history" / "landing", history_end)
         t0 = time.perf_counter()
         full.launch("--assets", DAILY_STAGES, "--partition-range", f"{day1}...{history_end}")
@@ -306,6 +308,12 @@ def verdicts(scales: list[dict], incremental: dict | None) -> list[tuple[str, st
     return [(t, m, "PASS" if ok else "FAIL") for t, m, ok in rows]
 
 
+def _floor_note(floor: dict, memory: str) -> str:
+    """' (4GB: out of memory at 1GB)' when the floor needed more memory than ours had."""
+    limit = floor.get("memory_limit", memory)
+    return "" if limit == memory else f" ({limit}: out of memory at {memory})"
+
+
 def markdown(result: dict) -> str:
     lines = [f"Machine: {result['machine']}. Versions: {result['versions']}. Date: {result['date']}. "
              f"DuckDB memory_limit {result['memory']}, threads {result['threads']}.", "",
@@ -316,9 +324,10 @@ def markdown(result: dict) -> str:
         pandas_s = f"{p['seconds']}" + ("" if p.get("finished") else " (stopped)") if "seconds" in p else "-"
         lines.append(
             f"| {s['events']:,} | {s['lines']:,} | {s['ours']['seconds']} | {s['ours']['peak_rss_mb']:,} MB | "
-            f"{s['ours']['warehouse_mb']:,} MB | {s['floor']['seconds']} | {s['floor']['peak_rss_mb']:,} MB | "
+            f"{s['ours']['warehouse_mb']:,} MB | {s['floor']['seconds']}{_floor_note(s['floor'], result['memory'])} | "
+            f"{s['floor']['peak_rss_mb']:,} MB | "
             f"{s['ours_vs_floor']}x | {pandas_s} | {p.get('peak_rss_mb', '-')} MB | "
-            f"{s['pandas_vs_ours'] if s['pandas_vs_ours'] is not None else '-'}x |")
+            f"{str(s['pandas_vs_ours']) + 'x' if s['pandas_vs_ours'] is not None else '-'} |")
     lines += ["", "Per stage (ours; seconds inside the run's steps, rows written, rows/s, peak RSS during the stage):",
               "", "| events | stage | seconds | rows | rows/s | peak RSS |", "|---|---|---|---|---|---|"]
     for s in result["scales"]:
