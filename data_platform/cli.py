@@ -78,6 +78,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 path.unlink()
         for wal in warehouse_path().parent.glob(warehouse_path().name + ".wal"):
             wal.unlink()
+        # the project's own demo instance starts empty too: its history (runs, sensor cursors, trigger events
+        # "once per version") described the warehouse just deleted. Another DAGSTER_HOME is left alone.
+        demo_home = PROJECT_ROOT / "dagster_home"
+        if Path(os.environ.get("DAGSTER_HOME", demo_home)).resolve() == demo_home.resolve():
+            for name in ("history", "storage", "schedules", "logs"):
+                shutil.rmtree(demo_home / name, ignore_errors=True)
     print(f"== 1/{STEPS} generating {args.days} days x {args.events_per_day:,} events from {args.start}")
     manifest = cmd_generate(args)
     event_days = sorted(manifest["valid_lines_by_event_day"])  # late clicks can spill past midnight
