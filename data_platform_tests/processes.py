@@ -1,11 +1,7 @@
 """Helpers for tests that start real Dagster processes (webserver, daemon, CLI) and real servers.
 
-The older process tests keep their own small helpers (``test_webserver._free_port`` and ``_graphql``,
-``test_cli_backfills._run`` and ``_runs``); they are imported here rather than written twice, and the
-new tests (UI in a browser, production profile on PostgreSQL, concurrent backfill) import from this
-module only.
-
-What this module adds:
+Every process test imports its helpers from here: free ports, GraphQL, running a CLI, the runs and
+step intervals of an instance, and:
 
 - :func:`platform_env`: the environment of a process that works on a temporary instance, warehouse
   and landing folder (every path the platform reads from the environment points under the test's
@@ -22,6 +18,10 @@ What this module adds:
 from __future__ import annotations
 
 import glob
+import urllib.request
+import sys
+import socket
+import json
 import gzip
 import os
 import pwd
@@ -37,8 +37,48 @@ from pathlib import Path
 import dagster as dg
 
 from data_platform.resources import PROJECT_ROOT
-from data_platform_tests.test_cli_backfills import BIN, _run as run_cli, _runs as runs_of  # noqa: F401
-from data_platform_tests.test_webserver import _free_port as free_port, _graphql as graphql  # noqa: F401
+
+BIN = Path(sys.executable).parent  # the venv's dagster, dg, dagster-daemon, data-platform
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def graphql(port: int, query: str) -> dict:
+    """POST a query to the webserver's GraphQL endpoint; the decoded answer."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def run_cli(cmd: list[str], env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run a CLI from the project root; fail the test with its output when it fails."""
+    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    return done
+
+
+def runs_of(home: str) -> list[dg.DagsterRun]:
+    """Every run of the instance at ``home``."""
+    with dg.DagsterInstance.from_config(home) as instance:
+        return list(instance.get_runs())
+
+
+def step_intervals(home: str) -> list[tuple[float, float]]:
+    """(start, end) of every step of every run of the instance at ``home``, sorted."""
+    with dg.DagsterInstance.from_config(home) as instance:
+        return sorted(
+            (stat.start_time, stat.end_time)
+            for run in instance.get_runs()
+            for stat in instance.get_run_step_stats(run.run_id)
+        )
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 

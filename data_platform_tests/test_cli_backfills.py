@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,10 +22,10 @@ import pytest
 
 from data_platform.generator import generate_logs
 from data_platform.resources import PROJECT_ROOT, Warehouse
+from data_platform_tests.processes import BIN, run_cli, runs_of, step_intervals
 from data_platform_tests.test_ingestion_assets import _content_hash
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
 FIRST, LAST = "2026-11-01", "2026-11-03"
 
 
@@ -57,36 +56,16 @@ def _env(tmp_path: Path, landing_root: Path, name: str) -> dict[str, str]:
     }
 
 
-def _run(cmd: list[str], env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
-    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
-    return done
-
-
-def _runs(home: str) -> list[dg.DagsterRun]:
-    with dg.DagsterInstance.from_config(home) as instance:
-        return list(instance.get_runs())
-
-
-def _step_intervals(home: str) -> list[tuple[float, float]]:
-    with dg.DagsterInstance.from_config(home) as instance:
-        return sorted(
-            (stat.start_time, stat.end_time)
-            for run in instance.get_runs()
-            for stat in instance.get_run_step_stats(run.run_id)
-        )
-
-
 def test_dg_launch_range_and_daemon_backfill_give_the_same_rows(tmp_path, landing_root):
     launch_env = _env(tmp_path, landing_root, "launch")
-    _run([str(BIN / "dg"), "launch", "--assets", "group:ingestion", "--partition-range", f"{FIRST}...{LAST}"],
+    run_cli([str(BIN / "dg"), "launch", "--assets", "group:ingestion", "--partition-range", f"{FIRST}...{LAST}"],
          launch_env)
-    runs = _runs(launch_env["DAGSTER_HOME"])
+    runs = runs_of(launch_env["DAGSTER_HOME"])
     assert len(runs) == 1 and runs[0].status == dg.DagsterRunStatus.SUCCESS
     launched = Warehouse(database=launch_env["DATA_PLATFORM_WAREHOUSE"])
 
     backfill_env = _env(tmp_path, landing_root, "backfill")
-    _run([str(BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml", "-j", "ingest_raw_events",
+    run_cli([str(BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml", "-j", "ingest_raw_events",
           "--from", FIRST, "--to", LAST, "--noprompt"], backfill_env)
     daemon = subprocess.Popen(
         [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=PROJECT_ROOT, env=backfill_env,
@@ -95,7 +74,7 @@ def test_dg_launch_range_and_daemon_backfill_give_the_same_rows(tmp_path, landin
     try:
         deadline = time.monotonic() + 400
         while time.monotonic() < deadline:
-            runs = _runs(backfill_env["DAGSTER_HOME"])
+            runs = runs_of(backfill_env["DAGSTER_HOME"])
             if len(runs) == 3 and all(r.is_finished for r in runs):
                 break
             time.sleep(3)
@@ -105,7 +84,7 @@ def test_dg_launch_range_and_daemon_backfill_give_the_same_rows(tmp_path, landin
     assert sorted(r.tags.get("dagster/partition") for r in runs) == ["2026-11-01", "2026-11-02", "2026-11-03"]
     assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 3
     # runs were in flight together, but the duckdb pool let one writing step run at a time
-    intervals = _step_intervals(backfill_env["DAGSTER_HOME"])
+    intervals = step_intervals(backfill_env["DAGSTER_HOME"])
     assert len(intervals) == 3 * 3  # per run: raw_ingestion and the two blocking pandera contract checks
     assert all(end <= next_start for (_, end), (next_start, _) in zip(intervals, intervals[1:]))
     backfilled = Warehouse(database=backfill_env["DATA_PLATFORM_WAREHOUSE"])

@@ -42,9 +42,8 @@ from data_platform.ingestion.sensors import LandingCursor
 from data_platform.resources import PROJECT_ROOT, Warehouse
 from data_platform_tests.conftest import query
 from data_platform_tests.processes import (
-    BIN, daemon, deliver_bundled, platform_env, run_cli, runs_of, wait_for_runs, wait_until,
+    BIN, daemon, deliver_bundled, platform_env, run_cli, runs_of, step_intervals, wait_for_runs, wait_until,
 )
-from data_platform_tests.test_cli_backfills import _step_intervals
 from data_platform_tests.test_ingestion_assets import _content_hash
 
 pytestmark = pytest.mark.slow
@@ -154,7 +153,7 @@ def test_backfill_of_30_days_while_the_sensor_ingests_new_files(tmp_path):
     # slot claim is a SELECT then an UPDATE without a row lock, and two runs starting together can both
     # take the one slot (seen here); DuckDBResource's connect backoff then makes the second writer wait.
     # The PostgreSQL test asserts none. See OPERATIONS.md.
-    intervals = _step_intervals(str(home))
+    intervals = step_intervals(str(home))
     overlaps = sum(1 for (_, end), (next_start, _) in zip(intervals, intervals[1:]) if next_start < end)
 
     # every new file landed, and its lines are in raw.events

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from data_platform.labeling.label_studio import LabelStudioServer, build_tasks, 
 from data_platform.labeling.review_assets import annotations, gold, human_consensus, reviews
 from data_platform.resources import LandingZone, Warehouse
 from data_platform_tests.conftest import query
+from data_platform_tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 LS_VENV = Path(os.environ.get("LABEL_STUDIO_VENV", ROOT / ".venv-labelstudio"))
@@ -42,17 +42,11 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A Label Studio server on a free localhost port, and a personal access token of its admin."""
     data = tmp_path_factory.mktemp("label-studio")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(data), "LABEL_STUDIO_USERNAME": EMAIL,
            "LABEL_STUDIO_PASSWORD": PASSWORD, "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true"}
     log = (data / "server.log").open("wb")

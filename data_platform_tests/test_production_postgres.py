@@ -31,9 +31,9 @@ import yaml
 from data_platform.generator import generate_logs
 from data_platform.resources import PROJECT_ROOT
 from data_platform_tests.processes import (
-    BIN, PostgresServer, daemon, deliver_bundled, platform_env, postgres_bin, run_cli, runs_of, wait_for_runs,
+    BIN, PostgresServer, daemon, deliver_bundled, platform_env, postgres_bin, run_cli, runs_of, step_intervals,
+    wait_for_runs,
 )
-from data_platform_tests.test_cli_backfills import _step_intervals
 
 pytestmark = pytest.mark.slow
 
@@ -145,7 +145,7 @@ def test_sensor_and_backfill_on_postgres_storage(tmp_path, postgres, monkeypatch
     most_in_flight = max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
     assert most_in_flight >= 2, spans
     assert pool.limit == 1 and not pool.claimed_slots and not pool.pending_steps
-    intervals = _step_intervals(str(home))
+    intervals = step_intervals(str(home))
     assert all(end <= next_start for (_, end), (next_start, _) in zip(intervals, intervals[1:]))
 
     # ---------------------------------------------------------------- the history is in PostgreSQL

@@ -16,6 +16,7 @@ from data_platform.generator import generate_logs
 from data_platform.provenance.assets import invalidations
 from data_platform.provenance.invalidate import run_invalidation
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse
+from data_platform_tests.conftest import query
 
 
 @pytest.fixture
@@ -49,11 +50,7 @@ def world(tmp_path, monkeypatch):
 
 
 def q(world, sql):
-    con = duckdb.connect(world["warehouse"].database, read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    return query(world["warehouse"], sql)
 
 
 def test_a_bad_client_version_leaves_every_table_and_the_exports_are_republished(world):

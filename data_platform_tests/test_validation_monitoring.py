@@ -7,7 +7,6 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from data_platform.cleaning.assets import clean_layer
@@ -19,6 +18,7 @@ from data_platform.validation.assets import anomalies, feature_stats
 from data_platform.validation.features import MONITORED, SKEW
 from data_platform.validation.schema import infer_schema, read_schema, write_schema
 from data_platform.validation.stats import load_stats
+from data_platform_tests.conftest import query as query_warehouse
 
 START = dt.date(2026, 11, 2)
 DAILY = [raw_ingestion, clean_layer, ctr_examples, feature_stats, anomalies]
@@ -53,11 +53,7 @@ def build(root: Path, days: int, incidents: list[str]) -> dict:
 
 
 def query(built, sql):
-    con = duckdb.connect(built["warehouse"].database, read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    return query_warehouse(built["warehouse"], sql)
 
 
 @pytest.fixture(scope="module")

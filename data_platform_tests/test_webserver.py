@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from data_platform.resources import PROJECT_ROOT
+from data_platform_tests.processes import free_port, graphql
 from data_platform_tests.test_definitions import BLOCKING
 
 pytestmark = pytest.mark.slow
@@ -24,26 +22,11 @@ QUERY = """{ assetNodes { assetKey { path } groupName description hasAssetChecks
   assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
 def test_webserver_shows_the_stage_groups_with_descriptions_and_blocking_checks(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "DATA_PLATFORM_WAREHOUSE": str(tmp_path / "w.duckdb"),
            "DATA_PLATFORM_LANDING": str(tmp_path / "landing")}
     server = subprocess.Popen(
@@ -56,7 +39,7 @@ def test_webserver_shows_the_stage_groups_with_descriptions_and_blocking_checks(
         nodes = None
         while time.monotonic() < deadline:
             try:
-                nodes = _graphql(port, QUERY)["data"]["assetNodes"]
+                nodes = graphql(port, QUERY)["data"]["assetNodes"]
                 if nodes:
                     break
             except (OSError, KeyError, TypeError):

@@ -62,6 +62,12 @@ CURRENT_COLOR = "#2f6fdf"
 REFERENCE_COLOR = "#9aa5b1"
 
 
+
+def _svg_open(width: float, height: float, aria: str) -> list[str]:
+    """The opening of an accessible inline SVG chart: its element and title, as parts to extend."""
+    return [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{_e(aria)}">', f"<title>{_e(aria)}</title>"]
+
 def _e(value: Any) -> str:
     """HTML-escaped text of a value (quotes too: the same helper fills attributes)."""
     return html.escape("" if value is None else str(value), quote=True)
@@ -141,10 +147,8 @@ def _histogram_svg(name: str, kind: str, current: Mapping | None, reference: Map
             series.append((label, list(map(float, row["hist_edges"])), _shares(row["hist_counts"]), color, opacity))
     width, height = CHART_WIDTH, HIST_HEIGHT
     left, right, top, bottom = 54, width - 8, 18, height - 22
-    aria = f"{name}: histogram of {'text length' if kind == 'text' else 'values'}, current vs reference"
-    out = [f'<svg width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(aria)}">',
-           f"<title>{_e(aria)}</title>"]
+    out = _svg_open(width, height, f"{name}: histogram of {'text length' if kind == 'text' else 'values'}, "
+                    "current vs reference")
     if not series:
         out.append(f'<text x="{left}" y="{height / 2}">no values</text></svg>')
         return "".join(out)
@@ -218,10 +222,7 @@ def _bars_svg(name: str, current: Mapping | None, reference: Mapping | None) -> 
     width = CHART_WIDTH
     label_w, row_h, top = 140, 24, 22
     height = top + row_h * max(len(rows), 1) + 6
-    aria = f"{name}: shares of the most frequent values, current vs reference"
-    out = [f'<svg width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(aria)}">',
-           f"<title>{_e(aria)}</title>"]
+    out = _svg_open(width, height, f"{name}: shares of the most frequent values, current vs reference")
     if not rows:
         out.append(f'<text x="8" y="{top + 12}">no values</text></svg>')
         return "".join(out)
