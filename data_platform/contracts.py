@@ -15,6 +15,11 @@ CONTRACT_VERSION = "v1"
 
 EVENT_TYPES = ("impression", "click", "purchase", "review", "login")
 
+PRICE_MAX = 1e9
+"""The largest price accepted, in units of any currency: a billion yen, rupees or euros is no product
+price, and a bound keeps every later sum, conversion and statistic finite (a price of 1e200 made the
+standard deviation overflow, 1.7e308 GBP became an infinite EUR price)."""
+
 
 @dataclass(frozen=True)
 class Field:
@@ -51,7 +56,8 @@ FIELDS: tuple[Field, ...] = (
     Field("item_id", "string", ("impression", "click", "purchase", "review"), "item"),
     Field("category", "string", ("impression",), "item category"),
     Field("position", "integer", ("impression",), "slot on the page, >= 1", minimum=1),
-    Field("price", "number", ("impression", "purchase"), "in `currency`, >= 0", minimum=0),
+    Field("price", "number", ("impression", "purchase"),
+          "in `currency`, from 0 to 1e9 (more is a unit or encoding error, not a price)", minimum=0, maximum=PRICE_MAX),
     Field("currency", "string", (), "ISO 4217 code; required whenever price is present"),
     Field("predicted_ctr", "number", ("impression",), "serving model's prediction in [0, 1]", 0, 1),
     Field("model_version", "string", ("impression",), "serving model"),

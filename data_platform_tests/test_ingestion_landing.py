@@ -78,6 +78,10 @@ CASES = [
     (event("r2", "impression", predicted_ctr=1.5), "out_of_range", "predicted_ctr"),
     (event("r3", "review", rating=6), "out_of_range", "rating"),
     (event("r4", "purchase", price=-1), "out_of_range", "price"),
+    (event("r5", "purchase", price=1e200), "out_of_range", "price"),  # overflowed the price statistics
+    (event("r6", "purchase", price=1.7e308, currency="GBP"), "out_of_range", "price"),  # was an infinite EUR price
+    (event("r7", "purchase", price=contracts.PRICE_MAX * 1.0000001), "out_of_range", "price"),
+    (event("ok0", "purchase", price=contracts.PRICE_MAX), None, None),  # the bound itself is a price
     (event("ok1"), None, None),
     (event("ok2", "impression", ts=1793613600000), None, None),
     (event("ok3", "review", ts="2026-11-02T10:00:00.123+05:30"), None, None),

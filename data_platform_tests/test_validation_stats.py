@@ -321,6 +321,35 @@ def test_a_tie_between_deciles_counts_in_the_bin_that_starts_at_it(con):
     assert counts == np.histogram(values, bins=np.array(edges))[0].tolist()
 
 
+def test_extreme_finite_values_are_profiled_not_a_failed_scan(con):
+    # A price of 1e200 made STDDEV_SAMP overflow ("out of range") and fail the whole scan; two values
+    # of 1.7e308 sum to inf. Mean and std come out as numpy computes them on the values scaled by 2^-600.
+    days = {D0: [1e200, 1.0, 3.5], D0 + dt.timedelta(days=1): [1.7e308, 1.7e308, -1.7e308, 2.0],
+            D0 + dt.timedelta(days=2): [1e144, -1e144, 5.0]}  # just under the wide threshold: plain std
+    con.execute("CREATE TABLE huge (d DATE, x DOUBLE)")
+    for day, values in days.items():
+        con.execute("INSERT INTO huge SELECT $d, unnest($v)", {"d": day, "v": values})
+    stats = compute_feature_stats(con, "huge", [FeatureSpec("x", "numeric")], "d", START, END)
+    assert [r["partition_date"] for r in stats] == list(days)
+    for row, values in zip(stats, days.values()):
+        scaled = np.array(values) / 2.0**600
+        assert row["min"] == min(values) and row["max"] == max(values)
+        assert _close(row["mean"], float(scaled.mean()) * 2.0**600)
+        assert _close(row["std"], float(np.std(scaled, ddof=1)) * 2.0**600)
+        assert math.isfinite(row["std"]) and math.isfinite(row["mean"])
+    assert stats[1]["hist_edges"] is None  # max - min overflows: no histogram, the rest is there
+    assert sum(stats[0]["hist_counts"]) == 3 and stats[0]["quantiles"][3] == 3.5
+
+
+def test_a_constant_has_its_own_value_as_mean_and_std_zero(con):
+    # avg() over 10,000 copies of 0.1 is not 0.1: the daily means of a constant differed by an ulp,
+    # which a pooled reference std of ~1e-17 then turned into a "mean shift" of many deviations.
+    con.execute("CREATE TABLE flat AS SELECT DATE '2026-11-01' AS d, 0.1::DOUBLE AS x FROM range(10000)")
+    assert con.execute("SELECT avg(x) <> 0.1 FROM flat").fetchone()[0]  # the float sum this guards against
+    (row,) = compute_feature_stats(con, "flat", [FeatureSpec("x", "numeric")], "d", START, END)
+    assert row["mean"] == 0.1 and row["std"] == 0.0 and row["hist_counts"] == [10000]
+
+
 def test_category_ties_are_broken_by_code_point_order(con):
     values = ["é", "z", "Z", "ä", "日", "a b", "", "😀", "e\u0301"] * 3 + ["most"] * 4
     con.execute("CREATE TABLE cats AS SELECT DATE '2026-11-01' AS d, unnest($v) AS c", {"v": values})

@@ -20,8 +20,11 @@ What each kind of feature gets:
 
 Histograms follow ``numpy.histogram``: bin ``i`` holds ``edges[i] <= x < edges[i + 1]``, the last bin
 also holds ``x == edges[-1]``. When all the values of a day are equal both histograms are one
-degenerate bin ``[v, v]`` holding all of them. A feature with no non-NULL value on a day (or with a
-non-finite min or max, e.g. a NaN) has NULL quantiles and histograms.
+degenerate bin ``[v, v]`` holding all of them, and its mean is ``v`` exactly (not a rounded sum over
+the count) and its std 0. A feature with no non-NULL value on a day (or with a non-finite min or max,
+e.g. a NaN) has NULL quantiles and histograms; one whose range ``max - min`` overflows has no
+histograms. Extreme finite values (up to +-1.8e308) never fail the scan: their mean and std are
+computed on scaled values (see ``feature_stats_moments.sql``).
 """
 
 from __future__ import annotations
@@ -211,7 +214,8 @@ def _scan(
     moments: dict[tuple[dt.date, int], dict] = {}
     if numeric:
         pairs = ", ".join(f"struct_pack(f := {k}, x := {_numeric_sql(features[k])})" for k in numeric)
-        for r in fetch_rows(con, "validation/feature_stats_moments.sql", {**days, "probs": list(PROBS)},
+        scale = {"wide": 2.0**480, "down": 2.0**-600, "up": 2.0**600}
+        for r in fetch_rows(con, "validation/feature_stats_moments.sql", {**days, "probs": list(PROBS), **scale},
                             table=table, partition=partition, pairs=f"[{pairs}]"):
             moments[(r["day"], r["f"])] = r
 
@@ -305,12 +309,14 @@ def _histogram_edges(moments: Mapping[tuple[dt.date, int], dict]) -> dict[tuple[
 def _fill_numeric(row: dict, m: dict, edges: dict | None, counted: list[dict]) -> None:
     non_null = int(m["non_null"])
     index = {p: i for i, p in enumerate(PROBS)}
+    lo, hi = m["min_value"], m["max_value"]
+    constant = lo is not None and lo == hi
     row.update(
         count=int(m["rows_in_day"]), missing=int(m["rows_in_day"]) - non_null, zeros=int(m["zeros"]),
-        min=m["min_value"], max=m["max_value"], mean=m["mean"], std=m["std"],
+        # a constant's mean is the constant itself (a float sum of n copies of 0.1 divided by n is not)
+        min=lo, max=hi, mean=lo if constant else m["mean"], std=m["std"],
         quantiles=None if m["probs"] is None else [m["probs"][index[q]] for q in QUANTILES],
     )
-    lo, hi = m["min_value"], m["max_value"]
     if edges is not None:
         hist = [0] * HIST_BINS
         qhist = [0] * (len(edges["qhist_edges"]) - 1)
@@ -320,7 +326,7 @@ def _fill_numeric(row: dict, m: dict, edges: dict | None, counted: list[dict]) -
                 qhist[r["qbin"]] += int(r["n"])
         row.update(hist_edges=edges["hist_edges"], hist_counts=hist,
                    qhist_edges=edges["qhist_edges"], qhist_counts=qhist)
-    elif lo is not None and lo == hi:  # all values equal: one degenerate bin with all the mass
+    elif constant:  # all values equal: one degenerate bin with all the mass
         row.update(hist_edges=[lo, hi], hist_counts=[non_null], qhist_edges=[lo, hi], qhist_counts=[non_null])
 
 
