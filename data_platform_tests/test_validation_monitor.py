@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import numpy as np
 import pytest
+from scipy.spatial.distance import jensenshannon
 
+from data_platform.validation import FeatureSpec
 from data_platform.validation.drift import load_thresholds
 from data_platform.validation.monitor import compare, merge_stats, volume_anomalies
 from data_platform.validation.schema import check_against_schema, infer_schema, read_schema, write_schema
+from data_platform.validation.stats import compute_feature_stats
 
 D = dt.date(2026, 11, 10)
 
@@ -63,6 +67,48 @@ def test_compare_judges_big_spans_and_notes_small_ones():
     assert by_metric["linf"]["top_movers"][0]["value"] == "toys"
     small = compare(categorical_row({"a": 5}), categorical_row({"b": 5}), "clean.events", "day_over_day", thresholds)
     assert [r["severity"] for r in small] == ["OK"] and "not judged" in small[0]["note"]
+
+
+def _constant_days(values_by_day: dict[dt.date, tuple[float, int]]) -> list[dict]:
+    """Real feature statistics rows (compute_feature_stats in DuckDB) of a feature that is one value a day."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE served (d DATE, score DOUBLE)")
+    for day, (value, n) in values_by_day.items():
+        con.execute("INSERT INTO served SELECT $d, $v FROM range($n)", {"d": day, "v": value, "n": n})
+    return compute_feature_stats(con, "served", [FeatureSpec("score", "numeric")], "d",
+                                 min(values_by_day), max(values_by_day) + dt.timedelta(days=1))
+
+
+def test_a_constant_that_stays_never_drifts_and_a_changed_constant_says_so():
+    # A serving model logging one fixed prediction: 0.1 every day, a different number of rows a day.
+    # The reference window used to get a pooled std of ~1e-17 and every day a mean_shift ERROR.
+    week = {D - dt.timedelta(days=k): (0.1, 3000 + 137 * k) for k in range(1, 8)}
+    stats = _constant_days({**week, D: (0.1, 4321), D + dt.timedelta(days=1): (0.25, 4000)})
+    by_day = {r["partition_date"]: r for r in stats}
+    reference = merge_stats([by_day[d] for d in week])
+    assert reference["std"] == 0.0 and reference["mean"] == 0.1
+    thresholds = load_thresholds()
+    same = compare(by_day[D], reference, "t", "vs_reference", thresholds)
+    assert {r["severity"] for r in same} == {"OK"} and same
+    assert not {"mean_shift", "median_shift"} & {r["metric"] for r in same}
+    assert same[0]["note"] == "constant 0.1 on both sides"
+    changed = {r["metric"]: r for r in compare(by_day[D + dt.timedelta(days=1)], reference, "t", "vs_reference",
+                                               thresholds)}
+    assert "mean_shift" not in changed and "median_shift" not in changed  # no z-score of 10^15
+    assert changed["jsd"]["severity"] == "ERROR" and changed["jsd"]["note"] == "constant changed: 0.1 -> 0.25"
+    assert changed["jsd"]["value"] == pytest.approx(jensenshannon([1, 0, 0], [0, 0, 1], base=2) ** 2)
+    assert changed["jsd"]["top_movers"][0]["range"] == [0.1, 0.1]
+
+
+def test_a_constant_reference_with_float_noise_in_its_stored_means_is_still_a_constant():
+    # Rows stored before a constant's mean was its value: daily means an ulp apart, a pooled std of ~1e-17.
+    days = [dict(numeric_row([0.1] * 2000, day=D - dt.timedelta(days=k)), mean=0.1 + k * 2.0**-56, std=0.0)
+            for k in range(1, 8)]
+    reference = merge_stats(days)
+    assert 0 < reference["std"] < 1e-15
+    rows = compare(numeric_row([0.1] * 2000), reference, "t", "vs_reference", load_thresholds())
+    assert {r["severity"] for r in rows} == {"OK"}
+    assert not {"mean_shift", "median_shift"} & {r["metric"] for r in rows}
 
 
 def volume(day_rows: dict[int, int], event_type="click"):

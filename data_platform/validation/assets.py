@@ -192,7 +192,7 @@ def _judge_day(con, day: dt.date, first_raw_day, latest_raw_day, config: Monitor
     found += [{"table": r["table"], "kind": "skew" if r["comparison"] == "training_vs_serving" else "drift",
                "feature": r["feature"], "severity": r["severity"], "value": r["value"],
                "detail": f"{r['comparison']}: {r['metric']} {r['value']:.4g} (warn {r['warn']}, error {r['error']})"
-               + _movers_text(r)}
+               + _movers_text(r) + (f"; {r['note']}" if r.get("note") else "")}
               for r in drift_rows if r["severity"] != "OK"]
     if latest_raw_day is None or day < latest_raw_day:  # the newest day is still filling up: not judged
         counts = rows(con, "validation/volume_by_type.sql", {"start_day": day, "end_day": day + one})

@@ -403,6 +403,12 @@ def _median(row: Mapping[str, Any]) -> float | None:
     return _finite(quantiles[QUANTILES.index(0.5)])
 
 
+def _constant(row: Mapping[str, Any]) -> float | None:
+    """The value of a span whose non-null values are all equal (min == max), else None."""
+    lo, hi = _finite(row.get("min")), _finite(row.get("max"))
+    return lo if lo is not None and lo == hi else None
+
+
 def _shift(current: float | None, reference: float | None, std: float | None) -> float | None:
     if current is None or reference is None or std is None or std <= 0:
         return None
@@ -415,7 +421,8 @@ def compare_numeric(current: Mapping[str, Any], reference: Mapping[str, Any]) ->
     Returns ``jsd`` (base 2) and ``psi`` (current against reference) on the equal-width histograms
     aligned by :func:`align_histograms`; ``median_shift`` and ``mean_shift``, the change of the median
     and the mean in units of the reference's standard deviation (None when a value is missing or not
-    finite, or the reference std is 0); ``missing_rate_delta``; ``top_movers``: up to 5 union buckets
+    finite, or the reference is a constant: min == max, whatever float noise its std holds; the note then
+    says whether the constant stayed or changed); ``missing_rate_delta``; ``top_movers``: up to 5 union buckets
     whose mass moved most, ``{"range": [lo, hi], "reference_share", "current_share", "delta"}``,
     largest ``|delta|`` first; and ``note`` (why metrics are None, else None).
     """
@@ -438,9 +445,20 @@ def compare_numeric(current: Mapping[str, Any], reference: Mapping[str, Any]) ->
                                    reference["hist_edges"], reference["hist_counts"])
     result["jsd"] = jensen_shannon(c, r)
     result["psi"] = psi(c, r)
-    std = _finite(reference.get("std"))
-    result["median_shift"] = _shift(_median(current), _median(reference), std)
-    result["mean_shift"] = _shift(_finite(current.get("mean")), _finite(reference.get("mean")), std)
+    ref_constant, cur_constant = _constant(reference), _constant(current)
+    if ref_constant is not None:
+        # No spread to measure a shift in (a pooled float std of ~1e-17 is rounding, not spread): a
+        # constant that stays is no drift, a change of it shows in jsd / psi and says so here.
+        if cur_constant == ref_constant:
+            result["note"] = f"constant {ref_constant:g} on both sides"
+        elif cur_constant is not None:
+            result["note"] = f"constant changed: {ref_constant:g} -> {cur_constant:g}"
+        else:
+            result["note"] = f"reference constant at {ref_constant:g}, current varies: no shift in reference stds"
+    else:
+        std = _finite(reference.get("std"))
+        result["median_shift"] = _shift(_median(current), _median(reference), std)
+        result["mean_shift"] = _shift(_finite(current.get("mean")), _finite(reference.get("mean")), std)
     ranges = [[float(edges[i]), float(edges[i + 1])] for i in range(edges.size - 1)]
     result["top_movers"] = _movers(ranges, c, r, "range")
     return result

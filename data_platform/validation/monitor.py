@@ -57,7 +57,10 @@ def merge_stats(rows: Sequence[Mapping]) -> dict | None:
     means = np.array([float(r["mean"]) for r in with_hist])
     stds = np.array([float(r["std"] or 0.0) for r in with_hist])
     total = weights.sum()
-    mean = float((weights * means).sum() / total)
+    # Deviations from the first span's mean: spans with the same mean (a constant feature) give exactly
+    # that mean and a pooled std of exactly 0, where a weighted sum of the means rounds to a neighbour
+    # and leaves a std of ~1e-17 that every comparison would divide by.
+    mean = float(means[0] + (weights * (means - means[0])).sum() / total)
     pooled = ((weights - 1).clip(min=0) * stds**2 + weights * (means - mean) ** 2).sum() / max(total - 1, 1)
     merged.update(mean=mean, std=float(np.sqrt(pooled)), min=min(float(r["min"]) for r in with_hist),
                   max=max(float(r["max"]) for r in with_hist), quantiles=_quantiles_from_hist(edges, counts_))
