@@ -389,9 +389,10 @@ def test_comparators_cope_with_empty_spans_and_constant_features():
     assert result["linf"] is None and result["jsd"] is None and "only missing" in result["note"]
     # a constant reference (std 0, edges all equal): no shift in std units, histograms still compared
     result = compare_numeric(numeric_row([5.0] * 100), numeric_row([5.0] * 50))
-    assert result["jsd"] == 0 and result["median_shift"] is None and result["note"] is None
+    assert result["jsd"] == 0 and result["median_shift"] is None and result["note"] == "constant 5 on both sides"
     result = compare_numeric(numeric_row([7.0] * 100), numeric_row([5.0] * 50))
-    assert result["jsd"] == pytest.approx(1.0)
+    assert result["jsd"] == pytest.approx(1.0) and result["mean_shift"] is None
+    assert result["note"] == "constant changed: 5 -> 7"
     assert result["top_movers"][0]["range"] in ([5.0, 5.0], [7.0, 7.0])
 
 
