@@ -16,8 +16,16 @@ SELECT * FROM read_json('{glob}', format = 'newline_delimited', ignore_errors = 
                country: 'VARCHAR', device: 'VARCHAR', app_version: 'VARCHAR', user_agent: 'VARCHAR',
                ip: 'VARCHAR'}});
 
+-- EUR rates from the file in the ECB's layout (Date, then units of each currency per EUR, N/A where none)
+CREATE TEMP TABLE fx AS
+SELECT upper(trim(currency)) AS currency, CAST("Date" AS DATE) AS day, 1 / CAST(units AS DOUBLE) AS rate_to_eur
+FROM (UNPIVOT (SELECT * FROM read_csv('{fx}', header = true, all_varchar = true))
+      ON COLUMNS(* EXCLUDE ("Date")) INTO NAME currency VALUE units)
+WHERE length(trim(currency)) = 3 AND trim(units) <> 'N/A'
+UNION ALL SELECT 'EUR', DATE '1999-01-01', 1.0;
+
 -- dedup (one row per event id) + normalise (UTC timestamps from ISO strings or epoch milliseconds,
--- trimmed lower-case codes, prices in EUR)
+-- trimmed lower-case codes, prices in EUR at the latest rate on or before the event's day)
 CREATE TABLE events AS
 SELECT DISTINCT ON (l.event_id)
     l.event_id, l.event_type, l.ts, l.anon_id, l.user_id,
@@ -26,7 +34,7 @@ SELECT DISTINCT ON (l.event_id)
     l.predicted_ctr, l.model_version, upper(trim(l.country)) AS country, lower(trim(l.device)) AS device
 FROM (SELECT * REPLACE (coalesce(try_cast(ts AS TIMESTAMPTZ),
                               to_timestamp(try_cast(ts AS BIGINT) / 1000.0)) AS ts) FROM landed) l
-LEFT JOIN read_csv('{fx}') fx ON fx.currency = upper(trim(l.currency))
+ASOF LEFT JOIN fx ON fx.currency = upper(trim(l.currency)) AND CAST(l.ts AS DATE) >= fx.day
 WHERE l.event_id IS NOT NULL AND l.ts BETWEEN TIMESTAMPTZ '2000-01-01' AND TIMESTAMPTZ '2100-01-01';
 
 -- direct labels: an impression is clicked when a click on it arrives within 30 minutes

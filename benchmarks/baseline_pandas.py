@@ -68,8 +68,16 @@ def main(events_dir: str, fx_csv: str, out: str) -> None:
     events["country"] = events["country"].str.strip().str.upper()
     events["device"] = events["device"].str.strip().str.lower()
     events["currency"] = events["currency"].str.strip().str.upper()
-    fx = pd.read_csv(fx_csv)[["currency", "rate_to_eur"]]
-    events = events.merge(fx, on="currency", how="left")
+    # rates in the ECB's layout (Date, then units of each currency per EUR, N/A where none): the latest
+    # rate on or before the event's day
+    fx = pd.read_csv(fx_csv, dtype=str).melt(id_vars="Date", var_name="currency", value_name="units").dropna()
+    fx = fx[(fx["currency"].str.strip().str.len() == 3) & (fx["units"].str.strip() != "N/A")]
+    fx = pd.concat([pd.DataFrame({"currency": fx["currency"].str.strip().str.upper(),
+                                  "day": pd.to_datetime(fx["Date"]), "rate_to_eur": 1 / fx["units"].astype(float)}),
+                    pd.DataFrame({"currency": ["EUR"], "day": [pd.Timestamp("1999-01-01")], "rate_to_eur": [1.0]})])
+    events["day"] = events["ts"].dt.tz_convert(None).dt.normalize().astype(fx["day"].dtype)
+    events = pd.merge_asof(events.sort_values("day"), fx.sort_values("day"), on="day", by="currency",
+                           direction="backward")
     events["price_eur"] = events["price"] * events["rate_to_eur"]
 
     impressions = events[events["event_type"] == "impression"]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
+import functools
 import shutil
 
 import dagster as dg
 import pytest
 
+from data_platform.cleaning import assets as clean_layer_module
+from data_platform.cleaning import clean as clean_module
 from data_platform.cleaning import rules as rules_module
 from data_platform.cleaning.assets import clean_layer
+from data_platform.cleaning.clean import FX_RATES_CSV
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, ruleset_version
 from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
@@ -100,14 +105,92 @@ def test_prices_in_eur_and_a_cents_app_version_is_corrected(warehouse, landing):
     got = {r[0]: r[1:] for r in query(warehouse, "SELECT event_id, price_eur, price_raw, currency_raw, price_fix "
                                                  "FROM clean.events")}
     assert len(got) == 300
+    usd_per_eur = _ecb_rate(FX_RATES_CSV, "USD", dt.date(2026, 11, 2))
     for i in range(300):
         cents, usd = i % 5 == 1, i % 3 == 0
-        expected = (10 + i % 6) * (0.86 if usd else 1.0)
+        expected = (10 + i % 6) * (1 / usd_per_eur if usd else 1.0)
         assert got[f"p{i}"][0] == pytest.approx(expected), i
         assert got[f"p{i}"][3] == ("cents_by_app_version@1" if cents else None)
     assert got["p1"][1:3] == (1100.0, "EUR") and got["p3"][1:3] == (13.0, "USD")
     [(app_version, rule, ratio)] = query(warehouse, "SELECT app_version, rule, median_ratio FROM clean.unit_corrections")
     assert (app_version, rule) == ("3.2.0", "cents_by_app_version@1") and 50 < ratio < 200
+
+
+def _ecb_rate(path, currency: str, day: dt.date) -> float:
+    """Units of ``currency`` per EUR on the latest row on or before ``day`` of a file in the ECB layout,
+    read with the csv module (independently of the SQL loader)."""
+    with open(path, newline="") as fh:
+        table = list(csv.DictReader(fh))
+    usable = [(dt.date.fromisoformat(r["Date"]), r[currency]) for r in table if r[currency] not in ("N/A", "")]
+    return float(max(u for u in usable if u[0] <= day)[1])
+
+
+RATES = """Date,USD,JPY,GBP,KRW,
+2026-11-03,1.2000,N/A,0.8000,N/A,
+2026-11-02,1.1000,160.00,0.8500,N/A,
+2026-10-30,1.0500,150.00,0.9000,1500.0,
+"""
+
+
+def test_rates_by_event_day_and_unknown_currencies_set_aside_not_blocking(warehouse, landing, tmp_path, monkeypatch):
+    # Rates in the ECB layout: the latest rate on or before the event's day (Sunday 11-01 takes Friday
+    # 10-30's), N/A skipped (JPY and KRW on 11-03 take their last published rate), codes trimmed and
+    # upper-cased. A price in a currency without any rate (CHF is not in the file, XYZ is no currency)
+    # is set aside as unknown_currency and counted, and the days' blocking checks pass: a JPY price
+    # used to fail clean_contract and stop labels for the whole range.
+    rates = tmp_path / "rates.csv"
+    rates.write_text(RATES)
+    monkeypatch.setattr(clean_module, "FX_RATES_CSV", rates)
+    monkeypatch.setattr(clean_layer_module, "clean_days", functools.partial(clean_module.clean_days, fx_rates=rates))
+    day = {"2026-11-01": "2026-11-01T12:00:00Z", "2026-11-02": ts(5), "2026-11-03": "2026-11-03T09:00:00Z"}
+    priced = [("sun-usd", "2026-11-01", "USD", 10.0), ("mon-usd", "2026-11-02", " usd", 11.0),
+              ("tue-usd", "2026-11-03", "USD", 12.0), ("mon-jpy", "2026-11-02", "JPY", 1600.0),
+              ("tue-jpy", "2026-11-03", "JPY", 1600.0), ("low-eur", "2026-11-02", "eur", 5.0),
+              ("krw", "2026-11-03", "KRW", 15000.0), ("chf", "2026-11-02", "CHF", 9.0),
+              ("xyz", "2026-11-02", "XYZ", 1.0), ("jpy-sun", "2026-11-01", "JPY", 1500.0)]
+    lines = [event(e, "purchase", ts=day[d], price=p, currency=c, user_agent=CHROME, anon_id=f"h-{e}")
+             for e, d, c, p in priced]
+    # a review that carries a currency (no price) and one in lower case: nothing to convert, both kept
+    lines += [event("rev-cur", "review", ts=ts(7), currency="JPY", user_agent=CHROME, anon_id="h-r1"),
+              event("rev-low", "review", ts=ts(8), currency="eur", user_agent=CHROME, anon_id="h-r2")]
+    write_lines(landing.events_dir() / "a.jsonl", lines)
+    result = run_pipeline(warehouse, landing, ("2026-11-01", "2026-11-03"))
+    checks = checks_by_name(result)
+    assert checks["clean_contract"].passed and checks["raw_rows_accounted"].passed
+    kept = dict(query(warehouse, "SELECT event_id, price_eur FROM clean.events"))
+    expected = {"sun-usd": 10 / _ecb_rate(rates, "USD", dt.date(2026, 11, 1)),
+                "mon-usd": 11 / _ecb_rate(rates, "USD", dt.date(2026, 11, 2)),
+                "tue-usd": 12 / _ecb_rate(rates, "USD", dt.date(2026, 11, 3)),
+                "mon-jpy": 1600 / _ecb_rate(rates, "JPY", dt.date(2026, 11, 2)),
+                "tue-jpy": 1600 / _ecb_rate(rates, "JPY", dt.date(2026, 11, 3)),
+                "jpy-sun": 1500 / _ecb_rate(rates, "JPY", dt.date(2026, 11, 1)),
+                "krw": 15000 / _ecb_rate(rates, "KRW", dt.date(2026, 11, 3)), "low-eur": 5.0}
+    assert expected["sun-usd"] == pytest.approx(10 / 1.05) and expected["tue-jpy"] == pytest.approx(10.0)
+    assert {k: v for k, v in kept.items() if v is not None} == pytest.approx(expected)
+    assert kept["rev-cur"] is None and kept["rev-low"] is None
+    set_aside = query(warehouse, "SELECT event_id, rule_id, kind FROM clean.filtered_events ORDER BY 1")
+    assert set_aside == [("chf", "unknown_currency", "set_aside"), ("xyz", "unknown_currency", "set_aside")]
+    meta = result.asset_materializations_for_node("clean_layer")
+    clean_meta = next(m.metadata for m in meta if m.asset_key == dg.AssetKey(["clean", "events"]))
+    assert clean_meta["set_aside"].value == {"unknown_currency@1": 2}
+    assert [(c["currency"], c["events"]) for c in clean_meta["currencies_without_rate"].value] == [
+        ("CHF", 1), ("XYZ", 1)]
+    assert checks["raw_rows_accounted"].metadata["set_aside"].value == {"unknown_currency@1": 2}
+    assert clean_meta["fx_version"].value == clean_module.fx_version(rates)
+    assert {r[0] for r in query(warehouse, "SELECT DISTINCT fx_version FROM clean.events")} == {
+        clean_module.fx_version(rates)}
+
+
+def test_a_rates_file_with_a_bad_cell_is_refused_with_the_cell_named(warehouse, tmp_path):
+    rates = tmp_path / "rates.csv"
+    rates.write_text("Date,USD,JPY,\n2026-11-02,1.10,-3,\n2026-11-02,1.12,160,\n")
+    with warehouse.connect() as con:
+        clean_module.ensure_tables(con)
+        with pytest.raises(ValueError, match=r"2026-11-02 JPY '-3': not a positive number") as error:
+            clean_module.load_fx_rates(con, rates)
+        assert "the same day and currency twice" in str(error.value)
+        clean_module.load_fx_rates(con, FX_RATES_CSV)  # the shipped file loads
+        assert con.execute("SELECT count(DISTINCT currency) FROM reference.fx_rates").fetchone()[0] >= 8
 
 
 def test_personal_data_is_redacted_truncated_and_pseudonymised(warehouse, landing):

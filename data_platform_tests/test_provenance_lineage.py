@@ -172,6 +172,7 @@ def test_clean_events_from_raw_events():
         ("cleaning/create_tables.sql", {}),  # declares clean.events (positional INSERT) and reference.fx_rates
         ("cleaning/stage_day_events.sql", {}),
         ("cleaning/day_events_view.sql", {}),
+        ("cleaning/day_rates.sql", {}),  # the rate of each (currency, day): an ASOF join on reference.fx_rates
         ("cleaning/detect_cents_versions.sql", {}),
         ("cleaning/item_price_medians.sql", {}),
         ("cleaning/insert_clean_events.sql", clean_fragments()),

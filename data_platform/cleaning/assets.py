@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from data_platform.cleaning.clean import clean_days, fx_version
+from data_platform.cleaning.clean import SET_ASIDE, clean_days, fx_version
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, rules_markdown
 from data_platform.ingestion.assets import RAW_EVENTS
 from data_platform.metadata import StageClock, markdown_table
@@ -35,8 +35,8 @@ TEXT_COLUMNS = ["text", "extra", "category", "item_id", "model_version", "countr
 
 ACCOUNTING_CHECK = dg.AssetCheckSpec(
     "raw_rows_accounted", asset=CLEAN_EVENTS, blocking=True,
-    description="Per day: raw rows = clean rows + rows removed by a rule + duplicate deliveries + rows "
-    "excluded because their person opted out.",
+    description="Per day: raw rows = clean rows + rows removed by a rule or set aside (e.g. unknown_currency) "
+    "+ duplicate deliveries + rows excluded because their person opted out.",
 )
 CONTRACT_CHECK = dg.AssetCheckSpec(
     "clean_contract", asset=CLEAN_EVENTS, blocking=True,
@@ -66,7 +66,9 @@ PII_CHECK = dg.AssetCheckSpec(
             FILTERED_EVENTS,
             metadata={"dagster/column_schema": CONTRACTS["clean.filtered_events"].table_schema()},
             description="Events a spam or bot rule removed, with the rule id and version that removed "
-            "them and every rule that matched: what lets a bad rule version be traced and undone.",
+            "them and every rule that matched: what lets a bad rule version be traced and undone. Also the "
+            "events of invalidated inputs, and events set aside because they cannot be cleaned (kind "
+            "set_aside; rule_id unknown_currency: a price in a currency without a rate on or before its day).",
             deps=[RAW_EVENTS],
             **_COMMON,
         ),
@@ -108,6 +110,7 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
                   + a["duplicate_rows"] + a["consent_excluded_rows"]]
     checked = contract.pop("rows_checked")
     violations = {k: v for k, v in contract.items() if v}
+    set_aside = {rule: n for rule, n in stats.filtered_by_rule.items() if rule.split("@")[0] in SET_ASIDE}
     status = key_status()
     yield dg.MaterializeResult(
         asset_key=CLEAN_EVENTS,
@@ -118,8 +121,11 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
             "filtered_by_rules": stats.filtered,
             "excluded_by_consent": stats.consent_excluded,
             "ruleset_version": RULESET_VERSION,
-            "fx_version": fx_version(),
+            "fx_version": stats.fx_version,
             "cents_corrections": dg.MetadataValue.json(stats.cents_app_versions),
+            "set_aside": dg.MetadataValue.json(set_aside),
+            "currencies_without_rate": dg.MetadataValue.json([
+                {k: str(v) if k.endswith("_day") else v for k, v in c.items()} for c in stats.currencies_without_rate]),
             "values_outside_domains": dg.MetadataValue.json(domains),
             "events_per_country_k10": dg.MetadataValue.json(by_country),
             "pseudonym_key": dg.MetadataValue.json(status),
@@ -149,7 +155,8 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
     )
     yield dg.AssetCheckResult(
         check_name=ACCOUNTING_CHECK.name, asset_key=CLEAN_EVENTS, passed=not unbalanced,
-        metadata={"days": dg.MetadataValue.md(markdown_table([{k: str(v) for k, v in a.items()} for a in accounting]))},
+        metadata={"days": dg.MetadataValue.md(markdown_table([{k: str(v) for k, v in a.items()} for a in accounting])),
+                  "set_aside": dg.MetadataValue.json(set_aside)},
     )
     yield dg.AssetCheckResult(
         check_name=CONTRACT_CHECK.name, asset_key=CLEAN_EVENTS, passed=not violations,

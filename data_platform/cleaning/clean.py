@@ -11,7 +11,10 @@ clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside
 3. detect app versions that send prices in cents (rule ``cents_by_app_version@1``: the version's
    prices are, item for item, ~100x the item's median; on such days an event without app_version
    priced ~100x its item's median is corrected too, rule ``cents_by_item_price@1``), and convert all
-   prices to EUR with the shipped, versioned rates (``data_platform/reference/fx_rates.csv``);
+   prices to EUR with the reference rates (see :func:`load_fx_rates`): the currency code trimmed and
+   upper-cased, the latest rate published on or before the event's day. A priced event whose currency
+   has no such rate is set aside as ``unknown_currency`` (in clean.filtered_events, after every rule,
+   kind ``set_aside``), so it is counted and the rest of the day flows on;
 4. resolve identities from login events (``identity.py``) and pseudonymise ids with a keyed hash;
 5. redact personal data from free text and truncate IP addresses;
 6. leave out the events of persons who opted out (``privacy.consent_history``) as of now.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -35,6 +39,9 @@ from data_platform.privacy.requests import ensure_tables as ensure_privacy_table
 from data_platform.resources import load_sql, rows, run_sql
 
 FX_RATES_CSV = Path(__file__).resolve().parents[1] / "reference" / "fx_rates.csv"
+FX_SOURCE = "ECB euro foreign exchange reference rates (eurofxref-hist.csv layout)"
+SET_ASIDE = {"unknown_currency": "a priced event whose currency has no rate on or before the event's day"}
+"""Why an event that no rule removed can still not enter clean.events (rule_id in clean.filtered_events)."""
 CENTS_MIN_EVENTS = 50
 CLEAN_TABLES = (
     "clean.events", "clean.filtered_events", "clean.duplicates", "clean.unit_corrections", "clean.consent_exclusions",
@@ -42,13 +49,34 @@ CLEAN_TABLES = (
 
 
 @cache
-def fx_version() -> str:
-    """The version of the shipped currency rates (one version per file)."""
-    with open(FX_RATES_CSV, newline="") as fh:
-        versions = {row["version"] for row in csv.DictReader(fh)}
-    if len(versions) != 1:
-        raise ValueError(f"{FX_RATES_CSV} must hold exactly one version, found {sorted(versions)}")
-    return versions.pop()
+def fx_version(path: Path = FX_RATES_CSV) -> str:
+    """The version of a rates file: ``ecb-<latest day>-<first 8 hex of its SHA-256>``, so a new day of
+    rates or a corrected old one is a new version (and a new code version of the cleaning assets)."""
+    data = Path(path).read_bytes()
+    days = [row[0].strip() for row in csv.reader(data.decode("utf-8").splitlines()[1:]) if row]
+    return f"ecb-{max(days, default='empty')}-{hashlib.sha256(data).hexdigest()[:8]}"
+
+
+def load_fx_rates(con: duckdb.DuckDBPyConnection, path: Path = FX_RATES_CSV) -> str:
+    """Replace ``reference.fx_rates`` with the rates of ``path``; return their version.
+
+    The file is in the layout of the ECB's euro foreign exchange reference rates history
+    (https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip, unzipped: ``eurofxref-hist.csv``):
+    ``Date,USD,JPY,...`` then one line per published day with the units of each currency per 1 EUR,
+    ``N/A`` where a currency has no rate. The table keeps one row per currency and published day
+    (``rate_to_eur = 1 / units``, ``valid_from`` = that day) plus EUR = 1; the clean step takes, for each
+    event, the latest rate on or before the event's day. A cell that is not a rate (bad date, bad
+    code, a value that is not a positive number, a day given twice) is a ValueError naming it.
+    """
+    run_sql(con, "cleaning/load_fx_rates.sql", {"path": str(path)})
+    problems = rows(con, "cleaning/fx_rate_problems.sql")
+    if problems:
+        raise ValueError(f"{path} is not a reference-rates file: " + "; ".join(
+            f"{p['day_text']} {p['currency']} {p['units_text']!r}: {p['problem']}" for p in problems))
+    version = fx_version(Path(path))
+    con.execute("DELETE FROM reference.fx_rates")
+    run_sql(con, "cleaning/insert_fx_rates.sql", {"version": version, "source": f"{FX_SOURCE}: {Path(path).name}"})
+    return version
 
 
 @dataclass(frozen=True)
@@ -61,6 +89,8 @@ class CleanStats:
     kept: int
     consent_excluded: int
     filtered_by_rule: dict[str, int]
+    currencies_without_rate: list[dict]
+    fx_version: str
     cents_app_versions: list[dict]
     identity: IdentityStats
 
@@ -85,9 +115,10 @@ def sql_fragments() -> dict[str, str]:
 
 def clean_days(
     con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date, run_id: str,
-    *, now: dt.datetime | None = None,
+    *, now: dt.datetime | None = None, fx_rates: Path = FX_RATES_CSV,
 ) -> CleanStats:
-    """(Re)build the clean layer for ``[start_day, end_day)``; see the module docstring."""
+    """(Re)build the clean layer for ``[start_day, end_day)``; see the module docstring. ``fx_rates``:
+    the reference-rates file (:func:`load_fx_rates`)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     days = {"start_day": start_day, "end_day": end_day}
     key = {"pseudonym_key": pseudonym_key()}
@@ -96,10 +127,10 @@ def clean_days(
     run_sql(con, "provenance/create_tables.sql")
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("DELETE FROM reference.fx_rates")
-        run_sql(con, "cleaning/load_fx_rates.sql", {"path": str(FX_RATES_CSV)})
+        version = load_fx_rates(con, fx_rates)
         run_sql(con, "cleaning/stage_day_events.sql", days)
         run_sql(con, "cleaning/day_events_view.sql")
+        run_sql(con, "cleaning/day_rates.sql")
         run_sql(con, "cleaning/context_impressions.sql", days)
         run_sql(con, "cleaning/create_rule_hits.sql")
         void = {(r["rule_id"], r["rule_version"]) for r in rows(con, "cleaning/void_rules.sql")}
@@ -113,6 +144,8 @@ def clean_days(
                 rule_sql=load_sql(rule.sql_name),
             )
         run_sql(con, "cleaning/add_invalidation_hits.sql")
+        run_sql(con, "cleaning/add_unknown_currency_hits.sql", {"rank": len(RULES)})
+        without_rate = rows(con, "cleaning/currencies_without_rate.sql")
         run_sql(con, "cleaning/detect_cents_versions.sql", {"min_events": CENTS_MIN_EVENTS})
         run_sql(con, "cleaning/item_price_medians.sql")
         run_sql(con, "cleaning/login_links.sql", {"end_day": end_day, "crawler_pattern": RULES[0].params["pattern"]})
@@ -127,7 +160,7 @@ def clean_days(
         run_sql(con, "cleaning/consent_excluded.sql", key, **sql_fragments())
         run_sql(con, "cleaning/insert_consent_exclusions.sql", {"run_id": run_id})
         run_sql(con, "cleaning/insert_clean_events.sql", {
-            **common, **key, "fx_version": fx_version(), "cleaned_at": now,
+            **common, **key, "fx_version": version, "cleaned_at": now,
             "crawler_pattern": RULES[0].params["pattern"],
         }, **sql_fragments())
         run_sql(con, "cleaning/pseudonymise_identity_map.sql", key, anon=pseudonymise_sql("anon_id"),
@@ -146,6 +179,8 @@ def clean_days(
         kept=sum(c["clean_rows"] for c in counts),
         consent_excluded=sum(c["consent_excluded_rows"] for c in counts),
         filtered_by_rule=by_rule,
+        currencies_without_rate=without_rate,
+        fx_version=version,
         cents_app_versions=cents,
         identity=identity,
     )

@@ -21,7 +21,8 @@ from data_platform.splits.split import DATASETS
 def _chains() -> dict[str, list[tuple[str, dict]]]:
     chains = {
         "clean.events": [("cleaning/create_tables.sql", {}), ("cleaning/stage_day_events.sql", {}),
-                         ("cleaning/day_events_view.sql", {}), ("cleaning/detect_cents_versions.sql", {}),
+                         ("cleaning/day_events_view.sql", {}), ("cleaning/day_rates.sql", {}),
+                         ("cleaning/detect_cents_versions.sql", {}),
                          ("cleaning/item_price_medians.sql", {}), ("cleaning/insert_clean_events.sql", sql_fragments())],
         "labels.ctr_examples": [(f"labeling/{n}.sql", {}) for n in (
             "ctr_stage_clicks", "ctr_stage_attribution", "ctr_stage_examples", "insert_ctr_examples")],

@@ -4,7 +4,9 @@ SELECT
     count(*) - count(DISTINCT event_id) AS duplicate_event_ids,
     count(*) FILTER (WHERE event_id IS NULL OR event_type IS NULL OR ts IS NULL OR anon_id IS NULL
                         OR person_key IS NULL) AS missing_required,
-    count(*) FILTER (WHERE currency_raw IS NOT NULL AND price_eur IS NULL) AS price_not_converted,
+    -- a price without a finite EUR value (a currency without a price needs no conversion)
+    count(*) FILTER (WHERE price_raw IS NOT NULL AND (price_eur IS NULL OR NOT isfinite(price_eur)))
+        AS price_not_converted,
     count(*) FILTER (WHERE ruleset_version IS DISTINCT FROM $ruleset_version) AS wrong_ruleset_version,
     count(*) FILTER (WHERE source_file IS NULL OR source_line IS NULL) AS missing_provenance
 FROM clean.events

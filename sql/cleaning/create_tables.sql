@@ -2,7 +2,8 @@
 CREATE SCHEMA IF NOT EXISTS clean;
 CREATE SCHEMA IF NOT EXISTS reference;
 
--- Currency rates shipped with the project (data_platform/reference/fx_rates.csv), versioned.
+-- EUR reference rates (data_platform/reference/fx_rates.csv, in the ECB's layout), a dated table: one row
+-- per currency and published day, valid until the currency's next row; version names the file.
 CREATE TABLE IF NOT EXISTS reference.fx_rates (
     version VARCHAR, currency VARCHAR, rate_to_eur DOUBLE, valid_from DATE, source VARCHAR
 );
@@ -27,7 +28,9 @@ CREATE TABLE IF NOT EXISTS clean.events (
     ruleset_version VARCHAR, fx_version VARCHAR, cleaned_at TIMESTAMPTZ, clean_run_id VARCHAR
 );
 
--- Events a spam or bot rule removed, with the rule version that removed them.
+-- Events a spam or bot rule removed, with the rule version that removed them; events of an invalidated
+-- input (kind 'invalidated') and events set aside because they cannot be cleaned (kind 'set_aside',
+-- rule_id the reason, e.g. unknown_currency) are here too.
 CREATE TABLE IF NOT EXISTS clean.filtered_events (
     event_id VARCHAR, event_type VARCHAR, event_date DATE, anon_id VARCHAR,
     rule_id VARCHAR, rule_version INTEGER, kind VARCHAR, rules_matched VARCHAR[], ruleset_version VARCHAR,

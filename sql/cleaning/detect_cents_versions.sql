@@ -3,7 +3,7 @@
 CREATE OR REPLACE TEMP TABLE cents_versions AS
 WITH priced AS (
     SELECT e.app_version, e.item_id, e.price * r.rate_to_eur AS eur
-    FROM day_events e JOIN reference.fx_rates r ON r.currency = e.currency
+    FROM day_events e JOIN day_rates r ON r.currency = e.currency AND r.event_date = e.event_date
     WHERE e.price > 0 AND e.app_version IS NOT NULL
 ), item_median AS (
     SELECT item_id, median(eur) AS m FROM priced GROUP BY item_id

@@ -18,7 +18,7 @@ SELECT e.event_id, e.event_type, e.ts, e.event_date,
        e.source_file, e.source_line, e.file_sha256,
        $ruleset_version, $fx_version, $cleaned_at::TIMESTAMPTZ, $run_id
 FROM day_events e
-LEFT JOIN reference.fx_rates r ON r.currency = e.currency
+LEFT JOIN day_rates r ON r.currency = e.currency AND r.event_date = e.event_date
 LEFT JOIN item_price_medians im ON im.item_id = e.item_id
 -- cents_by_app_version@1: the event's app version sends cents. cents_by_item_price@1: on a day with
 -- such a version, an event without app_version priced ~100x its item's median is taken for cents too.
