@@ -6,6 +6,8 @@ SELECT
     count(*) FILTER (WHERE device IS NULL) AS device_missing,
     count(*) FILTER (WHERE rating IS NOT NULL AND rating NOT BETWEEN 1 AND 5) AS rating_out_of_domain,
     count(*) FILTER (WHERE position IS NOT NULL AND position < 1) AS position_out_of_domain,
-    count(*) FILTER (WHERE currency_raw IS NOT NULL AND price_eur IS NULL) AS currency_without_rate
+    -- a currency with no price (e.g. on a review): nothing to convert, counted (prices without a rate are
+    -- set aside as unknown_currency, see the currencies_without_rate metadata)
+    count(*) FILTER (WHERE currency_raw IS NOT NULL AND price_raw IS NULL) AS currency_without_price
 FROM clean.events
 WHERE event_date >= $start_day AND event_date < $end_day
