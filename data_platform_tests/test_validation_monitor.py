@@ -97,7 +97,7 @@ def test_a_constant_that_stays_never_drifts_and_a_changed_constant_says_so():
     assert "mean_shift" not in changed and "median_shift" not in changed  # no z-score of 10^15
     assert changed["jsd"]["severity"] == "ERROR" and changed["jsd"]["note"] == "constant changed: 0.1 -> 0.25"
     assert changed["jsd"]["value"] == pytest.approx(jensenshannon([1, 0, 0], [0, 0, 1], base=2) ** 2)
-    assert changed["jsd"]["top_movers"][0]["range"] == [0.1, 0.1]
+    assert {m["value"] for m in changed["jsd"]["top_movers"]} == {"0.1", "0.25"}  # a constant is one value
 
 
 def test_a_constant_reference_with_float_noise_in_its_stored_means_is_still_a_constant():
@@ -109,6 +109,58 @@ def test_a_constant_reference_with_float_noise_in_its_stored_means_is_still_a_co
     rows = compare(numeric_row([0.1] * 2000), reference, "t", "vs_reference", load_thresholds())
     assert {r["severity"] for r in rows} == {"OK"}
     assert not {"mean_shift", "median_shift"} & {r["metric"] for r in rows}
+
+
+def _profiled_days(draw, days: int = 8, feature: str = "x") -> list[dict]:
+    """Real statistics rows (compute_feature_stats in DuckDB) of ``draw(rng, n)`` per day, D - 7 .. D."""
+    rng = np.random.default_rng(11)
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t (d DATE, {feature} DOUBLE)")
+    for k in range(days):
+        values = draw(rng, 3000 + 250 * k)
+        con.execute("INSERT INTO t SELECT $d, unnest($v)", {"d": D - dt.timedelta(days=days - 1 - k), "v": values})
+    return compute_feature_stats(con, "t", [FeatureSpec(feature, "numeric")], "d", D - dt.timedelta(days=days - 1),
+                                 D + dt.timedelta(days=1))
+
+
+def test_a_binary_label_is_compared_on_its_shares_not_on_a_histogram_median():
+    # A 0/1 label with median 0 every day used to get median_shift WARNs: the reference median was read
+    # off the merged histogram, the current one was exact. Now both sides are discrete: linf, jsd and psi
+    # on the exact shares of 0 and 1.
+    stats = _profiled_days(lambda rng, n: (rng.random(n) < 0.05).astype(float).tolist(), feature="label")
+    *week, today = stats
+    assert today["top_values"] and today["distinct_count"] == 2
+    reference = merge_stats(week)
+    assert reference["distinct_count"] == 2 and sum(reference["top_counts"]) == sum(r["count"] for r in week)
+    rows = compare(today, reference, "labels.ctr_examples", "vs_reference", load_thresholds())
+    by_metric = {r["metric"]: r for r in rows}
+    assert set(by_metric) == {"linf", "jsd", "psi", "missing_rate_delta"}  # no median_shift, no mean_shift
+    assert {r["severity"] for r in rows} == {"OK"}
+    share = lambda row: dict(zip(row["top_values"], row["top_counts"]))["1.0"] / (row["count"] - row["missing"])  # noqa: E731
+    p, q = share(today), share(reference)
+    assert by_metric["linf"]["value"] == pytest.approx(abs(p - q), abs=1e-15)
+    assert by_metric["jsd"]["value"] == pytest.approx(jensenshannon([1 - p, p], [1 - q, q], base=2) ** 2, rel=1e-9)
+    assert "discrete (2 values)" in by_metric["linf"]["note"]
+    # a real change of the positive rate (5% -> 25%) is an ERROR on linf, with 1.0 as the value that moved
+    jumped = _profiled_days(lambda rng, n: (rng.random(n) < 0.25).astype(float).tolist(), days=1, feature="label")[0]
+    moved = {r["metric"]: r for r in compare(jumped, reference, "labels.ctr_examples", "vs_reference",
+                                             load_thresholds())}
+    assert moved["linf"]["severity"] == "ERROR" and moved["linf"]["top_movers"][0]["value"] in ("0.0", "1.0")
+
+
+def test_a_merged_reference_median_is_compared_with_a_median_read_the_same_way():
+    # A count that is 0 on 97% of rows and otherwise 1..30 (more values than a discrete feature has): the
+    # exact median is 0, the one read off a 20-bin histogram ~0.8; mixing the two made a shift of ~-0.3
+    # reference stds (a WARN) between two samples of the same distribution.
+    draw = lambda rng, n: np.where(rng.random(n) < 0.97, 0, rng.integers(1, 31, n)).astype(float).tolist()  # noqa: E731
+    *week, today = _profiled_days(draw)
+    assert today["top_values"] is None and today["quantiles"][3] == 0.0
+    reference = merge_stats(week)
+    assert reference["quantiles_exact"] is False and reference["quantiles"][3] > 0.5
+    rows = {r["metric"]: r for r in compare(today, reference, "t", "vs_reference", load_thresholds())}
+    mixed = (today["quantiles"][3] - reference["quantiles"][3]) / reference["std"]
+    assert mixed < -0.25  # what the old comparison reported
+    assert abs(rows["median_shift"]["value"]) < 0.05 and rows["median_shift"]["severity"] == "OK"
 
 
 def volume(day_rows: dict[int, int], event_type="click"):

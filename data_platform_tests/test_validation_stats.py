@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from data_platform.resources import load_sql
-from data_platform.validation import HIST_BINS, QHIST_BINS, QUANTILES, STATS_COLUMNS, TOP_K, FeatureSpec
+from data_platform.validation import DISCRETE_MAX, HIST_BINS, QHIST_BINS, QUANTILES, STATS_COLUMNS, TOP_K, FeatureSpec
 from data_platform.validation.stats import (
     COMPUTED_COLUMNS,
     compute_feature_stats,
@@ -120,12 +120,18 @@ def test_every_statistic_matches_an_independent_computation(con, records):
                 _check_categorical(row, [str(v) for v in raw if v is not None])
             else:
                 values = [float(len(v)) if feature.kind == "text" else float(v) for v in raw if v is not None]
-                _check_numeric(row, np.array(values))
+                _check_numeric(row, np.array(values), feature.kind)
 
 
-def _check_numeric(row: dict, values: np.ndarray) -> None:
-    assert row["distinct_count"] is None and row["top_values"] is None and row["top_counts"] is None
-    assert row["other_count"] is None
+def _check_numeric(row: dict, values: np.ndarray, kind: str = "numeric") -> None:
+    counter = Counter(values.tolist())
+    if kind == "numeric" and 0 < len(counter) <= DISCRETE_MAX:  # a discrete day: every value counted
+        assert {float(v): n for v, n in zip(row["top_values"], row["top_counts"])} == counter
+        assert row["top_counts"] == sorted(row["top_counts"], reverse=True)
+        assert row["distinct_count"] == len(counter) and row["other_count"] == 0
+    else:
+        assert row["distinct_count"] is None and row["top_values"] is None and row["top_counts"] is None
+        assert row["other_count"] is None
     assert row["zeros"] == int(np.sum(values == 0))
     if values.size == 0:
         assert row["min"] is None and row["max"] is None and row["mean"] is None and row["std"] is None
@@ -184,6 +190,11 @@ def test_the_fixture_covers_the_hard_cases(con, records):
     # integer ties: the quantile histogram's edges are the tied integers themselves, not an ulp away
     small = by_key[(DAYS[0], "small_int")]
     assert all(e == int(e) for e in small["qhist_edges"])
+    # discrete days: 10 values counted; 21 values (on_edges, tenths) pass the estimate's margin, are
+    # counted in scan 2, and are then one too many; a constant is one value, counted without scan 2
+    assert small["distinct_count"] == 10 and sum(small["top_counts"]) == small["count"] - small["missing"]
+    assert by_key[(DAYS[0], "on_edges")]["top_values"] is None and by_key[(DAYS[0], "tenths")]["top_values"] is None
+    assert by_key[(DAYS[0], "constant")]["top_values"] == ["7.25"]
 
 
 def test_days_without_rows_produce_nothing(con, records):

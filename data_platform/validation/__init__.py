@@ -17,6 +17,7 @@ QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 HIST_BINS = 20  # equal-width histogram bins
 QHIST_BINS = 10  # quantile (equal-mass) histogram bins
 TOP_K = 50  # most frequent values kept for a categorical feature
+DISCRETE_MAX = 20  # a numeric feature with at most this many distinct values on a day also gets its value counts
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,9 @@ STATS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("hist_counts", "BIGINT[]", "equal-width histogram counts (the last bin includes max)"),
     ("qhist_edges", "DOUBLE[]", "quantile histogram edges (QHIST_BINS + 1, deduplicated)"),
     ("qhist_counts", "BIGINT[]", "counts per quantile bin"),
-    ("distinct_count", "BIGINT", "distinct non-null values"),
-    ("top_values", "VARCHAR[]", "up to TOP_K most frequent values, most frequent first"),
+    ("distinct_count", "BIGINT", "distinct non-null values (numeric: only a discrete day, <= DISCRETE_MAX values)"),
+    ("top_values", "VARCHAR[]", "up to TOP_K most frequent values, most frequent first (numeric: every value "
+     "of a discrete day, as DuckDB casts the DOUBLE to VARCHAR)"),
     ("top_counts", "BIGINT[]", "their counts"),
     ("other_count", "BIGINT", "non-null rows outside top_values"),
     ("computed_at", "TIMESTAMPTZ", ""), ("run_id", "VARCHAR", ""),

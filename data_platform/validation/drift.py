@@ -226,6 +226,14 @@ def align_histograms(
     return edges, masses(grid_a, cnt_a, pts_a), masses(grid_b, cnt_b, pts_b)
 
 
+def histogram_quantiles(edges: Any, counts: Any, probs: Sequence[float] = QUANTILES) -> list[float]:
+    """The quantiles at ``probs`` of a histogram, its mass spread uniformly inside each bucket: the
+    piecewise-linear CDF through the edges, inverted (how a merged span's median is read)."""
+    e, c = np.asarray(edges, dtype=float), np.asarray(counts, dtype=float)
+    cumulative = np.concatenate([[0.0], np.cumsum(c)]) / max(c.sum(), 1e-12)
+    return [float(np.interp(q, cumulative, e)) for q in probs]
+
+
 # ---------------------------------------------------------------------------------------------------
 # Kolmogorov-Smirnov
 
@@ -409,6 +417,20 @@ def _constant(row: Mapping[str, Any]) -> float | None:
     return lo if lo is not None and lo == hi else None
 
 
+def constant_note(current: Mapping[str, Any], reference: Mapping[str, Any]) -> str | None:
+    """What a constant reference (min == max) means for a comparison, None when it is not one. There is
+    no spread to measure a shift in (a pooled float std of ~1e-17 is rounding, not spread): a constant
+    that stays is no drift, and a change of it shows in the distances and says so here."""
+    ref_constant, cur_constant = _constant(reference), _constant(current)
+    if ref_constant is None:
+        return None
+    if cur_constant == ref_constant:
+        return f"constant {ref_constant:g} on both sides"
+    if cur_constant is not None:
+        return f"constant changed: {ref_constant:g} -> {cur_constant:g}"
+    return f"reference constant at {ref_constant:g}, current varies: no shift in reference stds"
+
+
 def _shift(current: float | None, reference: float | None, std: float | None) -> float | None:
     if current is None or reference is None or std is None or std <= 0:
         return None
@@ -420,7 +442,9 @@ def compare_numeric(current: Mapping[str, Any], reference: Mapping[str, Any]) ->
 
     Returns ``jsd`` (base 2) and ``psi`` (current against reference) on the equal-width histograms
     aligned by :func:`align_histograms`; ``median_shift`` and ``mean_shift``, the change of the median
-    and the mean in units of the reference's standard deviation (None when a value is missing or not
+    and the mean in units of the reference's standard deviation (both medians are read off the aligned
+    histograms when one side's quantiles are, ``quantiles_exact`` False: a merged window; exact medians
+    otherwise. None when a value is missing or not
     finite, or the reference is a constant: min == max, whatever float noise its std holds; the note then
     says whether the constant stayed or changed); ``missing_rate_delta``; ``top_movers``: up to 5 union buckets
     whose mass moved most, ``{"range": [lo, hi], "reference_share", "current_share", "delta"}``,
@@ -445,19 +469,14 @@ def compare_numeric(current: Mapping[str, Any], reference: Mapping[str, Any]) ->
                                    reference["hist_edges"], reference["hist_counts"])
     result["jsd"] = jensen_shannon(c, r)
     result["psi"] = psi(c, r)
-    ref_constant, cur_constant = _constant(reference), _constant(current)
-    if ref_constant is not None:
-        # No spread to measure a shift in (a pooled float std of ~1e-17 is rounding, not spread): a
-        # constant that stays is no drift, a change of it shows in jsd / psi and says so here.
-        if cur_constant == ref_constant:
-            result["note"] = f"constant {ref_constant:g} on both sides"
-        elif cur_constant is not None:
-            result["note"] = f"constant changed: {ref_constant:g} -> {cur_constant:g}"
-        else:
-            result["note"] = f"reference constant at {ref_constant:g}, current varies: no shift in reference stds"
-    else:
+    result["note"] = constant_note(current, reference)
+    if result["note"] is None:
         std = _finite(reference.get("std"))
-        result["median_shift"] = _shift(_median(current), _median(reference), std)
+        if current.get("quantiles_exact", True) and reference.get("quantiles_exact", True):
+            medians = _median(current), _median(reference)
+        else:  # like with like: a merged side's median is read off its histogram, so is the other's
+            medians = tuple(histogram_quantiles(edges, shares, (0.5,))[0] for shares in (c, r))
+        result["median_shift"] = _shift(*medians, std)
         result["mean_shift"] = _shift(_finite(current.get("mean")), _finite(reference.get("mean")), std)
     ranges = [[float(edges[i]), float(edges[i + 1])] for i in range(edges.size - 1)]
     result["top_movers"] = _movers(ranges, c, r, "range")
@@ -605,7 +624,9 @@ __all__ = [
     "align_histograms",
     "compare_categorical",
     "compare_numeric",
+    "constant_note",
     "evaluate",
+    "histogram_quantiles",
     "jensen_shannon",
     "ks_statistic",
     "ks_statistic_sql",

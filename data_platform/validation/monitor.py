@@ -12,7 +12,15 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from data_platform.validation.drift import Thresholds, align_histograms, compare_categorical, compare_numeric, evaluate
+from data_platform.validation.drift import (
+    Thresholds,
+    align_histograms,
+    compare_categorical,
+    compare_numeric,
+    constant_note,
+    evaluate,
+    histogram_quantiles,
+)
 
 MIN_ROWS = 1000  # spans with fewer rows of a table are too small to judge drift on (noted, not alarmed)
 
@@ -22,8 +30,9 @@ def merge_stats(rows: Sequence[Mapping]) -> dict | None:
 
     Counts add up; numeric histograms are re-bucketed on the union of their edges (mass spread
     uniformly inside a bucket) and summed; the mean is the weighted mean and the std the pooled one;
-    the median is read off the merged histogram. Categorical top values add up, the rest goes to
-    ``other_count``. None when ``rows`` is empty.
+    the quantiles are read off the merged histogram (``quantiles_exact`` False, so that a comparison
+    reads the other side's the same way); a numeric feature discrete on every day keeps its exact value
+    counts. Categorical top values add up, the rest goes to ``other_count``. None when ``rows`` is empty.
     """
     if not rows:
         return None
@@ -53,6 +62,14 @@ def merge_stats(rows: Sequence[Mapping]) -> dict | None:
         counts_ = p * counts_.sum() + q * other.sum()
         edges = new_edges
     merged["hist_edges"], merged["hist_counts"] = edges.tolist(), counts_.tolist()
+    if all(r.get("top_values") is not None for r in with_hist):  # discrete every day: the exact value counts
+        values: dict[str, int] = {}
+        for r in with_hist:
+            for value, n in zip(r["top_values"], r["top_counts"]):
+                values[value] = values.get(value, 0) + int(n)
+        ordered = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
+        merged.update(top_values=[v for v, _ in ordered], top_counts=[n for _, n in ordered],
+                      distinct_count=len(ordered))
     weights = np.array([float(r["count"] - r["missing"]) for r in with_hist])
     means = np.array([float(r["mean"]) for r in with_hist])
     stds = np.array([float(r["std"] or 0.0) for r in with_hist])
@@ -63,15 +80,9 @@ def merge_stats(rows: Sequence[Mapping]) -> dict | None:
     mean = float(means[0] + (weights * (means - means[0])).sum() / total)
     pooled = ((weights - 1).clip(min=0) * stds**2 + weights * (means - mean) ** 2).sum() / max(total - 1, 1)
     merged.update(mean=mean, std=float(np.sqrt(pooled)), min=min(float(r["min"]) for r in with_hist),
-                  max=max(float(r["max"]) for r in with_hist), quantiles=_quantiles_from_hist(edges, counts_))
+                  max=max(float(r["max"]) for r in with_hist), quantiles=histogram_quantiles(edges, counts_),
+                  quantiles_exact=False)
     return merged
-
-
-def _quantiles_from_hist(edges: np.ndarray, counts: np.ndarray) -> list[float]:
-    from data_platform.validation import QUANTILES
-
-    cumulative = np.concatenate([[0.0], np.cumsum(counts)]) / max(counts.sum(), 1e-12)
-    return [float(np.interp(q, cumulative, edges)) for q in QUANTILES]
 
 
 def compare(current: Mapping, reference: Mapping, table: str, comparison: str, thresholds: Thresholds,
@@ -89,7 +100,18 @@ def compare(current: Mapping, reference: Mapping, table: str, comparison: str, t
              if int(r["count"] or 0) - int(r["missing"] or 0) < min_rows]
     if small:
         return [_not_judged(base, f"{' and '.join(small)} span under {min_rows} values")]
-    result = compare_categorical(current, reference) if kind == "categorical" else compare_numeric(current, reference)
+    if kind == "numeric" and current.get("top_values") and reference.get("top_values"):
+        # Discrete on both sides (a 0/1 label, a rating): the exact shares of its values, compared like a
+        # categorical (linf, jsd, psi); a median in reference stds jumps between values or is 0.
+        kind = "categorical"
+        result = compare_categorical(current, reference)
+        values = len({*current["top_values"], *reference["top_values"]})
+        result["note"] = result["note"] or constant_note(current, reference) or \
+            f"discrete ({values} values): compared on the shares of its values"
+    elif kind == "categorical":
+        result = compare_categorical(current, reference)
+    else:
+        result = compare_numeric(current, reference)
     rows = evaluate(table, current["feature"], kind, result, thresholds)
     return [{**base, **{k: v for k, v in r.items() if k not in ("table", "feature")},
              "top_movers": result["top_movers"] if r["metric"] not in ("missing_rate_delta",) else [],

@@ -10,7 +10,10 @@ What each kind of feature gets:
 
 - ``numeric``: count, missing (NULL), zeros, min, max, mean, sample std, the exact quantiles at
   :data:`QUANTILES`, an equal-width histogram (:data:`HIST_BINS` bins from min to max) and a quantile
-  histogram (edges at the deciles, deduplicated). ``distinct_count`` and the ``top_*`` columns are NULL.
+  histogram (edges at the deciles, deduplicated). On a day with at most :data:`DISCRETE_MAX` distinct
+  values (a 0/1 label, a rating) also ``distinct_count`` and every value with its count (``top_values``
+  as DuckDB casts the DOUBLE to VARCHAR, ``other_count`` 0), so that drift can compare the exact shares
+  of the values; on other days those columns are NULL.
 - ``text``: the same, computed on the length of the text in characters (Unicode code points, as
   Python's ``len``); missing counts NULL texts, zeros counts empty texts.
 - ``categorical``: count, missing, distinct_count (non-NULL values), the :data:`TOP_K` most frequent
@@ -39,7 +42,7 @@ import duckdb
 
 from data_platform.resources import load_sql, run_sql
 from data_platform.resources import rows as fetch_rows
-from data_platform.validation import HIST_BINS, QHIST_BINS, QUANTILES, STATS_COLUMNS, TOP_K, FeatureSpec
+from data_platform.validation import DISCRETE_MAX, HIST_BINS, QHIST_BINS, QUANTILES, STATS_COLUMNS, TOP_K, FeatureSpec
 
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -219,7 +222,7 @@ def _scan(
                             table=table, partition=partition, pairs=f"[{pairs}]"):
             moments[(r["day"], r["f"])] = r
 
-    edges = _histogram_edges(moments)
+    edges = _histogram_edges(moments, {k for k in numeric if features[k].kind == "numeric"})
     binned = sorted({f for _, f in edges})
     counts: dict[tuple[dt.date, int], list[dict]] = {}
     if categorical or binned:
@@ -261,10 +264,12 @@ def _counts_query(
         # with a non-finite value has no histograms at all)
         params[f"inner_{k}"] = [e and e["inner"] + [math.inf] * (QHIST_BINS - 1 - len(e["inner"]))
                                 for e in per_day]
+        params[f"disc_{k}"] = [bool(e and e["discrete"]) for e in per_day]
         edge_lists.append(f"unnest(CAST($lo_{k} AS DOUBLE[])) AS lo_{k}, "
                           f"unnest(CAST($w_{k} AS DOUBLE[])) AS w_{k}, "
-                          f"unnest(CAST($inner_{k} AS DOUBLE[][])) AS inner_{k}")
-        edge_columns.append(f"lo_{k}, w_{k}, "
+                          f"unnest(CAST($inner_{k} AS DOUBLE[][])) AS inner_{k}, "
+                          f"unnest(CAST($disc_{k} AS BOOLEAN[])) AS disc_{k}")
+        edge_columns.append(f"lo_{k}, w_{k}, disc_{k}, "
                             + ", ".join(f"inner_{k}[{j}] AS q_{k}_{j}" for j in inner_slots))
         values.append(f"{_numeric_sql(features[k])} AS x_{k}")
         estimates.append(f"least(floor((x_{k} - lo_{k}) / w_{k}), $bins - 1) AS i_{k}")
@@ -272,8 +277,9 @@ def _counts_query(
             f"CAST(i_{k} - CAST(x_{k} < lo_{k} + i_{k} * w_{k} AS INTEGER) "
             f"+ CAST(i_{k} < $bins - 1 AND x_{k} >= lo_{k} + (i_{k} + 1) * w_{k} AS INTEGER) AS INTEGER) "
             f"AS bin_{k}, "
-            + _search_sql(f"x_{k}", f"q_{k}_", 0, QHIST_BINS - 1) + f" AS qbin_{k}")
-        pairs.append(f"struct_pack(f := {k}, bin := bin_{k}, qbin := qbin_{k}, v := CAST(NULL AS VARCHAR))")
+            + _search_sql(f"x_{k}", f"q_{k}_", 0, QHIST_BINS - 1) + f" AS qbin_{k}, "
+            f"CASE WHEN disc_{k} THEN CAST(x_{k} AS VARCHAR) END AS v_{k}")
+        pairs.append(f"struct_pack(f := {k}, bin := bin_{k}, qbin := qbin_{k}, v := v_{k})")
     for k in categorical:
         values.append(f"CAST(({_check_expression(features[k])}) AS VARCHAR) AS c_{k}")
         codes.append(f"c_{k}")
@@ -290,9 +296,12 @@ def _counts_query(
     return params, fragments
 
 
-def _histogram_edges(moments: Mapping[tuple[dt.date, int], dict]) -> dict[tuple[dt.date, int], dict]:
+def _histogram_edges(moments: Mapping[tuple[dt.date, int], dict],
+                     may_be_discrete: set[int]) -> dict[tuple[dt.date, int], dict]:
     """Per (day, numeric feature) with a finite min < max: both histograms' edges and what the
-    counting SQL needs (lo, w, the quantile histogram's inner edges)."""
+    counting SQL needs (lo, w, the quantile histogram's inner edges, and ``discrete``: whether to count
+    its values, for a feature in ``may_be_discrete`` whose estimated distinct count is at most twice
+    :data:`DISCRETE_MAX`, a margin over the estimate's error; the exact count decides later)."""
     out = {}
     index = {p: i for i, p in enumerate(PROBS)}
     for key, m in moments.items():
@@ -301,8 +310,8 @@ def _histogram_edges(moments: Mapping[tuple[dt.date, int], dict]) -> dict[tuple[
             continue
         eq = equal_width_edges(lo, hi)
         qe = quantile_edges(lo, hi, [lo] + [m["probs"][index[p]] for p in DECILES[1:-1]] + [hi])
-        out[key] = {"lo": lo, "w": (hi - lo) / HIST_BINS, "hist_edges": eq,
-                    "qhist_edges": qe, "inner": qe[1:-1]}
+        out[key] = {"lo": lo, "w": (hi - lo) / HIST_BINS, "hist_edges": eq, "qhist_edges": qe, "inner": qe[1:-1],
+                    "discrete": key[1] in may_be_discrete and m["approx_distinct"] <= 2 * DISCRETE_MAX}
     return out
 
 
@@ -326,8 +335,18 @@ def _fill_numeric(row: dict, m: dict, edges: dict | None, counted: list[dict]) -
                 qhist[r["qbin"]] += int(r["n"])
         row.update(hist_edges=edges["hist_edges"], hist_counts=hist,
                    qhist_edges=edges["qhist_edges"], qhist_counts=qhist)
+        values = [r for r in counted if r["v"] is not None]  # ranked in SQL: count descending, then value
+        if values and len(values) <= DISCRETE_MAX:
+            _fill_values(row, [r["v"] for r in values], [int(r["n"]) for r in values])
     elif constant:  # all values equal: one degenerate bin with all the mass
         row.update(hist_edges=[lo, hi], hist_counts=[non_null], qhist_edges=[lo, hi], qhist_counts=[non_null])
+        if row["kind"] == "numeric":
+            _fill_values(row, [m["min_text"]], [non_null])
+
+
+def _fill_values(row: dict, values: list[str], counts: list[int]) -> None:
+    """The value counts of a discrete numeric day (every value: nothing in other_count)."""
+    row.update(distinct_count=len(values), top_values=values, top_counts=counts, other_count=0)
 
 
 def _fill_categorical(row: dict, counted: list[dict]) -> None:

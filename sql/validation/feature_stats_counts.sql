@@ -18,7 +18,10 @@
 -- numeric features, v for categoricals). Counted by (day, feature, bin, qbin, value): a hash aggregate
 -- that spills to disk. Categorical values are then ranked per (day, feature), count descending and ties
 -- by value, and only the first $top_k (and the NULL bucket) leave DuckDB, with the distinct count and
--- the rows of the day. All fragments are generated in code (data_platform/validation/stats.py).
+-- the rows of the day. A numeric feature that may be discrete on a day (disc_k true: few distinct values
+-- in scan 1) also gets v, its value as VARCHAR, on that day: its rows are kept whatever their rank (their
+-- bins must all be counted), and distinct_count is then its exact number of values.
+-- All fragments are generated in code (data_platform/validation/stats.py).
 WITH edge_lists AS (
     SELECT unnest(CAST($edge_day AS DATE[])) AS day{edge_lists}
 ),
@@ -53,5 +56,5 @@ ranked AS (
 )
 SELECT day, f, bin, qbin, v, n, distinct_count, rows_in_day
 FROM ranked
-WHERE v IS NULL OR value_rank <= $top_k
+WHERE v IS NULL OR value_rank <= $top_k OR bin IS NOT NULL
 ORDER BY day, f, v IS NOT NULL, value_rank

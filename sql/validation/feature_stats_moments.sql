@@ -19,7 +19,10 @@ SELECT day, p.f AS f,
        CASE WHEN max(abs(p.x)) > $wide THEN avg(p.x * $down) * $up ELSE avg(p.x) END AS mean,
        CASE WHEN max(abs(p.x)) > $wide THEN stddev_samp(p.x * $down) * $up
             ELSE stddev_samp(p.x) FILTER (WHERE abs(p.x) <= $wide) END AS std,
-       quantile_cont(p.x, $probs) AS probs
+       quantile_cont(p.x, $probs) AS probs,
+       -- a HyperLogLog estimate: which (day, feature) may be discrete and gets its values counted in scan 2
+       approx_count_distinct(p.x) AS approx_distinct,
+       CAST(min(p.x) AS VARCHAR) AS min_text
 FROM (
     SELECT CAST({partition} AS DATE) AS day, unnest({pairs}) AS p
     FROM {table}
