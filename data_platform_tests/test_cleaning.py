@@ -21,6 +21,7 @@ from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise
 from data_platform.resources import LandingZone
+from data_platform.validation.contracts import CONTRACTS, validate_partition
 from data_platform_tests.conftest import checks_by_name, event, query, write_lines
 
 DAY = "2026-11-02"
@@ -179,6 +180,10 @@ def test_rates_by_event_day_and_unknown_currencies_set_aside_not_blocking(wareho
     assert clean_meta["fx_version"].value == clean_module.fx_version(rates)
     assert {r[0] for r in query(warehouse, "SELECT DISTINCT fx_version FROM clean.events")} == {
         clean_module.fx_version(rates)}
+    with warehouse.connect() as con:  # the tables' own contracts (the pandera checks) hold too
+        for table in ("clean.events", "clean.filtered_events"):
+            report = validate_partition(con, CONTRACTS[table], dt.date(2026, 11, 1), dt.date(2026, 11, 4))
+            assert report.passed and report.rows_checked, (table, report.failures)
 
 
 def test_a_rates_file_with_a_bad_cell_is_refused_with_the_cell_named(warehouse, tmp_path):

@@ -172,8 +172,10 @@ def _contracts() -> dict[str, TableContract]:
             "clean.filtered_events", ddl_columns("cleaning/create_tables.sql", "clean.filtered_events"),
             "event_date", frozenset({"event_id", "event_date", "rule_id", "rule_version", "kind", "ruleset_version",
                                      "source_file", "source_line"}),
-            column_checks={"kind": [_isin(("bot", "spam", "invalidated"))], "rule_version": [_at_least(1)]},
-            description="events removed by a rule, with the rule id and version"),
+            column_checks={"kind": [_isin(("bot", "spam", "invalidated", "set_aside"))],
+                           "rule_version": [_at_least(1)]},
+            description="events removed by a rule (or an invalidation, or set aside with a reason), with the rule "
+            "id and version"),
         TableContract(
             "labels.ctr_examples", ddl_columns("labeling/create_tables.sql", "labels.ctr_examples"), "event_date",
             frozenset({"impression_id", "event_date", "impression_ts", "person_key", "item_id", "position",
