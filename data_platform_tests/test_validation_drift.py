@@ -394,6 +394,12 @@ def test_comparators_cope_with_empty_spans_and_constant_features():
     assert result["jsd"] == pytest.approx(1.0) and result["mean_shift"] is None
     assert result["note"] == "constant changed: 5 -> 7"
     assert result["top_movers"][0]["range"] in ([5.0, 5.0], [7.0, 7.0])
+    # values whose range overflows a double (1.7e308 and -1.7e308) have no histogram: noted, not a crash
+    # and not "only missing values"
+    huge = {"count": 3, "missing": 0, "min": -1.7e308, "max": 1.7e308, "mean": 1 / 3, "std": 1.7e308,
+            "quantiles": [1.0] * len(QUANTILES), "hist_edges": None, "hist_counts": None}
+    result = compare_numeric(huge, ok)
+    assert result["jsd"] is None and result["note"] == "no histogram on the current span (non-finite value or range)"
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -457,13 +457,16 @@ def compare_numeric(current: Mapping[str, Any], reference: Mapping[str, Any]) ->
     }
 
     def non_null(row: Mapping[str, Any]) -> float:
-        counts = row.get("hist_counts")
-        return float(sum(counts)) if counts else 0.0
+        return float((row.get("count") or 0) - (row.get("missing") or 0))
 
     notes = [n for n in (_emptiness(current, "current", non_null(current)),
                          _emptiness(reference, "reference", non_null(reference))) if n]
     if notes:
         result["note"] = "; ".join(notes)
+        return result
+    unbinned = [side for side, row in (("current", current), ("reference", reference)) if not row.get("hist_counts")]
+    if unbinned:  # a NaN, or a range max - min beyond the largest double: no histogram to compare
+        result["note"] = f"no histogram on the {' and '.join(unbinned)} span (non-finite value or range)"
         return result
     edges, c, r = align_histograms(current["hist_edges"], current["hist_counts"],
                                    reference["hist_edges"], reference["hist_counts"])
