@@ -141,7 +141,6 @@ def test_rates_by_event_day_and_unknown_currencies_set_aside_not_blocking(wareho
     # used to fail clean_contract and stop labels for the whole range.
     rates = tmp_path / "rates.csv"
     rates.write_text(RATES)
-    monkeypatch.setattr(clean_module, "FX_RATES_CSV", rates)
     monkeypatch.setattr(clean_layer_module, "clean_days", functools.partial(clean_module.clean_days, fx_rates=rates))
     day = {"2026-11-01": "2026-11-01T12:00:00Z", "2026-11-02": ts(5), "2026-11-03": "2026-11-03T09:00:00Z"}
     priced = [("sun-usd", "2026-11-01", "USD", 10.0), ("mon-usd", "2026-11-02", " usd", 11.0),

@@ -42,13 +42,7 @@ def merge_stats(rows: Sequence[Mapping]) -> dict | None:
     for key in ("count", "missing", "zeros", "other_count"):
         merged[key] = sum(int(r.get(key) or 0) for r in rows)
     if first["kind"] == "categorical":
-        counts: dict[str, int] = {}
-        for r in rows:
-            for value, n in zip(r.get("top_values") or [], r.get("top_counts") or []):
-                counts[value] = counts.get(value, 0) + int(n)
-        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        merged["top_values"] = [v for v, _ in ordered]
-        merged["top_counts"] = [n for _, n in ordered]
+        merged["top_values"], merged["top_counts"] = _summed_values(rows)
         merged["distinct_count"] = max(int(r.get("distinct_count") or 0) for r in rows)
         return merged
     with_hist = [r for r in rows if r.get("hist_counts")]
@@ -63,13 +57,8 @@ def merge_stats(rows: Sequence[Mapping]) -> dict | None:
         edges = new_edges
     merged["hist_edges"], merged["hist_counts"] = edges.tolist(), counts_.tolist()
     if all(r.get("top_values") is not None for r in with_hist):  # discrete every day: the exact value counts
-        values: dict[str, int] = {}
-        for r in with_hist:
-            for value, n in zip(r["top_values"], r["top_counts"]):
-                values[value] = values.get(value, 0) + int(n)
-        ordered = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
-        merged.update(top_values=[v for v, _ in ordered], top_counts=[n for _, n in ordered],
-                      distinct_count=len(ordered))
+        merged["top_values"], merged["top_counts"] = _summed_values(with_hist)
+        merged["distinct_count"] = len(merged["top_values"])
     weights = np.array([float(r["count"] - r["missing"]) for r in with_hist])
     means = np.array([float(r["mean"]) for r in with_hist])
     stds = np.array([float(r["std"] or 0.0) for r in with_hist])
@@ -83,6 +72,16 @@ def merge_stats(rows: Sequence[Mapping]) -> dict | None:
                   max=max(float(r["max"]) for r in with_hist), quantiles=histogram_quantiles(edges, counts_),
                   quantiles_exact=False)
     return merged
+
+
+def _summed_values(rows: Sequence[Mapping]) -> tuple[list[str], list[int]]:
+    """The top values of ``rows`` with their counts added up, most frequent first, ties by value."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        for value, n in zip(r.get("top_values") or [], r.get("top_counts") or []):
+            counts[value] = counts.get(value, 0) + int(n)
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [v for v, _ in ordered], [n for _, n in ordered]
 
 
 def compare(current: Mapping, reference: Mapping, table: str, comparison: str, thresholds: Thresholds,
