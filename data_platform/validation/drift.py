@@ -442,13 +442,13 @@ def compare_numeric(current: Mapping[str, Any], reference: Mapping[str, Any]) ->
 
     Returns ``jsd`` (base 2) and ``psi`` (current against reference) on the equal-width histograms
     aligned by :func:`align_histograms`; ``median_shift`` and ``mean_shift``, the change of the median
-    and the mean in units of the reference's standard deviation (both medians are read off the aligned
-    histograms when one side's quantiles are, ``quantiles_exact`` False: a merged window; exact medians
-    otherwise. None when a value is missing or not
-    finite, or the reference is a constant: min == max, whatever float noise its std holds; the note then
-    says whether the constant stayed or changed); ``missing_rate_delta``; ``top_movers``: up to 5 union buckets
-    whose mass moved most, ``{"range": [lo, hi], "reference_share", "current_share", "delta"}``,
-    largest ``|delta|`` first; and ``note`` (why metrics are None, else None).
+    and the mean in units of the reference's standard deviation (both medians read off the aligned
+    histograms when one side's quantiles are, ``quantiles_exact`` False: a merged window; else the exact
+    ones. None when a value is missing or not finite, or the reference is a constant, min == max,
+    whatever float noise its std holds: see :func:`constant_note`); ``missing_rate_delta``;
+    ``top_movers``: up to 5 union buckets whose mass moved most, ``{"range": [lo, hi],
+    "reference_share", "current_share", "delta"}``, largest ``|delta|`` first; and ``note`` (why
+    metrics are None, or what a constant did; else None).
     """
     result: dict[str, Any] = {
         "jsd": None, "psi": None, "median_shift": None, "mean_shift": None,
