@@ -237,9 +237,9 @@ def _check_accepted_rows(con) -> None:
            OR event_type NOT IN ('impression', 'click', 'purchase', 'review', 'login')
            OR ts IS NULL OR ts < TIMESTAMPTZ '2026-11-01 00:00:00+00' OR ts > $now::TIMESTAMPTZ + INTERVAL 1 DAY
            OR partition_date IS DISTINCT FROM CAST(timezone('UTC', ts) AS DATE)
-           OR NOT isfinite(coalesce(price, 0)) OR price < 0 OR position < 1
+           OR NOT isfinite(coalesce(price, 0)) OR price < 0 OR price > $price_max OR position < 1
            OR predicted_ctr < 0 OR predicted_ctr > 1 OR rating < 1 OR rating > 5)
-    """, {"now": NOW}).fetchone()[0]
+    """, {"now": NOW, "price_max": contracts.PRICE_MAX}).fetchone()[0]
     assert bad == 0
     assert con.execute("SELECT count(*) FROM raw.landed_lines WHERE reason IS NOT NULL AND raw_line IS NULL "
                        "AND reason <> 'unreadable_file'").fetchone()[0] == 0
