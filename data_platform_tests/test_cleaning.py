@@ -176,6 +176,8 @@ def test_rates_by_event_day_and_unknown_currencies_set_aside_not_blocking(wareho
     assert [(c["currency"], c["events"]) for c in clean_meta["currencies_without_rate"].value] == [
         ("CHF", 1), ("XYZ", 1)]
     assert checks["raw_rows_accounted"].metadata["set_aside"].value == {"unknown_currency@1": 2}
+    # Sunday's USD and Tuesday's JPY (N/A that day) took rates 2 and 1 days old, KRW's is 4 days old
+    assert clean_meta["fx_rate_age_days"].value == {"JPY": 2, "KRW": 4, "USD": 2}
     assert clean_meta["fx_version"].value == clean_module.fx_version(rates)
     assert {r[0] for r in query(warehouse, "SELECT DISTINCT fx_version FROM clean.events")} == {
         clean_module.fx_version(rates)}

@@ -122,6 +122,8 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
             "excluded_by_consent": stats.consent_excluded,
             "ruleset_version": RULESET_VERSION,
             "fx_version": stats.fx_version,
+            # per currency, the most days between an event and the rate it took: a stale rates file shows here
+            "fx_rate_age_days": dg.MetadataValue.json(stats.fx_rate_age_days),
             "cents_corrections": dg.MetadataValue.json(stats.cents_app_versions),
             "set_aside": dg.MetadataValue.json(set_aside),
             "currencies_without_rate": dg.MetadataValue.json([

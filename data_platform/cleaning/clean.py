@@ -90,6 +90,7 @@ class CleanStats:
     consent_excluded: int
     filtered_by_rule: dict[str, int]
     currencies_without_rate: list[dict]
+    fx_rate_age_days: dict[str, int]
     fx_version: str
     cents_app_versions: list[dict]
     identity: IdentityStats
@@ -146,6 +147,7 @@ def clean_days(
         run_sql(con, "cleaning/add_invalidation_hits.sql")
         run_sql(con, "cleaning/add_unknown_currency_hits.sql", {"rank": len(RULES)})
         without_rate = rows(con, "cleaning/currencies_without_rate.sql")
+        rate_age = {r["currency"]: r["days"] for r in rows(con, "cleaning/fx_rate_age.sql")}
         run_sql(con, "cleaning/detect_cents_versions.sql", {"min_events": CENTS_MIN_EVENTS})
         run_sql(con, "cleaning/item_price_medians.sql")
         run_sql(con, "cleaning/login_links.sql", {"end_day": end_day, "crawler_pattern": RULES[0].params["pattern"]})
@@ -180,6 +182,7 @@ def clean_days(
         consent_excluded=sum(c["consent_excluded_rows"] for c in counts),
         filtered_by_rule=by_rule,
         currencies_without_rate=without_rate,
+        fx_rate_age_days=rate_age,
         fx_version=version,
         cents_app_versions=cents,
         identity=identity,
