@@ -115,6 +115,7 @@ def test_the_round_trip_from_tasks_to_the_next_batch(world, tmp_path):
 
         # The next batch carries the suspected label errors back to the raters.
         issues = query(warehouse, "SELECT count(*) FROM labels.label_issues")[0][0]
+        assert issues > 0  # the careless and the biased raters' mistakes are flagged
         nxt = dg.materialize(REVIEW_LABELING_ASSETS, resources=resources, instance=instance, selection=[ANNOTATION_TASKS])
         assert meta(nxt, "annotation_tasks")["batch_id"] == "batch-0002"
         second = dict(query(warehouse, "SELECT selection, count(*) FROM labels.tasks WHERE batch_id = 'batch-0002' GROUP BY 1"))
