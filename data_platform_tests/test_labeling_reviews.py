@@ -99,6 +99,13 @@ def test_the_round_trip_from_tasks_to_the_next_batch(world, tmp_path):
         judged = [r for r in consensus if truth.get(r)]
         human_accuracy = np.mean([consensus[r] == truth[r] for r in judged])
         assert human_accuracy > 0.88  # three raters of a mixed panel, Dawid-Skene consensus
+        # the confidence is measured against the gold items raters labeled; too few here to fit on
+        calibrated = meta(round_, "human_consensus")
+        assert calibrated["calibration_gold_items"] == picked["gold"] < 30
+        assert calibrated["confidence_temperature"] == 1.0
+        assert "confidence not calibrated" in calibrated["reliability_on_gold"]
+        on_gold = meta(round_, "review_examples")["confidence_on_gold"]
+        assert "| human_consensus | " + str(picked["gold"]) + " |" in on_gold and "| weak |" in on_gold
 
         examples = dict(query(warehouse, "SELECT label_source, count(*) FROM labels.review_examples GROUP BY 1"))
         assert examples["gold"] == gold_rows and examples["human_consensus"] == 120 - picked["gold"]

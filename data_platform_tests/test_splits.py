@@ -108,6 +108,12 @@ def test_synthetic_rows_stay_in_train(published):
         assert not set(pl.read_parquet(path / f"{split}.parquet")["example_id"]) & set(synthetic["example_id"])
     real = balanced.filter(~pl.col("is_synthetic"))
     assert set(real["example_id"]) == train
+    # the card says how many synthetic clicks were made from how many real ones, under the cap
+    real_clicks = real.filter(pl.col("label") == 1).height
+    card = json.loads((path / "card.json").read_text())["balanced_train"]
+    assert (card["real_minority_rows"], card["synthetic_rows"]) == (real_clicks, synthetic.height)
+    assert synthetic.height <= card["max_synthetic_per_real"] * real_clicks
+    assert "Train-only balanced variant" in (path / "card.md").read_text()
 
 
 def test_republishing_unchanged_data_writes_no_new_version(published):
