@@ -86,10 +86,11 @@ def graphql(port: int, query: str) -> dict:
         return json.load(response)
 
 
-def run_cli(cmd: list[str], env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run a CLI from the project root; fail the test with its output when it fails."""
+def run_cli(cmd: list[str], env: dict, timeout: int = 300, returncode: int = 0) -> subprocess.CompletedProcess:
+    """Run a CLI from the project root; fail the test with its output unless it exits with ``returncode``."""
     done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    assert done.returncode == returncode, (
+        f"{cmd} exited with {done.returncode}, expected {returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
     return done
 
 

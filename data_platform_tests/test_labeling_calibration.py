@@ -12,16 +12,8 @@ from sklearn.calibration import calibration_curve
 from data_platform.generator.raters import DEFAULT_PANEL, RaterProfile, simulate_annotations, write_export
 from data_platform.generator.simulate import REVIEW_TEXTS, review_truth
 from data_platform.labeling import SENTIMENTS
-from data_platform.labeling.aggregation import (
-    calibration_table,
-    dawid_skene,
-    expected_calibration_error,
-    fit_temperature,
-    majority_vote,
-    one_coin_posteriors,
-    temper,
-    vote_counts,
-)
+from data_platform.labeling.aggregation import calibration_table, dawid_skene, expected_calibration_error
+from data_platform.labeling.aggregation import fit_temperature, majority_vote, one_coin_posteriors, temper, vote_counts
 from data_platform.labeling.human import MIN_RATER_ITEMS, consensus, vote_table
 from data_platform.labeling.label_studio import build_tasks, parse_export
 

@@ -8,8 +8,9 @@ a later batch), the rater's latest annotation counts.
 Consensus is Dawid–Skene over every batch at once (more annotations per rater estimate its confusion
 matrix better), with majority vote kept alongside, made robust and honest in three ways (see
 :func:`consensus`): a Dirichlet prior on every rater's confusion matrix, the plurality where the
-raters of an item are known from too few items, and a confidence calibrated against gold. Agreement is computed per batch on that batch's annotations: Fleiss' kappa, Krippendorff's
-alpha (nominal) and Cohen's kappa for every rater pair with enough common items.
+raters of an item are known from too few items, and a confidence calibrated against gold.
+Agreement is computed per batch on that batch's annotations: Fleiss' kappa, Krippendorff's alpha
+(nominal) and Cohen's kappa for every rater pair with enough common items.
 """
 
 from __future__ import annotations

@@ -271,8 +271,9 @@ def human_consensus(context: dg.AssetExecutionContext, config: AgreementConfig, 
           check_specs=[EXAMPLES_CHECK], **_COMMON)
 def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """The labeled review dataset: one label per review with label_source (gold > human_consensus >
-    weak), label_confidence (its calibration on gold per source is in the metadata), rater count, the weak and human labels side by side, a suspected label
-    error flag (confident learning) and the landing file and line of the review event."""
+    weak), label_confidence (its calibration on gold per source is in the metadata), rater count,
+    the weak and human labels side by side, a suspected label error flag (confident learning) and the
+    landing file and line of the review event."""
     with warehouse.connect() as con:
         issues = _find_label_issues(con)
         write_rows(con, "labels.label_issues", issues, ISSUE_SCHEMA, replace=True)
