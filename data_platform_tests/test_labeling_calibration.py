@@ -171,3 +171,22 @@ def test_one_coin_posteriors_by_hand_on_a_12_7_1_split():
     assert one_coin_posteriors(votes, K, accuracy=0.7) == pytest.approx(expected)
     # default p: the share of votes agreeing with a unique plurality (12 of 20; the tie is left out)
     assert one_coin_posteriors(votes, K) == pytest.approx(one_coin_posteriors(votes, K, accuracy=0.6))
+
+
+def test_ambiguous_items_make_raters_err_together_and_bad_ambiguity_is_refused(tmp_path):
+    panel = _crowd(40, 0)
+
+    def shares(ambiguity):
+        table, truth = _annotated(tmp_path / str(ambiguity), 300, panel, 20, 8, ambiguity=ambiguity)
+        counts = vote_counts(table.votes, K)
+        right = counts[np.arange(len(truth)), truth]
+        wrong = counts.copy()
+        wrong[np.arange(len(truth)), truth] = 0
+        # share of the truth among the votes, and of the most voted wrong class among the wrong votes
+        return right.sum() / counts.sum(), wrong.max(axis=1).sum() / wrong.sum()
+
+    independent, ambiguous = shares(0.0), shares(0.6)
+    assert ambiguous[0] < independent[0] - 0.15  # the same raters are right less often
+    assert ambiguous[1] > independent[1] + 0.1  # and their wrong votes pile up on one class per item
+    with pytest.raises(ValueError, match="ambiguity"):
+        simulate_annotations([], panel, raters_per_task=2, ambiguity=1.0)
