@@ -8,7 +8,8 @@ uniform, exponential, Pareto tail, bimodal, zero-inflated, Poisson-like counts, 
 distinct values, a constant, one with 20% NULLs), 6 categorical with 5 to 500 values (skewed), and 2
 texts (one with NULLs and non-ASCII characters). Then times compute_feature_stats for each day and,
 when data_platform/validation/drift.py provides compare_numeric / compare_categorical, the
-comparisons of day 2 against day 1 feature by feature. Prints seconds per phase, the peak RSS
+comparisons of day 2 against day 1 feature by feature, and the exact KS statistic in SQL
+(ks_statistic_sql) of every numeric feature, day 2 against day 1. Prints seconds per phase, the peak RSS
 (getrusage; DuckDB runs in-process) after each phase, and the DuckDB settings used; appends the result
 as a JSON line to benchmarks/out/monitoring.jsonl. The table is built by a child process (its peak is
 reported apart), so the peaks after the profiling phases are the profiling's own.
@@ -167,6 +168,19 @@ def bench(rows: int, memory: str, threads: int, workdir: Path) -> dict:
         phases["drift_compare_s"] = round(time.perf_counter() - t0, 4)
         rss["drift_compare"] = peak_rss_mb()
         result["drift"] = f"{len(current)} comparisons (day 2 against day 1)"
+
+    # the KS statistic of every numeric feature, day 2 against day 1, inside DuckDB (what the drift
+    # asset runs per numeric feature; its exactness is tested in data_platform_tests/test_validation_drift.py)
+    from data_platform.validation.drift import ks_statistic_sql
+
+    day_sql = "(SELECT {name} FROM bench.wide WHERE event_date = ${day})"
+    t0 = time.perf_counter()
+    for spec in (f for f in features() if f.kind == "numeric"):
+        ks_statistic_sql(con, spec.name, day_sql.format(name=spec.name, day="day_a"),
+                         day_sql.format(name=spec.name, day="day_b"),
+                         {"day_a": DAY_1, "day_b": DAY_1 + dt.timedelta(days=1)})
+    phases["ks_sql_numeric_s"] = round(time.perf_counter() - t0, 2)
+    rss["ks_sql_numeric"] = peak_rss_mb()
 
     settings = dict(con.execute(
         "SELECT name, value FROM duckdb_settings() WHERE name IN ('memory_limit', 'threads')").fetchall())

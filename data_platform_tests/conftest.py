@@ -15,6 +15,7 @@ import pytest
 
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.resources import LandingZone, Warehouse
+from data_platform_tests.processes import in_ci, missing_peer
 
 UTC = dt.timezone.utc
 
@@ -45,6 +46,24 @@ def write_lines(path: Path, lines: list, *, gz: bool = False, age_seconds: float
     past = time.time() - age_seconds
     os.utime(path, (past, past))
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Outside CI, a test marked with :func:`data_platform_tests.processes.requires_peer` whose peer is
+    missing is skipped, with the reason (listed at the end of the run: ``-rs``)."""
+    if not in_ci():
+        for item in items:
+            message = missing_peer(item)
+            if message:
+                item.add_marker(pytest.mark.skip(reason=message))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under ``CI=true`` a test whose peer is missing fails (before its fixtures start anything)."""
+    message = missing_peer(item) if in_ci() else None
+    if message:
+        pytest.fail(f"CI=true and {message}", pytrace=False)
 
 
 @pytest.fixture

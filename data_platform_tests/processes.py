@@ -12,7 +12,10 @@ step intervals of an instance, and:
 - :func:`wait_until` and :func:`wait_for_runs`: polling with a deadline and a clear message;
 - :class:`PostgresServer`: a throw-away PostgreSQL cluster (Debian binaries) on a free port;
 - :func:`deliver_bundled`: generated logs delivered as two files per delivery day instead of one per
-  hour, so that tests over many days spend their time on runs, not on landing hundreds of tiny files.
+  hour, so that tests over many days spend their time on runs, not on landing hundreds of tiny files;
+- :func:`requires_peer`: a test that needs a real peer (chromium, PostgreSQL, Label Studio) is skipped
+  without it on a developer's machine, and **fails** without it under ``CI=true`` (CI installs every
+  peer, so a missing one is a broken setup, not a reason to stay green).
 """
 
 from __future__ import annotations
@@ -35,10 +38,35 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from data_platform.resources import PROJECT_ROOT
 
 BIN = Path(sys.executable).parent  # the venv's dagster, dg, dagster-daemon, data-platform
+
+
+def in_ci() -> bool:
+    """Whether this is a CI run: ``CI`` is set to ``true`` (or ``1``), as CI services and ``.ci/run`` do."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def requires_peer(present: bool, what: str, install: str) -> pytest.MarkDecorator:
+    """Mark a test (or a module, via ``pytestmark``) that needs a real peer process or binary.
+
+    When ``present`` is false the test is skipped, with ``what`` is missing and how to ``install`` it,
+    except under ``CI=true`` (:func:`in_ci`), where it fails with that message instead: CI installs every
+    peer (``.ci/run``), so a missing one must turn the run red. The conftest hook
+    hooks (``pytest_collection_modifyitems``, ``pytest_runtest_setup``) act on the mark.
+    """
+    return pytest.mark.peer(present=present, what=what, install=install)
+
+
+def missing_peer(item: pytest.Item) -> str | None:
+    """What the first missing peer of ``item``'s :func:`requires_peer` marks is and how to install it."""
+    for mark in item.iter_markers("peer"):
+        if not mark.kwargs["present"]:
+            return f"{mark.kwargs['what']} is missing: {mark.kwargs['install']}"
+    return None
 
 
 def free_port() -> int:
@@ -58,10 +86,11 @@ def graphql(port: int, query: str) -> dict:
         return json.load(response)
 
 
-def run_cli(cmd: list[str], env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run a CLI from the project root; fail the test with its output when it fails."""
+def run_cli(cmd: list[str], env: dict, timeout: int = 300, returncode: int = 0) -> subprocess.CompletedProcess:
+    """Run a CLI from the project root; fail the test with its output unless it exits with ``returncode``."""
     done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    assert done.returncode == returncode, (
+        f"{cmd} exited with {done.returncode}, expected {returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
     return done
 
 

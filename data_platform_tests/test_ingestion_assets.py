@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import shutil
 
 import dagster as dg
@@ -71,11 +72,18 @@ def test_generated_days_land_with_every_line_accounted_for(generated, tmp_path, 
     [(missing,)] = query(warehouse, "SELECT count(*) FROM raw.events WHERE source_file IS NULL OR source_line < 1 "
                                     "OR file_sha256 IS NULL OR run_id IS NULL OR ingested_at IS NULL")
     assert missing == 0
-    row = query(warehouse, "SELECT source_file, source_line, event_id FROM raw.events ORDER BY random() LIMIT 1")[0]
-    raw_line = (tmp_path / "landing" / "events" / row[0])
-    if not row[0].endswith(".gz"):
+    # the first and the last event of every file point at the line that holds them (plain and gzipped files)
+    ends = query(warehouse, """
+        SELECT source_file, source_line, event_id FROM raw.events
+        QUALIFY row_number() OVER (PARTITION BY source_file ORDER BY source_line) = 1
+             OR row_number() OVER (PARTITION BY source_file ORDER BY source_line DESC) = 1""")
+    assert {f for f, _, _ in ends} == {f for (f,) in query(warehouse, "SELECT DISTINCT source_file FROM raw.events")}
+    assert any(f.endswith(".gz") for f, _, _ in ends) and any(not f.endswith(".gz") for f, _, _ in ends)
+    for source_file, source_line, event_id in ends:
+        body = (tmp_path / "landing" / "events" / source_file).read_bytes()
+        body = gzip.decompress(body) if source_file.endswith(".gz") else body
         # files may hold an injected invalid-UTF-8 line: read bytes, not text
-        assert f'"{row[2]}"'.encode() in raw_line.read_bytes().split(b"\n")[row[1] - 1]
+        assert f'"{event_id}"'.encode() in body.split(b"\n")[source_line - 1], (source_file, source_line)
     # metadata the UI shows
     meta = {e.asset_key.to_user_string(): e.materialization.metadata
             for e in result.get_asset_materialization_events()}

@@ -2,7 +2,7 @@
 through the API, pull the export back, and get the same consensus and agreement as the file route.
 
 Needs Label Studio in its own venv (``bash .ci/setup_labelstudio.sh``): skipped, with that reason,
-when the venv is absent. The server runs on localhost with its own temporary data dir and SQLite
+when the venv is absent (failed under ``CI=true``). The server runs on localhost with its own temporary data dir and SQLite
 database; the test signs in as the user it created and makes a personal access token (legacy
 tokens are off by default in Label Studio 1.23).
 """
@@ -28,7 +28,7 @@ from data_platform.labeling.label_studio import LabelStudioServer, build_tasks, 
 from data_platform.labeling.review_assets import annotations, gold, human_consensus, reviews
 from data_platform.resources import LandingZone, Warehouse
 from data_platform_tests.conftest import query
-from data_platform_tests.processes import free_port
+from data_platform_tests.processes import free_port, requires_peer
 
 ROOT = Path(__file__).resolve().parents[1]
 LS_VENV = Path(os.environ.get("LABEL_STUDIO_VENV", ROOT / ".venv-labelstudio"))
@@ -37,8 +37,8 @@ EMAIL, PASSWORD = "platform-admin@example.com", "not-a-real-secret-42"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not LS_BIN.exists(), reason=f"Label Studio is not installed in {LS_VENV}: run "
-                       "`bash .ci/setup_labelstudio.sh` (a separate venv, ~75 s)"),
+    requires_peer(LS_BIN.exists(), f"Label Studio ({LS_BIN})",
+                  "run `bash .ci/setup_labelstudio.sh` (a separate venv, ~75 s)"),
 ]
 
 

@@ -99,6 +99,13 @@ def test_the_round_trip_from_tasks_to_the_next_batch(world, tmp_path):
         judged = [r for r in consensus if truth.get(r)]
         human_accuracy = np.mean([consensus[r] == truth[r] for r in judged])
         assert human_accuracy > 0.88  # three raters of a mixed panel, Dawid-Skene consensus
+        # the confidence is measured against the gold items raters labeled; too few here to fit on
+        calibrated = meta(round_, "human_consensus")
+        assert calibrated["calibration_gold_items"] == picked["gold"] < 30
+        assert calibrated["confidence_temperature"] == 1.0
+        assert "confidence not calibrated" in calibrated["reliability_on_gold"]
+        on_gold = meta(round_, "review_examples")["confidence_on_gold"]
+        assert "| human_consensus | " + str(picked["gold"]) + " |" in on_gold and "| weak |" in on_gold
 
         examples = dict(query(warehouse, "SELECT label_source, count(*) FROM labels.review_examples GROUP BY 1"))
         assert examples["gold"] == gold_rows and examples["human_consensus"] == 120 - picked["gold"]
@@ -115,6 +122,7 @@ def test_the_round_trip_from_tasks_to_the_next_batch(world, tmp_path):
 
         # The next batch carries the suspected label errors back to the raters.
         issues = query(warehouse, "SELECT count(*) FROM labels.label_issues")[0][0]
+        assert issues > 0  # the careless and the biased raters' mistakes are flagged
         nxt = dg.materialize(REVIEW_LABELING_ASSETS, resources=resources, instance=instance, selection=[ANNOTATION_TASKS])
         assert meta(nxt, "annotation_tasks")["batch_id"] == "batch-0002"
         second = dict(query(warehouse, "SELECT selection, count(*) FROM labels.tasks WHERE batch_id = 'batch-0002' GROUP BY 1"))

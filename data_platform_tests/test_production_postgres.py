@@ -15,7 +15,8 @@ What it proves:
 - the warehouse holds exactly what the generator wrote (its manifest is the oracle): accepted lines per
   day and quarantined lines per reason.
 
-Needs the PostgreSQL server binaries (Debian: ``.ci/setup_postgres.sh``); skipped, saying so, without them.
+Needs the PostgreSQL server binaries (Debian: ``.ci/setup_postgres.sh``); skipped, saying so, without them
+(failed under ``CI=true``).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ import yaml
 from data_platform.generator import generate_logs
 from data_platform.resources import PROJECT_ROOT
 from data_platform_tests.processes import (
-    BIN, PostgresServer, daemon, deliver_bundled, platform_env, postgres_bin, run_cli, runs_of, step_intervals,
-    wait_for_runs,
+    BIN, PostgresServer, daemon, deliver_bundled, platform_env, postgres_bin, requires_peer, run_cli, runs_of,
+    step_intervals, wait_for_runs,
 )
 
 pytestmark = pytest.mark.slow
@@ -43,9 +44,8 @@ FIRST, LAST = "2026-11-01", "2026-11-14"
 SENSOR_DELIVERY_DAYS = ("2026-11-01", "2026-11-02")  # the files the sensor ingests; the backfill takes the rest
 
 PG_BIN = postgres_bin()
-requires_postgres = pytest.mark.skipif(
-    PG_BIN is None, reason="PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin "
-    "(install them with .ci/setup_postgres.sh)")
+requires_postgres = requires_peer(
+    PG_BIN is not None, "PostgreSQL server binaries (/usr/lib/postgresql/*/bin)", "run .ci/setup_postgres.sh")
 
 
 @pytest.fixture(scope="module")

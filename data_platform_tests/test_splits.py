@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +25,7 @@ from data_platform.splits.assets import (
     build_split_asset,
     ctr_train_balanced,
 )
+from data_platform.resources import Warehouse
 from data_platform.splits.export import export_columns
 from data_platform.splits.split import CTR, DATASETS, split_report
 from data_platform_tests.conftest import generated_world
@@ -108,6 +110,12 @@ def test_synthetic_rows_stay_in_train(published):
         assert not set(pl.read_parquet(path / f"{split}.parquet")["example_id"]) & set(synthetic["example_id"])
     real = balanced.filter(~pl.col("is_synthetic"))
     assert set(real["example_id"]) == train
+    # the card says how many synthetic clicks were made from how many real ones, under the cap
+    real_clicks = real.filter(pl.col("label") == 1).height
+    card = json.loads((path / "card.json").read_text())["balanced_train"]
+    assert (card["real_minority_rows"], card["synthetic_rows"]) == (real_clicks, synthetic.height)
+    assert synthetic.height <= card["max_synthetic_per_real"] * real_clicks
+    assert "Train-only balanced variant" in (path / "card.md").read_text()
 
 
 def test_republishing_unchanged_data_writes_no_new_version(published):
@@ -168,3 +176,21 @@ def test_split_report_sees_a_person_in_two_splits(published, tmp_path):
                 ") v(example_id, group_key, label, split)")
     report = split_report(con, DATASETS["ctr_examples"])
     assert report.groups_in_several_splits == 1 and report.duplicate_examples == 1
+
+
+def test_too_few_real_clicks_give_no_synthetic_rows_and_the_card_says_so(published, tmp_path, monkeypatch):
+    copy = tmp_path / "warehouse.duckdb"  # a copy and another exports folder: the shared world stays as it is
+    shutil.copy(published["warehouse"].database, copy)
+    monkeypatch.setenv("DATA_PLATFORM_EXPORTS", str(tmp_path / "exports"))
+    with duckdb.connect(str(copy), read_only=True) as con:
+        [(real_clicks,)] = con.execute(
+            "SELECT count(*) FROM splits.ctr_examples s JOIN labels.ctr_examples e ON e.impression_id = s.example_id "
+            "WHERE s.split = 'train' AND e.label = 1").fetchall()
+    result = _publish(Warehouse(database=str(copy), memory_limit="1GB", threads=2), {"ops": {
+        "splits__ctr_examples_train_balanced": {"config": {"min_real_minority": real_clicks + 1}}}})
+    balanced = meta(result, "splits__ctr_examples_train_balanced")
+    assert (balanced["synthetic_rows"], balanced["real_minority_rows"]) == (0, real_clicks)
+    assert f"too few real rows to synthesize from ({real_clicks} < min_rows={real_clicks + 1})" in balanced["note"]
+    card = (Path(meta(result, "exports__ctr_examples")["path"]) / "card.md").read_text()
+    assert f"real clicked rows in train: {real_clicks}, synthetic (SMOTE) rows: 0" in card
+    assert "too few real rows to synthesize from" in card

@@ -289,3 +289,22 @@ def test_bad_inputs_are_refused():
         smote(bad, categorical, labels, ids)
     with pytest.raises(ValueError, match="collide"):
         smote(numeric, categorical, labels, np.array([f"syn-0-{i}" for i in range(15)]))
+
+
+def test_the_cap_bounds_synthetic_rows_per_real_row_and_too_few_real_rows_give_none():
+    numeric, categorical, labels, ids = frame(n_major=2000, n_minor=22)  # rare positives, 1.1%
+    uncapped = smote(numeric, categorical, labels, ids, target_ratio=0.5)
+    assert len(uncapped) == 1000 - 22  # 44 synthetic rows per real one without a cap
+    out = smote(numeric, categorical, labels, ids, target_ratio=0.5, max_per_row=5)
+    assert len(out) == 110 and out.added == {"pos": 110}
+    _, per_parent = np.unique(out.parent_ids, return_counts=True)
+    assert (per_parent == 5).all() and len(per_parent) == 22  # spread evenly: 5 per real row
+    assert "capped at 5 synthetic rows per real row: 110 of 978 wanted" in out.note
+    assert len(smote(numeric, categorical, labels, ids, target_ratio=0.5, max_per_row=2.5)) == 55
+    assert len(smote(numeric, categorical, labels, ids, target_ratio=0.02, max_per_row=5)) == 18  # cap not hit
+    none = smote(numeric, categorical, labels, ids, target_ratio=0.5, max_per_row=5, min_rows=50)
+    assert len(none) == 0 and none.added == {"pos": 0}
+    assert "too few real rows to synthesize from (22 < min_rows=50)" in none.note
+    for bad in ({"max_per_row": -1}, {"max_per_row": float("inf")}, {"min_rows": 1}):
+        with pytest.raises(ValueError):
+            smote(numeric, categorical, labels, ids, **bad)

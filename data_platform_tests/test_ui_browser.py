@@ -25,7 +25,7 @@ import pytest
 
 from data_platform_tests.conftest import generated_world
 from data_platform_tests.processes import (
-    ARTIFACTS, daemon, free_port, platform_env, wait_for_runs, wait_for_webserver, webserver,
+    ARTIFACTS, daemon, free_port, platform_env, requires_peer, wait_for_runs, wait_for_webserver, webserver,
 )
 
 pytestmark = pytest.mark.slow
@@ -98,7 +98,7 @@ def _text_when(page, pattern: str, timeout: float = 60) -> str:
         page.wait_for_timeout(500)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed: run .ci/setup_browser.sh")
+@requires_peer(CHROMIUM.exists(), f"Debian's chromium ({CHROMIUM})", "run .ci/setup_browser.sh")
 def test_ui_shows_groups_assets_checks_and_row_counts(tmp_path, screenshots):
     from playwright.sync_api import sync_playwright
 

@@ -7,7 +7,6 @@ histogram alignment are checked on cases worked out by hand. Random data is seed
 from __future__ import annotations
 
 import math
-import time
 
 import duckdb
 import numpy as np
@@ -283,15 +282,12 @@ def test_ks_statistic_sql_on_a_200k_row_table(con):
                                   "price": np.r_[a, b]}))
     con.execute("CREATE TABLE events AS SELECT * FROM src")
     con.unregister("src")
-    start = time.perf_counter()
     statistic = ks_statistic_sql(
         con, "price", "(SELECT price FROM events WHERE event_date = $day_a)",
         "(SELECT price FROM events WHERE event_date = $day_b)", {"day_a": 0, "day_b": 1},
     )
-    elapsed = time.perf_counter() - start
     assert statistic == scipy_ks(a, b) == ks_statistic(a, b)
-    assert 0.005 < statistic < 0.05
-    assert elapsed < 5
+    assert 0.005 < statistic < 0.05  # its speed is measured in benchmarks/bench_monitoring.py, not here
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -101,6 +101,7 @@ def simulate_annotations(
     truth: Callable[[str], str | None] = review_truth,
     *,
     started_at: dt.datetime = DEFAULT_START,
+    ambiguity: float = 0.0,
 ) -> list[dict]:
     """Label Studio's full JSON export of ``tasks`` after ``raters_per_task`` raters of ``panel`` did them.
 
@@ -113,7 +114,16 @@ def simulate_annotations(
     ``lead_time`` (seconds) and ``task``. A skipped task is an annotation with ``was_cancelled``
     true and an empty ``result``; a task whose ``truth(text)`` is None (spam, unknown text) is
     skipped by all its raters. Deterministic for a given ``seed``.
+
+    ``ambiguity`` (0 by default: raters err independently, the Dawid–Skene assumption) makes raters
+    err *together*, as on real data: each task gets an ambiguity ``a ~ U[0, ambiguity)`` and a
+    plausible wrong class (uniform among the others); each of its raters answers that class with
+    probability ``a`` and otherwise answers as their profile says. Ambiguous items then get splits
+    such as 12/7/1 out of 20 even from good raters, whose errors a model that assumes independent
+    raters takes for near-certain evidence.
     """
+    if not 0.0 <= ambiguity < 1.0:
+        raise ValueError(f"ambiguity must be in [0, 1), got {ambiguity}")
     if not 1 <= raters_per_task <= len(panel):
         raise ValueError(f"raters_per_task must be between 1 and {len(panel)} (the panel), got {raters_per_task}")
     if len({r.user_id for r in panel}) != len(panel):
@@ -127,8 +137,14 @@ def simulate_annotations(
         text = (task.get("data") or {}).get("text")
         true_label = truth(text) if isinstance(text, str) else None
         annotations = []
+        confusable, item_ambiguity = None, 0.0
+        if ambiguity > 0 and true_label is not None:
+            others = [c for c in SENTIMENTS if c != true_label]
+            confusable, item_ambiguity = others[int(rng.integers(len(others)))], float(rng.uniform(0, ambiguity))
         for rater in (panel[i] for i in rng.choice(len(panel), raters_per_task, replace=False)):
             label = rater.answer(true_label, rng) if true_label is not None else None
+            if label is not None and confusable is not None and rng.random() < item_ambiguity:
+                label = confusable
             speed = 0.4 + 0.6 * rater.accuracy  # careless raters click faster
             lead_time = float(rng.lognormal(np.log(speed * (SECONDS_PER_TASK + SECONDS_PER_CHAR * len(text or ""))),
                                             0.5))

@@ -6,9 +6,11 @@ and otherwise ignored. When a rater labelled the same review more than once (the
 a later batch), the rater's latest annotation counts.
 
 Consensus is Dawid–Skene over every batch at once (more annotations per rater estimate its confusion
-matrix better), with majority vote kept alongside; the consensus confidence is the posterior of the
-chosen class. Agreement is computed per batch on that batch's annotations: Fleiss' kappa, Krippendorff's
-alpha (nominal) and Cohen's kappa for every rater pair with enough common items.
+matrix better), with majority vote kept alongside, made robust and honest in three ways (see
+:func:`consensus`): a Dirichlet prior on every rater's confusion matrix, the plurality where the
+raters of an item are known from too few items, and a confidence calibrated against gold.
+Agreement is computed per batch on that batch's annotations: Fleiss' kappa, Krippendorff's alpha
+(nominal) and Cohen's kappa for every rater pair with enough common items.
 """
 
 from __future__ import annotations
@@ -27,9 +29,22 @@ from data_platform.labeling.agreement import (
     rater_quality,
     raters_pulling_down,
 )
-from data_platform.labeling.aggregation import dawid_skene, majority_vote
+from data_platform.labeling.aggregation import (
+    calibration_table,
+    dawid_skene,
+    expected_calibration_error,
+    fit_temperature,
+    majority_vote,
+    one_coin_posteriors,
+    temper,
+)
 
 K = len(SENTIMENTS)
+PRIOR_STRENGTH = 10.0  # pseudo-votes per row of every rater's confusion matrix (Dirichlet prior)
+PRIOR_ACCURACY = 0.7  # the accuracy that prior assumes (errors spread evenly over the other classes)
+MIN_RATER_ITEMS = 10  # an item whose raters have a median of fewer labeled items keeps its plurality
+MIN_CALIBRATION_GOLD = 30  # gold items with votes needed to fit the temperature (else T = 1, said so)
+CALIBRATION_FOLDS = 5  # the ECE reported is out of fold: T fitted on the other folds' gold items
 
 
 @dataclass(frozen=True)
@@ -61,32 +76,100 @@ def vote_table(annotations: list[dict]) -> VoteTable:
     return VoteTable(reviews, raters, votes)
 
 
-def consensus(table: VoteTable) -> list[dict]:
-    """One row per review: Dawid–Skene label and confidence, the majority vote, and the rater count."""
+@dataclass(frozen=True)
+class Calibration:
+    """How far the consensus confidence can be trusted, measured on gold items that raters labeled.
+
+    ``temperature``: fitted on every such gold item (1.0 when there are fewer than
+    ``MIN_CALIBRATION_GOLD``); ``ece_raw``: expected calibration error of the untempered Dawid–Skene
+    confidence on them; ``ece``: of the reported confidence, out of fold (each fold's temperature
+    fitted on the other folds), so it is not flattered by the fit; ``reliability``: that out-of-fold
+    reliability table; ``note``: why there is no calibration, if there is none.
+    """
+
+    temperature: float
+    gold_items: int
+    ece_raw: float
+    ece: float
+    accuracy: float
+    reliability: list[dict]
+    note: str = ""
+
+
+def _fit_ds(votes: np.ndarray):
+    return dawid_skene(votes, K, prior_strength=PRIOR_STRENGTH, prior_accuracy=PRIOR_ACCURACY)
+
+
+def consensus(table: VoteTable, gold: dict[str, int] | None = None) -> tuple[list[dict], Calibration]:
+    """One row per review: the consensus label and its calibrated confidence, the majority vote, the
+    rater count and the method; and the :class:`Calibration` measured on ``gold`` (review -> class).
+
+    1. Dawid–Skene with a Dirichlet prior on each rater's confusion matrix (``PRIOR_STRENGTH``
+       pseudo-votes at ``PRIOR_ACCURACY``), so a rater seen on a few items is not taken for perfect.
+    2. Where the raters of an item are known from fewer than ``MIN_RATER_ITEMS`` labeled items (the
+       median over its raters), the model has too little evidence about them to overrule a majority:
+       the label is the plurality (``method = "majority_fallback"``; Dawid–Skene's choice on a tie)
+       and the posterior comes from the one-coin model, which needs no rater identities.
+    3. The confidence is the posterior of the chosen label after temperature scaling, the temperature
+       fitted on the gold items raters labeled (Dawid–Skene assumes raters err independently; when
+       they do not, e.g. on ambiguous items, its posteriors are far too sure).
+    """
+    gold = gold or {}
     if not table.reviews:
-        return []
-    ds = dawid_skene(table.votes, K)
+        return [], Calibration(1.0, 0, float("nan"), float("nan"), float("nan"), [], "no annotations")
+    ds = _fit_ds(table.votes)
     mv, mv_conf = majority_vote(table.votes, K)
+    rated = table.votes >= 0
+    items_per_rater = rated.sum(axis=0).astype(float)
+    evidence = np.array([np.median(items_per_rater[row]) if row.any() else 0.0 for row in rated])
+    fallback = evidence < MIN_RATER_ITEMS
+    posteriors = np.where(fallback[:, None], one_coin_posteriors(table.votes, K), ds.posteriors)
+    labels = np.where(fallback, np.where(mv >= 0, mv, ds.labels), ds.labels)
+    truth = np.array([gold.get(r, -1) for r in table.reviews], dtype=np.int64)
+    calibration = _calibrate(posteriors, labels, truth)
+    tempered = temper(posteriors, calibration.temperature)
     out = []
     for i, review in enumerate(table.reviews):
         out.append({
             "review_id": review,
-            "label": SENTIMENTS[ds.labels[i]] if ds.labels[i] >= 0 else None,
-            "label_index": int(ds.labels[i]),
-            "confidence": round(float(ds.confidence[i]), 6),
-            "method": "dawid_skene",
+            "label": SENTIMENTS[labels[i]] if labels[i] >= 0 else None,
+            "label_index": int(labels[i]),
+            "confidence": round(float(tempered[i, labels[i]]), 6) if labels[i] >= 0 else float("nan"),
+            "method": "majority_fallback" if fallback[i] else "dawid_skene",
             "mv_label": SENTIMENTS[mv[i]] if mv[i] >= 0 else None,
             "mv_confidence": None if np.isnan(mv_conf[i]) else round(float(mv_conf[i]), 6),
-            "raters": int((table.votes[i] >= 0).sum()),
+            "raters": int(rated[i].sum()),
         })
-    return out
+    return out, calibration
+
+
+def _calibrate(posteriors: np.ndarray, labels: np.ndarray, truth: np.ndarray) -> Calibration:
+    """Temperature on every labeled gold item; ECE before, and after out of fold (see :class:`Calibration`)."""
+    rows_ = np.flatnonzero((truth >= 0) & (labels >= 0))
+    n = len(rows_)
+    correct = labels[rows_] == truth[rows_]
+    raw = posteriors[rows_, labels[rows_]]
+    accuracy = float(correct.mean()) if n else float("nan")
+    ece_raw = expected_calibration_error(raw, correct)
+    if n < MIN_CALIBRATION_GOLD:
+        return Calibration(1.0, n, ece_raw, ece_raw, accuracy, calibration_table(raw, correct),
+                           f"{n} gold items with votes < {MIN_CALIBRATION_GOLD}: confidence not calibrated")
+    out_of_fold = np.empty(n)
+    fold = np.arange(n) % CALIBRATION_FOLDS
+    for f in range(CALIBRATION_FOLDS):
+        held = fold == f
+        t = fit_temperature(posteriors[rows_[~held]], truth[rows_[~held]])
+        out_of_fold[held] = temper(posteriors[rows_[held]], t)[np.arange(held.sum()), labels[rows_[held]]]
+    temperature = fit_temperature(posteriors[rows_], truth[rows_])
+    return Calibration(temperature, n, ece_raw, expected_calibration_error(out_of_fold, correct), accuracy,
+                       calibration_table(out_of_fold, correct))
 
 
 def rater_accuracy_estimates(table: VoteTable) -> dict[str, float]:
     """Each rater's accuracy as Dawid–Skene estimates it (no gold needed)."""
     if not table.reviews:
         return {}
-    ds = dawid_skene(table.votes, K)
+    ds = _fit_ds(table.votes)
     return {rater: round(float(acc), 4) for rater, acc in zip(table.raters, ds.accuracy)}
 
 

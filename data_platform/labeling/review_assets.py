@@ -22,8 +22,16 @@ import dagster as dg
 from data_platform.cleaning.assets import CLEAN_EVENTS
 from data_platform.labeling import SENTIMENTS
 from data_platform.labeling.active import STRATEGIES, pick_most_uncertain
+from data_platform.labeling.aggregation import expected_calibration_error
 from data_platform.labeling.functions import REVIEW_LFS, lf_registry_version, lfs_markdown
-from data_platform.labeling.human import batch_agreement, consensus, rater_report, read_gold_files, vote_table
+from data_platform.labeling.human import (
+    Calibration,
+    batch_agreement,
+    consensus,
+    rater_report,
+    read_gold_files,
+    vote_table,
+)
 from data_platform.labeling.label_errors import find_label_issues
 from data_platform.labeling.label_studio import build_tasks, parse_export, write_batch
 from data_platform.labeling.weak import (
@@ -208,18 +216,20 @@ class AgreementConfig(dg.Config):
     min_gold_items: int = 5  # gold accuracy names a rater only when measured on this many gold items
 
 
-@dg.asset(key=HUMAN_CONSENSUS, deps=[ANNOTATIONS, GOLD], code_version="consensus-1", check_specs=[AGREEMENT_CHECK],
+@dg.asset(key=HUMAN_CONSENSUS, deps=[ANNOTATIONS, GOLD], code_version="consensus-2", check_specs=[AGREEMENT_CHECK],
           **_COMMON)
 def human_consensus(context: dg.AssetExecutionContext, config: AgreementConfig, warehouse: Warehouse):
     """One consensus label per annotated review: Dawid–Skene over all raters and batches (EM over
-    rater confusion matrices), with majority vote alongside and the posterior as confidence. Metadata:
-    agreement per batch (Fleiss' kappa, Krippendorff's alpha, mean pairwise Cohen's kappa) and rater
-    quality (gold accuracy, agreement with consensus, estimated accuracy)."""
+    rater confusion matrices with a prior), the plurality where its raters are known from too few
+    items, majority vote alongside, and as confidence the posterior calibrated on gold (temperature).
+    Metadata: calibration on gold (expected calibration error before and after, out of fold, and the
+    reliability table), agreement per batch (Fleiss' kappa, Krippendorff's alpha, mean pairwise
+    Cohen's kappa) and rater quality (gold accuracy, agreement with consensus, estimated accuracy)."""
     with warehouse.connect() as con:
         found = rows(con, "labeling/annotation_rows.sql")
         gold_by_id = dict(run_sql(con, "labeling/gold_indexes.sql").fetchall())
         table = vote_table(found)
-        agreed = consensus(table)
+        agreed, calibration = consensus(table, gold_by_id)
         write_rows(con, "labels.human_consensus", agreed, CONSENSUS_SCHEMA, replace=True)
         schema = table_schema_of(con, "labels.human_consensus")
     batches = batch_agreement(found, min_gain=config.min_gain)
@@ -230,6 +240,13 @@ def human_consensus(context: dg.AssetExecutionContext, config: AgreementConfig, 
         "annotations": len(found),
         "cancelled_or_empty": sum(a["status"] != "completed" for a in found),
         "majority_vote_disagrees": sum(a["mv_label"] != a["label"] for a in agreed),
+        "majority_fallbacks": sum(a["method"] == "majority_fallback" for a in agreed),
+        "confidence_temperature": round(calibration.temperature, 4),
+        "calibration_gold_items": calibration.gold_items,
+        "accuracy_on_gold": _r(calibration.accuracy),
+        "ece_on_gold_uncalibrated": _r(calibration.ece_raw),
+        "ece_on_gold": _r(calibration.ece),
+        "reliability_on_gold": dg.MetadataValue.md(_reliability_markdown(calibration)),
         "agreement_by_batch": dg.MetadataValue.md(markdown_table(
             [{**b, "pulling_down": ", ".join(b["pulling_down"]) or "-"} for b in batches])),
         "rater_quality": dg.MetadataValue.md(markdown_table(raters)),
@@ -254,14 +271,16 @@ def human_consensus(context: dg.AssetExecutionContext, config: AgreementConfig, 
           check_specs=[EXAMPLES_CHECK], **_COMMON)
 def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """The labeled review dataset: one label per review with label_source (gold > human_consensus >
-    weak), label_confidence, rater count, the weak and human labels side by side, a suspected label
-    error flag (confident learning) and the landing file and line of the review event."""
+    weak), label_confidence (its calibration on gold per source is in the metadata), rater count,
+    the weak and human labels side by side, a suspected label error flag (confident learning) and the
+    landing file and line of the review event."""
     with warehouse.connect() as con:
         issues = _find_label_issues(con)
         write_rows(con, "labels.label_issues", issues, ISSUE_SCHEMA, replace=True)
         run_sql(con, "labeling/review_examples.sql", {"label_model": LABEL_MODEL, "run_id": context.run.run_id})
         summary = rows(con, "labeling/review_examples_summary.sql")[0]
         sources = rows(con, "labeling/label_sources.sql")
+        on_gold = rows(con, "labeling/confidence_on_gold.sql")
         schema = CONTRACTS["labels.review_examples"].table_schema()
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": summary["examples"],
@@ -269,6 +288,7 @@ def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
         "unlabeled_reviews": summary["unlabeled"],
         "by_source": dg.MetadataValue.md(markdown_table(sources)),
         "suspected_label_errors": len(issues),
+        "confidence_on_gold": dg.MetadataValue.md(markdown_table(_confidence_on_gold(on_gold))),
         **lineage_metadata("labels.review_examples"),
     })
     yield dg.AssetCheckResult(
@@ -410,6 +430,25 @@ def _replace_read_rows(con, table: str, records: list[dict], schema: pa.Schema, 
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _confidence_on_gold(found: list[dict]) -> list[dict]:
+    """Per label source: gold items, accuracy, mean confidence and expected calibration error."""
+    out = []
+    for source in sorted({r["source"] for r in found}):
+        conf = np.array([r["confidence"] for r in found if r["source"] == source], dtype=float)
+        correct = np.array([r["correct"] for r in found if r["source"] == source], dtype=bool)
+        out.append({"source": source, "gold_items": len(conf), "accuracy": _r(float(correct.mean())),
+                    "mean_confidence": _r(float(np.nanmean(conf))),
+                    "ece": _r(expected_calibration_error(conf, correct))})
+    return out
+
+
+def _reliability_markdown(calibration: Calibration) -> str:
+    """The out-of-fold reliability table on gold, and why there is no calibration when there is none."""
+    table = markdown_table([{k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+                            for row in calibration.reliability])
+    return f"{calibration.note}\n\n{table}" if calibration.note else table
 
 
 def _count_by(records: list[dict], key: str) -> dict[str, int]:

@@ -178,18 +178,24 @@ SYNTHETIC_CHECK = dg.AssetCheckSpec(
 class BalanceConfig(dg.Config):
     """The train-only balanced variant."""
 
-    target_ratio: float = 0.5  # clicked / not clicked after balancing
+    target_ratio: float = 0.5  # clicked / not clicked after balancing, if the cap allows it
     k: int = 5
     seed: int = 0
+    # at most this many synthetic clicks per real one (SMOTE's authors used 1 to 5): on rare positives
+    # the target ratio is then not reached, and the metadata and the card say so
+    max_synthetic_per_real: float = 5.0
+    # fewer real clicks than this in train: nothing to synthesize from (no synthetic rows, said so)
+    min_real_minority: int = 50
 
 
 @dg.asset(key=BALANCED, deps=[dg.AssetKey(["splits", CTR.name])], check_specs=[SYNTHETIC_CHECK],
-          code_version="balance-1", **_COMMON)
+          code_version="balance-2", **_COMMON)
 def ctr_train_balanced(config: BalanceConfig, warehouse: Warehouse):
     """Optional train-only balanced click data: the train split plus SMOTE-style synthetic clicked
     examples (numeric features interpolated between a clicked example and one of its 5 nearest clicked
     neighbours, categoricals taken from the nearer end), each marked is_synthetic with the ids of the two
-    rows it came from. Dev and test are never touched."""
+    rows it came from. Dev and test are never touched. At most max_synthetic_per_real (5) synthetic
+    clicks per real one, and none with fewer than min_real_minority (50) real clicks in train."""
     with warehouse.connect() as con:
         train = run_sql(con, "splits/train_rows.sql", source=CTR.source, split_table=f"splits.{CTR.name}",
                         id_column=CTR.id_column,
@@ -198,7 +204,8 @@ def ctr_train_balanced(config: BalanceConfig, warehouse: Warehouse):
         categorical = np.column_stack([np.asarray(train[c]).astype(object) for c in BALANCE_CATEGORICAL])
         labels = np.asarray(train["label"]).astype(int)
         synthetic = smote(numeric, categorical, labels, np.asarray(train["example_id"]).astype(str),
-                          target_ratio=config.target_ratio, k=config.k, seed=config.seed)
+                          target_ratio=config.target_ratio, k=config.k, seed=config.seed,
+                          max_per_row=config.max_synthetic_per_real, min_rows=config.min_real_minority)
         records = [{"example_id": sid, "is_synthetic": True, "parent_id": p, "neighbour_id": nb, "label": int(lab),
                     **{c: (None if np.isnan(v) else float(v)) for c, v in zip(BALANCE_NUMERIC, num)},
                     **{c: (None if v is None else str(v)) for c, v in zip(BALANCE_CATEGORICAL, cat)}}
@@ -214,11 +221,16 @@ def ctr_train_balanced(config: BalanceConfig, warehouse: Warehouse):
         con.unregister("synthetic_rows")
         counts = dict(run_sql(con, "splits/balanced_counts.sql").fetchall())
         leaks = run_sql(con, "splits/synthetic_leaks.sql", split_table=f"splits.{CTR.name}").fetchone()[0]
+    real_minority = int((labels == 1).sum())
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": sum(counts.values()),
         "by_label_and_origin": dg.MetadataValue.json({str(k): v for k, v in counts.items()}),
         "synthetic_rows": len(records),
-        "note": getattr(synthetic, "note", None) or "-",
+        "real_minority_rows": real_minority,
+        "synthetic_per_real": round(len(records) / real_minority, 4) if real_minority else 0.0,
+        "max_synthetic_per_real": config.max_synthetic_per_real,
+        "min_real_minority": config.min_real_minority,
+        "note": synthetic.note or "-",
     })
     yield dg.AssetCheckResult(check_name=SYNTHETIC_CHECK.name, passed=leaks == 0,
                               metadata={"synthetic_rows_with_a_non_train_parent_or_in_dev_test": leaks})
@@ -242,7 +254,7 @@ def build_export_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             if spec is CTR and export.written:
                 run_sql(con, "splits/copy_balanced.sql",
                         path=str(export.path / "train_balanced.parquet").replace("'", "''"))
-            card = _card(con, spec, export, previous)
+            card = _card(con, spec, export, previous, _balancing(context) if spec is CTR else None)
             if export.written:
                 write_card(export, card)
             if export.written or not previous or previous[0] != export.version:
@@ -263,7 +275,18 @@ def build_export_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
     return _export
 
 
-def _card(con, spec: DatasetSpec, export: Export, previous) -> dict:
+def _balancing(context: dg.AssetExecutionContext) -> dict | None:
+    """What the latest train-only balanced variant holds (its materialization's metadata), for the card."""
+    event = context.instance.get_latest_materialization_event(BALANCED)
+    if event is None or event.asset_materialization is None:
+        return None
+    meta = event.asset_materialization.metadata
+    keys = ("real_minority_rows", "synthetic_rows", "synthetic_per_real", "max_synthetic_per_real",
+            "min_real_minority", "note")
+    return {k: meta[k].value for k in keys if k in meta}
+
+
+def _card(con, spec: DatasetSpec, export: Export, previous, balancing: dict | None = None) -> dict:
     """Everything the dataset card says."""
     report = split_report(con, spec)
     first, last = date_range(con, spec)
@@ -283,6 +306,7 @@ def _card(con, spec: DatasetSpec, export: Export, previous) -> dict:
         "assignment": "md5(salt | person) -> bucket in [0, 1), cut 60/20/20; one person per split",
         "sources": sources, "code_versions": code, "known_issues": issues[:30],
         "label_sources": dict(run_sql(con, "splits/label_sources.sql").fetchall()) if spec is REVIEWS else {},
+        "balanced_train": balancing or {},
     }
     if previous and previous[0] != export.version and Path(previous[1]).exists():
         card["diff"] = diff_versions(con, Path(previous[1]), export.path)

@@ -127,6 +127,14 @@ def card_markdown(card: dict) -> str:
     lines += [f"- {k}: {v}" for k, v in card["code_versions"].items()]
     if card.get("label_sources"):
         lines += ["", "## Label sources", ""] + [f"- {k}: {v}" for k, v in card["label_sources"].items()]
+    if card.get("balanced_train"):
+        b = card["balanced_train"]
+        lines += ["", "## Train-only balanced variant (train_balanced.parquet)", "",
+                  f"- real clicked rows in train: {b.get('real_minority_rows')}, synthetic (SMOTE) rows: "
+                  f"{b.get('synthetic_rows')} ({b.get('synthetic_per_real')} per real row, capped at "
+                  f"{b.get('max_synthetic_per_real')}; none below {b.get('min_real_minority')} real rows)"]
+        if b.get("note") and b["note"] != "-":
+            lines.append(f"- note: {b['note']}")
     lines += ["", "## Known issues", ""] + ([f"- {i}" for i in card["known_issues"]] or ["- none recorded"])
     if card.get("diff"):
         d = card["diff"]

@@ -30,7 +30,13 @@ Documented choices
   candidates with a safe rounding margin and an exact per-pair distance ranks them, so the result
   does not depend on the block size.
 - **Too few rows.** A class with fewer than 2 rows gets no synthetic rows (``note`` says why); with
-  fewer than ``k + 1`` rows, all ``n_class - 1`` other rows are the neighbours.
+  fewer than ``k + 1`` rows, all ``n_class - 1`` other rows are the neighbours. ``min_rows`` (default
+  2) raises that floor: a class with fewer real rows gets none, and ``note`` says there are too few
+  real rows to synthesize from (20 points interpolated into thousands only repeat those 20).
+- **Cap.** ``max_per_row`` (default: no cap) bounds the synthetic rows of a class at
+  ``floor(max_per_row * n_class)``, even when ``target_ratio`` is then not reached (``note`` says
+  which ratio was reached instead). Chawla et al. oversampled by 100% to 500%, i.e. ``max_per_row``
+  1 to 5; on 0.4% positives a target of 0.5 would ask for over 100 synthetic rows per real one.
 - **NaN in the output.** The imputed values only serve the distance. In the synthetic row a column
   is NaN only if both parent and neighbour are NaN there; if one of them is NaN, the other's value is
   taken as is (no interpolation with an imputed value that was never observed).
@@ -178,8 +184,10 @@ def _targets(labels: np.ndarray, target_ratio: float, minority) -> list[tuple[ob
 
 def smote(numeric: np.ndarray | None, categorical: np.ndarray | None, labels: np.ndarray,
           ids: np.ndarray, target_ratio: float = 1.0, k: int = 5, seed: int = 0, minority=None, *,
-          block_rows: int | None = None) -> SyntheticRows:
-    """SMOTE rows that bring the minority class(es) up to ``target_ratio`` (see the module docstring).
+          block_rows: int | None = None, max_per_row: float | None = None, min_rows: int = 2) -> SyntheticRows:
+    """SMOTE rows that bring the minority class(es) up to ``target_ratio`` (see the module docstring),
+    at most ``max_per_row`` per real row of the class, and none for a class with fewer than
+    ``min_rows`` real rows.
 
     ``numeric`` is ``[n, d]`` float (NaN allowed; ``None`` or ``d = 0`` for none), ``categorical``
     ``[n, c]`` (``None`` or ``c = 0`` for none), ``labels`` and ``ids`` ``[n]``. ``block_rows`` bounds
@@ -201,6 +209,10 @@ def smote(numeric: np.ndarray | None, categorical: np.ndarray | None, labels: np
         raise ValueError(f"target_ratio must be in (0, 1], got {target_ratio}")
     if int(k) != k or k < 1:
         raise ValueError(f"k must be a positive integer, got {k}")
+    if max_per_row is not None and not (max_per_row >= 0 and math.isfinite(max_per_row)):
+        raise ValueError(f"max_per_row must be a finite number >= 0, got {max_per_row}")
+    if int(min_rows) != min_rows or min_rows < 2:
+        raise ValueError(f"min_rows must be an integer >= 2, got {min_rows}")
     k = int(k)
     if len(np.unique(ids)) != n:
         raise ValueError("ids are not unique")
@@ -228,6 +240,16 @@ def smote(numeric: np.ndarray | None, categorical: np.ndarray | None, labels: np
             notes.append(f"class {key!r}: {n_c} row(s), SMOTE needs at least 2: no synthetic rows "
                          f"({n_new} wanted)")
             continue
+        if n_c < min_rows:
+            notes.append(f"class {key!r}: too few real rows to synthesize from ({n_c} < min_rows={min_rows}): "
+                         f"no synthetic rows ({n_new} wanted)")
+            continue
+        if max_per_row is not None and n_new > math.floor(max_per_row * n_c):
+            wanted, n_new = n_new, math.floor(max_per_row * n_c)
+            notes.append(f"class {key!r}: capped at {max_per_row:g} synthetic rows per real row: {n_new} of "
+                         f"{wanted} wanted, target_ratio={target_ratio} not reached")
+            if n_new == 0:
+                continue
         k_c = min(k, n_c - 1)
         if k_c < k:
             notes.append(f"class {key!r}: only {n_c} rows, k={k} reduced to {k_c}")

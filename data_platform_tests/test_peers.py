@@ -1,0 +1,56 @@
+"""The peer rule of the process tests (data_platform_tests/processes.py): a test whose peer is missing
+is skipped on a developer's machine, with the reason listed, and fails under ``CI=true``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from data_platform.resources import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow  # each case runs pytest in a process
+
+SUITE = '''
+from data_platform_tests.processes import requires_peer
+
+@requires_peer(False, "the frobnicator (/usr/bin/frob)", "run setup_frob.sh")
+def test_needs_a_missing_peer():
+    pass
+
+@requires_peer(True, "a present peer", "nothing to do")
+def test_needs_a_present_peer():
+    pass
+'''
+
+
+def _run_suite(tmp_path: Path, ci: str | None) -> subprocess.CompletedProcess:
+    (tmp_path / "conftest.py").write_text(
+        "from data_platform_tests.conftest import pytest_collection_modifyitems, pytest_runtest_setup  # noqa\n")
+    (tmp_path / "test_suite.py").write_text(SUITE)
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")])
+    if ci is not None:
+        env["CI"] = ci
+    return subprocess.run([sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", "-p", "no:randomly",
+                           "-o", "markers=peer: needs a real peer",
+                           str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("ci", [None, "false"])
+def test_a_missing_peer_is_a_listed_skip_outside_ci(tmp_path, ci):
+    done = _run_suite(tmp_path, ci)
+    assert done.returncode == 0, done.stdout
+    assert "1 passed, 1 skipped" in done.stdout
+    assert "SKIPPED [1] test_suite.py:4: the frobnicator (/usr/bin/frob) is missing: run setup_frob.sh" in done.stdout
+
+
+@pytest.mark.parametrize("ci", ["true", "1"])
+def test_a_missing_peer_fails_the_run_under_ci(tmp_path, ci):
+    done = _run_suite(tmp_path, ci)
+    assert done.returncode == 1, done.stdout
+    assert "1 passed, 1 error" in done.stdout
+    assert "CI=true and the frobnicator (/usr/bin/frob) is missing: run setup_frob.sh" in done.stdout
