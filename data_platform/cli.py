@@ -419,8 +419,9 @@ def _stage_counts(con: duckdb.DuckDBPyConnection) -> list[str]:
             "(SELECT avg((h.label = g2.label)::INT) FROM labels.human_consensus h JOIN labels.gold g2 USING (review_id)), "
             "(SELECT count(*) FROM labels.human_consensus h JOIN labels.gold g2 USING (review_id)) "
             "FROM labels.gold g LEFT JOIN labels.weak_labels w USING (review_id)").fetchone()
-        lines.append(f"  accuracy on gold: label model {weak_acc or 0:.3f} ({weak_n} items), "
-                     f"human consensus {human_acc or 0:.3f} ({human_n} items)")
+        lines.append("  accuracy on gold: " + ", ".join(
+            f"{who} {acc:.3f} ({n} items)" if n else f"{who}: no gold items"
+            for who, acc, n in (("label model", weak_acc, weak_n), ("human consensus", human_acc, human_n))))
         batches = con.execute("SELECT batch_id, count(*), string_agg(DISTINCT selection, ',' ORDER BY selection) "
                               "FROM labels.tasks GROUP BY 1 ORDER BY 1").fetchall()
         lines.append("  task batches: " + ", ".join(f"{b} ({n} tasks: {s})" for b, n, s in batches))
