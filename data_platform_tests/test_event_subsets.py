@@ -4,12 +4,9 @@ publishes nothing, says so in its metadata, and the run succeeds."""
 
 from __future__ import annotations
 
-import dagster as dg
 import pytest
 
-from data_platform import definitions
-from data_platform.resources import LabelingDesk, LandingZone, Warehouse
-from data_platform_tests.conftest import event, query, write_lines
+from data_platform_tests.conftest import event, jobs_world, materializations, query, run_job
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 DAY = "2026-11-02"
@@ -38,40 +35,16 @@ def reviews_only() -> list[dict]:
                   text=texts[i % 3], rating=(5, 1, 3)[i % 3], user_agent=CHROME) for i in range(30)]
 
 
-def world(tmp_path, monkeypatch, lines):
-    monkeypatch.setenv("DATA_PLATFORM_EXPORTS", str(tmp_path / "exports"))
-    monkeypatch.setenv("DATA_PLATFORM_REPORTS", str(tmp_path / "reports"))
-    landing = LandingZone(root=str(tmp_path / "landing"), settle_seconds=0)
-    write_lines(landing.events_dir() / DAY / "part-0.jsonl", lines)
-    warehouse = Warehouse(database=str(tmp_path / "warehouse.duckdb"), memory_limit="1GB", threads=2)
-    resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
-    defs = dg.Definitions(assets=definitions.defs.assets, asset_checks=definitions.defs.asset_checks,
-                          jobs=definitions.defs.jobs, resources=resources, executor=dg.in_process_executor)
-    return defs, warehouse
-
-
-def run(defs, job, partition=None):
-    result = defs.resolve_job_def(job).execute_in_process(partition_key=partition, raise_on_error=False)
-    failed = [e.message for e in result.all_events if e.is_failure]
-    assert result.success, failed
-    return result
-
-
-def materializations(result) -> dict[str, dict]:
-    """asset path -> metadata of its materialization in the run."""
-    return {"/".join(e.asset_key.path): e.materialization.metadata for e in result.get_asset_materialization_events()}
-
-
 @pytest.mark.parametrize("shape", ["clicks_only", "reviews_only"])
 def test_every_job_runs_on_a_subset_of_event_types(tmp_path, monkeypatch, shape):
-    defs, warehouse = world(tmp_path, monkeypatch, clicks_only() if shape == "clicks_only" else reviews_only())
+    defs, warehouse = jobs_world(tmp_path, monkeypatch, clicks_only() if shape == "clicks_only" else reviews_only())
     has, lacks = ("ctr_examples", "review_examples") if shape == "clicks_only" else ("review_examples", "ctr_examples")
-    run(defs, "daily_pipeline", DAY)
+    run_job(defs, "daily_pipeline", DAY)
     # publishing before the review labels were ever built: the missing dataset publishes nothing
-    first = materializations(run(defs, "publish_datasets"))
-    run(defs, "review_labeling")
-    run(defs, "relabel_reviews")
-    published = materializations(run(defs, "publish_datasets"))
+    first = materializations(run_job(defs, "publish_datasets"))
+    run_job(defs, "review_labeling")
+    run_job(defs, "relabel_reviews")
+    published = materializations(run_job(defs, "publish_datasets"))
 
     for meta in (first[f"exports/{lacks}"], published[f"exports/{lacks}"]):
         assert meta["published"].value is False and meta["dagster/row_count"].value == 0
@@ -86,9 +59,9 @@ def test_every_job_runs_on_a_subset_of_event_types(tmp_path, monkeypatch, shape)
 def test_summary_says_there_is_no_gold_rather_than_an_accuracy_of_zero(tmp_path, monkeypatch):
     from data_platform.cli import _stage_counts
 
-    defs, warehouse = world(tmp_path, monkeypatch, clicks_only())
-    run(defs, "daily_pipeline", DAY)
-    run(defs, "review_labeling")
+    defs, warehouse = jobs_world(tmp_path, monkeypatch, clicks_only())
+    run_job(defs, "daily_pipeline", DAY)
+    run_job(defs, "review_labeling")
     with warehouse.connect() as con:
         lines = _stage_counts(con)
     gold = next(line for line in lines if "accuracy on gold" in line)
