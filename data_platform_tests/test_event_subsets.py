@@ -44,7 +44,10 @@ def test_every_job_runs_on_a_subset_of_event_types(tmp_path, monkeypatch, shape)
     first = materializations(run_job(defs, "publish_datasets"))
     run_job(defs, "review_labeling")
     run_job(defs, "relabel_reviews")
+    run_job(defs, "annotation_round")
+    run_job(defs, "relabel_ctr", DAY)
     published = materializations(run_job(defs, "publish_datasets"))
+    run_job(defs, "retraining_check", DAY)
 
     for meta in (first[f"exports/{lacks}"], published[f"exports/{lacks}"]):
         assert meta["published"].value is False and meta["dagster/row_count"].value == 0

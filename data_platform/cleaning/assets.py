@@ -102,8 +102,8 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
         findings = scan_for_pii(con, "clean.events", TEXT_COLUMNS, partition_column="event_date", **days)
         truth = _bot_truth(landing)
         bot_quality = _bot_quality(con, days, truth) if truth else {}
-        spam_truth = _spam_truth(landing)
-        spam_quality = spam_rule_quality(con, days, spam_truth) if spam_truth is not None else {}
+        spam_ids = spam_truth(landing)
+        spam_quality = spam_rule_quality(con, days, spam_ids) if spam_ids is not None else {}
         clock.lap("checks_s")
 
     unbalanced = [a for a in accounting if a["raw_rows"] != a["clean_rows"] + a["filtered_rows"]
@@ -174,7 +174,7 @@ def _bot_truth(landing: LandingZone) -> set[str]:
     return truth
 
 
-def _spam_truth(landing: LandingZone) -> list[str] | None:
+def spam_truth(landing: LandingZone) -> list[str] | None:
     """Spam review ids the generator wrote, from its manifests (None: no manifest says, e.g. real logs)."""
     manifests = [json.loads(p.read_text()) for p in sorted(landing.events_dir().glob("manifest-*.json"))]
     known = [m["reviews"]["spam_event_ids"] for m in manifests if "spam_event_ids" in m.get("reviews", {})]

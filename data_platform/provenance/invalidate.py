@@ -7,7 +7,8 @@ What an invalidation does:
   clean layer removes them from then on (``clean.filtered_events`` kind ``invalidated``, named by the
   invalidation id), so no label, split or export is built from them.
 - ``rule``: the rule version was wrong. Its decisions are void: the re-cleaned days keep the events it
-  removed (a fixed version, with a new number, applies when it ships).
+  removed, unless the version that corrects it (``corrects`` in ``cleaning/rules.py``), which runs from
+  the invalidation on, removes them again under its own version.
 
 :func:`run_invalidation` records the invalidation, re-materializes the affected days through Dagster
 (``daily_pipeline`` over the range, widened by a day on each side for clicks and their impressions), then
@@ -94,12 +95,14 @@ def run_invalidation(
                                f"{invalidation_id} stays 'applying'")
     with connect(False) as con:
         after = counts(con, kind, value)
+        exports_after = _latest_exports(con)
+        # checked before the audit view below: for a rule, its decisions must be gone (a correcting
+        # version may remove some of the same events again, under its own version)
+        left = remaining(after, kind, [e for e in exports_after if e not in exports_before])
         run_sql(con, "provenance/stage_saved_events.sql", {"id": invalidation_id})
         restored = {t: n for t, n in ((r["table"], r["rows"]) for r in count_staged(con))}
         if kind == "rule":  # the audit shows where the voided decisions' events are now
             after = {**after, **{t: n for t, n in restored.items() if not t.startswith("export")}}
-        exports_after = _latest_exports(con)
-        left = remaining(after, kind, [e for e in exports_after if e not in exports_before])
         for table in sorted(set(before) | set(after)):
             run_sql(con, "provenance/insert_audit.sql", {"id": invalidation_id, "table_name": table,
                                                          "before": before.get(table, 0), "after": after.get(table, 0)})
