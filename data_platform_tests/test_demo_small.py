@@ -18,8 +18,8 @@ from data_platform_tests.processes import BIN, platform_env, run_cli
 @pytest.mark.parametrize("seed", [5, 11])
 def test_the_demo_tells_a_true_story_at_a_small_size(tmp_path, seed):
     env = platform_env(tmp_path, home=tmp_path / "home")
-    done = run_cli([str(BIN / "data-platform"), "demo", "--days", "2", "--events-per-day", "2000", "--seed", str(seed),
-                    "--signal-days", "1"], env, timeout=3000)
+    done = run_cli([str(BIN / "data-platform"), "demo", "--days", "2", "--events-per-day", "2000", "--seed", str(seed)],
+                   env, timeout=3000)
     out = done.stdout
     assert "nothing downstream traces to the input any more" in out
 

@@ -126,9 +126,10 @@ def test_a_voided_rule_version_gives_its_events_back(world):
     after = quality()
     for rule in ("repeated_review_with_link@2", "all rules"):
         assert after[rule]["precision"] >= 0.99 and after[rule]["recall"] >= 0.95, (rule, after[rule])
-    assert q(world, f"SELECT count(*) FROM labels.review_examples WHERE review_id IN (SELECT unnest({spam!r}::VARCHAR[]))") \
-        == [(0,)]
-    path = q(world, "SELECT path FROM splits.exports WHERE dataset = 'review_examples' ORDER BY created_at DESC LIMIT 1")
+    labeled = {r[0] for r in q(world, "SELECT review_id FROM labels.review_examples")}
+    assert labeled and not labeled & set(spam)
+    path = q(world, "SELECT path FROM splits.exports WHERE dataset = 'review_examples' "
+                    "ORDER BY created_at DESC LIMIT 1")
     published = q(world, f"SELECT example_id FROM read_parquet('{path[0][0]}/*.parquet')")
     assert published and not {r[0] for r in published} & set(spam)
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 
 import duckdb
-import pytest
 
 from data_platform.cleaning.rules import RULES, applied, definitive, find_rule, rules_markdown
+from data_platform.generator.simulate import REVIEW_TEXTS, SHOP_LINK_TEXTS, review_truth
+from data_platform.privacy.redaction import redact_text
 from data_platform.provenance.invalidate import record_invalidation
-from data_platform.resources import load_sql, run_sql
+from data_platform.resources import load_sql
 from data_platform_tests.conftest import checks_by_name, event, jobs_world, materializations, query, run_job
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
@@ -64,6 +65,14 @@ def test_a_correction_runs_only_once_the_wrong_version_is_invalidated():
     after = refs({("repeated_review_with_link", 1)})
     assert "repeated_review_with_link@2" in after and "repeated_review_with_link@1" not in after
     assert {r.ref for r in definitive(kind="spam")} == {"repeated_review_with_link@2", "link_heavy_review@2"}
+
+
+def test_genuine_reviews_citing_the_shop_keep_their_sentiment_raw_and_redacted():
+    for sentiment, texts in SHOP_LINK_TEXTS.items():
+        for text in texts:
+            assert "example-shop.com/" in text and "<URL>" in redact_text(text)
+            assert review_truth(text) == review_truth(redact_text(text)) == sentiment
+    assert review_truth(redact_text(REVIEW_TEXTS["spam"][0])) is None
 
 
 def _reviews() -> tuple[list[dict], set[str], set[str]]:

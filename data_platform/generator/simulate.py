@@ -210,9 +210,9 @@ def review_truth(text: str | None) -> str | None:
 
     ``text`` is the review text as decoded from the JSON line (as stored in the warehouse), raw or
     with its personal data redacted: generated texts are a base text from :data:`REVIEW_TEXTS` (or
-    :data:`SHOP_LINK_TEXTS`), sometimes followed by a sentence with personal data, so the answer is the pool of the longest
-    base text that ``text`` starts with. None for spam, for a text no base text starts, and for
-    anything that is not a string.
+    :data:`SHOP_LINK_TEXTS`), sometimes followed by a sentence with personal data, so the answer is the
+    pool of the longest base text that ``text`` starts with. None for spam, for a text no base text
+    starts, and for anything that is not a string.
     """
     if not isinstance(text, str):
         return None
