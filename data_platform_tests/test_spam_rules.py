@@ -4,6 +4,7 @@ and the blocking check that keeps spam out of the labeled reviews whatever rule 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import duckdb
@@ -11,9 +12,17 @@ import duckdb
 from data_platform.cleaning.rules import RULES, applied, definitive, find_rule, rules_markdown
 from data_platform.generator.simulate import REVIEW_TEXTS, SHOP_LINK_TEXTS, review_truth
 from data_platform.privacy.redaction import redact_text
-from data_platform.provenance.invalidate import record_invalidation
+from data_platform.provenance.invalidate import record_invalidation, run_invalidation
 from data_platform.resources import load_sql
-from data_platform_tests.conftest import checks_by_name, event, jobs_world, materializations, query, run_job
+from data_platform_tests.conftest import (
+    checks_by_name,
+    event,
+    jobs_world,
+    materializations,
+    query,
+    run_job,
+    write_lines,
+)
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 DAY = "2026-11-02"
@@ -141,3 +150,22 @@ def test_spam_that_reaches_the_labeled_reviews_fails_the_blocking_check(tmp_path
     assert not check.passed
     assert check.metadata["spam_by_rule"].value == {"repeated_review_with_link@2": 4, "link_heavy_review@2": 0}
     assert "repeated_review_with_link@2 4" in check.description
+
+
+def test_a_wrong_rule_version_that_removed_nothing_yet_can_still_be_invalidated(tmp_path, monkeypatch):
+    lines, _, spam_ids = _reviews()
+    later = [line for line in lines if line["event_id"] in spam_ids]  # the campaign comes after the invalidation
+    defs, warehouse = jobs_world(tmp_path, monkeypatch, [line for line in lines if line["event_id"] not in spam_ids
+                                                          and not line["event_id"].startswith("help")])
+    run_job(defs, "daily_pipeline", DAY)
+    launched = []
+    result = run_invalidation(lambda read_only: duckdb.connect(warehouse.database, read_only=read_only), "rule",
+                              "repeated_review_with_link@1", "takes the shop's help links for promotion", "tester",
+                              lambda args: launched.append(args) or 0, dt.date(2026, 11, 1))
+    assert launched == [] and result["days"] == [] and result["remaining"] == {}
+    assert query(warehouse, "SELECT status FROM provenance.invalidations") == [("applied",)]
+    # from the next cleaning on, the correction runs
+    write_lines(tmp_path / "landing" / "events" / DAY / "part-1.jsonl", later)
+    run_job(defs, "daily_pipeline", DAY)
+    assert set(query(warehouse, "SELECT DISTINCT rule_id || '@' || rule_version FROM clean.filtered_events")) == {
+        ("repeated_review_with_link@2",)}

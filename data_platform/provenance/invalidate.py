@@ -80,15 +80,17 @@ def run_invalidation(
         before = counts(con, kind, value)
         exports_before = _latest_exports(con)
         days = affected_days(con, kind, value)
+        if days is None and kind != "rule":
+            raise ValueError(f"no event matches {kind} {value!r}: nothing to invalidate")
         invalidation_id = record_invalidation(con, kind, value, reason, who)
         # the input's events as they are now: after, the same events are counted again (for a voided
         # rule, the events it removed are back downstream; for a bad input, they are gone)
         run_sql(con, "provenance/save_events.sql", {"id": invalidation_id})
-    if days is None:
-        raise ValueError(f"no event matches {kind} {value!r}: nothing to invalidate")
-    first, last = max(days[0], partition_start), days[1]
+    # a rule version that removed nothing (yet) is still declared wrong: nothing to rebuild, and the
+    # version correcting it runs from the next cleaning on
+    first, last = (max(days[0], partition_start), days[1]) if days else (None, None)
     steps = [["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"],
-             ["--job", "relabel_reviews"], ["--job", "publish_datasets"]]
+             ["--job", "relabel_reviews"], ["--job", "publish_datasets"]] if days else []
     for step in steps:
         if (code := launch(step)) != 0:
             raise RuntimeError(f"dg launch {' '.join(step)} failed (exit {code}); invalidation "
@@ -108,7 +110,8 @@ def run_invalidation(
                                                          "before": before.get(table, 0), "after": after.get(table, 0)})
         superseded = _supersede(con, exports_before, exports_after, invalidation_id, reason)
         run_sql(con, "provenance/mark_applied.sql", {"id": invalidation_id, "status": "failed" if left else "applied"})
-    return {"invalidation_id": invalidation_id, "days": [str(first), str(last)], "before": before, "after": after,
+    return {"invalidation_id": invalidation_id, "days": [str(first), str(last)] if days else [],
+            "before": before, "after": after,
             "remaining": left, "exports_before": exports_before, "exports_after": exports_after,
             "superseded": superseded}
 
