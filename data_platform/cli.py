@@ -580,8 +580,9 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     result = run_invalidation(lambda read_only: duckdb.connect(str(warehouse_path()), read_only=read_only),
                               kind, value, args.reason, args.who or getpass.getuser(), _dg_launch,
                               partitions_start().date())
-    print(f"   invalidation {result['invalidation_id']}: {kind} {value!r}, "
-          + (f"days {result['days'][0]}..{result['days'][1]}" if result["days"] else "it removed nothing: no day to rebuild"))
+    days = (f"days {result['days'][0]}..{result['days'][1]}" if result["days"]
+            else "it removed nothing: no day to rebuild")
+    print(f"   invalidation {result['invalidation_id']}: {kind} {value!r}, {days}")
     for table in sorted(set(result["before"]) | set(result["after"])):
         print(f"     {table:<45} {result['before'].get(table, 0):>9,} -> {result['after'].get(table, 0):>9,}")
     print(f"   exports {', '.join(result['exports_before'])} -> {', '.join(result['exports_after'])}")

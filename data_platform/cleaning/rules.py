@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 # (``http://`` and ``www.``), and bare domains with a path were no link at all.
 LINK_PATTERN_V1 = r"https?://|www\.[a-z0-9-]+\.[a-z]"
 # One match per URL (texts are lowercased first; RE2 syntax): a scheme or ``www.`` followed by everything
-# up to a space, a quote or a comma, or a bare domain followed by a path (``example-shop.com/help``). The character
-# before it must not belong to a word or an e-mail address, so ``anna@gmail.com`` is no link, and a
-# ``www.`` inside ``http://www.`` is part of the URL already matched. Group 1 is the URL itself.
+# up to a space, a quote or a comma, or a bare domain followed by a path (``example-shop.com/help``).
+# The character before it must not belong to a word or an e-mail address, so ``anna@gmail.com`` is no
+# link, and a ``www.`` inside ``http://www.`` is part of the URL already matched. Group 1 is the URL.
 URL_PATTERN = (r"(?:^|[^a-z0-9@._%+-])((?:https?://|www\.)[^\s<>\"',]+"
                r"|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}/[^\s<>\"',]*)")
 # The shop's own site: a link there (a help page, a product page) promotes nothing.
@@ -93,7 +93,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "link_heavy_review", 2, "spam", "event",
-        "a review with 2 or more links (whole URLs: a scheme, www. or a domain with a path; not e-mail addresses)",
+        "a review with 2 or more links (whole URLs: a scheme, www. or a domain with a path; not e-mail "
+        "addresses)",
         {"link_pattern": URL_PATTERN, "min_links": 2},
     ),
 )
