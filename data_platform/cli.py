@@ -119,10 +119,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if (code := _dg_launch(["--job", "publish_datasets"])) != 0:
         return code
     print(f"== 8/{STEPS} months later: a spam rule version turns out wrong; invalidate it, republish, audit")
+    _print_spam_quality("before")
     if (code := cmd_invalidate(argparse.Namespace(
             source_file=None, app_version=None, rule="repeated_review_with_link@1", who="demo",
-            reason="it removed genuine reviews that link to the shop's own help pages"))) != 0:
+            reason="it took links to the shop's own help pages for promotion and removed genuine reviews "
+                   "citing them; version 2 corrects it"))) != 0:
         return code
+    _print_spam_quality("after")
     if args.signal_days:
         print(f"== 9/{STEPS} the next {args.signal_days} days arrive after the published version; the retraining "
               "signal judges each day (drift, new labels, calibration) and the retraining sensor fires the training trigger")
@@ -133,6 +136,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 STEPS = 9
+
+
+def _print_spam_quality(when: str) -> None:
+    """The spam rules' precision and recall against the generator's truth (the demo's step 8)."""
+    from data_platform.cleaning.assets import spam_truth, spam_rule_quality
+    from data_platform.resources import LandingZone
+
+    truth = spam_truth(LandingZone(root=str(landing_root())))
+    if truth is None:
+        return
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        quality = spam_rule_quality(con, {"start_day": dt.date.min, "end_day": dt.date.max}, truth)
+    total = next(iter(quality.values()), {}).get("spam_reviews", 0)
+
+    def share(value) -> str:
+        return "-" if value is None else f"{value:.3f}"
+    print(f"   spam rules {when}, against the generator's {total} spam reviews: " + (", ".join(
+        f"{rule} removes {q['flagged']} (precision {share(q['precision'])}, recall {share(q['recall'])})"
+        for rule, q in quality.items()) or "nothing removed"))
 
 
 def _quiet_figures(figures: dict) -> str:
@@ -419,8 +441,9 @@ def _stage_counts(con: duckdb.DuckDBPyConnection) -> list[str]:
             "(SELECT avg((h.label = g2.label)::INT) FROM labels.human_consensus h JOIN labels.gold g2 USING (review_id)), "
             "(SELECT count(*) FROM labels.human_consensus h JOIN labels.gold g2 USING (review_id)) "
             "FROM labels.gold g LEFT JOIN labels.weak_labels w USING (review_id)").fetchone()
-        lines.append(f"  accuracy on gold: label model {weak_acc or 0:.3f} ({weak_n} items), "
-                     f"human consensus {human_acc or 0:.3f} ({human_n} items)")
+        lines.append("  accuracy on gold: " + ", ".join(
+            f"{who} {acc:.3f} ({n} items)" if n else f"{who}: no gold items"
+            for who, acc, n in (("label model", weak_acc, weak_n), ("human consensus", human_acc, human_n))))
         batches = con.execute("SELECT batch_id, count(*), string_agg(DISTINCT selection, ',' ORDER BY selection) "
                               "FROM labels.tasks GROUP BY 1 ORDER BY 1").fetchall()
         lines.append("  task batches: " + ", ".join(f"{b} ({n} tasks: {s})" for b, n, s in batches))
@@ -557,7 +580,9 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     result = run_invalidation(lambda read_only: duckdb.connect(str(warehouse_path()), read_only=read_only),
                               kind, value, args.reason, args.who or getpass.getuser(), _dg_launch,
                               partitions_start().date())
-    print(f"   invalidation {result['invalidation_id']}: {kind} {value!r}, days {result['days'][0]}..{result['days'][1]}")
+    days = (f"days {result['days'][0]}..{result['days'][1]}" if result["days"]
+            else "it removed nothing: no day to rebuild")
+    print(f"   invalidation {result['invalidation_id']}: {kind} {value!r}, {days}")
     for table in sorted(set(result["before"]) | set(result["after"])):
         print(f"     {table:<45} {result['before'].get(table, 0):>9,} -> {result['after'].get(table, 0):>9,}")
     print(f"   exports {', '.join(result['exports_before'])} -> {', '.join(result['exports_after'])}")

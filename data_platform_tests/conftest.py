@@ -119,3 +119,32 @@ def generated_world(root: Path, days: int, events_per_day: int, seed: int, incid
     manifest = generate_logs(landing.root, start=start, days=days, events_per_day=events_per_day, seed=seed,
                              incidents=list(incidents))
     return landing, warehouse, manifest
+
+
+def jobs_world(tmp_path: Path, monkeypatch, lines: list, day: str = "2026-11-02"):
+    """Every job of the project, in process, over a temp warehouse whose landing holds ``lines`` on ``day``
+    (exports and reports under ``tmp_path``). Returns (definitions, warehouse)."""
+    from data_platform import definitions
+    from data_platform.resources import LabelingDesk
+
+    monkeypatch.setenv("DATA_PLATFORM_EXPORTS", str(tmp_path / "exports"))
+    monkeypatch.setenv("DATA_PLATFORM_REPORTS", str(tmp_path / "reports"))
+    landing = LandingZone(root=str(tmp_path / "landing"), settle_seconds=0)
+    write_lines(landing.events_dir() / day / "part-0.jsonl", lines)
+    warehouse = Warehouse(database=str(tmp_path / "warehouse.duckdb"), memory_limit="1GB", threads=2)
+    resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
+    defs = dg.Definitions(assets=definitions.defs.assets, asset_checks=definitions.defs.asset_checks,
+                          jobs=definitions.defs.jobs, resources=resources, executor=dg.in_process_executor)
+    return defs, warehouse
+
+
+def run_job(defs: dg.Definitions, job: str, partition: str | None = None, *, succeed: bool = True):
+    """Run a job in process; assert it succeeded (or failed, with ``succeed=False``)."""
+    result = defs.resolve_job_def(job).execute_in_process(partition_key=partition, raise_on_error=False)
+    assert result.success is succeed, [e.message for e in result.all_events if e.is_failure]
+    return result
+
+
+def materializations(result) -> dict[str, dict]:
+    """asset path ("clean/events") -> metadata of its materialization in the run."""
+    return {"/".join(e.asset_key.path): e.materialization.metadata for e in result.get_asset_materialization_events()}

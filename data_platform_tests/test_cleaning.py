@@ -86,7 +86,7 @@ def test_every_rule_removes_what_it_should_and_records_its_version(warehouse, la
     assert removed["crawl-1"] == removed["crawl-2"] == "crawler_user_agent@1"
     assert {removed[f"imp-ev-{1000 + i}"] for i in range(300)} == {"inhuman_event_rate@1"}
     assert {removed[f"spam-{d}"] for d in range(3)} == {"repeated_review_with_link@1"}
-    assert removed["links"] == "link_heavy_review@1"
+    assert removed["links"] == "link_heavy_review@2"
     kept = {r[0] for r in query(warehouse, "SELECT event_id FROM clean.events")}
     assert kept == {"imp-ev-1", "click-ok", "one-link"}
     assert query(warehouse, "SELECT DISTINCT ruleset_version FROM clean.events") == [(RULESET_VERSION,)]

@@ -66,6 +66,7 @@ def test_asset_graph_snapshot():
                       ("labels/ctr_examples", "ctr_examples_accounted"), ("labels/ctr_examples", "ctr_calibration"),
                       ("labels/human_consensus", "rater_agreement"),
                       ("labels/review_examples", "review_examples_accounted"),
+                      ("labels/review_examples", "no_known_spam"),
                       ("monitoring/anomalies", "no_error_anomalies"), ("monitoring/anomalies", "no_warn_anomalies"),
                       *{(f"splits/{d}", c) for d in ("ctr_examples", "review_examples")
                         for c in ("split_ratios", "label_balance", "no_leakage", "fairness")},
@@ -103,7 +104,8 @@ def test_every_asset_is_described_owned_versioned_and_partitioned_daily():
 # Every check by name: does it block downstream steps? (The webserver test asserts the same through the UI's API.)
 BLOCKING = {"lines_accounted": True, "contract_v1": True, "reasons_known": True,
             "raw_rows_accounted": True, "clean_contract": True, "no_personal_data": True,
-            "ctr_examples_accounted": True, "review_examples_accounted": True, "pandera_contract": True,
+            "ctr_examples_accounted": True, "review_examples_accounted": True, "no_known_spam": True,
+            "pandera_contract": True,
             "pandera_duplicates": True, "pandera_unattributed_clicks": True,
             "ctr_calibration": False, "rater_agreement": False, "no_error_anomalies": False,
             "no_warn_anomalies": False, "split_ratios": True, "label_balance": True, "no_leakage": True,

@@ -104,6 +104,8 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
         findings = scan_for_pii(con, "clean.events", TEXT_COLUMNS, partition_column="event_date", **days)
         truth = _bot_truth(landing)
         bot_quality = _bot_quality(con, days, truth) if truth else {}
+        spam_ids = spam_truth(landing)
+        spam_quality = spam_rule_quality(con, days, spam_ids) if spam_ids is not None else {}
         clock.lap("checks_s")
 
     unbalanced = [a for a in accounting if a["raw_rows"] != a["clean_rows"] + a["filtered_rows"]
@@ -143,6 +145,7 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
             "by_rule": dg.MetadataValue.json(stats.filtered_by_rule),
             "rules": dg.MetadataValue.md(rules_markdown()),
             **bot_quality,
+            **({"spam_rule_quality": dg.MetadataValue.json(spam_quality)} if spam_quality else {}),
         },
     )
     yield dg.MaterializeResult(
@@ -178,6 +181,25 @@ def _bot_truth(landing: LandingZone) -> set[str]:
     for path in sorted(landing.events_dir().glob("manifest-*.json")):
         truth |= set(json.loads(path.read_text())["bots"]["anon_ids"])
     return truth
+
+
+def spam_truth(landing: LandingZone) -> list[str] | None:
+    """Spam review ids the generator wrote, from its manifests (None: no manifest says, e.g. real logs)."""
+    manifests = [json.loads(p.read_text()) for p in sorted(landing.events_dir().glob("manifest-*.json"))]
+    known = [m["reviews"]["spam_event_ids"] for m in manifests if "spam_event_ids" in m.get("reviews", {})]
+    return [i for ids in known for i in ids] if known else None
+
+
+def spam_rule_quality(con, days, spam_ids: list[str]) -> dict[str, dict]:
+    """Per rule version that matched a review of the days (and ``all rules``): reviews flagged, spam
+    among them, precision (None when it flagged nothing) and recall against the ground truth
+    ``spam_ids``; a rule matching a review counts whichever rule removed it."""
+    found = rows(con, "cleaning/spam_rule_quality.sql", {**days, "spam_ids": spam_ids})
+    total = next(r["spam_flagged"] for r in found if r["rule"] is None)
+    return {r["rule"]: {"flagged": r["flagged"], "spam_flagged": r["spam_flagged"],
+                        "precision": round(r["spam_flagged"] / r["flagged"], 4) if r["flagged"] else None,
+                        "recall": round(r["spam_flagged"] / total, 4) if total else None, "spam_reviews": total}
+            for r in found if r["rule"] is not None}
 
 
 def _bot_quality(con, days, truth: set[str]) -> dict:

@@ -6,7 +6,8 @@ clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside
 1. deduplicate by event_id, keeping the earliest ingested copy (ties: file, then line), also when
    the copies sit on different days (within two days: a retry re-stamped across midnight);
 2. run every rule of the registry (``rules.py``); a device-level hit removes all the device's events;
-   a rule version declared bad (``provenance.invalidations``) is skipped, so its decisions are void, and
+   a rule version declared bad (``provenance.invalidations``) is skipped, so its decisions are void (a
+   version that corrects it runs from then on: ``rules.applied``), and
    events of an invalidated landing file or client version are removed as ``invalidated``;
 3. detect app versions that send prices in cents (rule ``cents_by_app_version@1``: the version's
    prices are, item for item, ~100x the item's median; on such days an event without app_version
@@ -32,7 +33,7 @@ from pathlib import Path
 import duckdb
 
 from data_platform.cleaning.identity import IdentityStats, build_identity_map
-from data_platform.cleaning.rules import RULES, RULESET_VERSION
+from data_platform.cleaning.rules import RULES, RULESET_VERSION, applied
 from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise_sql
 from data_platform.privacy.redaction import redact_sql, truncate_ip_sql
 from data_platform.privacy.requests import ensure_tables as ensure_privacy_tables
@@ -135,9 +136,8 @@ def clean_days(
         run_sql(con, "cleaning/context_impressions.sql", days)
         run_sql(con, "cleaning/create_rule_hits.sql")
         void = {(r["rule_id"], r["rule_version"]) for r in rows(con, "cleaning/void_rules.sql")}
-        for rank, rule in enumerate(RULES):
-            if (rule.id, rule.version) in void:
-                continue  # an invalidated rule version: its decisions are void
+        # an invalidated rule version's decisions are void; a correction runs once it is invalidated
+        for rank, rule in applied(void):
             statement = "add_device_rule_hits" if rule.level == "device" else "add_event_rule_hits"
             run_sql(
                 con, f"cleaning/{statement}.sql",

@@ -11,6 +11,14 @@ The ruleset version is derived from the ids and versions of all rules: every kep
 clean.events records it, every removed row records the rule and version that removed it, and the
 cleaning assets' ``code_version`` contains it, so Dagster marks everything downstream stale when a
 rule changes, and a bad rule version can later be traced to the rows it touched.
+
+Versions. Fixing a rule means a new version; the old one stays in :data:`RULE_HISTORY` with its
+parameters, so rows it removed remain identifiable (``clean.filtered_events`` names ``id@version``).
+A new version either replaces the old one from the next cleaning on (the old one leaves
+:data:`RULES`), or ``corrects`` a version found wrong: both stay in :data:`RULES`, the wrong one keeps
+running until it is invalidated (``data-platform invalidate --rule id@N``), and from then on the
+correction runs, so the switch happens together with the re-cleaning, audit and republication of
+everything the wrong version touched (see :func:`applied`).
 """
 
 from __future__ import annotations
@@ -18,7 +26,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-LINK_PATTERN = r"https?://|www\.[a-z0-9-]+\.[a-z]"
+# Version 1 of the link rules: counts where a link starts, so "http://www.example-shop.com" counted twice
+# (``http://`` and ``www.``), and bare domains with a path were no link at all.
+LINK_PATTERN_V1 = r"https?://|www\.[a-z0-9-]+\.[a-z]"
+# One match per URL (texts are lowercased first; RE2 syntax): a scheme or ``www.`` followed by everything
+# up to a space, a quote or a comma, or a bare domain followed by a path (``example-shop.com/help``).
+# The character before it must not belong to a word or an e-mail address, so ``anna@gmail.com`` is no
+# link, and a ``www.`` inside ``http://www.`` is part of the URL already matched. Group 1 is the URL.
+URL_PATTERN = (r"(?:^|[^a-z0-9@._%+-])((?:https?://|www\.)[^\s<>\"',]+"
+               r"|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}/[^\s<>\"',]*)")
+# The shop's own site: a link there (a help page, a product page) promotes nothing.
+SHOP_SITE_PATTERN = r"^(?:https?://)?(?:[a-z0-9-]+\.)*example-shop\.com(?:[/:?#]|$)"
 
 
 @dataclass(frozen=True)
@@ -31,6 +49,9 @@ class Rule:
     level: str  # "device" (returns anon_id) or "event" (returns event_id)
     description: str
     params: dict = field(default_factory=dict)
+    corrects: int | None = None  # the version this one corrects: it runs once that one is invalidated
+    sql_file: str = ""  # the rule's SQL under sql/cleaning/rules/ (default: the rule id)
+    retired: str = ""  # why a version no longer runs (RULE_HISTORY only)
 
     @property
     def ref(self) -> str:
@@ -39,7 +60,7 @@ class Rule:
 
     @property
     def sql_name(self) -> str:
-        return f"cleaning/rules/{self.id}.sql"
+        return f"cleaning/rules/{self.sql_file or self.id}.sql"
 
 
 RULES: tuple[Rule, ...] = (
@@ -59,15 +80,55 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "repeated_review_with_link", 1, "spam", "event",
-        "the same review text with a link, posted from 3 or more devices",
-        {"link_pattern": LINK_PATTERN, "min_devices": 3},
+        "the same review text with a link, posted from 3 or more devices (any link, the shop's own help "
+        "pages too: wrong, corrected by version 2)",
+        {"link_pattern": LINK_PATTERN_V1, "min_devices": 3},
     ),
     Rule(
-        "link_heavy_review", 1, "spam", "event",
-        "a review with 2 or more links",
-        {"link_pattern": LINK_PATTERN, "min_links": 2},
+        "repeated_review_with_link", 2, "spam", "event",
+        "the same review text with a link to a site other than the shop's own, posted from 3 or more "
+        "devices on one day",
+        {"link_pattern": URL_PATTERN, "shop_site_pattern": SHOP_SITE_PATTERN, "min_devices": 3},
+        corrects=1, sql_file="repeated_review_with_outside_link",
+    ),
+    Rule(
+        "link_heavy_review", 2, "spam", "event",
+        "a review with 2 or more links (whole URLs: a scheme, www. or a domain with a path; not e-mail "
+        "addresses)",
+        {"link_pattern": URL_PATTERN, "min_links": 2},
     ),
 )
+# Every version that ever ran, the current ones included: what a rule id@version in provenance meant.
+RULE_HISTORY: tuple[Rule, ...] = RULES + (
+    Rule(
+        "link_heavy_review", 1, "spam", "event",
+        "a review with 2 or more links", {"link_pattern": LINK_PATTERN_V1, "min_links": 2},
+        retired="replaced by version 2: counted http:// and www. of one URL as two links, so it removed "
+        "genuine reviews holding a single URL",
+    ),
+)
+
+
+def applied(void: set[tuple[str, int]], rules: tuple[Rule, ...] = RULES) -> list[tuple[int, Rule]]:
+    """(rank, rule) of the rule versions that run, given the invalidated ``(id, version)`` pairs:
+    an invalidated version never runs, and a version that ``corrects`` another runs only once that
+    one is invalidated (until then the old version runs)."""
+    return [(rank, r) for rank, r in enumerate(rules)
+            if (r.id, r.version) not in void and (r.corrects is None or (r.id, r.corrects) in void)]
+
+
+def definitive(rules: tuple[Rule, ...] = RULES, kind: str | None = None) -> list[Rule]:
+    """The latest version of each rule (of ``kind``): the rule's own definition, whichever version ran."""
+    latest: dict[str, Rule] = {}
+    for r in rules:
+        if (kind is None or r.kind == kind) and (r.id not in latest or r.version > latest[r.id].version):
+            latest[r.id] = r
+    return list(latest.values())
+
+
+def find_rule(ref: str) -> Rule | None:
+    """The rule version named ``id@version`` in :data:`RULE_HISTORY`, or None."""
+    return next((r for r in RULE_HISTORY if r.ref == ref), None)
 
 
 def ruleset_version(rules: tuple[Rule, ...] = RULES) -> str:
@@ -81,8 +142,12 @@ RULESET_VERSION = ruleset_version()
 
 def rules_markdown() -> str:
     """The registry as a markdown table (README and asset metadata)."""
-    lines = ["| rule | version | kind | removes | what |", "|---|---|---|---|---|"]
-    for r in RULES:
+    lines = ["| rule | version | kind | removes | what | runs |", "|---|---|---|---|---|---|"]
+    for r in sorted(RULE_HISTORY, key=lambda r: ([x.id for x in RULES].index(r.id), r.version)):
+        runs = (f"no: {r.retired}" if r.retired else
+                f"once version {r.corrects} is invalidated" if r.corrects else
+                next((f"until invalidated (version {c.version} corrects it)" for c in RULES
+                      if c.id == r.id and c.corrects == r.version), "yes"))
         lines.append(f"| `{r.id}` | {r.version} | {r.kind} | {'the device' if r.level == 'device' else 'the event'} "
-                     f"| {r.description} |")
+                     f"| {r.description} | {runs} |")
     return "\n".join(lines)

@@ -87,7 +87,8 @@ def generate_logs(
     ``delayed_events`` (the injected 1 hour to 2 days delays); ``valid_lines_by_event_day`` (valid
     lines, duplicates included, per UTC day of ts); ``incidents``; ``persons`` (persons,
     persons_with_multiple_devices, persons_logging_in, devices, shared_devices); ``reviews``
-    (distinct review events: ``total``, ``by_sentiment`` of the non-spam ones, ``spam``, ``gold``).
+    (distinct review events: ``total``, ``by_sentiment`` of the non-spam ones, ``spam``, ``gold``,
+    ``spam_event_ids``: the truth spam rules are measured against).
 
     Gold labels, for checking human and weak labels: ``annotations/gold/gold-<start>-d<days>-s<seed>.csv``
     under ``landing_dir`` (written like the other files), header ``review_id,label,labeled_by``: a
@@ -122,6 +123,7 @@ def generate_logs(
             event_ids = random_uuid4(rng, len(events.cols["ts"]) + plan.n_malformed)
             frags = world.frags | events.frags | {"event_id": fragments("event_id", event_ids)}
             gold += _gold_sample(np.random.default_rng([seed, day.toordinal(), _GOLD_STREAM]), events, event_ids)
+            tally.spam_event_ids += _reviews_of_pool(events, event_ids, SPAM_POOL)
             hours = _hour_slices(plan.delivery)
             first_hour = epoch_ms(day) // HOUR_MS
             for hour in range(first_hour, first_hour + 24):
@@ -270,6 +272,12 @@ def _gold_sample(rng: np.random.Generator, events: DayEvents, event_ids: pl.Seri
     return list(zip(ids, labels))
 
 
+def _reviews_of_pool(events: DayEvents, event_ids: pl.Series, pool: int) -> list[str]:
+    """The event_ids of the day's distinct reviews whose text is of ``pool`` (e.g. SPAM_POOL)."""
+    reviews = np.flatnonzero(events.cols["etype"] == _REVIEW)
+    return event_ids.gather(reviews[events.text_pool[events.cols["text"][reviews]] == pool]).to_list()
+
+
 def _write_gold(path: Path, gold: list[tuple[str, str]]) -> None:
     """The gold labels as CSV (review_id,label,labeled_by), written atomically."""
     buffer = io.StringIO()
@@ -379,6 +387,7 @@ class _Tally:
     valid_lines_by_day: Counter = field(default_factory=Counter)
     review_pools: np.ndarray = field(default_factory=lambda: np.zeros(len(REVIEW_POOLS), np.int64))
     gold: int = 0
+    spam_event_ids: list[str] = field(default_factory=list)
 
     def manifest(self, world: World, start: dt.date, days: int, events_per_day: int, seed: int,
                  incidents: list[Incident], files: list[dict]) -> dict:
@@ -404,6 +413,7 @@ class _Tally:
                 "total": int(self.review_pools.sum()),
                 "by_sentiment": {p: int(c) for p, c in zip(REVIEW_POOLS, self.review_pools) if p != "spam"},
                 "spam": int(self.review_pools[SPAM_POOL]),
+                "spam_event_ids": sorted(self.spam_event_ids),
                 "gold": self.gold,
             },
         }

@@ -17,6 +17,7 @@ from data_platform.generator import world as w
 from data_platform.generator.incidents import Incident
 from data_platform.generator.world import ABSENT, NULL, World, fragments, json_text, random_hex
 from data_platform.labeling import SENTIMENTS
+from data_platform.privacy.redaction import redact_text
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -37,7 +38,10 @@ CTR_POSITION_SLOPE = -0.9
 CTR_PRICE_SLOPE = -0.35
 CTR_FAVOURITE_BOOST = 0.6
 PURCHASE_P = 0.17
-SPAM_SHARE = 0.10
+SPAM_SHARE = 0.10  # of a day's reviews are spam, posted in campaigns (see _campaigns)
+CAMPAIGN_MIN_POSTS = 3  # a campaign posts its text from at least this many devices on one day
+CAMPAIGN_POSTS = 6  # posts of one campaign on a day, about
+SHOP_LINK_SHARE = 0.05  # of a day's reviews are genuine ones that cite a help page of the shop (a link)
 PII_SHARE = 0.10
 EXPLICIT_NULL_USER_P = 0.02
 OPTIONAL_MISSING_P = 0.01
@@ -133,8 +137,19 @@ REVIEW_TEXTS = {
     "spam": (
         "BEST DEALS!!! 90% OFF designer bags at http://cheap-luxury-deals.example.biz - order now!!!",
         "Free gift cards here >>> www.free-giftcards-now.example.net <<< Make $500/day from home!",
+        "1000 followers for $5!!! http://likes4you.example.biz/buy and www.insta-boost.example.info/vip",
     ),
 }
+# Genuine reviews that cite a page of the shop's own site (example-shop.com), by sentiment, with the
+# rating they come with. The review form offers them as one-tap answers after a support contact, so
+# several customers post the very same text on a day: exactly what a rule against mass-posted links
+# must not take for promotion. Written the ways people write a URL (scheme + www, bare www).
+SHOP_LINK_TEXTS = {
+    "negative": ("Stopped charging after a week, and http://www.example-shop.com/support.asp did not help.",),
+    "neutral": ("Setup is fiddly: follow https://www.example-shop.com/help/setup step by step and it works.",),
+    "positive": ("Paired in a minute thanks to www.example-shop.com/help/pairing, works great.",),
+}
+SHOP_LINK_RATING = {"negative": 2, "neutral": 3, "positive": 5}
 # Polar texts mild enough to go with a middling (3-star) rating; the others only come with a rating
 # of their own sentiment (a 3-star "Terrible quality, do not buy." would not be realistic).
 MILD_REVIEW_TEXTS = frozenset({
@@ -178,18 +193,26 @@ def _text_choices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 _TEXT_TABLE, _TEXT_GROUP_START, _TEXT_GROUP_SIZE = _text_choices()
-_TEXT_CODE_POOL = np.repeat(np.arange(len(REVIEW_POOLS)), [len(REVIEW_TEXTS[p]) for p in REVIEW_POOLS]).astype(np.int8)
-_BASE_TEXTS_LONGEST_FIRST = sorted(((t, p) for p in REVIEW_POOLS for t in REVIEW_TEXTS[p]), key=lambda tp: -len(tp[0]))
+# Text codes: the pools' texts in order, then the shop-link texts (codes from _SHOP_LINK_FIRST on).
+_SHOP_LINKS = [(t, s) for s in SENTIMENTS for t in SHOP_LINK_TEXTS[s]]
+_SHOP_LINK_FIRST = sum(len(REVIEW_TEXTS[p]) for p in REVIEW_POOLS)
+_TEXT_CODE_POOL = np.concatenate([
+    np.repeat(np.arange(len(REVIEW_POOLS)), [len(REVIEW_TEXTS[p]) for p in REVIEW_POOLS]),
+    [REVIEW_POOLS.index(s) for _, s in _SHOP_LINKS]]).astype(np.int8)
+# A base text is recognised raw and redacted (a shop-link text's URL becomes <URL> in the warehouse).
+_BASE_TEXTS_LONGEST_FIRST = sorted({(b, p) for p in REVIEW_POOLS for t in REVIEW_TEXTS[p] for b in (t, redact_text(t))}
+                                   | {(b, s) for t, s in _SHOP_LINKS for b in (t, redact_text(t))},
+                                   key=lambda tp: (-len(tp[0]), tp))
 
 
 def review_truth(text: str | None) -> str | None:
     """The true sentiment (one of ``labeling.SENTIMENTS``) of a generated review text, or None.
 
     ``text`` is the review text as decoded from the JSON line (as stored in the warehouse), raw or
-    with its personal data redacted: generated texts are a base text from :data:`REVIEW_TEXTS`,
-    sometimes followed by a sentence with personal data, so the answer is the pool of the longest
-    base text that ``text`` starts with. None for spam, for a text no base text starts, and for
-    anything that is not a string.
+    with its personal data redacted: generated texts are a base text from :data:`REVIEW_TEXTS` (or
+    :data:`SHOP_LINK_TEXTS`), sometimes followed by a sentence with personal data, so the answer is the
+    pool of the longest base text that ``text`` starts with. None for spam, for a text no base text
+    starts, and for anything that is not a string.
     """
     if not isinstance(text, str):
         return None
@@ -398,17 +421,48 @@ def _reviews(rng, world: World, session: np.ndarray, after_ts: np.ndarray, devic
     quality = world.item_quality[item]
     rating = np.clip(np.round(4.1 + 1.5 * quality + rng.normal(0.0, 1.1, n)), 1, 5).astype(np.int8)
     rating[rng.random(n) < 0.06 + 0.10 * (quality < -0.4)] = 1
-    spam = rng.random(n) < SPAM_SHARE
+    # spam campaigns, then groups of customers citing the same help page (their own random stream)
+    spam_posts, campaign = _campaigns(rng.random(n), device, np.ones(n, bool), SPAM_SHARE)
+    linked = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    spam = np.zeros(n, bool)
+    spam[spam_posts] = True
+    help_posts, thread = _campaigns(linked.random(n), device, ~spam, SHOP_LINK_SHARE)
     rating[spam] = 5
-    texts = [json_text(t) for pool in REVIEW_POOLS for t in REVIEW_TEXTS[pool]]
+    texts = [json_text(t) for pool in REVIEW_POOLS for t in REVIEW_TEXTS[pool]] + [json_text(t) for t, _ in _SHOP_LINKS]
     base = _review_text_codes(rating, spam, rng.random(n))
+    spam_text = linked.integers(0, len(REVIEW_TEXTS["spam"]), max(len(spam_posts), 1))[campaign]
+    base[spam_posts] = sum(len(REVIEW_TEXTS[p]) for p in REVIEW_POOLS[:SPAM_POOL]) + spam_text  # one text a campaign
+    help_text = linked.integers(0, len(_SHOP_LINKS), max(len(help_posts), 1))[thread]
+    base[help_posts] = _SHOP_LINK_FIRST + help_text
+    rating[help_posts] = [SHOP_LINK_RATING[_SHOP_LINKS[t][1]] for t in help_text.tolist()]
     pii = _pii_snippets(rng, min(n, 200) + 1)
-    with_pii = np.where(~spam & (rng.random(n) < PII_SHARE), rng.integers(1, len(pii), n), 0)
+    has_link = np.zeros(n, bool)
+    has_link[help_posts] = True
+    # no personal data after spam or a shop link (a second link would make a genuine review link-heavy)
+    with_pii = np.where(~spam & ~has_link & (rng.random(n) < PII_SHARE), rng.integers(1, len(pii), n), 0)
     text = pl.Series(texts).gather(base) + pl.Series(pii).gather(with_pii)
     ts = after_ts + rng.integers(5_000, 120_000, n)
     cols = _rows(n, etype=_etype("review"), ts=ts, device=device, session=session, item=item,
                  rating=rating, text=np.arange(n))
     return cols, text, _TEXT_CODE_POOL[base]
+
+
+def _campaigns(priority: np.ndarray, device: np.ndarray, eligible: np.ndarray,
+               share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Reviews that post one text per group from distinct devices: (review indices, group of each).
+
+    About ``share`` of the ``eligible`` reviews, one per device (``priority``, uniform, decides which),
+    and at least CAMPAIGN_MIN_POSTS whenever that many devices review on the day (none otherwise), in
+    groups of about CAMPAIGN_POSTS and never fewer than CAMPAIGN_MIN_POSTS posts.
+    """
+    candidates = np.flatnonzero(eligible)
+    candidates = candidates[np.argsort(priority[candidates], kind="stable")]
+    _, first = np.unique(device[candidates], return_index=True)
+    candidates = candidates[np.sort(first)]  # the first review of each device, in priority order
+    k = min(len(candidates), max(CAMPAIGN_MIN_POSTS, round(share * len(device))))
+    if k < CAMPAIGN_MIN_POSTS:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.sort(candidates[:k]), np.arange(k) % max(1, k // CAMPAIGN_POSTS)
 
 
 def _review_text_codes(rating: np.ndarray, spam: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ import pyarrow as pa
 import dagster as dg
 
 from data_platform.cleaning.assets import CLEAN_EVENTS
+from data_platform.cleaning.rules import definitive
 from data_platform.labeling import SENTIMENTS
 from data_platform.labeling.active import STRATEGIES, pick_most_uncertain
 from data_platform.labeling.aggregation import expected_calibration_error
@@ -43,7 +44,7 @@ from data_platform.labeling.weak import (
     vote_matrix,
 )
 from data_platform.metadata import StageClock, markdown_table, table_schema_of
-from data_platform.resources import LabelingDesk, LandingZone, Warehouse, rows, run_sql, write_rows
+from data_platform.resources import LabelingDesk, LandingZone, Warehouse, load_sql, rows, run_sql, write_rows
 from data_platform.validation.contracts import CONTRACTS
 from data_platform.provenance.column_maps import lineage_metadata
 
@@ -70,6 +71,12 @@ EXAMPLES_CHECK = dg.AssetCheckSpec(
     "review_examples_accounted", asset=REVIEW_EXAMPLES, blocking=True,
     description="Every review is labelled once or counted as unlabeled; labels in the label set, "
     "confidence in [0, 1], gold wins over human consensus which wins over weak labels, provenance present.",
+)
+SPAM_CHECK = dg.AssetCheckSpec(
+    "no_known_spam", asset=REVIEW_EXAMPLES, blocking=True,
+    description="No labeled review matches the definition of a spam rule (the latest version of each, "
+    "evaluated on the raw texts of those days whichever version cleaned them): spam must never be "
+    "labeled and published.",
 )
 
 
@@ -268,7 +275,7 @@ def human_consensus(context: dg.AssetExecutionContext, config: AgreementConfig, 
 
 
 @dg.asset(key=REVIEW_EXAMPLES, deps=[REVIEWS, GOLD, WEAK_LABELS, HUMAN_CONSENSUS], code_version="review-examples-1",
-          check_specs=[EXAMPLES_CHECK], **_COMMON)
+          check_specs=[EXAMPLES_CHECK, SPAM_CHECK], **_COMMON)
 def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """The labeled review dataset: one label per review with label_source (gold > human_consensus >
     weak), label_confidence (its calibration on gold per source is in the metadata), rater count,
@@ -282,6 +289,7 @@ def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
         sources = rows(con, "labeling/label_sources.sql")
         on_gold = rows(con, "labeling/confidence_on_gold.sql")
         schema = CONTRACTS["labels.review_examples"].table_schema()
+        spam = known_spam(con)
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": summary["examples"],
         "dagster/column_schema": schema,
@@ -297,6 +305,22 @@ def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
                 and summary["examples"] + summary["unlabeled"] == summary["reviews"] and summary["invalid_rows"] == 0),
         metadata={k: v for k, v in summary.items()},
     )
+    yield dg.AssetCheckResult(
+        check_name=SPAM_CHECK.name, passed=not any(spam.values()),
+        description=None if not any(spam.values()) else
+        "spam reached the labeled reviews: " + ", ".join(f"{r} {len(ids)}" for r, ids in spam.items() if ids),
+        metadata={"spam_by_rule": dg.MetadataValue.json({r: len(ids) for r, ids in spam.items()}),
+                  "sample": dg.MetadataValue.json({r: ids[:5] for r, ids in spam.items() if ids})},
+    )
+
+
+def known_spam(con) -> dict[str, list[str]]:
+    """Rule ref -> ids of labeled reviews the latest version of that spam rule matches, evaluated on
+    the raw texts of all the reviews of the same days (independent of the rule version that ran)."""
+    run_sql(con, "labeling/known_spam_events.sql")
+    return {rule.ref: [r[0] for r in run_sql(con, "labeling/known_spam_in_examples.sql", rule.params,
+                                             rule_sql=load_sql(rule.sql_name)).fetchall()]
+            for rule in definitive(kind="spam")}
 
 
 def _find_label_issues(con) -> list[dict]:

@@ -7,7 +7,8 @@ What an invalidation does:
   clean layer removes them from then on (``clean.filtered_events`` kind ``invalidated``, named by the
   invalidation id), so no label, split or export is built from them.
 - ``rule``: the rule version was wrong. Its decisions are void: the re-cleaned days keep the events it
-  removed (a fixed version, with a new number, applies when it ships).
+  removed, unless the version that corrects it (``corrects`` in ``cleaning/rules.py``), which runs from
+  the invalidation on, removes them again under its own version.
 
 :func:`run_invalidation` records the invalidation, re-materializes the affected days through Dagster
 (``daily_pipeline`` over the range, widened by a day on each side for clicks and their impressions), then
@@ -79,33 +80,38 @@ def run_invalidation(
         before = counts(con, kind, value)
         exports_before = _latest_exports(con)
         days = affected_days(con, kind, value)
+        if days is None and kind != "rule":
+            raise ValueError(f"no event matches {kind} {value!r}: nothing to invalidate")
         invalidation_id = record_invalidation(con, kind, value, reason, who)
         # the input's events as they are now: after, the same events are counted again (for a voided
         # rule, the events it removed are back downstream; for a bad input, they are gone)
         run_sql(con, "provenance/save_events.sql", {"id": invalidation_id})
-    if days is None:
-        raise ValueError(f"no event matches {kind} {value!r}: nothing to invalidate")
-    first, last = max(days[0], partition_start), days[1]
+    # a rule version that removed nothing (yet) is still declared wrong: nothing to rebuild, and the
+    # version correcting it runs from the next cleaning on
+    first, last = (max(days[0], partition_start), days[1]) if days else (None, None)
     steps = [["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"],
-             ["--job", "relabel_reviews"], ["--job", "publish_datasets"]]
+             ["--job", "relabel_reviews"], ["--job", "publish_datasets"]] if days else []
     for step in steps:
         if (code := launch(step)) != 0:
             raise RuntimeError(f"dg launch {' '.join(step)} failed (exit {code}); invalidation "
                                f"{invalidation_id} stays 'applying'")
     with connect(False) as con:
         after = counts(con, kind, value)
+        exports_after = _latest_exports(con)
+        # checked before the audit view below: for a rule, its decisions must be gone (a correcting
+        # version may remove some of the same events again, under its own version)
+        left = remaining(after, kind, [e for e in exports_after if e not in exports_before])
         run_sql(con, "provenance/stage_saved_events.sql", {"id": invalidation_id})
         restored = {t: n for t, n in ((r["table"], r["rows"]) for r in count_staged(con))}
         if kind == "rule":  # the audit shows where the voided decisions' events are now
             after = {**after, **{t: n for t, n in restored.items() if not t.startswith("export")}}
-        exports_after = _latest_exports(con)
-        left = remaining(after, kind, [e for e in exports_after if e not in exports_before])
         for table in sorted(set(before) | set(after)):
             run_sql(con, "provenance/insert_audit.sql", {"id": invalidation_id, "table_name": table,
                                                          "before": before.get(table, 0), "after": after.get(table, 0)})
         superseded = _supersede(con, exports_before, exports_after, invalidation_id, reason)
         run_sql(con, "provenance/mark_applied.sql", {"id": invalidation_id, "status": "failed" if left else "applied"})
-    return {"invalidation_id": invalidation_id, "days": [str(first), str(last)], "before": before, "after": after,
+    return {"invalidation_id": invalidation_id, "days": [str(first), str(last)] if days else [],
+            "before": before, "after": after,
             "remaining": left, "exports_before": exports_before, "exports_after": exports_after,
             "superseded": superseded}
 

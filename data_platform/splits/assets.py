@@ -78,14 +78,16 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             n = assign_splits(con, spec, ratios)
             report = split_report(con, spec)
-            fairness_rows = _fairness(con, spec, config)
-            signal = _signal(con, spec)
-            agreement = _agreement_by_group(con) if spec is REVIEWS else []
+            # a dataset with no examples (e.g. logs without any review) has no groups, signal or agreement
+            fairness_rows = _fairness(con, spec, config) if n else ([], [])
+            signal = _signal(con, spec) if n else []
+            agreement = _agreement_by_group(con) if spec is REVIEWS and n else []
         ratio_problems = report.ratio_problems(ratios, config.ratio_tolerance)
         label_problems = report.label_problems(spec.label_tolerance)
         table, flagged = fairness_rows
         yield dg.MaterializeResult(metadata={
             "dagster/row_count": n,
+            **({} if n else {"note": f"no examples in {spec.source} ({spec.where}): nothing to split"}),
             "examples_by_split": dg.MetadataValue.json(report.by_split),
             "label_share": dg.MetadataValue.json({s: {k: round(v, 4) for k, v in d.items()}
                                                   for s, d in report.label_share.items()}),
@@ -250,6 +252,13 @@ def build_export_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             run_sql(con, "splits/create_registry.sql")
             previous = run_sql(con, "splits/latest_export.sql", {"dataset": spec.name}).fetchone()
+            if not split_report(con, spec).examples:
+                # nothing to publish: no empty version is written or registered, the latest stays current
+                return dg.MaterializeResult(metadata={
+                    "dagster/row_count": 0, "new_version": False, "published": False,
+                    "note": f"no examples in {spec.source} ({spec.where}): nothing published"
+                            + (f"; version {previous[0]} stays the current one" if previous else ""),
+                })
             export = write_export(con, spec, root)
             if spec is CTR and export.written:
                 run_sql(con, "splits/copy_balanced.sql",
@@ -268,6 +277,7 @@ def build_export_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             "dagster/row_count": sum(export.counts.values()),
             "version": export.version,
             "new_version": export.written,
+            "published": True,
             "path": dg.MetadataValue.path(str(export.path.resolve())),
             "card": dg.MetadataValue.md((export.path / "card.md").read_text(encoding="utf-8")),
         })

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from data_platform.resources import rows, run_sql
+from data_platform.resources import existing_tables, rows, run_sql
 
 DEFAULT_RATIOS = (0.6, 0.2, 0.2)
 SPLITS = ("train", "dev", "test")
@@ -91,9 +91,15 @@ def check_ratios(ratios: tuple[float, float, float]) -> tuple[float, float, floa
 
 def assign_splits(con: duckdb.DuckDBPyConnection, spec: DatasetSpec,
                   ratios: tuple[float, float, float] = DEFAULT_RATIOS) -> int:
-    """(Re)build ``splits.<dataset>``; returns its row count."""
+    """(Re)build ``splits.<dataset>``; returns its row count.
+
+    A source table that does not exist (its labeling job never ran, or the logs hold no event of its
+    type, e.g. no review) gives an empty split table: a dataset with no examples, not an error."""
     train, dev, _ = check_ratios(ratios)
     run_sql(con, "splits/create_schema.sql")
+    if spec.source not in existing_tables(con):
+        run_sql(con, "splits/empty_split_table.sql", target=f"splits.{spec.name}")
+        return 0
     run_sql(con, "splits/assign.sql", {"salt": SALT, "train": train, "dev": dev},
             target=f"splits.{spec.name}", source=spec.source, id_column=spec.id_column,
             group_column=spec.group_column, label_column=spec.label_column, date_column=spec.date_column,
@@ -117,7 +123,10 @@ class SplitReport:
     def ratio_problems(self, ratios: tuple[float, float, float], tolerance: float) -> list[str]:
         """Splits whose share of the examples is further from its ratio than the allowance:
         ``tolerance``, or three standard deviations of a hashed-by-group share when larger
-        (``sqrt(r (1 - r) sum(w^2))``: few or very unequal persons make the shares wander)."""
+        (``sqrt(r (1 - r) sum(w^2))``: few or very unequal persons make the shares wander). A dataset
+        with no examples has no share to be off."""
+        if not self.examples:
+            return []
         out = []
         for s, r in zip(SPLITS, ratios):
             allowed = max(tolerance, 3 * (r * (1 - r) * self.concentration) ** 0.5)

@@ -1,0 +1,5 @@
+-- The split table of a dataset whose source table does not exist yet: no examples, the same columns.
+CREATE OR REPLACE TABLE {target} (
+    example_id VARCHAR, group_key VARCHAR, label VARCHAR, example_date DATE, bucket DOUBLE, split VARCHAR,
+    split_time VARCHAR
+)
