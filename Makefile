@@ -15,15 +15,22 @@ INCIDENTS ?= --incident cents_prices@2026-11-05 --incident category_drift@2026-1
 
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: install demo test ui bench bench-monitoring clean
+.PHONY: install lock demo test ui bench bench-monitoring clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The venv gets exactly the dependency tree in uv.lock (what CI tested), the project itself editable.
+# After changing a pin in pyproject.toml: make lock (then commit uv.lock).
+UV_VERSION := 0.13.8
+$(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --extra dev --inexact --quiet
 	touch $(STAMP)
+
+lock:
+	test -x $(BIN)/uv || (test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)")
+	$(BIN)/uv lock
 
 demo: install
 	$(BIN)/data-platform demo --start $(START) --days $(DAYS) --events-per-day $(EVENTS_PER_DAY) --seed $(SEED) $(INCIDENTS)
