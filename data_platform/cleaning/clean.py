@@ -136,6 +136,12 @@ def clean_days(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    return clean_stats(con, days, identity)
+
+
+def clean_stats(con: duckdb.DuckDBPyConnection, days: dict[str, dt.date], identity: IdentityStats) -> CleanStats:
+    """The counts of the clean layer for ``[start_day, end_day)`` as it stands (one day: a partition's
+    metadata; the identity map is not per day and is passed through)."""
     counts = rows(con, "cleaning/check_accounting.sql", days)
     by_rule = {r["rule_id"]: r["n"] for r in rows(con, "cleaning/filtered_by_rule.sql", days)}
     cents = rows(con, "cleaning/unit_corrections_in_range.sql", days)
