@@ -175,3 +175,38 @@ def test_a_copy_restamped_onto_the_next_day_is_still_a_duplicate(warehouse, land
     assert query(warehouse, "SELECT event_date::VARCHAR, source_file, kept_source_file FROM clean.duplicates") == [
         ("2026-11-03", "b.jsonl", "a.jsonl")]
     assert checks_by_name(result)["raw_rows_accounted"].passed
+
+
+def test_a_blocking_check_stops_the_range_on_its_own_days_and_the_cli_says_why(tmp_path, warehouse, landing,
+                                                                              monkeypatch, capsys):
+    """A clean_contract failure (here: the check expects another ruleset version than the one that wrote
+    the rows) is recorded per day with its counts as the reason, stops the run, and ``data-platform
+    summary`` prints each failing day with that reason."""
+    from data_platform import cli
+    from data_platform.cleaning import assets as cleaning_assets
+
+    write_lines(landing.events_dir() / "a.jsonl", [event(f"e{i}", ts=f"2026-11-0{2 + i % 2}T10:{i:02d}:00Z")
+                                                   for i in range(7)], age_seconds=7200)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setattr(cleaning_assets, "RULESET_VERSION", "ruleset-other")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        result = dg.materialize([raw_ingestion, clean_layer], resources={"warehouse": warehouse, "landing": landing},
+                                instance=instance, raise_on_error=False, tags={
+                                    "dagster/asset_partition_range_start": "2026-11-02",
+                                    "dagster/asset_partition_range_end": "2026-11-03"})
+    assert not result.success
+    failed = {c.partition: c for c in result.get_asset_check_evaluations() if c.check_name == "clean_contract"}
+    per_day = dict(query(warehouse, "SELECT strftime(event_date, '%Y-%m-%d'), count(*) FROM clean.events GROUP BY 1"))
+    assert per_day == {"2026-11-02": 4, "2026-11-03": 3}
+    for day, n in per_day.items():
+        assert not failed[day].passed
+        assert failed[day].description == f"wrong_ruleset_version: {n} rows"
+
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DATA_PLATFORM_WAREHOUSE", warehouse.database)
+    assert cli.main(["summary"]) == 0
+    out = capsys.readouterr().out
+    assert "FAILED clean/events clean_contract 2026-11-02: wrong_ruleset_version: 4 rows" in out
+    assert "FAILED clean/events clean_contract 2026-11-03: wrong_ruleset_version: 3 rows" in out
+    assert "clean/events raw_rows_accounted" not in out  # passed checks are counted, not listed

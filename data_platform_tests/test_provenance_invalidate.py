@@ -53,7 +53,7 @@ def q(world, sql):
     return query(world["warehouse"], sql)
 
 
-def test_a_bad_client_version_leaves_every_table_and_the_exports_are_republished(world):
+def test_a_bad_client_version_leaves_every_table_and_the_exports_are_republished(world, monkeypatch, capsys):
     bad = q(world, "SELECT count(*) FROM clean.events WHERE app_version = '3.2.0'")[0][0]
     assert bad > 100
     old_ctr = Path(q(world, "SELECT path FROM splits.exports WHERE dataset = 'ctr_examples'")[0][0])
@@ -92,6 +92,20 @@ def test_a_bad_client_version_leaves_every_table_and_the_exports_are_republished
     assert audit["clean.events"] == 0 and audit["raw.events"] > 0
     ui = dg.materialize([invalidations], resources={"warehouse": world["warehouse"]})
     assert {c.check_name: c.passed for c in ui.get_asset_check_evaluations()} == {"invalidated_inputs_gone": True}
+    # `impact` says what its numbers are and which export version is the current one
+    from data_platform import cli
+
+    monkeypatch.setenv("DATA_PLATFORM_WAREHOUSE", world["warehouse"].database)
+    capsys.readouterr()
+    assert cli.main(["impact", "--app-version", "3.2.0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "rows holding data from app version '3.2.0', per table and per published export version:"
+    assert lines[1].split() == ["table", "/", "export", "version", "rows"]
+    [old_line] = [line for line in lines if f"export ctr_examples {old_ctr.name} " in line]
+    [new_line] = [line for line in lines if f"export ctr_examples {new_ctr.name} " in line]
+    assert old_line.endswith(f"(superseded by {new_ctr.name})")
+    assert new_line.endswith("(current)") and " 0  " in new_line
+    assert f" {result['before']['raw.events']:,}" in next(line for line in lines if "raw.events" in line)
 
 
 def test_a_voided_rule_version_gives_its_events_back(world):
