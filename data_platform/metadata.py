@@ -3,9 +3,11 @@
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+import yaml
 
 from data_platform.partitions import partition_windows
 from data_platform.resources import load_sql
@@ -52,20 +54,65 @@ def _ddl_catalog(ddl_name: str) -> dict[str, list[tuple[str, str]]]:
         con.close()
 
 
+COLUMN_DESCRIPTIONS = Path(__file__).with_name("column_descriptions.yaml")
+
+
+@cache
+def _glossary() -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    from data_platform import contracts
+
+    shipped = yaml.safe_load(COLUMN_DESCRIPTIONS.read_text())
+    raw = {name: desc for name, _, desc in (*contracts.raw_events_columns(), *contracts.RAW_QUARANTINE_COLUMNS)}
+    return {**raw, **shipped["columns"]}, shipped["tables"]
+
+
+def column_description(table: str, column: str) -> str:
+    """What ``column`` of ``table`` (``schema.table``) means, from ``column_descriptions.yaml`` (a name
+    means the same in every table unless the table says otherwise) and the raw log contract; empty
+    when nobody wrote it down."""
+    columns, tables = _glossary()
+    return tables.get(table, {}).get(column) or columns.get(column, "")
+
+
+def described(schema: dg.TableSchema, table: str) -> dg.TableSchema:
+    """``schema`` with every column lacking a description given the one of :func:`column_description`."""
+    return dg.TableSchema(columns=[
+        c if c.description else dg.TableColumn(name=c.name, type=c.type, description=column_description(table, c.name)
+                                               or None, constraints=c.constraints, tags=c.tags)
+        for c in schema.columns], constraints=schema.constraints)
+
+
 def table_schema_of(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
     """The dagster/column_schema of a table as it stands in the warehouse (for tables rebuilt with
-    CREATE TABLE AS, whose columns follow their query)."""
+    CREATE TABLE AS, whose columns follow their query), with the columns' descriptions."""
     schema, name = table.split(".")
     cols = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
         "ORDER BY column_index", [schema, name]).fetchall()
-    return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in cols])
+    return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t, description=column_description(table, c) or None)
+                                   for c, t in cols])
 
 
 def ddl_columns(ddl_name: str, table: str) -> tuple[tuple[str, str, str], ...]:
     """(name, DuckDB type, description) of ``table`` as the stage's DDL file creates it (the
-    description is the empty string: the DDL's comments are for readers of the SQL)."""
-    return tuple((c, t, "") for c, t in _ddl_catalog(ddl_name)[table])
+    description from :func:`column_description`)."""
+    return tuple((c, t, column_description(table, c)) for c, t in _ddl_catalog(ddl_name)[table])
+
+
+def ddl_tables() -> dict[str, dg.TableSchema]:
+    """Every table a stage's DDL file (``sql/<stage>/create_*.sql``) creates, as a described
+    dagster/column_schema (tables built with CREATE TABLE AS are not in it)."""
+    from data_platform.resources import SQL_DIR
+
+    out = {}
+    for path in sorted(SQL_DIR.glob("*/create_*.sql")):
+        name = path.relative_to(SQL_DIR).as_posix()
+        if "{" in path.read_text():
+            continue  # a template its stage fills in (ingestion's landed lines): not a plain DDL
+        for table, cols in _ddl_catalog(name).items():
+            out[table] = dg.TableSchema(columns=[dg.TableColumn(c, t, column_description(table, c) or None)
+                                                 for c, t in cols])
+    return out
 
 
 DayWindow = dict  # {"start_day": date, "end_day": date}, end exclusive

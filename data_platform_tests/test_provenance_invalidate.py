@@ -108,6 +108,19 @@ def test_a_bad_client_version_leaves_every_table_and_the_exports_are_republished
     assert f" {result['before']['raw.events']:,}" in next(line for line in lines if "raw.events" in line)
 
 
+def test_every_column_of_every_table_the_pipeline_builds_is_described(world):
+    """What each materialization reports as its columns (tables built with CREATE TABLE AS included)
+    carries a description for every column: walk the warehouse after every stage ran."""
+    from data_platform.metadata import table_schema_of
+
+    with duckdb.connect(world["warehouse"].database, read_only=True) as con:
+        tables = [t for (t,) in con.execute("SELECT DISTINCT schema_name || '.' || table_name FROM duckdb_columns() "
+                                            "WHERE NOT internal ORDER BY 1").fetchall()]
+        undescribed = {t: [c.name for c in table_schema_of(con, t).columns if not c.description] for t in tables}
+    assert {"splits.ctr_examples", "labels.weak_labels", "labels.human_consensus"} <= set(tables)
+    assert {t: cols for t, cols in undescribed.items() if cols} == {}
+
+
 def test_a_voided_rule_version_gives_its_events_back(world):
     rule_id, version, removed = q(world, "SELECT rule_id, rule_version, count(*) FROM clean.filtered_events "
                                          "WHERE kind = 'spam' GROUP BY ALL ORDER BY 3 DESC LIMIT 1")[0]
