@@ -7,8 +7,11 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
+
+import dagster as dg
 
 from data_platform.metadata import counts_text
 from data_platform.resources import PROJECT_ROOT
@@ -50,7 +53,6 @@ def run_summary(since: dt.datetime) -> list[str]:
     pass on a partition, with its reason. Empty without ``DAGSTER_HOME``."""
     if not os.environ.get("DAGSTER_HOME"):
         return []
-    import dagster as dg
     from dagster._core.events import DagsterEventType as T
 
     lines = []
@@ -70,9 +72,10 @@ def run_summary(since: dt.datetime) -> list[str]:
                 else:
                     checks.append(event.event_specific_data)
             not_passed = [c for c in checks if not c.passed]
-            lines.append(f"     run {run.run_id[:8]} {run.status.value}: steps {', '.join(steps) or 'none'}; "
-                         f"{materialized} materializations; checks {len(checks) - len(not_passed)} passed, "
-                         f"{len(not_passed)} did not")
+            lines += textwrap.wrap(
+                f"run {run.run_id[:8]} {run.status.value}: steps {', '.join(steps) or 'none'}; {materialized} "
+                f"materializations; checks {len(checks) - len(not_passed)} passed, {len(not_passed)} did not",
+                width=120, initial_indent="     ", subsequent_indent="       ", break_on_hyphens=False)
             lines += [f"       {check_line(c)}" for c in not_passed]
     return lines
 
@@ -80,8 +83,6 @@ def run_summary(since: dt.datetime) -> list[str]:
 def check_line(evaluation) -> str:
     """``FAILED clean/events clean_contract 2026-11-05: price_not_converted: 1,484 rows`` (WARN for a
     check of WARN severity)."""
-    import dagster as dg
-
     state = "PASSED" if evaluation.passed else (
         "WARN" if evaluation.severity == dg.AssetCheckSeverity.WARN else "FAILED")
     where = f" {evaluation.partition}" if getattr(evaluation, "partition", None) else ""
@@ -91,20 +92,25 @@ def check_line(evaluation) -> str:
 
 
 def check_reason(evaluation) -> str:
-    """Why a check did not pass: its description, else the counts in its metadata (count breakdowns
-    such as ``violations`` or ``by_reason`` first, else the non-zero whole numbers), so a check written
-    by anyone shows its reason without code here knowing it."""
+    """Why a check did not pass: its description, else what its metadata says (count breakdowns such
+    as ``violations`` or ``by_reason`` first, else the non-zero whole numbers, else short texts and the
+    rows of markdown tables), so a check written by anyone shows its reason without code here knowing it."""
     if evaluation.description:
         return evaluation.description
     breakdowns: dict[str, int] = {}
     numbers: dict[str, int] = {}
-    for key, value in (evaluation.metadata or {}).items():
-        value = getattr(value, "value", value)
+    texts: list[str] = []
+    for key, entry in (evaluation.metadata or {}).items():
+        value = getattr(entry, "value", entry)
         if isinstance(value, dict):
             breakdowns.update({str(k): v for k, v in value.items() if _count(v)})
         elif _count(value):
             numbers[key] = value
-    return counts_text(breakdowns or numbers, "")
+        elif isinstance(entry, dg.MarkdownMetadataValue) and value.startswith("|"):
+            texts.append(f"{key}: {value.count(chr(10)) - 1} rows")  # header and rule lines, then one per row
+        elif isinstance(value, str) and value not in ("", "-", "_none_") and len(value) <= 200:
+            texts.append(f"{key}: {value}")
+    return counts_text(breakdowns or numbers, "") or ", ".join(texts)
 
 
 def _count(value) -> bool:

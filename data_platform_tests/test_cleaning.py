@@ -210,3 +210,24 @@ def test_a_blocking_check_stops_the_range_on_its_own_days_and_the_cli_says_why(t
     assert "FAILED clean/events clean_contract 2026-11-02: wrong_ruleset_version: 4 rows" in out
     assert "FAILED clean/events clean_contract 2026-11-03: wrong_ruleset_version: 3 rows" in out
     assert "clean/events raw_rows_accounted" not in out  # passed checks are counted, not listed
+
+
+def test_a_check_without_a_description_still_shows_its_reason():
+    """Checks written elsewhere (new set-aside reasons, split checks) give their reason through their
+    metadata: count breakdowns, else counts, else short texts and table rows."""
+    from data_platform.launch import check_line
+
+    def evaluation(metadata, severity=dg.AssetCheckSeverity.ERROR, description=None):
+        return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(["clean", "events"]), check_name="c", passed=False,
+                                       metadata=metadata, severity=severity, description=description,
+                                       partition="2026-11-05")
+
+    assert check_line(evaluation({"rows_checked": 9000, "by_reason": {"unknown_currency": 1484, "x": 0}})) == \
+        "FAILED clean/events c 2026-11-05: unknown_currency: 1,484"
+    assert check_line(evaluation({"errors": 13, "first": dg.MetadataValue.md("| a |\n|---|\n| 1 |\n| 2 |")})) == \
+        "FAILED clean/events c 2026-11-05: errors: 13"
+    assert check_line(evaluation({"problems": "train 0.70 vs 0.80", "divergences": dg.MetadataValue.md(
+        "| g |\n|---|\n| 1 |\n| 2 |")}, severity=dg.AssetCheckSeverity.WARN)) == \
+        "WARN clean/events c 2026-11-05: problems: train 0.70 vs 0.80, divergences: 2 rows"
+    assert check_line(evaluation({"n": 3}, description="price_not_converted: 3 rows")).endswith(
+        ": price_not_converted: 3 rows")
