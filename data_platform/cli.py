@@ -270,9 +270,13 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 def cmd_tick(args: argparse.Namespace) -> int:
     """Evaluate one sensor of the definitions against the instance and run what it requests, in process."""
+    import warnings
+
     import dagster as dg
 
-    from data_platform.definitions import defs
+    with warnings.catch_warnings():  # dagster's beta/preview notices about our own definitions: not news here
+        warnings.simplefilter("ignore", (dg.BetaWarning, dg.PreviewWarning))
+        from data_platform.definitions import defs
 
     sensor = defs.resolve_sensor_def(args.sensor)
     with dg.DagsterInstance.get() as instance:
