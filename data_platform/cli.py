@@ -377,7 +377,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
         from data_platform.launch import check_line
 
         failed = [c for c in checks if not c.passed]
-        print(f"checks (latest evaluation in the recent runs): {len(checks) - len(failed)} passed, {len(failed)} failed")
+        print(f"checks (latest evaluation per day in the recent runs): {len(checks) - len(failed)} passed, "
+              f"{len(failed)} did not (FAILED: severity ERROR, WARN: severity WARN)")
         for evaluation in checks:
             if not evaluation.passed:
                 print(f"  {check_line(evaluation)}")
