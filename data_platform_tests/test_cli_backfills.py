@@ -132,3 +132,10 @@ def test_data_platform_launch_is_quiet_and_the_ui_shows_each_day_of_the_range(tm
         executions = checks["data"]["assetCheckExecutions"]
         assert sorted(e["partition"] for e in executions) == [FIRST, "2026-11-02", LAST]
         assert {e["status"] for e in executions} == {"SUCCEEDED"}
+        # the asset's page: each check's result for the latest materialization (a partition of the range)
+        latest = graphql(port, """{ assetNodes(assetKeys: [{path: ["raw", "events"]}]) { assetChecksOrError {
+            ... on AssetChecks { checks { name executionForLatestMaterialization { status partition } } } } } }""")
+        shown = {c["name"]: c["executionForLatestMaterialization"]
+                 for c in latest["data"]["assetNodes"][0]["assetChecksOrError"]["checks"]}
+        assert shown["contract_v1"] == {"status": "SUCCEEDED", "partition": LAST}
+        assert shown["pandera_contract"]["status"] == "SUCCEEDED"
