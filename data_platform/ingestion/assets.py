@@ -51,8 +51,8 @@ ACCOUNTING_CHECK = daily_check(
     "lines_accounted",
     RAW_FILES,
     blocking=True,
-    description="For every file with lines on these days: lines read = accepted + quarantined, and "
-    "the rows in raw.events plus raw.quarantine equal the lines parsed for these days.",
+    description="For every file with lines on the day: lines read = accepted + quarantined, and "
+    "the rows in raw.events plus raw.quarantine equal the lines parsed for the day.",
 )
 CONTRACT_CHECK = daily_check(
     "contract_v1",
