@@ -1,4 +1,5 @@
-"""Small helpers for asset metadata the Dagster UI shows well."""
+"""Helpers for what the Dagster UI shows: per-partition metadata and check results of range runs
+(PartitionReport), described column schemas, stage timings, markdown tables."""
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
