@@ -3,6 +3,7 @@
     data-platform generate --start 2026-11-01 --days 7 --events-per-day 20000 --seed 7 \\
         [--incident category_drift@2026-11-05] [--landing DIR]
     data-platform demo [--keep]      generate a week, materialize every partition, print a summary
+    data-platform launch --job daily_pipeline --partition-range 2026-11-02...2026-11-04   dg launch, quiet, summarised
     data-platform privacy            apply new opt-out / erasure requests from <landing>/privacy/
     data-platform annotate [--batch batch-0001]   simulated raters answer a task batch (demo, tests)
     data-platform tick annotation_sensor          evaluate a sensor once and run what it requests
@@ -101,6 +102,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(title)
         if (code := _dg_launch(launch_args)) != 0:
             return code
+    print("   the data source inventory: owners, cadence, expected against measured volume (monitoring/source_inventory)")
+    if (code := _dg_launch(["--assets", "monitoring/source_inventory"])) != 0:
+        return code
     print(f"== 4/{STEPS} a late click lands after midnight; the late-click sensor relabels the earlier day")
     if (code := _demo_late_click()) != 0:
         return code
@@ -187,11 +191,13 @@ def _demo_retraining_signal(args: argparse.Namespace) -> int:
     manifest = generate_logs(landing_root(), start, args.signal_days, args.events_per_day, args.seed, incidents)
     new_days = sorted(d for d in manifest["valid_lines_by_event_day"] if d >= str(start))
     active = [f"{i.kind}@{i.start}" for i in incidents if i.start >= start]
-    print(f"   generated {new_days[0]}...{new_days[-1]}" + (f" (incidents: {', '.join(active)})" if active else
-                                                           " (no incident in them)"))
+    days = [start + dt.timedelta(days=i) for i in range(args.signal_days)]
+    spill = [d for d in new_days if d > str(days[-1])]  # clicks just after the last midnight
+    print(f"   generated {args.signal_days} days, {days[0]}...{days[-1]}"
+          + (f", and the late clicks of the last one on {', '.join(spill)}" if spill else "")
+          + (f" (incidents: {', '.join(active)})" if active else " (no incident in them)"))
     if (code := _dg_launch(["--job", "daily_pipeline", "--partition-range", f"{new_days[0]}...{new_days[-1]}"])) != 0:
         return code
-    days = [start + dt.timedelta(days=i) for i in range(args.signal_days)]
     if (code := _dg_launch(["--assets", "monitoring/retraining_signal", "--partition-range",
                             f"{days[0]}...{days[-1]}"])) != 0:
         return code
@@ -249,6 +255,18 @@ def _dg_launch(launch_args: list[str]) -> int:
     return dg_launch(launch_args)
 
 
+def cmd_launch(args: argparse.Namespace) -> int:
+    """``dg launch`` without its log on the terminal: what ran, how long, the run's steps and every check
+    that did not pass with its reason (the full log stays in the run history, the UI's Runs page)."""
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
+    launch_args = ["--job", args.job] if args.job else ["--assets", args.assets]
+    if args.partition:
+        launch_args += ["--partition", args.partition]
+    if args.partition_range:
+        launch_args += ["--partition-range", args.partition_range]
+    return _dg_launch(launch_args)
+
+
 def cmd_annotate(args: argparse.Namespace) -> int:
     """Simulated raters answer a task batch; their Label Studio export lands in <landing>/annotations/."""
     import json
@@ -274,9 +292,13 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 def cmd_tick(args: argparse.Namespace) -> int:
     """Evaluate one sensor of the definitions against the instance and run what it requests, in process."""
+    import warnings
+
     import dagster as dg
 
-    from data_platform.definitions import defs
+    with warnings.catch_warnings():  # dagster's beta/preview notices about our own definitions: not news here
+        warnings.simplefilter("ignore", (dg.BetaWarning, dg.PreviewWarning))
+        from data_platform.definitions import defs
 
     sensor = defs.resolve_sensor_def(args.sensor)
     with dg.DagsterInstance.get() as instance:
@@ -374,11 +396,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
         con.close()
     checks = _latest_run_checks()
     if checks:
-        failed = [c for c in checks if not c[2]]
-        print(f"checks (latest evaluation in the recent runs): {len(checks) - len(failed)} passed, {len(failed)} failed")
-        for asset, name, passed, partition, text in sorted(checks, key=lambda c: (c[0], c[1], c[3] or "")):
-            if not passed:
-                print(f"  FAILED {asset} {name} {partition or ''} {text}".rstrip())
+        from data_platform.launch import check_line
+
+        failed = [c for c in checks if not c.passed]
+        print(f"checks (latest evaluation per day in the recent runs): {len(checks) - len(failed)} passed, "
+              f"{len(failed)} did not (FAILED: severity ERROR, WARN: severity WARN)")
+        for evaluation in checks:
+            if not evaluation.passed:
+                print(f"  {check_line(evaluation)}")
     print(f"landing folder: {landing_root()}")
     print("open the UI: make ui   (then http://127.0.0.1:3000, asset groups by lifecycle stage)")
     return 0
@@ -487,23 +512,21 @@ def _stage_counts(con: duckdb.DuckDBPyConnection) -> list[str]:
     return lines
 
 
-def _latest_run_checks(runs: int = 10) -> list[tuple[str, str, bool, str | None, str]]:
-    """(asset, check, passed, partition, description): the latest evaluation of every check in the
-    last ``runs`` runs."""
+def _latest_run_checks(runs: int = 10) -> list:
+    """The latest evaluation of every check and partition in the last ``runs`` runs (sorted by asset,
+    check and partition)."""
     if not os.environ.get("DAGSTER_HOME"):
         return []
     import dagster as dg
     from dagster._core.events import DagsterEventType
 
-    latest: dict[tuple[str, str, str | None], tuple[bool, str]] = {}
+    latest: dict[tuple[str, str, str], object] = {}
     with dg.DagsterInstance.get() as instance:
         for run in reversed(instance.get_runs(limit=runs)):  # oldest first: later evaluations win
             for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
                 evaluation = record.dagster_event.event_specific_data
-                key = (evaluation.asset_key.to_user_string(), evaluation.check_name,
-                       getattr(evaluation, "partition", None))
-                latest[key] = (evaluation.passed, getattr(evaluation, "description", None) or "")
-    return [(asset, name, passed, partition, text) for (asset, name, partition), (passed, text) in latest.items()]
+                latest[evaluation.asset_key.to_user_string(), evaluation.check_name, evaluation.partition or ""] = evaluation
+    return [latest[k] for k in sorted(latest)]
 
 
 def cmd_privacy(args: argparse.Namespace) -> int:
@@ -562,8 +585,12 @@ def cmd_impact(args: argparse.Namespace) -> int:
 
     kind, value = _input_of(args)
     with duckdb.connect(str(warehouse_path())) as con:  # impact stages its event ids in a temp table
-        for row in impact(con, kind, value):
-            print(f"  {row['table']:<45} {row['rows']:>10,}")
+        found = impact(con, kind, value)
+    print(f"rows holding data from {kind.replace('_', ' ')} {value!r}, per table and per published export version:")
+    print(f"  {'table / export version':<45} {'rows':>10}")
+    for row in found:
+        status = f"  ({row['status']})" if row.get("status") else ""
+        print(f"  {row['table']:<45} {row['rows']:>10,}{status}")
     return 0
 
 
@@ -633,6 +660,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--signal-days", type=int, default=3,
                       help="days generated after publishing, judged by the retraining signal (0: skip step 9)")
     demo.set_defaults(func=cmd_demo)
+
+    launch = sub.add_parser("launch", help="dg launch, quietly, then a summary of the run's steps and checks")
+    target = launch.add_mutually_exclusive_group(required=True)
+    target.add_argument("--job", help="a job, e.g. daily_pipeline")
+    target.add_argument("--assets", help="an asset selection, e.g. group:ingestion or key:raw/events")
+    days = launch.add_mutually_exclusive_group()
+    days.add_argument("--partition", help="one day, e.g. 2026-11-03")
+    days.add_argument("--partition-range", help="first...last, e.g. 2026-11-02...2026-11-04 (one run)")
+    launch.set_defaults(func=cmd_launch)
 
     privacy = sub.add_parser("privacy", help="apply new opt-out and erasure requests from <landing>/privacy/")
     privacy.set_defaults(func=cmd_privacy)

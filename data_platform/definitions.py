@@ -23,6 +23,7 @@ from data_platform.labeling.jobs import (
 )
 from data_platform.labeling.plan_assets import labeling_plan
 from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
+from data_platform.metadata import ddl_tables, described
 from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_requests
 from data_platform.privacy.pseudonyms import mode, pseudonym_key
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse
@@ -31,6 +32,7 @@ from data_platform.provenance.jobs import invalidate_input
 from data_platform.splits.assets import SPLITS_GROUP_ASSETS
 from data_platform.validation.assets import ANOMALIES, FEATURE_STATS, anomalies, feature_stats, source_inventory
 from data_platform.validation.checks import CONTRACT_CHECKS
+from data_platform.validation.contracts import CONTRACTS
 from data_platform.validation.sources import freshness_policies
 
 if mode() == "production":
@@ -51,12 +53,28 @@ daily_pipeline = dg.define_asset_job(
 )
 
 _FRESHNESS = freshness_policies()
+_DDL_TABLES = ddl_tables()
+# assets whose table is not named like the asset key (schema/table)
+_TABLE_OF = {dg.AssetKey(["labels", "annotation_tasks"]): "labels.tasks"}
 
 
 def _with_freshness(spec: dg.AssetSpec) -> dg.AssetSpec:
-    """The freshness policy of the source that feeds the asset (sources.yaml), if any."""
+    """The freshness policy of the source that feeds the asset (sources.yaml), and the described
+    columns of its table (see :func:`_with_columns`)."""
     policy = _FRESHNESS.get(spec.key)
-    return spec.replace_attributes(freshness_policy=policy) if policy else spec
+    return _with_columns(spec.replace_attributes(freshness_policy=policy) if policy else spec)
+
+
+def _with_columns(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """The asset's dagster/column_schema with a description on every column (column_descriptions.yaml):
+    the one it declares, else its table contract's, else its table's as the stage's DDL creates it. Tables built with CREATE
+    TABLE AS get theirs, described the same way, on each materialization."""
+    table = _TABLE_OF.get(spec.key, ".".join(spec.key.path))
+    schema = spec.metadata.get("dagster/column_schema") or (
+        CONTRACTS[table].table_schema() if table in CONTRACTS else _DDL_TABLES.get(table))
+    if schema is None:
+        return spec
+    return spec.replace_attributes(metadata={**spec.metadata, "dagster/column_schema": described(schema, table)})
 
 
 publish_datasets = dg.define_asset_job(

@@ -84,12 +84,18 @@ def test_generated_days_land_with_every_line_accounted_for(generated, tmp_path, 
         body = gzip.decompress(body) if source_file.endswith(".gz") else body
         # files may hold an injected invalid-UTF-8 line: read bytes, not text
         assert f'"{event_id}"'.encode() in body.split(b"\n")[source_line - 1], (source_file, source_line)
-    # metadata the UI shows
-    meta = {e.asset_key.to_user_string(): e.materialization.metadata
+    # metadata the UI shows: each partition of the range run describes its own day
+    meta = {(e.asset_key.to_user_string(), e.partition): e.materialization.metadata
             for e in result.get_asset_materialization_events()}
-    assert meta["raw/events"]["dagster/row_count"].value == events
-    assert meta["raw/quarantine"]["dagster/row_count"].value == sum(reasons.values())
-    assert meta["raw/quarantine"]["reason/not_json"].value == manifest["malformed"]["not_json"]
+    for day, n in per_day.items():
+        assert meta["raw/events", day]["dagster/row_count"].value == n
+        assert sum(meta["raw/events", day]["events_by_type"].value.values()) == n
+    quarantined = dict(query(warehouse, "SELECT strftime(partition_date, '%Y-%m-%d'), count(*) FROM raw.quarantine "
+                                        "GROUP BY 1"))
+    assert {d: m["dagster/row_count"].value for (key, d), m in meta.items() if key == "raw/quarantine" and
+            m["dagster/row_count"].value} == quarantined
+    assert sum(m["reason/not_json"].value for (key, _), m in meta.items() if key == "raw/quarantine") \
+        == manifest["malformed"]["not_json"]
 
 
 def test_range_backfill_equals_single_partition_runs(generated, tmp_path):

@@ -170,20 +170,25 @@ def test_calibration_on_generated_logs_matches_a_python_recount(warehouse, landi
     generate_logs(landing.root, start=dt.date(2026, 11, 2), days=2, events_per_day=4000, seed=3)
     result = run(warehouse, landing, ("2026-11-02", "2026-11-03"))
     assert checks_by_name(result)["ctr_examples_accounted"].passed
-    rows = query(warehouse, "SELECT model_version, label, predicted_ctr FROM labels.ctr_examples "
-                            "WHERE label_status = 'mature'")
     import math
-    meta = result.asset_materializations_for_node("labels__ctr_examples")[0].metadata
-    table = meta["calibration_by_model"].value
-    for model in {r[0] for r in rows}:
-        mine = [r for r in rows if r[0] == model]
-        actual = sum(r[1] for r in mine) / len(mine)
-        predicted = sum(r[2] for r in mine) / len(mine)
-        loss = -sum(y * math.log(min(max(p, 1e-6), 1 - 1e-6)) + (1 - y) * math.log(1 - min(max(p, 1e-6), 1 - 1e-6))
-                    for _, y, p in mine) / len(mine)
-        assert f"| {model} | * | {len(mine)} | {sum(r[1] for r in mine)} | {round(actual, 5)} | {round(predicted, 5)} " \
-               f"| {round(actual / predicted, 4)} | {round(loss, 5)} |" in table
+    # the range run's materialization of each day carries that day's calibration (recounted here)
+    by_day = {m.partition: m.metadata for m in result.asset_materializations_for_node("labels__ctr_examples")}
+    assert sorted(by_day) == ["2026-11-02", "2026-11-03"]
+    for day, meta in by_day.items():
+        rows = query(warehouse, "SELECT model_version, label, predicted_ctr FROM labels.ctr_examples "
+                                "WHERE label_status = 'mature' AND event_date = ?", [day])
+        table = meta["calibration_by_model"].value
+        for model in {r[0] for r in rows}:
+            mine = [r for r in rows if r[0] == model]
+            actual = sum(r[1] for r in mine) / len(mine)
+            predicted = sum(r[2] for r in mine) / len(mine)
+            loss = -sum(y * math.log(min(max(p, 1e-6), 1 - 1e-6)) + (1 - y) * math.log(1 - min(max(p, 1e-6), 1 - 1e-6))
+                        for _, y, p in mine) / len(mine)
+            assert f"| {model} | * | {len(mine)} | {sum(r[1] for r in mine)} | {round(actual, 5)} | " \
+                   f"{round(predicted, 5)} | {round(actual / predicted, 4)} | {round(loss, 5)} |" in table
+        assert meta["dagster/row_count"].value == query(
+            warehouse, "SELECT count(*) FROM labels.ctr_examples WHERE event_date = ?", [day])[0][0]
     # the generator's late clicks (3% after 30 minutes) are kept aside, not lost
-    assert meta["clicks_unattributed"].value.get("after_window", 0) > 0
+    assert sum(m["clicks_unattributed"].value.get("after_window", 0) for m in by_day.values()) > 0
     assert query(warehouse, "SELECT count(*) FROM labels.ctr_examples")[0][0] == query(
         warehouse, "SELECT count(DISTINCT impression_id) FROM clean.events WHERE event_type = 'impression'")[0][0]

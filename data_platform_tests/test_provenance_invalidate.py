@@ -54,7 +54,7 @@ def q(world, sql):
     return query(world["warehouse"], sql)
 
 
-def test_a_bad_client_version_leaves_every_table_and_the_exports_are_republished(world):
+def test_a_bad_client_version_leaves_every_table_and_the_exports_are_republished(world, monkeypatch, capsys):
     bad = q(world, "SELECT count(*) FROM clean.events WHERE app_version = '3.2.0'")[0][0]
     assert bad > 100
     old_ctr = Path(q(world, "SELECT path FROM splits.exports WHERE dataset = 'ctr_examples'")[0][0])
@@ -93,6 +93,33 @@ def test_a_bad_client_version_leaves_every_table_and_the_exports_are_republished
     assert audit["clean.events"] == 0 and audit["raw.events"] > 0
     ui = dg.materialize([invalidations], resources={"warehouse": world["warehouse"]})
     assert {c.check_name: c.passed for c in ui.get_asset_check_evaluations()} == {"invalidated_inputs_gone": True}
+    # `impact` says what its numbers are and which export version is the current one
+    from data_platform import cli
+
+    monkeypatch.setenv("DATA_PLATFORM_WAREHOUSE", world["warehouse"].database)
+    capsys.readouterr()
+    assert cli.main(["impact", "--app-version", "3.2.0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "rows holding data from app version '3.2.0', per table and per published export version:"
+    assert lines[1].split() == ["table", "/", "export", "version", "rows"]
+    [old_line] = [line for line in lines if f"export ctr_examples {old_ctr.name} " in line]
+    [new_line] = [line for line in lines if f"export ctr_examples {new_ctr.name} " in line]
+    assert old_line.endswith(f"(superseded by {new_ctr.name})")
+    assert new_line.endswith("(current)") and " 0  " in new_line
+    assert f" {result['before']['raw.events']:,}" in next(line for line in lines if "raw.events" in line)
+
+
+def test_every_column_of_every_table_the_pipeline_builds_is_described(world):
+    """What each materialization reports as its columns (tables built with CREATE TABLE AS included)
+    carries a description for every column: walk the warehouse after every stage ran."""
+    from data_platform.metadata import table_schema_of
+
+    with duckdb.connect(world["warehouse"].database, read_only=True) as con:
+        tables = [t for (t,) in con.execute("SELECT DISTINCT schema_name || '.' || table_name FROM duckdb_columns() "
+                                            "WHERE NOT internal ORDER BY 1").fetchall()]
+        undescribed = {t: [c.name for c in table_schema_of(con, t).columns if not c.description] for t in tables}
+    assert {"splits.ctr_examples", "labels.weak_labels", "labels.human_consensus"} <= set(tables)
+    assert {t: cols for t, cols in undescribed.items() if cols} == {}
 
 
 def test_a_voided_rule_version_gives_its_events_back(world):

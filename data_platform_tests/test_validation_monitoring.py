@@ -14,7 +14,8 @@ from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import ctr_examples
 from data_platform.resources import LandingZone, Warehouse, rows
-from data_platform.validation.assets import anomalies, feature_stats
+from data_platform.validation.assets import ANOMALIES, anomalies, feature_stats
+from data_platform.validation.checks import CONTRACT_CHECKS
 from data_platform.validation.features import MONITORED, SKEW
 from data_platform.validation.schema import infer_schema, read_schema, write_schema
 from data_platform.validation.stats import load_stats
@@ -32,7 +33,10 @@ def build(root: Path, days: int, incidents: list[str]) -> dict:
     last = sorted(manifest["valid_lines_by_event_day"])[-1]
     resources = {"warehouse": warehouse, "landing": landing}
     tags = {"dagster/asset_partition_range_start": START.isoformat(), "dagster/asset_partition_range_end": last}
-    assert dg.materialize(DAILY[:4], resources=resources, tags=tags).success
+    instance = dg.DagsterInstance.ephemeral()
+    built = set().union(*(a.keys for a in DAILY[:4]))
+    daily_checks = [c for c in CONTRACT_CHECKS if all(k.asset_key in built for k in c.check_keys)]
+    assert dg.materialize([*DAILY[:4], *daily_checks], resources=resources, tags=tags, instance=instance).success
     schemas = root / "schemas"
     with warehouse.connect() as con:
         for monitored in MONITORED:
@@ -47,9 +51,10 @@ def build(root: Path, days: int, incidents: list[str]) -> dict:
                          schemas)
     config = {"ops": {"monitoring__anomalies": {"config": {"schema_dir": str(schemas),
                                                            "reports_dir": str(root / "reports")}}}}
-    result = dg.materialize(DAILY, resources=resources, tags=tags, selection=[anomalies.key], run_config=config)
+    result = dg.materialize(DAILY, resources=resources, tags=tags, selection=[anomalies.key], run_config=config,
+                            instance=instance)
     assert result.success
-    return {"result": result, "warehouse": warehouse, "root": root, "last": last}
+    return {"result": result, "warehouse": warehouse, "root": root, "last": last, "instance": instance}
 
 
 def query(built, sql):
@@ -96,22 +101,84 @@ def test_days_before_the_first_incident_raise_no_error(incidents):
 
 def test_reports_and_metadata(incidents):
     result = incidents["result"]
-    meta = result.asset_materializations_for_node("monitoring__anomalies")[0].metadata
-    report = Path(meta["report"].value)
-    assert report.exists() and report.name == f"data-report-{incidents['last']}.html"
+    meta = {m.partition: m.metadata for m in result.asset_materializations_for_node("monitoring__anomalies")}
+    assert len(meta) == (dt.date.fromisoformat(incidents["last"]) - START).days + 1  # one per day
+    for day, m in meta.items():  # each day links its own report
+        report = Path(m["report"].value)
+        assert report.exists() and report.name == f"data-report-{day}.html"
+        assert m["report_url"].value == report.as_uri()
     html = (incidents["root"] / "reports" / "data-report-2026-11-08.html").read_text()
     assert "ERROR" in html and "price" in html and "<svg" in html and "http://" not in html
-    observed = {e.event_specific_data.asset_observation.partition: e.event_specific_data.asset_observation.metadata
-                for e in result.get_asset_observation_events()}
-    assert len(observed) == (dt.date.fromisoformat(incidents["last"]) - START).days + 1  # one per day
-    assert observed["2026-11-08"]["errors"].value > 0 and observed["2026-11-03"]["errors"].value == 0
-    assert observed["2026-11-08"]["report_url"].value.startswith("file://")
-    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    assert not checks["no_error_anomalies"].passed
-    assert "2026-11-06" in checks["no_error_anomalies"].description
+    assert meta["2026-11-08"]["errors"].value > 0 and meta["2026-11-03"]["errors"].value == 0
+    checks = {(c.check_name, c.partition): c for c in result.get_asset_check_evaluations()}
+    assert not checks["no_error_anomalies", "2026-11-06"].passed
+    assert "clean.events.category drift" in checks["no_error_anomalies", "2026-11-06"].description
     drift = query(incidents, "SELECT DISTINCT comparison FROM monitoring.drift")
     assert {r[0] for r in drift} == {"day_over_day", "vs_reference", "training_vs_serving"}
     assert query(incidents, "SELECT count(*) FROM monitoring.drift WHERE metric = 'ks'")[0][0] > 0
+
+
+def _days(built) -> list[str]:
+    last = dt.date.fromisoformat(built["last"])
+    return [str(START + dt.timedelta(days=i)) for i in range((last - START).days + 1)]
+
+
+@pytest.mark.parametrize("asset, sql", [
+    ("raw/events", "SELECT count(*) FROM raw.events WHERE event_date = ?"),
+    ("raw/quarantine", "SELECT count(*) FROM raw.quarantine WHERE partition_date = ?"),
+    ("clean/events", "SELECT count(*) FROM clean.events WHERE event_date = ?"),
+    ("clean/filtered_events", "SELECT count(*) FROM clean.filtered_events WHERE event_date = ?"),
+    ("labels/ctr_examples", "SELECT count(*) FROM labels.ctr_examples WHERE event_date = ?"),
+    ("monitoring/feature_stats", "SELECT count(*) FROM monitoring.feature_stats WHERE partition_date = ?"),
+    ("monitoring/anomalies", "SELECT count(*) FROM monitoring.anomalies WHERE day = ?"),
+])
+def test_a_range_run_records_each_days_own_row_count(incidents, asset, sql):
+    """The instance's event log, read per partition as the UI does: every day of the range run shows
+    the rows of that day, not the range total."""
+    instance = incidents["instance"]
+    counts = {}
+    for day in _days(incidents):
+        [record] = instance.fetch_materializations(dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey.from_user_string(asset), asset_partitions=[day]), limit=1).records
+        counts[day] = (record.asset_materialization.metadata["dagster/row_count"].value,
+                       query_warehouse(incidents["warehouse"], sql, [day])[0][0])
+    assert all(shown == actual for shown, actual in counts.values()), counts
+    assert sum(shown for shown, _ in counts.values()) > max(shown for shown, _ in counts.values())  # several days hold rows
+
+
+def _evaluations(built, asset_key: dg.AssetKey, check: str) -> dict[str, object]:
+    history = built["instance"].event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(asset_key, check), limit=1000)
+    return {r.partition: r.event.dagster_event.event_specific_data for r in history}
+
+
+def test_anomaly_checks_are_judged_per_day(incidents):
+    """no_error_anomalies fails on each day with an ERROR anomaly and passes on clean days: a green
+    last day no longer hides the red ones before it."""
+    evaluations = _evaluations(incidents, ANOMALIES, "no_error_anomalies")
+    assert sorted(evaluations) == _days(incidents)
+    error_days = {str(d) for (d,) in query(incidents, "SELECT DISTINCT day FROM monitoring.anomalies "
+                                                      "WHERE severity = 'ERROR'")}
+    assert {day for day, e in evaluations.items() if not e.passed} == error_days
+    assert not evaluations["2026-11-08"].passed and evaluations["2026-11-03"].passed
+    [(errors_08,)] = query(incidents, "SELECT count(*) FROM monitoring.anomalies "
+                                      "WHERE severity = 'ERROR' AND day = DATE '2026-11-08'")
+    assert evaluations["2026-11-08"].metadata["errors"].value == errors_08
+    # each evaluation points at the materialization of its own day
+    record = incidents["instance"].fetch_materializations(dg.AssetRecordsFilter(
+        asset_key=ANOMALIES, asset_partitions=["2026-11-08"]), limit=1).records[0]
+    assert evaluations["2026-11-08"].target_materialization_data.storage_id == record.storage_id
+
+
+@pytest.mark.parametrize("asset, check", [
+    ("raw/events", "contract_v1"), ("raw/files", "lines_accounted"), ("clean/events", "clean_contract"),
+    ("clean/events", "no_personal_data"), ("labels/ctr_examples", "ctr_examples_accounted"),
+    ("raw/events", "pandera_contract"), ("clean/events", "pandera_contract"),
+])
+def test_every_check_on_daily_data_has_one_evaluation_per_day(incidents, asset, check):
+    evaluations = _evaluations(incidents, dg.AssetKey.from_user_string(asset), check)
+    assert sorted(evaluations) == _days(incidents)
+    assert all(e.passed for e in evaluations.values())
 
 
 @pytest.mark.slow

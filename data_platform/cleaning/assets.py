@@ -4,11 +4,11 @@ import json
 
 import dagster as dg
 
-from data_platform.cleaning.clean import SET_ASIDE, clean_days, fx_version
+from data_platform.cleaning.clean import SET_ASIDE, clean_days, clean_stats, fx_version
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, rules_markdown
 from data_platform.ingestion.assets import RAW_EVENTS
-from data_platform.metadata import StageClock, markdown_table
-from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
+from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
+from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
 from data_platform.privacy.aggregates import k_anonymous_counts
 from data_platform.privacy.pseudonyms import key_status
 from data_platform.privacy.redaction import scan_for_pii
@@ -33,18 +33,18 @@ _COMMON = dict(
 TEXT_COLUMNS = ["text", "extra", "category", "item_id", "model_version", "country", "device", "app_version",
                 "currency_raw"]
 
-ACCOUNTING_CHECK = dg.AssetCheckSpec(
-    "raw_rows_accounted", asset=CLEAN_EVENTS, blocking=True,
+ACCOUNTING_CHECK = daily_check(
+    "raw_rows_accounted", CLEAN_EVENTS, blocking=True,
     description="Per day: raw rows = clean rows + rows removed by a rule or set aside (e.g. unknown_currency) "
     "+ duplicate deliveries + rows excluded because their person opted out.",
 )
-CONTRACT_CHECK = dg.AssetCheckSpec(
-    "clean_contract", asset=CLEAN_EVENTS, blocking=True,
+CONTRACT_CHECK = daily_check(
+    "clean_contract", CLEAN_EVENTS, blocking=True,
     description="event_id unique, required fields and provenance present, prices converted, every row "
     "stamped with the current ruleset version.",
 )
-PII_CHECK = dg.AssetCheckSpec(
-    "no_personal_data", asset=CLEAN_EVENTS, blocking=True,
+PII_CHECK = daily_check(
+    "no_personal_data", CLEAN_EVENTS, blocking=True,
     description="No email, phone, URL, IP or card number left in any text column of the day's rows.",
 )
 
@@ -91,88 +91,106 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
     """Deduplicate, filter, normalise and protect the raw events of the partition's days."""
     days = partition_days(context)
     clock = StageClock()
+    report = PartitionReport(context)
     with warehouse.connect() as con:
         stats = clean_days(con, days["start_day"], days["end_day"], context.run.run_id)
         clock.lap("clean_s")
-        accounting = rows(con, "cleaning/check_accounting.sql", days)
-        cur = run_sql(con, "cleaning/check_clean_events.sql", {**days, "ruleset_version": RULESET_VERSION})
-        contract = dict(zip([d[0] for d in cur.description], cur.fetchone()))
-        cur = run_sql(con, "cleaning/domain_counts.sql", days)
-        domains = dict(zip([d[0] for d in cur.description], cur.fetchone()))
-        by_country = k_anonymous_counts(con, "clean.events", "country", partition_column="event_date",
-                                        start_day=days["start_day"], end_day=days["end_day"])
-        findings = scan_for_pii(con, "clean.events", TEXT_COLUMNS, partition_column="event_date", **days)
         truth = _bot_truth(landing)
-        bot_quality = _bot_quality(con, days, truth) if truth else {}
         spam_ids = spam_truth(landing)
-        spam_quality = spam_rule_quality(con, days, spam_ids) if spam_ids is not None else {}
+        report.describe(lambda day: _day_metadata(con, day, clean_stats(con, day, stats), truth, spam_ids))
+        report.check(lambda day: _day_checks(con, day))
         clock.lap("checks_s")
 
-    unbalanced = [a for a in accounting if a["raw_rows"] != a["clean_rows"] + a["filtered_rows"]
-                  + a["duplicate_rows"] + a["consent_excluded_rows"]]
-    checked = contract.pop("rows_checked")
-    violations = {k: v for k, v in contract.items() if v}
-    set_aside = {rule: n for rule, n in stats.filtered_by_rule.items() if rule.split("@")[0] in SET_ASIDE}
     status = key_status()
-    yield dg.MaterializeResult(
-        asset_key=CLEAN_EVENTS,
-        metadata={
-            "dagster/row_count": stats.kept,
-            "raw_rows": stats.raw_rows,
-            "duplicates_removed": stats.duplicates,
-            "filtered_by_rules": stats.filtered,
-            "excluded_by_consent": stats.consent_excluded,
+    run = {"run_days": report.run_days, "run_stage_seconds": dg.MetadataValue.json(clock.laps)}
+    yield from report.results([CLEAN_EVENTS, FILTERED_EVENTS, IDENTITY_MAP], run_metadata={
+        CLEAN_EVENTS: {
+            **run,
             "ruleset_version": RULESET_VERSION,
             "fx_version": stats.fx_version,
             # per currency, the most days between an event and the rate it took: a stale rates file shows here
             "fx_rate_age_days": dg.MetadataValue.json(stats.fx_rate_age_days),
-            "cents_corrections": dg.MetadataValue.json(stats.cents_app_versions),
-            "set_aside": dg.MetadataValue.json(set_aside),
             "currencies_without_rate": dg.MetadataValue.json([
                 {k: str(v) if k.endswith("_day") else v for k, v in c.items()} for c in stats.currencies_without_rate]),
-            "values_outside_domains": dg.MetadataValue.json(domains),
-            "events_per_country_k10": dg.MetadataValue.json(by_country),
             "pseudonym_key": dg.MetadataValue.json(status),
             **({"WARNING": "demo pseudonym key in use; set DATA_PLATFORM_PSEUDONYM_KEY"} if status.get("warning") else {}),
-            "seconds": dg.MetadataValue.json(clock.laps),
             **lineage_metadata("clean.events"),
         },
-    )
-    yield dg.MaterializeResult(
-        asset_key=FILTERED_EVENTS,
-        metadata={
-            "dagster/row_count": stats.filtered,
-            "by_rule": dg.MetadataValue.json(stats.filtered_by_rule),
-            "rules": dg.MetadataValue.md(rules_markdown()),
-            **bot_quality,
-            **({"spam_rule_quality": dg.MetadataValue.json(spam_quality)} if spam_quality else {}),
-        },
-    )
-    yield dg.MaterializeResult(
-        asset_key=IDENTITY_MAP,
-        metadata={
+        FILTERED_EVENTS: {**run, "rules": dg.MetadataValue.md(rules_markdown())},
+        # the identity map spans every day seen so far: its figures are the map's as this run left it
+        IDENTITY_MAP: {
+            **run,
             "dagster/row_count": stats.identity.devices,
             "persons": stats.identity.persons,
             "users_merged": stats.identity.merged_persons,
             "shared_devices": stats.identity.shared_devices,
             "largest_component_devices": stats.identity.largest_component,
         },
-    )
-    yield dg.AssetCheckResult(
-        check_name=ACCOUNTING_CHECK.name, asset_key=CLEAN_EVENTS, passed=not unbalanced,
-        metadata={"days": dg.MetadataValue.md(markdown_table([{k: str(v) for k, v in a.items()} for a in accounting])),
-                  "set_aside": dg.MetadataValue.json(set_aside)},
-    )
-    yield dg.AssetCheckResult(
-        check_name=CONTRACT_CHECK.name, asset_key=CLEAN_EVENTS, passed=not violations,
-        metadata={"rows_checked": checked, "violations": dg.MetadataValue.json(violations)},
-    )
-    yield dg.AssetCheckResult(
-        check_name=PII_CHECK.name, asset_key=CLEAN_EVENTS, passed=not findings,
-        metadata={"findings": dg.MetadataValue.md(markdown_table([
-            {"table": f.table, "column": f.column, "kind": f.kind, "rows": f.rows,
-             "masked_sample": ", ".join(f.masked_sample)} for f in findings]))},
-    )
+    })
+
+
+def _day_metadata(con, days, stats, truth: set[str], spam_ids: list[str] | None) -> dict[dg.AssetKey, dict]:
+    """What clean/events and clean/filtered_events hold for one day."""
+    cur = run_sql(con, "cleaning/domain_counts.sql", days)
+    domains = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+    by_country = k_anonymous_counts(con, "clean.events", "country", partition_column="event_date",
+                                    start_day=days["start_day"], end_day=days["end_day"])
+    return {
+        CLEAN_EVENTS: {
+            "dagster/row_count": stats.kept,
+            "raw_rows": stats.raw_rows,
+            "duplicates_removed": stats.duplicates,
+            "filtered_by_rules": stats.filtered,
+            "excluded_by_consent": stats.consent_excluded,
+            "cents_corrections": dg.MetadataValue.json(stats.cents_app_versions),
+            "set_aside": dg.MetadataValue.json(_set_aside(stats.filtered_by_rule)),
+            "values_outside_domains": dg.MetadataValue.json(domains),
+            "events_per_country_k10": dg.MetadataValue.json(by_country),
+        },
+        FILTERED_EVENTS: {
+            "dagster/row_count": stats.filtered,
+            "by_rule": dg.MetadataValue.json(stats.filtered_by_rule),
+            **(_bot_quality(con, days, truth) if truth else {}),
+            **({"spam_rule_quality": dg.MetadataValue.json(spam_rule_quality(con, days, spam_ids))}
+               if spam_ids is not None else {}),
+        },
+    }
+
+
+def _day_checks(con, days) -> list[dg.AssetCheckResult]:
+    """The clean layer's blocking checks on one day, each failure with its counts as the reason."""
+    accounting = rows(con, "cleaning/check_accounting.sql", days)
+    unbalanced = sum(abs(a["raw_rows"] - a["clean_rows"] - a["filtered_rows"] - a["duplicate_rows"]
+                         - a["consent_excluded_rows"]) for a in accounting)
+    cur = run_sql(con, "cleaning/check_clean_events.sql", {**days, "ruleset_version": RULESET_VERSION})
+    contract = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+    checked = contract.pop("rows_checked")
+    violations = {k: v for k, v in contract.items() if v}
+    findings = scan_for_pii(con, "clean.events", TEXT_COLUMNS, partition_column="event_date", **days)
+    return [
+        dg.AssetCheckResult(
+            check_name=ACCOUNTING_CHECK.name, asset_key=CLEAN_EVENTS, passed=not unbalanced,
+            description=counts_text({"raw rows unaccounted for": unbalanced}) or None,
+            metadata={"days": dg.MetadataValue.md(markdown_table(
+                [{k: str(v) for k, v in a.items()} for a in accounting])),
+                "set_aside": dg.MetadataValue.json(_set_aside(
+                    {r["rule_id"]: r["n"] for r in rows(con, "cleaning/filtered_by_rule.sql", days)}))}),
+        dg.AssetCheckResult(
+            check_name=CONTRACT_CHECK.name, asset_key=CLEAN_EVENTS, passed=not violations,
+            description=counts_text(violations) or None,
+            metadata={"rows_checked": checked, "violations": dg.MetadataValue.json(violations)}),
+        dg.AssetCheckResult(
+            check_name=PII_CHECK.name, asset_key=CLEAN_EVENTS, passed=not findings,
+            description=counts_text({f"{f.kind} in {f.table}.{f.column}": f.rows for f in findings}) or None,
+            metadata={"findings": dg.MetadataValue.md(markdown_table([
+                {"table": f.table, "column": f.column, "kind": f.kind, "rows": f.rows,
+                 "masked_sample": ", ".join(f.masked_sample)} for f in findings]))}),
+    ]
+
+
+def _set_aside(filtered_by_rule: dict[str, int]) -> dict[str, int]:
+    """The rows set aside (not removed as spam or bots) among ``filtered_by_rule``, by rule@version."""
+    return {rule: n for rule, n in filtered_by_rule.items() if rule.split("@")[0] in SET_ASIDE}
 
 
 def _bot_truth(landing: LandingZone) -> set[str]:
@@ -181,6 +199,21 @@ def _bot_truth(landing: LandingZone) -> set[str]:
     for path in sorted(landing.events_dir().glob("manifest-*.json")):
         truth |= set(json.loads(path.read_text())["bots"]["anon_ids"])
     return truth
+
+
+def _bot_quality(con, days, truth: set[str]) -> dict:
+    """Precision and recall of the bot rules at device level against the generator's ground truth."""
+    seen = {r["anon_id"] for r in rows(con, "cleaning/devices_in_range.sql", days)}
+    device_rules = [r.id for r in RULES if r.level == "device"]
+    flagged = {r["anon_id"] for r in rows(con, "cleaning/bot_devices_in_range.sql", {**days, "device_rules": device_rules})}
+    actual = truth & seen
+    hits = len(flagged & actual)
+    return {
+        "bot_precision": round(hits / len(flagged), 4) if flagged else 1.0,
+        "bot_recall": round(hits / len(actual), 4) if actual else 1.0,
+        "bot_devices_flagged": len(flagged),
+        "bot_devices_in_ground_truth": len(actual),
+    }
 
 
 def spam_truth(landing: LandingZone) -> list[str] | None:
@@ -200,18 +233,3 @@ def spam_rule_quality(con, days, spam_ids: list[str]) -> dict[str, dict]:
                         "precision": round(r["spam_flagged"] / r["flagged"], 4) if r["flagged"] else None,
                         "recall": round(r["spam_flagged"] / total, 4) if total else None, "spam_reviews": total}
             for r in found if r["rule"] is not None}
-
-
-def _bot_quality(con, days, truth: set[str]) -> dict:
-    """Precision and recall of the bot rules at device level against the generator's ground truth."""
-    seen = {r["anon_id"] for r in rows(con, "cleaning/devices_in_range.sql", days)}
-    device_rules = [r.id for r in RULES if r.level == "device"]
-    flagged = {r["anon_id"] for r in rows(con, "cleaning/bot_devices_in_range.sql", {**days, "device_rules": device_rules})}
-    actual = truth & seen
-    hits = len(flagged & actual)
-    return {
-        "bot_precision": round(hits / len(flagged), 4) if flagged else 1.0,
-        "bot_recall": round(hits / len(actual), 4) if actual else 1.0,
-        "bot_devices_flagged": len(flagged),
-        "bot_devices_in_ground_truth": len(actual),
-    }

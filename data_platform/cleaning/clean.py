@@ -24,6 +24,7 @@ clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -171,19 +172,24 @@ def clean_days(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    return CleanStats(**_day_counts(con, days), currencies_without_rate=without_rate, fx_rate_age_days=rate_age,
+                      fx_version=version, identity=identity)
+
+
+def clean_stats(con: duckdb.DuckDBPyConnection, days: dict[str, dt.date], run: CleanStats) -> CleanStats:
+    """The counts of the clean layer for ``[start_day, end_day)`` as it stands (one day: a partition's
+    metadata); what is not per day (the identity map, the rates the run used) comes from ``run``."""
+    return dataclasses.replace(run, **_day_counts(con, days))
+
+
+def _day_counts(con: duckdb.DuckDBPyConnection, days: dict[str, dt.date]) -> dict:
     counts = rows(con, "cleaning/check_accounting.sql", days)
-    by_rule = {r["rule_id"]: r["n"] for r in rows(con, "cleaning/filtered_by_rule.sql", days)}
-    cents = rows(con, "cleaning/unit_corrections_in_range.sql", days)
-    return CleanStats(
-        raw_rows=sum(c["raw_rows"] for c in counts),
-        duplicates=sum(c["duplicate_rows"] for c in counts),
-        filtered=sum(c["filtered_rows"] for c in counts),
-        kept=sum(c["clean_rows"] for c in counts),
-        consent_excluded=sum(c["consent_excluded_rows"] for c in counts),
-        filtered_by_rule=by_rule,
-        currencies_without_rate=without_rate,
-        fx_rate_age_days=rate_age,
-        fx_version=version,
-        cents_app_versions=cents,
-        identity=identity,
-    )
+    return {
+        "raw_rows": sum(c["raw_rows"] for c in counts),
+        "duplicates": sum(c["duplicate_rows"] for c in counts),
+        "filtered": sum(c["filtered_rows"] for c in counts),
+        "kept": sum(c["clean_rows"] for c in counts),
+        "consent_excluded": sum(c["consent_excluded_rows"] for c in counts),
+        "filtered_by_rule": {r["rule_id"]: r["n"] for r in rows(con, "cleaning/filtered_by_rule.sql", days)},
+        "cents_app_versions": rows(con, "cleaning/unit_corrections_in_range.sql", days),
+    }

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from data_platform.labeling.ctr_assets import CTR_EXAMPLES
 from data_platform.labeling.review_assets import REVIEW_EXAMPLES
-from data_platform.metadata import markdown_table
+from data_platform.metadata import PartitionReport, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
 from data_platform.resources import Warehouse, existing_tables, sensors_default_status, write_rows
 from data_platform.flywheel.signal import REASONS, Decision, SignalThresholds, decide
@@ -99,17 +99,25 @@ def retraining_signal(context: dg.AssetExecutionContext, config: RetrainingSigna
             raise
     for d in decisions:
         context.log.info(f"{d.day} {d.summary()}")
+    report = PartitionReport(context)
+    report.describe(lambda days: {RETRAINING_SIGNAL: _decisions_metadata(
+        [d for d in decisions if d.day == days["start_day"].isoformat()])})
+    yield from report.results([RETRAINING_SIGNAL], run_metadata={RETRAINING_SIGNAL: {
+        "run_days": report.run_days,
+        "reason_kinds": dg.MetadataValue.md(markdown_table([{"reason": k, "when": v} for k, v in REASONS.items()]))}})
+
+
+def _decisions_metadata(decisions: list[Decision]) -> dict:
+    """One day's decisions, one per dataset."""
     table = [{"day": d.day, "dataset": d.dataset, "version": d.version or "-",
               "refresh": "REFRESH" if d.refresh else "no",
               "reasons": "; ".join(r["detail"] for r in d.reasons) or d.note or "-"} for d in decisions]
-    latest_day = max(d.day for d in decisions)
-    return dg.MaterializeResult(metadata={
+    return {
         "dagster/row_count": len(decisions),
-        "refresh_recommended": sorted({d.dataset for d in decisions if d.refresh and d.day == latest_day}),
+        "refresh_recommended": sorted({d.dataset for d in decisions if d.refresh}),
         "decisions_table": dg.MetadataValue.md(markdown_table(table)),
-        "decisions": dg.MetadataValue.json([d.as_dict() for d in decisions if d.day == latest_day]),
-        "reason_kinds": dg.MetadataValue.md(markdown_table([{"reason": k, "when": v} for k, v in REASONS.items()])),
-    })
+        "decisions": dg.MetadataValue.json([d.as_dict() for d in decisions]),
+    }
 
 
 def published_version(con, dataset: str) -> dict | None:

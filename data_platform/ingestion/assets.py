@@ -5,15 +5,14 @@ first), then cuts the partition's days out of the parse store, then runs the blo
 """
 
 
-import datetime as dt
 from functools import cache
 
 import dagster as dg
 
 from data_platform import contracts
 from data_platform.ingestion.landing import ensure_tables, land_new_files, sql_list, table_fragments
-from data_platform.metadata import StageClock, markdown_table
-from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days, partitions_start
+from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
+from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days, partitions_start
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql
 from data_platform.validation.contracts import CONTRACTS
 
@@ -48,23 +47,23 @@ FILES_SCHEMA = [
     ("superseded_by", "VARCHAR", "SHA-256 of the replacing bytes"),
 ]
 
-ACCOUNTING_CHECK = dg.AssetCheckSpec(
+ACCOUNTING_CHECK = daily_check(
     "lines_accounted",
-    asset=RAW_FILES,
+    RAW_FILES,
     blocking=True,
-    description="For every file with lines on these days: lines read = accepted + quarantined, and "
-    "the rows in raw.events plus raw.quarantine equal the lines parsed for these days.",
+    description="For every file with lines on the day: lines read = accepted + quarantined, and "
+    "the rows in raw.events plus raw.quarantine equal the lines parsed for the day.",
 )
-CONTRACT_CHECK = dg.AssetCheckSpec(
+CONTRACT_CHECK = daily_check(
     "contract_v1",
-    asset=RAW_EVENTS,
+    RAW_EVENTS,
     blocking=True,
     description="Every row keeps the raw contract: known event_type, required fields per type, "
     "numeric ranges, event_date = UTC day of ts, complete provenance.",
 )
-REASONS_CHECK = dg.AssetCheckSpec(
+REASONS_CHECK = daily_check(
     "reasons_known",
-    asset=RAW_QUARANTINE,
+    RAW_QUARANTINE,
     blocking=True,
     description="Every quarantined line has a contract reason code and its file and line number.",
 )
@@ -133,59 +132,52 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             con.execute("ROLLBACK")
             raise
         clock.lap("cut_days_s")
-        summary = rows(con, "ingestion/partition_summary.sql", days)[0]
-        by_type = {r["event_type"]: r["n"] for r in rows(con, "ingestion/events_by_type.sql", days)}
-        by_reason = {r["reason"]: r["n"] for r in rows(con, "ingestion/quarantine_by_reason.sql", days)}
-        files = rows(con, "ingestion/files_in_range.sql", days)
-        preview_events = rows(con, "ingestion/preview_events.sql", days)
-        preview_quarantine = rows(con, "ingestion/preview_quarantine.sql", days)
-        checks = [
-            _accounting_check(con, days),
-            _contract_check(con, days),
-            _reasons_check(con, days),
-        ]
+        report = PartitionReport(context)
+        report.describe(lambda day: _day_metadata(con, day))
+        report.check(lambda day: [_accounting_check(con, day), _contract_check(con, day), _reasons_check(con, day)])
         clock.lap("checks_and_metadata_s")
     context.log.info(f"stage seconds: {clock.laps}")
 
-    days_label = _days_label(days)
-    yield dg.MaterializeResult(
-        asset_key=RAW_FILES,
-        metadata={
-            "dagster/row_count": len(files),
+    run = {"run_days": report.run_days, "run_stage_seconds": dg.MetadataValue.json(clock.laps)}
+    yield from report.results([RAW_FILES, RAW_EVENTS, RAW_QUARANTINE], run_metadata={
+        RAW_FILES: {
+            **run,
             "files_landed_by_this_run": len(landed),
             "entries_refused_by_this_run": dg.MetadataValue.md(
                 markdown_table([{"entry": rel, "why": why} for rel, why in refused])),
-            "files_known": summary["files_known"],
             "lines_landed_by_this_run": sum(f.lines for f in landed),
-            "seconds": dg.MetadataValue.json(clock.laps),
-            "days": days_label,
-            "files": dg.MetadataValue.md(markdown_table(files)),
             "dagster/column_schema": contracts.table_schema(FILES_SCHEMA),
         },
-    )
-    yield dg.MaterializeResult(
-        asset_key=RAW_EVENTS,
-        metadata={
+        RAW_EVENTS: {**run, "dagster/column_schema": CONTRACTS["raw.events"].table_schema()},
+        RAW_QUARANTINE: {**run, "dagster/column_schema": CONTRACTS["raw.quarantine"].table_schema()},
+    })
+
+
+def _day_metadata(con, days) -> dict[dg.AssetKey, dict]:
+    """What each ingestion asset's partition holds for one day: counts, breakdowns, previews."""
+    summary = rows(con, "ingestion/partition_summary.sql", days)[0]
+    by_type = {r["event_type"]: r["n"] for r in rows(con, "ingestion/events_by_type.sql", days)}
+    by_reason = {r["reason"]: r["n"] for r in rows(con, "ingestion/quarantine_by_reason.sql", days)}
+    files = rows(con, "ingestion/files_in_range.sql", days)
+    return {
+        RAW_FILES: {
+            "dagster/row_count": len(files),
+            "files_known": summary["files_known"],
+            "files": dg.MetadataValue.md(markdown_table(files)),
+        },
+        RAW_EVENTS: {
             "dagster/row_count": summary["events"],
-            "days": days_label,
             "events_by_type": dg.MetadataValue.json(by_type),
             "source_files": summary["files"],
-            "preview": dg.MetadataValue.md(markdown_table(preview_events)),
-            "dagster/column_schema": CONTRACTS["raw.events"].table_schema(),
+            "preview": dg.MetadataValue.md(markdown_table(rows(con, "ingestion/preview_events.sql", days))),
         },
-    )
-    yield dg.MaterializeResult(
-        asset_key=RAW_QUARANTINE,
-        metadata={
+        RAW_QUARANTINE: {
             "dagster/row_count": summary["quarantined"],
-            "days": days_label,
             **{f"reason/{code}": by_reason.get(code, 0) for code in contracts.QUARANTINE_REASONS},
             "quarantine_share": round(summary["quarantined"] / max(1, summary["quarantined"] + summary["events"]), 5),
-            "preview": dg.MetadataValue.md(markdown_table(preview_quarantine)),
-            "dagster/column_schema": CONTRACTS["raw.quarantine"].table_schema(),
+            "preview": dg.MetadataValue.md(markdown_table(rows(con, "ingestion/preview_quarantine.sql", days))),
         },
-    )
-    yield from checks
+    }
 
 
 def _accounting_check(con, days) -> dg.AssetCheckResult:
@@ -195,6 +187,8 @@ def _accounting_check(con, days) -> dg.AssetCheckResult:
         asset_key=RAW_FILES,
         passed=not bad,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=(f"{len(bad):,} files not balancing: " + ", ".join(str(r["source_file"]) for r in bad[:5]))
+        if bad else None,
         metadata={
             "files_not_balancing": len(bad),
             "sample": dg.MetadataValue.md(markdown_table(bad[:10])),
@@ -234,6 +228,7 @@ def _contract_check(con, days) -> dg.AssetCheckResult:
         asset_key=RAW_EVENTS,
         passed=not violations,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=counts_text(violations, "rows") or None,
         metadata={"rows_checked": checked, "violations": dg.MetadataValue.json(violations)},
     )
 
@@ -245,14 +240,10 @@ def _reasons_check(con, days) -> dg.AssetCheckResult:
         asset_key=RAW_QUARANTINE,
         passed=not bad,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=counts_text({str(r["reason"]): r["n"] for r in bad}, "rows") or None,
         metadata={"bad_rows": sum(r["n"] for r in bad), "by_reason": dg.MetadataValue.json(
             {str(r["reason"]): r["n"] for r in bad})},
     )
-
-
-def _days_label(days: dict[str, dt.date]) -> str:
-    first, last = days["start_day"], days["end_day"] - dt.timedelta(days=1)
-    return first.isoformat() if first == last else f"{first.isoformat()}...{last.isoformat()}"
 
 
 __all__ = ["RAW_EVENTS", "RAW_FILES", "RAW_QUARANTINE", "raw_ingestion"]

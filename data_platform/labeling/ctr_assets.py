@@ -6,26 +6,28 @@ from dagster._core.events import DagsterEventType
 from data_platform.cleaning.assets import CLEAN_EVENTS
 from data_platform.labeling.direct import (
     DEFAULT_WINDOW_S,
+    CtrStats,
     ctr_calibration,
+    ctr_stats,
     label_ctr_days,
     miscalibrated_models,
 )
-from data_platform.metadata import StageClock, markdown_table
-from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
+from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
+from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
 from data_platform.resources import Warehouse, sensors_default_status
 from data_platform.validation.contracts import CONTRACTS
 from data_platform.provenance.column_maps import lineage_metadata
 
 CTR_EXAMPLES = dg.AssetKey(["labels", "ctr_examples"])
 
-ACCOUNTED_CHECK = dg.AssetCheckSpec(
-    "ctr_examples_accounted", asset=CTR_EXAMPLES, blocking=True,
+ACCOUNTED_CHECK = daily_check(
+    "ctr_examples_accounted", CTR_EXAMPLES, blocking=True,
     description="One example per clean impression of the day, no invalid row (label 0/1 with its click, "
     "delay inside the window, history counts present), and every click the day owns either labelled "
     "an impression or is kept aside in labels.unattributed_clicks with a reason.",
 )
-CALIBRATION_CHECK = dg.AssetCheckSpec(
-    "ctr_calibration", asset=CTR_EXAMPLES, blocking=False,
+CALIBRATION_CHECK = daily_check(
+    "ctr_calibration", CTR_EXAMPLES, blocking=False,
     description="WARN when a serving model's actual/predicted CTR ratio leaves [1 - tolerance, 1 + tolerance] "
     "or its normalized entropy exceeds the limit, on its mature examples.",
 )
@@ -65,53 +67,72 @@ def ctr_examples(context: dg.AssetExecutionContext, config: CtrLabelConfig, ware
     late_click_sensor. Repeat, late, early and orphan clicks are kept in labels.unattributed_clicks."""
     days = partition_days(context)
     clock = StageClock()
+    report = PartitionReport(context)
     with warehouse.connect() as con:
-        stats = label_ctr_days(con, days["start_day"], days["end_day"], context.run.run_id,
-                               window_s=config.attribution_window_minutes * 60)
+        label_ctr_days(con, days["start_day"], days["end_day"], context.run.run_id,
+                       window_s=config.attribution_window_minutes * 60)
         clock.lap("label_s")
-        calibration = ctr_calibration(con, days["start_day"], days["end_day"])
+        judged = {}  # per day: (stats, calibration), for the day's metadata and checks
+        for _, day in report.windows:
+            judged[day["start_day"]] = (ctr_stats(con, day["start_day"], day["end_day"]),
+                                        ctr_calibration(con, day["start_day"], day["end_day"]))
         clock.lap("calibration_s")
+    report.describe(lambda day: {CTR_EXAMPLES: _day_metadata(*judged[day["start_day"]])})
+    report.check(lambda day: _day_checks(config, *judged[day["start_day"]]))
+    yield from report.results([CTR_EXAMPLES], run_metadata={CTR_EXAMPLES: {
+        "run_days": report.run_days,
+        "run_stage_seconds": dg.MetadataValue.json(clock.laps),
+        "attribution_window_minutes": config.attribution_window_minutes,
+        **lineage_metadata("labels.ctr_examples"),
+    }})
+
+
+def _day_metadata(stats: CtrStats, calibration: list[dict]) -> dict:
+    """What one impression day's labels hold: examples, clicks, calibration by model, category, position."""
+    return {
+        "dagster/row_count": stats.examples,
+        "positives": stats.positives,
+        "ctr": round(stats.positives / stats.examples, 5) if stats.examples else 0.0,
+        "provisional_labels": stats.provisional,
+        "clicks_owned": stats.clicks_owned,
+        "clicks_unattributed": dg.MetadataValue.json(stats.unattributed_by_reason),
+        **{f"calibration_by_{breakdown}": dg.MetadataValue.md(markdown_table(
+            [r for r in calibration if r["breakdown"] == breakdown])) for breakdown in ("model", "category", "position")},
+    }
+
+
+def _day_checks(config: CtrLabelConfig, stats: CtrStats, calibration: list[dict]) -> list[dg.AssetCheckResult]:
+    """Accounting (blocking) and calibration (WARN) of one impression day."""
     drifted = miscalibrated_models(calibration, config.calibration_tolerance, config.max_normalized_entropy,
                                    config.min_impressions)
-    per_model = [r for r in calibration if r["breakdown"] == "model"]
-    yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": stats.examples,
-            "positives": stats.positives,
-            "ctr": round(stats.positives / stats.examples, 5) if stats.examples else 0.0,
-            "provisional_labels": stats.provisional,
-            "attribution_window_minutes": config.attribution_window_minutes,
-            "clicks_owned": stats.clicks_owned,
-            "clicks_unattributed": dg.MetadataValue.json(stats.unattributed_by_reason),
-            "calibration_by_model": dg.MetadataValue.md(markdown_table(per_model)),
-            "calibration_by_category": dg.MetadataValue.md(markdown_table(
-                [r for r in calibration if r["breakdown"] == "category"])),
-            "calibration_by_position": dg.MetadataValue.md(markdown_table(
-                [r for r in calibration if r["breakdown"] == "position"])),
-            "seconds": dg.MetadataValue.json(clock.laps),
-            **lineage_metadata("labels.ctr_examples"),
-        },
-    )
-    yield dg.AssetCheckResult(
-        check_name=ACCOUNTED_CHECK.name,
-        passed=(stats.examples == stats.distinct_impressions == stats.clean_impressions
-                and stats.invalid_rows == 0 and stats.clicks_balanced),
-        metadata={"examples": stats.examples, "clean_impressions": stats.clean_impressions,
-                  "duplicate_examples": stats.examples - stats.distinct_impressions,
-                  "invalid_rows": stats.invalid_rows, "clicks_owned": stats.clicks_owned,
-                  "clicks_labelling": stats.positives, "clicks_unattributed": stats.clicks_unattributed},
-    )
-    yield dg.AssetCheckResult(
-        check_name=CALIBRATION_CHECK.name,
-        passed=not drifted,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "miscalibrated_models": dg.MetadataValue.md(markdown_table(drifted)),
-            "tolerance": config.calibration_tolerance,
-            "max_normalized_entropy": config.max_normalized_entropy,
-            "min_impressions": config.min_impressions,
-        },
-    )
+    problems = {"impressions without one example": abs(stats.clean_impressions - stats.distinct_impressions),
+                "duplicate examples": stats.examples - stats.distinct_impressions,
+                "invalid rows": stats.invalid_rows,
+                "clicks unaccounted for": abs(stats.clicks_owned - stats.positives - stats.clicks_unattributed)}
+    return [
+        dg.AssetCheckResult(
+            check_name=ACCOUNTED_CHECK.name,
+            passed=(stats.examples == stats.distinct_impressions == stats.clean_impressions
+                    and stats.invalid_rows == 0 and stats.clicks_balanced),
+            description=counts_text(problems, "") or None,
+            metadata={"examples": stats.examples, "clean_impressions": stats.clean_impressions,
+                      "duplicate_examples": stats.examples - stats.distinct_impressions,
+                      "invalid_rows": stats.invalid_rows, "clicks_owned": stats.clicks_owned,
+                      "clicks_labelling": stats.positives, "clicks_unattributed": stats.clicks_unattributed},
+        ),
+        dg.AssetCheckResult(
+            check_name=CALIBRATION_CHECK.name,
+            passed=not drifted,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="miscalibrated: " + ", ".join(str(r["model_version"]) for r in drifted) if drifted else None,
+            metadata={
+                "miscalibrated_models": dg.MetadataValue.md(markdown_table(drifted)),
+                "tolerance": config.calibration_tolerance,
+                "max_normalized_entropy": config.max_normalized_entropy,
+                "min_impressions": config.min_impressions,
+            },
+        ),
+    ]
 
 
 relabel_ctr = dg.define_asset_job(

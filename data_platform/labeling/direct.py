@@ -79,12 +79,20 @@ def label_ctr_days(
         run_sql(con, "labeling/delete_unattributed_clicks.sql", days)
         run_sql(con, "labeling/insert_ctr_examples.sql")
         run_sql(con, "labeling/insert_unattributed_clicks.sql", {**days, "run_id": run_id})
-        summary = rows(con, "labeling/ctr_summary.sql", days)[0]
-        by_reason = {r["reason"]: r["clicks"] for r in rows(con, "labeling/unattributed_by_reason.sql", days)}
+        stats = ctr_stats(con, start_day, end_day)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    return stats
+
+
+def ctr_stats(con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date) -> CtrStats:
+    """The counts of impression days [start_day, end_day) of the labels just built (one day: a
+    partition's metadata and checks); run on the connection that labelled them (clicks are staged there)."""
+    days = {"start_day": start_day, "end_day": end_day}
+    summary = rows(con, "labeling/ctr_summary.sql", days)[0]
+    by_reason = {r["reason"]: r["clicks"] for r in rows(con, "labeling/unattributed_by_reason.sql", days)}
     return CtrStats(**summary, unattributed_by_reason=by_reason)
 
 

@@ -135,7 +135,8 @@ IMPACT_KINDS = ("source_file", "app_version", "rule")
 
 
 def impact(con: duckdb.DuckDBPyConnection, kind: str, value: str) -> list[dict]:
-    """Rows downstream of an input, per table and per export version: ``[{table, rows}]``.
+    """Rows downstream of an input, per table and per export version: ``[{table, rows}]`` (an export
+    version also says ``status``: ``current``, or ``superseded by <version>``).
 
     ``kind``: ``source_file`` (a LIKE pattern over landing paths, e.g. ``2026-11-05/%``), ``app_version``
     (events sent by that client version) or ``rule`` (``rule_id@version``: the events that rule
@@ -162,13 +163,17 @@ def count_staged(con: duckdb.DuckDBPyConnection) -> list[dict]:
         if table in present and all(t in present for t in IMPACT_NEEDS.get(table, ())):
             out.append({"table": table, "rows": run_sql(con, f"provenance/{sql}").fetchone()[0]})
     if "splits.exports" in present:
-        for export in rows(con, "provenance/all_exports.sql"):
+        exports = rows(con, "provenance/all_exports.sql")
+        latest = {e["dataset"]: e["version"] for e in exports}  # ordered by creation: the last one wins
+        for export in exports:
             files = [Path(export["path"]) / f"{s}.parquet" for s in ("train", "dev", "test")]
             if all(f.exists() for f in files) and f"labels.{export['dataset']}" in present:
                 n = run_sql(con, f"provenance/impact_export_{export['dataset']}.sql",
                             files="[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
                             ).fetchone()[0]
-                out.append({"table": f"export {export['dataset']} {export['version']}", "rows": n})
+                current = latest[export["dataset"]] == export["version"]
+                out.append({"table": f"export {export['dataset']} {export['version']}", "rows": n,
+                            "status": "current" if current else f"superseded by {latest[export['dataset']]}"})
     return out
 
 

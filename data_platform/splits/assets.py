@@ -13,7 +13,7 @@ from data_platform.cleaning.rules import RULESET_VERSION
 from data_platform.labeling.ctr_assets import CTR_EXAMPLES
 from data_platform.labeling.functions import lf_registry_version
 from data_platform.labeling.review_assets import LABEL_MODEL, REVIEW_EXAMPLES
-from data_platform.metadata import markdown_table
+from data_platform.metadata import markdown_table, table_schema_of
 from data_platform.resources import Warehouse, existing_tables, exports_root, rows, run_sql
 from data_platform.splits.export import Export, diff_versions, export_columns, write_card, write_export
 from data_platform.labeling import SENTIMENTS
@@ -82,11 +82,13 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             fairness_rows = _fairness(con, spec, config) if n else ([], [])
             signal = _signal(con, spec) if n else []
             agreement = _agreement_by_group(con) if spec is REVIEWS and n else []
+            columns = table_schema_of(con, f"splits.{spec.name}")
         ratio_problems = report.ratio_problems(ratios, config.ratio_tolerance)
         label_problems = report.label_problems(spec.label_tolerance)
         table, flagged = fairness_rows
         yield dg.MaterializeResult(metadata={
             "dagster/row_count": n,
+            "dagster/column_schema": columns,
             **({} if n else {"note": f"no examples in {spec.source} ({spec.where}): nothing to split"}),
             "examples_by_split": dg.MetadataValue.json(report.by_split),
             "label_share": dg.MetadataValue.json({s: {k: round(v, 4) for k, v in d.items()}
@@ -223,9 +225,11 @@ def ctr_train_balanced(config: BalanceConfig, warehouse: Warehouse):
         con.unregister("synthetic_rows")
         counts = dict(run_sql(con, "splits/balanced_counts.sql").fetchall())
         leaks = run_sql(con, "splits/synthetic_leaks.sql", split_table=f"splits.{CTR.name}").fetchone()[0]
+        columns = table_schema_of(con, "splits.ctr_examples_train_balanced")
     real_minority = int((labels == 1).sum())
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": sum(counts.values()),
+        "dagster/column_schema": columns,
         "by_label_and_origin": dg.MetadataValue.json({str(k): v for k, v in counts.items()}),
         "synthetic_rows": len(records),
         "real_minority_rows": real_minority,

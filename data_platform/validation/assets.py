@@ -11,8 +11,8 @@ import pyarrow as pa
 from data_platform.cleaning.assets import CLEAN_EVENTS
 from data_platform.ingestion.assets import RAW_EVENTS
 from data_platform.labeling.ctr_assets import CTR_EXAMPLES
-from data_platform.metadata import StageClock, markdown_table, table_schema_of
-from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
+from data_platform.metadata import PartitionReport, StageClock, markdown_table, table_schema_of
+from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
 from data_platform.resources import Warehouse, existing_tables, load_sql, reports_root, rows, run_sql, write_rows
 from data_platform.validation.drift import ks_statistic_sql, load_thresholds
 from data_platform.validation.features import BY_TABLE, MONITORED, SKEW, skew_features
@@ -27,17 +27,17 @@ ANOMALIES = dg.AssetKey(["monitoring", "anomalies"])
 SOURCE_INVENTORY = dg.AssetKey(["monitoring", "source_inventory"])
 _COMMON = dict(group_name="monitoring", kinds={"duckdb", "python"}, owners=["team:data-platform"])
 
-ERRORS_CHECK = dg.AssetCheckSpec(
-    "no_error_anomalies", asset=ANOMALIES, blocking=False,
-    description="No ERROR anomaly (drift, training/serving skew, schema, volume) on the run's days.")
-WARNINGS_CHECK = dg.AssetCheckSpec(
-    "no_warn_anomalies", asset=ANOMALIES, blocking=False,
-    description="No WARN anomaly on the run's days (fails with severity WARN: someone should look).")
+ERRORS_CHECK = daily_check(
+    "no_error_anomalies", ANOMALIES, blocking=False,
+    description="No ERROR anomaly (drift, training/serving skew, schema, volume) on the day.")
+WARNINGS_CHECK = daily_check(
+    "no_warn_anomalies", ANOMALIES, blocking=False,
+    description="No WARN anomaly on the day (fails with severity WARN: someone should look).")
 
 
 @dg.asset(key=FEATURE_STATS, partitions_def=daily_partitions, deps=[RAW_EVENTS, CLEAN_EVENTS, CTR_EXAMPLES],
           code_version="feature-stats-1", **_COMMON, **WAREHOUSE_STEP)
-def feature_stats(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def feature_stats(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """Statistics of every monitored feature per day, computed in DuckDB and kept as history in
     monitoring.feature_stats: count, missing, zeros, min/max/mean/std, quantiles, an equal-width and a
     quantile histogram for numerics; distinct count and top values for categoricals; length statistics
@@ -56,17 +56,25 @@ def feature_stats(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg
             written[monitored.table] = stats
             clock.lap(monitored.table)
         schema = table_schema_of(con, "monitoring.feature_stats")
+    report = PartitionReport(context)
+    report.describe(lambda day: {FEATURE_STATS: _stats_metadata(
+        {t: [r for r in stats if r["partition_date"] == day["start_day"]] for t, stats in written.items()})})
+    yield from report.results([FEATURE_STATS], run_metadata={FEATURE_STATS: {
+        "run_days": report.run_days, "run_stage_seconds": dg.MetadataValue.json(clock.laps),
+        "dagster/column_schema": schema}})
+
+
+def _stats_metadata(written: dict[str, list[dict]]) -> dict:
+    """What one day's feature profiles hold: rows, rows profiled per table, missing rates of clean.events."""
     missing = [{"table": t, "feature": r["feature"], "day": str(r["partition_date"]), "rows": r["count"],
                 "missing": f"{r['missing'] / r['count']:.1%}" if r["count"] else "-"}
                for t, stats in written.items() for r in stats if t == "clean.events"]
-    return dg.MaterializeResult(metadata={
+    return {
         "dagster/row_count": sum(len(s) for s in written.values()),
-        "dagster/column_schema": schema,
         "rows_profiled": dg.MetadataValue.json({t: sum(r["count"] for r in s if r["feature"] == BY_TABLE[t].features[0].name)
                                                 for t, s in written.items()}),
         "clean_events_missing": dg.MetadataValue.md(markdown_table(missing)),
-        "seconds": dg.MetadataValue.json(clock.laps),
-    })
+    }
 
 
 class MonitoringConfig(dg.Config):
@@ -96,49 +104,61 @@ def anomalies(context: dg.AssetExecutionContext, config: MonitoringConfig, wareh
     thresholds = load_thresholds(config.thresholds_file or None)
     reports = Path(config.reports_dir) if config.reports_dir else reports_root()
     clock = StageClock()
-    per_day, last_report = [], None
+    report = PartitionReport(context)
+    judged: dict[dt.date, dict] = {}  # per day: its anomalies, drift comparisons and HTML report
     with warehouse.connect() as con:
         run_sql(con, "validation/create_monitoring_tables.sql")
         first, latest = run_sql(con, "validation/raw_day_span.sql").fetchone()
-        day = days["start_day"]
-        while day < days["end_day"]:
+        for _, window in report.windows:
+            day = window["start_day"]
             drift_rows, found, current, reference = _judge_day(con, day, first, latest, config, thresholds)
             _save_day(con, day, drift_rows, found, context.run.run_id)
             html = render_report(f"Data report {day}", str(day), current, reference, drift_rows, found)
-            last_report = write_report(html, reports, f"data-report-{day}")
-            counts = {"errors": sum(a["severity"] == "ERROR" for a in found),
-                      "warnings": sum(a["severity"] == "WARN" for a in found)}
-            per_day.append({"day": str(day), **counts, "report": last_report.name})
-            # one observation per day: its report and counts show on that partition in the UI
-            context.log_event(dg.AssetObservation(asset_key=ANOMALIES, partition=str(day), metadata={
-                **counts, "report": dg.MetadataValue.path(str(last_report.resolve())),
-                "report_url": dg.MetadataValue.url(last_report.resolve().as_uri()),
-                "summary": dg.MetadataValue.md(summary_markdown(drift_rows, found))}))
-            day += dt.timedelta(days=1)
-        found_all = rows(con, "validation/anomalies_in_range.sql", days)
+            judged[day] = {"drift": drift_rows, "report": write_report(html, reports, f"data-report-{day}"),
+                           "found": rows(con, "validation/anomalies_in_range.sql", window)}
         schema = table_schema_of(con, "monitoring.anomalies")
     clock.lap("judge_s")
-    errors = [a for a in found_all if a["severity"] == "ERROR"]
-    warnings = [a for a in found_all if a["severity"] == "WARN"]
-    table = [{k: str(a[k]) for k in ("day", "severity", "table_name", "kind", "feature", "detail")} for a in found_all]
-    yield dg.MaterializeResult(metadata={
-        "dagster/row_count": len(found_all),
-        "dagster/column_schema": schema,
-        "days": dg.MetadataValue.md(markdown_table(per_day)),
-        "summary": dg.MetadataValue.md(summary_markdown(
-            [], [{"table": a["table_name"], **a} for a in found_all])),
-        "anomalies": dg.MetadataValue.md(markdown_table(table[:50])),
-        **({"report": dg.MetadataValue.path(str(last_report.resolve())),
-            "report_url": dg.MetadataValue.url(last_report.resolve().as_uri())} if last_report else {}),
-        "thresholds": thresholds.source,
-        "seconds": dg.MetadataValue.json(clock.laps),
-    })
-    yield dg.AssetCheckResult(check_name=ERRORS_CHECK.name, passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
-                              metadata={"errors": len(errors), "first": dg.MetadataValue.md(markdown_table(table[:10]))},
-                              description=None if not errors else "; ".join(list(dict.fromkeys(
-                                  f"{a['day']} {a['table_name']}.{a['feature']} {a['kind']}" for a in errors))[:6]))
-    yield dg.AssetCheckResult(check_name=WARNINGS_CHECK.name, passed=not warnings, severity=dg.AssetCheckSeverity.WARN,
-                              metadata={"warnings": len(warnings)})
+    report.describe(lambda window: {ANOMALIES: _anomalies_metadata(judged[window["start_day"]])})
+    report.check(lambda window: _anomaly_checks(judged[window["start_day"]]["found"]))
+    yield from report.results([ANOMALIES], run_metadata={ANOMALIES: {
+        "run_days": report.run_days, "run_stage_seconds": dg.MetadataValue.json(clock.laps),
+        "dagster/column_schema": schema, "thresholds": thresholds.source}})
+
+
+def _anomaly_rows(found: list[dict]) -> list[dict]:
+    return [{k: str(a[k]) for k in ("day", "severity", "table_name", "kind", "feature", "detail")} for a in found]
+
+
+def _anomalies_metadata(day: dict) -> dict:
+    """One day's anomalies, counts and report (linked: the UI opens it)."""
+    found, path = day["found"], day["report"].resolve()
+    return {
+        "dagster/row_count": len(found),
+        "errors": sum(a["severity"] == "ERROR" for a in found),
+        "warnings": sum(a["severity"] == "WARN" for a in found),
+        "summary": dg.MetadataValue.md(summary_markdown(day["drift"], [{"table": a["table_name"], **a} for a in found])),
+        "anomalies": dg.MetadataValue.md(markdown_table(_anomaly_rows(found)[:50])),
+        "report": dg.MetadataValue.path(str(path)),
+        "report_url": dg.MetadataValue.url(path.as_uri()),
+    }
+
+
+def _anomaly_checks(found: list[dict]) -> list[dg.AssetCheckResult]:
+    """No ERROR (fails with severity ERROR) and no WARN (severity WARN) anomaly on one day."""
+    errors = [a for a in found if a["severity"] == "ERROR"]
+    warnings = [a for a in found if a["severity"] == "WARN"]
+    return [
+        dg.AssetCheckResult(
+            check_name=ERRORS_CHECK.name, passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"errors": len(errors), "first": dg.MetadataValue.md(markdown_table(_anomaly_rows(errors)[:10]))},
+            description=None if not errors else f"{len(errors)} ERROR anomalies: " + "; ".join(list(dict.fromkeys(
+                f"{a['table_name']}.{a['feature']} {a['kind']}" for a in errors))[:6])),
+        dg.AssetCheckResult(
+            check_name=WARNINGS_CHECK.name, passed=not warnings, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"warnings": len(warnings)},
+            description=None if not warnings else f"{len(warnings)} WARN anomalies: " + "; ".join(list(dict.fromkeys(
+                f"{a['table_name']}.{a['feature']} {a['kind']}" for a in warnings))[:6])),
+    ]
 
 
 def _judge_day(con, day: dt.date, first_raw_day, latest_raw_day, config: MonitoringConfig, thresholds):
