@@ -83,6 +83,26 @@ def run_sql(
     return con.execute(load_sql(name, **fragments), dict(params or {}))
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``BEGIN`` ... ``COMMIT``; on any error ``ROLLBACK`` and re-raise *that* error.
+
+    When the rollback fails too (DuckDB has already aborted the transaction after a failed commit on a
+    full disk: "cannot rollback - no transaction is active"), the original error is still the one
+    raised, with the rollback failure added as a note, so the root cause is what the user reads.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException as error:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error as rollback_error:
+            error.add_note(f"(the rollback failed too: {rollback_error})")
+        raise
+
+
 class Warehouse(DuckDBResource):
     """The DuckDB warehouse: a file, a memory cap (DuckDB spills to disk beyond it) and a thread count.
 

@@ -32,10 +32,12 @@ from data_platform.cleaning.rules import RULES, RULESET_VERSION
 from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise_sql
 from data_platform.privacy.redaction import redact_sql, truncate_ip_sql
 from data_platform.privacy.requests import ensure_tables as ensure_privacy_tables
-from data_platform.resources import load_sql, rows, run_sql
+from data_platform.resources import load_sql, rows, run_sql, transaction
 
 FX_RATES_CSV = Path(__file__).resolve().parents[1] / "reference" / "fx_rates.csv"
 CENTS_MIN_EVENTS = 50
+CENTS_HISTORY_DAYS = 7  # a day's cents detection looks at that day and the 6 before it
+IDENTITY_AS_OF = "temp.identity_as_of"  # the identity map as of the end of the day being cleaned
 CLEAN_TABLES = (
     "clean.events", "clean.filtered_events", "clean.duplicates", "clean.unit_corrections", "clean.consent_exclusions",
 )
@@ -80,6 +82,7 @@ def sql_fragments() -> dict[str, str]:
         "text_redacted": redact_sql("e.text"),
         "extra_redacted": redact_sql("e.extra::VARCHAR"),
         "ip_prefix": truncate_ip_sql("e.ip"),
+        "identity_map": IDENTITY_AS_OF,
     }
 
 
@@ -87,55 +90,32 @@ def clean_days(
     con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date, run_id: str,
     *, now: dt.datetime | None = None,
 ) -> CleanStats:
-    """(Re)build the clean layer for ``[start_day, end_day)``; see the module docstring."""
+    """(Re)build the clean layer for ``[start_day, end_day)``; see the module docstring.
+
+    A range is cleaned day by day (in one transaction), each day exactly as a run of that day alone
+    would clean it, so one range run, one run per day and reruns in any order give the same rows.
+    """
     now = now or dt.datetime.now(dt.timezone.utc)
     days = {"start_day": start_day, "end_day": end_day}
     key = {"pseudonym_key": pseudonym_key()}
     ensure_tables(con)
     ensure_privacy_tables(con)
     run_sql(con, "provenance/create_tables.sql")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM reference.fx_rates")
         run_sql(con, "cleaning/load_fx_rates.sql", {"path": str(FX_RATES_CSV)})
-        run_sql(con, "cleaning/stage_day_events.sql", days)
-        run_sql(con, "cleaning/day_events_view.sql")
-        run_sql(con, "cleaning/context_impressions.sql", days)
-        run_sql(con, "cleaning/create_rule_hits.sql")
-        void = {(r["rule_id"], r["rule_version"]) for r in rows(con, "cleaning/void_rules.sql")}
-        for rank, rule in enumerate(RULES):
-            if (rule.id, rule.version) in void:
-                continue  # an invalidated rule version: its decisions are void
-            statement = "add_device_rule_hits" if rule.level == "device" else "add_event_rule_hits"
-            run_sql(
-                con, f"cleaning/{statement}.sql",
-                {"rule_id": rule.id, "rule_version": rule.version, "kind": rule.kind, "rank": rank, **rule.params},
-                rule_sql=load_sql(rule.sql_name),
-            )
-        run_sql(con, "cleaning/add_invalidation_hits.sql")
-        run_sql(con, "cleaning/detect_cents_versions.sql", {"min_events": CENTS_MIN_EVENTS})
-        run_sql(con, "cleaning/item_price_medians.sql")
-        run_sql(con, "cleaning/login_links.sql", {"end_day": end_day, "crawler_pattern": RULES[0].params["pattern"]})
-        identity = build_identity_map(con, "login_links")
-        for table in CLEAN_TABLES:
-            run_sql(con, "cleaning/delete_range.sql", days, table=table)
-        common = {"run_id": run_id, "ruleset_version": RULESET_VERSION}
-        run_sql(con, "cleaning/insert_duplicates.sql", {**days, "run_id": run_id})
-        run_sql(con, "cleaning/insert_filtered_events.sql", {**common, **key}, **sql_fragments())
-        run_sql(con, "cleaning/insert_unit_corrections.sql", {"run_id": run_id})
         run_sql(con, "privacy/opted_out.sql", {"as_of": now})
-        run_sql(con, "cleaning/consent_excluded.sql", key, **sql_fragments())
-        run_sql(con, "cleaning/insert_consent_exclusions.sql", {"run_id": run_id})
-        run_sql(con, "cleaning/insert_clean_events.sql", {
-            **common, **key, "fx_version": fx_version(), "cleaned_at": now,
-            "crawler_pattern": RULES[0].params["pattern"],
-        }, **sql_fragments())
+        void = {(r["rule_id"], r["rule_version"]) for r in rows(con, "cleaning/void_rules.sql")}
+        day = start_day
+        while day < end_day:
+            _clean_day(con, day, run_id, now, key, void)
+            day += dt.timedelta(days=1)
+        # The published map is the current one, a function of every login landed so far, whichever
+        # days this run cleaned: splits group examples by it (see identity.py).
+        run_sql(con, "cleaning/login_links.sql", {"end_day": None, "crawler_pattern": RULES[0].params["pattern"]})
+        identity = build_identity_map(con, "login_links")
         run_sql(con, "cleaning/pseudonymise_identity_map.sql", key, anon=pseudonymise_sql("anon_id"),
                 person=pseudonymise_sql("person_key"), user=pseudonymise_sql("u"))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     counts = rows(con, "cleaning/check_accounting.sql", days)
     by_rule = {r["rule_id"]: r["n"] for r in rows(con, "cleaning/filtered_by_rule.sql", days)}
     cents = rows(con, "cleaning/unit_corrections_in_range.sql", days)
@@ -149,3 +129,42 @@ def clean_days(
         cents_app_versions=cents,
         identity=identity,
     )
+
+
+def _clean_day(con: duckdb.DuckDBPyConnection, day: dt.date, run_id: str, now: dt.datetime, key: dict,
+               void: set[tuple[str, int]]) -> None:
+    """Clean one day inside the caller's transaction: every statement sees only what that day's
+    rules look at, and person keys come from the identity map *as of the end of that day* (logins
+    with event_date <= day), so a day's rows never depend on which other days a run covers."""
+    days = {"start_day": day, "end_day": day + dt.timedelta(days=1)}
+    run_sql(con, "cleaning/stage_day_events.sql", days)
+    run_sql(con, "cleaning/day_events_view.sql")
+    run_sql(con, "cleaning/context_impressions.sql", days)
+    run_sql(con, "cleaning/create_rule_hits.sql")
+    for rank, rule in enumerate(RULES):
+        if (rule.id, rule.version) in void:
+            continue  # an invalidated rule version: its decisions are void
+        statement = "add_device_rule_hits" if rule.level == "device" else "add_event_rule_hits"
+        run_sql(
+            con, f"cleaning/{statement}.sql",
+            {"rule_id": rule.id, "rule_version": rule.version, "kind": rule.kind, "rank": rank, **rule.params},
+            rule_sql=load_sql(rule.sql_name),
+        )
+    run_sql(con, "cleaning/add_invalidation_hits.sql")
+    run_sql(con, "cleaning/detect_cents_versions.sql",
+            {**days, "min_events": CENTS_MIN_EVENTS, "history_days": CENTS_HISTORY_DAYS})
+    run_sql(con, "cleaning/item_price_medians.sql")
+    run_sql(con, "cleaning/login_links.sql", {"end_day": days["end_day"], "crawler_pattern": RULES[0].params["pattern"]})
+    build_identity_map(con, "login_links", target=IDENTITY_AS_OF)
+    for table in CLEAN_TABLES:
+        run_sql(con, "cleaning/delete_range.sql", days, table=table)
+    common = {"run_id": run_id, "ruleset_version": RULESET_VERSION}
+    run_sql(con, "cleaning/insert_duplicates.sql", {**days, "run_id": run_id})
+    run_sql(con, "cleaning/insert_filtered_events.sql", {**common, **key}, **sql_fragments())
+    run_sql(con, "cleaning/insert_unit_corrections.sql", {"run_id": run_id})
+    run_sql(con, "cleaning/consent_excluded.sql", key, **sql_fragments())
+    run_sql(con, "cleaning/insert_consent_exclusions.sql", {"run_id": run_id})
+    run_sql(con, "cleaning/insert_clean_events.sql", {
+        **common, **key, "fx_version": fx_version(), "cleaned_at": now,
+        "crawler_pattern": RULES[0].params["pattern"],
+    }, **sql_fragments())

@@ -6,6 +6,7 @@ from dagster._core.events import DagsterEventType
 from data_platform.cleaning.assets import CLEAN_EVENTS
 from data_platform.labeling.direct import (
     DEFAULT_WINDOW_S,
+    HISTORY_DAYS,
     ctr_calibration,
     label_ctr_days,
     miscalibrated_models,
@@ -49,8 +50,10 @@ class CtrLabelConfig(dg.Config):
     partitions_def=daily_partitions,
     ins={"clean_events": dg.AssetIn(
         CLEAN_EVENTS, dagster_type=dg.Nothing,
-        # Day D's labels read clean day D (impressions, history) and day D+1 (clicks after midnight).
-        partition_mapping=dg.TimeWindowPartitionMapping(start_offset=0, end_offset=1,
+        # Day D's labels read clean days D-7 to D-1 (person and item history, impressions of the clicks
+        # just after midnight), day D and day D+1 (clicks after midnight): declared, so a backfill in
+        # any order labels a day only after cleaning those days, and a later cleaning marks it stale.
+        partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-HISTORY_DAYS, end_offset=1,
                                                         allow_nonexistent_upstream_partitions=True),
     )},
     metadata={"dagster/column_schema": CONTRACTS["labels.ctr_examples"].table_schema()},

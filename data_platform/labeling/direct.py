@@ -25,15 +25,17 @@ Everything runs in DuckDB (``sql/labeling/ctr_*.sql``); only counts come back to
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
 import duckdb
 
-from data_platform.resources import rows, run_sql
+from data_platform.resources import rows, run_sql, transaction
 
 DEFAULT_WINDOW_S = 30 * 60
 MAX_WINDOW_S = 24 * 3600  # one lookahead partition covers it
 
+HISTORY_DAYS = 7  # the person and item history features look this many days back (ctr_stage_examples.sql)
 
 @dataclass(frozen=True)
 class CtrStats:
@@ -66,26 +68,29 @@ def label_ctr_days(
     con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date, run_id: str,
     window_s: int = DEFAULT_WINDOW_S,
 ) -> CtrStats:
-    """(Re)build the direct labels of impression days [start_day, end_day) in one transaction."""
-    params = {"start_day": start_day, "end_day": end_day, "window_s": check_window(window_s), "run_id": run_id}
-    days = {"start_day": start_day, "end_day": end_day}
+    """(Re)build the direct labels of impression days [start_day, end_day) in one transaction.
+
+    Day by day: each day's examples (its data_seen_until, its clicks) are exactly those a run of that
+    day alone would build, so range runs, per-day runs and reruns give the same rows."""
+    check_window(window_s)
+    summary: Counter = Counter()
+    by_reason: Counter = Counter()
     run_sql(con, "labeling/create_tables.sql")
-    con.execute("BEGIN TRANSACTION")
-    try:
-        run_sql(con, "labeling/ctr_stage_clicks.sql", days)
-        run_sql(con, "labeling/ctr_stage_attribution.sql", {"window_s": window_s})
-        run_sql(con, "labeling/ctr_stage_examples.sql", params)
-        run_sql(con, "labeling/delete_ctr_examples.sql", days)
-        run_sql(con, "labeling/delete_unattributed_clicks.sql", days)
-        run_sql(con, "labeling/insert_ctr_examples.sql")
-        run_sql(con, "labeling/insert_unattributed_clicks.sql", {**days, "run_id": run_id})
-        summary = rows(con, "labeling/ctr_summary.sql", days)[0]
-        by_reason = {r["reason"]: r["clicks"] for r in rows(con, "labeling/unattributed_by_reason.sql", days)}
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return CtrStats(**summary, unattributed_by_reason=by_reason)
+    with transaction(con):
+        day = start_day
+        while day < end_day:
+            one = {"start_day": day, "end_day": day + dt.timedelta(days=1)}
+            run_sql(con, "labeling/ctr_stage_clicks.sql", one)
+            run_sql(con, "labeling/ctr_stage_attribution.sql", {"window_s": window_s})
+            run_sql(con, "labeling/ctr_stage_examples.sql", {**one, "window_s": window_s, "run_id": run_id})
+            run_sql(con, "labeling/delete_ctr_examples.sql", one)
+            run_sql(con, "labeling/delete_unattributed_clicks.sql", one)
+            run_sql(con, "labeling/insert_ctr_examples.sql")
+            run_sql(con, "labeling/insert_unattributed_clicks.sql", {**one, "run_id": run_id})
+            summary.update(rows(con, "labeling/ctr_summary.sql", one)[0])  # counts add up over the days
+            by_reason.update({r["reason"]: r["clicks"] for r in rows(con, "labeling/unattributed_by_reason.sql", one)})
+            day += dt.timedelta(days=1)
+    return CtrStats(**summary, unattributed_by_reason=dict(by_reason))
 
 
 def ctr_calibration(con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date) -> list[dict]:
