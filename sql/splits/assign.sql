@@ -6,13 +6,15 @@
 -- the example (the map as of its day) only for an event no longer in clean.events. So all examples of
 -- one device, and of every device of one person, share one group whatever day they were cleaned on.
 CREATE OR REPLACE TABLE {target} AS
-WITH examples AS (
+WITH source AS (
+    SELECT * FROM {source} WHERE {where}
+),
+examples AS (
     SELECT x.{id_column}::VARCHAR AS example_id, coalesce(m.person_key, x.{group_column}) AS group_key,
            ev.anon_id AS device_key, x.{label_column}::VARCHAR AS label, x.{date_column} AS example_date
-    FROM {source} x
+    FROM source x
     LEFT JOIN clean.events ev ON ev.event_id = x.{event_id_column}
     LEFT JOIN clean.identity_map m ON m.anon_id = ev.anon_id
-    WHERE {where}
 ),
 bucketed AS (
     SELECT *, (md5_number($salt || '|' || coalesce(group_key, example_id)) % 1000000) / 1000000.0 AS bucket
