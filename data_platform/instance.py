@@ -7,7 +7,8 @@ back, and Dagster frees slots only from the daemon, and only for runs already ma
 loop spins without sleeping and ignores SIGTERM and SIGINT while it waits.
 
 :class:`SlotReclaimingEventLogStorage` is the SQLite event log storage of the local instance
-(``dagster_home/dagster.yaml``) with one change, in the call every waiting step makes to claim a slot:
+(:class:`PlatformInstance`, the ``instance_class`` of ``dagster_home/dagster.yaml``; same files as the
+default) with one change, in the call every waiting step makes to claim a slot:
 
 - when the slot is taken, it looks at the runs holding (or queued for) it; a run that no longer
   exists, has already finished, or whose process is gone (its pid, from the run's RUN_START event, is
@@ -28,29 +29,42 @@ import time
 from pathlib import Path
 
 import dagster as dg
-from dagster import Field, StringSource
+import yaml
 from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.events import DagsterEventType
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._serdes import ConfigurableClassData
 from dagster._utils.interrupts import check_captured_interrupt
 
 WAIT_SECONDS = 1.0  # how long one blocked claim waits before Dagster asks again
 _POLL_SECONDS = 0.1
 
 
-class SlotReclaimingEventLogStorage(SqliteEventLogStorage):
-    """SQLite event log storage whose slot claims free the slots of dead runs (see the module)."""
-
-    def __init__(self, base_dir: str | None = None, inst_data=None):
-        if not base_dir:  # the directory of the default local instance: switching keeps the history
-            if not os.environ.get("DAGSTER_HOME"):
-                raise ValueError("SlotReclaimingEventLogStorage without base_dir needs DAGSTER_HOME set")
-            base_dir = str(Path(os.environ["DAGSTER_HOME"]) / "history" / "runs")
-        super().__init__(base_dir, inst_data)
+class PlatformInstance(dg.DagsterInstance):
+    """The local instance (``instance_class`` in ``dagster_home/dagster.yaml``): Dagster's SQLite storage
+    in the instance folder, as by default, with :class:`SlotReclaimingEventLogStorage` as its event log."""
 
     @classmethod
-    def config_type(cls):
-        return {"base_dir": Field(StringSource, is_required=False)}
+    def config_schema(cls):
+        return {}
+
+    @staticmethod
+    def config_defaults(base_dir: str):
+        defaults = dict(InstanceRef.config_defaults(base_dir))
+        events = ConfigurableClassData(__name__, SlotReclaimingEventLogStorage.__name__, yaml.dump(
+            {"base_dir": os.path.join(base_dir, "history", "runs", "")}, default_flow_style=False))
+        parts = {"run_storage": defaults["run_storage"], "event_log_storage": events,
+                 "schedule_storage": defaults["schedule_storage"]}
+        defaults["event_log_storage"] = events
+        defaults["storage"] = ConfigurableClassData("dagster._core.storage.legacy_storage", "CompositeStorage", yaml.dump(
+            {name: {"module_name": d.module_name, "class_name": d.class_name, "config_yaml": d.config_yaml}
+             for name, d in parts.items()}, default_flow_style=False))
+        return defaults
+
+
+class SlotReclaimingEventLogStorage(SqliteEventLogStorage):
+    """SQLite event log storage whose slot claims free the slots of dead runs (see the module)."""
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):
@@ -70,7 +84,7 @@ class SlotReclaimingEventLogStorage(SqliteEventLogStorage):
                 raise DagsterExecutionInterruptedError(
                     f"interrupted while step {step_key} waited for a slot of pool {concurrency_key}")
             time.sleep(_POLL_SECONDS)
-        return status.with_sleep_interval(0)  # this call already waited: ask again at once
+        return status.with_sleep_interval(0.0)  # this call already waited: ask again at once
 
 
 def reclaim_slots_of_dead_runs(instance: dg.DagsterInstance, concurrency_key: str, *,

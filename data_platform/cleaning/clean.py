@@ -1,7 +1,8 @@
 """Cleaning as pure logic over the warehouse: raw.events of some days in, the clean layer out.
 
 One call to :func:`clean_days` (re)builds clean.events, clean.filtered_events, clean.duplicates and
-clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside one transaction:
+clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside one transaction, one
+day after the other (each day as a run of that day alone would build it):
 
 1. deduplicate by event_id, keeping the earliest ingested copy (ties: file, then line), also when
    the copies sit on different days (within two days: a retry re-stamped across midnight);
@@ -12,7 +13,9 @@ clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside
    prices are, item for item, ~100x the item's median; on such days an event without app_version
    priced ~100x its item's median is corrected too, rule ``cents_by_item_price@1``), and convert all
    prices to EUR with the shipped, versioned rates (``data_platform/reference/fx_rates.csv``);
-4. resolve identities from login events (``identity.py``) and pseudonymise ids with a keyed hash;
+4. resolve identities from login events (``identity.py``): a day's rows get the person of the identity
+   map as of the end of that day; ``clean.identity_map`` is then rebuilt as the current map (every
+   login); ids are pseudonymised with a keyed hash;
 5. redact personal data from free text and truncate IP addresses;
 6. leave out the events of persons who opted out (``privacy.consent_history``) as of now.
 """

@@ -1,8 +1,14 @@
 """Identity resolution: which devices (anon_id) belong to one person, from login events.
 
-Input: a table or view of login links ``(anon_id VARCHAR, user_id VARCHAR, ts TIMESTAMPTZ)`` taken from
-the login events of every day seen so far. Output: ``clean.identity_map``, one row per device, rebuilt
-from scratch on every call (create or replace), so a rebuild over the same links gives the same table.
+Input: a table or view of login links ``(anon_id VARCHAR, user_id VARCHAR, ts TIMESTAMPTZ)``. Output:
+``clean.identity_map`` (or another ``target``), one row per device, rebuilt from scratch on every call
+(create or replace), so a rebuild over the same links gives the same table.
+
+The cleaning step builds two maps, each a function of the data only (never of which days a run covers):
+for each day it cleans, the map *as of the end of that day* (the links of that day and every earlier
+one, in a temp table) keys that day's rows, so a later login never rewrites earlier rows and per-day,
+range and repeated runs agree; then ``clean.identity_map`` from *every* link, the current map, which
+splits group examples by (a device that logged in after its first examples sits in one split).
 
 The rule (``login_cc/max_users_per_device=<n>``, default n = 1):
 

@@ -144,7 +144,7 @@ def read_lines(path: Path, compressed: bool, counter: _Counter | None = None, *,
                opened=None, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[pa.RecordBatch]:
     """Stream a landing file as Arrow batches of (line_no, line, utf8_ok, too_long), in bounded memory.
 
-    Lines are split on ``\n`` (a final newline does not start a line). Invalid UTF-8 is replaced
+    Lines are split on ``\\n`` (a final newline does not start a line). Invalid UTF-8 is replaced
     by U+FFFD and flagged (``utf8_ok`` false) so the line is quarantined rather than lost. A line
     longer than ``max_line_bytes`` is flagged ``too_long`` and only its first
     :data:`KEPT_PREFIX_BYTES` are kept (reason ``line_too_long``); the rest of it is read and dropped
