@@ -74,6 +74,8 @@ FIELD_NAMES = tuple(f.name for f in FIELDS)
 
 # Quarantine reason codes, in the order they are tested: a line gets the first that applies.
 QUARANTINE_REASONS: dict[str, str] = {
+    "line_too_long": "the line is longer than the cap (DATA_PLATFORM_MAX_LINE_BYTES, default 1 MiB); its "
+    "first 4 KiB are kept and the rest is never held in memory",
     "invalid_utf8": "the line is not valid UTF-8",
     "empty_line": "a blank line inside the file",
     "not_json": "the line does not parse as JSON",
@@ -90,6 +92,10 @@ QUARANTINE_REASONS: dict[str, str] = {
     "unreadable_file": "the file could not be read to its end (corrupt or truncated gzip); "
     "the line number is where reading stopped",
 }
+
+# Reasons the line reader gives (from how a file's bytes read, not from what a line says); every other
+# reason is about a line's content, and the generator's malformed lines cover each of those.
+READ_REASONS = ("line_too_long", "unreadable_file")
 
 # Provenance columns every raw row carries.
 PROVENANCE_COLUMNS: dict[str, str] = {

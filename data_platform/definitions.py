@@ -25,8 +25,7 @@ from data_platform.labeling.plan_assets import labeling_plan
 from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
 from data_platform.metadata import ddl_tables, described
 from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_requests
-from data_platform.privacy.pseudonyms import mode, pseudonym_key
-from data_platform.resources import LabelingDesk, LandingZone, Warehouse
+from data_platform.resources import LabelingDesk, LandingZone, Warehouse, check_settings
 from data_platform.provenance.assets import invalidations
 from data_platform.provenance.jobs import invalidate_input
 from data_platform.splits.assets import SPLITS_GROUP_ASSETS
@@ -35,8 +34,7 @@ from data_platform.validation.checks import CONTRACT_CHECKS
 from data_platform.validation.contracts import CONTRACTS
 from data_platform.validation.sources import freshness_policies
 
-if mode() == "production":
-    pseudonym_key()  # fail at startup, with a clear message, when the key is missing
+check_settings()  # every DATA_PLATFORM_* setting, with a clear message, before anything runs
 
 ingest_raw_events = dg.define_asset_job(
     name="ingest_raw_events",

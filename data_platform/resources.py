@@ -13,10 +13,18 @@ inside the project) and an environment variable that overrides it:
 - ``DATA_PLATFORM_REPORTS``    HTML data reports (default ``data/reports``)
 - ``DATA_PLATFORM_EXPORTS``    versioned dataset exports (default ``data/exports``)
 - ``DATA_PLATFORM_SETTLE_SECONDS`` how old a landing file's mtime must be before a run takes it (5)
+- ``DATA_PLATFORM_MAX_LINE_BYTES`` longest landing line read as an event (1 MiB); longer: ``line_too_long``
+- ``DATA_PLATFORM_MODE`` / ``DATA_PLATFORM_PSEUDONYM_KEY``: see ``privacy/pseudonyms.py``
+
+Every value is checked when it is read, with a message naming the variable, the value and what is
+allowed; :func:`check_settings` reads them all at once (the definitions call it when they load), so a
+typo stops the code location from loading instead of silently turning a guard off.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -32,11 +40,42 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = PROJECT_ROOT / "sql"
 
 DEFAULT_START_DATE = "2026-11-01"
+DEFAULT_MAX_LINE_BYTES = 1 << 20  # a longer landing line is quarantined as line_too_long
+
+
+class SettingError(ValueError):
+    """An environment setting has a value the platform cannot use."""
+
+
+def _env(var: str, default: str, parse, allowed: str):
+    """``parse(value)`` of the environment variable (``default`` when unset or empty); any failure,
+    or a value ``parse`` rejects, is a :class:`SettingError` naming the variable and what is allowed."""
+    raw = os.environ.get(var, "").strip() or default
+    try:
+        return parse(raw)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise SettingError(f"{var}={raw!r} is not usable: {allowed} ({error})") from None
+
+
+def _bounded(kind, low: float, high: float):
+    def parse(raw: str):
+        value = kind(raw)
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ValueError(f"{value} is outside [{low:g}, {high:g}]")
+        return value
+    return parse
+
+
+def _one_of(*choices: str):
+    def parse(raw: str) -> str:
+        if raw.lower() not in choices:
+            raise ValueError(f"not one of {', '.join(choices)}")
+        return raw.lower()
+    return parse
 
 
 def _env_path(var: str, default: str) -> Path:
-    value = os.environ.get(var) or default
-    path = Path(value)
+    path = Path(_env(var, default, str, "a file or folder path"))
     return path if path.is_absolute() else (Path.cwd() / path)
 
 
@@ -52,18 +91,55 @@ def landing_root() -> Path:
 
 def start_date() -> str:
     """The first daily partition (YYYY-MM-DD)."""
-    value = os.environ.get("DATA_PLATFORM_START_DATE") or DEFAULT_START_DATE
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError(f"DATA_PLATFORM_START_DATE must be YYYY-MM-DD, got {value!r}")
-    return value
+    def parse(raw: str) -> str:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raise ValueError("not YYYY-MM-DD")
+        return dt.date.fromisoformat(raw).isoformat()
+    return _env("DATA_PLATFORM_START_DATE", DEFAULT_START_DATE, parse, "a date YYYY-MM-DD")
 
 
 def sensors_default_status():
     """RUNNING unless ``DATA_PLATFORM_SENSORS=stopped`` (e.g. an instance used only for backfills)."""
-    import dagster as dg
+    stopped = _env("DATA_PLATFORM_SENSORS", "running", _one_of("running", "stopped"), "running or stopped")
+    return dg.DefaultSensorStatus.STOPPED if stopped == "stopped" else dg.DefaultSensorStatus.RUNNING
 
-    stopped = os.environ.get("DATA_PLATFORM_SENSORS", "running").lower() == "stopped"
-    return dg.DefaultSensorStatus.STOPPED if stopped else dg.DefaultSensorStatus.RUNNING
+
+def duckdb_memory() -> str:
+    """DuckDB's memory_limit (``DATA_PLATFORM_DUCKDB_MEMORY``, default 4GB)."""
+    return _env("DATA_PLATFORM_DUCKDB_MEMORY", "4GB", _checked_size, "a size such as 512MB or 4GB")
+
+
+def duckdb_threads() -> int:
+    """DuckDB's threads (``DATA_PLATFORM_DUCKDB_THREADS``; 0, the default: all cores)."""
+    return _env("DATA_PLATFORM_DUCKDB_THREADS", "0", _bounded(int, 0, 1024), "a whole number of threads, 0 = all")
+
+
+def settle_seconds() -> float:
+    """How old a landing file's mtime must be before a run takes it (``DATA_PLATFORM_SETTLE_SECONDS``)."""
+    return _env("DATA_PLATFORM_SETTLE_SECONDS", "5", _bounded(float, 0, 86400),
+                "a number of seconds from 0 to 86400 (nan, inf and negative values would switch the guard off "
+                "or take no file at all)")
+
+
+def max_line_bytes() -> int:
+    """The longest landing line read as an event (``DATA_PLATFORM_MAX_LINE_BYTES``, default 1 MiB)."""
+    return _env("DATA_PLATFORM_MAX_LINE_BYTES", str(DEFAULT_MAX_LINE_BYTES), _bounded(int, 1024, 1 << 30),
+                "a whole number of bytes from 1024 to 1073741824")
+
+
+def check_settings() -> None:
+    """Read every environment setting; one :class:`SettingError` listing every unusable value."""
+    from data_platform.privacy.pseudonyms import key_status
+
+    problems = []
+    for read in (warehouse_path, landing_root, start_date, sensors_default_status, duckdb_memory, duckdb_threads,
+                 settle_seconds, max_line_bytes, reports_root, exports_root, labeling_root, key_status):
+        try:
+            read()
+        except (SettingError, ValueError, RuntimeError) as error:
+            problems.append(str(error))
+    if problems:
+        raise SettingError("unusable settings:\n- " + "\n- ".join(problems))
 
 
 def load_sql(name: str, **fragments: str) -> str:
@@ -83,6 +159,31 @@ def run_sql(
     return con.execute(load_sql(name, **fragments), dict(params or {}))
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``BEGIN`` ... ``COMMIT``; on any error ``ROLLBACK`` and re-raise *that* error (see :func:`rollback`)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException as error:
+        rollback(con, error)
+        raise
+
+
+def rollback(con: duckdb.DuckDBPyConnection, error: BaseException) -> None:
+    """``ROLLBACK`` after ``error``; the caller re-raises ``error``.
+
+    When the rollback fails too (DuckDB has already aborted the transaction after a failed commit on a
+    full disk: "cannot rollback - no transaction is active"), its failure is added to ``error`` as a
+    note instead of replacing it, so the root cause is what the user reads.
+    """
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error as rollback_error:
+        error.add_note(f"(the rollback failed too: {rollback_error})")
+
+
 class Warehouse(DuckDBResource):
     """The DuckDB warehouse: a file, a memory cap (DuckDB spills to disk beyond it) and a thread count.
 
@@ -99,8 +200,8 @@ class Warehouse(DuckDBResource):
         """The warehouse configured by environment variables (see the module docstring)."""
         return cls(
             database=str(warehouse_path()),
-            memory_limit=os.environ.get("DATA_PLATFORM_DUCKDB_MEMORY", "4GB"),
-            threads=int(os.environ.get("DATA_PLATFORM_DUCKDB_THREADS", "0")),
+            memory_limit=duckdb_memory(),
+            threads=duckdb_threads(),
         )
 
     @contextmanager
@@ -139,13 +240,17 @@ class LandingZone(dg.ConfigurableResource):
 
     root: str
     settle_seconds: float = 5.0
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    max_file_attempts: int = 3  # a file whose landing fails this often is set aside until it changes
 
     @classmethod
     def from_env(cls) -> "LandingZone":
-        """The landing zone from ``DATA_PLATFORM_LANDING`` and ``DATA_PLATFORM_SETTLE_SECONDS``."""
+        """The landing zone from ``DATA_PLATFORM_LANDING``, ``DATA_PLATFORM_SETTLE_SECONDS`` and
+        ``DATA_PLATFORM_MAX_LINE_BYTES``."""
         return cls(
             root=str(landing_root()),
-            settle_seconds=float(os.environ.get("DATA_PLATFORM_SETTLE_SECONDS", "5")),
+            settle_seconds=settle_seconds(),
+            max_line_bytes=max_line_bytes(),
         )
 
     def events_dir(self) -> Path:

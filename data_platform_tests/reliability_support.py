@@ -275,6 +275,8 @@ def child_main(spec_path: str) -> int:
     if spec.get("partition_range"):
         first, last = spec["partition_range"]
         kwargs["tags"] = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    if spec.get("instance"):  # the instance at DAGSTER_HOME (run history, concurrency pools), else ephemeral
+        kwargs["instance"] = dg.DagsterInstance.get()
     started = time.perf_counter()
     try:
         result = dg.materialize(_assets(spec["assets"]), resources=resources, raise_on_error=False, **kwargs)

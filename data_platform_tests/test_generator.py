@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from data_platform.contracts import EVENT_TYPES, FIELDS, QUARANTINE_REASONS, required_fields
+from data_platform.contracts import EVENT_TYPES, FIELDS, QUARANTINE_REASONS, READ_REASONS, required_fields
 from data_platform.generator import Incident, generate_logs, parse_incident
 
 START = dt.date(2026, 11, 2)
@@ -245,7 +245,7 @@ def test_big_hours_are_split_into_shards(tmp_path, monkeypatch):
 def test_malformed_lines_match_an_independent_classification(generated):
     m = generated.manifest
     expected = {k: v for k, v in m["malformed"].items()}
-    assert list(expected) == [r for r in QUARANTINE_REASONS if r != "unreadable_file"]
+    assert list(expected) == [r for r in QUARANTINE_REASONS if r not in READ_REASONS]
     assert Counter(line.reason for line in generated.lines if line.reason) == Counter(expected)
     # every kind on every generated day (malformed lines sit in files of their source's delivery day)
     for day in range(DAYS):

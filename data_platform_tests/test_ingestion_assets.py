@@ -65,7 +65,7 @@ def test_generated_days_land_with_every_line_accounted_for(generated, tmp_path, 
     assert lines_read == manifest["total_lines"] == events + sum(reasons.values())
     assert events == manifest["valid_lines"]
     assert reasons == {k: v for k, v in manifest["malformed"].items() if v}
-    assert set(reasons) == set(contracts.QUARANTINE_REASONS) - {"unreadable_file"}
+    assert set(reasons) == set(contracts.QUARANTINE_REASONS) - set(contracts.READ_REASONS)
     per_day = dict(query(warehouse, "SELECT strftime(event_date, '%Y-%m-%d'), count(*) FROM raw.events GROUP BY 1"))
     assert per_day == manifest["valid_lines_by_event_day"]
     # provenance on every row, pointing at real lines of real files

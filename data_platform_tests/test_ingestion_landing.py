@@ -10,7 +10,14 @@ import os
 import pytest
 
 from data_platform import contracts
-from data_platform.ingestion.landing import land_new_files, list_landing_files, read_lines, scan_file_days
+from data_platform.ingestion.landing import (
+    KEPT_PREFIX_BYTES,
+    MAX_LINE_BYTES,
+    land_new_files,
+    list_landing_files,
+    read_lines,
+    scan_file_days,
+)
 from data_platform_tests.conftest import UTC, event, write_lines
 
 MIN_TS = dt.datetime(2026, 11, 1, tzinfo=UTC)
@@ -53,6 +60,7 @@ def test_truncated_gzip_keeps_what_was_read_and_marks_the_rest(tmp_path):
 
 
 CASES = [
+    ('{"event_id": "' + "x" * MAX_LINE_BYTES + '"}', "line_too_long", None),
     (b"\xff\xfe{}", "invalid_utf8", None),
     ("   ", "empty_line", None),
     ('{"event_id": "x", ', "not_json", None),
@@ -183,3 +191,100 @@ def test_fields_required_for_all_types_are_enforced(warehouse, landing, field):
     land(warehouse, landing)
     [(_, reason, detail, _, _)] = landed_lines(warehouse, "r.jsonl")
     assert reason == "missing_required_field" and detail == field
+
+
+# ---- one long line (issue #16, item 12)
+
+CAP = 64 << 10  # a small configured cap; the long lines below are far longer
+
+
+def test_a_line_over_the_cap_is_quarantined_with_its_first_bytes_and_reading_goes_on(warehouse, landing):
+    long_line = '{"event_id": "huge", "text": "' + "é" * (3 * CAP) + '"}'  # cut inside a 2-byte character
+    write_lines(landing.events_dir() / "long.jsonl", [event("before"), long_line, event("after"), "x" * (CAP + 1)])
+    with warehouse.connect() as con:
+        [landed] = land_new_files(con, landing.events_dir(), "run-test", min_ts=MIN_TS, settle_seconds=0,
+                                  max_line_bytes=CAP)
+        kept = con.execute("SELECT source_line, reason, detail, strlen(raw_line) FROM raw.landed_lines "
+                           "WHERE reason IS NOT NULL ORDER BY source_line").fetchall()
+    assert (landed.lines, landed.accepted, landed.quarantined) == (4, 2, 2)
+    assert [(r[0], r[1]) for r in kept] == [(2, "line_too_long"), (4, "line_too_long")]
+    assert f"longer than {CAP} bytes" in kept[0][2]
+    assert KEPT_PREFIX_BYTES - 4 <= kept[0][3] <= KEPT_PREFIX_BYTES  # the prefix, never the line
+    assert [r[4] for r in landed_lines(warehouse, "long.jsonl") if r[1] is None] == ["before", "after"]
+
+
+@pytest.mark.parametrize("split_across_chunks", [False, True])
+def test_read_lines_holds_at_most_the_cap_of_a_long_line(tmp_path, monkeypatch, split_across_chunks):
+    """A gzip of ~130 KB that inflates to one 128 MiB line between two events (a scaled-down bomb): the
+    line comes out flagged with a 4 KiB prefix, and Python never holds more than a few read chunks
+    (16 MiB each) and the cap, where holding the line took over 128 MiB."""
+    import tracemalloc
+
+    from data_platform.ingestion import landing as landing_module
+
+    chunk = landing_module.READ_CHUNK_BYTES
+    if split_across_chunks:  # small inflated chunks: the long line spans thousands of them
+        monkeypatch.setattr(landing_module, "READ_CHUNK_BYTES", 64 << 10)
+    path = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(path, "wb", compresslevel=9) as fh:
+        fh.write(json.dumps(event("first")).encode() + b"\n")
+        for _ in range(128):
+            fh.write(b"a" * (1 << 20))
+        fh.write(b"\n" + json.dumps(event("last")).encode() + b"\n")
+    assert path.stat().st_size < 300_000
+    tracemalloc.start()
+    try:
+        rows = [r for b in read_lines(path, compressed=True, max_line_bytes=CAP)
+                for r in zip(*(c.to_pylist() for c in b.columns))]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(r[0], r[3]) for r in rows] == [(1, False), (2, True), (3, False)]
+    assert rows[1][1] == "a" * KEPT_PREFIX_BYTES and json.loads(rows[2][1])["event_id"] == "last"
+    assert peak < 4 * chunk + 8 * CAP  # the 128 MiB line was never held
+
+
+def test_a_file_that_keeps_failing_is_set_aside_and_the_others_land(warehouse, landing, monkeypatch):
+    import duckdb
+
+    from data_platform.ingestion import landing as landing_module
+
+    write_lines(landing.events_dir() / "good.jsonl", [event("g1")])
+    bad = write_lines(landing.events_dir() / "poison.jsonl", [event("p1")])
+    real = landing_module._land_one
+
+    def failing(con, lf, *args, **kwargs):
+        if lf.rel == "poison.jsonl":
+            con.execute("BEGIN TRANSACTION")
+            con.execute("CREATE TEMP TABLE half_done AS SELECT 1")  # work the failure must roll back
+            try:
+                raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate (simulated)")
+            except BaseException as error:
+                landing_module.rollback(con, error)
+                raise
+        return real(con, lf, *args, **kwargs)
+
+    monkeypatch.setattr(landing_module, "_land_one", failing)
+    outcomes = []
+    for attempt in range(4):
+        refused: list[tuple[str, str]] = []
+        with warehouse.connect() as con:
+            if attempt < 3:  # the run fails and says why, after landing the other files
+                with pytest.raises(duckdb.OutOfMemoryException) as raised:
+                    land_new_files(con, landing.events_dir(), "run-test", min_ts=MIN_TS, settle_seconds=0,
+                                   refused=refused, max_file_attempts=3)
+                assert "poison.jsonl" in "".join(raised.value.__notes__)
+            else:  # set aside: the run goes through
+                assert land_new_files(con, landing.events_dir(), "run-test", min_ts=MIN_TS, settle_seconds=0,
+                                      refused=refused, max_file_attempts=3) == []
+            files = [r[0] for r in con.execute("SELECT source_file FROM raw.files").fetchall()]
+        outcomes.append((files, dict(refused)["poison.jsonl"]))
+    assert [o[0] for o in outcomes] == [["good.jsonl"]] * 4  # the poisoned file never stops the good one
+    whys = [o[1] for o in outcomes]
+    assert [w.split(":")[0] for w in whys[:3]] == [f"landing failed (attempt {i} of 3)" for i in (1, 2, 3)]
+    assert "OutOfMemoryException" in whys[0]
+    assert whys[3].startswith("set aside after 3 failed landings") and "Out of Memory" in whys[3]
+    # new bytes under the name are tried again (and land once the cause is gone)
+    monkeypatch.setattr(landing_module, "_land_one", real)
+    write_lines(bad, [event("p1"), event("p2")])
+    assert [f.rel for f in land(warehouse, landing)] == ["poison.jsonl"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from data_platform.cleaning.clean import sql_fragments as clean_fragments
+from data_platform.provenance.column_maps import CHAINS
 from data_platform.provenance.lineage import (
     OPENLINEAGE_SCHEMA_URL,
     LineageError,
@@ -168,21 +168,16 @@ def test_ctr_examples_insert_by_position_into_the_declared_table(ctr_lineage):
 
 
 def test_clean_events_from_raw_events():
-    files = [
-        ("cleaning/create_tables.sql", {}),  # declares clean.events (positional INSERT) and reference.fx_rates
-        ("cleaning/stage_day_events.sql", {}),
-        ("cleaning/day_events_view.sql", {}),
-        ("cleaning/day_rates.sql", {}),  # the rate of each (currency, day): an ASOF join on reference.fx_rates
-        ("cleaning/detect_cents_versions.sql", {}),
-        ("cleaning/item_price_medians.sql", {}),
-        ("cleaning/insert_clean_events.sql", clean_fragments()),
-    ]
+    # create_tables declares clean.events (positional INSERT) and reference.fx_rates; the identity
+    # statements build the map as of the day (temp tables), then staging, the day's rates (an ASOF join
+    # on reference.fx_rates), cents detection and the insert
+    files = CHAINS["clean.events"]
     lineage = lineage_of_sql_files(files, EVENTS)
     raw = "raw.events"
     assert lineage["event_id"] == [(raw, "event_id")]  # through SELECT * of the temp table and the view
     # the cents rule (LATERAL subquery: app_version, price) and the declared fx rates (a base table)
     assert lineage["price_eur"] == [(raw, "app_version"), (raw, "price"), ("reference.fx_rates", "rate_to_eur")]
-    assert lineage["person_key"] == [("clean.identity_map", "person_key"), (raw, "anon_id")]
+    assert lineage["person_key"] == [(raw, "anon_id"), (raw, "user_id")]  # the identity map as of the day
     assert lineage["text"] == [(raw, "text")]
     assert lineage["ip_prefix"] == [(raw, "ip")]
     for stamped in ("ruleset_version", "fx_version", "cleaned_at", "clean_run_id"):  # unaliased $params

@@ -9,6 +9,7 @@ export), at a deterministic point (see ``reliability_support``). Then:
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -180,3 +181,130 @@ def test_kill_mid_export_publishes_nothing_and_the_rerun_publishes_once(referenc
                         .fetchone() for p in (path, ref_path))
         assert ours == theirs and ours[0] > 0
     assert Path(path, "card.json").exists()
+
+
+# ---- a killed run and the duckdb pool slot (issue #16, item 9)
+
+
+def _pool(home: Path) -> tuple[set[str], set[str]]:
+    """Run ids holding, and waiting for, a slot of the duckdb pool of the instance at ``home``."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        info = instance.event_log_storage.get_concurrency_info("duckdb")
+        return {s.run_id for s in info.claimed_slots}, {p.run_id for p in info.pending_steps}
+
+
+@pytest.mark.slow
+def test_a_killed_run_does_not_hold_the_duckdb_slot_for_the_next_launch(tmp_path):
+    """SIGKILL a run while its step holds the instance's one duckdb slot (paused inside the cut of the
+    day, on the shipped local instance configuration), then `dg launch` the same assets: it finishes on
+    its own (within the 5-minute timeout), the dead run is marked failed, and no slot stays taken."""
+    from data_platform_tests.processes import BIN, platform_env, run_cli, runs_of
+
+    home = tmp_path / "home"
+    env = platform_env(tmp_path, home=home)
+    landing, _, manifest = generated_world(tmp_path, days=1, events_per_day=300, seed=5)
+    day = sorted(manifest["valid_lines_by_event_day"])[0]
+    spec = {"assets": ["raw_ingestion"], "warehouse": env["DATA_PLATFORM_WAREHOUSE"], "landing": landing.root,
+            "partition_range": [day, day], "instance": True,
+            "pause": {"kind": "statement", "name": "ingestion/insert_events.sql"}}
+    _kill_during(spec, tmp_path, env={"DAGSTER_HOME": str(home)})
+    [dead] = runs_of(str(home))
+    assert dead.status == dg.DagsterRunStatus.STARTED
+    assert _pool(home)[0] == {dead.run_id}  # the slot is held by a process that no longer exists
+
+    run_cli([str(BIN / "dg"), "launch", "--assets", "group:ingestion", "--partition", day], env, timeout=300)
+    runs = {r.run_id: r for r in runs_of(str(home))}
+    [new] = [r for r in runs.values() if r.run_id != dead.run_id]
+    assert new.status == dg.DagsterRunStatus.SUCCESS
+    assert runs[dead.run_id].status == dg.DagsterRunStatus.FAILURE
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [failure] = instance.get_records_for_run(dead.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+    assert "is gone" in failure.event_log_entry.dagster_event.message
+    assert _pool(home) == (set(), set())
+    assert query(Warehouse(database=env["DATA_PLATFORM_WAREHOUSE"]), "SELECT count(*) FROM raw.events")[0][0] > 0
+
+
+@pytest.mark.slow
+def test_a_launch_waiting_for_the_duckdb_slot_stops_on_sigterm(tmp_path):
+    """A run holds the slot (paused inside its write, alive); `dg launch` of another run waits for it.
+    SIGTERM stops the waiting launch: it exits, its run is marked failed and leaves the pool's queue,
+    and the holder keeps its slot."""
+    import signal
+    import subprocess
+    import sys
+
+    from data_platform_tests.processes import BIN, platform_env, runs_of, wait_until
+    from data_platform_tests.reliability_support import PROJECT_ROOT, child_env
+
+    home = tmp_path / "home"
+    env = platform_env(tmp_path, home=home)
+    landing, _, manifest = generated_world(tmp_path, days=1, events_per_day=300, seed=5)
+    day = sorted(manifest["valid_lines_by_event_day"])[0]
+    marker = tmp_path / "holder-paused.json"
+    spec = tmp_path / "holder.json"
+    spec.write_text(json.dumps({
+        "assets": ["raw_ingestion"], "warehouse": env["DATA_PLATFORM_WAREHOUSE"], "landing": landing.root,
+        "partition_range": [day, day], "instance": True, "marker": str(marker),
+        "pause": {"kind": "statement", "name": "ingestion/insert_events.sql"}}))
+    holder = subprocess.Popen([sys.executable, "-m", "data_platform_tests.reliability_support", str(spec)],
+                              cwd=tmp_path, env=child_env({"DAGSTER_HOME": str(home)}),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    waiter = None
+    try:
+        wait_until(marker.exists, timeout=240, what="the holder to pause inside its write")
+        [held] = runs_of(str(home))
+        waiter = subprocess.Popen([str(BIN / "dg"), "launch", "--assets", "group:ingestion", "--partition", day],
+                                  cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True)
+        def queued():
+            assert waiter.poll() is None, f"the launch ended instead of waiting:\n{waiter.communicate()[0][-3000:]}"
+            return _pool(home)[1] - {held.run_id}
+
+        wait_until(queued, timeout=240, what="the launch to queue for the slot")
+        [waiting] = _pool(home)[1] - {held.run_id}
+        waiter.send_signal(signal.SIGTERM)
+        output, _ = waiter.communicate(timeout=120)  # it stops: no kill needed
+        runs = {r.run_id: r for r in runs_of(str(home))}
+        assert runs[waiting].status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED), output[-3000:]
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            ends = [str(e.dagster_event.event_specific_data) for e in instance.all_logs(waiting)
+                    if e.dagster_event and e.dagster_event.is_run_failure]
+        assert any("interrupted while step" in end for end in ends), ends  # stopped by SIGTERM, not by a crash
+        claimed, queued = _pool(home)
+        assert claimed == {held.run_id} and queued - {held.run_id} == set()  # the holder (alive) keeps its slot
+        assert runs[held.run_id].status == dg.DagsterRunStatus.STARTED
+    finally:
+        for proc in (waiter, holder):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_a_blocked_claim_waits_keeps_a_live_holder_and_reclaims_a_vanished_one(tmp_path):
+    """The local instance's claim, called directly as Dagster's wait loop calls it: while a live run
+    (RUN_START from this very process) holds the one slot, every claim of another run is refused and
+    asks to be called again at once (the call itself waited); once the holder is gone, the next claim
+    frees its slot and takes it."""
+    import shutil
+
+    from dagster._core.events import DagsterEvent
+
+    from data_platform.instance import SlotReclaimingEventLogStorage
+    from data_platform.resources import PROJECT_ROOT
+
+    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, SlotReclaimingEventLogStorage)
+        storage.set_concurrency_slots("duckdb", 1)
+        holder = instance.add_run(dg.DagsterRun(job_name="holder", status=dg.DagsterRunStatus.STARTED))
+        instance.report_dagster_event(DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name="holder",
+                                                   pid=os.getpid()), run_id=holder.run_id)
+        assert storage.claim_concurrency_slot("duckdb", holder.run_id, "write").is_claimed
+        for _ in range(2):  # two rounds of the wait loop: refused, and asked again at once
+            waiting = storage.claim_concurrency_slot("duckdb", "waiting-run", "write")
+            assert (waiting.is_claimed, waiting.sleep_interval) == (False, 0.0)
+        assert {s.run_id for s in storage.get_concurrency_info("duckdb").claimed_slots} == {holder.run_id}
+        instance.delete_run(holder.run_id)  # the holder vanished without freeing its slot
+        assert storage.claim_concurrency_slot("duckdb", "waiting-run", "write").is_claimed
+        assert {s.run_id for s in storage.get_concurrency_info("duckdb").claimed_slots} == {"waiting-run"}

@@ -196,7 +196,7 @@ def test_production_mode_without_a_key_fails_at_startup_with_a_clear_message(tmp
     done = subprocess.run([sys.executable, "-c", "import data_platform.definitions"], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
-    assert "PseudonymKeyError" in done.stderr and "DATA_PLATFORM_PSEUDONYM_KEY must be set" in done.stderr
+    assert "SettingError" in done.stderr and "DATA_PLATFORM_PSEUDONYM_KEY must be set" in done.stderr
     assert not (tmp_path / "w.duckdb").exists()
 
 

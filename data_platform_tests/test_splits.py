@@ -158,7 +158,8 @@ def test_balance_allowances_widen_only_with_what_chance_explains():
         return SplitReport(examples=10_000, by_split={"train": 7000, "dev": 1500, "test": 1500},
                            share_by_split={"train": 0.70, "dev": 0.15, "test": 0.15},
                            label_share={"all": {"1": 0.10}, "train": {"1": 0.10}, "dev": {"1": 0.16}, "test": {"1": 0.04}},
-                           groups_in_several_splits=0, duplicate_examples=0, leaky_features=[],
+                           groups_in_several_splits=0, devices_in_several_splits=0, duplicate_examples=0,
+                           leaky_features=[],
                            concentration=concentration)
     # many small persons: a 10-point miss on train is a real problem
     assert [p.split(":")[0] for p in report(0.0001).ratio_problems((0.6, 0.2, 0.2), 0.06)] == ["train"]
@@ -168,14 +169,24 @@ def test_balance_allowances_widen_only_with_what_chance_explains():
     assert [p.split(":")[0] for p in report(0.0001).label_problems(0.01)] == ["dev 1", "test 1"]
 
 
-def test_split_report_sees_a_person_in_two_splits(published, tmp_path):
+@pytest.mark.parametrize(("rows", "persons", "devices", "duplicates"), [
+    # a person in two splits (and so their device), one example twice
+    ([("a", "p1", "d1", "train"), ("b", "p1", "d1", "test"), ("c", "p2", "d2", "dev"), ("c", "p2", "d2", "dev")],
+     1, 1, 1),
+    # a device whose examples carry two person keys (keyed on different days) and sit in two splits: no
+    # person is in two splits, yet the device is, and the blocking check must fail
+    ([("a", "a:d1", "d1", "train"), ("b", "u:x", "d1", "test"), ("c", "u:y", "d2", "dev")], 0, 1, 0),
+])
+def test_split_report_sees_a_person_or_a_device_in_two_splits(rows, persons, devices, duplicates):
     con = duckdb.connect()
     con.execute("CREATE SCHEMA splits")
-    con.execute("CREATE TABLE splits.ctr_examples AS SELECT * FROM (VALUES "
-                "('a', 'p1', '0', 'train'), ('b', 'p1', '1', 'test'), ('c', 'p2', '0', 'dev'), ('c', 'p2', '0', 'dev')"
-                ") v(example_id, group_key, label, split)")
+    con.execute("CREATE TABLE splits.ctr_examples (example_id VARCHAR, group_key VARCHAR, device_key VARCHAR, "
+                "label VARCHAR, split VARCHAR)")
+    con.executemany("INSERT INTO splits.ctr_examples VALUES (?, ?, ?, '0', ?)", rows)
     report = split_report(con, DATASETS["ctr_examples"])
-    assert report.groups_in_several_splits == 1 and report.duplicate_examples == 1
+    assert (report.groups_in_several_splits, report.devices_in_several_splits, report.duplicate_examples) == (
+        persons, devices, duplicates)
+
 
 
 def test_too_few_real_clicks_give_no_synthetic_rows_and_the_card_says_so(published, tmp_path, monkeypatch):

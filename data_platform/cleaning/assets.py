@@ -78,8 +78,9 @@ PII_CHECK = daily_check(
                 ("anon_id", "VARCHAR"), ("person_key", "VARCHAR"), ("user_ids", "VARCHAR[]"),
                 ("component_devices", "BIGINT"), ("is_shared_device", "BOOLEAN"), ("first_login_ts", "TIMESTAMPTZ"),
                 ("last_login_ts", "TIMESTAMPTZ"), ("rule", "VARCHAR"))])},
-            description="Device (anon_id) to person: connected components of login links across devices "
-            "and days; a device seen with several user ids is shared and links nobody.",
+            description="Device (anon_id) to person, as of now: connected components of the login links of "
+            "every day landed so far; a device seen with several user ids is shared and links nobody. Splits "
+            "group examples by it; each day's clean rows carry the person as known at the end of their day.",
             deps=[RAW_EVENTS],
             **_COMMON,
         ),

@@ -1,7 +1,8 @@
 """Cleaning as pure logic over the warehouse: raw.events of some days in, the clean layer out.
 
 One call to :func:`clean_days` (re)builds clean.events, clean.filtered_events, clean.duplicates and
-clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside one transaction:
+clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside one transaction, one
+day after the other (each day as a run of that day alone would build it):
 
 1. deduplicate by event_id, keeping the earliest ingested copy (ties: file, then line), also when
    the copies sit on different days (within two days: a retry re-stamped across midnight);
@@ -16,7 +17,9 @@ clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside
    upper-cased, the latest rate published on or before the event's day. A priced event whose currency
    has no such rate is set aside as ``unknown_currency`` (in clean.filtered_events, after every rule,
    kind ``set_aside``), so it is counted and the rest of the day flows on;
-4. resolve identities from login events (``identity.py``) and pseudonymise ids with a keyed hash;
+4. resolve identities from login events (``identity.py``): a day's rows get the person of the identity
+   map as of the end of that day; ``clean.identity_map`` is then rebuilt as the current map (every
+   login); ids are pseudonymised with a keyed hash;
 5. redact personal data from free text and truncate IP addresses;
 6. leave out the events of persons who opted out (``privacy.consent_history``) as of now.
 """
@@ -38,13 +41,15 @@ from data_platform.cleaning.rules import RULES, RULESET_VERSION, applied
 from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise_sql
 from data_platform.privacy.redaction import redact_sql, truncate_ip_sql
 from data_platform.privacy.requests import ensure_tables as ensure_privacy_tables
-from data_platform.resources import load_sql, rows, run_sql
+from data_platform.resources import load_sql, rows, run_sql, transaction
 
 FX_RATES_CSV = Path(__file__).resolve().parents[1] / "reference" / "fx_rates.csv"
 FX_SOURCE = "ECB euro foreign exchange reference rates (eurofxref-hist.csv layout)"
 SET_ASIDE = {"unknown_currency": "a priced event whose currency has no rate on or before the event's day"}
 """Why an event that no rule removed can still not enter clean.events (rule_id in clean.filtered_events)."""
 CENTS_MIN_EVENTS = 50
+CENTS_HISTORY_DAYS = 7  # a day's cents detection looks at that day and the 6 before it
+IDENTITY_AS_OF = "temp.identity_as_of"  # the identity map as of the end of the day being cleaned
 CLEAN_TABLES = (
     "clean.events", "clean.filtered_events", "clean.duplicates", "clean.unit_corrections", "clean.consent_exclusions",
 )
@@ -113,6 +118,7 @@ def sql_fragments() -> dict[str, str]:
         "text_redacted": redact_sql("e.text"),
         "extra_redacted": redact_sql("e.extra::VARCHAR"),
         "ip_prefix": truncate_ip_sql("e.ip"),
+        "identity_map": IDENTITY_AS_OF,
     }
 
 
@@ -121,59 +127,42 @@ def clean_days(
     *, now: dt.datetime | None = None, fx_rates: Path = FX_RATES_CSV,
 ) -> CleanStats:
     """(Re)build the clean layer for ``[start_day, end_day)``; see the module docstring. ``fx_rates``:
-    the reference-rates file (:func:`load_fx_rates`)."""
+    the reference-rates file (:func:`load_fx_rates`).
+
+    A range is cleaned day by day (in one transaction), each day exactly as a run of that day alone
+    would clean it, so one range run, one run per day and reruns in any order give the same rows.
+    """
     now = now or dt.datetime.now(dt.timezone.utc)
     days = {"start_day": start_day, "end_day": end_day}
     key = {"pseudonym_key": pseudonym_key()}
     ensure_tables(con)
     ensure_privacy_tables(con)
     run_sql(con, "provenance/create_tables.sql")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    without_rate: dict[str, dict] = {}
+    rate_age: dict[str, int] = {}
+    with transaction(con):
         version = load_fx_rates(con, fx_rates)
-        run_sql(con, "cleaning/stage_day_events.sql", days)
-        run_sql(con, "cleaning/day_events_view.sql")
-        run_sql(con, "cleaning/day_rates.sql")
-        run_sql(con, "cleaning/context_impressions.sql", days)
-        run_sql(con, "cleaning/create_rule_hits.sql")
-        void = {(r["rule_id"], r["rule_version"]) for r in rows(con, "cleaning/void_rules.sql")}
-        # an invalidated rule version's decisions are void; a correction runs once it is invalidated
-        for rank, rule in applied(void):
-            statement = "add_device_rule_hits" if rule.level == "device" else "add_event_rule_hits"
-            run_sql(
-                con, f"cleaning/{statement}.sql",
-                {"rule_id": rule.id, "rule_version": rule.version, "kind": rule.kind, "rank": rank, **rule.params},
-                rule_sql=load_sql(rule.sql_name),
-            )
-        run_sql(con, "cleaning/add_invalidation_hits.sql")
-        run_sql(con, "cleaning/add_unknown_currency_hits.sql", {"rank": len(RULES)})
-        without_rate = rows(con, "cleaning/currencies_without_rate.sql")
-        rate_age = {r["currency"]: r["days"] for r in rows(con, "cleaning/fx_rate_age.sql")}
-        run_sql(con, "cleaning/detect_cents_versions.sql", {"min_events": CENTS_MIN_EVENTS})
-        run_sql(con, "cleaning/item_price_medians.sql")
-        run_sql(con, "cleaning/login_links.sql", {"end_day": end_day, "crawler_pattern": RULES[0].params["pattern"]})
-        identity = build_identity_map(con, "login_links")
-        for table in CLEAN_TABLES:
-            run_sql(con, "cleaning/delete_range.sql", days, table=table)
-        common = {"run_id": run_id, "ruleset_version": RULESET_VERSION}
-        run_sql(con, "cleaning/insert_duplicates.sql", {**days, "run_id": run_id})
-        run_sql(con, "cleaning/insert_filtered_events.sql", {**common, **key}, **sql_fragments())
-        run_sql(con, "cleaning/insert_unit_corrections.sql", {"run_id": run_id})
         run_sql(con, "privacy/opted_out.sql", {"as_of": now})
-        run_sql(con, "cleaning/consent_excluded.sql", key, **sql_fragments())
-        run_sql(con, "cleaning/insert_consent_exclusions.sql", {"run_id": run_id})
-        run_sql(con, "cleaning/insert_clean_events.sql", {
-            **common, **key, "fx_version": version, "cleaned_at": now,
-            "crawler_pattern": RULES[0].params["pattern"],
-        }, **sql_fragments())
+        void = {(r["rule_id"], r["rule_version"]) for r in rows(con, "cleaning/void_rules.sql")}
+        day = start_day
+        while day < end_day:
+            _clean_day(con, day, run_id, now, key, void, version)
+            for r in rows(con, "cleaning/currencies_without_rate.sql"):
+                seen = without_rate.setdefault(r["currency"], {**r, "events": 0})
+                seen.update(events=seen["events"] + r["events"], first_day=min(seen["first_day"], r["first_day"]),
+                            last_day=max(seen["last_day"], r["last_day"]))
+            for r in rows(con, "cleaning/fx_rate_age.sql"):
+                rate_age[r["currency"]] = max(rate_age.get(r["currency"], 0), r["days"])
+            day += dt.timedelta(days=1)
+        # The published map is the current one, a function of every login landed so far, whichever
+        # days this run cleaned: splits group examples by it (see identity.py).
+        run_sql(con, "cleaning/login_links.sql", {"end_day": None, "crawler_pattern": RULES[0].params["pattern"]})
+        identity = build_identity_map(con, "login_links")
         run_sql(con, "cleaning/pseudonymise_identity_map.sql", key, anon=pseudonymise_sql("anon_id"),
                 person=pseudonymise_sql("person_key"), user=pseudonymise_sql("u"))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return CleanStats(**_day_counts(con, days), currencies_without_rate=without_rate, fx_rate_age_days=rate_age,
-                      fx_version=version, identity=identity)
+    return CleanStats(
+        **_day_counts(con, days), fx_version=version, identity=identity, fx_rate_age_days=dict(sorted(rate_age.items())),
+        currencies_without_rate=sorted(without_rate.values(), key=lambda r: (-r["events"], r["currency"])))
 
 
 def clean_stats(con: duckdb.DuckDBPyConnection, days: dict[str, dt.date], run: CleanStats) -> CleanStats:
@@ -193,3 +182,43 @@ def _day_counts(con: duckdb.DuckDBPyConnection, days: dict[str, dt.date]) -> dic
         "filtered_by_rule": {r["rule_id"]: r["n"] for r in rows(con, "cleaning/filtered_by_rule.sql", days)},
         "cents_app_versions": rows(con, "cleaning/unit_corrections_in_range.sql", days),
     }
+
+
+def _clean_day(con: duckdb.DuckDBPyConnection, day: dt.date, run_id: str, now: dt.datetime, key: dict,
+               void: set[tuple[str, int]], fx: str) -> None:
+    """Clean one day inside the caller's transaction: every statement sees only what that day's
+    rules look at, and person keys come from the identity map *as of the end of that day* (logins
+    with event_date <= day), so a day's rows never depend on which other days a run covers."""
+    days = {"start_day": day, "end_day": day + dt.timedelta(days=1)}
+    run_sql(con, "cleaning/stage_day_events.sql", days)
+    run_sql(con, "cleaning/day_events_view.sql")
+    run_sql(con, "cleaning/day_rates.sql")
+    run_sql(con, "cleaning/context_impressions.sql", days)
+    run_sql(con, "cleaning/create_rule_hits.sql")
+    # an invalidated rule version's decisions are void; a correction runs once it is invalidated
+    for rank, rule in applied(void):
+        statement = "add_device_rule_hits" if rule.level == "device" else "add_event_rule_hits"
+        run_sql(
+            con, f"cleaning/{statement}.sql",
+            {"rule_id": rule.id, "rule_version": rule.version, "kind": rule.kind, "rank": rank, **rule.params},
+            rule_sql=load_sql(rule.sql_name),
+        )
+    run_sql(con, "cleaning/add_invalidation_hits.sql")
+    run_sql(con, "cleaning/add_unknown_currency_hits.sql", {"rank": len(RULES)})
+    run_sql(con, "cleaning/detect_cents_versions.sql",
+            {**days, "min_events": CENTS_MIN_EVENTS, "history_days": CENTS_HISTORY_DAYS})
+    run_sql(con, "cleaning/item_price_medians.sql")
+    run_sql(con, "cleaning/login_links.sql", {"end_day": days["end_day"], "crawler_pattern": RULES[0].params["pattern"]})
+    build_identity_map(con, "login_links", target=IDENTITY_AS_OF)
+    for table in CLEAN_TABLES:
+        run_sql(con, "cleaning/delete_range.sql", days, table=table)
+    common = {"run_id": run_id, "ruleset_version": RULESET_VERSION}
+    run_sql(con, "cleaning/insert_duplicates.sql", {**days, "run_id": run_id})
+    run_sql(con, "cleaning/insert_filtered_events.sql", {**common, **key}, **sql_fragments())
+    run_sql(con, "cleaning/insert_unit_corrections.sql", {"run_id": run_id})
+    run_sql(con, "cleaning/consent_excluded.sql", key, **sql_fragments())
+    run_sql(con, "cleaning/insert_consent_exclusions.sql", {"run_id": run_id})
+    run_sql(con, "cleaning/insert_clean_events.sql", {
+        **common, **key, "fx_version": fx, "cleaned_at": now,
+        "crawler_pattern": RULES[0].params["pattern"],
+    }, **sql_fragments())

@@ -1,8 +1,14 @@
 """Identity resolution: which devices (anon_id) belong to one person, from login events.
 
-Input: a table or view of login links ``(anon_id VARCHAR, user_id VARCHAR, ts TIMESTAMPTZ)`` taken from
-the login events of every day seen so far. Output: ``clean.identity_map``, one row per device, rebuilt
-from scratch on every call (create or replace), so a rebuild over the same links gives the same table.
+Input: a table or view of login links ``(anon_id VARCHAR, user_id VARCHAR, ts TIMESTAMPTZ)``. Output:
+``clean.identity_map`` (or another ``target``), one row per device, rebuilt from scratch on every call
+(create or replace), so a rebuild over the same links gives the same table.
+
+The cleaning step builds two maps, each a function of the data only (never of which days a run covers):
+for each day it cleans, the map *as of the end of that day* (the links of that day and every earlier
+one, in a temp table) keys that day's rows, so a later login never rewrites earlier rows and per-day,
+range and repeated runs agree; then ``clean.identity_map`` from *every* link, the current map, which
+splits group examples by (a device that logged in after its first examples sits in one split).
 
 The rule (``login_cc/max_users_per_device=<n>``, default n = 1):
 
@@ -86,13 +92,17 @@ def build_identity_map(
     max_users_per_device: int = 1,
     *,
     max_iterations: int = MAX_ITERATIONS,
+    target: str = "clean.identity_map",
 ) -> IdentityStats:
-    """(Re)build ``clean.identity_map`` from ``links_table`` (anon_id, user_id, ts) by the rule above.
+    """(Re)build ``target`` (default ``clean.identity_map``) from ``links_table`` (anon_id, user_id, ts)
+    by the rule above.
 
     Runs in the caller's transaction if there is one. Raises RuntimeError if the labels have not
-    converged after ``max_iterations`` rounds (the map is then not written).
+    converged after ``max_iterations`` rounds (the map is then not written). The cleaning step also
+    builds maps *as of* a day into a temporary table, ``target="temp.<name>"`` (see ``clean.py``).
     """
     links = checked_table_name(links_table)
+    target = checked_table_name(target)
     if isinstance(max_users_per_device, bool) or not isinstance(max_users_per_device, int) or max_users_per_device < 1:
         raise ValueError(f"max_users_per_device must be an integer >= 1, got {max_users_per_device!r}")
     if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or max_iterations < 1:
@@ -115,8 +125,10 @@ def build_identity_map(
         if changed == 0:
             break
     con.execute("CREATE SCHEMA IF NOT EXISTS clean")
-    run_sql(con, "cleaning/identity_map.sql", {"rule": rule_name(max_users_per_device)}, labels=current)
-    row = run_sql(con, "cleaning/identity_stats.sql", links=links).fetchone()
+    temporary, _, name = target.rpartition(".")
+    run_sql(con, "cleaning/identity_map.sql", {"rule": rule_name(max_users_per_device)}, labels=current,
+            target=f"TEMP TABLE {name}" if temporary == "temp" else f"TABLE {target}")
+    row = run_sql(con, "cleaning/identity_stats.sql", links=links, target=target).fetchone()
     _drop_work_tables(con)
     return IdentityStats(*row, iterations=iterations)
 

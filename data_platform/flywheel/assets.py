@@ -21,7 +21,7 @@ from data_platform.labeling.ctr_assets import CTR_EXAMPLES
 from data_platform.labeling.review_assets import REVIEW_EXAMPLES
 from data_platform.metadata import PartitionReport, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
-from data_platform.resources import Warehouse, existing_tables, sensors_default_status, write_rows
+from data_platform.resources import Warehouse, existing_tables, rollback, sensors_default_status, write_rows
 from data_platform.flywheel.signal import REASONS, Decision, SignalThresholds, decide
 from data_platform.validation.assets import FEATURE_STATS
 from data_platform.validation.drift import load_thresholds
@@ -94,8 +94,8 @@ def retraining_signal(context: dg.AssetExecutionContext, config: RetrainingSigna
                 "reasons": json.dumps(d.reasons), "figures": json.dumps(d.figures), "note": d.note,
                 "run_id": context.run.run_id} for d in decisions], SIGNAL_SCHEMA, replace=False)
             con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
+        except BaseException as error:
+            rollback(con, error)
             raise
     for d in decisions:
         context.log.info(f"{d.day} {d.summary()}")

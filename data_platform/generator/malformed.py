@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from data_platform.contracts import QUARANTINE_REASONS, required_fields
+from data_platform.contracts import QUARANTINE_REASONS, READ_REASONS, required_fields
 
-MALFORMED_KINDS = tuple(reason for reason in QUARANTINE_REASONS if reason != "unreadable_file")
+MALFORMED_KINDS = tuple(reason for reason in QUARANTINE_REASONS if reason not in READ_REASONS)
 # Event types a malformed line of a kind may be copied from (other kinds: any type).
 SOURCE_TYPES = {"out_of_range": ("impression", "purchase", "review")}
 # Lines are strings until written; this mark stands for (and is as long as) bytes that are not UTF-8.

@@ -6,6 +6,7 @@ first), then cuts the partition's days out of the parse store, then runs the blo
 
 
 from functools import cache
+from pathlib import Path
 
 import dagster as dg
 
@@ -13,7 +14,7 @@ from data_platform import contracts
 from data_platform.ingestion.landing import ensure_tables, land_new_files, sql_list, table_fragments
 from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days, partitions_start
-from data_platform.resources import LandingZone, Warehouse, rows, run_sql
+from data_platform.resources import LandingZone, Warehouse, rollback, rows, run_sql
 from data_platform.validation.contracts import CONTRACTS
 
 RAW_FILES = dg.AssetKey(["raw", "files"])
@@ -106,12 +107,18 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
     """Land new files, then (re)build the partition's days of raw.events and raw.quarantine."""
     days = partition_days(context)
     clock = StageClock()
+    if not Path(landing.root).is_dir():
+        raise FileNotFoundError(f"the landing folder {landing.root} does not exist: create it, or point "
+                                "DATA_PLATFORM_LANDING at the folder producers write to")
+    if not landing.events_dir().is_dir():
+        context.log.warning(f"no events/ folder under the landing folder {landing.root}: nothing to land")
     with warehouse.connect() as con:
         ensure_tables(con)
         refused: list[tuple[str, str]] = []
         landed = land_new_files(
             con, landing.events_dir(), context.run.run_id, min_ts=partitions_start(),
-            settle_seconds=landing.settle_seconds, refused=refused,
+            settle_seconds=landing.settle_seconds, refused=refused, max_line_bytes=landing.max_line_bytes,
+            max_file_attempts=landing.max_file_attempts,
         )
         # Entries that are never read (a symlink leading outside the landing folder, a link loop...)
         # used to be skipped without a word; say so in the run's log and in the raw/files metadata.
@@ -128,8 +135,8 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             for statement in ("delete_events", "insert_events", "delete_quarantine", "insert_quarantine"):
                 run_sql(con, f"ingestion/{statement}.sql", days, **table_fragments())
             con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
+        except BaseException as error:
+            rollback(con, error)
             raise
         clock.lap("cut_days_s")
         report = PartitionReport(context)

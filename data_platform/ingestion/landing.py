@@ -27,12 +27,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_platform import contracts
-from data_platform.resources import load_sql, run_sql
+from data_platform.resources import DEFAULT_MAX_LINE_BYTES, load_sql, rollback, run_sql
 
 LANDING_SUFFIXES = (".jsonl", ".jsonl.gz")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 READ_CHUNK_BYTES = 16 << 20
-LINE_SCHEMA = pa.schema([("line_no", pa.int64()), ("line", pa.large_string()), ("utf8_ok", pa.bool_())])
+MAX_LINE_BYTES = DEFAULT_MAX_LINE_BYTES  # default cap on one line (DATA_PLATFORM_MAX_LINE_BYTES)
+KEPT_PREFIX_BYTES = 4096  # what a line_too_long quarantine row keeps of its line
+LINE_SCHEMA = pa.schema([("line_no", pa.int64()), ("line", pa.large_string()), ("utf8_ok", pa.bool_()),
+                         ("too_long", pa.bool_())])
 
 
 @dataclass(frozen=True)
@@ -138,31 +141,45 @@ class _Counter:
 
 
 def read_lines(path: Path, compressed: bool, counter: _Counter | None = None, *,
-               opened=None) -> Iterator[pa.RecordBatch]:
-    """Stream a landing file as Arrow batches of (line_no, line, utf8_ok), in bounded memory.
+               opened=None, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[pa.RecordBatch]:
+    """Stream a landing file as Arrow batches of (line_no, line, utf8_ok, too_long), in bounded memory.
 
     Lines are split on ``\\n`` (a final newline does not start a line). Invalid UTF-8 is replaced
-    by U+FFFD and flagged (``utf8_ok`` false) so the line is quarantined rather than lost. If a gzip
-    stream is corrupt or truncated, everything read so far is kept and one marker line with
-    ``line = NULL`` records where reading stopped (reason ``unreadable_file``). ``opened``: the
-    file already open (see :func:`open_vetted`); it is closed when reading ends.
+    by U+FFFD and flagged (``utf8_ok`` false) so the line is quarantined rather than lost. A line
+    longer than ``max_line_bytes`` is flagged ``too_long`` and only its first
+    :data:`KEPT_PREFIX_BYTES` are kept (reason ``line_too_long``); the rest of it is read and dropped
+    as it streams by, so memory stays bounded by the chunk size plus the cap, whatever the line (a
+    gzip that inflates to one 1 GiB line included). If a gzip stream is corrupt or truncated,
+    everything read so far is kept and one marker line with ``line = NULL`` records where reading
+    stopped (reason ``unreadable_file``). ``opened``: the file already open (see
+    :func:`open_vetted`); it is closed when reading ends.
     """
     counter = counter if counter is not None else _Counter()
     rest = b""
+    skipping = False  # inside a line already known to be too long: its prefix is in `rest`
     for chunk in _file_chunks(path, compressed, counter, opened):
+        if skipping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                continue  # still inside the long line: drop these bytes
+            yield _batch(rest, counter, max_line_bytes, last_too_long=True)
+            rest, skipping, chunk = b"", False, chunk[end + 1:]
         chunk = rest + chunk
         cut = chunk.rfind(b"\n")
-        if cut < 0:
+        if cut >= 0:
+            rest = chunk[cut + 1 :]
+            yield _batch(chunk[:cut], counter, max_line_bytes)
+        else:
             rest = chunk
-            continue
-        rest = chunk[cut + 1 :]
-        yield _batch(chunk[:cut], counter)
-    if rest:
-        yield _batch(rest, counter)
+        if len(rest) > max_line_bytes:
+            rest, skipping = rest[:KEPT_PREFIX_BYTES], True
+    if rest or skipping:
+        yield _batch(rest, counter, max_line_bytes, last_too_long=skipping)
     if counter.unreadable:
         counter.lines += 1
         yield pa.record_batch(
-            [pa.array([counter.lines], pa.int64()), pa.array([None], pa.large_string()), pa.array([True])],
+            [pa.array([counter.lines], pa.int64()), pa.array([None], pa.large_string()), pa.array([True]),
+             pa.array([False])],
             schema=LINE_SCHEMA,
         )
 
@@ -210,24 +227,31 @@ def _chunks(fh, compressed: bool, counter: _Counter) -> Iterator[bytes]:
         counter.unreadable = True
 
 
-def _batch(block: bytes, counter: _Counter) -> pa.RecordBatch:
+def _batch(block: bytes, counter: _Counter, max_line_bytes: int = MAX_LINE_BYTES, *,
+           last_too_long: bool = False) -> pa.RecordBatch:
     lines = pc.split_pattern(pa.array([block], pa.large_binary()), b"\n").flatten()
+    too_long = np.asarray(pc.greater(pc.binary_length(lines), max_line_bytes).to_numpy(zero_copy_only=False))
+    if last_too_long:
+        too_long[-1] = True
+    if too_long.any():  # keep only a prefix of each over-long line (rare: a Python pass is fine)
+        lines = pa.array([raw[:KEPT_PREFIX_BYTES] if long else raw
+                          for raw, long in zip(lines.to_pylist(), too_long)], pa.large_binary())
     try:
         text = lines.cast(pa.large_string())
         ok = pa.array(np.ones(len(lines), dtype=bool))
     except pa.ArrowInvalid:  # some line is not UTF-8: decode line by line, flag the bad ones
         decoded, flags = [], []
-        for raw in lines.to_pylist():
+        for raw, long in zip(lines.to_pylist(), too_long):
             try:
                 decoded.append(raw.decode("utf-8"))
                 flags.append(True)
             except UnicodeDecodeError:
                 decoded.append(raw.decode("utf-8", errors="replace"))
-                flags.append(False)
+                flags.append(bool(long))  # a prefix cut inside a character is not an encoding error
         text, ok = pa.array(decoded, pa.large_string()), pa.array(flags)
     numbers = pa.array(np.arange(counter.lines + 1, counter.lines + 1 + len(lines), dtype=np.int64))
     counter.lines += len(lines)
-    return pa.record_batch([numbers, text, ok], schema=LINE_SCHEMA)
+    return pa.record_batch([numbers, text, ok, pa.array(too_long)], schema=LINE_SCHEMA)
 
 
 # --- SQL generated from the contract -----------------------------------------------------------
@@ -386,6 +410,8 @@ def land_new_files(
     now: dt.datetime | None = None,
     settle_seconds: float = 5.0,
     refused: list[tuple[str, str]] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    max_file_attempts: int = 3,
 ) -> list[LandedFile]:
     """Parse every new or changed landing file into ``raw.landed_lines`` (once per file version).
 
@@ -397,16 +423,30 @@ def land_new_files(
     Each file lands in its own transaction, so a crash leaves no half-landed file.
     Entries that are refused (see :func:`list_landing_files`, or a file that changed identity
     between listing and reading) are appended to ``refused`` as (relative path, why).
+
+    A file whose landing fails (DuckDB out of memory on it, an error in its parse) is rolled back,
+    recorded in ``raw.file_failures`` and reported in ``refused``; the other files still land, then
+    the first such error is raised (the run fails and says why). After ``max_file_attempts`` failures
+    of the same version (path, size, mtime) the file is *set aside*: later runs skip it with the
+    reason, without reading it, so it no longer blocks every run; new bytes under its name, or a new
+    mtime (``touch`` it once the cause is fixed), make it a version to try again. Errors of the
+    warehouse itself (I/O, a full disk) are raised at once.
     """
     now = now or dt.datetime.now(dt.timezone.utc)
     ensure_tables(con)
     known = {r[0]: r[1:] for r in run_sql(con, "ingestion/current_files.sql").fetchall()}
-    landed = []
+    failures = {(r[0], r[1], r[2]): r[3:] for r in run_sql(con, "ingestion/file_failures.sql").fetchall()}
+    landed, errors = [], []
     for lf in list_landing_files(events_dir, refused):
         if (now - lf.mtime).total_seconds() < settle_seconds:
             continue
         previous = known.get(lf.rel)  # (file_id, sha256, size, mtime) of the current version
         if previous and previous[2] == lf.size and previous[3] == lf.mtime:
+            continue
+        attempts, last_error = failures.get((lf.rel, lf.size, lf.mtime), (0, None))
+        if attempts >= max_file_attempts:
+            _refuse(refused, lf.rel, f"set aside after {attempts} failed landings (last: {last_error}); "
+                    "new bytes under this name are tried again")
             continue
         try:
             opened = open_vetted(lf)
@@ -416,21 +456,38 @@ def land_new_files(
             continue
         except FileNotFoundError:
             continue  # vanished since the listing: it will be seen again if it comes back
-        result = _land_one(con, lf, previous, run_id, min_ts, now, opened)
+        try:
+            result = _land_one(con, lf, previous, run_id, min_ts, now, opened, max_line_bytes)
+        except (duckdb.IOException, duckdb.FatalException, duckdb.InterruptException):
+            raise  # the warehouse's trouble, not the file's
+        except (duckdb.Error, MemoryError) as error:
+            message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+            run_sql(con, "ingestion/insert_file_failure.sql", {
+                "source_file": lf.rel, "size_bytes": lf.size, "mtime": lf.mtime, "failed_at": now,
+                "run_id": run_id, "error": message})
+            why = f"landing failed (attempt {attempts + 1} of {max_file_attempts}): {message}"
+            _refuse(refused, lf.rel, why)
+            errors.append((error, f"{lf.rel}: {why}"))
+            continue
         if result is not None:
             landed.append(result)
+    if errors:
+        first = errors[0][0]
+        first.add_note("files that failed to land (each set aside after its last attempt; the other files "
+                       "landed):\n" + "\n".join(f"- {line}" for _, line in errors))
+        raise first
     return landed
 
 
 def _land_one(con, lf: LandingFile, previous: tuple | None, run_id: str, min_ts, now,
-              opened=None) -> LandedFile | None:
+              opened=None, max_line_bytes: int = MAX_LINE_BYTES) -> LandedFile | None:
     """Parse one file version in a transaction; the file is read once (hashed while parsed).
 
     Returns None, leaving nothing behind, when the bytes are those of the current version.
     """
     counter = _Counter()
     reader = pa.RecordBatchReader.from_batches(
-        LINE_SCHEMA, read_lines(lf.path, lf.compressed, counter, opened=opened))
+        LINE_SCHEMA, read_lines(lf.path, lf.compressed, counter, opened=opened, max_line_bytes=max_line_bytes))
     fallback_day = min(max(lf.mtime.date(), min_ts.date()), now.date())
     con.execute("BEGIN TRANSACTION")
     try:
@@ -441,7 +498,7 @@ def _land_one(con, lf: LandingFile, previous: tuple | None, run_id: str, min_ts,
                 con,
                 "ingestion/parse_lines.sql",
                 {"file_id": file_id, "run_id": run_id, "ingested_at": now, "min_ts": min_ts,
-                 "max_ts": now + dt.timedelta(days=1)},
+                 "max_ts": now + dt.timedelta(days=1), "max_line_bytes": max_line_bytes},
                 **contract_sql_fragments(),
             )
         finally:
@@ -465,8 +522,8 @@ def _land_one(con, lf: LandingFile, previous: tuple | None, run_id: str, min_ts,
         })
         accepted, quarantined, partitions = run_sql(con, "ingestion/file_counts.sql", {"file_id": file_id}).fetchone()
         con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
+    except BaseException as error:
+        rollback(con, error)
         raise
     return LandedFile(
         file_id=file_id, rel=lf.rel, sha256=sha, lines=counter.lines, accepted=accepted,

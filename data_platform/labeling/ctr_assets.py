@@ -6,9 +6,9 @@ from dagster._core.events import DagsterEventType
 from data_platform.cleaning.assets import CLEAN_EVENTS
 from data_platform.labeling.direct import (
     DEFAULT_WINDOW_S,
+    HISTORY_DAYS,
     CtrStats,
     ctr_calibration,
-    ctr_stats,
     label_ctr_days,
     miscalibrated_models,
 )
@@ -51,8 +51,10 @@ class CtrLabelConfig(dg.Config):
     partitions_def=daily_partitions,
     ins={"clean_events": dg.AssetIn(
         CLEAN_EVENTS, dagster_type=dg.Nothing,
-        # Day D's labels read clean day D (impressions, history) and day D+1 (clicks after midnight).
-        partition_mapping=dg.TimeWindowPartitionMapping(start_offset=0, end_offset=1,
+        # Day D's labels read clean days D-7 to D-1 (person and item history, impressions of the clicks
+        # just after midnight), day D and day D+1 (clicks after midnight): declared, so a backfill in
+        # any order labels a day only after cleaning those days, and a later cleaning marks it stale.
+        partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-HISTORY_DAYS, end_offset=1,
                                                         allow_nonexistent_upstream_partitions=True),
     )},
     metadata={"dagster/column_schema": CONTRACTS["labels.ctr_examples"].table_schema()},
@@ -69,12 +71,12 @@ def ctr_examples(context: dg.AssetExecutionContext, config: CtrLabelConfig, ware
     clock = StageClock()
     report = PartitionReport(context)
     with warehouse.connect() as con:
-        label_ctr_days(con, days["start_day"], days["end_day"], context.run.run_id,
-                       window_s=config.attribution_window_minutes * 60)
+        by_day = label_ctr_days(con, days["start_day"], days["end_day"], context.run.run_id,
+                                window_s=config.attribution_window_minutes * 60)
         clock.lap("label_s")
         judged = {}  # per day: (stats, calibration), for the day's metadata and checks
         for _, day in report.windows:
-            judged[day["start_day"]] = (ctr_stats(con, day["start_day"], day["end_day"]),
+            judged[day["start_day"]] = (by_day[day["start_day"]],
                                         ctr_calibration(con, day["start_day"], day["end_day"]))
         clock.lap("calibration_s")
     report.describe(lambda day: {CTR_EXAMPLES: _day_metadata(*judged[day["start_day"]])})

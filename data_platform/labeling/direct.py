@@ -29,11 +29,12 @@ from dataclasses import dataclass
 
 import duckdb
 
-from data_platform.resources import rows, run_sql
+from data_platform.resources import rows, run_sql, transaction
 
 DEFAULT_WINDOW_S = 30 * 60
 MAX_WINDOW_S = 24 * 3600  # one lookahead partition covers it
 
+HISTORY_DAYS = 7  # the person and item history features look this many days back (ctr_stage_examples.sql)
 
 @dataclass(frozen=True)
 class CtrStats:
@@ -65,32 +66,33 @@ def check_window(window_s: int) -> int:
 def label_ctr_days(
     con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date, run_id: str,
     window_s: int = DEFAULT_WINDOW_S,
-) -> CtrStats:
-    """(Re)build the direct labels of impression days [start_day, end_day) in one transaction."""
-    params = {"start_day": start_day, "end_day": end_day, "window_s": check_window(window_s), "run_id": run_id}
-    days = {"start_day": start_day, "end_day": end_day}
+) -> dict[dt.date, CtrStats]:
+    """(Re)build the direct labels of impression days [start_day, end_day) in one transaction; return
+    each day's counts.
+
+    Day by day: each day's examples (its data_seen_until, its clicks) are exactly those a run of that
+    day alone would build, so range runs, per-day runs and reruns give the same rows."""
+    check_window(window_s)
     run_sql(con, "labeling/create_tables.sql")
-    con.execute("BEGIN TRANSACTION")
-    try:
-        run_sql(con, "labeling/ctr_stage_clicks.sql", days)
-        run_sql(con, "labeling/ctr_stage_attribution.sql", {"window_s": window_s})
-        run_sql(con, "labeling/ctr_stage_examples.sql", params)
-        run_sql(con, "labeling/delete_ctr_examples.sql", days)
-        run_sql(con, "labeling/delete_unattributed_clicks.sql", days)
-        run_sql(con, "labeling/insert_ctr_examples.sql")
-        run_sql(con, "labeling/insert_unattributed_clicks.sql", {**days, "run_id": run_id})
-        stats = ctr_stats(con, start_day, end_day)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return stats
+    by_day: dict[dt.date, CtrStats] = {}
+    with transaction(con):
+        day = start_day
+        while day < end_day:
+            one = {"start_day": day, "end_day": day + dt.timedelta(days=1)}
+            run_sql(con, "labeling/ctr_stage_clicks.sql", one)
+            run_sql(con, "labeling/ctr_stage_attribution.sql", {"window_s": window_s})
+            run_sql(con, "labeling/ctr_stage_examples.sql", {**one, "window_s": window_s, "run_id": run_id})
+            run_sql(con, "labeling/delete_ctr_examples.sql", one)
+            run_sql(con, "labeling/delete_unattributed_clicks.sql", one)
+            run_sql(con, "labeling/insert_ctr_examples.sql")
+            run_sql(con, "labeling/insert_unattributed_clicks.sql", {**one, "run_id": run_id})
+            by_day[day] = _day_stats(con, one)  # while the day's clicks are staged
+            day += dt.timedelta(days=1)
+    return by_day
 
 
-def ctr_stats(con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date) -> CtrStats:
-    """The counts of impression days [start_day, end_day) of the labels just built (one day: a
-    partition's metadata and checks); run on the connection that labelled them (clicks are staged there)."""
-    days = {"start_day": start_day, "end_day": end_day}
+def _day_stats(con: duckdb.DuckDBPyConnection, days: dict[str, dt.date]) -> CtrStats:
+    """The counts of the labels of one impression day just built, on the connection that staged its clicks."""
     summary = rows(con, "labeling/ctr_summary.sql", days)[0]
     by_reason = {r["reason"]: r["clicks"] for r in rows(con, "labeling/unattributed_by_reason.sql", days)}
     return CtrStats(**summary, unattributed_by_reason=by_reason)

@@ -44,7 +44,7 @@ from data_platform.labeling.weak import (
     vote_matrix,
 )
 from data_platform.metadata import StageClock, markdown_table, table_schema_of
-from data_platform.resources import LabelingDesk, LandingZone, Warehouse, load_sql, rows, run_sql, write_rows
+from data_platform.resources import LabelingDesk, LandingZone, Warehouse, load_sql, rollback, rows, run_sql, write_rows
 from data_platform.validation.contracts import CONTRACTS
 from data_platform.provenance.column_maps import lineage_metadata
 
@@ -451,8 +451,8 @@ def _replace_read_rows(con, table: str, records: list[dict], schema: pa.Schema, 
         run_sql(con, "labeling/delete_rejects.sql", {"gold": table == "gold"})
         write_rows(con, "labels.annotation_rejects", rejects, REJECT_SCHEMA, replace=False)
         con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
+    except BaseException as error:
+        rollback(con, error)
         raise
 
 

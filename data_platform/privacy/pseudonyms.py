@@ -1,7 +1,7 @@
 """Keyed pseudonyms for user and device ids (the same in Python and DuckDB SQL).
 
 The key comes from ``DATA_PLATFORM_PSEUDONYM_KEY``. ``DATA_PLATFORM_MODE=production`` makes a
-missing or short key a startup error; in the default ``demo`` mode a fixed development key is used
+missing key a startup error, and a key shorter than 16 characters is one in every mode; in the default ``demo`` mode a fixed development key is used
 and :func:`key_status` reports it, so the asset metadata shows a warning. The key never appears in
 logs or metadata.
 """
@@ -16,7 +16,7 @@ MIN_KEY_LENGTH = 16
 
 
 class PseudonymKeyError(RuntimeError):
-    """The pseudonymisation key is missing or too short in production mode."""
+    """The pseudonymisation key is too short, or missing in production mode."""
 
 
 def mode() -> str:
@@ -28,9 +28,17 @@ def mode() -> str:
 
 
 def pseudonym_key() -> str:
-    """The key, from DATA_PLATFORM_PSEUDONYM_KEY (a dev key in demo mode when it is unset)."""
+    """The key, from DATA_PLATFORM_PSEUDONYM_KEY (a dev key in demo mode when it is unset).
+
+    A key that is set but shorter than :data:`MIN_KEY_LENGTH` is an error in every mode: falling back
+    to the public dev key would pseudonymise with a key the operator did not choose."""
     key = os.environ.get("DATA_PLATFORM_PSEUDONYM_KEY", "")
-    if len(key) >= MIN_KEY_LENGTH:
+    if key and len(key) < MIN_KEY_LENGTH:
+        raise PseudonymKeyError(
+            f"DATA_PLATFORM_PSEUDONYM_KEY is set but has {len(key)} characters; it needs at least "
+            f"{MIN_KEY_LENGTH} (unset it to use the dev key in demo mode)"
+        )
+    if key:
         return key
     if mode() == "production":
         raise PseudonymKeyError(
@@ -41,8 +49,9 @@ def pseudonym_key() -> str:
 
 
 def key_status() -> dict:
-    """What asset metadata may say about the key (never the key itself)."""
-    from_env = len(os.environ.get("DATA_PLATFORM_PSEUDONYM_KEY", "")) >= MIN_KEY_LENGTH
+    """What asset metadata may say about the key (never the key itself); raises like
+    :func:`pseudonym_key` for an unusable key."""
+    from_env = pseudonym_key() != DEV_KEY
     return {
         "mode": mode(),
         "key": "from DATA_PLATFORM_PSEUDONYM_KEY" if from_env else "dev key (DATA_PLATFORM_PSEUDONYM_KEY unset)",

@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise, pseudonymise_sql
-from data_platform.resources import existing_tables, load_sql, run_sql
+from data_platform.resources import existing_tables, load_sql, rollback, run_sql
 
 _RAW_IDS = "(anon_id IN (SELECT id FROM erase_subject_ids) OR user_id IN (SELECT id FROM erase_subject_ids))"
 _PSEUDO_IDS = ("(anon_id IN (SELECT pseudonym FROM erase_subject_ids) "
@@ -161,8 +161,8 @@ def erase_subject(con, request: Request, key: str, run_id: str, now: dt.datetime
                                                       "rows_removed": removed[table], "processed_at": now,
                                                       "run_id": run_id})
         con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
+    except BaseException as error:
+        rollback(con, error)
         raise
     return removed
 

@@ -13,14 +13,19 @@ from functools import cache
 
 import dagster as dg
 
-from data_platform.cleaning.clean import sql_fragments
+from data_platform.cleaning.clean import IDENTITY_AS_OF, sql_fragments
 from data_platform.provenance.lineage import lineage_markdown, lineage_of_sql_files, openlineage_facet, to_dagster
 from data_platform.splits.split import DATASETS
 
 
 def _chains() -> dict[str, list[tuple[str, dict]]]:
+    identity = [("cleaning/login_links.sql", {}), ("cleaning/identity_devices.sql", {"links": "login_links"}),
+                ("cleaning/identity_nodes.sql", {"links": "login_links"}),
+                ("cleaning/identity_labels_init.sql", {"labels": "identity_labels_a"}),
+                ("cleaning/identity_map.sql", {"labels": "identity_labels_a",
+                                                "target": f"TEMP TABLE {IDENTITY_AS_OF.split('.')[-1]}"})]
     chains = {
-        "clean.events": [("cleaning/create_tables.sql", {}), ("cleaning/stage_day_events.sql", {}),
+        "clean.events": [("cleaning/create_tables.sql", {}), *identity, ("cleaning/stage_day_events.sql", {}),
                          ("cleaning/day_events_view.sql", {}), ("cleaning/day_rates.sql", {}),
                          ("cleaning/detect_cents_versions.sql", {}),
                          ("cleaning/item_price_medians.sql", {}), ("cleaning/insert_clean_events.sql", sql_fragments())],
@@ -32,7 +37,7 @@ def _chains() -> dict[str, list[tuple[str, dict]]]:
     for spec in DATASETS.values():
         chains[f"splits.{spec.name}"] = [("splits/assign.sql", {
             "target": f"splits.{spec.name}", "source": spec.source, "id_column": spec.id_column,
-            "group_column": spec.group_column, "label_column": spec.label_column, "date_column": spec.date_column,
+            "group_column": spec.group_column, "event_id_column": spec.event_id_column, "label_column": spec.label_column, "date_column": spec.date_column,
             "where": spec.where})]
     return chains
 

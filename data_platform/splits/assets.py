@@ -62,7 +62,7 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         dg.AssetCheckSpec("label_balance", asset=key, blocking=True,
                           description="Each label's share in each split is within tolerance of the whole."),
         dg.AssetCheckSpec("no_leakage", asset=key, blocking=True,
-                          description="No person in two splits, no example twice, and no feature known only "
+                          description="No person and no device in two splits, no example twice, and no feature known only "
                           "after the label event among the exported columns."),
         dg.AssetCheckSpec("fairness", asset=key, blocking=False,
                           description="Per group (country, device, ...): representation per split and label rate "
@@ -106,8 +106,10 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
                                             "tolerance": spec.label_tolerance})
         yield dg.AssetCheckResult(
             check_name="no_leakage",
-            passed=not (report.groups_in_several_splits or report.duplicate_examples or report.leaky_features),
+            passed=not (report.groups_in_several_splits or report.devices_in_several_splits
+                        or report.duplicate_examples or report.leaky_features),
             metadata={"groups_in_several_splits": report.groups_in_several_splits,
+                      "devices_in_several_splits": report.devices_in_several_splits,
                       "duplicate_examples": report.duplicate_examples,
                       "leaky_features": ", ".join(report.leaky_features) or "-",
                       "never_exported": ", ".join(spec.leaky)})

@@ -1,10 +1,12 @@
 """Deterministic, stratified, group-aware train/dev/test splits, and the checks they must pass.
 
-**Assignment.** An example's split is a pure function of its group key (the person pseudonym): the
+**Assignment.** An example's split is a pure function of its group key (the person pseudonym in the
+current identity map, found through the example's event and device, see ``sql/splits/assign.sql``): the
 md5 of ``salt | group_key`` gives a bucket in [0, 1), and the configured ratios (default 60/20/20) cut
 the buckets into train, dev and test. Hence:
 
-- one person never appears in two splits (group-aware: no user leakage);
+- one person, and one device, never appears in two splits (group-aware: no user leakage; the check
+  counts both, so a device whose examples were keyed to two persons is caught too);
 - an example keeps its split across reruns, and when new days are added (nothing depends on the
   rest of the data);
 - stratification is statistical, not forced: with hundreds of persons the label share of each split
@@ -44,7 +46,8 @@ class DatasetSpec:
     name: str
     source: str
     id_column: str
-    group_column: str
+    group_column: str  # the person key stored with the example (the identity map as of its day)
+    event_id_column: str  # the clean.events event the example comes from: its device and current person
     label_column: str
     date_column: str
     where: str  # which source rows are examples (SQL condition written in code)
@@ -61,7 +64,7 @@ class DatasetSpec:
 
 CTR = DatasetSpec(
     name="ctr_examples", source="labels.ctr_examples", id_column="impression_id", group_column="person_key",
-    label_column="label", date_column="event_date", where="label_status = 'mature'",
+    event_id_column="impression_event_id", label_column="label", date_column="event_date", where="label_status = 'mature'",
     features=("position", "position_bucket", "category", "price_eur", "device", "country", "hour_of_day",
               "day_of_week", "user_impressions_7d", "user_clicks_7d", "item_impressions_7d", "item_clicks_7d",
               "predicted_ctr", "model_version"),
@@ -72,7 +75,7 @@ CTR = DatasetSpec(
 )
 REVIEWS = DatasetSpec(
     name="review_examples", source="labels.review_examples", id_column="review_id", group_column="person_key",
-    label_column="label", date_column="event_date", where="true",
+    event_id_column="review_id", label_column="label", date_column="event_date", where="true",
     features=("text", "rating", "category", "item_id"),
     label_columns=("label", "label_source", "label_confidence", "rater_count"),
     leaky=("human_label", "human_confidence", "weak_label", "weak_confidence", "suspected_label_error",
@@ -102,7 +105,7 @@ def assign_splits(con: duckdb.DuckDBPyConnection, spec: DatasetSpec,
         return 0
     run_sql(con, "splits/assign.sql", {"salt": SALT, "train": train, "dev": dev},
             target=f"splits.{spec.name}", source=spec.source, id_column=spec.id_column,
-            group_column=spec.group_column, label_column=spec.label_column, date_column=spec.date_column,
+            group_column=spec.group_column, event_id_column=spec.event_id_column, label_column=spec.label_column, date_column=spec.date_column,
             where=spec.where)
     return run_sql(con, "labeling/count_table.sql", table=f"splits.{spec.name}").fetchone()[0]
 
@@ -116,6 +119,7 @@ class SplitReport:
     share_by_split: dict[str, float]
     label_share: dict[str, dict[str, float]]  # split (and "all") -> label -> share
     groups_in_several_splits: int
+    devices_in_several_splits: int
     duplicate_examples: int
     leaky_features: list[str]
     concentration: float = 0.0  # sum of squared group shares of the examples
@@ -159,10 +163,11 @@ def split_report(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> SplitRepo
     label_share: dict[str, dict[str, float]] = {}
     for r in rows(con, "splits/label_share.sql", table=table):
         label_share.setdefault(r["split"], {})[str(r["label"])] = r["share"]
-    crossing, duplicates, concentration = run_sql(con, "splits/leakage_counts.sql", table=table).fetchone()
+    crossing, devices, duplicates, concentration = run_sql(con, "splits/leakage_counts.sql", table=table).fetchone()
     return SplitReport(
         examples=total, by_split=by_split, share_by_split={s: n / total for s, n in by_split.items()} if total else {},
-        label_share=label_share, groups_in_several_splits=crossing, duplicate_examples=duplicates,
+        label_share=label_share, groups_in_several_splits=crossing, devices_in_several_splits=devices,
+        duplicate_examples=duplicates,
         leaky_features=sorted(set(spec.features) & set(spec.leaky)), concentration=float(concentration or 0.0))
 
 

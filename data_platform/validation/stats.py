@@ -40,7 +40,7 @@ from typing import Any
 
 import duckdb
 
-from data_platform.resources import load_sql, run_sql
+from data_platform.resources import load_sql, rollback, run_sql
 from data_platform.resources import rows as fetch_rows
 from data_platform.validation import DISCRETE_MAX, HIST_BINS, QHIST_BINS, QUANTILES, STATS_COLUMNS, TOP_K, FeatureSpec
 
@@ -422,8 +422,8 @@ def write_feature_stats(
         if batch:
             run_sql(con, "validation/feature_stats_insert.sql", params, columns=_insert_columns())
         con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
+    except BaseException as error:
+        rollback(con, error)
         raise
     return len(batch)
 

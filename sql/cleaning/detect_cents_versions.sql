@@ -1,10 +1,17 @@
 -- Rule cents_by_app_version@1: an app version whose prices are, item for item, about 100 times the
 -- item's median price over all versions (a client that sends cents). Needs $min_events priced events.
+-- Judged on the day being cleaned and the $history_days - 1 days before it (all landed copies), so a
+-- version's thin first or last day is judged with its history, the same in any run that cleans the day.
+-- Prices in EUR at the latest rate on or before each event's day (as day_rates.sql takes them).
 CREATE OR REPLACE TEMP TABLE cents_versions AS
-WITH priced AS (
-    SELECT e.app_version, e.item_id, e.price * r.rate_to_eur AS eur
-    FROM day_events e JOIN day_rates r ON r.currency = e.currency AND r.event_date = e.event_date
-    WHERE e.price > 0 AND e.app_version IS NOT NULL
+WITH history AS (
+    SELECT app_version, item_id, price, upper(trim(currency)) AS code, event_date
+    FROM raw.events
+    WHERE event_date > $start_day - to_days($history_days) AND event_date < $end_day
+      AND price > 0 AND app_version IS NOT NULL
+), priced AS (
+    SELECT h.app_version, h.item_id, h.price * r.rate_to_eur AS eur
+    FROM history h ASOF JOIN reference.fx_rates r ON r.currency = h.code AND h.event_date >= r.valid_from
 ), item_median AS (
     SELECT item_id, median(eur) AS m FROM priced GROUP BY item_id
 ), per_version AS (

@@ -1,7 +1,7 @@
 -- Device -> person. A linked device gets its component: 'u:' || the smallest user id in it, the sorted
 -- user ids, the number of devices. A shared device, or one never linked to a user id, is its own person
 -- 'a:' || anon_id with no user ids.
-CREATE OR REPLACE TABLE clean.identity_map AS
+CREATE OR REPLACE {target} AS
 WITH labelled AS (
     SELECT n.node, n.is_device, n.key, l.label FROM identity_nodes n JOIN {labels} l USING (node)
 ),

@@ -6,4 +6,4 @@ SELECT count(*) AS devices,
        count(DISTINCT person_key) FILTER (WHERE len(user_ids) > 1) AS merged_persons,
        count(*) FILTER (WHERE is_shared_device) AS shared_devices,
        coalesce(max(component_devices), 0) AS largest_component
-FROM clean.identity_map
+FROM {target}

@@ -33,6 +33,6 @@ CROSS JOIN LATERAL (
              AND e.price * r.rate_to_eur / im.median_eur BETWEEN 50 AND 200 THEN 'cents_by_item_price@1'
     END AS rule
 ) fix
-LEFT JOIN clean.identity_map m ON m.anon_id = e.anon_id
+LEFT JOIN {identity_map} m ON m.anon_id = e.anon_id
 WHERE e.event_id NOT IN (SELECT event_id FROM rule_hits)
   AND e.event_id NOT IN (SELECT event_id FROM consent_excluded)

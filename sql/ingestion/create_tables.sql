@@ -38,3 +38,15 @@ CREATE TABLE IF NOT EXISTS raw.events (
 CREATE TABLE IF NOT EXISTS raw.quarantine (
     {quarantine_columns}
 );
+
+-- Failed landings of a file version (its parse rolled back: out of memory on it, an error in it).
+-- After LandingZone.max_file_attempts failures of the same (source_file, size_bytes, mtime) the file
+-- is set aside: runs skip it with the reason until new bytes land under its name.
+CREATE TABLE IF NOT EXISTS raw.file_failures (
+    source_file    VARCHAR NOT NULL,
+    size_bytes     BIGINT NOT NULL,
+    mtime          TIMESTAMPTZ NOT NULL,
+    failed_at      TIMESTAMPTZ NOT NULL,
+    run_id         VARCHAR NOT NULL,
+    error          VARCHAR NOT NULL
+);

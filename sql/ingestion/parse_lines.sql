@@ -1,19 +1,19 @@
 -- Parse and classify the lines of one landing file (streamed in as the relation `landing_lines`
--- with columns line_no, line, utf8_ok) into raw.landed_lines. Each line is parsed once
+-- with columns line_no, line, utf8_ok, too_long) into raw.landed_lines. Each line is parsed once
 -- (into a MAP of field -> JSON value); the per-field checks below are generated from the contract.
 -- A line gets the first quarantine reason that applies, in the order of contracts.QUARANTINE_REASONS.
 INSERT INTO raw.landed_lines BY NAME
 WITH parsed AS (
     -- NULL when the line is not a JSON object (the reason is worked out below). No try(): one bad
     -- row would send its whole vector down DuckDB's row-by-row error path (10x slower).
-    SELECT line_no, line, utf8_ok,
-           CASE WHEN utf8_ok AND json_valid(line) THEN
+    SELECT line_no, line, utf8_ok, too_long,
+           CASE WHEN utf8_ok AND NOT too_long AND json_valid(line) THEN
                CASE WHEN json_type(line) = 'OBJECT' THEN json_transform(line, '"MAP(VARCHAR, JSON)"') END
            END AS m
     FROM landing_lines
 ), fields AS (
     -- j_<field>: the field's JSON text (NULL when absent or null); n_<field>: numeric value
-    SELECT line_no, line, utf8_ok, m,
+    SELECT line_no, line, utf8_ok, too_long, m,
            {field_json}
     FROM parsed
 ), numbers AS (
@@ -26,6 +26,7 @@ WITH parsed AS (
     SELECT *,
            CASE
                WHEN line IS NULL THEN 'unreadable_file'
+               WHEN too_long THEN 'line_too_long'
                WHEN NOT utf8_ok THEN 'invalid_utf8'
                WHEN m IS NULL THEN
                    CASE WHEN trim(line, E' \t\r') = '' THEN 'empty_line'
@@ -74,6 +75,7 @@ SELECT
         WHEN 'bad_ts' THEN left(j_ts, 200)
         WHEN 'ts_out_of_range' THEN ts_value::VARCHAR
         WHEN 'out_of_range' THEN out_of_range_field
+        WHEN 'line_too_long' THEN 'longer than ' || $max_line_bytes || ' bytes; the first ' || strlen(line) || ' kept'
     END AS detail,
     CASE WHEN reason IS NOT NULL THEN left(line, 65536) END AS raw_line
 FROM checked
