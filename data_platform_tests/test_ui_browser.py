@@ -265,7 +265,8 @@ def demo_ui(tmp_path_factory):
     assert (root / "home" / "dagster.yaml").read_text() == (Path(__file__).parents[1] / "dagster_home" /
                                                            "dagster.yaml").read_text()
     demo_runs = {r.run_id for r in runs_of(env["DAGSTER_HOME"])}
-    DEMO_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(DEMO_SCREENSHOTS, ignore_errors=True)
+    DEMO_SCREENSHOTS.mkdir(parents=True)
     port = free_port()
     with webserver(env, port, root / "webserver.log") as web, daemon(env, root / "daemon.log") as dmn:
         ui = DemoUI(env, port, (web, dmn), None, demo_runs)
