@@ -183,7 +183,26 @@ def test_files_landed_by_any_run_are_not_requested_and_the_cursor_stays_small(la
     assert requests == [] and landing_tick.skipped == "28 files landed"
     requests, cursor = landing_tick(instance, cursor)
     assert requests == []
-    assert json.loads(cursor) == {"backlog": {}, "pending": {}, "requested": {}}
+    state = json.loads(cursor)
+    assert {k: v for k, v in state.items() if k != "landed_until"} == {"backlog": {}, "pending": {}, "requested": {}}
+    assert state["landed_until"]  # the ledger entries looked at, as one timestamp
+
+
+def test_a_file_another_run_landed_is_cut_on_its_other_days(landing, warehouse, landing_tick):
+    """Every run lands every new file: a run for 2026-11-02 lands a file that also has lines on 11-03 and
+    11-04 before the sensor has seen it. The sensor asks for those other days, not for 11-02."""
+    instance = dg.DagsterInstance.ephemeral()
+    write_lines(landing.events_dir() / "old.jsonl", [event("o", ts="2026-11-02T10:00:00Z")])
+    ingest(warehouse, landing, "2026-11-02", instance=instance)
+    _, cursor = landing_tick(instance)  # everything so far was cut by its run
+    write_lines(landing.events_dir() / "wide.jsonl", [event("a", ts="2026-11-02T11:00:00Z"),
+                                                      event("b", ts="2026-11-03T10:00:00Z"),
+                                                      event("c", ts="2026-11-04T10:00:00Z")])
+    ingest(warehouse, landing, "2026-11-02", instance=instance)  # a backfill run of 11-02 lands it too
+    requests, cursor = landing_tick(instance, cursor)
+    assert days_of(requests) == ["2026-11-03", "2026-11-04"]
+    requests, cursor = landing_tick(instance, cursor)
+    assert requests == []
 
 
 def test_requested_files_leave_the_cursor_once_a_run_lands_them(landing, warehouse, landing_tick):

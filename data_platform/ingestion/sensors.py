@@ -14,6 +14,9 @@ Rules it keeps (each is tested over several ticks):
   ``dg launch``, a run of this sensor);
 - it requests runs for exactly the days the file's lines fall on (plus, for a changed file, the
   days its landed version touched, so its old rows are replaced);
+- every run lands every new file, so a run of another day (a backfill's) may land a file first: the
+  file's days outside that run's partitions are requested all the same (the cursor keeps the landing
+  time of the newest ledger entry it looked at);
 - at most ``max_runs_per_tick`` runs per tick; the rest wait in the cursor's backlog;
 - it opens the warehouse read-only for the ledger, for a moment; while a run holds DuckDB's write
   lock it waits a few seconds, then skips the tick and says so; it reads the files' ``ts`` with a
@@ -49,6 +52,8 @@ class Landed:
     size: int
     mtime: dt.datetime
     days: tuple[str, ...]
+    landed_at: dt.datetime | None = None
+    run_id: str | None = None  # the run that landed it
 
     def matches(self, lf: LandingFile) -> bool:
         return self.size == lf.size and self.mtime == lf.mtime
@@ -73,8 +78,9 @@ def read_ledger(database: str | Path, *, wait_seconds: float = LEDGER_WAIT_SECON
     try:
         if "raw.files" not in existing_tables(con):
             return {}
-        return {rel: Landed(size, mtime.astimezone(dt.timezone.utc), tuple(d.isoformat() for d in days))
-                for rel, size, mtime, days in run_sql(con, "ingestion/ledger.sql").fetchall()}
+        return {rel: Landed(size, mtime.astimezone(dt.timezone.utc), tuple(d.isoformat() for d in days),
+                            landed_at.astimezone(dt.timezone.utc), run_id)
+                for rel, size, mtime, days, landed_at, run_id in run_sql(con, "ingestion/ledger.sql").fetchall()}
     finally:
         con.close()
 
@@ -90,6 +96,7 @@ class LandingCursor:
     pending: dict[str, list] = field(default_factory=dict)  # rel -> [size, mtime_ns] seen once, not stable yet
     requested: dict[str, list] = field(default_factory=dict)  # rel -> [size, mtime_ns] handed to runs, not landed
     backlog: dict[str, list] = field(default_factory=dict)  # day -> [files, digest of their versions] not requested
+    landed_until: str | None = None  # landed_at of the newest ledger entry whose days were looked at
 
     @classmethod
     def load(cls, raw: str | None) -> "LandingCursor":
@@ -98,11 +105,12 @@ class LandingCursor:
         data = json.loads(raw)  # a cursor of the old format ("seen": every file ever) keeps only what is in flight
         backlog = {day: v if len(v) == 2 and isinstance(v[0], int) else [len(v), _digest(v)]
                    for day, v in data.get("backlog", {}).items()}
-        return cls(pending=data.get("pending", {}), requested=data.get("requested", {}), backlog=backlog)
+        return cls(pending=data.get("pending", {}), requested=data.get("requested", {}), backlog=backlog,
+                   landed_until=data.get("landed_until"))
 
     def dump(self) -> str:
-        return json.dumps({"pending": self.pending, "requested": self.requested, "backlog": self.backlog},
-                          sort_keys=True)
+        return json.dumps({"pending": self.pending, "requested": self.requested, "backlog": self.backlog,
+                           "landed_until": self.landed_until}, sort_keys=True)
 
 
 def _digest(tokens, previous: str = "") -> str:
@@ -127,6 +135,7 @@ def plan_tick(
     scan: Callable[[LandingFile], list[dt.date]],
     *,
     is_partition: Callable[[str], bool] = lambda day: True,
+    run_days: Callable[[str | None], set[str]] = lambda run_id: set(),
     max_runs: int = MAX_RUNS_PER_TICK,
     budget_seconds: float = SCAN_BUDGET_SECONDS,
     clock: Callable[[], float] = time.monotonic,
@@ -134,10 +143,22 @@ def plan_tick(
     """One sensor tick as a pure function: which days to run now, the new cursor, one line saying what it did.
 
     Days that are not partitions yet (an event stamped tomorrow) stay in the backlog until they are.
+    A file some other run landed (every run lands every new file) is cut only on that run's own days
+    (``run_days``): its other days go to the backlog, so they are not left out of raw.events.
     """
     started = clock()
     present = {f.rel: [f.size, f.mtime_ns] for f in files}
     landed = {f.rel for f in files if f.rel in ledger and ledger[f.rel].matches(f)}
+    newly = {rel: e for rel, e in ledger.items() if e.landed_at is not None
+             and (cursor.landed_until is None or e.landed_at.isoformat() > cursor.landed_until)}
+    for rel, entry in sorted(newly.items()):
+        if rel in cursor.requested:
+            continue  # handed to runs for all its days (by this sensor, or to a backfill)
+        for day in sorted(set(entry.days) - run_days(entry.run_id)):
+            count, digest = cursor.backlog.get(day, [0, ""])
+            cursor.backlog[day] = [count + 1, _digest([f"{rel}@landed@{entry.landed_at.isoformat()}"], digest)]
+    if newly:
+        cursor.landed_until = max(e.landed_at for e in newly.values()).isoformat()
     cursor.pending = {rel: fp for rel, fp in cursor.pending.items() if present.get(rel) == fp}
     cursor.requested = {rel: fp for rel, fp in cursor.requested.items() if present.get(rel) == fp and rel not in landed}
     new_files, changed, waiting = 0, 0, 0
@@ -180,6 +201,20 @@ def plan_tick(
     return requests, cursor, "; ".join(parts)
 
 
+def run_partition_days(instance, run_id: str | None) -> set[str]:
+    """The days a run of the instance covers (its partition, or its partition range); none if unknown."""
+    run = instance.get_run_by_id(run_id) if run_id else None
+    if run is None:
+        return set()
+    tags = run.tags
+    if "dagster/partition" in tags:
+        return {tags["dagster/partition"]}
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    if start and end:
+        return set(daily_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end)))
+    return set()
+
+
 def _days_text(days: list[str]) -> str:
     return ", ".join(days) if len(days) <= 3 else f"{days[0]}...{days[-1]}"
 
@@ -213,7 +248,8 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
 
         partition_keys = set(daily_partitions.get_partition_keys())
         requests, cursor, summary = plan_tick(
-            cursor, list_landing_files(landing.events_dir()), ledger, scan, is_partition=partition_keys.__contains__
+            cursor, list_landing_files(landing.events_dir()), ledger, scan, is_partition=partition_keys.__contains__,
+            run_days=lambda run_id: run_partition_days(context.instance, run_id),
         )
         context.log.info(summary)
         context.update_cursor(cursor.dump())
