@@ -12,6 +12,10 @@ SEED ?= 7
 # the demo shows two incidents: a client sending prices in cents (the clean layer must correct it), and a
 # category drift on the extra days of step 9 (the retraining signal must fire on it, and not before)
 INCIDENTS ?= --incident cents_prices@2026-11-05 --incident category_drift@2026-11-10
+SIGNAL_DAYS ?= 3
+# The demo's world ends on its last simulated day: the daily partitions end there too, for the demo and
+# for `make ui`, so the UI does not count every day up to today as missing. Unset, they run to today.
+export DATA_PLATFORM_END_DATE ?= $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) + $(SIGNAL_DAYS) - 1))")
 
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
@@ -33,12 +37,14 @@ lock:
 	$(BIN)/uv lock
 
 demo: install
-	$(BIN)/data-platform demo --start $(START) --days $(DAYS) --events-per-day $(EVENTS_PER_DAY) --seed $(SEED) $(INCIDENTS)
+	$(BIN)/data-platform demo --start $(START) --days $(DAYS) --events-per-day $(EVENTS_PER_DAY) --seed $(SEED) --signal-days $(SIGNAL_DAYS) $(INCIDENTS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# the instance is initialised once before `dagster dev` starts the webserver and the daemon together
 ui: install
+	$(BIN)/data-platform init-instance
 	$(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
 
 # End to end against the DuckDB floor and pandas (1M events; scaling series:

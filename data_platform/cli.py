@@ -12,6 +12,8 @@
     data-platform impact --source-file '2026-11-05/%' | --app-version 3.2.0 | --rule crawler_user_agent@1
     data-platform invalidate --rule repeated_review_with_link@1 --reason "..."   void, republish, audit
     data-platform summary            rows per stage, latest checks, where the data is
+    data-platform backfill --job ingest_raw_events --from 2026-11-01 --to 2026-11-07   through the daemon
+    data-platform init-instance      DAGSTER_HOME ready (the project's dagster.yaml if it has none), before services
     data-platform plan-labeling --days 10 --budget 500 [--pool crowd]   examples, days, cost, quality
     data-platform plan-labeling --examples 2000                          the other way round
     data-platform label-studio-sync  push task batches to a Label Studio server, pull its export
@@ -85,10 +87,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if Path(os.environ.get("DAGSTER_HOME", demo_home)).resolve() == demo_home.resolve():
             for name in ("history", "storage", "schedules", "logs"):
                 shutil.rmtree(demo_home / name, ignore_errors=True)
+    # the demo's world ends on its last simulated day: its partitions end there, so the UI shows the days
+    # that have data, not every day up to today (clicks just after its last midnight wait, as they would)
+    last_day = args.start + dt.timedelta(days=args.days + args.signal_days - 1)
+    os.environ.setdefault("DATA_PLATFORM_END_DATE", last_day.isoformat())
+    if os.environ["DATA_PLATFORM_END_DATE"] < last_day.isoformat():
+        print(f"DATA_PLATFORM_END_DATE={os.environ['DATA_PLATFORM_END_DATE']} ends before the demo's last day "
+              f"{last_day}: unset it or set a later day", file=sys.stderr)
+        return 2
     print(f"== 1/{STEPS} generating {args.days} days x {args.events_per_day:,} events from {args.start}")
     manifest = cmd_generate(args)
     event_days = sorted(manifest["valid_lines_by_event_day"])  # late clicks can spill past midnight
-    first, last = event_days[0], event_days[-1]
+    first, last = event_days[0], min(event_days[-1], os.environ["DATA_PLATFORM_END_DATE"])
     # the generator renames finished files into place, so they need no settling time
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
@@ -135,6 +145,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
               "signal judges each day (drift, new labels, calibration) and the retraining sensor fires the training trigger")
         if (code := _demo_retraining_signal(args)) != 0:
             return code
+    print("== the sensors tick as the daemon would (cursors stored), so `make ui` has nothing to catch up on")
+    if (code := _settle_sensors()) != 0:
+        return code
     print("== summary")
     return cmd_summary(args)
 
@@ -189,7 +202,8 @@ def _demo_retraining_signal(args: argparse.Namespace) -> int:
     start = args.start + dt.timedelta(days=args.days)
     incidents = [parse_incident(spec) for spec in args.incident or []]
     manifest = generate_logs(landing_root(), start, args.signal_days, args.events_per_day, args.seed, incidents)
-    new_days = sorted(d for d in manifest["valid_lines_by_event_day"] if d >= str(start))
+    new_days = sorted(d for d in manifest["valid_lines_by_event_day"]
+                      if str(start) <= d <= os.environ["DATA_PLATFORM_END_DATE"])
     active = [f"{i.kind}@{i.start}" for i in incidents if i.start >= start]
     days = [start + dt.timedelta(days=i) for i in range(args.signal_days)]
     spill = [d for d in new_days if d > str(days[-1])]  # clicks just after the last midnight
@@ -198,8 +212,10 @@ def _demo_retraining_signal(args: argparse.Namespace) -> int:
           + (f" (incidents: {', '.join(active)})" if active else " (no incident in them)"))
     if (code := _dg_launch(["--job", "daily_pipeline", "--partition-range", f"{new_days[0]}...{new_days[-1]}"])) != 0:
         return code
+    # every day of the world gets its decision (the days inside the published version say so), so the
+    # signal's partitions look as complete as the data
     if (code := _dg_launch(["--assets", "monitoring/retraining_signal", "--partition-range",
-                            f"{days[0]}...{days[-1]}"])) != 0:
+                            f"{args.start}...{days[-1]}"])) != 0:
         return code
     with duckdb.connect(str(warehouse_path()), read_only=True) as con:
         for day, dataset, refresh, reasons, figures, note in con.execute(
@@ -291,43 +307,84 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def cmd_tick(args: argparse.Namespace) -> int:
-    """Evaluate one sensor of the definitions against the instance and run what it requests, in process."""
+    """Tick one sensor as the daemon would (stored cursor, tick and state), running what it requests in process."""
     import warnings
 
     import dagster as dg
+
+    from data_platform.launch import init_instance, tick_sensor
 
     with warnings.catch_warnings():  # dagster's beta/preview notices about our own definitions: not news here
         warnings.simplefilter("ignore", (dg.BetaWarning, dg.PreviewWarning))
         from data_platform.definitions import defs
 
-    sensor = defs.resolve_sensor_def(args.sensor)
+    init_instance()
     with dg.DagsterInstance.get() as instance:
-        context = dg.build_sensor_context(instance=instance, resources=defs.resources,
-                                          definitions=defs)
-        result = sensor(context)
-        if isinstance(result, dg.SensorResult):
-            for event in result.asset_events or []:  # a daemon records these; here we do it ourselves
-                instance.report_runless_asset_event(event)
-                print(f"   {args.sensor}: {event.asset_key.to_user_string()} <- "
-                      f"{event.description or 'event'} {_metadata_text(event.metadata)}")
-            result = list(result.run_requests or [])
-            if not result:
-                return 0
-        requests = [r for r in (result if isinstance(result, list) else [result]) if isinstance(r, dg.RunRequest)]
-        if not requests:
-            print(f"   {args.sensor}: nothing to do ({getattr(result, 'skip_message', result)})")
-            return 0
-        for request in requests:
-            job = defs.resolve_job_def(request.job_name or sensor.job_name)
-            started = time.perf_counter()
-            quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-            run = job.execute_in_process(instance=instance, tags=dict(request.tags), partition_key=request.partition_key,
-                                         run_config={**(request.run_config or {}), **quiet}, raise_on_error=False)
-            state = "succeeded" if run.success else "FAILED"
-            print(f"   {args.sensor} -> {job.name} {state} in {time.perf_counter() - started:.1f}s (run {run.run_id[:8]})")
-            if not run.success:
+        report = tick_sensor(instance, defs, args.sensor)
+    _print_tick(args.sensor, report)
+    return 0 if all(success for *_, success, _ in report.runs) else 1
+
+
+def _print_tick(name: str, report) -> None:
+    for event in report.asset_events:
+        print(f"   {name}: {event.asset_key.to_user_string()} <- "
+              f"{event.description or 'event'} {_metadata_text(event.metadata)}")
+    for key in report.already_run:
+        print(f"   {name}: run key {key} already ran")
+    for job_name, _, run_id, success, seconds in report.runs:
+        print(f"   {name} -> {job_name} {'succeeded' if success else 'FAILED'} in {seconds:.1f}s (run {run_id[:8]})")
+    if not (report.runs or report.asset_events or report.already_run):
+        print(f"   {name}: nothing to do ({report.skip_message})")
+
+
+def _settle_sensors(rounds: int = 5) -> int:
+    """Tick every sensor, as the daemon does, until a whole round runs nothing: the demo then leaves
+    the instance as a running daemon would have (cursors stored, their runs done), and ``make ui`` has
+    nothing to catch up on."""
+    import dagster as dg
+
+    from data_platform.definitions import defs
+    from data_platform.launch import tick_sensor
+
+    with dg.DagsterInstance.get() as instance:
+        for _ in range(rounds):
+            reports = [(sensor.name, tick_sensor(instance, defs, sensor.name)) for sensor in defs.sensors]
+            for name, report in reports:
+                _print_tick(name, report)
+            if not all(success for _, report in reports for *_, success, _ in report.runs):
                 return 1
+            if not any(report.runs or report.asset_events for _, report in reports):
+                return 0
+    print(f"   the sensors still request runs after {rounds} rounds", file=sys.stderr)
+    return 1
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Request a backfill of a partitioned job from the daemon (tracked on the UI's Backfills page)."""
+    import json
+
+    import dagster as dg
+
+    from data_platform.definitions import defs
+    from data_platform.launch import init_instance, request_job_backfill
+
+    init_instance()
+    with dg.DagsterInstance.get() as instance:
+        try:
+            backfill_id = request_job_backfill(instance, defs, args.job, str(args.start), str(args.end),
+                                               json.loads(args.tags) if args.tags else None)
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
+    print(f"backfill {backfill_id} of {args.job}, {args.start}...{args.end}: the daemon launches it "
+          f"(make ui, or dagster-daemon run -w workspace.yaml); progress on the UI's Backfills page")
     return 0
+
+
+def _init_instance():
+    from data_platform.launch import init_instance
+
+    return init_instance()
 
 
 def _metadata_text(metadata) -> str:
@@ -720,6 +777,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls_sync = sub.add_parser("label-studio-sync", help="push task batches to Label Studio, pull its export")
     ls_sync.set_defaults(func=cmd_label_studio_sync)
+
+    backfill = sub.add_parser("backfill", help="request a backfill of a partitioned job from the daemon "
+                              "(the UI's Launch backfill, from the shell)")
+    backfill.add_argument("--job", required=True, help="e.g. ingest_raw_events, daily_pipeline")
+    backfill.add_argument("--from", dest="start", type=_date, required=True, help="first day")
+    backfill.add_argument("--to", dest="end", type=_date, required=True, help="last day (included)")
+    backfill.add_argument("--tags", help='JSON object of run tags, e.g. \'{"dagster/priority": "-1"}\'')
+    backfill.set_defaults(func=cmd_backfill)
+
+    init = sub.add_parser("init-instance", help="make DAGSTER_HOME a ready instance (the project's dagster.yaml "
+                          "if it has none) before the webserver and the daemon start")
+    init.set_defaults(func=lambda a: print(f"instance ready: {_init_instance()}") or 0)
 
     summary = sub.add_parser("summary", help="rows per stage, latest checks, where the data is")
     summary.set_defaults(func=cmd_summary)

@@ -1,14 +1,17 @@
-"""Running Dagster jobs from code the way a person does from a shell: ``dg launch``, then a short,
-readable account of what the run did (its steps, and every check that did not pass, with its reason)."""
+"""Running Dagster from code the way a person and the daemon do: ``dg launch`` followed by a short,
+readable account of what the run did (its steps, and every check that did not pass, with its reason), a
+sensor's tick, and the instance both work on."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -18,16 +21,19 @@ from data_platform.resources import PROJECT_ROOT
 
 
 def dg_launch(launch_args: list[str]) -> int:
-    """Run ``dg launch <launch_args>`` with the current environment's instance (``DAGSTER_HOME``);
-    print what ran, how long it took and the run's summary (:func:`run_summary`), and on failure the
-    end of dg's output too; return its exit code. dg's own log (DEBUG lines, library warnings) stays
-    out of the terminal: it is in the instance's run history (the UI's Runs page)."""
+    """Run ``dg launch <launch_args>`` with the instance of ``DAGSTER_HOME`` (default: the project's
+    ``dagster_home/``, initialised if new); print what ran, how long it took and the run's summary
+    (:func:`run_summary`), and on failure the end of dg's output too; return its exit code. dg's own log
+    (DEBUG lines, library warnings) stays out of the terminal: it is in the instance's run history (the
+    UI's Runs page)."""
+    home = init_instance()
     cmd = [str(Path(sys.executable).with_name("dg")), "launch", *launch_args]
     since = dt.datetime.now(dt.timezone.utc)
     started = time.perf_counter()
-    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=dict(os.environ), capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env={**os.environ, "DAGSTER_HOME": str(home)},
+                          capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    summary = run_summary(since)
+    summary = run_summary(since, home)
     if done.returncode != 0:
         print(done.stderr[-3000:], file=sys.stderr)
         print(f"dg launch {' '.join(launch_args)} failed (exit {done.returncode}) after {seconds:.1f}s", file=sys.stderr)
@@ -47,16 +53,17 @@ def _what(launch_args: list[str]) -> str:
     return ", ".join(f"{names.get(flag, flag)} {value}" for flag, value in pairs)
 
 
-def run_summary(since: dt.datetime) -> list[str]:
-    """One block per run created since ``since`` in the instance of ``DAGSTER_HOME``: the run's status,
-    its steps and their seconds, the number of materializations and checks, and each check that did not
-    pass on a partition, with its reason. Empty without ``DAGSTER_HOME``."""
-    if not os.environ.get("DAGSTER_HOME"):
+def run_summary(since: dt.datetime, home: str | Path | None = None) -> list[str]:
+    """One block per run created since ``since`` in the instance at ``home`` (default ``DAGSTER_HOME``):
+    the run's status, its steps and their seconds, the number of materializations and checks, and each
+    check that did not pass on a partition, with its reason. Empty without an instance."""
+    home = home or os.environ.get("DAGSTER_HOME")
+    if not home:
         return []
     from dagster._core.events import DagsterEventType as T
 
     lines = []
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         for run in reversed(instance.get_runs(filters=dg.RunsFilter(created_after=since))):
             records = instance.all_logs(run.run_id, of_type={T.STEP_SUCCESS, T.STEP_FAILURE, T.ASSET_MATERIALIZATION,
                                                              T.ASSET_CHECK_EVALUATION})
@@ -115,3 +122,151 @@ def check_reason(evaluation) -> str:
 
 def _count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value != 0
+
+
+WORKSPACE = PROJECT_ROOT / "workspace.yaml"
+INSTANCE_YAML = PROJECT_ROOT / "dagster_home" / "dagster.yaml"
+
+
+def init_instance(home: str | Path | None = None) -> Path:
+    """Make ``home`` (default ``DAGSTER_HOME``) a ready Dagster instance, once, before services start.
+
+    A folder without a ``dagster.yaml`` gets the project's (run queue, the ``duckdb`` pool); one with its
+    own is left as it is. Opening the instance creates its SQLite storage here, in one process: the
+    webserver and the daemon of ``dagster dev`` started on an empty folder both create the schema at
+    once and one of them can die (``table alembic_version already exists``)."""
+    import dagster as dg
+
+    home = Path(home or os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(INSTANCE_YAML, home / "dagster.yaml")
+        print(f"   {home}/dagster.yaml: the project's instance settings (run queue, one DuckDB writer)",
+              file=sys.stderr)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.get_runs(limit=1)  # run, event log and schedule storage: each created now
+        instance.get_asset_keys(limit=1)
+        instance.all_instigator_state()
+    return home
+
+
+@dataclass
+class TickReport:
+    """What one sensor tick did: its skip message, the asset events it recorded, the runs it ran
+    (job, run key, run id, success, seconds) and the run keys it found already run."""
+
+    skip_message: str | None = None
+    asset_events: list = field(default_factory=list)
+    runs: list[tuple[str, str | None, str, bool, float]] = field(default_factory=list)
+    already_run: list[str] = field(default_factory=list)
+
+
+def _repository_origin():
+    """The repository's origin as the webserver and the daemon see it (the code location of
+    workspace.yaml), so what is stored here is what they read."""
+    from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
+    from dagster._core.remote_origin import RemoteRepositoryOrigin
+    from dagster._core.workspace.load import location_origins_from_yaml_paths
+
+    [location] = location_origins_from_yaml_paths([str(WORKSPACE)])
+    return RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME)
+
+
+def _sensor_origin(name: str):
+    from dagster._core.remote_origin import RemoteInstigatorOrigin
+
+    return RemoteInstigatorOrigin(_repository_origin(), name)
+
+
+def request_job_backfill(instance, defs, job_name: str, first: str, last: str, tags: dict | None = None) -> str:
+    """Ask the daemon for a backfill of a partitioned job over the days ``first``..``last``, as the UI's
+    "Launch backfill" does; returns its id.
+
+    The daemon launches it as the job's assets' backfill policy says (single run: one run over the
+    range) and tracks it on the Backfills page. ``dagster job backfill`` instead launches one run per
+    day itself, without the range tags the page then expects for these single-run assets, and the page
+    fails ("Unexpected GraphQL error", KeyError 'dagster/asset_partition_range_start'; dagster-io/dagster
+    issue #22281, and #17404 / #17665 on job backfills and backfill policies)."""
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+    from dagster._core.remote_origin import RemotePartitionSetOrigin
+    from dagster._core.utils import make_new_backfill_id
+
+    job = defs.resolve_job_def(job_name)
+    if job.partitions_def is None:
+        raise ValueError(f"job {job_name} is not partitioned")
+    keys = job.partitions_def.get_partition_keys()
+    for day in (first, last):
+        if day not in keys:
+            raise ValueError(f"{day} is not a partition of {job_name} ({keys[0]}...{keys[-1]})")
+    backfill = PartitionBackfill(
+        backfill_id=make_new_backfill_id(),
+        partition_set_origin=RemotePartitionSetOrigin(repository_origin=_repository_origin(),
+                                                      partition_set_name=f"{job_name}_partition_set"),
+        status=BulkActionStatus.REQUESTED, partition_names=keys[keys.index(first):keys.index(last) + 1],
+        from_failure=False, reexecution_steps=None, tags=dict(tags or {}), backfill_timestamp=time.time())
+    instance.add_backfill(backfill)
+    return backfill.backfill_id
+
+
+def tick_sensor(instance, defs, name: str, *, quiet_runs: bool = True) -> TickReport:
+    """One tick of sensor ``name`` as the sensor daemon does it, its requested runs executed in process.
+
+    Like the daemon: the evaluation starts from the sensor's stored cursor; the new cursor, the tick
+    (skipped with its reason, or with its runs) and the sensor's state are stored in the instance; a
+    run key already run for this sensor is not run again; runs carry the sensor name and run key tags;
+    asset events are recorded. So the webserver shows the tick, and a daemon started later goes on
+    from here instead of evaluating the sensor from scratch."""
+    import dagster as dg
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import (
+        InstigatorState, InstigatorStatus, SensorInstigatorData, TickData, TickStatus,
+    )
+    from dagster._core.storage.dagster_run import RunsFilter
+    from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
+
+    sensor = defs.resolve_sensor_def(name)
+    origin = _sensor_origin(name)
+    origin_id, selector_id = origin.get_id(), origin.get_selector().get_id()
+    state = instance.get_instigator_state(origin_id, selector_id)
+    data = state.instigator_data if state is not None else None
+    now = time.time()
+    tick = instance.create_tick(TickData(
+        instigator_origin_id=origin_id, instigator_name=name, instigator_type=InstigatorType.SENSOR,
+        status=TickStatus.STARTED, timestamp=now, selector_id=selector_id))
+    context = dg.build_sensor_context(instance=instance, cursor=data.cursor if data else None, sensor_name=name,
+                                      resources=defs.resources, definitions=defs)
+    result = sensor.evaluate_tick(context)
+    report = TickReport(skip_message=result.skip_message, asset_events=list(result.asset_events or []))
+    for event in report.asset_events:
+        instance.report_runless_asset_event(event)
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}} if quiet_runs else {}
+    for request in result.run_requests or []:
+        key = request.run_key
+        if key and instance.get_runs(filters=RunsFilter(tags={RUN_KEY_TAG: key, SENSOR_NAME_TAG: name}), limit=1):
+            report.already_run.append(key)
+            continue
+        job = defs.resolve_job_def(request.job_name or sensor.job_name)
+        tags = {**request.tags, SENSOR_NAME_TAG: name, **({RUN_KEY_TAG: key} if key else {})}
+        started = time.perf_counter()
+        run = job.execute_in_process(instance=instance, tags=tags, partition_key=request.partition_key,
+                                     run_config={**(request.run_config or {}), **quiet}, raise_on_error=False)
+        report.runs.append((job.name, key, run.run_id, run.success, time.perf_counter() - started))
+        tick = tick.with_run_info(run.run_id, key)
+    done = time.time()
+    cursor = result.cursor if result.cursor is not None else (data.cursor if data else None)
+    if report.runs or report.asset_events:
+        tick = tick.with_status(TickStatus.SUCCESS)
+    else:
+        tick = tick.with_status(TickStatus.SKIPPED).with_reason(result.skip_message)
+    instance.update_tick(tick.with_cursor(cursor))
+    new_data = SensorInstigatorData(
+        last_tick_timestamp=done, last_run_key=report.runs[-1][1] if report.runs else (data.last_run_key if data else None),
+        min_interval=sensor.minimum_interval_seconds, cursor=cursor, last_tick_start_timestamp=now,
+        last_sensor_start_timestamp=data.last_sensor_start_timestamp if data and data.last_sensor_start_timestamp else now,
+        sensor_type=sensor.sensor_type, last_tick_success_timestamp=done)
+    if state is None:
+        instance.add_instigator_state(InstigatorState(origin, InstigatorType.SENSOR, InstigatorStatus.DECLARED_IN_CODE,
+                                                      new_data))
+    else:
+        instance.update_instigator_state(state.with_data(new_data))
+    return report

@@ -1,4 +1,4 @@
-"""The daily partitions every stage shares (UTC days, from DATA_PLATFORM_START_DATE)."""
+"""The daily partitions every stage shares (UTC days, from DATA_PLATFORM_START_DATE to today or DATA_PLATFORM_END_DATE)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,21 @@ import warnings
 
 import dagster as dg
 
-from data_platform.resources import start_date
+from data_platform.resources import end_date, start_date
 
-# end_offset=1: today's partition exists too, so events of the current day can be ingested.
-daily_partitions = dg.DailyPartitionsDefinition(start_date=start_date(), timezone="UTC", end_offset=1)
+
+def _daily_partitions() -> dg.DailyPartitionsDefinition:
+    """Days from DATA_PLATFORM_START_DATE to today (end_offset=1: today's partition exists too, so events
+    of the current day can be ingested), or to DATA_PLATFORM_END_DATE when set: a simulated world (the
+    demo) ends on its last day, and the UI then counts the days it has data for, not weeks that never came."""
+    last = end_date()
+    if last is None:
+        return dg.DailyPartitionsDefinition(start_date=start_date(), timezone="UTC", end_offset=1)
+    end = dt.date.fromisoformat(last) + dt.timedelta(days=1)  # Dagster's end_date is exclusive
+    return dg.DailyPartitionsDefinition(start_date=start_date(), end_date=end.isoformat(), timezone="UTC")
+
+
+daily_partitions = _daily_partitions()
 
 
 def partitions_start() -> dt.datetime:

@@ -8,6 +8,7 @@ inside the project) and an environment variable that overrides it:
 - ``DATA_PLATFORM_DUCKDB_MEMORY``  DuckDB memory_limit (default ``4GB``); DuckDB spills beyond it
 - ``DATA_PLATFORM_DUCKDB_THREADS`` DuckDB threads (default: all cores)
 - ``DATA_PLATFORM_START_DATE`` first daily partition (default ``2026-11-01``)
+- ``DATA_PLATFORM_END_DATE``   last daily partition (default: today, UTC); the demo's world ends on its last day
 - ``DATA_PLATFORM_SENSORS``    ``stopped`` makes the sensors start stopped (default: running)
 - ``DATA_PLATFORM_LABELING``   task batches for raters (default ``data/labeling``)
 - ``DATA_PLATFORM_REPORTS``    HTML data reports (default ``data/reports``)
@@ -96,6 +97,14 @@ def start_date() -> str:
             raise ValueError("not YYYY-MM-DD")
         return dt.date.fromisoformat(raw).isoformat()
     return _env("DATA_PLATFORM_START_DATE", DEFAULT_START_DATE, parse, "a date YYYY-MM-DD")
+
+
+def end_date() -> str | None:
+    """The last daily partition (YYYY-MM-DD), or None: partitions then run to today (the clock)."""
+    value = os.environ.get("DATA_PLATFORM_END_DATE") or None
+    if value is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError(f"DATA_PLATFORM_END_DATE must be YYYY-MM-DD, got {value!r}")
+    return value
 
 
 def sensors_default_status():
@@ -337,6 +346,7 @@ __all__ = [
     "load_sql",
     "rows",
     "run_sql",
+    "end_date",
     "start_date",
     "warehouse_path",
 ]

@@ -40,6 +40,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from data_platform.launch import init_instance
 from data_platform.resources import PROJECT_ROOT
 
 BIN = Path(sys.executable).parent  # the venv's dagster, dg, dagster-daemon, data-platform
@@ -178,13 +179,17 @@ def service(name: str, cmd: list[str], env: dict[str, str], log: Path) -> Iterat
 
 
 def webserver(env: dict[str, str], port: int, log: Path):
-    """``dagster-webserver -w workspace.yaml`` on 127.0.0.1:``port``."""
+    """``dagster-webserver -w workspace.yaml`` on 127.0.0.1:``port`` (its instance initialised first)."""
+    init_instance(env["DAGSTER_HOME"])
     return service("dagster-webserver", [str(BIN / "dagster-webserver"), "-w", "workspace.yaml",
                                          "-h", "127.0.0.1", "-p", str(port)], env, log)
 
 
 def daemon(env: dict[str, str], log: Path):
-    """``dagster-daemon run -w workspace.yaml`` (run queue, sensors, backfills)."""
+    """``dagster-daemon run -w workspace.yaml`` (run queue, sensors, backfills; its instance initialised
+    first: a webserver started at the same moment on a new instance would otherwise race it to create
+    the storage schema)."""
+    init_instance(env["DAGSTER_HOME"])
     return service("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, log)
 
 

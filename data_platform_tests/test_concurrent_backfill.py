@@ -96,8 +96,8 @@ def test_backfill_of_30_days_while_the_sensor_ingests_new_files(tmp_path):
     env = platform_env(tmp_path, home=home, dagster_yaml=_production_queue_on_sqlite(tmp_path),
                        DATA_PLATFORM_LANDING=str(landing), DATA_PLATFORM_START_DATE=FIRST,
                        DATA_PLATFORM_SENSORS="stopped")
-    # the history is the backfill's job: the sensor's cursor lists those files as seen
-    cursor = LandingCursor(seen={f.rel: [f.size, f.mtime_ns, []] for f in list_landing_files(landing / "events")})
+    # the history is the backfill's job: the sensor's cursor hands those files to it (requested, not landed yet)
+    cursor = LandingCursor(requested={f.rel: [f.size, f.mtime_ns] for f in list_landing_files(landing / "events")})
     cli = [str(BIN / "dagster")]
     run_cli([*cli, "sensor", "cursor", "landing_sensor", "--set", cursor.dump(), "-w", "workspace.yaml"], env)
     run_cli([*cli, "sensor", "start", "landing_sensor", "-w", "workspace.yaml"], env)

@@ -1,15 +1,27 @@
 """The landing sensor: new or changed files in the landing folder become partition runs.
 
+What a file has become is the warehouse's business: ``raw.files``, the ledger every run writes when it
+lands a file, says which version of each path is landed (size, mtime, the days its lines fall on). The
+sensor compares the folder with that ledger; its cursor only holds what is in flight, so it stays small
+whatever the history (files seen once and waiting to be stable, files handed to runs not landed yet,
+days waiting for a run).
+
 Rules it keeps (each is tested over several ticks):
 - a file is taken only when its size and mtime are the same on two consecutive ticks, so a file
   still being written is never ingested half-way (names ending in ``.tmp`` are never taken);
-- the cursor remembers every (path, size, mtime) it requested runs for, not a high-water mark, so
-  files that arrive with older mtimes are still seen;
+- a file is new when the ledger has no current version of its path with its size and mtime, whatever
+  its mtime (files that arrive with older mtimes are still seen), and whoever landed it (a backfill,
+  ``dg launch``, a run of this sensor);
 - it requests runs for exactly the days the file's lines fall on (plus, for a changed file, the
-  days its previous version touched, so its old rows are replaced);
+  days its landed version touched, so its old rows are replaced);
+- every run lands every new file, so a run of another day (a backfill's) may land a file first: the
+  file's days outside that run's partitions are requested all the same (the cursor keeps the landing
+  time of the newest ledger entry it looked at);
 - at most ``max_runs_per_tick`` runs per tick; the rest wait in the cursor's backlog;
-- it never opens the warehouse (a running step may hold DuckDB's write lock); it reads the
-  files' ``ts`` with a private in-memory DuckDB.
+- it opens the warehouse read-only for the ledger, for a moment; while a run holds DuckDB's write
+  lock it waits a few seconds, then skips the tick and says so; it reads the files' ``ts`` with a
+  private in-memory DuckDB;
+- every tick says in one line what it did (the tick's log, and the skip reason when it requests nothing).
 """
 
 
@@ -19,89 +31,192 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from data_platform.ingestion.landing import LandingFile, list_landing_files, scan_file_days
 from data_platform.partitions import daily_partitions, partitions_start
-from data_platform.resources import LandingZone, sensors_default_status
+from data_platform.resources import LandingZone, Warehouse, existing_tables, run_sql, sensors_default_status
 
 MAX_RUNS_PER_TICK = 10
 SCAN_BUDGET_SECONDS = 30.0  # sensor ticks time out at 60 s; leave room
+LEDGER_WAIT_SECONDS = 15.0  # how long a tick waits for a writing run to release the warehouse
+
+
+@dataclass(frozen=True)
+class Landed:
+    """The ledger's current version of a path (``raw.files``)."""
+
+    size: int
+    mtime: dt.datetime
+    days: tuple[str, ...]
+    landed_at: dt.datetime | None = None
+    run_id: str | None = None  # the run that landed it
+
+    def matches(self, lf: LandingFile) -> bool:
+        return self.size == lf.size and self.mtime == lf.mtime
+
+
+def read_ledger(database: str | Path, *, wait_seconds: float = LEDGER_WAIT_SECONDS,
+                clock: Callable[[], float] = time.monotonic) -> dict[str, Landed] | None:
+    """``{path: Landed}`` of every current file in ``raw.files`` (empty before the first landing), or
+    None when a writing run held the warehouse for ``wait_seconds`` (DuckDB: one writing process, and
+    no reader beside it)."""
+    if not Path(database).exists():
+        return {}
+    deadline = clock() + wait_seconds
+    while True:
+        try:
+            con = duckdb.connect(str(database), read_only=True)
+            break
+        except duckdb.IOException:
+            if clock() >= deadline:
+                return None
+            time.sleep(0.5)
+    try:
+        if "raw.files" not in existing_tables(con):
+            return {}
+        return {rel: Landed(size, mtime.astimezone(dt.timezone.utc), tuple(d.isoformat() for d in days),
+                            landed_at.astimezone(dt.timezone.utc), run_id)
+                for rel, size, mtime, days, landed_at, run_id in run_sql(con, "ingestion/ledger.sql").fetchall()}
+    finally:
+        con.close()
 
 
 @dataclass
 class LandingCursor:
-    """What the sensor remembers between ticks (stored as JSON in the sensor cursor)."""
+    """What the sensor remembers between ticks (JSON in the sensor cursor): only what is in flight.
 
-    seen: dict[str, list] = field(default_factory=dict)  # rel -> [size, mtime_ns, [days]]
-    pending: dict[str, list] = field(default_factory=dict)  # rel -> [size, mtime_ns] seen once
-    backlog: dict[str, list[str]] = field(default_factory=dict)  # day -> file tokens not yet requested
+    ``requested`` may also be set by an operator (``dagster sensor cursor --set``) to files a backfill
+    is about to land, so the sensor leaves them to it.
+    """
+
+    pending: dict[str, list] = field(default_factory=dict)  # rel -> [size, mtime_ns] seen once, not stable yet
+    requested: dict[str, list] = field(default_factory=dict)  # rel -> [size, mtime_ns] handed to runs, not landed
+    backlog: dict[str, list] = field(default_factory=dict)  # day -> [files, digest of their versions] not requested
+    landed_until: str | None = None  # landed_at of the newest ledger entry whose days were looked at
 
     @classmethod
     def load(cls, raw: str | None) -> "LandingCursor":
         if not raw:
             return cls()
-        data = json.loads(raw)
-        return cls(seen=data.get("seen", {}), pending=data.get("pending", {}), backlog=data.get("backlog", {}))
+        data = json.loads(raw)  # a cursor of the old format ("seen": every file ever) keeps only what is in flight
+        backlog = {day: v if len(v) == 2 and isinstance(v[0], int) else [len(v), _digest(v)]
+                   for day, v in data.get("backlog", {}).items()}
+        return cls(pending=data.get("pending", {}), requested=data.get("requested", {}), backlog=backlog,
+                   landed_until=data.get("landed_until"))
 
     def dump(self) -> str:
-        return json.dumps({"seen": self.seen, "pending": self.pending, "backlog": self.backlog}, sort_keys=True)
+        return json.dumps({"pending": self.pending, "requested": self.requested, "backlog": self.backlog,
+                           "landed_until": self.landed_until}, sort_keys=True)
+
+
+def _digest(tokens, previous: str = "") -> str:
+    return hashlib.sha256("\n".join([previous, *sorted(tokens)]).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class DayRequest:
     day: str
-    tokens: tuple[str, ...]  # "path@size@mtime_ns" of the files that made this day due
+    files: int  # file versions that made this day due
+    digest: str  # of those versions ("path@size@mtime_ns"): a new version makes a new run key
 
     @property
     def run_key(self) -> str:
-        digest = hashlib.sha256("\n".join(sorted(self.tokens)).encode()).hexdigest()[:16]
-        return f"{self.day}:{digest}"
+        return f"{self.day}:{self.digest}"
 
 
 def plan_tick(
     cursor: LandingCursor,
     files: list[LandingFile],
+    ledger: dict[str, Landed],
     scan: Callable[[LandingFile], list[dt.date]],
     *,
     is_partition: Callable[[str], bool] = lambda day: True,
+    run_days: Callable[[str | None], set[str]] = lambda run_id: set(),
     max_runs: int = MAX_RUNS_PER_TICK,
     budget_seconds: float = SCAN_BUDGET_SECONDS,
     clock: Callable[[], float] = time.monotonic,
-) -> tuple[list[DayRequest], LandingCursor, list[str]]:
-    """One sensor tick as a pure function: which days to run now, the new cursor, log lines.
+) -> tuple[list[DayRequest], LandingCursor, str]:
+    """One sensor tick as a pure function: which days to run now, the new cursor, one line saying what it did.
 
     Days that are not partitions yet (an event stamped tomorrow) stay in the backlog until they are.
+    A file some other run landed (every run lands every new file) is cut only on that run's own days
+    (``run_days``): its other days go to the backlog, so they are not left out of raw.events.
     """
     started = clock()
-    log: list[str] = []
-    present = {f.rel for f in files}
-    cursor.pending = {rel: fp for rel, fp in cursor.pending.items() if rel in present}
+    present = {f.rel: [f.size, f.mtime_ns] for f in files}
+    landed = {f.rel for f in files if f.rel in ledger and ledger[f.rel].matches(f)}
+    newly = {rel: e for rel, e in ledger.items() if e.landed_at is not None
+             and (cursor.landed_until is None or e.landed_at.isoformat() > cursor.landed_until)}
+    for rel, entry in sorted(newly.items()):
+        if rel in cursor.requested:
+            continue  # handed to runs for all its days (by this sensor, or to a backfill)
+        for day in sorted(set(entry.days) - run_days(entry.run_id)):
+            count, digest = cursor.backlog.get(day, [0, ""])
+            cursor.backlog[day] = [count + 1, _digest([f"{rel}@landed@{entry.landed_at.isoformat()}"], digest)]
+    if newly:
+        cursor.landed_until = max(e.landed_at for e in newly.values()).isoformat()
+    cursor.pending = {rel: fp for rel, fp in cursor.pending.items() if present.get(rel) == fp}
+    cursor.requested = {rel: fp for rel, fp in cursor.requested.items() if present.get(rel) == fp and rel not in landed}
+    new_files, changed, waiting = 0, 0, 0
     for lf in files:
         fingerprint = [lf.size, lf.mtime_ns]
-        previous = cursor.seen.get(lf.rel)
-        if previous and previous[:2] == fingerprint:
+        if lf.rel in landed or cursor.requested.get(lf.rel) == fingerprint:
             continue
         if cursor.pending.get(lf.rel) != fingerprint:
             cursor.pending[lf.rel] = fingerprint  # first sight, or still changing: wait a tick
             continue
         if clock() - started > budget_seconds:
-            log.append(f"scan budget used up; {lf.rel} waits for the next tick")
-            break
-        days = [d.isoformat() for d in scan(lf)]
-        old_days = previous[2] if previous else []
+            waiting += 1  # scan budget used up: the next tick takes it
+            continue
+        previous = ledger.get(lf.rel)
         token = f"{lf.rel}@{lf.size}@{lf.mtime_ns}"
-        for day in sorted(set(days) | set(old_days)):
-            cursor.backlog.setdefault(day, []).append(token)
-        cursor.seen[lf.rel] = [*fingerprint, days]
+        for day in sorted({d.isoformat() for d in scan(lf)} | set(previous.days if previous else ())):
+            count, digest = cursor.backlog.get(day, [0, ""])
+            cursor.backlog[day] = [count + 1, _digest([token], digest)]
+        cursor.requested[lf.rel] = fingerprint
         del cursor.pending[lf.rel]
-        log.append(f"{'changed' if previous else 'new'} file {lf.rel}: days {days}")
+        changed += previous is not None
+        new_files += previous is None
     due = [day for day in sorted(cursor.backlog) if is_partition(day)][:max_runs]
-    requests = [DayRequest(day, tuple(cursor.backlog.pop(day))) for day in due]
+    requests = [DayRequest(day, *cursor.backlog.pop(day)) for day in due]
+    parts = [f"{len(landed)} files landed"]
+    if new_files or changed:
+        parts.append(f"{new_files} new and {changed} changed stable files")
+    if requests:
+        parts.append(f"requested {len(requests)} day runs ({_days_text([r.day for r in requests])})")
+    if cursor.requested:
+        parts.append(f"{len(cursor.requested)} files wait for their run to land them")
+    if cursor.pending:
+        parts.append(f"{len(cursor.pending)} files seen once, taken when unchanged on the next tick")
+    if waiting:
+        parts.append(f"scan budget used up, {waiting} stable files wait for the next tick")
     if cursor.backlog:
-        log.append(f"{len(cursor.backlog)} more day(s) wait for the next tick (cap {max_runs} runs per tick)")
-    return requests, cursor, log
+        blocked = [day for day in cursor.backlog if not is_partition(day)]
+        parts.append(f"{len(cursor.backlog)} days wait (cap {max_runs} runs per tick"
+                     + (f"; {len(blocked)} are not partitions yet" if blocked else "") + ")")
+    return requests, cursor, "; ".join(parts)
+
+
+def run_partition_days(instance, run_id: str | None) -> set[str]:
+    """The days a run of the instance covers (its partition, or its partition range); none if unknown."""
+    run = instance.get_run_by_id(run_id) if run_id else None
+    if run is None:
+        return set()
+    tags = run.tags
+    if "dagster/partition" in tags:
+        return {tags["dagster/partition"]}
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    if start and end:
+        return set(daily_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end)))
+    return set()
+
+
+def _days_text(days: list[str]) -> str:
+    return ", ".join(days) if len(days) <= 3 else f"{days[0]}...{days[-1]}"
 
 
 def build_landing_sensor(job) -> dg.SensorDefinition:
@@ -112,11 +227,16 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
         job=job,
         minimum_interval_seconds=30,
         default_status=sensors_default_status(),
-        description="Watches the landing folder's events/ and requests an ingestion run for every day "
-        "that new or changed files (stable for two ticks) have lines on.",
+        description="Watches the landing folder's events/ and requests a daily_pipeline run for every day "
+        "that new or changed files (stable for two ticks, not in the raw.files ledger yet) have lines on.",
     )
-    def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone):
+    def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone, warehouse: Warehouse):
         cursor = LandingCursor.load(context.cursor)
+        ledger = read_ledger(warehouse.database)
+        if ledger is None:
+            message = "the warehouse is busy (a run is writing): looking again on the next tick"
+            context.log.info(message)
+            return dg.SkipReason(message)
         now = dt.datetime.now(dt.timezone.utc)
         min_ts = partitions_start()
 
@@ -127,19 +247,19 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
             )
 
         partition_keys = set(daily_partitions.get_partition_keys())
-        requests, cursor, log = plan_tick(
-            cursor, list_landing_files(landing.events_dir()), scan, is_partition=partition_keys.__contains__
+        requests, cursor, summary = plan_tick(
+            cursor, list_landing_files(landing.events_dir()), ledger, scan, is_partition=partition_keys.__contains__,
+            run_days=lambda run_id: run_partition_days(context.instance, run_id),
         )
-        for line in log:
-            context.log.info(line)
+        context.log.info(summary)
         context.update_cursor(cursor.dump())
         if not requests:
-            return dg.SkipReason("no new or changed stable files")
+            return dg.SkipReason(summary)
         return [
             dg.RunRequest(
                 run_key=r.run_key,
                 partition_key=r.day,
-                tags={"data_platform/trigger": "landing_sensor", "data_platform/files": str(len(r.tokens)),
+                tags={"data_platform/trigger": "landing_sensor", "data_platform/files": str(r.files),
                       # fresh data goes ahead of queued backfill runs (the queue is otherwise first in, first out)
                       "dagster/priority": "1"},
             )

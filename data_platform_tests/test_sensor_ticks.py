@@ -1,0 +1,109 @@
+"""Sensor ticks outside the daemon (``data-platform tick``, the demo's last step) leave the instance as the
+daemon would: cursor, tick and sensor state stored where the daemon reads them; a new instance is
+initialised once, with the project's settings."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+
+from data_platform.launch import INSTANCE_YAML, init_instance, tick_sensor
+from data_platform.partitions import _daily_partitions
+
+
+@dg.op
+def noop() -> None:
+    pass
+
+
+@dg.job
+def toy_job():
+    noop()
+
+
+@dg.sensor(job=toy_job, default_status=dg.DefaultSensorStatus.RUNNING)
+def toy_sensor(context: dg.SensorEvaluationContext):
+    """Requests one run per new value of the cursor's counter, up to 1; then says why it skips."""
+    seen = json.loads(context.cursor or '{"n": 0}')["n"]
+    if seen >= 1:
+        return dg.SkipReason(f"{seen} request(s) already made")
+    context.update_cursor(json.dumps({"n": seen + 1}))
+    return dg.RunRequest(run_key="first")
+
+
+@dg.sensor(job=toy_job, default_status=dg.DefaultSensorStatus.RUNNING)
+def forgetful_sensor(context: dg.SensorEvaluationContext):
+    """Keeps no cursor and asks for the same run every time: the run key keeps it from running twice."""
+    return dg.RunRequest(run_key="same")
+
+
+DEFS = dg.Definitions(jobs=[toy_job], sensors=[toy_sensor, forgetful_sensor])
+
+
+@pytest.fixture
+def instance(tmp_path):
+    home = init_instance(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield instance
+
+
+def test_a_tick_stores_its_cursor_tick_and_state_where_the_daemon_reads_them(instance):
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.definitions.selector import InstigatorSelector
+    from dagster._core.scheduler.instigation import TickStatus
+
+    first = tick_sensor(instance, DEFS, "toy_sensor")
+    assert [(job, key, ok) for job, key, _, ok, _ in first.runs] == [("toy_job", "first", True)]
+    [run] = instance.get_runs()
+    assert run.tags["dagster/sensor_name"] == "toy_sensor" and run.tags["dagster/run_key"] == "first"
+    second = tick_sensor(instance, DEFS, "toy_sensor")  # starts from the stored cursor
+    assert second.runs == [] and second.skip_message == "1 request(s) already made"
+
+    # the daemon finds sensor states by selector (code location of workspace.yaml, the repository, the name)
+    selector_id = InstigatorSelector(location_name="data_platform", repository_name="__repository__",
+                                     name="toy_sensor").get_id()
+    states = {s.selector_id: s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)}
+    state = states[selector_id]
+    assert json.loads(state.instigator_data.cursor) == {"n": 1}
+    assert state.instigator_data.last_tick_success_timestamp is not None
+    ticks = instance.get_ticks(state.instigator_origin_id, selector_id)
+    assert [(t.status, t.skip_reason) for t in ticks] == [
+        (TickStatus.SKIPPED, "1 request(s) already made"), (TickStatus.SUCCESS, None)]
+    assert ticks[1].run_ids == [run.run_id]
+
+
+def test_a_run_key_already_run_for_the_sensor_is_not_run_again(instance):
+    assert len(tick_sensor(instance, DEFS, "forgetful_sensor").runs) == 1
+    again = tick_sensor(instance, DEFS, "forgetful_sensor")
+    assert again.runs == [] and again.already_run == ["same"]
+    assert len(instance.get_runs()) == 1
+
+
+def test_a_new_dagster_home_gets_the_project_settings_and_an_own_one_is_kept(tmp_path):
+    home = init_instance(tmp_path / "new")
+    assert (home / "dagster.yaml").read_text() == INSTANCE_YAML.read_text()
+    # run, event log and schedule storage exist before any service starts
+    assert all((home / db).is_file() for db in ("history/runs.db", "history/runs/index.db", "schedules/schedules.db"))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    init_instance(own)
+    assert (own / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+def test_partitions_end_on_the_configured_last_day_or_run_to_today(monkeypatch):
+    import datetime as dt
+
+    monkeypatch.setenv("DATA_PLATFORM_END_DATE", "2026-11-11")
+    keys = _daily_partitions().get_partition_keys()
+    assert keys[0] == "2026-11-01" and keys[-1] == "2026-11-11" and len(keys) == 11
+    monkeypatch.delenv("DATA_PLATFORM_END_DATE")
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    assert _daily_partitions().get_partition_keys()[-1] == today
+    monkeypatch.setenv("DATA_PLATFORM_END_DATE", "11/11/2026")
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        _daily_partitions()
