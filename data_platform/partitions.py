@@ -24,6 +24,13 @@ def _daily_partitions() -> dg.DailyPartitionsDefinition:
 daily_partitions = _daily_partitions()
 
 
+def last_partition_day() -> dt.date:
+    """The last daily partition as configured now (``DATA_PLATFORM_END_DATE``, else today, UTC): a range
+    computed from the data (e.g. widened by a day) is clamped to it before it is launched."""
+    last = end_date()
+    return dt.date.fromisoformat(last) if last else dt.datetime.now(dt.timezone.utc).date()
+
+
 def partitions_start() -> dt.datetime:
     """The first instant a partition covers; earlier events are quarantined (ts_out_of_range)."""
     return dt.datetime.fromisoformat(start_date()).replace(tzinfo=dt.timezone.utc)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from data_platform.partitions import last_partition_day
 from data_platform.provenance.trace import count_staged, impact
 from data_platform.resources import existing_tables, rows, run_sql
 
@@ -88,7 +89,8 @@ def run_invalidation(
         run_sql(con, "provenance/save_events.sql", {"id": invalidation_id})
     # a rule version that removed nothing (yet) is still declared wrong: nothing to rebuild, and the
     # version correcting it runs from the next cleaning on
-    first, last = (max(days[0], partition_start), days[1]) if days else (None, None)
+    # (widened by a day on each side, the range stays within the partitions that exist)
+    first, last = (max(days[0], partition_start), min(days[1], last_partition_day())) if days else (None, None)
     steps = [["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"],
              ["--job", "relabel_reviews"], ["--job", "publish_datasets"]] if days else []
     for step in steps:
