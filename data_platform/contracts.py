@@ -1,7 +1,7 @@
 """The raw event log contract, v1: the one source of truth for what a landing line must look like.
 
 The ingestion SQL, the quarantine reason codes, the generator's malformed-line kinds, the table
-schemas shown in the Dagster UI and the README's contract table are all derived from the
+schemas shown in the Dagster UI and the contract table in docs/contract.md are all derived from the
 definitions in this module, so the contract cannot drift between them.
 """
 
@@ -132,7 +132,7 @@ RAW_QUARANTINE_COLUMNS: list[tuple[str, str, str]] = [
     ("source_file", "VARCHAR", PROVENANCE_COLUMNS["source_file"]),
     ("source_line", "BIGINT", PROVENANCE_COLUMNS["source_line"]),
     ("file_sha256", "VARCHAR", PROVENANCE_COLUMNS["file_sha256"]),
-    ("reason", "VARCHAR", "quarantine reason code (see the README's contract section)"),
+    ("reason", "VARCHAR", "quarantine reason code (see docs/contract.md)"),
     ("detail", "VARCHAR", "which field or value triggered the reason"),
     ("raw_line", "VARCHAR", "the line as read (invalid UTF-8 replaced by U+FFFD), cut at 64 KiB"),
     ("ingested_at", "TIMESTAMPTZ", PROVENANCE_COLUMNS["ingested_at"]),
@@ -148,7 +148,7 @@ def table_schema(columns: list[tuple[str, str, str]]) -> dg.TableSchema:
 
 
 def contract_markdown() -> str:
-    """The contract as a markdown table (used in the README and in asset metadata)."""
+    """The contract as a markdown table (used in docs/contract.md and in asset metadata)."""
     kinds = {"ts": "ISO-8601 string with offset, or integer epoch ms"}
     lines = ["| field | type | required for | meaning |", "|---|---|---|---|"]
     for f in FIELDS:

@@ -152,7 +152,7 @@ def test_backfill_of_30_days_while_the_sensor_ingests_new_files(tmp_path):
     # Steps that held the duckdb slot at the same time. Not asserted: on SQLite instance storage Dagster's
     # slot claim is a SELECT then an UPDATE without a row lock, and two runs starting together can both
     # take the one slot (seen here); DuckDBResource's connect backoff then makes the second writer wait.
-    # The PostgreSQL test asserts none. See OPERATIONS.md.
+    # The PostgreSQL test asserts none. See docs/operations.md.
     intervals = step_intervals(str(home))
     overlaps = sum(1 for (_, end), (next_start, _) in zip(intervals, intervals[1:]) if next_start < end)
 

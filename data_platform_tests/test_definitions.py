@@ -157,16 +157,16 @@ def test_freshness_policies_follow_the_source_inventory():
     assert graph.get(dg.AssetKey(["labels", "annotations"])).freshness_policy.fail_window.to_timedelta().days == 14
 
 
-def test_readme_contract_tables_are_generated_from_the_code():
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    assert contracts.contract_markdown() in readme
-    assert contracts.reasons_markdown() in readme
+def test_contract_page_tables_are_generated_from_the_code():
+    page = (PROJECT_ROOT / "docs" / "contract.md").read_text()
+    assert contracts.contract_markdown() in page
+    assert contracts.reasons_markdown() in page
 
 
-def test_readme_rules_table_is_generated_from_the_registry():
+def test_cleaning_page_rules_table_is_generated_from_the_registry():
     from data_platform.cleaning.rules import rules_markdown
 
-    assert rules_markdown() in (PROJECT_ROOT / "README.md").read_text()
+    assert rules_markdown() in (PROJECT_ROOT / "docs" / "cleaning.md").read_text()
 
 
 def test_landing_sensor_runs_the_whole_daily_pipeline():
@@ -175,10 +175,10 @@ def test_landing_sensor_runs_the_whole_daily_pipeline():
     assert defs.get_sensor_def("landing_sensor").job_name == "daily_pipeline"
 
 
-def test_readme_lists_the_labeling_functions():
+def test_labeling_page_lists_the_labeling_functions():
     from data_platform.labeling.functions import lfs_markdown
 
-    assert lfs_markdown() in (PROJECT_ROOT / "README.md").read_text()
+    assert lfs_markdown() in (PROJECT_ROOT / "docs" / "labeling.md").read_text()
 
 
 def test_every_dependency_is_pinned_exactly():

@@ -226,7 +226,7 @@ def _check_lines_against_source(con, file_id: int, body: bytes) -> None:
             try:
                 obj = json.loads(text)
             except (ValueError, RecursionError):
-                continue  # DuckDB's reader is more lenient (e.g. a trailing comma): see RELIABILITY.md
+                continue  # DuckDB's reader is more lenient (e.g. a trailing comma): see docs/reliability.md
             assert isinstance(obj, dict) and obj.get("event_id") == event_id and obj.get("event_type") == event_type
 
 

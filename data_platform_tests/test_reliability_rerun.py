@@ -93,7 +93,7 @@ def twice(tmp_path_factory):
             "outputs": (outputs_first, outputs_second), "home": home, "logs": logs, "copy": root / "first.duckdb"}
 
 
-# Tables that a second pass changes although no input changed; each is reported in RELIABILITY.md.
+# Tables that a second pass changes although no input changed; each is reported in docs/reliability.md.
 # The list is exact: a table that starts or stops differing fails the test.
 KNOWN_NOT_IDEMPOTENT = {
     # review_labeling's annotation_tasks writes "the next batch" on every materialization: with no

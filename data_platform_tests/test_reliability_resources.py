@@ -83,7 +83,7 @@ def _check_run(child, tmp_path: Path, lines: int, rss_bound_mb: int) -> dict:
     assert quarantined == len(range(7, lines, 1000))
     # DuckDB's memory_limit bounds its buffer pool, not the process: Python, Dagster and the libraries
     # take ~430 MB before any data, and Arrow batches of the reader and DuckDB's untracked allocations
-    # come on top. The bound is a regression guard set from measurements (see RELIABILITY.md).
+    # come on top. The bound is a regression guard set from measurements (see docs/reliability.md).
     assert figures["peak_rss_mb"] < rss_bound_mb, figures
     return figures
 

@@ -373,7 +373,7 @@ def test_demo_ui_starts_no_run_in_its_first_3_minutes(demo_ui):
 
 
 def test_demo_backfill_page_shows_its_runs_and_partitions(demo_ui):
-    """After the quiet window: a backfill as the README asks for it, run by the daemon, and its page."""
+    """After the quiet window: a backfill as docs/backfills.md asks for it, run by the daemon, and its page."""
     demo_ui.quiet_window()
     page = demo_ui.page
     done = run_cli([str(BIN / "data-platform"), "backfill", "--job", "ingest_raw_events",

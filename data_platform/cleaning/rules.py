@@ -141,7 +141,7 @@ RULESET_VERSION = ruleset_version()
 
 
 def rules_markdown() -> str:
-    """The registry as a markdown table (README and asset metadata)."""
+    """The registry as a markdown table (docs/cleaning.md and asset metadata)."""
     lines = ["| rule | version | kind | removes | what | runs |", "|---|---|---|---|---|---|"]
     for r in sorted(RULE_HISTORY, key=lambda r: ([x.id for x in RULES].index(r.id), r.version)):
         runs = (f"no: {r.retired}" if r.retired else

@@ -73,7 +73,7 @@ def lf_registry_version(lfs: tuple[LabelingFunction, ...] = REVIEW_LFS) -> str:
 
 
 def lfs_markdown(lfs: tuple[LabelingFunction, ...] = REVIEW_LFS) -> str:
-    """The registry as a markdown table (asset metadata, README)."""
+    """The registry as a markdown table (asset metadata, docs/labeling.md)."""
     lines = ["| labeling function | what it says |", "|---|---|"]
     lines += [f"| `{f.id}` | {f.description} |" for f in lfs]
     return "\n".join(lines)

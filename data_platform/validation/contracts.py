@@ -328,7 +328,7 @@ def _validate_chunk(frame: pl.DataFrame, schema: pa.DataFrameSchema, contract: T
 
 
 def contract_markdown(contract: TableContract) -> str:
-    """The contract as a markdown table (asset check metadata, README)."""
+    """The contract as a markdown table (asset check metadata)."""
     schema = contract.schema()
     lines = [f"**{contract.table}**: {contract.description}", "", "| column | type | not null | checks |",
              "|---|---|---|---|"]
