@@ -19,7 +19,7 @@ export DATA_PLATFORM_END_DATE ?= $(shell $(PYTHON) -c "import datetime as d; pri
 
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: install lock demo test ui bench bench-monitoring clean
+.PHONY: install lock demo lint test ui bench bench-monitoring clean
 
 install: $(STAMP)
 
@@ -39,7 +39,12 @@ lock:
 demo: install
 	$(BIN)/data-platform demo --start $(START) --days $(DAYS) --events-per-day $(EVENTS_PER_DAY) --seed $(SEED) --signal-days $(SIGNAL_DAYS) $(INCIDENTS)
 
-test: install
+# ruff (lint + format check) on the Python, sqlfluff on the SQL; configured in pyproject.toml.
+# Fix locally with: .venv/bin/ruff format . && .venv/bin/ruff check --fix . && .venv/bin/sqlfluff fix sql benchmarks
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/sqlfluff lint sql benchmarks
+
+test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # the instance is initialised once before `dagster dev` starts the webserver and the daemon together

@@ -4,25 +4,26 @@
 -- or run bookkeeping). benchmarks/bench_pipeline.py fills in {memory}, {threads}, {glob}, {fx} and {out}.
 SET memory_limit = '{memory}';
 SET threads = {threads};
-SET preserve_insertion_order = false;
+SET preserve_insertion_order = FALSE;
 
 -- ingest: every landing file, typed columns, malformed lines skipped
 CREATE TEMP TABLE landed AS
-SELECT * FROM read_json('{glob}', format = 'newline_delimited', ignore_errors = true,
-    columns = {{event_id: 'VARCHAR', event_type: 'VARCHAR', ts: 'VARCHAR', anon_id: 'VARCHAR',
+SELECT * FROM read_json('{glob}', format = 'newline_delimited', ignore_errors = TRUE,
+    columns = {{ event_id: 'VARCHAR', event_type: 'VARCHAR', ts: 'VARCHAR', anon_id: 'VARCHAR',
                user_id: 'VARCHAR', session_id: 'VARCHAR', impression_id: 'VARCHAR', item_id: 'VARCHAR',
                category: 'VARCHAR', position: 'BIGINT', price: 'DOUBLE', currency: 'VARCHAR',
                predicted_ctr: 'DOUBLE', model_version: 'VARCHAR', text: 'VARCHAR', rating: 'BIGINT',
                country: 'VARCHAR', device: 'VARCHAR', app_version: 'VARCHAR', user_agent: 'VARCHAR',
-               ip: 'VARCHAR'}});
+               ip: 'VARCHAR' }});
 
 -- EUR rates from the file in the ECB's layout (Date, then units of each currency per EUR, N/A where none)
 CREATE TEMP TABLE fx AS
 SELECT upper(trim(currency)) AS currency, CAST("Date" AS DATE) AS day, 1 / CAST(units AS DOUBLE) AS rate_to_eur
-FROM (UNPIVOT (SELECT * FROM read_csv('{fx}', header = true, all_varchar = true))
+FROM (UNPIVOT (SELECT * FROM read_csv('{fx}', header = TRUE, all_varchar = TRUE))
       ON COLUMNS(* EXCLUDE ("Date")) INTO NAME currency VALUE units)
 WHERE length(trim(currency)) = 3 AND trim(units) <> 'N/A'
-UNION ALL SELECT 'EUR', DATE '1999-01-01', 1.0;
+UNION ALL
+SELECT 'EUR', DATE '1999-01-01', 1.0;
 
 -- dedup (one row per event id) + normalise (UTC timestamps from ISO strings or epoch milliseconds,
 -- trimmed lower-case codes, prices in EUR at the latest rate on or before the event's day)

@@ -1,12 +1,23 @@
 -- Per day: raw rows = clean + filtered + duplicates + excluded by consent.
-WITH raw AS (SELECT event_date, count(*) AS n FROM raw.events WHERE event_date >= $start_day AND event_date < $end_day GROUP BY 1),
-kept AS (SELECT event_date, count(*) AS n FROM clean.events WHERE event_date >= $start_day AND event_date < $end_day GROUP BY 1),
-filt AS (SELECT event_date, count(*) AS n FROM clean.filtered_events WHERE event_date >= $start_day AND event_date < $end_day GROUP BY 1),
-dup AS (SELECT event_date, count(*) AS n FROM clean.duplicates WHERE event_date >= $start_day AND event_date < $end_day GROUP BY 1),
-excl AS (SELECT event_date, count(*) AS n FROM clean.consent_exclusions WHERE event_date >= $start_day AND event_date < $end_day GROUP BY 1)
-SELECT event_date, coalesce(raw.n, 0) AS raw_rows, coalesce(kept.n, 0) AS clean_rows,
-       coalesce(filt.n, 0) AS filtered_rows, coalesce(dup.n, 0) AS duplicate_rows,
-       coalesce(excl.n, 0) AS consent_excluded_rows
-FROM raw FULL JOIN kept USING (event_date) FULL JOIN filt USING (event_date) FULL JOIN dup USING (event_date)
-     FULL JOIN excl USING (event_date)
+WITH layer_rows AS (
+    SELECT 'raw' AS layer, event_date FROM raw.events
+    UNION ALL
+    SELECT 'clean' AS layer, event_date FROM clean.events
+    UNION ALL
+    SELECT 'filtered' AS layer, event_date FROM clean.filtered_events
+    UNION ALL
+    SELECT 'duplicate' AS layer, event_date FROM clean.duplicates
+    UNION ALL
+    SELECT 'excluded' AS layer, event_date FROM clean.consent_exclusions
+)
+
+SELECT event_date,
+       count(*) FILTER (WHERE layer = 'raw') AS raw_rows,
+       count(*) FILTER (WHERE layer = 'clean') AS clean_rows,
+       count(*) FILTER (WHERE layer = 'filtered') AS filtered_rows,
+       count(*) FILTER (WHERE layer = 'duplicate') AS duplicate_rows,
+       count(*) FILTER (WHERE layer = 'excluded') AS consent_excluded_rows
+FROM layer_rows
+WHERE event_date >= $start_day AND event_date < $end_day
+GROUP BY event_date
 ORDER BY event_date

@@ -9,16 +9,23 @@ WITH history AS (
     FROM raw.events
     WHERE event_date > $start_day - to_days($history_days) AND event_date < $end_day
       AND price > 0 AND app_version IS NOT NULL
-), priced AS (
+),
+
+priced AS (
     SELECT h.app_version, h.item_id, h.price * r.rate_to_eur AS eur
     FROM history h ASOF JOIN reference.fx_rates r ON r.currency = h.code AND h.event_date >= r.valid_from
-), item_median AS (
+),
+
+item_median AS (
     SELECT item_id, median(eur) AS m FROM priced GROUP BY item_id
-), per_version AS (
+),
+
+per_version AS (
     SELECT app_version, median(eur / m) AS ratio, count(*) AS n
     FROM priced JOIN item_median USING (item_id)
     WHERE m > 0
     GROUP BY app_version
 )
+
 SELECT app_version, ratio, n FROM per_version
 WHERE n >= $min_events AND ratio BETWEEN 50 AND 200

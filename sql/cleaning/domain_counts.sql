@@ -1,6 +1,7 @@
 -- Values outside their domains in clean.events of [start_day, end_day) (counted, not removed).
 SELECT
-    count(*) FILTER (WHERE country IS NOT NULL AND NOT regexp_full_match(country, '[A-Z]{2}')) AS country_not_iso_alpha2,
+    count(*) FILTER (WHERE country IS NOT NULL AND NOT regexp_full_match(country, '[A-Z]{2}'))
+        AS country_not_iso_alpha2,
     count(*) FILTER (WHERE country IS NULL) AS country_missing,
     count(*) FILTER (WHERE device IS NOT NULL AND device NOT IN ('ios', 'android', 'web')) AS device_unknown,
     count(*) FILTER (WHERE device IS NULL) AS device_missing,

@@ -8,6 +8,7 @@ WITH pairs AS (
     JOIN identity_nodes un ON NOT un.is_device AND un.key = l.user_id
     WHERE NOT d.is_shared_device
 )
+
 SELECT device AS src, usr AS dst FROM pairs
 UNION ALL
 SELECT usr, device FROM pairs

@@ -11,6 +11,7 @@ WITH edge_labels AS MATERIALIZED (
     SELECT e.dst, ls.label AS src_label, ld.label AS dst_label
     FROM identity_edges e JOIN {current} ls ON ls.node = e.src JOIN {current} ld ON ld.node = e.dst
 )
+
 SELECT node, min(label) AS label
 FROM (
     SELECT node, label FROM {current}

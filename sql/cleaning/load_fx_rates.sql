@@ -7,7 +7,7 @@ CREATE OR REPLACE TEMP TABLE fx_cells AS
 SELECT trim("Date") AS day_text, try_cast(trim("Date") AS DATE) AS day, upper(trim(currency)) AS currency,
        trim(units) AS units_text, try_cast(trim(units) AS DOUBLE) AS units
 FROM (
-    UNPIVOT (SELECT * FROM read_csv($path, header = true, all_varchar = true))
+    UNPIVOT (SELECT * FROM read_csv($path, header = TRUE, all_varchar = TRUE))
     ON COLUMNS(* EXCLUDE ("Date")) INTO NAME currency VALUE units
 )
 WHERE NOT regexp_full_match(currency, 'column[0-9]+') AND trim(units) NOT IN ('N/A', '')

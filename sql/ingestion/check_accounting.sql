@@ -7,15 +7,21 @@ WITH in_range AS (
     FROM raw.landed_lines l JOIN raw.files f USING (file_id)
     WHERE l.partition_date >= $start_day AND l.partition_date < $end_day
     GROUP BY ALL
-), ev AS (
+),
+
+ev AS (
     SELECT source_file, file_sha256, count(*) AS events_in_range
     FROM raw.events WHERE event_date >= $start_day AND event_date < $end_day
     GROUP BY ALL
-), qu AS (
+),
+
+qu AS (
     SELECT source_file, file_sha256, count(*) AS quarantined_in_range
     FROM raw.quarantine WHERE partition_date >= $start_day AND partition_date < $end_day
     GROUP BY ALL
-), per_file AS (
+),
+
+per_file AS (
     SELECT coalesce(i.source_file, ev.source_file, qu.source_file) AS source_file,
            coalesce(i.file_sha256, ev.file_sha256, qu.file_sha256) AS file_sha256,
            f.status, f.lines, f.accepted, f.quarantined,
@@ -30,6 +36,7 @@ WITH in_range AS (
        AND f.file_sha256 = coalesce(i.file_sha256, ev.file_sha256, qu.file_sha256)
        AND f.status = 'current'
 )
+
 SELECT *,
        CASE
            WHEN status IS NULL THEN 'rows from a file version that is no longer current'

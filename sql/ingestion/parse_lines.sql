@@ -11,18 +11,24 @@ WITH parsed AS (
                CASE WHEN json_type(line) = 'OBJECT' THEN json_transform(line, '"MAP(VARCHAR, JSON)"') END
            END AS m
     FROM landing_lines
-), fields AS (
+),
+
+fields AS (
     -- j_<field>: the field's JSON text (NULL when absent or null); n_<field>: numeric value
     SELECT line_no, line, utf8_ok, too_long, m,
            {field_json}
     FROM parsed
-), numbers AS (
+),
+
+numbers AS (
     SELECT *,
            {numeric_values},
            event_ts(j_ts) AS ts_value,
            j_event_type ->> '$' AS et
     FROM fields
-), checked AS (
+),
+
+checked AS (
     SELECT *,
            CASE
                WHEN line IS NULL THEN 'unreadable_file'
@@ -52,6 +58,7 @@ WITH parsed AS (
         FROM numbers
     )
 )
+
 SELECT
     {typed_columns},
     ts_value AS ts,

@@ -8,6 +8,7 @@ WITH scored AS (
     FROM labels.ctr_examples
     WHERE event_date >= $start_day AND event_date < $end_day AND label_status = 'mature'
 ),
+
 grouped AS (
     SELECT
         CASE WHEN grouping(category) = 0 THEN 'category' WHEN grouping(position_bucket) = 0 THEN 'position'
@@ -18,6 +19,7 @@ grouped AS (
     FROM scored
     GROUP BY GROUPING SETS ((model_version), (model_version, category), (model_version, position_bucket))
 )
+
 SELECT breakdown, model_version, slice, impressions, clicks,
        round(actual_ctr, 5) AS actual_ctr, round(predicted_ctr, 5) AS predicted_ctr,
        round(actual_ctr / nullif(predicted_ctr, 0), 4) AS calibration_ratio,

@@ -8,6 +8,7 @@ WITH impressions AS (
       AND event_date >= $start_day - INTERVAL 1 DAY AND event_date < $end_day
     QUALIFY row_number() OVER (PARTITION BY impression_id ORDER BY ts, event_id) = 1
 )
+
 SELECT c.event_id AS click_event_id, c.impression_id, c.ts AS click_ts, c.event_date AS click_date,
        i.impression_ts, i.impression_date,
        epoch(c.ts - i.impression_ts) AS delay_s,

@@ -8,6 +8,7 @@ WITH activity AS (
     WHERE event_type IN ('impression', 'click')
       AND event_date >= $start_day - INTERVAL 7 DAY AND event_date < $end_day
 ),
+
 history AS (
     SELECT event_id,
         count(*) FILTER (WHERE event_type = 'impression') OVER by_person AS user_impressions_7d,
@@ -22,12 +23,14 @@ history AS (
                     RANGE BETWEEN INTERVAL 7 DAYS PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING)
     QUALIFY event_type = 'impression' AND event_date >= $start_day
 ),
+
 impressions AS (
     SELECT *
     FROM clean.events
     WHERE event_type = 'impression' AND event_date >= $start_day AND event_date < $end_day
     QUALIFY row_number() OVER (PARTITION BY impression_id ORDER BY ts, event_id) = 1
 ),
+
 first_clicks AS (
     SELECT impression_id, click_event_id, delay_s,
            count(*) OVER (PARTITION BY impression_id) AS clicks_on_impression
@@ -35,11 +38,13 @@ first_clicks AS (
     WHERE impression_ts IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY impression_id ORDER BY reason IS NOT NULL, click_ts, click_event_id) = 1
 ),
+
 seen AS (
     SELECT max(ts) AS data_seen_until
     FROM clean.events
     WHERE event_date >= $start_day AND event_date < $end_day + INTERVAL 1 DAY
 )
+
 SELECT
     i.impression_id, i.event_date, i.ts AS impression_ts,
     i.person_key, i.item_id, i.category, i.position,

@@ -9,10 +9,11 @@ WITH per_example AS (
     FROM {matrix}
     GROUP BY example_id
 )
+
 SELECT m.lf, m.lf_version,
        list_sort(list(DISTINCT m.vote) FILTER (WHERE m.vote >= 0)) AS polarity,
        avg((m.vote >= 0)::INTEGER) AS coverage,
-       avg((m.vote >= 0 AND p.voters >= 2)::INTEGER) AS overlaps,
+       avg((m.vote >= 0 AND p.voters >= 2)::INTEGER) AS "overlaps",
        avg((m.vote >= 0 AND p.distinct_votes >= 2)::INTEGER) AS conflicts,
        count(*) FILTER (WHERE m.vote >= 0 AND g.label IS NOT NULL) AS gold_votes,
        avg((m.vote = g.label)::INTEGER) FILTER (WHERE m.vote >= 0 AND g.label IS NOT NULL) AS gold_accuracy

@@ -6,6 +6,7 @@ WITH item_category AS (
     WHERE event_type = 'impression' AND category IS NOT NULL
     GROUP BY item_id
 )
+
 SELECT e.event_id AS review_id, e.event_date, e.ts, e.item_id, c.category, e.text, e.rating,
        length(e.text) AS text_length, e.person_key, e.source_file, e.source_line, e.ruleset_version
 FROM clean.events e

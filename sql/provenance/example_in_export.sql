@@ -1,1 +1,2 @@
-SELECT regexp_extract(filename, '([a-z]+)[.]parquet$', 1) FROM read_parquet({files}, filename = true) WHERE example_id = $id LIMIT 1
+SELECT regexp_extract(filename, '([a-z]+)[.]parquet$', 1)
+FROM read_parquet({files}, filename = TRUE) WHERE example_id = $id LIMIT 1

@@ -3,4 +3,6 @@
 SELECT count(*) FROM read_parquet({files}) x
 WHERE x.example_id IN (
     SELECT impression_id FROM labels.ctr_examples
-    WHERE impression_event_id IN (SELECT event_id FROM impact_events) OR click_event_id IN (SELECT event_id FROM impact_events))
+    WHERE impression_event_id IN (SELECT event_id FROM impact_events)
+        OR click_event_id IN (SELECT event_id FROM impact_events)
+)

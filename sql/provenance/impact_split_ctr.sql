@@ -1,3 +1,5 @@
-SELECT count(*) FROM splits.ctr_examples WHERE example_id IN (
-    SELECT impression_id FROM labels.ctr_examples
-    WHERE impression_event_id IN (SELECT event_id FROM impact_events) OR click_event_id IN (SELECT event_id FROM impact_events))
+SELECT count(*) FROM splits.ctr_examples AS s WHERE s.example_id IN (
+    SELECT l.impression_id FROM labels.ctr_examples AS l
+    WHERE l.impression_event_id IN (SELECT event_id FROM impact_events)
+        OR l.click_event_id IN (SELECT event_id FROM impact_events)
+)

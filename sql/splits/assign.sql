@@ -9,6 +9,7 @@ CREATE OR REPLACE TABLE {target} AS
 WITH source AS (
     SELECT * FROM {source} WHERE {where}
 ),
+
 examples AS (
     SELECT x.{id_column}::VARCHAR AS example_id, coalesce(m.person_key, x.{group_column}) AS group_key,
            ev.anon_id AS device_key, x.{label_column}::VARCHAR AS label, x.{date_column} AS example_date
@@ -16,14 +17,17 @@ examples AS (
     LEFT JOIN clean.events ev ON ev.event_id = x.{event_id_column}
     LEFT JOIN clean.identity_map m ON m.anon_id = ev.anon_id
 ),
+
 bucketed AS (
     SELECT *, (md5_number($salt || '|' || coalesce(group_key, example_id)) % 1000000) / 1000000.0 AS bucket
     FROM examples
 ),
+
 days AS (
     SELECT example_date, (row_number() OVER (ORDER BY example_date) - 1) / count(*) OVER () AS day_rank
     FROM (SELECT DISTINCT example_date FROM examples)
 )
+
 SELECT e.example_id, e.group_key, e.device_key, e.label, e.example_date, e.bucket,
        CASE WHEN e.bucket < $train THEN 'train' WHEN e.bucket < $train + $dev THEN 'dev' ELSE 'test' END AS split,
        CASE WHEN d.day_rank < $train THEN 'train' WHEN d.day_rank < $train + $dev THEN 'dev' ELSE 'test' END

@@ -2,13 +2,15 @@
 WITH old AS (
     SELECT example_id, label::VARCHAR AS label, example_date,
            regexp_extract(filename, '([a-z]+)\.parquet$', 1) AS split
-    FROM read_parquet({old_files}, filename = true)
+    FROM read_parquet({old_files}, filename = TRUE)
 ),
+
 new AS (
     SELECT example_id, label::VARCHAR AS label, example_date,
            regexp_extract(filename, '([a-z]+)\.parquet$', 1) AS split
-    FROM read_parquet({new_files}, filename = true)
+    FROM read_parquet({new_files}, filename = TRUE)
 )
+
 SELECT
     (SELECT count(*) FROM new WHERE example_id NOT IN (SELECT example_id FROM old)) AS added,
     (SELECT count(*) FROM new WHERE example_id NOT IN (SELECT example_id FROM old)

@@ -3,4 +3,5 @@ SELECT coalesce(split, 'all') AS split, label,
        count(*) / sum(count(*)) OVER (PARTITION BY coalesce(split, 'all')) AS share
 FROM {table}
 GROUP BY GROUPING SETS ((split, label), (label))
-ORDER BY 1, 2
+-- by position: output column 1 is coalesce(split, 'all'), the name split would be the input column
+ORDER BY 1, 2  -- noqa: AM06

@@ -3,4 +3,4 @@ SELECT {select}, s.label AS __label
 FROM {split_table} s
 JOIN {source} e ON e.{id_column}::VARCHAR = s.example_id
 WHERE s.split = 'train'
-USING SAMPLE reservoir({n} ROWS) REPEATABLE (7)
+USING SAMPLE RESERVOIR ({n} ROWS) REPEATABLE (7)

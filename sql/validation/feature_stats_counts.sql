@@ -25,28 +25,34 @@
 WITH edge_lists AS (
     SELECT unnest(CAST($edge_day AS DATE[])) AS day{edge_lists}
 ),
+
 edges AS (
     SELECT day{edge_columns}
     FROM edge_lists
 ),
+
 valued AS (
     SELECT CAST({partition} AS DATE) AS day, {values}
     FROM {table}
     WHERE {partition} >= $start_day AND {partition} < $end_day
 ),
+
 estimated AS (
     SELECT *{estimates}
     FROM valued LEFT JOIN edges USING (day)
 ),
+
 coded AS (
     SELECT day, {codes}
     FROM estimated
 ),
+
 counted AS (
     SELECT day, p.f AS f, p.bin AS bin, p.qbin AS qbin, p.v AS v, count(*) AS n
     FROM (SELECT day, unnest({pairs}) AS p FROM coded) AS long_rows
     GROUP BY ALL
 ),
+
 ranked AS (
     SELECT *,
            row_number() OVER (PARTITION BY day, f, v IS NULL ORDER BY n DESC, v) AS value_rank,
@@ -54,6 +60,7 @@ ranked AS (
            sum(n) OVER (PARTITION BY day, f) AS rows_in_day
     FROM counted
 )
+
 SELECT day, f, bin, qbin, v, n, distinct_count, rows_in_day
 FROM ranked
 WHERE v IS NULL OR value_rank <= $top_k OR bin IS NOT NULL

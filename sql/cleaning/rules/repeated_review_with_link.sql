@@ -4,6 +4,7 @@ WITH linked AS (
     FROM day_events
     WHERE event_type = 'review' AND regexp_matches(lower(text), $link_pattern)
 )
-SELECT event_id
-FROM linked
-WHERE body IN (SELECT body FROM linked GROUP BY body HAVING count(DISTINCT anon_id) >= $min_devices)
+
+SELECT candidate.event_id
+FROM linked AS candidate
+WHERE candidate.body IN (SELECT body FROM linked GROUP BY body HAVING count(DISTINCT anon_id) >= $min_devices)

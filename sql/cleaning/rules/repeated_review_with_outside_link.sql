@@ -9,8 +9,9 @@ WITH linked AS (
       AND len(list_filter(regexp_extract_all(lower(text), $link_pattern, 1),
                           url -> NOT regexp_matches(url, $shop_site_pattern))) > 0
 )
-SELECT event_id
-FROM linked
-WHERE (body, event_date) IN (
+
+SELECT candidate.event_id
+FROM linked AS candidate
+WHERE (candidate.body, candidate.event_date) IN (
     SELECT (body, event_date) FROM linked GROUP BY body, event_date HAVING count(DISTINCT anon_id) >= $min_devices
 )
