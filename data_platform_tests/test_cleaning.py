@@ -22,7 +22,8 @@ from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise
 from data_platform.resources import LandingZone
-from data_platform.validation.contracts import CONTRACTS, validate_partition
+from data_platform.base.tables import validate_partition
+from data_platform.catalog import CONTRACTS
 from data_platform_tests.conftest import checks_by_name, event, query, write_lines
 
 DAY = "2026-11-02"
