@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 
 from data_platform.base import STAGES
-from data_platform.base.stage import SqlStep, Stage
+from data_platform.base.stage import SqlStep, Stage, flatten
 from data_platform.base.tables import TableContract
 from data_platform.cleaning.stage import STAGE as CLEANING
 from data_platform.flywheel.stage import STAGE as FLYWHEEL
@@ -46,7 +46,7 @@ PERSON_TABLES: dict[str, str] = _unique(
 the rows they were derived from (a split table finds the person's impressions through raw.events)."""
 
 STEPS: dict[str, tuple[SqlStep, ...]] = _unique(
-    ((s.name, t, tuple(steps)) for s in DECLARED for t, steps in s.steps.items()), "the steps of")
+    ((s.name, t, flatten(steps)) for s in DECLARED for t, steps in s.steps.items()), "the steps of")
 """Table -> the SQL statements that build it, as its stage runs them (column lineage is derived from these)."""
 
 

@@ -335,3 +335,43 @@ def test_a_check_without_a_description_still_shows_its_reason():
         "WARN clean/events c 2026-11-05: problems: train 0.70 vs 0.80, divergences: 2 rows"
     assert check_line(evaluation({"n": 3}, description="price_not_converted: 3 rows")).endswith(
         ": price_not_converted: 3 rows")
+
+
+def test_clean_events_lineage_comes_from_the_statements_a_cleaned_day_runs(warehouse, landing, monkeypatch):
+    """Every statement a real day of cleaning executes is in the step list clean.events' column lineage
+    is derived from (catalog.STEPS), in the same order, and every declared statement runs."""
+    from data_platform import resources
+    from data_platform.catalog import STEPS
+
+    executed: list[tuple[str, dict]] = []
+    inside: list[bool] = []
+    real_load, real_day = resources.load_sql, clean_module._clean_day
+
+    def recording_load(name, **fragments):
+        if inside:
+            executed.append((name, fragments))
+        return real_load(name, **fragments)
+
+    def recorded_day(*args, **kwargs):
+        inside.append(True)
+        try:
+            return real_day(*args, **kwargs)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(resources, "load_sql", recording_load)
+    monkeypatch.setattr(clean_module, "_clean_day", recorded_day)
+    write_lines(landing.events_dir() / "a.jsonl", [
+        imp(1), event("login-1", "login", ts=ts(2), anon_id="human-1", user_id="u-1"),
+        event("buy-1", "purchase", ts=ts(3), item_id="item-1", price=12.5, currency="EUR")], age_seconds=7200)
+    run_pipeline(warehouse, landing)
+
+    declared = [(s.name, dict(s.fragments)) for s in STEPS["clean.events"]]
+    assert declared[0][0] == "cleaning/create_tables.sql"  # the tables, declared before the day runs
+    declared = declared[1:]
+    assert executed, "the cleaning run executed no statement through run_sql"
+    assert list(dict.fromkeys(n for n, _ in executed)) == list(dict.fromkeys(n for n, _ in declared))
+    # the same statements with the same structure, except the identity rounds, whose two label tables
+    # swap places from one round to the next (lineage reads one round)
+    rounds = {"cleaning/identity_labels_step.sql", "cleaning/identity_labels_changed.sql", "cleaning/identity_map.sql"}
+    assert [p for p in executed if p[0] not in rounds] == [p for p in declared if p[0] not in rounds]

@@ -7,8 +7,10 @@ declarations to them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -16,14 +18,47 @@ import duckdb
 from data_platform.base import STAGES
 from data_platform.base.lineage import lineage_markdown, lineage_of_sql_files, openlineage_facet, to_dagster
 from data_platform.base.tables import TableContract
+from data_platform.resources import load_sql, run_sql
+
+_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 
 
 @dataclass(frozen=True)
 class SqlStep:
-    """One ``sql/`` statement a stage runs: its file and the structure fragments it is filled with."""
+    """One ``sql/`` statement a stage runs: its file, the structure fragments it is filled with, and the
+    parameter values the declaration fixes (a rule's parameters, say)."""
 
     name: str
     fragments: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def run(self, con: duckdb.DuckDBPyConnection, values: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+        """Execute the statement, binding each ``$name`` it uses from :attr:`params`, else from ``values``
+        (the runner's values of the moment: the day, the run id...); a name found in neither is a KeyError."""
+        available = {**(values or {}), **self.params}
+        wanted = set(_PARAM.findall(load_sql(self.name, **self.fragments)))
+        missing = sorted(wanted - set(available))
+        if missing:
+            raise KeyError(f"{self.name} needs ${', $'.join(missing)}")
+        return run_sql(con, self.name, {k: available[k] for k in wanted}, **self.fragments)
+
+
+@dataclass(frozen=True)
+class StepGroup:
+    """Statements one function runs together (e.g. a loop until convergence): ``steps`` in the order
+    of one pass (what lineage reads), ``runner(con)`` runs them."""
+
+    steps: tuple[SqlStep, ...]
+    runner: Callable[[duckdb.DuckDBPyConnection], object]
+
+    def run(self, con: duckdb.DuckDBPyConnection, values: Mapping[str, Any] | None = None) -> object:
+        """Run the group (its own values are bound by its runner)."""
+        return self.runner(con)
+
+
+def flatten(steps: Iterable[SqlStep | StepGroup]) -> tuple[SqlStep, ...]:
+    """The statements of ``steps``, groups expanded, in order."""
+    return tuple(s for step in steps for s in (step.steps if isinstance(step, StepGroup) else (step,)))
 
 
 Summary = Callable[[duckdb.DuckDBPyConnection, set[tuple[str, str]]], list[str]]
@@ -46,7 +81,7 @@ class Stage:
     contracts: Sequence[TableContract] = ()
     person_columns: Mapping[str, str] = field(default_factory=dict)
     summary: Summary | None = None
-    steps: Mapping[str, Sequence[SqlStep]] = field(default_factory=dict)
+    steps: Mapping[str, Sequence[SqlStep | StepGroup]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.name not in STAGES:
@@ -65,7 +100,7 @@ class Stage:
         does not draw column lineage) and the OpenLineage column-lineage facet."""
         key = (self.name, table)
         if key not in _LINEAGE:
-            lineage = lineage_of_sql_files([(s.name, dict(s.fragments)) for s in self.steps[table]], table)
+            lineage = lineage_of_sql_files([(s.name, dict(s.fragments)) for s in flatten(self.steps[table])], table)
             _LINEAGE[key] = {
                 "dagster/column_lineage": to_dagster(lineage),
                 "column_lineage": dg.MetadataValue.md(lineage_markdown(table, lineage)),

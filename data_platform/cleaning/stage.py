@@ -7,31 +7,22 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
-from data_platform.base.stage import SqlStep, Stage
-from data_platform.base.tables import (
-    EVENT_DAY,
-    PROVENANCE_COLUMNS,
-    TableContract,
-    always_required,
-    at_least,
-    isin,
-    raw_event_checks,
-    required_by_event_type,
-    row_check,
-)
-from data_platform.cleaning.clean import IDENTITY_AS_OF, sql_fragments
+from data_platform.base import tables
+from data_platform.base.stage import SqlStep, Stage, StepGroup
+from data_platform.base.tables import TableContract, at_least, isin, row_check
+from data_platform.cleaning.clean import day_steps
 from data_platform.metadata import ddl_columns
 
 CLEAN_EVENTS_CONTRACT = TableContract(
     "clean.events", ddl_columns("cleaning/create_tables.sql", "clean.events"), "event_date",
-    frozenset(always_required() | PROVENANCE_COLUMNS | {"event_date", "person_key", "ruleset_version", "fx_version",
-                                                       "cleaned_at", "clean_run_id"}),
+    frozenset(tables.always_required() | tables.PROVENANCE_COLUMNS | {
+        "event_date", "person_key", "ruleset_version", "fx_version", "cleaned_at", "clean_run_id"}),
     unique=("event_id",),
-    column_checks={**{k: v for k, v in raw_event_checks().items() if k != "price"},
+    column_checks={**{k: v for k, v in tables.raw_event_checks().items() if k != "price"},
                    "price_eur": [at_least(0)], "person_key": [
                        pa.Check.str_matches(r"^p_[0-9a-f]{24}$", error="a keyed pseudonym p_<24 hex>")]},
-    row_checks=(EVENT_DAY, *[c for c in required_by_event_type() if "price" not in c.name and
-                             "currency" not in c.name],
+    row_checks=(tables.EVENT_DAY, *[c for c in tables.required_by_event_type() if "price" not in c.name and
+                                    "currency" not in c.name],
                 row_check("price_eur set when a price was sent",
                           pl.col("price_raw").is_null() | pl.col("price_eur").is_not_null())),
     description="clean events: unique event_id, pseudonymised ids, EUR prices, rule and fx versions")
@@ -58,17 +49,9 @@ _PSEUDO_IDS = ("(anon_id IN (SELECT pseudonym FROM erase_subject_ids) "
                "OR user_id IN (SELECT pseudonym FROM erase_subject_ids))")
 
 
-def _steps() -> dict[str, tuple[SqlStep, ...]]:
-    identity = (SqlStep("cleaning/login_links.sql"), SqlStep("cleaning/identity_devices.sql", {"links": "login_links"}),
-                SqlStep("cleaning/identity_nodes.sql", {"links": "login_links"}),
-                SqlStep("cleaning/identity_labels_init.sql", {"labels": "identity_labels_a"}),
-                SqlStep("cleaning/identity_map.sql", {"labels": "identity_labels_a",
-                                                      "target": f"TEMP TABLE {IDENTITY_AS_OF.split('.')[-1]}"}))
-    return {"clean.events": (
-        SqlStep("cleaning/create_tables.sql"), *identity, SqlStep("cleaning/stage_day_events.sql"),
-        SqlStep("cleaning/day_events_view.sql"), SqlStep("cleaning/day_rates.sql"),
-        SqlStep("cleaning/detect_cents_versions.sql"), SqlStep("cleaning/item_price_medians.sql"),
-        SqlStep("cleaning/insert_clean_events.sql", sql_fragments()))}
+def _steps() -> dict[str, tuple[SqlStep | StepGroup, ...]]:
+    # the tables are declared first, then every statement of a cleaned day, as the runner runs them
+    return {"clean.events": (SqlStep("cleaning/create_tables.sql"), *day_steps())}
 
 
 def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> list[str]:

@@ -9,13 +9,13 @@ metadata holds the number of failing rows, failures per column and check, and a 
 rows (where they came from and why).
 """
 
+from collections.abc import Iterable
+
 import dagster as dg
 
 from data_platform.metadata import StageClock, check_evaluations, counts_text, markdown_table
 from data_platform.partitions import daily_partitions, partition_windows
 from data_platform.resources import Warehouse
-from collections.abc import Iterable
-
 from data_platform.base.tables import TableContract, contract_markdown, validate_partition
 
 
