@@ -45,7 +45,7 @@ from data_platform.labeling.weak import (
 )
 from data_platform.metadata import StageClock, markdown_table, table_schema_of
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse, load_sql, rollback, rows, run_sql, write_rows
-from data_platform.labeling.stage import REVIEW_EXAMPLES_CONTRACT, STAGE
+from data_platform.labeling.stage import REVIEW_EXAMPLES_CONTRACT, REVIEW_EXAMPLES_STEP, REVIEWS_STEP, STAGE
 
 REVIEWS = dg.AssetKey(["labels", "reviews"])
 GOLD = dg.AssetKey(["labels", "gold"])
@@ -84,7 +84,7 @@ def reviews(warehouse: Warehouse) -> dg.MaterializeResult:
     and the landing file and line it came from (review_id is the review event's id)."""
     with warehouse.connect() as con:
         run_sql(con, "labeling/create_review_tables.sql")
-        run_sql(con, "labeling/reviews.sql")
+        REVIEWS_STEP.run(con)
         n = run_sql(con, "labeling/count_table.sql", table="labels.reviews").fetchone()[0]
         schema = table_schema_of(con, "labels.reviews")
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "dagster/column_schema": schema,
@@ -282,7 +282,7 @@ def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with warehouse.connect() as con:
         issues = _find_label_issues(con)
         write_rows(con, "labels.label_issues", issues, ISSUE_SCHEMA, replace=True)
-        run_sql(con, "labeling/review_examples.sql", {"label_model": LABEL_MODEL, "run_id": context.run.run_id})
+        REVIEW_EXAMPLES_STEP.run(con, {"label_model": LABEL_MODEL, "run_id": context.run.run_id})
         summary = rows(con, "labeling/review_examples_summary.sql")[0]
         sources = rows(con, "labeling/label_sources.sql")
         on_gold = rows(con, "labeling/confidence_on_gold.sql")

@@ -9,6 +9,7 @@ import polars as pl
 from data_platform.base.enums import SENTIMENTS
 from data_platform.base.stage import SqlStep, Stage
 from data_platform.base.tables import TableContract, at_least, between, isin, row_check
+from data_platform.labeling.direct import CTR_DAY_STEPS
 from data_platform.metadata import ddl_columns
 
 CTR_EXAMPLES_CONTRACT = TableContract(
@@ -69,9 +70,10 @@ REVIEW_EXAMPLES_CONTRACT = TableContract(
                           (pl.col("label_source") != "human_consensus") | (pl.col("rater_count") > 0)),),
     description="the labeled review dataset: one label per review with its source and confidence")
 
-CTR_STEPS = tuple(SqlStep(f"labeling/{n}.sql") for n in (
-    "ctr_stage_clicks", "ctr_stage_attribution", "ctr_stage_examples", "insert_ctr_examples"))
-"""The statements that build labels.ctr_examples, in the order ``direct.py`` runs them."""
+REVIEWS_STEP = SqlStep("labeling/reviews.sql")
+"""The statement that builds labels.reviews (``review_assets.reviews`` runs it)."""
+REVIEW_EXAMPLES_STEP = SqlStep("labeling/review_examples.sql")
+"""The statement that builds labels.review_examples (``review_assets.review_examples`` runs it)."""
 
 # labelling tables are keyed by the review's event id
 _REVIEW = "review_id IN (SELECT event_id FROM erase_events)"
@@ -119,7 +121,8 @@ STAGE = Stage(
             "label_issues")},
     },
     summary=summary,
-    steps={"labels.ctr_examples": CTR_STEPS,
-           "labels.reviews": (SqlStep("labeling/reviews.sql"),),
-           "labels.review_examples": (SqlStep("labeling/review_examples.sql"),)},
+    # the tables are declared first, then the statements as their runners run them
+    steps={"labels.ctr_examples": (SqlStep("labeling/create_tables.sql"), *CTR_DAY_STEPS),
+           "labels.reviews": (REVIEWS_STEP,),
+           "labels.review_examples": (REVIEW_EXAMPLES_STEP,)},
 )
