@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from data_platform.base.keys import ANOMALIES, CTR_EXAMPLES, FEATURE_STATS
+from data_platform.catalog import CONTRACTS, PERSON_TABLES
 from data_platform.cleaning.assets import clean_layer
 from data_platform.flywheel.assets import TRIGGER_SPECS, retraining_check, retraining_sensor, retraining_signal
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.ingestion.sensors import build_landing_sensor
-from data_platform.labeling.ctr_assets import CTR_EXAMPLES, ctr_examples, late_click_sensor, relabel_ctr
+from data_platform.labeling.ctr_assets import ctr_examples, late_click_sensor, relabel_ctr
 from data_platform.labeling.jobs import (
     annotation_round,
     annotation_sensor,
@@ -24,17 +26,20 @@ from data_platform.labeling.jobs import (
 from data_platform.labeling.plan_assets import labeling_plan
 from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
 from data_platform.metadata import ddl_tables, described
-from data_platform.privacy.jobs import privacy_request_sensor, process_privacy_requests
+from data_platform.privacy.jobs import build_privacy_requests
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse, check_settings
 from data_platform.provenance.assets import invalidations
 from data_platform.provenance.jobs import invalidate_input
 from data_platform.splits.assets import SPLITS_GROUP_ASSETS
-from data_platform.validation.assets import ANOMALIES, FEATURE_STATS, anomalies, feature_stats, source_inventory
-from data_platform.validation.checks import CONTRACT_CHECKS
-from data_platform.validation.contracts import CONTRACTS
+from data_platform.validation.assets import anomalies, feature_stats, source_inventory
+from data_platform.validation.checks import build_contract_checks
 from data_platform.validation.sources import freshness_policies
 
 check_settings()  # every DATA_PLATFORM_* setting, with a clear message, before anything runs
+
+# the cross-cutting parts get every stage's declarations (catalog.py) passed in
+CONTRACT_CHECKS = build_contract_checks(CONTRACTS.values())
+process_privacy_requests, privacy_request_sensor = build_privacy_requests(PERSON_TABLES)
 
 ingest_raw_events = dg.define_asset_job(
     name="ingest_raw_events",

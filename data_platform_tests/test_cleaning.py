@@ -22,7 +22,8 @@ from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise
 from data_platform.resources import LandingZone
-from data_platform.validation.contracts import CONTRACTS, validate_partition
+from data_platform.base.tables import validate_partition
+from data_platform.catalog import CONTRACTS
 from data_platform_tests.conftest import checks_by_name, event, query, write_lines
 
 DAY = "2026-11-02"
@@ -334,3 +335,56 @@ def test_a_check_without_a_description_still_shows_its_reason():
         "WARN clean/events c 2026-11-05: problems: train 0.70 vs 0.80, divergences: 2 rows"
     assert check_line(evaluation({"n": 3}, description="price_not_converted: 3 rows")).endswith(
         ": price_not_converted: 3 rows")
+
+
+def record_statements(monkeypatch, module, runner: str) -> list[tuple[str, dict]]:
+    """The ``sql/`` statements (name, fragments) run_sql executes while ``module.runner`` runs, filled in
+    as the returned list while the test goes on."""
+    from data_platform import resources
+
+    executed: list[tuple[str, dict]] = []
+    inside: list[bool] = []
+    real_load, real_runner = resources.load_sql, getattr(module, runner)
+
+    def recording_load(name, **fragments):
+        if inside:
+            executed.append((name, fragments))
+        return real_load(name, **fragments)
+
+    def recorded_runner(*args, **kwargs):
+        inside.append(True)
+        try:
+            return real_runner(*args, **kwargs)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(resources, "load_sql", recording_load)
+    monkeypatch.setattr(module, runner, recorded_runner)
+    return executed
+
+
+def assert_runs_as_declared(executed: list[tuple[str, dict]], declared: list, varying: set[str] = frozenset()):
+    """The statements executed are the declared ones, in the same order (first occurrences), and with
+    the same fragments except for the statements in ``varying``."""
+    declared = [(s.name, dict(s.fragments)) for s in declared]
+    assert executed, "the run executed no statement through run_sql"
+    assert list(dict.fromkeys(n for n, _ in executed)) == list(dict.fromkeys(n for n, _ in declared))
+    assert [p for p in executed if p[0] not in varying] == [p for p in declared if p[0] not in varying]
+
+
+def test_clean_events_lineage_comes_from_the_statements_a_cleaned_day_runs(warehouse, landing, monkeypatch):
+    """Every statement a real day of cleaning executes is in the step list clean.events' column lineage
+    is derived from (catalog.STEPS), in the same order, and every declared statement runs."""
+    from data_platform.catalog import STEPS
+
+    executed = record_statements(monkeypatch, clean_module, "_clean_day")
+    write_lines(landing.events_dir() / "a.jsonl", [
+        imp(1), event("login-1", "login", ts=ts(2), anon_id="human-1", user_id="u-1"),
+        event("buy-1", "purchase", ts=ts(3), item_id="item-1", price=12.5, currency="EUR")], age_seconds=7200)
+    run_pipeline(warehouse, landing)
+
+    declared = STEPS["clean.events"]
+    assert declared[0].name == "cleaning/create_tables.sql"  # the tables, declared before the day runs
+    # the identity rounds' two label tables swap places from one round to the next (lineage reads one)
+    assert_runs_as_declared(executed, declared[1:], varying={
+        "cleaning/identity_labels_step.sql", "cleaning/identity_labels_changed.sql", "cleaning/identity_map.sql"})

@@ -9,7 +9,7 @@ import dagster as dg
 from data_platform import contracts
 from data_platform.definitions import defs
 from data_platform.resources import PROJECT_ROOT
-from data_platform.validation.contracts import CONTRACTS
+from data_platform.catalog import CONTRACTS
 
 
 def test_definitions_load():

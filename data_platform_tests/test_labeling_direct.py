@@ -14,8 +14,10 @@ from data_platform.labeling.ctr_assets import (
     late_click_sensor,
     stale_label_days,
 )
+from data_platform.labeling import ctr_assets as ctr_assets_module
 from data_platform.labeling.direct import check_window, miscalibrated_models
 from data_platform_tests.conftest import checks_by_name, event, query, write_lines
+from data_platform_tests.test_cleaning import assert_runs_as_declared, record_statements
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 ASSETS = [raw_ingestion, clean_layer, ctr_examples]
@@ -192,3 +194,19 @@ def test_calibration_on_generated_logs_matches_a_python_recount(warehouse, landi
     assert sum(m["clicks_unattributed"].value.get("after_window", 0) for m in by_day.values()) > 0
     assert query(warehouse, "SELECT count(*) FROM labels.ctr_examples")[0][0] == query(
         warehouse, "SELECT count(DISTINCT impression_id) FROM clean.events WHERE event_type = 'impression'")[0][0]
+
+
+def test_ctr_lineage_comes_from_the_statements_a_labeled_day_runs(warehouse, landing, monkeypatch):
+    """What labeling an impression day executes is the step list labels.ctr_examples' column lineage is
+    derived from (after the table declarations), statement for statement."""
+    from data_platform.catalog import STEPS
+
+    write_lines(landing.events_dir() / "a.jsonl", [imp(1, "2026-11-02T10:00:00Z"), click(1, 1, "2026-11-02T10:00:20Z")])
+    run(warehouse, landing, "2026-11-02", assets=[raw_ingestion, clean_layer])
+    executed = record_statements(monkeypatch, ctr_assets_module, "label_ctr_days")  # as the asset calls it
+    run(warehouse, landing, "2026-11-02", assets=[ctr_examples])
+    declared = STEPS["labels.ctr_examples"]
+    assert declared[0].name == "labeling/create_tables.sql"
+    # label_ctr_days declares the tables, runs the day's statements, then counts the day's labels
+    counts = {"labeling/ctr_summary.sql", "labeling/unattributed_by_reason.sql"}
+    assert_runs_as_declared([p for p in executed if p[0] not in counts], declared)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from data_platform.provenance.column_maps import CHAINS
-from data_platform.provenance.lineage import (
+from data_platform.base.lineage import (
     OPENLINEAGE_SCHEMA_URL,
     LineageError,
     column_lineage,
@@ -17,6 +16,7 @@ from data_platform.provenance.lineage import (
     openlineage_facet,
     to_dagster,
 )
+from data_platform.catalog import STEPS
 
 EVENTS = "clean.events"
 
@@ -171,7 +171,7 @@ def test_clean_events_from_raw_events():
     # create_tables declares clean.events (positional INSERT) and reference.fx_rates; the identity
     # statements build the map as of the day (temp tables), then staging, the day's rates (an ASOF join
     # on reference.fx_rates), cents detection and the insert
-    files = CHAINS["clean.events"]
+    files = [(s.name, dict(s.fragments)) for s in STEPS["clean.events"]]
     lineage = lineage_of_sql_files(files, EVENTS)
     raw = "raw.events"
     assert lineage["event_id"] == [(raw, "event_id")]  # through SELECT * of the temp table and the view

@@ -17,8 +17,10 @@ from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import ctr_examples
 from data_platform.resources import LandingZone, Warehouse
-from data_platform.validation.checks import CONTRACT_CHECKS, build_contract_check
-from data_platform.validation.contracts import CONTRACTS, _at_least, validate_partition
+from data_platform.base.tables import at_least, validate_partition
+from data_platform.catalog import CONTRACTS
+from data_platform.definitions import CONTRACT_CHECKS
+from data_platform.validation.checks import build_contract_check
 
 RANGE = {"dagster/asset_partition_range_start": "2026-11-02", "dagster/asset_partition_range_end": "2026-11-03"}
 DAILY = [c for c in CONTRACTS.values() if c.partition_column]
@@ -107,7 +109,7 @@ def test_chunks_bound_memory_and_find_the_same_failures(con):
 
 def test_a_failing_contract_blocks_downstream_assets(built):
     contract = CONTRACTS["clean.events"]
-    strict = dataclasses.replace(contract, column_checks={**contract.column_checks, "position": [_at_least(100)]})
+    strict = dataclasses.replace(contract, column_checks={**contract.column_checks, "position": [at_least(100)]})
     result = dg.materialize([raw_ingestion, clean_layer, ctr_examples, build_contract_check(strict)],
                             resources={"warehouse": built["warehouse"], "landing": built["landing"]},
                             partition_key="2026-11-02", raise_on_error=False)

@@ -15,7 +15,7 @@ from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import ctr_examples
 from data_platform.resources import LandingZone, Warehouse, rows
 from data_platform.validation.assets import ANOMALIES, anomalies, feature_stats
-from data_platform.validation.checks import CONTRACT_CHECKS
+from data_platform.definitions import CONTRACT_CHECKS
 from data_platform.validation.features import MONITORED, SKEW
 from data_platform.validation.schema import infer_schema, read_schema, write_schema
 from data_platform.validation.stats import load_stats

@@ -6,17 +6,15 @@ import dagster as dg
 
 from data_platform.cleaning.clean import SET_ASIDE, clean_days, clean_stats, fx_version
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, rules_markdown
-from data_platform.ingestion.assets import RAW_EVENTS
+from data_platform.base.keys import CLEAN_EVENTS, RAW_EVENTS
+from data_platform.cleaning.stage import CLEAN_EVENTS_CONTRACT, FILTERED_EVENTS_CONTRACT, STAGE
 from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
 from data_platform.privacy.aggregates import k_anonymous_counts
 from data_platform.privacy.pseudonyms import key_status
 from data_platform.privacy.redaction import scan_for_pii
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql
-from data_platform.validation.contracts import CONTRACTS
-from data_platform.provenance.column_maps import lineage_metadata
 
-CLEAN_EVENTS = dg.AssetKey(["clean", "events"])
 FILTERED_EVENTS = dg.AssetKey(["clean", "filtered_events"])
 IDENTITY_MAP = dg.AssetKey(["clean", "identity_map"])
 
@@ -54,7 +52,7 @@ PII_CHECK = daily_check(
     specs=[
         dg.AssetSpec(
             CLEAN_EVENTS,
-            metadata={"dagster/column_schema": CONTRACTS["clean.events"].table_schema()},
+            metadata={"dagster/column_schema": CLEAN_EVENTS_CONTRACT.table_schema()},
             description="Events every later stage reads: one row per event_id (earliest ingested copy), "
             "bots and spam removed by the versioned rules, prices in EUR with cents errors corrected, "
             "free text redacted, IPs truncated, ids pseudonymised with a keyed hash, a person_key from "
@@ -64,7 +62,7 @@ PII_CHECK = daily_check(
         ),
         dg.AssetSpec(
             FILTERED_EVENTS,
-            metadata={"dagster/column_schema": CONTRACTS["clean.filtered_events"].table_schema()},
+            metadata={"dagster/column_schema": FILTERED_EVENTS_CONTRACT.table_schema()},
             description="Events a spam or bot rule removed, with the rule id and version that removed "
             "them and every rule that matched: what lets a bad rule version be traced and undone. Also the "
             "events of invalidated inputs, and events set aside because they cannot be cleaned (kind "
@@ -115,7 +113,7 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
                 {k: str(v) if k.endswith("_day") else v for k, v in c.items()} for c in stats.currencies_without_rate]),
             "pseudonym_key": dg.MetadataValue.json(status),
             **({"WARNING": "demo pseudonym key in use; set DATA_PLATFORM_PSEUDONYM_KEY"} if status.get("warning") else {}),
-            **lineage_metadata("clean.events"),
+            **STAGE.lineage_metadata("clean.events"),
         },
         FILTERED_EVENTS: {**run, "rules": dg.MetadataValue.md(rules_markdown())},
         # the identity map spans every day seen so far: its figures are the map's as this run left it

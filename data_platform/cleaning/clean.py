@@ -36,7 +36,8 @@ from pathlib import Path
 
 import duckdb
 
-from data_platform.cleaning.identity import IdentityStats, build_identity_map
+from data_platform.base.stage import SqlStep, StepGroup
+from data_platform.cleaning.identity import IdentityStats, build_identity_map, identity_steps
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, applied
 from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise_sql
 from data_platform.privacy.redaction import redact_sql, truncate_ip_sql
@@ -184,41 +185,52 @@ def _day_counts(con: duckdb.DuckDBPyConnection, days: dict[str, dt.date]) -> dic
     }
 
 
+def day_steps(void: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozenset()) -> tuple[SqlStep | StepGroup, ...]:
+    """Every statement that cleans one day, in the order :func:`_clean_day` runs them; the column
+    lineage of clean.events is derived from this same list (``cleaning/stage.py``).
+
+    ``void``: the (rule id, version) pairs declared bad, whose statements are left out (an invalidated
+    rule version's decisions are void; a correction runs once it is invalidated: ``rules.applied``).
+    Values of the moment (the day, the run, the key) are bound when a step runs (``SqlStep.run``).
+    """
+    rule_hits = tuple(
+        SqlStep(f"cleaning/{'add_device_rule_hits' if rule.level == 'device' else 'add_event_rule_hits'}.sql",
+                {"rule_sql": load_sql(rule.sql_name)},
+                {"rule_id": rule.id, "rule_version": rule.version, "kind": rule.kind, "rank": rank, **rule.params})
+        for rank, rule in applied(void))
+    as_of = identity_steps("login_links", IDENTITY_AS_OF)
+    return (
+        SqlStep("cleaning/stage_day_events.sql"),
+        SqlStep("cleaning/day_events_view.sql"),
+        SqlStep("cleaning/day_rates.sql"),
+        SqlStep("cleaning/context_impressions.sql"),
+        SqlStep("cleaning/create_rule_hits.sql"),
+        *rule_hits,
+        SqlStep("cleaning/add_invalidation_hits.sql"),
+        SqlStep("cleaning/add_unknown_currency_hits.sql", params={"rank": len(RULES)}),
+        SqlStep("cleaning/detect_cents_versions.sql",
+                params={"min_events": CENTS_MIN_EVENTS, "history_days": CENTS_HISTORY_DAYS}),
+        SqlStep("cleaning/item_price_medians.sql"),
+        SqlStep("cleaning/login_links.sql"),
+        StepGroup(as_of, lambda con: build_identity_map(con, "login_links", target=IDENTITY_AS_OF)),
+        *(SqlStep("cleaning/delete_range.sql", {"table": table}) for table in CLEAN_TABLES),
+        SqlStep("cleaning/insert_duplicates.sql"),
+        SqlStep("cleaning/insert_filtered_events.sql", sql_fragments()),
+        SqlStep("cleaning/insert_unit_corrections.sql"),
+        SqlStep("cleaning/consent_excluded.sql", sql_fragments()),
+        SqlStep("cleaning/insert_consent_exclusions.sql"),
+        SqlStep("cleaning/insert_clean_events.sql", sql_fragments()),
+    )
+
+
 def _clean_day(con: duckdb.DuckDBPyConnection, day: dt.date, run_id: str, now: dt.datetime, key: dict,
                void: set[tuple[str, int]], fx: str) -> None:
-    """Clean one day inside the caller's transaction: every statement sees only what that day's
-    rules look at, and person keys come from the identity map *as of the end of that day* (logins
-    with event_date <= day), so a day's rows never depend on which other days a run covers."""
-    days = {"start_day": day, "end_day": day + dt.timedelta(days=1)}
-    run_sql(con, "cleaning/stage_day_events.sql", days)
-    run_sql(con, "cleaning/day_events_view.sql")
-    run_sql(con, "cleaning/day_rates.sql")
-    run_sql(con, "cleaning/context_impressions.sql", days)
-    run_sql(con, "cleaning/create_rule_hits.sql")
-    # an invalidated rule version's decisions are void; a correction runs once it is invalidated
-    for rank, rule in applied(void):
-        statement = "add_device_rule_hits" if rule.level == "device" else "add_event_rule_hits"
-        run_sql(
-            con, f"cleaning/{statement}.sql",
-            {"rule_id": rule.id, "rule_version": rule.version, "kind": rule.kind, "rank": rank, **rule.params},
-            rule_sql=load_sql(rule.sql_name),
-        )
-    run_sql(con, "cleaning/add_invalidation_hits.sql")
-    run_sql(con, "cleaning/add_unknown_currency_hits.sql", {"rank": len(RULES)})
-    run_sql(con, "cleaning/detect_cents_versions.sql",
-            {**days, "min_events": CENTS_MIN_EVENTS, "history_days": CENTS_HISTORY_DAYS})
-    run_sql(con, "cleaning/item_price_medians.sql")
-    run_sql(con, "cleaning/login_links.sql", {"end_day": days["end_day"], "crawler_pattern": RULES[0].params["pattern"]})
-    build_identity_map(con, "login_links", target=IDENTITY_AS_OF)
-    for table in CLEAN_TABLES:
-        run_sql(con, "cleaning/delete_range.sql", days, table=table)
-    common = {"run_id": run_id, "ruleset_version": RULESET_VERSION}
-    run_sql(con, "cleaning/insert_duplicates.sql", {**days, "run_id": run_id})
-    run_sql(con, "cleaning/insert_filtered_events.sql", {**common, **key}, **sql_fragments())
-    run_sql(con, "cleaning/insert_unit_corrections.sql", {"run_id": run_id})
-    run_sql(con, "cleaning/consent_excluded.sql", key, **sql_fragments())
-    run_sql(con, "cleaning/insert_consent_exclusions.sql", {"run_id": run_id})
-    run_sql(con, "cleaning/insert_clean_events.sql", {
-        **common, **key, "fx_version": fx, "cleaned_at": now,
-        "crawler_pattern": RULES[0].params["pattern"],
-    }, **sql_fragments())
+    """Clean one day inside the caller's transaction (the statements of :func:`day_steps`): every
+    statement sees only what that day's rules look at, and person keys come from the identity map *as
+    of the end of that day* (logins with event_date <= day), so a day's rows never depend on which
+    other days a run covers."""
+    values = {"start_day": day, "end_day": day + dt.timedelta(days=1), "run_id": run_id,
+              "ruleset_version": RULESET_VERSION, "fx_version": fx, "cleaned_at": now,
+              "crawler_pattern": RULES[0].params["pattern"], **key}
+    for step in day_steps(void):
+        step.run(con, values)

@@ -44,12 +44,14 @@ pointer jumping and hooking so long chains need few rounds) until a round change
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
 import duckdb
 
-from data_platform.resources import load_sql, run_sql
+from data_platform.base.stage import SqlStep
+from data_platform.resources import load_sql
 
 MAX_ITERATIONS = 100
 RULE_ID = "login_cc"
@@ -108,28 +110,27 @@ def build_identity_map(
     if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or max_iterations < 1:
         raise ValueError(f"max_iterations must be an integer >= 1, got {max_iterations!r}")
 
-    run_sql(con, "cleaning/identity_devices.sql", {"max_users": max_users_per_device}, links=links)
-    run_sql(con, "cleaning/identity_nodes.sql", links=links)
-    run_sql(con, "cleaning/identity_edges.sql", links=links)
+    devices, nodes, edges, init, step, changed, mapping, stats, *drops = identity_steps(
+        links, target, max_users_per_device)
+    for statement in (devices, nodes, edges, init):
+        statement.run(con)
     current, following = "identity_labels_a", "identity_labels_b"
-    run_sql(con, "cleaning/identity_labels_init.sql", labels=current)
     iterations = 0
     while True:
         if iterations == max_iterations:
-            _drop_work_tables(con)
+            _drop_work_tables(drops, con)
             raise RuntimeError(f"identity labels did not converge in {max_iterations} rounds")
         iterations += 1
-        run_sql(con, "cleaning/identity_labels_step.sql", current=current, next=following)
-        changed = run_sql(con, "cleaning/identity_labels_changed.sql", current=current, next=following).fetchone()[0]
+        pair = {"current": current, "next": following}
+        dataclasses.replace(step, fragments=pair).run(con)
+        n_changed = dataclasses.replace(changed, fragments=pair).run(con).fetchone()[0]
         current, following = following, current
-        if changed == 0:
+        if n_changed == 0:
             break
     con.execute("CREATE SCHEMA IF NOT EXISTS clean")
-    temporary, _, name = target.rpartition(".")
-    run_sql(con, "cleaning/identity_map.sql", {"rule": rule_name(max_users_per_device)}, labels=current,
-            target=f"TEMP TABLE {name}" if temporary == "temp" else f"TABLE {target}")
-    row = run_sql(con, "cleaning/identity_stats.sql", links=links, target=target).fetchone()
-    _drop_work_tables(con)
+    dataclasses.replace(mapping, fragments={**mapping.fragments, "labels": current}).run(con)
+    row = stats.run(con).fetchone()
+    _drop_work_tables(drops, con)
     return IdentityStats(*row, iterations=iterations)
 
 
@@ -141,9 +142,29 @@ def apply_identity_sql(events_table: str) -> str:
     return load_sql("cleaning/identity_apply.sql", events=checked_table_name(events_table))
 
 
-def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in _WORK_TABLES:
-        run_sql(con, "cleaning/identity_drop.sql", table=table)
+def identity_steps(links: str, target: str, max_users_per_device: int = 1) -> tuple[SqlStep, ...]:
+    """The statements :func:`build_identity_map` runs, in order, with one propagation round (the round
+    repeats, the two label tables swapping places, until no label changes): what lineage reads."""
+    temporary, _, name = target.rpartition(".")
+    rounds = {"current": "identity_labels_a", "next": "identity_labels_b"}
+    return (
+        SqlStep("cleaning/identity_devices.sql", {"links": links}, {"max_users": max_users_per_device}),
+        SqlStep("cleaning/identity_nodes.sql", {"links": links}),
+        SqlStep("cleaning/identity_edges.sql", {"links": links}),
+        SqlStep("cleaning/identity_labels_init.sql", {"labels": "identity_labels_a"}),
+        SqlStep("cleaning/identity_labels_step.sql", rounds),
+        SqlStep("cleaning/identity_labels_changed.sql", rounds),
+        SqlStep("cleaning/identity_map.sql", {
+            "labels": "identity_labels_b", "target": f"TEMP TABLE {name}" if temporary == "temp" else f"TABLE {target}"},
+            {"rule": rule_name(max_users_per_device)}),
+        SqlStep("cleaning/identity_stats.sql", {"links": links, "target": target}),
+        *(SqlStep("cleaning/identity_drop.sql", {"table": table}) for table in _WORK_TABLES),
+    )
 
 
-__all__ = ["IdentityStats", "apply_identity_sql", "build_identity_map", "rule_name"]
+def _drop_work_tables(drops: tuple[SqlStep, ...], con: duckdb.DuckDBPyConnection) -> None:
+    for drop in drops:
+        drop.run(con)
+
+
+__all__ = ["IdentityStats", "apply_identity_sql", "build_identity_map", "identity_steps", "rule_name"]

@@ -17,13 +17,11 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 
-from data_platform.labeling.ctr_assets import CTR_EXAMPLES
-from data_platform.labeling.review_assets import REVIEW_EXAMPLES
+from data_platform.base.keys import CTR_EXAMPLES, FEATURE_STATS, REVIEW_EXAMPLES
 from data_platform.metadata import PartitionReport, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
 from data_platform.resources import Warehouse, existing_tables, rollback, sensors_default_status, write_rows
 from data_platform.flywheel.signal import REASONS, Decision, SignalThresholds, decide
-from data_platform.validation.assets import FEATURE_STATS
 from data_platform.validation.drift import load_thresholds
 from data_platform.validation.features import BY_TABLE
 from data_platform.validation.monitor import compare, merge_stats

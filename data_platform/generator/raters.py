@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from data_platform.generator.simulate import review_truth
-from data_platform.labeling import SENTIMENTS
+from data_platform.base.enums import SENTIMENTS
 from data_platform.labeling.label_studio import check_file_name, choice_result, write_json_atomic
 
 DEFAULT_START = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.timezone.utc)

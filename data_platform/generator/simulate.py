@@ -16,7 +16,7 @@ from data_platform.contracts import EVENT_TYPES
 from data_platform.generator import world as w
 from data_platform.generator.incidents import Incident
 from data_platform.generator.world import ABSENT, NULL, World, fragments, json_text, random_hex
-from data_platform.labeling import SENTIMENTS
+from data_platform.base.enums import SENTIMENTS
 from data_platform.privacy.redaction import redact_text
 
 DAY_MS = 86_400_000

@@ -11,14 +11,14 @@ from pathlib import Path
 import dagster as dg
 
 from data_platform import contracts
+from data_platform.base.keys import RAW_EVENTS
 from data_platform.ingestion.landing import ensure_tables, land_new_files, sql_list, table_fragments
 from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days, partitions_start
+from data_platform.ingestion.stage import RAW_EVENTS_CONTRACT, RAW_QUARANTINE_CONTRACT
 from data_platform.resources import LandingZone, Warehouse, rollback, rows, run_sql
-from data_platform.validation.contracts import CONTRACTS
 
 RAW_FILES = dg.AssetKey(["raw", "files"])
-RAW_EVENTS = dg.AssetKey(["raw", "events"])
 RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
 
 INGESTION_CODE_VERSION = f"ingestion-1/contract-{contracts.CONTRACT_VERSION}"
@@ -88,7 +88,7 @@ REASONS_CHECK = daily_check(
             "its provenance: source_file, source_line, file_sha256, ingested_at, run_id. Duplicates "
             "are kept here; cleaning removes them.",
             deps=[RAW_FILES],
-            metadata={"dagster/column_schema": CONTRACTS["raw.events"].table_schema()},
+            metadata={"dagster/column_schema": RAW_EVENTS_CONTRACT.table_schema()},
             **_COMMON,
         ),
         dg.AssetSpec(
@@ -96,7 +96,7 @@ REASONS_CHECK = daily_check(
             description="Lines that broke the log contract, with the reason code, the field or value that "
             "triggered it, the raw line and where it came from. Nothing is dropped silently.",
             deps=[RAW_FILES],
-            metadata={"dagster/column_schema": CONTRACTS["raw.quarantine"].table_schema()},
+            metadata={"dagster/column_schema": RAW_QUARANTINE_CONTRACT.table_schema()},
             **_COMMON,
         ),
     ],
@@ -155,8 +155,8 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
             "lines_landed_by_this_run": sum(f.lines for f in landed),
             "dagster/column_schema": contracts.table_schema(FILES_SCHEMA),
         },
-        RAW_EVENTS: {**run, "dagster/column_schema": CONTRACTS["raw.events"].table_schema()},
-        RAW_QUARANTINE: {**run, "dagster/column_schema": CONTRACTS["raw.quarantine"].table_schema()},
+        RAW_EVENTS: {**run, "dagster/column_schema": RAW_EVENTS_CONTRACT.table_schema()},
+        RAW_QUARANTINE: {**run, "dagster/column_schema": RAW_QUARANTINE_CONTRACT.table_schema()},
     })
 
 

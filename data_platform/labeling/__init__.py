@@ -4,5 +4,6 @@ Classes are small integers everywhere in this package (0..K-1); -1 means "no lab
 not answer, a labeling function that abstains).
 """
 
-SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
-ABSTAIN = -1
+from data_platform.base.enums import ABSTAIN, SENTIMENTS
+
+__all__ = ["ABSTAIN", "SENTIMENTS"]

@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
-from data_platform.cleaning.assets import CLEAN_EVENTS
+from data_platform.base.keys import CLEAN_EVENTS, CTR_EXAMPLES
 from data_platform.labeling.direct import (
     DEFAULT_WINDOW_S,
     HISTORY_DAYS,
@@ -15,10 +15,8 @@ from data_platform.labeling.direct import (
 from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
 from data_platform.resources import Warehouse, sensors_default_status
-from data_platform.validation.contracts import CONTRACTS
-from data_platform.provenance.column_maps import lineage_metadata
+from data_platform.labeling.stage import CTR_EXAMPLES_CONTRACT, STAGE
 
-CTR_EXAMPLES = dg.AssetKey(["labels", "ctr_examples"])
 
 ACCOUNTED_CHECK = daily_check(
     "ctr_examples_accounted", CTR_EXAMPLES, blocking=True,
@@ -57,7 +55,7 @@ class CtrLabelConfig(dg.Config):
         partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-HISTORY_DAYS, end_offset=1,
                                                         allow_nonexistent_upstream_partitions=True),
     )},
-    metadata={"dagster/column_schema": CONTRACTS["labels.ctr_examples"].table_schema()},
+    metadata={"dagster/column_schema": CTR_EXAMPLES_CONTRACT.table_schema()},
     check_specs=[ACCOUNTED_CHECK, CALIBRATION_CHECK],
     **WAREHOUSE_STEP,
 )
@@ -85,7 +83,7 @@ def ctr_examples(context: dg.AssetExecutionContext, config: CtrLabelConfig, ware
         "run_days": report.run_days,
         "run_stage_seconds": dg.MetadataValue.json(clock.laps),
         "attribution_window_minutes": config.attribution_window_minutes,
-        **lineage_metadata("labels.ctr_examples"),
+        **STAGE.lineage_metadata("labels.ctr_examples"),
     }})
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from data_platform.base.stage import SqlStep
 from data_platform.resources import rows, run_sql, transaction
 
 DEFAULT_WINDOW_S = 30 * 60
@@ -63,6 +64,13 @@ def check_window(window_s: int) -> int:
     return window_s
 
 
+CTR_DAY_STEPS: tuple[SqlStep, ...] = tuple(SqlStep(f"labeling/{name}.sql") for name in (
+    "ctr_stage_clicks", "ctr_stage_attribution", "ctr_stage_examples", "delete_ctr_examples",
+    "delete_unattributed_clicks", "insert_ctr_examples", "insert_unattributed_clicks"))
+"""The statements that label one impression day, in the order :func:`label_ctr_days` runs them; the column
+lineage of labels.ctr_examples is derived from this same list (``labeling/stage.py``)."""
+
+
 def label_ctr_days(
     con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date, run_id: str,
     window_s: int = DEFAULT_WINDOW_S,
@@ -79,13 +87,8 @@ def label_ctr_days(
         day = start_day
         while day < end_day:
             one = {"start_day": day, "end_day": day + dt.timedelta(days=1)}
-            run_sql(con, "labeling/ctr_stage_clicks.sql", one)
-            run_sql(con, "labeling/ctr_stage_attribution.sql", {"window_s": window_s})
-            run_sql(con, "labeling/ctr_stage_examples.sql", {**one, "window_s": window_s, "run_id": run_id})
-            run_sql(con, "labeling/delete_ctr_examples.sql", one)
-            run_sql(con, "labeling/delete_unattributed_clicks.sql", one)
-            run_sql(con, "labeling/insert_ctr_examples.sql")
-            run_sql(con, "labeling/insert_unattributed_clicks.sql", {**one, "run_id": run_id})
+            for step in CTR_DAY_STEPS:
+                step.run(con, {**one, "window_s": window_s, "run_id": run_id})
             by_day[day] = _day_stats(con, one)  # while the day's clicks are staged
             day += dt.timedelta(days=1)
     return by_day

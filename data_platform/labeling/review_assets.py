@@ -19,7 +19,7 @@ import pyarrow as pa
 
 import dagster as dg
 
-from data_platform.cleaning.assets import CLEAN_EVENTS
+from data_platform.base.keys import CLEAN_EVENTS, REVIEW_EXAMPLES
 from data_platform.cleaning.rules import definitive
 from data_platform.labeling import SENTIMENTS
 from data_platform.labeling.active import STRATEGIES, pick_most_uncertain
@@ -45,8 +45,7 @@ from data_platform.labeling.weak import (
 )
 from data_platform.metadata import StageClock, markdown_table, table_schema_of
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse, load_sql, rollback, rows, run_sql, write_rows
-from data_platform.validation.contracts import CONTRACTS
-from data_platform.provenance.column_maps import lineage_metadata
+from data_platform.labeling.stage import REVIEW_EXAMPLES_CONTRACT, REVIEW_EXAMPLES_STEP, REVIEWS_STEP, STAGE
 
 REVIEWS = dg.AssetKey(["labels", "reviews"])
 GOLD = dg.AssetKey(["labels", "gold"])
@@ -54,7 +53,6 @@ LABEL_MATRIX = dg.AssetKey(["labels", "label_matrix"])
 WEAK_LABELS = dg.AssetKey(["labels", "weak_labels"])
 ANNOTATIONS = dg.AssetKey(["labels", "annotations"])
 HUMAN_CONSENSUS = dg.AssetKey(["labels", "human_consensus"])
-REVIEW_EXAMPLES = dg.AssetKey(["labels", "review_examples"])
 ANNOTATION_TASKS = dg.AssetKey(["labels", "annotation_tasks"])
 
 K = len(SENTIMENTS)
@@ -86,11 +84,11 @@ def reviews(warehouse: Warehouse) -> dg.MaterializeResult:
     and the landing file and line it came from (review_id is the review event's id)."""
     with warehouse.connect() as con:
         run_sql(con, "labeling/create_review_tables.sql")
-        run_sql(con, "labeling/reviews.sql")
+        REVIEWS_STEP.run(con)
         n = run_sql(con, "labeling/count_table.sql", table="labels.reviews").fetchone()[0]
         schema = table_schema_of(con, "labels.reviews")
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "dagster/column_schema": schema,
-                                          **lineage_metadata("labels.reviews")})
+                                          **STAGE.lineage_metadata("labels.reviews")})
 
 
 @dg.asset(key=GOLD, deps=[REVIEWS], code_version="gold-1", **_COMMON)
@@ -284,11 +282,11 @@ def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with warehouse.connect() as con:
         issues = _find_label_issues(con)
         write_rows(con, "labels.label_issues", issues, ISSUE_SCHEMA, replace=True)
-        run_sql(con, "labeling/review_examples.sql", {"label_model": LABEL_MODEL, "run_id": context.run.run_id})
+        REVIEW_EXAMPLES_STEP.run(con, {"label_model": LABEL_MODEL, "run_id": context.run.run_id})
         summary = rows(con, "labeling/review_examples_summary.sql")[0]
         sources = rows(con, "labeling/label_sources.sql")
         on_gold = rows(con, "labeling/confidence_on_gold.sql")
-        schema = CONTRACTS["labels.review_examples"].table_schema()
+        schema = REVIEW_EXAMPLES_CONTRACT.table_schema()
         spam = known_spam(con)
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": summary["examples"],
@@ -297,7 +295,7 @@ def review_examples(context: dg.AssetExecutionContext, warehouse: Warehouse):
         "by_source": dg.MetadataValue.md(markdown_table(sources)),
         "suspected_label_errors": len(issues),
         "confidence_on_gold": dg.MetadataValue.md(markdown_table(_confidence_on_gold(on_gold))),
-        **lineage_metadata("labels.review_examples"),
+        **STAGE.lineage_metadata("labels.review_examples"),
     })
     yield dg.AssetCheckResult(
         check_name=EXAMPLES_CHECK.name,

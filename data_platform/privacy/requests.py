@@ -7,9 +7,10 @@ recorded in ``privacy.rejected_requests`` with its reason, never dropped silentl
 
 - ``opt_out`` adds the subject's keyed pseudonym to ``privacy.consent_history``; the clean step
   excludes the subject's events from its next materialization on (history is not rewritten).
-- ``erase`` removes the person's rows from every table in :data:`PERSON_TABLES`, raw included, in one
-  transaction, and writes ``privacy.erasure_audit`` (request id, table, rows removed, when), which keeps
-  no id and no pseudonym. For a ``user_id`` the person is every event carrying it plus every device
+- ``erase`` removes the person's rows from every person table, raw included, in one transaction (each
+  stage declares its tables and the predicate that finds a person's rows in them, ``Stage.person_columns``;
+  ``catalog.PERSON_TABLES`` collects them, later stages first, and passes them in here), and writes
+  ``privacy.erasure_audit`` (request id, table, rows removed, when), which keeps no id and no pseudonym. For a ``user_id`` the person is every event carrying it plus every device
   whose logins only ever name this user; a shared device keeps other people's rows.
 
 Not covered yet: the landing files themselves (producers' drop zone; a re-landed old file would bring
@@ -23,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,36 +33,6 @@ import duckdb
 from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise, pseudonymise_sql
 from data_platform.resources import existing_tables, load_sql, rollback, run_sql
 
-_RAW_IDS = "(anon_id IN (SELECT id FROM erase_subject_ids) OR user_id IN (SELECT id FROM erase_subject_ids))"
-_PSEUDO_IDS = ("(anon_id IN (SELECT pseudonym FROM erase_subject_ids) "
-               "OR user_id IN (SELECT pseudonym FROM erase_subject_ids))")
-# a quarantined line names the id as a JSON string value: match it quoted (so "ann" is not "annual")
-_RAW_LINE = "EXISTS (SELECT 1 FROM erase_subject_ids s WHERE contains(raw_line, '\"' || s.id || '\"'))"
-
-# Every table that holds rows about a person, and how to find them. Later stages add theirs here.
-# labelling tables are keyed by the review's event id
-_REVIEW = "review_id IN (SELECT event_id FROM erase_events)"
-# the subject's impressions, for the split tables keyed by impression id (listed first: raw goes later)
-_IMPRESSIONS = "(SELECT impression_id FROM raw.events WHERE event_id IN (SELECT event_id FROM erase_events))"
-PERSON_TABLES: dict[str, str] = {
-    "splits.ctr_examples": f"example_id IN {_IMPRESSIONS}",
-    "splits.ctr_examples_train_balanced": f"(example_id IN {_IMPRESSIONS} OR parent_id IN {_IMPRESSIONS} "
-                                          f"OR neighbour_id IN {_IMPRESSIONS})",
-    "splits.review_examples": "example_id IN (SELECT event_id FROM erase_events)",
-    "raw.landed_lines": f"({_RAW_IDS} OR (reason IS NOT NULL AND {_RAW_LINE}))",
-    "raw.events": _RAW_IDS,
-    "raw.quarantine": _RAW_LINE,
-    "clean.events": _PSEUDO_IDS,
-    "clean.filtered_events": "anon_id IN (SELECT pseudonym FROM erase_subject_ids)",
-    "clean.duplicates": "event_id IN (SELECT event_id FROM erase_events)",
-    "clean.identity_map": "anon_id IN (SELECT pseudonym FROM erase_subject_ids)",
-    "labels.ctr_examples": "impression_event_id IN (SELECT event_id FROM erase_events)",
-    "labels.unattributed_clicks": "click_event_id IN (SELECT event_id FROM erase_events)",
-    "labels.label_matrix": "example_id IN (SELECT event_id FROM erase_events)",
-    **{f"labels.{table}": _REVIEW for table in (
-        "reviews", "weak_labels", "gold", "tasks", "annotations", "human_consensus", "review_examples",
-        "label_issues")},
-}
 KINDS = ("opt_out", "erase")
 
 
@@ -126,9 +98,9 @@ def read_new_requests(con: duckdb.DuckDBPyConnection, privacy_dir: Path, now: dt
     return found
 
 
-def _existing(con: duckdb.DuckDBPyConnection) -> list[str]:
+def _existing(con: duckdb.DuckDBPyConnection, person_tables: Mapping[str, str]) -> list[str]:
     present = existing_tables(con)
-    return [t for t in PERSON_TABLES if t in present]
+    return [t for t in person_tables if t in present]
 
 
 def _stage_subject(con, subject_kind: str, subject: str, key: str) -> None:
@@ -140,23 +112,26 @@ def _stage_subject(con, subject_kind: str, subject: str, key: str) -> None:
             pseudonym=pseudonymise_sql("id"))
 
 
-def subject_rows(con: duckdb.DuckDBPyConnection, subject_kind: str, subject: str, key: str) -> dict[str, int]:
-    """Rows per table that still belong to the subject (all zero after an erasure)."""
+def subject_rows(con: duckdb.DuckDBPyConnection, subject_kind: str, subject: str, key: str,
+                 person_tables: Mapping[str, str]) -> dict[str, int]:
+    """Rows per person table that still belong to the subject (all zero after an erasure)."""
     _stage_subject(con, subject_kind, subject, key)
-    return {t: run_sql(con, "privacy/count_subject_rows.sql", table=t, predicate=PERSON_TABLES[t]).fetchone()[0]
-            for t in _existing(con)}
+    return {t: run_sql(con, "privacy/count_subject_rows.sql", table=t, predicate=person_tables[t]).fetchone()[0]
+            for t in _existing(con, person_tables)}
 
 
-def erase_subject(con, request: Request, key: str, run_id: str, now: dt.datetime) -> dict[str, int]:
-    """Remove the subject's rows from every person table in one transaction; audit the counts."""
+def erase_subject(con, request: Request, key: str, run_id: str, now: dt.datetime,
+                  person_tables: Mapping[str, str]) -> dict[str, int]:
+    """Remove the subject's rows from every person table (table -> predicate, erased in that order) in
+    one transaction; audit the counts."""
     con.execute("BEGIN TRANSACTION")
     try:
         _stage_subject(con, request.subject_kind, request.subject, key)
         removed = {}
-        for table in _existing(con):
+        for table in _existing(con, person_tables):
             removed[table] = run_sql(con, "privacy/count_subject_rows.sql", table=table,
-                                     predicate=PERSON_TABLES[table]).fetchone()[0]
-            run_sql(con, "privacy/erase_rows.sql", table=table, predicate=PERSON_TABLES[table])
+                                     predicate=person_tables[table]).fetchone()[0]
+            run_sql(con, "privacy/erase_rows.sql", table=table, predicate=person_tables[table])
             run_sql(con, "privacy/insert_audit.sql", {"request_id": request.request_id, "table_name": table,
                                                       "rows_removed": removed[table], "processed_at": now,
                                                       "run_id": run_id})
@@ -168,8 +143,9 @@ def erase_subject(con, request: Request, key: str, run_id: str, now: dt.datetime
 
 
 def process_requests(con: duckdb.DuckDBPyConnection, privacy_dir: Path, run_id: str,
-                     now: dt.datetime | None = None) -> dict:
-    """Read new request files, record opt-outs, carry out erasures and verify them."""
+                     person_tables: Mapping[str, str], now: dt.datetime | None = None) -> dict:
+    """Read new request files, record opt-outs, carry out erasures over ``person_tables`` (table ->
+    predicate, see :func:`erase_subject`) and verify them."""
     now = now or dt.datetime.now(dt.timezone.utc)
     key = pseudonym_key()
     requests = read_new_requests(con, privacy_dir, now)
@@ -181,9 +157,9 @@ def process_requests(con: duckdb.DuckDBPyConnection, privacy_dir: Path, run_id: 
                 "subject_kind": r.subject_kind, "subject_pseudonym": pseudonymise(r.subject, key),
                 "status": "opted_out", "effective_at": now, "request_id": r.request_id})
         else:
-            for table, n in erase_subject(con, r, key, run_id, now).items():
+            for table, n in erase_subject(con, r, key, run_id, now, person_tables).items():
                 removed[table] = removed.get(table, 0) + n
-            for table, n in subject_rows(con, r.subject_kind, r.subject, key).items():
+            for table, n in subject_rows(con, r.subject_kind, r.subject, key, person_tables).items():
                 remaining[table] = remaining.get(table, 0) + n
         run_sql(con, "privacy/insert_request.sql", {
             "request_id": r.request_id, "kind": r.kind, "subject_kind": r.subject_kind,

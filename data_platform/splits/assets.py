@@ -10,13 +10,13 @@ import numpy as np
 import pyarrow as pa
 
 from data_platform.cleaning.rules import RULESET_VERSION
-from data_platform.labeling.ctr_assets import CTR_EXAMPLES
+from data_platform.base.keys import CTR_EXAMPLES, REVIEW_EXAMPLES
 from data_platform.labeling.functions import lf_registry_version
-from data_platform.labeling.review_assets import LABEL_MODEL, REVIEW_EXAMPLES
+from data_platform.labeling.review_assets import LABEL_MODEL
 from data_platform.metadata import markdown_table, table_schema_of
 from data_platform.resources import Warehouse, existing_tables, exports_root, rows, run_sql
 from data_platform.splits.export import Export, diff_versions, export_columns, write_card, write_export
-from data_platform.labeling import SENTIMENTS
+from data_platform.base.enums import SENTIMENTS
 from data_platform.labeling.human import vote_table
 from data_platform.splits.fairness import agreement_by_group, divergences, group_table
 from data_platform.splits.signal import feature_signal
@@ -33,7 +33,7 @@ from data_platform.splits.split import (
     split_report,
 )
 from data_platform.splits.synthetic import smote
-from data_platform.provenance.column_maps import lineage_metadata
+from data_platform.splits.stage import STAGE
 
 _COMMON = dict(group_name="splits", kinds={"duckdb", "python"}, owners=["team:data-platform"])
 UPSTREAM = {CTR.name: CTR_EXAMPLES, REVIEWS.name: REVIEW_EXAMPLES}
@@ -96,7 +96,7 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             "fairness": dg.MetadataValue.md(markdown_table(table)),
             "feature_signal": dg.MetadataValue.md(markdown_table(signal)),
             **({"rater_agreement_by_category": dg.MetadataValue.md(markdown_table(agreement))} if agreement else {}),
-            **lineage_metadata(f"splits.{spec.name}"),
+            **STAGE.lineage_metadata(f"splits.{spec.name}"),
         })
         yield dg.AssetCheckResult(check_name="split_ratios", passed=not ratio_problems,
                                   metadata={"problems": ", ".join(ratio_problems) or "-",

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from data_platform.base.stage import SqlStep
 from data_platform.resources import existing_tables, rows, run_sql
 
 DEFAULT_RATIOS = (0.6, 0.2, 0.2)
@@ -85,6 +86,14 @@ REVIEWS = DatasetSpec(
 DATASETS = {d.name: d for d in (CTR, REVIEWS)}
 
 
+def assign_step(spec: DatasetSpec) -> SqlStep:
+    """The statement that builds ``splits.<name>`` (the split runner executes it; lineage is derived from it)."""
+    return SqlStep("splits/assign.sql", {
+        "target": f"splits.{spec.name}", "source": spec.source, "id_column": spec.id_column,
+        "group_column": spec.group_column, "event_id_column": spec.event_id_column,
+        "label_column": spec.label_column, "date_column": spec.date_column, "where": spec.where})
+
+
 def check_ratios(ratios: tuple[float, float, float]) -> tuple[float, float, float]:
     """``ratios`` if they are three non-negative shares summing to 1, else ValueError."""
     if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-9:
@@ -103,10 +112,8 @@ def assign_splits(con: duckdb.DuckDBPyConnection, spec: DatasetSpec,
     if spec.source not in existing_tables(con):
         run_sql(con, "splits/empty_split_table.sql", target=f"splits.{spec.name}")
         return 0
-    run_sql(con, "splits/assign.sql", {"salt": SALT, "train": train, "dev": dev},
-            target=f"splits.{spec.name}", source=spec.source, id_column=spec.id_column,
-            group_column=spec.group_column, event_id_column=spec.event_id_column, label_column=spec.label_column, date_column=spec.date_column,
-            where=spec.where)
+    step = assign_step(spec)
+    run_sql(con, step.name, {"salt": SALT, "train": train, "dev": dev}, **step.fragments)
     return run_sql(con, "labeling/count_table.sql", table=f"splits.{spec.name}").fetchone()[0]
 
 

@@ -8,9 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 
-from data_platform.cleaning.assets import CLEAN_EVENTS
-from data_platform.ingestion.assets import RAW_EVENTS
-from data_platform.labeling.ctr_assets import CTR_EXAMPLES
+from data_platform.base.keys import ANOMALIES, CLEAN_EVENTS, CTR_EXAMPLES, FEATURE_STATS, RAW_EVENTS
 from data_platform.metadata import PartitionReport, StageClock, markdown_table, table_schema_of
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
 from data_platform.resources import Warehouse, existing_tables, load_sql, reports_root, rollback, rows, run_sql, write_rows
@@ -22,8 +20,6 @@ from data_platform.validation.schema import SCHEMA_DIR, check_against_schema, re
 from data_platform.validation.sources import load_sources
 from data_platform.validation.stats import compute_feature_stats, load_stats, write_feature_stats
 
-FEATURE_STATS = dg.AssetKey(["monitoring", "feature_stats"])
-ANOMALIES = dg.AssetKey(["monitoring", "anomalies"])
 SOURCE_INVENTORY = dg.AssetKey(["monitoring", "source_inventory"])
 _COMMON = dict(group_name="monitoring", kinds={"duckdb", "python"}, owners=["team:data-platform"])
 

@@ -1,5 +1,6 @@
 """The contract checks: one blocking asset check per table contract (``pandera_contract`` on the asset's
-own table, ``pandera_<table>`` for a side table the asset also writes).
+own table, ``pandera_<table>`` for a side table the asset also writes). The contracts are declared by
+the stages that own the tables and passed in (:func:`build_contract_checks`).
 
 A daily table's check is partitioned like its asset (Dagster's partitioned asset checks), so each
 check evaluation belongs to the day it validated, also in a single-run backfill (one evaluation per
@@ -8,12 +9,14 @@ metadata holds the number of failing rows, failures per column and check, and a 
 rows (where they came from and why).
 """
 
+from collections.abc import Iterable
+
 import dagster as dg
 
 from data_platform.metadata import StageClock, check_evaluations, counts_text, markdown_table
 from data_platform.partitions import daily_partitions, partition_windows
 from data_platform.resources import Warehouse
-from data_platform.validation.contracts import CONTRACTS, TableContract, contract_markdown, validate_partition
+from data_platform.base.tables import TableContract, contract_markdown, validate_partition
 
 
 def build_contract_check(contract: TableContract) -> dg.AssetChecksDefinition:
@@ -63,4 +66,6 @@ def _result(contract: TableContract, report, clock: StageClock) -> dg.AssetCheck
     )
 
 
-CONTRACT_CHECKS = [build_contract_check(c) for c in CONTRACTS.values()]
+def build_contract_checks(contracts: Iterable[TableContract]) -> list[dg.AssetChecksDefinition]:
+    """The blocking pandera check of every contract (the stages' contracts, collected in ``catalog.CONTRACTS``)."""
+    return [build_contract_check(c) for c in contracts]

@@ -10,6 +10,9 @@ From it come:
   constraints (nullable, unique, checks);
 - the blocking asset check ``pandera_contract`` (see ``validation/checks.py``).
 
+The machinery lives here, below every stage; each stage declares the contracts of its own tables
+(``<stage>/stage.py``) and ``data_platform/catalog.py`` collects them.
+
 **How large partitions are validated** (:func:`validate_partition`): never whole in Python. The
 partition's rows stream out of DuckDB as Arrow record batches of ``chunk_rows`` rows (default 100k)
 and each batch is validated by pandera's polars backend (types, nullability, domains, row checks), so
@@ -28,8 +31,6 @@ import pandera.polars as pa
 import polars as pl
 
 from data_platform import contracts as raw_contract
-from data_platform.labeling import SENTIMENTS
-from data_platform.metadata import ddl_columns
 from data_platform.resources import run_sql
 
 POLARS_TYPES = {
@@ -94,159 +95,56 @@ class TableContract:
         )
 
 
-def _isin(values) -> pa.Check:
+def isin(values) -> pa.Check:
+    """The column's values are among ``values``."""
     return pa.Check.isin(list(values), error=f"in {{{', '.join(map(str, values))}}}")
 
 
-def _between(lo: float, hi: float) -> pa.Check:
+def between(lo: float, hi: float) -> pa.Check:
+    """The column's values lie in ``[lo, hi]``."""
     return pa.Check.in_range(lo, hi, error=f"in [{lo}, {hi}]")
 
 
-def _at_least(lo: float) -> pa.Check:
+def at_least(lo: float) -> pa.Check:
+    """The column's values are ``>= lo``."""
     return pa.Check.ge(lo, error=f">= {lo}")
 
 
-def _row_check(name: str, expr: pl.Expr) -> pa.Check:
+def row_check(name: str, expr: pl.Expr) -> pa.Check:
     """A check across columns; ``expr`` is True for a good row."""
     return pa.Check(lambda data: data.lazyframe.select(expr.fill_null(False)), name=name, error=name)
 
 
-def _required_by_event_type() -> list[pa.Check]:
+def required_by_event_type() -> list[pa.Check]:
     """Per event type, the contract's required fields are present (e.g. an impression has a position)."""
     checks = []
     for field_ in raw_contract.FIELDS:
         types = [t for t in field_.required_for if t]
         if not types or set(types) == set(raw_contract.EVENT_TYPES):
             continue
-        checks.append(_row_check(f"{field_.name} present for {'/'.join(types)}",
+        checks.append(row_check(f"{field_.name} present for {'/'.join(types)}",
                                  ~pl.col("event_type").is_in(types) | pl.col(field_.name).is_not_null()))
     return checks
 
 
-_EVENT_DAY = _row_check("event_date is the UTC day of ts", pl.col("event_date") == pl.col("ts").dt.date())
-_PROVENANCE = {"source_file", "source_line", "file_sha256"}
+EVENT_DAY = row_check("event_date is the UTC day of ts", pl.col("event_date") == pl.col("ts").dt.date())
+PROVENANCE_COLUMNS = {"source_file", "source_line", "file_sha256"}
 
 
-def _raw_event_checks() -> dict[str, list[pa.Check]]:
-    checks: dict[str, list[pa.Check]] = {"event_type": [_isin(raw_contract.EVENT_TYPES)]}
+def always_required() -> set[str]:
+    """The event contract's fields that every event type must carry."""
+    return {f.name for f in raw_contract.FIELDS if set(f.required_for) == set(raw_contract.EVENT_TYPES)}
+
+
+def raw_event_checks() -> dict[str, list[pa.Check]]:
+    """The event contract's value checks per field: the event type domain and the numeric bounds."""
+    checks: dict[str, list[pa.Check]] = {"event_type": [isin(raw_contract.EVENT_TYPES)]}
     for f in raw_contract.FIELDS:
         if f.minimum is not None and f.maximum is not None:
-            checks.setdefault(f.name, []).append(_between(f.minimum, f.maximum))
+            checks.setdefault(f.name, []).append(between(f.minimum, f.maximum))
         elif f.minimum is not None:
-            checks.setdefault(f.name, []).append(_at_least(f.minimum))
+            checks.setdefault(f.name, []).append(at_least(f.minimum))
     return checks
-
-
-def _contracts() -> dict[str, TableContract]:
-    always = {f.name for f in raw_contract.FIELDS if set(f.required_for) == set(raw_contract.EVENT_TYPES)}
-    raw_checks = _raw_event_checks()
-    clean_checks = {k: v for k, v in raw_checks.items() if k != "price"}
-    labels = list(SENTIMENTS)
-    out = [
-        TableContract(
-            "raw.events", tuple(raw_contract.raw_events_columns()), "event_date",
-            frozenset(always | _PROVENANCE | {"event_date", "ts_raw", "ingested_at", "run_id"}),
-            unique=("source_file", "source_line"), column_checks=raw_checks,
-            row_checks=(_EVENT_DAY, *_required_by_event_type()),
-            description="accepted events: contract v1 types, domains and per-type required fields"),
-        TableContract(
-            "raw.quarantine", tuple(raw_contract.RAW_QUARANTINE_COLUMNS), "partition_date",
-            frozenset({"partition_date", "source_file", "source_line", "file_sha256", "reason", "ingested_at",
-                       "run_id"}),
-            unique=("source_file", "source_line"),
-            column_checks={"reason": [_isin(raw_contract.QUARANTINE_REASONS)], "source_line": [_at_least(1)]},
-            description="quarantined lines: a known reason and where the line came from"),
-        TableContract(
-            "clean.events", ddl_columns("cleaning/create_tables.sql", "clean.events"), "event_date",
-            frozenset(always | _PROVENANCE | {"event_date", "person_key", "ruleset_version", "fx_version",
-                                              "cleaned_at", "clean_run_id"}),
-            unique=("event_id",),
-            column_checks={**clean_checks, "price_eur": [_at_least(0)], "person_key": [
-                pa.Check.str_matches(r"^p_[0-9a-f]{24}$", error="a keyed pseudonym p_<24 hex>")]},
-            row_checks=(_EVENT_DAY, *[c for c in _required_by_event_type() if "price" not in c.name and
-                                      "currency" not in c.name],
-                        _row_check("price_eur set when a price was sent",
-                                   pl.col("price_raw").is_null() | pl.col("price_eur").is_not_null())),
-            description="clean events: unique event_id, pseudonymised ids, EUR prices, rule and fx versions"),
-        TableContract(
-            "clean.filtered_events", ddl_columns("cleaning/create_tables.sql", "clean.filtered_events"),
-            "event_date", frozenset({"event_id", "event_date", "rule_id", "rule_version", "kind", "ruleset_version",
-                                     "source_file", "source_line"}),
-            column_checks={"kind": [_isin(("bot", "spam", "invalidated", "set_aside"))],
-                           "rule_version": [_at_least(1)]},
-            description="events removed by a rule (or an invalidation, or set aside with a reason), with the rule "
-            "id and version"),
-        TableContract(
-            "labels.ctr_examples", ddl_columns("labeling/create_tables.sql", "labels.ctr_examples"), "event_date",
-            frozenset({"impression_id", "event_date", "impression_ts", "person_key", "item_id", "position",
-                       "position_bucket", "hour_of_day", "day_of_week", "user_impressions_7d", "user_clicks_7d",
-                       "item_impressions_7d", "item_clicks_7d", "predicted_ctr", "model_version", "label",
-                       "label_status", "clicks_on_impression", "attribution_window_s", "impression_event_id",
-                       "source_file", "source_line", "label_run_id"}),
-            unique=("impression_id",),
-            column_checks={
-                "label": [_isin((0, 1))], "label_status": [_isin(("mature", "provisional"))],
-                "position": [_at_least(1)], "position_bucket": [_isin(("1", "2-3", "4-10", "11+"))],
-                "predicted_ctr": [_between(0, 1)], "hour_of_day": [_between(0, 23)], "day_of_week": [_between(1, 7)],
-                **{c: [_at_least(0)] for c in ("user_impressions_7d", "user_clicks_7d", "item_impressions_7d",
-                                               "item_clicks_7d", "clicks_on_impression", "click_delay_s")},
-            },
-            row_checks=(
-                _row_check("label 1 has its click", (pl.col("label") != 1) | pl.col("click_event_id").is_not_null()),
-                _row_check("click delay within the window",
-                           pl.col("click_delay_s").is_null() | (pl.col("click_delay_s") <= pl.col("attribution_window_s"))),
-                _row_check("event_date is the UTC day of impression_ts",
-                           pl.col("event_date") == pl.col("impression_ts").dt.date()),
-            ),
-            description="click-through examples: one per impression, label 0/1 with its click, maturity"),
-        TableContract(
-            "labels.unattributed_clicks", ddl_columns("labeling/create_tables.sql", "labels.unattributed_clicks"),
-            "owner_date", frozenset({"click_event_id", "owner_date", "click_ts", "reason", "source_file", "source_line",
-                                     "label_run_id"}),
-            unique=("click_event_id",),
-            column_checks={"reason": [_isin(("repeat_click", "after_window", "before_impression",
-                                             "unknown_impression"))]},
-            row_checks=(_row_check("a known impression for every reason but unknown_impression",
-                                   (pl.col("reason") == "unknown_impression") | pl.col("impression_id").is_not_null()),),
-            description="clicks that labelled nothing, each with its reason", written_by="labels/ctr_examples"),
-        TableContract(
-            "clean.duplicates", ddl_columns("cleaning/create_tables.sql", "clean.duplicates"), "event_date",
-            frozenset({"event_id", "event_date", "source_file", "source_line", "kept_source_file", "kept_source_line",
-                       "clean_run_id"}),
-            unique=("source_file", "source_line"),
-            row_checks=(_row_check("the dropped copy is not the kept one",
-                                   (pl.col("source_file") != pl.col("kept_source_file"))
-                                   | (pl.col("source_line") != pl.col("kept_source_line"))),),
-            description="dropped repeated deliveries, each with the copy that was kept", written_by="clean/events"),
-        TableContract(
-            "labels.review_examples", _REVIEW_EXAMPLE_COLUMNS, None,
-            frozenset({"review_id", "label", "label_source", "label_confidence", "rater_count", "source_file",
-                       "source_line", "suspected_label_error"}),
-            unique=("review_id",),
-            column_checks={"label": [_isin(labels)], "human_label": [_isin(labels)], "weak_label": [_isin(labels)],
-                           "label_source": [_isin(("gold", "human_consensus", "weak"))],
-                           "label_confidence": [_between(0, 1)], "rating": [_between(1, 5)],
-                           "rater_count": [_at_least(0)]},
-            row_checks=(_row_check("human consensus rows name raters",
-                                   (pl.col("label_source") != "human_consensus") | (pl.col("rater_count") > 0)),),
-            description="the labeled review dataset: one label per review with its source and confidence"),
-    ]
-    return {c.table: c for c in out}
-
-
-# labels.review_examples is created by a query (CREATE TABLE AS); its columns, as that query makes them.
-_REVIEW_EXAMPLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("review_id", "VARCHAR", "the review event's event_id"), ("event_date", "DATE", ""), ("item_id", "VARCHAR", ""),
-    ("category", "VARCHAR", ""), ("text", "VARCHAR", "redacted"), ("rating", "BIGINT", ""),
-    ("label", "VARCHAR", "negative | neutral | positive"),
-    ("label_source", "VARCHAR", "gold > human_consensus > weak"), ("label_confidence", "DOUBLE", ""),
-    ("rater_count", "BIGINT", ""), ("human_label", "VARCHAR", ""), ("human_confidence", "DOUBLE", ""),
-    ("weak_label", "VARCHAR", ""), ("weak_confidence", "DOUBLE", ""), ("suspected_label_error", "BOOLEAN", ""),
-    ("person_key", "VARCHAR", ""), ("source_file", "VARCHAR", ""), ("source_line", "BIGINT", ""),
-    ("label_model", "VARCHAR", ""), ("labeled_at", "TIMESTAMP WITH TIME ZONE", ""), ("label_run_id", "VARCHAR", ""),
-)
-
-CONTRACTS: dict[str, TableContract] = _contracts()
 
 
 @dataclass
@@ -342,4 +240,6 @@ def contract_markdown(contract: TableContract) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CONTRACTS", "ContractReport", "TableContract", "contract_markdown", "validate_partition"]
+__all__ = ["EVENT_DAY", "PROVENANCE_COLUMNS", "ContractReport", "TableContract", "at_least", "between",
+           "contract_markdown", "isin", "raw_event_checks", "required_by_event_type", "row_check",
+           "validate_partition"]

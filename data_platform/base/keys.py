@@ -1,0 +1,10 @@
+"""Asset keys that stages depend on across stage lines (keys mirror schema/table)."""
+
+import dagster as dg
+
+RAW_EVENTS = dg.AssetKey(["raw", "events"])
+CLEAN_EVENTS = dg.AssetKey(["clean", "events"])
+CTR_EXAMPLES = dg.AssetKey(["labels", "ctr_examples"])
+REVIEW_EXAMPLES = dg.AssetKey(["labels", "review_examples"])
+FEATURE_STATS = dg.AssetKey(["monitoring", "feature_stats"])
+ANOMALIES = dg.AssetKey(["monitoring", "anomalies"])
