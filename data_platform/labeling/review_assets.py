@@ -44,7 +44,7 @@ from data_platform.labeling.weak import (
     vote_matrix,
 )
 from data_platform.metadata import StageClock, markdown_table, table_schema_of
-from data_platform.resources import LabelingDesk, LandingZone, Warehouse, load_sql, rollback, rows, run_sql, write_rows
+from data_platform.resources import LabelingDesk, LandingZone, Warehouse, load_sql, rows, run_sql, transaction, write_rows
 from data_platform.validation.contracts import CONTRACTS
 from data_platform.provenance.column_maps import lineage_metadata
 
@@ -444,16 +444,11 @@ def _stratified_sample(pool: list[dict], n: int, rng: np.random.Generator) -> li
 def _replace_read_rows(con, table: str, records: list[dict], schema: pa.Schema, rejects: list[dict]) -> None:
     """Replace ``labels.<table>`` (gold or annotations, rebuilt from every landing file on each run)
     and that reader's rows of labels.annotation_rejects, in one transaction."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         run_sql(con, f"labeling/delete_{table}.sql")
         write_rows(con, f"labels.{table}", records, schema, replace=False)
         run_sql(con, "labeling/delete_rejects.sql", {"gold": table == "gold"})
         write_rows(con, "labels.annotation_rejects", rejects, REJECT_SCHEMA, replace=False)
-        con.execute("COMMIT")
-    except BaseException as error:
-        rollback(con, error)
-        raise
 
 
 def _confidence_on_gold(found: list[dict]) -> list[dict]:
