@@ -143,7 +143,7 @@ def apply_identity_sql(events_table: str) -> str:
 
 def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
     for table in _WORK_TABLES:
-        run_sql(con, "cleaning/identity_drop.sql", table=table)
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
 
 
 __all__ = ["IdentityStats", "apply_identity_sql", "build_identity_map", "rule_name"]

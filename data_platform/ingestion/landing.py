@@ -495,7 +495,7 @@ def _land_one(con, lf: LandingFile, previous: tuple | None, run_id: str, min_ts,
     fallback_day = min(max(lf.mtime.date(), min_ts.date()), now.date())
     try:
         with transaction(con):
-            file_id = run_sql(con, "ingestion/next_file_id.sql").fetchone()[0]
+            file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM raw.files").fetchone()[0]
             con.register("landing_lines", reader)
             try:
                 run_sql(

@@ -108,7 +108,7 @@ def anomalies(context: dg.AssetExecutionContext, config: MonitoringConfig, wareh
     judged: dict[dt.date, dict] = {}  # per day: its anomalies, drift comparisons and HTML report
     with warehouse.connect() as con:
         run_sql(con, "validation/create_monitoring_tables.sql")
-        first, latest = run_sql(con, "validation/raw_day_span.sql").fetchone()
+        first, latest = con.execute("SELECT min(event_date), max(event_date) FROM raw.events").fetchone()
         for _, window in report.windows:
             day = window["start_day"]
             drift_rows, found, current, reference = _judge_day(con, day, first, latest, config, thresholds)
