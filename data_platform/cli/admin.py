@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from data_platform.resources import PROJECT_ROOT, labeling_root, landing_root, warehouse_path
+from data_platform.resources import dagster_home, labeling_root, landing_root, warehouse_path
 
 
 def _dg_launch(launch_args: list[str]) -> int:
@@ -23,7 +23,7 @@ def _dg_launch(launch_args: list[str]) -> int:
 def cmd_launch(args: argparse.Namespace) -> int:
     """``dg launch`` without its log on the terminal: what ran, how long, the run's steps and every check
     that did not pass with its reason (the full log stays in the run history, the UI's Runs page)."""
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
+    os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
     launch_args = ["--job", args.job] if args.job else ["--assets", args.assets]
     if args.partition:
         launch_args += ["--partition", args.partition]
@@ -236,7 +236,7 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     from data_platform.provenance.invalidate import run_invalidation
 
     kind, value = _input_of(args)
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
+    os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"  # re-runs read files already landed
     result = run_invalidation(lambda read_only: duckdb.connect(str(warehouse_path()), read_only=read_only),
                               kind, value, args.reason, args.who or getpass.getuser(), _dg_launch,

@@ -17,7 +17,8 @@ import duckdb
 from data_platform.cli.admin import _dg_launch, _settle_sensors, cmd_invalidate, cmd_tick
 from data_platform.cli.summary import cmd_summary
 from data_platform.resources import (
-    PROJECT_ROOT,
+    DEFAULT_DAGSTER_HOME,
+    dagster_home,
     exports_root,
     labeling_root,
     landing_root,
@@ -59,10 +60,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 path.unlink()
         for wal in warehouse_path().parent.glob(warehouse_path().name + ".wal"):
             wal.unlink()
-        # the project's own demo instance starts empty too: its history (runs, sensor cursors, trigger events
-        # "once per version") described the warehouse just deleted. Another DAGSTER_HOME is left alone.
-        demo_home = PROJECT_ROOT / "dagster_home"
-        if Path(os.environ.get("DAGSTER_HOME", demo_home)).resolve() == demo_home.resolve():
+        # the demo's own instance (the default, dagster_home/ here) starts empty too: its history (runs, sensor
+        # cursors, trigger events "once per version") described the warehouse just deleted. Another DAGSTER_HOME
+        # is left alone.
+        demo_home = Path(DEFAULT_DAGSTER_HOME).resolve()
+        if dagster_home().resolve() == demo_home:
             for name in ("history", "storage", "schedules", "logs"):
                 shutil.rmtree(demo_home / name, ignore_errors=True)
     # the demo's world ends on its last simulated day: its partitions end there, so the UI shows the days
@@ -79,7 +81,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     first, last = event_days[0], min(event_days[-1], os.environ["DATA_PLATFORM_END_DATE"])
     # the generator renames finished files into place, so they need no settling time
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
+    os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
     steps = [
         (f"== 2/{STEPS} ingest, clean and label clicks for {first}...{last} (dg launch, one run)",
          ["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"]),
