@@ -5,8 +5,8 @@ sensor's tick, and the instance both work on."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib.resources
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,20 +17,29 @@ from pathlib import Path
 import dagster as dg
 
 from data_platform.metadata import counts_text
-from data_platform.resources import PROJECT_ROOT
+from data_platform.resources import dagster_home
+
+# The code location, as workspace.yaml declares it for the webserver and the daemon (module and name): the
+# runs and sensor ticks made from the command line belong to the same location, whatever the current folder.
+DEFINITIONS_MODULE = "data_platform.definitions"
+LOCATION_NAME = "data_platform"
+# The instance settings a new DAGSTER_HOME gets (run queue, the duckdb pool): the package's copy of
+# dagster_home/dagster.yaml, so an installed wheel has them too.
+INSTANCE_YAML = importlib.resources.files("data_platform") / "dagster.yaml"
 
 
 def dg_launch(launch_args: list[str]) -> int:
-    """Run ``dg launch <launch_args>`` with the instance of ``DAGSTER_HOME`` (default: the project's
-    ``dagster_home/``, initialised if new); print what ran, how long it took and the run's summary
-    (:func:`run_summary`), and on failure the end of dg's output too; return its exit code. dg's own log
-    (DEBUG lines, library warnings) stays out of the terminal: it is in the instance's run history (the
-    UI's Runs page)."""
+    """Run ``dg launch <launch_args>`` on the code location (:data:`DEFINITIONS_MODULE`) with the instance of
+    ``DAGSTER_HOME`` (default: ``dagster_home/`` in the current folder, initialised if new); print what ran,
+    how long it took and the run's summary (:func:`run_summary`), and on failure the end of dg's output too;
+    return its exit code. dg's own log (DEBUG lines, library warnings) stays out of the terminal: it is in
+    the instance's run history (the UI's Runs page). It runs in the current folder, so relative settings
+    (``data/...``) name the same files for the command and for the run."""
     home = init_instance()
-    cmd = [str(Path(sys.executable).with_name("dg")), "launch", *launch_args]
+    cmd = [str(Path(sys.executable).with_name("dg")), "launch", *launch_args, "--module-name", DEFINITIONS_MODULE]
     since = dt.datetime.now(dt.timezone.utc)
     started = time.perf_counter()
-    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env={**os.environ, "DAGSTER_HOME": str(home)},
+    done = subprocess.run(cmd, env={**os.environ, "DAGSTER_HOME": str(home)},
                           capture_output=True, text=True)
     seconds = time.perf_counter() - started
     summary = run_summary(since, home)
@@ -124,10 +133,6 @@ def _count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value != 0
 
 
-WORKSPACE = PROJECT_ROOT / "workspace.yaml"
-INSTANCE_YAML = PROJECT_ROOT / "dagster_home" / "dagster.yaml"
-
-
 def init_instance(home: str | Path | None = None) -> Path:
     """Make ``home`` (default ``DAGSTER_HOME``) a ready Dagster instance, once, before services start.
 
@@ -137,10 +142,10 @@ def init_instance(home: str | Path | None = None) -> Path:
     once and one of them can die (``table alembic_version already exists``)."""
     import dagster as dg
 
-    home = Path(home or os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / "dagster_home").resolve()
+    home = Path(home or dagster_home()).resolve()
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
-        shutil.copy(INSTANCE_YAML, home / "dagster.yaml")
+        (home / "dagster.yaml").write_bytes(INSTANCE_YAML.read_bytes())
         print(f"   {home}/dagster.yaml: the project's instance settings (run queue, one DuckDB writer)",
               file=sys.stderr)
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -162,13 +167,13 @@ class TickReport:
 
 
 def _repository_origin():
-    """The repository's origin as the webserver and the daemon see it (the code location of
-    workspace.yaml), so what is stored here is what they read."""
+    """The repository's origin as the webserver and the daemon see it (the code location workspace.yaml
+    declares), so what is stored here is what they read."""
     from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
     from dagster._core.remote_origin import RemoteRepositoryOrigin
-    from dagster._core.workspace.load import location_origins_from_yaml_paths
+    from dagster._core.workspace.load import location_origin_from_module_name
 
-    [location] = location_origins_from_yaml_paths([str(WORKSPACE)])
+    location = location_origin_from_module_name(DEFINITIONS_MODULE, None, None, LOCATION_NAME)
     return RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME)
 
 

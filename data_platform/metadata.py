@@ -106,8 +106,9 @@ def ddl_tables() -> dict[str, dg.TableSchema]:
     from data_platform.resources import SQL_DIR
 
     out = {}
-    for path in sorted(SQL_DIR.glob("*/create_*.sql")):
-        name = path.relative_to(SQL_DIR).as_posix()
+    ddl_files = [(f"{stage.name}/{path.name}", path) for stage in SQL_DIR.iterdir() if stage.is_dir()
+                 for path in stage.iterdir() if path.name.startswith("create_") and path.name.endswith(".sql")]
+    for name, path in sorted(ddl_files, key=lambda named: named[0]):
         if "{" in path.read_text():
             continue  # a template its stage fills in (ingestion's landed lines): not a plain DDL
         for table, cols in _ddl_catalog(name).items():

@@ -25,6 +25,7 @@ typo stops the code location from loading instead of silently turning a guard of
 from __future__ import annotations
 
 import datetime as dt
+import importlib.resources
 import math
 import os
 import re
@@ -37,10 +38,15 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+# The source checkout (tests and tools read the repository through it); the platform itself reads its files as
+# package resources, so an installed wheel works from any folder.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SQL_DIR = PROJECT_ROOT / "sql"
+# ``sql/<stage>/``: the top-level sql/ folder, reached as the package's ``sql`` (a link in the checkout, a copy
+# in the wheel)
+SQL_DIR = importlib.resources.files("data_platform") / "sql"
 
 DEFAULT_START_DATE = "2026-11-01"
+DEFAULT_DAGSTER_HOME = "dagster_home"  # in the current folder: the checkout's demo instance when run from its root
 DEFAULT_MAX_LINE_BYTES = 1 << 20  # a longer landing line is quarantined as line_too_long
 
 
@@ -83,6 +89,12 @@ def _env_path(var: str, default: str) -> Path:
 def warehouse_path() -> Path:
     """The DuckDB warehouse file."""
     return _env_path("DATA_PLATFORM_WAREHOUSE", "data/warehouse.duckdb")
+
+
+def dagster_home() -> Path:
+    """The Dagster instance the commands use: ``DAGSTER_HOME``, else ``dagster_home`` in the current folder
+    (the project's demo instance when run from the checkout, as ``make`` does)."""
+    return _env_path("DAGSTER_HOME", DEFAULT_DAGSTER_HOME)
 
 
 def landing_root() -> Path:
@@ -157,7 +169,7 @@ def load_sql(name: str, **fragments: str) -> str:
     ``fragments`` fill ``{placeholders}`` with SQL *structure* generated from the contract (column
     lists, per-field checks); values are never formatted in: they are bound as ``$parameters``.
     """
-    text = (SQL_DIR / name).read_text(encoding="utf-8")
+    text = SQL_DIR.joinpath(*name.split("/")).read_text(encoding="utf-8")
     return text.format(**fragments) if fragments else text
 
 

@@ -12,7 +12,7 @@ from data_platform.base.stage import SqlStep, Stage, StepGroup, flatten
 def test_a_step_binds_the_parameters_its_statement_names_and_says_which_are_missing():
     con = duckdb.connect()
     con.execute("CREATE TABLE raw_events AS SELECT range AS n FROM range(5)")
-    count = SqlStep("labeling/count_table.sql", {"table": "raw_events"})
+    count = SqlStep("privacy/count_subject_rows.sql", {"table": "raw_events", "predicate": "n < 5"})
     # values the statement does not name are not bound (DuckDB refuses unused named parameters)
     assert count.run(con, {"start_day": "2026-11-02", "unused": 1}).fetchone()[0] == 5
     stage_day = SqlStep("cleaning/stage_day_events.sql")

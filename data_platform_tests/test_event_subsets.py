@@ -60,7 +60,7 @@ def test_every_job_runs_on_a_subset_of_event_types(tmp_path, monkeypatch, shape)
 
 
 def test_summary_says_there_is_no_gold_rather_than_an_accuracy_of_zero(tmp_path, monkeypatch):
-    from data_platform.cli import _stage_counts
+    from data_platform.cli.summary import _stage_counts
 
     defs, warehouse = jobs_world(tmp_path, monkeypatch, clicks_only())
     run_job(defs, "daily_pipeline", DAY)

@@ -248,6 +248,7 @@ def test_a_file_that_keeps_failing_is_set_aside_and_the_others_land(warehouse, l
     import duckdb
 
     from data_platform.ingestion import landing as landing_module
+    from data_platform.resources import transaction
 
     write_lines(landing.events_dir() / "good.jsonl", [event("g1")])
     bad = write_lines(landing.events_dir() / "poison.jsonl", [event("p1")])
@@ -255,13 +256,9 @@ def test_a_file_that_keeps_failing_is_set_aside_and_the_others_land(warehouse, l
 
     def failing(con, lf, *args, **kwargs):
         if lf.rel == "poison.jsonl":
-            con.execute("BEGIN TRANSACTION")
-            con.execute("CREATE TEMP TABLE half_done AS SELECT 1")  # work the failure must roll back
-            try:
+            with transaction(con):
+                con.execute("CREATE TEMP TABLE half_done AS SELECT 1")  # work the failure must roll back
                 raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate (simulated)")
-            except BaseException as error:
-                landing_module.rollback(con, error)
-                raise
         return real(con, lf, *args, **kwargs)
 
     monkeypatch.setattr(landing_module, "_land_one", failing)

@@ -20,7 +20,7 @@ import pyarrow as pa
 from data_platform.base.keys import CTR_EXAMPLES, FEATURE_STATS, REVIEW_EXAMPLES
 from data_platform.metadata import PartitionReport, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_partitions, partition_days
-from data_platform.resources import Warehouse, existing_tables, rollback, sensors_default_status, write_rows
+from data_platform.resources import Warehouse, existing_tables, sensors_default_status, transaction, write_rows
 from data_platform.flywheel.signal import REASONS, Decision, SignalThresholds, decide
 from data_platform.validation.drift import load_thresholds
 from data_platform.validation.features import BY_TABLE
@@ -83,18 +83,13 @@ def retraining_signal(context: dg.AssetExecutionContext, config: RetrainingSigna
                           signal_for_reviews(con, day, config.thresholds())]
             day += dt.timedelta(days=1)
         con.execute(CREATE_TABLE)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute("DELETE FROM monitoring.retraining_signal WHERE day >= ? AND day < ?",
                         [days["start_day"], days["end_day"]])
             write_rows(con, "monitoring.retraining_signal", [{
                 "day": dt.date.fromisoformat(d.day), "dataset": d.dataset, "version": d.version, "refresh": d.refresh,
                 "reasons": json.dumps(d.reasons), "figures": json.dumps(d.figures), "note": d.note,
                 "run_id": context.run.run_id} for d in decisions], SIGNAL_SCHEMA, replace=False)
-            con.execute("COMMIT")
-        except BaseException as error:
-            rollback(con, error)
-            raise
     for d in decisions:
         context.log.info(f"{d.day} {d.summary()}")
     report = PartitionReport(context)

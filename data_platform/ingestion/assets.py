@@ -16,7 +16,7 @@ from data_platform.ingestion.landing import ensure_tables, land_new_files, sql_l
 from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days, partitions_start
 from data_platform.ingestion.stage import RAW_EVENTS_CONTRACT, RAW_QUARANTINE_CONTRACT
-from data_platform.resources import LandingZone, Warehouse, rollback, rows, run_sql
+from data_platform.resources import LandingZone, Warehouse, rows, run_sql, transaction
 
 RAW_FILES = dg.AssetKey(["raw", "files"])
 RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
@@ -130,14 +130,9 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
                 f"days {[d.isoformat() for d in f.partitions]}"
             )
         clock.lap("land_s")
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             for statement in ("delete_events", "insert_events", "delete_quarantine", "insert_quarantine"):
                 run_sql(con, f"ingestion/{statement}.sql", days, **table_fragments())
-            con.execute("COMMIT")
-        except BaseException as error:
-            rollback(con, error)
-            raise
         clock.lap("cut_days_s")
         report = PartitionReport(context)
         report.describe(lambda day: _day_metadata(con, day))

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_platform import contracts
-from data_platform.resources import DEFAULT_MAX_LINE_BYTES, load_sql, rollback, run_sql
+from data_platform.resources import DEFAULT_MAX_LINE_BYTES, load_sql, run_sql, transaction
 
 LANDING_SUFFIXES = (".jsonl", ".jsonl.gz")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -479,6 +479,10 @@ def land_new_files(
     return landed
 
 
+class _SameBytes(Exception):
+    """A file version's bytes are those of its current version (a copy with a new mtime)."""
+
+
 def _land_one(con, lf: LandingFile, previous: tuple | None, run_id: str, min_ts, now,
               opened=None, max_line_bytes: int = MAX_LINE_BYTES) -> LandedFile | None:
     """Parse one file version in a transaction; the file is read once (hashed while parsed).
@@ -489,42 +493,39 @@ def _land_one(con, lf: LandingFile, previous: tuple | None, run_id: str, min_ts,
     reader = pa.RecordBatchReader.from_batches(
         LINE_SCHEMA, read_lines(lf.path, lf.compressed, counter, opened=opened, max_line_bytes=max_line_bytes))
     fallback_day = min(max(lf.mtime.date(), min_ts.date()), now.date())
-    con.execute("BEGIN TRANSACTION")
     try:
-        file_id = run_sql(con, "ingestion/next_file_id.sql").fetchone()[0]
-        con.register("landing_lines", reader)
-        try:
-            run_sql(
-                con,
-                "ingestion/parse_lines.sql",
-                {"file_id": file_id, "run_id": run_id, "ingested_at": now, "min_ts": min_ts,
-                 "max_ts": now + dt.timedelta(days=1), "max_line_bytes": max_line_bytes},
-                **contract_sql_fragments(),
-            )
-        finally:
-            con.unregister("landing_lines")
-        sha = counter.digest.hexdigest()
-        if previous and previous[1] == sha:  # same bytes, new mtime (copied again): keep the old parse
-            con.execute("ROLLBACK")
-            run_sql(con, "ingestion/touch_file.sql", {"source_file": lf.rel, "mtime": lf.mtime, "size": lf.size})
-            return None
-        replaced: tuple[dt.date, ...] = ()
-        if previous:
-            replaced = tuple(run_sql(con, "ingestion/file_counts.sql", {"file_id": previous[0]}).fetchone()[2])
-            old = {"old_file_id": previous[0]}
-            run_sql(con, "ingestion/supersede_file.sql", {**old, "new_sha256": sha, "at": now})
-            run_sql(con, "ingestion/drop_landed_lines.sql", old)
-        run_sql(con, "ingestion/fill_partition_dates.sql", {"file_id": file_id, "fallback_day": fallback_day})
-        run_sql(con, "ingestion/register_file.sql", {
-            "file_id": file_id, "source_file": lf.rel, "file_sha256": sha, "size_bytes": lf.size,
-            "mtime": lf.mtime, "compressed": lf.compressed, "lines": counter.lines, "landed_at": now,
-            "run_id": run_id,
-        })
-        accepted, quarantined, partitions = run_sql(con, "ingestion/file_counts.sql", {"file_id": file_id}).fetchone()
-        con.execute("COMMIT")
-    except BaseException as error:
-        rollback(con, error)
-        raise
+        with transaction(con):
+            file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM raw.files").fetchone()[0]
+            con.register("landing_lines", reader)
+            try:
+                run_sql(
+                    con,
+                    "ingestion/parse_lines.sql",
+                    {"file_id": file_id, "run_id": run_id, "ingested_at": now, "min_ts": min_ts,
+                     "max_ts": now + dt.timedelta(days=1), "max_line_bytes": max_line_bytes},
+                    **contract_sql_fragments(),
+                )
+            finally:
+                con.unregister("landing_lines")
+            sha = counter.digest.hexdigest()
+            if previous and previous[1] == sha:  # same bytes, new mtime (copied again): keep the old parse
+                raise _SameBytes
+            replaced: tuple[dt.date, ...] = ()
+            if previous:
+                replaced = tuple(run_sql(con, "ingestion/file_counts.sql", {"file_id": previous[0]}).fetchone()[2])
+                old = {"old_file_id": previous[0]}
+                run_sql(con, "ingestion/supersede_file.sql", {**old, "new_sha256": sha, "at": now})
+                run_sql(con, "ingestion/drop_landed_lines.sql", old)
+            run_sql(con, "ingestion/fill_partition_dates.sql", {"file_id": file_id, "fallback_day": fallback_day})
+            run_sql(con, "ingestion/register_file.sql", {
+                "file_id": file_id, "source_file": lf.rel, "file_sha256": sha, "size_bytes": lf.size,
+                "mtime": lf.mtime, "compressed": lf.compressed, "lines": counter.lines, "landed_at": now,
+                "run_id": run_id,
+            })
+            accepted, quarantined, partitions = run_sql(con, "ingestion/file_counts.sql", {"file_id": file_id}).fetchone()
+    except _SameBytes:  # its parse is rolled back; only the file's new mtime is recorded
+        run_sql(con, "ingestion/touch_file.sql", {"source_file": lf.rel, "mtime": lf.mtime, "size": lf.size})
+        return None
     return LandedFile(
         file_id=file_id, rel=lf.rel, sha256=sha, lines=counter.lines, accepted=accepted,
         quarantined=quarantined, partitions=tuple(partitions), replaced_partitions=replaced,

@@ -44,7 +44,7 @@ from data_platform.labeling.weak import (
     vote_matrix,
 )
 from data_platform.metadata import StageClock, markdown_table, table_schema_of
-from data_platform.resources import LabelingDesk, LandingZone, Warehouse, load_sql, rollback, rows, run_sql, write_rows
+from data_platform.resources import LabelingDesk, LandingZone, Warehouse, load_sql, rows, run_sql, transaction, write_rows
 from data_platform.labeling.stage import REVIEW_EXAMPLES_CONTRACT, REVIEW_EXAMPLES_STEP, REVIEWS_STEP, STAGE
 
 REVIEWS = dg.AssetKey(["labels", "reviews"])
@@ -85,7 +85,7 @@ def reviews(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         run_sql(con, "labeling/create_review_tables.sql")
         REVIEWS_STEP.run(con)
-        n = run_sql(con, "labeling/count_table.sql", table="labels.reviews").fetchone()[0]
+        n = con.execute("SELECT count(*) FROM labels.reviews").fetchone()[0]
         schema = table_schema_of(con, "labels.reviews")
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "dagster/column_schema": schema,
                                           **STAGE.lineage_metadata("labels.reviews")})
@@ -99,7 +99,7 @@ def gold(warehouse: Warehouse, landing: LandingZone) -> dg.MaterializeResult:
     answers, rejects = read_gold_files(landing.annotations_dir() / "gold")
     with warehouse.connect() as con:
         run_sql(con, "labeling/create_review_tables.sql")
-        known = {r[0] for r in run_sql(con, "labeling/review_ids.sql").fetchall()}
+        known = {r[0] for r in con.execute("SELECT review_id FROM labels.reviews").fetchall()}
         unknown = [a for a in answers if a["review_id"] not in known]
         rejects += [{"source_file": a["source_file"], "position": None, "reason": "unknown_review",
                      "detail": a["review_id"]} for a in unknown]
@@ -325,7 +325,7 @@ def _find_label_issues(con) -> list[dict]:
     """Human consensus labels that confident learning flags, with out-of-sample probabilities from a
     naive Bayes over the LF votes trained on the other folds of the human-labelled reviews."""
     ids, votes = vote_matrix(con, "labels.label_matrix", len(REVIEW_LFS))
-    human = dict(run_sql(con, "labeling/consensus_indexes.sql").fetchall())
+    human = dict(con.execute("SELECT review_id, label_index FROM labels.human_consensus WHERE label_index >= 0").fetchall())
     labels = np.array([human.get(r, -1) for r in ids], dtype=np.int64)
     if (labels >= 0).sum() < 20:
         return []
@@ -442,16 +442,11 @@ def _stratified_sample(pool: list[dict], n: int, rng: np.random.Generator) -> li
 def _replace_read_rows(con, table: str, records: list[dict], schema: pa.Schema, rejects: list[dict]) -> None:
     """Replace ``labels.<table>`` (gold or annotations, rebuilt from every landing file on each run)
     and that reader's rows of labels.annotation_rejects, in one transaction."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        run_sql(con, f"labeling/delete_{table}.sql")
+    with transaction(con):
+        con.execute(f"DELETE FROM labels.{table}")
         write_rows(con, f"labels.{table}", records, schema, replace=False)
         run_sql(con, "labeling/delete_rejects.sql", {"gold": table == "gold"})
         write_rows(con, "labels.annotation_rejects", rejects, REJECT_SCHEMA, replace=False)
-        con.execute("COMMIT")
-    except BaseException as error:
-        rollback(con, error)
-        raise
 
 
 def _confidence_on_gold(found: list[dict]) -> list[dict]:

@@ -36,13 +36,13 @@ def build_label_matrix(con: duckdb.DuckDBPyConnection, source: str, id_column: s
         for i, lf in enumerate(lfs)
     )
     run_sql(con, "labeling/label_matrix.sql", target=target, lf_selects=selects)
-    return run_sql(con, "labeling/count_table.sql", table=target).fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
 
 
 def vote_matrix(con: duckdb.DuckDBPyConnection, matrix: str, n_lfs: int) -> tuple[list[str], np.ndarray]:
     """``(example ids, votes[n_examples, n_lfs])`` from a long label matrix, in example_id order."""
-    ids = [r[0] for r in run_sql(con, "labeling/matrix_examples.sql", matrix=matrix).fetchall()]
-    cells = run_sql(con, "labeling/vote_cells.sql", matrix=matrix).fetchnumpy()["vote"]
+    ids = [r[0] for r in con.execute(f"SELECT DISTINCT example_id FROM {matrix} ORDER BY example_id").fetchall()]
+    cells = con.execute(f"SELECT vote FROM {matrix} ORDER BY example_id, lf_index").fetchnumpy()["vote"]
     return ids, np.asarray(cells, dtype=np.int64).reshape(len(ids), n_lfs)
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 
 from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise, pseudonymise_sql
-from data_platform.resources import existing_tables, load_sql, rollback, run_sql
+from data_platform.resources import existing_tables, load_sql, run_sql, transaction
 
 KINDS = ("opt_out", "erase")
 
@@ -124,8 +124,7 @@ def erase_subject(con, request: Request, key: str, run_id: str, now: dt.datetime
                   person_tables: Mapping[str, str]) -> dict[str, int]:
     """Remove the subject's rows from every person table (table -> predicate, erased in that order) in
     one transaction; audit the counts."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         _stage_subject(con, request.subject_kind, request.subject, key)
         removed = {}
         for table in _existing(con, person_tables):
@@ -135,10 +134,6 @@ def erase_subject(con, request: Request, key: str, run_id: str, now: dt.datetime
             run_sql(con, "privacy/insert_audit.sql", {"request_id": request.request_id, "table_name": table,
                                                       "rows_removed": removed[table], "processed_at": now,
                                                       "run_id": run_id})
-        con.execute("COMMIT")
-    except BaseException as error:
-        rollback(con, error)
-        raise
     return removed
 
 

@@ -43,7 +43,7 @@ def record_invalidation(con: duckdb.DuckDBPyConnection, kind: str, value: str, r
     if not reason.strip():
         raise ValueError("an invalidation needs a reason")
     run_sql(con, "provenance/create_tables.sql")
-    new_id = run_sql(con, "provenance/next_invalidation.sql").fetchone()[0]
+    new_id = con.execute("SELECT coalesce(max(invalidation_id), 0) + 1 FROM provenance.invalidations").fetchone()[0]
     run_sql(con, "provenance/insert_invalidation.sql",
             {"id": new_id, "kind": kind, "value": value, "reason": reason, "who": who})
     return new_id

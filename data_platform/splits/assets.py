@@ -142,7 +142,7 @@ def _agreement_by_group(con) -> list[dict]:
     table = vote_table(rows(con, "labeling/annotation_rows.sql"))
     if not table.reviews:
         return []
-    category = dict(run_sql(con, "splits/review_categories.sql").fetchall())
+    category = dict(con.execute("SELECT review_id, category FROM labels.reviews").fetchall())
     groups = np.array([category.get(r) or "unknown" for r in table.reviews], dtype=object)
     return [_rounded(r) for r in agreement_by_group(table.votes, groups, len(SENTIMENTS))]
 
@@ -321,7 +321,7 @@ def _card(con, spec: DatasetSpec, export: Export, previous, balancing: dict | No
         "counts": export.counts, "label_share": report.label_share, "columns": export_columns(spec),
         "assignment": "md5(salt | person) -> bucket in [0, 1), cut 60/20/20; one person per split",
         "sources": sources, "code_versions": code, "known_issues": issues[:30],
-        "label_sources": dict(run_sql(con, "splits/label_sources.sql").fetchall()) if spec is REVIEWS else {},
+        "label_sources": dict(con.execute("SELECT label_source, count(*) FROM labels.review_examples GROUP BY 1 ORDER BY 2 DESC").fetchall()) if spec is REVIEWS else {},
         "balanced_train": balancing or {},
     }
     if previous and previous[0] != export.version and Path(previous[1]).exists():

@@ -108,13 +108,13 @@ def assign_splits(con: duckdb.DuckDBPyConnection, spec: DatasetSpec,
     A source table that does not exist (its labeling job never ran, or the logs hold no event of its
     type, e.g. no review) gives an empty split table: a dataset with no examples, not an error."""
     train, dev, _ = check_ratios(ratios)
-    run_sql(con, "splits/create_schema.sql")
+    con.execute("CREATE SCHEMA IF NOT EXISTS splits")
     if spec.source not in existing_tables(con):
         run_sql(con, "splits/empty_split_table.sql", target=f"splits.{spec.name}")
         return 0
     step = assign_step(spec)
     run_sql(con, step.name, {"salt": SALT, "train": train, "dev": dev}, **step.fragments)
-    return run_sql(con, "labeling/count_table.sql", table=f"splits.{spec.name}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM splits.{spec.name}").fetchone()[0]
 
 
 @dataclass(frozen=True)
@@ -180,9 +180,9 @@ def split_report(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> SplitRepo
 
 def splits_of(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> dict[str, str]:
     """example id -> split (for tests and diffs)."""
-    return dict(run_sql(con, "splits/example_splits.sql", table=f"splits.{spec.name}").fetchall())
+    return dict(con.execute(f"SELECT example_id, split FROM splits.{spec.name}").fetchall())
 
 
 def date_range(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> tuple[dt.date | None, dt.date | None]:
     """First and last example day of the split table."""
-    return run_sql(con, "splits/date_range.sql", table=f"splits.{spec.name}").fetchone()
+    return con.execute(f"SELECT min(example_date), max(example_date) FROM splits.{spec.name}").fetchone()

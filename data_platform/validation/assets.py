@@ -11,7 +11,7 @@ import pyarrow as pa
 from data_platform.base.keys import ANOMALIES, CLEAN_EVENTS, CTR_EXAMPLES, FEATURE_STATS, RAW_EVENTS
 from data_platform.metadata import PartitionReport, StageClock, markdown_table, table_schema_of
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
-from data_platform.resources import Warehouse, existing_tables, load_sql, reports_root, rollback, rows, run_sql, write_rows
+from data_platform.resources import Warehouse, existing_tables, load_sql, reports_root, rows, run_sql, transaction, write_rows
 from data_platform.validation.drift import ks_statistic_sql, load_thresholds
 from data_platform.validation.features import BY_TABLE, MONITORED, SKEW, skew_features
 from data_platform.validation.monitor import MIN_ROWS, compare, merge_stats, volume_anomalies, warming_up
@@ -104,7 +104,7 @@ def anomalies(context: dg.AssetExecutionContext, config: MonitoringConfig, wareh
     judged: dict[dt.date, dict] = {}  # per day: its anomalies, drift comparisons and HTML report
     with warehouse.connect() as con:
         run_sql(con, "validation/create_monitoring_tables.sql")
-        first, latest = run_sql(con, "validation/raw_day_span.sql").fetchone()
+        first, latest = con.execute("SELECT min(event_date), max(event_date) FROM raw.events").fetchone()
         for _, window in report.windows:
             day = window["start_day"]
             drift_rows, found, current, reference = _judge_day(con, day, first, latest, config, thresholds)
@@ -286,16 +286,11 @@ def _save_day(con, day: dt.date, drift_rows: list[dict], found: list[dict], run_
     found_rows = [{
         "day": day, "table_name": a["table"], "kind": a["kind"], "feature": a["feature"], "severity": a["severity"],
         "value": a.get("value"), "detail": a["detail"], "run_id": run_id} for a in found]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         run_sql(con, "validation/delete_day.sql", {"day": day}, table="monitoring.drift")
         run_sql(con, "validation/delete_day.sql", {"day": day}, table="monitoring.anomalies")
         write_rows(con, "monitoring.drift", drift, DRIFT_SCHEMA, replace=False)
         write_rows(con, "monitoring.anomalies", found_rows, ANOMALY_SCHEMA, replace=False)
-        con.execute("COMMIT")
-    except BaseException as error:
-        rollback(con, error)
-        raise
 
 
 DRIFT_SCHEMA = pa.schema([("day", pa.date32()), ("table_name", pa.string()), ("feature", pa.string()),

@@ -40,7 +40,7 @@ from typing import Any
 
 import duckdb
 
-from data_platform.resources import load_sql, rollback, run_sql
+from data_platform.resources import load_sql, run_sql, transaction
 from data_platform.resources import rows as fetch_rows
 from data_platform.validation import DISCRETE_MAX, HIST_BINS, QHIST_BINS, QUANTILES, STATS_COLUMNS, TOP_K, FeatureSpec
 
@@ -411,8 +411,7 @@ def write_feature_stats(
     params.update(computed_at=dt.datetime.now(dt.timezone.utc), run_id=run_id)
 
     create_tables(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if replace_span is not None:
             table, start, end = replace_span
             run_sql(con, "validation/feature_stats_delete_range.sql", {
@@ -421,10 +420,6 @@ def write_feature_stats(
             run_sql(con, "validation/feature_stats_delete.sql", {"table_name": table, "days": sorted(days)})
         if batch:
             run_sql(con, "validation/feature_stats_insert.sql", params, columns=_insert_columns())
-        con.execute("COMMIT")
-    except BaseException as error:
-        rollback(con, error)
-        raise
     return len(batch)
 
 

@@ -1,0 +1,271 @@
+"""The operator's commands: ``launch``, ``tick``, ``backfill``, ``init-instance``, ``plan-labeling``,
+``label-studio-sync``, ``privacy``, ``infer-schema``, ``trace``, ``impact`` and ``invalidate``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import duckdb
+
+from data_platform.resources import dagster_home, labeling_root, landing_root, warehouse_path
+
+
+def _dg_launch(launch_args: list[str]) -> int:
+    """``dg launch`` with the project's instance (see :func:`data_platform.launch.dg_launch`)."""
+    from data_platform.launch import dg_launch
+
+    return dg_launch(launch_args)
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    """``dg launch`` without its log on the terminal: what ran, how long, the run's steps and every check
+    that did not pass with its reason (the full log stays in the run history, the UI's Runs page)."""
+    os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
+    launch_args = ["--job", args.job] if args.job else ["--assets", args.assets]
+    if args.partition:
+        launch_args += ["--partition", args.partition]
+    if args.partition_range:
+        launch_args += ["--partition-range", args.partition_range]
+    return _dg_launch(launch_args)
+
+def cmd_tick(args: argparse.Namespace) -> int:
+    """Tick one sensor as the daemon would (stored cursor, tick and state), running what it requests in process."""
+    import warnings
+
+    import dagster as dg
+
+    from data_platform.launch import init_instance, tick_sensor
+
+    with warnings.catch_warnings():  # dagster's beta/preview notices about our own definitions: not news here
+        warnings.simplefilter("ignore", (dg.BetaWarning, dg.PreviewWarning))
+        from data_platform.definitions import defs
+
+    init_instance()
+    with dg.DagsterInstance.get() as instance:
+        report = tick_sensor(instance, defs, args.sensor)
+    _print_tick(args.sensor, report)
+    return 0 if all(success for *_, success, _ in report.runs) else 1
+
+
+def _print_tick(name: str, report) -> None:
+    for event in report.asset_events:
+        print(f"   {name}: {event.asset_key.to_user_string()} <- "
+              f"{event.description or 'event'} {_metadata_text(event.metadata)}")
+    for key in report.already_run:
+        print(f"   {name}: run key {key} already ran")
+    for job_name, _, run_id, success, seconds in report.runs:
+        print(f"   {name} -> {job_name} {'succeeded' if success else 'FAILED'} in {seconds:.1f}s (run {run_id[:8]})")
+    if not (report.runs or report.asset_events or report.already_run):
+        print(f"   {name}: nothing to do ({report.skip_message})")
+
+
+def _settle_sensors(rounds: int = 5) -> int:
+    """Tick every sensor, as the daemon does, until a whole round runs nothing: the demo then leaves
+    the instance as a running daemon would have (cursors stored, their runs done), and ``make ui`` has
+    nothing to catch up on."""
+    import dagster as dg
+
+    from data_platform.definitions import defs
+    from data_platform.launch import tick_sensor
+
+    with dg.DagsterInstance.get() as instance:
+        for _ in range(rounds):
+            reports = [(sensor.name, tick_sensor(instance, defs, sensor.name)) for sensor in defs.sensors]
+            for name, report in reports:
+                _print_tick(name, report)
+            if not all(success for _, report in reports for *_, success, _ in report.runs):
+                return 1
+            if not any(report.runs or report.asset_events for _, report in reports):
+                return 0
+    print(f"   the sensors still request runs after {rounds} rounds", file=sys.stderr)
+    return 1
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Request a backfill of a partitioned job from the daemon (tracked on the UI's Backfills page)."""
+    import json
+
+    import dagster as dg
+
+    from data_platform.definitions import defs
+    from data_platform.launch import init_instance, request_job_backfill
+
+    init_instance()
+    with dg.DagsterInstance.get() as instance:
+        try:
+            backfill_id = request_job_backfill(instance, defs, args.job, str(args.start), str(args.end),
+                                               json.loads(args.tags) if args.tags else None)
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
+    print(f"backfill {backfill_id} of {args.job}, {args.start}...{args.end}: the daemon launches it "
+          f"(make ui, or dagster-daemon run -w workspace.yaml); progress on the UI's Backfills page")
+    return 0
+
+
+def _init_instance():
+    from data_platform.launch import init_instance
+
+    return init_instance()
+
+
+def _metadata_text(metadata) -> str:
+    """Short text of an event's metadata (version, day, reasons) for the terminal."""
+    shown = {k: getattr(v, "value", v) for k, v in (metadata or {}).items() if k in ("dataset", "version", "day", "reasons")}
+    return " ".join(f"{k}={v}" for k, v in shown.items())
+
+
+def cmd_plan_labeling(args: argparse.Namespace) -> int:
+    """How many reviews M days and a budget label (or what N examples take), per rater pool, at the
+    target accuracy; from the rater registry and what the warehouse measured about the raters."""
+    from data_platform.labeling.plan_assets import format_report, measured_inputs, plan_report
+
+    if args.examples is None and (args.days is None or args.budget is None):
+        print("give --days and --budget, or --examples", file=sys.stderr)
+        return 2
+    pools = [p for spec in args.pool or [] for p in spec.split(",") if p] or None
+    path = warehouse_path()
+    con = duckdb.connect(str(path), read_only=True) if path.exists() else None
+    try:
+        measured = measured_inputs(con, landing_root() / "annotations")
+    finally:
+        if con is not None:
+            con.close()
+    try:
+        report = plan_report(measured, days=args.days, budget=args.budget, examples=args.examples, pools=pools,
+                             target=args.target_accuracy, gold_share=args.gold_share, plurality=args.plurality,
+                             registry_path=args.registry, max_growth=args.max_growth)
+    except ValueError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    ask = (f"{args.examples:,} examples" if args.examples is not None
+           else f"{args.days:g} days, EUR {args.budget:,.2f}")
+    print(f"labeling plan for {ask}")
+    print(format_report(report))
+    return 0
+
+
+def cmd_label_studio_sync(args: argparse.Namespace) -> int:
+    """Push the task batches to the Label Studio server and pull its export (LABEL_STUDIO_URL and
+    LABEL_STUDIO_API_KEY name the server)."""
+    from data_platform.labeling.jobs import label_studio_resources, sync_label_studio
+
+    resources = label_studio_resources()
+    if not resources:
+        print("set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (a personal access token) first", file=sys.stderr)
+        return 2
+    server = resources["label_studio"].process_config_and_initialize()
+    result = sync_label_studio(server, labeling_root() / "tasks", landing_root())
+    print(f"   project {result['project_id']}: imported {result['imported']}; export -> {result['export']}")
+    return 0
+
+
+def cmd_privacy(args: argparse.Namespace) -> int:
+    """Apply new consent and erasure request files now (the same code as the Dagster job)."""
+    import json
+
+    from data_platform.catalog import PERSON_TABLES
+    from data_platform.privacy.requests import process_requests
+    from data_platform.resources import LandingZone, Warehouse
+
+    with Warehouse.from_env().connect() as con:
+        summary = process_requests(con, LandingZone.from_env().privacy_dir(), run_id="cli", person_tables=PERSON_TABLES)
+    print(json.dumps(summary, indent=2))
+    return 1 if any(summary["rows_remaining"].values()) else 0
+
+
+def cmd_infer_schema(args: argparse.Namespace) -> int:
+    """Infer each monitored table's schema from the statistics of a reference window; write the YAML files."""
+    from data_platform.resources import Warehouse, rows
+    from data_platform.validation.features import MONITORED, SKEW
+    from data_platform.validation.schema import SCHEMA_DIR, infer_schema, write_schema
+    from data_platform.validation.stats import load_stats
+
+    schema_dir = Path(args.schema_dir) if args.schema_dir else SCHEMA_DIR
+    with Warehouse.from_env().connect() as con:
+        for monitored in MONITORED:
+            if monitored.table == SKEW[1]:
+                continue  # a view of clean.events: its schema is clean.events'
+            stats = load_stats(con, monitored.table, args.start, args.end)
+            if not stats:
+                print(f"   {monitored.table}: no statistics in [{args.start}, {args.end}): materialize "
+                      "monitoring/feature_stats for those days first", file=sys.stderr)
+                return 1
+            schema_name, table = monitored.table.split(".")
+            columns = [(r["column_name"], r["data_type"]) for r in rows(
+                con, "validation/table_columns.sql", {"schema": schema_name, "table": table})]
+            unbounded = frozenset(f.name for f in monitored.features if not f.bounded)
+            path = write_schema(infer_schema(monitored.table, columns, stats, args.start, args.end, unbounded),
+                                schema_dir)
+            print(f"   {monitored.table}: {len({r['feature'] for r in stats})} features -> {path}")
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    """Print the chain of one example back to its raw lines (personal data masked)."""
+    from data_platform.provenance.trace import trace, trace_markdown
+
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        result = trace(con, args.dataset, args.example_id, landing_root())
+    print(trace_markdown(result))
+    return 0 if result.found else 1
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    """Print how many rows each downstream table and export version holds from one input."""
+    from data_platform.provenance.trace import impact
+
+    kind, value = _input_of(args)
+    with duckdb.connect(str(warehouse_path())) as con:  # impact stages its event ids in a temp table
+        found = impact(con, kind, value)
+    print(f"rows holding data from {kind.replace('_', ' ')} {value!r}, per table and per published export version:")
+    print(f"  {'table / export version':<45} {'rows':>10}")
+    for row in found:
+        status = f"  ({row['status']})" if row.get("status") else ""
+        print(f"  {row['table']:<45} {row['rows']:>10,}{status}")
+    return 0
+
+
+def cmd_invalidate(args: argparse.Namespace) -> int:
+    """Invalidate an input, republish everything downstream through Dagster, audit and verify."""
+    import getpass
+
+    from data_platform.partitions import partitions_start
+    from data_platform.provenance.invalidate import run_invalidation
+
+    kind, value = _input_of(args)
+    os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
+    os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"  # re-runs read files already landed
+    result = run_invalidation(lambda read_only: duckdb.connect(str(warehouse_path()), read_only=read_only),
+                              kind, value, args.reason, args.who or getpass.getuser(), _dg_launch,
+                              partitions_start().date())
+    days = (f"days {result['days'][0]}..{result['days'][1]}" if result["days"]
+            else "it removed nothing: no day to rebuild")
+    print(f"   invalidation {result['invalidation_id']}: {kind} {value!r}, {days}")
+    for table in sorted(set(result["before"]) | set(result["after"])):
+        print(f"     {table:<45} {result['before'].get(table, 0):>9,} -> {result['after'].get(table, 0):>9,}")
+    print(f"   exports {', '.join(result['exports_before'])} -> {', '.join(result['exports_after'])}")
+    if (code := _dg_launch(["--assets", "provenance/invalidations"])) != 0:
+        return code
+    if result["remaining"]:
+        print(f"   STILL TRACING to the input: {result['remaining']}", file=sys.stderr)
+        return 1
+    print("   nothing downstream traces to the input any more")
+    return 0
+
+
+def _add_input_args(parser: argparse.ArgumentParser) -> None:
+    """The input ``impact`` and ``invalidate`` act on: exactly one of a file pattern, a version, a rule."""
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--source-file", help="a landing path or LIKE pattern, e.g. '2026-11-05/%%'")
+    which.add_argument("--app-version", help="the events a client version sent")
+    which.add_argument("--rule", help="rule_id@version: the events that rule version removed")
+
+
+def _input_of(args: argparse.Namespace) -> tuple[str, str]:
+    """(kind, value) of the input named on the command line."""
+    return next((k, v) for k, v in (("source_file", args.source_file), ("app_version", args.app_version),
+                                    ("rule", args.rule)) if v)

@@ -1,0 +1,267 @@
+"""The demo script: ``data-platform generate`` and ``data-platform demo`` (generate a small world of logs,
+run every stage through Dagster, show the late click, the simulated raters, an invalidation and the
+retraining signal), and ``data-platform annotate`` (simulated raters answer a task batch)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from data_platform.cli.admin import _dg_launch, _settle_sensors, cmd_invalidate, cmd_tick
+from data_platform.cli.summary import cmd_summary
+from data_platform.resources import (
+    DEFAULT_DAGSTER_HOME,
+    dagster_home,
+    exports_root,
+    labeling_root,
+    landing_root,
+    reports_root,
+    warehouse_path,
+)
+
+
+def _progress(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def cmd_generate(args: argparse.Namespace) -> dict:
+    """Write realistic landing files (and a manifest) for a range of days; return the manifest."""
+    from data_platform.generator import generate_logs, parse_incident
+
+    incidents = [parse_incident(spec) for spec in args.incident or []]
+    landing = Path(args.landing) if args.landing else landing_root()
+    started = time.perf_counter()
+    manifest = generate_logs(
+        landing, args.start, args.days, args.events_per_day, args.seed, incidents, progress=_progress
+    )
+    seconds = time.perf_counter() - started
+    print(
+        f"wrote {len(manifest['files'])} files, {manifest['total_lines']:,} lines under {landing / 'events'} "
+        f"in {seconds:.1f}s"
+    )
+    return manifest
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate logs, materialize every partition with ``dg launch``, print the summary."""
+    if not args.keep:
+        for path in (warehouse_path(), landing_root() / "events", landing_root() / "annotations", labeling_root(),
+                     exports_root(), reports_root()):
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        for wal in warehouse_path().parent.glob(warehouse_path().name + ".wal"):
+            wal.unlink()
+        # the demo's own instance (the default, dagster_home/ here) starts empty too: its history (runs, sensor
+        # cursors, trigger events "once per version") described the warehouse just deleted. Another DAGSTER_HOME
+        # is left alone.
+        demo_home = Path(DEFAULT_DAGSTER_HOME).resolve()
+        if dagster_home().resolve() == demo_home:
+            for name in ("history", "storage", "schedules", "logs"):
+                shutil.rmtree(demo_home / name, ignore_errors=True)
+    # the demo's world ends on its last simulated day: its partitions end there, so the UI shows the days
+    # that have data, not every day up to today (clicks just after its last midnight wait, as they would)
+    last_day = args.start + dt.timedelta(days=args.days + args.signal_days - 1)
+    os.environ.setdefault("DATA_PLATFORM_END_DATE", last_day.isoformat())
+    if os.environ["DATA_PLATFORM_END_DATE"] < last_day.isoformat():
+        print(f"DATA_PLATFORM_END_DATE={os.environ['DATA_PLATFORM_END_DATE']} ends before the demo's last day "
+              f"{last_day}: unset it or set a later day", file=sys.stderr)
+        return 2
+    print(f"== 1/{STEPS} generating {args.days} days x {args.events_per_day:,} events from {args.start}")
+    manifest = cmd_generate(args)
+    event_days = sorted(manifest["valid_lines_by_event_day"])  # late clicks can spill past midnight
+    first, last = event_days[0], min(event_days[-1], os.environ["DATA_PLATFORM_END_DATE"])
+    # the generator renames finished files into place, so they need no settling time
+    os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"
+    os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
+    steps = [
+        (f"== 2/{STEPS} ingest, clean and label clicks for {first}...{last} (dg launch, one run)",
+         ["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"]),
+        (f"== 3/{STEPS} weak supervision, labeled reviews, first task batch for raters (dg launch)",
+         ["--job", "review_labeling"]),
+    ]
+    for title, launch_args in steps:
+        print(title)
+        if (code := _dg_launch(launch_args)) != 0:
+            return code
+    print("   the data source inventory: owners, cadence, expected against measured volume (monitoring/source_inventory)")
+    if (code := _dg_launch(["--assets", "monitoring/source_inventory"])) != 0:
+        return code
+    print(f"== 4/{STEPS} a late click lands after midnight; the late-click sensor relabels the earlier day")
+    if (code := _demo_late_click()) != 0:
+        return code
+    print(f"== 5/{STEPS} simulated raters answer the batch; the annotation sensor picks the export up")
+    if (code := cmd_annotate(argparse.Namespace(batch=None, raters_per_task=3, seed=args.seed))) != 0:
+        return code
+    if (code := cmd_tick(argparse.Namespace(sensor="annotation_sensor"))) != 0:
+        return code
+    print(f"== 6/{STEPS} the next batch: active learning, a random slice, gold, suspected label errors (dg launch)")
+    if (code := _dg_launch(["--assets", "labels/annotation_tasks"])) != 0:
+        return code
+    print("   the labeling plan against progress, and the step-size guard (labels/labeling_plan)")
+    if (code := _dg_launch(["--assets", "labels/labeling_plan"])) != 0:
+        return code
+    print(f"== 7/{STEPS} split both datasets by person, check for leakage, publish versioned Parquet with cards (dg launch)")
+    if (code := _dg_launch(["--job", "publish_datasets"])) != 0:
+        return code
+    print(f"== 8/{STEPS} months later: a spam rule version turns out wrong; invalidate it, republish, audit")
+    _print_spam_quality("before")
+    if (code := cmd_invalidate(argparse.Namespace(
+            source_file=None, app_version=None, rule="repeated_review_with_link@1", who="demo",
+            reason="it took links to the shop's own help pages for promotion and removed genuine reviews "
+                   "citing them; version 2 corrects it"))) != 0:
+        return code
+    _print_spam_quality("after")
+    if args.signal_days:
+        print(f"== 9/{STEPS} the next {args.signal_days} days arrive after the published version; the retraining "
+              "signal judges each day (drift, new labels, calibration) and the retraining sensor fires the training trigger")
+        if (code := _demo_retraining_signal(args)) != 0:
+            return code
+    print("== the sensors tick as the daemon would (cursors stored), so `make ui` has nothing to catch up on")
+    if (code := _settle_sensors()) != 0:
+        return code
+    print("== summary")
+    return cmd_summary(args)
+
+
+STEPS = 9
+
+
+def _print_spam_quality(when: str) -> None:
+    """The spam rules' precision and recall against the generator's truth (the demo's step 8)."""
+    from data_platform.cleaning.assets import spam_truth, spam_rule_quality
+    from data_platform.resources import LandingZone
+
+    truth = spam_truth(LandingZone(root=str(landing_root())))
+    if truth is None:
+        return
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        quality = spam_rule_quality(con, {"start_day": dt.date.min, "end_day": dt.date.max}, truth)
+    total = next(iter(quality.values()), {}).get("spam_reviews", 0)
+
+    def share(value) -> str:
+        return "-" if value is None else f"{value:.3f}"
+    print(f"   spam rules {when}, against the generator's {total} spam reviews: " + (", ".join(
+        f"{rule} removes {q['flagged']} (precision {share(q['precision'])}, recall {share(q['recall'])})"
+        for rule, q in quality.items()) or "nothing removed"))
+
+
+def _quiet_figures(figures: dict) -> str:
+    """What was measured on a day that asks for nothing (the demo's signal step)."""
+    parts = []
+    if figures.get("new_label_share") is not None:
+        parts.append(f"new labels {figures['new_label_share']:.0%} of the version's")
+    if figures.get("ctr_z") is not None:
+        parts.append(f"CTR {figures['ctr_new']:.4f} vs {figures['ctr_version']:.4f} (z {figures['ctr_z']:+.1f})")
+    if figures.get("calibration_ratio_new") is not None:
+        parts.append(f"actual/predicted {figures['calibration_ratio_new']:.3f} vs "
+                     f"{figures['calibration_ratio_version']:.3f}")
+    if figures.get("features_judged"):
+        parts.append(f"{figures['features_judged']} feature-days judged, no ERROR drift")
+    if "new_reviews" in figures:
+        parts.append(f"{figures['new_reviews']} new reviews, {figures.get('new_labels', 0)} new human labels")
+    return ", ".join(parts) or "nothing moved"
+
+
+def _demo_retraining_signal(args: argparse.Namespace) -> int:
+    """Generate ``args.signal_days`` more days continuing the same world (same seed; incidents whose
+    date falls in them apply), run the daily pipeline over them, then the retraining signal day by
+    day, and tick the retraining sensor."""
+    import json
+
+    from data_platform.generator import generate_logs, parse_incident
+
+    start = args.start + dt.timedelta(days=args.days)
+    incidents = [parse_incident(spec) for spec in args.incident or []]
+    manifest = generate_logs(landing_root(), start, args.signal_days, args.events_per_day, args.seed, incidents)
+    new_days = sorted(d for d in manifest["valid_lines_by_event_day"]
+                      if str(start) <= d <= os.environ["DATA_PLATFORM_END_DATE"])
+    active = [f"{i.kind}@{i.start}" for i in incidents if i.start >= start]
+    days = [start + dt.timedelta(days=i) for i in range(args.signal_days)]
+    spill = [d for d in new_days if d > str(days[-1])]  # clicks just after the last midnight
+    print(f"   generated {args.signal_days} days, {days[0]}...{days[-1]}"
+          + (f", and the late clicks of the last one on {', '.join(spill)}" if spill else "")
+          + (f" (incidents: {', '.join(active)})" if active else " (no incident in them)"))
+    if (code := _dg_launch(["--job", "daily_pipeline", "--partition-range", f"{new_days[0]}...{new_days[-1]}"])) != 0:
+        return code
+    # every day of the world gets its decision (the days inside the published version say so), so the
+    # signal's partitions look as complete as the data
+    if (code := _dg_launch(["--assets", "monitoring/retraining_signal", "--partition-range",
+                            f"{args.start}...{days[-1]}"])) != 0:
+        return code
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        for day, dataset, refresh, reasons, figures, note in con.execute(
+                "SELECT day, dataset, refresh, reasons, figures, note FROM monitoring.retraining_signal "
+                "WHERE day >= ? AND day <= ? ORDER BY day, dataset", [days[0], days[-1]]).fetchall():
+            why = "; ".join(r["detail"] for r in json.loads(reasons)) or note or _quiet_figures(json.loads(figures))
+            print(f"   {day} {dataset:<16} {'REFRESH RECOMMENDED' if refresh else 'no refresh'}: {why}")
+    return cmd_tick(argparse.Namespace(sensor="retraining_sensor"))
+
+
+def _demo_late_click() -> int:
+    """Deliver, in a late file, a click on an unclicked impression from just before midnight; run the
+    next day; let the late-click sensor relabel the impression's day; show the label flip."""
+    import json
+    import uuid
+
+    def label_of(impression_id: str) -> tuple:
+        with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+            return con.execute("SELECT label, label_status FROM labels.ctr_examples WHERE impression_id = ?",
+                               [impression_id]).fetchone()
+
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        found = con.execute("""
+            SELECT r.event_date, r.impression_id, r.item_id, r.anon_id, r.user_agent, r.ts
+            FROM labels.ctr_examples x JOIN raw.events r ON r.event_id = x.impression_event_id
+            WHERE x.label = 0 AND hour(x.impression_ts) = 23 AND minute(x.impression_ts) >= 45
+              AND x.event_date < (SELECT max(event_date) FROM labels.ctr_examples)
+            ORDER BY x.impression_ts DESC LIMIT 1""").fetchone()
+    if found is None:
+        print("   no unclicked impression just before midnight: skipped")
+        return 0
+    day, impression_id, item_id, anon_id, user_agent, ts = found
+    click_ts = ts + dt.timedelta(minutes=15)
+    late = landing_root() / "events" / "late" / f"late-click-{click_ts:%Y-%m-%d}.jsonl"
+    late.parent.mkdir(parents=True, exist_ok=True)
+    late.write_text(json.dumps({
+        "event_id": str(uuid.uuid4()), "event_type": "click", "ts": click_ts.isoformat(), "anon_id": anon_id,
+        "impression_id": impression_id, "item_id": item_id, "user_agent": user_agent}) + "\n")
+    before = label_of(impression_id)
+    if (code := _dg_launch(["--job", "daily_pipeline", "--partition", f"{click_ts:%Y-%m-%d}"])) != 0:
+        return code
+    if (code := cmd_tick(argparse.Namespace(sensor="late_click_sensor"))) != 0:
+        return code
+    print(f"   impression {impression_id} of {day} ({ts:%H:%M}), clicked at {click_ts:%Y-%m-%d %H:%M}: "
+          f"label {before} -> {label_of(impression_id)}")
+    return 0
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    """Simulated raters answer a task batch; their Label Studio export lands in <landing>/annotations/."""
+    import json
+
+    from data_platform.generator.raters import simulate_annotations, write_export
+
+    tasks_dir = labeling_root() / "tasks"
+    batches = sorted(tasks_dir.glob("batch-*.tasks.json"))
+    if args.batch:
+        batches = [p for p in batches if p.name == f"{args.batch}.tasks.json"]
+    if not batches:
+        print(f"no task batch {args.batch or ''} under {tasks_dir}: materialize labels/annotation_tasks first",
+              file=sys.stderr)
+        return 1
+    path = batches[-1]
+    batch_id = path.name.removesuffix(".tasks.json")
+    export = simulate_annotations(json.loads(path.read_text()), raters_per_task=args.raters_per_task, seed=args.seed)
+    out = write_export(export, landing_root(), f"{batch_id}-export")
+    done = sum(a["result"] != [] for t in export for a in t["annotations"])
+    print(f"   {len(export)} tasks of {batch_id} answered ({done} annotations) -> {out}")
+    return 0

@@ -1,1 +1,0 @@
-SELECT coalesce(max(file_id), 0) + 1 FROM raw.files

@@ -1,1 +1,0 @@
-SELECT DISTINCT example_id FROM {matrix} ORDER BY example_id

@@ -1,1 +1,0 @@
-SELECT review_id FROM labels.reviews

@@ -1,1 +1,0 @@
-SELECT coalesce(max(invalidation_id), 0) + 1 FROM provenance.invalidations

@@ -1,1 +1,0 @@
-SELECT min(example_date), max(example_date) FROM {table}

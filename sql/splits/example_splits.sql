@@ -1,1 +1,0 @@
-SELECT example_id, split FROM {table}

@@ -1,1 +1,0 @@
-SELECT review_id, category FROM labels.reviews
