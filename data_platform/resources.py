@@ -15,7 +15,7 @@ inside the project) and an environment variable that overrides it:
 - ``DATA_PLATFORM_EXPORTS``    versioned dataset exports (default ``data/exports``)
 - ``DATA_PLATFORM_SETTLE_SECONDS`` how old a landing file's mtime must be before a run takes it (5)
 - ``DATA_PLATFORM_MAX_LINE_BYTES`` longest landing line read as an event (1 MiB); longer: ``line_too_long``
-- ``DATA_PLATFORM_MODE`` / ``DATA_PLATFORM_PSEUDONYM_KEY``: see ``privacy/pseudonyms.py``
+- ``DATA_PLATFORM_MODE`` / ``DATA_PLATFORM_PSEUDONYM_KEY``: see ``base/pseudonyms.py``
 
 Every value is checked when it is read, with a message naming the variable, the value and what is
 allowed; :func:`check_settings` reads them all at once (the definitions call it when they load), so a
@@ -150,7 +150,7 @@ def max_line_bytes() -> int:
 
 def check_settings() -> None:
     """Read every environment setting; one :class:`SettingError` listing every unusable value."""
-    from data_platform.privacy.pseudonyms import key_status
+    from data_platform.base.pseudonyms import key_status
 
     problems = []
     for read in (warehouse_path, landing_root, start_date, sensors_default_status, duckdb_memory, duckdb_threads,

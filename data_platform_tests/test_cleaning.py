@@ -20,7 +20,7 @@ from data_platform.cleaning.clean import FX_RATES_CSV
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, ruleset_version
 from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
-from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise
+from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
 from data_platform.resources import LandingZone
 from data_platform.base.tables import validate_partition
 from data_platform.catalog import CONTRACTS

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data_platform.privacy.pseudonyms import PseudonymKeyError, key_status, pseudonym_key, pseudonymise, pseudonymise_sql
+from data_platform.base.pseudonyms import PseudonymKeyError, key_status, pseudonym_key, pseudonymise, pseudonymise_sql
 from data_platform.privacy.redaction import redact_sql, redact_text, scan_for_pii, truncate_ip, truncate_ip_sql
 
 PII = [

@@ -7,7 +7,7 @@ import json
 import dagster as dg
 
 from data_platform.definitions import defs, process_privacy_requests
-from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise
+from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
 from data_platform_tests.conftest import checks_by_name, event, query, write_lines
 from data_platform_tests.test_cleaning import CHROME, run_pipeline, ts
 

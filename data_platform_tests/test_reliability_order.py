@@ -19,7 +19,7 @@ import pytest
 
 from data_platform.cleaning.assets import clean_layer
 from data_platform.labeling.ctr_assets import ctr_examples
-from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise
+from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
 from data_platform.resources import Warehouse
 from data_platform.splits.assets import SPLIT_ASSETS
 from data_platform.splits.split import CTR, split_report

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from data_platform.privacy.pseudonyms import pseudonymise
+from data_platform.base.pseudonyms import pseudonymise
 from data_platform_tests.conftest import generated_world
 from data_platform_tests.reliability_support import (
     PROJECT_ROOT,

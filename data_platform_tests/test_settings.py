@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from data_platform.ingestion.assets import raw_ingestion
-from data_platform.privacy.pseudonyms import DEV_KEY, PseudonymKeyError, key_status, pseudonym_key
+from data_platform.base.pseudonyms import DEV_KEY, PseudonymKeyError, key_status, pseudonym_key
 from data_platform.resources import LandingZone, SettingError, check_settings, transaction
 from data_platform_tests.reliability_support import PROJECT_ROOT, child_env
 

@@ -4,6 +4,7 @@
   stages before it, never one after it (``data_platform_tests/test_layers.py`` walks every module);
 - ``tables.py``: the table-contract machinery (:class:`~data_platform.base.tables.TableContract`,
   chunked validation); ``lineage.py``: column lineage derived from SQL;
+- ``pseudonyms.py``: keyed pseudonyms and what may be said of the key (cleaning, privacy, settings);
 - ``keys.py``: the asset keys stages depend on; ``enums.py``: shared vocabularies (sentiments);
 - ``stage.py``: :class:`~data_platform.base.stage.Stage`, what each stage declares once (tables with
   contracts, person columns for erasure, summary counts, the SQL steps lineage is derived from).
@@ -11,7 +12,7 @@
 The top-level helper modules (``contracts.py`` the event contract, ``resources.py``, ``partitions.py``,
 ``metadata.py``, ``launch.py``, ``instance.py``) belong to this layer too. Above every stage sit the
 modules that assemble them: ``catalog.py`` (collects the stages' declarations), ``definitions.py`` and
-``cli.py``.
+the ``cli`` package.
 """
 
 STAGES: tuple[str, ...] = (

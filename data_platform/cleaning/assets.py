@@ -11,7 +11,7 @@ from data_platform.cleaning.stage import CLEAN_EVENTS_CONTRACT, FILTERED_EVENTS_
 from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
 from data_platform.privacy.aggregates import k_anonymous_counts
-from data_platform.privacy.pseudonyms import key_status
+from data_platform.base.pseudonyms import key_status
 from data_platform.privacy.redaction import scan_for_pii
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql
 

@@ -39,7 +39,7 @@ import duckdb
 from data_platform.base.stage import SqlStep, StepGroup
 from data_platform.cleaning.identity import IdentityStats, build_identity_map, identity_steps
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, applied
-from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise_sql
+from data_platform.base.pseudonyms import pseudonym_key, pseudonymise_sql
 from data_platform.privacy.redaction import redact_sql, truncate_ip_sql
 from data_platform.privacy.requests import ensure_tables as ensure_privacy_tables
 from data_platform.resources import load_sql, rows, run_sql, transaction

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 
-from data_platform.privacy.pseudonyms import pseudonym_key, pseudonymise, pseudonymise_sql
+from data_platform.base.pseudonyms import pseudonym_key, pseudonymise, pseudonymise_sql
 from data_platform.resources import existing_tables, load_sql, run_sql, transaction
 
 KINDS = ("opt_out", "erase")
