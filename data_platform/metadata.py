@@ -94,6 +94,30 @@ def table_schema_of(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchem
                                    for c, t in cols])
 
 
+def parquet_schema_of(con: duckdb.DuckDBPyConnection, path: str, *tables: str) -> dg.TableSchema:
+    """The dagster/column_schema of a Parquet file (an export), each column described as in the first of
+    ``tables`` (the warehouse tables it was written from) that describes it."""
+    cols = con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet($path))",
+                       {"path": path}).fetchall()
+    return dg.TableSchema(columns=[dg.TableColumn(
+        name=c, type=t, description=next((d for d in (column_description(x, c) for x in tables) if d), None))
+        for c, t in cols])
+
+
+def report_schema(rows: list[dict], table: str) -> dg.TableSchema:
+    """The dagster/column_schema of a report's rows (a plan, an inventory shown as a markdown table), so
+    its page lists and describes its columns like a warehouse table's."""
+    kinds = {bool: "BOOLEAN", int: "BIGINT", float: "DOUBLE"}
+    columns = {}
+    for row in rows:
+        for name, value in row.items():
+            if value is not None and name not in columns:
+                columns[name] = kinds.get(type(value), "VARCHAR")
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    return dg.TableSchema(columns=[dg.TableColumn(name=n, type=columns.get(n, "VARCHAR"),
+                                                  description=column_description(table, n) or None) for n in names])
+
+
 def ddl_columns(ddl_name: str, table: str) -> tuple[tuple[str, str, str], ...]:
     """(name, DuckDB type, description) of ``table`` as the stage's DDL file creates it (the
     description from :func:`column_description`)."""

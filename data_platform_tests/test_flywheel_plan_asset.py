@@ -52,6 +52,10 @@ def _plan(resources, **config):
 
 def test_the_plan_asset_joins_measurements_and_guards_the_step(annotated):
     meta, check = _plan(annotated["resources"])
+    # the plan's page lists its rows' columns, each described
+    columns = meta["dagster/column_schema"].columns
+    assert {c.name for c in columns} >= {"pools", "votes_per_example", "cost", "binding"}
+    assert [c.name for c in columns if not c.description] == [] and meta["dagster/row_count"] > 0
     progress = meta["progress"]
     assert progress["labeled_reviews"] == 120
     assert sum(progress["annotations"].values()) == 360

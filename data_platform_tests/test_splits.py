@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow.parquet as pq
 import pandas as pd
 import polars as pl
 import pytest
@@ -65,6 +66,14 @@ def published(tmp_path_factory):
 
 def meta(result, node):
     return {k: v.value for k, v in result.asset_materializations_for_node(node)[-1].metadata.items()}
+
+
+def test_an_export_page_lists_and_describes_the_columns_of_its_parquet(published):
+    export = meta(published["first"], "exports__ctr_examples")
+    schema = export["dagster/column_schema"]
+    parquet = pq.read_schema(Path(export["path"]) / "train.parquet")
+    assert [c.name for c in schema.columns] == parquet.names and "predicted_ctr" in parquet.names
+    assert [c.name for c in schema.columns if not c.description] == []
 
 
 def test_checks_pass_and_the_export_is_readable_everywhere(published):

@@ -27,7 +27,7 @@ from data_platform.labeling.registry import (
     unregistered,
 )
 from data_platform.labeling.review_assets import ANNOTATIONS, GOLD, HUMAN_CONSENSUS
-from data_platform.metadata import markdown_table
+from data_platform.metadata import markdown_table, report_schema
 from data_platform.resources import LandingZone, Warehouse, existing_tables
 
 LABELING_PLAN = dg.AssetKey(["labels", "labeling_plan"])
@@ -204,8 +204,11 @@ def labeling_plan(context: dg.AssetExecutionContext, config: LabelingPlanConfig,
                          examples=config.examples or None, pools=config.pools, target=config.target_accuracy,
                          gold_share=config.gold_share, plurality=config.plurality, max_growth=config.max_growth)
     best = report["best"]
+    plans = [p.as_row() for p in report["plans"]]
     yield dg.MaterializeResult(metadata={
-        "plans": dg.MetadataValue.md(markdown_table([p.as_row() for p in report["plans"]])),
+        "dagster/row_count": len(plans),
+        "dagster/column_schema": report_schema(plans, "labels.labeling_plan"),
+        "plans": dg.MetadataValue.md(markdown_table(plans)),
         "recommended": dg.MetadataValue.json(best.as_row() if best else {}),
         "raters": dg.MetadataValue.md(markdown_table(report["raters"])),
         "progress": dg.MetadataValue.json(report["progress"]),

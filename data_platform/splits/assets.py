@@ -13,7 +13,7 @@ from data_platform.cleaning.rules import RULESET_VERSION
 from data_platform.base.keys import CTR_EXAMPLES, REVIEW_EXAMPLES
 from data_platform.labeling.functions import lf_registry_version
 from data_platform.labeling.review_assets import LABEL_MODEL
-from data_platform.metadata import markdown_table, table_schema_of
+from data_platform.metadata import markdown_table, parquet_schema_of, table_schema_of
 from data_platform.resources import Warehouse, existing_tables, exports_root, rows, run_sql
 from data_platform.splits.export import Export, diff_versions, export_columns, write_card, write_export
 from data_platform.base.enums import SENTIMENTS
@@ -279,8 +279,10 @@ def build_export_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
                     "dataset": spec.name, "version": export.version, "path": str(export.path),
                     "examples": sum(export.counts.values()), "previous": previous[0] if previous else None,
                     "run_id": context.run.run_id})
+            columns = parquet_schema_of(con, str(export.path / "train.parquet"), f"splits.{spec.name}", spec.source)
         return dg.MaterializeResult(metadata={
             "dagster/row_count": sum(export.counts.values()),
+            "dagster/column_schema": columns,
             "version": export.version,
             "new_version": export.written,
             "published": True,

@@ -9,7 +9,7 @@ import dagster as dg
 import pyarrow as pa
 
 from data_platform.base.keys import ANOMALIES, CLEAN_EVENTS, CTR_EXAMPLES, FEATURE_STATS, RAW_EVENTS
-from data_platform.metadata import PartitionReport, StageClock, markdown_table, table_schema_of
+from data_platform.metadata import PartitionReport, StageClock, markdown_table, report_schema, table_schema_of
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
 from data_platform.resources import Warehouse, existing_tables, load_sql, reports_root, rows, run_sql, transaction, write_rows
 from data_platform.validation.drift import ks_statistic_sql, load_thresholds
@@ -323,6 +323,7 @@ def source_inventory(warehouse: Warehouse) -> dg.MaterializeResult:
               "labeled": "yes" if s["labeled"] else "no"} for s in sources]
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(sources),
+        "dagster/column_schema": report_schema(table, "monitoring.source_inventory"),
         "inventory": dg.MetadataValue.md(markdown_table(table)),
         "labeled_sources": sum(bool(s["labeled"]) for s in sources),
     })
