@@ -72,27 +72,32 @@ CATEGORICAL = {f"cat_{k}": k for k in (5, 20, 50, 100, 250, 500)}
 TEXT = {
     "title": f"repeat('ab', CAST(floor({u(20)} * 30) AS INTEGER))",
     "review": f"CASE WHEN {u(21)} < 0.3 THEN NULL "
-              f"ELSE repeat('é€x ', CAST(floor(-ln(1 - {u(22)}) * 20) AS INTEGER)) END",
+    f"ELSE repeat('é€x ', CAST(floor(-ln(1 - {u(22)}) * 20) AS INTEGER)) END",
 }
 
 
 def features() -> list[FeatureSpec]:
-    return ([FeatureSpec(name, "numeric") for name in NUMERIC]
-            + [FeatureSpec(name, "categorical") for name in CATEGORICAL]
-            + [FeatureSpec(name, "text") for name in TEXT])
+    return (
+        [FeatureSpec(name, "numeric") for name in NUMERIC]
+        + [FeatureSpec(name, "categorical") for name in CATEGORICAL]
+        + [FeatureSpec(name, "text") for name in TEXT]
+    )
 
 
 def build_table(con: duckdb.DuckDBPyConnection, rows: int) -> None:
     """bench.wide: ``rows`` rows, half on each of two days, the 20 features as columns."""
     cols = [f"{expr} AS {name}" for name, expr in NUMERIC.items()]
     # skewed categories: the value index is floor(u^2 * k), so low indexes are the frequent ones
-    cols += [f"'v' || CAST(floor(pow({u(30 + j)}, 2) * {k}) AS INTEGER) AS {name}"
-             for j, (name, k) in enumerate(CATEGORICAL.items())]
+    cols += [
+        f"'v' || CAST(floor(pow({u(30 + j)}, 2) * {k}) AS INTEGER) AS {name}"
+        for j, (name, k) in enumerate(CATEGORICAL.items())
+    ]
     cols += [f"{expr} AS {name}" for name, expr in TEXT.items()]
     con.execute("CREATE SCHEMA IF NOT EXISTS bench")
     con.execute(
         "CREATE OR REPLACE TABLE bench.wide AS SELECT $day_1 + CAST(i % 2 AS INTEGER) AS event_date, "
-        + ", ".join(cols) + " FROM range($rows) AS r(i)",
+        + ", ".join(cols)
+        + " FROM range($rows) AS r(i)",
         {"day_1": DAY_1, "rows": rows},
     )
 
@@ -114,7 +119,7 @@ def _connect(path: Path, memory: str, threads: int) -> duckdb.DuckDBPyConnection
     con = duckdb.connect(str(path))
     con.execute(f"SET memory_limit = '{memory}'")  # SET takes no parameters; checked in main()
     con.execute(f"SET threads = {int(threads)}")
-    spill = str(path.parent / 'spill').replace("'", "''")
+    spill = str(path.parent / "spill").replace("'", "''")
     con.execute(f"SET temp_directory = '{spill}'")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
@@ -148,8 +153,9 @@ def bench(rows: int, memory: str, threads: int, workdir: Path) -> dict:
     stats_by_day = {}
     for d in (DAY_1, DAY_1 + dt.timedelta(days=1)):
         t0 = time.perf_counter()
-        stats_by_day[d] = compute_feature_stats(con, "bench.wide", features(), "event_date", d,
-                                                d + dt.timedelta(days=1))
+        stats_by_day[d] = compute_feature_stats(
+            con, "bench.wide", features(), "event_date", d, d + dt.timedelta(days=1)
+        )
         phases[f"stats_{d}_s"] = round(time.perf_counter() - t0, 2)
         rss[f"stats_{d}"] = peak_rss_mb()
         assert len(stats_by_day[d]) == len(features()), len(stats_by_day[d])
@@ -176,17 +182,24 @@ def bench(rows: int, memory: str, threads: int, workdir: Path) -> dict:
     day_sql = "(SELECT {name} FROM bench.wide WHERE event_date = ${day})"
     t0 = time.perf_counter()
     for spec in (f for f in features() if f.kind == "numeric"):
-        ks_statistic_sql(con, spec.name, day_sql.format(name=spec.name, day="day_a"),
-                         day_sql.format(name=spec.name, day="day_b"),
-                         {"day_a": DAY_1, "day_b": DAY_1 + dt.timedelta(days=1)})
+        ks_statistic_sql(
+            con,
+            spec.name,
+            day_sql.format(name=spec.name, day="day_a"),
+            day_sql.format(name=spec.name, day="day_b"),
+            {"day_a": DAY_1, "day_b": DAY_1 + dt.timedelta(days=1)},
+        )
     phases["ks_sql_numeric_s"] = round(time.perf_counter() - t0, 2)
     rss["ks_sql_numeric"] = peak_rss_mb()
 
-    settings = dict(con.execute(
-        "SELECT name, value FROM duckdb_settings() WHERE name IN ('memory_limit', 'threads')").fetchall())
+    settings = dict(
+        con.execute("SELECT name, value FROM duckdb_settings() WHERE name IN ('memory_limit', 'threads')").fetchall()
+    )
     con.close()
     result.update(
-        seconds=phases, peak_rss_mb_after=rss, duckdb_settings=settings,
+        seconds=phases,
+        peak_rss_mb_after=rss,
+        duckdb_settings=settings,
         rows_per_s_per_day=int(rows / 2 / max(phases[f"stats_{DAY_1}_s"], 1e-9)),
         machine=f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         versions=f"duckdb {duckdb.__version__}",

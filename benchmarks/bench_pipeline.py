@@ -51,8 +51,7 @@ STAGE_ROWS = {
     "label": "SELECT count(*) FROM labels.ctr_examples",
     "split": "SELECT count(*) FROM splits.ctr_examples",
 }
-TARGETS = {"ours_vs_floor": 1.5, "pandas_vs_ours": 5.0, "peak_rss_mb": 2048, "rss_growth": 1.2,
-           "day31_vs_day1": 1.2}
+TARGETS = {"ours_vs_floor": 1.5, "pandas_vs_ours": 5.0, "peak_rss_mb": 2048, "rss_growth": 1.2, "day31_vs_day1": 1.2}
 MB = 2**20
 
 
@@ -82,11 +81,17 @@ class Instance:
         shutil.copy(ROOT / "dagster_home" / "dagster.yaml", self.home / "dagster.yaml")
         self.warehouse = workdir / "warehouse.duckdb"
         self.env = {
-            **os.environ, "DAGSTER_HOME": str(self.home), "DATA_PLATFORM_WAREHOUSE": str(self.warehouse),
-            "DATA_PLATFORM_LANDING": str(landing), "DATA_PLATFORM_SETTLE_SECONDS": "0",
-            "DATA_PLATFORM_DUCKDB_MEMORY": memory, "DATA_PLATFORM_DUCKDB_THREADS": str(threads),
-            "DATA_PLATFORM_START_DATE": start.isoformat(), "DATA_PLATFORM_SENSORS": "stopped",
-            "DATA_PLATFORM_EXPORTS": str(workdir / "exports"), "DATA_PLATFORM_REPORTS": str(workdir / "reports"),
+            **os.environ,
+            "DAGSTER_HOME": str(self.home),
+            "DATA_PLATFORM_WAREHOUSE": str(self.warehouse),
+            "DATA_PLATFORM_LANDING": str(landing),
+            "DATA_PLATFORM_SETTLE_SECONDS": "0",
+            "DATA_PLATFORM_DUCKDB_MEMORY": memory,
+            "DATA_PLATFORM_DUCKDB_THREADS": str(threads),
+            "DATA_PLATFORM_START_DATE": start.isoformat(),
+            "DATA_PLATFORM_SENSORS": "stopped",
+            "DATA_PLATFORM_EXPORTS": str(workdir / "exports"),
+            "DATA_PLATFORM_REPORTS": str(workdir / "reports"),
             "DATA_PLATFORM_LABELING": str(workdir / "labeling"),
         }
 
@@ -133,7 +138,9 @@ def bench_ours(landing: Path, first: str, last: str, workdir: Path, memory: str,
     """The pipeline through Dagster: daily stages over the generated days, then the split."""
     instance = Instance(workdir, landing, memory, threads)
     stages_of = stage_of_steps()
-    daily, daily_steps, daily_spans = instance.launch("--assets", DAILY_STAGES, "--partition-range", f"{first}...{last}")
+    daily, daily_steps, daily_spans = instance.launch(
+        "--assets", DAILY_STAGES, "--partition-range", f"{first}...{last}"
+    )
     split, split_steps, split_spans = instance.launch("--assets", SPLIT_STAGE)
     rows = instance.counts()
     per_stage: dict[str, dict] = {}
@@ -167,16 +174,31 @@ def bench_floor(landing: Path, workdir: Path, memory: str, threads: int) -> dict
     tried = []
     for attempt in (memory, _times(memory, 4)):
         db.unlink(missing_ok=True)
-        script = (ROOT / "benchmarks" / "baseline_floor.sql").read_text().format(
-            memory=attempt, threads=threads, glob=str(landing / "events" / "*" / "*.jsonl*"),
-            fx=str(ROOT / "data_platform" / "reference" / "fx_rates.csv"), out=str(workdir / "floor.parquet"))
-        code = (f"import duckdb; con = duckdb.connect({str(db)!r}); con.execute({script!r}); "
-                "print(con.execute('SELECT count(*) FROM ctr_splits').fetchone()[0])")
+        script = (
+            (ROOT / "benchmarks" / "baseline_floor.sql")
+            .read_text()
+            .format(
+                memory=attempt,
+                threads=threads,
+                glob=str(landing / "events" / "*" / "*.jsonl*"),
+                fx=str(ROOT / "data_platform" / "reference" / "fx_rates.csv"),
+                out=str(workdir / "floor.parquet"),
+            )
+        )
+        code = (
+            f"import duckdb; con = duckdb.connect({str(db)!r}); con.execute({script!r}); "
+            "print(con.execute('SELECT count(*) FROM ctr_splits').fetchone()[0])"
+        )
         measured = run_measured([sys.executable, "-c", code], dict(os.environ), ROOT)
         if measured.returncode == 0:
-            return {"seconds": round(measured.seconds, 1), "peak_rss_mb": round(measured.peak_bytes / MB),
-                    "examples": int(measured.stdout.split()[-1]), "db_mb": round(db.stat().st_size / 1e6, 1),
-                    "memory_limit": attempt, "failed_attempts": tried}
+            return {
+                "seconds": round(measured.seconds, 1),
+                "peak_rss_mb": round(measured.peak_bytes / MB),
+                "examples": int(measured.stdout.split()[-1]),
+                "db_mb": round(db.stat().st_size / 1e6, 1),
+                "memory_limit": attempt,
+                "failed_attempts": tried,
+            }
         why = measured.stderr.strip().splitlines()[-1] if measured.stderr.strip() else "failed"
         tried.append({"memory_limit": attempt, "seconds": round(measured.seconds, 1), "why": why[:200]})
         print(f"   floor failed at memory_limit {attempt} after {measured.seconds:.0f}s: {why[:120]}", flush=True)
@@ -192,9 +214,18 @@ def _times(size: str, factor: int) -> str:
 def bench_pandas(landing: Path, workdir: Path, cap_gb: float, timeout_s: float) -> dict:
     """The pandas baseline, stopped at the memory cap or the time limit."""
     measured = run_measured(
-        [sys.executable, str(ROOT / "benchmarks" / "baseline_pandas.py"), str(landing / "events"),
-         str(ROOT / "data_platform" / "reference" / "fx_rates.csv"), str(workdir / "pandas.parquet")],
-        dict(os.environ), ROOT, cap_bytes=int(cap_gb * 2**30), timeout_s=timeout_s)
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "baseline_pandas.py"),
+            str(landing / "events"),
+            str(ROOT / "data_platform" / "reference" / "fx_rates.csv"),
+            str(workdir / "pandas.parquet"),
+        ],
+        dict(os.environ),
+        ROOT,
+        cap_bytes=int(cap_gb * 2**30),
+        timeout_s=timeout_s,
+    )
     result = {"seconds": round(measured.seconds, 1), "peak_rss_mb": round(measured.peak_bytes / MB)}
     if measured.killed_at_cap:
         result["finished"] = False
@@ -217,19 +248,32 @@ def bench_scale(events: int, args: argparse.Namespace) -> dict:
         generate_s = time.perf_counter() - t0
         first, last = event_days(manifest)
         size = sum(p.stat().st_size for p in (landing / "events").rglob("*.jsonl*"))
-        print(f"-- {events:,} events: {manifest['total_lines']:,} lines, {size / 1e6:,.0f} MB, "
-              f"generated in {generate_s:.1f}s", flush=True)
+        print(
+            f"-- {events:,} events: {manifest['total_lines']:,} lines, {size / 1e6:,.0f} MB, "
+            f"generated in {generate_s:.1f}s",
+            flush=True,
+        )
         ours = bench_ours(landing, first, last, workdir, args.memory, args.threads)
-        print(f"   ours {ours['seconds']}s, peak {ours['peak_rss_mb']} MB, stages {json.dumps(ours['stages'])}",
-              flush=True)
+        print(
+            f"   ours {ours['seconds']}s, peak {ours['peak_rss_mb']} MB, stages {json.dumps(ours['stages'])}",
+            flush=True,
+        )
         floor = bench_floor(landing, workdir, args.memory, args.threads)
         print(f"   floor {floor['seconds']}s, peak {floor['peak_rss_mb']} MB", flush=True)
-        pandas = (bench_pandas(landing, workdir, args.pandas_cap_gb, args.pandas_timeout)
-                  if not args.no_pandas else {"finished": False, "why": "skipped (--no-pandas)"})
+        pandas = (
+            bench_pandas(landing, workdir, args.pandas_cap_gb, args.pandas_timeout)
+            if not args.no_pandas
+            else {"finished": False, "why": "skipped (--no-pandas)"}
+        )
         print(f"   pandas {pandas}", flush=True)
         return {
-            "events": events, "lines": manifest["total_lines"], "landing_mb": round(size / 1e6, 1),
-            "generate_s": round(generate_s, 1), "ours": ours, "floor": floor, "pandas": pandas,
+            "events": events,
+            "lines": manifest["total_lines"],
+            "landing_mb": round(size / 1e6, 1),
+            "generate_s": round(generate_s, 1),
+            "ours": ours,
+            "floor": floor,
+            "pandas": pandas,
             "ours_vs_floor": round(ours["seconds"] / floor["seconds"], 2),
             "pandas_vs_ours": round(pandas["seconds"] / ours["seconds"], 2) if pandas.get("finished") else None,
         }
@@ -270,9 +314,13 @@ def bench_incremental(args: argparse.Namespace) -> dict:
         deliver(workdir / "history" / "landing", day_last)
         m31, steps31, _ = full.launch("--assets", DAILY_STAGES, "--partition", day_last)
         return {
-            "days": days, "events_per_day": per_day, "history_s": round(history_s, 1),
-            "day1_s": round(m1.seconds, 1), "day1_steps_s": steps1,
-            "next_day_s": round(m31.seconds, 1), "next_day_steps_s": steps31,
+            "days": days,
+            "events_per_day": per_day,
+            "history_s": round(history_s, 1),
+            "day1_s": round(m1.seconds, 1),
+            "day1_steps_s": steps1,
+            "next_day_s": round(m31.seconds, 1),
+            "next_day_steps_s": steps31,
             "next_vs_day1": round(m31.seconds / m1.seconds, 2),
             "next_vs_day1_steps": round(sum(steps31.values()) / sum(steps1.values()), 2),
         }
@@ -285,26 +333,55 @@ def verdicts(scales: list[dict], incremental: dict | None) -> list[tuple[str, st
     """(target, measured, PASS/FAIL) rows judged on the largest N."""
     rows = []
     top, bottom = scales[-1], scales[0]
-    rows.append((f"ours within {TARGETS['ours_vs_floor']}x of the DuckDB floor at {top['events']:,}",
-                 f"{top['ours_vs_floor']}x", top["ours_vs_floor"] <= TARGETS["ours_vs_floor"]))
+    rows.append(
+        (
+            f"ours within {TARGETS['ours_vs_floor']}x of the DuckDB floor at {top['events']:,}",
+            f"{top['ours_vs_floor']}x",
+            top["ours_vs_floor"] <= TARGETS["ours_vs_floor"],
+        )
+    )
     pandas = top["pandas"]
     if pandas.get("finished"):
-        rows.append((f"pandas at least {TARGETS['pandas_vs_ours']}x slower", f"{top['pandas_vs_ours']}x",
-                     top["pandas_vs_ours"] >= TARGETS["pandas_vs_ours"]))
+        rows.append(
+            (
+                f"pandas at least {TARGETS['pandas_vs_ours']}x slower",
+                f"{top['pandas_vs_ours']}x",
+                top["pandas_vs_ours"] >= TARGETS["pandas_vs_ours"],
+            )
+        )
     else:
-        rows.append((f"pandas at least {TARGETS['pandas_vs_ours']}x slower (or unable to finish)",
-                     pandas.get("why", "-"), "stopped" in pandas.get("why", "")))
+        rows.append(
+            (
+                f"pandas at least {TARGETS['pandas_vs_ours']}x slower (or unable to finish)",
+                pandas.get("why", "-"),
+                "stopped" in pandas.get("why", ""),
+            )
+        )
     peak = top["ours"]["peak_rss_mb"]
-    rows.append((f"peak RSS at most {TARGETS['peak_rss_mb']} MB at {top['events']:,}", f"{peak} MB",
-                 peak <= TARGETS["peak_rss_mb"]))
+    rows.append(
+        (
+            f"peak RSS at most {TARGETS['peak_rss_mb']} MB at {top['events']:,}",
+            f"{peak} MB",
+            peak <= TARGETS["peak_rss_mb"],
+        )
+    )
     if len(scales) > 1:
         growth = round(peak / bottom["ours"]["peak_rss_mb"], 2)
-        rows.append((f"peak RSS at most {TARGETS['rss_growth']}x the {bottom['events']:,} figure", f"{growth}x",
-                     growth <= TARGETS["rss_growth"]))
+        rows.append(
+            (
+                f"peak RSS at most {TARGETS['rss_growth']}x the {bottom['events']:,} figure",
+                f"{growth}x",
+                growth <= TARGETS["rss_growth"],
+            )
+        )
     if incremental:
-        rows.append((f"day {incremental['days'] + 1} at most {TARGETS['day31_vs_day1']}x day 1",
-                     f"{incremental['next_vs_day1']}x (steps only {incremental['next_vs_day1_steps']}x)",
-                     incremental["next_vs_day1"] <= TARGETS["day31_vs_day1"]))
+        rows.append(
+            (
+                f"day {incremental['days'] + 1} at most {TARGETS['day31_vs_day1']}x day 1",
+                f"{incremental['next_vs_day1']}x (steps only {incremental['next_vs_day1_steps']}x)",
+                incremental["next_vs_day1"] <= TARGETS["day31_vs_day1"],
+            )
+        )
     return [(t, m, "PASS" if ok else "FAIL") for t, m, ok in rows]
 
 
@@ -315,10 +392,14 @@ def _floor_note(floor: dict, memory: str) -> str:
 
 
 def markdown(result: dict) -> str:
-    lines = [f"Machine: {result['machine']}. Versions: {result['versions']}. Date: {result['date']}. "
-             f"DuckDB memory_limit {result['memory']}, threads {result['threads']}.", "",
-             "| events | lines | ours s | ours peak RSS | warehouse | floor s | floor peak | ours/floor | pandas s | "
-             "pandas peak | pandas/ours |", "|" + "---|" * 11]
+    lines = [
+        f"Machine: {result['machine']}. Versions: {result['versions']}. Date: {result['date']}. "
+        f"DuckDB memory_limit {result['memory']}, threads {result['threads']}.",
+        "",
+        "| events | lines | ours s | ours peak RSS | warehouse | floor s | floor peak | ours/floor | pandas s | "
+        "pandas peak | pandas/ours |",
+        "|" + "---|" * 11,
+    ]
     for s in result["scales"]:
         p = s["pandas"]
         pandas_s = f"{p['seconds']}" + ("" if p.get("finished") else " (stopped)") if "seconds" in p else "-"
@@ -327,22 +408,34 @@ def markdown(result: dict) -> str:
             f"{s['ours']['warehouse_mb']:,} MB | {s['floor']['seconds']}{_floor_note(s['floor'], result['memory'])} | "
             f"{s['floor']['peak_rss_mb']:,} MB | "
             f"{s['ours_vs_floor']}x | {pandas_s} | {p.get('peak_rss_mb', '-')} MB | "
-            f"{str(s['pandas_vs_ours']) + 'x' if s['pandas_vs_ours'] is not None else '-'} |")
-    lines += ["", "Per stage (ours; seconds inside the run's steps, rows written, rows/s, peak RSS during the stage):",
-              "", "| events | stage | seconds | rows | rows/s | peak RSS |", "|---|---|---|---|---|---|"]
+            f"{str(s['pandas_vs_ours']) + 'x' if s['pandas_vs_ours'] is not None else '-'} |"
+        )
+    lines += [
+        "",
+        "Per stage (ours; seconds inside the run's steps, rows written, rows/s, peak RSS during the stage):",
+        "",
+        "| events | stage | seconds | rows | rows/s | peak RSS |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in result["scales"]:
         for stage, e in s["ours"]["stages"].items():
-            lines.append(f"| {s['events']:,} | {stage} | {e['seconds']} | {e.get('rows', '-'):,} | "
-                         f"{e.get('rows_per_s') or '-':,} | {e['peak_rss_mb']:,} MB |"
-                         if "rows" in e else
-                         f"| {s['events']:,} | {stage} | {e['seconds']} | - | - | {e['peak_rss_mb']:,} MB |")
-        lines.append(f"| {s['events']:,} | Dagster (process start, run bookkeeping) | "
-                     f"{s['ours']['dagster_overhead_s']} | | | |")
+            lines.append(
+                f"| {s['events']:,} | {stage} | {e['seconds']} | {e.get('rows', '-'):,} | "
+                f"{e.get('rows_per_s') or '-':,} | {e['peak_rss_mb']:,} MB |"
+                if "rows" in e
+                else f"| {s['events']:,} | {stage} | {e['seconds']} | - | - | {e['peak_rss_mb']:,} MB |"
+            )
+        lines.append(
+            f"| {s['events']:,} | Dagster (process start, run bookkeeping) | {s['ours']['dagster_overhead_s']} | | | |"
+        )
     if result.get("incremental"):
         inc = result["incremental"]
-        lines += ["", f"One more day: {inc['days']} days of {inc['events_per_day']:,} events materialized in "
-                  f"{inc['history_s']} s; day 1 on an empty warehouse {inc['day1_s']} s, day {inc['days'] + 1} "
-                  f"{inc['next_day_s']} s ({inc['next_vs_day1']}x; inside the steps {inc['next_vs_day1_steps']}x)."]
+        lines += [
+            "",
+            f"One more day: {inc['days']} days of {inc['events_per_day']:,} events materialized in "
+            f"{inc['history_s']} s; day 1 on an empty warehouse {inc['day1_s']} s, day {inc['days'] + 1} "
+            f"{inc['next_day_s']} s ({inc['next_vs_day1']}x; inside the steps {inc['next_vs_day1_steps']}x).",
+        ]
     lines += ["", "| target | measured | verdict |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {v} |" for t, m, v in result["verdicts"]]
     return "\n".join(lines) + "\n"
@@ -373,11 +466,13 @@ def main() -> None:
     result = {
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-                   f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB, "
-                   f"Python {platform.python_version()}",
+        f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB, "
+        f"Python {platform.python_version()}",
         "versions": ", ".join(f"{p} {version(p)}" for p in ("dagster", "duckdb", "polars", "pandas", "pyarrow")),
-        "memory": args.memory, "threads": args.threads,
-        "scales": scales, "incremental": incremental,
+        "memory": args.memory,
+        "threads": args.threads,
+        "scales": scales,
+        "incremental": incremental,
     }
     result["verdicts"] = verdicts(scales, incremental)
     stem = out_dir / f"pipeline-{result['date']}-{'-'.join(str(s['events']) for s in scales)}"

@@ -61,13 +61,20 @@ class Measured:
         return nearest[1]
 
 
-def run_measured(cmd: list[str], env: dict | None = None, cwd=None, cap_bytes: int | None = None,
-                 timeout_s: float | None = None, interval_s: float = 0.1) -> Measured:
+def run_measured(
+    cmd: list[str],
+    env: dict | None = None,
+    cwd=None,
+    cap_bytes: int | None = None,
+    timeout_s: float | None = None,
+    interval_s: float = 0.1,
+) -> Measured:
     """Run a command, sampling its process tree's RSS every ``interval_s``; kill the tree (SIGKILL) when it
     crosses ``cap_bytes`` or runs past ``timeout_s``, so a baseline cannot take the machine down."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     samples: list[tuple[float, int]] = []
     stop = threading.Event()
     killed = threading.Event()

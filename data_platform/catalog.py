@@ -22,8 +22,11 @@ from data_platform.provenance.stage import STAGE as PROVENANCE
 from data_platform.splits.stage import STAGE as SPLITS
 from data_platform.validation.stage import STAGE as VALIDATION
 
-DECLARED: tuple[Stage, ...] = tuple(sorted(
-    (INGESTION, CLEANING, LABELING, VALIDATION, SPLITS, PROVENANCE, FLYWHEEL), key=lambda s: STAGES.index(s.name)))
+DECLARED: tuple[Stage, ...] = tuple(
+    sorted(
+        (INGESTION, CLEANING, LABELING, VALIDATION, SPLITS, PROVENANCE, FLYWHEEL), key=lambda s: STAGES.index(s.name)
+    )
+)
 """Every stage's declarations, in stage order."""
 
 
@@ -37,21 +40,26 @@ def _unique(pairs, what: str) -> dict:
 
 
 CONTRACTS: dict[str, TableContract] = _unique(
-    ((s.name, c.table, c) for s in DECLARED for c in s.contracts), "the contract of")
+    ((s.name, c.table, c) for s in DECLARED for c in s.contracts), "the contract of"
+)
 """Every table contract, by table."""
 
 PERSON_TABLES: dict[str, str] = _unique(
-    ((s.name, t, p) for s in reversed(DECLARED) for t, p in s.person_columns.items()), "the person columns of")
+    ((s.name, t, p) for s in reversed(DECLARED) for t, p in s.person_columns.items()), "the person columns of"
+)
 """Table -> the predicate that finds a person's rows, later stages first: derived rows are erased before
 the rows they were derived from (a split table finds the person's impressions through raw.events)."""
 
 STEPS: dict[str, tuple[SqlStep, ...]] = _unique(
-    ((s.name, t, flatten(steps)) for s in DECLARED for t, steps in s.steps.items()), "the steps of")
+    ((s.name, t, flatten(steps)) for s in DECLARED for t, steps in s.steps.items()), "the steps of"
+)
 """Table -> the SQL statements that build it, as its stage runs them (column lineage is derived from these)."""
 
 
 def summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every stage's status-summary lines, in stage order, over the tables that exist."""
-    tables = {(s, t) for s, t in con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal").fetchall()}
+    tables = {
+        (s, t)
+        for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal").fetchall()
+    }
     return [line for stage in DECLARED if stage.summary for line in stage.summary(con, tables)]

@@ -56,8 +56,14 @@ FIELDS: tuple[Field, ...] = (
     Field("item_id", "string", ("impression", "click", "purchase", "review"), "item"),
     Field("category", "string", ("impression",), "item category"),
     Field("position", "integer", ("impression",), "slot on the page, >= 1", minimum=1),
-    Field("price", "number", ("impression", "purchase"),
-          "in `currency`, from 0 to 1e9 (more is a unit or encoding error, not a price)", minimum=0, maximum=PRICE_MAX),
+    Field(
+        "price",
+        "number",
+        ("impression", "purchase"),
+        "in `currency`, from 0 to 1e9 (more is a unit or encoding error, not a price)",
+        minimum=0,
+        maximum=PRICE_MAX,
+    ),
     Field("currency", "string", (), "ISO 4217 code; required whenever price is present"),
     Field("predicted_ctr", "number", ("impression",), "serving model's prediction in [0, 1]", 0, 1),
     Field("model_version", "string", ("impression",), "serving model"),
@@ -84,7 +90,7 @@ QUARANTINE_REASONS: dict[str, str] = {
     "missing_required_field": "a field required for the event's type is absent, null or an empty string "
     "(also: price without currency)",
     "unknown_event_type": "event_type is not one of the contract's types",
-    "wrong_type": "a field has the wrong JSON type (e.g. position \"3\" or 3.5, price \"9.5\")",
+    "wrong_type": 'a field has the wrong JSON type (e.g. position "3" or 3.5, price "9.5")',
     "bad_ts": "ts is neither an ISO-8601 string with an offset nor non-negative integer epoch milliseconds",
     "ts_out_of_range": "ts is before the first partition (DATA_PLATFORM_START_DATE) or more than a day "
     "after the moment of ingestion",
@@ -142,9 +148,7 @@ RAW_QUARANTINE_COLUMNS: list[tuple[str, str, str]] = [
 
 def table_schema(columns: list[tuple[str, str, str]]) -> dg.TableSchema:
     """A Dagster TableSchema (shown as dagster/column_schema in the UI) from (name, type, description)."""
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name=n, type=t, description=d) for n, t, d in columns]
-    )
+    return dg.TableSchema(columns=[dg.TableColumn(name=n, type=t, description=d) for n, t, d in columns])
 
 
 def contract_markdown() -> str:

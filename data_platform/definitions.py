@@ -27,9 +27,9 @@ from data_platform.labeling.plan_assets import labeling_plan
 from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
 from data_platform.metadata import ddl_tables, described
 from data_platform.privacy.jobs import build_privacy_requests
-from data_platform.resources import LabelingDesk, LandingZone, Warehouse, check_settings
 from data_platform.provenance.assets import invalidations
 from data_platform.provenance.jobs import invalidate_input
+from data_platform.resources import LabelingDesk, LandingZone, Warehouse, check_settings
 from data_platform.splits.assets import SPLITS_GROUP_ASSETS
 from data_platform.validation.assets import anomalies, feature_stats, source_inventory
 from data_platform.validation.checks import build_contract_checks
@@ -70,11 +70,13 @@ def _with_freshness(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 def _with_columns(spec: dg.AssetSpec) -> dg.AssetSpec:
     """The asset's dagster/column_schema with a description on every column (column_descriptions.yaml):
-    the one it declares, else its table contract's, else its table's as the stage's DDL creates it. Tables built with CREATE
+    the one it declares, else its table contract's, else its table's as the stage's DDL creates it. Tables built with
+    CREATE
     TABLE AS get theirs, described the same way, on each materialization."""
     table = _TABLE_OF.get(spec.key, ".".join(spec.key.path))
     schema = spec.metadata.get("dagster/column_schema") or (
-        CONTRACTS[table].table_schema() if table in CONTRACTS else _DDL_TABLES.get(table))
+        CONTRACTS[table].table_schema() if table in CONTRACTS else _DDL_TABLES.get(table)
+    )
     if schema is None:
         return spec
     return spec.replace_attributes(metadata={**spec.metadata, "dagster/column_schema": described(schema, table)})
@@ -88,19 +90,51 @@ publish_datasets = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=dg.map_asset_specs(_with_freshness, [
-        raw_ingestion, clean_layer, ctr_examples, *REVIEW_LABELING_ASSETS, feature_stats, anomalies,
-        source_inventory, *SPLITS_GROUP_ASSETS, invalidations, labeling_plan, retraining_signal, *TRIGGER_SPECS]),
+    assets=dg.map_asset_specs(
+        _with_freshness,
+        [
+            raw_ingestion,
+            clean_layer,
+            ctr_examples,
+            *REVIEW_LABELING_ASSETS,
+            feature_stats,
+            anomalies,
+            source_inventory,
+            *SPLITS_GROUP_ASSETS,
+            invalidations,
+            labeling_plan,
+            retraining_signal,
+            *TRIGGER_SPECS,
+        ],
+    ),
     asset_checks=CONTRACT_CHECKS,
-    jobs=[ingest_raw_events, daily_pipeline, relabel_ctr, review_labeling, relabel_reviews, annotation_round,
-          publish_datasets, retraining_check,
-          invalidate_input, process_privacy_requests,
-          # the Label Studio server round trip, when LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY are set
-          *([label_studio_sync] if label_studio_resources() else [])],
-    sensors=[build_landing_sensor(daily_pipeline), privacy_request_sensor, late_click_sensor, annotation_sensor,
-             retraining_sensor],
-    resources={"warehouse": Warehouse.from_env(), "landing": LandingZone.from_env(),
-               "labeling": LabelingDesk.from_env(), **label_studio_resources()},
+    jobs=[
+        ingest_raw_events,
+        daily_pipeline,
+        relabel_ctr,
+        review_labeling,
+        relabel_reviews,
+        annotation_round,
+        publish_datasets,
+        retraining_check,
+        invalidate_input,
+        process_privacy_requests,
+        # the Label Studio server round trip, when LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY are set
+        *([label_studio_sync] if label_studio_resources() else []),
+    ],
+    sensors=[
+        build_landing_sensor(daily_pipeline),
+        privacy_request_sensor,
+        late_click_sensor,
+        annotation_sensor,
+        retraining_sensor,
+    ],
+    resources={
+        "warehouse": Warehouse.from_env(),
+        "landing": LandingZone.from_env(),
+        "labeling": LabelingDesk.from_env(),
+        **label_studio_resources(),
+    },
     # Steps run one after another in the run's process: DuckDB takes one writer at a time anyway (the
     # "duckdb" pool), and a process per step cost 3 to 4 s each, most of a one-day run's time.
     executor=dg.in_process_executor,

@@ -52,14 +52,28 @@ class PlatformInstance(dg.DagsterInstance):
     @staticmethod
     def config_defaults(base_dir: str):
         defaults = dict(InstanceRef.config_defaults(base_dir))
-        events = ConfigurableClassData(__name__, SlotReclaimingEventLogStorage.__name__, yaml.dump(
-            {"base_dir": os.path.join(base_dir, "history", "runs", "")}, default_flow_style=False))
-        parts = {"run_storage": defaults["run_storage"], "event_log_storage": events,
-                 "schedule_storage": defaults["schedule_storage"]}
+        events = ConfigurableClassData(
+            __name__,
+            SlotReclaimingEventLogStorage.__name__,
+            yaml.dump({"base_dir": os.path.join(base_dir, "history", "runs", "")}, default_flow_style=False),
+        )
+        parts = {
+            "run_storage": defaults["run_storage"],
+            "event_log_storage": events,
+            "schedule_storage": defaults["schedule_storage"],
+        }
         defaults["event_log_storage"] = events
-        defaults["storage"] = ConfigurableClassData("dagster._core.storage.legacy_storage", "CompositeStorage", yaml.dump(
-            {name: {"module_name": d.module_name, "class_name": d.class_name, "config_yaml": d.config_yaml}
-             for name, d in parts.items()}, default_flow_style=False))
+        defaults["storage"] = ConfigurableClassData(
+            "dagster._core.storage.legacy_storage",
+            "CompositeStorage",
+            yaml.dump(
+                {
+                    name: {"module_name": d.module_name, "class_name": d.class_name, "config_yaml": d.config_yaml}
+                    for name, d in parts.items()
+                },
+                default_flow_style=False,
+            ),
+        )
         return defaults
 
 
@@ -82,13 +96,15 @@ class SlotReclaimingEventLogStorage(SqliteEventLogStorage):
         while time.monotonic() < deadline:
             if check_captured_interrupt():
                 raise DagsterExecutionInterruptedError(
-                    f"interrupted while step {step_key} waited for a slot of pool {concurrency_key}")
+                    f"interrupted while step {step_key} waited for a slot of pool {concurrency_key}"
+                )
             time.sleep(_POLL_SECONDS)
         return status.with_sleep_interval(0.0)  # this call already waited: ask again at once
 
 
-def reclaim_slots_of_dead_runs(instance: dg.DagsterInstance, concurrency_key: str, *,
-                               waiting_run_id: str | None = None) -> list[str]:
+def reclaim_slots_of_dead_runs(
+    instance: dg.DagsterInstance, concurrency_key: str, *, waiting_run_id: str | None = None
+) -> list[str]:
     """Free the slots (claimed or queued) of ``concurrency_key`` held by runs that are dead, marking a
     dead run that is not finished yet as failed with the reason; the run ids freed."""
     storage = instance.event_log_storage
@@ -102,8 +118,11 @@ def reclaim_slots_of_dead_runs(instance: dg.DagsterInstance, concurrency_key: st
         if why is None:
             continue
         if run is not None and not run.is_finished:
-            instance.report_run_failed(run, f"Marked failed: {why}. Its slots of pool {concurrency_key!r} were "
-                                            f"freed{f' by run {waiting_run_id}' if waiting_run_id else ''}.")
+            instance.report_run_failed(
+                run,
+                f"Marked failed: {why}. Its slots of pool {concurrency_key!r} were "
+                f"freed{f' by run {waiting_run_id}' if waiting_run_id else ''}.",
+            )
         storage.free_concurrency_slots_for_run(run_id)
         freed.append(run_id)
     return freed
@@ -136,11 +155,12 @@ def _process_alive(pid: int, started_before: float) -> bool:
         return True
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
+        boot = next(
+            int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime ")
+        )
     except (OSError, StopIteration):
         return True  # no /proc: trust kill(0)
-    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
     if fields[0] == "Z":
         return False
     started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")

@@ -37,15 +37,16 @@ def dg_launch(launch_args: list[str]) -> int:
     (``data/...``) name the same files for the command and for the run."""
     home = init_instance()
     cmd = [str(Path(sys.executable).with_name("dg")), "launch", *launch_args, "--module-name", DEFINITIONS_MODULE]
-    since = dt.datetime.now(dt.timezone.utc)
+    since = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
-    done = subprocess.run(cmd, env={**os.environ, "DAGSTER_HOME": str(home)},
-                          capture_output=True, text=True)
+    done = subprocess.run(cmd, env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     summary = run_summary(since, home)
     if done.returncode != 0:
         print(done.stderr[-3000:], file=sys.stderr)
-        print(f"dg launch {' '.join(launch_args)} failed (exit {done.returncode}) after {seconds:.1f}s", file=sys.stderr)
+        print(
+            f"dg launch {' '.join(launch_args)} failed (exit {done.returncode}) after {seconds:.1f}s", file=sys.stderr
+        )
         for line in summary:
             print(line, file=sys.stderr)
         return done.returncode
@@ -74,8 +75,9 @@ def run_summary(since: dt.datetime, home: str | Path | None = None) -> list[str]
     lines = []
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for run in reversed(instance.get_runs(filters=dg.RunsFilter(created_after=since))):
-            records = instance.all_logs(run.run_id, of_type={T.STEP_SUCCESS, T.STEP_FAILURE, T.ASSET_MATERIALIZATION,
-                                                             T.ASSET_CHECK_EVALUATION})
+            records = instance.all_logs(
+                run.run_id, of_type={T.STEP_SUCCESS, T.STEP_FAILURE, T.ASSET_MATERIALIZATION, T.ASSET_CHECK_EVALUATION}
+            )
             steps, materialized, checks = [], 0, []
             for record in records:
                 event = record.dagster_event
@@ -91,7 +93,11 @@ def run_summary(since: dt.datetime, home: str | Path | None = None) -> list[str]
             lines += textwrap.wrap(
                 f"run {run.run_id[:8]} {run.status.value}: steps {', '.join(steps) or 'none'}; {materialized} "
                 f"materializations; checks {len(checks) - len(not_passed)} passed, {len(not_passed)} did not",
-                width=120, initial_indent="     ", subsequent_indent="       ", break_on_hyphens=False)
+                width=120,
+                initial_indent="     ",
+                subsequent_indent="       ",
+                break_on_hyphens=False,
+            )
             lines += [f"       {check_line(c)}" for c in not_passed]
     return lines
 
@@ -99,12 +105,14 @@ def run_summary(since: dt.datetime, home: str | Path | None = None) -> list[str]
 def check_line(evaluation) -> str:
     """``FAILED clean/events clean_contract 2026-11-05: price_not_converted: 1,484 rows`` (WARN for a
     check of WARN severity)."""
-    state = "PASSED" if evaluation.passed else (
-        "WARN" if evaluation.severity == dg.AssetCheckSeverity.WARN else "FAILED")
+    state = (
+        "PASSED" if evaluation.passed else ("WARN" if evaluation.severity == dg.AssetCheckSeverity.WARN else "FAILED")
+    )
     where = f" {evaluation.partition}" if getattr(evaluation, "partition", None) else ""
     reason = "" if evaluation.passed else check_reason(evaluation)
     return f"{state} {evaluation.asset_key.to_user_string()} {evaluation.check_name}{where}" + (
-        f": {reason}" if reason else "")
+        f": {reason}" if reason else ""
+    )
 
 
 def check_reason(evaluation) -> str:
@@ -146,8 +154,9 @@ def init_instance(home: str | Path | None = None) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_bytes(INSTANCE_YAML.read_bytes())
-        print(f"   {home}/dagster.yaml: the project's instance settings (run queue, one DuckDB writer)",
-              file=sys.stderr)
+        print(
+            f"   {home}/dagster.yaml: the project's instance settings (run queue, one DuckDB writer)", file=sys.stderr
+        )
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.get_runs(limit=1)  # run, event log and schedule storage: each created now
         instance.get_asset_keys(limit=1)
@@ -205,10 +214,16 @@ def request_job_backfill(instance, defs, job_name: str, first: str, last: str, t
             raise ValueError(f"{day} is not a partition of {job_name} ({keys[0]}...{keys[-1]})")
     backfill = PartitionBackfill(
         backfill_id=make_new_backfill_id(),
-        partition_set_origin=RemotePartitionSetOrigin(repository_origin=_repository_origin(),
-                                                      partition_set_name=f"{job_name}_partition_set"),
-        status=BulkActionStatus.REQUESTED, partition_names=keys[keys.index(first):keys.index(last) + 1],
-        from_failure=False, reexecution_steps=None, tags=dict(tags or {}), backfill_timestamp=time.time())
+        partition_set_origin=RemotePartitionSetOrigin(
+            repository_origin=_repository_origin(), partition_set_name=f"{job_name}_partition_set"
+        ),
+        status=BulkActionStatus.REQUESTED,
+        partition_names=keys[keys.index(first) : keys.index(last) + 1],
+        from_failure=False,
+        reexecution_steps=None,
+        tags=dict(tags or {}),
+        backfill_timestamp=time.time(),
+    )
     instance.add_backfill(backfill)
     return backfill.backfill_id
 
@@ -224,7 +239,11 @@ def tick_sensor(instance, defs, name: str, *, quiet_runs: bool = True) -> TickRe
     import dagster as dg
     from dagster._core.definitions.run_request import InstigatorType
     from dagster._core.scheduler.instigation import (
-        InstigatorState, InstigatorStatus, SensorInstigatorData, TickData, TickStatus,
+        InstigatorState,
+        InstigatorStatus,
+        SensorInstigatorData,
+        TickData,
+        TickStatus,
     )
     from dagster._core.storage.dagster_run import RunsFilter
     from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
@@ -235,11 +254,23 @@ def tick_sensor(instance, defs, name: str, *, quiet_runs: bool = True) -> TickRe
     state = instance.get_instigator_state(origin_id, selector_id)
     data = state.instigator_data if state is not None else None
     now = time.time()
-    tick = instance.create_tick(TickData(
-        instigator_origin_id=origin_id, instigator_name=name, instigator_type=InstigatorType.SENSOR,
-        status=TickStatus.STARTED, timestamp=now, selector_id=selector_id))
-    context = dg.build_sensor_context(instance=instance, cursor=data.cursor if data else None, sensor_name=name,
-                                      resources=defs.resources, definitions=defs)
+    tick = instance.create_tick(
+        TickData(
+            instigator_origin_id=origin_id,
+            instigator_name=name,
+            instigator_type=InstigatorType.SENSOR,
+            status=TickStatus.STARTED,
+            timestamp=now,
+            selector_id=selector_id,
+        )
+    )
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=data.cursor if data else None,
+        sensor_name=name,
+        resources=defs.resources,
+        definitions=defs,
+    )
     result = sensor.evaluate_tick(context)
     report = TickReport(skip_message=result.skip_message, asset_events=list(result.asset_events or []))
     for event in report.asset_events:
@@ -253,8 +284,13 @@ def tick_sensor(instance, defs, name: str, *, quiet_runs: bool = True) -> TickRe
         job = defs.resolve_job_def(request.job_name or sensor.job_name)
         tags = {**request.tags, SENSOR_NAME_TAG: name, **({RUN_KEY_TAG: key} if key else {})}
         started = time.perf_counter()
-        run = job.execute_in_process(instance=instance, tags=tags, partition_key=request.partition_key,
-                                     run_config={**(request.run_config or {}), **quiet}, raise_on_error=False)
+        run = job.execute_in_process(
+            instance=instance,
+            tags=tags,
+            partition_key=request.partition_key,
+            run_config={**(request.run_config or {}), **quiet},
+            raise_on_error=False,
+        )
         report.runs.append((job.name, key, run.run_id, run.success, time.perf_counter() - started))
         tick = tick.with_run_info(run.run_id, key)
     done = time.time()
@@ -265,13 +301,21 @@ def tick_sensor(instance, defs, name: str, *, quiet_runs: bool = True) -> TickRe
         tick = tick.with_status(TickStatus.SKIPPED).with_reason(result.skip_message)
     instance.update_tick(tick.with_cursor(cursor))
     new_data = SensorInstigatorData(
-        last_tick_timestamp=done, last_run_key=report.runs[-1][1] if report.runs else (data.last_run_key if data else None),
-        min_interval=sensor.minimum_interval_seconds, cursor=cursor, last_tick_start_timestamp=now,
-        last_sensor_start_timestamp=data.last_sensor_start_timestamp if data and data.last_sensor_start_timestamp else now,
-        sensor_type=sensor.sensor_type, last_tick_success_timestamp=done)
+        last_tick_timestamp=done,
+        last_run_key=report.runs[-1][1] if report.runs else (data.last_run_key if data else None),
+        min_interval=sensor.minimum_interval_seconds,
+        cursor=cursor,
+        last_tick_start_timestamp=now,
+        last_sensor_start_timestamp=data.last_sensor_start_timestamp
+        if data and data.last_sensor_start_timestamp
+        else now,
+        sensor_type=sensor.sensor_type,
+        last_tick_success_timestamp=done,
+    )
     if state is None:
-        instance.add_instigator_state(InstigatorState(origin, InstigatorType.SENSOR, InstigatorStatus.DECLARED_IN_CODE,
-                                                      new_data))
+        instance.add_instigator_state(
+            InstigatorState(origin, InstigatorType.SENSOR, InstigatorStatus.DECLARED_IN_CODE, new_data)
+        )
     else:
         instance.update_instigator_state(state.with_data(new_data))
     return report

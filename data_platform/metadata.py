@@ -77,10 +77,21 @@ def column_description(table: str, column: str) -> str:
 
 def described(schema: dg.TableSchema, table: str) -> dg.TableSchema:
     """``schema`` with every column lacking a description given the one of :func:`column_description`."""
-    return dg.TableSchema(columns=[
-        c if c.description else dg.TableColumn(name=c.name, type=c.type, description=column_description(table, c.name)
-                                               or None, constraints=c.constraints, tags=c.tags)
-        for c in schema.columns], constraints=schema.constraints)
+    return dg.TableSchema(
+        columns=[
+            c
+            if c.description
+            else dg.TableColumn(
+                name=c.name,
+                type=c.type,
+                description=column_description(table, c.name) or None,
+                constraints=c.constraints,
+                tags=c.tags,
+            )
+            for c in schema.columns
+        ],
+        constraints=schema.constraints,
+    )
 
 
 def table_schema_of(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
@@ -89,19 +100,28 @@ def table_schema_of(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchem
     schema, name = table.split(".")
     cols = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
-        "ORDER BY column_index", [schema, name]).fetchall()
-    return dg.TableSchema(columns=[dg.TableColumn(name=c, type=t, description=column_description(table, c) or None)
-                                   for c, t in cols])
+        "ORDER BY column_index",
+        [schema, name],
+    ).fetchall()
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name=c, type=t, description=column_description(table, c) or None) for c, t in cols]
+    )
 
 
 def parquet_schema_of(con: duckdb.DuckDBPyConnection, path: str, *tables: str) -> dg.TableSchema:
     """The dagster/column_schema of a Parquet file (an export), each column described as in the first of
     ``tables`` (the warehouse tables it was written from) that describes it."""
-    cols = con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet($path))",
-                       {"path": path}).fetchall()
-    return dg.TableSchema(columns=[dg.TableColumn(
-        name=c, type=t, description=next((d for d in (column_description(x, c) for x in tables) if d), None))
-        for c, t in cols])
+    cols = con.execute(
+        "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet($path))", {"path": path}
+    ).fetchall()
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=c, type=t, description=next((d for d in (column_description(x, c) for x in tables) if d), None)
+            )
+            for c, t in cols
+        ]
+    )
 
 
 def report_schema(rows: list[dict], table: str) -> dg.TableSchema:
@@ -114,8 +134,12 @@ def report_schema(rows: list[dict], table: str) -> dg.TableSchema:
             if value is not None and name not in columns:
                 columns[name] = kinds.get(type(value), "VARCHAR")
     names = list(dict.fromkeys(name for row in rows for name in row))
-    return dg.TableSchema(columns=[dg.TableColumn(name=n, type=columns.get(n, "VARCHAR"),
-                                                  description=column_description(table, n) or None) for n in names])
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=n, type=columns.get(n, "VARCHAR"), description=column_description(table, n) or None)
+            for n in names
+        ]
+    )
 
 
 def ddl_columns(ddl_name: str, table: str) -> tuple[tuple[str, str, str], ...]:
@@ -130,14 +154,20 @@ def ddl_tables() -> dict[str, dg.TableSchema]:
     from data_platform.resources import SQL_DIR
 
     out = {}
-    ddl_files = [(f"{stage.name}/{path.name}", path) for stage in SQL_DIR.iterdir() if stage.is_dir()
-                 for path in stage.iterdir() if path.name.startswith("create_") and path.name.endswith(".sql")]
+    ddl_files = [
+        (f"{stage.name}/{path.name}", path)
+        for stage in SQL_DIR.iterdir()
+        if stage.is_dir()
+        for path in stage.iterdir()
+        if path.name.startswith("create_") and path.name.endswith(".sql")
+    ]
     for name, path in sorted(ddl_files, key=lambda named: named[0]):
         if "{" in path.read_text():
             continue  # a template its stage fills in (ingestion's landed lines): not a plain DDL
         for table, cols in _ddl_catalog(name).items():
-            out[table] = dg.TableSchema(columns=[dg.TableColumn(c, t, column_description(table, c) or None)
-                                                 for c, t in cols])
+            out[table] = dg.TableSchema(
+                columns=[dg.TableColumn(c, t, column_description(table, c) or None) for c, t in cols]
+            )
     return out
 
 
@@ -185,8 +215,9 @@ class PartitionReport:
         for partition, days in self.windows:
             self._checks += [(partition, result) for result in per_day(days)]
 
-    def results(self, asset_keys: Iterable[dg.AssetKey] = (),
-                run_metadata: Mapping[dg.AssetKey, Mapping] | None = None) -> Iterator:
+    def results(
+        self, asset_keys: Iterable[dg.AssetKey] = (), run_metadata: Mapping[dg.AssetKey, Mapping] | None = None
+    ) -> Iterator:
         """The step's events: one MaterializeResult per asset (in the order given: upstream first), then
         one check evaluation per check and partition, then the check outputs."""
         for key in asset_keys:
@@ -214,9 +245,16 @@ def check_evaluations(context, results: Iterable[tuple[str, dg.AssetCheckResult]
         spec = assets_def.get_spec_for_check_key(key)
         on_day = partition if spec.partitions_def is not None else None
         yield dg.AssetCheckEvaluation(
-            asset_key=key.asset_key, check_name=key.name, passed=result.passed, metadata=result.metadata,
-            severity=result.severity, description=result.description, blocking=spec.blocking, partition=on_day,
-            target_materialization_data=_latest_materialization(context.instance, key.asset_key, on_day))
+            asset_key=key.asset_key,
+            check_name=key.name,
+            passed=result.passed,
+            metadata=result.metadata,
+            severity=result.severity,
+            description=result.description,
+            blocking=spec.blocking,
+            partition=on_day,
+            target_materialization_data=_latest_materialization(context.instance, key.asset_key, on_day),
+        )
         if key not in done:
             done.append(key)
     for key in done:
@@ -229,12 +267,14 @@ def _latest_materialization(instance: dg.DagsterInstance, asset_key: dg.AssetKey
         AssetCheckEvaluationTargetMaterializationData,
     )
 
-    found = instance.fetch_materializations(dg.AssetRecordsFilter(
-        asset_key=asset_key, asset_partitions=[partition] if partition else None), limit=1).records
+    found = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition] if partition else None), limit=1
+    ).records
     if not found:
         return None
     return AssetCheckEvaluationTargetMaterializationData(
-        storage_id=found[0].storage_id, run_id=found[0].run_id, timestamp=found[0].timestamp)
+        storage_id=found[0].storage_id, run_id=found[0].run_id, timestamp=found[0].timestamp
+    )
 
 
 def counts_text(counts: Mapping[str, int], unit: str = "rows", limit: int = 6) -> str:

@@ -1,4 +1,5 @@
-"""The daily partitions every stage shares (UTC days, from DATA_PLATFORM_START_DATE to today or DATA_PLATFORM_END_DATE)."""
+"""The daily partitions every stage shares: UTC days, from DATA_PLATFORM_START_DATE to today (or to
+DATA_PLATFORM_END_DATE)."""
 
 from __future__ import annotations
 
@@ -28,12 +29,12 @@ def last_partition_day() -> dt.date:
     """The last daily partition as configured now (``DATA_PLATFORM_END_DATE``, else today, UTC): a range
     computed from the data (e.g. widened by a day) is clamped to it before it is launched."""
     last = end_date()
-    return dt.date.fromisoformat(last) if last else dt.datetime.now(dt.timezone.utc).date()
+    return dt.date.fromisoformat(last) if last else dt.datetime.now(dt.UTC).date()
 
 
 def partitions_start() -> dt.datetime:
     """The first instant a partition covers; earlier events are quarantined (ts_out_of_range)."""
-    return dt.datetime.fromisoformat(start_date()).replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.fromisoformat(start_date()).replace(tzinfo=dt.UTC)
 
 
 # Every step that writes the warehouse: one pass over a whole partition range in backfills, and the

@@ -70,6 +70,7 @@ def _bounded(kind, low: float, high: float):
         if not (math.isfinite(value) and low <= value <= high):
             raise ValueError(f"{value} is outside [{low:g}, {high:g}]")
         return value
+
     return parse
 
 
@@ -78,6 +79,7 @@ def _one_of(*choices: str):
         if raw.lower() not in choices:
             raise ValueError(f"not one of {', '.join(choices)}")
         return raw.lower()
+
     return parse
 
 
@@ -104,10 +106,12 @@ def landing_root() -> Path:
 
 def start_date() -> str:
     """The first daily partition (YYYY-MM-DD)."""
+
     def parse(raw: str) -> str:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
             raise ValueError("not YYYY-MM-DD")
         return dt.date.fromisoformat(raw).isoformat()
+
     return _env("DATA_PLATFORM_START_DATE", DEFAULT_START_DATE, parse, "a date YYYY-MM-DD")
 
 
@@ -137,15 +141,23 @@ def duckdb_threads() -> int:
 
 def settle_seconds() -> float:
     """How old a landing file's mtime must be before a run takes it (``DATA_PLATFORM_SETTLE_SECONDS``)."""
-    return _env("DATA_PLATFORM_SETTLE_SECONDS", "5", _bounded(float, 0, 86400),
-                "a number of seconds from 0 to 86400 (nan, inf and negative values would switch the guard off "
-                "or take no file at all)")
+    return _env(
+        "DATA_PLATFORM_SETTLE_SECONDS",
+        "5",
+        _bounded(float, 0, 86400),
+        "a number of seconds from 0 to 86400 (nan, inf and negative values would switch the guard off "
+        "or take no file at all)",
+    )
 
 
 def max_line_bytes() -> int:
     """The longest landing line read as an event (``DATA_PLATFORM_MAX_LINE_BYTES``, default 1 MiB)."""
-    return _env("DATA_PLATFORM_MAX_LINE_BYTES", str(DEFAULT_MAX_LINE_BYTES), _bounded(int, 1024, 1 << 30),
-                "a whole number of bytes from 1024 to 1073741824")
+    return _env(
+        "DATA_PLATFORM_MAX_LINE_BYTES",
+        str(DEFAULT_MAX_LINE_BYTES),
+        _bounded(int, 1024, 1 << 30),
+        "a whole number of bytes from 1024 to 1073741824",
+    )
 
 
 def check_settings() -> None:
@@ -153,8 +165,20 @@ def check_settings() -> None:
     from data_platform.base.pseudonyms import key_status
 
     problems = []
-    for read in (warehouse_path, landing_root, start_date, sensors_default_status, duckdb_memory, duckdb_threads,
-                 settle_seconds, max_line_bytes, reports_root, exports_root, labeling_root, key_status):
+    for read in (
+        warehouse_path,
+        landing_root,
+        start_date,
+        sensors_default_status,
+        duckdb_memory,
+        duckdb_threads,
+        settle_seconds,
+        max_line_bytes,
+        reports_root,
+        exports_root,
+        labeling_root,
+        key_status,
+    ):
         try:
             read()
         except (SettingError, ValueError, RuntimeError) as error:
@@ -217,7 +241,7 @@ class Warehouse(DuckDBResource):
     threads: int = 0  # 0: DuckDB's default (all cores)
 
     @classmethod
-    def from_env(cls) -> "Warehouse":
+    def from_env(cls) -> Warehouse:
         """The warehouse configured by environment variables (see the module docstring)."""
         return cls(
             database=str(warehouse_path()),
@@ -265,7 +289,7 @@ class LandingZone(dg.ConfigurableResource):
     max_file_attempts: int = 3  # a file whose landing fails this often is set aside until it changes
 
     @classmethod
-    def from_env(cls) -> "LandingZone":
+    def from_env(cls) -> LandingZone:
         """The landing zone from ``DATA_PLATFORM_LANDING``, ``DATA_PLATFORM_SETTLE_SECONDS`` and
         ``DATA_PLATFORM_MAX_LINE_BYTES``."""
         return cls(
@@ -308,7 +332,7 @@ class LabelingDesk(dg.ConfigurableResource):
     root: str
 
     @classmethod
-    def from_env(cls) -> "LabelingDesk":
+    def from_env(cls) -> LabelingDesk:
         """The desk at ``DATA_PLATFORM_LABELING``."""
         return cls(root=str(labeling_root()))
 
@@ -342,8 +366,12 @@ def write_rows(con: duckdb.DuckDBPyConnection, table: str, records: list[dict], 
     relation = pa.Table.from_pylist(records, schema=schema)
     con.register("py_rows", relation)
     try:
-        run_sql(con, "common/replace_with_relation.sql" if replace else "common/append_relation.sql",
-                table=table, relation="py_rows")
+        run_sql(
+            con,
+            "common/replace_with_relation.sql" if replace else "common/append_relation.sql",
+            table=table,
+            relation="py_rows",
+        )
     finally:
         con.unregister("py_rows")
 

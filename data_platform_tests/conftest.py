@@ -17,7 +17,7 @@ from data_platform.ingestion.assets import raw_ingestion
 from data_platform.resources import LandingZone, Warehouse
 from data_platform_tests.processes import in_ci, missing_peer
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def event(event_id: str, event_type: str = "login", ts="2026-11-02T10:00:00Z", **fields) -> dict:
@@ -25,9 +25,16 @@ def event(event_id: str, event_type: str = "login", ts="2026-11-02T10:00:00Z", *
     base = {"event_id": event_id, "event_type": event_type, "ts": ts, "anon_id": "anon-1"}
     required = {
         "login": {"user_id": "user-1"},
-        "impression": {"impression_id": f"imp-{event_id}", "item_id": "item-1", "category": "books",
-                       "position": 1, "price": 9.5, "currency": "EUR", "predicted_ctr": 0.1,
-                       "model_version": "ctr-1"},
+        "impression": {
+            "impression_id": f"imp-{event_id}",
+            "item_id": "item-1",
+            "category": "books",
+            "position": 1,
+            "price": 9.5,
+            "currency": "EUR",
+            "predicted_ctr": 0.1,
+            "model_version": "ctr-1",
+        },
         "click": {"impression_id": "imp-1", "item_id": "item-1"},
         "purchase": {"item_id": "item-1", "price": 9.5, "currency": "EUR"},
         "review": {"item_id": "item-1", "text": "fine", "rating": 4},
@@ -109,15 +116,17 @@ def checks_by_name(result) -> dict[str, dg.AssetCheckEvaluation]:
     return {c.check_name: c for c in result.get_asset_check_evaluations()}
 
 
-def generated_world(root: Path, days: int, events_per_day: int, seed: int, incidents=(),
-                    start: dt.date = dt.date(2026, 11, 2)) -> tuple[LandingZone, Warehouse, dict]:
+def generated_world(
+    root: Path, days: int, events_per_day: int, seed: int, incidents=(), start: dt.date = dt.date(2026, 11, 2)
+) -> tuple[LandingZone, Warehouse, dict]:
     """A landing zone with generated logs and an empty warehouse under ``root`` (and the manifest)."""
     from data_platform.generator import generate_logs
 
     landing = LandingZone(root=str(root / "landing"), settle_seconds=0)
     warehouse = Warehouse(database=str(root / "warehouse.duckdb"), memory_limit="1GB", threads=2)
-    manifest = generate_logs(landing.root, start=start, days=days, events_per_day=events_per_day, seed=seed,
-                             incidents=list(incidents))
+    manifest = generate_logs(
+        landing.root, start=start, days=days, events_per_day=events_per_day, seed=seed, incidents=list(incidents)
+    )
     return landing, warehouse, manifest
 
 
@@ -133,8 +142,13 @@ def jobs_world(tmp_path: Path, monkeypatch, lines: list, day: str = "2026-11-02"
     write_lines(landing.events_dir() / day / "part-0.jsonl", lines)
     warehouse = Warehouse(database=str(tmp_path / "warehouse.duckdb"), memory_limit="1GB", threads=2)
     resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
-    defs = dg.Definitions(assets=definitions.defs.assets, asset_checks=definitions.defs.asset_checks,
-                          jobs=definitions.defs.jobs, resources=resources, executor=dg.in_process_executor)
+    defs = dg.Definitions(
+        assets=definitions.defs.assets,
+        asset_checks=definitions.defs.asset_checks,
+        jobs=definitions.defs.jobs,
+        resources=resources,
+        executor=dg.in_process_executor,
+    )
     return defs, warehouse
 
 

@@ -21,18 +21,18 @@ step intervals of an instance, and:
 from __future__ import annotations
 
 import glob
-import urllib.request
-import sys
-import socket
-import json
 import gzip
+import json
 import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,7 +80,8 @@ def free_port() -> int:
 def graphql(port: int, query: str) -> dict:
     """POST a query to the webserver's GraphQL endpoint; the decoded answer."""
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -91,7 +92,8 @@ def run_cli(cmd: list[str], env: dict, timeout: int = 300, returncode: int = 0) 
     """Run a CLI from the project root; fail the test with its output unless it exits with ``returncode``."""
     done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == returncode, (
-        f"{cmd} exited with {done.returncode}, expected {returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
+        f"{cmd} exited with {done.returncode}, expected {returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    )
     return done
 
 
@@ -109,6 +111,7 @@ def step_intervals(home: str) -> list[tuple[float, float]]:
             for run in instance.get_runs()
             for stat in instance.get_run_step_stats(run.run_id)
         )
+
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
@@ -166,8 +169,9 @@ def service(name: str, cmd: list[str], env: dict[str, str], log: Path) -> Iterat
     """Run ``cmd`` from the project root for the duration of the block; print its log on failure."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
-        popen = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+        popen = subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     svc = Service(name, popen, log)
     try:
         yield svc
@@ -181,8 +185,12 @@ def service(name: str, cmd: list[str], env: dict[str, str], log: Path) -> Iterat
 def webserver(env: dict[str, str], port: int, log: Path):
     """``dagster-webserver -w workspace.yaml`` on 127.0.0.1:``port`` (its instance initialised first)."""
     init_instance(env["DAGSTER_HOME"])
-    return service("dagster-webserver", [str(BIN / "dagster-webserver"), "-w", "workspace.yaml",
-                                         "-h", "127.0.0.1", "-p", str(port)], env, log)
+    return service(
+        "dagster-webserver",
+        [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        env,
+        log,
+    )
 
 
 def daemon(env: dict[str, str], log: Path):
@@ -193,8 +201,14 @@ def daemon(env: dict[str, str], log: Path):
     return service("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, log)
 
 
-def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, interval: float = 2.0,
-               services: tuple[Service, ...] = ()):
+def wait_until(
+    predicate: Callable[[], object],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 2.0,
+    services: tuple[Service, ...] = (),
+):
     """Poll ``predicate`` until it returns something truthy (returned); fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -208,8 +222,14 @@ def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, in
         time.sleep(interval)
 
 
-def wait_for_runs(home: str | Path, count: int, *, timeout: float, services: tuple[Service, ...] = (),
-                  matching: Callable[[dg.DagsterRun], bool] = lambda run: True) -> list[dg.DagsterRun]:
+def wait_for_runs(
+    home: str | Path,
+    count: int,
+    *,
+    timeout: float,
+    services: tuple[Service, ...] = (),
+    matching: Callable[[dg.DagsterRun], bool] = lambda run: True,
+) -> list[dg.DagsterRun]:
     """Wait until at least ``count`` runs (those ``matching``) exist and every run of the instance is finished."""
 
     def done():
@@ -217,8 +237,7 @@ def wait_for_runs(home: str | Path, count: int, *, timeout: float, services: tup
         selected = [r for r in runs if matching(r)]
         return selected if len(selected) >= count and all(r.is_finished for r in runs) else None
 
-    return wait_until(done, timeout=timeout, what=f"{count} finished runs in {home}", interval=3,
-                      services=services)
+    return wait_until(done, timeout=timeout, what=f"{count} finished runs in {home}", interval=3, services=services)
 
 
 def wait_for_webserver(port: int, server: Service, timeout: float = 180) -> list[dict]:
@@ -273,8 +292,9 @@ class PostgresServer:
     As root, the server runs as the ``postgres`` (or ``nobody``) user: ``initdb`` refuses to run as root.
     """
 
-    def __init__(self, bindir: Path, user: str = "dagster", password: str = "dagster-test-password",
-                 database: str = "dagster"):
+    def __init__(
+        self, bindir: Path, user: str = "dagster", password: str = "dagster-test-password", database: str = "dagster"
+    ):
         self.bindir, self.user, self.password, self.database = bindir, user, password, database
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="data-platform-pg-"))
@@ -290,30 +310,50 @@ class PostgresServer:
             self._owner = None
 
     def _cmd(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        done = subprocess.run([*self.run_as, *args], capture_output=True, text=True, timeout=timeout,
-                              cwd=self.root)
+        done = subprocess.run([*self.run_as, *args], capture_output=True, text=True, timeout=timeout, cwd=self.root)
         assert done.returncode == 0, f"{args[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         return done
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         pwfile = self.root / "pwfile"
         pwfile.write_text(self.password + "\n")
         if self._owner:
             os.chown(pwfile, *self._owner)
-        self._cmd(str(self.bindir / "initdb"), "-D", str(self.data), "-U", self.user, f"--pwfile={pwfile}",
-                  "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8")
+        self._cmd(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            self.user,
+            f"--pwfile={pwfile}",
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
         pwfile.unlink()
-        self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
-                  "-t", "60", "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                  "-c max_connections=200 -c fsync=off", "start")
+        self._cmd(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off",
+            "start",
+        )
         self.psql(f"CREATE DATABASE {self.database}")
         return self
 
     def connect(self, database: str | None = None):
         import psycopg2
 
-        return psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
-                                dbname=database or self.database)
+        return psycopg2.connect(
+            host="127.0.0.1", port=self.port, user=self.user, password=self.password, dbname=database or self.database
+        )
 
     def psql(self, sql: str) -> None:
         con = self.connect("postgres")
@@ -326,8 +366,13 @@ class PostgresServer:
 
     def env(self) -> dict[str, str]:
         """The variables deploy/dagster.yaml reads its connection from."""
-        return {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": self.user,
-                "DAGSTER_PG_PASSWORD": self.password, "DAGSTER_PG_DB": self.database}
+        return {
+            "DAGSTER_PG_HOST": "127.0.0.1",
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_USER": self.user,
+            "DAGSTER_PG_PASSWORD": self.password,
+            "DAGSTER_PG_DB": self.database,
+        }
 
     def log(self) -> str:
         path = self.root / "server.log"
@@ -335,8 +380,12 @@ class PostgresServer:
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            subprocess.run([*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w",
-                            "stop"], capture_output=True, timeout=120, cwd=self.root)
+            subprocess.run(
+                [*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
+                capture_output=True,
+                timeout=120,
+                cwd=self.root,
+            )
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -34,13 +34,22 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # row, and the wall-clock time at which the pipeline processed it. Everything else, data and
 # provenance alike, must be identical. Timestamps that are data (an event's ts, a consent's
 # effective_at, a Label Studio annotation's created_at text) are compared.
-RUN_TIMESTAMPS = frozenset({
-    "ingested_at", "landed_at", "superseded_at",  # raw: when a line was parsed, a file landed/replaced
-    "cleaned_at", "labeled_at", "computed_at",  # clean, labels, monitoring: when the row was built
-    "created_at",  # splits.exports, labels.tasks, provenance.invalidations: when the row was inserted
-    "read_at", "received_at", "processed_at",  # privacy: when a request file was read and applied
-    "recorded_at", "applied_at",  # provenance: when an invalidation was audited and applied
-})
+RUN_TIMESTAMPS = frozenset(
+    {
+        "ingested_at",
+        "landed_at",
+        "superseded_at",  # raw: when a line was parsed, a file landed/replaced
+        "cleaned_at",
+        "labeled_at",
+        "computed_at",  # clean, labels, monitoring: when the row was built
+        "created_at",  # splits.exports, labels.tasks, provenance.invalidations: when the row was inserted
+        "read_at",
+        "received_at",
+        "processed_at",  # privacy: when a request file was read and applied
+        "recorded_at",
+        "applied_at",  # provenance: when an invalidation was audited and applied
+    }
+)
 
 
 def is_run_dependent(column: str, dtype: str = "TIMESTAMP WITH TIME ZONE") -> bool:
@@ -64,8 +73,9 @@ def table_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, s
     return out
 
 
-def digest_tables(database: str | Path, exclude: frozenset[str] | None = None,
-                  only: set[str] | None = None) -> dict[str, tuple[int, str]]:
+def digest_tables(
+    database: str | Path, exclude: frozenset[str] | None = None, only: set[str] | None = None
+) -> dict[str, tuple[int, str]]:
     """``table -> (rows, md5)`` of every table: the md5 of the sorted per-row md5s (a multiset hash:
     order-free, but two copies of a row count twice), over all columns except ``exclude`` (default:
     the run-dependent ones, see :func:`is_run_dependent`; ``frozenset()`` compares every column)."""
@@ -75,8 +85,9 @@ def digest_tables(database: str | Path, exclude: frozenset[str] | None = None,
         for table, columns in table_columns(con).items():
             if only is not None and table not in only:
                 continue
-            kept = [_as_text(c, t) for c, t in columns
-                    if not (is_run_dependent(c, t) if exclude is None else c in exclude)]
+            kept = [
+                _as_text(c, t) for c, t in columns if not (is_run_dependent(c, t) if exclude is None else c in exclude)
+            ]
             row = "concat_ws(chr(30), " + ", ".join(f"coalesce({c}, chr(0))" for c in kept) + ")"
             n, h = con.execute(
                 f"SELECT count(*), md5(coalesce(string_agg(md5({row}), '' ORDER BY md5({row})), '')) FROM {table}"
@@ -134,8 +145,9 @@ class ChildResult:
         self.stdout, self.stderr = stdout, stderr
 
 
-def run_child(spec: dict, workdir: Path, *, env: dict[str, str] | None = None, kill_at_pause: bool = True,
-              timeout: float = 300) -> ChildResult:
+def run_child(
+    spec: dict, workdir: Path, *, env: dict[str, str] | None = None, kill_at_pause: bool = True, timeout: float = 300
+) -> ChildResult:
     """Run the child on ``spec``; SIGKILL it when it reaches its pause point (if it has one).
 
     Samples the child's RSS from /proc every 20 ms and reads its VmHWM (peak RSS as the kernel
@@ -149,8 +161,13 @@ def run_child(spec: dict, workdir: Path, *, env: dict[str, str] | None = None, k
     out, err = workdir / f"{spec_path.stem}.out", workdir / f"{spec_path.stem}.err"
     started = time.perf_counter()
     with open(out, "wb") as fo, open(err, "wb") as fe:
-        proc = subprocess.Popen([sys.executable, "-m", "data_platform_tests.reliability_support", str(spec_path)],
-                                cwd=str(workdir), env=child_env(env), stdout=fo, stderr=fe)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "data_platform_tests.reliability_support", str(spec_path)],
+            cwd=str(workdir),
+            env=child_env(env),
+            stdout=fo,
+            stderr=fe,
+        )
         peak, killed, paused = 0, False, None
         while proc.poll() is None:
             peak = max(peak, proc_rss_kb(proc.pid))
@@ -170,8 +187,16 @@ def run_child(spec: dict, workdir: Path, *, env: dict[str, str] | None = None, k
     for line in stderr.splitlines():
         if line.startswith("RELIABILITY_VMHWM_KB="):
             hwm = int(line.split("=", 1)[1])
-    return ChildResult(proc.returncode, killed, paused, peak, hwm, out.read_text(errors="replace"), stderr,
-                       time.perf_counter() - started)
+    return ChildResult(
+        proc.returncode,
+        killed,
+        paused,
+        peak,
+        hwm,
+        out.read_text(errors="replace"),
+        stderr,
+        time.perf_counter() - started,
+    )
 
 
 # --- the child ------------------------------------------------------------------------------------
@@ -251,8 +276,13 @@ def _assets(names: list[str]):
     from data_platform.splits.assets import SPLIT_ASSETS, build_export_asset, ctr_train_balanced
     from data_platform.splits.split import CTR
 
-    known = {"raw_ingestion": raw_ingestion, "clean_layer": clean_layer, "ctr_examples": ctr_examples,
-             "split_ctr": SPLIT_ASSETS[0], "ctr_train_balanced": ctr_train_balanced}
+    known = {
+        "raw_ingestion": raw_ingestion,
+        "clean_layer": clean_layer,
+        "ctr_examples": ctr_examples,
+        "split_ctr": SPLIT_ASSETS[0],
+        "ctr_train_balanced": ctr_train_balanced,
+    }
     return [build_export_asset(CTR) if n == "export_ctr" else known[n] for n in names]
 
 
@@ -266,8 +296,9 @@ def child_main(spec_path: str) -> int:
 
     if spec.get("pause"):
         _install_pause(spec["pause"], spec["marker"])
-    warehouse = Warehouse(database=spec["warehouse"], memory_limit=spec.get("memory_limit", "1GB"),
-                          threads=spec.get("threads", 2))
+    warehouse = Warehouse(
+        database=spec["warehouse"], memory_limit=spec.get("memory_limit", "1GB"), threads=spec.get("threads", 2)
+    )
     resources = {"warehouse": warehouse}
     if spec.get("landing"):
         resources["landing"] = LandingZone(root=spec["landing"], settle_seconds=0)
@@ -281,8 +312,9 @@ def child_main(spec_path: str) -> int:
     try:
         result = dg.materialize(_assets(spec["assets"]), resources=resources, raise_on_error=False, **kwargs)
         ok = result.success
-        errors = [str(e.event_specific_data.error.message) for e in result.all_events
-                  if e.event_type_value == "STEP_FAILURE"]
+        errors = [
+            str(e.event_specific_data.error.message) for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+        ]
     finally:
         with open("/proc/self/status") as fh:
             hwm = next((int(line.split()[1]) for line in fh if line.startswith("VmHWM:")), 0)
@@ -301,8 +333,10 @@ def differing_columns(a: str | Path, b: str | Path, table: str) -> list[str]:
     ca, cb = duckdb.connect(str(a), read_only=True), duckdb.connect(str(b), read_only=True)
     try:
         for column, _ in table_columns(ca)[table]:
-            sql = f'SELECT md5(coalesce(string_agg(coalesce("{column}"::VARCHAR, chr(0)), chr(30) ORDER BY ' \
-                  f'coalesce("{column}"::VARCHAR, chr(0))), \'\')) FROM {table}'
+            sql = (
+                f'SELECT md5(coalesce(string_agg(coalesce("{column}"::VARCHAR, chr(0)), chr(30) ORDER BY '
+                f"coalesce(\"{column}\"::VARCHAR, chr(0))), '')) FROM {table}"
+            )
             if ca.execute(sql).fetchone() != cb.execute(sql).fetchone():
                 out.append(column)
     finally:

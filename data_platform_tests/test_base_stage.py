@@ -39,7 +39,8 @@ def test_erasure_takes_derived_tables_before_their_sources():
     # split tables find a person's impressions through raw.events: they must go first
     assert max(order.index(t) for t in order if t.startswith("splits.")) < order.index("raw.events")
     assert max(order.index(t) for t in order if t.startswith("labels.")) < min(
-        order.index(t) for t in order if t.startswith(("clean.", "raw.")))
+        order.index(t) for t in order if t.startswith(("clean.", "raw."))
+    )
 
 
 def test_a_table_declared_by_two_stages_is_refused():

@@ -12,6 +12,9 @@ import shutil
 import dagster as dg
 import pytest
 
+from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
+from data_platform.base.tables import validate_partition
+from data_platform.catalog import CONTRACTS
 from data_platform.cleaning import assets as clean_layer_module
 from data_platform.cleaning import clean as clean_module
 from data_platform.cleaning import rules as rules_module
@@ -20,10 +23,7 @@ from data_platform.cleaning.clean import FX_RATES_CSV
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, ruleset_version
 from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
-from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
 from data_platform.resources import LandingZone
-from data_platform.base.tables import validate_partition
-from data_platform.catalog import CONTRACTS
 from data_platform_tests.conftest import checks_by_name, event, query, write_lines
 
 DAY = "2026-11-02"
@@ -31,10 +31,19 @@ CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/13
 
 
 def run_pipeline(warehouse, landing, partition=DAY):
-    kwargs = {"partition_key": partition} if isinstance(partition, str) else {"tags": {
-        "dagster/asset_partition_range_start": partition[0], "dagster/asset_partition_range_end": partition[1]}}
-    result = dg.materialize([raw_ingestion, clean_layer], resources={"warehouse": warehouse, "landing": landing},
-                            **kwargs)
+    kwargs = (
+        {"partition_key": partition}
+        if isinstance(partition, str)
+        else {
+            "tags": {
+                "dagster/asset_partition_range_start": partition[0],
+                "dagster/asset_partition_range_end": partition[1],
+            }
+        }
+    )
+    result = dg.materialize(
+        [raw_ingestion, clean_layer], resources={"warehouse": warehouse, "landing": landing}, **kwargs
+    )
     assert result.success
     return result
 
@@ -56,7 +65,8 @@ def test_duplicates_keep_the_earliest_ingested_copy(warehouse, landing):
     result = run_pipeline(warehouse, landing)
     assert sorted(r[0] for r in query(warehouse, "SELECT event_id FROM clean.events")) == ["e1", "e2", "e3"]
     assert query(warehouse, "SELECT event_id, source_file, kept_source_file FROM clean.duplicates") == [
-        ("e1", "b.jsonl", "a.jsonl")]
+        ("e1", "b.jsonl", "a.jsonl")
+    ]
     assert query(warehouse, "SELECT source_file FROM clean.events WHERE event_id = 'e1'") == [("a.jsonl",)]
     assert checks_by_name(result)["raw_rows_accounted"].passed
 
@@ -64,22 +74,52 @@ def test_duplicates_keep_the_earliest_ingested_copy(warehouse, landing):
 def test_every_rule_removes_what_it_should_and_records_its_version(warehouse, landing):
     spam = "Free gift cards >>> www.free-cards.example.net <<< act now"
     lines = [
-        imp(1), event("click-ok", "click", ts=ts(2), impression_id="imp-1", user_agent=CHROME, anon_id="human-1"),
+        imp(1),
+        event("click-ok", "click", ts=ts(2), impression_id="imp-1", user_agent=CHROME, anon_id="human-1"),
         event("click-orphan", "click", ts=ts(3), impression_id="imp-nope", user_agent=CHROME, anon_id="human-1"),
-        event("crawl-1", "impression", ts=ts(4), impression_id="imp-c1", anon_id="crawler",
-              user_agent="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", item_id="i",
-              category="c", position=1, price=1, currency="EUR", predicted_ctr=0.1, model_version="m"),
+        event(
+            "crawl-1",
+            "impression",
+            ts=ts(4),
+            impression_id="imp-c1",
+            anon_id="crawler",
+            user_agent="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            item_id="i",
+            category="c",
+            position=1,
+            price=1,
+            currency="EUR",
+            predicted_ctr=0.1,
+            model_version="m",
+        ),
         event("crawl-2", "login", ts=ts(5), anon_id="crawler", user_agent="python-requests/2.32"),
     ]
     # a stealth bot: a browser user agent, 25 events a minute for 12 minutes
-    lines += [imp(1000 + i, anon_id="stealth", ts=f"2026-11-02T11:{i // 25:02d}:{(i % 25) * 2:02d}Z")
-              for i in range(25 * 12)]
-    lines += [event(f"spam-{d}", "review", ts=ts(10 + d), anon_id=f"spammer-{d}", text=spam, user_agent=CHROME)
-              for d in range(3)]
-    lines += [event("links", "review", ts=ts(20), text="see http://a.example.com and https://b.example.org",
-                    user_agent=CHROME, anon_id="human-2"),
-              event("one-link", "review", ts=ts(21), text="Nice, specs at www.shop.example.com", user_agent=CHROME,
-                    anon_id="human-3")]
+    lines += [
+        imp(1000 + i, anon_id="stealth", ts=f"2026-11-02T11:{i // 25:02d}:{(i % 25) * 2:02d}Z") for i in range(25 * 12)
+    ]
+    lines += [
+        event(f"spam-{d}", "review", ts=ts(10 + d), anon_id=f"spammer-{d}", text=spam, user_agent=CHROME)
+        for d in range(3)
+    ]
+    lines += [
+        event(
+            "links",
+            "review",
+            ts=ts(20),
+            text="see http://a.example.com and https://b.example.org",
+            user_agent=CHROME,
+            anon_id="human-2",
+        ),
+        event(
+            "one-link",
+            "review",
+            ts=ts(21),
+            text="Nice, specs at www.shop.example.com",
+            user_agent=CHROME,
+            anon_id="human-3",
+        ),
+    ]
     write_lines(landing.events_dir() / "a.jsonl", lines)
     result = run_pipeline(warehouse, landing)
     removed = dict(query(warehouse, "SELECT event_id, rule_id || '@' || rule_version FROM clean.filtered_events"))
@@ -99,14 +139,26 @@ def test_prices_in_eur_and_a_cents_app_version_is_corrected(warehouse, landing):
     lines = []
     for i in range(300):
         cents = i % 5 == 1  # a fifth of every item's traffic comes from a client that sends cents
-        lines.append(event(f"p{i}", "impression", ts=ts(i % 60, i % 50), impression_id=f"imp-{i}",
-                           item_id=f"item-{i % 6}", price=(10 + i % 6) * (100 if cents else 1),
-                           currency="USD" if i % 3 == 0 else "EUR",
-                           app_version="3.2.0" if cents else "3.1.0", user_agent=CHROME, anon_id=f"h{i}"))
+        lines.append(
+            event(
+                f"p{i}",
+                "impression",
+                ts=ts(i % 60, i % 50),
+                impression_id=f"imp-{i}",
+                item_id=f"item-{i % 6}",
+                price=(10 + i % 6) * (100 if cents else 1),
+                currency="USD" if i % 3 == 0 else "EUR",
+                app_version="3.2.0" if cents else "3.1.0",
+                user_agent=CHROME,
+                anon_id=f"h{i}",
+            )
+        )
     write_lines(landing.events_dir() / "a.jsonl", lines)
     run_pipeline(warehouse, landing)
-    got = {r[0]: r[1:] for r in query(warehouse, "SELECT event_id, price_eur, price_raw, currency_raw, price_fix "
-                                                 "FROM clean.events")}
+    got = {
+        r[0]: r[1:]
+        for r in query(warehouse, "SELECT event_id, price_eur, price_raw, currency_raw, price_fix FROM clean.events")
+    }
     assert len(got) == 300
     usd_per_eur = _ecb_rate(FX_RATES_CSV, "USD", dt.date(2026, 11, 2))
     for i in range(300):
@@ -115,7 +167,9 @@ def test_prices_in_eur_and_a_cents_app_version_is_corrected(warehouse, landing):
         assert got[f"p{i}"][0] == pytest.approx(expected), i
         assert got[f"p{i}"][3] == ("cents_by_app_version@1" if cents else None)
     assert got["p1"][1:3] == (1100.0, "EUR") and got["p3"][1:3] == (13.0, "USD")
-    [(app_version, rule, ratio)] = query(warehouse, "SELECT app_version, rule, median_ratio FROM clean.unit_corrections")
+    [(app_version, rule, ratio)] = query(
+        warehouse, "SELECT app_version, rule, median_ratio FROM clean.unit_corrections"
+    )
     assert (app_version, rule) == ("3.2.0", "cents_by_app_version@1") and 50 < ratio < 200
 
 
@@ -145,28 +199,42 @@ def test_rates_by_event_day_and_unknown_currencies_set_aside_not_blocking(wareho
     rates.write_text(RATES)
     monkeypatch.setattr(clean_layer_module, "clean_days", functools.partial(clean_module.clean_days, fx_rates=rates))
     day = {"2026-11-01": "2026-11-01T12:00:00Z", "2026-11-02": ts(5), "2026-11-03": "2026-11-03T09:00:00Z"}
-    priced = [("sun-usd", "2026-11-01", "USD", 10.0), ("mon-usd", "2026-11-02", " usd", 11.0),
-              ("tue-usd", "2026-11-03", "USD", 12.0), ("mon-jpy", "2026-11-02", "JPY", 1600.0),
-              ("tue-jpy", "2026-11-03", "JPY", 1600.0), ("low-eur", "2026-11-02", "eur", 5.0),
-              ("krw", "2026-11-03", "KRW", 15000.0), ("chf", "2026-11-02", "CHF", 9.0),
-              ("xyz", "2026-11-02", "XYZ", 1.0), ("jpy-sun", "2026-11-01", "JPY", 1500.0)]
-    lines = [event(e, "purchase", ts=day[d], price=p, currency=c, user_agent=CHROME, anon_id=f"h-{e}")
-             for e, d, c, p in priced]
+    priced = [
+        ("sun-usd", "2026-11-01", "USD", 10.0),
+        ("mon-usd", "2026-11-02", " usd", 11.0),
+        ("tue-usd", "2026-11-03", "USD", 12.0),
+        ("mon-jpy", "2026-11-02", "JPY", 1600.0),
+        ("tue-jpy", "2026-11-03", "JPY", 1600.0),
+        ("low-eur", "2026-11-02", "eur", 5.0),
+        ("krw", "2026-11-03", "KRW", 15000.0),
+        ("chf", "2026-11-02", "CHF", 9.0),
+        ("xyz", "2026-11-02", "XYZ", 1.0),
+        ("jpy-sun", "2026-11-01", "JPY", 1500.0),
+    ]
+    lines = [
+        event(e, "purchase", ts=day[d], price=p, currency=c, user_agent=CHROME, anon_id=f"h-{e}")
+        for e, d, c, p in priced
+    ]
     # a review that carries a currency (no price) and one in lower case: nothing to convert, both kept
-    lines += [event("rev-cur", "review", ts=ts(7), currency="JPY", user_agent=CHROME, anon_id="h-r1"),
-              event("rev-low", "review", ts=ts(8), currency="eur", user_agent=CHROME, anon_id="h-r2")]
+    lines += [
+        event("rev-cur", "review", ts=ts(7), currency="JPY", user_agent=CHROME, anon_id="h-r1"),
+        event("rev-low", "review", ts=ts(8), currency="eur", user_agent=CHROME, anon_id="h-r2"),
+    ]
     write_lines(landing.events_dir() / "a.jsonl", lines)
     result = run_pipeline(warehouse, landing, ("2026-11-01", "2026-11-03"))
     judged = {(c.check_name, c.partition): c for c in result.get_asset_check_evaluations()}
     assert all(judged[name, d].passed for name in ("clean_contract", "raw_rows_accounted") for d in day)
     kept = dict(query(warehouse, "SELECT event_id, price_eur FROM clean.events"))
-    expected = {"sun-usd": 10 / _ecb_rate(rates, "USD", dt.date(2026, 11, 1)),
-                "mon-usd": 11 / _ecb_rate(rates, "USD", dt.date(2026, 11, 2)),
-                "tue-usd": 12 / _ecb_rate(rates, "USD", dt.date(2026, 11, 3)),
-                "mon-jpy": 1600 / _ecb_rate(rates, "JPY", dt.date(2026, 11, 2)),
-                "tue-jpy": 1600 / _ecb_rate(rates, "JPY", dt.date(2026, 11, 3)),
-                "jpy-sun": 1500 / _ecb_rate(rates, "JPY", dt.date(2026, 11, 1)),
-                "krw": 15000 / _ecb_rate(rates, "KRW", dt.date(2026, 11, 3)), "low-eur": 5.0}
+    expected = {
+        "sun-usd": 10 / _ecb_rate(rates, "USD", dt.date(2026, 11, 1)),
+        "mon-usd": 11 / _ecb_rate(rates, "USD", dt.date(2026, 11, 2)),
+        "tue-usd": 12 / _ecb_rate(rates, "USD", dt.date(2026, 11, 3)),
+        "mon-jpy": 1600 / _ecb_rate(rates, "JPY", dt.date(2026, 11, 2)),
+        "tue-jpy": 1600 / _ecb_rate(rates, "JPY", dt.date(2026, 11, 3)),
+        "jpy-sun": 1500 / _ecb_rate(rates, "JPY", dt.date(2026, 11, 1)),
+        "krw": 15000 / _ecb_rate(rates, "KRW", dt.date(2026, 11, 3)),
+        "low-eur": 5.0,
+    }
     assert expected["sun-usd"] == pytest.approx(10 / 1.05) and expected["tue-jpy"] == pytest.approx(10.0)
     assert {k: v for k, v in kept.items() if v is not None} == pytest.approx(expected)
     assert kept["rev-cur"] is None and kept["rev-low"] is None
@@ -176,16 +244,22 @@ def test_rates_by_event_day_and_unknown_currencies_set_aside_not_blocking(wareho
     clean_meta = {m.partition: m.metadata for m in meta if m.asset_key == dg.AssetKey(["clean", "events"])}
     # set aside on the day of the two events, and only there
     assert {d: m["set_aside"].value for d, m in clean_meta.items()} == {
-        "2026-11-01": {}, "2026-11-02": {"unknown_currency@1": 2}, "2026-11-03": {}}
+        "2026-11-01": {},
+        "2026-11-02": {"unknown_currency@1": 2},
+        "2026-11-03": {},
+    }
     assert judged["raw_rows_accounted", "2026-11-02"].metadata["set_aside"].value == {"unknown_currency@1": 2}
     clean_meta = clean_meta["2026-11-02"]
     assert [(c["currency"], c["events"]) for c in clean_meta["currencies_without_rate"].value] == [
-        ("CHF", 1), ("XYZ", 1)]
+        ("CHF", 1),
+        ("XYZ", 1),
+    ]
     # Sunday's USD and Tuesday's JPY (N/A that day) took rates 2 and 1 days old, KRW's is 4 days old
     assert clean_meta["fx_rate_age_days"].value == {"JPY": 2, "KRW": 4, "USD": 2}
     assert clean_meta["fx_version"].value == clean_module.fx_version(rates)
     assert {r[0] for r in query(warehouse, "SELECT DISTINCT fx_version FROM clean.events")} == {
-        clean_module.fx_version(rates)}
+        clean_module.fx_version(rates)
+    }
     with warehouse.connect() as con:  # the tables' own contracts (the pandera checks) hold too
         for table in ("clean.events", "clean.filtered_events"):
             report = validate_partition(con, CONTRACTS[table], dt.date(2026, 11, 1), dt.date(2026, 11, 4))
@@ -205,14 +279,26 @@ def test_a_rates_file_with_a_bad_cell_is_refused_with_the_cell_named(warehouse, 
 
 
 def test_personal_data_is_redacted_truncated_and_pseudonymised(warehouse, landing):
-    write_lines(landing.events_dir() / "a.jsonl", [
-        event("r1", "review", ts=ts(1), text="Broken. Mail me at jane.doe@example.com or call +49 30 1234567",
-              ip="203.0.113.57", anon_id="dev-1", user_id="jane", user_agent=CHROME),
-        event("l1", "login", ts=ts(2), anon_id="dev-1", user_id="jane", user_agent=CHROME),
-    ])
+    write_lines(
+        landing.events_dir() / "a.jsonl",
+        [
+            event(
+                "r1",
+                "review",
+                ts=ts(1),
+                text="Broken. Mail me at jane.doe@example.com or call +49 30 1234567",
+                ip="203.0.113.57",
+                anon_id="dev-1",
+                user_id="jane",
+                user_agent=CHROME,
+            ),
+            event("l1", "login", ts=ts(2), anon_id="dev-1", user_id="jane", user_agent=CHROME),
+        ],
+    )
     result = run_pipeline(warehouse, landing)
     [(text, ip, anon, user, person)] = query(
-        warehouse, "SELECT text, ip_prefix, anon_id, user_id, person_key FROM clean.events WHERE event_id = 'r1'")
+        warehouse, "SELECT text, ip_prefix, anon_id, user_id, person_key FROM clean.events WHERE event_id = 'r1'"
+    )
     assert "jane.doe" not in text and "1234567" not in text and "<EMAIL>" in text and "<PHONE>" in text
     assert ip == "203.0.113.0"
     key = pseudonym_key()
@@ -225,8 +311,9 @@ def test_personal_data_is_redacted_truncated_and_pseudonymised(warehouse, landin
 
 def test_ruleset_version_follows_every_rule_version_and_threshold():
     bumped = tuple(dataclasses.replace(r, version=r.version + 1) if r.id == "link_heavy_review" else r for r in RULES)
-    retuned = tuple(dataclasses.replace(r, params={**r.params, "min_links": 3}) if r.id == "link_heavy_review" else r
-                    for r in RULES)
+    retuned = tuple(
+        dataclasses.replace(r, params={**r.params, "min_links": 3}) if r.id == "link_heavy_review" else r for r in RULES
+    )
     assert len({ruleset_version(RULES), ruleset_version(bumped), ruleset_version(retuned)}) == 3
     assert RULESET_VERSION in clean_layer.specs_by_key[dg.AssetKey(["clean", "events"])].code_version
     # the version is a hash of the rule set, not of the order the rules are registered in
@@ -249,9 +336,13 @@ def test_generated_days_bots_found_cents_fixed_and_the_books_balance(incident_la
     days = sorted(manifest["valid_lines_by_event_day"])
     result = run_pipeline(warehouse, landing, (days[0], days[-1]))
     assert all(c.passed for c in result.get_asset_check_evaluations()), [
-        (c.check_name, c.metadata) for c in result.get_asset_check_evaluations() if not c.passed]
-    per_day = [e.materialization.metadata for e in result.get_asset_materialization_events()
-               if e.asset_key.to_user_string() == "clean/filtered_events"]
+        (c.check_name, c.metadata) for c in result.get_asset_check_evaluations() if not c.passed
+    ]
+    per_day = [
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "clean/filtered_events"
+    ]
     # recall and precision are measured per day against the generator's bots (they default to 1.0 without
     # any): the days with bots must exist, and on each of them every bot is found
     judged = [m for m in per_day if m["bot_devices_in_ground_truth"].value > 0]
@@ -260,12 +351,16 @@ def test_generated_days_bots_found_cents_fixed_and_the_books_balance(incident_la
         assert m["bot_devices_flagged"].value >= m["bot_devices_in_ground_truth"].value
         assert m["bot_recall"].value == 1.0
         assert m["bot_precision"].value >= 0.99
-    [(raw, kept, filtered, dups)] = query(warehouse, """
+    [(raw, kept, filtered, dups)] = query(
+        warehouse,
+        """
         SELECT (SELECT count(*) FROM raw.events), (SELECT count(*) FROM clean.events),
-               (SELECT count(*) FROM clean.filtered_events), (SELECT count(*) FROM clean.duplicates)""")
+               (SELECT count(*) FROM clean.filtered_events), (SELECT count(*) FROM clean.duplicates)""",
+    )
     assert raw == kept + filtered + dups and dups == manifest["duplicates"]["count"]
-    fixed = query(warehouse, "SELECT DISTINCT app_version, min(event_date)::VARCHAR FROM clean.unit_corrections "
-                             "GROUP BY 1")
+    fixed = query(
+        warehouse, "SELECT DISTINCT app_version, min(event_date)::VARCHAR FROM clean.unit_corrections GROUP BY 1"
+    )
     assert fixed == [("3.2.0", "2026-11-03")]
     [(left,)] = query(warehouse, "SELECT count(*) FROM clean.events WHERE price_eur > 2000")
     assert left == 0
@@ -277,28 +372,39 @@ def test_a_copy_restamped_onto_the_next_day_is_still_a_duplicate(warehouse, land
     result = run_pipeline(warehouse, landing, ("2026-11-02", "2026-11-03"))
     assert query(warehouse, "SELECT event_id, event_date::VARCHAR FROM clean.events") == [("e1", "2026-11-02")]
     assert query(warehouse, "SELECT event_date::VARCHAR, source_file, kept_source_file FROM clean.duplicates") == [
-        ("2026-11-03", "b.jsonl", "a.jsonl")]
+        ("2026-11-03", "b.jsonl", "a.jsonl")
+    ]
     assert checks_by_name(result)["raw_rows_accounted"].passed
 
 
-def test_a_blocking_check_stops_the_range_on_its_own_days_and_the_cli_says_why(tmp_path, warehouse, landing,
-                                                                              monkeypatch, capsys):
+def test_a_blocking_check_stops_the_range_on_its_own_days_and_the_cli_says_why(
+    tmp_path, warehouse, landing, monkeypatch, capsys
+):
     """A clean_contract failure (here: the check expects another ruleset version than the one that wrote
     the rows) is recorded per day with its counts as the reason, stops the run, and ``data-platform
     summary`` prints each failing day with that reason."""
     from data_platform import cli
     from data_platform.cleaning import assets as cleaning_assets
 
-    write_lines(landing.events_dir() / "a.jsonl", [event(f"e{i}", ts=f"2026-11-0{2 + i % 2}T10:{i:02d}:00Z")
-                                                   for i in range(7)], age_seconds=7200)
+    write_lines(
+        landing.events_dir() / "a.jsonl",
+        [event(f"e{i}", ts=f"2026-11-0{2 + i % 2}T10:{i:02d}:00Z") for i in range(7)],
+        age_seconds=7200,
+    )
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setattr(cleaning_assets, "RULESET_VERSION", "ruleset-other")
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        result = dg.materialize([raw_ingestion, clean_layer], resources={"warehouse": warehouse, "landing": landing},
-                                instance=instance, raise_on_error=False, tags={
-                                    "dagster/asset_partition_range_start": "2026-11-02",
-                                    "dagster/asset_partition_range_end": "2026-11-03"})
+        result = dg.materialize(
+            [raw_ingestion, clean_layer],
+            resources={"warehouse": warehouse, "landing": landing},
+            instance=instance,
+            raise_on_error=False,
+            tags={
+                "dagster/asset_partition_range_start": "2026-11-02",
+                "dagster/asset_partition_range_end": "2026-11-03",
+            },
+        )
     assert not result.success
     failed = {c.partition: c for c in result.get_asset_check_evaluations() if c.check_name == "clean_contract"}
     per_day = dict(query(warehouse, "SELECT strftime(event_date, '%Y-%m-%d'), count(*) FROM clean.events GROUP BY 1"))
@@ -322,19 +428,36 @@ def test_a_check_without_a_description_still_shows_its_reason():
     from data_platform.launch import check_line
 
     def evaluation(metadata, severity=dg.AssetCheckSeverity.ERROR, description=None):
-        return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(["clean", "events"]), check_name="c", passed=False,
-                                       metadata=metadata, severity=severity, description=description,
-                                       partition="2026-11-05")
+        return dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(["clean", "events"]),
+            check_name="c",
+            passed=False,
+            metadata=metadata,
+            severity=severity,
+            description=description,
+            partition="2026-11-05",
+        )
 
-    assert check_line(evaluation({"rows_checked": 9000, "by_reason": {"unknown_currency": 1484, "x": 0}})) == \
-        "FAILED clean/events c 2026-11-05: unknown_currency: 1,484"
-    assert check_line(evaluation({"errors": 13, "first": dg.MetadataValue.md("| a |\n|---|\n| 1 |\n| 2 |")})) == \
-        "FAILED clean/events c 2026-11-05: errors: 13"
-    assert check_line(evaluation({"problems": "train 0.70 vs 0.80", "divergences": dg.MetadataValue.md(
-        "| g |\n|---|\n| 1 |\n| 2 |")}, severity=dg.AssetCheckSeverity.WARN)) == \
-        "WARN clean/events c 2026-11-05: problems: train 0.70 vs 0.80, divergences: 2 rows"
+    assert (
+        check_line(evaluation({"rows_checked": 9000, "by_reason": {"unknown_currency": 1484, "x": 0}}))
+        == "FAILED clean/events c 2026-11-05: unknown_currency: 1,484"
+    )
+    assert (
+        check_line(evaluation({"errors": 13, "first": dg.MetadataValue.md("| a |\n|---|\n| 1 |\n| 2 |")}))
+        == "FAILED clean/events c 2026-11-05: errors: 13"
+    )
+    assert (
+        check_line(
+            evaluation(
+                {"problems": "train 0.70 vs 0.80", "divergences": dg.MetadataValue.md("| g |\n|---|\n| 1 |\n| 2 |")},
+                severity=dg.AssetCheckSeverity.WARN,
+            )
+        )
+        == "WARN clean/events c 2026-11-05: problems: train 0.70 vs 0.80, divergences: 2 rows"
+    )
     assert check_line(evaluation({"n": 3}, description="price_not_converted: 3 rows")).endswith(
-        ": price_not_converted: 3 rows")
+        ": price_not_converted: 3 rows"
+    )
 
 
 def record_statements(monkeypatch, module, runner: str) -> list[tuple[str, dict]]:
@@ -378,13 +501,26 @@ def test_clean_events_lineage_comes_from_the_statements_a_cleaned_day_runs(wareh
     from data_platform.catalog import STEPS
 
     executed = record_statements(monkeypatch, clean_module, "_clean_day")
-    write_lines(landing.events_dir() / "a.jsonl", [
-        imp(1), event("login-1", "login", ts=ts(2), anon_id="human-1", user_id="u-1"),
-        event("buy-1", "purchase", ts=ts(3), item_id="item-1", price=12.5, currency="EUR")], age_seconds=7200)
+    write_lines(
+        landing.events_dir() / "a.jsonl",
+        [
+            imp(1),
+            event("login-1", "login", ts=ts(2), anon_id="human-1", user_id="u-1"),
+            event("buy-1", "purchase", ts=ts(3), item_id="item-1", price=12.5, currency="EUR"),
+        ],
+        age_seconds=7200,
+    )
     run_pipeline(warehouse, landing)
 
     declared = STEPS["clean.events"]
     assert declared[0].name == "cleaning/create_tables.sql"  # the tables, declared before the day runs
     # the identity rounds' two label tables swap places from one round to the next (lineage reads one)
-    assert_runs_as_declared(executed, declared[1:], varying={
-        "cleaning/identity_labels_step.sql", "cleaning/identity_labels_changed.sql", "cleaning/identity_map.sql"})
+    assert_runs_as_declared(
+        executed,
+        declared[1:],
+        varying={
+            "cleaning/identity_labels_step.sql",
+            "cleaning/identity_labels_changed.sql",
+            "cleaning/identity_map.sql",
+        },
+    )

@@ -15,7 +15,7 @@ from scipy.sparse.csgraph import connected_components
 
 from data_platform.cleaning.identity import IdentityStats, apply_identity_sql, build_identity_map
 
-T0 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 MAP_COLUMNS = "anon_id, person_key, user_ids, component_devices, is_shared_device, first_login_ts, last_login_ts, rule"
 
 
@@ -29,8 +29,10 @@ def links_con(links, table: str = "links") -> duckdb.DuckDBPyConnection:
     rows = [(a, u, T0 + dt.timedelta(minutes=(rest[0] if rest else i))) for i, (a, u, *rest) in enumerate(links)]
     if rows:  # one statement, not executemany: the random graphs have thousands of links
         anon_ids, user_ids, stamps = map(list, zip(*rows))
-        con.execute(f"INSERT INTO {table} SELECT unnest($a), unnest($u), unnest($t)",
-                    {"a": anon_ids, "u": user_ids, "t": stamps})
+        con.execute(
+            f"INSERT INTO {table} SELECT unnest($a), unnest($u), unnest($t)",
+            {"a": anon_ids, "u": user_ids, "t": stamps},
+        )
     return con
 
 
@@ -54,12 +56,22 @@ def test_a_user_with_three_devices_is_one_person():
     stats, m = build([("d1", "u1", 5), ("d2", "u1", 1), ("d3", "u1", 3), ("d1", "u1", 9)])
     assert keys(m) == {"d1": "u:u1", "d2": "u:u1", "d3": "u:u1"}
     assert {a: (r["user_ids"], r["component_devices"], r["is_shared_device"]) for a, r in m.items()} == {
-        a: (["u1"], 3, False) for a in ("d1", "d2", "d3")}
-    assert (m["d1"]["first_login_ts"], m["d1"]["last_login_ts"]) == (T0 + dt.timedelta(minutes=5),
-                                                                     T0 + dt.timedelta(minutes=9))
+        a: (["u1"], 3, False) for a in ("d1", "d2", "d3")
+    }
+    assert (m["d1"]["first_login_ts"], m["d1"]["last_login_ts"]) == (
+        T0 + dt.timedelta(minutes=5),
+        T0 + dt.timedelta(minutes=9),
+    )
     assert m["d1"]["rule"] == "login_cc/max_users_per_device=1"
-    assert stats == IdentityStats(devices=3, users=1, persons=1, merged_persons=0, shared_devices=0,
-                                  largest_component=3, iterations=stats.iterations)
+    assert stats == IdentityStats(
+        devices=3,
+        users=1,
+        persons=1,
+        merged_persons=0,
+        shared_devices=0,
+        largest_component=3,
+        iterations=stats.iterations,
+    )
 
 
 def test_a_shared_device_merges_nobody_under_the_default():
@@ -67,8 +79,14 @@ def test_a_shared_device_merges_nobody_under_the_default():
     assert keys(m) == {"d1": "u:u1", "d2": "u:u1", "tablet": "a:tablet", "d4": "u:u2"}
     assert m["tablet"]["is_shared_device"] and m["tablet"]["user_ids"] == [] and m["tablet"]["component_devices"] == 1
     assert m["d4"]["user_ids"] == ["u2"] and m["d1"]["component_devices"] == 2
-    assert (stats.devices, stats.users, stats.persons, stats.merged_persons, stats.shared_devices,
-            stats.largest_component) == (4, 2, 3, 0, 1, 2)
+    assert (
+        stats.devices,
+        stats.users,
+        stats.persons,
+        stats.merged_persons,
+        stats.shared_devices,
+        stats.largest_component,
+    ) == (4, 2, 3, 0, 1, 2)
 
 
 def test_with_two_users_per_device_a_chain_merges_transitively():
@@ -119,7 +137,11 @@ def test_isolated_anon_ids_keep_their_own_key():
     stats = build_identity_map(con, "links")
     m = identity_map(con)
     assert keys(m) == {"d1": "u:u1", "lonely": "a:lonely"}
-    assert (m["lonely"]["user_ids"], m["lonely"]["is_shared_device"], m["lonely"]["component_devices"]) == ([], False, 1)
+    assert (m["lonely"]["user_ids"], m["lonely"]["is_shared_device"], m["lonely"]["component_devices"]) == (
+        [],
+        False,
+        1,
+    )
     assert (stats.devices, stats.persons, stats.shared_devices) == (2, 2, 0)
     # applying the map: a device that never logged in falls back to its own key too
     con.execute("CREATE TABLE events (event_id VARCHAR, anon_id VARCHAR)")
@@ -129,8 +151,17 @@ def test_isolated_anon_ids_keep_their_own_key():
 
 
 def test_person_keys_do_not_depend_on_link_order():
-    links = [("d1", "u5"), ("d1", "u3"), ("d2", "u3"), ("d2", "u4"), ("d3", "u8"), ("d4", "u8"), ("d4", "u1"),
-             ("d4", "u2"), ("d5", None)]
+    links = [
+        ("d1", "u5"),
+        ("d1", "u3"),
+        ("d2", "u3"),
+        ("d2", "u4"),
+        ("d3", "u8"),
+        ("d4", "u8"),
+        ("d4", "u1"),
+        ("d4", "u2"),
+        ("d5", None),
+    ]
     _, forward = build(links, max_users_per_device=2)
     rng = np.random.default_rng(1)
     for _ in range(3):
@@ -186,8 +217,9 @@ def test_components_match_scipy_on_a_random_graph(max_users):
     kept = [(d, u) for d, u in links if len(users_per_device[d]) <= max_users]
     nodes = sorted({d for d, _ in kept} | {u for _, u in kept})
     index = {n: i for i, n in enumerate(nodes)}
-    graph = coo_matrix((np.ones(len(kept)), ([index[d] for d, _ in kept], [index[u] for _, u in kept])),
-                       shape=(len(nodes), len(nodes)))
+    graph = coo_matrix(
+        (np.ones(len(kept)), ([index[d] for d, _ in kept], [index[u] for _, u in kept])), shape=(len(nodes), len(nodes))
+    )
     n_components, labels = connected_components(graph, directed=False)
 
     theirs: dict[int, set] = {}
@@ -255,8 +287,12 @@ def oracle(links: list[tuple[str, str | None]], max_users: int) -> dict[str, tup
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    links=st.lists(st.tuples(st.sampled_from([f"d{i}" for i in range(8)] + [None]),
-                             st.sampled_from([f"u{i}" for i in range(6)] + [None])), max_size=25),
+    links=st.lists(
+        st.tuples(
+            st.sampled_from([f"d{i}" for i in range(8)] + [None]), st.sampled_from([f"u{i}" for i in range(6)] + [None])
+        ),
+        max_size=25,
+    ),
     max_users=st.integers(1, 3),
 )
 def test_property_map_follows_the_rule(links, max_users):
@@ -265,7 +301,10 @@ def test_property_map_follows_the_rule(links, max_users):
     got = {a: (r["person_key"], r["user_ids"], r["component_devices"], r["is_shared_device"]) for a, r in m.items()}
     assert got == expected
     persons = {v[0] for v in expected.values()}
-    assert (stats.devices, stats.persons, stats.shared_devices) == (len(expected), len(persons),
-                                                                     sum(v[3] for v in expected.values()))
+    assert (stats.devices, stats.persons, stats.shared_devices) == (
+        len(expected),
+        len(persons),
+        sum(v[3] for v in expected.values()),
+    )
     assert stats.merged_persons == len({v[0] for v in expected.values() if len(v[1]) > 1})
     assert stats.users == len({u for a, u in links if a is not None and u is not None})

@@ -68,18 +68,38 @@ def _env(tmp_path: Path, landing_root: Path, name: str) -> dict[str, str]:
 
 def test_dg_launch_range_and_daemon_backfill_give_the_same_rows(tmp_path, landing_root):
     launch_env = _env(tmp_path, landing_root, "launch")
-    run_cli([str(BIN / "dg"), "launch", "--assets", "group:ingestion", "--partition-range", f"{FIRST}...{LAST}"],
-         launch_env)
+    run_cli(
+        [str(BIN / "dg"), "launch", "--assets", "group:ingestion", "--partition-range", f"{FIRST}...{LAST}"], launch_env
+    )
     runs = runs_of(launch_env["DAGSTER_HOME"])
     assert len(runs) == 1 and runs[0].status == dg.DagsterRunStatus.SUCCESS
     launched = Warehouse(database=launch_env["DATA_PLATFORM_WAREHOUSE"])
 
     backfill_env = _env(tmp_path, landing_root, "backfill")
-    run_cli([str(BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml", "-j", "ingest_raw_events",
-          "--from", FIRST, "--to", LAST, "--noprompt"], backfill_env)
+    run_cli(
+        [
+            str(BIN / "dagster"),
+            "job",
+            "backfill",
+            "-w",
+            "workspace.yaml",
+            "-j",
+            "ingest_raw_events",
+            "--from",
+            FIRST,
+            "--to",
+            LAST,
+            "--noprompt",
+        ],
+        backfill_env,
+    )
     daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=PROJECT_ROOT, env=backfill_env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT,
+        env=backfill_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 400
@@ -107,35 +127,54 @@ def test_data_platform_launch_is_quiet_and_the_ui_shows_each_day_of_the_range(tm
     """``data-platform launch`` over a range prints what ran and its checks, no DEBUG log; the webserver's
     GraphQL API (what the UI draws) shows each day's own row count and a check evaluation per day."""
     env = _env(tmp_path, landing_root, "quiet")
-    done = run_cli([str(BIN / "data-platform"), "launch", "--assets", "group:ingestion", "--partition-range",
-                    f"{FIRST}...{LAST}"], env)
+    done = run_cli(
+        [str(BIN / "data-platform"), "launch", "--assets", "group:ingestion", "--partition-range", f"{FIRST}...{LAST}"],
+        env,
+    )
     out = done.stdout + done.stderr
     assert f"assets group:ingestion, partitions {FIRST}...{LAST}: done in" in done.stdout
     assert "SUCCESS: steps raw_ingestion" in done.stdout and "9 materializations" in done.stdout
     assert "checks 15 passed, 0 did not" in done.stdout  # 5 checks (3 in the step, 2 pandera) x 3 days
     assert "DEBUG" not in out and "Warning" not in out
 
-    counts = dict(query(Warehouse(database=env["DATA_PLATFORM_WAREHOUSE"]),
-                        "SELECT strftime(event_date, '%Y-%m-%d'), count(*) FROM raw.events GROUP BY 1"))
+    counts = dict(
+        query(
+            Warehouse(database=env["DATA_PLATFORM_WAREHOUSE"]),
+            "SELECT strftime(event_date, '%Y-%m-%d'), count(*) FROM raw.events GROUP BY 1",
+        )
+    )
     port = free_port()
     with webserver(env, port, tmp_path / "webserver.log") as server:
         wait_for_webserver(port, server)
-        answer = graphql(port, """{ assetNodes(assetKeys: [{path: ["raw", "events"]}]) {
+        answer = graphql(
+            port,
+            """{ assetNodes(assetKeys: [{path: ["raw", "events"]}]) {
             assetMaterializations(partitions: ["2026-11-02", "2026-11-03"]) {
-              partition metadataEntries { label ... on IntMetadataEntry { intValue } } } } }""")
-        shown = {m["partition"]: next(e["intValue"] for e in m["metadataEntries"] if e["label"] == "dagster/row_count")
-                 for m in answer["data"]["assetNodes"][0]["assetMaterializations"]}
+              partition metadataEntries { label ... on IntMetadataEntry { intValue } } } } }""",
+        )
+        shown = {
+            m["partition"]: next(e["intValue"] for e in m["metadataEntries"] if e["label"] == "dagster/row_count")
+            for m in answer["data"]["assetNodes"][0]["assetMaterializations"]
+        }
         assert shown == {day: counts[day] for day in ("2026-11-02", "2026-11-03")}
         assert shown["2026-11-02"] != shown["2026-11-03"]
-        checks = graphql(port, """{ assetCheckExecutions(assetKey: {path: ["raw", "events"]},
-            checkName: "contract_v1", limit: 10) { partition status evaluation { partition } } }""")
+        checks = graphql(
+            port,
+            """{ assetCheckExecutions(assetKey: {path: ["raw", "events"]},
+            checkName: "contract_v1", limit: 10) { partition status evaluation { partition } } }""",
+        )
         executions = checks["data"]["assetCheckExecutions"]
         assert sorted(e["partition"] for e in executions) == [FIRST, "2026-11-02", LAST]
         assert {e["status"] for e in executions} == {"SUCCEEDED"}
         # the asset's page: each check's result for the latest materialization (a partition of the range)
-        latest = graphql(port, """{ assetNodes(assetKeys: [{path: ["raw", "events"]}]) { assetChecksOrError {
-            ... on AssetChecks { checks { name executionForLatestMaterialization { status partition } } } } } }""")
-        shown = {c["name"]: c["executionForLatestMaterialization"]
-                 for c in latest["data"]["assetNodes"][0]["assetChecksOrError"]["checks"]}
+        latest = graphql(
+            port,
+            """{ assetNodes(assetKeys: [{path: ["raw", "events"]}]) { assetChecksOrError {
+            ... on AssetChecks { checks { name executionForLatestMaterialization { status partition } } } } } }""",
+        )
+        shown = {
+            c["name"]: c["executionForLatestMaterialization"]
+            for c in latest["data"]["assetNodes"][0]["assetChecksOrError"]["checks"]
+        }
         assert shown["contract_v1"] == {"status": "SUCCEEDED", "partition": LAST}
         assert shown["pandera_contract"]["status"] == "SUCCEEDED"

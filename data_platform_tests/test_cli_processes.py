@@ -63,11 +63,14 @@ def test_demo_runs_its_steps_and_prints_a_summary_that_matches_the_warehouse(dem
     for step in range(1, 9):
         assert f"== {step}/9 " in output, f"step {step} missing:\n{output}"
     assert "== 9/9" not in output  # --signal-days 0
-    summary = output[output.index("== summary"):]
+    summary = output[output.index("== summary") :]
     assert f"warehouse: {root / 'warehouse.duckdb'}" in summary
-    [(events, clean, reviews)] = _query(root, "SELECT (SELECT count(*) FROM raw.events), "
-                                              "(SELECT count(*) FROM clean.events), "
-                                              "(SELECT count(*) FROM labels.review_examples)")
+    [(events, clean, reviews)] = _query(
+        root,
+        "SELECT (SELECT count(*) FROM raw.events), "
+        "(SELECT count(*) FROM clean.events), "
+        "(SELECT count(*) FROM labels.review_examples)",
+    )
     assert _stage_rows(summary, "raw.events") == events > 0
     assert _stage_rows(summary, "clean.events") == clean > 0
     assert _stage_rows(summary, "labels.review_examples") == reviews > 0
@@ -78,8 +81,9 @@ def test_demo_runs_its_steps_and_prints_a_summary_that_matches_the_warehouse(dem
 def test_summary_reports_the_warehouse_and_says_when_there_is_none(demo, tmp_path):
     root, _ = demo
     output = run_cli([CLI, "summary"], _env(root)).stdout
-    [(events, ctr, clicked)] = _query(root, "SELECT (SELECT count(*) FROM raw.events), count(*), sum(label) "
-                                            "FROM labels.ctr_examples")
+    [(events, ctr, clicked)] = _query(
+        root, "SELECT (SELECT count(*) FROM raw.events), count(*), sum(label) FROM labels.ctr_examples"
+    )
     assert _stage_rows(output, "raw.events") == events
     assert re.search(rf"labels\.ctr_examples\s+{ctr:,} impressions, {clicked:,} clicked", output), output
     assert re.search(r"checks \(latest evaluation in the recent runs\): \d+ passed, \d+ failed", output), output
@@ -89,13 +93,29 @@ def test_summary_reports_the_warehouse_and_says_when_there_is_none(demo, tmp_pat
 
 def test_generate_writes_the_lines_its_manifest_counts(tmp_path):
     landing = tmp_path / "generated"
-    done = run_cli([CLI, "generate", "--start", "2026-11-02", "--days", "1", "--events-per-day", "800",
-                    "--seed", "3", "--landing", str(landing)], _env(tmp_path))
+    done = run_cli(
+        [
+            CLI,
+            "generate",
+            "--start",
+            "2026-11-02",
+            "--days",
+            "1",
+            "--events-per-day",
+            "800",
+            "--seed",
+            "3",
+            "--landing",
+            str(landing),
+        ],
+        _env(tmp_path),
+    )
     match = re.search(r"wrote (\d+) files, ([\d,]+) lines under (\S+)", done.stdout)
     assert match, done.stdout
     files = [p for p in (landing / "events").rglob("*") if p.name.endswith((".jsonl", ".jsonl.gz"))]
-    lines = sum((gzip.decompress(p.read_bytes()) if p.name.endswith(".gz") else p.read_bytes()).count(b"\n")
-                for p in files)
+    lines = sum(
+        (gzip.decompress(p.read_bytes()) if p.name.endswith(".gz") else p.read_bytes()).count(b"\n") for p in files
+    )
     [manifest] = [json.loads(p.read_text()) for p in (landing / "events").glob("manifest-*.json")]
     assert int(match.group(1)) == len(files) == len(manifest["files"])
     assert int(match.group(2).replace(",", "")) == lines == manifest["total_lines"] > 0
@@ -105,7 +125,8 @@ def test_generate_writes_the_lines_its_manifest_counts(tmp_path):
 def test_trace_follows_a_labeled_review_to_its_raw_line_and_fails_for_an_unknown_id(demo):
     root, _ = demo
     [(review_id, source_file, source_line)] = _query(
-        root, "SELECT review_id, source_file, source_line FROM labels.review_examples ORDER BY review_id LIMIT 1")
+        root, "SELECT review_id, source_file, source_line FROM labels.review_examples ORDER BY review_id LIMIT 1"
+    )
     output = run_cli([CLI, "trace", "review_examples", review_id], _env(root)).stdout
     assert output.startswith(f"review_examples {review_id}")
     assert f"{source_file}:{source_line}" in output and "labels.review_examples" in output
@@ -115,23 +136,33 @@ def test_trace_follows_a_labeled_review_to_its_raw_line_and_fails_for_an_unknown
 
 def test_impact_counts_the_rows_of_an_app_version(demo):
     root, _ = demo
-    [(version, raw_rows, clean_rows)] = _query(root, """
+    [(version, raw_rows, clean_rows)] = _query(
+        root,
+        """
         SELECT app_version, count(*), (SELECT count(*) FROM clean.events c WHERE c.app_version = r.app_version)
-        FROM raw.events r WHERE app_version IS NOT NULL GROUP BY app_version ORDER BY count(*) DESC, 1 LIMIT 1""")
+        FROM raw.events r WHERE app_version IS NOT NULL GROUP BY app_version ORDER BY count(*) DESC, 1 LIMIT 1""",
+    )
     output = run_cli([CLI, "impact", "--app-version", version], _env(root)).stdout
-    counts = {m.group(1): int(m.group(2).replace(",", ""))
-              for m in re.finditer(r"^\s+(\S+)\s+([\d,]+)$", output, re.MULTILINE)}
+    counts = {
+        m.group(1): int(m.group(2).replace(",", ""))
+        for m in re.finditer(r"^\s+(\S+)\s+([\d,]+)$", output, re.MULTILINE)
+    }
     assert counts["raw.events"] == raw_rows > 0
     assert counts["clean.events"] == clean_rows > 0
 
 
 def test_privacy_erases_a_user_everywhere_and_prints_the_audit(world_copy):
-    [(user_id,)] = _query(world_copy, """
-        SELECT user_id FROM raw.events WHERE user_id IS NOT NULL GROUP BY user_id ORDER BY count(*) DESC, 1 LIMIT 1""")
+    [(user_id,)] = _query(
+        world_copy,
+        """
+        SELECT user_id FROM raw.events WHERE user_id IS NOT NULL GROUP BY user_id ORDER BY count(*) DESC, 1 LIMIT 1""",
+    )
     requests = world_copy / "landing" / "privacy"
     requests.mkdir(parents=True, exist_ok=True)
-    (requests / "requests-1.jsonl").write_text(json.dumps(
-        {"request_id": "req-cli-1", "user_id": user_id, "kind": "erase", "ts": "2026-12-01T10:00:00Z"}) + "\n")
+    (requests / "requests-1.jsonl").write_text(
+        json.dumps({"request_id": "req-cli-1", "user_id": user_id, "kind": "erase", "ts": "2026-12-01T10:00:00Z"})
+        + "\n"
+    )
     done = run_cli([CLI, "privacy"], _env(world_copy))
     summary = json.loads(done.stdout)
     assert summary["erasures"] == 1 and not any(summary["rows_remaining"].values())
@@ -142,12 +173,18 @@ def test_privacy_erases_a_user_everywhere_and_prints_the_audit(world_copy):
 
 
 def test_invalidate_republishes_without_the_input_and_audits_it(world_copy):
-    [(version,)] = _query(world_copy, """
+    [(version,)] = _query(
+        world_copy,
+        """
         SELECT app_version FROM clean.events WHERE app_version IS NOT NULL AND event_type = 'impression'
-        GROUP BY 1 ORDER BY count(*), 1 LIMIT 1""")
+        GROUP BY 1 ORDER BY count(*), 1 LIMIT 1""",
+    )
     [(exports_before,)] = _query(world_copy, "SELECT count(*) FROM splits.exports")
-    done = run_cli([CLI, "invalidate", "--app-version", version, "--reason", "a test of the CLI", "--who", "tester"],
-                   _env(world_copy), timeout=1800)
+    done = run_cli(
+        [CLI, "invalidate", "--app-version", version, "--reason", "a test of the CLI", "--who", "tester"],
+        _env(world_copy),
+        timeout=1800,
+    )
     assert f"app_version {version!r}" in done.stdout
     assert "nothing downstream traces to the input any more" in done.stdout
     assert _query(world_copy, "SELECT count(*) FROM clean.events WHERE app_version = ?", [version]) == [(0,)]

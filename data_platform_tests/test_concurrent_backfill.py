@@ -42,7 +42,15 @@ from data_platform.ingestion.sensors import LandingCursor
 from data_platform.resources import PROJECT_ROOT, Warehouse
 from data_platform_tests.conftest import query
 from data_platform_tests.processes import (
-    BIN, daemon, deliver_bundled, platform_env, run_cli, runs_of, step_intervals, wait_for_runs, wait_until,
+    BIN,
+    daemon,
+    deliver_bundled,
+    platform_env,
+    run_cli,
+    runs_of,
+    step_intervals,
+    wait_for_runs,
+    wait_until,
 )
 from data_platform_tests.test_ingestion_assets import _content_hash
 
@@ -50,22 +58,27 @@ pytestmark = pytest.mark.slow
 
 START, DAYS, EVENTS_PER_DAY = dt.date(2026, 10, 1), 30, 150
 FIRST, LAST = START.isoformat(), (START + dt.timedelta(days=DAYS - 1)).isoformat()
-HISTORY_DELIVERIES = 29  # delivery days present before the backfill; the rest (the last day, late lines) arrive during it
+HISTORY_DELIVERIES = (
+    29  # delivery days present before the backfill; the rest (the last day, late lines) arrive during it
+)
 DROP_AFTER_RUNS = 5  # backfill runs finished before the new files arrive
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _line_days(path: Path, now: dt.datetime) -> set[str]:
     """The UTC days of the usable ``ts`` values in a landing file (epoch ms or ISO-8601 with offset)."""
     days = set()
-    with (gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")) as lines:
+    with gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb") as lines:
         for raw in lines:
             try:
                 ts = json.loads(raw)["ts"]
                 if isinstance(ts, bool):
                     continue
-                when = (dt.datetime.fromtimestamp(ts / 1000, UTC) if isinstance(ts, (int, float))
-                        else dt.datetime.fromisoformat(ts))
+                when = (
+                    dt.datetime.fromtimestamp(ts / 1000, UTC)
+                    if isinstance(ts, (int, float))
+                    else dt.datetime.fromisoformat(ts)
+                )
             except (ValueError, TypeError, KeyError, OverflowError, OSError):
                 continue
             if when.tzinfo is not None and dt.datetime(2026, 10, 1, tzinfo=UTC) <= when <= now + dt.timedelta(days=1):
@@ -93,17 +106,39 @@ def test_backfill_of_30_days_while_the_sensor_ingests_new_files(tmp_path):
     deliver_bundled(generated / "events", landing / "events", history)
 
     home = tmp_path / "home"
-    env = platform_env(tmp_path, home=home, dagster_yaml=_production_queue_on_sqlite(tmp_path),
-                       DATA_PLATFORM_LANDING=str(landing), DATA_PLATFORM_START_DATE=FIRST,
-                       DATA_PLATFORM_SENSORS="stopped")
+    env = platform_env(
+        tmp_path,
+        home=home,
+        dagster_yaml=_production_queue_on_sqlite(tmp_path),
+        DATA_PLATFORM_LANDING=str(landing),
+        DATA_PLATFORM_START_DATE=FIRST,
+        DATA_PLATFORM_SENSORS="stopped",
+    )
     # the history is the backfill's job: the sensor's cursor hands those files to it (requested, not landed yet)
     cursor = LandingCursor(requested={f.rel: [f.size, f.mtime_ns] for f in list_landing_files(landing / "events")})
     cli = [str(BIN / "dagster")]
     run_cli([*cli, "sensor", "cursor", "landing_sensor", "--set", cursor.dump(), "-w", "workspace.yaml"], env)
     run_cli([*cli, "sensor", "start", "landing_sensor", "-w", "workspace.yaml"], env)
     # history yields to fresh data: the sensor's runs (priority 0) are dequeued before the backfill's (-1)
-    run_cli([*cli, "job", "backfill", "-w", "workspace.yaml", "-j", "ingest_raw_events", "--from", FIRST,
-             "--to", LAST, "--tags", json.dumps({"dagster/priority": "-1"}), "--noprompt"], env)
+    run_cli(
+        [
+            *cli,
+            "job",
+            "backfill",
+            "-w",
+            "workspace.yaml",
+            "-j",
+            "ingest_raw_events",
+            "--from",
+            FIRST,
+            "--to",
+            LAST,
+            "--tags",
+            json.dumps({"dagster/priority": "-1"}),
+            "--noprompt",
+        ],
+        env,
+    )
     setup_s = time.monotonic() - started
 
     def is_backfill(run: dg.DagsterRun) -> bool:
@@ -113,8 +148,12 @@ def test_backfill_of_30_days_while_the_sensor_ingests_new_files(tmp_path):
         return run.tags.get("data_platform/trigger") == "landing_sensor"
 
     with daemon(env, tmp_path / "daemon.log") as dmn:
-        wait_until(lambda: sum(r.is_finished for r in runs_of(str(home)) if is_backfill(r)) >= DROP_AFTER_RUNS,
-                   timeout=300, what=f"{DROP_AFTER_RUNS} finished backfill runs", services=(dmn,))
+        wait_until(
+            lambda: sum(r.is_finished for r in runs_of(str(home)) if is_backfill(r)) >= DROP_AFTER_RUNS,
+            timeout=300,
+            what=f"{DROP_AFTER_RUNS} finished backfill runs",
+            services=(dmn,),
+        )
         dropped_at = time.monotonic()
         new_files = deliver_bundled(generated / "events", landing / "events", arrivals)
         now = dt.datetime.now(UTC)
@@ -130,7 +169,8 @@ def test_backfill_of_30_days_while_the_sensor_ingests_new_files(tmp_path):
     sensor_runs = [r for r in runs if is_sensor(r)]
     assert len(runs) == len(backfill_runs) + len(sensor_runs)
     assert sorted(r.tags["dagster/partition"] for r in backfill_runs) == [
-        (START + dt.timedelta(days=i)).isoformat() for i in range(DAYS)]
+        (START + dt.timedelta(days=i)).isoformat() for i in range(DAYS)
+    ]
     assert backfill_done_when_dropped < DAYS, "the new files arrived after the backfill had finished"
     # the sensor asked for exactly the days the new files' lines fall on
     assert sorted(r.tags["dagster/partition"] for r in sensor_runs) == expected_days
@@ -139,8 +179,11 @@ def test_backfill_of_30_days_while_the_sensor_ingests_new_files(tmp_path):
     with dg.DagsterInstance.from_config(str(home)) as instance:
         records = instance.get_run_records(dg.RunsFilter(run_ids=[r.run_id for r in runs]))
         lock_errors = [
-            (r.run_id, e.message) for r in runs for e in instance.all_logs(r.run_id)
-            if "lock" in (e.message or "").lower() and ("could not set" in e.message.lower() or "conflicting" in e.message.lower())
+            (r.run_id, e.message)
+            for r in runs
+            for e in instance.all_logs(r.run_id)
+            if "lock" in (e.message or "").lower()
+            and ("could not set" in e.message.lower() or "conflicting" in e.message.lower())
         ]
     assert not lock_errors
     spans = sorted((rec.start_time, rec.end_time) for rec in records)
@@ -161,16 +204,23 @@ def test_backfill_of_30_days_while_the_sensor_ingests_new_files(tmp_path):
     new_rels = {p.relative_to(landing / "events").as_posix() for p in new_files}
     landed = {r for (r,) in query(daemon_wh, "SELECT source_file FROM raw.files WHERE status = 'current'")}
     assert new_rels <= landed and len(landed) == 2 * len(deliveries)
-    [(new_rows,)] = query(daemon_wh, "SELECT count(*) FROM raw.events WHERE source_file IN (SELECT unnest(?))",
-                          [sorted(new_rels)])
+    [(new_rows,)] = query(
+        daemon_wh, "SELECT count(*) FROM raw.events WHERE source_file IN (SELECT unnest(?))", [sorted(new_rels)]
+    )
     assert new_rows > 0
 
     # the same files, ingested day after day in one process: the same rows
     reference_env = {**env, "DATA_PLATFORM_WAREHOUSE": str(tmp_path / "reference.duckdb")}
     days_run = sorted({r.tags["dagster/partition"] for r in runs})
     ref_started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "data_platform_tests.sequential_reference", days_run[0], days_run[-1]],
-                          cwd=PROJECT_ROOT, env=reference_env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "data_platform_tests.sequential_reference", days_run[0], days_run[-1]],
+        cwd=PROJECT_ROOT,
+        env=reference_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-5000:]
     reference_s = time.monotonic() - ref_started
     reference_wh = Warehouse(database=reference_env["DATA_PLATFORM_WAREHOUSE"])
@@ -178,14 +228,18 @@ def test_backfill_of_30_days_while_the_sensor_ingests_new_files(tmp_path):
         assert _content_hash(daemon_wh, table) == _content_hash(reference_wh, table), table
     per_day = dict(query(daemon_wh, "SELECT strftime(event_date, '%Y-%m-%d'), count(*) FROM raw.events GROUP BY 1"))
     assert per_day == manifest["valid_lines_by_event_day"]
-    [(ref_new_rows,)] = query(reference_wh, "SELECT count(*) FROM raw.events WHERE source_file IN "
-                                            "(SELECT unnest(?))", [sorted(new_rels)])
+    [(ref_new_rows,)] = query(
+        reference_wh, "SELECT count(*) FROM raw.events WHERE source_file IN (SELECT unnest(?))", [sorted(new_rels)]
+    )
     assert new_rows == ref_new_rows
     events, _ = _content_hash(daemon_wh, "raw.events")
     quarantined, _ = _content_hash(daemon_wh, "raw.quarantine")
-    print(f"\nconcurrent backfill: {len(backfill_runs)} backfill runs + {len(sensor_runs)} sensor runs "
-          f"(days {expected_days}), new files dropped after {backfill_done_when_dropped} backfill runs "
-          f"({dropped_at - started:.0f} s in), at most {most_in_flight} runs in flight, "
-          f"{len(intervals)} writing steps ({overlaps} overlapping the previous one), {events} events + {quarantined} quarantined rows "
-          f"({new_rows} from {len(new_rels)} new files); setup {setup_s:.0f} s, daemon {daemon_s:.0f} s, "
-          f"sequential reference {reference_s:.0f} s")
+    print(
+        f"\nconcurrent backfill: {len(backfill_runs)} backfill runs + {len(sensor_runs)} sensor runs "
+        f"(days {expected_days}), new files dropped after {backfill_done_when_dropped} backfill runs "
+        f"({dropped_at - started:.0f} s in), at most {most_in_flight} runs in flight, "
+        f"{len(intervals)} writing steps ({overlaps} overlapping the previous one), "
+        f"{events} events + {quarantined} quarantined rows "
+        f"({new_rows} from {len(new_rels)} new files); setup {setup_s:.0f} s, daemon {daemon_s:.0f} s, "
+        f"sequential reference {reference_s:.0f} s"
+    )

@@ -7,9 +7,9 @@ import tomllib
 import dagster as dg
 
 from data_platform import contracts
+from data_platform.catalog import CONTRACTS
 from data_platform.definitions import defs
 from data_platform.resources import PROJECT_ROOT
-from data_platform.catalog import CONTRACTS
 
 
 def test_definitions_load():
@@ -40,8 +40,10 @@ def test_asset_graph_snapshot():
         "labels/annotations": ("labeling", ["labels/reviews"]),
         "labels/human_consensus": ("labeling", ["labels/annotations", "labels/gold"]),
         "labels/weak_labels": ("labeling", ["labels/gold", "labels/human_consensus", "labels/label_matrix"]),
-        "labels/review_examples": ("labeling", ["labels/gold", "labels/human_consensus", "labels/reviews",
-                                                "labels/weak_labels"]),
+        "labels/review_examples": (
+            "labeling",
+            ["labels/gold", "labels/human_consensus", "labels/reviews", "labels/weak_labels"],
+        ),
         "labels/annotation_tasks": ("labeling", ["labels/review_examples", "labels/weak_labels"]),
         "monitoring/feature_stats": ("monitoring", ["clean/events", "labels/ctr_examples", "raw/events"]),
         "monitoring/anomalies": ("monitoring", ["monitoring/feature_stats"]),
@@ -53,37 +55,68 @@ def test_asset_graph_snapshot():
         "exports/review_examples": ("splits", ["splits/review_examples"]),
         "provenance/invalidations": ("provenance", []),
         "labels/labeling_plan": ("labeling", ["labels/annotations", "labels/gold", "labels/human_consensus"]),
-        "monitoring/retraining_signal": ("monitoring", ["exports/ctr_examples", "exports/review_examples",
-                                                        "labels/ctr_examples", "labels/review_examples",
-                                                        "monitoring/feature_stats"]),
+        "monitoring/retraining_signal": (
+            "monitoring",
+            [
+                "exports/ctr_examples",
+                "exports/review_examples",
+                "labels/ctr_examples",
+                "labels/review_examples",
+                "monitoring/feature_stats",
+            ],
+        ),
         "training/ctr_examples_trigger": ("training", ["monitoring/retraining_signal"]),
         "training/review_examples_trigger": ("training", ["monitoring/retraining_signal"]),
     }
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
-    assert checks == {("raw/files", "lines_accounted"), ("raw/events", "contract_v1"),
-                      ("raw/quarantine", "reasons_known"), ("clean/events", "raw_rows_accounted"),
-                      ("clean/events", "clean_contract"), ("clean/events", "no_personal_data"),
-                      ("labels/ctr_examples", "ctr_examples_accounted"), ("labels/ctr_examples", "ctr_calibration"),
-                      ("labels/human_consensus", "rater_agreement"),
-                      ("labels/review_examples", "review_examples_accounted"),
-                      ("labels/review_examples", "no_known_spam"),
-                      ("monitoring/anomalies", "no_error_anomalies"), ("monitoring/anomalies", "no_warn_anomalies"),
-                      *{(f"splits/{d}", c) for d in ("ctr_examples", "review_examples")
-                        for c in ("split_ratios", "label_balance", "no_leakage", "fairness")},
-                      ("splits/ctr_examples_train_balanced", "synthetic_only_in_train"),
-                      ("provenance/invalidations", "invalidated_inputs_gone"),
-                      ("labels/labeling_plan", "labeling_step_size"),
-                      *{(c.asset_key.to_user_string(), c.check_name) for c in CONTRACTS.values()}}
+    assert checks == {
+        ("raw/files", "lines_accounted"),
+        ("raw/events", "contract_v1"),
+        ("raw/quarantine", "reasons_known"),
+        ("clean/events", "raw_rows_accounted"),
+        ("clean/events", "clean_contract"),
+        ("clean/events", "no_personal_data"),
+        ("labels/ctr_examples", "ctr_examples_accounted"),
+        ("labels/ctr_examples", "ctr_calibration"),
+        ("labels/human_consensus", "rater_agreement"),
+        ("labels/review_examples", "review_examples_accounted"),
+        ("labels/review_examples", "no_known_spam"),
+        ("monitoring/anomalies", "no_error_anomalies"),
+        ("monitoring/anomalies", "no_warn_anomalies"),
+        *{
+            (f"splits/{d}", c)
+            for d in ("ctr_examples", "review_examples")
+            for c in ("split_ratios", "label_balance", "no_leakage", "fairness")
+        },
+        ("splits/ctr_examples_train_balanced", "synthetic_only_in_train"),
+        ("provenance/invalidations", "invalidated_inputs_gone"),
+        ("labels/labeling_plan", "labeling_step_size"),
+        *{(c.asset_key.to_user_string(), c.check_name) for c in CONTRACTS.values()},
+    }
 
 
 # Labeling rounds span every day seen so far: those assets are unpartitioned, and rebuilt whole; so is
 # the source inventory.
-UNPARTITIONED = {"labels/reviews", "labels/gold", "labels/label_matrix", "labels/weak_labels", "labels/annotations",
-                 "labels/human_consensus", "labels/review_examples", "labels/annotation_tasks",
-                 "monitoring/source_inventory", "splits/ctr_examples", "splits/review_examples",
-                 "splits/ctr_examples_train_balanced", "exports/ctr_examples", "exports/review_examples",
-                 "provenance/invalidations", "labels/labeling_plan", "training/ctr_examples_trigger",
-                 "training/review_examples_trigger"}
+UNPARTITIONED = {
+    "labels/reviews",
+    "labels/gold",
+    "labels/label_matrix",
+    "labels/weak_labels",
+    "labels/annotations",
+    "labels/human_consensus",
+    "labels/review_examples",
+    "labels/annotation_tasks",
+    "monitoring/source_inventory",
+    "splits/ctr_examples",
+    "splits/review_examples",
+    "splits/ctr_examples_train_balanced",
+    "exports/ctr_examples",
+    "exports/review_examples",
+    "provenance/invalidations",
+    "labels/labeling_plan",
+    "training/ctr_examples_trigger",
+    "training/review_examples_trigger",
+}
 # Tables rebuilt whole, or monitoring results: their columns are reported by each materialization.
 SCHEMA_AT_RUNTIME = UNPARTITIONED | {"monitoring/feature_stats", "monitoring/anomalies"}
 
@@ -124,22 +157,41 @@ def test_every_table_a_stage_creates_describes_every_column():
     materialization reports as its columns comes from the same descriptions."""
     from data_platform.metadata import ddl_tables
 
-    undescribed = {table: [c.name for c in schema.columns if not c.description]
-                   for table, schema in ddl_tables().items()}
+    undescribed = {
+        table: [c.name for c in schema.columns if not c.description] for table, schema in ddl_tables().items()
+    }
     assert {t: cols for t, cols in undescribed.items() if cols} == {}
-    assert {"labels.ctr_examples", "monitoring.anomalies", "monitoring.feature_stats", "labels.tasks"} <= set(undescribed)
+    assert {"labels.ctr_examples", "monitoring.anomalies", "monitoring.feature_stats", "labels.tasks"} <= set(
+        undescribed
+    )
 
 
 # Every check by name: does it block downstream steps? (The webserver test asserts the same through the UI's API.)
-BLOCKING = {"lines_accounted": True, "contract_v1": True, "reasons_known": True,
-            "raw_rows_accounted": True, "clean_contract": True, "no_personal_data": True,
-            "ctr_examples_accounted": True, "review_examples_accounted": True, "no_known_spam": True,
-            "pandera_contract": True,
-            "pandera_duplicates": True, "pandera_unattributed_clicks": True,
-            "ctr_calibration": False, "rater_agreement": False, "no_error_anomalies": False,
-            "no_warn_anomalies": False, "split_ratios": True, "label_balance": True, "no_leakage": True,
-            "fairness": False, "synthetic_only_in_train": True, "invalidated_inputs_gone": False,
-            "labeling_step_size": False}
+BLOCKING = {
+    "lines_accounted": True,
+    "contract_v1": True,
+    "reasons_known": True,
+    "raw_rows_accounted": True,
+    "clean_contract": True,
+    "no_personal_data": True,
+    "ctr_examples_accounted": True,
+    "review_examples_accounted": True,
+    "no_known_spam": True,
+    "pandera_contract": True,
+    "pandera_duplicates": True,
+    "pandera_unattributed_clicks": True,
+    "ctr_calibration": False,
+    "rater_agreement": False,
+    "no_error_anomalies": False,
+    "no_warn_anomalies": False,
+    "split_ratios": True,
+    "label_balance": True,
+    "no_leakage": True,
+    "fairness": False,
+    "synthetic_only_in_train": True,
+    "invalidated_inputs_gone": False,
+    "labeling_step_size": False,
+}
 
 
 def test_contract_and_accounting_checks_block_and_quality_alarms_do_not():

@@ -18,15 +18,22 @@ from data_platform_tests.processes import BIN, platform_env, run_cli
 @pytest.mark.parametrize("seed", [5, 11])
 def test_the_demo_tells_a_true_story_at_a_small_size(tmp_path, seed):
     env = platform_env(tmp_path, home=tmp_path / "home")
-    done = run_cli([str(BIN / "data-platform"), "demo", "--days", "2", "--events-per-day", "2000", "--seed", str(seed)],
-                   env, timeout=3000)
+    done = run_cli(
+        [str(BIN / "data-platform"), "demo", "--days", "2", "--events-per-day", "2000", "--seed", str(seed)],
+        env,
+        timeout=3000,
+    )
     out = done.stdout
     assert "nothing downstream traces to the input any more" in out
 
     def figures(when: str) -> dict[str, tuple[int, float, float]]:
         line = next(x for x in out.splitlines() if x.strip().startswith(f"spam rules {when}"))
-        return {rule: (int(n), float(p), float(r)) for rule, n, p, r in re.findall(
-            r"(\w+@\d+|all rules) removes (\d+) \(precision ([\d.]+), recall ([\d.]+)\)", line)}
+        return {
+            rule: (int(n), float(p), float(r))
+            for rule, n, p, r in re.findall(
+                r"(\w+@\d+|all rules) removes (\d+) \(precision ([\d.]+), recall ([\d.]+)\)", line
+            )
+        }
 
     before, after = figures("before"), figures("after")
     assert before["repeated_review_with_link@1"][1] < 1.0  # it removed genuine reviews too
@@ -37,10 +44,13 @@ def test_the_demo_tells_a_true_story_at_a_small_size(tmp_path, seed):
     spam = manifest["reviews"]["spam_event_ids"]
     assert spam
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
-        restored = con.execute("SELECT count(*) FROM labels.review_examples r JOIN raw.events e "
-                               "ON e.event_id = r.review_id WHERE e.text LIKE '%example-shop.com/%'").fetchone()[0]
-        path = con.execute("SELECT path FROM splits.exports WHERE dataset = 'review_examples' "
-                           "ORDER BY created_at DESC LIMIT 1").fetchone()[0]
+        restored = con.execute(
+            "SELECT count(*) FROM labels.review_examples r JOIN raw.events e "
+            "ON e.event_id = r.review_id WHERE e.text LIKE '%example-shop.com/%'"
+        ).fetchone()[0]
+        path = con.execute(
+            "SELECT path FROM splits.exports WHERE dataset = 'review_examples' ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()[0]
         published = {r[0] for r in con.execute(f"SELECT example_id FROM read_parquet('{path}/*.parquet')").fetchall()}
     assert restored > 0
     assert published and not published & set(spam)

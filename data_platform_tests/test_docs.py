@@ -101,9 +101,12 @@ def test_the_link_check_finds_a_missing_file_and_a_missing_anchor(tmp_path):
         "# Title\n\n"
         "[ok](other.md#second-code--more) [ok too](other.md#second-code--more-1) [self](#title)\n"
         "[gone](missing.md) [bad anchor](other.md#nothing) [web](https://example.com/x.md)\n"
-        "`[in code](missing-too.md)`\n\n```\n[fenced](missing-three.md)\n```\n")
+        "`[in code](missing-too.md)`\n\n```\n[fenced](missing-three.md)\n```\n"
+    )
     assert [p.split(": ", 1)[1] for p in broken_links(page)] == [
-        "missing.md (no such file)", "other.md#nothing (no heading with that anchor)"]
+        "missing.md (no such file)",
+        "other.md#nothing (no heading with that anchor)",
+    ]
 
 
 def test_every_docs_page_is_in_the_index():
@@ -131,6 +134,7 @@ def test_long_docs_pages_open_with_a_table_of_contents():
 
 def test_code_fences_are_closed():
     """An unclosed fence turns the rest of a page into code (and hides its links from the check above)."""
-    unclosed = [page.name for page in _doc_pages()
-                if sum(1 for line in page.read_text().splitlines() if _FENCE.match(line)) % 2]
+    unclosed = [
+        page.name for page in _doc_pages() if sum(1 for line in page.read_text().splitlines() if _FENCE.match(line)) % 2
+    ]
     assert unclosed == []

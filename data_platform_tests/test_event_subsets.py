@@ -21,18 +21,49 @@ def clicks_only() -> list[dict]:
     lines = []
     for i in range(400):
         device = f"anon-{i % 200}"
-        lines.append(event(f"imp-ev-{i}", "impression", ts=_ts(i), anon_id=device, impression_id=f"imp-{i}",
-                           item_id=f"item-{i % 7}", user_agent=CHROME, session_id=f"s-{i % 200}"))
+        lines.append(
+            event(
+                f"imp-ev-{i}",
+                "impression",
+                ts=_ts(i),
+                anon_id=device,
+                impression_id=f"imp-{i}",
+                item_id=f"item-{i % 7}",
+                user_agent=CHROME,
+                session_id=f"s-{i % 200}",
+            )
+        )
         if i % 3 == 0:
-            lines.append(event(f"click-ev-{i}", "click", ts=_ts(i), anon_id=device, impression_id=f"imp-{i}",
-                               item_id=f"item-{i % 7}", user_agent=CHROME, session_id=f"s-{i % 200}"))
+            lines.append(
+                event(
+                    f"click-ev-{i}",
+                    "click",
+                    ts=_ts(i),
+                    anon_id=device,
+                    impression_id=f"imp-{i}",
+                    item_id=f"item-{i % 7}",
+                    user_agent=CHROME,
+                    session_id=f"s-{i % 200}",
+                )
+            )
     return lines
 
 
 def reviews_only() -> list[dict]:
     texts = ["Great quality, arrived fast.", "Broke after two days. Very disappointed.", "It's okay, does the job."]
-    return [event(f"rev-{i}", "review", ts=_ts(i), anon_id=f"anon-{i}", item_id=f"item-{i % 5}",
-                  text=texts[i % 3], rating=(5, 1, 3)[i % 3], user_agent=CHROME) for i in range(30)]
+    return [
+        event(
+            f"rev-{i}",
+            "review",
+            ts=_ts(i),
+            anon_id=f"anon-{i}",
+            item_id=f"item-{i % 5}",
+            text=texts[i % 3],
+            rating=(5, 1, 3)[i % 3],
+            user_agent=CHROME,
+        )
+        for i in range(30)
+    ]
 
 
 @pytest.mark.parametrize("shape", ["clicks_only", "reviews_only"])

@@ -25,9 +25,19 @@ from data_platform.resources import LandingZone, Warehouse, run_sql
 def annotated(tmp_path):
     """120 tasks answered by the simulated panel (3 raters each), read by the annotation assets."""
     rng = random.Random(3)
-    rows = [{"task_id": i, "review_id": f"r{i:03d}", "batch_id": "batch-0001",
-             "text": rng.choice(REVIEW_TEXTS[SENTIMENTS[i % 3]]), "item_id": "i", "category": "books",
-             "predicted_label": None, "predicted_score": 0.0} for i in range(120)]
+    rows = [
+        {
+            "task_id": i,
+            "review_id": f"r{i:03d}",
+            "batch_id": "batch-0001",
+            "text": rng.choice(REVIEW_TEXTS[SENTIMENTS[i % 3]]),
+            "item_id": "i",
+            "category": "books",
+            "predicted_label": None,
+            "predicted_score": 0.0,
+        }
+        for i in range(120)
+    ]
     export = simulate_annotations(build_tasks(rows, "m"), raters_per_task=3, seed=4)
     landing = LandingZone(root=str(tmp_path / "landing"), settle_seconds=0)
     write_export(export, landing.root, "batch-0001-export")
@@ -42,8 +52,9 @@ def annotated(tmp_path):
 
 
 def _plan(resources, **config):
-    result = dg.materialize([labeling_plan], resources=resources,
-                            run_config={"ops": {"labels__labeling_plan": {"config": config}}})
+    result = dg.materialize(
+        [labeling_plan], resources=resources, run_config={"ops": {"labels__labeling_plan": {"config": config}}}
+    )
     assert result.success
     meta = {k: v.value for k, v in result.asset_materializations_for_node("labels__labeling_plan")[0].metadata.items()}
     (check,) = result.get_asset_check_evaluations()

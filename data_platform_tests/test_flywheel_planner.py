@@ -65,8 +65,17 @@ def test_votes_needed_is_the_smallest_n_reaching_the_target():
 
 
 def _rater(rid, pool, cost, speed, hours, accuracy):
-    return Rater(id=rid, name=rid, pool=pool, languages=("en",), domain_expert=False, cost_per_label=cost,
-                 labels_per_hour=speed, hours_per_day=hours, prior_accuracy=accuracy)
+    return Rater(
+        id=rid,
+        name=rid,
+        pool=pool,
+        languages=("en",),
+        domain_expert=False,
+        cost_per_label=cost,
+        labels_per_hour=speed,
+        hours_per_day=hours,
+        prior_accuracy=accuracy,
+    )
 
 
 def test_a_plan_worked_by_hand():
@@ -103,13 +112,22 @@ def test_the_shipped_registry_loads_and_covers_the_simulated_panel():
     assert unregistered(raters, ["user-101", "user-999"]) == ["user-999"]
 
 
-@pytest.mark.parametrize("body, message", [
-    ("raters:\n  - {id: x, pool: moon}\n", "pool must be one of"),
-    ("pools:\n  crowd: {cost_per_label: 0.1, labels_per_hour: 10, hours_per_day: 1, prior_accuracy: 0.8}\n"
-     "raters:\n  - {id: x, pool: crowd}\n  - {id: x, pool: crowd}\n", "given twice"),
-    ("raters:\n  - {id: x, pool: crowd, cost_per_label: 0, labels_per_hour: 1, hours_per_day: 1, "
-     "prior_accuracy: 0.8}\n", "cost_per_label must be a positive"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("raters:\n  - {id: x, pool: moon}\n", "pool must be one of"),
+        (
+            "pools:\n  crowd: {cost_per_label: 0.1, labels_per_hour: 10, hours_per_day: 1, prior_accuracy: 0.8}\n"
+            "raters:\n  - {id: x, pool: crowd}\n  - {id: x, pool: crowd}\n",
+            "given twice",
+        ),
+        (
+            "raters:\n  - {id: x, pool: crowd, cost_per_label: 0, labels_per_hour: 1, hours_per_day: 1, "
+            "prior_accuracy: 0.8}\n",
+            "cost_per_label must be a positive",
+        ),
+    ],
+)
 def test_a_bad_registry_is_refused(tmp_path, body, message):
     path = tmp_path / "raters.yaml"
     path.write_text(body)
@@ -121,9 +139,15 @@ def test_measured_throughput_and_quality_replace_the_declared_figures():
     timings = []
     for i in range(30):  # one label every 12 s, lead time 10 s, with a lunch break after 15
         minutes = i * 0.2 + (60 if i >= 15 else 0)
-        timings.append({"rater": "a", "created_at": f"2026-11-16T09:{int(minutes) % 60:02d}:"
-                        f"{(minutes * 60) % 60:06.3f}Z".replace("09:", f"{9 + int(minutes) // 60:02d}:", 1),
-                        "lead_time": 10.0})
+        timings.append(
+            {
+                "rater": "a",
+                "created_at": f"2026-11-16T09:{int(minutes) % 60:02d}:{(minutes * 60) % 60:06.3f}Z".replace(
+                    "09:", f"{9 + int(minutes) // 60:02d}:", 1
+                ),
+                "lead_time": 10.0,
+            }
+        )
     seconds, timed = seconds_per_label(timings)["a"]
     # 28 gaps of 12 s, the first label and the one after the break timed by their lead time (10 s)
     assert timed == 30 and seconds == pytest.approx((28 * 12 + 2 * 10) / 30)

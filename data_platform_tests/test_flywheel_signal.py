@@ -34,28 +34,40 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("signal")
     mp = pytest.MonkeyPatch()
     mp.setenv("DATA_PLATFORM_EXPORTS", str(root / "exports"))
-    landing, warehouse, _ = generated_world(root, days=6, events_per_day=5000, seed=21,
-                                            incidents=["category_drift@2026-11-07"])
+    landing, warehouse, _ = generated_world(
+        root, days=6, events_per_day=5000, seed=21, incidents=["category_drift@2026-11-07"]
+    )
     resources = {"warehouse": warehouse, "landing": landing}
     with dg.instance_for_test() as instance:
         # the published version: clean days 11-02..11-05 (11-06 read only as the last day's lookahead)
-        assert dg.materialize(DAILY, resources=resources, instance=instance, tags=_range("2026-11-02", "2026-11-05")).success
-        assert dg.materialize([SPLIT_ASSETS[0], ctr_train_balanced, build_export_asset(CTR)], resources=resources,
-                              instance=instance).success
+        assert dg.materialize(
+            DAILY, resources=resources, instance=instance, tags=_range("2026-11-02", "2026-11-05")
+        ).success
+        assert dg.materialize(
+            [SPLIT_ASSETS[0], ctr_train_balanced, build_export_asset(CTR)], resources=resources, instance=instance
+        ).success
         # the days after it
-        assert dg.materialize(DAILY, resources=resources, instance=instance, tags=_range("2026-11-06", "2026-11-08")).success
+        assert dg.materialize(
+            DAILY, resources=resources, instance=instance, tags=_range("2026-11-06", "2026-11-08")
+        ).success
         yield {"warehouse": warehouse, "resources": resources, "instance": instance}
     mp.undo()
 
 
 def _signal(world, day: str) -> dict:
-    result = dg.materialize([retraining_signal], resources=world["resources"], instance=world["instance"],
-                            partition_key=day)
+    result = dg.materialize(
+        [retraining_signal], resources=world["resources"], instance=world["instance"], partition_key=day
+    )
     assert result.success
-    rows = query(world["warehouse"], "SELECT dataset, version, refresh, reasons, figures, note "
-                                     "FROM monitoring.retraining_signal WHERE day = ?", [dt.date.fromisoformat(day)])
-    return {r[0]: {"version": r[1], "refresh": r[2], "reasons": json.loads(r[3]), "figures": json.loads(r[4]),
-                   "note": r[5]} for r in rows}
+    rows = query(
+        world["warehouse"],
+        "SELECT dataset, version, refresh, reasons, figures, note FROM monitoring.retraining_signal WHERE day = ?",
+        [dt.date.fromisoformat(day)],
+    )
+    return {
+        r[0]: {"version": r[1], "refresh": r[2], "reasons": json.loads(r[3]), "figures": json.loads(r[4]), "note": r[5]}
+        for r in rows
+    }
 
 
 def test_clean_days_do_not_ask_for_a_refresh_and_the_drift_incident_does(world):
@@ -103,22 +115,38 @@ def test_days_to_judge():
 
 def test_decide_combines_the_reasons():
     t = SignalThresholds()
-    quiet = decide(Decision("ctr_examples", "2026-11-09", "v1"), t,
-                   feature_drift=[{"feature": "price_eur", "metric": "jsd", "value": 0.01, "error": 0.15,
-                                   "severity": "OK", "day": "2026-11-09"}],
-                   label={"current": (700, 10_000), "reference": (6_900, 100_000)},
-                   new_labels={"new": 10_000, "reference": 100_000},
-                   calibration={"rows": 10_000, "current": (1.01, 0.9), "reference": (1.0, 0.9)})
+    quiet = decide(
+        Decision("ctr_examples", "2026-11-09", "v1"),
+        t,
+        feature_drift=[
+            {
+                "feature": "price_eur",
+                "metric": "jsd",
+                "value": 0.01,
+                "error": 0.15,
+                "severity": "OK",
+                "day": "2026-11-09",
+            }
+        ],
+        label={"current": (700, 10_000), "reference": (6_900, 100_000)},
+        new_labels={"new": 10_000, "reference": 100_000},
+        calibration={"rows": 10_000, "current": (1.01, 0.9), "reference": (1.0, 0.9)},
+    )
     assert not quiet.refresh and quiet.reasons == []
-    loud = decide(Decision("ctr_examples", "2026-11-09", "v1"), t,
-                  label={"current": (1_000, 10_000), "reference": (6_900, 100_000)},
-                  new_labels={"new": 60_000, "reference": 100_000},
-                  calibration={"rows": 10_000, "current": (1.3, 0.9), "reference": (1.0, 0.9)})
+    loud = decide(
+        Decision("ctr_examples", "2026-11-09", "v1"),
+        t,
+        label={"current": (1_000, 10_000), "reference": (6_900, 100_000)},
+        new_labels={"new": 60_000, "reference": 100_000},
+        calibration={"rows": 10_000, "current": (1.3, 0.9), "reference": (1.0, 0.9)},
+    )
     assert loud.refresh and {r["reason"] for r in loud.reasons} == {"label_drift", "new_labels", "calibration"}
     # the z statistic is the textbook pooled two-proportion test
     p = (1_000 + 6_900) / 110_000
     z = (0.1 - 0.069) / (p * (1 - p) * (1 / 10_000 + 1 / 100_000)) ** 0.5
     assert two_proportion_z(1_000, 10_000, 6_900, 100_000) == pytest.approx(z)
-    events = triggers_to_fire([loud.as_dict(), quiet.as_dict() | {"dataset": "review_examples"}], {"ctr_examples": "v0"})
+    events = triggers_to_fire(
+        [loud.as_dict(), quiet.as_dict() | {"dataset": "review_examples"}], {"ctr_examples": "v0"}
+    )
     assert [e.asset_key for e in events] == [TRIGGERS["ctr_examples"]]
     assert triggers_to_fire([loud.as_dict()], {"ctr_examples": "v1"}) == []

@@ -22,9 +22,13 @@ from data_platform.generator import Incident, generate_logs, parse_incident
 
 START = dt.date(2026, 11, 2)
 DAYS = 4
-INCIDENTS = ("category_drift@2026-11-04", "cents_prices@2026-11-04", "null_spike@2026-11-05:country",
-             "volume_drop@2026-11-05")
-UTC = dt.timezone.utc
+INCIDENTS = (
+    "category_drift@2026-11-04",
+    "cents_prices@2026-11-04",
+    "null_spike@2026-11-05:country",
+    "volume_drop@2026-11-05",
+)
+UTC = dt.UTC
 MIN_TS = dt.datetime(2026, 1, 1, tzinfo=UTC)
 MAX_TS = dt.datetime(2027, 1, 1, tzinfo=UTC)
 ISO_WITH_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)")
@@ -174,8 +178,9 @@ def load(events_dir: Path, manifest: dict) -> Generated:
 def generated(tmp_path_factory) -> Generated:
     landing = tmp_path_factory.mktemp("landing")
     messages: list[str] = []
-    manifest = generate_logs(landing, START, DAYS, 2000, seed=11,
-                             incidents=[parse_incident(s) for s in INCIDENTS], progress=messages.append)
+    manifest = generate_logs(
+        landing, START, DAYS, 2000, seed=11, incidents=[parse_incident(s) for s in INCIDENTS], progress=messages.append
+    )
     assert len(messages) == DAYS + 1
     return load(landing / "events", manifest)
 
@@ -413,8 +418,10 @@ def _by_generated_day(generated: Generated, start: str) -> tuple[list[dict], lis
     """Valid unique events before / from an incident's start (by their ts day)."""
     day = dt.date.fromisoformat(start)
     events = list(generated.unique_events().values())
-    return ([line.event for line in events if line.ts.date() < day],
-            [line.event for line in events if line.ts.date() >= day])
+    return (
+        [line.event for line in events if line.ts.date() < day],
+        [line.event for line in events if line.ts.date() >= day],
+    )
 
 
 def test_incidents_are_recorded(generated):
@@ -462,11 +469,23 @@ def test_parse_incident():
     assert parse_incident("null_spike@2026-11-03:ip") == Incident("null_spike", dt.date(2026, 11, 3), "ip")
 
 
-@pytest.mark.parametrize("spec", [
-    "", "category_drift", "category_drift@", "@2026-11-05", "meteor@2026-11-05", "category_drift@2026-13-05",
-    "category_drift@20261105", "category_drift@2026-11-05:country", "null_spike@2026-11-05:",
-    "null_spike@2026-11-05:event_id", "null_spike@2026-11-05:currency", "null_spike@2026-11-05:colour",
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "",
+        "category_drift",
+        "category_drift@",
+        "@2026-11-05",
+        "meteor@2026-11-05",
+        "category_drift@2026-13-05",
+        "category_drift@20261105",
+        "category_drift@2026-11-05:country",
+        "null_spike@2026-11-05:",
+        "null_spike@2026-11-05:event_id",
+        "null_spike@2026-11-05:currency",
+        "null_spike@2026-11-05:colour",
+    ],
+)
 def test_parse_incident_rejects(spec):
     with pytest.raises(ValueError, match="incident|null_spike|only null_spike"):
         parse_incident(spec)

@@ -191,8 +191,13 @@ def _tasks(n: int, seed: int = 0, spam_every: int = 0) -> list[dict]:
         text = texts[rng.integers(len(texts))]
         if spam_every and i % spam_every == 0:
             text = REVIEW_TEXTS["spam"][i % 2]
-        tasks.append({"id": 1000 + i, "data": {"review_id": f"r-{i}", "batch_id": "b1", "text": text},
-                      "predictions": [{"model_version": "m1", "score": 0.5, "result": []}]})
+        tasks.append(
+            {
+                "id": 1000 + i,
+                "data": {"review_id": f"r-{i}", "batch_id": "b1", "text": text},
+                "predictions": [{"model_version": "m1", "score": 0.5, "result": []}],
+            }
+        )
     return tasks
 
 
@@ -261,8 +266,10 @@ def test_the_biased_rater_over_answers_positive(simulated):
 
     def positive_shares(rater) -> tuple[float, float]:
         answered = [(t, a) for t, a in answers[rater.user_id] if a is not None]
-        return (sum(a == "positive" for _, a in answered) / len(answered),
-                sum(t == "positive" for t, _ in answered) / len(answered))
+        return (
+            sum(a == "positive" for _, a in answered) / len(answered),
+            sum(t == "positive" for t, _ in answered) / len(answered),
+        )
 
     # Despite her 25% errors she says "positive" more often than reviews are positive; raters whose
     # mistakes spread evenly say it less often.
@@ -297,8 +304,16 @@ def test_distinct_raters_per_task_and_export_shape(simulated):
         assert len(raters) == len(set(raters)) == 3 and set(raters) <= user_ids
         per_rater.update(raters)
         for a in done["annotations"]:
-            assert {"id", "completed_by", "result", "was_cancelled", "ground_truth", "created_at",
-                    "updated_at", "lead_time"} <= set(a)
+            assert {
+                "id",
+                "completed_by",
+                "result",
+                "was_cancelled",
+                "ground_truth",
+                "created_at",
+                "updated_at",
+                "lead_time",
+            } <= set(a)
             assert a["ground_truth"] is False and isinstance(a["lead_time"], float) and a["lead_time"] > 0
             assert a["created_at"].endswith("Z") and a["updated_at"] >= a["created_at"]
             dt.datetime.fromisoformat(a["created_at"].replace("Z", "+00:00"))
@@ -307,7 +322,10 @@ def test_distinct_raters_per_task_and_export_shape(simulated):
             else:
                 [item] = a["result"]
                 assert {k: item[k] for k in ("from_name", "to_name", "type")} == {
-                    "from_name": "sentiment", "to_name": "text", "type": "choices"}
+                    "from_name": "sentiment",
+                    "to_name": "text",
+                    "type": "choices",
+                }
                 assert item["value"]["choices"][0] in SENTIMENTS
             annotation_ids.add(a["id"])
     assert len(annotation_ids) == 3 * len(tasks)
@@ -362,8 +380,9 @@ def test_rater_profile_validation():
     with pytest.raises(TypeError):
         RaterProfile("x", 0.9)  # user_id is required
     with pytest.raises(ValueError, match="user ids"):
-        simulate_annotations([], (RaterProfile("a", 0.9, user_id=1), RaterProfile("b", 0.9, user_id=1)),
-                             raters_per_task=1)
+        simulate_annotations(
+            [], (RaterProfile("a", 0.9, user_id=1), RaterProfile("b", 0.9, user_id=1)), raters_per_task=1
+        )
 
 
 def test_write_export(tmp_path, simulated):

@@ -55,7 +55,9 @@ def test_generated_days_land_with_every_line_accounted_for(generated, tmp_path, 
 
     checks = checks_by_name(result)
     assert {name: c.passed for name, c in checks.items()} == {
-        "lines_accounted": True, "contract_v1": True, "reasons_known": True,
+        "lines_accounted": True,
+        "contract_v1": True,
+        "reasons_known": True,
     }
     # every line the generator wrote is either an event or quarantined, with the reason it injected
     [(lines_read, files)] = query(warehouse, "SELECT sum(lines), count(*) FROM raw.files")
@@ -69,14 +71,20 @@ def test_generated_days_land_with_every_line_accounted_for(generated, tmp_path, 
     per_day = dict(query(warehouse, "SELECT strftime(event_date, '%Y-%m-%d'), count(*) FROM raw.events GROUP BY 1"))
     assert per_day == manifest["valid_lines_by_event_day"]
     # provenance on every row, pointing at real lines of real files
-    [(missing,)] = query(warehouse, "SELECT count(*) FROM raw.events WHERE source_file IS NULL OR source_line < 1 "
-                                    "OR file_sha256 IS NULL OR run_id IS NULL OR ingested_at IS NULL")
+    [(missing,)] = query(
+        warehouse,
+        "SELECT count(*) FROM raw.events WHERE source_file IS NULL OR source_line < 1 "
+        "OR file_sha256 IS NULL OR run_id IS NULL OR ingested_at IS NULL",
+    )
     assert missing == 0
     # the first and the last event of every file point at the line that holds them (plain and gzipped files)
-    ends = query(warehouse, """
+    ends = query(
+        warehouse,
+        """
         SELECT source_file, source_line, event_id FROM raw.events
         QUALIFY row_number() OVER (PARTITION BY source_file ORDER BY source_line) = 1
-             OR row_number() OVER (PARTITION BY source_file ORDER BY source_line DESC) = 1""")
+             OR row_number() OVER (PARTITION BY source_file ORDER BY source_line DESC) = 1""",
+    )
     assert {f for f, _, _ in ends} == {f for (f,) in query(warehouse, "SELECT DISTINCT source_file FROM raw.events")}
     assert any(f.endswith(".gz") for f, _, _ in ends) and any(not f.endswith(".gz") for f, _, _ in ends)
     for source_file, source_line, event_id in ends:
@@ -85,17 +93,25 @@ def test_generated_days_land_with_every_line_accounted_for(generated, tmp_path, 
         # files may hold an injected invalid-UTF-8 line: read bytes, not text
         assert f'"{event_id}"'.encode() in body.split(b"\n")[source_line - 1], (source_file, source_line)
     # metadata the UI shows: each partition of the range run describes its own day
-    meta = {(e.asset_key.to_user_string(), e.partition): e.materialization.metadata
-            for e in result.get_asset_materialization_events()}
+    meta = {
+        (e.asset_key.to_user_string(), e.partition): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
     for day, n in per_day.items():
         assert meta["raw/events", day]["dagster/row_count"].value == n
         assert sum(meta["raw/events", day]["events_by_type"].value.values()) == n
-    quarantined = dict(query(warehouse, "SELECT strftime(partition_date, '%Y-%m-%d'), count(*) FROM raw.quarantine "
-                                        "GROUP BY 1"))
-    assert {d: m["dagster/row_count"].value for (key, d), m in meta.items() if key == "raw/quarantine" and
-            m["dagster/row_count"].value} == quarantined
-    assert sum(m["reason/not_json"].value for (key, _), m in meta.items() if key == "raw/quarantine") \
+    quarantined = dict(
+        query(warehouse, "SELECT strftime(partition_date, '%Y-%m-%d'), count(*) FROM raw.quarantine GROUP BY 1")
+    )
+    assert {
+        d: m["dagster/row_count"].value
+        for (key, d), m in meta.items()
+        if key == "raw/quarantine" and m["dagster/row_count"].value
+    } == quarantined
+    assert (
+        sum(m["reason/not_json"].value for (key, _), m in meta.items() if key == "raw/quarantine")
         == manifest["malformed"]["not_json"]
+    )
 
 
 def test_range_backfill_equals_single_partition_runs(generated, tmp_path):
@@ -125,27 +141,33 @@ def test_rematerializing_replaces_the_partition(warehouse, landing):
 def test_late_file_updates_an_earlier_day(warehouse, landing):
     write_lines(landing.events_dir() / "day2.jsonl", [event("a", ts="2026-11-02T10:00:00Z")])
     ingest(warehouse, landing, "2026-11-02")
-    write_lines(landing.events_dir() / "day4.jsonl", [event("late", ts="2026-11-02T23:00:00Z"),
-                                                      event("b", ts="2026-11-04T01:00:00Z")])
+    write_lines(
+        landing.events_dir() / "day4.jsonl",
+        [event("late", ts="2026-11-02T23:00:00Z"), event("b", ts="2026-11-04T01:00:00Z")],
+    )
     ingest(warehouse, landing, "2026-11-04")  # lands day4.jsonl, including its late line
     result = ingest(warehouse, landing, "2026-11-02")
-    assert sorted(r[0] for r in query(warehouse, "SELECT event_id FROM raw.events WHERE event_date = '2026-11-02'")) \
-        == ["a", "late"]
+    assert sorted(
+        r[0] for r in query(warehouse, "SELECT event_id FROM raw.events WHERE event_date = '2026-11-02'")
+    ) == ["a", "late"]
     assert checks_by_name(result)["lines_accounted"].passed
 
 
 def test_changed_file_replaces_its_old_rows_and_accounting_catches_stale_ones(warehouse, landing):
     path = write_lines(landing.events_dir() / "a.jsonl", [event("old", ts="2026-11-02T10:00:00Z")])
     ingest(warehouse, landing, "2026-11-02")
-    write_lines(path, [event("new1", ts="2026-11-02T11:00:00Z"), event("new2", ts="2026-11-03T11:00:00Z")],
-                age_seconds=5)
+    write_lines(
+        path, [event("new1", ts="2026-11-02T11:00:00Z"), event("new2", ts="2026-11-03T11:00:00Z")], age_seconds=5
+    )
     # a run for another day lands the new version; day 2 still holds the old row until it is rebuilt
     stale = ingest(warehouse, landing, "2026-11-03")
     assert query(warehouse, "SELECT event_id FROM raw.events ORDER BY 1") == [("new2",), ("old",)]
     with Warehouse(database=warehouse.database).connect() as con:
         from data_platform.resources import rows
-        bad = rows(con, "ingestion/check_accounting.sql",
-                   {"start_day": dt.date(2026, 11, 2), "end_day": dt.date(2026, 11, 3)})
+
+        bad = rows(
+            con, "ingestion/check_accounting.sql", {"start_day": dt.date(2026, 11, 2), "end_day": dt.date(2026, 11, 3)}
+        )
     assert sorted(b["problem"] for b in bad) == [
         "rows from a file version that is no longer current",  # the old row still on day 2
         "rows in raw.events + raw.quarantine <> lines parsed for these days",  # new1 not yet on day 2
@@ -170,8 +192,10 @@ def test_failed_blocking_check_stops_the_run(warehouse, landing, monkeypatch):
 
     monkeypatch.setattr(assets, "run_sql", corrupting_run_sql)
     result = dg.materialize(
-        [assets.raw_ingestion], resources={"warehouse": warehouse, "landing": landing},
-        partition_key="2026-11-02", raise_on_error=False,
+        [assets.raw_ingestion],
+        resources={"warehouse": warehouse, "landing": landing},
+        partition_key="2026-11-02",
+        raise_on_error=False,
     )
     check = checks_by_name(result)["contract_v1"]
     assert not check.passed and check.metadata["violations"].value == {"missing_anon_id": 1}

@@ -34,7 +34,8 @@ def landed_lines(warehouse, source_file):
         return con.execute(
             "SELECT source_line, reason, detail, partition_date, event_id "
             "FROM raw.landed_lines JOIN raw.files USING (file_id) "
-            "WHERE source_file = ? ORDER BY source_line", [source_file]
+            "WHERE source_file = ? ORDER BY source_line",
+            [source_file],
         ).fetchall()
 
 
@@ -101,24 +102,32 @@ def test_every_quarantine_rule_and_its_precedence(warehouse, landing):
     write_lines(landing.events_dir() / "rules.jsonl", [c[0] for c in CASES])
     [landed] = land(warehouse, landing)
     got = landed_lines(warehouse, "rules.jsonl")
-    assert [(r[1], r[2] if r[1] in ("missing_required_field", "wrong_type", "out_of_range", "unknown_event_type")
-             else None) for r in got] == [(c[1], c[2]) for c in CASES]
+    assert [
+        (r[1], r[2] if r[1] in ("missing_required_field", "wrong_type", "out_of_range", "unknown_event_type") else None)
+        for r in got
+    ] == [(c[1], c[2]) for c in CASES]
     assert landed.lines == len(CASES) == landed.accepted + landed.quarantined
     expected_reasons = {c[1] for c in CASES if c[1]}
     assert expected_reasons == set(contracts.QUARANTINE_REASONS) - {"unreadable_file"}
 
 
 def test_accepted_rows_are_typed_on_their_utc_day_with_extra_fields_kept(warehouse, landing):
-    write_lines(landing.events_dir() / "typed.jsonl", [
-        event("a", "review", ts="2026-11-02T01:30:00+05:30", rating=5, text="great"),  # 2026-11-01 20:00 UTC
-        event("b", "impression", ts=1793613600000, position=2, price=3),  # epoch ms: 2026-11-02 10:00 UTC
-        event("c", "click", utm={"source": "mail"}, note="x"),
-    ])
+    write_lines(
+        landing.events_dir() / "typed.jsonl",
+        [
+            event("a", "review", ts="2026-11-02T01:30:00+05:30", rating=5, text="great"),  # 2026-11-01 20:00 UTC
+            event("b", "impression", ts=1793613600000, position=2, price=3),  # epoch ms: 2026-11-02 10:00 UTC
+            event("c", "click", utm={"source": "mail"}, note="x"),
+        ],
+    )
     land(warehouse, landing)
     with warehouse.connect() as con:
-        got = {r[0]: r[1:] for r in con.execute(
-            "SELECT event_id, ts, partition_date, ts_raw, position, price, rating, extra FROM raw.landed_lines"
-        ).fetchall()}
+        got = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT event_id, ts, partition_date, ts_raw, position, price, rating, extra FROM raw.landed_lines"
+            ).fetchall()
+        }
     assert got["a"][0] == dt.datetime(2026, 11, 1, 20, 0, tzinfo=UTC)
     assert got["a"][1] == dt.date(2026, 11, 1) and got["a"][2] == "2026-11-02T01:30:00+05:30"
     assert got["b"][1] == dt.date(2026, 11, 2) and got["b"][2] == "1793613600000"
@@ -128,9 +137,14 @@ def test_accepted_rows_are_typed_on_their_utc_day_with_extra_fields_kept(warehou
 
 
 def test_lines_without_usable_ts_go_to_the_files_earliest_day(warehouse, landing):
-    write_lines(landing.events_dir() / "d.jsonl", [
-        event("late", ts="2026-11-03T09:00:00Z"), "not json", event("early", ts="2026-11-02T23:59:59Z"),
-    ])
+    write_lines(
+        landing.events_dir() / "d.jsonl",
+        [
+            event("late", ts="2026-11-03T09:00:00Z"),
+            "not json",
+            event("early", ts="2026-11-02T23:59:59Z"),
+        ],
+    )
     land(warehouse, landing)
     days = {r[0]: r[3] for r in landed_lines(warehouse, "d.jsonl")}
     assert days == {1: dt.date(2026, 11, 3), 2: dt.date(2026, 11, 2), 3: dt.date(2026, 11, 2)}
@@ -167,11 +181,17 @@ def test_unsettled_tmp_hidden_and_escaping_files_are_not_taken(warehouse, landin
 
 
 def test_scan_file_days_agrees_with_the_parse(warehouse, landing):
-    lines = [event("a", ts="2026-11-02T23:30:00-01:00"), event("b", ts=1793613600000), "junk",
-             event("c", ts="1999-01-01T00:00:00Z"), event("d", "nope", ts="2026-11-04T00:00:00Z")]
+    lines = [
+        event("a", ts="2026-11-02T23:30:00-01:00"),
+        event("b", ts=1793613600000),
+        "junk",
+        event("c", ts="1999-01-01T00:00:00Z"),
+        event("d", "nope", ts="2026-11-04T00:00:00Z"),
+    ]
     path = write_lines(landing.events_dir() / "s.jsonl", lines)
-    days = scan_file_days(path, False, min_ts=MIN_TS, max_ts=NOW + dt.timedelta(days=1),
-                          fallback_day=dt.date(2026, 11, 20))
+    days = scan_file_days(
+        path, False, min_ts=MIN_TS, max_ts=NOW + dt.timedelta(days=1), fallback_day=dt.date(2026, 11, 20)
+    )
     [landed] = land(warehouse, landing)
     assert days == list(landed.partitions) == [dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)]
 
@@ -202,10 +222,13 @@ def test_a_line_over_the_cap_is_quarantined_with_its_first_bytes_and_reading_goe
     long_line = '{"event_id": "huge", "text": "' + "é" * (3 * CAP) + '"}'  # cut inside a 2-byte character
     write_lines(landing.events_dir() / "long.jsonl", [event("before"), long_line, event("after"), "x" * (CAP + 1)])
     with warehouse.connect() as con:
-        [landed] = land_new_files(con, landing.events_dir(), "run-test", min_ts=MIN_TS, settle_seconds=0,
-                                  max_line_bytes=CAP)
-        kept = con.execute("SELECT source_line, reason, detail, strlen(raw_line) FROM raw.landed_lines "
-                           "WHERE reason IS NOT NULL ORDER BY source_line").fetchall()
+        [landed] = land_new_files(
+            con, landing.events_dir(), "run-test", min_ts=MIN_TS, settle_seconds=0, max_line_bytes=CAP
+        )
+        kept = con.execute(
+            "SELECT source_line, reason, detail, strlen(raw_line) FROM raw.landed_lines "
+            "WHERE reason IS NOT NULL ORDER BY source_line"
+        ).fetchall()
     assert (landed.lines, landed.accepted, landed.quarantined) == (4, 2, 2)
     assert [(r[0], r[1]) for r in kept] == [(2, "line_too_long"), (4, "line_too_long")]
     assert f"longer than {CAP} bytes" in kept[0][2]
@@ -234,8 +257,11 @@ def test_read_lines_holds_at_most_the_cap_of_a_long_line(tmp_path, monkeypatch, 
     assert path.stat().st_size < 300_000
     tracemalloc.start()
     try:
-        rows = [r for b in read_lines(path, compressed=True, max_line_bytes=CAP)
-                for r in zip(*(c.to_pylist() for c in b.columns))]
+        rows = [
+            r
+            for b in read_lines(path, compressed=True, max_line_bytes=CAP)
+            for r in zip(*(c.to_pylist() for c in b.columns))
+        ]
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -268,12 +294,29 @@ def test_a_file_that_keeps_failing_is_set_aside_and_the_others_land(warehouse, l
         with warehouse.connect() as con:
             if attempt < 3:  # the run fails and says why, after landing the other files
                 with pytest.raises(duckdb.OutOfMemoryException) as raised:
-                    land_new_files(con, landing.events_dir(), "run-test", min_ts=MIN_TS, settle_seconds=0,
-                                   refused=refused, max_file_attempts=3)
+                    land_new_files(
+                        con,
+                        landing.events_dir(),
+                        "run-test",
+                        min_ts=MIN_TS,
+                        settle_seconds=0,
+                        refused=refused,
+                        max_file_attempts=3,
+                    )
                 assert "poison.jsonl" in "".join(raised.value.__notes__)
             else:  # set aside: the run goes through
-                assert land_new_files(con, landing.events_dir(), "run-test", min_ts=MIN_TS, settle_seconds=0,
-                                      refused=refused, max_file_attempts=3) == []
+                assert (
+                    land_new_files(
+                        con,
+                        landing.events_dir(),
+                        "run-test",
+                        min_ts=MIN_TS,
+                        settle_seconds=0,
+                        refused=refused,
+                        max_file_attempts=3,
+                    )
+                    == []
+                )
             files = [r[0] for r in con.execute("SELECT source_file FROM raw.files").fetchall()]
         outcomes.append((files, dict(refused)["poison.jsonl"]))
     assert [o[0] for o in outcomes] == [["good.jsonl"]] * 4  # the poisoned file never stops the good one

@@ -2,7 +2,8 @@
 through the API, pull the export back, and get the same consensus and agreement as the file route.
 
 Needs Label Studio in its own venv (``bash .ci/setup_labelstudio.sh``): skipped, with that reason,
-when the venv is absent (failed under ``CI=true``). The server runs on localhost with its own temporary data dir and SQLite
+when the venv is absent (failed under ``CI=true``). The server runs on localhost with its own temporary data dir and
+SQLite
 database; the test signs in as the user it created and makes a personal access token (legacy
 tokens are off by default in Label Studio 1.23).
 """
@@ -37,8 +38,9 @@ EMAIL, PASSWORD = "platform-admin@example.com", "not-a-real-secret-42"
 
 pytestmark = [
     pytest.mark.slow,
-    requires_peer(LS_BIN.exists(), f"Label Studio ({LS_BIN})",
-                  "run `bash .ci/setup_labelstudio.sh` (a separate venv, ~75 s)"),
+    requires_peer(
+        LS_BIN.exists(), f"Label Studio ({LS_BIN})", "run `bash .ci/setup_labelstudio.sh` (a separate venv, ~75 s)"
+    ),
 ]
 
 
@@ -47,18 +49,30 @@ def server(tmp_path_factory):
     """A Label Studio server on a free localhost port, and a personal access token of its admin."""
     data = tmp_path_factory.mktemp("label-studio")
     port = free_port()
-    env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(data), "LABEL_STUDIO_USERNAME": EMAIL,
-           "LABEL_STUDIO_PASSWORD": PASSWORD, "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true"}
+    env = {
+        **os.environ,
+        "LABEL_STUDIO_BASE_DATA_DIR": str(data),
+        "LABEL_STUDIO_USERNAME": EMAIL,
+        "LABEL_STUDIO_PASSWORD": PASSWORD,
+        "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+    }
     log = (data / "server.log").open("wb")
-    process = subprocess.Popen([str(LS_BIN), "start", "--no-browser", "--host", "127.0.0.1", "--port", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data)
+    process = subprocess.Popen(
+        [str(LS_BIN), "start", "--no-browser", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=data,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
         while True:
             if process.poll() is not None:
-                pytest.fail(f"label-studio exited with {process.returncode}: "
-                            f"{(data / 'server.log').read_text(errors='replace')[-2000:]}")
+                pytest.fail(
+                    f"label-studio exited with {process.returncode}: "
+                    f"{(data / 'server.log').read_text(errors='replace')[-2000:]}"
+                )
             try:
                 if requests.get(f"{base}/health", timeout=2).json().get("status") == "UP":
                     break
@@ -81,13 +95,17 @@ def _personal_access_token(base: str) -> str:
     """Sign in through the login form (session + CSRF) and create a personal access token (a JWT)."""
     session = requests.Session()
     session.get(f"{base}/user/login/", timeout=30)
-    response = session.post(f"{base}/user/login/", timeout=30, allow_redirects=False,
-                            data={"email": EMAIL, "password": PASSWORD,
-                                  "csrfmiddlewaretoken": session.cookies.get("csrftoken")},
-                            headers={"Referer": f"{base}/user/login/"})
+    response = session.post(
+        f"{base}/user/login/",
+        timeout=30,
+        allow_redirects=False,
+        data={"email": EMAIL, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies.get("csrftoken")},
+        headers={"Referer": f"{base}/user/login/"},
+    )
     assert response.status_code == 302, response.text[:300]
-    response = session.post(f"{base}/api/token/", timeout=30,
-                            headers={"X-CSRFToken": session.cookies.get("csrftoken"), "Referer": base})
+    response = session.post(
+        f"{base}/api/token/", timeout=30, headers={"X-CSRFToken": session.cookies.get("csrftoken"), "Referer": base}
+    )
     assert response.status_code == 201, response.text[:300]
     return response.json()["token"]
 
@@ -100,9 +118,18 @@ def _tasks(n: int, batch_id: str = "batch-0001") -> list[dict]:
         truth = SENTIMENTS[i % len(SENTIMENTS)]
         text = rng.choice(REVIEW_TEXTS[truth])
         guess = truth if rng.random() < 0.7 else rng.choice(SENTIMENTS)
-        rows.append({"task_id": 1000 + i, "review_id": f"review-{i:03d}", "batch_id": batch_id, "text": text,
-                     "item_id": f"item-{i % 7}", "category": "books", "predicted_label": guess,
-                     "predicted_score": round(rng.uniform(0.4, 0.9), 3)})
+        rows.append(
+            {
+                "task_id": 1000 + i,
+                "review_id": f"review-{i:03d}",
+                "batch_id": batch_id,
+                "text": text,
+                "item_id": f"item-{i % 7}",
+                "category": "books",
+                "predicted_label": guess,
+                "predicted_score": round(rng.uniform(0.4, 0.9), 3),
+            }
+        )
     return build_tasks(rows, "dawid-skene/test")
 
 
@@ -110,17 +137,25 @@ def _consensus_run(root: Path) -> tuple[list[tuple], dict]:
     """Run the platform's annotation assets over ``root/landing`` (the same code for both routes)."""
     landing = LandingZone(root=str(root / "landing"), settle_seconds=0)
     warehouse = Warehouse(database=str(root / "warehouse.duckdb"), memory_limit="1GB", threads=1)
-    result = dg.materialize([reviews, gold, annotations, human_consensus],
-                            selection=[gold.key, annotations.key, human_consensus.key],
-                            resources={"warehouse": warehouse, "landing": landing})
+    result = dg.materialize(
+        [reviews, gold, annotations, human_consensus],
+        selection=[gold.key, annotations.key, human_consensus.key],
+        resources={"warehouse": warehouse, "landing": landing},
+    )
     assert result.success
     meta = result.asset_materializations_for_node("labels__human_consensus")[0].metadata
-    consensus = query(warehouse, "SELECT review_id, label, confidence, mv_label, raters FROM labels.human_consensus "
-                                 "ORDER BY review_id")
+    consensus = query(
+        warehouse,
+        "SELECT review_id, label, confidence, mv_label, raters FROM labels.human_consensus ORDER BY review_id",
+    )
     statuses = dict(query(warehouse, "SELECT status, count(*) FROM labels.annotations GROUP BY 1"))
-    return consensus, {"agreement": meta["agreement_by_batch"].value, "raters": meta["rater_quality"].value,
-                       "statuses": statuses, "landing": landing,
-                       "check": {c.check_name: c for c in result.get_asset_check_evaluations()}}
+    return consensus, {
+        "agreement": meta["agreement_by_batch"].value,
+        "raters": meta["rater_quality"].value,
+        "statuses": statuses,
+        "landing": landing,
+        "check": {c.check_name: c for c in result.get_asset_check_evaluations()},
+    }
 
 
 def _create_reviews_table(root: Path) -> None:
@@ -166,14 +201,24 @@ def test_push_annotate_pull_gives_the_same_consensus_and_agreement(server, tmp_p
     # The same raters, as Label Studio users (created in panel order), answer through the API.
     user_of = {}
     for rater in DEFAULT_PANEL:
-        user = connector.request("POST", "/api/users/", json={
-            "username": rater.name, "email": f"{rater.name}@example.com", "first_name": rater.name})
+        user = connector.request(
+            "POST",
+            "/api/users/",
+            json={"username": rater.name, "email": f"{rater.name}@example.com", "first_name": rater.name},
+        )
         user_of[rater.user_id] = user["id"]
     for task in simulated:
         for a in task["annotations"]:
-            connector.request("POST", f"/api/tasks/{by_review[task['data']['review_id']]}/annotations/", json={
-                "result": a["result"], "was_cancelled": a["was_cancelled"], "lead_time": a["lead_time"],
-                "completed_by": user_of[a["completed_by"]]})
+            connector.request(
+                "POST",
+                f"/api/tasks/{by_review[task['data']['review_id']]}/annotations/",
+                json={
+                    "result": a["result"],
+                    "was_cancelled": a["was_cancelled"],
+                    "lead_time": a["lead_time"],
+                    "completed_by": user_of[a["completed_by"]],
+                },
+            )
 
     server_root = tmp_path / "server"
     _create_reviews_table(server_root)
@@ -187,13 +232,15 @@ def test_push_annotate_pull_gives_the_same_consensus_and_agreement(server, tmp_p
     assert {a["task_id"] for a in parsed.annotations} == {t["id"] for t in tasks}  # the platform's task ids
 
     # The annotation sensor sees the pulled export like any dropped file.
-    request = annotation_sensor(dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(),
-                                                        resources={"landing": landing}))
+    request = annotation_sensor(
+        dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), resources={"landing": landing})
+    )
     assert isinstance(request, dg.RunRequest) and pulled.name in request.tags["data_platform/changed_files"]
 
     server_consensus, server_meta = _consensus_run(server_root)
-    assert len(server_consensus) == len({t["data"]["review_id"] for t in simulated
-                                         if any(not a["was_cancelled"] for a in t["annotations"])})
+    assert len(server_consensus) == len(
+        {t["data"]["review_id"] for t in simulated if any(not a["was_cancelled"] for a in t["annotations"])}
+    )
     assert server_consensus == file_consensus  # same labels, confidences, majority votes, rater counts
     rename = {f"user-{ls_id}": f"user-{panel_id}" for panel_id, ls_id in user_of.items()}
 

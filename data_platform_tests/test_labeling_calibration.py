@@ -12,8 +12,16 @@ from sklearn.calibration import calibration_curve
 from data_platform.generator.raters import DEFAULT_PANEL, RaterProfile, simulate_annotations, write_export
 from data_platform.generator.simulate import REVIEW_TEXTS, review_truth
 from data_platform.labeling import SENTIMENTS
-from data_platform.labeling.aggregation import calibration_table, dawid_skene, expected_calibration_error
-from data_platform.labeling.aggregation import fit_temperature, majority_vote, one_coin_posteriors, temper, vote_counts
+from data_platform.labeling.aggregation import (
+    calibration_table,
+    dawid_skene,
+    expected_calibration_error,
+    fit_temperature,
+    majority_vote,
+    one_coin_posteriors,
+    temper,
+    vote_counts,
+)
 from data_platform.labeling.human import MIN_RATER_ITEMS, consensus, vote_table
 from data_platform.labeling.label_studio import build_tasks, parse_export
 
@@ -26,7 +34,10 @@ def test_ece_by_hand_on_a_small_case():
     conf, correct = [0.95, 0.95, 0.55, 0.15], [True, False, True, False]
     assert expected_calibration_error(conf, correct) == pytest.approx(0.375)
     assert [(r["bin"], r["items"], r["accuracy"]) for r in calibration_table(conf, correct)] == [
-        ("0.1-0.2", 1, 0.0), ("0.5-0.6", 1, 1.0), ("0.9-1.0", 2, 0.5)]
+        ("0.1-0.2", 1, 0.0),
+        ("0.5-0.6", 1, 1.0),
+        ("0.9-1.0", 2, 0.5),
+    ]
     assert expected_calibration_error([0.8] * 5, [True] * 4 + [False]) == pytest.approx(0.0)
     assert np.isnan(expected_calibration_error([], []))
     assert np.isnan(expected_calibration_error([np.nan], [True]))
@@ -36,7 +47,7 @@ def test_ece_by_hand_on_a_small_case():
 def test_reliability_table_and_ece_match_sklearn_calibration_curve(seed):
     rng = np.random.default_rng(seed)
     conf = rng.uniform(0.2, 1.0, 3000) ** 0.5
-    correct = rng.random(3000) < conf ** 2  # over-confident on purpose
+    correct = rng.random(3000) < conf**2  # over-confident on purpose
     table = calibration_table(conf, correct)
     prob_true, prob_pred = calibration_curve(correct, conf, n_bins=10, strategy="uniform")
     counts, _ = np.histogram(conf, bins=np.linspace(0, 1, 11))
@@ -91,11 +102,22 @@ def _annotated(tmp_path, n_tasks, panel, raters_per_task, seed, ambiguity=0.0):
     the vote table and the truth the generator knows."""
     rng = np.random.default_rng(seed)
     pool = [t for s in SENTIMENTS for t in REVIEW_TEXTS[s]]
-    rows = [{"task_id": i + 1, "review_id": f"rev-{i:05d}", "batch_id": "batch-0001",
-             "text": pool[rng.integers(len(pool))], "item_id": "item-1", "category": "books",
-             "predicted_label": None, "predicted_score": 0.0} for i in range(n_tasks)]
-    export = simulate_annotations(build_tasks(rows, "test"), panel, raters_per_task=raters_per_task, seed=seed,
-                                  ambiguity=ambiguity)
+    rows = [
+        {
+            "task_id": i + 1,
+            "review_id": f"rev-{i:05d}",
+            "batch_id": "batch-0001",
+            "text": pool[rng.integers(len(pool))],
+            "item_id": "item-1",
+            "category": "books",
+            "predicted_label": None,
+            "predicted_score": 0.0,
+        }
+        for i in range(n_tasks)
+    ]
+    export = simulate_annotations(
+        build_tasks(rows, "test"), panel, raters_per_task=raters_per_task, seed=seed, ambiguity=ambiguity
+    )
     parsed = parse_export(write_export(export, tmp_path, f"world-{seed}"))
     assert not parsed.rejected
     table = vote_table(parsed.annotations)
@@ -127,8 +149,10 @@ def test_consensus_of_the_default_panel_is_calibrated_on_500_gold_items(tmp_path
 
 def _crowd(n_raters, seed):
     rng = np.random.default_rng(seed)
-    return [RaterProfile(f"crowd-{i}", float(rng.uniform(0.6, 0.95)), skip_rate=0.0, user_id=1000 + i)
-            for i in range(n_raters)]
+    return [
+        RaterProfile(f"crowd-{i}", float(rng.uniform(0.6, 0.95)), skip_rate=0.0, user_id=1000 + i)
+        for i in range(n_raters)
+    ]
 
 
 @pytest.mark.parametrize("seed", [3, 4])
@@ -166,7 +190,7 @@ def test_twenty_raters_per_item_seen_on_a_few_items_do_not_flip_majorities(tmp_p
 def test_one_coin_posteriors_by_hand_on_a_12_7_1_split():
     votes = np.array([[0] * 12 + [1] * 7 + [2], [0] * 10 + [1] * 10])
     odds = 0.7 * 2 / 0.3  # p (K - 1) / (1 - p)
-    expected = np.array([[odds ** 12, odds ** 7, odds], [odds ** 10, odds ** 10, 1.0]])
+    expected = np.array([[odds**12, odds**7, odds], [odds**10, odds**10, 1.0]])
     expected /= expected.sum(axis=1, keepdims=True)
     assert one_coin_posteriors(votes, K, accuracy=0.7) == pytest.approx(expected)
     # default p: the share of votes agreeing with a unique plurality (12 of 20; the tie is left out)

@@ -9,12 +9,12 @@ import pytest
 
 from data_platform.cleaning.assets import clean_layer
 from data_platform.ingestion.assets import raw_ingestion
+from data_platform.labeling import ctr_assets as ctr_assets_module
 from data_platform.labeling.ctr_assets import (
     ctr_examples,
     late_click_sensor,
     stale_label_days,
 )
-from data_platform.labeling import ctr_assets as ctr_assets_module
 from data_platform.labeling.direct import check_window, miscalibrated_models
 from data_platform_tests.conftest import checks_by_name, event, query, write_lines
 from data_platform_tests.test_cleaning import assert_runs_as_declared, record_statements
@@ -24,47 +24,86 @@ ASSETS = [raw_ingestion, clean_layer, ctr_examples]
 
 
 def run(warehouse, landing, partition, instance=None, assets=ASSETS, window_minutes=None):
-    kwargs = {"partition_key": partition} if isinstance(partition, str) else {"tags": {
-        "dagster/asset_partition_range_start": partition[0], "dagster/asset_partition_range_end": partition[1]}}
+    kwargs = (
+        {"partition_key": partition}
+        if isinstance(partition, str)
+        else {
+            "tags": {
+                "dagster/asset_partition_range_start": partition[0],
+                "dagster/asset_partition_range_end": partition[1],
+            }
+        }
+    )
     if window_minutes is not None:
-        kwargs["run_config"] = {"ops": {"labels__ctr_examples": {"config": {
-            "attribution_window_minutes": window_minutes}}}}
-    result = dg.materialize(assets, resources={"warehouse": warehouse, "landing": landing},
-                            instance=instance, **kwargs)
+        kwargs["run_config"] = {
+            "ops": {"labels__ctr_examples": {"config": {"attribution_window_minutes": window_minutes}}}
+        }
+    result = dg.materialize(assets, resources={"warehouse": warehouse, "landing": landing}, instance=instance, **kwargs)
     assert result.success
     return result
 
 
 def imp(n, ts, anon="dev-1", item="item-1", **kw):
-    return event(f"ev-imp-{n}", "impression", ts=ts, anon_id=anon, impression_id=f"imp-{n}", item_id=item,
-                 user_agent=CHROME, **kw)
+    return event(
+        f"ev-imp-{n}",
+        "impression",
+        ts=ts,
+        anon_id=anon,
+        impression_id=f"imp-{n}",
+        item_id=item,
+        user_agent=CHROME,
+        **kw,
+    )
 
 
 def click(n, imp_n, ts, anon="dev-1", item="item-1"):
-    return event(f"ev-click-{n}", "click", ts=ts, anon_id=anon, impression_id=f"imp-{imp_n}", item_id=item,
-                 user_agent=CHROME)
+    return event(
+        f"ev-click-{n}", "click", ts=ts, anon_id=anon, impression_id=f"imp-{imp_n}", item_id=item, user_agent=CHROME
+    )
 
 
 def labels(warehouse):
-    return {r[0]: r[1:] for r in query(warehouse, "SELECT impression_id, label, label_status, clicks_on_impression "
-                                                  "FROM labels.ctr_examples ORDER BY 1")}
+    return {
+        r[0]: r[1:]
+        for r in query(
+            warehouse,
+            "SELECT impression_id, label, label_status, clicks_on_impression FROM labels.ctr_examples ORDER BY 1",
+        )
+    }
 
 
 def test_window_dedup_and_reasons(warehouse, landing):
-    write_lines(landing.events_dir() / "a.jsonl", [
-        imp(1, "2026-11-02T10:00:00Z"), click(1, 1, "2026-11-02T10:00:20Z"), click(2, 1, "2026-11-02T10:01:00Z"),
-        imp(2, "2026-11-02T11:00:00Z"), click(3, 2, "2026-11-02T11:45:00Z"),   # 45 min: after the window
-        imp(3, "2026-11-02T12:00:00Z"), click(4, 3, "2026-11-02T11:59:00Z"),   # before its impression
-        imp(4, "2026-11-02T13:00:00Z"),
-        imp(5, "2026-11-02T23:50:00Z"),                                         # window open at the end
-        imp(6, "2026-11-02T14:00:00Z"), click(5, 6, "2026-11-02T14:29:59Z"),   # just inside
-    ])
+    write_lines(
+        landing.events_dir() / "a.jsonl",
+        [
+            imp(1, "2026-11-02T10:00:00Z"),
+            click(1, 1, "2026-11-02T10:00:20Z"),
+            click(2, 1, "2026-11-02T10:01:00Z"),
+            imp(2, "2026-11-02T11:00:00Z"),
+            click(3, 2, "2026-11-02T11:45:00Z"),  # 45 min: after the window
+            imp(3, "2026-11-02T12:00:00Z"),
+            click(4, 3, "2026-11-02T11:59:00Z"),  # before its impression
+            imp(4, "2026-11-02T13:00:00Z"),
+            imp(5, "2026-11-02T23:50:00Z"),  # window open at the end
+            imp(6, "2026-11-02T14:00:00Z"),
+            click(5, 6, "2026-11-02T14:29:59Z"),  # just inside
+        ],
+    )
     result = run(warehouse, landing, "2026-11-02")
     assert labels(warehouse) == {
-        "imp-1": (1, "mature", 2), "imp-2": (0, "mature", 1), "imp-3": (0, "mature", 1),
-        "imp-4": (0, "mature", 0), "imp-5": (0, "provisional", 0), "imp-6": (1, "mature", 1)}
+        "imp-1": (1, "mature", 2),
+        "imp-2": (0, "mature", 1),
+        "imp-3": (0, "mature", 1),
+        "imp-4": (0, "mature", 0),
+        "imp-5": (0, "provisional", 0),
+        "imp-6": (1, "mature", 1),
+    }
     aside = query(warehouse, "SELECT click_event_id, reason FROM labels.unattributed_clicks ORDER BY 1")
-    assert aside == [("ev-click-2", "repeat_click"), ("ev-click-3", "after_window"), ("ev-click-4", "before_impression")]
+    assert aside == [
+        ("ev-click-2", "repeat_click"),
+        ("ev-click-3", "after_window"),
+        ("ev-click-4", "before_impression"),
+    ]
     checks = checks_by_name(result)
     assert checks["ctr_examples_accounted"].passed
     meta = result.asset_materializations_for_node("labels__ctr_examples")[0].metadata
@@ -72,11 +111,13 @@ def test_window_dedup_and_reasons(warehouse, landing):
     # column lineage derived from the SQL, as Dagster and OpenLineage read it
     deps = meta["dagster/column_lineage"].value.deps_by_column
     assert [(d.asset_key.to_user_string(), d.column_name) for d in deps["impression_event_id"]] == [
-        ("clean/events", "event_id")]
+        ("clean/events", "event_id")
+    ]
     assert ("clean/events", "ts") in [(d.asset_key.to_user_string(), d.column_name) for d in deps["label"]]
     facet = meta["openlineage_column_lineage"].value
     assert facet["fields"]["impression_event_id"]["inputFields"] == [
-        {"namespace": "duckdb", "name": "clean.events", "field": "event_id"}]
+        {"namespace": "duckdb", "name": "clean.events", "field": "event_id"}
+    ]
 
 
 def test_a_wider_window_from_run_config_changes_the_label(warehouse, landing):
@@ -90,17 +131,28 @@ def test_a_wider_window_from_run_config_changes_the_label(warehouse, landing):
 
 def test_features_are_point_in_time(warehouse, landing):
     """History counts only see events strictly before the impression, from the same person / item."""
-    write_lines(landing.events_dir() / "a.jsonl", [
-        imp(1, "2026-11-02T10:00:00Z"), click(1, 1, "2026-11-02T10:00:30Z"),
-        imp(2, "2026-11-02T10:00:30Z"),            # same instant as the click: the click is not before it
-        imp(3, "2026-11-02T10:05:00Z"), click(2, 3, "2026-11-02T10:06:00Z"),
-        imp(4, "2026-11-02T10:10:00Z", anon="dev-2"),   # another person, same item
-        imp(5, "2026-11-02T10:20:00Z", item="item-2"),  # same person, another item
-    ])
+    write_lines(
+        landing.events_dir() / "a.jsonl",
+        [
+            imp(1, "2026-11-02T10:00:00Z"),
+            click(1, 1, "2026-11-02T10:00:30Z"),
+            imp(2, "2026-11-02T10:00:30Z"),  # same instant as the click: the click is not before it
+            imp(3, "2026-11-02T10:05:00Z"),
+            click(2, 3, "2026-11-02T10:06:00Z"),
+            imp(4, "2026-11-02T10:10:00Z", anon="dev-2"),  # another person, same item
+            imp(5, "2026-11-02T10:20:00Z", item="item-2"),  # same person, another item
+        ],
+    )
     run(warehouse, landing, "2026-11-02")
-    got = {r[0]: r[1:] for r in query(warehouse, """
+    got = {
+        r[0]: r[1:]
+        for r in query(
+            warehouse,
+            """
         SELECT impression_id, user_impressions_7d, user_clicks_7d, item_impressions_7d, item_clicks_7d
-        FROM labels.ctr_examples""")}
+        FROM labels.ctr_examples""",
+        )
+    }
     assert got == {
         "imp-1": (0, 0, 0, 0),
         "imp-2": (1, 0, 1, 0),
@@ -111,11 +163,15 @@ def test_features_are_point_in_time(warehouse, landing):
 
 
 def test_history_reaches_back_seven_days_across_partitions(warehouse, landing):
-    write_lines(landing.events_dir() / "a.jsonl", [
-        imp(1, "2026-11-02T10:00:00Z"), click(1, 1, "2026-11-02T10:01:00Z"),
-        imp(2, "2026-11-05T10:00:00Z"),
-        imp(3, "2026-11-09T10:00:01Z"),   # imp-1 is 7 days and 1 s earlier: out of the window
-    ])
+    write_lines(
+        landing.events_dir() / "a.jsonl",
+        [
+            imp(1, "2026-11-02T10:00:00Z"),
+            click(1, 1, "2026-11-02T10:01:00Z"),
+            imp(2, "2026-11-05T10:00:00Z"),
+            imp(3, "2026-11-09T10:00:01Z"),  # imp-1 is 7 days and 1 s earlier: out of the window
+        ],
+    )
     run(warehouse, landing, ("2026-11-02", "2026-11-09"))
     got = dict(query(warehouse, "SELECT impression_id, user_impressions_7d FROM labels.ctr_examples"))
     assert got == {"imp-1": 0, "imp-2": 1, "imp-3": 1}
@@ -123,16 +179,22 @@ def test_history_reaches_back_seven_days_across_partitions(warehouse, landing):
 
 def test_a_late_click_flips_the_earlier_partition_through_the_sensor(warehouse, landing):
     with dg.instance_for_test() as instance:
-        write_lines(landing.events_dir() / "day2.jsonl", [imp(1, "2026-11-02T23:50:00Z"), imp(2, "2026-11-02T12:00:00Z")],
-                    age_seconds=7200)
+        write_lines(
+            landing.events_dir() / "day2.jsonl",
+            [imp(1, "2026-11-02T23:50:00Z"), imp(2, "2026-11-02T12:00:00Z")],
+            age_seconds=7200,
+        )
         run(warehouse, landing, "2026-11-02", instance)
         assert labels(warehouse)["imp-1"] == (0, "provisional", 0)
         ctx = dg.build_sensor_context(instance=instance)
         assert isinstance(late_click_sensor(ctx), dg.SkipReason)
 
         # The click comes 10 minutes after midnight, in a file of the next day.
-        write_lines(landing.events_dir() / "day3.jsonl", [click(1, 1, "2026-11-03T00:00:10Z"),
-                                                          imp(3, "2026-11-03T08:00:00Z")], age_seconds=60)
+        write_lines(
+            landing.events_dir() / "day3.jsonl",
+            [click(1, 1, "2026-11-03T00:00:10Z"), imp(3, "2026-11-03T08:00:00Z")],
+            age_seconds=60,
+        )
         run(warehouse, landing, "2026-11-03", instance)
         assert labels(warehouse)["imp-1"] == (0, "provisional", 0)  # day 2 not re-run yet
 
@@ -152,16 +214,41 @@ def test_stale_label_days():
 
 def test_calibration_warning_names_the_drifting_model():
     calibration = [
-        {"breakdown": "model", "model_version": "m1", "impressions": 5000, "calibration_ratio": 1.05,
-         "normalized_entropy": 0.9},
-        {"breakdown": "model", "model_version": "m2", "impressions": 5000, "calibration_ratio": 0.7,
-         "normalized_entropy": 0.95},
-        {"breakdown": "model", "model_version": "m3", "impressions": 5000, "calibration_ratio": 1.0,
-         "normalized_entropy": 1.2},
-        {"breakdown": "model", "model_version": "m4", "impressions": 10, "calibration_ratio": 3.0,
-         "normalized_entropy": 2.0},
-        {"breakdown": "category", "model_version": "m1", "impressions": 5000, "calibration_ratio": 3.0,
-         "normalized_entropy": 2.0},
+        {
+            "breakdown": "model",
+            "model_version": "m1",
+            "impressions": 5000,
+            "calibration_ratio": 1.05,
+            "normalized_entropy": 0.9,
+        },
+        {
+            "breakdown": "model",
+            "model_version": "m2",
+            "impressions": 5000,
+            "calibration_ratio": 0.7,
+            "normalized_entropy": 0.95,
+        },
+        {
+            "breakdown": "model",
+            "model_version": "m3",
+            "impressions": 5000,
+            "calibration_ratio": 1.0,
+            "normalized_entropy": 1.2,
+        },
+        {
+            "breakdown": "model",
+            "model_version": "m4",
+            "impressions": 10,
+            "calibration_ratio": 3.0,
+            "normalized_entropy": 2.0,
+        },
+        {
+            "breakdown": "category",
+            "model_version": "m1",
+            "impressions": 5000,
+            "calibration_ratio": 3.0,
+            "normalized_entropy": 2.0,
+        },
     ]
     assert [r["model_version"] for r in miscalibrated_models(calibration, 0.15, 1.0, 1000)] == ["m2", "m3"]
 
@@ -173,27 +260,42 @@ def test_calibration_on_generated_logs_matches_a_python_recount(warehouse, landi
     result = run(warehouse, landing, ("2026-11-02", "2026-11-03"))
     assert checks_by_name(result)["ctr_examples_accounted"].passed
     import math
+
     # the range run's materialization of each day carries that day's calibration (recounted here)
     by_day = {m.partition: m.metadata for m in result.asset_materializations_for_node("labels__ctr_examples")}
     assert sorted(by_day) == ["2026-11-02", "2026-11-03"]
     for day, meta in by_day.items():
-        rows = query(warehouse, "SELECT model_version, label, predicted_ctr FROM labels.ctr_examples "
-                                "WHERE label_status = 'mature' AND event_date = ?", [day])
+        rows = query(
+            warehouse,
+            "SELECT model_version, label, predicted_ctr FROM labels.ctr_examples "
+            "WHERE label_status = 'mature' AND event_date = ?",
+            [day],
+        )
         table = meta["calibration_by_model"].value
         for model in {r[0] for r in rows}:
             mine = [r for r in rows if r[0] == model]
             actual = sum(r[1] for r in mine) / len(mine)
             predicted = sum(r[2] for r in mine) / len(mine)
-            loss = -sum(y * math.log(min(max(p, 1e-6), 1 - 1e-6)) + (1 - y) * math.log(1 - min(max(p, 1e-6), 1 - 1e-6))
-                        for _, y, p in mine) / len(mine)
-            assert f"| {model} | * | {len(mine)} | {sum(r[1] for r in mine)} | {round(actual, 5)} | " \
-                   f"{round(predicted, 5)} | {round(actual / predicted, 4)} | {round(loss, 5)} |" in table
-        assert meta["dagster/row_count"].value == query(
-            warehouse, "SELECT count(*) FROM labels.ctr_examples WHERE event_date = ?", [day])[0][0]
+            loss = -sum(
+                y * math.log(min(max(p, 1e-6), 1 - 1e-6)) + (1 - y) * math.log(1 - min(max(p, 1e-6), 1 - 1e-6))
+                for _, y, p in mine
+            ) / len(mine)
+            assert (
+                f"| {model} | * | {len(mine)} | {sum(r[1] for r in mine)} | {round(actual, 5)} | "
+                f"{round(predicted, 5)} | {round(actual / predicted, 4)} | {round(loss, 5)} |" in table
+            )
+        assert (
+            meta["dagster/row_count"].value
+            == query(warehouse, "SELECT count(*) FROM labels.ctr_examples WHERE event_date = ?", [day])[0][0]
+        )
     # the generator's late clicks (3% after 30 minutes) are kept aside, not lost
     assert sum(m["clicks_unattributed"].value.get("after_window", 0) for m in by_day.values()) > 0
-    assert query(warehouse, "SELECT count(*) FROM labels.ctr_examples")[0][0] == query(
-        warehouse, "SELECT count(DISTINCT impression_id) FROM clean.events WHERE event_type = 'impression'")[0][0]
+    assert (
+        query(warehouse, "SELECT count(*) FROM labels.ctr_examples")[0][0]
+        == query(warehouse, "SELECT count(DISTINCT impression_id) FROM clean.events WHERE event_type = 'impression'")[
+            0
+        ][0]
+    )
 
 
 def test_ctr_lineage_comes_from_the_statements_a_labeled_day_runs(warehouse, landing, monkeypatch):

@@ -96,8 +96,9 @@ def test_cohen_kappa_edge_cases_are_nan():
 def test_pairwise_cohen_rows_and_min_overlap():
     rng = np.random.default_rng(3)
     truth = rng.integers(0, K, 40)
-    votes = np.stack([noisy_labels(rng, truth, 0.9), noisy_labels(rng, truth, 0.7),
-                      noisy_labels(rng, truth, 0.8)], axis=1)
+    votes = np.stack(
+        [noisy_labels(rng, truth, 0.9), noisy_labels(rng, truth, 0.7), noisy_labels(rng, truth, 0.8)], axis=1
+    )
     votes[4:, 2] = -1  # rater c labeled only 4 items
     rows = pairwise_cohen(votes, ["a", "b", "c"], K, min_overlap=5)
     assert [(r["rater_a"], r["rater_b"], r["items"]) for r in rows] == [("a", "b", 40)]
@@ -136,12 +137,14 @@ def test_fleiss_kappa_matches_statsmodels_on_structured_votes(seed):
 
 
 def test_fleiss_kappa_varying_ratings_per_item_by_hand():
-    votes = np.array([
-        [0, 0, -1],  # n=2, P=1
-        [0, 1, 1],  # n=3, P=(1+4-3)/6=1/3
-        [2, 2, 2],  # n=3, P=1
-        [1, -1, -1],  # one rating: ignored
-    ])
+    votes = np.array(
+        [
+            [0, 0, -1],  # n=2, P=1
+            [0, 1, 1],  # n=3, P=(1+4-3)/6=1/3
+            [2, 2, 2],  # n=3, P=1
+            [1, -1, -1],  # one rating: ignored
+        ]
+    )
     # P_bar = 7/9; p = (3, 2, 3)/8; P_e = 22/64; kappa = (7/9 - 11/32) / (21/32) = 125/189
     assert fleiss_kappa(votes, K) == pytest.approx(125 / 189, abs=1e-12)
 
@@ -185,13 +188,15 @@ def test_krippendorff_alpha_edge_cases():
 
 
 def test_vote_counts_and_majority_vote_ties_and_empty_items():
-    votes = np.array([
-        [0, 0, 1],  # clear winner 0
-        [0, 1, -1],  # 1-1 tie
-        [-1, -1, -1],  # no votes
-        [2, -1, -1],  # a single vote
-        [0, 1, 2],  # three-way tie
-    ])
+    votes = np.array(
+        [
+            [0, 0, 1],  # clear winner 0
+            [0, 1, -1],  # 1-1 tie
+            [-1, -1, -1],  # no votes
+            [2, -1, -1],  # a single vote
+            [0, 1, 2],  # three-way tie
+        ]
+    )
     np.testing.assert_array_equal(vote_counts(votes, K), [[2, 1, 0], [1, 1, 0], [0, 0, 0], [0, 0, 1], [1, 1, 1]])
     labels, confidence = majority_vote(votes, K)
     np.testing.assert_array_equal(labels, [0, -1, -1, 2, -1])
@@ -232,8 +237,9 @@ def test_dawid_skene_recovers_rater_accuracies_prior_and_beats_majority_vote(see
     np.testing.assert_allclose(result.confusion.sum(axis=2), 1.0, atol=1e-12)
     assert result.class_prior.sum() == pytest.approx(1.0)
 
-    observed_accuracy = np.array([np.mean(votes[votes[:, r] >= 0, r] == truth[votes[:, r] >= 0])
-                                  for r in range(votes.shape[1])])
+    observed_accuracy = np.array(
+        [np.mean(votes[votes[:, r] >= 0, r] == truth[votes[:, r] >= 0]) for r in range(votes.shape[1])]
+    )
     np.testing.assert_allclose(result.accuracy, observed_accuracy, atol=0.05)
     np.testing.assert_allclose(result.class_prior, TRUE_PRIOR, atol=0.05)
     # the biased rater's confusion: says positive for ~60% + of every true class
@@ -324,13 +330,15 @@ def test_dawid_skene_as_label_model_over_many_abstaining_labeling_functions():
 # ---------------------------------------------------------------------------------------------------
 # active learning
 
-PROBS = np.array([
-    [0.7, 0.2, 0.1],
-    [0.4, 0.4, 0.2],
-    [1.0, 0.0, 0.0],
-    [1 / 3, 1 / 3, 1 / 3],
-    [0.5, 0.1, 0.4],
-])
+PROBS = np.array(
+    [
+        [0.7, 0.2, 0.1],
+        [0.4, 0.4, 0.2],
+        [1.0, 0.0, 0.0],
+        [1 / 3, 1 / 3, 1 / 3],
+        [0.5, 0.1, 0.4],
+    ]
+)
 
 
 def test_uncertainty_strategies_by_hand_and_entropy_vs_scipy():
@@ -358,7 +366,10 @@ def test_unknown_strategy_names_the_valid_ones():
 def test_pick_most_uncertain_order_ties_and_exclusion():
     ids = ["e1", "e2", "e3", "e4", "e5"]
     assert pick_most_uncertain(ids, PROBS, "least_confidence", 3) == [
-        ("e4", pytest.approx(2 / 3)), ("e2", pytest.approx(0.6)), ("e5", pytest.approx(0.5))]
+        ("e4", pytest.approx(2 / 3)),
+        ("e2", pytest.approx(0.6)),
+        ("e5", pytest.approx(0.5)),
+    ]
     # margin: e2 and e4 tie at 1.0 -> broken by id whatever the input order
     assert [i for i, _ in pick_most_uncertain(ids, PROBS, "margin", 2)] == ["e2", "e4"]
     assert [i for i, _ in pick_most_uncertain(ids[::-1], PROBS[::-1], "margin", 2)] == ["e2", "e4"]
@@ -390,15 +401,17 @@ def cleanlab_filter_mask(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarr
 
 def test_label_issues_by_hand():
     labels = np.array([0, 0, 1, 1, 2, 2, -1])
-    pred_probs = np.array([
-        [0.9, 0.05, 0.05],
-        [0.5, 0.1, 0.4],
-        [0.2, 0.7, 0.1],
-        [0.1, 0.1, 0.8],
-        [0.1, 0.2, 0.7],
-        [0.2, 0.3, 0.5],
-        [0.0, 0.0, 1.0],
-    ])
+    pred_probs = np.array(
+        [
+            [0.9, 0.05, 0.05],
+            [0.5, 0.1, 0.4],
+            [0.2, 0.7, 0.1],
+            [0.1, 0.1, 0.8],
+            [0.1, 0.2, 0.7],
+            [0.2, 0.3, 0.5],
+            [0.0, 0.0, 1.0],
+        ]
+    )
     result = find_label_issues(labels, pred_probs)
     # t0 = (0.9 + 0.5) / 2, t1 = (0.7 + 0.1) / 2, t2 = (0.7 + 0.5) / 2; the unlabeled row is ignored
     np.testing.assert_allclose(result.thresholds, [0.7, 0.4, 0.6])
@@ -407,22 +420,23 @@ def test_label_issues_by_hand():
     np.testing.assert_array_equal(result.is_issue, [False, False, False, True, False, False, False])
     np.testing.assert_allclose(result.self_confidence, [0.9, 0.5, 0.7, 0.1, 0.7, 0.5, np.nan])
     labeled = labels >= 0
-    np.testing.assert_array_equal(result.is_issue[labeled],
-                                  cleanlab_filter_mask(labels[labeled], pred_probs[labeled]))
+    np.testing.assert_array_equal(result.is_issue[labeled], cleanlab_filter_mask(labels[labeled], pred_probs[labeled]))
 
 
 def test_label_issues_where_cleanlab_differs_by_hand():
     # 1) the given label is the model's argmax but below its threshold while another class is confident:
     #    flagged here (and in cleanlab's confident joint), pruned by cleanlab.filter.
     labels = np.array([0, 0, 1, 1, 2, 2])
-    pred_probs = np.array([
-        [0.45, 0.15, 0.40],
-        [0.95, 0.03, 0.02],  # t0 = 0.70
-        [0.3, 0.5, 0.2],
-        [0.3, 0.5, 0.2],  # t1 = 0.5 (mean of equal values: reached despite rounding)
-        [0.5, 0.2, 0.3],
-        [0.3, 0.3, 0.4],  # t2 = 0.35
-    ])
+    pred_probs = np.array(
+        [
+            [0.45, 0.15, 0.40],
+            [0.95, 0.03, 0.02],  # t0 = 0.70
+            [0.3, 0.5, 0.2],
+            [0.3, 0.5, 0.2],  # t1 = 0.5 (mean of equal values: reached despite rounding)
+            [0.5, 0.2, 0.3],
+            [0.3, 0.3, 0.4],  # t2 = 0.35
+        ]
+    )
     result = find_label_issues(labels, pred_probs)
     np.testing.assert_array_equal(result.suggested_label, [2, 0, 1, 1, -1, 2])
     np.testing.assert_array_equal(np.nonzero(result.is_issue)[0], [0])
@@ -432,14 +446,16 @@ def test_label_issues_where_cleanlab_differs_by_hand():
     # 2) two confident classes, neither the overall argmax: here the best confident class (the given
     #    label 2), in cleanlab the overall argmax (0, not confident) -> flagged there only.
     labels = np.array([0, 0, 2, 2, 1, 1])
-    pred_probs = np.array([
-        [0.9, 0.05, 0.05],
-        [0.9, 0.05, 0.05],  # t0 = 0.9
-        [0.40, 0.28, 0.32],
-        [0.05, 0.75, 0.20],  # t2 = 0.26
-        [0.70, 0.25, 0.05],
-        [0.05, 0.25, 0.70],  # t1 = 0.25
-    ])
+    pred_probs = np.array(
+        [
+            [0.9, 0.05, 0.05],
+            [0.9, 0.05, 0.05],  # t0 = 0.9
+            [0.40, 0.28, 0.32],
+            [0.05, 0.75, 0.20],  # t2 = 0.26
+            [0.70, 0.25, 0.05],
+            [0.05, 0.25, 0.70],  # t1 = 0.25
+        ]
+    )
     result = find_label_issues(labels, pred_probs)
     np.testing.assert_array_equal(result.suggested_label, [0, 0, 2, 1, 1, 2])
     np.testing.assert_array_equal(np.nonzero(result.is_issue)[0], [3, 5])
@@ -535,15 +551,17 @@ def test_rater_quality_and_pulling_down_name_only_the_random_rater(seed):
         assert row["gold_accuracy"] == pytest.approx(np.mean(votes[with_gold, r] == gold[with_gold]))
         with_consensus = rated & (consensus >= 0)
         assert row["agreement_with_consensus"] == pytest.approx(
-            np.mean(votes[with_consensus, r] == consensus[with_consensus]))
+            np.mean(votes[with_consensus, r] == consensus[with_consensus])
+        )
         assert row["alpha_without_rater"] == pytest.approx(krippendorff_oracle(np.delete(votes, r, axis=1)), abs=1e-9)
 
     by_name = {row["rater"]: row for row in rows}
     assert by_name["rnd"]["gold_accuracy"] < 0.5 < min(by_name[n]["gold_accuracy"] for n in raters if n != "rnd")
     assert raters_pulling_down(votes, raters, K) == ["rnd"]
     gold_accuracy = {row["rater"]: row["gold_accuracy"] for row in rows}
-    assert raters_pulling_down(votes, raters, K, min_gain=1.0, gold_accuracy=gold_accuracy,
-                               min_gold_accuracy=0.6) == ["rnd"]
+    assert raters_pulling_down(votes, raters, K, min_gain=1.0, gold_accuracy=gold_accuracy, min_gold_accuracy=0.6) == [
+        "rnd"
+    ]
 
 
 def test_raters_pulling_down_order_and_gold_only_flags():
@@ -552,13 +570,20 @@ def test_raters_pulling_down_order_and_gold_only_flags():
     votes = np.column_stack([votes, drop(rng, noisy_labels(rng, truth, 0.5), 0.2)])  # a second, milder one
     raters = [*raters, "meh"]
     alpha_all = krippendorff_alpha_nominal(votes, K)
-    gains = {name: krippendorff_alpha_nominal(np.delete(votes, r, axis=1), K) - alpha_all
-             for r, name in enumerate(raters)}
+    gains = {
+        name: krippendorff_alpha_nominal(np.delete(votes, r, axis=1), K) - alpha_all for r, name in enumerate(raters)
+    }
     assert gains["rnd"] > gains["meh"] > 0.005
     assert raters_pulling_down(votes, raters, K, min_gain=0.005) == ["rnd", "meh"]
     # gold-only flag: no alpha gain required, listed after the alpha-flagged ones
-    flagged = raters_pulling_down(votes, raters, K, min_gain=gains["rnd"] - 1e-9,
-                                  gold_accuracy={"ann": 0.55, "bob": float("nan")}, min_gold_accuracy=0.6)
+    flagged = raters_pulling_down(
+        votes,
+        raters,
+        K,
+        min_gain=gains["rnd"] - 1e-9,
+        gold_accuracy={"ann": 0.55, "bob": float("nan")},
+        min_gold_accuracy=0.6,
+    )
     assert flagged == ["rnd", "ann"]
     assert raters_pulling_down(np.zeros((0, 2), dtype=int), ["x", "y"], K) == []
 

@@ -27,26 +27,28 @@ from data_platform.labeling.label_studio import (
     write_batch,
 )
 
-ROW_FIELDS = ("task_id", "review_id", "batch_id", "text", "item_id", "category", "predicted_label",
-              "predicted_score")
+ROW_FIELDS = ("task_id", "review_id", "batch_id", "text", "item_id", "category", "predicted_label", "predicted_score")
 
 
 def _rows(n: int, seed: int = 0, batch_id: str = "batch-2026-11-16") -> list[dict]:
     rng = np.random.default_rng(seed)
     texts = [t for pool, pool_texts in REVIEW_TEXTS.items() for t in pool_texts]
     reasons = ("active", "random", "gold")
-    return [{
-        "task_id": 500 + i,
-        "review_id": f"{rng.integers(16**8):08x}-review-{i}",
-        "batch_id": batch_id,
-        "text": texts[rng.integers(len(texts))] + (" Questions? Write me at <EMAIL>" if i % 4 == 0 else ""),
-        "item_id": f"item_{100_000 + i}",
-        "category": "books",
-        "predicted_label": SENTIMENTS[i % 3],
-        "predicted_score": round(float(rng.random()), 4),
-        "reason": reasons[i % 3],  # why it was picked: must not reach the raters
-        "selected_by": "uncertainty",
-    } for i in range(n)]
+    return [
+        {
+            "task_id": 500 + i,
+            "review_id": f"{rng.integers(16**8):08x}-review-{i}",
+            "batch_id": batch_id,
+            "text": texts[rng.integers(len(texts))] + (" Questions? Write me at <EMAIL>" if i % 4 == 0 else ""),
+            "item_id": f"item_{100_000 + i}",
+            "category": "books",
+            "predicted_label": SENTIMENTS[i % 3],
+            "predicted_score": round(float(rng.random()), 4),
+            "reason": reasons[i % 3],  # why it was picked: must not reach the raters
+            "selected_by": "uncertainty",
+        }
+        for i in range(n)
+    ]
 
 
 def _write(tmp_path: Path, content, name: str = "export.json") -> Path:
@@ -78,12 +80,20 @@ def test_build_tasks():
         assert task == {
             "id": row["task_id"],
             "data": {k: row[k] for k in ("review_id", "batch_id", "text", "item_id", "category")},
-            "predictions": [{
-                "model_version": "sentiment-tfidf-2026.11",
-                "score": row["predicted_score"],
-                "result": [{"from_name": "sentiment", "to_name": "text", "type": "choices",
-                            "value": {"choices": [row["predicted_label"]]}}],
-            }],
+            "predictions": [
+                {
+                    "model_version": "sentiment-tfidf-2026.11",
+                    "score": row["predicted_score"],
+                    "result": [
+                        {
+                            "from_name": "sentiment",
+                            "to_name": "text",
+                            "type": "choices",
+                            "value": {"choices": [row["predicted_label"]]},
+                        }
+                    ],
+                }
+            ],
         }
         # Why the review was picked is nowhere in the task: raters cannot tell gold items.
         dumped = json.dumps(task)
@@ -100,10 +110,18 @@ def test_build_tasks_takes_numpy_numbers_and_no_prediction():
     assert task["predictions"] == []
 
 
-@pytest.mark.parametrize("change", [
-    {"predicted_label": "happy"}, {"predicted_score": math.nan}, {"predicted_score": "0.5"},
-    {"task_id": "7"}, {"task_id": True}, {"review_id": ""}, {"review_id": None},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"predicted_label": "happy"},
+        {"predicted_score": math.nan},
+        {"predicted_score": "0.5"},
+        {"task_id": "7"},
+        {"task_id": True},
+        {"review_id": ""},
+        {"review_id": None},
+    ],
+)
 def test_build_tasks_rejects_bad_rows(change):
     with pytest.raises(ValueError):
         build_tasks([_rows(1)[0] | change], "m")
@@ -128,8 +146,10 @@ def test_write_batch(tmp_path):
     assert path == tmp_path / "out" / "batch-2026-11-16.tasks.json"
     assert json.loads(path.read_text(encoding="utf-8")) == tasks
     assert (tmp_path / "out" / "labeling_config.xml").read_text(encoding="utf-8") == LABELING_CONFIG
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["batch-2026-11-16.tasks.json",
-                                                                    "labeling_config.xml"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "batch-2026-11-16.tasks.json",
+        "labeling_config.xml",
+    ]
     with pytest.raises(ValueError):
         write_batch(tasks, tmp_path / "out", "../escape")
 
@@ -152,11 +172,15 @@ def test_round_trip_build_simulate_write_parse(tmp_path):
     for row, (task_id, review_id, a) in zip(parsed.annotations, expected):
         cancelled = a["was_cancelled"]
         assert row == {
-            "source_file": path.name, "task_id": task_id, "review_id": review_id, "batch_id": "batch-2026-11-16",
+            "source_file": path.name,
+            "task_id": task_id,
+            "review_id": review_id,
+            "batch_id": "batch-2026-11-16",
             "rater": f"user-{a['completed_by']}",
             "label": None if cancelled else a["result"][0]["value"]["choices"][0],
             "status": "cancelled" if cancelled else "completed",
-            "annotation_id": a["id"], "created_at": a["created_at"],
+            "annotation_id": a["id"],
+            "created_at": a["created_at"],
         }
     assert {r["review_id"] for r in parsed.annotations} == {r["review_id"] for r in rows}
     assert {r["rater"] for r in parsed.annotations} == {f"user-{p.user_id}" for p in DEFAULT_PANEL}
@@ -175,19 +199,32 @@ def test_round_trip_build_simulate_write_parse(tmp_path):
 
 def test_statuses_and_rater_forms(tmp_path):
     def annotation(i, completed_by, result, cancelled=False):
-        return {"id": i, "completed_by": completed_by, "result": result, "was_cancelled": cancelled,
-                "ground_truth": False, "created_at": "2026-11-16T09:00:00.000000Z"}
+        return {
+            "id": i,
+            "completed_by": completed_by,
+            "result": result,
+            "was_cancelled": cancelled,
+            "ground_truth": False,
+            "created_at": "2026-11-16T09:00:00.000000Z",
+        }
 
     choice = [{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["neutral"]}}]
     comment = {"from_name": "comment", "to_name": "text", "type": "textarea", "value": {"text": ["hm"]}}
-    export = [{"id": 1, "data": {"review_id": "r1", "text": "x"}, "annotations": [
-        annotation(1, 101, choice),
-        annotation(2, {"id": 7, "email": "rater@example.org", "first_name": "R"}, choice + [comment]),
-        annotation(3, {"id": 8}, []),
-        annotation(4, 102, [], cancelled=True),
-        annotation(5, 103, choice, cancelled=True),  # cancelled wins over a leftover result
-        annotation(6, 104, [{"from_name": "sentiment", "value": {"choices": []}}]),
-    ]}, {"id": 2, "data": {"review_id": "r2"}}]  # no annotations yet: nothing, and nothing rejected
+    export = [
+        {
+            "id": 1,
+            "data": {"review_id": "r1", "text": "x"},
+            "annotations": [
+                annotation(1, 101, choice),
+                annotation(2, {"id": 7, "email": "rater@example.org", "first_name": "R"}, choice + [comment]),
+                annotation(3, {"id": 8}, []),
+                annotation(4, 102, [], cancelled=True),
+                annotation(5, 103, choice, cancelled=True),  # cancelled wins over a leftover result
+                annotation(6, 104, [{"from_name": "sentiment", "value": {"choices": []}}]),
+            ],
+        },
+        {"id": 2, "data": {"review_id": "r2"}},
+    ]  # no annotations yet: nothing, and nothing rejected
     parsed = parse_export(_write(tmp_path, export))
     assert parsed.rejected == []
     got = [(r["annotation_id"], r["rater"], r["label"], r["status"]) for r in parsed.annotations]
@@ -206,10 +243,21 @@ def test_statuses_and_rater_forms(tmp_path):
 
 
 def _good_task(task_id: int = 1, review_id: str = "r1") -> dict:
-    return {"id": task_id, "data": {"review_id": review_id, "batch_id": "b", "text": "meh"}, "annotations": [
-        {"id": 10 * task_id, "completed_by": 101, "was_cancelled": False, "created_at": "2026-11-16T09:00:00Z",
-         "result": [{"from_name": "sentiment", "to_name": "text", "type": "choices",
-                     "value": {"choices": ["neutral"]}}]}]}
+    return {
+        "id": task_id,
+        "data": {"review_id": review_id, "batch_id": "b", "text": "meh"},
+        "annotations": [
+            {
+                "id": 10 * task_id,
+                "completed_by": 101,
+                "was_cancelled": False,
+                "created_at": "2026-11-16T09:00:00Z",
+                "result": [
+                    {"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["neutral"]}}
+                ],
+            }
+        ],
+    }
 
 
 def _with_annotation(**changes) -> list[dict]:
@@ -248,16 +296,23 @@ BAD_EXPORTS = {
         _with_annotation(result=["neutral"]),
         [_good_task() | {"annotations": _good_task()["annotations"] + ["not an annotation"]}],
     ],
-    "missing_rater": [_with_annotation(completed_by=None), _with_annotation(completed_by="bob"),
-                      _with_annotation(completed_by={"first_name": "Bob"}), _with_annotation(completed_by=True)],
+    "missing_rater": [
+        _with_annotation(completed_by=None),
+        _with_annotation(completed_by="bob"),
+        _with_annotation(completed_by={"first_name": "Bob"}),
+        _with_annotation(completed_by=True),
+    ],
     "missing_sentiment": [
-        _with_annotation(result=[{"from_name": "mood", "to_name": "text", "type": "choices",
-                                  "value": {"choices": ["neutral"]}}]),
+        _with_annotation(
+            result=[{"from_name": "mood", "to_name": "text", "type": "choices", "value": {"choices": ["neutral"]}}]
+        ),
         _with_annotation(result=[{"value": {"choices": ["neutral"]}}]),
     ],
     "unknown_choice": [_with_annotation(result=_result(["great"])), _with_annotation(result=_result(["Positive"]))],
-    "multiple_choices": [_with_annotation(result=_result(["positive", "neutral"])),
-                         _with_annotation(result=_result(["positive"]) + _result(["positive"]))],
+    "multiple_choices": [
+        _with_annotation(result=_result(["positive", "neutral"])),
+        _with_annotation(result=_result(["positive"]) + _result(["positive"])),
+    ],
 }
 
 
@@ -297,11 +352,35 @@ def test_a_truncated_export_gives_one_rejected_row(tmp_path):
 # --- Never raises -------------------------------------------------------------------------------
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) | st.sampled_from(
-        ["sentiment", "text", "choices", "positive", "neutral", "r1", ""]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(
-        ["id", "data", "review_id", "annotations", "result", "from_name", "value", "choices", "completed_by",
-         "was_cancelled", "email", "batch_id", "created_at"]), inner, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False)
+    | st.sampled_from(["sentiment", "text", "choices", "positive", "neutral", "r1", ""]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "data",
+                    "review_id",
+                    "annotations",
+                    "result",
+                    "from_name",
+                    "value",
+                    "choices",
+                    "completed_by",
+                    "was_cancelled",
+                    "email",
+                    "batch_id",
+                    "created_at",
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
     max_leaves=25,
 )
 

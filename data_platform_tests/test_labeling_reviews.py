@@ -33,8 +33,11 @@ def world(tmp_path_factory):
     desk = LabelingDesk(root=str(root / "labeling"))
     manifest = generate_logs(landing.root, start=dt.date(2026, 11, 2), days=3, events_per_day=12000, seed=11)
     resources = {"warehouse": warehouse, "landing": landing, "labeling": desk}
-    result = dg.materialize([raw_ingestion, clean_layer], resources=resources, tags={
-        "dagster/asset_partition_range_start": "2026-11-02", "dagster/asset_partition_range_end": "2026-11-05"})
+    result = dg.materialize(
+        [raw_ingestion, clean_layer],
+        resources=resources,
+        tags={"dagster/asset_partition_range_start": "2026-11-02", "dagster/asset_partition_range_end": "2026-11-05"},
+    )
     assert result.success
     return {"resources": resources, "root": root, "manifest": manifest, "warehouse": warehouse, "landing": landing}
 
@@ -70,11 +73,14 @@ def test_the_round_trip_from_tasks_to_the_next_batch(world, tmp_path):
         picked = dict(query(warehouse, "SELECT selection, count(*) FROM labels.tasks GROUP BY 1"))
         assert picked == {"active": 120 - 30 - picked["gold"], "random": 30, "gold": min(18, gold_rows)}
         # active learning took the most uncertain candidates (entropy of the label model)
-        worst_left = query(warehouse, """
+        worst_left = query(
+            warehouse,
+            """
             SELECT max(-(p_negative * ln(greatest(p_negative, 1e-300)) + p_neutral * ln(greatest(p_neutral, 1e-300))
                          + p_positive * ln(greatest(p_positive, 1e-300))))
             FROM labels.weak_labels WHERE review_id NOT IN (SELECT review_id FROM labels.tasks)
-              AND review_id NOT IN (SELECT review_id FROM labels.gold)""")[0][0]
+              AND review_id NOT IN (SELECT review_id FROM labels.gold)""",
+        )[0][0]
         least_taken = query(warehouse, "SELECT min(score) FROM labels.tasks WHERE selection = 'active'")[0][0]
         assert least_taken >= worst_left - 1e-9
 
@@ -84,8 +90,9 @@ def test_the_round_trip_from_tasks_to_the_next_batch(world, tmp_path):
         request = annotation_sensor(context)
         assert isinstance(request, dg.RunRequest)
         assert "batch-0001-export.json" in request.tags["data_platform/changed_files"]
-        again = annotation_sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor,
-                                                          resources={"landing": world["landing"]}))
+        again = annotation_sensor(
+            dg.build_sensor_context(instance=instance, cursor=context.cursor, resources={"landing": world["landing"]})
+        )
         assert isinstance(again, dg.SkipReason)  # nothing new since the cursor
 
         defs = dg.Definitions(assets=REVIEW_LABELING_ASSETS, jobs=[annotation_round], resources=resources)
@@ -113,8 +120,11 @@ def test_the_round_trip_from_tasks_to_the_next_batch(world, tmp_path):
         checks = {c.check_name: c for c in round_.get_asset_check_evaluations()}
         assert checks["review_examples_accounted"].passed
         # weak labels were refit on the human labels: more accurate than majority vote on unlabeled reviews
-        weak = query(warehouse, """SELECT w.review_id, w.label, w.mv_label FROM labels.weak_labels w
-                                   WHERE w.review_id NOT IN (SELECT review_id FROM labels.human_consensus)""")
+        weak = query(
+            warehouse,
+            """SELECT w.review_id, w.label, w.mv_label FROM labels.weak_labels w
+                                   WHERE w.review_id NOT IN (SELECT review_id FROM labels.human_consensus)""",
+        )
         scored = [(truth[r], lab, mv) for r, lab, mv in weak if truth.get(r)]
         model_acc = np.mean([t == lab for t, lab, _ in scored])
         mv_acc = np.mean([t == mv for t, _, mv in scored])
@@ -123,13 +133,20 @@ def test_the_round_trip_from_tasks_to_the_next_batch(world, tmp_path):
         # The next batch carries the suspected label errors back to the raters.
         issues = query(warehouse, "SELECT count(*) FROM labels.label_issues")[0][0]
         assert issues > 0  # the careless and the biased raters' mistakes are flagged
-        nxt = dg.materialize(REVIEW_LABELING_ASSETS, resources=resources, instance=instance, selection=[ANNOTATION_TASKS])
+        nxt = dg.materialize(
+            REVIEW_LABELING_ASSETS, resources=resources, instance=instance, selection=[ANNOTATION_TASKS]
+        )
         assert meta(nxt, "annotation_tasks")["batch_id"] == "batch-0002"
-        second = dict(query(warehouse, "SELECT selection, count(*) FROM labels.tasks WHERE batch_id = 'batch-0002' GROUP BY 1"))
+        second = dict(
+            query(warehouse, "SELECT selection, count(*) FROM labels.tasks WHERE batch_id = 'batch-0002' GROUP BY 1")
+        )
         assert second.get("label_error", 0) == min(issues, 30)
-        reused = query(warehouse, """SELECT count(*) FROM labels.tasks t2 JOIN labels.tasks t1 USING (review_id)
+        reused = query(
+            warehouse,
+            """SELECT count(*) FROM labels.tasks t2 JOIN labels.tasks t1 USING (review_id)
                                      WHERE t2.batch_id = 'batch-0002' AND t1.batch_id = 'batch-0001'
-                                       AND t2.selection IN ('active', 'random')""")[0][0]
+                                       AND t2.selection IN ('active', 'random')""",
+        )[0][0]
         assert reused == 0  # active and random picks are never sent twice
 
         # The labeled reviews split by person, with rater agreement per item category.
@@ -138,8 +155,11 @@ def test_the_round_trip_from_tasks_to_the_next_batch(world, tmp_path):
         split = dg.materialize([SPLIT_ASSETS[1]], resources=resources, instance=instance)
         checks = {c.check_name: c.passed for c in split.get_asset_check_evaluations()}
         assert checks["no_leakage"] and checks["split_ratios"]
-        table = split.asset_materializations_for_node("splits__review_examples")[0].metadata[
-            "rater_agreement_by_category"].value
+        table = (
+            split.asset_materializations_for_node("splits__review_examples")[0]
+            .metadata["rater_agreement_by_category"]
+            .value
+        )
         assert table.startswith("| group | items | pairable_items | alpha |") and table.count("\n") > 3
 
 
@@ -149,21 +169,36 @@ def test_agreement_check_names_the_careless_rater(world, tmp_path):
         assert dg.materialize(REVIEW_LABELING_ASSETS, resources=resources, instance=instance).success
         batch = sorted((world["root"] / "labeling" / "tasks").glob("batch-*.tasks.json"))[-1]
         tasks = json.loads(batch.read_text())
-        panel = [RaterProfile("ann", 0.97, user_id=1), RaterProfile("ben", 0.96, user_id=2),
-                 RaterProfile("cat", 0.95, user_id=3), RaterProfile("dan", 0.34, user_id=4, skip_rate=0.0)]
+        panel = [
+            RaterProfile("ann", 0.97, user_id=1),
+            RaterProfile("ben", 0.96, user_id=2),
+            RaterProfile("cat", 0.95, user_id=3),
+            RaterProfile("dan", 0.34, user_id=4, skip_rate=0.0),
+        ]
         for old in world["landing"].annotations_dir().glob("*.json"):
             old.unlink()
-        write_export(simulate_annotations(tasks, panel=panel, raters_per_task=4, seed=5), world["landing"].root,
-                     f"{batch.name.removesuffix('.tasks.json')}-export")
-        result = dg.materialize(REVIEW_LABELING_ASSETS, resources=resources, instance=instance,
-                                selection=["labels/gold", "labels/annotations", "labels/human_consensus"],
-                                run_config={"ops": {"labels__human_consensus": {"config": {"min_alpha": 0.8}}}})
+        write_export(
+            simulate_annotations(tasks, panel=panel, raters_per_task=4, seed=5),
+            world["landing"].root,
+            f"{batch.name.removesuffix('.tasks.json')}-export",
+        )
+        result = dg.materialize(
+            REVIEW_LABELING_ASSETS,
+            resources=resources,
+            instance=instance,
+            selection=["labels/gold", "labels/annotations", "labels/human_consensus"],
+            run_config={"ops": {"labels__human_consensus": {"config": {"min_alpha": 0.8}}}},
+        )
         check = checks_by_name(result)["rater_agreement"]
         assert not check.passed
         assert check.metadata["raters_pulling_down"].value == "user-4"
-        relaxed = dg.materialize(REVIEW_LABELING_ASSETS, resources=resources, instance=instance,
-                                 selection=["labels/human_consensus"],
-                                 run_config={"ops": {"labels__human_consensus": {"config": {"min_alpha": 0.3}}}})
+        relaxed = dg.materialize(
+            REVIEW_LABELING_ASSETS,
+            resources=resources,
+            instance=instance,
+            selection=["labels/human_consensus"],
+            run_config={"ops": {"labels__human_consensus": {"config": {"min_alpha": 0.3}}}},
+        )
         assert checks_by_name(relaxed)["rater_agreement"].passed
 
 
@@ -172,10 +207,14 @@ def test_bad_exports_and_gold_rows_are_rejected_with_reasons(world):
     annotations_dir = world["landing"].annotations_dir()
     (annotations_dir / "broken-export.json").write_text('[{"id": 1, "data": {"review_id": "r1"}, "annotations": [')
     (annotations_dir / "gold" / "bad-gold.csv").write_text(
-        "review_id,label,labeled_by\nnot-a-review,positive,expert\nx,joyful,expert\nonly-two,fields\n")
+        "review_id,label,labeled_by\nnot-a-review,positive,expert\nx,joyful,expert\nonly-two,fields\n"
+    )
     try:
-        result = dg.materialize(REVIEW_LABELING_ASSETS, resources=resources,
-                                selection=["labels/reviews", "labels/gold", "labels/annotations"])
+        result = dg.materialize(
+            REVIEW_LABELING_ASSETS,
+            resources=resources,
+            selection=["labels/reviews", "labels/gold", "labels/annotations"],
+        )
         rejects = dict(query(world["warehouse"], "SELECT reason, count(*) FROM labels.annotation_rejects GROUP BY 1"))
         assert rejects == {"not_json": 1, "unknown_review": 1, "unknown_label": 1, "malformed_row": 1}
         assert meta(result, "gold")["rejected"] == {"malformed_row": 1, "unknown_label": 1, "unknown_review": 1}
@@ -185,14 +224,15 @@ def test_bad_exports_and_gold_rows_are_rejected_with_reasons(world):
 
 
 def test_stratified_sample_is_proportional_and_deterministic():
-    pool = [{"review_id": f"r{i:03d}", "prediction": p} for i, p in
-            enumerate(["positive"] * 60 + ["neutral"] * 30 + ["negative"] * 10)]
+    pool = [
+        {"review_id": f"r{i:03d}", "prediction": p}
+        for i, p in enumerate(["positive"] * 60 + ["neutral"] * 30 + ["negative"] * 10)
+    ]
     picked = _stratified_sample(pool, 20, np.random.default_rng(1))
     by = {p["review_id"]: p["prediction"] for p in pool}
     counts = {s: sum(by[r] == s for r in picked) for s in ("positive", "neutral", "negative")}
     assert counts == {"positive": 12, "neutral": 6, "negative": 2}
     assert picked == _stratified_sample(pool, 20, np.random.default_rng(1)) and len(set(picked)) == 20
-
 
 
 @pytest.mark.slow
@@ -214,9 +254,15 @@ def test_the_cli_answers_a_batch_and_ticks_the_sensor_into_a_recorded_run(world,
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "DATA_PLATFORM_WAREHOUSE": world["warehouse"].database,
-           "DATA_PLATFORM_LANDING": world["landing"].root, "DATA_PLATFORM_LABELING": resources["labeling"].root,
-           "DATA_PLATFORM_SETTLE_SECONDS": "0", "DATA_PLATFORM_SENSORS": "stopped"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DATA_PLATFORM_WAREHOUSE": world["warehouse"].database,
+        "DATA_PLATFORM_LANDING": world["landing"].root,
+        "DATA_PLATFORM_LABELING": resources["labeling"].root,
+        "DATA_PLATFORM_SETTLE_SECONDS": "0",
+        "DATA_PLATFORM_SENSORS": "stopped",
+    }
     cli = str(Path(sys.executable).with_name("data-platform"))
     annotated = subprocess.run([cli, "annotate"], env=env, capture_output=True, text=True, timeout=120)
     assert annotated.returncode == 0, annotated.stderr[-3000:]

@@ -53,23 +53,38 @@ _CHAT_WORDS_SQL = _CHAT_WORDS.replace("'", "''")  # a quote inside a SQL string 
 _CAPS = "length(regexp_replace(text, '[^A-Z]', '', 'g'))"
 
 SMS_LFS: tuple[LabelingFunction, ...] = (
-    LabelingFunction("spam_words", 1,
-                     f"CASE WHEN regexp_matches(lower(text), '{_SPAM_WORDS}') THEN {SPAM} ELSE -1 END",
-                     "prize / free / claim vocabulary"),
-    LabelingFunction("long_number", 1,
-                     f"CASE WHEN regexp_matches(text, '[0-9]{{5,}}') THEN {SPAM} "
-                     f"WHEN NOT regexp_matches(text, '[0-9]') THEN {HAM} ELSE -1 END",
-                     "a run of 5+ digits (phone number, shortcode) is spam; no digit at all is ham"),
-    LabelingFunction("currency", 1, f"CASE WHEN regexp_matches(text, '[£$€]') THEN {SPAM} ELSE -1 END",
-                     "a currency symbol"),
-    LabelingFunction("shouting", 1, f"CASE WHEN {_CAPS} >= 12 THEN {SPAM} WHEN {_CAPS} <= 2 THEN {HAM} ELSE -1 END",
-                     "12+ capital letters is spam; at most 2 is ham"),
-    LabelingFunction("link", 1, f"CASE WHEN regexp_matches(lower(text), 'www\\.|http') THEN {SPAM} ELSE -1 END",
-                     "a web address"),
-    LabelingFunction("short_chat", 1,
-                     f"CASE WHEN length(text) <= 60 AND regexp_matches(lower(text), '{_CHAT_WORDS_SQL}') "
-                     f"THEN {HAM} WHEN length(text) >= 130 THEN {SPAM} ELSE -1 END",
-                     "a short message with chat words is ham; a near-full 160-character SMS is spam"),
+    LabelingFunction(
+        "spam_words",
+        1,
+        f"CASE WHEN regexp_matches(lower(text), '{_SPAM_WORDS}') THEN {SPAM} ELSE -1 END",
+        "prize / free / claim vocabulary",
+    ),
+    LabelingFunction(
+        "long_number",
+        1,
+        f"CASE WHEN regexp_matches(text, '[0-9]{{5,}}') THEN {SPAM} "
+        f"WHEN NOT regexp_matches(text, '[0-9]') THEN {HAM} ELSE -1 END",
+        "a run of 5+ digits (phone number, shortcode) is spam; no digit at all is ham",
+    ),
+    LabelingFunction(
+        "currency", 1, f"CASE WHEN regexp_matches(text, '[£$€]') THEN {SPAM} ELSE -1 END", "a currency symbol"
+    ),
+    LabelingFunction(
+        "shouting",
+        1,
+        f"CASE WHEN {_CAPS} >= 12 THEN {SPAM} WHEN {_CAPS} <= 2 THEN {HAM} ELSE -1 END",
+        "12+ capital letters is spam; at most 2 is ham",
+    ),
+    LabelingFunction(
+        "link", 1, f"CASE WHEN regexp_matches(lower(text), 'www\\.|http') THEN {SPAM} ELSE -1 END", "a web address"
+    ),
+    LabelingFunction(
+        "short_chat",
+        1,
+        f"CASE WHEN length(text) <= 60 AND regexp_matches(lower(text), '{_CHAT_WORDS_SQL}') "
+        f"THEN {HAM} WHEN length(text) >= 130 THEN {SPAM} ELSE -1 END",
+        "a short message with chat words is ham; a near-full 160-character SMS is spam",
+    ),
 )
 
 
@@ -83,8 +98,7 @@ PY_LFS = (
     lambda t: SPAM if re.search("[£$€]", t) else -1,
     lambda t: SPAM if _caps(t) >= 12 else HAM if _caps(t) <= 2 else -1,
     lambda t: SPAM if re.search(r"www\.|http", t.lower()) else -1,
-    lambda t: (HAM if len(t) <= 60 and re.search(_CHAT_WORDS, t.lower(), re.ASCII)
-               else SPAM if len(t) >= 130 else -1),
+    lambda t: HAM if len(t) <= 60 and re.search(_CHAT_WORDS, t.lower(), re.ASCII) else SPAM if len(t) >= 130 else -1,
 )
 
 
@@ -129,8 +143,12 @@ def empirical_model_accuracy(votes: np.ndarray, truth: np.ndarray, n_classes: in
     the true class shares among covered examples times each LF's true P(vote = k | class k, voted)."""
     covered = (votes >= 0).any(axis=1)
     prior = np.bincount(truth[covered], minlength=n_classes) / covered.sum()
-    diag = np.array([[np.mean(votes[(truth == k) & (votes[:, r] >= 0), r] == k) for k in range(n_classes)]
-                     for r in range(votes.shape[1])])
+    diag = np.array(
+        [
+            [np.mean(votes[(truth == k) & (votes[:, r] >= 0), r] == k) for k in range(n_classes)]
+            for r in range(votes.shape[1])
+        ]
+    )
     assert not np.isnan(diag).any()  # every LF voted on examples of every class
     return diag @ prior
 
@@ -143,12 +161,13 @@ def empirical_model_accuracy(votes: np.ndarray, truth: np.ndarray, n_classes: in
 def test_label_matrix_has_one_row_per_example_and_lf(sms):
     n, n_lfs = 4837, len(SMS_LFS)
     assert sms.n_rows == n * n_lfs
-    (rows_, pairs, examples), = sms.con.execute(
+    ((rows_, pairs, examples),) = sms.con.execute(
         "SELECT count(*), count(DISTINCT (example_id, lf_index)), count(DISTINCT example_id) FROM sms_matrix"
     ).fetchall()
     assert (rows_, pairs, examples) == (n * n_lfs, n * n_lfs, n)
     per_lf = sms.con.execute(
-        "SELECT lf_index, lf, lf_version, count(*) FROM sms_matrix GROUP BY ALL ORDER BY lf_index").fetchall()
+        "SELECT lf_index, lf, lf_version, count(*) FROM sms_matrix GROUP BY ALL ORDER BY lf_index"
+    ).fetchall()
     assert per_lf == [(i, lf.name, lf.version, n) for i, lf in enumerate(SMS_LFS)]
     assert {v for (v,) in sms.con.execute("SELECT DISTINCT vote FROM sms_matrix").fetchall()} == {-1, HAM, SPAM}
     assert sms.votes.shape == (n, n_lfs)
@@ -177,8 +196,7 @@ def test_lf_analysis_matches_numpy_snorkel_definitions(sms):
     rng = np.random.default_rng(2011)
     gold_rows = np.sort(rng.choice(len(sms.ids), size=len(sms.ids) // 10, replace=False))
     sms.con.execute("CREATE OR REPLACE TABLE sms_gold (example_id VARCHAR, label INTEGER)")
-    sms.con.executemany("INSERT INTO sms_gold VALUES (?, ?)",
-                        [(sms.ids[i], int(sms.truth[i])) for i in gold_rows])
+    sms.con.executemany("INSERT INTO sms_gold VALUES (?, ?)", [(sms.ids[i], int(sms.truth[i])) for i in gold_rows])
     analysis = lf_analysis(sms.con, "sms_matrix", "sms_gold")
 
     votes = sms.votes
@@ -219,10 +237,12 @@ def test_label_model_on_sms_beats_majority_vote_and_every_lf_floor(sms):
     mv_acc, _ = accuracy_on(model.mv_labels[covered], truth[covered])
     lf_acc = lf_accuracies(sms.votes, truth)
     true_prior = truth[covered].mean()
-    print(f"\nSMS label model: covered {n} ({covered.mean():.3f}); Dawid-Skene {ds_acc:.4f}, "
-          f"majority vote {mv_acc:.4f} (ties {np.mean(model.mv_labels[covered] < 0):.3f}); "
-          f"LF accuracies {np.round(lf_acc, 3)}; spam prior est {model.model.class_prior[SPAM]:.3f} "
-          f"true {true_prior:.3f}")
+    print(
+        f"\nSMS label model: covered {n} ({covered.mean():.3f}); Dawid-Skene {ds_acc:.4f}, "
+        f"majority vote {mv_acc:.4f} (ties {np.mean(model.mv_labels[covered] < 0):.3f}); "
+        f"LF accuracies {np.round(lf_acc, 3)}; spam prior est {model.model.class_prior[SPAM]:.3f} "
+        f"true {true_prior:.3f}"
+    )
     assert model.model.converged and model.anchors == 0
     assert n > 0.95 * len(truth)
     assert ds_acc > 0.90  # measured 0.937
@@ -254,24 +274,35 @@ def test_anchoring_on_sms_keeps_accuracy_and_moves_lf_accuracies_toward_empirica
     empirical = empirical_model_accuracy(sms.votes, truth, 2)
     dist_free = np.abs(free.model.accuracy - empirical).sum()
     dist_anchored = np.abs(anchored.model.accuracy - empirical).sum()
-    empirical_confusion = np.array([[[np.mean(sms.votes[(truth == k) & (sms.votes[:, r] >= 0), r] == v)
-                                      for v in (0, 1)] for k in (0, 1)] for r in range(len(SMS_LFS))])
+    empirical_confusion = np.array(
+        [
+            [[np.mean(sms.votes[(truth == k) & (sms.votes[:, r] >= 0), r] == v) for v in (0, 1)] for k in (0, 1)]
+            for r in range(len(SMS_LFS))
+        ]
+    )
     conf_free = np.abs(free.model.confusion - empirical_confusion).sum()
     conf_anchored = np.abs(anchored.model.confusion - empirical_confusion).sum()
-    print(f"\nSMS anchoring: accuracy on the other 90% {acc_free:.4f} -> {acc_anchored:.4f}; "
-          f"LF accuracy distance {dist_free:.3f} -> {dist_anchored:.3f}; "
-          f"confusion distance {conf_free:.3f} -> {conf_anchored:.3f}")
+    print(
+        f"\nSMS anchoring: accuracy on the other 90% {acc_free:.4f} -> {acc_anchored:.4f}; "
+        f"LF accuracy distance {dist_free:.3f} -> {dist_anchored:.3f}; "
+        f"confusion distance {conf_free:.3f} -> {conf_anchored:.3f}"
+    )
     assert acc_anchored >= acc_free - 0.01
     assert dist_anchored < 0.75 * dist_free
     assert conf_anchored < 0.75 * conf_free
 
 
 @requires_sms
-@pytest.mark.xfail(strict=True, reason=(
-    "KNOWN LIMITATION (documented in labeling/functions.py): dawid_skene ignores abstains, so an LF that only ever votes one class gets "
-    "confusion rows ~[0, 1] for every true class and its votes carry no evidence; with the usual "
-    "one-sided spam LFs every covered message gets the (drifted) prior's class. Measured: all "
-    "covered messages labelled spam, accuracy 0.461 vs 0.740 for majority vote, prior 0.81 vs 0.46."))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "KNOWN LIMITATION (documented in labeling/functions.py): dawid_skene ignores abstains, "
+        "so an LF that only ever votes one class gets "
+        "confusion rows ~[0, 1] for every true class and its votes carry no evidence; with the usual "
+        "one-sided spam LFs every covered message gets the (drifted) prior's class. Measured: all "
+        "covered messages labelled spam, accuracy 0.461 vs 0.740 for majority vote, prior 0.81 vs 0.46."
+    ),
+)
 def test_label_model_with_one_sided_lfs_is_at_least_as_good_as_majority_vote(sms):
     votes = sms.votes.copy()
     # the classic one-sided LFs: keep only the spam votes of the spam LFs and the ham votes of short_chat
@@ -283,8 +314,10 @@ def test_label_model_with_one_sided_lfs_is_at_least_as_good_as_majority_vote(sms
     covered, truth = model.covered, sms.truth
     ds_acc, _ = accuracy_on(model.model.labels[covered], truth[covered])
     mv_acc, _ = accuracy_on(model.mv_labels[covered], truth[covered])
-    print(f"\none-sided LFs: Dawid-Skene {ds_acc:.4f}, majority vote {mv_acc:.4f}, "
-          f"prior {model.model.class_prior.round(3)}, true spam share {truth[covered].mean():.3f}")
+    print(
+        f"\none-sided LFs: Dawid-Skene {ds_acc:.4f}, majority vote {mv_acc:.4f}, "
+        f"prior {model.model.class_prior.round(3)}, true spam share {truth[covered].mean():.3f}"
+    )
     assert ds_acc >= mv_acc
     assert abs(model.model.class_prior[SPAM] - truth[covered].mean()) < 0.1
 
@@ -402,8 +435,10 @@ def test_two_lfs_anchoring_recovers_accuracies_when_em_runs_to_convergence(seed)
     truth, votes, known = two_lf_simulation(seed)
     empirical = (votes == truth[:, None]).mean(axis=0)
     result = dawid_skene(votes, K, known=known, tol=1e-12, max_iter=5000)
-    print(f"\nseed {seed}: empirical {empirical.round(3)}, anchored estimate {result.accuracy.round(3)} "
-          f"after {result.iterations} iterations")
+    print(
+        f"\nseed {seed}: empirical {empirical.round(3)}, anchored estimate {result.accuracy.round(3)} "
+        f"after {result.iterations} iterations"
+    )
     assert result.converged
     np.testing.assert_allclose(result.accuracy, empirical, atol=0.05)
     np.testing.assert_allclose(result.accuracy, TRUE_ACCURACY, atol=0.05)

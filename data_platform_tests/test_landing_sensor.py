@@ -45,17 +45,23 @@ def test_sensor_is_running_by_default_and_targets_the_daily_pipeline():
 
 def test_new_file_is_requested_for_exactly_its_days_once_stable(landing, landing_tick):
     instance = dg.DagsterInstance.ephemeral()
-    write_lines(landing.events_dir() / "a.jsonl", [
-        event("a", ts="2026-11-02T10:00:00Z"), event("late", ts="2026-11-01T23:00:00-02:00"), "junk",
-    ])
+    write_lines(
+        landing.events_dir() / "a.jsonl",
+        [
+            event("a", ts="2026-11-02T10:00:00Z"),
+            event("late", ts="2026-11-01T23:00:00-02:00"),
+            "junk",
+        ],
+    )
     requests, cursor = landing_tick(instance)
     assert requests == []  # first sight: wait one tick for the file to be stable
     requests, cursor = landing_tick(instance, cursor)
     assert days_of(requests) == ["2026-11-02"]  # 23:00 at -02:00 is 01:00 UTC on the 2nd
     requests, cursor = landing_tick(instance, cursor)
     assert requests == []  # nothing new
-    write_lines(landing.events_dir() / "b.jsonl", [event("b", ts="2026-11-03T10:00:00Z"),
-                                                   event("c", ts="2026-11-05T10:00:00Z")])
+    write_lines(
+        landing.events_dir() / "b.jsonl", [event("b", ts="2026-11-03T10:00:00Z"), event("c", ts="2026-11-05T10:00:00Z")]
+    )
     _, cursor = landing_tick(instance, cursor)
     requests, cursor = landing_tick(instance, cursor)
     assert days_of(requests) == ["2026-11-03", "2026-11-05"]
@@ -109,13 +115,18 @@ def test_run_requests_per_tick_are_capped_and_the_rest_wait(landing):
     lines = [event(f"e{d}", ts=f"2026-11-{d:02d}T10:00:00Z") for d in range(1, 16)]
     write_lines(landing.events_dir() / "wide.jsonl", lines)
     files = list_landing_files(landing.events_dir())
-    from data_platform.ingestion.landing import scan_file_days
     import datetime as dt
 
+    from data_platform.ingestion.landing import scan_file_days
+
     def scan(lf):
-        return scan_file_days(lf.path, lf.compressed, min_ts=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc),
-                              max_ts=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc),
-                              fallback_day=dt.date(2026, 11, 1))
+        return scan_file_days(
+            lf.path,
+            lf.compressed,
+            min_ts=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+            max_ts=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+            fallback_day=dt.date(2026, 11, 1),
+        )
 
     cursor = LandingCursor()
     requests, cursor, _ = plan_tick(cursor, files, {}, scan, max_runs=4)
@@ -133,6 +144,7 @@ def test_days_that_are_not_partitions_yet_wait_in_the_backlog(landing):
     write_lines(landing.events_dir() / "a.jsonl", [event("a", ts="2026-11-02T10:00:00Z")])
     files = list_landing_files(landing.events_dir())
     import datetime as dt
+
     scan = lambda lf: [dt.date(2026, 11, 2), dt.date(2099, 1, 1)]  # noqa: E731
     cursor = LandingCursor()
     _, cursor, _ = plan_tick(cursor, files, {}, scan)
@@ -146,12 +158,15 @@ def test_the_scan_stops_at_its_time_budget_and_resumes(landing):
         write_lines(landing.events_dir() / f"f{i}.jsonl", [event(f"e{i}", ts=f"2026-11-0{i + 2}T10:00:00Z")])
     files = list_landing_files(landing.events_dir())
     import datetime as dt
+
     ticks = iter([0.0, 0.0, 100.0, 100.0, 100.0])
     scan = lambda lf: [dt.date(2026, 11, int(lf.rel[1]) + 2)]  # noqa: E731
     cursor = LandingCursor()
     _, cursor, _ = plan_tick(cursor, files, {}, scan)
     requests, cursor, log = plan_tick(cursor, files, {}, scan, budget_seconds=10, clock=lambda: next(ticks))
-    assert [r.day for r in requests] == ["2026-11-02"] and "scan budget used up, 2 stable files wait for the next tick" in log
+    assert [r.day for r in requests] == [
+        "2026-11-02"
+    ] and "scan budget used up, 2 stable files wait for the next tick" in log
     requests, cursor, _ = plan_tick(cursor, files, {}, scan)
     assert [r.day for r in requests] == ["2026-11-03", "2026-11-04"]
 
@@ -176,8 +191,10 @@ def test_files_landed_by_any_run_are_not_requested_and_the_cursor_stays_small(la
     instance = dg.DagsterInstance.ephemeral()
     for day in range(1, 8):
         for hour in range(0, 24, 6):
-            write_lines(landing.events_dir() / f"2026-11-{day:02d}" / f"{hour:02d}.jsonl",
-                        [event(f"e{day}-{hour}", ts=f"2026-11-{day:02d}T{hour:02d}:30:00Z")])
+            write_lines(
+                landing.events_dir() / f"2026-11-{day:02d}" / f"{hour:02d}.jsonl",
+                [event(f"e{day}-{hour}", ts=f"2026-11-{day:02d}T{hour:02d}:30:00Z")],
+            )
     ingest(warehouse, landing, ("2026-11-01", "2026-11-07"), instance=instance)
     requests, cursor = landing_tick(instance)
     assert requests == [] and landing_tick.skipped == "28 files landed"
@@ -195,9 +212,14 @@ def test_a_file_another_run_landed_is_cut_on_its_other_days(landing, warehouse, 
     write_lines(landing.events_dir() / "old.jsonl", [event("o", ts="2026-11-02T10:00:00Z")])
     ingest(warehouse, landing, "2026-11-02", instance=instance)
     _, cursor = landing_tick(instance)  # everything so far was cut by its run
-    write_lines(landing.events_dir() / "wide.jsonl", [event("a", ts="2026-11-02T11:00:00Z"),
-                                                      event("b", ts="2026-11-03T10:00:00Z"),
-                                                      event("c", ts="2026-11-04T10:00:00Z")])
+    write_lines(
+        landing.events_dir() / "wide.jsonl",
+        [
+            event("a", ts="2026-11-02T11:00:00Z"),
+            event("b", ts="2026-11-03T10:00:00Z"),
+            event("c", ts="2026-11-04T10:00:00Z"),
+        ],
+    )
     ingest(warehouse, landing, "2026-11-02", instance=instance)  # a backfill run of 11-02 lands it too
     requests, cursor = landing_tick(instance, cursor)
     assert days_of(requests) == ["2026-11-03", "2026-11-04"]
@@ -207,14 +229,19 @@ def test_a_file_another_run_landed_is_cut_on_its_other_days(landing, warehouse, 
 
 def test_requested_files_leave_the_cursor_once_a_run_lands_them(landing, warehouse, landing_tick):
     instance = dg.DagsterInstance.ephemeral()
-    write_lines(landing.events_dir() / "a.jsonl", [event("a", ts="2026-11-02T10:00:00Z"),
-                                                   event("b", ts="2026-11-03T10:00:00Z")])
+    write_lines(
+        landing.events_dir() / "a.jsonl", [event("a", ts="2026-11-02T10:00:00Z"), event("b", ts="2026-11-03T10:00:00Z")]
+    )
     _, cursor = landing_tick(instance)
     assert landing_tick.skipped == "0 files landed; 1 files seen once, taken when unchanged on the next tick"
     requests, cursor = landing_tick(instance, cursor)
     assert days_of(requests) == ["2026-11-02", "2026-11-03"]
-    assert json.loads(cursor)["requested"] == {"a.jsonl": [list_landing_files(landing.events_dir())[0].size,
-                                                           list_landing_files(landing.events_dir())[0].mtime_ns]}
+    assert json.loads(cursor)["requested"] == {
+        "a.jsonl": [
+            list_landing_files(landing.events_dir())[0].size,
+            list_landing_files(landing.events_dir())[0].mtime_ns,
+        ]
+    }
     requests, cursor = landing_tick(instance, cursor)
     assert requests == [] and "1 files wait for their run to land them" in landing_tick.skipped
     ingest(warehouse, landing, "2026-11-02", instance=instance)  # one day's run lands the whole file
@@ -224,8 +251,13 @@ def test_requested_files_leave_the_cursor_once_a_run_lands_them(landing, warehou
 
 
 def test_a_cursor_of_the_old_format_keeps_only_what_is_in_flight():
-    old = json.dumps({"seen": {f"f{i}.jsonl": [10, 20, ["2026-11-02"]] for i in range(500)},
-                      "pending": {"p.jsonl": [1, 2]}, "backlog": {"2026-11-04": ["x.jsonl@1@2"]}})
+    old = json.dumps(
+        {
+            "seen": {f"f{i}.jsonl": [10, 20, ["2026-11-02"]] for i in range(500)},
+            "pending": {"p.jsonl": [1, 2]},
+            "backlog": {"2026-11-04": ["x.jsonl@1@2"]},
+        }
+    )
     cursor = LandingCursor.load(old)
     assert cursor.pending == {"p.jsonl": [1, 2]} and cursor.requested == {}
     assert list(cursor.backlog) == ["2026-11-04"] and cursor.backlog["2026-11-04"][0] == 1
@@ -237,9 +269,17 @@ def test_the_ledger_read_gives_way_to_a_writing_run(warehouse, tmp_path):
     says so (None) instead of failing the tick; before the first landing the ledger is empty."""
     assert read_ledger(warehouse.database) == {}
     writer = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
-         "con.execute('CREATE TABLE t (x INT)'); print('locked', flush=True); sys.stdin.read()", warehouse.database],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+            "con.execute('CREATE TABLE t (x INT)'); print('locked', flush=True); sys.stdin.read()",
+            warehouse.database,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert writer.stdout.readline().strip() == "locked"
         assert read_ledger(warehouse.database, wait_seconds=0) is None

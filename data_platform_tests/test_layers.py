@@ -68,26 +68,33 @@ def test_every_stage_package_is_placed_in_the_stage_order():
 
 
 def test_no_module_imports_a_layer_above_its_own():
-    upward = [f"{m}:{line} imports {t}" for m, line, t in edges()
-              if layer(t) > layer(m) and (m, t) not in KNOWN_EXCEPTIONS]
+    upward = [
+        f"{m}:{line} imports {t}" for m, line, t in edges() if layer(t) > layer(m) and (m, t) not in KNOWN_EXCEPTIONS
+    ]
     assert upward == []
     # an exception that no longer exists is removed from the list
     assert {(m, t) for m, _, t in edges()} >= KNOWN_EXCEPTIONS
 
 
 def test_no_two_stage_packages_import_each_other():
-    pairs = {(m.split(".")[1], t.split(".")[1]) for m, _, t in edges()
-             if BASE < layer(m) < TOP and BASE < layer(t) < TOP and layer(m) != layer(t)}
+    pairs = {
+        (m.split(".")[1], t.split(".")[1])
+        for m, _, t in edges()
+        if BASE < layer(m) < TOP and BASE < layer(t) < TOP and layer(m) != layer(t)
+    }
     assert {(a, b) for a, b in pairs if (b, a) in pairs} == set()
 
 
-@pytest.mark.parametrize(("module", "target", "upward"), [
-    ("data_platform.cleaning.assets", "data_platform.validation.checks", True),
-    ("data_platform.validation.assets", "data_platform.cleaning.rules", False),
-    ("data_platform.metadata", "data_platform.privacy.redaction", True),
-    ("data_platform.base.tables", "data_platform.contracts", False),
-    ("data_platform.definitions", "data_platform.flywheel.assets", False),
-])
+@pytest.mark.parametrize(
+    ("module", "target", "upward"),
+    [
+        ("data_platform.cleaning.assets", "data_platform.validation.checks", True),
+        ("data_platform.validation.assets", "data_platform.cleaning.rules", False),
+        ("data_platform.metadata", "data_platform.privacy.redaction", True),
+        ("data_platform.base.tables", "data_platform.contracts", False),
+        ("data_platform.definitions", "data_platform.flywheel.assets", False),
+    ],
+)
 def test_the_rule_judges_an_edge_by_the_stage_order(module, target, upward):
     assert (layer(target) > layer(module)) is upward
 

@@ -14,7 +14,7 @@ from data_platform.resources import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow  # each case runs pytest in a process
 
-SUITE = '''
+SUITE = """
 from data_platform_tests.processes import requires_peer
 
 @requires_peer(False, "the frobnicator (/usr/bin/frob)", "run setup_frob.sh")
@@ -24,20 +24,38 @@ def test_needs_a_missing_peer():
 @requires_peer(True, "a present peer", "nothing to do")
 def test_needs_a_present_peer():
     pass
-'''
+"""
 
 
 def _run_suite(tmp_path: Path, ci: str | None) -> subprocess.CompletedProcess:
     (tmp_path / "conftest.py").write_text(
-        "from data_platform_tests.conftest import pytest_collection_modifyitems, pytest_runtest_setup  # noqa\n")
+        "from data_platform_tests.conftest import pytest_collection_modifyitems, pytest_runtest_setup  # noqa\n"
+    )
     (tmp_path / "test_suite.py").write_text(SUITE)
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")])
     if ci is not None:
         env["CI"] = ci
-    return subprocess.run([sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", "-p", "no:randomly",
-                           "-o", "markers=peer: needs a real peer",
-                           str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-o",
+            "markers=peer: needs a real peer",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("ci", [None, "false"])

@@ -64,11 +64,15 @@ def test_sql_and_python_redaction_agree_on_generated_text(text):
     assert _sql_redact([text]) == [redact_text(text)]
 
 
-@pytest.mark.parametrize("ip,expected", [("203.0.113.57", "203.0.113.0"), ("2001:db8:85a3:8d3:1319:8a2e:370:7348",
-                                                                         "2001:db8:85a3::"), ("nope", None)])
+@pytest.mark.parametrize(
+    "ip,expected",
+    [("203.0.113.57", "203.0.113.0"), ("2001:db8:85a3:8d3:1319:8a2e:370:7348", "2001:db8:85a3::"), ("nope", None)],
+)
 def test_ip_truncation_in_python_and_sql(ip, expected):
     assert truncate_ip(ip) == expected
-    assert duckdb.execute(f"SELECT {truncate_ip_sql('x')} FROM (SELECT ?::VARCHAR AS x)", [ip]).fetchone()[0] == expected
+    assert (
+        duckdb.execute(f"SELECT {truncate_ip_sql('x')} FROM (SELECT ?::VARCHAR AS x)", [ip]).fetchone()[0] == expected
+    )
 
 
 def test_pseudonyms_are_keyed_deterministic_and_the_same_in_sql():
@@ -117,8 +121,10 @@ def test_shared_counts_suppress_groups_smaller_than_k():
     from data_platform.privacy.aggregates import k_anonymous_counts
 
     con = duckdb.connect()
-    con.execute("CREATE TABLE t AS SELECT CASE WHEN i < 50 THEN 'DE' WHEN i < 62 THEN 'FR' WHEN i < 66 THEN 'LU' "
-                "WHEN i < 70 THEN 'MT' ELSE 'IS' END AS country FROM range(73) r(i)")
+    con.execute(
+        "CREATE TABLE t AS SELECT CASE WHEN i < 50 THEN 'DE' WHEN i < 62 THEN 'FR' WHEN i < 66 THEN 'LU' "
+        "WHEN i < 70 THEN 'MT' ELSE 'IS' END AS country FROM range(73) r(i)"
+    )
     got = k_anonymous_counts(con, "t", "country", k=10)
     assert got["groups"] == {"DE": 50, "FR": 12, "<suppressed>": 11}
     assert got["suppressed_groups"] == 3 and got["dropped_rows"] == 0
@@ -136,6 +142,12 @@ def test_production_mode_without_a_key_fails_when_the_definitions_load(tmp_path)
 
     env = {k: v for k, v in os.environ.items() if k != "DATA_PLATFORM_PSEUDONYM_KEY"}
     env["DATA_PLATFORM_MODE"] = "production"
-    done = subprocess.run([sys.executable, "-c", "import data_platform.definitions"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", "import data_platform.definitions"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0 and "DATA_PLATFORM_PSEUDONYM_KEY must be set" in done.stderr

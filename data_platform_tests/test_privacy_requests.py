@@ -6,8 +6,8 @@ import json
 
 import dagster as dg
 
-from data_platform.definitions import defs, process_privacy_requests
 from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
+from data_platform.definitions import defs, process_privacy_requests
 from data_platform_tests.conftest import checks_by_name, event, query, write_lines
 from data_platform_tests.test_cleaning import CHROME, run_pipeline, ts
 
@@ -46,16 +46,18 @@ def _event_ids(warehouse, table):
 def test_erasing_a_user_removes_them_everywhere_and_keeps_everyone_else(warehouse, landing):
     _world(landing)
     run_pipeline(warehouse, landing)
-    _request(landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase",
-                                   "ts": "2026-11-20T10:00:00Z"})
+    _request(
+        landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase", "ts": "2026-11-20T10:00:00Z"}
+    )
     summary = _apply(warehouse, landing)
     assert summary["erasures"] == 1 and not any(summary["rows_remaining"].values())
     # Ann's own devices and the events naming her are gone; Bob and Bob's use of the tablet stay
     assert _event_ids(warehouse, "raw.events") == ["b-login", "b-login", "t-bob"]
     assert _event_ids(warehouse, "clean.events") == ["b-login", "t-bob"]
     assert query(warehouse, "SELECT count(*) FROM raw.quarantine") == [(0,)]  # her broken line too
-    assert query(warehouse, "SELECT count(*) FROM raw.landed_lines WHERE event_id LIKE 'a-%' OR event_id = 't-ann'"
-                 ) == [(0,)]
+    assert query(
+        warehouse, "SELECT count(*) FROM raw.landed_lines WHERE event_id LIKE 'a-%' OR event_id = 't-ann'"
+    ) == [(0,)]
     assert summary["rows_removed"]["raw.events"] == 5 and summary["rows_removed"]["raw.quarantine"] == 1
     # the audit says what happened without naming her
     audit = query(warehouse, "SELECT request_id, table_name, rows_removed FROM privacy.erasure_audit ORDER BY 2")
@@ -75,13 +77,17 @@ def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
     from data_platform.resources import LabelingDesk
 
     _world(landing)
-    write_lines(landing.events_dir() / "c.jsonl", [
-        event("a-imp", "impression", ts=ts(8), anon_id="ann-phone", impression_id="imp-ann", user_agent=CHROME),
-        event("a-click", "click", ts=ts(9), anon_id="ann-phone", impression_id="imp-ann", user_agent=CHROME),
-        event("b-imp", "impression", ts=ts(8), anon_id="bob-phone", impression_id="imp-bob", user_agent=CHROME),
-        event("b-review", "review", ts=ts(10), anon_id="bob-phone", text="okay", user_agent=CHROME),
-        # an hour later: the impressions' click windows have closed, so they are mature and get split
-        event("b-later", "login", ts=ts(0, hour=11), anon_id="bob-phone", user_id="bob", user_agent=CHROME)])
+    write_lines(
+        landing.events_dir() / "c.jsonl",
+        [
+            event("a-imp", "impression", ts=ts(8), anon_id="ann-phone", impression_id="imp-ann", user_agent=CHROME),
+            event("a-click", "click", ts=ts(9), anon_id="ann-phone", impression_id="imp-ann", user_agent=CHROME),
+            event("b-imp", "impression", ts=ts(8), anon_id="bob-phone", impression_id="imp-bob", user_agent=CHROME),
+            event("b-review", "review", ts=ts(10), anon_id="bob-phone", text="okay", user_agent=CHROME),
+            # an hour later: the impressions' click windows have closed, so they are mature and get split
+            event("b-later", "login", ts=ts(0, hour=11), anon_id="bob-phone", user_id="bob", user_agent=CHROME),
+        ],
+    )
     resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
     assert dg.materialize([*defs.assets[:2], ctr_examples], resources=resources, partition_key="2026-11-02").success
     assert dg.materialize(REVIEW_LABELING_ASSETS, resources=resources).success
@@ -89,16 +95,24 @@ def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
 
     split = dg.materialize(SPLIT_ASSETS, resources=resources)
     assert {e.asset_key.to_user_string() for e in split.get_asset_materialization_events()} == {
-        "splits/ctr_examples", "splits/review_examples"}
-    tables = {"labels.ctr_examples": "impression_event_id", "labels.reviews": "review_id",
-              "splits.review_examples": "example_id",
-              "labels.label_matrix": "example_id", "labels.weak_labels": "review_id",
-              "labels.review_examples": "review_id", "labels.tasks": "review_id"}
+        "splits/ctr_examples",
+        "splits/review_examples",
+    }
+    tables = {
+        "labels.ctr_examples": "impression_event_id",
+        "labels.reviews": "review_id",
+        "splits.review_examples": "example_id",
+        "labels.label_matrix": "example_id",
+        "labels.weak_labels": "review_id",
+        "labels.review_examples": "review_id",
+        "labels.tasks": "review_id",
+    }
     before = {t: _ids(warehouse, t, c) for t, c in tables.items()}
     for table, ids in before.items():  # both people have rows in every table: the erasure has something to do
         assert any(i.startswith("a-") for i in ids) and any(not i.startswith("a-") for i in ids), (table, ids)
-    _request(landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase",
-                                   "ts": "2026-11-20T10:00:00Z"})
+    _request(
+        landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase", "ts": "2026-11-20T10:00:00Z"}
+    )
     summary = _apply(warehouse, landing)
     assert not any(summary["rows_remaining"].values())
     after = {t: _ids(warehouse, t, c) for t, c in tables.items()}
@@ -115,10 +129,14 @@ def _ids(warehouse, table, column):
 def test_erasing_a_device_and_rejecting_bad_requests_and_reading_files_once(warehouse, landing):
     _world(landing)
     run_pipeline(warehouse, landing)
-    _request(landing, "r2.jsonl", {"request_id": "req-2", "anon_id": "bob-phone", "kind": "erase",
-                                   "ts": "2026-11-20T10:00:00Z"},
-             "not json", {"request_id": "x", "kind": "erase", "ts": "2026-11-20T10:00:00Z"},
-             {"request_id": "y", "user_id": "bob", "kind": "forget_me", "ts": "2026-11-20T10:00:00Z"})
+    _request(
+        landing,
+        "r2.jsonl",
+        {"request_id": "req-2", "anon_id": "bob-phone", "kind": "erase", "ts": "2026-11-20T10:00:00Z"},
+        "not json",
+        {"request_id": "x", "kind": "erase", "ts": "2026-11-20T10:00:00Z"},
+        {"request_id": "y", "user_id": "bob", "kind": "forget_me", "ts": "2026-11-20T10:00:00Z"},
+    )
     summary = _apply(warehouse, landing)
     assert (summary["erasures"], summary["rejected_lines"]) == (1, 3)
     assert "b-login" not in _event_ids(warehouse, "raw.events")
@@ -132,8 +150,9 @@ def test_opt_out_applies_from_the_next_materialization_on(warehouse, landing):
     _world(landing)
     run_pipeline(warehouse, landing)
     before = _event_ids(warehouse, "clean.events")
-    _request(landing, "r3.jsonl", {"request_id": "req-3", "user_id": "bob", "kind": "opt_out",
-                                   "ts": "2026-11-20T10:00:00Z"})
+    _request(
+        landing, "r3.jsonl", {"request_id": "req-3", "user_id": "bob", "kind": "opt_out", "ts": "2026-11-20T10:00:00Z"}
+    )
     assert _apply(warehouse, landing)["opt_outs"] == 1
     assert _event_ids(warehouse, "clean.events") == before  # history is not rewritten by the request
     result = run_pipeline(warehouse, landing)

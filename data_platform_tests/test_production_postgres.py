@@ -32,8 +32,17 @@ import yaml
 from data_platform.generator import generate_logs
 from data_platform.resources import PROJECT_ROOT
 from data_platform_tests.processes import (
-    BIN, PostgresServer, daemon, deliver_bundled, platform_env, postgres_bin, requires_peer, run_cli, runs_of,
-    step_intervals, wait_for_runs,
+    BIN,
+    PostgresServer,
+    daemon,
+    deliver_bundled,
+    platform_env,
+    postgres_bin,
+    requires_peer,
+    run_cli,
+    runs_of,
+    step_intervals,
+    wait_for_runs,
 )
 
 pytestmark = pytest.mark.slow
@@ -45,7 +54,8 @@ SENSOR_DELIVERY_DAYS = ("2026-11-01", "2026-11-02")  # the files the sensor inge
 
 PG_BIN = postgres_bin()
 requires_postgres = requires_peer(
-    PG_BIN is not None, "PostgreSQL server binaries (/usr/lib/postgresql/*/bin)", "run .ci/setup_postgres.sh")
+    PG_BIN is not None, "PostgreSQL server binaries (/usr/lib/postgresql/*/bin)", "run .ci/setup_postgres.sh"
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +80,12 @@ def test_deploy_yaml_reads_every_connection_setting_from_the_environment():
     config = yaml.safe_load(DEPLOY_YAML.read_text())
     db = config["storage"]["postgres"]["postgres_db"]
     assert {k: v for k, v in db.items() if k != "scheme"} == {
-        "hostname": {"env": "DAGSTER_PG_HOST"}, "port": {"env": "DAGSTER_PG_PORT"},
-        "username": {"env": "DAGSTER_PG_USER"}, "password": {"env": "DAGSTER_PG_PASSWORD"},
-        "db_name": {"env": "DAGSTER_PG_DB"}}
+        "hostname": {"env": "DAGSTER_PG_HOST"},
+        "port": {"env": "DAGSTER_PG_PORT"},
+        "username": {"env": "DAGSTER_PG_USER"},
+        "password": {"env": "DAGSTER_PG_PASSWORD"},
+        "db_name": {"env": "DAGSTER_PG_DB"},
+    }
     # no literal secret anywhere in the file, comments and examples included
     assert not re.search(r"(?im)^[\s#]*(password|postgres_url)\s*:[ \t]*[^\s#]", DEPLOY_YAML.read_text())
     assert not [path for path, _ in _leaves(config) if "password" in path and path[-1] != "env"]
@@ -101,9 +114,15 @@ def test_sensor_and_backfill_on_postgres_storage(tmp_path, postgres, monkeypatch
     landing = tmp_path / "landing"
     (landing / "events").mkdir(parents=True)
     home = tmp_path / "home"
-    env = platform_env(tmp_path, home=home, dagster_yaml=DEPLOY_YAML, DATA_PLATFORM_LANDING=str(landing),
-                       # every sensor starts stopped; the test starts the landing sensor like an operator
-                       DATA_PLATFORM_SENSORS="stopped", **postgres.env())
+    env = platform_env(
+        tmp_path,
+        home=home,
+        dagster_yaml=DEPLOY_YAML,
+        DATA_PLATFORM_LANDING=str(landing),
+        # every sensor starts stopped; the test starts the landing sensor like an operator
+        DATA_PLATFORM_SENSORS="stopped",
+        **postgres.env(),
+    )
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
@@ -115,16 +134,40 @@ def test_sensor_and_backfill_on_postgres_storage(tmp_path, postgres, monkeypatch
     sensor_files = len(deliver_bundled(generated / "events", landing / "events", list(SENSOR_DELIVERY_DAYS)))
     with daemon(env, tmp_path / "daemon.log") as dmn:
         # 1. the landing sensor: two ticks (30 s apart) to see the files stable, then one run per day
-        sensor_runs = wait_for_runs(home, 2, timeout=300, services=(dmn,),
-                                    matching=lambda r: r.tags.get("data_platform/trigger") == "landing_sensor")
+        sensor_runs = wait_for_runs(
+            home,
+            2,
+            timeout=300,
+            services=(dmn,),
+            matching=lambda r: r.tags.get("data_platform/trigger") == "landing_sensor",
+        )
         run_cli([str(BIN / "dagster"), "sensor", "stop", "landing_sensor", "-w", "workspace.yaml"], env)
         # 2. the rest of the history arrives and is backfilled, one run per day, through the queue
-        backfill_files = len(deliver_bundled(generated / "events", landing / "events",
-                                             [d for d in deliveries if d not in SENSOR_DELIVERY_DAYS]))
-        run_cli([str(BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml", "-j", "ingest_raw_events",
-                 "--from", FIRST, "--to", LAST, "--noprompt"], env)
-        backfill_runs = wait_for_runs(home, DAYS, timeout=600, services=(dmn,),
-                                      matching=lambda r: "dagster/backfill" in r.tags)
+        backfill_files = len(
+            deliver_bundled(
+                generated / "events", landing / "events", [d for d in deliveries if d not in SENSOR_DELIVERY_DAYS]
+            )
+        )
+        run_cli(
+            [
+                str(BIN / "dagster"),
+                "job",
+                "backfill",
+                "-w",
+                "workspace.yaml",
+                "-j",
+                "ingest_raw_events",
+                "--from",
+                FIRST,
+                "--to",
+                LAST,
+                "--noprompt",
+            ],
+            env,
+        )
+        backfill_runs = wait_for_runs(
+            home, DAYS, timeout=600, services=(dmn,), matching=lambda r: "dagster/backfill" in r.tags
+        )
 
     # ---------------------------------------------------------------- every run, through Dagster's API
     runs = runs_of(str(home))
@@ -136,7 +179,8 @@ def test_sensor_and_backfill_on_postgres_storage(tmp_path, postgres, monkeypatch
     assert set(SENSOR_DELIVERY_DAYS) <= {r.tags["dagster/partition"] for r in sensor_runs}
     assert {r.job_name for r in backfill_runs} == {"ingest_raw_events"}
     assert sorted(r.tags["dagster/partition"] for r in backfill_runs) == [
-        (START + dt.timedelta(days=i)).isoformat() for i in range(DAYS)]
+        (START + dt.timedelta(days=i)).isoformat() for i in range(DAYS)
+    ]
     # several backfill runs were in flight together, yet no two writing steps overlapped (duckdb pool)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         records = instance.get_run_records(dg.RunsFilter(run_ids=[r.run_id for r in backfill_runs]))
@@ -149,19 +193,33 @@ def test_sensor_and_backfill_on_postgres_storage(tmp_path, postgres, monkeypatch
     assert all(end <= next_start for (_, end), (next_start, _) in zip(intervals, intervals[1:]))
 
     # ---------------------------------------------------------------- the history is in PostgreSQL
-    pg_runs = {run_id: (job, partition, status) for run_id, job, partition, status in _sql(
-        postgres, "SELECT run_id, pipeline_name, partition, status FROM runs")}
+    pg_runs = {
+        run_id: (job, partition, status)
+        for run_id, job, partition, status in _sql(
+            postgres, "SELECT run_id, pipeline_name, partition, status FROM runs"
+        )
+    }
     assert pg_runs == {r.run_id: (r.job_name, r.tags["dagster/partition"], "SUCCESS") for r in runs}
     materialized_days = {
-        (key, partition) for key, partition in _sql(
-            postgres, "SELECT asset_key, partition FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'")}
+        (key, partition)
+        for key, partition in _sql(
+            postgres, "SELECT asset_key, partition FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"
+        )
+    }
     for day in (START + dt.timedelta(days=i) for i in range(DAYS)):
         assert ('["raw", "events"]', day.isoformat()) in materialized_days
     assert ('["clean", "events"]', SENSOR_DELIVERY_DAYS[0]) in materialized_days  # the sensor ran daily_pipeline
-    [(sensor_selector,)] = _sql(postgres, "SELECT selector_id FROM instigators "
-                                          "WHERE instigator_body LIKE '%%landing_sensor%%' AND status = 'STOPPED'")
-    ticks = dict(_sql(postgres, "SELECT status, count(*) FROM job_ticks WHERE selector_id = %s GROUP BY status",
-                      (sensor_selector,)))
+    [(sensor_selector,)] = _sql(
+        postgres,
+        "SELECT selector_id FROM instigators WHERE instigator_body LIKE '%%landing_sensor%%' AND status = 'STOPPED'",
+    )
+    ticks = dict(
+        _sql(
+            postgres,
+            "SELECT status, count(*) FROM job_ticks WHERE selector_id = %s GROUP BY status",
+            (sensor_selector,),
+        )
+    )
     assert ticks.get("SUCCESS", 0) >= 1 and ticks.get("FAILURE", 0) == 0, ticks
     assert _sql(postgres, 'SELECT "limit" FROM concurrency_limits WHERE concurrency_key = %s', ("duckdb",)) == [(1,)]
     assert not list(home.rglob("*.db")), "something wrote a SQLite database in DAGSTER_HOME"
@@ -169,8 +227,9 @@ def test_sensor_and_backfill_on_postgres_storage(tmp_path, postgres, monkeypatch
     # ---------------------------------------------------------------- the data: the generator's manifest
     con = duckdb.connect(env["DATA_PLATFORM_WAREHOUSE"], read_only=True)
     try:
-        per_day = dict(con.execute("SELECT strftime(event_date, '%Y-%m-%d'), count(*) FROM raw.events "
-                                   "GROUP BY 1").fetchall())
+        per_day = dict(
+            con.execute("SELECT strftime(event_date, '%Y-%m-%d'), count(*) FROM raw.events GROUP BY 1").fetchall()
+        )
         reasons = dict(con.execute("SELECT reason, count(*) FROM raw.quarantine GROUP BY 1").fetchall())
         [(files,)] = con.execute("SELECT count(*) FROM raw.files WHERE superseded_at IS NULL").fetchall()
     finally:
@@ -178,6 +237,8 @@ def test_sensor_and_backfill_on_postgres_storage(tmp_path, postgres, monkeypatch
     assert per_day == manifest["valid_lines_by_event_day"]
     assert reasons == {k: v for k, v in manifest["malformed"].items() if v}
     assert files == sensor_files + backfill_files == 2 * len(deliveries)
-    print(f"production profile: {len(sensor_runs)} sensor runs, {len(backfill_runs)} backfill runs, "
-          f"at most {most_in_flight} backfill runs in flight, {sum(per_day.values())} events, "
-          f"{len(pg_runs)} runs in PostgreSQL")
+    print(
+        f"production profile: {len(sensor_runs)} sensor runs, {len(backfill_runs)} backfill runs, "
+        f"at most {most_in_flight} backfill runs in flight, {sum(per_day.values())} events, "
+        f"{len(pg_runs)} runs in PostgreSQL"
+    )

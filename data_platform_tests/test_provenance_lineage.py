@@ -70,7 +70,15 @@ def ctr_lineage():
 def test_hand_made_chain_exact_lineage():
     lineage = column_lineage(HAND_MADE_CHAIN, "marts.customers")
     assert list(lineage) == [
-        "person_key", "segment", "tier", "spend_rank", "avg_basket", "last_ts", "purchases", "run_id", "built_at",
+        "person_key",
+        "segment",
+        "tier",
+        "spend_rank",
+        "avg_basket",
+        "last_ts",
+        "purchases",
+        "run_id",
+        "built_at",
     ]
     assert lineage["person_key"] == [(EVENTS, "person_key")]  # through u.* and the CTE
     assert lineage["segment"] == [("reference.people", "segment")]
@@ -88,16 +96,23 @@ def test_hand_made_chain_exact_lineage():
 
 
 def test_select_list_alias_and_subquery_and_exists():
-    lineage = column_lineage([
-        """CREATE TABLE t AS
+    lineage = column_lineage(
+        [
+            """CREATE TABLE t AS
            SELECT a.x + 1 AS y, y * 2 AS z,
                   (SELECT max(b.v) FROM b WHERE b.k = a.k) AS top_v,
                   EXISTS (SELECT * FROM c WHERE c.k = a.k) AS has_c,
                   a.k IN (SELECT w FROM d) AS in_d
            FROM a"""
-    ], "t")
+        ],
+        "t",
+    )
     assert lineage == {
-        "y": [("a", "x")], "z": [("a", "x")], "top_v": [("b", "v")], "has_c": [], "in_d": [("a", "k"), ("d", "w")],
+        "y": [("a", "x")],
+        "z": [("a", "x")],
+        "top_v": [("b", "v")],
+        "has_c": [],
+        "in_d": [("a", "k"), ("d", "w")],
     }
 
 
@@ -107,12 +122,16 @@ def test_star_over_unknown_base_table_passes_through_and_expands_with_schema():
         "CREATE TABLE out.t AS SELECT s.*, s.price AS p FROM staged s",
     ]
     assert column_lineage(chain, "out.t") == {
-        "cents": [("raw.events", "price")], "p": [("raw.events", "price")], "*": [("raw.events", "*")],
+        "cents": [("raw.events", "price")],
+        "p": [("raw.events", "price")],
+        "*": [("raw.events", "*")],
     }
     lineage = column_lineage(chain, "out.t", schema={"raw.events": ["event_id", "price"]})
     assert lineage == {
-        "event_id": [("raw.events", "event_id")], "price": [("raw.events", "price")],
-        "cents": [("raw.events", "price")], "p": [("raw.events", "price")],
+        "event_id": [("raw.events", "event_id")],
+        "price": [("raw.events", "price")],
+        "cents": [("raw.events", "price")],
+        "p": [("raw.events", "price")],
     }
 
 

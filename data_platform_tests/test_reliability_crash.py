@@ -44,13 +44,20 @@ def reference(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("DATA_PLATFORM_EXPORTS", str(root / "exports"))
     resources = {"warehouse": warehouse, "landing": landing}
-    assert dg.materialize([raw_ingestion, clean_layer, ctr_examples], resources=resources,
-                          tags=_range_tags(days[0], days[-1])).success
+    assert dg.materialize(
+        [raw_ingestion, clean_layer, ctr_examples], resources=resources, tags=_range_tags(days[0], days[-1])
+    ).success
     assert dg.materialize(PUBLISH, resources={"warehouse": warehouse}).success
     mp.undo()
     golden = copy_warehouse(warehouse.database, root / "golden" / "warehouse.duckdb")
-    return {"root": root, "landing": landing, "db": golden, "days": (days[0], days[-1]),
-            "exports": root / "exports", "digests": digest_tables(golden, exclude=frozenset())}
+    return {
+        "root": root,
+        "landing": landing,
+        "db": golden,
+        "days": (days[0], days[-1]),
+        "exports": root / "exports",
+        "digests": digest_tables(golden, exclude=frozenset()),
+    }
 
 
 def _copy(reference, tmp_path) -> Warehouse:
@@ -70,8 +77,10 @@ STAGES = {
     "ingestion_cut": (["raw_ingestion"], {"kind": "statement", "name": "ingestion/delete_quarantine.sql"}),
     "cleaning": (["clean_layer"], {"kind": "statement", "name": "cleaning/insert_clean_events.sql"}),
     "labels": (["ctr_examples"], {"kind": "statement", "name": "labeling/insert_unattributed_clicks.sql"}),
-    "splits": (["split_ctr"], {"kind": "udf", "name": "splits/assign.sql", "fragment": "where",
-                               "column": CTR.id_column}),
+    "splits": (
+        ["split_ctr"],
+        {"kind": "udf", "name": "splits/assign.sql", "fragment": "where", "column": CTR.id_column},
+    ),
 }
 
 
@@ -82,8 +91,13 @@ def test_kill_mid_write_leaves_the_previous_state_and_the_rerun_repairs(referenc
     table exactly as before the run; rerunning the stage gives the crash-free tables, nothing twice."""
     assets, pause = STAGES[stage]
     warehouse = _copy(reference, tmp_path)
-    spec = {"warehouse": warehouse.database, "landing": reference["landing"].root, "assets": assets,
-            "pause": pause, "partition_range": None if stage == "splits" else list(reference["days"])}
+    spec = {
+        "warehouse": warehouse.database,
+        "landing": reference["landing"].root,
+        "assets": assets,
+        "pause": pause,
+        "partition_range": None if stage == "splits" else list(reference["days"]),
+    }
     child = _kill_during(spec, tmp_path, env={"DATA_PLATFORM_EXPORTS": str(tmp_path / "exports")})
     assert child.marker["kind"] == pause["kind"]
 
@@ -91,11 +105,16 @@ def test_kill_mid_write_leaves_the_previous_state_and_the_rerun_repairs(referenc
     assert digest_tables(warehouse.database, exclude=frozenset()) == reference["digests"]
 
     # the next run repairs: same content as the crash-free reference, nothing duplicated
-    objects = {"raw_ingestion": raw_ingestion, "clean_layer": clean_layer, "ctr_examples": ctr_examples,
-               "split_ctr": SPLIT_ASSETS[0]}
+    objects = {
+        "raw_ingestion": raw_ingestion,
+        "clean_layer": clean_layer,
+        "ctr_examples": ctr_examples,
+        "split_ctr": SPLIT_ASSETS[0],
+    }
     kwargs = {} if stage == "splits" else {"tags": _range_tags(*reference["days"])}
-    assert dg.materialize([objects[a] for a in assets], resources={
-        "warehouse": warehouse, "landing": reference["landing"]}, **kwargs).success
+    assert dg.materialize(
+        [objects[a] for a in assets], resources={"warehouse": warehouse, "landing": reference["landing"]}, **kwargs
+    ).success
     assert digest_tables(warehouse.database) == digest_tables(reference["db"])
     [(dups,)] = query(warehouse, "SELECT count(*) - count(DISTINCT event_id) FROM clean.events")
     assert dups == 0
@@ -121,27 +140,38 @@ def test_kill_mid_parse_of_a_landing_file_keeps_only_whole_files(tmp_path):
     os.utime(big, (past, past))
 
     crashed = Warehouse(database=str(tmp_path / "crashed.duckdb"), memory_limit="1GB", threads=2)
-    spec = {"warehouse": crashed.database, "landing": landing.root, "assets": ["raw_ingestion"],
-            "partition_range": ["2026-11-02", "2026-11-03"], "pause": {"kind": "reader", "file": 2, "batch": 1}}
+    spec = {
+        "warehouse": crashed.database,
+        "landing": landing.root,
+        "assets": ["raw_ingestion"],
+        "partition_range": ["2026-11-02", "2026-11-03"],
+        "pause": {"kind": "reader", "file": 2, "batch": 1},
+    }
     child = _kill_during(spec, tmp_path)
     assert child.marker["file"].endswith("b.jsonl") and child.marker["batches_handed_to_duckdb"] == 1
 
     assert query(crashed, "SELECT source_file, status, lines FROM raw.files") == [("a.jsonl", "current", 100)]
-    assert query(crashed, "SELECT count(*), count(DISTINCT source_line), min(file_id), max(file_id) "
-                          "FROM raw.landed_lines") == [(100, 100, 1, 1)]
+    assert query(
+        crashed, "SELECT count(*), count(DISTINCT source_line), min(file_id), max(file_id) FROM raw.landed_lines"
+    ) == [(100, 100, 1, 1)]
     assert query(crashed, "SELECT count(*) FROM raw.events") == [(0,)]  # the cut never ran
 
     tags = _range_tags("2026-11-02", "2026-11-03")
     assert dg.materialize([raw_ingestion], resources={"warehouse": crashed, "landing": landing}, tags=tags).success
     assert query(crashed, "SELECT source_file, lines, accepted, quarantined FROM raw.files ORDER BY 1") == [
-        ("a.jsonl", 100, 100, 0), ("b.jsonl", 140000, 140000, 0), ("c.jsonl", 51, 50, 1)]
+        ("a.jsonl", 100, 100, 0),
+        ("b.jsonl", 140000, 140000, 0),
+        ("c.jsonl", 51, 50, 1),
+    ]
     expected = {f"a{i}" for i in range(100)} | {f"b{i}" for i in range(140000)} | {f"c{i}" for i in range(50)}
     got = query(crashed, "SELECT event_id FROM raw.events")
     assert len(got) == len(expected) and {r[0] for r in got} == expected  # each line once
     assert query(crashed, "SELECT count(*), count(DISTINCT (file_id, source_line)) FROM raw.landed_lines") == [
-        (140151, 140151)]
+        (140151, 140151)
+    ]
     assert query(crashed, "SELECT source_file, source_line, reason FROM raw.quarantine") == [
-        ("c.jsonl", 51, "not_json")]
+        ("c.jsonl", 51, "not_json")
+    ]
 
 
 def test_kill_mid_export_publishes_nothing_and_the_rerun_publishes_once(reference, tmp_path):
@@ -153,8 +183,11 @@ def test_kill_mid_export_publishes_nothing_and_the_rerun_publishes_once(referenc
     with warehouse.connect() as con:  # a first publish into an empty exports folder
         con.execute("DELETE FROM splits.exports")
     exports = tmp_path / "exports"
-    spec = {"warehouse": warehouse.database, "assets": ["export_ctr"],
-            "pause": {"kind": "statement", "name": "splits/copy_split.sql", "occurrence": 2}}
+    spec = {
+        "warehouse": warehouse.database,
+        "assets": ["export_ctr"],
+        "pause": {"kind": "statement", "name": "splits/copy_split.sql", "occurrence": 2},
+    }
     _kill_during(spec, tmp_path, env={"DATA_PLATFORM_EXPORTS": str(exports)})
 
     visible = [p for p in (exports / CTR.name).iterdir() if not p.name.startswith(".")]
@@ -170,15 +203,20 @@ def test_kill_mid_export_publishes_nothing_and_the_rerun_publishes_once(referenc
     finally:
         mp.undo()
     [(version, path)] = query(warehouse, "SELECT version, path FROM splits.exports")
-    [(ref_version, ref_path)] = query(Warehouse(database=str(reference["db"])),
-                                      "SELECT version, path FROM splits.exports")
+    [(ref_version, ref_path)] = query(
+        Warehouse(database=str(reference["db"])), "SELECT version, path FROM splits.exports"
+    )
     assert version == ref_version
     assert [p.name for p in (exports / CTR.name).iterdir()] == [version]  # the killed staging is swept too
     con = duckdb.connect()
     for split in ("train", "dev", "test"):
-        ours, theirs = (con.execute(f"SELECT count(*), md5(string_agg(md5(t::VARCHAR), '' ORDER BY md5(t::VARCHAR))) "
-                                    f"FROM read_parquet('{p}/{split}.parquet') t")
-                        .fetchone() for p in (path, ref_path))
+        ours, theirs = (
+            con.execute(
+                f"SELECT count(*), md5(string_agg(md5(t::VARCHAR), '' ORDER BY md5(t::VARCHAR))) "
+                f"FROM read_parquet('{p}/{split}.parquet') t"
+            ).fetchone()
+            for p in (path, ref_path)
+        )
         assert ours == theirs and ours[0] > 0
     assert Path(path, "card.json").exists()
 
@@ -204,9 +242,14 @@ def test_a_killed_run_does_not_hold_the_duckdb_slot_for_the_next_launch(tmp_path
     env = platform_env(tmp_path, home=home)
     landing, _, manifest = generated_world(tmp_path, days=1, events_per_day=300, seed=5)
     day = sorted(manifest["valid_lines_by_event_day"])[0]
-    spec = {"assets": ["raw_ingestion"], "warehouse": env["DATA_PLATFORM_WAREHOUSE"], "landing": landing.root,
-            "partition_range": [day, day], "instance": True,
-            "pause": {"kind": "statement", "name": "ingestion/insert_events.sql"}}
+    spec = {
+        "assets": ["raw_ingestion"],
+        "warehouse": env["DATA_PLATFORM_WAREHOUSE"],
+        "landing": landing.root,
+        "partition_range": [day, day],
+        "instance": True,
+        "pause": {"kind": "statement", "name": "ingestion/insert_events.sql"},
+    }
     _kill_during(spec, tmp_path, env={"DAGSTER_HOME": str(home)})
     [dead] = runs_of(str(home))
     assert dead.status == dg.DagsterRunStatus.STARTED
@@ -242,20 +285,39 @@ def test_a_launch_waiting_for_the_duckdb_slot_stops_on_sigterm(tmp_path):
     day = sorted(manifest["valid_lines_by_event_day"])[0]
     marker = tmp_path / "holder-paused.json"
     spec = tmp_path / "holder.json"
-    spec.write_text(json.dumps({
-        "assets": ["raw_ingestion"], "warehouse": env["DATA_PLATFORM_WAREHOUSE"], "landing": landing.root,
-        "partition_range": [day, day], "instance": True, "marker": str(marker),
-        "pause": {"kind": "statement", "name": "ingestion/insert_events.sql"}}))
-    holder = subprocess.Popen([sys.executable, "-m", "data_platform_tests.reliability_support", str(spec)],
-                              cwd=tmp_path, env=child_env({"DAGSTER_HOME": str(home)}),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spec.write_text(
+        json.dumps(
+            {
+                "assets": ["raw_ingestion"],
+                "warehouse": env["DATA_PLATFORM_WAREHOUSE"],
+                "landing": landing.root,
+                "partition_range": [day, day],
+                "instance": True,
+                "marker": str(marker),
+                "pause": {"kind": "statement", "name": "ingestion/insert_events.sql"},
+            }
+        )
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "data_platform_tests.reliability_support", str(spec)],
+        cwd=tmp_path,
+        env=child_env({"DAGSTER_HOME": str(home)}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     waiter = None
     try:
         wait_until(marker.exists, timeout=240, what="the holder to pause inside its write")
         [held] = runs_of(str(home))
-        waiter = subprocess.Popen([str(BIN / "dg"), "launch", "--assets", "group:ingestion", "--partition", day],
-                                  cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True)
+        waiter = subprocess.Popen(
+            [str(BIN / "dg"), "launch", "--assets", "group:ingestion", "--partition", day],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
         def queued():
             assert waiter.poll() is None, f"the launch ended instead of waiting:\n{waiter.communicate()[0][-3000:]}"
             return _pool(home)[1] - {held.run_id}
@@ -267,8 +329,11 @@ def test_a_launch_waiting_for_the_duckdb_slot_stops_on_sigterm(tmp_path):
         runs = {r.run_id: r for r in runs_of(str(home))}
         assert runs[waiting].status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED), output[-3000:]
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            ends = [str(e.dagster_event.event_specific_data) for e in instance.all_logs(waiting)
-                    if e.dagster_event and e.dagster_event.is_run_failure]
+            ends = [
+                str(e.dagster_event.event_specific_data)
+                for e in instance.all_logs(waiting)
+                if e.dagster_event and e.dagster_event.is_run_failure
+            ]
         assert any("interrupted while step" in end for end in ends), ends  # stopped by SIGTERM, not by a crash
         claimed, queued = _pool(home)
         assert claimed == {held.run_id} and queued - {held.run_id} == set()  # the holder (alive) keeps its slot
@@ -298,8 +363,9 @@ def test_a_blocked_claim_waits_keeps_a_live_holder_and_reclaims_a_vanished_one(t
         assert isinstance(storage, SlotReclaimingEventLogStorage)
         storage.set_concurrency_slots("duckdb", 1)
         holder = instance.add_run(dg.DagsterRun(job_name="holder", status=dg.DagsterRunStatus.STARTED))
-        instance.report_dagster_event(DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name="holder",
-                                                   pid=os.getpid()), run_id=holder.run_id)
+        instance.report_dagster_event(
+            DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name="holder", pid=os.getpid()), run_id=holder.run_id
+        )
         assert storage.claim_concurrency_slot("duckdb", holder.run_id, "write").is_claimed
         for _ in range(2):  # two rounds of the wait loop: refused, and asked again at once
             waiting = storage.claim_concurrency_slot("duckdb", "waiting-run", "write")

@@ -30,25 +30,77 @@ from data_platform.ingestion.landing import land_new_files
 from data_platform.resources import LandingZone
 from data_platform_tests.conftest import checks_by_name, event, ingest, query
 
-MIN_TS = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
-NOW = dt.datetime.now(dt.timezone.utc)
-EXTREME_NUMBERS = ["1e400", "-1e400", "NaN", "Infinity", "-Infinity", "-0", "1e-400", "9" * 40, "-" + "9" * 40,
-                   "0.1e99999", "4.9e-324", "1.7976931348623157e308", "9223372036854775808", "-9223372036854775809",
-                   "18446744073709551616", "0", "-1", "1.5", "3"]
-EXTREME_TS = ['"0000-01-01T00:00:00Z"', '"9999-12-31T23:59:59Z"', '"+275760-09-13T00:00:00Z"',
-              '"2026-02-29T00:00:00Z"', '"2026-11-02T10:00:00+99:99"', '"2026-11-02T24:00:00Z"',
-              '"2026-11-02T10:00:60Z"', '"2026-11-02T10:00:00"', '"2026-11-02"', '""', "999999999999999",
-              "1793613600000", "-1793613600000", "1793613600000.5", "1e13", "17936136000000000000000",
-              '"2026-11-02T10:00:00.123456789012Z"', '"\\u0032026-11-02T10:00:00Z"', "null", "true", "[]", "{}"]
-INVALID_UTF8 = [b"\xff", b"\xfe\xff", b"\xc3", b"\xc3\x28", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80", b"\x80",
-                b"\xe2\x82"]
+MIN_TS = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+NOW = dt.datetime.now(dt.UTC)
+EXTREME_NUMBERS = [
+    "1e400",
+    "-1e400",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "-0",
+    "1e-400",
+    "9" * 40,
+    "-" + "9" * 40,
+    "0.1e99999",
+    "4.9e-324",
+    "1.7976931348623157e308",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551616",
+    "0",
+    "-1",
+    "1.5",
+    "3",
+]
+EXTREME_TS = [
+    '"0000-01-01T00:00:00Z"',
+    '"9999-12-31T23:59:59Z"',
+    '"+275760-09-13T00:00:00Z"',
+    '"2026-02-29T00:00:00Z"',
+    '"2026-11-02T10:00:00+99:99"',
+    '"2026-11-02T24:00:00Z"',
+    '"2026-11-02T10:00:60Z"',
+    '"2026-11-02T10:00:00"',
+    '"2026-11-02"',
+    '""',
+    "999999999999999",
+    "1793613600000",
+    "-1793613600000",
+    "1793613600000.5",
+    "1e13",
+    "17936136000000000000000",
+    '"2026-11-02T10:00:00.123456789012Z"',
+    '"\\u0032026-11-02T10:00:00Z"',
+    "null",
+    "true",
+    "[]",
+    "{}",
+]
+INVALID_UTF8 = [
+    b"\xff",
+    b"\xfe\xff",
+    b"\xc3",
+    b"\xc3\x28",
+    b"\xed\xa0\x80",
+    b"\xf8\x88\x80\x80\x80",
+    b"\x80",
+    b"\xe2\x82",
+]
 FIELD_NAMES = [f.name for f in contracts.FIELDS]
 
 
 def _valid(rnd: random.Random) -> dict:
     kind = rnd.choice(contracts.EVENT_TYPES)
-    ts = rnd.choice(["2026-11-02T10:00:00Z", "2026-11-03T23:59:59.999+02:00", 1793613600000,
-                     "2026-11-01T00:00:00Z", "2026-11-04T12:00:00-05:30"])
+    ts = rnd.choice(
+        [
+            "2026-11-02T10:00:00Z",
+            "2026-11-03T23:59:59.999+02:00",
+            1793613600000,
+            "2026-11-01T00:00:00Z",
+            "2026-11-04T12:00:00-05:30",
+        ]
+    )
     return event(f"e{rnd.getrandbits(40):x}", kind, ts=ts)
 
 
@@ -82,30 +134,64 @@ SHAPES = {
     "valid": lambda r: _dump(_valid(r)),
     "truncated": lambda r: (lambda b: b[: r.randrange(len(b))])(_dump(_valid(r))),
     "wrong_type": lambda r: _dump({**_valid(r), r.choice(FIELD_NAMES): _json_value(r)}),
-    "huge_field": lambda r: _dump({**_valid(r), r.choice(["text", "extra_blob", "event_id", "user_agent"]):
-                                   "x" * r.choice([70_000] * 9 + [1_000_000])}),
+    "huge_field": lambda r: _dump(
+        {
+            **_valid(r),
+            r.choice(["text", "extra_blob", "event_id", "user_agent"]): "x" * r.choice([70_000] * 9 + [1_000_000]),
+        }
+    ),
     "invalid_utf8": lambda r: (lambda b, i: b[:i] + r.choice(INVALID_UTF8) + b[i:])(
-        _dump(_valid(r)), r.randrange(1, 30)),
+        _dump(_valid(r)), r.randrange(1, 30)
+    ),
     "nul_raw": lambda r: (lambda b, i: b[:i] + b"\x00" * r.randrange(1, 4) + b[i:])(
-        _dump(_valid(r)), r.randrange(0, 40)),
+        _dump(_valid(r)), r.randrange(0, 40)
+    ),
     "nul_escaped": lambda r: _dump({**_valid(r), r.choice(["anon_id", "text", "event_id", "k"]): "a\u0000b"}),
-    "deep": lambda r: (_nested(r.choice([64, 1000, 1000, 100_000]), r.choice(["array", "object"])).encode()
-                       if r.random() < 0.5 else _with_raw_field(
-                           _dump(_valid(r)), r.choice(["extra", "text", "event_id"]),
-                           _nested(r.choice([64, 5000]), r.choice(["array", "object"])))),
+    "deep": lambda r: (
+        _nested(r.choice([64, 1000, 1000, 100_000]), r.choice(["array", "object"])).encode()
+        if r.random() < 0.5
+        else _with_raw_field(
+            _dump(_valid(r)),
+            r.choice(["extra", "text", "event_id"]),
+            _nested(r.choice([64, 5000]), r.choice(["array", "object"])),
+        )
+    ),
     "duplicate_key": lambda r: (lambda b, k: b[:-1] + b',"' + k.encode() + b'":"again"}')(
-        _dump(_valid(r)), r.choice(["event_id", "ts", "anon_id", "k", "k"])),
+        _dump(_valid(r)), r.choice(["event_id", "ts", "anon_id", "k", "k"])
+    ),
     "extreme_number": lambda r: _with_raw_field(
-        _dump(_valid(r)), r.choice(["position", "price", "rating", "predicted_ctr", "extra_num"]),
-        r.choice(EXTREME_NUMBERS)),
+        _dump(_valid(r)),
+        r.choice(["position", "price", "rating", "predicted_ctr", "extra_num"]),
+        r.choice(EXTREME_NUMBERS),
+    ),
     "extreme_ts": lambda r: _with_raw_field(_dump(_valid(r)), "ts", r.choice(EXTREME_TS)),
     "random_bytes": lambda r: bytes(r.getrandbits(8) for _ in range(r.randrange(0, 120))),
-    "random_text": lambda r: "".join(chr(r.choice([r.randrange(32, 127), r.randrange(0, 0x2FFFF)]))
-                                     for _ in range(r.randrange(0, 60))).encode("utf-8", "surrogatepass"),
+    "random_text": lambda r: "".join(
+        chr(r.choice([r.randrange(32, 127), r.randrange(0, 0x2FFFF)])) for _ in range(r.randrange(0, 60))
+    ).encode("utf-8", "surrogatepass"),
     "json_value": lambda r: json.dumps(_json_value(r)).encode(),
-    "noise": lambda r: r.choice([b"", b" ", b"\t", b"\r", b"\xef\xbb\xbf", b"\xef\xbb\xbf{}", b"{}", b"[]",
-                                 b"null", b'"str"', b"{", b"}", b'{"event_id":}', b"\x1a"]) + (
-        _dump(_valid(r)) if r.random() < 0.3 else b"") + r.choice([b"", b"\r", b" ", b"\r\r"]),
+    "noise": lambda r: (
+        r.choice(
+            [
+                b"",
+                b" ",
+                b"\t",
+                b"\r",
+                b"\xef\xbb\xbf",
+                b"\xef\xbb\xbf{}",
+                b"{}",
+                b"[]",
+                b"null",
+                b'"str"',
+                b"{",
+                b"}",
+                b'{"event_id":}',
+                b"\x1a",
+            ]
+        )
+        + (_dump(_valid(r)) if r.random() < 0.3 else b"")
+        + r.choice([b"", b"\r", b" ", b"\r\r"])
+    ),
 }
 
 
@@ -175,18 +261,26 @@ def land_and_check(files: list[tuple[str, bytes, bytes, bool]], root: Path) -> i
         by_name = {f.rel: f for f in landed}
         assert sorted(by_name) == names  # every file landed, none skipped, none twice
         total = 0
-        for name, (suffix, data, body, intact) in zip(names, files):
+        for name, (_suffix, _data, body, intact) in zip(names, files):
             f = by_name[name]
-            numbers = [r[0] for r in con.execute(
-                "SELECT source_line FROM raw.landed_lines WHERE file_id = ? ORDER BY source_line", [f.file_id]
-            ).fetchall()]
+            numbers = [
+                r[0]
+                for r in con.execute(
+                    "SELECT source_line FROM raw.landed_lines WHERE file_id = ? ORDER BY source_line", [f.file_id]
+                ).fetchall()
+            ]
             assert numbers == list(range(1, f.lines + 1)), name  # each line exactly once
             assert f.lines == f.accepted + f.quarantined, name
             [(files_lines, acc, qua)] = con.execute(
-                "SELECT lines, accepted, quarantined FROM raw.files WHERE file_id = ?", [f.file_id]).fetchall()
+                "SELECT lines, accepted, quarantined FROM raw.files WHERE file_id = ?", [f.file_id]
+            ).fetchall()
             assert (files_lines, acc, qua) == (f.lines, f.accepted, f.quarantined)
-            reasons = [r[0] for r in con.execute(
-                "SELECT reason FROM raw.landed_lines WHERE file_id = ? ORDER BY source_line", [f.file_id]).fetchall()]
+            reasons = [
+                r[0]
+                for r in con.execute(
+                    "SELECT reason FROM raw.landed_lines WHERE file_id = ? ORDER BY source_line", [f.file_id]
+                ).fetchall()
+            ]
             assert {r for r in reasons if r is not None} <= set(contracts.QUARANTINE_REASONS), name
             if intact or "unreadable_file" not in reasons:
                 # an intact file; or damage gzip does not detect (a byte of the header's mtime or OS
@@ -209,8 +303,10 @@ def _check_lines_against_source(con, file_id: int, body: bytes) -> None:
     """Independent oracle per line: invalid UTF-8 and blank lines get their reason; an accepted line
     is valid UTF-8 and, when Python's json reads it as an object, carries its event_id and type."""
     source = body.split(b"\n")
-    rows = con.execute("SELECT source_line, reason, event_id, event_type FROM raw.landed_lines "
-                       "WHERE file_id = ? ORDER BY source_line", [file_id]).fetchall()
+    rows = con.execute(
+        "SELECT source_line, reason, event_id, event_type FROM raw.landed_lines WHERE file_id = ? ORDER BY source_line",
+        [file_id],
+    ).fetchall()
     for line_no, reason, event_id, event_type in rows:
         raw = source[line_no - 1]
         try:
@@ -231,7 +327,8 @@ def _check_lines_against_source(con, file_id: int, body: bytes) -> None:
 
 
 def _check_accepted_rows(con) -> None:
-    bad = con.execute("""
+    bad = con.execute(
+        """
         SELECT count(*) FROM raw.landed_lines
         WHERE reason IS NULL AND (event_id IS NULL OR event_id = '' OR anon_id IS NULL OR anon_id = ''
            OR event_type NOT IN ('impression', 'click', 'purchase', 'review', 'login')
@@ -239,10 +336,17 @@ def _check_accepted_rows(con) -> None:
            OR partition_date IS DISTINCT FROM CAST(timezone('UTC', ts) AS DATE)
            OR NOT isfinite(coalesce(price, 0)) OR price < 0 OR price > $price_max OR position < 1
            OR predicted_ctr < 0 OR predicted_ctr > 1 OR rating < 1 OR rating > 5)
-    """, {"now": NOW, "price_max": contracts.PRICE_MAX}).fetchone()[0]
+    """,
+        {"now": NOW, "price_max": contracts.PRICE_MAX},
+    ).fetchone()[0]
     assert bad == 0
-    assert con.execute("SELECT count(*) FROM raw.landed_lines WHERE reason IS NOT NULL AND raw_line IS NULL "
-                       "AND reason <> 'unreadable_file'").fetchone()[0] == 0
+    assert (
+        con.execute(
+            "SELECT count(*) FROM raw.landed_lines WHERE reason IS NOT NULL AND raw_line IS NULL "
+            "AND reason <> 'unreadable_file'"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 LINES_SEEN = {"n": 0}
@@ -250,11 +354,21 @@ LINES_SEEN = {"n": 0}
 
 # No shrinking phase: a shrink of multi-megabyte files takes many minutes; the failing example is
 # printed as drawn (derandomized, so it reproduces).
-@settings(max_examples=45, deadline=None, derandomize=True, database=None,
-          phases=(Phase.explicit, Phase.generate),
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(files=st.lists(st.tuples(st.integers(0, 2**32 - 1), st.integers(150, 400), st.sampled_from(FILE_SHAPES)),
-                     min_size=2, max_size=4))
+@settings(
+    max_examples=45,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    files=st.lists(
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(150, 400), st.sampled_from(FILE_SHAPES)),
+        min_size=2,
+        max_size=4,
+    )
+)
 def _fuzz_landing(files):
     # Hypothesis draws each file's shape, size and seed; the seed drives the shapes of its lines
     # (drawing every byte through Hypothesis made examples too large for its buffer).
@@ -292,9 +406,13 @@ def test_fuzzed_landing_folder_through_the_real_asset(tmp_path, warehouse):
         expected_total += expected_lines(body) if intact else 0
     result = ingest(warehouse, landing, ("2026-11-01", NOW.date().isoformat()))
     assert {name: c.passed for name, c in checks_by_name(result).items()} == {
-        "lines_accounted": True, "contract_v1": True, "reasons_known": True}
+        "lines_accounted": True,
+        "contract_v1": True,
+        "reasons_known": True,
+    }
     [(files, lines, accepted, quarantined)] = query(
-        warehouse, "SELECT count(*), sum(lines), sum(accepted), sum(quarantined) FROM raw.files")
+        warehouse, "SELECT count(*), sum(lines), sum(accepted), sum(quarantined) FROM raw.files"
+    )
     [(events_rows,)] = query(warehouse, "SELECT count(*) FROM raw.events")
     [(quarantine_rows,)] = query(warehouse, "SELECT count(*) FROM raw.quarantine")
     assert files == 12 and lines == accepted + quarantined == events_rows + quarantine_rows

@@ -57,8 +57,9 @@ def _warehouse_text(warehouse: Warehouse, needle: str) -> list[str]:
         for table, columns in table_columns(con).items():
             for column, dtype in columns:
                 if dtype in ("VARCHAR", "JSON") or dtype.endswith("[]"):
-                    n = con.execute(f'SELECT count(*) FROM {table} WHERE "{column}"::VARCHAR LIKE ?',
-                                    [f"%{needle}%"]).fetchone()[0]
+                    n = con.execute(
+                        f'SELECT count(*) FROM {table} WHERE "{column}"::VARCHAR LIKE ?', [f"%{needle}%"]
+                    ).fetchone()[0]
                     if n:
                         hits.append(f"{table}.{column}")
     for path in Path(warehouse.database).parent.glob(Path(warehouse.database).name + "*"):
@@ -82,11 +83,13 @@ def test_hostile_file_names_land_verbatim_and_run_no_sql(tmp_path, warehouse, la
     assert sorted(r[0] for r in query(warehouse, "SELECT source_file FROM raw.files")) == sorted(taken)
     assert query(warehouse, "SELECT count(*) FROM raw.events") == [(len(taken),)]
     assert query(warehouse, "SELECT count(*), min(reason), max(reason) FROM raw.quarantine") == [
-        (len(taken), "not_json", "not_json")]
+        (len(taken), "not_json", "not_json")
+    ]
     assert not (tmp_path / "pwned").exists()
     assert _tree(tmp_path / "landing") == before  # ingestion never writes into the landing folder
-    cleaned = dg.materialize([clean_layer, ctr_examples], resources={"warehouse": warehouse, "landing": landing},
-                             partition_key="2026-11-02")
+    cleaned = dg.materialize(
+        [clean_layer, ctr_examples], resources={"warehouse": warehouse, "landing": landing}, partition_key="2026-11-02"
+    )
     assert cleaned.success
     assert query(warehouse, "SELECT count(*) FROM clean.events") == [(len(taken),)]
     # provenance keeps the exact names, so a row still leads back to its file
@@ -101,23 +104,28 @@ def test_configured_folders_with_quotes_semicolons_and_unicode(tmp_path):
     landing = LandingZone(root=str(base / "land'ing"), settle_seconds=0)
     write_lines(landing.events_dir() / "a.jsonl", [event(f"e{i}", ts="2026-11-02T10:00:00Z") for i in range(20)])
     ingest(warehouse, landing, "2026-11-02")
-    assert dg.materialize([clean_layer], resources={"warehouse": warehouse, "landing": landing},
-                          partition_key="2026-11-02").success
+    assert dg.materialize(
+        [clean_layer], resources={"warehouse": warehouse, "landing": landing}, partition_key="2026-11-02"
+    ).success
     with warehouse.connect() as con:
-        assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == \
-            str(Path(warehouse.database).with_suffix(".tmp"))
+        assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == str(
+            Path(warehouse.database).with_suffix(".tmp")
+        )
     assert query(warehouse, "SELECT count(*) FROM clean.events") == [(20,)]
     written = sorted(p.name for p in base.iterdir())
     assert set(written) <= {"land'ing", "wh'; --.duckdb", "wh'; --.duckdb.wal", "wh'; --.tmp"}, written
 
 
-@pytest.mark.parametrize("key", [
-    "2026-11-02'; DROP TABLE raw.events; --",
-    "2026-11-02 OR 1=1",
-    "../../etc/passwd",
-    "2026-11-02\x00",
-    "2026-11-02T00:00:00",
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "2026-11-02'; DROP TABLE raw.events; --",
+        "2026-11-02 OR 1=1",
+        "../../etc/passwd",
+        "2026-11-02\x00",
+        "2026-11-02T00:00:00",
+    ],
+)
 def test_partition_keys_crafted_as_sql_are_rejected_before_any_work(warehouse, landing, key):
     """A partition key that is not a day of the partitions is refused by Dagster with a clear error,
     before the step starts: the warehouse is untouched."""
@@ -127,8 +135,11 @@ def test_partition_keys_crafted_as_sql_are_rejected_before_any_work(warehouse, l
     with pytest.raises(dg.DagsterUnknownPartitionError, match="Could not find a partition"):
         dg.materialize([raw_ingestion], resources={"warehouse": warehouse, "landing": landing}, partition_key=key)
     with pytest.raises((ValueError, dg.DagsterError)):
-        dg.materialize([raw_ingestion], resources={"warehouse": warehouse, "landing": landing}, tags={
-            "dagster/asset_partition_range_start": key, "dagster/asset_partition_range_end": "2026-11-03"})
+        dg.materialize(
+            [raw_ingestion],
+            resources={"warehouse": warehouse, "landing": landing},
+            tags={"dagster/asset_partition_range_start": key, "dagster/asset_partition_range_end": "2026-11-03"},
+        )
     assert digest_tables(warehouse.database, exclude=frozenset()) == before
 
 
@@ -153,9 +164,14 @@ def test_config_values_crafted_as_sql_are_refused(tmp_path, monkeypatch, warehou
     ingest(warehouse, landing, "2026-11-02")
     before = digest_tables(warehouse.database, exclude=frozenset())
     with pytest.raises(dg.DagsterInvalidConfigError, match="attribution_window_minutes"):
-        dg.materialize([ctr_examples], resources={"warehouse": warehouse}, partition_key="2026-11-02",
-                       run_config={"ops": {"labels__ctr_examples": {"config": {
-                           "attribution_window_minutes": "30; DROP TABLE raw.events"}}}})
+        dg.materialize(
+            [ctr_examples],
+            resources={"warehouse": warehouse},
+            partition_key="2026-11-02",
+            run_config={
+                "ops": {"labels__ctr_examples": {"config": {"attribution_window_minutes": "30; DROP TABLE raw.events"}}}
+            },
+        )
     assert digest_tables(warehouse.database, exclude=frozenset()) == before
     assert not Path("/tmp/evil.duckdb").exists()
 
@@ -180,10 +196,16 @@ def test_symlinks_leading_outside_are_refused_with_a_warning(tmp_path, warehouse
     instance = dg.DagsterInstance.ephemeral()
     result = ingest(warehouse, landing, "2026-11-02", instance=instance)
     assert query(warehouse, "SELECT source_file FROM raw.files") == [("good.jsonl",)]
-    warnings = [r.user_message for r in instance.all_logs(result.run_id)
-                if r.level == 30 and "refused landing entry" in r.user_message]
-    refused = {name for name in ("abs.jsonl", "passwd.jsonl", "rel.jsonl", "hop.jsonl", "loop.jsonl",
-                                 "broken.jsonl") if any(f"'{name}'" in w for w in warnings)}
+    warnings = [
+        r.user_message
+        for r in instance.all_logs(result.run_id)
+        if r.level == 30 and "refused landing entry" in r.user_message
+    ]
+    refused = {
+        name
+        for name in ("abs.jsonl", "passwd.jsonl", "rel.jsonl", "hop.jsonl", "loop.jsonl", "broken.jsonl")
+        if any(f"'{name}'" in w for w in warnings)
+    }
     assert refused == {"abs.jsonl", "passwd.jsonl", "rel.jsonl", "hop.jsonl", "loop.jsonl", "broken.jsonl"}
     meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
     table = meta["raw/files"]["entries_refused_by_this_run"].value
@@ -218,8 +240,9 @@ def test_symlink_retargeted_between_listing_and_reading_is_not_read(tmp_path, wa
     monkeypatch.setattr(landing_module, "read_lines", read_lines_then_swap)
     refused: list[tuple[str, str]] = []
     with warehouse.connect() as con:
-        landed = landing_module.land_new_files(con, events, "r", min_ts=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
-                                               settle_seconds=0, refused=refused)
+        landed = landing_module.land_new_files(
+            con, events, "r", min_ts=dt.datetime(2026, 11, 1, tzinfo=dt.UTC), settle_seconds=0, refused=refused
+        )
     assert [f.rel for f in landed] == ["a.jsonl", "real/b-target.jsonl"]
     assert {rel for rel, why in refused if "changed between listing and reading" in why} == {"b.jsonl", "c.jsonl"}
     assert _warehouse_text(warehouse, secret) == []

@@ -17,9 +17,9 @@ import dagster as dg
 import duckdb
 import pytest
 
+from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
 from data_platform.cleaning.assets import clean_layer
 from data_platform.labeling.ctr_assets import ctr_examples
-from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
 from data_platform.resources import Warehouse
 from data_platform.splits.assets import SPLIT_ASSETS
 from data_platform.splits.split import CTR, split_report
@@ -35,17 +35,35 @@ def _late_login_events() -> list[dict]:
     day1, day3 = "2026-11-02T09:{:02d}:00Z", "2026-11-04T09:{:02d}:00Z"
     out = [event("late-login-early", "login", day1.format(0), anon_id=EARLY, user_id="user-late")]
     for i in range(6):
-        out.append(event(f"late-imp-{i}", "impression", day1.format(i + 1), anon_id=LATE,
-                         impression_id=f"late-imp-{i}", position=i + 1))
-        out.append(event(f"late-click-{i}", "click", day1.format(i + 1).replace(":00Z", ":30Z"), anon_id=LATE,
-                         impression_id=f"late-imp-{i}"))
+        out.append(
+            event(
+                f"late-imp-{i}",
+                "impression",
+                day1.format(i + 1),
+                anon_id=LATE,
+                impression_id=f"late-imp-{i}",
+                position=i + 1,
+            )
+        )
+        out.append(
+            event(
+                f"late-click-{i}",
+                "click",
+                day1.format(i + 1).replace(":00Z", ":30Z"),
+                anon_id=LATE,
+                impression_id=f"late-imp-{i}",
+            )
+        )
     out.append(event("late-login-late", "login", day3.format(0), anon_id=LATE, user_id="user-late"))
     return out
 
 
 def _run(resources: dict, assets, first: str, last: str | None = None):
-    kwargs = ({"partition_key": first} if last is None else
-              {"tags": {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}})
+    kwargs = (
+        {"partition_key": first}
+        if last is None
+        else {"tags": {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}}
+    )
     result = dg.materialize(assets, resources=resources, **kwargs)
     assert result.success
     return result
@@ -54,10 +72,14 @@ def _run(resources: dict, assets, first: str, last: str | None = None):
 SCENARIOS = {
     "range": lambda w: (_run(w, [clean_layer, ctr_examples], DAYS[0], DAYS[-1]),),
     "per_day": lambda w: ([_run(w, [clean_layer], d) for d in DAYS], [_run(w, [ctr_examples], d) for d in DAYS]),
-    "range_then_first_day_again": lambda w: (_run(w, [clean_layer, ctr_examples], DAYS[0], DAYS[-1]),
-                                             _run(w, [clean_layer, ctr_examples], DAYS[0])),
-    "reverse_per_day": lambda w: ([_run(w, [clean_layer], d) for d in reversed(DAYS)],
-                                  [_run(w, [ctr_examples], d) for d in reversed(DAYS)]),
+    "range_then_first_day_again": lambda w: (
+        _run(w, [clean_layer, ctr_examples], DAYS[0], DAYS[-1]),
+        _run(w, [clean_layer, ctr_examples], DAYS[0]),
+    ),
+    "reverse_per_day": lambda w: (
+        [_run(w, [clean_layer], d) for d in reversed(DAYS)],
+        [_run(w, [ctr_examples], d) for d in reversed(DAYS)],
+    ),
 }
 
 
@@ -65,20 +87,27 @@ SCENARIOS = {
 def outcomes(tmp_path_factory):
     """Each scenario over a copy of one ingested warehouse, then the split; digests and the warehouse."""
     root = tmp_path_factory.mktemp("order")
-    landing, warehouse, _ = generated_world(root, days=len(DAYS), events_per_day=1500, seed=23,
-                                            start=dt.date.fromisoformat(DAYS[0]))
+    landing, warehouse, _ = generated_world(
+        root, days=len(DAYS), events_per_day=1500, seed=23, start=dt.date.fromisoformat(DAYS[0])
+    )
     write_lines(landing.events_dir() / "late-login.jsonl", _late_login_events())
     ingest(warehouse, landing, (DAYS[0], DAYS[-1]))
     out = {}
     for name, scenario in SCENARIOS.items():
-        copy = Warehouse(database=str(copy_warehouse(warehouse.database, root / name / "w.duckdb")),
-                         memory_limit="1GB", threads=2)
+        copy = Warehouse(
+            database=str(copy_warehouse(warehouse.database, root / name / "w.duckdb")), memory_limit="1GB", threads=2
+        )
         scenario({"warehouse": copy, "landing": landing})
         # the balance checks may fail on a world this small; the split table is written before them
         dg.materialize([SPLIT_ASSETS[0]], resources={"warehouse": copy}, raise_on_error=False)
-        out[name] = {"warehouse": copy,
-                     "digests": {t: d for t, d in digest_tables(copy.database).items()
-                                 if t.split(".")[0] in ("clean", "labels", "splits")}}
+        out[name] = {
+            "warehouse": copy,
+            "digests": {
+                t: d
+                for t, d in digest_tables(copy.database).items()
+                if t.split(".")[0] in ("clean", "labels", "splits")
+            },
+        }
     return out
 
 
@@ -95,12 +124,18 @@ def test_a_day_keys_its_rows_with_the_identity_known_at_its_end_and_the_split_wi
     key = pseudonym_key()
     con = duckdb.connect(outcomes["per_day"]["warehouse"].database, read_only=True)
     try:
-        by_day = dict(con.execute("SELECT event_date::VARCHAR, any_value(person_key) FROM clean.events "
-                                  "WHERE anon_id = $a GROUP BY 1", {"a": pseudonymise(LATE, key)}).fetchall())
-        [(current,)] = con.execute("SELECT person_key FROM clean.identity_map WHERE anon_id = $a",
-                                   {"a": pseudonymise(LATE, key)}).fetchall()
-        groups = con.execute("SELECT DISTINCT s.group_key, s.split FROM splits.ctr_examples s "
-                             "WHERE s.example_id LIKE 'late-imp-%'").fetchall()
+        by_day = dict(
+            con.execute(
+                "SELECT event_date::VARCHAR, any_value(person_key) FROM clean.events WHERE anon_id = $a GROUP BY 1",
+                {"a": pseudonymise(LATE, key)},
+            ).fetchall()
+        )
+        [(current,)] = con.execute(
+            "SELECT person_key FROM clean.identity_map WHERE anon_id = $a", {"a": pseudonymise(LATE, key)}
+        ).fetchall()
+        groups = con.execute(
+            "SELECT DISTINCT s.group_key, s.split FROM splits.ctr_examples s WHERE s.example_id LIKE 'late-imp-%'"
+        ).fetchall()
         report = split_report(con, CTR)
     finally:
         con.close()

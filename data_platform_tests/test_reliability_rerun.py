@@ -50,8 +50,14 @@ print(json.dumps(runs))
 
 
 def _run_pipeline(env: dict, days: tuple[str, str], log_dir: Path, n: int) -> list[dict]:
-    done = subprocess.run([sys.executable, "-c", PIPELINE, *days], cwd=PROJECT_ROOT, env=child_env(env),
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-c", PIPELINE, *days],
+        cwd=PROJECT_ROOT,
+        env=child_env(env),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     (log_dir / f"pass{n}.stdout").write_text(done.stdout)
     (log_dir / f"pass{n}.stderr").write_text(done.stderr)
     assert done.returncode == 0, done.stderr[-5000:]
@@ -74,11 +80,18 @@ def twice(tmp_path_factory):
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {
-        "DAGSTER_HOME": str(home), "DATA_PLATFORM_WAREHOUSE": warehouse.database,
-        "DATA_PLATFORM_LANDING": landing.root, "DATA_PLATFORM_EXPORTS": str(root / "exports"),
-        "DATA_PLATFORM_LABELING": str(root / "labeling"), "DATA_PLATFORM_REPORTS": str(root / "reports"),
-        "DATA_PLATFORM_SETTLE_SECONDS": "0", "DATA_PLATFORM_DUCKDB_MEMORY": "1GB", "DATA_PLATFORM_DUCKDB_THREADS": "2",
-        "DATA_PLATFORM_SENSORS": "stopped", "DATA_PLATFORM_MODE": "production", "DATA_PLATFORM_PSEUDONYM_KEY": KEY,
+        "DAGSTER_HOME": str(home),
+        "DATA_PLATFORM_WAREHOUSE": warehouse.database,
+        "DATA_PLATFORM_LANDING": landing.root,
+        "DATA_PLATFORM_EXPORTS": str(root / "exports"),
+        "DATA_PLATFORM_LABELING": str(root / "labeling"),
+        "DATA_PLATFORM_REPORTS": str(root / "reports"),
+        "DATA_PLATFORM_SETTLE_SECONDS": "0",
+        "DATA_PLATFORM_DUCKDB_MEMORY": "1GB",
+        "DATA_PLATFORM_DUCKDB_THREADS": "2",
+        "DATA_PLATFORM_SENSORS": "stopped",
+        "DATA_PLATFORM_MODE": "production",
+        "DATA_PLATFORM_PSEUDONYM_KEY": KEY,
     }
     logs = root / "logs"
     logs.mkdir()
@@ -89,8 +102,17 @@ def twice(tmp_path_factory):
     runs += _run_pipeline(env, (days[0], days[-1]), logs, 2)
     second = digest_tables(warehouse.database)
     outputs_second = {name: _files(root / name) for name in ("exports", "labeling")}
-    return {"root": root, "warehouse": warehouse.database, "first": first, "second": second, "runs": runs,
-            "outputs": (outputs_first, outputs_second), "home": home, "logs": logs, "copy": root / "first.duckdb"}
+    return {
+        "root": root,
+        "warehouse": warehouse.database,
+        "first": first,
+        "second": second,
+        "runs": runs,
+        "outputs": (outputs_first, outputs_second),
+        "home": home,
+        "logs": logs,
+        "copy": root / "first.duckdb",
+    }
 
 
 # Tables that a second pass changes although no input changed; each is reported in docs/reliability.md.
@@ -112,16 +134,29 @@ def test_materializing_the_whole_graph_twice_gives_identical_tables(twice):
     assert len(first) >= 20 and set(first) == set(second)
     differing = {t: differing_columns(twice["copy"], twice["warehouse"], t) for t in first if first[t] != second[t]}
     assert set(differing) == KNOWN_NOT_IDEMPOTENT, differing
-    assert all(n > 0 for t, (n, _) in first.items()
-               if t in ("raw.events", "clean.events", "labels.ctr_examples", "labels.review_examples",
-                        "splits.ctr_examples", "splits.review_examples", "splits.exports"))
+    assert all(
+        n > 0
+        for t, (n, _) in first.items()
+        if t
+        in (
+            "raw.events",
+            "clean.events",
+            "labels.ctr_examples",
+            "labels.review_examples",
+            "splits.ctr_examples",
+            "splits.review_examples",
+            "splits.exports",
+        )
+    )
     con = duckdb.connect()
     try:
         con.execute(f"ATTACH '{twice['copy']}' AS a (READ_ONLY)")
         con.execute(f"ATTACH '{twice['warehouse']}' AS b (READ_ONLY)")
         batches = [r[0] for r in con.execute("SELECT DISTINCT batch_id FROM a.labels.tasks").fetchall()]
-        kept = con.execute("SELECT count(*) FROM (SELECT * EXCLUDE (created_at) FROM a.labels.tasks EXCEPT ALL "
-                           "SELECT * EXCLUDE (created_at) FROM b.labels.tasks)").fetchone()[0]
+        kept = con.execute(
+            "SELECT count(*) FROM (SELECT * EXCLUDE (created_at) FROM a.labels.tasks EXCEPT ALL "
+            "SELECT * EXCLUDE (created_at) FROM b.labels.tasks)"
+        ).fetchone()[0]
     finally:
         con.close()
     assert batches == ["batch-0001"] and kept == 0
@@ -137,20 +172,30 @@ def test_the_excluded_columns_are_only_run_ids_and_processing_times(twice):
     ignore, so a new run-dependent column has to be a deliberate, reviewed choice."""
     con = duckdb.connect(twice["warehouse"], read_only=True)
     try:
-        excluded = sorted(f"{t}.{c}" for t, cols in table_columns(con).items() for c, d in cols
-                          if is_run_dependent(c, d))
+        excluded = sorted(
+            f"{t}.{c}" for t, cols in table_columns(con).items() for c, d in cols if is_run_dependent(c, d)
+        )
     finally:
         con.close()
     assert all(c.endswith("run_id") or c.split(".")[-1] in RUN_TIMESTAMPS for c in excluded)
     assert "privacy.consent_history.effective_at" not in excluded  # data, not a processing time
     assert "labels.annotations.created_at" not in excluded  # Label Studio's text: data
-    assert {"raw.events.ingested_at", "raw.events.run_id", "clean.events.clean_run_id",
-            "labels.ctr_examples.labeled_at"} <= set(excluded)
+    assert {
+        "raw.events.ingested_at",
+        "raw.events.run_id",
+        "clean.events.clean_run_id",
+        "labels.ctr_examples.labeled_at",
+    } <= set(excluded)
 
 
 def _needles() -> list[bytes]:
-    return [KEY.encode(), KEY.encode().hex().encode(), base64.b64encode(KEY.encode()),
-            json.dumps(KEY).encode(), KEY.encode("utf-16-le")]
+    return [
+        KEY.encode(),
+        KEY.encode().hex().encode(),
+        base64.b64encode(KEY.encode()),
+        json.dumps(KEY).encode(),
+        KEY.encode("utf-16-le"),
+    ]
 
 
 def test_the_pseudonym_key_comes_from_the_environment_and_never_leaks(twice):
@@ -161,13 +206,15 @@ def test_the_pseudonym_key_comes_from_the_environment_and_never_leaks(twice):
     con = duckdb.connect(twice["warehouse"], read_only=True)
     try:
         raw_anon, anon = con.execute(
-            "SELECT r.anon_id, c.anon_id FROM raw.events r JOIN clean.events c USING (event_id) LIMIT 1").fetchone()
+            "SELECT r.anon_id, c.anon_id FROM raw.events r JOIN clean.events c USING (event_id) LIMIT 1"
+        ).fetchone()
         texts = []
         for table, columns in table_columns(con).items():
             for column, dtype in columns:
                 if dtype in ("VARCHAR", "JSON") or dtype.endswith("[]") or dtype.startswith("MAP"):
-                    hits = con.execute(f'SELECT count(*) FROM {table} WHERE contains("{column}"::VARCHAR, ?)',
-                                       [KEY]).fetchone()[0]
+                    hits = con.execute(
+                        f'SELECT count(*) FROM {table} WHERE contains("{column}"::VARCHAR, ?)', [KEY]
+                    ).fetchone()[0]
                     if hits:
                         texts.append(f"{table}.{column}")
     finally:
@@ -175,10 +222,16 @@ def test_the_pseudonym_key_comes_from_the_environment_and_never_leaks(twice):
     assert anon == pseudonymise(raw_anon, KEY)  # the key really came from the environment
     assert texts == []
     scanned, leaks = 0, []
-    places = [twice["home"], twice["logs"], twice["root"] / "exports", twice["root"] / "labeling",
-              twice["root"] / "reports", Path(twice["warehouse"]).parent]
+    places = [
+        twice["home"],
+        twice["logs"],
+        twice["root"] / "exports",
+        twice["root"] / "labeling",
+        twice["root"] / "reports",
+        Path(twice["warehouse"]).parent,
+    ]
     for place in places:
-        for path in ([place] if place.is_file() else place.rglob("*")):
+        for path in [place] if place.is_file() else place.rglob("*"):
             if path.is_file() and "landing" not in path.parts:
                 data = path.read_bytes()
                 scanned += 1
@@ -191,10 +244,21 @@ def test_the_pseudonym_key_comes_from_the_environment_and_never_leaks(twice):
 def test_production_mode_without_a_key_fails_at_startup_with_a_clear_message(tmp_path):
     """No key in production mode: loading the definitions fails, naming the variable to set, before any
     run can write pseudonyms with a key from the code."""
-    env = child_env({"DATA_PLATFORM_MODE": "production", "DATA_PLATFORM_PSEUDONYM_KEY": "",
-                     "DATA_PLATFORM_WAREHOUSE": str(tmp_path / "w.duckdb")})
-    done = subprocess.run([sys.executable, "-c", "import data_platform.definitions"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = child_env(
+        {
+            "DATA_PLATFORM_MODE": "production",
+            "DATA_PLATFORM_PSEUDONYM_KEY": "",
+            "DATA_PLATFORM_WAREHOUSE": str(tmp_path / "w.duckdb"),
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", "import data_platform.definitions"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0
     assert "SettingError" in done.stderr and "DATA_PLATFORM_PSEUDONYM_KEY must be set" in done.stderr
     assert not (tmp_path / "w.duckdb").exists()
@@ -217,8 +281,12 @@ def test_database_credentials_are_read_from_the_environment_only():
         assert isinstance(db[field], dict) and set(db[field]) == {"env"}, (field, db[field])
     literal = re.compile(r"(password|passwd|secret|pseudonym_key)\s*[:=]\s*['\"][^'\"{$<][^'\"]{3,}['\"]", re.I)
     found = []
-    for path in [*(PROJECT_ROOT / "data_platform").rglob("*.py"), *(PROJECT_ROOT / "sql").rglob("*.sql"),
-                 *(PROJECT_ROOT / "deploy").rglob("*"), PROJECT_ROOT / "dagster_home" / "dagster.yaml"]:
+    for path in [
+        *(PROJECT_ROOT / "data_platform").rglob("*.py"),
+        *(PROJECT_ROOT / "sql").rglob("*.sql"),
+        *(PROJECT_ROOT / "deploy").rglob("*"),
+        PROJECT_ROOT / "dagster_home" / "dagster.yaml",
+    ]:
         if path.is_file():
             found += [f"{path.relative_to(PROJECT_ROOT)}: {m.group(0)}" for m in literal.finditer(path.read_text())]
     assert found == []

@@ -52,17 +52,24 @@ def write_big_day(path: Path, lines: int, *, malformed_every: int = 1000) -> int
 
 
 def ingest_in_child(tmp_path: Path, memory_limit: str, threads: int = 2, timeout: float = 600):
-    spec = {"warehouse": str(tmp_path / "warehouse.duckdb"), "landing": str(tmp_path / "landing"),
-            "assets": ["raw_ingestion"], "partition_range": [DAY, DAY], "memory_limit": memory_limit,
-            "threads": threads}
+    spec = {
+        "warehouse": str(tmp_path / "warehouse.duckdb"),
+        "landing": str(tmp_path / "landing"),
+        "assets": ["raw_ingestion"],
+        "partition_range": [DAY, DAY],
+        "memory_limit": memory_limit,
+        "threads": threads,
+    }
     return run_child(spec, tmp_path / "child", kill_at_pause=False, timeout=timeout)
 
 
 def _counts(db: Path) -> tuple[int, int, int]:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute("SELECT (SELECT sum(lines) FROM raw.files), (SELECT count(*) FROM raw.events), "
-                           "(SELECT count(*) FROM raw.quarantine)").fetchone()
+        return con.execute(
+            "SELECT (SELECT sum(lines) FROM raw.files), (SELECT count(*) FROM raw.events), "
+            "(SELECT count(*) FROM raw.quarantine)"
+        ).fetchone()
     finally:
         con.close()
 
@@ -73,8 +80,11 @@ SIGABRT_AT_EXIT = -6
 
 
 def _check_run(child, tmp_path: Path, lines: int, rss_bound_mb: int) -> dict:
-    figures = {"seconds": round(child.seconds, 1), "peak_rss_mb": round(max(child.peak_rss_kb, child.hwm_kb) / 1024),
-               "returncode": child.returncode}
+    figures = {
+        "seconds": round(child.seconds, 1),
+        "peak_rss_mb": round(max(child.peak_rss_kb, child.hwm_kb) / 1024),
+        "returncode": child.returncode,
+    }
     print(f"\nreliability figures: {figures}")
     assert child.returncode != -9, "killed (SIGKILL: the kernel's OOM killer?)"
     assert child.returncode == 0, f"the run failed:\n{child.stdout[-3000:]}\n{child.stderr[-3000:]}"

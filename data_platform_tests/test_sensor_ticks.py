@@ -62,15 +62,18 @@ def test_a_tick_stores_its_cursor_tick_and_state_where_the_daemon_reads_them(ins
     assert second.runs == [] and second.skip_message == "1 request(s) already made"
 
     # the daemon finds sensor states by selector (code location of workspace.yaml, the repository, the name)
-    selector_id = InstigatorSelector(location_name="data_platform", repository_name="__repository__",
-                                     name="toy_sensor").get_id()
+    selector_id = InstigatorSelector(
+        location_name="data_platform", repository_name="__repository__", name="toy_sensor"
+    ).get_id()
     states = {s.selector_id: s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)}
     state = states[selector_id]
     assert json.loads(state.instigator_data.cursor) == {"n": 1}
     assert state.instigator_data.last_tick_success_timestamp is not None
     ticks = instance.get_ticks(state.instigator_origin_id, selector_id)
     assert [(t.status, t.skip_reason) for t in ticks] == [
-        (TickStatus.SKIPPED, "1 request(s) already made"), (TickStatus.SUCCESS, None)]
+        (TickStatus.SKIPPED, "1 request(s) already made"),
+        (TickStatus.SUCCESS, None),
+    ]
     assert ticks[1].run_ids == [run.run_id]
 
 
@@ -102,7 +105,7 @@ def test_partitions_end_on_the_configured_last_day_or_run_to_today(monkeypatch):
     keys = _daily_partitions().get_partition_keys()
     assert keys[0] == "2026-11-01" and keys[-1] == "2026-11-11" and len(keys) == 11
     monkeypatch.delenv("DATA_PLATFORM_END_DATE")
-    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
     assert _daily_partitions().get_partition_keys()[-1] == today
     monkeypatch.setenv("DATA_PLATFORM_END_DATE", "11/11/2026")
     with pytest.raises(ValueError, match="YYYY-MM-DD"):

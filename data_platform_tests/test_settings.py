@@ -9,15 +9,23 @@ import dagster as dg
 import duckdb
 import pytest
 
-from data_platform.ingestion.assets import raw_ingestion
 from data_platform.base.pseudonyms import DEV_KEY, PseudonymKeyError, key_status, pseudonym_key
+from data_platform.ingestion.assets import raw_ingestion
 from data_platform.resources import LandingZone, SettingError, check_settings, transaction
 from data_platform_tests.reliability_support import PROJECT_ROOT, child_env
 
-ALL_SETTINGS = ("DATA_PLATFORM_WAREHOUSE", "DATA_PLATFORM_LANDING", "DATA_PLATFORM_DUCKDB_MEMORY",
-                "DATA_PLATFORM_DUCKDB_THREADS", "DATA_PLATFORM_START_DATE", "DATA_PLATFORM_SENSORS",
-                "DATA_PLATFORM_SETTLE_SECONDS", "DATA_PLATFORM_MAX_LINE_BYTES", "DATA_PLATFORM_MODE",
-                "DATA_PLATFORM_PSEUDONYM_KEY")
+ALL_SETTINGS = (
+    "DATA_PLATFORM_WAREHOUSE",
+    "DATA_PLATFORM_LANDING",
+    "DATA_PLATFORM_DUCKDB_MEMORY",
+    "DATA_PLATFORM_DUCKDB_THREADS",
+    "DATA_PLATFORM_START_DATE",
+    "DATA_PLATFORM_SENSORS",
+    "DATA_PLATFORM_SETTLE_SECONDS",
+    "DATA_PLATFORM_MAX_LINE_BYTES",
+    "DATA_PLATFORM_MODE",
+    "DATA_PLATFORM_PSEUDONYM_KEY",
+)
 
 
 @pytest.fixture
@@ -56,8 +64,12 @@ def test_an_unusable_setting_stops_the_load_with_its_name_and_value(clean_env, n
 
 def test_every_problem_is_listed_at_once_and_good_values_pass(clean_env):
     check_settings()  # the defaults
-    for name, value in (("DATA_PLATFORM_SETTLE_SECONDS", "0"), ("DATA_PLATFORM_DUCKDB_THREADS", "2"),
-                        ("DATA_PLATFORM_MAX_LINE_BYTES", "65536"), ("DATA_PLATFORM_SENSORS", "STOPPED")):
+    for name, value in (
+        ("DATA_PLATFORM_SETTLE_SECONDS", "0"),
+        ("DATA_PLATFORM_DUCKDB_THREADS", "2"),
+        ("DATA_PLATFORM_MAX_LINE_BYTES", "65536"),
+        ("DATA_PLATFORM_SENSORS", "STOPPED"),
+    ):
         clean_env.setenv(name, value)
     check_settings()
     zone = LandingZone.from_env()
@@ -82,17 +94,26 @@ def test_a_short_pseudonym_key_is_an_error_in_demo_mode_too(clean_env):
 
 @pytest.mark.slow
 def test_the_definitions_refuse_to_load_with_a_bad_setting():
-    done = subprocess.run([sys.executable, "-c", "import data_platform.definitions"], cwd=PROJECT_ROOT,
-                          env=child_env({"DATA_PLATFORM_SETTLE_SECONDS": "inf"}), capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", "import data_platform.definitions"],
+        cwd=PROJECT_ROOT,
+        env=child_env({"DATA_PLATFORM_SETTLE_SECONDS": "inf"}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0
     assert "DATA_PLATFORM_SETTLE_SECONDS='inf' is not usable" in done.stderr
 
 
 def test_a_missing_landing_folder_fails_the_run_and_says_which(warehouse, tmp_path):
     missing = tmp_path / "no-such-landing"
-    result = dg.materialize([raw_ingestion], partition_key="2026-11-02", raise_on_error=False,
-                            resources={"warehouse": warehouse, "landing": LandingZone(root=str(missing))})
+    result = dg.materialize(
+        [raw_ingestion],
+        partition_key="2026-11-02",
+        raise_on_error=False,
+        resources={"warehouse": warehouse, "landing": LandingZone(root=str(missing))},
+    )
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert str(missing) in failure.step_failure_data.error.cause.message

@@ -45,9 +45,12 @@ URL_FORMS = [
 def _rule_hits(rule, texts: list[str]) -> set[int]:
     """Indices of ``texts`` (reviews from distinct devices on one day) that ``rule`` matches."""
     con = duckdb.connect()
-    con.execute("CREATE TEMP TABLE day_events AS SELECT i::VARCHAR AS event_id, 'review' AS event_type, "
-                "'d' || i AS anon_id, DATE '2026-11-02' AS event_date, t AS text "
-                "FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS u(t, i)", [texts])
+    con.execute(
+        "CREATE TEMP TABLE day_events AS SELECT i::VARCHAR AS event_id, 'review' AS event_type, "
+        "'d' || i AS anon_id, DATE '2026-11-02' AS event_date, t AS text "
+        "FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS u(t, i)",
+        [texts],
+    )
     return {int(r[0]) - 1 for r in con.execute(load_sql(rule.sql_name), rule.params).fetchall()}
 
 
@@ -57,8 +60,14 @@ def test_one_url_is_one_link_whatever_form_it_is_written_in():
     assert link_heavy in RULES
     assert _rule_hits(link_heavy, texts) == {i for i, (_, n) in enumerate(URL_FORMS) if n >= 2}
     con = duckdb.connect()
-    counted = [len(con.execute("SELECT regexp_extract_all(lower(?), ?, 1)", [t, link_heavy.params["link_pattern"]])
-                   .fetchone()[0]) for t in texts]
+    counted = [
+        len(
+            con.execute("SELECT regexp_extract_all(lower(?), ?, 1)", [t, link_heavy.params["link_pattern"]]).fetchone()[
+                0
+            ]
+        )
+        for t in texts
+    ]
     assert counted == [n for _, n in URL_FORMS]
     # version 1 stays identifiable in history: it took a single scheme + www URL for two links
     old = find_rule("link_heavy_review@1")
@@ -91,17 +100,54 @@ def _reviews() -> tuple[list[dict], set[str], set[str]]:
     spam_text = "Free gift cards here >>> www.free-giftcards-now.example.net <<< Make $500/day from home!"
     lines, help_ids, spam_ids = [], set(), set()
     for i in range(3):
-        lines.append(event(f"help-{i}", "review", ts=f"{DAY}T09:0{i}:00Z", anon_id=f"cust-{i}", text=help_text,
-                           rating=3, user_agent=CHROME))
+        lines.append(
+            event(
+                f"help-{i}",
+                "review",
+                ts=f"{DAY}T09:0{i}:00Z",
+                anon_id=f"cust-{i}",
+                text=help_text,
+                rating=3,
+                user_agent=CHROME,
+            )
+        )
         help_ids.add(f"help-{i}")
     for i in range(4):
-        lines.append(event(f"spam-{i}", "review", ts=f"{DAY}T10:0{i}:00Z", anon_id=f"spammer-{i}", text=spam_text,
-                           rating=5, user_agent=CHROME))
+        lines.append(
+            event(
+                f"spam-{i}",
+                "review",
+                ts=f"{DAY}T10:0{i}:00Z",
+                anon_id=f"spammer-{i}",
+                text=spam_text,
+                rating=5,
+                user_agent=CHROME,
+            )
+        )
         spam_ids.add(f"spam-{i}")
-    lines.append(event("one-url", "review", ts=f"{DAY}T11:00:00Z", anon_id="cust-9", rating=2, user_agent=CHROME,
-                       text="Broke in a week and http://www.example-shop.com/support.asp did not help."))
-    lines += [event(f"plain-{i}", "review", ts=f"{DAY}T12:0{i}:00Z", anon_id=f"plain-{i}", rating=5,
-                    text="Great quality, arrived fast.", user_agent=CHROME) for i in range(6)]
+    lines.append(
+        event(
+            "one-url",
+            "review",
+            ts=f"{DAY}T11:00:00Z",
+            anon_id="cust-9",
+            rating=2,
+            user_agent=CHROME,
+            text="Broke in a week and http://www.example-shop.com/support.asp did not help.",
+        )
+    )
+    lines += [
+        event(
+            f"plain-{i}",
+            "review",
+            ts=f"{DAY}T12:0{i}:00Z",
+            anon_id=f"plain-{i}",
+            rating=5,
+            text="Great quality, arrived fast.",
+            user_agent=CHROME,
+        )
+        for i in range(6)
+    ]
     return lines, help_ids, spam_ids
 
 
@@ -113,15 +159,23 @@ def _void(warehouse, ref: str) -> None:
 def test_the_wrong_version_removes_genuine_reviews_its_correction_only_the_spam(tmp_path, monkeypatch):
     lines, help_ids, spam_ids = _reviews()
     defs, warehouse = jobs_world(tmp_path, monkeypatch, lines)
-    (tmp_path / "landing" / "events" / "manifest-test.json").write_text(json.dumps(
-        {"bots": {"anon_ids": []}, "reviews": {"spam_event_ids": sorted(spam_ids)}}))
-    removed = lambda: dict(query(warehouse, "SELECT event_id, rule_id || '@' || rule_version "  # noqa: E731
-                                            "FROM clean.filtered_events"))
+    (tmp_path / "landing" / "events" / "manifest-test.json").write_text(
+        json.dumps({"bots": {"anon_ids": []}, "reviews": {"spam_event_ids": sorted(spam_ids)}})
+    )
 
-    quality = materializations(run_job(defs, "daily_pipeline", DAY))["clean/filtered_events"]["spam_rule_quality"].value
+    def removed() -> dict:
+        return dict(query(warehouse, "SELECT event_id, rule_id || '@' || rule_version FROM clean.filtered_events"))
+
+    quality = materializations(run_job(defs, "daily_pipeline", DAY))["clean/filtered_events"]
+    quality = quality["spam_rule_quality"].value
     assert removed() == {i: "repeated_review_with_link@1" for i in help_ids | spam_ids}
-    assert quality["repeated_review_with_link@1"] == {"flagged": 7, "spam_flagged": 4, "precision": round(4 / 7, 4),
-                                                      "recall": 1.0, "spam_reviews": 4}
+    assert quality["repeated_review_with_link@1"] == {
+        "flagged": 7,
+        "spam_flagged": 4,
+        "precision": round(4 / 7, 4),
+        "recall": 1.0,
+        "spam_reviews": 4,
+    }
 
     _void(warehouse, "repeated_review_with_link@1")
     quality = materializations(run_job(defs, "daily_pipeline", DAY))["clean/filtered_events"]["spam_rule_quality"].value
@@ -155,17 +209,27 @@ def test_spam_that_reaches_the_labeled_reviews_fails_the_blocking_check(tmp_path
 def test_a_wrong_rule_version_that_removed_nothing_yet_can_still_be_invalidated(tmp_path, monkeypatch):
     lines, _, spam_ids = _reviews()
     later = [line for line in lines if line["event_id"] in spam_ids]  # the campaign comes after the invalidation
-    defs, warehouse = jobs_world(tmp_path, monkeypatch, [line for line in lines if line["event_id"] not in spam_ids
-                                                          and not line["event_id"].startswith("help")])
+    defs, warehouse = jobs_world(
+        tmp_path,
+        monkeypatch,
+        [line for line in lines if line["event_id"] not in spam_ids and not line["event_id"].startswith("help")],
+    )
     run_job(defs, "daily_pipeline", DAY)
     launched = []
-    result = run_invalidation(lambda read_only: duckdb.connect(warehouse.database, read_only=read_only), "rule",
-                              "repeated_review_with_link@1", "takes the shop's help links for promotion", "tester",
-                              lambda args: launched.append(args) or 0, dt.date(2026, 11, 1))
+    result = run_invalidation(
+        lambda read_only: duckdb.connect(warehouse.database, read_only=read_only),
+        "rule",
+        "repeated_review_with_link@1",
+        "takes the shop's help links for promotion",
+        "tester",
+        lambda args: launched.append(args) or 0,
+        dt.date(2026, 11, 1),
+    )
     assert launched == [] and result["days"] == [] and result["remaining"] == {}
     assert query(warehouse, "SELECT status FROM provenance.invalidations") == [("applied",)]
     # from the next cleaning on, the correction runs
     write_lines(tmp_path / "landing" / "events" / DAY / "part-1.jsonl", later)
     run_job(defs, "daily_pipeline", DAY)
     assert set(query(warehouse, "SELECT DISTINCT rule_id || '@' || rule_version FROM clean.filtered_events")) == {
-        ("repeated_review_with_link@2",)}
+        ("repeated_review_with_link@2",)
+    }

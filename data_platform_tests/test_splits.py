@@ -11,22 +11,22 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pyarrow.parquet as pq
 import pandas as pd
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from data_platform.cleaning.assets import clean_layer
 from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import ctr_examples
+from data_platform.resources import Warehouse
 from data_platform.splits.assets import (
     SPLIT_ASSETS,
     build_export_asset,
     build_split_asset,
     ctr_train_balanced,
 )
-from data_platform.resources import Warehouse
 from data_platform.splits.export import export_columns
 from data_platform.splits.split import CTR, DATASETS, split_report
 from data_platform_tests.conftest import generated_world
@@ -36,8 +36,9 @@ CTR_ASSETS = [SPLIT_ASSETS[0], ctr_train_balanced, build_export_asset(CTR)]
 
 def _daily(warehouse, landing, first: str, last: str):
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-    assert dg.materialize([raw_ingestion, clean_layer, ctr_examples], resources={
-        "warehouse": warehouse, "landing": landing}, tags=tags).success
+    assert dg.materialize(
+        [raw_ingestion, clean_layer, ctr_examples], resources={"warehouse": warehouse, "landing": landing}, tags=tags
+    ).success
 
 
 def _publish(warehouse, run_config=None):
@@ -46,9 +47,13 @@ def _publish(warehouse, run_config=None):
 
 def _split_map(path: Path) -> dict[str, str]:
     con = duckdb.connect()
-    return dict(con.execute(f"SELECT example_id, regexp_extract(filename, '([a-z]+)[.]parquet$', 1) "
-                            f"FROM read_parquet(['{path}/train.parquet', '{path}/dev.parquet', '{path}/test.parquet'], "
-                            f"filename = true)").fetchall())
+    return dict(
+        con.execute(
+            f"SELECT example_id, regexp_extract(filename, '([a-z]+)[.]parquet$', 1) "
+            f"FROM read_parquet(['{path}/train.parquet', '{path}/dev.parquet', '{path}/test.parquet'], "
+            f"filename = true)"
+        ).fetchall()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +85,11 @@ def test_checks_pass_and_the_export_is_readable_everywhere(published):
     result = published["first"]
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert {name: c.passed for name, c in checks.items() if name != "fairness"} == {
-        "split_ratios": True, "label_balance": True, "no_leakage": True, "synthetic_only_in_train": True}
+        "split_ratios": True,
+        "label_balance": True,
+        "no_leakage": True,
+        "synthetic_only_in_train": True,
+    }
     # fairness is a WARN check: at this small scale a country's share may wander between splits
     assert checks["fairness"].severity == dg.AssetCheckSeverity.WARN
     split_meta = meta(result, "splits__ctr_examples")
@@ -102,9 +111,14 @@ def test_checks_pass_and_the_export_is_readable_everywhere(published):
     assert abs(card["label_share"]["train"]["1"] - card["label_share"]["all"]["1"]) <= CTR.label_tolerance
     assert "# Dataset card: ctr_examples" in (path / "card.md").read_text()
     # persons never cross splits, in the files too
-    groups = duckdb.connect().execute(
-        f"SELECT count(*) FROM (SELECT group_key FROM read_parquet('{path}/[tdt]*.parquet', filename = true) "
-        f"WHERE filename NOT LIKE '%balanced%' GROUP BY 1 HAVING count(DISTINCT filename) > 1)").fetchone()[0]
+    groups = (
+        duckdb.connect()
+        .execute(
+            f"SELECT count(*) FROM (SELECT group_key FROM read_parquet('{path}/[tdt]*.parquet', filename = true) "
+            f"WHERE filename NOT LIKE '%balanced%' GROUP BY 1 HAVING count(DISTINCT filename) > 1)"
+        )
+        .fetchone()[0]
+    )
     assert groups == 0
 
 
@@ -130,7 +144,9 @@ def test_synthetic_rows_stay_in_train(published):
 def test_republishing_unchanged_data_writes_no_new_version(published):
     again = _publish(published["warehouse"])
     assert meta(again, "exports__ctr_examples")["new_version"] is False
-    assert meta(again, "exports__ctr_examples")["version"] == meta(published["first"], "exports__ctr_examples")["version"]
+    assert (
+        meta(again, "exports__ctr_examples")["version"] == meta(published["first"], "exports__ctr_examples")["version"]
+    )
 
 
 def test_one_more_day_keeps_every_earlier_example_in_its_split(published):
@@ -152,8 +168,9 @@ def test_one_more_day_keeps_every_earlier_example_in_its_split(published):
 
 def test_a_leaky_feature_fails_the_leakage_check(published):
     leaky = dataclasses.replace(CTR, features=(*CTR.features, "click_delay_s"))
-    result = dg.materialize([build_split_asset(leaky)], resources={"warehouse": published["warehouse"]},
-                            raise_on_error=False)
+    result = dg.materialize(
+        [build_split_asset(leaky)], resources={"warehouse": published["warehouse"]}, raise_on_error=False
+    )
     check = {c.check_name: c for c in result.get_asset_check_evaluations()}["no_leakage"]
     assert not check.passed and check.metadata["leaky_features"].value == "click_delay_s"
     with pytest.raises(ValueError):
@@ -164,12 +181,18 @@ def test_balance_allowances_widen_only_with_what_chance_explains():
     from data_platform.splits.split import SplitReport
 
     def report(concentration):
-        return SplitReport(examples=10_000, by_split={"train": 7000, "dev": 1500, "test": 1500},
-                           share_by_split={"train": 0.70, "dev": 0.15, "test": 0.15},
-                           label_share={"all": {"1": 0.10}, "train": {"1": 0.10}, "dev": {"1": 0.16}, "test": {"1": 0.04}},
-                           groups_in_several_splits=0, devices_in_several_splits=0, duplicate_examples=0,
-                           leaky_features=[],
-                           concentration=concentration)
+        return SplitReport(
+            examples=10_000,
+            by_split={"train": 7000, "dev": 1500, "test": 1500},
+            share_by_split={"train": 0.70, "dev": 0.15, "test": 0.15},
+            label_share={"all": {"1": 0.10}, "train": {"1": 0.10}, "dev": {"1": 0.16}, "test": {"1": 0.04}},
+            groups_in_several_splits=0,
+            devices_in_several_splits=0,
+            duplicate_examples=0,
+            leaky_features=[],
+            concentration=concentration,
+        )
+
     # many small persons: a 10-point miss on train is a real problem
     assert [p.split(":")[0] for p in report(0.0001).ratio_problems((0.6, 0.2, 0.2), 0.06)] == ["train"]
     # a few dominant persons: 3 sd of r(1 - r) sum(w^2) = 0.147 on train covers it
@@ -178,24 +201,35 @@ def test_balance_allowances_widen_only_with_what_chance_explains():
     assert [p.split(":")[0] for p in report(0.0001).label_problems(0.01)] == ["dev 1", "test 1"]
 
 
-@pytest.mark.parametrize(("rows", "persons", "devices", "duplicates"), [
-    # a person in two splits (and so their device), one example twice
-    ([("a", "p1", "d1", "train"), ("b", "p1", "d1", "test"), ("c", "p2", "d2", "dev"), ("c", "p2", "d2", "dev")],
-     1, 1, 1),
-    # a device whose examples carry two person keys (keyed on different days) and sit in two splits: no
-    # person is in two splits, yet the device is, and the blocking check must fail
-    ([("a", "a:d1", "d1", "train"), ("b", "u:x", "d1", "test"), ("c", "u:y", "d2", "dev")], 0, 1, 0),
-])
+@pytest.mark.parametrize(
+    ("rows", "persons", "devices", "duplicates"),
+    [
+        # a person in two splits (and so their device), one example twice
+        (
+            [("a", "p1", "d1", "train"), ("b", "p1", "d1", "test"), ("c", "p2", "d2", "dev"), ("c", "p2", "d2", "dev")],
+            1,
+            1,
+            1,
+        ),
+        # a device whose examples carry two person keys (keyed on different days) and sit in two splits: no
+        # person is in two splits, yet the device is, and the blocking check must fail
+        ([("a", "a:d1", "d1", "train"), ("b", "u:x", "d1", "test"), ("c", "u:y", "d2", "dev")], 0, 1, 0),
+    ],
+)
 def test_split_report_sees_a_person_or_a_device_in_two_splits(rows, persons, devices, duplicates):
     con = duckdb.connect()
     con.execute("CREATE SCHEMA splits")
-    con.execute("CREATE TABLE splits.ctr_examples (example_id VARCHAR, group_key VARCHAR, device_key VARCHAR, "
-                "label VARCHAR, split VARCHAR)")
+    con.execute(
+        "CREATE TABLE splits.ctr_examples (example_id VARCHAR, group_key VARCHAR, device_key VARCHAR, "
+        "label VARCHAR, split VARCHAR)"
+    )
     con.executemany("INSERT INTO splits.ctr_examples VALUES (?, ?, ?, '0', ?)", rows)
     report = split_report(con, DATASETS["ctr_examples"])
     assert (report.groups_in_several_splits, report.devices_in_several_splits, report.duplicate_examples) == (
-        persons, devices, duplicates)
-
+        persons,
+        devices,
+        duplicates,
+    )
 
 
 def test_too_few_real_clicks_give_no_synthetic_rows_and_the_card_says_so(published, tmp_path, monkeypatch):
@@ -205,9 +239,12 @@ def test_too_few_real_clicks_give_no_synthetic_rows_and_the_card_says_so(publish
     with duckdb.connect(str(copy), read_only=True) as con:
         [(real_clicks,)] = con.execute(
             "SELECT count(*) FROM splits.ctr_examples s JOIN labels.ctr_examples e ON e.impression_id = s.example_id "
-            "WHERE s.split = 'train' AND e.label = 1").fetchall()
-    result = _publish(Warehouse(database=str(copy), memory_limit="1GB", threads=2), {"ops": {
-        "splits__ctr_examples_train_balanced": {"config": {"min_real_minority": real_clicks + 1}}}})
+            "WHERE s.split = 'train' AND e.label = 1"
+        ).fetchall()
+    result = _publish(
+        Warehouse(database=str(copy), memory_limit="1GB", threads=2),
+        {"ops": {"splits__ctr_examples_train_balanced": {"config": {"min_real_minority": real_clicks + 1}}}},
+    )
     balanced = meta(result, "splits__ctr_examples_train_balanced")
     assert (balanced["synthetic_rows"], balanced["real_minority_rows"]) == (0, real_clicks)
     assert f"too few real rows to synthesize from ({real_clicks} < min_rows={real_clicks + 1})" in balanced["note"]

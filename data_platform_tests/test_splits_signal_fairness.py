@@ -156,11 +156,10 @@ def test_auc_with_string_labels_single_class_and_multiclass():
     y = np.where(is_spam, "spam", "ham")
     x = rng.normal(size=n) + is_spam
     # default positive is the larger class name ("spam"); naming "ham" only flips the direction
-    assert single_feature_auc_with_direction(x, y, "numeric") == (
-        pytest.approx(roc_auc_score(is_spam, x)), "higher"
-    )
+    assert single_feature_auc_with_direction(x, y, "numeric") == (pytest.approx(roc_auc_score(is_spam, x)), "higher")
     assert single_feature_auc_with_direction(x, y, "numeric", positive="ham") == (
-        pytest.approx(roc_auc_score(is_spam, x)), "lower"
+        pytest.approx(roc_auc_score(is_spam, x)),
+        "lower",
     )
     with pytest.raises(ValueError):
         single_feature_auc(x, y, "numeric", positive="eggs")

@@ -20,12 +20,14 @@ def frame(n_major=300, n_minor=40, seed=7, nan_share=0.25):
     labels = np.array(["neg"] * n_major + ["pos"] * n_minor, dtype=object)
     rng.shuffle(labels)
     pos = labels == "pos"
-    numeric = np.column_stack([
-        rng.normal(0, 1, n) + 2.0 * pos,
-        rng.normal(100, 30, n),
-        rng.poisson(4, n).astype(float),
-        rng.normal(-5, 0.1, n),
-    ])
+    numeric = np.column_stack(
+        [
+            rng.normal(0, 1, n) + 2.0 * pos,
+            rng.normal(100, 30, n),
+            rng.poisson(4, n).astype(float),
+            rng.normal(-5, 0.1, n),
+        ]
+    )
     numeric[rng.random(n) < nan_share, GAPPY] = np.nan
     categorical = np.column_stack([rng.choice(["de", "fr", "us"], n), rng.choice(["web", "app"], n)]).astype(object)
     ids = np.array([f"row-{i:04d}" for i in range(n)])

@@ -39,16 +39,35 @@ import pytest
 
 from data_platform_tests.conftest import generated_world
 from data_platform_tests.processes import (
-    ARTIFACTS, BIN, daemon, free_port, platform_env, requires_peer, run_cli, runs_of, wait_for_runs, wait_for_webserver,
-    wait_until, webserver,
+    ARTIFACTS,
+    BIN,
+    daemon,
+    free_port,
+    platform_env,
+    requires_peer,
+    run_cli,
+    runs_of,
+    wait_for_runs,
+    wait_for_webserver,
+    wait_until,
+    webserver,
 )
-
 
 CHROMIUM = Path("/usr/bin/chromium")
 # a missing chromium skips the module locally and fails it under CI=true
-pytestmark = [pytest.mark.slow, requires_peer(CHROMIUM.exists(), f"Debian's chromium ({CHROMIUM})", "run .ci/setup_browser.sh")]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+pytestmark = [
+    pytest.mark.slow,
+    requires_peer(CHROMIUM.exists(), f"Debian's chromium ({CHROMIUM})", "run .ci/setup_browser.sh"),
+]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 SCREENSHOTS = ARTIFACTS / "screenshots"
 LOCATION = "data_platform"
 DAY = "2026-11-02"
@@ -70,7 +89,8 @@ def _post(port: int, query: str, variables: dict) -> dict:
     import urllib.request
 
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query, "variables": variables}).encode(),
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -118,19 +138,32 @@ def test_ui_shows_groups_assets_checks_and_row_counts(tmp_path, screenshots):
     from playwright.sync_api import sync_playwright
 
     landing, warehouse, _ = generated_world(tmp_path, days=1, events_per_day=200, seed=11)
-    env = platform_env(tmp_path, home=tmp_path / "home", DATA_PLATFORM_LANDING=landing.root,
-                       DATA_PLATFORM_WAREHOUSE=warehouse.database,
-                       # the only run is the one this test submits, as a person would from the UI
-                       DATA_PLATFORM_SENSORS="stopped")
+    env = platform_env(
+        tmp_path,
+        home=tmp_path / "home",
+        DATA_PLATFORM_LANDING=landing.root,
+        DATA_PLATFORM_WAREHOUSE=warehouse.database,
+        # the only run is the one this test submits, as a person would from the UI
+        DATA_PLATFORM_SENSORS="stopped",
+    )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with webserver(env, port, tmp_path / "webserver.log") as web, daemon(env, tmp_path / "daemon.log") as dmn:
         wait_for_webserver(port, web)
-        launched = _post(port, LAUNCH, {"params": {
-            "selector": {"repositoryLocationName": LOCATION, "repositoryName": "__repository__",
-                         "jobName": "daily_pipeline"},
-            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DAY}]},
-        }})["launchRun"]
+        launched = _post(
+            port,
+            LAUNCH,
+            {
+                "params": {
+                    "selector": {
+                        "repositoryLocationName": LOCATION,
+                        "repositoryName": "__repository__",
+                        "jobName": "daily_pipeline",
+                    },
+                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DAY}]},
+                }
+            },
+        )["launchRun"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         [run] = wait_for_runs(env["DAGSTER_HOME"], 1, timeout=300, services=(web, dmn))
         assert run.status.value == "SUCCESS" and run.tags["dagster/partition"] == DAY
@@ -140,7 +173,9 @@ def test_ui_shows_groups_assets_checks_and_row_counts(tmp_path, screenshots):
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
         # the six lifecycle stages (later stages may add groups of their own)
         assert LIFECYCLE_GROUPS <= {n["groupName"] for n in nodes}
-        groups = {g: sorted(k for k, n in by_key.items() if n["groupName"] == g) for g in {n["groupName"] for n in nodes}}
+        groups = {
+            g: sorted(k for k, n in by_key.items() if n["groupName"] == g) for g in {n["groupName"] for n in nodes}
+        }
         assert {"raw/files", "raw/events", "raw/quarantine"} <= set(groups["ingestion"])
         assert {"clean/events", "clean/filtered_events", "clean/identity_map"} <= set(groups["cleaning"])
         checks = {k: n["assetChecksOrError"]["checks"] for k, n in by_key.items()}
@@ -203,8 +238,12 @@ def test_ui_shows_groups_assets_checks_and_row_counts(tmp_path, screenshots):
             finally:
                 browser.close()
     assert sorted(p.name for p in screenshots.glob("*.png")) == [
-        "01-global-lineage.png", "02-group-ingestion.png", "03-group-cleaning.png", "04-asset-raw-events.png",
-        "05-asset-raw-events-checks.png"]
+        "01-global-lineage.png",
+        "02-group-ingestion.png",
+        "03-group-cleaning.png",
+        "04-asset-raw-events.png",
+        "05-asset-raw-events-checks.png",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- the demo
@@ -258,10 +297,23 @@ def demo_ui(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo-ui")
     env = platform_env(root, home=root / "home", DATA_PLATFORM_END_DATE=DEMO_END)
     (root / "home" / "dagster.yaml").unlink()  # a new DAGSTER_HOME: the platform brings its own settings
-    run_cli([str(BIN / "data-platform"), "demo", "--events-per-day", "2000",
-             "--incident", f"cents_prices@{INCIDENT_DAY}", "--incident", "category_drift@2026-11-10"], env, timeout=1800)
-    assert (root / "home" / "dagster.yaml").read_text() == (Path(__file__).parents[1] / "dagster_home" /
-                                                           "dagster.yaml").read_text()
+    run_cli(
+        [
+            str(BIN / "data-platform"),
+            "demo",
+            "--events-per-day",
+            "2000",
+            "--incident",
+            f"cents_prices@{INCIDENT_DAY}",
+            "--incident",
+            "category_drift@2026-11-10",
+        ],
+        env,
+        timeout=1800,
+    )
+    assert (root / "home" / "dagster.yaml").read_text() == (
+        Path(__file__).parents[1] / "dagster_home" / "dagster.yaml"
+    ).read_text()
     demo_runs = {r.run_id for r in runs_of(env["DAGSTER_HOME"])}
     shutil.rmtree(DEMO_SCREENSHOTS, ignore_errors=True)
     DEMO_SCREENSHOTS.mkdir(parents=True)
@@ -340,8 +392,10 @@ def test_demo_every_asset_page_has_column_descriptions(demo_ui):
         except Exception:  # playwright's TimeoutError: no Columns table on the page
             missing[key] = "no Columns table"
             continue
-        rows = [[cell.inner_text().strip() for cell in row.locator("td").all()]
-                for row in table.first.locator("tbody tr").all()]
+        rows = [
+            [cell.inner_text().strip() for cell in row.locator("td").all()]
+            for row in table.first.locator("tbody tr").all()
+        ]
         undescribed = [cells[0].split("\n")[0] for cells in rows if len(cells) < 3 or not cells[2]]
         if not rows or undescribed:
             missing[key] = undescribed or "no columns"
@@ -377,8 +431,19 @@ def test_demo_backfill_page_shows_its_runs_and_partitions(demo_ui):
     """After the quiet window: a backfill as docs/backfills.md asks for it, run by the daemon, and its page."""
     demo_ui.quiet_window()
     page = demo_ui.page
-    done = run_cli([str(BIN / "data-platform"), "backfill", "--job", "ingest_raw_events",
-                    "--from", "2026-11-01", "--to", "2026-11-02"], demo_ui.env)
+    done = run_cli(
+        [
+            str(BIN / "data-platform"),
+            "backfill",
+            "--job",
+            "ingest_raw_events",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-02",
+        ],
+        demo_ui.env,
+    )
     backfill_id = re.search(r"backfill (\w+) of", done.stdout).group(1)
 
     def finished():

@@ -11,15 +11,14 @@ import dagster as dg
 import duckdb
 import pytest
 
+from data_platform.base.tables import at_least, validate_partition
+from data_platform.catalog import CONTRACTS
 from data_platform.cleaning.assets import clean_layer
-from data_platform.definitions import defs
+from data_platform.definitions import CONTRACT_CHECKS, defs
 from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import ctr_examples
 from data_platform.resources import LandingZone, Warehouse
-from data_platform.base.tables import at_least, validate_partition
-from data_platform.catalog import CONTRACTS
-from data_platform.definitions import CONTRACT_CHECKS
 from data_platform.validation.checks import build_contract_check
 
 RANGE = {"dagster/asset_partition_range_start": "2026-11-02", "dagster/asset_partition_range_end": "2026-11-03"}
@@ -32,8 +31,9 @@ def built(tmp_path_factory):
     landing = LandingZone(root=str(root / "landing"), settle_seconds=0)
     warehouse = Warehouse(database=str(root / "warehouse.duckdb"), memory_limit="1GB", threads=2)
     generate_logs(landing.root, start=dt.date(2026, 11, 2), days=2, events_per_day=4000, seed=21)
-    result = dg.materialize([raw_ingestion, clean_layer, ctr_examples], resources={"warehouse": warehouse, "landing": landing},
-                            tags=RANGE)
+    result = dg.materialize(
+        [raw_ingestion, clean_layer, ctr_examples], resources={"warehouse": warehouse, "landing": landing}, tags=RANGE
+    )
     assert result.success
     return {"root": root, "warehouse": warehouse, "landing": landing}
 
@@ -56,8 +56,11 @@ def _normal(typ: str) -> str:
 @pytest.mark.parametrize("contract", DAILY, ids=lambda c: c.table)
 def test_contract_columns_are_the_tables_columns(con, contract):
     schema, table = contract.table.split(".")
-    actual = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
-                         "ORDER BY column_index", [schema, table]).fetchall()
+    actual = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+        "ORDER BY column_index",
+        [schema, table],
+    ).fetchall()
     assert actual == [(n, _normal(t)) for n, t, _ in contract.columns]
 
 
@@ -68,39 +71,57 @@ def test_generated_data_meets_every_contract(con, contract):
 
 
 def test_violations_are_counted_per_check_with_a_sample(con):
-    con.execute("UPDATE clean.events SET position = 0 WHERE event_id IN "
-                "(SELECT event_id FROM clean.events WHERE event_type = 'impression' ORDER BY event_id LIMIT 3)")
-    con.execute("UPDATE clean.events SET person_key = 'anon-123' WHERE event_id IN "
-                "(SELECT event_id FROM clean.events WHERE event_type = 'login' ORDER BY event_id LIMIT 2)")
-    con.execute("INSERT INTO clean.events SELECT * FROM clean.events WHERE event_type = 'review' ORDER BY event_id LIMIT 1")
+    con.execute(
+        "UPDATE clean.events SET position = 0 WHERE event_id IN "
+        "(SELECT event_id FROM clean.events WHERE event_type = 'impression' ORDER BY event_id LIMIT 3)"
+    )
+    con.execute(
+        "UPDATE clean.events SET person_key = 'anon-123' WHERE event_id IN "
+        "(SELECT event_id FROM clean.events WHERE event_type = 'login' ORDER BY event_id LIMIT 2)"
+    )
+    con.execute(
+        "INSERT INTO clean.events SELECT * FROM clean.events WHERE event_type = 'review' ORDER BY event_id LIMIT 1"
+    )
     report = validate_partition(con, CONTRACTS["clean.events"], dt.date(2026, 11, 2), dt.date(2026, 11, 4))
     assert not report.passed
-    assert report.failures == {"position: >= 1": 3, "person_key: a keyed pseudonym p_<24 hex>": 2,
-                               "unique (event_id)": 1}
+    assert report.failures == {
+        "position: >= 1": 3,
+        "person_key: a keyed pseudonym p_<24 hex>": 2,
+        "unique (event_id)": 1,
+    }
     assert report.failing_rows == 5 and report.duplicate_keys == 1
     assert {s["check"] for s in report.sample} == set(report.failures)
     assert any(s.get("position") == 0 for s in report.sample)
 
 
 def test_row_checks_across_columns(con):
-    con.execute("UPDATE labels.ctr_examples SET click_event_id = NULL, click_delay_s = NULL WHERE impression_id IN "
-                "(SELECT impression_id FROM labels.ctr_examples WHERE label = 1 ORDER BY 1 LIMIT 4)")
-    con.execute("UPDATE labels.ctr_examples SET label = 2 WHERE impression_id IN "
-                "(SELECT impression_id FROM labels.ctr_examples WHERE label = 0 ORDER BY 1 LIMIT 1)")
+    con.execute(
+        "UPDATE labels.ctr_examples SET click_event_id = NULL, click_delay_s = NULL WHERE impression_id IN "
+        "(SELECT impression_id FROM labels.ctr_examples WHERE label = 1 ORDER BY 1 LIMIT 4)"
+    )
+    con.execute(
+        "UPDATE labels.ctr_examples SET label = 2 WHERE impression_id IN "
+        "(SELECT impression_id FROM labels.ctr_examples WHERE label = 0 ORDER BY 1 LIMIT 1)"
+    )
     report = validate_partition(con, CONTRACTS["labels.ctr_examples"], dt.date(2026, 11, 2), dt.date(2026, 11, 4))
     assert report.failures == {"row: label 1 has its click": 4, "label: in {0, 1}": 1}
-    con.execute("UPDATE raw.events SET position = NULL WHERE event_id IN "
-                "(SELECT event_id FROM raw.events WHERE event_type = 'impression' ORDER BY 1 LIMIT 2)")
+    con.execute(
+        "UPDATE raw.events SET position = NULL WHERE event_id IN "
+        "(SELECT event_id FROM raw.events WHERE event_type = 'impression' ORDER BY 1 LIMIT 2)"
+    )
     raw = validate_partition(con, CONTRACTS["raw.events"], dt.date(2026, 11, 2), dt.date(2026, 11, 4))
     assert raw.failures == {"row: position present for impression": 2}
 
 
 def test_chunks_bound_memory_and_find_the_same_failures(con):
-    con.execute("UPDATE clean.events SET rating = 9 WHERE event_id IN "
-                "(SELECT event_id FROM clean.events WHERE event_type = 'review' ORDER BY event_id LIMIT 7)")
+    con.execute(
+        "UPDATE clean.events SET rating = 9 WHERE event_id IN "
+        "(SELECT event_id FROM clean.events WHERE event_type = 'review' ORDER BY event_id LIMIT 7)"
+    )
     whole = validate_partition(con, CONTRACTS["clean.events"], dt.date(2026, 11, 2), dt.date(2026, 11, 4))
-    chunked = validate_partition(con, CONTRACTS["clean.events"], dt.date(2026, 11, 2), dt.date(2026, 11, 4),
-                                 chunk_rows=500)
+    chunked = validate_partition(
+        con, CONTRACTS["clean.events"], dt.date(2026, 11, 2), dt.date(2026, 11, 4), chunk_rows=500
+    )
     assert chunked.failures == whole.failures == {"rating: in [1, 5]": 7}
     assert chunked.chunks == math.ceil(whole.rows_checked / 500) > whole.chunks
     rows = sorted(s["row"] for s in chunked.sample)
@@ -110,9 +131,12 @@ def test_chunks_bound_memory_and_find_the_same_failures(con):
 def test_a_failing_contract_blocks_downstream_assets(built):
     contract = CONTRACTS["clean.events"]
     strict = dataclasses.replace(contract, column_checks={**contract.column_checks, "position": [at_least(100)]})
-    result = dg.materialize([raw_ingestion, clean_layer, ctr_examples, build_contract_check(strict)],
-                            resources={"warehouse": built["warehouse"], "landing": built["landing"]},
-                            partition_key="2026-11-02", raise_on_error=False)
+    result = dg.materialize(
+        [raw_ingestion, clean_layer, ctr_examples, build_contract_check(strict)],
+        resources={"warehouse": built["warehouse"], "landing": built["landing"]},
+        partition_key="2026-11-02",
+        raise_on_error=False,
+    )
     checks = {(c.asset_key.to_user_string(), c.check_name): c for c in result.get_asset_check_evaluations()}
     failed = checks[("clean/events", "pandera_contract")]
     assert not failed.passed and failed.metadata["failing_rows"].value > 0

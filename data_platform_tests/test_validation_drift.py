@@ -45,23 +45,43 @@ def numeric_row(values, missing: int = 0) -> dict:
     x = np.asarray(values, dtype=float)
     row = {"count": x.size + missing, "missing": missing}
     if x.size == 0:
-        return {**row, "min": None, "max": None, "mean": None, "std": None, "quantiles": None,
-                "hist_edges": None, "hist_counts": None}
+        return {
+            **row,
+            "min": None,
+            "max": None,
+            "mean": None,
+            "std": None,
+            "quantiles": None,
+            "hist_edges": None,
+            "hist_counts": None,
+        }
     lo, hi = float(x.min()), float(x.max())
     if lo == hi:  # constant: every edge at the value, the rows in the last bin (which includes max)
         edges, counts = [lo] * (HIST_BINS + 1), [0] * (HIST_BINS - 1) + [x.size]
     else:
         counts, edges = np.histogram(x, bins=HIST_BINS, range=(lo, hi))
         edges, counts = edges.tolist(), counts.tolist()
-    return {**row, "min": lo, "max": hi, "mean": float(x.mean()),
-            "std": float(x.std(ddof=1)) if x.size > 1 else None,
-            "quantiles": np.quantile(x, QUANTILES).tolist(), "hist_edges": edges, "hist_counts": counts}
+    return {
+        **row,
+        "min": lo,
+        "max": hi,
+        "mean": float(x.mean()),
+        "std": float(x.std(ddof=1)) if x.size > 1 else None,
+        "quantiles": np.quantile(x, QUANTILES).tolist(),
+        "hist_edges": edges,
+        "hist_counts": counts,
+    }
 
 
 def categorical_row(counts: dict[str, int], other: int = 0, missing: int = 0) -> dict:
     ordered = sorted(counts.items(), key=lambda kv: -kv[1])
-    return {"count": sum(counts.values()) + other + missing, "missing": missing,
-            "top_values": [k for k, _ in ordered], "top_counts": [v for _, v in ordered], "other_count": other}
+    return {
+        "count": sum(counts.values()) + other + missing,
+        "missing": missing,
+        "top_values": [k for k, _ in ordered],
+        "top_counts": [v for _, v in ordered],
+        "other_count": other,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -108,8 +128,9 @@ def test_align_histograms_different_edges_same_range():
     # a: [0,2) 2, [2,4] 2; b: [0,1) 1, [1,4] 6. Union edges 0, 1, 2, 4.
     # a: [0,1] gets half of [0,2): 1; [1,2]: 1; [2,4]: 2        -> /4 = .25 .25 .5
     # b: [0,1]: 1; [1,4]'s 6 spread over width 3: [1,2] 2, [2,4] 4 -> /7
-    check_alignment(align_histograms([0, 2, 4], [2, 2], [0, 1, 4], [1, 6]),
-                    [0, 1, 2, 4], [0.25, 0.25, 0.5], [1 / 7, 2 / 7, 4 / 7])
+    check_alignment(
+        align_histograms([0, 2, 4], [2, 2], [0, 1, 4], [1, 6]), [0, 1, 2, 4], [0.25, 0.25, 0.5], [1 / 7, 2 / 7, 4 / 7]
+    )
 
 
 def test_align_histograms_partial_overlap_and_disjoint_ranges():
@@ -249,10 +270,14 @@ def con():
 def test_ks_statistic_sql_matches_scipy_with_ties(con):
     for i, (a, b) in enumerate(ks_cases()):
         a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-        con.register("samples", pa.table({"day": np.r_[np.zeros(a.size), np.ones(b.size)].astype(np.int64),
-                                          "x": np.r_[a, b]}))
+        con.register(
+            "samples", pa.table({"day": np.r_[np.zeros(a.size), np.ones(b.size)].astype(np.int64), "x": np.r_[a, b]})
+        )
         statistic = ks_statistic_sql(
-            con, "x", "(SELECT x FROM samples WHERE day = $day_a)", "(SELECT x FROM samples WHERE day = $day_b)",
+            con,
+            "x",
+            "(SELECT x FROM samples WHERE day = $day_a)",
+            "(SELECT x FROM samples WHERE day = $day_b)",
             {"day_a": 0, "day_b": 1},
         )
         assert statistic == scipy_ks(a, b), f"case {i}"
@@ -260,11 +285,14 @@ def test_ks_statistic_sql_matches_scipy_with_ties(con):
 
 
 def test_ks_statistic_sql_skips_nulls_and_nan_and_guards_fragments(con):
-    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (1, 1.0), (1, NULL), (1, 'NaN'::DOUBLE), (1, 3.0), "
-                "(2, 2.0), (2, 2.5), (2, NULL)) v(day, x)")
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES (1, 1.0), (1, NULL), (1, 'NaN'::DOUBLE), (1, 3.0), "
+        "(2, 2.0), (2, 2.5), (2, NULL)) v(day, x)"
+    )
     rel = "(SELECT x FROM t WHERE day = $day)"
-    assert ks_statistic_sql(con, "x", rel.replace("$day", "$a"), rel.replace("$day", "$b"), {"a": 1, "b": 2}) \
-        == scipy_ks([1.0, 3.0], [2.0, 2.5])
+    assert ks_statistic_sql(
+        con, "x", rel.replace("$day", "$a"), rel.replace("$day", "$b"), {"a": 1, "b": 2}
+    ) == scipy_ks([1.0, 3.0], [2.0, 2.5])
     with pytest.raises(ValueError, match="non-empty samples"):
         ks_statistic_sql(con, "x", "t", "(SELECT x FROM t WHERE day = $d)", {"d": 99})
     for bad in ("x; DROP TABLE t", "x -- comment", "x /* c */"):
@@ -278,13 +306,17 @@ def test_ks_statistic_sql_on_a_200k_row_table(con):
     n_a, n_b = 110_000, 90_000
     a = np.round(rng.lognormal(3.0, 0.6, n_a), 2)  # prices in cents resolution: many ties
     b = np.round(rng.lognormal(3.02, 0.6, n_b), 2)
-    con.register("src", pa.table({"event_date": np.r_[np.zeros(n_a), np.ones(n_b)].astype(np.int64),
-                                  "price": np.r_[a, b]}))
+    con.register(
+        "src", pa.table({"event_date": np.r_[np.zeros(n_a), np.ones(n_b)].astype(np.int64), "price": np.r_[a, b]})
+    )
     con.execute("CREATE TABLE events AS SELECT * FROM src")
     con.unregister("src")
     statistic = ks_statistic_sql(
-        con, "price", "(SELECT price FROM events WHERE event_date = $day_a)",
-        "(SELECT price FROM events WHERE event_date = $day_b)", {"day_a": 0, "day_b": 1},
+        con,
+        "price",
+        "(SELECT price FROM events WHERE event_date = $day_a)",
+        "(SELECT price FROM events WHERE event_date = $day_b)",
+        {"day_a": 0, "day_b": 1},
     )
     assert statistic == scipy_ks(a, b) == ks_statistic(a, b)
     assert 0.005 < statistic < 0.05  # its speed is measured in benchmarks/bench_monitoring.py, not here
@@ -321,8 +353,9 @@ def test_compare_categorical_one_category_from_10_to_40_percent():
 
 def test_compare_categorical_union_of_top_values_and_other_bucket():
     # reference: a 50, b 30, other 20; current: a 50, c 40, other 10, and 25 missing of 125
-    result = compare_categorical(categorical_row({"a": 50, "c": 40}, other=10, missing=25),
-                                 categorical_row({"a": 50, "b": 30}, other=20))
+    result = compare_categorical(
+        categorical_row({"a": 50, "c": 40}, other=10, missing=25), categorical_row({"a": 50, "b": 30}, other=20)
+    )
     # vectors over a, b, c, __other__: current .5 0 .4 .1, reference .5 .3 0 .2
     assert result["linf"] == pytest.approx(0.4)
     assert result["jsd"] == pytest.approx(scipy_jsd([0.5, 0, 0.4, 0.1], [0.5, 0.3, 0, 0.2]), rel=1e-12)
@@ -373,9 +406,11 @@ def test_comparators_cope_with_empty_spans_and_constant_features():
     all_missing = numeric_row([], missing=40)
     ok = numeric_row([1.0, 2.0, 3.0])
     both = "current span is empty (count 0); reference span has only missing"
-    for current, reference, words in ((empty, ok, "current span is empty"),
-                                      (ok, all_missing, "reference span has only missing"),
-                                      (empty, all_missing, both)):
+    for current, reference, words in (
+        (empty, ok, "current span is empty"),
+        (ok, all_missing, "reference span has only missing"),
+        (empty, all_missing, both),
+    ):
         result = compare_numeric(current, reference)
         assert result["jsd"] is None and result["psi"] is None and result["median_shift"] is None
         assert words in result["note"]
@@ -392,8 +427,17 @@ def test_comparators_cope_with_empty_spans_and_constant_features():
     assert result["top_movers"][0]["range"] in ([5.0, 5.0], [7.0, 7.0])
     # values whose range overflows a double (1.7e308 and -1.7e308) have no histogram: noted, not a crash
     # and not "only missing values"
-    huge = {"count": 3, "missing": 0, "min": -1.7e308, "max": 1.7e308, "mean": 1 / 3, "std": 1.7e308,
-            "quantiles": [1.0] * len(QUANTILES), "hist_edges": None, "hist_counts": None}
+    huge = {
+        "count": 3,
+        "missing": 0,
+        "min": -1.7e308,
+        "max": 1.7e308,
+        "mean": 1 / 3,
+        "std": 1.7e308,
+        "quantiles": [1.0] * len(QUANTILES),
+        "hist_edges": None,
+        "hist_counts": None,
+    }
     result = compare_numeric(huge, ok)
     assert result["jsd"] is None and result["note"] == "no histogram on the current span (non-finite value or range)"
 
@@ -419,9 +463,16 @@ def test_thresholds_file_loads_with_defaults_and_overrides():
 def test_severity_boundaries():
     th = load_thresholds()
     sev = lambda metric, value, kind="numeric", feature="position": th.severity(  # noqa: E731
-        "clean.events", feature, metric, value, kind=kind)
-    assert [sev("psi", v) for v in (0.0, 0.0999, 0.1, 0.2499, 0.25, 3.0)] == \
-        ["OK", "OK", "WARN", "WARN", "ERROR", "ERROR"]
+        "clean.events", feature, metric, value, kind=kind
+    )
+    assert [sev("psi", v) for v in (0.0, 0.0999, 0.1, 0.2499, 0.25, 3.0)] == [
+        "OK",
+        "OK",
+        "WARN",
+        "WARN",
+        "ERROR",
+        "ERROR",
+    ]
     assert sev("missing_rate_delta", -0.05) == "WARN"  # signed metrics compare |value|
     assert sev("median_shift", -0.6) == "ERROR"
     assert sev("ks", 0.07, feature="predicted_ctr") == "WARN"  # the override is stricter
@@ -438,35 +489,48 @@ def write(tmp_path, text: str):
 
 
 def test_thresholds_custom_file_with_disabled_limit(tmp_path):
-    th = load_thresholds(write(tmp_path, """
+    th = load_thresholds(
+        write(
+            tmp_path,
+            """
 defaults:
   numeric:
     ks: {warn: 0.1, error: null}
 overrides:
   raw.events.price:
     ks: {warn: null, error: null}
-"""))
+""",
+        )
+    )
     assert th.severity("t", "f", "ks", 5.0, kind="numeric") == "WARN"
     assert th.severity("raw.events", "price", "ks", 5.0, kind="numeric") == "OK"
     assert th.limits("t", "f", "psi", kind="numeric") == (None, None)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("defaults:\n  numeric:\n    wasserstein: {warn: 0.1, error: 0.2}\n", "defaults.numeric.wasserstein"),
-    ("defaults:\n  categorical:\n    ks: {warn: 0.1, error: 0.2}\n", "defaults.categorical.ks"),
-    ("defaults:\n  numeric:\n    psi: {warn: 0.3, error: 0.2}\n", "defaults.numeric.psi: warn 0.3 is above error"),
-    ("overrides:\n  clean.events.price_eur:\n    jsd: {warn: 0.5, error: 0.1}\n",
-     "overrides.clean.events.price_eur.jsd"),
-    ("overrides:\n  clean.events.price_eur:\n    kl: {warn: 0.1, error: 0.2}\n", "overrides.clean.events.price_eur.kl"),
-    ("defaults:\n  numeric:\n    psi: {warn: 0.1}\n", "defaults.numeric.psi"),
-    ("defaults:\n  numeric:\n    psi: {warn: '0.1', error: 0.2}\n", "defaults.numeric.psi.warn"),
-    ("defaults:\n  numeric:\n    psi: {warn: -1, error: 0.2}\n", "defaults.numeric.psi.warn"),
-    ("defaults:\n  image:\n    psi: {warn: 0.1, error: 0.2}\n", "defaults.image"),
-    ("default:\n  numeric: {}\n", "unknown top-level"),
-    ("overrides:\n  price:\n    psi: {warn: 0.1, error: 0.2}\n", "overrides.price"),
-    ("defaults: [1, 2\n", "not valid YAML"),
-    ("- 1\n", "expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("defaults:\n  numeric:\n    wasserstein: {warn: 0.1, error: 0.2}\n", "defaults.numeric.wasserstein"),
+        ("defaults:\n  categorical:\n    ks: {warn: 0.1, error: 0.2}\n", "defaults.categorical.ks"),
+        ("defaults:\n  numeric:\n    psi: {warn: 0.3, error: 0.2}\n", "defaults.numeric.psi: warn 0.3 is above error"),
+        (
+            "overrides:\n  clean.events.price_eur:\n    jsd: {warn: 0.5, error: 0.1}\n",
+            "overrides.clean.events.price_eur.jsd",
+        ),
+        (
+            "overrides:\n  clean.events.price_eur:\n    kl: {warn: 0.1, error: 0.2}\n",
+            "overrides.clean.events.price_eur.kl",
+        ),
+        ("defaults:\n  numeric:\n    psi: {warn: 0.1}\n", "defaults.numeric.psi"),
+        ("defaults:\n  numeric:\n    psi: {warn: '0.1', error: 0.2}\n", "defaults.numeric.psi.warn"),
+        ("defaults:\n  numeric:\n    psi: {warn: -1, error: 0.2}\n", "defaults.numeric.psi.warn"),
+        ("defaults:\n  image:\n    psi: {warn: 0.1, error: 0.2}\n", "defaults.image"),
+        ("default:\n  numeric: {}\n", "unknown top-level"),
+        ("overrides:\n  price:\n    psi: {warn: 0.1, error: 0.2}\n", "overrides.price"),
+        ("defaults: [1, 2\n", "not valid YAML"),
+        ("- 1\n", "expected a mapping"),
+    ],
+)
 def test_malformed_thresholds_raise_naming_the_entry(tmp_path, text, words):
     with pytest.raises(ValueError, match=words.replace(".", r"\.")):
         load_thresholds(write(tmp_path, text))
@@ -474,16 +538,40 @@ def test_malformed_thresholds_raise_naming_the_entry(tmp_path, text, words):
 
 def test_evaluate_rows():
     th = load_thresholds()
-    comparison = {"jsd": 0.2, "psi": 0.12, "median_shift": None, "mean_shift": -0.1, "missing_rate_delta": 0.0,
-                  "top_movers": [], "note": None, "ks": 0.06}
+    comparison = {
+        "jsd": 0.2,
+        "psi": 0.12,
+        "median_shift": None,
+        "mean_shift": -0.1,
+        "missing_rate_delta": 0.0,
+        "top_movers": [],
+        "note": None,
+        "ks": 0.06,
+    }
     rows = evaluate("clean.events", "predicted_ctr", "numeric", comparison, th)
     assert [(r["metric"], r["severity"]) for r in rows] == [
-        ("jsd", "ERROR"), ("psi", "WARN"), ("ks", "WARN"), ("mean_shift", "OK"), ("missing_rate_delta", "OK")]
-    assert rows[0] == {"table": "clean.events", "feature": "predicted_ctr", "metric": "jsd", "value": 0.2,
-                       "warn": 0.03, "error": 0.1, "severity": "ERROR"}
+        ("jsd", "ERROR"),
+        ("psi", "WARN"),
+        ("ks", "WARN"),
+        ("mean_shift", "OK"),
+        ("missing_rate_delta", "OK"),
+    ]
+    assert rows[0] == {
+        "table": "clean.events",
+        "feature": "predicted_ctr",
+        "metric": "jsd",
+        "value": 0.2,
+        "warn": 0.03,
+        "error": 0.1,
+        "severity": "ERROR",
+    }
     # an empty span: no metric, no row
     empty = compare_categorical(categorical_row({}), categorical_row({"a": 1}))
     assert evaluate("clean.events", "category", "categorical", empty, th) == []
     cat = compare_categorical(categorical_row({"a": 60, "b": 40}), categorical_row({"a": 50, "b": 50}))
     assert {r["metric"]: r["severity"] for r in evaluate("clean.events", "category", "categorical", cat, th)} == {
-        "linf": "WARN", "jsd": "OK", "psi": "OK", "missing_rate_delta": "OK"}
+        "linf": "WARN",
+        "jsd": "OK",
+        "psi": "OK",
+        "missing_rate_delta": "OK",
+    }

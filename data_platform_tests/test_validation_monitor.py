@@ -21,19 +21,40 @@ D = dt.date(2026, 11, 10)
 def numeric_row(values, day=D, missing=0, bins=20):
     values = np.asarray(values, dtype=float)
     counts, edges = np.histogram(values, bins=bins)
-    return {"table_name": "t", "feature": "x", "kind": "numeric", "partition_date": day,
-            "count": len(values) + missing, "missing": missing, "zeros": int((values == 0).sum()),
-            "min": values.min(), "max": values.max(), "mean": values.mean(), "std": values.std(ddof=1),
-            "quantiles": list(np.quantile(values, [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99])),
-            "hist_edges": list(edges), "hist_counts": list(counts), "other_count": 0}
+    return {
+        "table_name": "t",
+        "feature": "x",
+        "kind": "numeric",
+        "partition_date": day,
+        "count": len(values) + missing,
+        "missing": missing,
+        "zeros": int((values == 0).sum()),
+        "min": values.min(),
+        "max": values.max(),
+        "mean": values.mean(),
+        "std": values.std(ddof=1),
+        "quantiles": list(np.quantile(values, [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99])),
+        "hist_edges": list(edges),
+        "hist_counts": list(counts),
+        "other_count": 0,
+    }
 
 
 def categorical_row(counts: dict, day=D, missing=0, other=0, feature="c"):
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return {"table_name": "t", "feature": feature, "kind": "categorical", "partition_date": day,
-            "count": sum(counts.values()) + missing + other, "missing": missing, "zeros": 0,
-            "top_values": [k for k, _ in ordered], "top_counts": [v for _, v in ordered], "other_count": other,
-            "distinct_count": len(counts) + (1 if other else 0)}
+    return {
+        "table_name": "t",
+        "feature": feature,
+        "kind": "categorical",
+        "partition_date": day,
+        "count": sum(counts.values()) + missing + other,
+        "missing": missing,
+        "zeros": 0,
+        "top_values": [k for k, _ in ordered],
+        "top_counts": [v for _, v in ordered],
+        "other_count": other,
+        "distinct_count": len(counts) + (1 if other else 0),
+    }
 
 
 def test_merged_numeric_window_keeps_counts_mean_and_pooled_std():
@@ -75,8 +96,14 @@ def _constant_days(values_by_day: dict[dt.date, tuple[float, int]]) -> list[dict
     con.execute("CREATE TABLE served (d DATE, score DOUBLE)")
     for day, (value, n) in values_by_day.items():
         con.execute("INSERT INTO served SELECT $d, $v FROM range($n)", {"d": day, "v": value, "n": n})
-    return compute_feature_stats(con, "served", [FeatureSpec("score", "numeric")], "d",
-                                 min(values_by_day), max(values_by_day) + dt.timedelta(days=1))
+    return compute_feature_stats(
+        con,
+        "served",
+        [FeatureSpec("score", "numeric")],
+        "d",
+        min(values_by_day),
+        max(values_by_day) + dt.timedelta(days=1),
+    )
 
 
 def test_a_constant_that_stays_never_drifts_and_a_changed_constant_says_so():
@@ -92,8 +119,9 @@ def test_a_constant_that_stays_never_drifts_and_a_changed_constant_says_so():
     assert {r["severity"] for r in same} == {"OK"} and same
     assert not {"mean_shift", "median_shift"} & {r["metric"] for r in same}
     assert same[0]["note"] == "constant 0.1 on both sides"
-    changed = {r["metric"]: r for r in compare(by_day[D + dt.timedelta(days=1)], reference, "t", "vs_reference",
-                                               thresholds)}
+    changed = {
+        r["metric"]: r for r in compare(by_day[D + dt.timedelta(days=1)], reference, "t", "vs_reference", thresholds)
+    }
     assert "mean_shift" not in changed and "median_shift" not in changed  # no z-score of 10^15
     assert changed["jsd"]["severity"] == "ERROR" and changed["jsd"]["note"] == "constant changed: 0.1 -> 0.25"
     assert changed["jsd"]["value"] == pytest.approx(jensenshannon([1, 0, 0], [0, 0, 1], base=2) ** 2)
@@ -102,8 +130,10 @@ def test_a_constant_that_stays_never_drifts_and_a_changed_constant_says_so():
 
 def test_a_constant_reference_with_float_noise_in_its_stored_means_is_still_a_constant():
     # Rows stored before a constant's mean was its value: daily means an ulp apart, a pooled std of ~1e-17.
-    days = [dict(numeric_row([0.1] * 2000, day=D - dt.timedelta(days=k)), mean=0.1 + k * 2.0**-56, std=0.0)
-            for k in range(1, 8)]
+    days = [
+        dict(numeric_row([0.1] * 2000, day=D - dt.timedelta(days=k)), mean=0.1 + k * 2.0**-56, std=0.0)
+        for k in range(1, 8)
+    ]
     reference = merge_stats(days)
     assert 0 < reference["std"] < 1e-15
     rows = compare(numeric_row([0.1] * 2000), reference, "t", "vs_reference", load_thresholds())
@@ -119,8 +149,9 @@ def _profiled_days(draw, days: int = 8, feature: str = "x") -> list[dict]:
     for k in range(days):
         values = draw(rng, 3000 + 250 * k)
         con.execute("INSERT INTO t SELECT $d, unnest($v)", {"d": D - dt.timedelta(days=days - 1 - k), "v": values})
-    return compute_feature_stats(con, "t", [FeatureSpec(feature, "numeric")], "d", D - dt.timedelta(days=days - 1),
-                                 D + dt.timedelta(days=1))
+    return compute_feature_stats(
+        con, "t", [FeatureSpec(feature, "numeric")], "d", D - dt.timedelta(days=days - 1), D + dt.timedelta(days=1)
+    )
 
 
 def test_a_binary_label_is_compared_on_its_shares_not_on_a_histogram_median():
@@ -143,8 +174,9 @@ def test_a_binary_label_is_compared_on_its_shares_not_on_a_histogram_median():
     assert "discrete (2 values)" in by_metric["linf"]["note"]
     # a real change of the positive rate (5% -> 25%) is an ERROR on linf, with 1.0 as the value that moved
     jumped = _profiled_days(lambda rng, n: (rng.random(n) < 0.25).astype(float).tolist(), days=1, feature="label")[0]
-    moved = {r["metric"]: r for r in compare(jumped, reference, "labels.ctr_examples", "vs_reference",
-                                             load_thresholds())}
+    moved = {
+        r["metric"]: r for r in compare(jumped, reference, "labels.ctr_examples", "vs_reference", load_thresholds())
+    }
     assert moved["linf"]["severity"] == "ERROR" and moved["linf"]["top_movers"][0]["value"] in ("0.0", "1.0")
 
 
@@ -171,8 +203,10 @@ def test_volume_sudden_drop_and_spike():
     steady = {b: 1000 + 10 * b for b in range(1, 8)}
     assert volume_anomalies(volume({0: 1000, **steady}), D) == []
     drop = volume_anomalies(volume({0: 300, **steady}), D)
-    assert [(a["kind"], a["feature"], a["severity"]) for a in drop] == [("volume", "click", "ERROR"),
-                                                                        ("volume", "*", "ERROR")]
+    assert [(a["kind"], a["feature"], a["severity"]) for a in drop] == [
+        ("volume", "click", "ERROR"),
+        ("volume", "*", "ERROR"),
+    ]
     spike = volume_anomalies(volume({0: 1500, **steady}), D)
     assert {a["severity"] for a in spike} == {"WARN"}
 
@@ -193,7 +227,8 @@ def test_a_type_that_vanishes_counts_as_zero():
 def test_schema_inference_and_every_anomaly_kind(tmp_path):
     reference = [numeric_row(np.linspace(1, 100, 2000), day=D - dt.timedelta(days=i)) for i in (1, 2)] + [
         categorical_row({"ios": 500, "web": 500}, day=D - dt.timedelta(days=i), missing=20, feature="device")
-        for i in (1, 2)]
+        for i in (1, 2)
+    ]
     columns = [("x", "DOUBLE"), ("device", "VARCHAR"), ("gone", "BIGINT")]
     schema = infer_schema("t.t", columns, reference, D - dt.timedelta(days=2), D)
     path = write_schema(schema, tmp_path)
@@ -204,10 +239,17 @@ def test_schema_inference_and_every_anomaly_kind(tmp_path):
     assert again["features"]["device"]["min_presence"] == pytest.approx(1000 / 1020, abs=1e-4)
 
     today_columns = [("x", "BIGINT"), ("device", "VARCHAR"), ("extra", "JSON")]
-    today = [numeric_row(np.concatenate([np.linspace(1, 100, 1900), np.full(100, 10_000.0)])),
-             categorical_row({"ios": 400, "web": 300, "android": 300}, missing=600, feature="device")]
+    today = [
+        numeric_row(np.concatenate([np.linspace(1, 100, 1900), np.full(100, 10_000.0)])),
+        categorical_row({"ios": 400, "web": 300, "android": 300}, missing=600, feature="device"),
+    ]
     found = {(a["kind"], a["feature"]): a["severity"] for a in check_against_schema(again, today_columns, today)}
-    assert found == {("new_column", "extra"): "ERROR", ("missing_column", "gone"): "ERROR",
-                     ("type_change", "x"): "ERROR", ("out_of_range", "x"): "ERROR",
-                     ("unexpected_values", "device"): "ERROR", ("presence_drop", "device"): "ERROR"}
+    assert found == {
+        ("new_column", "extra"): "ERROR",
+        ("missing_column", "gone"): "ERROR",
+        ("type_change", "x"): "ERROR",
+        ("out_of_range", "x"): "ERROR",
+        ("unexpected_values", "device"): "ERROR",
+        ("presence_drop", "device"): "ERROR",
+    }
     assert check_against_schema(again, columns, reference[:1] + reference[2:3]) == []

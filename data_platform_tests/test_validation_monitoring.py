@@ -10,12 +10,12 @@ import dagster as dg
 import pytest
 
 from data_platform.cleaning.assets import clean_layer
+from data_platform.definitions import CONTRACT_CHECKS
 from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import ctr_examples
 from data_platform.resources import LandingZone, Warehouse, rows
 from data_platform.validation.assets import ANOMALIES, anomalies, feature_stats
-from data_platform.definitions import CONTRACT_CHECKS
 from data_platform.validation.features import MONITORED, SKEW
 from data_platform.validation.schema import infer_schema, read_schema, write_schema
 from data_platform.validation.stats import load_stats
@@ -43,16 +43,21 @@ def build(root: Path, days: int, incidents: list[str]) -> dict:
             if monitored.table == SKEW[1]:
                 continue
             schema_name, table = monitored.table.split(".")
-            columns = [(r["column_name"], r["data_type"]) for r in rows(
-                con, "validation/table_columns.sql", {"schema": schema_name, "table": table})]
+            columns = [
+                (r["column_name"], r["data_type"])
+                for r in rows(con, "validation/table_columns.sql", {"schema": schema_name, "table": table})
+            ]
             stats = load_stats(con, monitored.table, START, START + dt.timedelta(days=3))
             unbounded = frozenset(f.name for f in monitored.features if not f.bounded)
-            write_schema(infer_schema(monitored.table, columns, stats, START, START + dt.timedelta(days=3), unbounded),
-                         schemas)
-    config = {"ops": {"monitoring__anomalies": {"config": {"schema_dir": str(schemas),
-                                                           "reports_dir": str(root / "reports")}}}}
-    result = dg.materialize(DAILY, resources=resources, tags=tags, selection=[anomalies.key], run_config=config,
-                            instance=instance)
+            write_schema(
+                infer_schema(monitored.table, columns, stats, START, START + dt.timedelta(days=3), unbounded), schemas
+            )
+    config = {
+        "ops": {"monitoring__anomalies": {"config": {"schema_dir": str(schemas), "reports_dir": str(root / "reports")}}}
+    }
+    result = dg.materialize(
+        DAILY, resources=resources, tags=tags, selection=[anomalies.key], run_config=config, instance=instance
+    )
     assert result.success
     return {"result": result, "warehouse": warehouse, "root": root, "last": last, "instance": instance}
 
@@ -63,27 +68,40 @@ def query(built, sql):
 
 @pytest.fixture(scope="module")
 def incidents(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("incidents"), 10, [
-        "category_drift@2026-11-06", "cents_prices@2026-11-08", "null_spike@2026-11-09:country",
-        "volume_drop@2026-11-10"])
+    return build(
+        tmp_path_factory.mktemp("incidents"),
+        10,
+        [
+            "category_drift@2026-11-06",
+            "cents_prices@2026-11-08",
+            "null_spike@2026-11-09:country",
+            "volume_drop@2026-11-10",
+        ],
+    )
 
 
 def first_error(built, kind: str, table: str, feature: str):
-    found = query(built, f"SELECT min(day) FROM monitoring.anomalies WHERE severity = 'ERROR' AND kind = '{kind}' "
-                         f"AND table_name = '{table}' AND feature = '{feature}'")
+    found = query(
+        built,
+        f"SELECT min(day) FROM monitoring.anomalies WHERE severity = 'ERROR' AND kind = '{kind}' "
+        f"AND table_name = '{table}' AND feature = '{feature}'",
+    )
     return found[0][0]
 
 
-@pytest.mark.parametrize("kind, table, feature, day", [
-    ("drift", "clean.events", "category", "2026-11-06"),          # category_drift: the mix moves
-    ("skew", "labels.ctr_examples vs serving", "category", "2026-11-06"),  # ... so serving leaves training
-    ("out_of_range", "raw.events", "price", "2026-11-08"),         # cents_prices: x100 prices from one client
-    ("unexpected_values", "raw.events", "app_version", "2026-11-08"),  # ... the new client version
-    ("presence_drop", "raw.events", "country", "2026-11-09"),      # null_spike on country
-    ("drift", "clean.events", "country", "2026-11-09"),            # ... as a missing-rate change
-    ("volume", "raw.events", "*", "2026-11-10"),                   # volume_drop
-    ("volume", "raw.events", "impression", "2026-11-10"),
-])
+@pytest.mark.parametrize(
+    "kind, table, feature, day",
+    [
+        ("drift", "clean.events", "category", "2026-11-06"),  # category_drift: the mix moves
+        ("skew", "labels.ctr_examples vs serving", "category", "2026-11-06"),  # ... so serving leaves training
+        ("out_of_range", "raw.events", "price", "2026-11-08"),  # cents_prices: x100 prices from one client
+        ("unexpected_values", "raw.events", "app_version", "2026-11-08"),  # ... the new client version
+        ("presence_drop", "raw.events", "country", "2026-11-09"),  # null_spike on country
+        ("drift", "clean.events", "country", "2026-11-09"),  # ... as a missing-rate change
+        ("volume", "raw.events", "*", "2026-11-10"),  # volume_drop
+        ("volume", "raw.events", "impression", "2026-11-10"),
+    ],
+)
 def test_each_incident_is_found_on_its_day_and_feature(incidents, kind, table, feature, day):
     assert first_error(incidents, kind, table, feature) == dt.date.fromisoformat(day)
 
@@ -95,8 +113,9 @@ def test_the_clean_layer_hides_the_cents_incident_but_the_raw_view_shows_it(inci
 
 
 def test_days_before_the_first_incident_raise_no_error(incidents):
-    assert query(incidents, "SELECT count(*) FROM monitoring.anomalies WHERE severity = 'ERROR' "
-                            "AND day < DATE '2026-11-06'") == [(0,)]
+    assert query(
+        incidents, "SELECT count(*) FROM monitoring.anomalies WHERE severity = 'ERROR' AND day < DATE '2026-11-06'"
+    ) == [(0,)]
 
 
 def test_reports_and_metadata(incidents):
@@ -123,32 +142,41 @@ def _days(built) -> list[str]:
     return [str(START + dt.timedelta(days=i)) for i in range((last - START).days + 1)]
 
 
-@pytest.mark.parametrize("asset, sql", [
-    ("raw/events", "SELECT count(*) FROM raw.events WHERE event_date = ?"),
-    ("raw/quarantine", "SELECT count(*) FROM raw.quarantine WHERE partition_date = ?"),
-    ("clean/events", "SELECT count(*) FROM clean.events WHERE event_date = ?"),
-    ("clean/filtered_events", "SELECT count(*) FROM clean.filtered_events WHERE event_date = ?"),
-    ("labels/ctr_examples", "SELECT count(*) FROM labels.ctr_examples WHERE event_date = ?"),
-    ("monitoring/feature_stats", "SELECT count(*) FROM monitoring.feature_stats WHERE partition_date = ?"),
-    ("monitoring/anomalies", "SELECT count(*) FROM monitoring.anomalies WHERE day = ?"),
-])
+@pytest.mark.parametrize(
+    "asset, sql",
+    [
+        ("raw/events", "SELECT count(*) FROM raw.events WHERE event_date = ?"),
+        ("raw/quarantine", "SELECT count(*) FROM raw.quarantine WHERE partition_date = ?"),
+        ("clean/events", "SELECT count(*) FROM clean.events WHERE event_date = ?"),
+        ("clean/filtered_events", "SELECT count(*) FROM clean.filtered_events WHERE event_date = ?"),
+        ("labels/ctr_examples", "SELECT count(*) FROM labels.ctr_examples WHERE event_date = ?"),
+        ("monitoring/feature_stats", "SELECT count(*) FROM monitoring.feature_stats WHERE partition_date = ?"),
+        ("monitoring/anomalies", "SELECT count(*) FROM monitoring.anomalies WHERE day = ?"),
+    ],
+)
 def test_a_range_run_records_each_days_own_row_count(incidents, asset, sql):
     """The instance's event log, read per partition as the UI does: every day of the range run shows
     the rows of that day, not the range total."""
     instance = incidents["instance"]
     counts = {}
     for day in _days(incidents):
-        [record] = instance.fetch_materializations(dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey.from_user_string(asset), asset_partitions=[day]), limit=1).records
-        counts[day] = (record.asset_materialization.metadata["dagster/row_count"].value,
-                       query_warehouse(incidents["warehouse"], sql, [day])[0][0])
+        [record] = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey.from_user_string(asset), asset_partitions=[day]), limit=1
+        ).records
+        counts[day] = (
+            record.asset_materialization.metadata["dagster/row_count"].value,
+            query_warehouse(incidents["warehouse"], sql, [day])[0][0],
+        )
     assert all(shown == actual for shown, actual in counts.values()), counts
-    assert sum(shown for shown, _ in counts.values()) > max(shown for shown, _ in counts.values())  # several days hold rows
+    assert sum(shown for shown, _ in counts.values()) > max(
+        shown for shown, _ in counts.values()
+    )  # several days hold rows
 
 
 def _evaluations(built, asset_key: dg.AssetKey, check: str) -> dict[str, object]:
     history = built["instance"].event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(asset_key, check), limit=1000)
+        dg.AssetCheckKey(asset_key, check), limit=1000
+    )
     return {r.partition: r.event.dagster_event.event_specific_data for r in history}
 
 
@@ -157,24 +185,36 @@ def test_anomaly_checks_are_judged_per_day(incidents):
     last day no longer hides the red ones before it."""
     evaluations = _evaluations(incidents, ANOMALIES, "no_error_anomalies")
     assert sorted(evaluations) == _days(incidents)
-    error_days = {str(d) for (d,) in query(incidents, "SELECT DISTINCT day FROM monitoring.anomalies "
-                                                      "WHERE severity = 'ERROR'")}
+    error_days = {
+        str(d) for (d,) in query(incidents, "SELECT DISTINCT day FROM monitoring.anomalies WHERE severity = 'ERROR'")
+    }
     assert {day for day, e in evaluations.items() if not e.passed} == error_days
     assert not evaluations["2026-11-08"].passed and evaluations["2026-11-03"].passed
-    [(errors_08,)] = query(incidents, "SELECT count(*) FROM monitoring.anomalies "
-                                      "WHERE severity = 'ERROR' AND day = DATE '2026-11-08'")
+    [(errors_08,)] = query(
+        incidents, "SELECT count(*) FROM monitoring.anomalies WHERE severity = 'ERROR' AND day = DATE '2026-11-08'"
+    )
     assert evaluations["2026-11-08"].metadata["errors"].value == errors_08
     # each evaluation points at the materialization of its own day
-    record = incidents["instance"].fetch_materializations(dg.AssetRecordsFilter(
-        asset_key=ANOMALIES, asset_partitions=["2026-11-08"]), limit=1).records[0]
+    record = (
+        incidents["instance"]
+        .fetch_materializations(dg.AssetRecordsFilter(asset_key=ANOMALIES, asset_partitions=["2026-11-08"]), limit=1)
+        .records[0]
+    )
     assert evaluations["2026-11-08"].target_materialization_data.storage_id == record.storage_id
 
 
-@pytest.mark.parametrize("asset, check", [
-    ("raw/events", "contract_v1"), ("raw/files", "lines_accounted"), ("clean/events", "clean_contract"),
-    ("clean/events", "no_personal_data"), ("labels/ctr_examples", "ctr_examples_accounted"),
-    ("raw/events", "pandera_contract"), ("clean/events", "pandera_contract"),
-])
+@pytest.mark.parametrize(
+    "asset, check",
+    [
+        ("raw/events", "contract_v1"),
+        ("raw/files", "lines_accounted"),
+        ("clean/events", "clean_contract"),
+        ("clean/events", "no_personal_data"),
+        ("labels/ctr_examples", "ctr_examples_accounted"),
+        ("raw/events", "pandera_contract"),
+        ("clean/events", "pandera_contract"),
+    ],
+)
 def test_every_check_on_daily_data_has_one_evaluation_per_day(incidents, asset, check):
     evaluations = _evaluations(incidents, dg.AssetKey.from_user_string(asset), check)
     assert sorted(evaluations) == _days(incidents)
@@ -184,8 +224,9 @@ def test_every_check_on_daily_data_has_one_evaluation_per_day(incidents, asset, 
 @pytest.mark.slow
 def test_two_weeks_without_incidents_raise_no_error(tmp_path):
     built = build(tmp_path, 14, [])
-    errors = query(built, "SELECT day, table_name, kind, feature, detail FROM monitoring.anomalies "
-                          "WHERE severity = 'ERROR'")
+    errors = query(
+        built, "SELECT day, table_name, kind, feature, detail FROM monitoring.anomalies WHERE severity = 'ERROR'"
+    )
     assert errors == []
     warnings = query(built, "SELECT count(*) FROM monitoring.anomalies WHERE severity = 'WARN'")[0][0]
     print(f"WARN anomalies over 14 clean days: {warnings}")
@@ -199,7 +240,10 @@ def test_the_committed_schemas_parse_and_match_the_tables(incidents):
         schema = read_schema(monitored.table)
         assert schema is not None, f"no committed schema for {monitored.table}"
         schema_name, table = monitored.table.split(".")
-        columns = query(incidents, f"SELECT column_name, data_type FROM duckdb_columns() "
-                                   f"WHERE schema_name = '{schema_name}' AND table_name = '{table}'")
+        columns = query(
+            incidents,
+            f"SELECT column_name, data_type FROM duckdb_columns() "
+            f"WHERE schema_name = '{schema_name}' AND table_name = '{table}'",
+        )
         assert dict(columns) == schema["columns"], monitored.table
         assert set(schema["features"]) == {f.name for f in monitored.features}

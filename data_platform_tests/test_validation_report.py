@@ -24,7 +24,8 @@ DAY, REF_DAY = dt.date(2026, 11, 2), dt.date(2026, 11, 1)
 def _stats() -> tuple[list[dict], list[dict]]:
     """Real statistics rows of two days (the current one with a malicious category value)."""
     con = duckdb.connect()
-    con.execute("""
+    con.execute(
+        """
         CREATE TABLE clean.events AS
         SELECT DATE '2026-11-01' + CAST(i % 2 AS INTEGER) AS event_date,
                CASE WHEN i % 2 = 1 THEN i % 37 * 1.5 ELSE i % 23 END AS price,
@@ -33,30 +34,75 @@ def _stats() -> tuple[list[dict], list[dict]]:
                CASE WHEN i % 11 = 0 THEN NULL ELSE repeat('é', CAST(i % 13 AS INTEGER)) END AS review,
                3.0 AS constant
         FROM range(2000) AS r(i)
-    """.replace("CREATE TABLE clean.events", "CREATE SCHEMA clean; CREATE TABLE clean.events"), {"evil": EVIL})
-    features = [FeatureSpec("price", "numeric"), FeatureSpec("category", "categorical"),
-                FeatureSpec("review", "text"), FeatureSpec("constant", "numeric")]
+    """.replace("CREATE TABLE clean.events", "CREATE SCHEMA clean; CREATE TABLE clean.events"),
+        {"evil": EVIL},
+    )
+    features = [
+        FeatureSpec("price", "numeric"),
+        FeatureSpec("category", "categorical"),
+        FeatureSpec("review", "text"),
+        FeatureSpec("constant", "numeric"),
+    ]
     rows = compute_feature_stats(con, "clean.events", features, "event_date", REF_DAY, DAY + dt.timedelta(days=1))
     return ([r for r in rows if r["partition_date"] == DAY], [r for r in rows if r["partition_date"] == REF_DAY])
 
 
 DRIFT = [
-    {"table": "clean.events", "feature": "price", "metric": "psi", "value": 0.31, "warn": 0.1, "error": 0.25,
-     "severity": "ERROR", "top_movers": [{"range": [0.0, 2.7], "reference_share": 0.05, "current_share": 0.2,
-                                          "delta": 0.15}]},
-    {"table": "clean.events", "feature": "category", "metric": "linf", "value": 0.12, "warn": 0.1, "error": 0.3,
-     "severity": "WARN", "top_movers": [{"value": EVIL, "reference_share": 0.0, "current_share": 0.1,
-                                         "delta": 0.1}]},
-    {"table": "clean.events", "feature": "review", "metric": "jsd", "value": 0.01, "warn": 0.1, "error": 0.3,
-     "severity": "OK"},
-    {"table": "clean.events", "feature": "constant", "metric": "mean_shift", "value": None, "warn": 1,
-     "error": 3, "severity": "OK", "top_movers": []},
+    {
+        "table": "clean.events",
+        "feature": "price",
+        "metric": "psi",
+        "value": 0.31,
+        "warn": 0.1,
+        "error": 0.25,
+        "severity": "ERROR",
+        "top_movers": [{"range": [0.0, 2.7], "reference_share": 0.05, "current_share": 0.2, "delta": 0.15}],
+    },
+    {
+        "table": "clean.events",
+        "feature": "category",
+        "metric": "linf",
+        "value": 0.12,
+        "warn": 0.1,
+        "error": 0.3,
+        "severity": "WARN",
+        "top_movers": [{"value": EVIL, "reference_share": 0.0, "current_share": 0.1, "delta": 0.1}],
+    },
+    {
+        "table": "clean.events",
+        "feature": "review",
+        "metric": "jsd",
+        "value": 0.01,
+        "warn": 0.1,
+        "error": 0.3,
+        "severity": "OK",
+    },
+    {
+        "table": "clean.events",
+        "feature": "constant",
+        "metric": "mean_shift",
+        "value": None,
+        "warn": 1,
+        "error": 3,
+        "severity": "OK",
+        "top_movers": [],
+    },
 ]
 ANOMALIES = [
-    {"table": "clean.events", "kind": "volume", "feature": None, "severity": "WARN",
-     "detail": "rows fell to 40% of the 7-day median & <b>more</b>"},
-    {"table": "clean.events", "kind": "null_spike", "feature": EVIL_FEATURE, "severity": "ERROR",
-     "detail": "missing rate 80% > 's' \"quoted\""},
+    {
+        "table": "clean.events",
+        "kind": "volume",
+        "feature": None,
+        "severity": "WARN",
+        "detail": "rows fell to 40% of the 7-day median & <b>more</b>",
+    },
+    {
+        "table": "clean.events",
+        "kind": "null_spike",
+        "feature": EVIL_FEATURE,
+        "severity": "ERROR",
+        "detail": "missing rate 80% > 's' \"quoted\"",
+    },
     {"table": "clean.events", "kind": "freshness", "feature": None, "severity": "ERROR", "detail": "late"},
 ]
 
@@ -104,7 +150,7 @@ def test_everything_from_the_data_is_escaped(page):
     text = "".join(parsed.text)
     assert EVIL in text  # the category in the chart and the mover, the feature name in the anomaly
     assert EVIL_FEATURE in text
-    assert 'cat &amp; &quot;' in page  # & and quotes of category values
+    assert "cat &amp; &quot;" in page  # & and quotes of category values
     assert "<title>Data monitoring &lt;daily&gt;" in page
 
 

@@ -47,27 +47,33 @@ def _build(con: duckdb.DuckDBPyConnection, seed: int = 7) -> list[dict]:
     records = []
     for day, n in [(DAYS[0], 1500), (DAYS[1], 1100), (DAYS[2], 900), (OUTSIDE, 50)]:
         for i in range(n):
-            amount = None if rng.random() < 0.08 else (
-                0.0 if rng.random() < 0.05 else round(float(rng.normal(20, 6)), 1))
+            amount = (
+                None if rng.random() < 0.08 else (0.0 if rng.random() < 0.05 else round(float(rng.normal(20, 6)), 1))
+            )
             color_index = int(rng.integers(0, 90) ** 2 // 90) if rng.random() < 0.9 else None
-            records.append({
-                "event_date": day,
-                "amount": amount,
-                "small_int": None if rng.random() < 0.05 else int(rng.integers(0, 10)),
-                "on_edges": 0 if i == 0 else (20 if i == 1 else int(rng.integers(0, 21))),
-                "tenths": round(int(rng.integers(0, 21)) * 0.1, 1),
-                "constant": 7.25,
-                "null_on_d1": None if day == DAYS[1] else float(rng.exponential(3)),
-                "color": None if color_index is None else f"c{color_index:02d}",
-                "comment": None if rng.random() < 0.1 else WORDS[int(rng.integers(0, len(WORDS)))],
-            })
+            records.append(
+                {
+                    "event_date": day,
+                    "amount": amount,
+                    "small_int": None if rng.random() < 0.05 else int(rng.integers(0, 10)),
+                    "on_edges": 0 if i == 0 else (20 if i == 1 else int(rng.integers(0, 21))),
+                    "tenths": round(int(rng.integers(0, 21)) * 0.1, 1),
+                    "constant": 7.25,
+                    "null_on_d1": None if day == DAYS[1] else float(rng.exponential(3)),
+                    "color": None if color_index is None else f"c{color_index:02d}",
+                    "comment": None if rng.random() < 0.1 else WORDS[int(rng.integers(0, len(WORDS)))],
+                }
+            )
     con.execute("CREATE SCHEMA IF NOT EXISTS clean")
     con.execute(
         "CREATE OR REPLACE TABLE clean.profiled (event_date DATE, amount DOUBLE, small_int INTEGER, on_edges BIGINT, "
-        "tenths DOUBLE, constant DOUBLE, null_on_d1 DOUBLE, color VARCHAR, comment VARCHAR)")
+        "tenths DOUBLE, constant DOUBLE, null_on_d1 DOUBLE, color VARCHAR, comment VARCHAR)"
+    )
     cols = list(records[0])
-    con.execute("INSERT INTO clean.profiled SELECT " + ", ".join(f"unnest(${c})" for c in cols),
-                {c: [r[c] for r in records] for c in cols})
+    con.execute(
+        "INSERT INTO clean.profiled SELECT " + ", ".join(f"unnest(${c})" for c in cols),
+        {c: [r[c] for r in records] for c in cols},
+    )
     return records
 
 
@@ -106,7 +112,8 @@ def test_every_statistic_matches_an_independent_computation(con, records):
     stats = compute_feature_stats(con, "clean.profiled", FEATURES, "event_date", START, END)
 
     assert [(r["partition_date"], r["feature"]) for r in stats] == [
-        (d, f.name) for d in DAYS for f in FEATURES]  # no row for the empty day nor outside the range
+        (d, f.name) for d in DAYS for f in FEATURES
+    ]  # no row for the empty day nor outside the range
     assert all(set(r) == set(COMPUTED_COLUMNS) for r in stats)
     by_key = {(r["partition_date"], r["feature"]): r for r in stats}
     for day in DAYS:
@@ -165,8 +172,18 @@ def _check_numeric(row: dict, values: np.ndarray, kind: str = "numeric") -> None
 
 
 def _check_categorical(row: dict, values: list[str]) -> None:
-    for column in ("zeros", "min", "max", "mean", "std", "quantiles", "hist_edges", "hist_counts",
-                   "qhist_edges", "qhist_counts"):
+    for column in (
+        "zeros",
+        "min",
+        "max",
+        "mean",
+        "std",
+        "quantiles",
+        "hist_edges",
+        "hist_counts",
+        "qhist_edges",
+        "qhist_counts",
+    ):
         assert row[column] is None, column
     counter = Counter(values)
     ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_K]
@@ -198,10 +215,15 @@ def test_the_fixture_covers_the_hard_cases(con, records):
 
 
 def test_days_without_rows_produce_nothing(con, records):
-    assert compute_feature_stats(con, "clean.profiled", FEATURES, "event_date",
-                                 D0 + dt.timedelta(days=2), D0 + dt.timedelta(days=3)) == []
-    only_outside = compute_feature_stats(con, "clean.profiled", FEATURES[:2], "event_date", OUTSIDE,
-                                         OUTSIDE + dt.timedelta(days=1))
+    assert (
+        compute_feature_stats(
+            con, "clean.profiled", FEATURES, "event_date", D0 + dt.timedelta(days=2), D0 + dt.timedelta(days=3)
+        )
+        == []
+    )
+    only_outside = compute_feature_stats(
+        con, "clean.profiled", FEATURES[:2], "event_date", OUTSIDE, OUTSIDE + dt.timedelta(days=1)
+    )
     assert {r["partition_date"] for r in only_outside} == {OUTSIDE}
 
 
@@ -218,13 +240,17 @@ def test_timestamp_partitions_are_cut_in_utc_and_inside_a_caller_transaction():
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("CREATE TABLE events (ts TIMESTAMPTZ, x DOUBLE)")
-    con.execute("INSERT INTO events VALUES ('2026-11-01 23:59:59+00', 1), ('2026-11-02 00:00:00+00', 2), "
-                "('2026-11-02 12:00:00+00', 4)")
+    con.execute(
+        "INSERT INTO events VALUES ('2026-11-01 23:59:59+00', 1), ('2026-11-02 00:00:00+00', 2), "
+        "('2026-11-02 12:00:00+00', 4)"
+    )
     con.execute("BEGIN TRANSACTION")
     stats = compute_feature_stats(con, "events", [FeatureSpec("x", "numeric")], "ts", "2026-11-01", "2026-11-03")
     con.execute("COMMIT")
     assert [(r["partition_date"], r["count"], r["mean"]) for r in stats] == [
-        (dt.date(2026, 11, 1), 1, 1.0), (dt.date(2026, 11, 2), 2, 3.0)]
+        (dt.date(2026, 11, 1), 1, 1.0),
+        (dt.date(2026, 11, 2), 2, 3.0),
+    ]
 
 
 @pytest.mark.parametrize("table", ["clean.events; DROP TABLE x", "a.b.c", "1abc", "clean events", ""])
@@ -237,8 +263,9 @@ def test_guards(con, records):
     with pytest.raises(ValueError):
         compute_feature_stats(con, "clean.profiled", FEATURES, "event_date; --", START, END)
     with pytest.raises(ValueError):
-        compute_feature_stats(con, "clean.profiled", [FeatureSpec("x", "numeric", "1; DROP TABLE y")],
-                              "event_date", START, END)
+        compute_feature_stats(
+            con, "clean.profiled", [FeatureSpec("x", "numeric", "1; DROP TABLE y")], "event_date", START, END
+        )
     with pytest.raises(ValueError):
         compute_feature_stats(con, "clean.profiled", [FEATURES[0], FEATURES[0]], "event_date", START, END)
 
@@ -247,8 +274,9 @@ def test_edge_helpers():
     assert equal_width_edges(0.0, 1.0, 4) == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert equal_width_edges(3.0, 3.0) == [3.0, 3.0]
     # an interpolated tie an ulp off the integer snaps to it; duplicates go; the ends stay exact
-    assert quantile_edges(1.0, 5.0, [1.0, 1.0, 2.0000000000000004, 1.9999999999999998, 3.0, 3.0, 3.0,
-                                     4.000000000000001, 5.0, 5.0, 5.0]) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert quantile_edges(
+        1.0, 5.0, [1.0, 1.0, 2.0000000000000004, 1.9999999999999998, 3.0, 3.0, 3.0, 4.000000000000001, 5.0, 5.0, 5.0]
+    ) == [1.0, 2.0, 3.0, 4.0, 5.0]
     third = 1 / 3
     edges = quantile_edges(0.0, 1.0, [0.0, third, third, third, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0])
     assert edges[1] < third and math.isclose(edges[1], third, rel_tol=1e-14)  # moved down, never up
@@ -260,7 +288,8 @@ def test_stats_ddl_matches_stats_columns():
     con.execute("CREATE TABLE expected (" + ", ".join(f'"{n}" {t}' for n, t, _ in STATS_COLUMNS) + ")")
     columns = con.execute(
         "SELECT table_name, column_name, data_type FROM duckdb_columns() "
-        "WHERE table_name IN ('feature_stats', 'expected') ORDER BY table_name, column_index").fetchall()
+        "WHERE table_name IN ('feature_stats', 'expected') ORDER BY table_name, column_index"
+    ).fetchall()
     actual = [(c, t) for table, c, t in columns if table == "feature_stats"]
     expected = [(c, t) for table, c, t in columns if table == "expected"]
     assert actual == expected and len(actual) == len(STATS_COLUMNS)
@@ -278,7 +307,8 @@ def test_write_load_round_trip_and_replacing_days(con, records):
     assert write_feature_stats(con, stats + other_table, "run-1") == len(stats) + len(other_table)
     loaded = load_stats(con, "clean.profiled", START, END)
     assert [(r["partition_date"], r["feature"]) for r in loaded] == sorted(
-        (r["partition_date"], r["feature"]) for r in stats)
+        (r["partition_date"], r["feature"]) for r in stats
+    )
     by_key = {_stored_key(r): r for r in stats}
     for r in loaded:
         assert {c: r[c] for c in COMPUTED_COLUMNS} == by_key[_stored_key(r)]  # lists as lists, exact floats
@@ -286,8 +316,9 @@ def test_write_load_round_trip_and_replacing_days(con, records):
 
     # re-profile the first day only, with changed data: its rows are replaced, the others stay
     con.execute("DELETE FROM clean.profiled WHERE event_date = $d AND color = 'c00'", {"d": DAYS[0]})
-    again = compute_feature_stats(con, "clean.profiled", FEATURES, "event_date", DAYS[0],
-                                  DAYS[0] + dt.timedelta(days=1))
+    again = compute_feature_stats(
+        con, "clean.profiled", FEATURES, "event_date", DAYS[0], DAYS[0] + dt.timedelta(days=1)
+    )
     write_feature_stats(con, again, "run-2")
     loaded = load_stats(con, "clean.profiled", START, END)
     assert len(loaded) == len(stats)  # no duplicates
@@ -323,8 +354,9 @@ def test_a_tie_between_deciles_counts_in_the_bin_that_starts_at_it(con):
     # DuckDB 1.5 interpolates the 0.7 and 0.8 deciles of these 13 values (between two copies of 0.85
     # each) as 0.8500000000000001: taken as they are, the edge would sit above the three 0.85 and count
     # them in the bin below. The edge is the tied value itself.
-    con.execute("CREATE TABLE ties AS SELECT DATE '2026-11-01' AS d, unnest($v) AS x",
-                {"v": [0.0] * 8 + [0.85] * 3 + [5.0] * 2})
+    con.execute(
+        "CREATE TABLE ties AS SELECT DATE '2026-11-01' AS d, unnest($v) AS x", {"v": [0.0] * 8 + [0.85] * 3 + [5.0] * 2}
+    )
     (row,) = compute_feature_stats(con, "ties", [FeatureSpec("x", "numeric")], "d", START, END)
     edges, counts = row["qhist_edges"], row["qhist_counts"]
     assert 0.85 in edges and counts[edges.index(0.85)] == 3
@@ -335,8 +367,11 @@ def test_a_tie_between_deciles_counts_in_the_bin_that_starts_at_it(con):
 def test_extreme_finite_values_are_profiled_not_a_failed_scan(con):
     # A price of 1e200 made STDDEV_SAMP overflow ("out of range") and fail the whole scan; two values
     # of 1.7e308 sum to inf. Mean and std come out as numpy computes them on the values scaled by 2^-600.
-    days = {D0: [1e200, 1.0, 3.5], D0 + dt.timedelta(days=1): [1.7e308, 1.7e308, -1.7e308, 2.0],
-            D0 + dt.timedelta(days=2): [1e144, -1e144, 5.0]}  # just under the wide threshold: plain std
+    days = {
+        D0: [1e200, 1.0, 3.5],
+        D0 + dt.timedelta(days=1): [1.7e308, 1.7e308, -1.7e308, 2.0],
+        D0 + dt.timedelta(days=2): [1e144, -1e144, 5.0],
+    }  # just under the wide threshold: plain std
     con.execute("CREATE TABLE huge (d DATE, x DOUBLE)")
     for day, values in days.items():
         con.execute("INSERT INTO huge SELECT $d, unnest($v)", {"d": day, "v": values})

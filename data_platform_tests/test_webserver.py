@@ -27,12 +27,27 @@ def test_webserver_shows_the_stage_groups_with_descriptions_and_blocking_checks(
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "DATA_PLATFORM_WAREHOUSE": str(tmp_path / "w.duckdb"),
-           "DATA_PLATFORM_LANDING": str(tmp_path / "landing")}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DATA_PLATFORM_WAREHOUSE": str(tmp_path / "w.duckdb"),
+        "DATA_PLATFORM_LANDING": str(tmp_path / "landing"),
+    }
     server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-webserver")), "-w", "workspace.yaml",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(Path(sys.executable).with_name("dagster-webserver")),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -48,8 +63,15 @@ def test_webserver_shows_the_stage_groups_with_descriptions_and_blocking_checks(
         assert nodes, "webserver did not answer"
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
         assert {"raw/files", "raw/events", "raw/quarantine", "clean/events"} <= set(by_key)
-        assert {n["groupName"] for n in nodes} == {"ingestion", "cleaning", "labeling", "monitoring", "splits", "provenance",
-                                                         "training"}
+        assert {n["groupName"] for n in nodes} == {
+            "ingestion",
+            "cleaning",
+            "labeling",
+            "monitoring",
+            "splits",
+            "provenance",
+            "training",
+        }
         assert all(len(n["description"]) > 40 for n in nodes)
         checks = {c["name"]: c["blocking"] for n in nodes for c in n["assetChecksOrError"]["checks"]}
         assert checks == BLOCKING

@@ -56,8 +56,23 @@ def _build_wheel(tmp: Path) -> Path:
     (src / "dagster_home").mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", src / "dagster_home" / "dagster.yaml")
     out = tmp / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-                    "--wheel-dir", str(out), str(src)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(out),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     [wheel] = out.glob("data_platform-*.whl")
     return wheel
 
@@ -70,30 +85,66 @@ def test_wheel_runs_the_demo_from_an_empty_folder(tmp_path):
     wheel = _build_wheel(tmp_path)
     names = zipfile.ZipFile(wheel).namelist()
     shipped_sql = {n.removeprefix("data_platform/sql/") for n in names if n.startswith("data_platform/sql/")}
-    assert shipped_sql == {p.relative_to(PROJECT_ROOT / "sql").as_posix() for p in (PROJECT_ROOT / "sql").rglob("*.sql")}
+    assert shipped_sql == {
+        p.relative_to(PROJECT_ROOT / "sql").as_posix() for p in (PROJECT_ROOT / "sql").rglob("*.sql")
+    }
     assert "data_platform/dagster.yaml" in names
     assert not [n for n in names if n.startswith("data_platform_tests/")], "the tests are not part of the package"
 
     # a fresh venv: the wheel plus exactly the locked dependency tree (what CI tested), nothing from the checkout
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    locked = subprocess.run([str(UV), "export", "--frozen", "--no-hashes", "--no-emit-project", "--format",
-                             "requirements-txt", "--quiet"], cwd=PROJECT_ROOT, check=True, capture_output=True,
-                            text=True).stdout
+    locked = subprocess.run(
+        [str(UV), "export", "--frozen", "--no-hashes", "--no-emit-project", "--format", "requirements-txt", "--quiet"],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     (tmp_path / "locked.txt").write_text(locked)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "DAGSTER_HOME", "VIRTUAL_ENV") and not k.startswith("DATA_PLATFORM_")}
-    subprocess.run([str(UV), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-                    "-r", str(tmp_path / "locked.txt"), str(wheel)], check=True, env=env, capture_output=True, text=True)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "DAGSTER_HOME", "VIRTUAL_ENV") and not k.startswith("DATA_PLATFORM_")
+    }
+    subprocess.run(
+        [
+            str(UV),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            "-r",
+            str(tmp_path / "locked.txt"),
+            str(wheel),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
 
     empty = tmp_path / "work"
     empty.mkdir()
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import data_platform; print(data_platform.__file__)"],
-                           cwd=empty, env=env, check=True, capture_output=True, text=True).stdout
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import data_platform; print(data_platform.__file__)"],
+        cwd=empty,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert Path(where.strip()).is_relative_to(venv), where
 
-    done = subprocess.run([str(venv / "bin" / "data-platform"), "demo", "--days", "1", "--events-per-day", "2000"],
-                          cwd=empty, env=env, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [str(venv / "bin" / "data-platform"), "demo", "--days", "1", "--events-per-day", "2000"],
+        cwd=empty,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "== summary" in done.stdout and "exports/ctr_examples: version" in done.stdout, done.stdout[-4000:]
     # everything the demo made is in the folder it ran in: the warehouse, the exports, the instance (with the
@@ -101,4 +152,5 @@ def test_wheel_runs_the_demo_from_an_empty_folder(tmp_path):
     assert (empty / "data" / "warehouse.duckdb").exists()
     assert list((empty / "data" / "exports").rglob("*.parquet"))
     assert (empty / "dagster_home" / "dagster.yaml").read_text() == (
-        PROJECT_ROOT / "dagster_home" / "dagster.yaml").read_text()
+        PROJECT_ROOT / "dagster_home" / "dagster.yaml"
+    ).read_text()

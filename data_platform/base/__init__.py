@@ -16,7 +16,15 @@ the ``cli`` package.
 """
 
 STAGES: tuple[str, ...] = (
-    "privacy", "ingestion", "cleaning", "labeling", "validation", "splits", "provenance", "flywheel", "generator",
+    "privacy",
+    "ingestion",
+    "cleaning",
+    "labeling",
+    "validation",
+    "splits",
+    "provenance",
+    "flywheel",
+    "generator",
 )
 """The stage packages of ``data_platform``, lowest first: each may import only those before it."""
 

@@ -71,8 +71,7 @@ from sqlglot import exp
 DIALECT = "duckdb"
 OPENLINEAGE_NAMESPACE = "duckdb"
 OPENLINEAGE_SCHEMA_URL = (
-    "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json"
-    "#/$defs/ColumnLineageDatasetFacet"
+    "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet"
 )
 OPENLINEAGE_PRODUCER = "urn:data_platform:provenance.lineage"
 STAR = "*"
@@ -204,7 +203,7 @@ def _rename(rel: _Relation, names: list[str]) -> _Relation:
     items = list(rel.columns.items())
     if len(names) > len(items):
         raise LineageError(f"{len(names)} column aliases for {len(items)} known columns")
-    renamed = [(new, deps) for new, (_, deps) in zip(names, items)] + items[len(names):]
+    renamed = [(new, deps) for new, (_, deps) in zip(names, items)] + items[len(names) :]
     return _Relation(dict(renamed), rel.stars, rel.default)
 
 
@@ -296,7 +295,7 @@ class _Resolver:
             if len(left.columns) != len(right.columns) and not (left.stars or right.stars):
                 raise LineageError("UNION sides with different column counts")
             merged = [(name, deps | r) for (name, deps), (_, r) in zip(left.columns, right.columns)]
-            merged += left.columns[len(merged):]
+            merged += left.columns[len(merged) :]
             return _Output(merged, tuple(dict.fromkeys(left.stars + right.stars)))
         if isinstance(node, exp.Select):
             return self.select(node, env, outer)
@@ -531,7 +530,7 @@ class _Resolver:
                 raise LineageError(f"INSERT into {name}: {len(out.columns)} values for {len(names)} columns")
             new = dict(zip(names, (deps for _, deps in out.columns)))
             # Past the listed values, a star over unknown columns fills the rest: matched by name.
-            for rest in names[len(out.columns):]:
+            for rest in names[len(out.columns) :]:
                 if not out.stars:
                     break
                 new[rest] = frozenset((t, rest) for t in out.stars)
@@ -568,7 +567,9 @@ class _Resolver:
 
 
 def column_lineage(
-    statements: list[str], target_table: str, schema: Mapping[str, Sequence[str]] | None = None,
+    statements: list[str],
+    target_table: str,
+    schema: Mapping[str, Sequence[str]] | None = None,
 ) -> Lineage:
     """For each output column of ``target_table``, the ``(base table, column)`` pairs it depends on.
 
@@ -603,7 +604,9 @@ def column_lineage(
 
 
 def lineage_of_sql_files(
-    files: list[tuple[str, dict]], target_table: str, schema: Mapping[str, Sequence[str]] | None = None,
+    files: list[tuple[str, dict]],
+    target_table: str,
+    schema: Mapping[str, Sequence[str]] | None = None,
 ) -> Lineage:
     """:func:`column_lineage` of the chain of ``sql/`` files ``(name, fragments)``, loaded with ``load_sql``."""
     from data_platform.resources import load_sql
@@ -650,7 +653,9 @@ def lineage_markdown(target: str, lineage: Mapping[str, Sequence[Dep]]) -> str:
 
 
 def openlineage_facet(
-    target: str, lineage: Mapping[str, Sequence[Dep]], namespace: str = OPENLINEAGE_NAMESPACE,
+    target: str,
+    lineage: Mapping[str, Sequence[Dep]],
+    namespace: str = OPENLINEAGE_NAMESPACE,
     producer: str = OPENLINEAGE_PRODUCER,
 ) -> dict:
     """The lineage of ``target`` as an OpenLineage ``ColumnLineageDatasetFacet`` (spec facet 1-2-0).

@@ -1,7 +1,8 @@
 """Keyed pseudonyms for user and device ids (the same in Python and DuckDB SQL).
 
 The key comes from ``DATA_PLATFORM_PSEUDONYM_KEY``. ``DATA_PLATFORM_MODE=production`` makes a
-missing key a startup error, and a key shorter than 16 characters is one in every mode; in the default ``demo`` mode a fixed development key is used
+missing key a startup error, and a key shorter than 16 characters is one in every mode; in the default ``demo`` mode
+a fixed development key is used
 and :func:`key_status` reports it, so the asset metadata shows a warning. The key never appears in
 logs or metadata.
 """

@@ -34,9 +34,16 @@ from data_platform import contracts as raw_contract
 from data_platform.resources import run_sql
 
 POLARS_TYPES = {
-    "VARCHAR": pl.String, "JSON": pl.String, "BIGINT": pl.Int64, "INTEGER": pl.Int32, "DOUBLE": pl.Float64,
-    "BOOLEAN": pl.Boolean, "DATE": pl.Date, "TIMESTAMPTZ": pl.Datetime("us", "UTC"),
-    "TIMESTAMP WITH TIME ZONE": pl.Datetime("us", "UTC"), "VARCHAR[]": pl.List(pl.String),
+    "VARCHAR": pl.String,
+    "JSON": pl.String,
+    "BIGINT": pl.Int64,
+    "INTEGER": pl.Int32,
+    "DOUBLE": pl.Float64,
+    "BOOLEAN": pl.Boolean,
+    "DATE": pl.Date,
+    "TIMESTAMPTZ": pl.Datetime("us", "UTC"),
+    "TIMESTAMP WITH TIME ZONE": pl.Datetime("us", "UTC"),
+    "VARCHAR[]": pl.List(pl.String),
 }
 SAMPLE_ROWS = 5
 
@@ -72,26 +79,43 @@ class TableContract:
         if unknown:
             raise ValueError(f"{self.table}: checks or requirements name unknown columns {sorted(unknown)}")
         return pa.DataFrameSchema(
-            {name: pa.Column(POLARS_TYPES[typ], nullable=name not in self.required,
-                             checks=self.column_checks.get(name, []), description=desc or None)
-             for name, typ, desc in self.columns},
-            checks=list(self.row_checks), name=self.table, description=self.description, strict=True,
+            {
+                name: pa.Column(
+                    POLARS_TYPES[typ],
+                    nullable=name not in self.required,
+                    checks=self.column_checks.get(name, []),
+                    description=desc or None,
+                )
+                for name, typ, desc in self.columns
+            },
+            checks=list(self.row_checks),
+            name=self.table,
+            description=self.description,
+            strict=True,
         )
 
     def table_schema(self) -> dg.TableSchema:
         """The dagster/column_schema, constraints included, from the same definitions."""
         return dg.TableSchema(
-            columns=[dg.TableColumn(
-                name=name, type=typ, description=desc or None,
-                constraints=dg.TableColumnConstraints(
-                    nullable=name not in self.required,
-                    unique=self.unique == (name,),
-                    other=[str(c.error or c.name) for c in self.column_checks.get(name, [])],
-                ),
-            ) for name, typ, desc in self.columns],
-            constraints=dg.TableConstraints(other=[
-                *([f"unique ({', '.join(self.unique)})"] if self.unique else []),
-                *[str(c.error or c.name) for c in self.row_checks]]),
+            columns=[
+                dg.TableColumn(
+                    name=name,
+                    type=typ,
+                    description=desc or None,
+                    constraints=dg.TableColumnConstraints(
+                        nullable=name not in self.required,
+                        unique=self.unique == (name,),
+                        other=[str(c.error or c.name) for c in self.column_checks.get(name, [])],
+                    ),
+                )
+                for name, typ, desc in self.columns
+            ],
+            constraints=dg.TableConstraints(
+                other=[
+                    *([f"unique ({', '.join(self.unique)})"] if self.unique else []),
+                    *[str(c.error or c.name) for c in self.row_checks],
+                ]
+            ),
         )
 
 
@@ -122,8 +146,12 @@ def required_by_event_type() -> list[pa.Check]:
         types = [t for t in field_.required_for if t]
         if not types or set(types) == set(raw_contract.EVENT_TYPES):
             continue
-        checks.append(row_check(f"{field_.name} present for {'/'.join(types)}",
-                                 ~pl.col("event_type").is_in(types) | pl.col(field_.name).is_not_null()))
+        checks.append(
+            row_check(
+                f"{field_.name} present for {'/'.join(types)}",
+                ~pl.col("event_type").is_in(types) | pl.col(field_.name).is_not_null(),
+            )
+        )
     return checks
 
 
@@ -165,14 +193,20 @@ class ContractReport:
         return self.failing_rows == 0 and self.duplicate_keys == 0
 
 
-def validate_partition(con: duckdb.DuckDBPyConnection, contract: TableContract, start_day: dt.date | None = None,
-                       end_day: dt.date | None = None, chunk_rows: int = 100_000) -> ContractReport:
+def validate_partition(
+    con: duckdb.DuckDBPyConnection,
+    contract: TableContract,
+    start_day: dt.date | None = None,
+    end_day: dt.date | None = None,
+    chunk_rows: int = 100_000,
+) -> ContractReport:
     """Validate the rows of [start_day, end_day) (all rows for an unpartitioned table) in chunks."""
     report = ContractReport(contract.table)
     schema = contract.schema()
     where, params = _where(contract, start_day, end_day)
     reader = run_sql(con, "validation/contract_rows.sql", params, table=contract.table, where=where).to_arrow_reader(
-        chunk_rows)
+        chunk_rows
+    )
     offset = 0
     for batch in reader:
         frame = pl.from_arrow(batch)
@@ -190,20 +224,25 @@ def validate_partition(con: duckdb.DuckDBPyConnection, contract: TableContract, 
         if dups:
             report.duplicate_keys = dups[0]["duplicated_keys"]
             report.failures[f"unique ({keys})"] = report.duplicate_keys
-            report.sample += [{"check": f"unique ({keys})", **{k: v for k, v in d.items() if k != "duplicated_keys"}}
-                              for d in dups[:SAMPLE_ROWS]]
+            report.sample += [
+                {"check": f"unique ({keys})", **{k: v for k, v in d.items() if k != "duplicated_keys"}}
+                for d in dups[:SAMPLE_ROWS]
+            ]
     return report
 
 
 def _where(contract: TableContract, start_day, end_day) -> tuple[str, dict]:
     if contract.partition_column is None or start_day is None:
         return "true", {}
-    return (f"{contract.partition_column} >= $start_day AND {contract.partition_column} < $end_day",
-            {"start_day": start_day, "end_day": end_day})
+    return (
+        f"{contract.partition_column} >= $start_day AND {contract.partition_column} < $end_day",
+        {"start_day": start_day, "end_day": end_day},
+    )
 
 
-def _validate_chunk(frame: pl.DataFrame, schema: pa.DataFrameSchema, contract: TableContract, offset: int,
-                    report: ContractReport) -> None:
+def _validate_chunk(
+    frame: pl.DataFrame, schema: pa.DataFrameSchema, contract: TableContract, offset: int, report: ContractReport
+) -> None:
     try:
         schema.validate(frame, lazy=True)
         return
@@ -219,17 +258,26 @@ def _validate_chunk(frame: pl.DataFrame, schema: pa.DataFrameSchema, contract: T
         bad_rows |= rows
         for index in sorted(rows)[: max(0, SAMPLE_ROWS - len(report.sample))]:
             row = frame.row(index, named=True) if index < frame.height else {}
-            report.sample.append({"check": label, "row": offset + index + 1,
-                                  **{k: row.get(k) for k in (*contract.unique, column) if k and k in row},
-                                  "value": str(group["failure_case"][0])[:80]})
+            report.sample.append(
+                {
+                    "check": label,
+                    "row": offset + index + 1,
+                    **{k: row.get(k) for k in (*contract.unique, column) if k and k in row},
+                    "value": str(group["failure_case"][0])[:80],
+                }
+            )
     report.failing_rows += len(bad_rows)
 
 
 def contract_markdown(contract: TableContract) -> str:
     """The contract as a markdown table (asset check metadata)."""
     schema = contract.schema()
-    lines = [f"**{contract.table}**: {contract.description}", "", "| column | type | not null | checks |",
-             "|---|---|---|---|"]
+    lines = [
+        f"**{contract.table}**: {contract.description}",
+        "",
+        "| column | type | not null | checks |",
+        "|---|---|---|---|",
+    ]
     for name, typ, _ in contract.columns:
         checks = ", ".join(str(c.error or c.name) for c in schema.columns[name].checks)
         lines.append(f"| {name} | {typ} | {'yes' if name in contract.required else ''} | {checks} |")
@@ -240,6 +288,17 @@ def contract_markdown(contract: TableContract) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["EVENT_DAY", "PROVENANCE_COLUMNS", "ContractReport", "TableContract", "at_least", "between",
-           "contract_markdown", "isin", "raw_event_checks", "required_by_event_type", "row_check",
-           "validate_partition"]
+__all__ = [
+    "EVENT_DAY",
+    "PROVENANCE_COLUMNS",
+    "ContractReport",
+    "TableContract",
+    "at_least",
+    "between",
+    "contract_markdown",
+    "isin",
+    "raw_event_checks",
+    "required_by_event_type",
+    "row_check",
+    "validate_partition",
+]

@@ -4,14 +4,14 @@ import json
 
 import dagster as dg
 
+from data_platform.base.keys import CLEAN_EVENTS, RAW_EVENTS
+from data_platform.base.pseudonyms import key_status
 from data_platform.cleaning.clean import SET_ASIDE, clean_days, clean_stats, fx_version
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, rules_markdown
-from data_platform.base.keys import CLEAN_EVENTS, RAW_EVENTS
 from data_platform.cleaning.stage import CLEAN_EVENTS_CONTRACT, FILTERED_EVENTS_CONTRACT, STAGE
 from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
 from data_platform.privacy.aggregates import k_anonymous_counts
-from data_platform.base.pseudonyms import key_status
 from data_platform.privacy.redaction import scan_for_pii
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql
 
@@ -28,21 +28,36 @@ _COMMON = dict(
 
 # Columns that carry free or categorical text (ids are pseudonyms or generated; ip_prefix is a
 # deliberate /24): the PII scan reads these.
-TEXT_COLUMNS = ["text", "extra", "category", "item_id", "model_version", "country", "device", "app_version",
-                "currency_raw"]
+TEXT_COLUMNS = [
+    "text",
+    "extra",
+    "category",
+    "item_id",
+    "model_version",
+    "country",
+    "device",
+    "app_version",
+    "currency_raw",
+]
 
 ACCOUNTING_CHECK = daily_check(
-    "raw_rows_accounted", CLEAN_EVENTS, blocking=True,
+    "raw_rows_accounted",
+    CLEAN_EVENTS,
+    blocking=True,
     description="Per day: raw rows = clean rows + rows removed by a rule or set aside (e.g. unknown_currency) "
     "+ duplicate deliveries + rows excluded because their person opted out.",
 )
 CONTRACT_CHECK = daily_check(
-    "clean_contract", CLEAN_EVENTS, blocking=True,
+    "clean_contract",
+    CLEAN_EVENTS,
+    blocking=True,
     description="event_id unique, required fields and provenance present, prices converted, every row "
     "stamped with the current ruleset version.",
 )
 PII_CHECK = daily_check(
-    "no_personal_data", CLEAN_EVENTS, blocking=True,
+    "no_personal_data",
+    CLEAN_EVENTS,
+    blocking=True,
     description="No email, phone, URL, IP or card number left in any text column of the day's rows.",
 )
 
@@ -72,10 +87,23 @@ PII_CHECK = daily_check(
         ),
         dg.AssetSpec(
             IDENTITY_MAP,
-            metadata={"dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in (
-                ("anon_id", "VARCHAR"), ("person_key", "VARCHAR"), ("user_ids", "VARCHAR[]"),
-                ("component_devices", "BIGINT"), ("is_shared_device", "BOOLEAN"), ("first_login_ts", "TIMESTAMPTZ"),
-                ("last_login_ts", "TIMESTAMPTZ"), ("rule", "VARCHAR"))])},
+            metadata={
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[
+                        dg.TableColumn(n, t)
+                        for n, t in (
+                            ("anon_id", "VARCHAR"),
+                            ("person_key", "VARCHAR"),
+                            ("user_ids", "VARCHAR[]"),
+                            ("component_devices", "BIGINT"),
+                            ("is_shared_device", "BOOLEAN"),
+                            ("first_login_ts", "TIMESTAMPTZ"),
+                            ("last_login_ts", "TIMESTAMPTZ"),
+                            ("rule", "VARCHAR"),
+                        )
+                    ]
+                )
+            },
             description="Device (anon_id) to person, as of now: connected components of the login links of "
             "every day landed so far; a device seen with several user ids is shared and links nobody. Splits "
             "group examples by it; each day's clean rows carry the person as known at the end of their day.",
@@ -102,38 +130,55 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
 
     status = key_status()
     run = {"run_days": report.run_days, "run_stage_seconds": dg.MetadataValue.json(clock.laps)}
-    yield from report.results([CLEAN_EVENTS, FILTERED_EVENTS, IDENTITY_MAP], run_metadata={
-        CLEAN_EVENTS: {
-            **run,
-            "ruleset_version": RULESET_VERSION,
-            "fx_version": stats.fx_version,
-            # per currency, the most days between an event and the rate it took: a stale rates file shows here
-            "fx_rate_age_days": dg.MetadataValue.json(stats.fx_rate_age_days),
-            "currencies_without_rate": dg.MetadataValue.json([
-                {k: str(v) if k.endswith("_day") else v for k, v in c.items()} for c in stats.currencies_without_rate]),
-            "pseudonym_key": dg.MetadataValue.json(status),
-            **({"WARNING": "demo pseudonym key in use; set DATA_PLATFORM_PSEUDONYM_KEY"} if status.get("warning") else {}),
-            **STAGE.lineage_metadata("clean.events"),
+    yield from report.results(
+        [CLEAN_EVENTS, FILTERED_EVENTS, IDENTITY_MAP],
+        run_metadata={
+            CLEAN_EVENTS: {
+                **run,
+                "ruleset_version": RULESET_VERSION,
+                "fx_version": stats.fx_version,
+                # per currency, the most days between an event and the rate it took: a stale rates file shows here
+                "fx_rate_age_days": dg.MetadataValue.json(stats.fx_rate_age_days),
+                "currencies_without_rate": dg.MetadataValue.json(
+                    [
+                        {k: str(v) if k.endswith("_day") else v for k, v in c.items()}
+                        for c in stats.currencies_without_rate
+                    ]
+                ),
+                "pseudonym_key": dg.MetadataValue.json(status),
+                **(
+                    {"WARNING": "demo pseudonym key in use; set DATA_PLATFORM_PSEUDONYM_KEY"}
+                    if status.get("warning")
+                    else {}
+                ),
+                **STAGE.lineage_metadata("clean.events"),
+            },
+            FILTERED_EVENTS: {**run, "rules": dg.MetadataValue.md(rules_markdown())},
+            # the identity map spans every day seen so far: its figures are the map's as this run left it
+            IDENTITY_MAP: {
+                **run,
+                "dagster/row_count": stats.identity.devices,
+                "persons": stats.identity.persons,
+                "users_merged": stats.identity.merged_persons,
+                "shared_devices": stats.identity.shared_devices,
+                "largest_component_devices": stats.identity.largest_component,
+            },
         },
-        FILTERED_EVENTS: {**run, "rules": dg.MetadataValue.md(rules_markdown())},
-        # the identity map spans every day seen so far: its figures are the map's as this run left it
-        IDENTITY_MAP: {
-            **run,
-            "dagster/row_count": stats.identity.devices,
-            "persons": stats.identity.persons,
-            "users_merged": stats.identity.merged_persons,
-            "shared_devices": stats.identity.shared_devices,
-            "largest_component_devices": stats.identity.largest_component,
-        },
-    })
+    )
 
 
 def _day_metadata(con, days, stats, truth: set[str], spam_ids: list[str] | None) -> dict[dg.AssetKey, dict]:
     """What clean/events and clean/filtered_events hold for one day."""
     cur = run_sql(con, "cleaning/domain_counts.sql", days)
     domains = dict(zip([d[0] for d in cur.description], cur.fetchone()))
-    by_country = k_anonymous_counts(con, "clean.events", "country", partition_column="event_date",
-                                    start_day=days["start_day"], end_day=days["end_day"])
+    by_country = k_anonymous_counts(
+        con,
+        "clean.events",
+        "country",
+        partition_column="event_date",
+        start_day=days["start_day"],
+        end_day=days["end_day"],
+    )
     return {
         CLEAN_EVENTS: {
             "dagster/row_count": stats.kept,
@@ -150,8 +195,11 @@ def _day_metadata(con, days, stats, truth: set[str], spam_ids: list[str] | None)
             "dagster/row_count": stats.filtered,
             "by_rule": dg.MetadataValue.json(stats.filtered_by_rule),
             **(_bot_quality(con, days, truth) if truth else {}),
-            **({"spam_rule_quality": dg.MetadataValue.json(spam_rule_quality(con, days, spam_ids))}
-               if spam_ids is not None else {}),
+            **(
+                {"spam_rule_quality": dg.MetadataValue.json(spam_rule_quality(con, days, spam_ids))}
+                if spam_ids is not None
+                else {}
+            ),
         },
     }
 
@@ -159,8 +207,10 @@ def _day_metadata(con, days, stats, truth: set[str], spam_ids: list[str] | None)
 def _day_checks(con, days) -> list[dg.AssetCheckResult]:
     """The clean layer's blocking checks on one day, each failure with its counts as the reason."""
     accounting = rows(con, "cleaning/check_accounting.sql", days)
-    unbalanced = sum(abs(a["raw_rows"] - a["clean_rows"] - a["filtered_rows"] - a["duplicate_rows"]
-                         - a["consent_excluded_rows"]) for a in accounting)
+    unbalanced = sum(
+        abs(a["raw_rows"] - a["clean_rows"] - a["filtered_rows"] - a["duplicate_rows"] - a["consent_excluded_rows"])
+        for a in accounting
+    )
     cur = run_sql(con, "cleaning/check_clean_events.sql", {**days, "ruleset_version": RULESET_VERSION})
     contract = dict(zip([d[0] for d in cur.description], cur.fetchone()))
     checked = contract.pop("rows_checked")
@@ -168,22 +218,46 @@ def _day_checks(con, days) -> list[dg.AssetCheckResult]:
     findings = scan_for_pii(con, "clean.events", TEXT_COLUMNS, partition_column="event_date", **days)
     return [
         dg.AssetCheckResult(
-            check_name=ACCOUNTING_CHECK.name, asset_key=CLEAN_EVENTS, passed=not unbalanced,
+            check_name=ACCOUNTING_CHECK.name,
+            asset_key=CLEAN_EVENTS,
+            passed=not unbalanced,
             description=counts_text({"raw rows unaccounted for": unbalanced}) or None,
-            metadata={"days": dg.MetadataValue.md(markdown_table(
-                [{k: str(v) for k, v in a.items()} for a in accounting])),
-                "set_aside": dg.MetadataValue.json(_set_aside(
-                    {r["rule_id"]: r["n"] for r in rows(con, "cleaning/filtered_by_rule.sql", days)}))}),
+            metadata={
+                "days": dg.MetadataValue.md(markdown_table([{k: str(v) for k, v in a.items()} for a in accounting])),
+                "set_aside": dg.MetadataValue.json(
+                    _set_aside({r["rule_id"]: r["n"] for r in rows(con, "cleaning/filtered_by_rule.sql", days)})
+                ),
+            },
+        ),
         dg.AssetCheckResult(
-            check_name=CONTRACT_CHECK.name, asset_key=CLEAN_EVENTS, passed=not violations,
+            check_name=CONTRACT_CHECK.name,
+            asset_key=CLEAN_EVENTS,
+            passed=not violations,
             description=counts_text(violations) or None,
-            metadata={"rows_checked": checked, "violations": dg.MetadataValue.json(violations)}),
+            metadata={"rows_checked": checked, "violations": dg.MetadataValue.json(violations)},
+        ),
         dg.AssetCheckResult(
-            check_name=PII_CHECK.name, asset_key=CLEAN_EVENTS, passed=not findings,
+            check_name=PII_CHECK.name,
+            asset_key=CLEAN_EVENTS,
+            passed=not findings,
             description=counts_text({f"{f.kind} in {f.table}.{f.column}": f.rows for f in findings}) or None,
-            metadata={"findings": dg.MetadataValue.md(markdown_table([
-                {"table": f.table, "column": f.column, "kind": f.kind, "rows": f.rows,
-                 "masked_sample": ", ".join(f.masked_sample)} for f in findings]))}),
+            metadata={
+                "findings": dg.MetadataValue.md(
+                    markdown_table(
+                        [
+                            {
+                                "table": f.table,
+                                "column": f.column,
+                                "kind": f.kind,
+                                "rows": f.rows,
+                                "masked_sample": ", ".join(f.masked_sample),
+                            }
+                            for f in findings
+                        ]
+                    )
+                )
+            },
+        ),
     ]
 
 
@@ -204,7 +278,9 @@ def _bot_quality(con, days, truth: set[str]) -> dict:
     """Precision and recall of the bot rules at device level against the generator's ground truth."""
     seen = {r["anon_id"] for r in rows(con, "cleaning/devices_in_range.sql", days)}
     device_rules = [r.id for r in RULES if r.level == "device"]
-    flagged = {r["anon_id"] for r in rows(con, "cleaning/bot_devices_in_range.sql", {**days, "device_rules": device_rules})}
+    flagged = {
+        r["anon_id"] for r in rows(con, "cleaning/bot_devices_in_range.sql", {**days, "device_rules": device_rules})
+    }
     actual = truth & seen
     hits = len(flagged & actual)
     return {
@@ -228,7 +304,14 @@ def spam_rule_quality(con, days, spam_ids: list[str]) -> dict[str, dict]:
     ``spam_ids``; a rule matching a review counts whichever rule removed it."""
     found = rows(con, "cleaning/spam_rule_quality.sql", {**days, "spam_ids": spam_ids})
     total = next(r["spam_flagged"] for r in found if r["rule"] is None)
-    return {r["rule"]: {"flagged": r["flagged"], "spam_flagged": r["spam_flagged"],
-                        "precision": round(r["spam_flagged"] / r["flagged"], 4) if r["flagged"] else None,
-                        "recall": round(r["spam_flagged"] / total, 4) if total else None, "spam_reviews": total}
-            for r in found if r["rule"] is not None}
+    return {
+        r["rule"]: {
+            "flagged": r["flagged"],
+            "spam_flagged": r["spam_flagged"],
+            "precision": round(r["spam_flagged"] / r["flagged"], 4) if r["flagged"] else None,
+            "recall": round(r["spam_flagged"] / total, 4) if total else None,
+            "spam_reviews": total,
+        }
+        for r in found
+        if r["rule"] is not None
+    }

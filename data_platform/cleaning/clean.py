@@ -36,10 +36,10 @@ from pathlib import Path
 
 import duckdb
 
+from data_platform.base.pseudonyms import pseudonym_key, pseudonymise_sql
 from data_platform.base.stage import SqlStep, StepGroup
 from data_platform.cleaning.identity import IdentityStats, build_identity_map, identity_steps
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, applied
-from data_platform.base.pseudonyms import pseudonym_key, pseudonymise_sql
 from data_platform.privacy.redaction import redact_sql, truncate_ip_sql
 from data_platform.privacy.requests import ensure_tables as ensure_privacy_tables
 from data_platform.resources import load_sql, rows, run_sql, transaction
@@ -52,7 +52,11 @@ CENTS_MIN_EVENTS = 50
 CENTS_HISTORY_DAYS = 7  # a day's cents detection looks at that day and the 6 before it
 IDENTITY_AS_OF = "temp.identity_as_of"  # the identity map as of the end of the day being cleaned
 CLEAN_TABLES = (
-    "clean.events", "clean.filtered_events", "clean.duplicates", "clean.unit_corrections", "clean.consent_exclusions",
+    "clean.events",
+    "clean.filtered_events",
+    "clean.duplicates",
+    "clean.unit_corrections",
+    "clean.consent_exclusions",
 )
 
 
@@ -79,8 +83,10 @@ def load_fx_rates(con: duckdb.DuckDBPyConnection, path: Path = FX_RATES_CSV) -> 
     run_sql(con, "cleaning/load_fx_rates.sql", {"path": str(path)})
     problems = rows(con, "cleaning/fx_rate_problems.sql")
     if problems:
-        raise ValueError(f"{path} is not a reference-rates file: " + "; ".join(
-            f"{p['day_text']} {p['currency']} {p['units_text']!r}: {p['problem']}" for p in problems))
+        raise ValueError(
+            f"{path} is not a reference-rates file: "
+            + "; ".join(f"{p['day_text']} {p['currency']} {p['units_text']!r}: {p['problem']}" for p in problems)
+        )
     version = fx_version(Path(path))
     con.execute("DELETE FROM reference.fx_rates")
     run_sql(con, "cleaning/insert_fx_rates.sql", {"version": version, "source": f"{FX_SOURCE}: {Path(path).name}"})
@@ -124,8 +130,13 @@ def sql_fragments() -> dict[str, str]:
 
 
 def clean_days(
-    con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date, run_id: str,
-    *, now: dt.datetime | None = None, fx_rates: Path = FX_RATES_CSV,
+    con: duckdb.DuckDBPyConnection,
+    start_day: dt.date,
+    end_day: dt.date,
+    run_id: str,
+    *,
+    now: dt.datetime | None = None,
+    fx_rates: Path = FX_RATES_CSV,
 ) -> CleanStats:
     """(Re)build the clean layer for ``[start_day, end_day)``; see the module docstring. ``fx_rates``:
     the reference-rates file (:func:`load_fx_rates`).
@@ -133,7 +144,7 @@ def clean_days(
     A range is cleaned day by day (in one transaction), each day exactly as a run of that day alone
     would clean it, so one range run, one run per day and reruns in any order give the same rows.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     days = {"start_day": start_day, "end_day": end_day}
     key = {"pseudonym_key": pseudonym_key()}
     ensure_tables(con)
@@ -150,8 +161,11 @@ def clean_days(
             _clean_day(con, day, run_id, now, key, void, version)
             for r in rows(con, "cleaning/currencies_without_rate.sql"):
                 seen = without_rate.setdefault(r["currency"], {**r, "events": 0})
-                seen.update(events=seen["events"] + r["events"], first_day=min(seen["first_day"], r["first_day"]),
-                            last_day=max(seen["last_day"], r["last_day"]))
+                seen.update(
+                    events=seen["events"] + r["events"],
+                    first_day=min(seen["first_day"], r["first_day"]),
+                    last_day=max(seen["last_day"], r["last_day"]),
+                )
             for r in rows(con, "cleaning/fx_rate_age.sql"):
                 rate_age[r["currency"]] = max(rate_age.get(r["currency"], 0), r["days"])
             day += dt.timedelta(days=1)
@@ -159,11 +173,21 @@ def clean_days(
         # days this run cleaned: splits group examples by it (see identity.py).
         run_sql(con, "cleaning/login_links.sql", {"end_day": None, "crawler_pattern": RULES[0].params["pattern"]})
         identity = build_identity_map(con, "login_links")
-        run_sql(con, "cleaning/pseudonymise_identity_map.sql", key, anon=pseudonymise_sql("anon_id"),
-                person=pseudonymise_sql("person_key"), user=pseudonymise_sql("u"))
+        run_sql(
+            con,
+            "cleaning/pseudonymise_identity_map.sql",
+            key,
+            anon=pseudonymise_sql("anon_id"),
+            person=pseudonymise_sql("person_key"),
+            user=pseudonymise_sql("u"),
+        )
     return CleanStats(
-        **_day_counts(con, days), fx_version=version, identity=identity, fx_rate_age_days=dict(sorted(rate_age.items())),
-        currencies_without_rate=sorted(without_rate.values(), key=lambda r: (-r["events"], r["currency"])))
+        **_day_counts(con, days),
+        fx_version=version,
+        identity=identity,
+        fx_rate_age_days=dict(sorted(rate_age.items())),
+        currencies_without_rate=sorted(without_rate.values(), key=lambda r: (-r["events"], r["currency"])),
+    )
 
 
 def clean_stats(con: duckdb.DuckDBPyConnection, days: dict[str, dt.date], run: CleanStats) -> CleanStats:
@@ -194,10 +218,13 @@ def day_steps(void: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozense
     Values of the moment (the day, the run, the key) are bound when a step runs (``SqlStep.run``).
     """
     rule_hits = tuple(
-        SqlStep(f"cleaning/{'add_device_rule_hits' if rule.level == 'device' else 'add_event_rule_hits'}.sql",
-                {"rule_sql": load_sql(rule.sql_name)},
-                {"rule_id": rule.id, "rule_version": rule.version, "kind": rule.kind, "rank": rank, **rule.params})
-        for rank, rule in applied(void))
+        SqlStep(
+            f"cleaning/{'add_device_rule_hits' if rule.level == 'device' else 'add_event_rule_hits'}.sql",
+            {"rule_sql": load_sql(rule.sql_name)},
+            {"rule_id": rule.id, "rule_version": rule.version, "kind": rule.kind, "rank": rank, **rule.params},
+        )
+        for rank, rule in applied(void)
+    )
     as_of = identity_steps("login_links", IDENTITY_AS_OF)
     return (
         SqlStep("cleaning/stage_day_events.sql"),
@@ -208,8 +235,10 @@ def day_steps(void: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozense
         *rule_hits,
         SqlStep("cleaning/add_invalidation_hits.sql"),
         SqlStep("cleaning/add_unknown_currency_hits.sql", params={"rank": len(RULES)}),
-        SqlStep("cleaning/detect_cents_versions.sql",
-                params={"min_events": CENTS_MIN_EVENTS, "history_days": CENTS_HISTORY_DAYS}),
+        SqlStep(
+            "cleaning/detect_cents_versions.sql",
+            params={"min_events": CENTS_MIN_EVENTS, "history_days": CENTS_HISTORY_DAYS},
+        ),
         SqlStep("cleaning/item_price_medians.sql"),
         SqlStep("cleaning/login_links.sql"),
         StepGroup(as_of, lambda con: build_identity_map(con, "login_links", target=IDENTITY_AS_OF)),
@@ -223,14 +252,28 @@ def day_steps(void: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozense
     )
 
 
-def _clean_day(con: duckdb.DuckDBPyConnection, day: dt.date, run_id: str, now: dt.datetime, key: dict,
-               void: set[tuple[str, int]], fx: str) -> None:
+def _clean_day(
+    con: duckdb.DuckDBPyConnection,
+    day: dt.date,
+    run_id: str,
+    now: dt.datetime,
+    key: dict,
+    void: set[tuple[str, int]],
+    fx: str,
+) -> None:
     """Clean one day inside the caller's transaction (the statements of :func:`day_steps`): every
     statement sees only what that day's rules look at, and person keys come from the identity map *as
     of the end of that day* (logins with event_date <= day), so a day's rows never depend on which
     other days a run covers."""
-    values = {"start_day": day, "end_day": day + dt.timedelta(days=1), "run_id": run_id,
-              "ruleset_version": RULESET_VERSION, "fx_version": fx, "cleaned_at": now,
-              "crawler_pattern": RULES[0].params["pattern"], **key}
+    values = {
+        "start_day": day,
+        "end_day": day + dt.timedelta(days=1),
+        "run_id": run_id,
+        "ruleset_version": RULESET_VERSION,
+        "fx_version": fx,
+        "cleaned_at": now,
+        "crawler_pattern": RULES[0].params["pattern"],
+        **key,
+    }
     for step in day_steps(void):
         step.run(con, values)

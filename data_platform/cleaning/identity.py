@@ -111,7 +111,8 @@ def build_identity_map(
         raise ValueError(f"max_iterations must be an integer >= 1, got {max_iterations!r}")
 
     devices, nodes, edges, init, step, changed, mapping, stats, *drops = identity_steps(
-        links, target, max_users_per_device)
+        links, target, max_users_per_device
+    )
     for statement in (devices, nodes, edges, init):
         statement.run(con)
     current, following = "identity_labels_a", "identity_labels_b"
@@ -154,9 +155,14 @@ def identity_steps(links: str, target: str, max_users_per_device: int = 1) -> tu
         SqlStep("cleaning/identity_labels_init.sql", {"labels": "identity_labels_a"}),
         SqlStep("cleaning/identity_labels_step.sql", rounds),
         SqlStep("cleaning/identity_labels_changed.sql", rounds),
-        SqlStep("cleaning/identity_map.sql", {
-            "labels": "identity_labels_b", "target": f"TEMP TABLE {name}" if temporary == "temp" else f"TABLE {target}"},
-            {"rule": rule_name(max_users_per_device)}),
+        SqlStep(
+            "cleaning/identity_map.sql",
+            {
+                "labels": "identity_labels_b",
+                "target": f"TEMP TABLE {name}" if temporary == "temp" else f"TABLE {target}",
+            },
+            {"rule": rule_name(max_users_per_device)},
+        ),
         SqlStep("cleaning/identity_stats.sql", {"links": links, "target": target}),
         *(SqlStep("cleaning/identity_drop.sql", {"table": table}) for table in _WORK_TABLES),
     )

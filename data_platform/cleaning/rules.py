@@ -33,8 +33,10 @@ LINK_PATTERN_V1 = r"https?://|www\.[a-z0-9-]+\.[a-z]"
 # up to a space, a quote or a comma, or a bare domain followed by a path (``example-shop.com/help``).
 # The character before it must not belong to a word or an e-mail address, so ``anna@gmail.com`` is no
 # link, and a ``www.`` inside ``http://www.`` is part of the URL already matched. Group 1 is the URL.
-URL_PATTERN = (r"(?:^|[^a-z0-9@._%+-])((?:https?://|www\.)[^\s<>\"',]+"
-               r"|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}/[^\s<>\"',]*)")
+URL_PATTERN = (
+    r"(?:^|[^a-z0-9@._%+-])((?:https?://|www\.)[^\s<>\"',]+"
+    r"|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}/[^\s<>\"',]*)"
+)
 # The shop's own site: a link there (a help page, a product page) promotes nothing.
 SHOP_SITE_PATTERN = r"^(?:https?://)?(?:[a-z0-9-]+\.)*example-shop\.com(?:[/:?#]|$)"
 
@@ -65,44 +67,66 @@ class Rule:
 
 RULES: tuple[Rule, ...] = (
     Rule(
-        "crawler_user_agent", 1, "bot", "device",
+        "crawler_user_agent",
+        1,
+        "bot",
+        "device",
         "the device's user agent names a crawler, a script or a headless browser",
         {"pattern": r"bot|crawl|spider|slurp|python-requests|curl/|wget|headless|scrapy|httpclient"},
     ),
     Rule(
-        "inhuman_event_rate", 1, "bot", "device",
+        "inhuman_event_rate",
+        1,
+        "bot",
+        "device",
         "the device sends 20 or more events a minute for at least 10 minutes of the day",
         {"events_per_minute": 20, "min_busy_minutes": 10},
     ),
     Rule(
-        "click_without_impression", 1, "bot", "event",
+        "click_without_impression",
+        1,
+        "bot",
+        "event",
         "a click whose impression_id no impression of that day or the day before carries",
     ),
     Rule(
-        "repeated_review_with_link", 1, "spam", "event",
+        "repeated_review_with_link",
+        1,
+        "spam",
+        "event",
         "the same review text with a link, posted from 3 or more devices (any link, the shop's own help "
         "pages too: wrong, corrected by version 2)",
         {"link_pattern": LINK_PATTERN_V1, "min_devices": 3},
     ),
     Rule(
-        "repeated_review_with_link", 2, "spam", "event",
+        "repeated_review_with_link",
+        2,
+        "spam",
+        "event",
         "the same review text with a link to a site other than the shop's own, posted from 3 or more "
         "devices on one day",
         {"link_pattern": URL_PATTERN, "shop_site_pattern": SHOP_SITE_PATTERN, "min_devices": 3},
-        corrects=1, sql_file="repeated_review_with_outside_link",
+        corrects=1,
+        sql_file="repeated_review_with_outside_link",
     ),
     Rule(
-        "link_heavy_review", 2, "spam", "event",
-        "a review with 2 or more links (whole URLs: a scheme, www. or a domain with a path; not e-mail "
-        "addresses)",
+        "link_heavy_review",
+        2,
+        "spam",
+        "event",
+        "a review with 2 or more links (whole URLs: a scheme, www. or a domain with a path; not e-mail addresses)",
         {"link_pattern": URL_PATTERN, "min_links": 2},
     ),
 )
 # Every version that ever ran, the current ones included: what a rule id@version in provenance meant.
 RULE_HISTORY: tuple[Rule, ...] = RULES + (
     Rule(
-        "link_heavy_review", 1, "spam", "event",
-        "a review with 2 or more links", {"link_pattern": LINK_PATTERN_V1, "min_links": 2},
+        "link_heavy_review",
+        1,
+        "spam",
+        "event",
+        "a review with 2 or more links",
+        {"link_pattern": LINK_PATTERN_V1, "min_links": 2},
         retired="replaced by version 2: counted http:// and www. of one URL as two links, so it removed "
         "genuine reviews holding a single URL",
     ),
@@ -113,8 +137,11 @@ def applied(void: set[tuple[str, int]], rules: tuple[Rule, ...] = RULES) -> list
     """(rank, rule) of the rule versions that run, given the invalidated ``(id, version)`` pairs:
     an invalidated version never runs, and a version that ``corrects`` another runs only once that
     one is invalidated (until then the old version runs)."""
-    return [(rank, r) for rank, r in enumerate(rules)
-            if (r.id, r.version) not in void and (r.corrects is None or (r.id, r.corrects) in void)]
+    return [
+        (rank, r)
+        for rank, r in enumerate(rules)
+        if (r.id, r.version) not in void and (r.corrects is None or (r.id, r.corrects) in void)
+    ]
 
 
 def definitive(rules: tuple[Rule, ...] = RULES, kind: str | None = None) -> list[Rule]:
@@ -144,10 +171,22 @@ def rules_markdown() -> str:
     """The registry as a markdown table (docs/cleaning.md and asset metadata)."""
     lines = ["| rule | version | kind | removes | what | runs |", "|---|---|---|---|---|---|"]
     for r in sorted(RULE_HISTORY, key=lambda r: ([x.id for x in RULES].index(r.id), r.version)):
-        runs = (f"no: {r.retired}" if r.retired else
-                f"once version {r.corrects} is invalidated" if r.corrects else
-                next((f"until invalidated (version {c.version} corrects it)" for c in RULES
-                      if c.id == r.id and c.corrects == r.version), "yes"))
-        lines.append(f"| `{r.id}` | {r.version} | {r.kind} | {'the device' if r.level == 'device' else 'the event'} "
-                     f"| {r.description} | {runs} |")
+        runs = (
+            f"no: {r.retired}"
+            if r.retired
+            else f"once version {r.corrects} is invalidated"
+            if r.corrects
+            else next(
+                (
+                    f"until invalidated (version {c.version} corrects it)"
+                    for c in RULES
+                    if c.id == r.id and c.corrects == r.version
+                ),
+                "yes",
+            )
+        )
+        lines.append(
+            f"| `{r.id}` | {r.version} | {r.kind} | {'the device' if r.level == 'device' else 'the event'} "
+            f"| {r.description} | {runs} |"
+        )
     return "\n".join(lines)

@@ -14,39 +14,63 @@ from data_platform.cleaning.clean import day_steps
 from data_platform.metadata import ddl_columns
 
 CLEAN_EVENTS_CONTRACT = TableContract(
-    "clean.events", ddl_columns("cleaning/create_tables.sql", "clean.events"), "event_date",
-    frozenset(tables.always_required() | tables.PROVENANCE_COLUMNS | {
-        "event_date", "person_key", "ruleset_version", "fx_version", "cleaned_at", "clean_run_id"}),
+    "clean.events",
+    ddl_columns("cleaning/create_tables.sql", "clean.events"),
+    "event_date",
+    frozenset(
+        tables.always_required()
+        | tables.PROVENANCE_COLUMNS
+        | {"event_date", "person_key", "ruleset_version", "fx_version", "cleaned_at", "clean_run_id"}
+    ),
     unique=("event_id",),
-    column_checks={**{k: v for k, v in tables.raw_event_checks().items() if k != "price"},
-                   "price_eur": [at_least(0)], "person_key": [
-                       pa.Check.str_matches(r"^p_[0-9a-f]{24}$", error="a keyed pseudonym p_<24 hex>")]},
-    row_checks=(tables.EVENT_DAY, *[c for c in tables.required_by_event_type() if "price" not in c.name and
-                                    "currency" not in c.name],
-                row_check("price_eur set when a price was sent",
-                          pl.col("price_raw").is_null() | pl.col("price_eur").is_not_null())),
-    description="clean events: unique event_id, pseudonymised ids, EUR prices, rule and fx versions")
+    column_checks={
+        **{k: v for k, v in tables.raw_event_checks().items() if k != "price"},
+        "price_eur": [at_least(0)],
+        "person_key": [pa.Check.str_matches(r"^p_[0-9a-f]{24}$", error="a keyed pseudonym p_<24 hex>")],
+    },
+    row_checks=(
+        tables.EVENT_DAY,
+        *[c for c in tables.required_by_event_type() if "price" not in c.name and "currency" not in c.name],
+        row_check(
+            "price_eur set when a price was sent", pl.col("price_raw").is_null() | pl.col("price_eur").is_not_null()
+        ),
+    ),
+    description="clean events: unique event_id, pseudonymised ids, EUR prices, rule and fx versions",
+)
 FILTERED_EVENTS_CONTRACT = TableContract(
-    "clean.filtered_events", ddl_columns("cleaning/create_tables.sql", "clean.filtered_events"),
-    "event_date", frozenset({"event_id", "event_date", "rule_id", "rule_version", "kind", "ruleset_version",
-                             "source_file", "source_line"}),
-    column_checks={"kind": [isin(("bot", "spam", "invalidated", "set_aside"))],
-                   "rule_version": [at_least(1)]},
+    "clean.filtered_events",
+    ddl_columns("cleaning/create_tables.sql", "clean.filtered_events"),
+    "event_date",
+    frozenset(
+        {"event_id", "event_date", "rule_id", "rule_version", "kind", "ruleset_version", "source_file", "source_line"}
+    ),
+    column_checks={"kind": [isin(("bot", "spam", "invalidated", "set_aside"))], "rule_version": [at_least(1)]},
     description="events removed by a rule (or an invalidation, or set aside with a reason), with the rule "
-    "id and version")
+    "id and version",
+)
 DUPLICATES_CONTRACT = TableContract(
-    "clean.duplicates", ddl_columns("cleaning/create_tables.sql", "clean.duplicates"), "event_date",
-    frozenset({"event_id", "event_date", "source_file", "source_line", "kept_source_file", "kept_source_line",
-               "clean_run_id"}),
+    "clean.duplicates",
+    ddl_columns("cleaning/create_tables.sql", "clean.duplicates"),
+    "event_date",
+    frozenset(
+        {"event_id", "event_date", "source_file", "source_line", "kept_source_file", "kept_source_line", "clean_run_id"}
+    ),
     unique=("source_file", "source_line"),
-    row_checks=(row_check("the dropped copy is not the kept one",
-                          (pl.col("source_file") != pl.col("kept_source_file"))
-                          | (pl.col("source_line") != pl.col("kept_source_line"))),),
-    description="dropped repeated deliveries, each with the copy that was kept", written_by="clean/events")
+    row_checks=(
+        row_check(
+            "the dropped copy is not the kept one",
+            (pl.col("source_file") != pl.col("kept_source_file"))
+            | (pl.col("source_line") != pl.col("kept_source_line")),
+        ),
+    ),
+    description="dropped repeated deliveries, each with the copy that was kept",
+    written_by="clean/events",
+)
 
 # clean tables hold keyed pseudonyms, never raw ids
-_PSEUDO_IDS = ("(anon_id IN (SELECT pseudonym FROM erase_subject_ids) "
-               "OR user_id IN (SELECT pseudonym FROM erase_subject_ids))")
+_PSEUDO_IDS = (
+    "(anon_id IN (SELECT pseudonym FROM erase_subject_ids) OR user_id IN (SELECT pseudonym FROM erase_subject_ids))"
+)
 
 
 def _steps() -> dict[str, tuple[SqlStep | StepGroup, ...]]:

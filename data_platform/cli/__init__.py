@@ -51,8 +51,9 @@ def _date(value: str) -> dt.date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="data-platform", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="data-platform", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add_generation_args(p: argparse.ArgumentParser) -> None:
@@ -60,8 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--days", type=int, default=7)
         p.add_argument("--events-per-day", type=int, default=20000)
         p.add_argument("--seed", type=int, default=7)
-        p.add_argument("--incident", action="append", metavar="KIND@DATE[:FIELD]",
-                       help="category_drift, cents_prices, volume_drop or null_spike from DATE on")
+        p.add_argument(
+            "--incident",
+            action="append",
+            metavar="KIND@DATE[:FIELD]",
+            help="category_drift, cents_prices, volume_drop or null_spike from DATE on",
+        )
         p.add_argument("--landing", help="landing folder (default: DATA_PLATFORM_LANDING or data/landing)")
 
     gen = sub.add_parser("generate", help="write realistic raw event logs into the landing folder")
@@ -71,8 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate logs, materialize every partition, print a summary")
     add_generation_args(demo)
     demo.add_argument("--keep", action="store_true", help="keep the existing warehouse and landing files")
-    demo.add_argument("--signal-days", type=int, default=3,
-                      help="days generated after publishing, judged by the retraining signal (0: skip step 9)")
+    demo.add_argument(
+        "--signal-days",
+        type=int,
+        default=3,
+        help="days generated after publishing, judged by the retraining signal (0: skip step 9)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     launch = sub.add_parser("launch", help="dg launch, quietly, then a summary of the run's steps and checks")
@@ -122,12 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--days", type=float, help="working days available")
     plan.add_argument("--budget", type=float, help="budget in EUR")
     plan.add_argument("--examples", type=int, help="plan for this many new examples instead (days and cost)")
-    plan.add_argument("--pool", action="append", metavar="POOL[,POOL]",
-                      help="in_house, outsourced, crowd (default: each, then all together)")
+    plan.add_argument(
+        "--pool",
+        action="append",
+        metavar="POOL[,POOL]",
+        help="in_house, outsourced, crowd (default: each, then all together)",
+    )
     plan.add_argument("--target-accuracy", type=float, default=0.95, help="label accuracy to reach (default 0.95)")
     plan.add_argument("--gold-share", type=float, default=0.15, help="share of each batch that is hidden gold")
-    plan.add_argument("--plurality", action="store_true",
-                      help="exact 3-class plurality vote instead of the binomial majority formula (a lower bound)")
+    plan.add_argument(
+        "--plurality",
+        action="store_true",
+        help="exact 3-class plurality vote instead of the binomial majority formula (a lower bound)",
+    )
     plan.add_argument("--max-growth", type=float, default=10.0, help="step-size guard (x the labeled set)")
     plan.add_argument("--registry", help="rater registry YAML (default: the shipped raters.yaml)")
     plan.set_defaults(func=cmd_plan_labeling)
@@ -135,16 +151,21 @@ def build_parser() -> argparse.ArgumentParser:
     ls_sync = sub.add_parser("label-studio-sync", help="push task batches to Label Studio, pull its export")
     ls_sync.set_defaults(func=cmd_label_studio_sync)
 
-    backfill = sub.add_parser("backfill", help="request a backfill of a partitioned job from the daemon "
-                              "(the UI's Launch backfill, from the shell)")
+    backfill = sub.add_parser(
+        "backfill",
+        help="request a backfill of a partitioned job from the daemon (the UI's Launch backfill, from the shell)",
+    )
     backfill.add_argument("--job", required=True, help="e.g. ingest_raw_events, daily_pipeline")
     backfill.add_argument("--from", dest="start", type=_date, required=True, help="first day")
     backfill.add_argument("--to", dest="end", type=_date, required=True, help="last day (included)")
     backfill.add_argument("--tags", help='JSON object of run tags, e.g. \'{"dagster/priority": "-1"}\'')
     backfill.set_defaults(func=cmd_backfill)
 
-    init = sub.add_parser("init-instance", help="make DAGSTER_HOME a ready instance (the project's dagster.yaml "
-                          "if it has none) before the webserver and the daemon start")
+    init = sub.add_parser(
+        "init-instance",
+        help="make DAGSTER_HOME a ready instance (the project's dagster.yaml "
+        "if it has none) before the webserver and the daemon start",
+    )
     init.set_defaults(func=lambda a: print(f"instance ready: {_init_instance()}") or 0)
 
     summary = sub.add_parser("summary", help="rows per stage, latest checks, where the data is")
@@ -158,4 +179,3 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "landing", None):
         os.environ["DATA_PLATFORM_LANDING"] = args.landing
     return args.func(args)
-

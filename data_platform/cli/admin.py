@@ -31,6 +31,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
         launch_args += ["--partition-range", args.partition_range]
     return _dg_launch(launch_args)
 
+
 def cmd_tick(args: argparse.Namespace) -> int:
     """Tick one sensor as the daemon would (stored cursor, tick and state), running what it requests in process."""
     import warnings
@@ -52,8 +53,10 @@ def cmd_tick(args: argparse.Namespace) -> int:
 
 def _print_tick(name: str, report) -> None:
     for event in report.asset_events:
-        print(f"   {name}: {event.asset_key.to_user_string()} <- "
-              f"{event.description or 'event'} {_metadata_text(event.metadata)}")
+        print(
+            f"   {name}: {event.asset_key.to_user_string()} <- "
+            f"{event.description or 'event'} {_metadata_text(event.metadata)}"
+        )
     for key in report.already_run:
         print(f"   {name}: run key {key} already ran")
     for job_name, _, run_id, success, seconds in report.runs:
@@ -96,13 +99,16 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     init_instance()
     with dg.DagsterInstance.get() as instance:
         try:
-            backfill_id = request_job_backfill(instance, defs, args.job, str(args.start), str(args.end),
-                                               json.loads(args.tags) if args.tags else None)
+            backfill_id = request_job_backfill(
+                instance, defs, args.job, str(args.start), str(args.end), json.loads(args.tags) if args.tags else None
+            )
         except ValueError as error:
             print(error, file=sys.stderr)
             return 2
-    print(f"backfill {backfill_id} of {args.job}, {args.start}...{args.end}: the daemon launches it "
-          f"(make ui, or dagster-daemon run -w workspace.yaml); progress on the UI's Backfills page")
+    print(
+        f"backfill {backfill_id} of {args.job}, {args.start}...{args.end}: the daemon launches it "
+        f"(make ui, or dagster-daemon run -w workspace.yaml); progress on the UI's Backfills page"
+    )
     return 0
 
 
@@ -114,7 +120,9 @@ def _init_instance():
 
 def _metadata_text(metadata) -> str:
     """Short text of an event's metadata (version, day, reasons) for the terminal."""
-    shown = {k: getattr(v, "value", v) for k, v in (metadata or {}).items() if k in ("dataset", "version", "day", "reasons")}
+    shown = {
+        k: getattr(v, "value", v) for k, v in (metadata or {}).items() if k in ("dataset", "version", "day", "reasons")
+    }
     return " ".join(f"{k}={v}" for k, v in shown.items())
 
 
@@ -135,14 +143,22 @@ def cmd_plan_labeling(args: argparse.Namespace) -> int:
         if con is not None:
             con.close()
     try:
-        report = plan_report(measured, days=args.days, budget=args.budget, examples=args.examples, pools=pools,
-                             target=args.target_accuracy, gold_share=args.gold_share, plurality=args.plurality,
-                             registry_path=args.registry, max_growth=args.max_growth)
+        report = plan_report(
+            measured,
+            days=args.days,
+            budget=args.budget,
+            examples=args.examples,
+            pools=pools,
+            target=args.target_accuracy,
+            gold_share=args.gold_share,
+            plurality=args.plurality,
+            registry_path=args.registry,
+            max_growth=args.max_growth,
+        )
     except ValueError as e:
         print(str(e), file=sys.stderr)
         return 2
-    ask = (f"{args.examples:,} examples" if args.examples is not None
-           else f"{args.days:g} days, EUR {args.budget:,.2f}")
+    ask = f"{args.examples:,} examples" if args.examples is not None else f"{args.days:g} days, EUR {args.budget:,.2f}"
     print(f"labeling plan for {ask}")
     print(format_report(report))
     return 0
@@ -191,15 +207,21 @@ def cmd_infer_schema(args: argparse.Namespace) -> int:
                 continue  # a view of clean.events: its schema is clean.events'
             stats = load_stats(con, monitored.table, args.start, args.end)
             if not stats:
-                print(f"   {monitored.table}: no statistics in [{args.start}, {args.end}): materialize "
-                      "monitoring/feature_stats for those days first", file=sys.stderr)
+                print(
+                    f"   {monitored.table}: no statistics in [{args.start}, {args.end}): materialize "
+                    "monitoring/feature_stats for those days first",
+                    file=sys.stderr,
+                )
                 return 1
             schema_name, table = monitored.table.split(".")
-            columns = [(r["column_name"], r["data_type"]) for r in rows(
-                con, "validation/table_columns.sql", {"schema": schema_name, "table": table})]
+            columns = [
+                (r["column_name"], r["data_type"])
+                for r in rows(con, "validation/table_columns.sql", {"schema": schema_name, "table": table})
+            ]
             unbounded = frozenset(f.name for f in monitored.features if not f.bounded)
-            path = write_schema(infer_schema(monitored.table, columns, stats, args.start, args.end, unbounded),
-                                schema_dir)
+            path = write_schema(
+                infer_schema(monitored.table, columns, stats, args.start, args.end, unbounded), schema_dir
+            )
             print(f"   {monitored.table}: {len({r['feature'] for r in stats})} features -> {path}")
     return 0
 
@@ -239,11 +261,18 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     kind, value = _input_of(args)
     os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"  # re-runs read files already landed
-    result = run_invalidation(lambda read_only: duckdb.connect(str(warehouse_path()), read_only=read_only),
-                              kind, value, args.reason, args.who or getpass.getuser(), _dg_launch,
-                              partitions_start().date())
-    days = (f"days {result['days'][0]}..{result['days'][1]}" if result["days"]
-            else "it removed nothing: no day to rebuild")
+    result = run_invalidation(
+        lambda read_only: duckdb.connect(str(warehouse_path()), read_only=read_only),
+        kind,
+        value,
+        args.reason,
+        args.who or getpass.getuser(),
+        _dg_launch,
+        partitions_start().date(),
+    )
+    days = (
+        f"days {result['days'][0]}..{result['days'][1]}" if result["days"] else "it removed nothing: no day to rebuild"
+    )
     print(f"   invalidation {result['invalidation_id']}: {kind} {value!r}, {days}")
     for table in sorted(set(result["before"]) | set(result["after"])):
         print(f"     {table:<45} {result['before'].get(table, 0):>9,} -> {result['after'].get(table, 0):>9,}")
@@ -267,5 +296,8 @@ def _add_input_args(parser: argparse.ArgumentParser) -> None:
 
 def _input_of(args: argparse.Namespace) -> tuple[str, str]:
     """(kind, value) of the input named on the command line."""
-    return next((k, v) for k, v in (("source_file", args.source_file), ("app_version", args.app_version),
-                                    ("rule", args.rule)) if v)
+    return next(
+        (k, v)
+        for k, v in (("source_file", args.source_file), ("app_version", args.app_version), ("rule", args.rule))
+        if v
+    )

@@ -52,8 +52,14 @@ def cmd_generate(args: argparse.Namespace) -> dict:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate logs, materialize every partition with ``dg launch``, print the summary."""
     if not args.keep:
-        for path in (warehouse_path(), landing_root() / "events", landing_root() / "annotations", labeling_root(),
-                     exports_root(), reports_root()):
+        for path in (
+            warehouse_path(),
+            landing_root() / "events",
+            landing_root() / "annotations",
+            labeling_root(),
+            exports_root(),
+            reports_root(),
+        ):
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
@@ -72,8 +78,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     last_day = args.start + dt.timedelta(days=args.days + args.signal_days - 1)
     os.environ.setdefault("DATA_PLATFORM_END_DATE", last_day.isoformat())
     if os.environ["DATA_PLATFORM_END_DATE"] < last_day.isoformat():
-        print(f"DATA_PLATFORM_END_DATE={os.environ['DATA_PLATFORM_END_DATE']} ends before the demo's last day "
-              f"{last_day}: unset it or set a later day", file=sys.stderr)
+        print(
+            f"DATA_PLATFORM_END_DATE={os.environ['DATA_PLATFORM_END_DATE']} ends before the demo's last day "
+            f"{last_day}: unset it or set a later day",
+            file=sys.stderr,
+        )
         return 2
     print(f"== 1/{STEPS} generating {args.days} days x {args.events_per_day:,} events from {args.start}")
     manifest = cmd_generate(args)
@@ -83,16 +92,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"
     os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
     steps = [
-        (f"== 2/{STEPS} ingest, clean and label clicks for {first}...{last} (dg launch, one run)",
-         ["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"]),
-        (f"== 3/{STEPS} weak supervision, labeled reviews, first task batch for raters (dg launch)",
-         ["--job", "review_labeling"]),
+        (
+            f"== 2/{STEPS} ingest, clean and label clicks for {first}...{last} (dg launch, one run)",
+            ["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"],
+        ),
+        (
+            f"== 3/{STEPS} weak supervision, labeled reviews, first task batch for raters (dg launch)",
+            ["--job", "review_labeling"],
+        ),
     ]
     for title, launch_args in steps:
         print(title)
         if (code := _dg_launch(launch_args)) != 0:
             return code
-    print("   the data source inventory: owners, cadence, expected against measured volume (monitoring/source_inventory)")
+    print(
+        "   the data source inventory: owners, cadence, expected against measured volume (monitoring/source_inventory)"
+    )
     if (code := _dg_launch(["--assets", "monitoring/source_inventory"])) != 0:
         return code
     print(f"== 4/{STEPS} a late click lands after midnight; the late-click sensor relabels the earlier day")
@@ -109,20 +124,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("   the labeling plan against progress, and the step-size guard (labels/labeling_plan)")
     if (code := _dg_launch(["--assets", "labels/labeling_plan"])) != 0:
         return code
-    print(f"== 7/{STEPS} split both datasets by person, check for leakage, publish versioned Parquet with cards (dg launch)")
+    print(
+        f"== 7/{STEPS} split both datasets by person, check for leakage, publish versioned Parquet with cards "
+        "(dg launch)"
+    )
     if (code := _dg_launch(["--job", "publish_datasets"])) != 0:
         return code
     print(f"== 8/{STEPS} months later: a spam rule version turns out wrong; invalidate it, republish, audit")
     _print_spam_quality("before")
-    if (code := cmd_invalidate(argparse.Namespace(
-            source_file=None, app_version=None, rule="repeated_review_with_link@1", who="demo",
-            reason="it took links to the shop's own help pages for promotion and removed genuine reviews "
-                   "citing them; version 2 corrects it"))) != 0:
+    if (
+        code := cmd_invalidate(
+            argparse.Namespace(
+                source_file=None,
+                app_version=None,
+                rule="repeated_review_with_link@1",
+                who="demo",
+                reason="it took links to the shop's own help pages for promotion and removed genuine reviews "
+                "citing them; version 2 corrects it",
+            )
+        )
+    ) != 0:
         return code
     _print_spam_quality("after")
     if args.signal_days:
-        print(f"== 9/{STEPS} the next {args.signal_days} days arrive after the published version; the retraining "
-              "signal judges each day (drift, new labels, calibration) and the retraining sensor fires the training trigger")
+        print(
+            f"== 9/{STEPS} the next {args.signal_days} days arrive after the published version; the retraining "
+            "signal judges each day (drift, new labels, calibration) and the retraining sensor fires the "
+            "training trigger"
+        )
         if (code := _demo_retraining_signal(args)) != 0:
             return code
     print("== the sensors tick as the daemon would (cursors stored), so `make ui` has nothing to catch up on")
@@ -137,7 +166,7 @@ STEPS = 9
 
 def _print_spam_quality(when: str) -> None:
     """The spam rules' precision and recall against the generator's truth (the demo's step 8)."""
-    from data_platform.cleaning.assets import spam_truth, spam_rule_quality
+    from data_platform.cleaning.assets import spam_rule_quality, spam_truth
     from data_platform.resources import LandingZone
 
     truth = spam_truth(LandingZone(root=str(landing_root())))
@@ -149,9 +178,17 @@ def _print_spam_quality(when: str) -> None:
 
     def share(value) -> str:
         return "-" if value is None else f"{value:.3f}"
-    print(f"   spam rules {when}, against the generator's {total} spam reviews: " + (", ".join(
-        f"{rule} removes {q['flagged']} (precision {share(q['precision'])}, recall {share(q['recall'])})"
-        for rule, q in quality.items()) or "nothing removed"))
+
+    print(
+        f"   spam rules {when}, against the generator's {total} spam reviews: "
+        + (
+            ", ".join(
+                f"{rule} removes {q['flagged']} (precision {share(q['precision'])}, recall {share(q['recall'])})"
+                for rule, q in quality.items()
+            )
+            or "nothing removed"
+        )
+    )
 
 
 def _quiet_figures(figures: dict) -> str:
@@ -162,8 +199,9 @@ def _quiet_figures(figures: dict) -> str:
     if figures.get("ctr_z") is not None:
         parts.append(f"CTR {figures['ctr_new']:.4f} vs {figures['ctr_version']:.4f} (z {figures['ctr_z']:+.1f})")
     if figures.get("calibration_ratio_new") is not None:
-        parts.append(f"actual/predicted {figures['calibration_ratio_new']:.3f} vs "
-                     f"{figures['calibration_ratio_version']:.3f}")
+        parts.append(
+            f"actual/predicted {figures['calibration_ratio_new']:.3f} vs {figures['calibration_ratio_version']:.3f}"
+        )
     if figures.get("features_judged"):
         parts.append(f"{figures['features_judged']} feature-days judged, no ERROR drift")
     if "new_reviews" in figures:
@@ -182,25 +220,33 @@ def _demo_retraining_signal(args: argparse.Namespace) -> int:
     start = args.start + dt.timedelta(days=args.days)
     incidents = [parse_incident(spec) for spec in args.incident or []]
     manifest = generate_logs(landing_root(), start, args.signal_days, args.events_per_day, args.seed, incidents)
-    new_days = sorted(d for d in manifest["valid_lines_by_event_day"]
-                      if str(start) <= d <= os.environ["DATA_PLATFORM_END_DATE"])
+    new_days = sorted(
+        d for d in manifest["valid_lines_by_event_day"] if str(start) <= d <= os.environ["DATA_PLATFORM_END_DATE"]
+    )
     active = [f"{i.kind}@{i.start}" for i in incidents if i.start >= start]
     days = [start + dt.timedelta(days=i) for i in range(args.signal_days)]
     spill = [d for d in new_days if d > str(days[-1])]  # clicks just after the last midnight
-    print(f"   generated {args.signal_days} days, {days[0]}...{days[-1]}"
-          + (f", and the late clicks of the last one on {', '.join(spill)}" if spill else "")
-          + (f" (incidents: {', '.join(active)})" if active else " (no incident in them)"))
+    print(
+        f"   generated {args.signal_days} days, {days[0]}...{days[-1]}"
+        + (f", and the late clicks of the last one on {', '.join(spill)}" if spill else "")
+        + (f" (incidents: {', '.join(active)})" if active else " (no incident in them)")
+    )
     if (code := _dg_launch(["--job", "daily_pipeline", "--partition-range", f"{new_days[0]}...{new_days[-1]}"])) != 0:
         return code
     # every day of the world gets its decision (the days inside the published version say so), so the
     # signal's partitions look as complete as the data
-    if (code := _dg_launch(["--assets", "monitoring/retraining_signal", "--partition-range",
-                            f"{args.start}...{days[-1]}"])) != 0:
+    if (
+        code := _dg_launch(
+            ["--assets", "monitoring/retraining_signal", "--partition-range", f"{args.start}...{days[-1]}"]
+        )
+    ) != 0:
         return code
     with duckdb.connect(str(warehouse_path()), read_only=True) as con:
         for day, dataset, refresh, reasons, figures, note in con.execute(
-                "SELECT day, dataset, refresh, reasons, figures, note FROM monitoring.retraining_signal "
-                "WHERE day >= ? AND day <= ? ORDER BY day, dataset", [days[0], days[-1]]).fetchall():
+            "SELECT day, dataset, refresh, reasons, figures, note FROM monitoring.retraining_signal "
+            "WHERE day >= ? AND day <= ? ORDER BY day, dataset",
+            [days[0], days[-1]],
+        ).fetchall():
             why = "; ".join(r["detail"] for r in json.loads(reasons)) or note or _quiet_figures(json.loads(figures))
             print(f"   {day} {dataset:<16} {'REFRESH RECOMMENDED' if refresh else 'no refresh'}: {why}")
     return cmd_tick(argparse.Namespace(sensor="retraining_sensor"))
@@ -214,8 +260,9 @@ def _demo_late_click() -> int:
 
     def label_of(impression_id: str) -> tuple:
         with duckdb.connect(str(warehouse_path()), read_only=True) as con:
-            return con.execute("SELECT label, label_status FROM labels.ctr_examples WHERE impression_id = ?",
-                               [impression_id]).fetchone()
+            return con.execute(
+                "SELECT label, label_status FROM labels.ctr_examples WHERE impression_id = ?", [impression_id]
+            ).fetchone()
 
     with duckdb.connect(str(warehouse_path()), read_only=True) as con:
         found = con.execute("""
@@ -231,16 +278,29 @@ def _demo_late_click() -> int:
     click_ts = ts + dt.timedelta(minutes=15)
     late = landing_root() / "events" / "late" / f"late-click-{click_ts:%Y-%m-%d}.jsonl"
     late.parent.mkdir(parents=True, exist_ok=True)
-    late.write_text(json.dumps({
-        "event_id": str(uuid.uuid4()), "event_type": "click", "ts": click_ts.isoformat(), "anon_id": anon_id,
-        "impression_id": impression_id, "item_id": item_id, "user_agent": user_agent}) + "\n")
+    late.write_text(
+        json.dumps(
+            {
+                "event_id": str(uuid.uuid4()),
+                "event_type": "click",
+                "ts": click_ts.isoformat(),
+                "anon_id": anon_id,
+                "impression_id": impression_id,
+                "item_id": item_id,
+                "user_agent": user_agent,
+            }
+        )
+        + "\n"
+    )
     before = label_of(impression_id)
     if (code := _dg_launch(["--job", "daily_pipeline", "--partition", f"{click_ts:%Y-%m-%d}"])) != 0:
         return code
     if (code := cmd_tick(argparse.Namespace(sensor="late_click_sensor"))) != 0:
         return code
-    print(f"   impression {impression_id} of {day} ({ts:%H:%M}), clicked at {click_ts:%Y-%m-%d %H:%M}: "
-          f"label {before} -> {label_of(impression_id)}")
+    print(
+        f"   impression {impression_id} of {day} ({ts:%H:%M}), clicked at {click_ts:%Y-%m-%d %H:%M}: "
+        f"label {before} -> {label_of(impression_id)}"
+    )
     return 0
 
 
@@ -255,8 +315,10 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if args.batch:
         batches = [p for p in batches if p.name == f"{args.batch}.tasks.json"]
     if not batches:
-        print(f"no task batch {args.batch or ''} under {tasks_dir}: materialize labels/annotation_tasks first",
-              file=sys.stderr)
+        print(
+            f"no task batch {args.batch or ''} under {tasks_dir}: materialize labels/annotation_tasks first",
+            file=sys.stderr,
+        )
         return 1
     path = batches[-1]
     batch_id = path.name.removesuffix(".tasks.json")

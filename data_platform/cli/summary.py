@@ -29,8 +29,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
         from data_platform.launch import check_line
 
         failed = [c for c in checks if not c.passed]
-        print(f"checks (latest evaluation per day in the recent runs): {len(checks) - len(failed)} passed, "
-              f"{len(failed)} did not (FAILED: severity ERROR, WARN: severity WARN)")
+        print(
+            f"checks (latest evaluation per day in the recent runs): {len(checks) - len(failed)} passed, "
+            f"{len(failed)} did not (FAILED: severity ERROR, WARN: severity WARN)"
+        )
         for evaluation in checks:
             if not evaluation.passed:
                 print(f"  {check_line(evaluation)}")
@@ -59,5 +61,7 @@ def _latest_run_checks(runs: int = 10) -> list:
         for run in reversed(instance.get_runs(limit=runs)):  # oldest first: later evaluations win
             for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
                 evaluation = record.dagster_event.event_specific_data
-                latest[evaluation.asset_key.to_user_string(), evaluation.check_name, evaluation.partition or ""] = evaluation
+                latest[evaluation.asset_key.to_user_string(), evaluation.check_name, evaluation.partition or ""] = (
+                    evaluation
+                )
     return [latest[k] for k in sorted(latest)]

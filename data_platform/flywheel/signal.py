@@ -61,8 +61,15 @@ class Decision:
 
     def as_dict(self) -> dict:
         """JSON-ready form (stored in monitoring.retraining_signal and in the asset metadata)."""
-        return {"dataset": self.dataset, "day": self.day, "version": self.version, "refresh": self.refresh,
-                "reasons": self.reasons, "figures": self.figures, "note": self.note}
+        return {
+            "dataset": self.dataset,
+            "day": self.day,
+            "version": self.version,
+            "refresh": self.refresh,
+            "reasons": self.reasons,
+            "figures": self.figures,
+            "note": self.note,
+        }
 
     def summary(self) -> str:
         """One line: the decision and its reasons."""
@@ -90,9 +97,15 @@ def linf_shares(current: Mapping[str, float], reference: Mapping[str, float]) ->
     return moves[worst], worst
 
 
-def decide(decision: Decision, thresholds: SignalThresholds, *, feature_drift: Sequence[Mapping] = (),
-           label: Mapping | None = None, new_labels: Mapping | None = None,
-           calibration: Mapping | None = None) -> Decision:
+def decide(
+    decision: Decision,
+    thresholds: SignalThresholds,
+    *,
+    feature_drift: Sequence[Mapping] = (),
+    label: Mapping | None = None,
+    new_labels: Mapping | None = None,
+    calibration: Mapping | None = None,
+) -> Decision:
     """Fill ``decision`` from the measured parts (any may be missing: it is then not judged).
 
     ``feature_drift``: drift rows (table, feature, metric, value, error, severity, day) already judged
@@ -108,12 +121,21 @@ def decide(decision: Decision, thresholds: SignalThresholds, *, feature_drift: S
         for r in errors:
             key = (r["feature"], r.get("day"))
             if key not in worst or abs(r["value"]) / max(r["error"], 1e-12) > abs(worst[key]["value"]) / max(
-                    worst[key]["error"], 1e-12):
+                worst[key]["error"], 1e-12
+            ):
                 worst[key] = r
         shown = sorted(worst.values(), key=lambda r: (str(r.get("day")), r["feature"]))
-        decision.reasons.append({"reason": "feature_drift", "detail": "drift of " + ", ".join(
-            f"{r['feature']} on {r.get('day')} ({r['metric']} {r['value']:.3g} >= {r['error']})" for r in shown[:5]),
-            "features": sorted({r["feature"] for r in errors})})
+        decision.reasons.append(
+            {
+                "reason": "feature_drift",
+                "detail": "drift of "
+                + ", ".join(
+                    f"{r['feature']} on {r.get('day')} ({r['metric']} {r['value']:.3g} >= {r['error']})"
+                    for r in shown[:5]
+                ),
+                "features": sorted({r["feature"] for r in errors}),
+            }
+        )
     decision.figures["features_judged"] = len({(r["feature"], r.get("day")) for r in feature_drift})
 
     if label is not None:
@@ -126,34 +148,56 @@ def decide(decision: Decision, thresholds: SignalThresholds, *, feature_drift: S
                 change = ctr_new / ctr_ref - 1 if ctr_ref else 0.0
                 decision.figures.update(ctr_new=round(ctr_new, 5), ctr_version=round(ctr_ref, 5), ctr_z=round(z, 2))
                 if abs(z) >= t.label_z and abs(change) >= t.label_min_relative_change:
-                    decision.reasons.append({"reason": "label_drift", "detail": f"CTR {ctr_ref:.4f} -> {ctr_new:.4f} "
-                                             f"({change:+.1%}, z {z:.1f})"})
+                    decision.reasons.append(
+                        {
+                            "reason": "label_drift",
+                            "detail": f"CTR {ctr_ref:.4f} -> {ctr_new:.4f} ({change:+.1%}, z {z:.1f})",
+                        }
+                    )
         elif sum(current.values()) >= t.min_reviews and sum(reference.values()) >= t.min_reviews:
             distance, moved = linf_shares(current, reference)
             decision.figures["label_linf"] = round(distance, 4)
             if distance >= t.label_linf:
-                decision.reasons.append({"reason": "label_drift", "detail": f"label shares moved by {distance:.3f} "
-                                         f"(most: {moved})"})
+                decision.reasons.append(
+                    {"reason": "label_drift", "detail": f"label shares moved by {distance:.3f} (most: {moved})"}
+                )
 
     if new_labels is not None:
         share = new_labels["new"] / new_labels["reference"] if new_labels["reference"] else math.inf
-        decision.figures.update(new_labels=new_labels["new"], version_labels=new_labels["reference"],
-                                new_label_share=round(share, 4) if math.isfinite(share) else None)
+        decision.figures.update(
+            new_labels=new_labels["new"],
+            version_labels=new_labels["reference"],
+            new_label_share=round(share, 4) if math.isfinite(share) else None,
+        )
         if new_labels["new"] and share >= t.min_new_label_share:
-            decision.reasons.append({"reason": "new_labels", "detail": f"{new_labels['new']:,} new mature labels, "
-                                     f"{share:.0%} of the version's {new_labels['reference']:,}"})
+            decision.reasons.append(
+                {
+                    "reason": "new_labels",
+                    "detail": f"{new_labels['new']:,} new mature labels, "
+                    f"{share:.0%} of the version's {new_labels['reference']:,}",
+                }
+            )
 
     if calibration is not None and calibration.get("rows", 0) >= t.min_rows:
         (ratio_new, ne_new), (ratio_ref, ne_ref) = calibration["current"], calibration["reference"]
         if ratio_new is not None and ratio_ref:
             drift = ratio_new / ratio_ref - 1
-            decision.figures.update(calibration_ratio_new=round(ratio_new, 4), calibration_ratio_version=round(ratio_ref, 4),
-                                    normalized_entropy_new=_r(ne_new), normalized_entropy_version=_r(ne_ref))
+            decision.figures.update(
+                calibration_ratio_new=round(ratio_new, 4),
+                calibration_ratio_version=round(ratio_ref, 4),
+                normalized_entropy_new=_r(ne_new),
+                normalized_entropy_version=_r(ne_ref),
+            )
             worse_entropy = ne_new is not None and ne_ref is not None and ne_new - ne_ref > t.max_entropy_increase
             if abs(drift) > t.calibration_tolerance or worse_entropy:
-                decision.reasons.append({"reason": "calibration", "detail": f"actual/predicted CTR {ratio_ref:.3f} -> "
-                                         f"{ratio_new:.3f}" + (f", normalized entropy {ne_ref:.3f} -> {ne_new:.3f}"
-                                                               if worse_entropy else "")})
+                decision.reasons.append(
+                    {
+                        "reason": "calibration",
+                        "detail": f"actual/predicted CTR {ratio_ref:.3f} -> "
+                        f"{ratio_new:.3f}"
+                        + (f", normalized entropy {ne_ref:.3f} -> {ne_new:.3f}" if worse_entropy else ""),
+                    }
+                )
     decision.refresh = bool(decision.reasons)
     return decision
 

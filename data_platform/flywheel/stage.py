@@ -15,8 +15,9 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
         return []
     lines = []
     for day, dataset, refresh, reasons in con.execute(
-            "SELECT day, dataset, refresh, reasons FROM monitoring.retraining_signal "
-            "WHERE version IS NOT NULL ORDER BY day, dataset").fetchall():
+        "SELECT day, dataset, refresh, reasons FROM monitoring.retraining_signal "
+        "WHERE version IS NOT NULL ORDER BY day, dataset"
+    ).fetchall():
         kinds = ", ".join(r["reason"] for r in json.loads(reasons))
         lines.append(f"retraining signal {day} {dataset}: " + (f"REFRESH ({kinds})" if refresh else "no refresh"))
     return lines

@@ -41,9 +41,7 @@ class Incident:
         if self.field is None:
             object.__setattr__(self, "field", DEFAULT_NULL_SPIKE_FIELD)
         if self.field not in NULL_SPIKE_FIELDS:
-            raise ValueError(
-                f"null_spike field must be one of {', '.join(NULL_SPIKE_FIELDS)}, got {self.field!r}"
-            )
+            raise ValueError(f"null_spike field must be one of {', '.join(NULL_SPIKE_FIELDS)}, got {self.field!r}")
 
     def active_on(self, day: dt.date) -> bool:
         """Whether the incident affects events of ``day``."""

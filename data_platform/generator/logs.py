@@ -165,8 +165,7 @@ class _Plan:
     n_malformed: int
 
 
-def _plan_lines(rng: np.random.Generator, events: DayEvents, day: dt.date, day_index: int,
-                tally: _Tally) -> _Plan:
+def _plan_lines(rng: np.random.Generator, events: DayEvents, day: dt.date, day_index: int, tally: _Tally) -> _Plan:
     """Decide every line of the day (in delivery order) and add the day's ground truth to ``tally``."""
     ts = events.cols["ts"]
     etype = events.cols["etype"]
@@ -174,8 +173,11 @@ def _plan_lines(rng: np.random.Generator, events: DayEvents, day: dt.date, day_i
     latest = epoch_ms(day) + (MAX_DELIVERY_DAYS_AFTER + 1) * DAY_MS - 1
 
     delayed = rng.random(n) < DELAYED_P
-    delay = np.where(delayed, rng.uniform(HOUR_MS, 2 * DAY_MS, n),
-                     np.clip(rng.lognormal(np.log(15_000), 1.0, n), 200, 30 * MINUTE_MS))
+    delay = np.where(
+        delayed,
+        rng.uniform(HOUR_MS, 2 * DAY_MS, n),
+        np.clip(rng.lognormal(np.log(15_000), 1.0, n), 200, 30 * MINUTE_MS),
+    )
     delivery = np.minimum(ts + delay.astype(np.int64), latest)
     shard_key = rng.integers(0, 2**31, n)
 
@@ -184,8 +186,11 @@ def _plan_lines(rng: np.random.Generator, events: DayEvents, day: dt.date, day_i
     first = delivery[dup_src]
     other_hour = rng.random(len(dup_src)) < DUPLICATE_OTHER_FILE_P
     same_hour_end = (first // HOUR_MS + 1) * HOUR_MS - 1
-    dup_delivery = np.where(other_hour, first + rng.uniform(HOUR_MS, 6 * HOUR_MS, len(dup_src)),
-                            first + (same_hour_end - first) * rng.random(len(dup_src))).astype(np.int64)
+    dup_delivery = np.where(
+        other_hour,
+        first + rng.uniform(HOUR_MS, 6 * HOUR_MS, len(dup_src)),
+        first + (same_hour_end - first) * rng.random(len(dup_src)),
+    ).astype(np.int64)
     dup_delivery = np.minimum(dup_delivery, latest)
 
     # Malformed copies: every kind present each day, delivered with their source event.
@@ -234,8 +239,9 @@ def _hour_slices(delivery: np.ndarray) -> dict[int, slice]:
     return {int(hours[a]): slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])}
 
 
-def _render(plan: _Plan, rows: slice, events: DayEvents, frags: dict[str, pl.Series],
-            rng: np.random.Generator) -> pl.DataFrame:
+def _render(
+    plan: _Plan, rows: slice, events: DayEvents, frags: dict[str, pl.Series], rng: np.random.Generator
+) -> pl.DataFrame:
     """The JSON lines of some planned rows, with what the file writer needs to order and count them."""
     src = plan.src[rows]
     cols = {name: values[src] for name, values in events.cols.items()}
@@ -244,11 +250,21 @@ def _render(plan: _Plan, rows: slice, events: DayEvents, frags: dict[str, pl.Ser
     mal = plan.mal[rows]
     bad = np.flatnonzero(mal >= 0)
     if len(bad):
-        broken = [corrupt(MALFORMED_KINDS[mal[i]], line, int(cols["ts"][i]), rng)
-                  for i, line in zip(bad.tolist(), lines.gather(bad).to_list())]
+        broken = [
+            corrupt(MALFORMED_KINDS[mal[i]], line, int(cols["ts"][i]), rng)
+            for i, line in zip(bad.tolist(), lines.gather(bad).to_list())
+        ]
         lines = lines.scatter(bad, broken)
-    return pl.DataFrame({"delivery": plan.delivery[rows], "seq": plan.seq[rows],
-                         "shard_key": plan.shard_key[rows], "dup": plan.dup[rows], "mal": mal, "line": lines})
+    return pl.DataFrame(
+        {
+            "delivery": plan.delivery[rows],
+            "seq": plan.seq[rows],
+            "shard_key": plan.shard_key[rows],
+            "dup": plan.dup[rows],
+            "mal": mal,
+            "line": lines,
+        }
+    )
 
 
 # --- Gold labels --------------------------------------------------------------------------------
@@ -345,9 +361,17 @@ def _write_hour(writer: _FileWriter, hour: int, frames: list[pl.DataFrame], seed
         _patch_invalid_utf8(buffer, part["line"], np.flatnonzero(mal == _INVALID_UTF8))
         n_mal = int((mal >= 0).sum())
         name = f"events-{hh:02d}-{shard:02d}-{batch}.jsonl" + (".gz" if compressed else "")
-        writer.submit({"path": f"{day.isoformat()}/{name}", "compressed": compressed, "lines": part.height,
-                       "valid_lines": part.height - n_mal, "duplicate_lines": int(part["dup"].sum()),
-                       "malformed_lines": n_mal}, buffer)
+        writer.submit(
+            {
+                "path": f"{day.isoformat()}/{name}",
+                "compressed": compressed,
+                "lines": part.height,
+                "valid_lines": part.height - n_mal,
+                "duplicate_lines": int(part["dup"].sum()),
+                "malformed_lines": n_mal,
+            },
+            buffer,
+        )
 
 
 def _patch_invalid_utf8(buffer: io.BytesIO, lines: pl.Series, rows: np.ndarray) -> None:
@@ -389,13 +413,26 @@ class _Tally:
     gold: int = 0
     spam_event_ids: list[str] = field(default_factory=list)
 
-    def manifest(self, world: World, start: dt.date, days: int, events_per_day: int, seed: int,
-                 incidents: list[Incident], files: list[dict]) -> dict:
+    def manifest(
+        self,
+        world: World,
+        start: dt.date,
+        days: int,
+        events_per_day: int,
+        seed: int,
+        incidents: list[Incident],
+        files: list[dict],
+    ) -> dict:
         valid_events = int(self.events_by_type.sum())
         return {
             "contract_version": CONTRACT_VERSION,
-            "parameters": {"start": start.isoformat(), "days": days, "events_per_day": events_per_day,
-                           "seed": seed, "incidents": [i.to_dict() for i in incidents]},
+            "parameters": {
+                "start": start.isoformat(),
+                "days": days,
+                "events_per_day": events_per_day,
+                "seed": seed,
+                "incidents": [i.to_dict() for i in incidents],
+            },
             "files": files,
             "total_lines": sum(f["lines"] for f in files),
             "valid_events": valid_events,

@@ -23,7 +23,7 @@ INVALID_UTF8_MARK = "\x00\x00"
 INVALID_UTF8_BYTES = b"\xff\xfe"
 assert len(INVALID_UTF8_MARK.encode()) == len(INVALID_UTF8_BYTES)
 UNKNOWN_EVENT_TYPES = ("page_view", "add_to_cart", "Impression", "clicks", "purchase_v2")
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _YEAR_MS = 365 * 86_400_000
 
 
@@ -108,14 +108,17 @@ def _wrong_type(line: str, ts_ms: int, rng) -> str:
 
 def _bad_ts(line: str, ts_ms: int, rng) -> str:
     event = json.loads(line)
-    event["ts"] = _choose(rng, [
-        "yesterday",
-        iso_utc(ts_ms)[:-1],  # no offset
-        "2026-13-45T10:00:00Z",
-        "02/11/2026 10:00:00",
-        ts_ms * 1000,  # microseconds
-        -1,
-    ])
+    event["ts"] = _choose(
+        rng,
+        [
+            "yesterday",
+            iso_utc(ts_ms)[:-1],  # no offset
+            "2026-13-45T10:00:00Z",
+            "02/11/2026 10:00:00",
+            ts_ms * 1000,  # microseconds
+            -1,
+        ],
+    )
     return _dump(event)
 
 
@@ -130,8 +133,13 @@ def _out_of_range(line: str, ts_ms: int, rng) -> str:
     event = json.loads(line)
     u = round(0.01 + 0.5 * float(rng.random()), 4)
     options = {
-        "impression": [("position", 0), ("position", -1), ("price", -event.get("price", 0) - 1),
-                       ("predicted_ctr", 1 + u), ("predicted_ctr", -u)],
+        "impression": [
+            ("position", 0),
+            ("position", -1),
+            ("price", -event.get("price", 0) - 1),
+            ("predicted_ctr", 1 + u),
+            ("predicted_ctr", -u),
+        ],
         "purchase": [("price", -event.get("price", 0) - 1)],
         "review": [("rating", 0), ("rating", 6)],
     }[event["event_type"]]

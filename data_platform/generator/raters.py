@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from data_platform.generator.simulate import review_truth
 from data_platform.base.enums import SENTIMENTS
+from data_platform.generator.simulate import review_truth
 from data_platform.labeling.label_studio import check_file_name, choice_result, write_json_atomic
 
-DEFAULT_START = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.timezone.utc)
+DEFAULT_START = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.UTC)
 SECONDS_PER_TASK = 6.0  # median time on a task: this plus SECONDS_PER_CHAR per character of text
 SECONDS_PER_CHAR = 0.08
 PAUSE_SECONDS = 2.0  # mean gap between submitting a task and opening the next
@@ -146,25 +146,28 @@ def simulate_annotations(
             if label is not None and confusable is not None and rng.random() < item_ambiguity:
                 label = confusable
             speed = 0.4 + 0.6 * rater.accuracy  # careless raters click faster
-            lead_time = float(rng.lognormal(np.log(speed * (SECONDS_PER_TASK + SECONDS_PER_CHAR * len(text or ""))),
-                                            0.5))
+            lead_time = float(
+                rng.lognormal(np.log(speed * (SECONDS_PER_TASK + SECONDS_PER_CHAR * len(text or ""))), 0.5)
+            )
             if label is None:
                 lead_time = min(lead_time, float(rng.uniform(1.0, 4.0)))
             started = clock[rater.user_id] + dt.timedelta(seconds=float(rng.exponential(PAUSE_SECONDS)))
             done = started + dt.timedelta(seconds=lead_time)
             clock[rater.user_id] = done
             annotation_id += 1
-            annotations.append({
-                "id": annotation_id,
-                "completed_by": rater.user_id,
-                "result": [] if label is None else choice_result(label),
-                "was_cancelled": label is None,
-                "ground_truth": False,
-                "created_at": _iso(done),
-                "updated_at": _iso(done),
-                "lead_time": round(lead_time, 3),
-                "task": task.get("id"),
-            })
+            annotations.append(
+                {
+                    "id": annotation_id,
+                    "completed_by": rater.user_id,
+                    "result": [] if label is None else choice_result(label),
+                    "was_cancelled": label is None,
+                    "ground_truth": False,
+                    "created_at": _iso(done),
+                    "updated_at": _iso(done),
+                    "lead_time": round(lead_time, 3),
+                    "task": task.get("id"),
+                }
+            )
         task["annotations"] = annotations
         task.setdefault("predictions", [])
         task["total_annotations"] = sum(not a["was_cancelled"] for a in annotations)
@@ -184,4 +187,4 @@ def write_export(export: list[dict], landing_root: Path, name: str) -> Path:
 
 def _iso(t: dt.datetime) -> str:
     """The way Label Studio writes times: ``2026-11-16T09:00:12.345678Z``."""
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -39,8 +39,11 @@ def _number(key: str, column: str, present: pl.Expr) -> pl.Expr:
 
 
 _ISO_TS = pl.from_epoch(pl.col("_local_ms"), "ms").dt.strftime("%Y-%m-%dT%H:%M:%S%.3f")
-_PRICE = (pl.when(pl.col("_cents")).then((pl.col("_price") * 100).round().cast(pl.Int64).cast(pl.String))
-          .otherwise(pl.col("_price").cast(pl.String)))
+_PRICE = (
+    pl.when(pl.col("_cents"))
+    .then((pl.col("_price") * 100).round().cast(pl.Int64).cast(pl.String))
+    .otherwise(pl.col("_price").cast(pl.String))
+)
 NUMBER_FIELD_EXPRS = {
     "ts": pl.when(pl.col("_epoch"))
     .then(pl.format(',"ts":{}', pl.col("_ts")))
@@ -55,8 +58,7 @@ assert set(STRING_FIELD_COLUMNS) | set(NUMBER_FIELD_EXPRS) == {f.name for f in F
 
 assert FIELDS[0].name == "event_id"  # always present: its fragment opens the object
 _LINE = pl.concat_str(
-    [pl.col(f.name) if f.name in STRING_FIELD_COLUMNS else NUMBER_FIELD_EXPRS[f.name] for f in FIELDS]
-    + [pl.lit("}")],
+    [pl.col(f.name) if f.name in STRING_FIELD_COLUMNS else NUMBER_FIELD_EXPRS[f.name] for f in FIELDS] + [pl.lit("}")],
     separator="",
     ignore_nulls=True,
 ).alias("line")

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from data_platform.base.enums import SENTIMENTS
 from data_platform.contracts import EVENT_TYPES
 from data_platform.generator import world as w
 from data_platform.generator.incidents import Incident
 from data_platform.generator.world import ABSENT, NULL, World, fragments, json_text, random_hex
-from data_platform.base.enums import SENTIMENTS
 from data_platform.privacy.redaction import redact_text
 
 DAY_MS = 86_400_000
@@ -50,8 +50,34 @@ CENTS_DEVICE_SHARE = 0.20
 VOLUME_DROP = 0.3
 WEEKDAY_VOLUME = (0.97, 0.96, 0.97, 0.98, 1.0, 1.06, 1.06)  # Monday .. Sunday
 # Share of people's sessions by local hour of day.
-DIURNAL = np.array([0.9, 0.5, 0.3, 0.2, 0.2, 0.4, 1.0, 2.0, 3.0, 3.5, 3.8, 4.2,
-                    4.8, 4.5, 4.0, 3.8, 3.9, 4.3, 5.0, 5.8, 6.2, 5.5, 3.8, 2.0])
+DIURNAL = np.array(
+    [
+        0.9,
+        0.5,
+        0.3,
+        0.2,
+        0.2,
+        0.4,
+        1.0,
+        2.0,
+        3.0,
+        3.5,
+        3.8,
+        4.2,
+        4.8,
+        4.5,
+        4.0,
+        3.8,
+        3.9,
+        4.3,
+        5.0,
+        5.8,
+        6.2,
+        5.5,
+        3.8,
+        2.0,
+    ]
+)
 
 # Columns of the per-event table and their "not set" value. Device-derived columns (country,
 # device, app_version, user_agent, ip, ts style, currency) are added by _add_client_fields.
@@ -72,8 +98,14 @@ EVENT_COLUMNS: dict[str, tuple[type, float]] = {
     "rating": (np.int8, 0),
 }
 # Optional fields (as in the contract) -> the event column that carries them.
-OPTIONAL_FIELD_COLUMNS = {"session_id": "session", "country": "country", "device": "device_type",
-                          "app_version": "app_version", "user_agent": "ua", "ip": "ip"}
+OPTIONAL_FIELD_COLUMNS = {
+    "session_id": "session",
+    "country": "country",
+    "device": "device_type",
+    "app_version": "app_version",
+    "user_agent": "ua",
+    "ip": "ip",
+}
 
 # Review texts by their true sentiment (plain strings: JSON-escaped with json_text when rendered).
 # Written to be hard for keyword rules: negations ("Not bad at all"), mixed feelings that land on
@@ -152,20 +184,22 @@ SHOP_LINK_TEXTS = {
 SHOP_LINK_RATING = {"negative": 2, "neutral": 3, "positive": 5}
 # Polar texts mild enough to go with a middling (3-star) rating; the others only come with a rating
 # of their own sentiment (a 3-star "Terrible quality, do not buy." would not be realistic).
-MILD_REVIEW_TEXTS = frozenset({
-    'Says "waterproof" but it is not.',
-    "Looks nice in the photos, feels cheap in the hand.",
-    "Not worth the money.",
-    "Qualité médiocre, un peu déçu.",
-    "returned it. the smell never went away",
-    "Good idea, poor execution: the lid does not close properly.",
-    "Not bad at all, works well.",
-    "I was sceptical at first, but it has held up really well.",
-    "No complaints, does exactly what I needed.",
-    "Can't fault it.",
-    "Never disappointed by this brand.",
-    "Bit pricey, but worth every cent.",
-})
+MILD_REVIEW_TEXTS = frozenset(
+    {
+        'Says "waterproof" but it is not.',
+        "Looks nice in the photos, feels cheap in the hand.",
+        "Not worth the money.",
+        "Qualité médiocre, un peu déçu.",
+        "returned it. the smell never went away",
+        "Good idea, poor execution: the lid does not close properly.",
+        "Not bad at all, works well.",
+        "I was sceptical at first, but it has held up really well.",
+        "No complaints, does exactly what I needed.",
+        "Can't fault it.",
+        "Never disappointed by this brand.",
+        "Bit pricey, but worth every cent.",
+    }
+)
 REVIEW_POOLS = tuple(REVIEW_TEXTS)  # the sentiments in labeling.SENTIMENTS order, then "spam"
 SPAM_POOL = REVIEW_POOLS.index("spam")
 assert REVIEW_POOLS == (*SENTIMENTS, "spam")
@@ -196,13 +230,18 @@ _TEXT_TABLE, _TEXT_GROUP_START, _TEXT_GROUP_SIZE = _text_choices()
 # Text codes: the pools' texts in order, then the shop-link texts (codes from _SHOP_LINK_FIRST on).
 _SHOP_LINKS = [(t, s) for s in SENTIMENTS for t in SHOP_LINK_TEXTS[s]]
 _SHOP_LINK_FIRST = sum(len(REVIEW_TEXTS[p]) for p in REVIEW_POOLS)
-_TEXT_CODE_POOL = np.concatenate([
-    np.repeat(np.arange(len(REVIEW_POOLS)), [len(REVIEW_TEXTS[p]) for p in REVIEW_POOLS]),
-    [REVIEW_POOLS.index(s) for _, s in _SHOP_LINKS]]).astype(np.int8)
+_TEXT_CODE_POOL = np.concatenate(
+    [
+        np.repeat(np.arange(len(REVIEW_POOLS)), [len(REVIEW_TEXTS[p]) for p in REVIEW_POOLS]),
+        [REVIEW_POOLS.index(s) for _, s in _SHOP_LINKS],
+    ]
+).astype(np.int8)
 # A base text is recognised raw and redacted (a shop-link text's URL becomes <URL> in the warehouse).
-_BASE_TEXTS_LONGEST_FIRST = sorted({(b, p) for p in REVIEW_POOLS for t in REVIEW_TEXTS[p] for b in (t, redact_text(t))}
-                                   | {(b, s) for t, s in _SHOP_LINKS for b in (t, redact_text(t))},
-                                   key=lambda tp: (-len(tp[0]), tp))
+_BASE_TEXTS_LONGEST_FIRST = sorted(
+    {(b, p) for p in REVIEW_POOLS for t in REVIEW_TEXTS[p] for b in (t, redact_text(t))}
+    | {(b, s) for t, s in _SHOP_LINKS for b in (t, redact_text(t))},
+    key=lambda tp: (-len(tp[0]), tp),
+)
 
 
 def review_truth(text: str | None) -> str | None:
@@ -246,8 +285,9 @@ def epoch_ms(day: dt.date) -> int:
     return (day - dt.date(1970, 1, 1)).days * DAY_MS
 
 
-def simulate_day(world: World, day: dt.date, events_per_day: int, incidents: list[Incident],
-                 rng: np.random.Generator) -> DayEvents:
+def simulate_day(
+    world: World, day: dt.date, events_per_day: int, incidents: list[Incident], rng: np.random.Generator
+) -> DayEvents:
     """Simulate the events that happen on ``day``; ``incidents`` are those active on that day."""
     kinds = {i.kind: i for i in incidents}
     volume = day_volume(day, events_per_day, incidents)
@@ -260,8 +300,11 @@ def simulate_day(world: World, day: dt.date, events_per_day: int, incidents: lis
     k = k[:n_sessions]
     cat_weights = w.CATEGORY_WEIGHTS
     if "category_drift" in kinds:
-        cat_weights = np.where(np.arange(len(w.CATEGORIES)) == w.DRIFT_CATEGORY, w.DRIFT_SHARE,
-                               cat_weights * (1 - w.DRIFT_SHARE) / (1 - cat_weights[w.DRIFT_CATEGORY]))
+        cat_weights = np.where(
+            np.arange(len(w.CATEGORIES)) == w.DRIFT_CATEGORY,
+            w.DRIFT_SHARE,
+            cat_weights * (1 - w.DRIFT_SHARE) / (1 - cat_weights[w.DRIFT_CATEGORY]),
+        )
     day_ms = epoch_ms(day)
 
     # Sessions: who, on which of their devices, when (following the local time of day).
@@ -270,8 +313,9 @@ def simulate_day(world: World, day: dt.date, events_per_day: int, incidents: lis
     device = world.person_devices[world.person_device_start[person] + nth]
     start = day_ms + _session_start_offsets(rng, world.device_country[device])
     logged_in = world.person_logs_in[person] & (rng.random(n_sessions) < LOGIN_SESSION_P)
-    logins = _rows(len(person), etype=_etype("login"), ts=start, device=device,
-                   session=np.arange(n_sessions), user=person)
+    logins = _rows(
+        len(person), etype=_etype("login"), ts=start, device=device, session=np.arange(n_sessions), user=person
+    )
     logins = _take(logins, np.flatnonzero(logged_in))
 
     # Impressions: positions 1..k shown a few seconds apart.
@@ -281,19 +325,32 @@ def simulate_day(world: World, day: dt.date, events_per_day: int, incidents: lis
     imp_device = device[imp_session]
     fav = world.person_fav_category[person][imp_session]
     impressions, p_click = _impressions(rng, world, imp_device, position, fav, cat_weights)
-    impressions |= {"ts": start[imp_session] + offsets.astype(np.int64), "session": imp_session,
-                    "imp": np.arange(len(imp_session))}
+    impressions |= {
+        "ts": start[imp_session] + offsets.astype(np.int64),
+        "session": imp_session,
+        "imp": np.arange(len(imp_session)),
+    }
     session_end = np.maximum.reduceat(impressions["ts"], np.cumsum(k) - k)
 
     # Clicks: a little after their impression (3% come back after more than 30 minutes).
     clicks = _take(impressions, np.flatnonzero(rng.random(len(p_click)) < p_click))
     n_clicks = len(clicks["ts"])
     late = rng.random(n_clicks) < 0.03
-    delay = np.where(late, rng.uniform(30 * MINUTE_MS, 4 * HOUR_MS, n_clicks),
-                     np.clip(rng.lognormal(np.log(12_000), 1.2, n_clicks), 500, 30 * MINUTE_MS - 1))
-    clicks = _rows(n_clicks, etype=_etype("click"), ts=clicks["ts"] + delay.astype(np.int64),
-                   device=clicks["device"], session=clicks["session"], imp=clicks["imp"],
-                   item=clicks["item"], price=clicks["price"])
+    delay = np.where(
+        late,
+        rng.uniform(30 * MINUTE_MS, 4 * HOUR_MS, n_clicks),
+        np.clip(rng.lognormal(np.log(12_000), 1.2, n_clicks), 500, 30 * MINUTE_MS - 1),
+    )
+    clicks = _rows(
+        n_clicks,
+        etype=_etype("click"),
+        ts=clicks["ts"] + delay.astype(np.int64),
+        device=clicks["device"],
+        session=clicks["session"],
+        imp=clicks["imp"],
+        item=clicks["item"],
+        price=clicks["price"],
+    )
 
     # Purchases: some clicks convert, cheaper items more often.
     price_eur = world.item_price_eur[clicks["item"]]
@@ -301,8 +358,11 @@ def simulate_day(world: World, day: dt.date, events_per_day: int, incidents: lis
     p_buy = PURCHASE_P * np.clip((median / price_eur) ** 0.3, 0.3, 2.0)
     purchases = _take(clicks, np.flatnonzero(rng.random(n_clicks) < p_buy))
     n_purchases = len(purchases["ts"])
-    purchases |= {"etype": np.full(n_purchases, _etype("purchase"), np.int8), "imp": np.full(n_purchases, ABSENT),
-                  "ts": purchases["ts"] + rng.lognormal(np.log(150_000), 0.8, n_purchases).astype(np.int64)}
+    purchases |= {
+        "etype": np.full(n_purchases, _etype("purchase"), np.int8),
+        "imp": np.full(n_purchases, ABSENT),
+        "ts": purchases["ts"] + rng.lognormal(np.log(150_000), 0.8, n_purchases).astype(np.int64),
+    }
     clicks["price"] = np.full(n_clicks, np.nan)
 
     # Reviews at the end of some sessions (of items bought some other time); some spam, some PII.
@@ -312,8 +372,9 @@ def simulate_day(world: World, day: dt.date, events_per_day: int, incidents: lis
     human = _concat([logins, impressions, clicks, purchases, reviews])
     is_logged_in_session = logged_in[human["session"]]
     anonymous_null = ~is_logged_in_session & (rng.random(len(human["ts"])) < EXPLICIT_NULL_USER_P)
-    human["user"] = np.select([is_logged_in_session, anonymous_null],
-                              [person[human["session"]], NULL], ABSENT).astype(np.int32)
+    human["user"] = np.select([is_logged_in_session, anonymous_null], [person[human["session"]], NULL], ABSENT).astype(
+        np.int32
+    )
 
     bots = _bots(rng, world, n_bot_events, day_ms, n_sessions, len(imp_session), cat_weights)
     cols = _concat([human, bots])
@@ -390,22 +451,36 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _impressions(rng, world: World, device: np.ndarray, position: np.ndarray, fav: np.ndarray,
-                 cat_weights: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _impressions(
+    rng, world: World, device: np.ndarray, position: np.ndarray, fav: np.ndarray, cat_weights: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Impression events (ts and session left to the caller) and their true click probability."""
     n = len(device)
     category = rng.choice(len(w.CATEGORIES), n, p=cat_weights)
     item = _popular_items(rng, world, category)
     price_eur = world.item_price_eur[item]
     currency = w.COUNTRY_CURRENCY[world.device_country[device]]
-    logit = (CTR_BASE_LOGIT + CTR_POSITION_SLOPE * np.log(position) + w.CATEGORY_CTR_EFFECT[category]
-             + CTR_PRICE_SLOPE * np.log(price_eur / w.CATEGORY_MEDIAN_PRICE_EUR[category])
-             + world.item_quality[item] + CTR_FAVOURITE_BOOST * (category == fav))
+    logit = (
+        CTR_BASE_LOGIT
+        + CTR_POSITION_SLOPE * np.log(position)
+        + w.CATEGORY_CTR_EFFECT[category]
+        + CTR_PRICE_SLOPE * np.log(price_eur / w.CATEGORY_MEDIAN_PRICE_EUR[category])
+        + world.item_quality[item]
+        + CTR_FAVOURITE_BOOST * (category == fav)
+    )
     model = (rng.random(n) < w.MODEL_SHARE[1]).astype(np.int8)
     predicted = _sigmoid(logit + rng.normal(0.0, 1.0, n) * w.MODEL_NOISE_SD[model])
-    cols = _rows(n, etype=_etype("impression"), device=device, item=item, category=category,
-                 position=position, price=np.round(price_eur * w.EUR_RATE[currency], 2),
-                 ctr=np.round(predicted, 4), model=model)
+    cols = _rows(
+        n,
+        etype=_etype("impression"),
+        device=device,
+        item=item,
+        category=category,
+        position=position,
+        price=np.round(price_eur * w.EUR_RATE[currency], 2),
+        ctr=np.round(predicted, 4),
+        model=model,
+    )
     return cols, _sigmoid(logit)
 
 
@@ -442,13 +517,15 @@ def _reviews(rng, world: World, session: np.ndarray, after_ts: np.ndarray, devic
     with_pii = np.where(~spam & ~has_link & (rng.random(n) < PII_SHARE), rng.integers(1, len(pii), n), 0)
     text = pl.Series(texts).gather(base) + pl.Series(pii).gather(with_pii)
     ts = after_ts + rng.integers(5_000, 120_000, n)
-    cols = _rows(n, etype=_etype("review"), ts=ts, device=device, session=session, item=item,
-                 rating=rating, text=np.arange(n))
+    cols = _rows(
+        n, etype=_etype("review"), ts=ts, device=device, session=session, item=item, rating=rating, text=np.arange(n)
+    )
     return cols, text, _TEXT_CODE_POOL[base]
 
 
-def _campaigns(priority: np.ndarray, device: np.ndarray, eligible: np.ndarray,
-               share: float) -> tuple[np.ndarray, np.ndarray]:
+def _campaigns(
+    priority: np.ndarray, device: np.ndarray, eligible: np.ndarray, share: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Reviews that post one text per group from distinct devices: (review indices, group of each).
 
     About ``share`` of the ``eligible`` reviews, one per device (``priority``, uniform, decides which),
@@ -512,8 +589,9 @@ def _pii_snippets(rng: np.random.Generator, n: int) -> list[str]:
     return out
 
 
-def _bots(rng, world: World, n_events: int, day_ms: int, first_session: int, first_imp: int,
-          cat_weights: np.ndarray) -> dict[str, np.ndarray]:
+def _bots(
+    rng, world: World, n_events: int, day_ms: int, first_session: int, first_imp: int, cat_weights: np.ndarray
+) -> dict[str, np.ndarray]:
     """Bot events: long bursts at an inhuman rate, mostly impressions, clicks on unknown impressions."""
     n_bots = len(world.bot_devices)
     per_bot = rng.multinomial(n_events, world.bot_weight)
@@ -565,9 +643,9 @@ def _add_client_fields(rng, world: World, cols: dict[str, np.ndarray], kinds: di
     }
     spike = kinds.get("null_spike")
     n = len(device)
-    for field, column in OPTIONAL_FIELD_COLUMNS.items():
+    for name, column in OPTIONAL_FIELD_COLUMNS.items():
         u = rng.random(n)
-        if spike is not None and spike.field == field:  # half left out, half explicit nulls
+        if spike is not None and spike.field == name:  # half left out, half explicit nulls
             missing = np.select([u < NULL_SPIKE_P / 2, u < NULL_SPIKE_P], [ABSENT, NULL], 0)
         else:
             missing = np.where(u < OPTIONAL_MISSING_P, ABSENT, 0)

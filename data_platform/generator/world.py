@@ -17,8 +17,7 @@ from data_platform.contracts import EVENT_TYPES, FIELD_NAMES
 
 # --- Vocabularies -------------------------------------------------------------------------------
 
-CATEGORIES = ("fashion", "electronics", "home", "beauty", "sports", "books", "toys", "grocery", "garden",
-              "automotive")
+CATEGORIES = ("fashion", "electronics", "home", "beauty", "sports", "books", "toys", "grocery", "garden", "automotive")
 CATEGORY_WEIGHTS = np.array([0.22, 0.10, 0.15, 0.10, 0.09, 0.08, 0.07, 0.08, 0.06, 0.05])
 CATEGORY_MEDIAN_PRICE_EUR = np.array([35.0, 180.0, 60.0, 20.0, 45.0, 15.0, 25.0, 8.0, 40.0, 70.0])
 CATEGORY_CTR_EFFECT = np.array([0.15, 0.25, -0.05, 0.10, 0.0, -0.25, 0.05, -0.30, -0.10, -0.15])
@@ -78,14 +77,43 @@ CRAWLER_USER_AGENTS = (
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
     "python-requests/2.32.3",
     "curl/8.5.0",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/130.0.0.0 "
-    "Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/130.0.0.0 Safari/537.36",
     "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
     "Scrapy/2.11.2 (+https://scrapy.org)",
 )
 # First octets of addresses: residential/mobile blocks for people, cloud/crawler blocks for bots.
-HUMAN_IP_FIRST_OCTETS = np.array([31, 37, 46, 62, 77, 79, 80, 84, 88, 91, 93, 95, 109, 176, 178, 185, 188,
-                                  212, 217, 24, 50, 67, 73, 98, 104, 49, 103, 117])
+HUMAN_IP_FIRST_OCTETS = np.array(
+    [
+        31,
+        37,
+        46,
+        62,
+        77,
+        79,
+        80,
+        84,
+        88,
+        91,
+        93,
+        95,
+        109,
+        176,
+        178,
+        185,
+        188,
+        212,
+        217,
+        24,
+        50,
+        67,
+        73,
+        98,
+        104,
+        49,
+        103,
+        117,
+    ]
+)
 BOT_IP_FIRST_OCTETS = np.array([3, 34, 35, 40, 52, 66, 157])
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
@@ -147,16 +175,21 @@ def random_uuid4(rng: np.random.Generator, n: int) -> pl.Series:
     hexes[:, 12] = ord("4")
     hexes[:, 16] = _HEX[8 + (hexes[:, 16] & 3)]  # variant bits 10xx
     dash = np.full((n, 1), ord("-"), dtype=np.uint8)
-    return _strings(np.hstack([hexes[:, :8], dash, hexes[:, 8:12], dash, hexes[:, 12:16], dash,
-                               hexes[:, 16:20], dash, hexes[:, 20:]]))
+    return _strings(
+        np.hstack(
+            [hexes[:, :8], dash, hexes[:, 8:12], dash, hexes[:, 12:16], dash, hexes[:, 16:20], dash, hexes[:, 20:]]
+        )
+    )
 
 
 def ipv4(rng: np.random.Generator, first_octets: np.ndarray, n: int) -> pl.Series:
     """``n`` random IPv4 addresses whose first octet is drawn from ``first_octets``."""
     octets = [rng.choice(first_octets, n)] + [rng.integers(lo, 255, n) for lo in (0, 0, 1)]
-    return pl.DataFrame({str(i): o for i, o in enumerate(octets)}).select(
-        pl.concat_str(pl.all(), separator=".")
-    ).to_series()
+    return (
+        pl.DataFrame({str(i): o for i, o in enumerate(octets)})
+        .select(pl.concat_str(pl.all(), separator="."))
+        .to_series()
+    )
 
 
 def ua_code(device_type: np.ndarray, version: np.ndarray, template: np.ndarray) -> np.ndarray:
@@ -235,10 +268,10 @@ def build_world(events_per_day: int, seed: int) -> World:
     n_devices = n_human_devices + n_bots
     person_country = rng.choice(len(COUNTRIES), n_persons, p=COUNTRY_WEIGHTS).astype(np.int8)
     bot_stealth = rng.random(n_bots) < 0.3
-    device_type = np.concatenate([rng.choice(3, n_human_devices, p=DEVICE_TYPE_WEIGHTS),
-                                  np.full(n_bots, DEVICE_TYPES.index("web"))]).astype(np.int8)
-    device_country = np.concatenate([person_country[owner],
-                                     rng.choice([0, 3, 3, 4], n_bots)]).astype(np.int8)
+    device_type = np.concatenate(
+        [rng.choice(3, n_human_devices, p=DEVICE_TYPE_WEIGHTS), np.full(n_bots, DEVICE_TYPES.index("web"))]
+    ).astype(np.int8)
+    device_country = np.concatenate([person_country[owner], rng.choice([0, 3, 3, 4], n_bots)]).astype(np.int8)
     style = rng.choice(3, n_devices, p=TS_STYLE_WEIGHTS)
     device_ts_suffix = np.select([style == 0, style == 1], [TS_EPOCH, 0], COUNTRY_LOCAL_SUFFIX[device_country])
     device_is_bot = np.arange(n_devices) >= n_human_devices
@@ -276,8 +309,9 @@ def build_world(events_per_day: int, seed: int) -> World:
         person_device_count=device_count,
         person_devices=entry_device[order].astype(np.int32),
         device_type=device_type,
-        device_version=np.concatenate([rng.choice(len(APP_VERSIONS), n_human_devices, p=APP_VERSION_WEIGHTS),
-                                       np.full(n_bots, 2)]).astype(np.int8),
+        device_version=np.concatenate(
+            [rng.choice(len(APP_VERSIONS), n_human_devices, p=APP_VERSION_WEIGHTS), np.full(n_bots, 2)]
+        ).astype(np.int8),
         device_ua_template=rng.integers(0, N_UA_TEMPLATES, n_devices).astype(np.int8),
         device_country=device_country,
         device_ts_suffix=device_ts_suffix.astype(np.int8),

@@ -4,7 +4,6 @@ The step lands every new or changed file first (each file is parsed once, whiche
 first), then cuts the partition's days out of the parse store, then runs the blocking checks.
 """
 
-
 from functools import cache
 from pathlib import Path
 
@@ -13,9 +12,9 @@ import dagster as dg
 from data_platform import contracts
 from data_platform.base.keys import RAW_EVENTS
 from data_platform.ingestion.landing import ensure_tables, land_new_files, sql_list, table_fragments
+from data_platform.ingestion.stage import RAW_EVENTS_CONTRACT, RAW_QUARANTINE_CONTRACT
 from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days, partitions_start
-from data_platform.ingestion.stage import RAW_EVENTS_CONTRACT, RAW_QUARANTINE_CONTRACT
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql, transaction
 
 RAW_FILES = dg.AssetKey(["raw", "files"])
@@ -108,16 +107,23 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
     days = partition_days(context)
     clock = StageClock()
     if not Path(landing.root).is_dir():
-        raise FileNotFoundError(f"the landing folder {landing.root} does not exist: create it, or point "
-                                "DATA_PLATFORM_LANDING at the folder producers write to")
+        raise FileNotFoundError(
+            f"the landing folder {landing.root} does not exist: create it, or point "
+            "DATA_PLATFORM_LANDING at the folder producers write to"
+        )
     if not landing.events_dir().is_dir():
         context.log.warning(f"no events/ folder under the landing folder {landing.root}: nothing to land")
     with warehouse.connect() as con:
         ensure_tables(con)
         refused: list[tuple[str, str]] = []
         landed = land_new_files(
-            con, landing.events_dir(), context.run.run_id, min_ts=partitions_start(),
-            settle_seconds=landing.settle_seconds, refused=refused, max_line_bytes=landing.max_line_bytes,
+            con,
+            landing.events_dir(),
+            context.run.run_id,
+            min_ts=partitions_start(),
+            settle_seconds=landing.settle_seconds,
+            refused=refused,
+            max_line_bytes=landing.max_line_bytes,
             max_file_attempts=landing.max_file_attempts,
         )
         # Entries that are never read (a symlink leading outside the landing folder, a link loop...)
@@ -141,18 +147,22 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
     context.log.info(f"stage seconds: {clock.laps}")
 
     run = {"run_days": report.run_days, "run_stage_seconds": dg.MetadataValue.json(clock.laps)}
-    yield from report.results([RAW_FILES, RAW_EVENTS, RAW_QUARANTINE], run_metadata={
-        RAW_FILES: {
-            **run,
-            "files_landed_by_this_run": len(landed),
-            "entries_refused_by_this_run": dg.MetadataValue.md(
-                markdown_table([{"entry": rel, "why": why} for rel, why in refused])),
-            "lines_landed_by_this_run": sum(f.lines for f in landed),
-            "dagster/column_schema": contracts.table_schema(FILES_SCHEMA),
+    yield from report.results(
+        [RAW_FILES, RAW_EVENTS, RAW_QUARANTINE],
+        run_metadata={
+            RAW_FILES: {
+                **run,
+                "files_landed_by_this_run": len(landed),
+                "entries_refused_by_this_run": dg.MetadataValue.md(
+                    markdown_table([{"entry": rel, "why": why} for rel, why in refused])
+                ),
+                "lines_landed_by_this_run": sum(f.lines for f in landed),
+                "dagster/column_schema": contracts.table_schema(FILES_SCHEMA),
+            },
+            RAW_EVENTS: {**run, "dagster/column_schema": RAW_EVENTS_CONTRACT.table_schema()},
+            RAW_QUARANTINE: {**run, "dagster/column_schema": RAW_QUARANTINE_CONTRACT.table_schema()},
         },
-        RAW_EVENTS: {**run, "dagster/column_schema": RAW_EVENTS_CONTRACT.table_schema()},
-        RAW_QUARANTINE: {**run, "dagster/column_schema": RAW_QUARANTINE_CONTRACT.table_schema()},
-    })
+    )
 
 
 def _day_metadata(con, days) -> dict[dg.AssetKey, dict]:
@@ -190,7 +200,8 @@ def _accounting_check(con, days) -> dg.AssetCheckResult:
         passed=not bad,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(f"{len(bad):,} files not balancing: " + ", ".join(str(r["source_file"]) for r in bad[:5]))
-        if bad else None,
+        if bad
+        else None,
         metadata={
             "files_not_balancing": len(bad),
             "sample": dg.MetadataValue.md(markdown_table(bad[:10])),
@@ -208,8 +219,10 @@ def _contract_check_fragments() -> dict[str, str]:
     ]
     ranges = []
     for f in contracts.FIELDS:
-        bounds = [f"{f.name} < {f.minimum}" if f.minimum is not None else None,
-                  f"{f.name} > {f.maximum}" if f.maximum is not None else None]
+        bounds = [
+            f"{f.name} < {f.minimum}" if f.minimum is not None else None,
+            f"{f.name} > {f.maximum}" if f.maximum is not None else None,
+        ]
         bounds = [b for b in bounds if b]
         if bounds:
             ranges.append(f"count(*) FILTER (WHERE {' OR '.join(bounds)}) AS out_of_range_{f.name}")
@@ -243,8 +256,10 @@ def _reasons_check(con, days) -> dg.AssetCheckResult:
         passed=not bad,
         severity=dg.AssetCheckSeverity.ERROR,
         description=counts_text({str(r["reason"]): r["n"] for r in bad}, "rows") or None,
-        metadata={"bad_rows": sum(r["n"] for r in bad), "by_reason": dg.MetadataValue.json(
-            {str(r["reason"]): r["n"] for r in bad})},
+        metadata={
+            "bad_rows": sum(r["n"] for r in bad),
+            "by_reason": dg.MetadataValue.json({str(r["reason"]): r["n"] for r in bad}),
+        },
     )
 
 

@@ -30,12 +30,13 @@ from data_platform import contracts
 from data_platform.resources import DEFAULT_MAX_LINE_BYTES, load_sql, run_sql, transaction
 
 LANDING_SUFFIXES = (".jsonl", ".jsonl.gz")
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 READ_CHUNK_BYTES = 16 << 20
 MAX_LINE_BYTES = DEFAULT_MAX_LINE_BYTES  # default cap on one line (DATA_PLATFORM_MAX_LINE_BYTES)
 KEPT_PREFIX_BYTES = 4096  # what a line_too_long quarantine row keeps of its line
-LINE_SCHEMA = pa.schema([("line_no", pa.int64()), ("line", pa.large_string()), ("utf8_ok", pa.bool_()),
-                         ("too_long", pa.bool_())])
+LINE_SCHEMA = pa.schema(
+    [("line_no", pa.int64()), ("line", pa.large_string()), ("utf8_ok", pa.bool_()), ("too_long", pa.bool_())]
+)
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,9 @@ def list_landing_files(events_dir: Path, refused: list[tuple[str, str]] | None =
             except (OSError, RuntimeError):
                 _refuse(refused, rel, "symlink loop or unreadable entry")
                 continue
-            found.append(LandingFile(path=path, rel=rel, size=st.st_size, mtime_ns=st.st_mtime_ns,
-                                     inode=(st.st_dev, st.st_ino)))
+            found.append(
+                LandingFile(path=path, rel=rel, size=st.st_size, mtime_ns=st.st_mtime_ns, inode=(st.st_dev, st.st_ino))
+            )
     return found
 
 
@@ -140,8 +142,9 @@ class _Counter:
         return raw
 
 
-def read_lines(path: Path, compressed: bool, counter: _Counter | None = None, *,
-               opened=None, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[pa.RecordBatch]:
+def read_lines(
+    path: Path, compressed: bool, counter: _Counter | None = None, *, opened=None, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[pa.RecordBatch]:
     """Stream a landing file as Arrow batches of (line_no, line, utf8_ok, too_long), in bounded memory.
 
     Lines are split on ``\\n`` (a final newline does not start a line). Invalid UTF-8 is replaced
@@ -163,7 +166,7 @@ def read_lines(path: Path, compressed: bool, counter: _Counter | None = None, *,
             if end < 0:
                 continue  # still inside the long line: drop these bytes
             yield _batch(rest, counter, max_line_bytes, last_too_long=True)
-            rest, skipping, chunk = b"", False, chunk[end + 1:]
+            rest, skipping, chunk = b"", False, chunk[end + 1 :]
         chunk = rest + chunk
         cut = chunk.rfind(b"\n")
         if cut >= 0:
@@ -178,8 +181,12 @@ def read_lines(path: Path, compressed: bool, counter: _Counter | None = None, *,
     if counter.unreadable:
         counter.lines += 1
         yield pa.record_batch(
-            [pa.array([counter.lines], pa.int64()), pa.array([None], pa.large_string()), pa.array([True]),
-             pa.array([False])],
+            [
+                pa.array([counter.lines], pa.int64()),
+                pa.array([None], pa.large_string()),
+                pa.array([True]),
+                pa.array([False]),
+            ],
             schema=LINE_SCHEMA,
         )
 
@@ -227,15 +234,18 @@ def _chunks(fh, compressed: bool, counter: _Counter) -> Iterator[bytes]:
         counter.unreadable = True
 
 
-def _batch(block: bytes, counter: _Counter, max_line_bytes: int = MAX_LINE_BYTES, *,
-           last_too_long: bool = False) -> pa.RecordBatch:
+def _batch(
+    block: bytes, counter: _Counter, max_line_bytes: int = MAX_LINE_BYTES, *, last_too_long: bool = False
+) -> pa.RecordBatch:
     lines = pc.split_pattern(pa.array([block], pa.large_binary()), b"\n").flatten()
     too_long = np.asarray(pc.greater(pc.binary_length(lines), max_line_bytes).to_numpy(zero_copy_only=False))
     if last_too_long:
         too_long[-1] = True
     if too_long.any():  # keep only a prefix of each over-long line (rare: a Python pass is fine)
-        lines = pa.array([raw[:KEPT_PREFIX_BYTES] if long else raw
-                          for raw, long in zip(lines.to_pylist(), too_long)], pa.large_binary())
+        lines = pa.array(
+            [raw[:KEPT_PREFIX_BYTES] if long else raw for raw, long in zip(lines.to_pylist(), too_long)],
+            pa.large_binary(),
+        )
     try:
         text = lines.cast(pa.large_string())
         ok = pa.array(np.ones(len(lines), dtype=bool))
@@ -418,7 +428,8 @@ def land_new_files(
     A file is taken only once its mtime is ``settle_seconds`` old (producers should write under a
     temporary name and rename; this guards those who do not). A file whose path is known with the
     same size and mtime is skipped without reading; one whose bytes hash the same as the current
-    version is rolled back after reading (the hash is computed while parsing, one read per file). A path with new bytes is a new version: the old version is
+    version is rolled back after reading (the hash is computed while parsing, one read per file). A path with new
+    bytes is a new version: the old version is
     marked superseded (its lines leave raw.landed_lines; raw.files keeps the record).
     Each file lands in its own transaction, so a crash leaves no half-landed file.
     Entries that are refused (see :func:`list_landing_files`, or a file that changed identity
@@ -432,7 +443,7 @@ def land_new_files(
     mtime (``touch`` it once the cause is fixed), make it a version to try again. Errors of the
     warehouse itself (I/O, a full disk) are raised at once.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     ensure_tables(con)
     known = {r[0]: r[1:] for r in run_sql(con, "ingestion/current_files.sql").fetchall()}
     failures = {(r[0], r[1], r[2]): r[3:] for r in run_sql(con, "ingestion/file_failures.sql").fetchall()}
@@ -445,14 +456,22 @@ def land_new_files(
             continue
         attempts, last_error = failures.get((lf.rel, lf.size, lf.mtime), (0, None))
         if attempts >= max_file_attempts:
-            _refuse(refused, lf.rel, f"set aside after {attempts} failed landings (last: {last_error}); "
-                    "new bytes under this name are tried again")
+            _refuse(
+                refused,
+                lf.rel,
+                f"set aside after {attempts} failed landings (last: {last_error}); "
+                "new bytes under this name are tried again",
+            )
             continue
         try:
             opened = open_vetted(lf)
         except LandingFileChanged:
-            _refuse(refused, lf.rel, "changed between listing and reading (e.g. a symlink retargeted): "
-                    "not read; the next run looks at it again")
+            _refuse(
+                refused,
+                lf.rel,
+                "changed between listing and reading (e.g. a symlink retargeted): "
+                "not read; the next run looks at it again",
+            )
             continue
         except FileNotFoundError:
             continue  # vanished since the listing: it will be seen again if it comes back
@@ -462,9 +481,18 @@ def land_new_files(
             raise  # the warehouse's trouble, not the file's
         except (duckdb.Error, MemoryError) as error:
             message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
-            run_sql(con, "ingestion/insert_file_failure.sql", {
-                "source_file": lf.rel, "size_bytes": lf.size, "mtime": lf.mtime, "failed_at": now,
-                "run_id": run_id, "error": message})
+            run_sql(
+                con,
+                "ingestion/insert_file_failure.sql",
+                {
+                    "source_file": lf.rel,
+                    "size_bytes": lf.size,
+                    "mtime": lf.mtime,
+                    "failed_at": now,
+                    "run_id": run_id,
+                    "error": message,
+                },
+            )
             why = f"landing failed (attempt {attempts + 1} of {max_file_attempts}): {message}"
             _refuse(refused, lf.rel, why)
             errors.append((error, f"{lf.rel}: {why}"))
@@ -473,8 +501,10 @@ def land_new_files(
             landed.append(result)
     if errors:
         first = errors[0][0]
-        first.add_note("files that failed to land (each set aside after its last attempt; the other files "
-                       "landed):\n" + "\n".join(f"- {line}" for _, line in errors))
+        first.add_note(
+            "files that failed to land (each set aside after its last attempt; the other files "
+            "landed):\n" + "\n".join(f"- {line}" for _, line in errors)
+        )
         raise first
     return landed
 
@@ -483,15 +513,24 @@ class _SameBytes(Exception):
     """A file version's bytes are those of its current version (a copy with a new mtime)."""
 
 
-def _land_one(con, lf: LandingFile, previous: tuple | None, run_id: str, min_ts, now,
-              opened=None, max_line_bytes: int = MAX_LINE_BYTES) -> LandedFile | None:
+def _land_one(
+    con,
+    lf: LandingFile,
+    previous: tuple | None,
+    run_id: str,
+    min_ts,
+    now,
+    opened=None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> LandedFile | None:
     """Parse one file version in a transaction; the file is read once (hashed while parsed).
 
     Returns None, leaving nothing behind, when the bytes are those of the current version.
     """
     counter = _Counter()
     reader = pa.RecordBatchReader.from_batches(
-        LINE_SCHEMA, read_lines(lf.path, lf.compressed, counter, opened=opened, max_line_bytes=max_line_bytes))
+        LINE_SCHEMA, read_lines(lf.path, lf.compressed, counter, opened=opened, max_line_bytes=max_line_bytes)
+    )
     fallback_day = min(max(lf.mtime.date(), min_ts.date()), now.date())
     try:
         with transaction(con):
@@ -501,8 +540,14 @@ def _land_one(con, lf: LandingFile, previous: tuple | None, run_id: str, min_ts,
                 run_sql(
                     con,
                     "ingestion/parse_lines.sql",
-                    {"file_id": file_id, "run_id": run_id, "ingested_at": now, "min_ts": min_ts,
-                     "max_ts": now + dt.timedelta(days=1), "max_line_bytes": max_line_bytes},
+                    {
+                        "file_id": file_id,
+                        "run_id": run_id,
+                        "ingested_at": now,
+                        "min_ts": min_ts,
+                        "max_ts": now + dt.timedelta(days=1),
+                        "max_line_bytes": max_line_bytes,
+                    },
                     **contract_sql_fragments(),
                 )
             finally:
@@ -517,16 +562,34 @@ def _land_one(con, lf: LandingFile, previous: tuple | None, run_id: str, min_ts,
                 run_sql(con, "ingestion/supersede_file.sql", {**old, "new_sha256": sha, "at": now})
                 run_sql(con, "ingestion/drop_landed_lines.sql", old)
             run_sql(con, "ingestion/fill_partition_dates.sql", {"file_id": file_id, "fallback_day": fallback_day})
-            run_sql(con, "ingestion/register_file.sql", {
-                "file_id": file_id, "source_file": lf.rel, "file_sha256": sha, "size_bytes": lf.size,
-                "mtime": lf.mtime, "compressed": lf.compressed, "lines": counter.lines, "landed_at": now,
-                "run_id": run_id,
-            })
-            accepted, quarantined, partitions = run_sql(con, "ingestion/file_counts.sql", {"file_id": file_id}).fetchone()
+            run_sql(
+                con,
+                "ingestion/register_file.sql",
+                {
+                    "file_id": file_id,
+                    "source_file": lf.rel,
+                    "file_sha256": sha,
+                    "size_bytes": lf.size,
+                    "mtime": lf.mtime,
+                    "compressed": lf.compressed,
+                    "lines": counter.lines,
+                    "landed_at": now,
+                    "run_id": run_id,
+                },
+            )
+            accepted, quarantined, partitions = run_sql(
+                con, "ingestion/file_counts.sql", {"file_id": file_id}
+            ).fetchone()
     except _SameBytes:  # its parse is rolled back; only the file's new mtime is recorded
         run_sql(con, "ingestion/touch_file.sql", {"source_file": lf.rel, "mtime": lf.mtime, "size": lf.size})
         return None
     return LandedFile(
-        file_id=file_id, rel=lf.rel, sha256=sha, lines=counter.lines, accepted=accepted,
-        quarantined=quarantined, partitions=tuple(partitions), replaced_partitions=replaced,
+        file_id=file_id,
+        rel=lf.rel,
+        sha256=sha,
+        lines=counter.lines,
+        accepted=accepted,
+        quarantined=quarantined,
+        partitions=tuple(partitions),
+        replaced_partitions=replaced,
     )

@@ -24,7 +24,6 @@ Rules it keeps (each is tested over several ticks):
 - every tick says in one line what it did (the tick's log, and the skip reason when it requests nothing).
 """
 
-
 import datetime as dt
 import hashlib
 import json
@@ -59,8 +58,9 @@ class Landed:
         return self.size == lf.size and self.mtime == lf.mtime
 
 
-def read_ledger(database: str | Path, *, wait_seconds: float = LEDGER_WAIT_SECONDS,
-                clock: Callable[[], float] = time.monotonic) -> dict[str, Landed] | None:
+def read_ledger(
+    database: str | Path, *, wait_seconds: float = LEDGER_WAIT_SECONDS, clock: Callable[[], float] = time.monotonic
+) -> dict[str, Landed] | None:
     """``{path: Landed}`` of every current file in ``raw.files`` (empty before the first landing), or
     None when a writing run held the warehouse for ``wait_seconds`` (DuckDB: one writing process, and
     no reader beside it)."""
@@ -78,9 +78,16 @@ def read_ledger(database: str | Path, *, wait_seconds: float = LEDGER_WAIT_SECON
     try:
         if "raw.files" not in existing_tables(con):
             return {}
-        return {rel: Landed(size, mtime.astimezone(dt.timezone.utc), tuple(d.isoformat() for d in days),
-                            landed_at.astimezone(dt.timezone.utc), run_id)
-                for rel, size, mtime, days, landed_at, run_id in run_sql(con, "ingestion/ledger.sql").fetchall()}
+        return {
+            rel: Landed(
+                size,
+                mtime.astimezone(dt.UTC),
+                tuple(d.isoformat() for d in days),
+                landed_at.astimezone(dt.UTC),
+                run_id,
+            )
+            for rel, size, mtime, days, landed_at, run_id in run_sql(con, "ingestion/ledger.sql").fetchall()
+        }
     finally:
         con.close()
 
@@ -103,14 +110,27 @@ class LandingCursor:
         if not raw:
             return cls()
         data = json.loads(raw)  # a cursor of the old format ("seen": every file ever) keeps only what is in flight
-        backlog = {day: v if len(v) == 2 and isinstance(v[0], int) else [len(v), _digest(v)]
-                   for day, v in data.get("backlog", {}).items()}
-        return cls(pending=data.get("pending", {}), requested=data.get("requested", {}), backlog=backlog,
-                   landed_until=data.get("landed_until"))
+        backlog = {
+            day: v if len(v) == 2 and isinstance(v[0], int) else [len(v), _digest(v)]
+            for day, v in data.get("backlog", {}).items()
+        }
+        return cls(
+            pending=data.get("pending", {}),
+            requested=data.get("requested", {}),
+            backlog=backlog,
+            landed_until=data.get("landed_until"),
+        )
 
     def dump(self) -> str:
-        return json.dumps({"pending": self.pending, "requested": self.requested, "backlog": self.backlog,
-                           "landed_until": self.landed_until}, sort_keys=True)
+        return json.dumps(
+            {
+                "pending": self.pending,
+                "requested": self.requested,
+                "backlog": self.backlog,
+                "landed_until": self.landed_until,
+            },
+            sort_keys=True,
+        )
 
 
 def _digest(tokens, previous: str = "") -> str:
@@ -149,8 +169,11 @@ def plan_tick(
     started = clock()
     present = {f.rel: [f.size, f.mtime_ns] for f in files}
     landed = {f.rel for f in files if f.rel in ledger and ledger[f.rel].matches(f)}
-    newly = {rel: e for rel, e in ledger.items() if e.landed_at is not None
-             and (cursor.landed_until is None or e.landed_at.isoformat() > cursor.landed_until)}
+    newly = {
+        rel: e
+        for rel, e in ledger.items()
+        if e.landed_at is not None and (cursor.landed_until is None or e.landed_at.isoformat() > cursor.landed_until)
+    }
     for rel, entry in sorted(newly.items()):
         if rel in cursor.requested:
             continue  # handed to runs for all its days (by this sensor, or to a backfill)
@@ -196,8 +219,11 @@ def plan_tick(
         parts.append(f"scan budget used up, {waiting} stable files wait for the next tick")
     if cursor.backlog:
         blocked = [day for day in cursor.backlog if not is_partition(day)]
-        parts.append(f"{len(cursor.backlog)} days wait (cap {max_runs} runs per tick"
-                     + (f"; {len(blocked)} are not partitions yet" if blocked else "") + ")")
+        parts.append(
+            f"{len(cursor.backlog)} days wait (cap {max_runs} runs per tick"
+            + (f"; {len(blocked)} are not partitions yet" if blocked else "")
+            + ")"
+        )
     return requests, cursor, "; ".join(parts)
 
 
@@ -237,7 +263,7 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
             message = "the warehouse is busy (a run is writing): looking again on the next tick"
             context.log.info(message)
             return dg.SkipReason(message)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         min_ts = partitions_start()
 
         def scan(lf: LandingFile) -> list[dt.date]:
@@ -248,7 +274,11 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
 
         partition_keys = set(daily_partitions.get_partition_keys())
         requests, cursor, summary = plan_tick(
-            cursor, list_landing_files(landing.events_dir()), ledger, scan, is_partition=partition_keys.__contains__,
+            cursor,
+            list_landing_files(landing.events_dir()),
+            ledger,
+            scan,
+            is_partition=partition_keys.__contains__,
             run_days=lambda run_id: run_partition_days(context.instance, run_id),
         )
         context.log.info(summary)
@@ -259,9 +289,12 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
             dg.RunRequest(
                 run_key=r.run_key,
                 partition_key=r.day,
-                tags={"data_platform/trigger": "landing_sensor", "data_platform/files": str(r.files),
-                      # fresh data goes ahead of queued backfill runs (the queue is otherwise first in, first out)
-                      "dagster/priority": "1"},
+                tags={
+                    "data_platform/trigger": "landing_sensor",
+                    "data_platform/files": str(r.files),
+                    # fresh data goes ahead of queued backfill runs (the queue is otherwise first in, first out)
+                    "dagster/priority": "1",
+                },
             )
             for r in requests
         ]

@@ -19,18 +19,24 @@ from data_platform.base.tables import (
 )
 
 RAW_EVENTS_CONTRACT = TableContract(
-    "raw.events", tuple(raw_contract.raw_events_columns()), "event_date",
+    "raw.events",
+    tuple(raw_contract.raw_events_columns()),
+    "event_date",
     frozenset(always_required() | PROVENANCE_COLUMNS | {"event_date", "ts_raw", "ingested_at", "run_id"}),
-    unique=("source_file", "source_line"), column_checks=raw_event_checks(),
+    unique=("source_file", "source_line"),
+    column_checks=raw_event_checks(),
     row_checks=(EVENT_DAY, *required_by_event_type()),
-    description="accepted events: contract v1 types, domains and per-type required fields")
+    description="accepted events: contract v1 types, domains and per-type required fields",
+)
 RAW_QUARANTINE_CONTRACT = TableContract(
-    "raw.quarantine", tuple(raw_contract.RAW_QUARANTINE_COLUMNS), "partition_date",
-    frozenset({"partition_date", "source_file", "source_line", "file_sha256", "reason", "ingested_at",
-               "run_id"}),
+    "raw.quarantine",
+    tuple(raw_contract.RAW_QUARANTINE_COLUMNS),
+    "partition_date",
+    frozenset({"partition_date", "source_file", "source_line", "file_sha256", "reason", "ingested_at", "run_id"}),
     unique=("source_file", "source_line"),
     column_checks={"reason": [isin(raw_contract.QUARANTINE_REASONS)], "source_line": [at_least(1)]},
-    description="quarantined lines: a known reason and where the line came from")
+    description="quarantined lines: a known reason and where the line came from",
+)
 
 # raw ids are stored as sent; a quarantined line names the id as a JSON string value: match it quoted
 # (so "ann" is not "annual")
@@ -51,9 +57,7 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
     quarantine = con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0]
     lines.append(f"raw.events       {events:>10,} rows ({accepted or 0:,} accepted lines landed)")
     lines.append(f"raw.quarantine   {quarantine:>10,} rows ({quarantined or 0:,} quarantined lines landed)")
-    reasons = con.execute(
-        "SELECT reason, count(*) FROM raw.quarantine GROUP BY reason ORDER BY 2 DESC, 1"
-    ).fetchall()
+    reasons = con.execute("SELECT reason, count(*) FROM raw.quarantine GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
     lines.append("  quarantine reasons: " + ", ".join(f"{r} {n}" for r, n in reasons))
     balanced = (events + quarantine) == (lines_read or 0)
     lines.append(

@@ -154,8 +154,9 @@ def dawid_skene(
     if smoothing <= 0:
         raise ValueError(f"smoothing must be > 0, got {smoothing}")
     if prior_strength < 0 or not 0 < prior_accuracy < 1:
-        raise ValueError(f"prior_strength must be >= 0 and prior_accuracy in (0, 1), got {prior_strength}, "
-                         f"{prior_accuracy}")
+        raise ValueError(
+            f"prior_strength must be >= 0 and prior_accuracy in (0, 1), got {prior_strength}, {prior_accuracy}"
+        )
     if max_iter < 1:
         raise ValueError(f"max_iter must be >= 1, got {max_iter}")
     k = n_classes
@@ -190,7 +191,7 @@ def dawid_skene(
     if has_votes.any():
         converged = False
         previous = -np.inf
-        for iterations in range(1, max_iter + 1):
+        for iterations in range(1, max_iter + 1):  # noqa: B007 (the count is reported after the loop)
             # M-step: smoothed prior and confusion matrices from the current soft labels.
             prior = (posteriors_voted.sum(axis=0) + smoothing) / (posteriors_voted.shape[0] + k * smoothing)
             # joint[r, k, l] = sum_i T_ik obs_irl
@@ -317,8 +318,14 @@ def calibration_table(confidence: np.ndarray, correct: np.ndarray, n_bins: int =
     for b in range(n_bins):
         member = bins == b
         if member.any():
-            out.append({"bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "items": int(member.sum()),
-                        "mean_confidence": float(conf[member].mean()), "accuracy": float(ok[member].mean())})
+            out.append(
+                {
+                    "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+                    "items": int(member.sum()),
+                    "mean_confidence": float(conf[member].mean()),
+                    "accuracy": float(ok[member].mean()),
+                }
+            )
     return out
 
 

@@ -44,9 +44,7 @@ def cohen_kappa(a: np.ndarray, b: np.ndarray, n_classes: int) -> float:
     return float((observed - expected) / (1.0 - expected))
 
 
-def pairwise_cohen(
-    votes: np.ndarray, raters: Sequence[str], n_classes: int, min_overlap: int = 5
-) -> list[dict]:
+def pairwise_cohen(votes: np.ndarray, raters: Sequence[str], n_classes: int, min_overlap: int = 5) -> list[dict]:
     """Cohen's kappa for every pair of raters (columns) with at least ``min_overlap`` common items.
 
     Returns rows ``{"rater_a", "rater_b", "items", "kappa"}`` for ``a < b`` in column order, where
@@ -63,12 +61,14 @@ def pairwise_cohen(
     for i in range(votes.shape[1]):
         for j in range(i + 1, votes.shape[1]):
             if overlap[i, j] >= min_overlap:
-                rows.append({
-                    "rater_a": raters[i],
-                    "rater_b": raters[j],
-                    "items": int(overlap[i, j]),
-                    "kappa": cohen_kappa(votes[:, i], votes[:, j], n_classes),
-                })
+                rows.append(
+                    {
+                        "rater_a": raters[i],
+                        "rater_b": raters[j],
+                        "items": int(overlap[i, j]),
+                        "kappa": cohen_kappa(votes[:, i], votes[:, j], n_classes),
+                    }
+                )
     return rows
 
 
@@ -169,18 +169,23 @@ def rater_quality(
         rated = column >= 0
         with_gold = rated & (gold >= 0)
         with_consensus = rated & (consensus >= 0)
-        rows.append({
-            "rater": name,
-            "items": int(rated.sum()),
-            "gold_items": int(with_gold.sum()),
-            "gold_accuracy": float(np.mean(column[with_gold] == gold[with_gold])) if with_gold.any() else float("nan"),
-            "consensus_items": int(with_consensus.sum()),
-            "agreement_with_consensus": (
-                float(np.mean(column[with_consensus] == consensus[with_consensus]))
-                if with_consensus.any() else float("nan")
-            ),
-            "alpha_without_rater": krippendorff_alpha_nominal(np.delete(votes, r, axis=1), n_classes),
-        })
+        rows.append(
+            {
+                "rater": name,
+                "items": int(rated.sum()),
+                "gold_items": int(with_gold.sum()),
+                "gold_accuracy": float(np.mean(column[with_gold] == gold[with_gold]))
+                if with_gold.any()
+                else float("nan"),
+                "consensus_items": int(with_consensus.sum()),
+                "agreement_with_consensus": (
+                    float(np.mean(column[with_consensus] == consensus[with_consensus]))
+                    if with_consensus.any()
+                    else float("nan")
+                ),
+                "alpha_without_rater": krippendorff_alpha_nominal(np.delete(votes, r, axis=1), n_classes),
+            }
+        )
     return rows
 
 

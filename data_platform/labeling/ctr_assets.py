@@ -12,20 +12,23 @@ from data_platform.labeling.direct import (
     label_ctr_days,
     miscalibrated_models,
 )
+from data_platform.labeling.stage import CTR_EXAMPLES_CONTRACT, STAGE
 from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
 from data_platform.resources import Warehouse, sensors_default_status
-from data_platform.labeling.stage import CTR_EXAMPLES_CONTRACT, STAGE
-
 
 ACCOUNTED_CHECK = daily_check(
-    "ctr_examples_accounted", CTR_EXAMPLES, blocking=True,
+    "ctr_examples_accounted",
+    CTR_EXAMPLES,
+    blocking=True,
     description="One example per clean impression of the day, no invalid row (label 0/1 with its click, "
     "delay inside the window, history counts present), and every click the day owns either labelled "
     "an impression or is kept aside in labels.unattributed_clicks with a reason.",
 )
 CALIBRATION_CHECK = daily_check(
-    "ctr_calibration", CTR_EXAMPLES, blocking=False,
+    "ctr_calibration",
+    CTR_EXAMPLES,
+    blocking=False,
     description="WARN when a serving model's actual/predicted CTR ratio leaves [1 - tolerance, 1 + tolerance] "
     "or its normalized entropy exceeds the limit, on its mature examples.",
 )
@@ -47,14 +50,18 @@ class CtrLabelConfig(dg.Config):
     owners=["team:data-platform"],
     code_version="ctr-labels-1",
     partitions_def=daily_partitions,
-    ins={"clean_events": dg.AssetIn(
-        CLEAN_EVENTS, dagster_type=dg.Nothing,
-        # Day D's labels read clean days D-7 to D-1 (person and item history, impressions of the clicks
-        # just after midnight), day D and day D+1 (clicks after midnight): declared, so a backfill in
-        # any order labels a day only after cleaning those days, and a later cleaning marks it stale.
-        partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-HISTORY_DAYS, end_offset=1,
-                                                        allow_nonexistent_upstream_partitions=True),
-    )},
+    ins={
+        "clean_events": dg.AssetIn(
+            CLEAN_EVENTS,
+            dagster_type=dg.Nothing,
+            # Day D's labels read clean days D-7 to D-1 (person and item history, impressions of the clicks
+            # just after midnight), day D and day D+1 (clicks after midnight): declared, so a backfill in
+            # any order labels a day only after cleaning those days, and a later cleaning marks it stale.
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-HISTORY_DAYS, end_offset=1, allow_nonexistent_upstream_partitions=True
+            ),
+        )
+    },
     metadata={"dagster/column_schema": CTR_EXAMPLES_CONTRACT.table_schema()},
     check_specs=[ACCOUNTED_CHECK, CALIBRATION_CHECK],
     **WAREHOUSE_STEP,
@@ -69,22 +76,30 @@ def ctr_examples(context: dg.AssetExecutionContext, config: CtrLabelConfig, ware
     clock = StageClock()
     report = PartitionReport(context)
     with warehouse.connect() as con:
-        by_day = label_ctr_days(con, days["start_day"], days["end_day"], context.run.run_id,
-                                window_s=config.attribution_window_minutes * 60)
+        by_day = label_ctr_days(
+            con, days["start_day"], days["end_day"], context.run.run_id, window_s=config.attribution_window_minutes * 60
+        )
         clock.lap("label_s")
         judged = {}  # per day: (stats, calibration), for the day's metadata and checks
         for _, day in report.windows:
-            judged[day["start_day"]] = (by_day[day["start_day"]],
-                                        ctr_calibration(con, day["start_day"], day["end_day"]))
+            judged[day["start_day"]] = (
+                by_day[day["start_day"]],
+                ctr_calibration(con, day["start_day"], day["end_day"]),
+            )
         clock.lap("calibration_s")
     report.describe(lambda day: {CTR_EXAMPLES: _day_metadata(*judged[day["start_day"]])})
     report.check(lambda day: _day_checks(config, *judged[day["start_day"]]))
-    yield from report.results([CTR_EXAMPLES], run_metadata={CTR_EXAMPLES: {
-        "run_days": report.run_days,
-        "run_stage_seconds": dg.MetadataValue.json(clock.laps),
-        "attribution_window_minutes": config.attribution_window_minutes,
-        **STAGE.lineage_metadata("labels.ctr_examples"),
-    }})
+    yield from report.results(
+        [CTR_EXAMPLES],
+        run_metadata={
+            CTR_EXAMPLES: {
+                "run_days": report.run_days,
+                "run_stage_seconds": dg.MetadataValue.json(clock.laps),
+                "attribution_window_minutes": config.attribution_window_minutes,
+                **STAGE.lineage_metadata("labels.ctr_examples"),
+            }
+        },
+    )
 
 
 def _day_metadata(stats: CtrStats, calibration: list[dict]) -> dict:
@@ -96,29 +111,44 @@ def _day_metadata(stats: CtrStats, calibration: list[dict]) -> dict:
         "provisional_labels": stats.provisional,
         "clicks_owned": stats.clicks_owned,
         "clicks_unattributed": dg.MetadataValue.json(stats.unattributed_by_reason),
-        **{f"calibration_by_{breakdown}": dg.MetadataValue.md(markdown_table(
-            [r for r in calibration if r["breakdown"] == breakdown])) for breakdown in ("model", "category", "position")},
+        **{
+            f"calibration_by_{breakdown}": dg.MetadataValue.md(
+                markdown_table([r for r in calibration if r["breakdown"] == breakdown])
+            )
+            for breakdown in ("model", "category", "position")
+        },
     }
 
 
 def _day_checks(config: CtrLabelConfig, stats: CtrStats, calibration: list[dict]) -> list[dg.AssetCheckResult]:
     """Accounting (blocking) and calibration (WARN) of one impression day."""
-    drifted = miscalibrated_models(calibration, config.calibration_tolerance, config.max_normalized_entropy,
-                                   config.min_impressions)
-    problems = {"impressions without one example": abs(stats.clean_impressions - stats.distinct_impressions),
-                "duplicate examples": stats.examples - stats.distinct_impressions,
-                "invalid rows": stats.invalid_rows,
-                "clicks unaccounted for": abs(stats.clicks_owned - stats.positives - stats.clicks_unattributed)}
+    drifted = miscalibrated_models(
+        calibration, config.calibration_tolerance, config.max_normalized_entropy, config.min_impressions
+    )
+    problems = {
+        "impressions without one example": abs(stats.clean_impressions - stats.distinct_impressions),
+        "duplicate examples": stats.examples - stats.distinct_impressions,
+        "invalid rows": stats.invalid_rows,
+        "clicks unaccounted for": abs(stats.clicks_owned - stats.positives - stats.clicks_unattributed),
+    }
     return [
         dg.AssetCheckResult(
             check_name=ACCOUNTED_CHECK.name,
-            passed=(stats.examples == stats.distinct_impressions == stats.clean_impressions
-                    and stats.invalid_rows == 0 and stats.clicks_balanced),
+            passed=(
+                stats.examples == stats.distinct_impressions == stats.clean_impressions
+                and stats.invalid_rows == 0
+                and stats.clicks_balanced
+            ),
             description=counts_text(problems, "") or None,
-            metadata={"examples": stats.examples, "clean_impressions": stats.clean_impressions,
-                      "duplicate_examples": stats.examples - stats.distinct_impressions,
-                      "invalid_rows": stats.invalid_rows, "clicks_owned": stats.clicks_owned,
-                      "clicks_labelling": stats.positives, "clicks_unattributed": stats.clicks_unattributed},
+            metadata={
+                "examples": stats.examples,
+                "clean_impressions": stats.clean_impressions,
+                "duplicate_examples": stats.examples - stats.distinct_impressions,
+                "invalid_rows": stats.invalid_rows,
+                "clicks_owned": stats.clicks_owned,
+                "clicks_labelling": stats.positives,
+                "clicks_unattributed": stats.clicks_unattributed,
+            },
         ),
         dg.AssetCheckResult(
             check_name=CALIBRATION_CHECK.name,
@@ -136,12 +166,16 @@ def _day_checks(config: CtrLabelConfig, stats: CtrStats, calibration: list[dict]
 
 
 relabel_ctr = dg.define_asset_job(
-    "relabel_ctr", selection=[CTR_EXAMPLES], partitions_def=daily_partitions,
+    "relabel_ctr",
+    selection=[CTR_EXAMPLES],
+    partitions_def=daily_partitions,
     description="Rebuild the direct labels of one impression day (the late-click sensor runs it).",
 )
 
 
-def stale_label_days(clean_latest: dict[str, int], labels_latest: dict[str, int], partition_keys: list[str]) -> dict[str, int]:
+def stale_label_days(
+    clean_latest: dict[str, int], labels_latest: dict[str, int], partition_keys: list[str]
+) -> dict[str, int]:
     """Impression days whose labels are older than the next day's clean events: ``{day: clean storage id}``.
 
     ``clean_latest`` / ``labels_latest``: the latest materialization storage id per partition. A day
@@ -174,4 +208,6 @@ def late_click_sensor(context: dg.SensorEvaluationContext):
     if not stale:
         return dg.SkipReason("every labelled day is newer than its next day's clean events")
     # The run key names the clean materialization it answers, so a queued relabel is not requested twice.
-    return [dg.RunRequest(run_key=f"relabel-{day}-after-{sid}", partition_key=day) for day, sid in sorted(stale.items())]
+    return [
+        dg.RunRequest(run_key=f"relabel-{day}-after-{sid}", partition_key=day) for day, sid in sorted(stale.items())
+    ]

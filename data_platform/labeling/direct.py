@@ -37,6 +37,7 @@ MAX_WINDOW_S = 24 * 3600  # one lookahead partition covers it
 
 HISTORY_DAYS = 7  # the person and item history features look this many days back (ctr_stage_examples.sql)
 
+
 @dataclass(frozen=True)
 class CtrStats:
     """What one labelling pass over a day range produced."""
@@ -64,15 +65,27 @@ def check_window(window_s: int) -> int:
     return window_s
 
 
-CTR_DAY_STEPS: tuple[SqlStep, ...] = tuple(SqlStep(f"labeling/{name}.sql") for name in (
-    "ctr_stage_clicks", "ctr_stage_attribution", "ctr_stage_examples", "delete_ctr_examples",
-    "delete_unattributed_clicks", "insert_ctr_examples", "insert_unattributed_clicks"))
+CTR_DAY_STEPS: tuple[SqlStep, ...] = tuple(
+    SqlStep(f"labeling/{name}.sql")
+    for name in (
+        "ctr_stage_clicks",
+        "ctr_stage_attribution",
+        "ctr_stage_examples",
+        "delete_ctr_examples",
+        "delete_unattributed_clicks",
+        "insert_ctr_examples",
+        "insert_unattributed_clicks",
+    )
+)
 """The statements that label one impression day, in the order :func:`label_ctr_days` runs them; the column
 lineage of labels.ctr_examples is derived from this same list (``labeling/stage.py``)."""
 
 
 def label_ctr_days(
-    con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date, run_id: str,
+    con: duckdb.DuckDBPyConnection,
+    start_day: dt.date,
+    end_day: dt.date,
+    run_id: str,
     window_s: int = DEFAULT_WINDOW_S,
 ) -> dict[dt.date, CtrStats]:
     """(Re)build the direct labels of impression days [start_day, end_day) in one transaction; return
@@ -107,13 +120,19 @@ def ctr_calibration(con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day:
     return rows(con, "labeling/ctr_calibration.sql", {"start_day": start_day, "end_day": end_day})
 
 
-def miscalibrated_models(calibration: list[dict], tolerance: float, max_normalized_entropy: float,
-                         min_impressions: int) -> list[dict]:
+def miscalibrated_models(
+    calibration: list[dict], tolerance: float, max_normalized_entropy: float, min_impressions: int
+) -> list[dict]:
     """The per-model rows whose calibration ratio is outside [1 - tolerance, 1 + tolerance], or whose
     normalized entropy exceeds ``max_normalized_entropy``, among models with enough mature impressions."""
     return [
-        r for r in calibration
-        if r["breakdown"] == "model" and r["impressions"] >= min_impressions
-        and (r["calibration_ratio"] is None or abs(r["calibration_ratio"] - 1) > tolerance
-             or (r["normalized_entropy"] or 0) > max_normalized_entropy)
+        r
+        for r in calibration
+        if r["breakdown"] == "model"
+        and r["impressions"] >= min_impressions
+        and (
+            r["calibration_ratio"] is None
+            or abs(r["calibration_ratio"] - 1) > tolerance
+            or (r["normalized_entropy"] or 0) > max_normalized_entropy
+        )
     ]

@@ -42,27 +42,43 @@ class LabelingFunction:
 
 
 _NEGATED = r"\bnot (bad|terrible|disappointed)\b|\bno complaints\b|\bnever disappoint"
-_NEUTRAL = r"\b(okay|ok|average|nothing special|does the job|as expected|sans plus|fine for the price|mixed)\b|not great, not terrible"
-_NEGATIVE = (r"\b(broke|broken|terrible|disappoint\w*|damaged|do not buy|don.t buy|horrible|awful|waste|refund|useless|"
-             r"worst|not worth|schrott|kaputt|nul|arnaque|never again)\b")
-_POSITIVE = r"\b(great|love[ds]?|excellent|perfect|amazing|fantastic|super|wonderful|recommend|très bon|genial|toll|five stars)\b"
+_NEUTRAL = (
+    r"\b(okay|ok|average|nothing special|does the job|as expected|sans plus|fine for the price|mixed)\b"
+    r"|not great, not terrible"
+)
+_NEGATIVE = (
+    r"\b(broke|broken|terrible|disappoint\w*|damaged|do not buy|don.t buy|horrible|awful|waste|refund|useless|"
+    r"worst|not worth|schrott|kaputt|nul|arnaque|never again)\b"
+)
+_POSITIVE = (
+    r"\b(great|love[ds]?|excellent|perfect|amazing|fantastic|super|wonderful|recommend|très bon|genial|toll"
+    r"|five stars)\b"
+)
 
 REVIEW_LFS: tuple[LabelingFunction, ...] = (
     LabelingFunction(
-        "stars", 1, f"CASE WHEN rating <= 2 THEN {NEG} WHEN rating = 3 THEN {NEU} WHEN rating >= 4 THEN {POS} ELSE -1 END",
-        "the star rating: 1-2 negative, 3 neutral, 4-5 positive (people do not always write what they rate)"),
+        "stars",
+        1,
+        f"CASE WHEN rating <= 2 THEN {NEG} WHEN rating = 3 THEN {NEU} WHEN rating >= 4 THEN {POS} ELSE -1 END",
+        "the star rating: 1-2 negative, 3 neutral, 4-5 positive (people do not always write what they rate)",
+    ),
     LabelingFunction(
-        "lexicon", 1,
+        "lexicon",
+        1,
         f"CASE WHEN regexp_matches(lower(text), '{_NEGATED}') THEN {POS} "
         f"WHEN regexp_matches(lower(text), '{_NEUTRAL}') THEN {NEU} "
         f"WHEN regexp_matches(lower(text), '{_NEGATIVE}') THEN {NEG} "
         f"WHEN regexp_matches(lower(text), '{_POSITIVE}') THEN {POS} ELSE -1 END",
         "sentiment vocabulary in English, German, French and Spanish, first match wins: a negated complaint "
-        "(\"not bad at all\") reads positive, then lukewarm, complaint and praise words"),
+        '("not bad at all") reads positive, then lukewarm, complaint and praise words',
+    ),
     LabelingFunction(
-        "emoji", 1,
-        "CASE WHEN regexp_matches(text, '[😡👎😠💩]') THEN 0 WHEN regexp_matches(text, '[👍😍❤😊🥰]') THEN 2 ELSE -1 END",
-        "angry or happy emoji"),
+        "emoji",
+        1,
+        "CASE WHEN regexp_matches(text, '[😡👎😠💩]') THEN 0 "
+        "WHEN regexp_matches(text, '[👍😍❤😊🥰]') THEN 2 ELSE -1 END",
+        "angry or happy emoji",
+    ),
 )
 
 

@@ -22,13 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from data_platform.labeling import SENTIMENTS
-from data_platform.labeling.agreement import (
-    fleiss_kappa,
-    krippendorff_alpha_nominal,
-    pairwise_cohen,
-    rater_quality,
-    raters_pulling_down,
-)
 from data_platform.labeling.aggregation import (
     calibration_table,
     dawid_skene,
@@ -37,6 +30,13 @@ from data_platform.labeling.aggregation import (
     majority_vote,
     one_coin_posteriors,
     temper,
+)
+from data_platform.labeling.agreement import (
+    fleiss_kappa,
+    krippendorff_alpha_nominal,
+    pairwise_cohen,
+    rater_quality,
+    raters_pulling_down,
 )
 
 K = len(SENTIMENTS)
@@ -130,16 +130,18 @@ def consensus(table: VoteTable, gold: dict[str, int] | None = None) -> tuple[lis
     tempered = temper(posteriors, calibration.temperature)
     out = []
     for i, review in enumerate(table.reviews):
-        out.append({
-            "review_id": review,
-            "label": SENTIMENTS[labels[i]] if labels[i] >= 0 else None,
-            "label_index": int(labels[i]),
-            "confidence": round(float(tempered[i, labels[i]]), 6) if labels[i] >= 0 else float("nan"),
-            "method": "majority_fallback" if fallback[i] else "dawid_skene",
-            "mv_label": SENTIMENTS[mv[i]] if mv[i] >= 0 else None,
-            "mv_confidence": None if np.isnan(mv_conf[i]) else round(float(mv_conf[i]), 6),
-            "raters": int(rated[i].sum()),
-        })
+        out.append(
+            {
+                "review_id": review,
+                "label": SENTIMENTS[labels[i]] if labels[i] >= 0 else None,
+                "label_index": int(labels[i]),
+                "confidence": round(float(tempered[i, labels[i]]), 6) if labels[i] >= 0 else float("nan"),
+                "method": "majority_fallback" if fallback[i] else "dawid_skene",
+                "mv_label": SENTIMENTS[mv[i]] if mv[i] >= 0 else None,
+                "mv_confidence": None if np.isnan(mv_conf[i]) else round(float(mv_conf[i]), 6),
+                "raters": int(rated[i].sum()),
+            }
+        )
     return out, calibration
 
 
@@ -152,8 +154,15 @@ def _calibrate(posteriors: np.ndarray, labels: np.ndarray, truth: np.ndarray) ->
     accuracy = float(correct.mean()) if n else float("nan")
     ece_raw = expected_calibration_error(raw, correct)
     if n < MIN_CALIBRATION_GOLD:
-        return Calibration(1.0, n, ece_raw, ece_raw, accuracy, calibration_table(raw, correct),
-                           f"{n} gold items with votes < {MIN_CALIBRATION_GOLD}: confidence not calibrated")
+        return Calibration(
+            1.0,
+            n,
+            ece_raw,
+            ece_raw,
+            accuracy,
+            calibration_table(raw, correct),
+            f"{n} gold items with votes < {MIN_CALIBRATION_GOLD}: confidence not calibrated",
+        )
     out_of_fold = np.empty(n)
     fold = np.arange(n) % CALIBRATION_FOLDS
     for f in range(CALIBRATION_FOLDS):
@@ -161,8 +170,14 @@ def _calibrate(posteriors: np.ndarray, labels: np.ndarray, truth: np.ndarray) ->
         t = fit_temperature(posteriors[rows_[~held]], truth[rows_[~held]])
         out_of_fold[held] = temper(posteriors[rows_[held]], t)[np.arange(held.sum()), labels[rows_[held]]]
     temperature = fit_temperature(posteriors[rows_], truth[rows_])
-    return Calibration(temperature, n, ece_raw, expected_calibration_error(out_of_fold, correct), accuracy,
-                       calibration_table(out_of_fold, correct))
+    return Calibration(
+        temperature,
+        n,
+        ece_raw,
+        expected_calibration_error(out_of_fold, correct),
+        accuracy,
+        calibration_table(out_of_fold, correct),
+    )
 
 
 def rater_accuracy_estimates(table: VoteTable) -> dict[str, float]:
@@ -182,16 +197,18 @@ def batch_agreement(annotations: list[dict], min_overlap: int = 5, min_gain: flo
         multi = (table.votes >= 0).sum(axis=1) >= 2
         pairs = pairwise_cohen(table.votes, table.raters, K, min_overlap=min_overlap)
         kappas = [p["kappa"] for p in pairs if not np.isnan(p["kappa"])]
-        out.append({
-            "batch_id": batch,
-            "items": len(table.reviews),
-            "items_multi_rated": int(multi.sum()),
-            "raters": len(table.raters),
-            "fleiss_kappa": _round(fleiss_kappa(table.votes, K)),
-            "krippendorff_alpha": _round(krippendorff_alpha_nominal(table.votes, K)),
-            "mean_cohen_kappa": _round(float(np.mean(kappas))) if kappas else None,
-            "pulling_down": raters_pulling_down(table.votes, table.raters, K, min_gain=min_gain),
-        })
+        out.append(
+            {
+                "batch_id": batch,
+                "items": len(table.reviews),
+                "items_multi_rated": int(multi.sum()),
+                "raters": len(table.raters),
+                "fleiss_kappa": _round(fleiss_kappa(table.votes, K)),
+                "krippendorff_alpha": _round(krippendorff_alpha_nominal(table.votes, K)),
+                "mean_cohen_kappa": _round(float(np.mean(kappas))) if kappas else None,
+                "pulling_down": raters_pulling_down(table.votes, table.raters, K, min_gain=min_gain),
+            }
+        )
     return out
 
 
@@ -236,24 +253,44 @@ def read_gold_files(gold_dir: Path) -> tuple[list[dict], list[dict]]:
             reader = csv.reader(f)
             header = next(reader, None)
             if tuple(h.strip() for h in header or ()) != GOLD_COLUMNS:
-                rejects.append({"source_file": source, "position": 1, "reason": "bad_header",
-                                "detail": f"expected {','.join(GOLD_COLUMNS)}, got {header!r}"[:200]})
+                rejects.append(
+                    {
+                        "source_file": source,
+                        "position": 1,
+                        "reason": "bad_header",
+                        "detail": f"expected {','.join(GOLD_COLUMNS)}, got {header!r}"[:200],
+                    }
+                )
                 continue
             for line, fields in enumerate(reader, start=2):
                 problem = _gold_problem(fields)
                 if problem:
-                    rejects.append({"source_file": source, "position": line, "reason": problem,
-                                    "detail": ",".join(fields)[:200]})
+                    rejects.append(
+                        {"source_file": source, "position": line, "reason": problem, "detail": ",".join(fields)[:200]}
+                    )
                     continue
-                answers.setdefault(fields[0].strip(), []).append({
-                    "review_id": fields[0].strip(), "label": fields[1].strip(),
-                    "label_index": SENTIMENTS.index(fields[1].strip()), "labeled_by": fields[2].strip(),
-                    "source_file": source, "position": line})
+                answers.setdefault(fields[0].strip(), []).append(
+                    {
+                        "review_id": fields[0].strip(),
+                        "label": fields[1].strip(),
+                        "label_index": SENTIMENTS.index(fields[1].strip()),
+                        "labeled_by": fields[2].strip(),
+                        "source_file": source,
+                        "position": line,
+                    }
+                )
     gold = []
     for review_id, rows_ in sorted(answers.items()):
         if len({r["label"] for r in rows_}) > 1:
-            rejects += [{"source_file": r["source_file"], "position": r["position"], "reason": "conflicting_gold",
-                         "detail": f"{review_id}: {r['label']}"} for r in rows_]
+            rejects += [
+                {
+                    "source_file": r["source_file"],
+                    "position": r["position"],
+                    "reason": "conflicting_gold",
+                    "detail": f"{review_id}: {r['label']}",
+                }
+                for r in rows_
+            ]
             continue
         first = rows_[0]
         gold.append({k: first[k] for k in ("review_id", "label", "label_index", "labeled_by", "source_file")})

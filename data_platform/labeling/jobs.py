@@ -104,18 +104,23 @@ def sync_label_studio(server, tasks_dir, landing_root) -> dict:
     return {"project_id": project, "imported": pushed, "export": str(export)}
 
 
-@dg.op(required_resource_keys={"label_studio", "labeling", "landing"},
-       description="Push the task batches to the Label Studio project and pull its export into the landing folder.")
+@dg.op(
+    required_resource_keys={"label_studio", "labeling", "landing"},
+    description="Push the task batches to the Label Studio project and pull its export into the landing folder.",
+)
 def label_studio_push_pull(context: dg.OpExecutionContext) -> None:
     """One push-and-pull round with the Label Studio server."""
-    result = sync_label_studio(context.resources.label_studio, context.resources.labeling.tasks_dir(),
-                               context.resources.landing.root)
+    result = sync_label_studio(
+        context.resources.label_studio, context.resources.labeling.tasks_dir(), context.resources.landing.root
+    )
     context.log.info(f"label studio sync: {result}")
 
 
-@dg.job(description="Label Studio server round trip: push task batches (with pre-annotations) to the project "
-        "named by the resource and pull finished annotations back where the annotation sensor reads them. "
-        "Needs LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY.")
+@dg.job(
+    description="Label Studio server round trip: push task batches (with pre-annotations) to the project "
+    "named by the resource and pull finished annotations back where the annotation sensor reads them. "
+    "Needs LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY."
+)
 def label_studio_sync():
     """Push and pull, once."""
     label_studio_push_pull()

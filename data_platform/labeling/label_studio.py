@@ -56,7 +56,7 @@ REJECT_REASONS: dict[str, str] = {
     "task_not_an_object": "an item of the list is not a JSON object",
     "missing_review_id": "a task without data.review_id (a non-empty string); JSON_MIN rows land here",
     "malformed_annotation": "annotations is not a list, or an annotation, its result, was_cancelled or "
-                            "value.choices does not have the shape Label Studio writes",
+    "value.choices does not have the shape Label Studio writes",
     "missing_rater": "an annotation whose completed_by is neither a user id nor a user with an email or id",
     "missing_sentiment": "a non-empty result without a sentiment choice (from_name 'sentiment')",
     "unknown_choice": "a sentiment choice that is not one of SENTIMENTS",
@@ -102,8 +102,9 @@ def build_tasks(rows: Iterable[dict], prediction_model: str) -> list[dict]:
                 raise ValueError(f"row {n}: predicted_label {label!r} is not one of {SENTIMENTS}")
             if not isinstance(score, Real) or isinstance(score, bool) or not math.isfinite(score):
                 raise ValueError(f"row {n}: predicted_score must be a finite number, got {score!r}")
-            predictions.append({"model_version": prediction_model, "score": float(score),
-                                "result": choice_result(label)})
+            predictions.append(
+                {"model_version": prediction_model, "score": float(score), "result": choice_result(label)}
+            )
         data = {k: row[k] for k in TASK_DATA_KEYS}
         tasks.append({"id": int(task_id), "data": data, "predictions": predictions})
     return tasks
@@ -206,8 +207,9 @@ def parse_export(path: Path) -> ParsedExport:
             if problem is not None:
                 reject(index, problem[0], f"{what}: {problem[1]}")
                 continue
-            out.annotations.append({"source_file": source, "task_id": task_id, "review_id": review_id,
-                                    "batch_id": batch_id, **row})
+            out.annotations.append(
+                {"source_file": source, "task_id": task_id, "review_id": review_id, "batch_id": batch_id, **row}
+            )
     return out
 
 
@@ -221,8 +223,13 @@ def _parse_annotation(annotation) -> tuple[dict | None, tuple[str, str] | None]:
     if rater is None:
         return None, ("missing_rater", f"{what}: completed_by is {_short(annotation.get('completed_by'))}")
     created_at = annotation.get("created_at")
-    row = {"rater": rater, "label": None, "status": "completed", "annotation_id": annotation_id,
-           "created_at": created_at if isinstance(created_at, str) else None}
+    row = {
+        "rater": rater,
+        "label": None,
+        "status": "completed",
+        "annotation_id": annotation_id,
+        "created_at": created_at if isinstance(created_at, str) else None,
+    }
     cancelled = annotation.get("was_cancelled", False)
     if not isinstance(cancelled, bool):
         return None, ("malformed_annotation", f"{what}: was_cancelled is {_short(cancelled)}")
@@ -326,7 +333,7 @@ class LabelStudioServer(dg.ConfigurableResource):
     timeout_seconds: float = 60.0
 
     @classmethod
-    def from_env(cls) -> "LabelStudioServer | None":
+    def from_env(cls) -> LabelStudioServer | None:
         """The server named by ``LABEL_STUDIO_URL`` and ``LABEL_STUDIO_API_KEY`` (as Dagster ``EnvVar``
         values, so the secret never lands in run config), or None when they are not both set: then
         the file round trip is the only route."""
@@ -344,8 +351,9 @@ class LabelStudioServer(dg.ConfigurableResource):
         cached = _ACCESS_TOKENS.get(self.api_key)
         if cached and cached[1] > time.time() + 30:
             return {"Authorization": f"Bearer {cached[0]}"}
-        response = requests.post(self._url("/api/token/refresh/"), json={"refresh": self.api_key},
-                                 timeout=self.timeout_seconds)
+        response = requests.post(
+            self._url("/api/token/refresh/"), json={"refresh": self.api_key}, timeout=self.timeout_seconds
+        )
         if response.status_code != 200:
             raise LabelStudioError(f"POST /api/token/refresh/: {response.status_code} {response.text[:300]}")
         access = response.json()["access"]
@@ -360,8 +368,9 @@ class LabelStudioServer(dg.ConfigurableResource):
         :class:`LabelStudioError` on a status outside 2xx."""
         import requests
 
-        response = requests.request(method, self._url(path), headers=self._auth_header(),
-                                    timeout=self.timeout_seconds, **kwargs)
+        response = requests.request(
+            method, self._url(path), headers=self._auth_header(), timeout=self.timeout_seconds, **kwargs
+        )
         if not 200 <= response.status_code < 300:
             raise LabelStudioError(f"{method} {path}: {response.status_code} {response.text[:300]}")
         return response.json() if response.content else None
@@ -375,27 +384,42 @@ class LabelStudioServer(dg.ConfigurableResource):
         for project in projects or []:
             if project.get("title") == self.project_title:
                 return int(project["id"])
-        created = self.request("POST", "/api/projects", json={
-            "title": self.project_title, "label_config": LABELING_CONFIG,
-            "description": "Review sentiment tasks pushed by data_platform (labels/annotation_tasks)."})
+        created = self.request(
+            "POST",
+            "/api/projects",
+            json={
+                "title": self.project_title,
+                "label_config": LABELING_CONFIG,
+                "description": "Review sentiment tasks pushed by data_platform (labels/annotation_tasks).",
+            },
+        )
         return int(created["id"])
 
     def export(self, project_id: int, all_tasks: bool = False) -> list[dict]:
         """The project's full JSON export (the "JSON" format the file route reads); only tasks with
         annotations unless ``all_tasks``."""
-        return self.request("GET", f"/api/projects/{project_id}/export",
-                            params={"exportType": "JSON", "download_all_tasks": str(all_tasks).lower()})
+        return self.request(
+            "GET",
+            f"/api/projects/{project_id}/export",
+            params={"exportType": "JSON", "download_all_tasks": str(all_tasks).lower()},
+        )
 
     def push_batch(self, tasks: list[dict], project_id: int | None = None) -> dict:
         """Import a batch of tasks (as :func:`build_tasks` makes them) with their predictions as
         pre-annotations. Idempotent: reviews already in the project for the same batch are not
         imported again. Returns ``{"project_id", "imported", "already_there"}``."""
         project_id = project_id or self.ensure_project()
-        present = {(t["data"].get("batch_id"), t["data"].get("review_id"))
-                   for t in self.export(project_id, all_tasks=True) if isinstance(t.get("data"), dict)}
+        present = {
+            (t["data"].get("batch_id"), t["data"].get("review_id"))
+            for t in self.export(project_id, all_tasks=True)
+            if isinstance(t.get("data"), dict)
+        }
         # Label Studio numbers tasks itself: our task id stays in the data, the rest is unchanged
-        new = [{"data": {**t["data"], "platform_task_id": t["id"]}, "predictions": t.get("predictions", [])}
-               for t in tasks if (t["data"]["batch_id"], t["data"]["review_id"]) not in present]
+        new = [
+            {"data": {**t["data"], "platform_task_id": t["id"]}, "predictions": t.get("predictions", [])}
+            for t in tasks
+            if (t["data"]["batch_id"], t["data"]["review_id"]) not in present
+        ]
         if new:
             self.request("POST", f"/api/projects/{project_id}/import", json=new)
         return {"project_id": project_id, "imported": len(new), "already_there": len(tasks) - len(new)}

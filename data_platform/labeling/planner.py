@@ -106,10 +106,13 @@ def pool_rates(raters: Sequence[Rater], pools: Sequence[str] | None = None) -> P
     capacity = sum(r.labels_per_day for r in chosen)
     weights = [r.labels_per_day / capacity for r in chosen]
     return PoolRates(
-        pools=tuple(sorted({r.pool for r in chosen})), raters=tuple(r.id for r in chosen), votes_per_day=capacity,
+        pools=tuple(sorted({r.pool for r in chosen})),
+        raters=tuple(r.id for r in chosen),
+        votes_per_day=capacity,
         cost_per_vote=sum(w * r.cost_per_label for w, r in zip(weights, chosen)),
         vote_accuracy=sum(w * r.planning_accuracy for w, r in zip(weights, chosen)),
-        throughput_sources={r.id: r.throughput_source for r in chosen})
+        throughput_sources={r.id: r.throughput_source for r in chosen},
+    )
 
 
 @dataclass(frozen=True)
@@ -129,12 +132,19 @@ class Plan:
 
     def as_row(self) -> dict:
         """A flat row for tables (CLI, asset metadata)."""
-        return {"pools": "+".join(self.pools), "raters": len(self.rates.raters),
-                "vote_accuracy": round(self.rates.vote_accuracy, 4), "votes_per_example": self.votes_per_example,
-                "expected_accuracy": None if self.expected_accuracy is None else round(self.expected_accuracy, 4),
-                "examples_per_day": round(self.examples_per_day, 1), "cost_per_example": round(self.cost_per_example, 4),
-                "examples": self.examples, "days": round(self.days, 2), "cost": round(self.cost, 2),
-                "binding": self.binding}
+        return {
+            "pools": "+".join(self.pools),
+            "raters": len(self.rates.raters),
+            "vote_accuracy": round(self.rates.vote_accuracy, 4),
+            "votes_per_example": self.votes_per_example,
+            "expected_accuracy": None if self.expected_accuracy is None else round(self.expected_accuracy, 4),
+            "examples_per_day": round(self.examples_per_day, 1),
+            "cost_per_example": round(self.cost_per_example, 4),
+            "examples": self.examples,
+            "days": round(self.days, 2),
+            "cost": round(self.cost, 2),
+            "binding": self.binding,
+        }
 
 
 def _unit_figures(rates: PoolRates, target: float, gold_share: float, n_classes: int | None):
@@ -143,15 +153,24 @@ def _unit_figures(rates: PoolRates, target: float, gold_share: float, n_classes:
     n = votes_needed(rates.vote_accuracy, target, n_classes=n_classes)
     if n is None:
         return None, None, 0.0, math.inf
-    accuracy = (majority_vote_accuracy(rates.vote_accuracy, n) if n_classes is None
-                else plurality_accuracy(rates.vote_accuracy, n, n_classes))
+    accuracy = (
+        majority_vote_accuracy(rates.vote_accuracy, n)
+        if n_classes is None
+        else plurality_accuracy(rates.vote_accuracy, n, n_classes)
+    )
     per_day = rates.votes_per_day * (1 - gold_share) / n
     cost = n * rates.cost_per_vote / (1 - gold_share)
     return n, accuracy, per_day, cost
 
 
-def plan_for_budget(rates: PoolRates, days: float, budget: float, target: float = DEFAULT_TARGET,
-                    gold_share: float = 0.15, n_classes: int | None = None) -> Plan:
+def plan_for_budget(
+    rates: PoolRates,
+    days: float,
+    budget: float,
+    target: float = DEFAULT_TARGET,
+    gold_share: float = 0.15,
+    n_classes: int | None = None,
+) -> Plan:
     """How many new examples ``days`` working days and ``budget`` EUR label at ``target`` accuracy."""
     if days < 0 or budget < 0:
         raise ValueError("days and budget must be >= 0")
@@ -160,20 +179,45 @@ def plan_for_budget(rates: PoolRates, days: float, budget: float, target: float 
         return Plan(rates.pools, None, None, 0, 0.0, 0.0, 0.0, math.inf, "target", rates)
     by_time, by_budget = days * per_day, budget / unit_cost
     examples = int(math.floor(min(by_time, by_budget) + 1e-9))
-    return Plan(rates.pools, n, accuracy, examples, examples / per_day if per_day else 0.0, examples * unit_cost,
-                per_day, unit_cost, "budget" if by_budget < by_time else "time", rates)
+    return Plan(
+        rates.pools,
+        n,
+        accuracy,
+        examples,
+        examples / per_day if per_day else 0.0,
+        examples * unit_cost,
+        per_day,
+        unit_cost,
+        "budget" if by_budget < by_time else "time",
+        rates,
+    )
 
 
-def plan_for_examples(rates: PoolRates, examples: int, target: float = DEFAULT_TARGET, gold_share: float = 0.15,
-                      n_classes: int | None = None) -> Plan:
+def plan_for_examples(
+    rates: PoolRates,
+    examples: int,
+    target: float = DEFAULT_TARGET,
+    gold_share: float = 0.15,
+    n_classes: int | None = None,
+) -> Plan:
     """Working days and cost to label ``examples`` new examples at ``target`` accuracy."""
     if examples < 0:
         raise ValueError("examples must be >= 0")
     n, accuracy, per_day, unit_cost = _unit_figures(rates, target, gold_share, n_classes)
     if n is None:
         return Plan(rates.pools, None, None, 0, math.inf, math.inf, 0.0, math.inf, "target", rates)
-    return Plan(rates.pools, n, accuracy, examples, examples / per_day, examples * unit_cost, per_day, unit_cost,
-                "examples", rates)
+    return Plan(
+        rates.pools,
+        n,
+        accuracy,
+        examples,
+        examples / per_day,
+        examples * unit_cost,
+        per_day,
+        unit_cost,
+        "examples",
+        rates,
+    )
 
 
 def growth_factor(labeled_now: int, new_examples: int) -> float:
@@ -207,8 +251,9 @@ def naive_bayes_predict(train_votes, train_labels, test_votes, n_classes: int):
     return np.argmax(onehot(test_votes) @ log_like + log_prior, axis=1)
 
 
-def learning_curve(votes, labels, n_classes: int, fractions: Sequence[float] = (0.25, 0.5, 1.0),
-                   test_share: float = 0.3, seed: int = 0) -> list[dict]:
+def learning_curve(
+    votes, labels, n_classes: int, fractions: Sequence[float] = (0.25, 0.5, 1.0), test_share: float = 0.3, seed: int = 0
+) -> list[dict]:
     """Does the model still benefit from more labels? Accuracy on a fixed held-out share of the
     human-labeled examples of a naive Bayes over the LF votes (:func:`naive_bayes_predict`) trained
     on growing fractions of the rest. Rows: fraction, train_examples, accuracy. Empty with fewer than
@@ -226,6 +271,11 @@ def learning_curve(votes, labels, n_classes: int, fractions: Sequence[float] = (
     for fraction in fractions:
         train = pool[: max(int(round(len(pool) * fraction)), 1)]
         predicted = naive_bayes_predict(votes[train], labels[train], votes[test], n_classes)
-        out.append({"fraction": fraction, "train_examples": len(train),
-                    "accuracy": round(float(np.mean(predicted == labels[test])), 4)})
+        out.append(
+            {
+                "fraction": fraction,
+                "train_examples": len(train),
+                "accuracy": round(float(np.mean(predicted == labels[test])), 4),
+            }
+        )
     return out

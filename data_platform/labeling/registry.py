@@ -72,8 +72,10 @@ def load_registry(path: str | Path | None = None) -> list[Rater]:
         if pool not in POOLS:
             raise ValueError(f"{where}: pool must be one of {POOLS}, got {pool!r}")
         defaults = pools.get(pool, {})
-        values = {k: entry.get(k, defaults.get(k)) for k in
-                  ("cost_per_label", "labels_per_hour", "hours_per_day", "prior_accuracy")}
+        values = {
+            k: entry.get(k, defaults.get(k))
+            for k in ("cost_per_label", "labels_per_hour", "hours_per_day", "prior_accuracy")
+        }
         for key, value in values.items():
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{where}: {key} must be a positive number, got {value!r}")
@@ -83,10 +85,17 @@ def load_registry(path: str | Path | None = None) -> list[Rater]:
         if not rater_id or rater_id in seen:
             raise ValueError(f"{where}: id missing or given twice")
         seen.add(rater_id)
-        raters.append(Rater(
-            id=rater_id, name=str(entry.get("name") or rater_id), pool=pool,
-            languages=tuple(entry.get("languages") or ()), domain_expert=bool(entry.get("domain_expert", False)),
-            gold_only=bool(entry.get("gold_only", False)), **{k: float(v) for k, v in values.items()}))
+        raters.append(
+            Rater(
+                id=rater_id,
+                name=str(entry.get("name") or rater_id),
+                pool=pool,
+                languages=tuple(entry.get("languages") or ()),
+                domain_expert=bool(entry.get("domain_expert", False)),
+                gold_only=bool(entry.get("gold_only", False)),
+                **{k: float(v) for k, v in values.items()},
+            )
+        )
     return raters
 
 
@@ -131,7 +140,7 @@ def _parse_time(value) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def annotation_timings(export_files: Iterable[Path]) -> list[dict]:
@@ -155,13 +164,19 @@ def annotation_timings(export_files: Iterable[Path]) -> list[dict]:
             for annotation in (task.get("annotations") or []) if isinstance(task, dict) else []:
                 row = by_id.get(annotation.get("id")) if isinstance(annotation, dict) else None
                 if row is not None:
-                    out.append({"rater": row["rater"], "created_at": row["created_at"],
-                                "lead_time": annotation.get("lead_time")})
+                    out.append(
+                        {
+                            "rater": row["rater"],
+                            "created_at": row["created_at"],
+                            "lead_time": annotation.get("lead_time"),
+                        }
+                    )
     return out
 
 
-def rater_profiles(registry: list[Rater], quality: Iterable[Mapping] = (),
-                   timings: Iterable[Mapping] = ()) -> list[Rater]:
+def rater_profiles(
+    registry: list[Rater], quality: Iterable[Mapping] = (), timings: Iterable[Mapping] = ()
+) -> list[Rater]:
     """The registry with each rater's measured figures folded in.
 
     ``quality``: rows of :func:`data_platform.labeling.human.rater_report` (``rater``, ``gold_items``,

@@ -13,62 +13,144 @@ from data_platform.labeling.direct import CTR_DAY_STEPS
 from data_platform.metadata import ddl_columns
 
 CTR_EXAMPLES_CONTRACT = TableContract(
-    "labels.ctr_examples", ddl_columns("labeling/create_tables.sql", "labels.ctr_examples"), "event_date",
-    frozenset({"impression_id", "event_date", "impression_ts", "person_key", "item_id", "position",
-               "position_bucket", "hour_of_day", "day_of_week", "user_impressions_7d", "user_clicks_7d",
-               "item_impressions_7d", "item_clicks_7d", "predicted_ctr", "model_version", "label",
-               "label_status", "clicks_on_impression", "attribution_window_s", "impression_event_id",
-               "source_file", "source_line", "label_run_id"}),
+    "labels.ctr_examples",
+    ddl_columns("labeling/create_tables.sql", "labels.ctr_examples"),
+    "event_date",
+    frozenset(
+        {
+            "impression_id",
+            "event_date",
+            "impression_ts",
+            "person_key",
+            "item_id",
+            "position",
+            "position_bucket",
+            "hour_of_day",
+            "day_of_week",
+            "user_impressions_7d",
+            "user_clicks_7d",
+            "item_impressions_7d",
+            "item_clicks_7d",
+            "predicted_ctr",
+            "model_version",
+            "label",
+            "label_status",
+            "clicks_on_impression",
+            "attribution_window_s",
+            "impression_event_id",
+            "source_file",
+            "source_line",
+            "label_run_id",
+        }
+    ),
     unique=("impression_id",),
     column_checks={
-        "label": [isin((0, 1))], "label_status": [isin(("mature", "provisional"))],
-        "position": [at_least(1)], "position_bucket": [isin(("1", "2-3", "4-10", "11+"))],
-        "predicted_ctr": [between(0, 1)], "hour_of_day": [between(0, 23)], "day_of_week": [between(1, 7)],
-        **{c: [at_least(0)] for c in ("user_impressions_7d", "user_clicks_7d", "item_impressions_7d",
-                                      "item_clicks_7d", "clicks_on_impression", "click_delay_s")},
+        "label": [isin((0, 1))],
+        "label_status": [isin(("mature", "provisional"))],
+        "position": [at_least(1)],
+        "position_bucket": [isin(("1", "2-3", "4-10", "11+"))],
+        "predicted_ctr": [between(0, 1)],
+        "hour_of_day": [between(0, 23)],
+        "day_of_week": [between(1, 7)],
+        **{
+            c: [at_least(0)]
+            for c in (
+                "user_impressions_7d",
+                "user_clicks_7d",
+                "item_impressions_7d",
+                "item_clicks_7d",
+                "clicks_on_impression",
+                "click_delay_s",
+            )
+        },
     },
     row_checks=(
         row_check("label 1 has its click", (pl.col("label") != 1) | pl.col("click_event_id").is_not_null()),
-        row_check("click delay within the window",
-                  pl.col("click_delay_s").is_null() | (pl.col("click_delay_s") <= pl.col("attribution_window_s"))),
-        row_check("event_date is the UTC day of impression_ts",
-                  pl.col("event_date") == pl.col("impression_ts").dt.date()),
+        row_check(
+            "click delay within the window",
+            pl.col("click_delay_s").is_null() | (pl.col("click_delay_s") <= pl.col("attribution_window_s")),
+        ),
+        row_check(
+            "event_date is the UTC day of impression_ts", pl.col("event_date") == pl.col("impression_ts").dt.date()
+        ),
     ),
-    description="click-through examples: one per impression, label 0/1 with its click, maturity")
+    description="click-through examples: one per impression, label 0/1 with its click, maturity",
+)
 UNATTRIBUTED_CLICKS_CONTRACT = TableContract(
-    "labels.unattributed_clicks", ddl_columns("labeling/create_tables.sql", "labels.unattributed_clicks"),
-    "owner_date", frozenset({"click_event_id", "owner_date", "click_ts", "reason", "source_file", "source_line",
-                             "label_run_id"}),
+    "labels.unattributed_clicks",
+    ddl_columns("labeling/create_tables.sql", "labels.unattributed_clicks"),
+    "owner_date",
+    frozenset({"click_event_id", "owner_date", "click_ts", "reason", "source_file", "source_line", "label_run_id"}),
     unique=("click_event_id",),
-    column_checks={"reason": [isin(("repeat_click", "after_window", "before_impression",
-                                    "unknown_impression"))]},
-    row_checks=(row_check("a known impression for every reason but unknown_impression",
-                          (pl.col("reason") == "unknown_impression") | pl.col("impression_id").is_not_null()),),
-    description="clicks that labelled nothing, each with its reason", written_by="labels/ctr_examples")
+    column_checks={"reason": [isin(("repeat_click", "after_window", "before_impression", "unknown_impression"))]},
+    row_checks=(
+        row_check(
+            "a known impression for every reason but unknown_impression",
+            (pl.col("reason") == "unknown_impression") | pl.col("impression_id").is_not_null(),
+        ),
+    ),
+    description="clicks that labelled nothing, each with its reason",
+    written_by="labels/ctr_examples",
+)
 
 # labels.review_examples is created by a query (CREATE TABLE AS); its columns, as that query makes them.
 _REVIEW_EXAMPLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("review_id", "VARCHAR", "the review event's event_id"), ("event_date", "DATE", ""), ("item_id", "VARCHAR", ""),
-    ("category", "VARCHAR", ""), ("text", "VARCHAR", "redacted"), ("rating", "BIGINT", ""),
+    ("review_id", "VARCHAR", "the review event's event_id"),
+    ("event_date", "DATE", ""),
+    ("item_id", "VARCHAR", ""),
+    ("category", "VARCHAR", ""),
+    ("text", "VARCHAR", "redacted"),
+    ("rating", "BIGINT", ""),
     ("label", "VARCHAR", "negative | neutral | positive"),
-    ("label_source", "VARCHAR", "gold > human_consensus > weak"), ("label_confidence", "DOUBLE", ""),
-    ("rater_count", "BIGINT", ""), ("human_label", "VARCHAR", ""), ("human_confidence", "DOUBLE", ""),
-    ("weak_label", "VARCHAR", ""), ("weak_confidence", "DOUBLE", ""), ("suspected_label_error", "BOOLEAN", ""),
-    ("person_key", "VARCHAR", ""), ("source_file", "VARCHAR", ""), ("source_line", "BIGINT", ""),
-    ("label_model", "VARCHAR", ""), ("labeled_at", "TIMESTAMP WITH TIME ZONE", ""), ("label_run_id", "VARCHAR", ""),
+    ("label_source", "VARCHAR", "gold > human_consensus > weak"),
+    ("label_confidence", "DOUBLE", ""),
+    ("rater_count", "BIGINT", ""),
+    ("human_label", "VARCHAR", ""),
+    ("human_confidence", "DOUBLE", ""),
+    ("weak_label", "VARCHAR", ""),
+    ("weak_confidence", "DOUBLE", ""),
+    ("suspected_label_error", "BOOLEAN", ""),
+    ("person_key", "VARCHAR", ""),
+    ("source_file", "VARCHAR", ""),
+    ("source_line", "BIGINT", ""),
+    ("label_model", "VARCHAR", ""),
+    ("labeled_at", "TIMESTAMP WITH TIME ZONE", ""),
+    ("label_run_id", "VARCHAR", ""),
 )
 REVIEW_EXAMPLES_CONTRACT = TableContract(
-    "labels.review_examples", _REVIEW_EXAMPLE_COLUMNS, None,
-    frozenset({"review_id", "label", "label_source", "label_confidence", "rater_count", "source_file",
-               "source_line", "suspected_label_error"}),
+    "labels.review_examples",
+    _REVIEW_EXAMPLE_COLUMNS,
+    None,
+    frozenset(
+        {
+            "review_id",
+            "label",
+            "label_source",
+            "label_confidence",
+            "rater_count",
+            "source_file",
+            "source_line",
+            "suspected_label_error",
+        }
+    ),
     unique=("review_id",),
-    column_checks={"label": [isin(SENTIMENTS)], "human_label": [isin(SENTIMENTS)], "weak_label": [isin(SENTIMENTS)],
-                   "label_source": [isin(("gold", "human_consensus", "weak"))],
-                   "label_confidence": [between(0, 1)], "rating": [between(1, 5)],
-                   "rater_count": [at_least(0)]},
-    row_checks=(row_check("human consensus rows name raters",
-                          (pl.col("label_source") != "human_consensus") | (pl.col("rater_count") > 0)),),
-    description="the labeled review dataset: one label per review with its source and confidence")
+    column_checks={
+        "label": [isin(SENTIMENTS)],
+        "human_label": [isin(SENTIMENTS)],
+        "weak_label": [isin(SENTIMENTS)],
+        "label_source": [isin(("gold", "human_consensus", "weak"))],
+        "label_confidence": [between(0, 1)],
+        "rating": [between(1, 5)],
+        "rater_count": [at_least(0)],
+    },
+    row_checks=(
+        row_check(
+            "human consensus rows name raters",
+            (pl.col("label_source") != "human_consensus") | (pl.col("rater_count") > 0),
+        ),
+    ),
+    description="the labeled review dataset: one label per review with its source and confidence",
+)
 
 REVIEWS_STEP = SqlStep("labeling/reviews.sql")
 """The statement that builds labels.reviews (``review_assets.reviews`` runs it)."""
@@ -86,25 +168,38 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
         n, pos, provisional = con.execute(
             "SELECT count(*), sum(label), count(*) FILTER (WHERE label_status = 'provisional') FROM labels.ctr_examples"
         ).fetchone()
-        aside = con.execute("SELECT reason, count(*) FROM labels.unattributed_clicks GROUP BY 1 ORDER BY 2 DESC").fetchall()
-        lines.append(f"labels.ctr_examples {n:>7,} impressions, {pos or 0:,} clicked (CTR {(pos or 0) / max(n, 1):.4f}), "
-                     f"{provisional:,} provisional")
+        aside = con.execute(
+            "SELECT reason, count(*) FROM labels.unattributed_clicks GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        lines.append(
+            f"labels.ctr_examples {n:>7,} impressions, {pos or 0:,} clicked (CTR {(pos or 0) / max(n, 1):.4f}), "
+            f"{provisional:,} provisional"
+        )
         lines.append("  clicks kept aside: " + (", ".join(f"{r} {c}" for r, c in aside) or "none"))
     if ("labels", "review_examples") in tables:
         by_source = con.execute(
-            "SELECT label_source, count(*) FROM labels.review_examples GROUP BY 1 ORDER BY 2 DESC").fetchall()
+            "SELECT label_source, count(*) FROM labels.review_examples GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
         total = sum(c for _, c in by_source)
         lines.append(f"labels.review_examples {total:>4,} reviews: " + ", ".join(f"{s} {c}" for s, c in by_source))
         weak_acc, weak_n, human_acc, human_n = con.execute(
             "SELECT avg((w.label = g.label)::INT), count(*) FILTER (WHERE w.label IS NOT NULL), "
-            "(SELECT avg((h.label = g2.label)::INT) FROM labels.human_consensus h JOIN labels.gold g2 USING (review_id)), "
+            "(SELECT avg((h.label = g2.label)::INT) "
+            "FROM labels.human_consensus h JOIN labels.gold g2 USING (review_id)), "
             "(SELECT count(*) FROM labels.human_consensus h JOIN labels.gold g2 USING (review_id)) "
-            "FROM labels.gold g LEFT JOIN labels.weak_labels w USING (review_id)").fetchone()
-        lines.append("  accuracy on gold: " + ", ".join(
-            f"{who} {acc:.3f} ({n} items)" if n else f"{who}: no gold items"
-            for who, acc, n in (("label model", weak_acc, weak_n), ("human consensus", human_acc, human_n))))
-        batches = con.execute("SELECT batch_id, count(*), string_agg(DISTINCT selection, ',' ORDER BY selection) "
-                              "FROM labels.tasks GROUP BY 1 ORDER BY 1").fetchall()
+            "FROM labels.gold g LEFT JOIN labels.weak_labels w USING (review_id)"
+        ).fetchone()
+        lines.append(
+            "  accuracy on gold: "
+            + ", ".join(
+                f"{who} {acc:.3f} ({n} items)" if n else f"{who}: no gold items"
+                for who, acc, n in (("label model", weak_acc, weak_n), ("human consensus", human_acc, human_n))
+            )
+        )
+        batches = con.execute(
+            "SELECT batch_id, count(*), string_agg(DISTINCT selection, ',' ORDER BY selection) "
+            "FROM labels.tasks GROUP BY 1 ORDER BY 1"
+        ).fetchall()
         lines.append("  task batches: " + ", ".join(f"{b} ({n} tasks: {s})" for b, n, s in batches))
     return lines
 
@@ -116,13 +211,25 @@ STAGE = Stage(
         "labels.ctr_examples": "impression_event_id IN (SELECT event_id FROM erase_events)",
         "labels.unattributed_clicks": "click_event_id IN (SELECT event_id FROM erase_events)",
         "labels.label_matrix": "example_id IN (SELECT event_id FROM erase_events)",
-        **{f"labels.{table}": _REVIEW for table in (
-            "reviews", "weak_labels", "gold", "tasks", "annotations", "human_consensus", "review_examples",
-            "label_issues")},
+        **{
+            f"labels.{table}": _REVIEW
+            for table in (
+                "reviews",
+                "weak_labels",
+                "gold",
+                "tasks",
+                "annotations",
+                "human_consensus",
+                "review_examples",
+                "label_issues",
+            )
+        },
     },
     summary=summary,
     # the tables are declared first, then the statements as their runners run them
-    steps={"labels.ctr_examples": (SqlStep("labeling/create_tables.sql"), *CTR_DAY_STEPS),
-           "labels.reviews": (REVIEWS_STEP,),
-           "labels.review_examples": (REVIEW_EXAMPLES_STEP,)},
+    steps={
+        "labels.ctr_examples": (SqlStep("labeling/create_tables.sql"), *CTR_DAY_STEPS),
+        "labels.reviews": (REVIEWS_STEP,),
+        "labels.review_examples": (REVIEW_EXAMPLES_STEP,),
+    },
 )

@@ -27,12 +27,20 @@ from data_platform.resources import load_sql, rows, run_sql
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
-def build_label_matrix(con: duckdb.DuckDBPyConnection, source: str, id_column: str, target: str,
-                       lfs: tuple[LabelingFunction, ...]) -> int:
+def build_label_matrix(
+    con: duckdb.DuckDBPyConnection, source: str, id_column: str, target: str, lfs: tuple[LabelingFunction, ...]
+) -> int:
     """(Re)create ``target`` as the label matrix of ``source`` under ``lfs``; returns its row count."""
     selects = "\nUNION ALL\n".join(
-        load_sql("labeling/lf_select.sql", id_column=id_column, lf_index=str(i), lf_name=lf.name,
-                 lf_version=str(lf.version), lf_sql=lf.sql, source=source).strip()
+        load_sql(
+            "labeling/lf_select.sql",
+            id_column=id_column,
+            lf_index=str(i),
+            lf_name=lf.name,
+            lf_version=str(lf.version),
+            lf_sql=lf.sql,
+            source=source,
+        ).strip()
         for i, lf in enumerate(lfs)
     )
     run_sql(con, "labeling/label_matrix.sql", target=target, lf_selects=selects)
@@ -92,8 +100,9 @@ def accuracy_on(labels: np.ndarray, gold: np.ndarray) -> tuple[float, int]:
     return (float((labels[has_gold] == gold[has_gold]).mean()) if n else float("nan")), n
 
 
-def out_of_sample_probs(votes: np.ndarray, labels: np.ndarray, n_classes: int, folds: int = 5,
-                        seed: int = 0) -> np.ndarray:
+def out_of_sample_probs(
+    votes: np.ndarray, labels: np.ndarray, n_classes: int, folds: int = 5, seed: int = 0
+) -> np.ndarray:
     """Class probabilities for the labelled examples (``labels >= 0``) from a model that never saw them.
 
     The model is a categorical naive Bayes over the LF votes (each LF's vote, abstain included, is one

@@ -13,8 +13,14 @@ _IDENT = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)?")
 
 
 def k_anonymous_counts(
-    con: duckdb.DuckDBPyConnection, table: str, group_column: str, *, k: int = 10,
-    partition_column: str | None = None, start_day=None, end_day=None,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    group_column: str,
+    *,
+    k: int = 10,
+    partition_column: str | None = None,
+    start_day=None,
+    end_day=None,
 ) -> dict:
     """Rows per value of ``group_column`` where every group below ``k`` rows is merged into
     ``<suppressed>``; if that merged group is itself below ``k`` it is dropped and only counted.

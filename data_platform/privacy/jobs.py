@@ -17,29 +17,40 @@ def build_privacy_requests(person_tables: Mapping[str, str]) -> tuple[dg.JobDefi
     collects them, later stages first)."""
     tables = dict(person_tables)
 
-    @dg.op(name="apply_privacy_requests", pool="duckdb",
-           description="Read new privacy request files; record opt-outs; erase and verify.")
+    @dg.op(
+        name="apply_privacy_requests",
+        pool="duckdb",
+        description="Read new privacy request files; record opt-outs; erase and verify.",
+    )
     def apply_privacy_requests(context: dg.OpExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dict:
         with warehouse.connect() as con:
             summary = process_requests(con, landing.privacy_dir(), context.run.run_id, tables)
-        context.log_event(dg.AssetMaterialization(
-            asset_key=ERASURE_AUDIT,
-            description="Privacy requests applied: counts only, no personal data.",
-            metadata={k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in summary.items()},
-        ))
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=ERASURE_AUDIT,
+                description="Privacy requests applied: counts only, no personal data.",
+                metadata={k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in summary.items()},
+            )
+        )
         left = {t: n for t, n in summary["rows_remaining"].items() if n}
         if left:
             raise dg.Failure(description=f"erasure left rows behind: {left}")
         return summary
 
-    @dg.job(name="process_privacy_requests",
-            description="Apply consent (opt_out) and erasure requests from the landing folder's privacy/ files.")
+    @dg.job(
+        name="process_privacy_requests",
+        description="Apply consent (opt_out) and erasure requests from the landing folder's privacy/ files.",
+    )
     def process_privacy_requests():
         apply_privacy_requests()
 
-    @dg.sensor(name="privacy_request_sensor", job=process_privacy_requests, minimum_interval_seconds=30,
-               default_status=sensors_default_status(),
-               description="Runs process_privacy_requests when request files appear or change under privacy/.")
+    @dg.sensor(
+        name="privacy_request_sensor",
+        job=process_privacy_requests,
+        minimum_interval_seconds=30,
+        default_status=sensors_default_status(),
+        description="Runs process_privacy_requests when request files appear or change under privacy/.",
+    )
     def privacy_request_sensor(context: dg.SensorEvaluationContext, landing: LandingZone):
         files = sorted(landing.privacy_dir().glob("*.jsonl")) if landing.privacy_dir().is_dir() else []
         fingerprints = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}

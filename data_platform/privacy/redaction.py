@@ -23,8 +23,8 @@ PII_PATTERNS: dict[str, str] = {
     "<CARD>": r"\b\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}\b",
     "<IP>": r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b",
     "<PHONE>": r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}"
-               r"|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}"
-               r"|\b0\d{2,4}[ /.-]?\d{3,4}(?:[ .-]?\d{2,5})?\b)",
+    r"|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}"
+    r"|\b0\d{2,4}[ /.-]?\d{3,4}(?:[ .-]?\d{2,5})?\b)",
 }
 _COMPILED = [(placeholder, re.compile(pattern)) for placeholder, pattern in PII_PATTERNS.items()]
 
@@ -88,8 +88,14 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def scan_for_pii(
-    con: duckdb.DuckDBPyConnection, table: str, columns: list[str] | None = None, *,
-    partition_column: str | None = None, start_day=None, end_day=None, sample_size: int = 3,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: list[str] | None = None,
+    *,
+    partition_column: str | None = None,
+    start_day=None,
+    end_day=None,
+    sample_size: int = 3,
 ) -> list[PiiFinding]:
     """Count, in DuckDB, the rows of ``table`` whose text columns still match a PII pattern.
 
@@ -100,7 +106,8 @@ def scan_for_pii(
     schema, _, name = table.rpartition(".")
     schema = schema or "main"
     catalog = {
-        r[0]: r[1] for r in con.execute(
+        r[0]: r[1]
+        for r in con.execute(
             "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?",
             [schema, name],
         ).fetchall()
@@ -115,12 +122,13 @@ def scan_for_pii(
         return []
     parts = []
     for c in columns:
-        for placeholder, pattern in PII_PATTERNS.items():
+        for pattern in PII_PATTERNS.values():
             p = _sql_str(pattern)
-            parts.append(f"count(*) FILTER (WHERE regexp_matches(\"{c}\", {p}))")
-            parts.append(f"list(regexp_extract(\"{c}\", {p})) FILTER (WHERE regexp_matches(\"{c}\", {p}))"
-                         f"[1:{int(sample_size)}]")
-    where = f"WHERE \"{partition_column}\" >= $start AND \"{partition_column}\" < $end" if partition_column else ""
+            parts.append(f'count(*) FILTER (WHERE regexp_matches("{c}", {p}))')
+            parts.append(
+                f'list(regexp_extract("{c}", {p})) FILTER (WHERE regexp_matches("{c}", {p}))[1:{int(sample_size)}]'
+            )
+    where = f'WHERE "{partition_column}" >= $start AND "{partition_column}" < $end' if partition_column else ""
     params = {"start": start_day, "end": end_day} if partition_column else {}
     values = con.execute(f'SELECT {", ".join(parts)} FROM "{schema}"."{name}" {where}', params).fetchone()
     findings, i = [], 0
@@ -129,5 +137,7 @@ def scan_for_pii(
             n, sample = values[i], values[i + 1]
             i += 2
             if n:
-                findings.append(PiiFinding(table, c, placeholder.strip("<>").lower(), n, [_mask(s) for s in sample or []]))
+                findings.append(
+                    PiiFinding(table, c, placeholder.strip("<>").lower(), n, [_mask(s) for s in sample or []])
+                )
     return findings

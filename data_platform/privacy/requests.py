@@ -10,7 +10,8 @@ recorded in ``privacy.rejected_requests`` with its reason, never dropped silentl
 - ``erase`` removes the person's rows from every person table, raw included, in one transaction (each
   stage declares its tables and the predicate that finds a person's rows in them, ``Stage.person_columns``;
   ``catalog.PERSON_TABLES`` collects them, later stages first, and passes them in here), and writes
-  ``privacy.erasure_audit`` (request id, table, rows removed, when), which keeps no id and no pseudonym. For a ``user_id`` the person is every event carrying it plus every device
+  ``privacy.erasure_audit`` (request id, table, rows removed, when), which keeps no id and no pseudonym. For a
+  ``user_id`` the person is every event carrying it plus every device
   whose logins only ever name this user; a shared device keeps other people's rows.
 
 Not covered yet: the landing files themselves (producers' drop zone; a re-landed old file would bring
@@ -89,11 +90,23 @@ def read_new_requests(con: duckdb.DuckDBPyConnection, privacy_dir: Path, now: dt
                 continue
             obj, reason = _parse(line)
             if reason:
-                run_sql(con, "privacy/insert_rejected.sql",
-                        {"source_file": path.name, "source_line": number, "reason": reason, "received_at": now})
+                run_sql(
+                    con,
+                    "privacy/insert_rejected.sql",
+                    {"source_file": path.name, "source_line": number, "reason": reason, "received_at": now},
+                )
                 continue
-            found.append(Request(obj["request_id"], obj["kind"], obj["subject_kind"], obj[obj["subject_kind"]],
-                                 obj["ts"], path.name, number))
+            found.append(
+                Request(
+                    obj["request_id"],
+                    obj["kind"],
+                    obj["subject_kind"],
+                    obj[obj["subject_kind"]],
+                    obj["ts"],
+                    path.name,
+                    number,
+                )
+            )
         run_sql(con, "privacy/insert_request_file.sql", {"source_file": path.name, "file_sha256": sha, "read_at": now})
     return found
 
@@ -104,62 +117,105 @@ def _existing(con: duckdb.DuckDBPyConnection, person_tables: Mapping[str, str]) 
 
 
 def _stage_subject(con, subject_kind: str, subject: str, key: str) -> None:
-    ids = {"anon_id": subject if subject_kind == "anon_id" else None,
-           "user_id": subject if subject_kind == "user_id" else None}
+    ids = {
+        "anon_id": subject if subject_kind == "anon_id" else None,
+        "user_id": subject if subject_kind == "user_id" else None,
+    }
     run_sql(con, "privacy/erase_devices.sql", ids)
     run_sql(con, "privacy/erase_ids.sql", {"user_id": ids["user_id"]})
-    run_sql(con, "privacy/erase_subject_ids.sql", {"user_id": ids["user_id"], "pseudonym_key": key},
-            pseudonym=pseudonymise_sql("id"))
+    run_sql(
+        con,
+        "privacy/erase_subject_ids.sql",
+        {"user_id": ids["user_id"], "pseudonym_key": key},
+        pseudonym=pseudonymise_sql("id"),
+    )
 
 
-def subject_rows(con: duckdb.DuckDBPyConnection, subject_kind: str, subject: str, key: str,
-                 person_tables: Mapping[str, str]) -> dict[str, int]:
+def subject_rows(
+    con: duckdb.DuckDBPyConnection, subject_kind: str, subject: str, key: str, person_tables: Mapping[str, str]
+) -> dict[str, int]:
     """Rows per person table that still belong to the subject (all zero after an erasure)."""
     _stage_subject(con, subject_kind, subject, key)
-    return {t: run_sql(con, "privacy/count_subject_rows.sql", table=t, predicate=person_tables[t]).fetchone()[0]
-            for t in _existing(con, person_tables)}
+    return {
+        t: run_sql(con, "privacy/count_subject_rows.sql", table=t, predicate=person_tables[t]).fetchone()[0]
+        for t in _existing(con, person_tables)
+    }
 
 
-def erase_subject(con, request: Request, key: str, run_id: str, now: dt.datetime,
-                  person_tables: Mapping[str, str]) -> dict[str, int]:
+def erase_subject(
+    con, request: Request, key: str, run_id: str, now: dt.datetime, person_tables: Mapping[str, str]
+) -> dict[str, int]:
     """Remove the subject's rows from every person table (table -> predicate, erased in that order) in
     one transaction; audit the counts."""
     with transaction(con):
         _stage_subject(con, request.subject_kind, request.subject, key)
         removed = {}
         for table in _existing(con, person_tables):
-            removed[table] = run_sql(con, "privacy/count_subject_rows.sql", table=table,
-                                     predicate=person_tables[table]).fetchone()[0]
+            removed[table] = run_sql(
+                con, "privacy/count_subject_rows.sql", table=table, predicate=person_tables[table]
+            ).fetchone()[0]
             run_sql(con, "privacy/erase_rows.sql", table=table, predicate=person_tables[table])
-            run_sql(con, "privacy/insert_audit.sql", {"request_id": request.request_id, "table_name": table,
-                                                      "rows_removed": removed[table], "processed_at": now,
-                                                      "run_id": run_id})
+            run_sql(
+                con,
+                "privacy/insert_audit.sql",
+                {
+                    "request_id": request.request_id,
+                    "table_name": table,
+                    "rows_removed": removed[table],
+                    "processed_at": now,
+                    "run_id": run_id,
+                },
+            )
     return removed
 
 
-def process_requests(con: duckdb.DuckDBPyConnection, privacy_dir: Path, run_id: str,
-                     person_tables: Mapping[str, str], now: dt.datetime | None = None) -> dict:
+def process_requests(
+    con: duckdb.DuckDBPyConnection,
+    privacy_dir: Path,
+    run_id: str,
+    person_tables: Mapping[str, str],
+    now: dt.datetime | None = None,
+) -> dict:
     """Read new request files, record opt-outs, carry out erasures over ``person_tables`` (table ->
     predicate, see :func:`erase_subject`) and verify them."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     key = pseudonym_key()
     requests = read_new_requests(con, privacy_dir, now)
     removed: dict[str, int] = {}
     remaining: dict[str, int] = {}
     for r in requests:
         if r.kind == "opt_out":
-            run_sql(con, "privacy/insert_consent.sql", {
-                "subject_kind": r.subject_kind, "subject_pseudonym": pseudonymise(r.subject, key),
-                "status": "opted_out", "effective_at": now, "request_id": r.request_id})
+            run_sql(
+                con,
+                "privacy/insert_consent.sql",
+                {
+                    "subject_kind": r.subject_kind,
+                    "subject_pseudonym": pseudonymise(r.subject, key),
+                    "status": "opted_out",
+                    "effective_at": now,
+                    "request_id": r.request_id,
+                },
+            )
         else:
             for table, n in erase_subject(con, r, key, run_id, now, person_tables).items():
                 removed[table] = removed.get(table, 0) + n
             for table, n in subject_rows(con, r.subject_kind, r.subject, key, person_tables).items():
                 remaining[table] = remaining.get(table, 0) + n
-        run_sql(con, "privacy/insert_request.sql", {
-            "request_id": r.request_id, "kind": r.kind, "subject_kind": r.subject_kind,
-            "requested_ts": r.requested_ts, "received_at": now, "source_file": r.source_file,
-            "source_line": r.source_line, "status": "done", "processed_at": now})
+        run_sql(
+            con,
+            "privacy/insert_request.sql",
+            {
+                "request_id": r.request_id,
+                "kind": r.kind,
+                "subject_kind": r.subject_kind,
+                "requested_ts": r.requested_ts,
+                "received_at": now,
+                "source_file": r.source_file,
+                "source_line": r.source_line,
+                "status": "done",
+                "processed_at": now,
+            },
+        )
     rejected = run_sql(con, "privacy/rejected_since.sql", {"at": now}).fetchone()[0]
     return {
         "requests": len(requests),

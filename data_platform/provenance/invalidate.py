@@ -12,7 +12,8 @@ What an invalidation does:
 
 :func:`run_invalidation` records the invalidation, re-materializes the affected days through Dagster
 (``daily_pipeline`` over the range, widened by a day on each side for clicks and their impressions), then
-the review labels (``relabel_reviews``: no new task batch) and the published datasets, audits rows tracing to the input per table before and
+the review labels (``relabel_reviews``: no new task batch) and the published datasets, audits rows tracing to the
+input per table before and
 after, marks the export versions it replaced as superseded in their cards, and verifies that nothing
 downstream traces to the input any more.
 """
@@ -32,8 +33,14 @@ from data_platform.resources import existing_tables, rows, run_sql
 
 # Tables that must hold nothing of an invalidated input afterwards (raw keeps it as evidence, and the
 # filtered events are where it went).
-DOWNSTREAM = ("clean.events", "labels.ctr_examples", "labels.unattributed_clicks", "labels.review_examples",
-              "splits.ctr_examples", "splits.review_examples")
+DOWNSTREAM = (
+    "clean.events",
+    "labels.ctr_examples",
+    "labels.unattributed_clicks",
+    "labels.review_examples",
+    "splits.ctr_examples",
+    "splits.review_examples",
+)
 
 
 def record_invalidation(con: duckdb.DuckDBPyConnection, kind: str, value: str, reason: str, who: str) -> int:
@@ -44,8 +51,11 @@ def record_invalidation(con: duckdb.DuckDBPyConnection, kind: str, value: str, r
         raise ValueError("an invalidation needs a reason")
     run_sql(con, "provenance/create_tables.sql")
     new_id = con.execute("SELECT coalesce(max(invalidation_id), 0) + 1 FROM provenance.invalidations").fetchone()[0]
-    run_sql(con, "provenance/insert_invalidation.sql",
-            {"id": new_id, "kind": kind, "value": value, "reason": reason, "who": who})
+    run_sql(
+        con,
+        "provenance/insert_invalidation.sql",
+        {"id": new_id, "kind": kind, "value": value, "reason": reason, "who": who},
+    )
     return new_id
 
 
@@ -53,8 +63,11 @@ def affected_days(con: duckdb.DuckDBPyConnection, kind: str, value: str) -> tupl
     """First and last day to re-materialize (None when the input holds no event)."""
     impact(con, kind, value)  # stages impact_events
     first, last = run_sql(con, "provenance/affected_days.sql").fetchone()
-    return (first.date() if hasattr(first, "date") else first, last.date() if hasattr(last, "date") else last) \
-        if first else None
+    return (
+        (first.date() if hasattr(first, "date") else first, last.date() if hasattr(last, "date") else last)
+        if first
+        else None
+    )
 
 
 def counts(con: duckdb.DuckDBPyConnection, kind: str, value: str) -> dict[str, int]:
@@ -72,8 +85,13 @@ def remaining(after: dict[str, int], kind: str, latest_exports: list[str]) -> di
 
 
 def run_invalidation(
-    connect: Callable[[bool], duckdb.DuckDBPyConnection], kind: str, value: str, reason: str, who: str,
-    launch: Callable[[list[str]], int], partition_start: dt.date,
+    connect: Callable[[bool], duckdb.DuckDBPyConnection],
+    kind: str,
+    value: str,
+    reason: str,
+    who: str,
+    launch: Callable[[list[str]], int],
+    partition_start: dt.date,
 ) -> dict:
     """The whole invalidation; ``launch`` runs ``dg launch`` arguments, ``connect(read_only)`` opens the
     warehouse (closed between Dagster runs: DuckDB has one writer)."""
@@ -91,12 +109,20 @@ def run_invalidation(
     # version correcting it runs from the next cleaning on
     # (widened by a day on each side, the range stays within the partitions that exist)
     first, last = (max(days[0], partition_start), min(days[1], last_partition_day())) if days else (None, None)
-    steps = [["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"],
-             ["--job", "relabel_reviews"], ["--job", "publish_datasets"]] if days else []
+    steps = (
+        [
+            ["--job", "daily_pipeline", "--partition-range", f"{first}...{last}"],
+            ["--job", "relabel_reviews"],
+            ["--job", "publish_datasets"],
+        ]
+        if days
+        else []
+    )
     for step in steps:
         if (code := launch(step)) != 0:
-            raise RuntimeError(f"dg launch {' '.join(step)} failed (exit {code}); invalidation "
-                               f"{invalidation_id} stays 'applying'")
+            raise RuntimeError(
+                f"dg launch {' '.join(step)} failed (exit {code}); invalidation {invalidation_id} stays 'applying'"
+            )
     with connect(False) as con:
         after = counts(con, kind, value)
         exports_after = _latest_exports(con)
@@ -108,14 +134,28 @@ def run_invalidation(
         if kind == "rule":  # the audit shows where the voided decisions' events are now
             after = {**after, **{t: n for t, n in restored.items() if not t.startswith("export")}}
         for table in sorted(set(before) | set(after)):
-            run_sql(con, "provenance/insert_audit.sql", {"id": invalidation_id, "table_name": table,
-                                                         "before": before.get(table, 0), "after": after.get(table, 0)})
+            run_sql(
+                con,
+                "provenance/insert_audit.sql",
+                {
+                    "id": invalidation_id,
+                    "table_name": table,
+                    "before": before.get(table, 0),
+                    "after": after.get(table, 0),
+                },
+            )
         superseded = _supersede(con, exports_before, exports_after, invalidation_id, reason)
         run_sql(con, "provenance/mark_applied.sql", {"id": invalidation_id, "status": "failed" if left else "applied"})
-    return {"invalidation_id": invalidation_id, "days": [str(first), str(last)] if days else [],
-            "before": before, "after": after,
-            "remaining": left, "exports_before": exports_before, "exports_after": exports_after,
-            "superseded": superseded}
+    return {
+        "invalidation_id": invalidation_id,
+        "days": [str(first), str(last)] if days else [],
+        "before": before,
+        "after": after,
+        "remaining": left,
+        "exports_before": exports_before,
+        "exports_after": exports_after,
+        "superseded": superseded,
+    }
 
 
 def _latest_exports(con) -> list[str]:
@@ -137,12 +177,17 @@ def _supersede(con, before: list[str], after: list[str], invalidation_id: int, r
         card_path = path / "card.json"
         if card_path.exists() and "superseded_by" not in json.loads(card_path.read_text()):
             card = json.loads(card_path.read_text())
-            card["superseded_by"] = {"version": new_by_dataset[dataset], "invalidation_id": invalidation_id,
-                                     "reason": reason}
+            card["superseded_by"] = {
+                "version": new_by_dataset[dataset],
+                "invalidation_id": invalidation_id,
+                "reason": reason,
+            }
             card_path.write_text(json.dumps(card, indent=2, sort_keys=True, default=str))
             md = path / "card.md"
             if md.exists():
-                md.write_text(f"> **Superseded** by {new_by_dataset[dataset]} after invalidation {invalidation_id}: "
-                              f"{reason}\n\n" + md.read_text())
+                md.write_text(
+                    f"> **Superseded** by {new_by_dataset[dataset]} after invalidation {invalidation_id}: "
+                    f"{reason}\n\n" + md.read_text()
+                )
         done.append(export)
     return done

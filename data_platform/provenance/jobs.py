@@ -20,14 +20,22 @@ class InvalidateConfig(dg.Config):
     who: str = "dagster"
 
 
-@dg.op(description="Record the invalidation, re-materialize the affected days, the review labels and the "
-       "published datasets through their jobs, audit, and verify that nothing downstream traces to the input.")
+@dg.op(
+    description="Record the invalidation, re-materialize the affected days, the review labels and the "
+    "published datasets through their jobs, audit, and verify that nothing downstream traces to the input."
+)
 def apply_invalidation(context: dg.OpExecutionContext, config: InvalidateConfig, warehouse: Warehouse) -> dict:
     # this op holds no DuckDB connection while the jobs it launches run (they take the "duckdb" pool)
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"
-    result = run_invalidation(lambda read_only: duckdb.connect(warehouse.database, read_only=read_only),
-                              config.kind, config.value, config.reason, config.who, dg_launch,
-                              partitions_start().date())
+    result = run_invalidation(
+        lambda read_only: duckdb.connect(warehouse.database, read_only=read_only),
+        config.kind,
+        config.value,
+        config.reason,
+        config.who,
+        dg_launch,
+        partitions_start().date(),
+    )
     dg_launch(["--assets", "provenance/invalidations"])
     context.log.info(f"invalidation {result['invalidation_id']}: before {result['before']}, after {result['after']}")
     if result["remaining"]:
@@ -35,7 +43,9 @@ def apply_invalidation(context: dg.OpExecutionContext, config: InvalidateConfig,
     return {k: result[k] for k in ("invalidation_id", "days", "exports_before", "exports_after", "superseded")}
 
 
-@dg.job(description="Invalidate a landing file pattern, a client version or a rule version (config: kind, value, "
-        "reason, who) and republish everything downstream, with an audit.")
+@dg.job(
+    description="Invalidate a landing file pattern, a client version or a rule version (config: kind, value, "
+    "reason, who) and republish everything downstream, with an audit."
+)
 def invalidate_input():
     apply_invalidation()

@@ -13,10 +13,14 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
         return []
     lines = []
     for inv_id, kind, value, status, reason in con.execute(
-            "SELECT invalidation_id, kind, value, status, reason FROM provenance.invalidations ORDER BY 1").fetchall():
-        moved = con.execute("SELECT string_agg(table_name || ' ' || rows_before || '->' || rows_after, ', ' "
-                            "ORDER BY table_name) FROM provenance.invalidation_audit WHERE invalidation_id = ? "
-                            "AND rows_before <> rows_after", [inv_id]).fetchone()[0]
+        "SELECT invalidation_id, kind, value, status, reason FROM provenance.invalidations ORDER BY 1"
+    ).fetchall():
+        moved = con.execute(
+            "SELECT string_agg(table_name || ' ' || rows_before || '->' || rows_after, ', ' "
+            "ORDER BY table_name) FROM provenance.invalidation_audit WHERE invalidation_id = ? "
+            "AND rows_before <> rows_after",
+            [inv_id],
+        ).fetchone()[0]
         lines.append(f"provenance: invalidation {inv_id} {kind} {value} ({status}): {reason}")
         lines.append(f"  rows tracing to it: {moved or 'unchanged'}")
     return lines

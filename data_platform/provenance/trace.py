@@ -45,36 +45,72 @@ def trace(con: duckdb.DuckDBPyConnection, dataset: str, example_id: str, landing
     present = existing_tables(con)
     out = Trace(dataset, example_id)
     for export in _exports_holding(con, present, dataset, example_id):
-        out.steps.append({"step": "export", "table": export["path"], "what": f"split {export['split']}",
-                          "version": export["version"]})
+        out.steps.append(
+            {
+                "step": "export",
+                "table": export["path"],
+                "what": f"split {export['split']}",
+                "version": export["version"],
+            }
+        )
     if f"splits.{dataset}" in present:
         for r in rows(con, "provenance/split_row.sql", {"id": example_id}, table=f"splits.{dataset}"):
-            out.steps.append({"step": "split", "table": f"splits.{dataset}",
-                              "what": f"{r['split']} (person {r['group_key']})", "version": "splits-1"})
+            out.steps.append(
+                {
+                    "step": "split",
+                    "table": f"splits.{dataset}",
+                    "what": f"{r['split']} (person {r['group_key']})",
+                    "version": "splits-1",
+                }
+            )
     events: list[tuple[str, str]] = []
     if dataset == "ctr_examples":
         for r in rows(con, "provenance/ctr_example.sql", {"id": example_id}):
-            out.steps.append({"step": "direct label", "table": "labels.ctr_examples",
-                              "what": f"label {r['label']} ({r['label_status']}), window {r['attribution_window_s']} s",
-                              "version": f"run {r['label_run_id']}"})
-            events += [(r["impression_event_id"], "impression")] + ([(r["click_event_id"], "click")]
-                                                                    if r["click_event_id"] else [])
+            out.steps.append(
+                {
+                    "step": "direct label",
+                    "table": "labels.ctr_examples",
+                    "what": f"label {r['label']} ({r['label_status']}), window {r['attribution_window_s']} s",
+                    "version": f"run {r['label_run_id']}",
+                }
+            )
+            events += [(r["impression_event_id"], "impression")] + (
+                [(r["click_event_id"], "click")] if r["click_event_id"] else []
+            )
     else:
         for r in rows(con, "provenance/review_example.sql", {"id": example_id}):
-            out.steps.append({"step": "label", "table": "labels.review_examples",
-                              "what": f"{r['label']} from {r['label_source']} (confidence {r['label_confidence']:.3f}, "
-                                      f"{r['rater_count']} raters)", "version": r["label_model"]})
+            out.steps.append(
+                {
+                    "step": "label",
+                    "table": "labels.review_examples",
+                    "what": f"{r['label']} from {r['label_source']} (confidence {r['label_confidence']:.3f}, "
+                    f"{r['rater_count']} raters)",
+                    "version": r["label_model"],
+                }
+            )
             events.append((example_id, "review"))
     for event_id, role in events:
         for r in rows(con, "provenance/clean_event.sql", {"id": event_id}):
-            out.steps.append({"step": f"clean {role}", "table": "clean.events",
-                              "what": f"{event_id} ({r['price_fix'] or 'no price fix'})",
-                              "version": f"ruleset {r['ruleset_version']}, fx {r['fx_version']}"})
+            out.steps.append(
+                {
+                    "step": f"clean {role}",
+                    "table": "clean.events",
+                    "what": f"{event_id} ({r['price_fix'] or 'no price fix'})",
+                    "version": f"ruleset {r['ruleset_version']}, fx {r['fx_version']}",
+                }
+            )
         for r in rows(con, "provenance/raw_event.sql", {"id": event_id}):
-            out.raw_lines.append({"event_id": event_id, "role": role, "source_file": r["source_file"],
-                                  "source_line": r["source_line"], "file_sha256": r["file_sha256"][:12],
-                                  "ingest_run": r["run_id"],
-                                  "line": _masked_line(landing_root, r["source_file"], r["source_line"])})
+            out.raw_lines.append(
+                {
+                    "event_id": event_id,
+                    "role": role,
+                    "source_file": r["source_file"],
+                    "source_line": r["source_line"],
+                    "file_sha256": r["file_sha256"][:12],
+                    "ingest_run": r["run_id"],
+                    "line": _masked_line(landing_root, r["source_file"], r["source_line"]),
+                }
+            )
     return out
 
 
@@ -86,8 +122,12 @@ def _exports_holding(con, present: set[str], dataset: str, example_id: str) -> l
         files = [Path(export["path"]) / f"{s}.parquet" for s in ("train", "dev", "test")]
         if not all(f.exists() for f in files):
             continue
-        hit = run_sql(con, "provenance/example_in_export.sql", {"id": example_id},
-                      files="[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]").fetchone()
+        hit = run_sql(
+            con,
+            "provenance/example_in_export.sql",
+            {"id": example_id},
+            files="[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]",
+        ).fetchone()
         if hit:
             found.append({**export, "split": hit[0]})
     return found
@@ -111,8 +151,10 @@ def _masked_line(landing_root: Path | None, source_file: str, line_no: int) -> s
                     return redact_text(text)
                 if not isinstance(obj, dict):
                     return redact_text(text)
-                return json.dumps({k: _MASKED.get(k, redact_text(v) if isinstance(v, str) else v)
-                                   for k, v in obj.items()}, ensure_ascii=False)
+                return json.dumps(
+                    {k: _MASKED.get(k, redact_text(v) if isinstance(v, str) else v) for k, v in obj.items()},
+                    ensure_ascii=False,
+                )
     return None
 
 
@@ -124,8 +166,10 @@ def trace_markdown(t: Trace) -> str:
     lines += [f"  {s['step']:<14} {s['table']}: {s['what']}  [{s['version']}]" for s in t.steps]
     lines.append("")
     for r in t.raw_lines:
-        lines.append(f"  raw {r['role']:<10} {r['source_file']}:{r['source_line']} (sha {r['file_sha256']}, "
-                     f"ingested by run {r['ingest_run'][:8]})")
+        lines.append(
+            f"  raw {r['role']:<10} {r['source_file']}:{r['source_line']} (sha {r['file_sha256']}, "
+            f"ingested by run {r['ingest_run'][:8]})"
+        )
         if r["line"]:
             lines.append(f"    {r['line']}")
     return "\n".join(lines)
@@ -168,12 +212,19 @@ def count_staged(con: duckdb.DuckDBPyConnection) -> list[dict]:
         for export in exports:
             files = [Path(export["path"]) / f"{s}.parquet" for s in ("train", "dev", "test")]
             if all(f.exists() for f in files) and f"labels.{export['dataset']}" in present:
-                n = run_sql(con, f"provenance/impact_export_{export['dataset']}.sql",
-                            files="[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
-                            ).fetchone()[0]
+                n = run_sql(
+                    con,
+                    f"provenance/impact_export_{export['dataset']}.sql",
+                    files="[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]",
+                ).fetchone()[0]
                 current = latest[export["dataset"]] == export["version"]
-                out.append({"table": f"export {export['dataset']} {export['version']}", "rows": n,
-                            "status": "current" if current else f"superseded by {latest[export['dataset']]}"})
+                out.append(
+                    {
+                        "table": f"export {export['dataset']} {export['version']}",
+                        "rows": n,
+                        "status": "current" if current else f"superseded by {latest[export['dataset']]}",
+                    }
+                )
     return out
 
 

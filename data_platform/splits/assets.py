@@ -9,15 +9,15 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from data_platform.cleaning.rules import RULESET_VERSION
+from data_platform.base.enums import SENTIMENTS
 from data_platform.base.keys import CTR_EXAMPLES, REVIEW_EXAMPLES
+from data_platform.cleaning.rules import RULESET_VERSION
 from data_platform.labeling.functions import lf_registry_version
+from data_platform.labeling.human import vote_table
 from data_platform.labeling.review_assets import LABEL_MODEL
 from data_platform.metadata import markdown_table, parquet_schema_of, table_schema_of
 from data_platform.resources import Warehouse, existing_tables, exports_root, rows, run_sql
 from data_platform.splits.export import Export, diff_versions, export_columns, write_card, write_export
-from data_platform.base.enums import SENTIMENTS
-from data_platform.labeling.human import vote_table
 from data_platform.splits.fairness import agreement_by_group, divergences, group_table
 from data_platform.splits.signal import feature_signal
 from data_platform.splits.split import (
@@ -32,8 +32,8 @@ from data_platform.splits.split import (
     date_range,
     split_report,
 )
-from data_platform.splits.synthetic import smote
 from data_platform.splits.stage import STAGE
+from data_platform.splits.synthetic import smote
 
 _COMMON = dict(group_name="splits", kinds={"duckdb", "python"}, owners=["team:data-platform"])
 UPSTREAM = {CTR.name: CTR_EXAMPLES, REVIEWS.name: REVIEW_EXAMPLES}
@@ -57,22 +57,44 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
     """splits/<dataset> with its blocking checks (balance, leakage) and the WARN fairness check."""
     key = dg.AssetKey(["splits", spec.name])
     checks = [
-        dg.AssetCheckSpec("split_ratios", asset=key, blocking=True,
-                          description="Each split's share of the examples is within tolerance of its ratio."),
-        dg.AssetCheckSpec("label_balance", asset=key, blocking=True,
-                          description="Each label's share in each split is within tolerance of the whole."),
-        dg.AssetCheckSpec("no_leakage", asset=key, blocking=True,
-                          description="No person and no device in two splits, no example twice, and no feature known only "
-                          "after the label event among the exported columns."),
-        dg.AssetCheckSpec("fairness", asset=key, blocking=False,
-                          description="Per group (country, device, ...): representation per split and label rate "
-                          "within tolerance of the whole (WARN)."),
+        dg.AssetCheckSpec(
+            "split_ratios",
+            asset=key,
+            blocking=True,
+            description="Each split's share of the examples is within tolerance of its ratio.",
+        ),
+        dg.AssetCheckSpec(
+            "label_balance",
+            asset=key,
+            blocking=True,
+            description="Each label's share in each split is within tolerance of the whole.",
+        ),
+        dg.AssetCheckSpec(
+            "no_leakage",
+            asset=key,
+            blocking=True,
+            description="No person and no device in two splits, no example twice, and no feature known only "
+            "after the label event among the exported columns.",
+        ),
+        dg.AssetCheckSpec(
+            "fairness",
+            asset=key,
+            blocking=False,
+            description="Per group (country, device, ...): representation per split and label rate "
+            "within tolerance of the whole (WARN).",
+        ),
     ]
 
-    @dg.asset(key=key, deps=[UPSTREAM[spec.name]], check_specs=checks, code_version="splits-1", **_COMMON,
-              description=f"Deterministic train/dev/test split of {spec.source} ({spec.where}): by a hash of the "
-              "person, so a person is in one split only and an example keeps its split when days are added. "
-              "Metadata: counts, label shares, the fairness table and the feature-signal report of train.")
+    @dg.asset(
+        key=key,
+        deps=[UPSTREAM[spec.name]],
+        check_specs=checks,
+        code_version="splits-1",
+        **_COMMON,
+        description=f"Deterministic train/dev/test split of {spec.source} ({spec.where}): by a hash of the "
+        "person, so a person is in one split only and an example keeps its split when days are added. "
+        "Metadata: counts, label shares, the fairness table and the feature-signal report of train.",
+    )
     def _split(context: dg.AssetExecutionContext, config: SplitConfig, warehouse: Warehouse):
         ratios = check_ratios((config.train, config.dev, config.test))
         with warehouse.connect() as con:
@@ -86,35 +108,58 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         ratio_problems = report.ratio_problems(ratios, config.ratio_tolerance)
         label_problems = report.label_problems(spec.label_tolerance)
         table, flagged = fairness_rows
-        yield dg.MaterializeResult(metadata={
-            "dagster/row_count": n,
-            "dagster/column_schema": columns,
-            **({} if n else {"note": f"no examples in {spec.source} ({spec.where}): nothing to split"}),
-            "examples_by_split": dg.MetadataValue.json(report.by_split),
-            "label_share": dg.MetadataValue.json({s: {k: round(v, 4) for k, v in d.items()}
-                                                  for s, d in report.label_share.items()}),
-            "fairness": dg.MetadataValue.md(markdown_table(table)),
-            "feature_signal": dg.MetadataValue.md(markdown_table(signal)),
-            **({"rater_agreement_by_category": dg.MetadataValue.md(markdown_table(agreement))} if agreement else {}),
-            **STAGE.lineage_metadata(f"splits.{spec.name}"),
-        })
-        yield dg.AssetCheckResult(check_name="split_ratios", passed=not ratio_problems,
-                                  metadata={"problems": ", ".join(ratio_problems) or "-",
-                                            "shares": dg.MetadataValue.json(report.share_by_split)})
-        yield dg.AssetCheckResult(check_name="label_balance", passed=not label_problems,
-                                  metadata={"problems": ", ".join(label_problems) or "-",
-                                            "tolerance": spec.label_tolerance})
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": n,
+                "dagster/column_schema": columns,
+                **({} if n else {"note": f"no examples in {spec.source} ({spec.where}): nothing to split"}),
+                "examples_by_split": dg.MetadataValue.json(report.by_split),
+                "label_share": dg.MetadataValue.json(
+                    {s: {k: round(v, 4) for k, v in d.items()} for s, d in report.label_share.items()}
+                ),
+                "fairness": dg.MetadataValue.md(markdown_table(table)),
+                "feature_signal": dg.MetadataValue.md(markdown_table(signal)),
+                **(
+                    {"rater_agreement_by_category": dg.MetadataValue.md(markdown_table(agreement))} if agreement else {}
+                ),
+                **STAGE.lineage_metadata(f"splits.{spec.name}"),
+            }
+        )
+        yield dg.AssetCheckResult(
+            check_name="split_ratios",
+            passed=not ratio_problems,
+            metadata={
+                "problems": ", ".join(ratio_problems) or "-",
+                "shares": dg.MetadataValue.json(report.share_by_split),
+            },
+        )
+        yield dg.AssetCheckResult(
+            check_name="label_balance",
+            passed=not label_problems,
+            metadata={"problems": ", ".join(label_problems) or "-", "tolerance": spec.label_tolerance},
+        )
         yield dg.AssetCheckResult(
             check_name="no_leakage",
-            passed=not (report.groups_in_several_splits or report.devices_in_several_splits
-                        or report.duplicate_examples or report.leaky_features),
-            metadata={"groups_in_several_splits": report.groups_in_several_splits,
-                      "devices_in_several_splits": report.devices_in_several_splits,
-                      "duplicate_examples": report.duplicate_examples,
-                      "leaky_features": ", ".join(report.leaky_features) or "-",
-                      "never_exported": ", ".join(spec.leaky)})
-        yield dg.AssetCheckResult(check_name="fairness", passed=not flagged, severity=dg.AssetCheckSeverity.WARN,
-                                  metadata={"divergences": dg.MetadataValue.md(markdown_table(flagged))})
+            passed=not (
+                report.groups_in_several_splits
+                or report.devices_in_several_splits
+                or report.duplicate_examples
+                or report.leaky_features
+            ),
+            metadata={
+                "groups_in_several_splits": report.groups_in_several_splits,
+                "devices_in_several_splits": report.devices_in_several_splits,
+                "duplicate_examples": report.duplicate_examples,
+                "leaky_features": ", ".join(report.leaky_features) or "-",
+                "never_exported": ", ".join(spec.leaky),
+            },
+        )
+        yield dg.AssetCheckResult(
+            check_name="fairness",
+            passed=not flagged,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"divergences": dg.MetadataValue.md(markdown_table(flagged))},
+        )
 
     return _split
 
@@ -123,15 +168,23 @@ def _fairness(con, spec: DatasetSpec, config: SplitConfig) -> tuple[list[dict], 
     """The group table (per attribute) and the divergences beyond tolerance."""
     table, flagged = [], []
     for attribute in spec.group_attributes:
-        data = run_sql(con, "splits/group_rows.sql", source=spec.source, split_table=f"splits.{spec.name}",
-                       id_column=spec.id_column, attribute=attribute).fetchnumpy()
+        data = run_sql(
+            con,
+            "splits/group_rows.sql",
+            source=spec.source,
+            split_table=f"splits.{spec.name}",
+            id_column=spec.id_column,
+            attribute=attribute,
+        ).fetchnumpy()
         labels = np.asarray(data["label"]).astype(str)
         positive = spec.positive if spec.binary else _majority(labels)
         groups = np.array([g if g is not None else "unknown" for g in data["grp"]], dtype=object)
         rows_ = group_table(groups, np.asarray(data["split"]).astype(str), labels, positive=positive)
         table += [{"attribute": attribute, **_rounded(r)} for r in rows_]
-        flagged += [{"attribute": attribute, **_rounded(r)} for r in divergences(
-            rows_, share_tolerance=config.share_tolerance, rate_tolerance=config.rate_tolerance)]
+        flagged += [
+            {"attribute": attribute, **_rounded(r)}
+            for r in divergences(rows_, share_tolerance=config.share_tolerance, rate_tolerance=config.rate_tolerance)
+        ]
     return table, flagged
 
 
@@ -158,9 +211,16 @@ def _rounded(row: dict) -> dict:
 
 def _signal(con, spec: DatasetSpec) -> list[dict]:
     """Mutual information (and AUC for a binary label) of each feature on a sample of train."""
-    data = run_sql(con, "splits/train_sample.sql", n=str(SIGNAL_SAMPLE), select=", ".join(f"e.{c}" for c in spec.features),
-                   source=spec.source, split_table=f"splits.{spec.name}", id_column=spec.id_column,
-                   label_column=spec.label_column).fetchnumpy()
+    data = run_sql(
+        con,
+        "splits/train_sample.sql",
+        n=str(SIGNAL_SAMPLE),
+        select=", ".join(f"e.{c}" for c in spec.features),
+        source=spec.source,
+        split_table=f"splits.{spec.name}",
+        id_column=spec.id_column,
+        label_column=spec.label_column,
+    ).fetchnumpy()
     y = np.asarray(data.pop("__label")).astype(str)
     if spec.binary:
         y = (y == spec.positive).astype(int)
@@ -173,12 +233,24 @@ def _signal(con, spec: DatasetSpec) -> list[dict]:
 
 
 BALANCED = dg.AssetKey(["splits", "ctr_examples_train_balanced"])
-BALANCE_NUMERIC = ("position", "price_eur", "hour_of_day", "day_of_week", "user_impressions_7d", "user_clicks_7d",
-                   "item_impressions_7d", "item_clicks_7d", "predicted_ctr")
+BALANCE_NUMERIC = (
+    "position",
+    "price_eur",
+    "hour_of_day",
+    "day_of_week",
+    "user_impressions_7d",
+    "user_clicks_7d",
+    "item_impressions_7d",
+    "item_clicks_7d",
+    "predicted_ctr",
+)
 BALANCE_CATEGORICAL = ("position_bucket", "category", "device", "country", "model_version")
 SYNTHETIC_CHECK = dg.AssetCheckSpec(
-    "synthetic_only_in_train", asset=BALANCED, blocking=True,
-    description="Every synthetic row descends from train rows only, and no synthetic id is in dev or test.")
+    "synthetic_only_in_train",
+    asset=BALANCED,
+    blocking=True,
+    description="Every synthetic row descends from train rows only, and no synthetic id is in dev or test.",
+)
 
 
 class BalanceConfig(dg.Config):
@@ -194,8 +266,13 @@ class BalanceConfig(dg.Config):
     min_real_minority: int = 50
 
 
-@dg.asset(key=BALANCED, deps=[dg.AssetKey(["splits", CTR.name])], check_specs=[SYNTHETIC_CHECK],
-          code_version="balance-2", **_COMMON)
+@dg.asset(
+    key=BALANCED,
+    deps=[dg.AssetKey(["splits", CTR.name])],
+    check_specs=[SYNTHETIC_CHECK],
+    code_version="balance-2",
+    **_COMMON,
+)
 def ctr_train_balanced(config: BalanceConfig, warehouse: Warehouse):
     """Optional train-only balanced click data: the train split plus SMOTE-style synthetic clicked
     examples (numeric features interpolated between a clicked example and one of its 5 nearest clicked
@@ -203,45 +280,91 @@ def ctr_train_balanced(config: BalanceConfig, warehouse: Warehouse):
     rows it came from. Dev and test are never touched. At most max_synthetic_per_real (5) synthetic
     clicks per real one, and none with fewer than min_real_minority (50) real clicks in train."""
     with warehouse.connect() as con:
-        train = run_sql(con, "splits/train_rows.sql", source=CTR.source, split_table=f"splits.{CTR.name}",
-                        id_column=CTR.id_column,
-                        select=", ".join(f"e.{c}" for c in (*BALANCE_NUMERIC, *BALANCE_CATEGORICAL))).fetchnumpy()
+        train = run_sql(
+            con,
+            "splits/train_rows.sql",
+            source=CTR.source,
+            split_table=f"splits.{CTR.name}",
+            id_column=CTR.id_column,
+            select=", ".join(f"e.{c}" for c in (*BALANCE_NUMERIC, *BALANCE_CATEGORICAL)),
+        ).fetchnumpy()
         numeric = np.column_stack([np.asarray(train[c], dtype=float) for c in BALANCE_NUMERIC])
         categorical = np.column_stack([np.asarray(train[c]).astype(object) for c in BALANCE_CATEGORICAL])
         labels = np.asarray(train["label"]).astype(int)
-        synthetic = smote(numeric, categorical, labels, np.asarray(train["example_id"]).astype(str),
-                          target_ratio=config.target_ratio, k=config.k, seed=config.seed,
-                          max_per_row=config.max_synthetic_per_real, min_rows=config.min_real_minority)
-        records = [{"example_id": sid, "is_synthetic": True, "parent_id": p, "neighbour_id": nb, "label": int(lab),
-                    **{c: (None if np.isnan(v) else float(v)) for c, v in zip(BALANCE_NUMERIC, num)},
-                    **{c: (None if v is None else str(v)) for c, v in zip(BALANCE_CATEGORICAL, cat)}}
-                   for sid, p, nb, lab, num, cat in zip(synthetic.ids, synthetic.parent_ids, synthetic.neighbour_ids,
-                                                        synthetic.labels, synthetic.numeric, synthetic.categorical)]
-        schema = pa.schema([("example_id", pa.string()), ("is_synthetic", pa.bool_()), ("parent_id", pa.string()),
-                            ("neighbour_id", pa.string()), ("label", pa.int64()),
-                            *[(c, pa.float64()) for c in BALANCE_NUMERIC], *[(c, pa.string()) for c in BALANCE_CATEGORICAL]])
+        synthetic = smote(
+            numeric,
+            categorical,
+            labels,
+            np.asarray(train["example_id"]).astype(str),
+            target_ratio=config.target_ratio,
+            k=config.k,
+            seed=config.seed,
+            max_per_row=config.max_synthetic_per_real,
+            min_rows=config.min_real_minority,
+        )
+        records = [
+            {
+                "example_id": sid,
+                "is_synthetic": True,
+                "parent_id": p,
+                "neighbour_id": nb,
+                "label": int(lab),
+                **{c: (None if np.isnan(v) else float(v)) for c, v in zip(BALANCE_NUMERIC, num)},
+                **{c: (None if v is None else str(v)) for c, v in zip(BALANCE_CATEGORICAL, cat)},
+            }
+            for sid, p, nb, lab, num, cat in zip(
+                synthetic.ids,
+                synthetic.parent_ids,
+                synthetic.neighbour_ids,
+                synthetic.labels,
+                synthetic.numeric,
+                synthetic.categorical,
+            )
+        ]
+        schema = pa.schema(
+            [
+                ("example_id", pa.string()),
+                ("is_synthetic", pa.bool_()),
+                ("parent_id", pa.string()),
+                ("neighbour_id", pa.string()),
+                ("label", pa.int64()),
+                *[(c, pa.float64()) for c in BALANCE_NUMERIC],
+                *[(c, pa.string()) for c in BALANCE_CATEGORICAL],
+            ]
+        )
         con.register("synthetic_rows", pa.Table.from_pylist(records, schema=schema))
-        run_sql(con, "splits/balanced_table.sql", source=CTR.source, split_table=f"splits.{CTR.name}",
-                id_column=CTR.id_column, numeric=", ".join(f"e.{c}::DOUBLE AS {c}" for c in BALANCE_NUMERIC),
-                categorical=", ".join(f"e.{c}::VARCHAR AS {c}" for c in BALANCE_CATEGORICAL))
+        run_sql(
+            con,
+            "splits/balanced_table.sql",
+            source=CTR.source,
+            split_table=f"splits.{CTR.name}",
+            id_column=CTR.id_column,
+            numeric=", ".join(f"e.{c}::DOUBLE AS {c}" for c in BALANCE_NUMERIC),
+            categorical=", ".join(f"e.{c}::VARCHAR AS {c}" for c in BALANCE_CATEGORICAL),
+        )
         con.unregister("synthetic_rows")
         counts = dict(run_sql(con, "splits/balanced_counts.sql").fetchall())
         leaks = run_sql(con, "splits/synthetic_leaks.sql", split_table=f"splits.{CTR.name}").fetchone()[0]
         columns = table_schema_of(con, "splits.ctr_examples_train_balanced")
     real_minority = int((labels == 1).sum())
-    yield dg.MaterializeResult(metadata={
-        "dagster/row_count": sum(counts.values()),
-        "dagster/column_schema": columns,
-        "by_label_and_origin": dg.MetadataValue.json({str(k): v for k, v in counts.items()}),
-        "synthetic_rows": len(records),
-        "real_minority_rows": real_minority,
-        "synthetic_per_real": round(len(records) / real_minority, 4) if real_minority else 0.0,
-        "max_synthetic_per_real": config.max_synthetic_per_real,
-        "min_real_minority": config.min_real_minority,
-        "note": synthetic.note or "-",
-    })
-    yield dg.AssetCheckResult(check_name=SYNTHETIC_CHECK.name, passed=leaks == 0,
-                              metadata={"synthetic_rows_with_a_non_train_parent_or_in_dev_test": leaks})
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(counts.values()),
+            "dagster/column_schema": columns,
+            "by_label_and_origin": dg.MetadataValue.json({str(k): v for k, v in counts.items()}),
+            "synthetic_rows": len(records),
+            "real_minority_rows": real_minority,
+            "synthetic_per_real": round(len(records) / real_minority, 4) if real_minority else 0.0,
+            "max_synthetic_per_real": config.max_synthetic_per_real,
+            "min_real_minority": config.min_real_minority,
+            "note": synthetic.note or "-",
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name=SYNTHETIC_CHECK.name,
+        passed=leaks == 0,
+        metadata={"synthetic_rows_with_a_non_train_parent_or_in_dev_test": leaks},
+    )
 
 
 def build_export_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
@@ -249,10 +372,15 @@ def build_export_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
     key = dg.AssetKey(["exports", spec.name])
     deps = [dg.AssetKey(["splits", spec.name])] + ([BALANCED] if spec is CTR else [])
 
-    @dg.asset(key=key, deps=deps, code_version="exports-1", **_COMMON,
-              description=f"Versioned export of {spec.name}: train/dev/test Parquet files under "
-              f"data/exports/{spec.name}/<version>/ with a dataset card (markdown and JSON); the version is a "
-              "content hash, and the card lists what changed since the previous version.")
+    @dg.asset(
+        key=key,
+        deps=deps,
+        code_version="exports-1",
+        **_COMMON,
+        description=f"Versioned export of {spec.name}: train/dev/test Parquet files under "
+        f"data/exports/{spec.name}/<version>/ with a dataset card (markdown and JSON); the version is a "
+        "content hash, and the card lists what changed since the previous version.",
+    )
     def _export(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         root = exports_root()
         with warehouse.connect() as con:
@@ -260,35 +388,50 @@ def build_export_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             previous = run_sql(con, "splits/latest_export.sql", {"dataset": spec.name}).fetchone()
             if not split_report(con, spec).examples:
                 # nothing to publish: no empty version is written or registered, the latest stays current
-                return dg.MaterializeResult(metadata={
-                    "dagster/row_count": 0, "new_version": False, "published": False,
-                    "note": f"no examples in {spec.source} ({spec.where}): nothing published"
-                            + (f"; version {previous[0]} stays the current one" if previous else ""),
-                })
+                return dg.MaterializeResult(
+                    metadata={
+                        "dagster/row_count": 0,
+                        "new_version": False,
+                        "published": False,
+                        "note": f"no examples in {spec.source} ({spec.where}): nothing published"
+                        + (f"; version {previous[0]} stays the current one" if previous else ""),
+                    }
+                )
             export = write_export(con, spec, root)
             if spec is CTR and export.written:
-                run_sql(con, "splits/copy_balanced.sql",
-                        path=str(export.path / "train_balanced.parquet").replace("'", "''"))
+                run_sql(
+                    con, "splits/copy_balanced.sql", path=str(export.path / "train_balanced.parquet").replace("'", "''")
+                )
             card = _card(con, spec, export, previous, _balancing(context) if spec is CTR else None)
             if export.written:
                 write_card(export, card)
             if export.written or not previous or previous[0] != export.version:
                 # a version already on disk (published before, e.g. by another warehouse) is registered
                 # again when it becomes the current one
-                run_sql(con, "splits/register_export.sql", {
-                    "dataset": spec.name, "version": export.version, "path": str(export.path),
-                    "examples": sum(export.counts.values()), "previous": previous[0] if previous else None,
-                    "run_id": context.run.run_id})
+                run_sql(
+                    con,
+                    "splits/register_export.sql",
+                    {
+                        "dataset": spec.name,
+                        "version": export.version,
+                        "path": str(export.path),
+                        "examples": sum(export.counts.values()),
+                        "previous": previous[0] if previous else None,
+                        "run_id": context.run.run_id,
+                    },
+                )
             columns = parquet_schema_of(con, str(export.path / "train.parquet"), f"splits.{spec.name}", spec.source)
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": sum(export.counts.values()),
-            "dagster/column_schema": columns,
-            "version": export.version,
-            "new_version": export.written,
-            "published": True,
-            "path": dg.MetadataValue.path(str(export.path.resolve())),
-            "card": dg.MetadataValue.md((export.path / "card.md").read_text(encoding="utf-8")),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": sum(export.counts.values()),
+                "dagster/column_schema": columns,
+                "version": export.version,
+                "new_version": export.written,
+                "published": True,
+                "path": dg.MetadataValue.path(str(export.path.resolve())),
+                "card": dg.MetadataValue.md((export.path / "card.md").read_text(encoding="utf-8")),
+            }
+        )
 
     return _export
 
@@ -299,8 +442,14 @@ def _balancing(context: dg.AssetExecutionContext) -> dict | None:
     if event is None or event.asset_materialization is None:
         return None
     meta = event.asset_materialization.metadata
-    keys = ("real_minority_rows", "synthetic_rows", "synthetic_per_real", "max_synthetic_per_real",
-            "min_real_minority", "note")
+    keys = (
+        "real_minority_rows",
+        "synthetic_rows",
+        "synthetic_per_real",
+        "max_synthetic_per_real",
+        "min_real_minority",
+        "note",
+    )
     return {k: meta[k].value for k in keys if k in meta}
 
 
@@ -308,22 +457,48 @@ def _card(con, spec: DatasetSpec, export: Export, previous, balancing: dict | No
     """Everything the dataset card says."""
     report = split_report(con, spec)
     first, last = date_range(con, spec)
-    sources = {"table": spec.source, "examples": spec.where, "days": f"{first} to {last}",
-               "landing files": run_sql(con, "splits/source_files.sql", source=spec.source, id_column=spec.id_column,
-                                        split_table=f"splits.{spec.name}").fetchone()[0]}
+    sources = {
+        "table": spec.source,
+        "examples": spec.where,
+        "days": f"{first} to {last}",
+        "landing files": run_sql(
+            con,
+            "splits/source_files.sql",
+            source=spec.source,
+            id_column=spec.id_column,
+            split_table=f"splits.{spec.name}",
+        ).fetchone()[0],
+    }
     code = {"splits": "splits-1 (md5 of person, salt splits-v1)", "cleaning ruleset": RULESET_VERSION}
     if spec is REVIEWS:
         code.update({"labeling functions": lf_registry_version(), "label model": LABEL_MODEL})
-    issues = [f"{r['day']} {r['severity']} {r['table_name']}.{r['feature']}: {r['kind']}"
-              for r in rows(con, "splits/known_issues.sql", {"first": first, "last": last})] \
-        if first and "monitoring.anomalies" in existing_tables(con) else []
+    issues = (
+        [
+            f"{r['day']} {r['severity']} {r['table_name']}.{r['feature']}: {r['kind']}"
+            for r in rows(con, "splits/known_issues.sql", {"first": first, "last": last})
+        ]
+        if first and "monitoring.anomalies" in existing_tables(con)
+        else []
+    )
     card = {
-        "dataset": spec.name, "version": export.version, "created": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "dataset": spec.name,
+        "version": export.version,
+        "created": dt.datetime.now(dt.UTC).isoformat(),
         "description": f"{spec.source} where {spec.where}, split {', '.join(SPLITS)} by person.",
-        "counts": export.counts, "label_share": report.label_share, "columns": export_columns(spec),
+        "counts": export.counts,
+        "label_share": report.label_share,
+        "columns": export_columns(spec),
         "assignment": "md5(salt | person) -> bucket in [0, 1), cut 60/20/20; one person per split",
-        "sources": sources, "code_versions": code, "known_issues": issues[:30],
-        "label_sources": dict(con.execute("SELECT label_source, count(*) FROM labels.review_examples GROUP BY 1 ORDER BY 2 DESC").fetchall()) if spec is REVIEWS else {},
+        "sources": sources,
+        "code_versions": code,
+        "known_issues": issues[:30],
+        "label_sources": dict(
+            con.execute(
+                "SELECT label_source, count(*) FROM labels.review_examples GROUP BY 1 ORDER BY 2 DESC"
+            ).fetchall()
+        )
+        if spec is REVIEWS
+        else {},
         "balanced_train": balancing or {},
     }
     if previous and previous[0] != export.version and Path(previous[1]).exists():

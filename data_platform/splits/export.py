@@ -39,25 +39,31 @@ def export_columns(spec: DatasetSpec) -> list[str]:
 def _select(spec: DatasetSpec) -> str:
     """SQL structure: the exported columns of a split, from the split table joined to the source."""
     from_source = [f"e.{c}" for c in (*spec.features, *spec.label_columns)]
-    return ", ".join(["s.example_id", "s.group_key", *from_source, "s.example_date",
-                      *(f"e.{c}" for c in spec.provenance)])
+    return ", ".join(
+        ["s.example_id", "s.group_key", *from_source, "s.example_date", *(f"e.{c}" for c in spec.provenance)]
+    )
 
 
 def content_version(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> tuple[str, dict[str, str]]:
     """(version id, md5 per split) of what an export would contain now."""
     digests = {}
     for split in SPLITS:
-        digests[split] = run_sql(con, "splits/split_digest.sql", {"split": split}, **_fragments(spec)).fetchone()[0] \
-            or "empty"
+        digests[split] = (
+            run_sql(con, "splits/split_digest.sql", {"split": split}, **_fragments(spec)).fetchone()[0] or "empty"
+        )
     body = json.dumps({"columns": export_columns(spec), "splits": digests}, sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()[:12], digests
 
 
 def _fragments(spec: DatasetSpec) -> dict[str, str]:
     cols = export_columns(spec)
-    return {"select": _select(spec), "split_table": f"splits.{spec.name}", "source": spec.source,
-            "id_column": spec.id_column,
-            "row_text": "concat_ws(chr(31), " + ", ".join(f"coalesce({c}::VARCHAR, chr(0))" for c in cols) + ")"}
+    return {
+        "select": _select(spec),
+        "split_table": f"splits.{spec.name}",
+        "source": spec.source,
+        "id_column": spec.id_column,
+        "row_text": "concat_ws(chr(31), " + ", ".join(f"coalesce({c}::VARCHAR, chr(0))" for c in cols) + ")",
+    }
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,16 @@ def write_card(export: Export, card: dict) -> None:
 
 def card_markdown(card: dict) -> str:
     """The dataset card as markdown."""
-    lines = [f"# Dataset card: {card['dataset']} {card['version']}", "", card.get("description", ""), "",
-             "## Splits", "", "| split | examples | label distribution |", "|---|---|---|"]
+    lines = [
+        f"# Dataset card: {card['dataset']} {card['version']}",
+        "",
+        card.get("description", ""),
+        "",
+        "## Splits",
+        "",
+        "| split | examples | label distribution |",
+        "|---|---|---|",
+    ]
     for split in SPLITS:
         dist = ", ".join(f"{k}: {v:.3f}" for k, v in card["label_share"].get(split, {}).items())
         lines.append(f"| {split} | {card['counts'].get(split, 0):,} | {dist} |")
@@ -129,20 +143,36 @@ def card_markdown(card: dict) -> str:
         lines += ["", "## Label sources", ""] + [f"- {k}: {v}" for k, v in card["label_sources"].items()]
     if card.get("balanced_train"):
         b = card["balanced_train"]
-        lines += ["", "## Train-only balanced variant (train_balanced.parquet)", "",
-                  f"- real clicked rows in train: {b.get('real_minority_rows')}, synthetic (SMOTE) rows: "
-                  f"{b.get('synthetic_rows')} ({b.get('synthetic_per_real')} per real row, capped at "
-                  f"{b.get('max_synthetic_per_real')}; none below {b.get('min_real_minority')} real rows)"]
+        lines += [
+            "",
+            "## Train-only balanced variant (train_balanced.parquet)",
+            "",
+            f"- real clicked rows in train: {b.get('real_minority_rows')}, synthetic (SMOTE) rows: "
+            f"{b.get('synthetic_rows')} ({b.get('synthetic_per_real')} per real row, capped at "
+            f"{b.get('max_synthetic_per_real')}; none below {b.get('min_real_minority')} real rows)",
+        ]
         if b.get("note") and b["note"] != "-":
             lines.append(f"- note: {b['note']}")
     lines += ["", "## Known issues", ""] + ([f"- {i}" for i in card["known_issues"]] or ["- none recorded"])
     if card.get("diff"):
         d = card["diff"]
-        lines += ["", f"## Changes since {d['previous']}", "",
-                  f"- added: {d['added']}, removed: {d['removed']}, relabeled: {d['relabeled']}, "
-                  f"moved between splits: {d['moved']}", *[f"- {r}" for r in d["reasons"]]]
-    lines += ["", "## Columns", "", ", ".join(f"`{c}`" for c in card["columns"]), "",
-              f"Content hash (the version id): `{card['version']}`", ""]
+        lines += [
+            "",
+            f"## Changes since {d['previous']}",
+            "",
+            f"- added: {d['added']}, removed: {d['removed']}, relabeled: {d['relabeled']}, "
+            f"moved between splits: {d['moved']}",
+            *[f"- {r}" for r in d["reasons"]],
+        ]
+    lines += [
+        "",
+        "## Columns",
+        "",
+        ", ".join(f"`{c}`" for c in card["columns"]),
+        "",
+        f"Content hash (the version id): `{card['version']}`",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -159,11 +189,19 @@ def diff_versions(con: duckdb.DuckDBPyConnection, old: Path, new: Path) -> dict:
     if d["added_new_days"]:
         reasons.append(f"{d['added_new_days']} added from days after {d['old_last_day']} (new partitions)")
     if d["added"] - d["added_new_days"]:
-        reasons.append(f"{d['added'] - d['added_new_days']} added within the old days (late data, matured "
-                       "labels, new labels from people)")
+        reasons.append(
+            f"{d['added'] - d['added_new_days']} added within the old days (late data, matured "
+            "labels, new labels from people)"
+        )
     if d["removed"]:
         reasons.append(f"{d['removed']} removed (erasure, invalidation, or a rule now filtering them)")
     if d["relabeled"]:
         reasons.append(f"{d['relabeled']} relabeled (late clicks, new human consensus or gold)")
-    return {"previous": Path(old).name, "added": d["added"], "removed": d["removed"], "relabeled": d["relabeled"],
-            "moved": d["moved"], "reasons": reasons}
+    return {
+        "previous": Path(old).name,
+        "added": d["added"],
+        "removed": d["removed"],
+        "relabeled": d["relabeled"],
+        "moved": d["moved"],
+        "reasons": reasons,
+    }

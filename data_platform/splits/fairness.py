@@ -79,21 +79,25 @@ def group_table(groups: np.ndarray, splits: np.ndarray, y: np.ndarray, positive:
         for s, split in enumerate(split_names):
             if examples[g, s] == 0:
                 continue
-            rows.append({
-                "group": str(group),
-                "split": str(split),
-                "examples": int(examples[g, s]),
-                "share_of_split": float(examples[g, s] / split_totals[s]),
-                "label_rate": float(positives[g, s] / examples[g, s]),
-            })
+            rows.append(
+                {
+                    "group": str(group),
+                    "split": str(split),
+                    "examples": int(examples[g, s]),
+                    "share_of_split": float(examples[g, s] / split_totals[s]),
+                    "label_rate": float(positives[g, s] / examples[g, s]),
+                }
+            )
         total = int(examples[g].sum())
-        rows.append({
-            "group": str(group),
-            "split": ALL_SPLITS,
-            "examples": total,
-            "share_of_split": float(total / n),
-            "label_rate": float(positives[g].sum() / total),
-        })
+        rows.append(
+            {
+                "group": str(group),
+                "split": ALL_SPLITS,
+                "examples": total,
+                "share_of_split": float(total / n),
+                "label_rate": float(positives[g].sum() / total),
+            }
+        )
     return rows
 
 
@@ -141,13 +145,29 @@ def divergences(
             reference = overall_share[group]
             difference = row["share_of_split"] - reference
             if abs(difference) > share_tolerance:
-                flagged.append({"group": group, "split": split, "kind": "representation",
-                                "value": row["share_of_split"], "reference": reference, "difference": difference})
+                flagged.append(
+                    {
+                        "group": group,
+                        "split": split,
+                        "kind": "representation",
+                        "value": row["share_of_split"],
+                        "reference": reference,
+                        "difference": difference,
+                    }
+                )
         reference = split_positives[split] / split_examples[split]
         difference = row["label_rate"] - reference
         if abs(difference) > rate_tolerance:
-            flagged.append({"group": group, "split": split, "kind": "label_rate",
-                            "value": row["label_rate"], "reference": reference, "difference": difference})
+            flagged.append(
+                {
+                    "group": group,
+                    "split": split,
+                    "kind": "label_rate",
+                    "value": row["label_rate"],
+                    "reference": reference,
+                    "difference": difference,
+                }
+            )
     return flagged
 
 
@@ -173,10 +193,12 @@ def agreement_by_group(votes: np.ndarray, groups: np.ndarray, n_classes: int) ->
     rows = []
     for group in sorted(set(names.tolist())):
         mask = names == group
-        rows.append({
-            "group": group,
-            "items": int(mask.sum()),
-            "pairable_items": int((ratings[mask] >= 2).sum()),
-            "alpha": krippendorff_alpha_nominal(matrix[mask], n_classes),
-        })
+        rows.append(
+            {
+                "group": group,
+                "items": int(mask.sum()),
+                "pairable_items": int((ratings[mask] >= 2).sum()),
+                "alpha": krippendorff_alpha_nominal(matrix[mask], n_classes),
+            }
+        )
     return rows

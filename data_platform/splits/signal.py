@@ -74,9 +74,7 @@ def category_codes(x: np.ndarray) -> tuple[np.ndarray, int]:
     else:  # object (or anything else): hash the Python values
         missing = np.fromiter((_is_missing_scalar(v) for v in arr), dtype=bool, count=arr.shape[0])
         index: dict[object, int] = {}
-        present = np.fromiter(
-            (index.setdefault(v, len(index)) for v, m in zip(arr, missing) if not m), dtype=np.int64
-        )
+        present = np.fromiter((index.setdefault(v, len(index)) for v, m in zip(arr, missing) if not m), dtype=np.int64)
         n_present = len(index)
     codes = np.full(arr.shape[0], n_present, dtype=np.int64)
     codes[~missing] = present.reshape(-1)

@@ -64,34 +64,86 @@ class DatasetSpec:
 
 
 CTR = DatasetSpec(
-    name="ctr_examples", source="labels.ctr_examples", id_column="impression_id", group_column="person_key",
-    event_id_column="impression_event_id", label_column="label", date_column="event_date", where="label_status = 'mature'",
-    features=("position", "position_bucket", "category", "price_eur", "device", "country", "hour_of_day",
-              "day_of_week", "user_impressions_7d", "user_clicks_7d", "item_impressions_7d", "item_clicks_7d",
-              "predicted_ctr", "model_version"),
+    name="ctr_examples",
+    source="labels.ctr_examples",
+    id_column="impression_id",
+    group_column="person_key",
+    event_id_column="impression_event_id",
+    label_column="label",
+    date_column="event_date",
+    where="label_status = 'mature'",
+    features=(
+        "position",
+        "position_bucket",
+        "category",
+        "price_eur",
+        "device",
+        "country",
+        "hour_of_day",
+        "day_of_week",
+        "user_impressions_7d",
+        "user_clicks_7d",
+        "item_impressions_7d",
+        "item_clicks_7d",
+        "predicted_ctr",
+        "model_version",
+    ),
     label_columns=("label",),
-    leaky=("click_event_id", "click_delay_s", "clicks_on_impression", "label_status", "data_seen_until",
-           "labeled_at", "label_run_id"),
-    time_split=True, label_tolerance=0.01,
+    leaky=(
+        "click_event_id",
+        "click_delay_s",
+        "clicks_on_impression",
+        "label_status",
+        "data_seen_until",
+        "labeled_at",
+        "label_run_id",
+    ),
+    time_split=True,
+    label_tolerance=0.01,
 )
 REVIEWS = DatasetSpec(
-    name="review_examples", source="labels.review_examples", id_column="review_id", group_column="person_key",
-    event_id_column="review_id", label_column="label", date_column="event_date", where="true",
+    name="review_examples",
+    source="labels.review_examples",
+    id_column="review_id",
+    group_column="person_key",
+    event_id_column="review_id",
+    label_column="label",
+    date_column="event_date",
+    where="true",
     features=("text", "rating", "category", "item_id"),
     label_columns=("label", "label_source", "label_confidence", "rater_count"),
-    leaky=("human_label", "human_confidence", "weak_label", "weak_confidence", "suspected_label_error",
-           "label_model", "labeled_at", "label_run_id"),
-    group_attributes=("category",), binary=False, label_tolerance=0.06,
+    leaky=(
+        "human_label",
+        "human_confidence",
+        "weak_label",
+        "weak_confidence",
+        "suspected_label_error",
+        "label_model",
+        "labeled_at",
+        "label_run_id",
+    ),
+    group_attributes=("category",),
+    binary=False,
+    label_tolerance=0.06,
 )
 DATASETS = {d.name: d for d in (CTR, REVIEWS)}
 
 
 def assign_step(spec: DatasetSpec) -> SqlStep:
     """The statement that builds ``splits.<name>`` (the split runner executes it; lineage is derived from it)."""
-    return SqlStep("splits/assign.sql", {
-        "target": f"splits.{spec.name}", "source": spec.source, "id_column": spec.id_column,
-        "group_column": spec.group_column, "event_id_column": spec.event_id_column,
-        "label_column": spec.label_column, "date_column": spec.date_column, "where": spec.where})
+    return SqlStep(
+        "splits/assign.sql",
+        {
+            "target": f"splits.{spec.name}",
+            "source": spec.source,
+            "id_column": spec.id_column,
+            "group_column": spec.group_column,
+            "event_id_column": spec.event_id_column,
+            "label_column": spec.label_column,
+            "date_column": spec.date_column,
+            "where": spec.where,
+        },
+    )
 
 
 def check_ratios(ratios: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -101,8 +153,9 @@ def check_ratios(ratios: tuple[float, float, float]) -> tuple[float, float, floa
     return ratios
 
 
-def assign_splits(con: duckdb.DuckDBPyConnection, spec: DatasetSpec,
-                  ratios: tuple[float, float, float] = DEFAULT_RATIOS) -> int:
+def assign_splits(
+    con: duckdb.DuckDBPyConnection, spec: DatasetSpec, ratios: tuple[float, float, float] = DEFAULT_RATIOS
+) -> int:
     """(Re)build ``splits.<dataset>``; returns its row count.
 
     A source table that does not exist (its labeling job never ran, or the logs hold no event of its
@@ -172,10 +225,16 @@ def split_report(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> SplitRepo
         label_share.setdefault(r["split"], {})[str(r["label"])] = r["share"]
     crossing, devices, duplicates, concentration = run_sql(con, "splits/leakage_counts.sql", table=table).fetchone()
     return SplitReport(
-        examples=total, by_split=by_split, share_by_split={s: n / total for s, n in by_split.items()} if total else {},
-        label_share=label_share, groups_in_several_splits=crossing, devices_in_several_splits=devices,
+        examples=total,
+        by_split=by_split,
+        share_by_split={s: n / total for s, n in by_split.items()} if total else {},
+        label_share=label_share,
+        groups_in_several_splits=crossing,
+        devices_in_several_splits=devices,
         duplicate_examples=duplicates,
-        leaky_features=sorted(set(spec.features) & set(spec.leaky)), concentration=float(concentration or 0.0))
+        leaky_features=sorted(set(spec.features) & set(spec.leaky)),
+        concentration=float(concentration or 0.0),
+    )
 
 
 def splits_of(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> dict[str, str]:

@@ -20,10 +20,13 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
         return []
     lines = []
     for dataset, version, path, examples in con.execute(
-            "SELECT dataset, version, path, examples FROM splits.exports "
-            "QUALIFY row_number() OVER (PARTITION BY dataset ORDER BY created_at DESC) = 1 ORDER BY 1").fetchall():
-        shares = ", ".join(f"{r['split']} {r['examples']:,}" for r in rows(
-            con, "splits/count_by_split.sql", table=f"splits.{DATASETS[dataset].name}"))
+        "SELECT dataset, version, path, examples FROM splits.exports "
+        "QUALIFY row_number() OVER (PARTITION BY dataset ORDER BY created_at DESC) = 1 ORDER BY 1"
+    ).fetchall():
+        shares = ", ".join(
+            f"{r['split']} {r['examples']:,}"
+            for r in rows(con, "splits/count_by_split.sql", table=f"splits.{DATASETS[dataset].name}")
+        )
         lines.append(f"exports/{dataset}: version {version}, {examples:,} examples ({shares}) -> {path}")
     return lines
 
@@ -33,7 +36,7 @@ STAGE = Stage(
     person_columns={
         "splits.ctr_examples": f"example_id IN {_IMPRESSIONS}",
         "splits.ctr_examples_train_balanced": f"(example_id IN {_IMPRESSIONS} OR parent_id IN {_IMPRESSIONS} "
-                                              f"OR neighbour_id IN {_IMPRESSIONS})",
+        f"OR neighbour_id IN {_IMPRESSIONS})",
         "splits.review_examples": "example_id IN (SELECT event_id FROM erase_events)",
     },
     summary=summary,

@@ -107,8 +107,9 @@ def standardise(numeric: np.ndarray) -> np.ndarray:
     return (x - mean) / std
 
 
-def knn_indices(points: np.ndarray, k: int, queries: np.ndarray | None = None,
-                block_rows: int | None = None) -> np.ndarray:
+def knn_indices(
+    points: np.ndarray, k: int, queries: np.ndarray | None = None, block_rows: int | None = None
+) -> np.ndarray:
     """Positions ``[len(queries), k]`` of the ``k`` nearest rows of ``points`` to each query row
     (a position of ``points``), the query itself excluded, nearest first, ties by lower position.
 
@@ -132,7 +133,7 @@ def knn_indices(points: np.ndarray, k: int, queries: np.ndarray | None = None,
     sq = np.einsum("ij,ij->i", pts, pts)
     sq_max = float(sq.max())
     for start in range(0, len(queries), block_rows):
-        q = queries[start:start + block_rows]
+        q = queries[start : start + block_rows]
         b = len(q)
         approx = sq[q][:, None] + sq[None, :] - 2.0 * (pts[q] @ pts.T)
         approx[np.arange(b), q] = np.inf
@@ -147,7 +148,7 @@ def knn_indices(points: np.ndarray, k: int, queries: np.ndarray | None = None,
         order = np.lexsort((cols, exact, rows))
         rows, cols = rows[order], cols[order]
         starts = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=b))[:-1]))
-        out[start:start + b] = cols[starts[:, None] + np.arange(k)[None, :]]
+        out[start : start + b] = cols[starts[:, None] + np.arange(k)[None, :]]
     return out
 
 
@@ -182,9 +183,20 @@ def _targets(labels: np.ndarray, target_ratio: float, minority) -> list[tuple[ob
     return [(label, max(0, goal(largest) - int(n))) for label, n in zip(classes, counts) if n < largest]
 
 
-def smote(numeric: np.ndarray | None, categorical: np.ndarray | None, labels: np.ndarray,
-          ids: np.ndarray, target_ratio: float = 1.0, k: int = 5, seed: int = 0, minority=None, *,
-          block_rows: int | None = None, max_per_row: float | None = None, min_rows: int = 2) -> SyntheticRows:
+def smote(
+    numeric: np.ndarray | None,
+    categorical: np.ndarray | None,
+    labels: np.ndarray,
+    ids: np.ndarray,
+    target_ratio: float = 1.0,
+    k: int = 5,
+    seed: int = 0,
+    minority=None,
+    *,
+    block_rows: int | None = None,
+    max_per_row: float | None = None,
+    min_rows: int = 2,
+) -> SyntheticRows:
     """SMOTE rows that bring the minority class(es) up to ``target_ratio`` (see the module docstring),
     at most ``max_per_row`` per real row of the class, and none for a class with fewer than
     ``min_rows`` real rows.
@@ -201,8 +213,7 @@ def smote(numeric: np.ndarray | None, categorical: np.ndarray | None, labels: np
     if num.ndim != 2 or cat.ndim != 2 or labels.ndim != 1:
         raise ValueError("numeric and categorical must be 2-D, labels 1-D")
     if not (len(num) == len(cat) == len(ids) == n):
-        raise ValueError(f"row counts differ: numeric {len(num)}, categorical {len(cat)}, "
-                         f"labels {n}, ids {len(ids)}")
+        raise ValueError(f"row counts differ: numeric {len(num)}, categorical {len(cat)}, labels {n}, ids {len(ids)}")
     if np.isinf(num).any():
         raise ValueError("numeric features contain infinite values")
     if not (0 < target_ratio <= 1) or not math.isfinite(target_ratio):
@@ -237,25 +248,27 @@ def smote(numeric: np.ndarray | None, categorical: np.ndarray | None, labels: np
                 notes.append(f"class {key!r}: {n_c} rows already reach target_ratio={target_ratio}")
             continue
         if n_c < 2:
-            notes.append(f"class {key!r}: {n_c} row(s), SMOTE needs at least 2: no synthetic rows "
-                         f"({n_new} wanted)")
+            notes.append(f"class {key!r}: {n_c} row(s), SMOTE needs at least 2: no synthetic rows ({n_new} wanted)")
             continue
         if n_c < min_rows:
-            notes.append(f"class {key!r}: too few real rows to synthesize from ({n_c} < min_rows={min_rows}): "
-                         f"no synthetic rows ({n_new} wanted)")
+            notes.append(
+                f"class {key!r}: too few real rows to synthesize from ({n_c} < min_rows={min_rows}): "
+                f"no synthetic rows ({n_new} wanted)"
+            )
             continue
         if max_per_row is not None and n_new > math.floor(max_per_row * n_c):
             wanted, n_new = n_new, math.floor(max_per_row * n_c)
-            notes.append(f"class {key!r}: capped at {max_per_row:g} synthetic rows per real row: {n_new} of "
-                         f"{wanted} wanted, target_ratio={target_ratio} not reached")
+            notes.append(
+                f"class {key!r}: capped at {max_per_row:g} synthetic rows per real row: {n_new} of "
+                f"{wanted} wanted, target_ratio={target_ratio} not reached"
+            )
             if n_new == 0:
                 continue
         k_c = min(k, n_c - 1)
         if k_c < k:
             notes.append(f"class {key!r}: only {n_c} rows, k={k} reduced to {k_c}")
         q, r = divmod(n_new, n_c)
-        local_parents = np.sort(np.concatenate([np.repeat(np.arange(n_c), q),
-                                                rng.choice(n_c, size=r, replace=False)]))
+        local_parents = np.sort(np.concatenate([np.repeat(np.arange(n_c), q), rng.choice(n_c, size=r, replace=False)]))
         pick = rng.integers(0, k_c, size=n_new)
         u = rng.random(n_new)
         take_nn = rng.random(n_new) < u
@@ -292,14 +305,23 @@ def smote(numeric: np.ndarray | None, categorical: np.ndarray | None, labels: np
     clash = np.intersect1d(new_ids, ids)
     if len(clash):
         raise ValueError(f"synthetic ids collide with existing ids, e.g. {clash[0]!r}; use another seed")
-    return SyntheticRows(numeric=new, categorical=np.asarray(new_cat, dtype=object), labels=labels[parent],
-                         ids=new_ids, parent_ids=ids[parent], neighbour_ids=ids[neighbour], u=u,
-                         added=added, note="; ".join(notes))
+    return SyntheticRows(
+        numeric=new,
+        categorical=np.asarray(new_cat, dtype=object),
+        labels=labels[parent],
+        ids=new_ids,
+        parent_ids=ids[parent],
+        neighbour_ids=ids[neighbour],
+        u=u,
+        added=added,
+        note="; ".join(notes),
+    )
 
 
 def balanced_summary(labels_before, labels_after) -> dict:
     """Counts per class before and after balancing (keys are ``str(label)``), rows added per class,
     and the smallest-to-largest class ratio before and after."""
+
     def counts(labels) -> dict[str, int]:
         values, n = np.unique(np.asarray(labels), return_counts=True)
         return {_label_key(v): int(c) for v, c in zip(values, n)}

@@ -57,16 +57,24 @@ STATS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("count", "BIGINT", "rows in the span"),
     ("missing", "BIGINT", "rows where the feature is NULL"),
     ("zeros", "BIGINT", "rows where the (numeric) feature is 0"),
-    ("min", "DOUBLE", ""), ("max", "DOUBLE", ""), ("mean", "DOUBLE", ""), ("std", "DOUBLE", "sample std"),
+    ("min", "DOUBLE", ""),
+    ("max", "DOUBLE", ""),
+    ("mean", "DOUBLE", ""),
+    ("std", "DOUBLE", "sample std"),
     ("quantiles", "DOUBLE[]", "values at QUANTILES (exact)"),
     ("hist_edges", "DOUBLE[]", "equal-width histogram: HIST_BINS + 1 edges from min to max"),
     ("hist_counts", "BIGINT[]", "equal-width histogram counts (the last bin includes max)"),
     ("qhist_edges", "DOUBLE[]", "quantile histogram edges (QHIST_BINS + 1, deduplicated)"),
     ("qhist_counts", "BIGINT[]", "counts per quantile bin"),
     ("distinct_count", "BIGINT", "distinct non-null values (numeric: only a discrete day, <= DISCRETE_MAX values)"),
-    ("top_values", "VARCHAR[]", "up to TOP_K most frequent values, most frequent first (numeric: every value "
-     "of a discrete day, as DuckDB casts the DOUBLE to VARCHAR)"),
+    (
+        "top_values",
+        "VARCHAR[]",
+        "up to TOP_K most frequent values, most frequent first (numeric: every value "
+        "of a discrete day, as DuckDB casts the DOUBLE to VARCHAR)",
+    ),
     ("top_counts", "BIGINT[]", "their counts"),
     ("other_count", "BIGINT", "non-null rows outside top_values"),
-    ("computed_at", "TIMESTAMPTZ", ""), ("run_id", "VARCHAR", ""),
+    ("computed_at", "TIMESTAMPTZ", ""),
+    ("run_id", "VARCHAR", ""),
 )

@@ -11,7 +11,16 @@ import pyarrow as pa
 from data_platform.base.keys import ANOMALIES, CLEAN_EVENTS, CTR_EXAMPLES, FEATURE_STATS, RAW_EVENTS
 from data_platform.metadata import PartitionReport, StageClock, markdown_table, report_schema, table_schema_of
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
-from data_platform.resources import Warehouse, existing_tables, load_sql, reports_root, rows, run_sql, transaction, write_rows
+from data_platform.resources import (
+    Warehouse,
+    existing_tables,
+    load_sql,
+    reports_root,
+    rows,
+    run_sql,
+    transaction,
+    write_rows,
+)
 from data_platform.validation.drift import ks_statistic_sql, load_thresholds
 from data_platform.validation.features import BY_TABLE, MONITORED, SKEW, skew_features
 from data_platform.validation.monitor import MIN_ROWS, compare, merge_stats, volume_anomalies, warming_up
@@ -24,15 +33,27 @@ SOURCE_INVENTORY = dg.AssetKey(["monitoring", "source_inventory"])
 _COMMON = dict(group_name="monitoring", kinds={"duckdb", "python"}, owners=["team:data-platform"])
 
 ERRORS_CHECK = daily_check(
-    "no_error_anomalies", ANOMALIES, blocking=False,
-    description="No ERROR anomaly (drift, training/serving skew, schema, volume) on the day.")
+    "no_error_anomalies",
+    ANOMALIES,
+    blocking=False,
+    description="No ERROR anomaly (drift, training/serving skew, schema, volume) on the day.",
+)
 WARNINGS_CHECK = daily_check(
-    "no_warn_anomalies", ANOMALIES, blocking=False,
-    description="No WARN anomaly on the day (fails with severity WARN: someone should look).")
+    "no_warn_anomalies",
+    ANOMALIES,
+    blocking=False,
+    description="No WARN anomaly on the day (fails with severity WARN: someone should look).",
+)
 
 
-@dg.asset(key=FEATURE_STATS, partitions_def=daily_partitions, deps=[RAW_EVENTS, CLEAN_EVENTS, CTR_EXAMPLES],
-          code_version="feature-stats-1", **_COMMON, **WAREHOUSE_STEP)
+@dg.asset(
+    key=FEATURE_STATS,
+    partitions_def=daily_partitions,
+    deps=[RAW_EVENTS, CLEAN_EVENTS, CTR_EXAMPLES],
+    code_version="feature-stats-1",
+    **_COMMON,
+    **WAREHOUSE_STEP,
+)
 def feature_stats(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """Statistics of every monitored feature per day, computed in DuckDB and kept as history in
     monitoring.feature_stats: count, missing, zeros, min/max/mean/std, quantiles, an equal-width and a
@@ -45,30 +66,54 @@ def feature_stats(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with warehouse.connect() as con:
         con.execute(load_sql("validation/serving_view.sql"))
         for monitored in MONITORED:
-            stats = compute_feature_stats(con, monitored.table, monitored.features, monitored.partition_column,
-                                          days["start_day"], days["end_day"])
-            write_feature_stats(con, stats, context.run.run_id,
-                                replace_span=(monitored.table, days["start_day"], days["end_day"]))
+            stats = compute_feature_stats(
+                con, monitored.table, monitored.features, monitored.partition_column, days["start_day"], days["end_day"]
+            )
+            write_feature_stats(
+                con, stats, context.run.run_id, replace_span=(monitored.table, days["start_day"], days["end_day"])
+            )
             written[monitored.table] = stats
             clock.lap(monitored.table)
         schema = table_schema_of(con, "monitoring.feature_stats")
     report = PartitionReport(context)
-    report.describe(lambda day: {FEATURE_STATS: _stats_metadata(
-        {t: [r for r in stats if r["partition_date"] == day["start_day"]] for t, stats in written.items()})})
-    yield from report.results([FEATURE_STATS], run_metadata={FEATURE_STATS: {
-        "run_days": report.run_days, "run_stage_seconds": dg.MetadataValue.json(clock.laps),
-        "dagster/column_schema": schema}})
+    report.describe(
+        lambda day: {
+            FEATURE_STATS: _stats_metadata(
+                {t: [r for r in stats if r["partition_date"] == day["start_day"]] for t, stats in written.items()}
+            )
+        }
+    )
+    yield from report.results(
+        [FEATURE_STATS],
+        run_metadata={
+            FEATURE_STATS: {
+                "run_days": report.run_days,
+                "run_stage_seconds": dg.MetadataValue.json(clock.laps),
+                "dagster/column_schema": schema,
+            }
+        },
+    )
 
 
 def _stats_metadata(written: dict[str, list[dict]]) -> dict:
     """What one day's feature profiles hold: rows, rows profiled per table, missing rates of clean.events."""
-    missing = [{"table": t, "feature": r["feature"], "day": str(r["partition_date"]), "rows": r["count"],
-                "missing": f"{r['missing'] / r['count']:.1%}" if r["count"] else "-"}
-               for t, stats in written.items() for r in stats if t == "clean.events"]
+    missing = [
+        {
+            "table": t,
+            "feature": r["feature"],
+            "day": str(r["partition_date"]),
+            "rows": r["count"],
+            "missing": f"{r['missing'] / r['count']:.1%}" if r["count"] else "-",
+        }
+        for t, stats in written.items()
+        for r in stats
+        if t == "clean.events"
+    ]
     return {
         "dagster/row_count": sum(len(s) for s in written.values()),
-        "rows_profiled": dg.MetadataValue.json({t: sum(r["count"] for r in s if r["feature"] == BY_TABLE[t].features[0].name)
-                                                for t, s in written.items()}),
+        "rows_profiled": dg.MetadataValue.json(
+            {t: sum(r["count"] for r in s if r["feature"] == BY_TABLE[t].features[0].name) for t, s in written.items()}
+        ),
         "clean_events_missing": dg.MetadataValue.md(markdown_table(missing)),
     }
 
@@ -84,10 +129,21 @@ class MonitoringConfig(dg.Config):
 
 
 @dg.asset(
-    key=ANOMALIES, partitions_def=daily_partitions, code_version="anomalies-1",
-    ins={"stats": dg.AssetIn(FEATURE_STATS, dagster_type=dg.Nothing, partition_mapping=dg.TimeWindowPartitionMapping(
-        start_offset=-7, end_offset=0, allow_nonexistent_upstream_partitions=True))},
-    check_specs=[ERRORS_CHECK, WARNINGS_CHECK], **_COMMON, **WAREHOUSE_STEP,
+    key=ANOMALIES,
+    partitions_def=daily_partitions,
+    code_version="anomalies-1",
+    ins={
+        "stats": dg.AssetIn(
+            FEATURE_STATS,
+            dagster_type=dg.Nothing,
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-7, end_offset=0, allow_nonexistent_upstream_partitions=True
+            ),
+        )
+    },
+    check_specs=[ERRORS_CHECK, WARNINGS_CHECK],
+    **_COMMON,
+    **WAREHOUSE_STEP,
 )
 def anomalies(context: dg.AssetExecutionContext, config: MonitoringConfig, warehouse: Warehouse):
     """Per day: drift against the day before and against the schema's reference window (L-infinity,
@@ -96,7 +152,6 @@ def anomalies(context: dg.AssetExecutionContext, config: MonitoringConfig, wareh
     row-count anomalies per event type against the trailing 7 days. WARN and ERROR rows go to
     monitoring.anomalies, every comparison to monitoring.drift, and a self-contained HTML report per day
     to data/reports/ (linked below)."""
-    days = partition_days(context)
     thresholds = load_thresholds(config.thresholds_file or None)
     reports = Path(config.reports_dir) if config.reports_dir else reports_root()
     clock = StageClock()
@@ -110,15 +165,26 @@ def anomalies(context: dg.AssetExecutionContext, config: MonitoringConfig, wareh
             drift_rows, found, current, reference = _judge_day(con, day, first, latest, config, thresholds)
             _save_day(con, day, drift_rows, found, context.run.run_id)
             html = render_report(f"Data report {day}", str(day), current, reference, drift_rows, found)
-            judged[day] = {"drift": drift_rows, "report": write_report(html, reports, f"data-report-{day}"),
-                           "found": rows(con, "validation/anomalies_in_range.sql", window)}
+            judged[day] = {
+                "drift": drift_rows,
+                "report": write_report(html, reports, f"data-report-{day}"),
+                "found": rows(con, "validation/anomalies_in_range.sql", window),
+            }
         schema = table_schema_of(con, "monitoring.anomalies")
     clock.lap("judge_s")
     report.describe(lambda window: {ANOMALIES: _anomalies_metadata(judged[window["start_day"]])})
     report.check(lambda window: _anomaly_checks(judged[window["start_day"]]["found"]))
-    yield from report.results([ANOMALIES], run_metadata={ANOMALIES: {
-        "run_days": report.run_days, "run_stage_seconds": dg.MetadataValue.json(clock.laps),
-        "dagster/column_schema": schema, "thresholds": thresholds.source}})
+    yield from report.results(
+        [ANOMALIES],
+        run_metadata={
+            ANOMALIES: {
+                "run_days": report.run_days,
+                "run_stage_seconds": dg.MetadataValue.json(clock.laps),
+                "dagster/column_schema": schema,
+                "thresholds": thresholds.source,
+            }
+        },
+    )
 
 
 def _anomaly_rows(found: list[dict]) -> list[dict]:
@@ -132,7 +198,9 @@ def _anomalies_metadata(day: dict) -> dict:
         "dagster/row_count": len(found),
         "errors": sum(a["severity"] == "ERROR" for a in found),
         "warnings": sum(a["severity"] == "WARN" for a in found),
-        "summary": dg.MetadataValue.md(summary_markdown(day["drift"], [{"table": a["table_name"], **a} for a in found])),
+        "summary": dg.MetadataValue.md(
+            summary_markdown(day["drift"], [{"table": a["table_name"], **a} for a in found])
+        ),
         "anomalies": dg.MetadataValue.md(markdown_table(_anomaly_rows(found)[:50])),
         "report": dg.MetadataValue.path(str(path)),
         "report_url": dg.MetadataValue.url(path.as_uri()),
@@ -145,15 +213,25 @@ def _anomaly_checks(found: list[dict]) -> list[dg.AssetCheckResult]:
     warnings = [a for a in found if a["severity"] == "WARN"]
     return [
         dg.AssetCheckResult(
-            check_name=ERRORS_CHECK.name, passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
+            check_name=ERRORS_CHECK.name,
+            passed=not errors,
+            severity=dg.AssetCheckSeverity.ERROR,
             metadata={"errors": len(errors), "first": dg.MetadataValue.md(markdown_table(_anomaly_rows(errors)[:10]))},
-            description=None if not errors else f"{len(errors)} ERROR anomalies: " + "; ".join(list(dict.fromkeys(
-                f"{a['table_name']}.{a['feature']} {a['kind']}" for a in errors))[:6])),
+            description=None
+            if not errors
+            else f"{len(errors)} ERROR anomalies: "
+            + "; ".join(list(dict.fromkeys(f"{a['table_name']}.{a['feature']} {a['kind']}" for a in errors))[:6]),
+        ),
         dg.AssetCheckResult(
-            check_name=WARNINGS_CHECK.name, passed=not warnings, severity=dg.AssetCheckSeverity.WARN,
+            check_name=WARNINGS_CHECK.name,
+            passed=not warnings,
+            severity=dg.AssetCheckSeverity.WARN,
             metadata={"warnings": len(warnings)},
-            description=None if not warnings else f"{len(warnings)} WARN anomalies: " + "; ".join(list(dict.fromkeys(
-                f"{a['table_name']}.{a['feature']} {a['kind']}" for a in warnings))[:6])),
+            description=None
+            if not warnings
+            else f"{len(warnings)} WARN anomalies: "
+            + "; ".join(list(dict.fromkeys(f"{a['table_name']}.{a['feature']} {a['kind']}" for a in warnings))[:6]),
+        ),
     ]
 
 
@@ -200,16 +278,29 @@ def _judge_day(con, day: dt.date, first_raw_day, latest_raw_day, config: Monitor
         if config.ks and previous:
             drift_rows += _ks_rows(con, monitored, day, first_raw_day, current, previous, thresholds, config.min_rows)
         if schema is not None and table != SKEW[1] and (latest_raw_day is None or day < latest_raw_day):
-            columns = [(r["column_name"], r["data_type"]) for r in rows(con, "validation/table_columns.sql", {
-                "schema": table.split(".")[0], "table": table.split(".")[1]})]
+            columns = [
+                (r["column_name"], r["data_type"])
+                for r in rows(
+                    con, "validation/table_columns.sql", {"schema": table.split(".")[0], "table": table.split(".")[1]}
+                )
+            ]
             judged = [r for r in current.values() if r["count"] >= config.min_rows]
             found += [{**a, "table": table} for a in check_against_schema(schema, columns, judged)]
     drift_rows += _skew_rows(con, day, thresholds, config.min_rows)
-    found += [{"table": r["table"], "kind": "skew" if r["comparison"] == "training_vs_serving" else "drift",
-               "feature": r["feature"], "severity": r["severity"], "value": r["value"],
-               "detail": f"{r['comparison']}: {r['metric']} {r['value']:.4g} (warn {r['warn']}, error {r['error']})"
-               + _movers_text(r) + (f"; {r['note']}" if r.get("note") else "")}
-              for r in drift_rows if r["severity"] != "OK"]
+    found += [
+        {
+            "table": r["table"],
+            "kind": "skew" if r["comparison"] == "training_vs_serving" else "drift",
+            "feature": r["feature"],
+            "severity": r["severity"],
+            "value": r["value"],
+            "detail": f"{r['comparison']}: {r['metric']} {r['value']:.4g} (warn {r['warn']}, error {r['error']})"
+            + _movers_text(r)
+            + (f"; {r['note']}" if r.get("note") else ""),
+        }
+        for r in drift_rows
+        if r["severity"] != "OK"
+    ]
     if latest_raw_day is None or day < latest_raw_day:  # the newest day is still filling up: not judged
         counts = rows(con, "validation/volume_by_type.sql", {"start_day": day, "end_day": day + one})
         found += [{**a, "table": "raw.events"} for a in volume_anomalies(counts, day)]
@@ -234,23 +325,41 @@ def _merged(stats: list[dict]) -> dict[str, dict]:
 
 def _ks_rows(con, monitored, day, first_raw_day, current, previous, thresholds, min_rows) -> list[dict]:
     out = []
-    relation = load_sql("validation/ks_day_relation.sql", table=monitored.table,
-                        partition_column=monitored.partition_column).strip()
+    relation = load_sql(
+        "validation/ks_day_relation.sql", table=monitored.table, partition_column=monitored.partition_column
+    ).strip()
     for spec in monitored.features:
-        if spec.kind != "numeric" or spec.name not in previous or \
-                day - dt.timedelta(days=1) < first_raw_day + dt.timedelta(days=spec.history_days):
+        if (
+            spec.kind != "numeric"
+            or spec.name not in previous
+            or day - dt.timedelta(days=1) < first_raw_day + dt.timedelta(days=spec.history_days)
+        ):
             continue
         values = [side[spec.name]["count"] - side[spec.name]["missing"] for side in (current, previous)]
         if min(values) < min_rows:
             continue
-        value = ks_statistic_sql(con, spec.sql, relation.replace("$day", "$day_a"),
-                                 relation.replace("$day", "$day_b"),
-                                 {"day_a": day, "day_b": day - dt.timedelta(days=1)})
+        value = ks_statistic_sql(
+            con,
+            spec.sql,
+            relation.replace("$day", "$day_a"),
+            relation.replace("$day", "$day_b"),
+            {"day_a": day, "day_b": day - dt.timedelta(days=1)},
+        )
         warn, error = thresholds.limits(monitored.table, spec.name, "ks", kind="numeric")
-        out.append({"table": monitored.table, "feature": spec.name, "comparison": "day_over_day", "metric": "ks",
-                    "value": value, "warn": warn, "error": error,
-                    "severity": thresholds.severity(monitored.table, spec.name, "ks", value, kind="numeric"),
-                    "top_movers": [], "note": None})
+        out.append(
+            {
+                "table": monitored.table,
+                "feature": spec.name,
+                "comparison": "day_over_day",
+                "metric": "ks",
+                "value": value,
+                "warn": warn,
+                "error": error,
+                "severity": thresholds.severity(monitored.table, spec.name, "ks", value, kind="numeric"),
+                "top_movers": [],
+                "note": None,
+            }
+        )
     return out
 
 
@@ -262,8 +371,15 @@ def _skew_rows(con, day, thresholds, min_rows) -> list[dict]:
     out = []
     for name in skew_features():
         if name in serving and name in training:
-            out += compare(serving[name], training[name], training_table, "training_vs_serving", thresholds,
-                           min_rows, label=f"{training_table} vs serving")
+            out += compare(
+                serving[name],
+                training[name],
+                training_table,
+                "training_vs_serving",
+                thresholds,
+                min_rows,
+                label=f"{training_table} vs serving",
+            )
     return out
 
 
@@ -278,14 +394,36 @@ def _movers_text(row: dict) -> str:
 
 def _save_day(con, day: dt.date, drift_rows: list[dict], found: list[dict], run_id: str) -> None:
     """Replace the day's rows of monitoring.drift and monitoring.anomalies in one transaction."""
-    drift = [{
-        "day": day, "table_name": r["table"], "feature": r["feature"], "comparison": r["comparison"],
-        "metric": r["metric"], "value": r["value"], "warn": r["warn"], "error": r["error"], "severity": r["severity"],
-        "top_movers": json.dumps(r.get("top_movers") or [], default=str), "note": r.get("note"), "run_id": run_id,
-    } for r in drift_rows]
-    found_rows = [{
-        "day": day, "table_name": a["table"], "kind": a["kind"], "feature": a["feature"], "severity": a["severity"],
-        "value": a.get("value"), "detail": a["detail"], "run_id": run_id} for a in found]
+    drift = [
+        {
+            "day": day,
+            "table_name": r["table"],
+            "feature": r["feature"],
+            "comparison": r["comparison"],
+            "metric": r["metric"],
+            "value": r["value"],
+            "warn": r["warn"],
+            "error": r["error"],
+            "severity": r["severity"],
+            "top_movers": json.dumps(r.get("top_movers") or [], default=str),
+            "note": r.get("note"),
+            "run_id": run_id,
+        }
+        for r in drift_rows
+    ]
+    found_rows = [
+        {
+            "day": day,
+            "table_name": a["table"],
+            "kind": a["kind"],
+            "feature": a["feature"],
+            "severity": a["severity"],
+            "value": a.get("value"),
+            "detail": a["detail"],
+            "run_id": run_id,
+        }
+        for a in found
+    ]
     with transaction(con):
         run_sql(con, "validation/delete_day.sql", {"day": day}, table="monitoring.drift")
         run_sql(con, "validation/delete_day.sql", {"day": day}, table="monitoring.anomalies")
@@ -293,13 +431,34 @@ def _save_day(con, day: dt.date, drift_rows: list[dict], found: list[dict], run_
         write_rows(con, "monitoring.anomalies", found_rows, ANOMALY_SCHEMA, replace=False)
 
 
-DRIFT_SCHEMA = pa.schema([("day", pa.date32()), ("table_name", pa.string()), ("feature", pa.string()),
-                          ("comparison", pa.string()), ("metric", pa.string()), ("value", pa.float64()),
-                          ("warn", pa.float64()), ("error", pa.float64()), ("severity", pa.string()),
-                          ("top_movers", pa.string()), ("note", pa.string()), ("run_id", pa.string())])
-ANOMALY_SCHEMA = pa.schema([("day", pa.date32()), ("table_name", pa.string()), ("kind", pa.string()),
-                            ("feature", pa.string()), ("severity", pa.string()), ("value", pa.float64()),
-                            ("detail", pa.string()), ("run_id", pa.string())])
+DRIFT_SCHEMA = pa.schema(
+    [
+        ("day", pa.date32()),
+        ("table_name", pa.string()),
+        ("feature", pa.string()),
+        ("comparison", pa.string()),
+        ("metric", pa.string()),
+        ("value", pa.float64()),
+        ("warn", pa.float64()),
+        ("error", pa.float64()),
+        ("severity", pa.string()),
+        ("top_movers", pa.string()),
+        ("note", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+ANOMALY_SCHEMA = pa.schema(
+    [
+        ("day", pa.date32()),
+        ("table_name", pa.string()),
+        ("kind", pa.string()),
+        ("feature", pa.string()),
+        ("severity", pa.string()),
+        ("value", pa.float64()),
+        ("detail", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
 
 
 # How a source's arrivals are measured: its table and date column (sources without one show "-").
@@ -314,16 +473,30 @@ def source_inventory(warehouse: Warehouse) -> dg.MaterializeResult:
     sources = load_sources()
     with warehouse.connect() as con:
         present = existing_tables(con)
-        measured = {name: run_sql(con, "validation/source_volume.sql", table=table, date_column=column).fetchone()[0]
-                    for name, (table, column) in MEASURED_BY.items() if table in present}
-    table = [{"source": s["name"], "owner": s["owner"], "feeds": s["feeds"], "refresh": s["refresh"],
-              "expected_per_day": s["expected_daily_volume"],
-              "measured_per_day": round(measured[s["name"]]) if measured.get(s["name"]) is not None else "-",
-              "cost_eur_month": s["cost_per_month_eur"], "time_to_collect": s["time_to_collect"],
-              "labeled": "yes" if s["labeled"] else "no"} for s in sources]
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(sources),
-        "dagster/column_schema": report_schema(table, "monitoring.source_inventory"),
-        "inventory": dg.MetadataValue.md(markdown_table(table)),
-        "labeled_sources": sum(bool(s["labeled"]) for s in sources),
-    })
+        measured = {
+            name: run_sql(con, "validation/source_volume.sql", table=table, date_column=column).fetchone()[0]
+            for name, (table, column) in MEASURED_BY.items()
+            if table in present
+        }
+    table = [
+        {
+            "source": s["name"],
+            "owner": s["owner"],
+            "feeds": s["feeds"],
+            "refresh": s["refresh"],
+            "expected_per_day": s["expected_daily_volume"],
+            "measured_per_day": round(measured[s["name"]]) if measured.get(s["name"]) is not None else "-",
+            "cost_eur_month": s["cost_per_month_eur"],
+            "time_to_collect": s["time_to_collect"],
+            "labeled": "yes" if s["labeled"] else "no",
+        }
+        for s in sources
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(sources),
+            "dagster/column_schema": report_schema(table, "monitoring.source_inventory"),
+            "inventory": dg.MetadataValue.md(markdown_table(table)),
+            "labeled_sources": sum(bool(s["labeled"]) for s in sources),
+        }
+    )

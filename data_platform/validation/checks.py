@@ -13,10 +13,10 @@ from collections.abc import Iterable
 
 import dagster as dg
 
+from data_platform.base.tables import TableContract, contract_markdown, validate_partition
 from data_platform.metadata import StageClock, check_evaluations, counts_text, markdown_table
 from data_platform.partitions import daily_partitions, partition_windows
 from data_platform.resources import Warehouse
-from data_platform.base.tables import TableContract, contract_markdown, validate_partition
 
 
 def build_contract_check(contract: TableContract) -> dg.AssetChecksDefinition:
@@ -50,16 +50,18 @@ def _result(contract: TableContract, report, clock: StageClock) -> dg.AssetCheck
     """The check result of one validated partition: failing rows by column and check, a sample, why."""
     return dg.AssetCheckResult(
         passed=report.passed,
-        description=None if report.passed else f"{report.failing_rows:,} failing rows in {contract.table}: "
-        + counts_text(report.failures),
+        description=None
+        if report.passed
+        else f"{report.failing_rows:,} failing rows in {contract.table}: " + counts_text(report.failures),
         metadata={
             "rows_checked": report.rows_checked,
             "failing_rows": report.failing_rows,
             "duplicate_keys": report.duplicate_keys,
             "chunks": report.chunks,
             "failures": dg.MetadataValue.json(report.failures),
-            "failing_sample": dg.MetadataValue.md(markdown_table([
-                {k: str(v) for k, v in row.items()} for row in report.sample])),
+            "failing_sample": dg.MetadataValue.md(
+                markdown_table([{k: str(v) for k, v in row.items()} for row in report.sample])
+            ),
             "contract": dg.MetadataValue.md(contract_markdown(contract)),
             "seconds": dg.MetadataValue.json(clock.laps),
         },

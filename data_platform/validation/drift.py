@@ -297,8 +297,12 @@ def ks_statistic_sql(
     for name, fragment in (("column_sql", column_sql), ("relation_a", relation_a), ("relation_b", relation_b)):
         _check_fragment(name, fragment)
     statistic, n_a, n_b = run_sql(
-        con, "validation/ks_two_sample.sql", params,
-        column=column_sql, relation_a=relation_a, relation_b=relation_b,
+        con,
+        "validation/ks_two_sample.sql",
+        params,
+        column=column_sql,
+        relation_a=relation_a,
+        relation_b=relation_b,
     ).fetchone()
     if not n_a or not n_b:
         raise ValueError(f"KS needs two non-empty samples: relation_a has {n_a} values, relation_b {n_b}")
@@ -364,8 +368,12 @@ def _movers(labels: list[Any], current: np.ndarray, reference: np.ndarray, key: 
     delta = current - reference
     order = sorted((i for i in range(delta.size) if delta[i] != 0), key=lambda i: (-abs(delta[i]), i))
     return [
-        {key: labels[i], "reference_share": float(reference[i]), "current_share": float(current[i]),
-         "delta": float(delta[i])}
+        {
+            key: labels[i],
+            "reference_share": float(reference[i]),
+            "current_share": float(current[i]),
+            "delta": float(delta[i]),
+        }
         for i in order[:TOP_MOVERS]
     ]
 
@@ -385,12 +393,21 @@ def compare_categorical(current: Mapping[str, Any], reference: Mapping[str, Any]
     """
     cur_counts, ref_counts = _category_counts(current), _category_counts(reference)
     result: dict[str, Any] = {
-        "linf": None, "jsd": None, "psi": None,
+        "linf": None,
+        "jsd": None,
+        "psi": None,
         "missing_rate_delta": _missing_rate_delta(current, reference),
-        "top_movers": [], "note": None,
+        "top_movers": [],
+        "note": None,
     }
-    notes = [n for n in (_emptiness(current, "current", sum(cur_counts.values())),
-                         _emptiness(reference, "reference", sum(ref_counts.values()))) if n]
+    notes = [
+        n
+        for n in (
+            _emptiness(current, "current", sum(cur_counts.values())),
+            _emptiness(reference, "reference", sum(ref_counts.values())),
+        )
+        if n
+    ]
     if notes:
         result["note"] = "; ".join(notes)
         return result
@@ -451,16 +468,26 @@ def compare_numeric(current: Mapping[str, Any], reference: Mapping[str, Any]) ->
     metrics are None, or what a constant did; else None).
     """
     result: dict[str, Any] = {
-        "jsd": None, "psi": None, "median_shift": None, "mean_shift": None,
+        "jsd": None,
+        "psi": None,
+        "median_shift": None,
+        "mean_shift": None,
         "missing_rate_delta": _missing_rate_delta(current, reference),
-        "top_movers": [], "note": None,
+        "top_movers": [],
+        "note": None,
     }
 
     def non_null(row: Mapping[str, Any]) -> float:
         return float((row.get("count") or 0) - (row.get("missing") or 0))
 
-    notes = [n for n in (_emptiness(current, "current", non_null(current)),
-                         _emptiness(reference, "reference", non_null(reference))) if n]
+    notes = [
+        n
+        for n in (
+            _emptiness(current, "current", non_null(current)),
+            _emptiness(reference, "reference", non_null(reference)),
+        )
+        if n
+    ]
     if notes:
         result["note"] = "; ".join(notes)
         return result
@@ -468,8 +495,9 @@ def compare_numeric(current: Mapping[str, Any], reference: Mapping[str, Any]) ->
     if unbinned:  # a NaN, or a range max - min beyond the largest double: no histogram to compare
         result["note"] = f"no histogram on the {' and '.join(unbinned)} span (non-finite value or range)"
         return result
-    edges, c, r = align_histograms(current["hist_edges"], current["hist_counts"],
-                                   reference["hist_edges"], reference["hist_counts"])
+    edges, c, r = align_histograms(
+        current["hist_edges"], current["hist_counts"], reference["hist_edges"], reference["hist_counts"]
+    )
     result["jsd"] = jensen_shannon(c, r)
     result["psi"] = psi(c, r)
     result["note"] = constant_note(current, reference)
@@ -526,7 +554,7 @@ class Thresholds:
         return candidates.pop() if candidates else (None, None)
 
     def severity(self, table: str, feature: str, metric: str, value: float, *, kind: str | None = None) -> str:
-        """"OK", "WARN" or "ERROR" for ``value`` of ``metric`` (see the class docstring)."""
+        """ "OK", "WARN" or "ERROR" for ``value`` of ``metric`` (see the class docstring)."""
         warn, error = self.limits(table, feature, metric, kind=kind)
         if value is None:
             raise ValueError(f"no value for {table}.{feature} {metric}")
@@ -546,8 +574,9 @@ def _parse_limits(entry: Any, where: str) -> Limits:
     out = []
     for key in ("warn", "error"):
         value = entry[key]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value) or value < 0):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
+        ):
             raise ValueError(f"{where}.{key}: expected a non-negative number or null, got {value!r}")
         out.append(None if value is None else float(value))
     warn, error = out
@@ -582,13 +611,15 @@ def load_thresholds(path: str | Path | None = None) -> Thresholds:
         defaults[kind] = {}
         for metric, entry in metrics.items():
             if metric not in METRICS[kind]:
-                raise ValueError(f"{path}: defaults.{kind}.{metric}: unknown metric for {kind} features; "
-                                 f"known: {', '.join(METRICS[kind])}")
+                raise ValueError(
+                    f"{path}: defaults.{kind}.{metric}: unknown metric for {kind} features; "
+                    f"known: {', '.join(METRICS[kind])}"
+                )
             defaults[kind][metric] = _parse_limits(entry, f"{path}: defaults.{kind}.{metric}")
     overrides: dict[str, dict[str, Limits]] = {}
     for key, metrics in (doc.get("overrides") or {}).items():
         if not isinstance(key, str) or "." not in key.strip(".") or not isinstance(metrics, Mapping):
-            raise ValueError(f"{path}: overrides.{key}: expected \"table.feature\": {{metric: {{warn, error}}}}")
+            raise ValueError(f'{path}: overrides.{key}: expected "table.feature": {{metric: {{warn, error}}}}')
         overrides[key] = {}
         for metric, entry in metrics.items():
             if metric not in ALL_METRICS:
@@ -609,11 +640,17 @@ def evaluate(table: str, feature: str, kind: str, comparison: Mapping[str, Any],
         if value is None:
             continue
         warn, error = thresholds.limits(table, feature, metric, kind=kind)
-        rows.append({
-            "table": table, "feature": feature, "metric": metric, "value": float(value),
-            "warn": warn, "error": error,
-            "severity": thresholds.severity(table, feature, metric, value, kind=kind),
-        })
+        rows.append(
+            {
+                "table": table,
+                "feature": feature,
+                "metric": metric,
+                "value": float(value),
+                "warn": warn,
+                "error": error,
+                "severity": thresholds.severity(table, feature, metric, value, kind=kind),
+            }
+        )
     return rows
 
 

@@ -31,30 +31,73 @@ class MonitoredTable:
 N, C, T = "numeric", "categorical", "text"
 
 MONITORED: tuple[MonitoredTable, ...] = (
-    MonitoredTable("raw.events", "event_date", (
-        FeatureSpec("event_type", C), FeatureSpec("price", N), FeatureSpec("currency", C),
-        FeatureSpec("position", N), FeatureSpec("predicted_ctr", N), FeatureSpec("model_version", C),
-        FeatureSpec("category", C), FeatureSpec("rating", N), FeatureSpec("text", T),
-        FeatureSpec("country", C), FeatureSpec("device", C), FeatureSpec("app_version", C),
-        FeatureSpec("user_agent", T), FeatureSpec("ip", T),
-    )),
-    MonitoredTable("clean.events", "event_date", (
-        FeatureSpec("event_type", C), FeatureSpec("price_eur", N), FeatureSpec("position", N),
-        FeatureSpec("predicted_ctr", N), FeatureSpec("category", C), FeatureSpec("rating", N),
-        FeatureSpec("text", T), FeatureSpec("country", C), FeatureSpec("device", C),
-        FeatureSpec("app_version", C), FeatureSpec("price_fix", C),
-    )),
-    MonitoredTable("labels.ctr_examples", "event_date", (
-        FeatureSpec("label", N), FeatureSpec("position", N), FeatureSpec("price_eur", N),
-        FeatureSpec("category", C), FeatureSpec("device", C), FeatureSpec("country", C),
-        FeatureSpec("predicted_ctr", N), FeatureSpec("hour_of_day", N),
-        *(FeatureSpec(name, N, history_days=7, bounded=False)
-          for name in ("user_impressions_7d", "user_clicks_7d", "item_impressions_7d", "item_clicks_7d")),
-    )),
-    MonitoredTable("monitoring.serving_impressions", "event_date", (
-        FeatureSpec("position", N), FeatureSpec("price_eur", N), FeatureSpec("category", C),
-        FeatureSpec("device", C), FeatureSpec("country", C), FeatureSpec("predicted_ctr", N),
-    )),
+    MonitoredTable(
+        "raw.events",
+        "event_date",
+        (
+            FeatureSpec("event_type", C),
+            FeatureSpec("price", N),
+            FeatureSpec("currency", C),
+            FeatureSpec("position", N),
+            FeatureSpec("predicted_ctr", N),
+            FeatureSpec("model_version", C),
+            FeatureSpec("category", C),
+            FeatureSpec("rating", N),
+            FeatureSpec("text", T),
+            FeatureSpec("country", C),
+            FeatureSpec("device", C),
+            FeatureSpec("app_version", C),
+            FeatureSpec("user_agent", T),
+            FeatureSpec("ip", T),
+        ),
+    ),
+    MonitoredTable(
+        "clean.events",
+        "event_date",
+        (
+            FeatureSpec("event_type", C),
+            FeatureSpec("price_eur", N),
+            FeatureSpec("position", N),
+            FeatureSpec("predicted_ctr", N),
+            FeatureSpec("category", C),
+            FeatureSpec("rating", N),
+            FeatureSpec("text", T),
+            FeatureSpec("country", C),
+            FeatureSpec("device", C),
+            FeatureSpec("app_version", C),
+            FeatureSpec("price_fix", C),
+        ),
+    ),
+    MonitoredTable(
+        "labels.ctr_examples",
+        "event_date",
+        (
+            FeatureSpec("label", N),
+            FeatureSpec("position", N),
+            FeatureSpec("price_eur", N),
+            FeatureSpec("category", C),
+            FeatureSpec("device", C),
+            FeatureSpec("country", C),
+            FeatureSpec("predicted_ctr", N),
+            FeatureSpec("hour_of_day", N),
+            *(
+                FeatureSpec(name, N, history_days=7, bounded=False)
+                for name in ("user_impressions_7d", "user_clicks_7d", "item_impressions_7d", "item_clicks_7d")
+            ),
+        ),
+    ),
+    MonitoredTable(
+        "monitoring.serving_impressions",
+        "event_date",
+        (
+            FeatureSpec("position", N),
+            FeatureSpec("price_eur", N),
+            FeatureSpec("category", C),
+            FeatureSpec("device", C),
+            FeatureSpec("country", C),
+            FeatureSpec("predicted_ctr", N),
+        ),
+    ),
 )
 BY_TABLE = {m.table: m for m in MONITORED}
 

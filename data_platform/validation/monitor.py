@@ -68,9 +68,14 @@ def merge_stats(rows: Sequence[Mapping]) -> dict | None:
     # and leaves a std of ~1e-17 that every comparison would divide by.
     mean = float(means[0] + (weights * (means - means[0])).sum() / total)
     pooled = ((weights - 1).clip(min=0) * stds**2 + weights * (means - mean) ** 2).sum() / max(total - 1, 1)
-    merged.update(mean=mean, std=float(np.sqrt(pooled)), min=min(float(r["min"]) for r in with_hist),
-                  max=max(float(r["max"]) for r in with_hist), quantiles=histogram_quantiles(edges, counts_),
-                  quantiles_exact=False)
+    merged.update(
+        mean=mean,
+        std=float(np.sqrt(pooled)),
+        min=min(float(r["min"]) for r in with_hist),
+        max=max(float(r["max"]) for r in with_hist),
+        quantiles=histogram_quantiles(edges, counts_),
+        quantiles_exact=False,
+    )
     return merged
 
 
@@ -84,8 +89,15 @@ def _summed_values(rows: Sequence[Mapping]) -> tuple[list[str], list[int]]:
     return [v for v, _ in ordered], [n for _, n in ordered]
 
 
-def compare(current: Mapping, reference: Mapping, table: str, comparison: str, thresholds: Thresholds,
-            min_rows: int = MIN_ROWS, label: str | None = None) -> list[dict]:
+def compare(
+    current: Mapping,
+    reference: Mapping,
+    table: str,
+    comparison: str,
+    thresholds: Thresholds,
+    min_rows: int = MIN_ROWS,
+    label: str | None = None,
+) -> list[dict]:
     """Drift rows of one feature between two spans: one per metric, with severity and top movers.
 
     Spans with fewer than ``min_rows`` non-missing values give a single OK row with a note instead of
@@ -95,8 +107,11 @@ def compare(current: Mapping, reference: Mapping, table: str, comparison: str, t
     """
     kind = current["kind"]
     base = {"table": label or table, "feature": current["feature"], "comparison": comparison}
-    small = [side for side, r in (("current", current), ("reference", reference))
-             if int(r["count"] or 0) - int(r["missing"] or 0) < min_rows]
+    small = [
+        side
+        for side, r in (("current", current), ("reference", reference))
+        if int(r["count"] or 0) - int(r["missing"] or 0) < min_rows
+    ]
     if small:
         return [_not_judged(base, f"{' and '.join(small)} span under {min_rows} values")]
     if kind == "numeric" and current.get("top_values") and reference.get("top_values"):
@@ -105,21 +120,38 @@ def compare(current: Mapping, reference: Mapping, table: str, comparison: str, t
         kind = "categorical"
         result = compare_categorical(current, reference)
         values = len({*current["top_values"], *reference["top_values"]})
-        result["note"] = result["note"] or constant_note(current, reference) or \
-            f"discrete ({values} values): compared on the shares of its values"
+        result["note"] = (
+            result["note"]
+            or constant_note(current, reference)
+            or f"discrete ({values} values): compared on the shares of its values"
+        )
     elif kind == "categorical":
         result = compare_categorical(current, reference)
     else:
         result = compare_numeric(current, reference)
     rows = evaluate(table, current["feature"], kind, result, thresholds)
-    return [{**base, **{k: v for k, v in r.items() if k not in ("table", "feature")},
-             "top_movers": result["top_movers"] if r["metric"] not in ("missing_rate_delta",) else [],
-             "note": result.get("note")} for r in rows]
+    return [
+        {
+            **base,
+            **{k: v for k, v in r.items() if k not in ("table", "feature")},
+            "top_movers": result["top_movers"] if r["metric"] not in ("missing_rate_delta",) else [],
+            "note": result.get("note"),
+        }
+        for r in rows
+    ]
 
 
 def _not_judged(base: dict, note: str) -> dict:
-    return {**base, "metric": "-", "value": None, "warn": None, "error": None, "severity": "OK", "top_movers": [],
-            "note": f"{note}: not judged"}
+    return {
+        **base,
+        "metric": "-",
+        "value": None,
+        "warn": None,
+        "error": None,
+        "severity": "OK",
+        "top_movers": [],
+        "note": f"{note}: not judged",
+    }
 
 
 def warming_up(base: dict, first_day: dt.date, day: dt.date, history_days: int) -> dict | None:
@@ -129,9 +161,14 @@ def warming_up(base: dict, first_day: dt.date, day: dt.date, history_days: int) 
     return None
 
 
-def volume_anomalies(counts: Iterable[Mapping], day: dt.date, min_baseline_days: int = 4,
-                     warn: tuple[float, float] = (0.75, 1.33), error: tuple[float, float] = (0.5, 2.0),
-                     trend_warn: float = 0.25) -> list[dict]:
+def volume_anomalies(
+    counts: Iterable[Mapping],
+    day: dt.date,
+    min_baseline_days: int = 4,
+    warn: tuple[float, float] = (0.75, 1.33),
+    error: tuple[float, float] = (0.5, 2.0),
+    trend_warn: float = 0.25,
+) -> list[dict]:
     """Row-count anomalies of ``day`` per event type (and in total, ``*``) against the 7 days before it.
 
     ``counts``: rows {day, event_type, rows}; a day missing for a type counts 0 when the table has rows
@@ -154,7 +191,8 @@ def volume_anomalies(counts: Iterable[Mapping], day: dt.date, min_baseline_days:
     out = []
     types = sorted({t for d in [*history, day] for t in by_day[d]}) + ["*"]
     for event_type in types:
-        def rows_on(d: dt.date) -> int:
+
+        def rows_on(d: dt.date, event_type: str = event_type) -> int:
             return sum(by_day[d].values()) if event_type == "*" else by_day[d].get(event_type, 0)
 
         baseline = [rows_on(d) for d in history]
@@ -165,15 +203,28 @@ def volume_anomalies(counts: Iterable[Mapping], day: dt.date, min_baseline_days:
         outside = not warn[0] <= to_median <= warn[1]
         if outside and not warn[0] <= to_yesterday <= warn[1]:
             severity = "ERROR" if not error[0] <= to_median <= error[1] else "WARN"
-            out.append({"kind": "volume", "feature": event_type, "severity": severity, "value": round(to_median, 4),
-                        "detail": f"{today:,} rows vs a trailing median of {median:,.0f} (x{to_median:.2f}) "
-                                  f"and {yesterday:,} yesterday"})
+            out.append(
+                {
+                    "kind": "volume",
+                    "feature": event_type,
+                    "severity": severity,
+                    "value": round(to_median, 4),
+                    "detail": f"{today:,} rows vs a trailing median of {median:,.0f} (x{to_median:.2f}) "
+                    f"and {yesterday:,} yesterday",
+                }
+            )
             continue
         early, late = float(np.mean(baseline[:4])), float(np.mean(baseline[-3:]))
         change = late / early - 1 if early else 0.0
         if outside or (len(baseline) >= 7 and abs(change) > trend_warn):
-            out.append({"kind": "volume_trend", "feature": event_type, "severity": "WARN",
-                        "value": round(to_median, 4),
-                        "detail": f"{today:,} rows, x{to_median:.2f} the trailing median, x{to_yesterday:.2f} "
-                                  f"yesterday; the last 3 days average {late:,.0f} vs {early:,.0f} before"})
+            out.append(
+                {
+                    "kind": "volume_trend",
+                    "feature": event_type,
+                    "severity": "WARN",
+                    "value": round(to_median, 4),
+                    "detail": f"{today:,} rows, x{to_median:.2f} the trailing median, x{to_yesterday:.2f} "
+                    f"yesterday; the last 3 days average {late:,.0f} vs {early:,.0f} before",
+                }
+            )
     return out

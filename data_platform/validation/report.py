@@ -62,11 +62,13 @@ CURRENT_COLOR = "#2f6fdf"
 REFERENCE_COLOR = "#9aa5b1"
 
 
-
 def _svg_open(width: float, height: float, aria: str) -> list[str]:
     """The opening of an accessible inline SVG chart: its element and title, as parts to extend."""
-    return [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="{_e(aria)}">', f"<title>{_e(aria)}</title>"]
+    return [
+        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{_e(aria)}">',
+        f"<title>{_e(aria)}</title>",
+    ]
+
 
 def _e(value: Any) -> str:
     """HTML-escaped text of a value (quotes too: the same helper fills attributes)."""
@@ -118,8 +120,9 @@ def _mover_text(mover: Mapping[str, Any]) -> str:
     elif "value" in mover:
         label = str(mover["value"])
     else:
-        label = ", ".join(f"{k}={v}" for k, v in mover.items()
-                          if k not in ("reference_share", "current_share", "delta"))
+        label = ", ".join(
+            f"{k}={v}" for k, v in mover.items() if k not in ("reference_share", "current_share", "delta")
+        )
     parts = [label]
     if "reference_share" in mover or "current_share" in mover:
         parts.append(f"{_pct(mover.get('reference_share'))} → {_pct(mover.get('current_share'))}")
@@ -141,14 +144,17 @@ def _histogram_svg(name: str, kind: str, current: Mapping | None, reference: Map
     """Equal-width histograms as shares, current over reference, each drawn by its own edges on a
     common x axis (a degenerate ``[v, v]`` bin is drawn as a thin bar at v)."""
     series = []
-    for label, row, color, opacity in (("reference", reference, REFERENCE_COLOR, 0.55),
-                                       ("current", current, CURRENT_COLOR, 0.55)):
+    for label, row, color, opacity in (
+        ("reference", reference, REFERENCE_COLOR, 0.55),
+        ("current", current, CURRENT_COLOR, 0.55),
+    ):
         if row and row.get("hist_edges") and row.get("hist_counts") and sum(row["hist_counts"]):
             series.append((label, list(map(float, row["hist_edges"])), _shares(row["hist_counts"]), color, opacity))
     width, height = CHART_WIDTH, HIST_HEIGHT
     left, right, top, bottom = 54, width - 8, 18, height - 22
-    out = _svg_open(width, height, f"{name}: histogram of {'text length' if kind == 'text' else 'values'}, "
-                    "current vs reference")
+    out = _svg_open(
+        width, height, f"{name}: histogram of {'text length' if kind == 'text' else 'values'}, current vs reference"
+    )
     if not series:
         out.append(f'<text x="{left}" y="{height / 2}">no values</text></svg>')
         return "".join(out)
@@ -172,15 +178,19 @@ def _histogram_svg(name: str, kind: str, current: Mapping | None, reference: Map
             if x1 - x0 < 2.0:
                 x0 = min(max(x0 - 1.0, left), right - w)
             y = sy(share)
-            out.append(f'<rect x="{x0:.2f}" y="{y:.2f}" width="{w:.2f}" height="{bottom - y:.2f}" '
-                       f'fill="{color}" fill-opacity="{opacity}"><title>{_e(label)}: '
-                       f'[{_e(_num(edges[i]))}, {_e(_num(edges[i + 1]))}] {_e(_pct(share))}</title></rect>')
+            out.append(
+                f'<rect x="{x0:.2f}" y="{y:.2f}" width="{w:.2f}" height="{bottom - y:.2f}" '
+                f'fill="{color}" fill-opacity="{opacity}"><title>{_e(label)}: '
+                f"[{_e(_num(edges[i]))}, {_e(_num(edges[i + 1]))}] {_e(_pct(share))}</title></rect>"
+            )
     out.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#616e7c"/>')
     out.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#616e7c"/>')
     out.append(f'<text x="{left}" y="{height - 8}">{_e(_num(lo))}</text>')
     out.append(f'<text x="{right}" y="{height - 8}" text-anchor="end">{_e(_num(hi))}</text>')
-    out.append(f'<text x="{(left + right) / 2}" y="{height - 8}" text-anchor="middle">'
-               f'{"length (characters)" if kind == "text" else "value"}</text>')
+    out.append(
+        f'<text x="{(left + right) / 2}" y="{height - 8}" text-anchor="middle">'
+        f"{'length (characters)' if kind == 'text' else 'value'}</text>"
+    )
     out.append(f'<text x="{left - 4}" y="{top + 4}" text-anchor="end">{_e(_pct(ymax))}</text>')
     out.append(f'<text x="{left - 4}" y="{bottom}" text-anchor="end">0</text>')
     out.append(_legend(right, [s[0] for s in reversed(series)]))
@@ -193,8 +203,10 @@ def _legend(right: float, labels: Sequence[str]) -> str:
     parts, x = [], right
     for label in reversed(labels):
         x -= 8 + 6 * len(label) + 14
-        parts.append(f'<rect x="{x:.0f}" y="4" width="10" height="10" fill="{colors[label]}" fill-opacity="0.7"/>'
-                     f'<text x="{x + 14:.0f}" y="13">{_e(label)}</text>')
+        parts.append(
+            f'<rect x="{x:.0f}" y="4" width="10" height="10" fill="{colors[label]}" fill-opacity="0.7"/>'
+            f'<text x="{x + 14:.0f}" y="13">{_e(label)}</text>'
+        )
     return "".join(parts)
 
 
@@ -216,7 +228,8 @@ def _bars_svg(name: str, current: Mapping | None, reference: Mapping | None) -> 
     ref, ref_other = _category_shares(reference)
     labels = sorted(set(cur) | set(ref), key=lambda v: (-max(cur.get(v, 0.0), ref.get(v, 0.0)), v))[:TOP_BARS]
     rows: list[tuple[str, float | None, float | None, bool]] = [
-        (v, cur.get(v, 0.0) if current else None, ref.get(v, 0.0) if reference else None, False) for v in labels]
+        (v, cur.get(v, 0.0) if current else None, ref.get(v, 0.0) if reference else None, False) for v in labels
+    ]
     if cur_other or ref_other:
         rows.append(("(other values)", cur_other if current else None, ref_other if reference else None, True))
     width = CHART_WIDTH
@@ -232,14 +245,18 @@ def _bars_svg(name: str, current: Mapping | None, reference: Mapping | None) -> 
         y = top + i * row_h
         shown = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
         style = ' font-style="italic"' if other else ""
-        out.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end"{style}><title>{_e(label)}</title>'
-                   f"{_e(shown)}</text>")
+        out.append(
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end"{style}><title>{_e(label)}</title>'
+            f"{_e(shown)}</text>"
+        )
         for j, (share, color, series) in enumerate(((c, CURRENT_COLOR, "current"), (r, REFERENCE_COLOR, "reference"))):
             if share is None:
                 continue
             w = share / smax * bar_max
-            out.append(f'<rect x="{label_w}" y="{y + 2 + j * 10}" width="{w:.2f}" height="9" fill="{color}">'
-                       f"<title>{_e(series)}: {_e(_pct(share))}</title></rect>")
+            out.append(
+                f'<rect x="{label_w}" y="{y + 2 + j * 10}" width="{w:.2f}" height="9" fill="{color}">'
+                f"<title>{_e(series)}: {_e(_pct(share))}</title></rect>"
+            )
             out.append(f'<text x="{label_w + w + 3:.2f}" y="{y + 10 + j * 10}" font-size="9">{_e(_pct(share))}</text>')
     out.append(_legend(width - 8, [s for s, row in (("current", current), ("reference", reference)) if row]))
     out.append("</svg>")
@@ -263,8 +280,10 @@ def _summary_table(kind: str, current: Mapping | None, reference: Mapping | None
         ("missing", [missing_pct(r) for _, r in sides]),
     ]
     if kind == "categorical":
-        lines += [("distinct", [_num(r.get("distinct_count")) if r else "–" for _, r in sides]),
-                  ("other values", [_num(r.get("other_count")) if r else "–" for _, r in sides])]
+        lines += [
+            ("distinct", [_num(r.get("distinct_count")) if r else "–" for _, r in sides]),
+            ("other values", [_num(r.get("other_count")) if r else "–" for _, r in sides]),
+        ]
     else:
         unit = " (length)" if kind == "text" else ""
         lines += [
@@ -274,12 +293,19 @@ def _summary_table(kind: str, current: Mapping | None, reference: Mapping | None
             ("zeros" if kind == "numeric" else "empty", [_num(r.get("zeros")) if r else "–" for _, r in sides]),
         ]
         for i, q in enumerate(QUANTILES):
-            lines.append((f"p{round(q * 100)}", [
-                _num(r["quantiles"][i]) if r and r.get("quantiles") and len(r["quantiles"]) > i else "–"
-                for _, r in sides]))
+            lines.append(
+                (
+                    f"p{round(q * 100)}",
+                    [
+                        _num(r["quantiles"][i]) if r and r.get("quantiles") and len(r["quantiles"]) > i else "–"
+                        for _, r in sides
+                    ],
+                )
+            )
     head = "".join(f"<th>{_e(s)}</th>" for s, _ in sides)
-    body = "".join(f"<tr><th>{_e(k)}</th>" + "".join(f'<td class="num">{_e(v)}</td>' for v in vals) + "</tr>"
-                   for k, vals in lines)
+    body = "".join(
+        f"<tr><th>{_e(k)}</th>" + "".join(f'<td class="num">{_e(v)}</td>' for v in vals) + "</tr>" for k, vals in lines
+    )
     return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -290,9 +316,12 @@ def _anomalies_table(anomalies: Sequence[Mapping[str, Any]]) -> str:
         f'<tr><td><span class="badge {_severity_class(a.get("severity"))}">{_e(a.get("severity"))}</span></td>'
         f"<td>{_e(a.get('table'))}</td><td>{_e(a.get('kind'))}</td><td>{_e(a.get('feature'))}</td>"
         f'<td class="detail">{_e(a.get("detail"))}</td></tr>'
-        for a in _by_severity(anomalies))
-    return ("<table><thead><tr><th>severity</th><th>table</th><th>kind</th><th>feature</th><th>detail</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>")
+        for a in _by_severity(anomalies)
+    )
+    return (
+        "<table><thead><tr><th>severity</th><th>table</th><th>kind</th><th>feature</th><th>detail</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _drift_table(drift_rows: Sequence[Mapping[str, Any]], anchors: Mapping[tuple[str, str], str]) -> str:
@@ -311,10 +340,12 @@ def _drift_table(drift_rows: Sequence[Mapping[str, Any]], anchors: Mapping[tuple
             f'<td class="num">{_e(_num(r.get("value")))}</td><td class="num">{_e(_num(r.get("warn")))}</td>'
             f'<td class="num">{_e(_num(r.get("error")))}</td>'
             f'<td><span class="badge {_severity_class(r.get("severity"))}">{_e(r.get("severity"))}</span></td>'
-            f'<td class="movers">{mover_html}</td></tr>')
-    return ("<table><thead><tr><th>table</th><th>feature</th><th>metric</th><th>value</th><th>warn</th>"
-            "<th>error</th><th>severity</th><th>top movers</th></tr></thead><tbody>" + "".join(out)
-            + "</tbody></table>")
+            f'<td class="movers">{mover_html}</td></tr>'
+        )
+    return (
+        "<table><thead><tr><th>table</th><th>feature</th><th>metric</th><th>value</th><th>warn</th>"
+        "<th>error</th><th>severity</th><th>top movers</th></tr></thead><tbody>" + "".join(out) + "</tbody></table>"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -350,12 +381,13 @@ def render_report(
 
     drift_counts, anomaly_counts = _severity_counts(drift_rows), _severity_counts(anomalies)
     totals = {s: drift_counts[s] + anomaly_counts[s] for s in ("ERROR", "WARN")}
-    badges = "".join(
-        f'<span class="badge sev-{s}">{totals[s]} {s}</span>' for s in ("ERROR", "WARN"))
+    badges = "".join(f'<span class="badge sev-{s}">{totals[s]} {s}</span>' for s in ("ERROR", "WARN"))
     if not totals["ERROR"] and not totals["WARN"]:
         badges += '<span class="badge sev-OK">all clear</span>'
-    breakdown = (f"drift: {drift_counts['ERROR']} ERROR, {drift_counts['WARN']} WARN of {len(drift_rows)} metrics; "
-                 f"anomalies: {anomaly_counts['ERROR']} ERROR, {anomaly_counts['WARN']} WARN of {len(anomalies)}")
+    breakdown = (
+        f"drift: {drift_counts['ERROR']} ERROR, {drift_counts['WARN']} WARN of {len(drift_rows)} metrics; "
+        f"anomalies: {anomaly_counts['ERROR']} ERROR, {anomaly_counts['WARN']} WARN of {len(anomalies)}"
+    )
     reference_note = "" if stats_reference is not None else " No reference statistics: current values only."
 
     cards_by_table: dict[str, list[str]] = {}
@@ -368,10 +400,14 @@ def render_report(
         cards_by_table.setdefault(k[0], []).append(
             f'<div class="card" id="{anchors[k]}"><h4>{_e(k[1])} <span class="kind">{_e(kind)}'
             f"{' · ' + _e(day) if day is not None else ''}</span></h4>{chart}"
-            f"{_summary_table(kind, cur, ref if stats_reference is not None else None)}</div>")
-    features_html = "".join(
-        f'<h3>{_e(table)}</h3><div class="cards">{"".join(cards)}</div>' for table, cards in cards_by_table.items()
-    ) or '<p class="empty">No feature statistics.</p>'
+            f"{_summary_table(kind, cur, ref if stats_reference is not None else None)}</div>"
+        )
+    features_html = (
+        "".join(
+            f'<h3>{_e(table)}</h3><div class="cards">{"".join(cards)}</div>' for table, cards in cards_by_table.items()
+        )
+        or '<p class="empty">No feature statistics.</p>'
+    )
 
     return (
         "<!DOCTYPE html>\n"
@@ -416,18 +452,31 @@ def summary_markdown(drift_rows: list[dict], anomalies: list[dict], limit: int =
     drift_counts, anomaly_counts = _severity_counts(drift_rows), _severity_counts(anomalies)
     errors = drift_counts["ERROR"] + anomaly_counts["ERROR"]
     warnings = drift_counts["WARN"] + anomaly_counts["WARN"]
-    head = (f"**{errors} ERROR, {warnings} WARN** (drift: {drift_counts['ERROR']} ERROR, {drift_counts['WARN']} "
-            f"WARN of {len(drift_rows)} metrics; anomalies: {anomaly_counts['ERROR']} ERROR, "
-            f"{anomaly_counts['WARN']} WARN of {len(anomalies)})")
+    head = (
+        f"**{errors} ERROR, {warnings} WARN** (drift: {drift_counts['ERROR']} ERROR, {drift_counts['WARN']} "
+        f"WARN of {len(drift_rows)} metrics; anomalies: {anomaly_counts['ERROR']} ERROR, "
+        f"{anomaly_counts['WARN']} WARN of {len(anomalies)})"
+    )
     findings = [
-        {"severity": a.get("severity"), "what": f"{a.get('kind')} anomaly", "table": a.get("table"),
-         "feature": a.get("feature") or "", "value": a.get("detail")}
-        for a in anomalies if a.get("severity") in ("ERROR", "WARN")
+        {
+            "severity": a.get("severity"),
+            "what": f"{a.get('kind')} anomaly",
+            "table": a.get("table"),
+            "feature": a.get("feature") or "",
+            "value": a.get("detail"),
+        }
+        for a in anomalies
+        if a.get("severity") in ("ERROR", "WARN")
     ] + [
-        {"severity": r.get("severity"), "what": f"drift {r.get('metric')}", "table": r.get("table"),
-         "feature": r.get("feature"), "value": f"{_num(r.get('value'))} (warn {_num(r.get('warn'))}, "
-                                               f"error {_num(r.get('error'))})"}
-        for r in drift_rows if r.get("severity") in ("ERROR", "WARN")
+        {
+            "severity": r.get("severity"),
+            "what": f"drift {r.get('metric')}",
+            "table": r.get("table"),
+            "feature": r.get("feature"),
+            "value": f"{_num(r.get('value'))} (warn {_num(r.get('warn'))}, error {_num(r.get('error'))})",
+        }
+        for r in drift_rows
+        if r.get("severity") in ("ERROR", "WARN")
     ]
     if not findings:
         return head + "\n\nAll clear."

@@ -28,8 +28,14 @@ PRESENCE_TOLERANCE = 0.05  # a drop of the non-missing share of more than this b
 RANGE_SLACK = 0.5  # numeric ranges widen by half their width on each side before a value is out of range
 
 
-def infer_schema(table: str, columns: Sequence[tuple[str, str]], stats: Sequence[Mapping],
-                 start_day: dt.date, end_day: dt.date, unbounded: frozenset[str] = frozenset()) -> dict:
+def infer_schema(
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    stats: Sequence[Mapping],
+    start_day: dt.date,
+    end_day: dt.date,
+    unbounded: frozenset[str] = frozenset(),
+) -> dict:
     """The schema of ``table`` from its columns and its statistics rows over [start_day, end_day).
     Features in ``unbounded`` (counts that grow with traffic) get no range."""
     features: dict[str, dict] = {}
@@ -49,8 +55,12 @@ def infer_schema(table: str, columns: Sequence[tuple[str, str]], stats: Sequence
             if closed and len(values) <= MAX_DOMAIN:
                 entry["domain"] = values
         features[name] = entry
-    body = {"table": table, "inferred_from": [start_day.isoformat(), end_day.isoformat()],
-            "columns": {name: typ for name, typ in columns}, "features": features}
+    body = {
+        "table": table,
+        "inferred_from": [start_day.isoformat(), end_day.isoformat()],
+        "columns": {name: typ for name, typ in columns},
+        "features": features,
+    }
     return {"version": _digest(body), **body}
 
 
@@ -67,10 +77,12 @@ def write_schema(schema: Mapping, schema_dir: Path = SCHEMA_DIR) -> Path:
     """Write the schema as commented YAML; returns the path."""
     path = schema_path(schema["table"], schema_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = (f"# Inferred schema of {schema['table']} from {schema['inferred_from'][0]} to "
-              f"{schema['inferred_from'][1]} (end exclusive) by `data-platform infer-schema`.\n"
-              "# Review it like code: widen a range or add a domain value here when a change is intended.\n"
-              "# version: a hash of the content when inferred (kept as is when you edit the file by hand).\n")
+    header = (
+        f"# Inferred schema of {schema['table']} from {schema['inferred_from'][0]} to "
+        f"{schema['inferred_from'][1]} (end exclusive) by `data-platform infer-schema`.\n"
+        "# Review it like code: widen a range or add a domain value here when a change is intended.\n"
+        "# version: a hash of the content when inferred (kept as is when you edit the file by hand).\n"
+    )
     path.write_text(header + yaml.safe_dump(dict(schema), sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -112,9 +124,15 @@ def _feature_anomalies(row: Mapping, spec: Mapping) -> list[dict]:
     floor = spec["min_presence"] - PRESENCE_TOLERANCE
     if presence < floor:
         severity = "ERROR" if presence < spec["min_presence"] - 4 * PRESENCE_TOLERANCE else "WARN"
-        out.append(_anomaly("presence_drop", name, severity,
-                            f"{presence:.1%} of rows have {name}, the schema expects at least {spec['min_presence']:.1%}",
-                            round(presence, 4)))
+        out.append(
+            _anomaly(
+                "presence_drop",
+                name,
+                severity,
+                f"{presence:.1%} of rows have {name}, the schema expects at least {spec['min_presence']:.1%}",
+                round(presence, 4),
+            )
+        )
     if "domain" in spec and row.get("top_values"):
         allowed = set(spec["domain"])
         non_null = max(row["count"] - row["missing"], 1)
@@ -123,18 +141,25 @@ def _feature_anomalies(row: Mapping, spec: Mapping) -> list[dict]:
         if new:
             severity = "ERROR" if share >= 0.05 else "WARN"
             listed = ", ".join(f"{v!r} ({n / non_null:.1%})" for v, n in new[:5])
-            out.append(_anomaly("unexpected_values", name, severity, f"values outside the domain: {listed}",
-                                round(share, 4)))
+            out.append(
+                _anomaly("unexpected_values", name, severity, f"values outside the domain: {listed}", round(share, 4))
+            )
     if "range" in spec and row.get("min") is not None:
         lo, hi = spec["range"]
         slack = (hi - lo) * RANGE_SLACK
         outside = _share_outside(row, lo - slack, hi + slack)
         if row["min"] < lo - slack or row["max"] > hi + slack:
             severity = "ERROR" if outside >= 0.01 else "WARN"
-            out.append(_anomaly("out_of_range", name, severity,
-                                f"[{row['min']:g}, {row['max']:g}] leaves the schema range [{lo:g}, {hi:g}] "
-                                f"(+/- {RANGE_SLACK:.0%} slack); about {outside:.1%} of values outside",
-                                round(outside, 4)))
+            out.append(
+                _anomaly(
+                    "out_of_range",
+                    name,
+                    severity,
+                    f"[{row['min']:g}, {row['max']:g}] leaves the schema range [{lo:g}, {hi:g}] "
+                    f"(+/- {RANGE_SLACK:.0%} slack); about {outside:.1%} of values outside",
+                    round(outside, 4),
+                )
+            )
     return out
 
 

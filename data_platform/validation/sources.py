@@ -9,10 +9,24 @@ import dagster as dg
 import yaml
 
 SOURCES_FILE = Path(__file__).parent / "sources.yaml"
-CADENCES = {"hourly": dt.timedelta(hours=1), "daily": dt.timedelta(days=1), "weekly": dt.timedelta(weeks=1),
-            "monthly": dt.timedelta(days=31)}
-FIELDS = ("name", "description", "owner", "landing", "feeds", "refresh", "expected_daily_volume",
-          "cost_per_month_eur", "time_to_collect", "labeled")
+CADENCES = {
+    "hourly": dt.timedelta(hours=1),
+    "daily": dt.timedelta(days=1),
+    "weekly": dt.timedelta(weeks=1),
+    "monthly": dt.timedelta(days=31),
+}
+FIELDS = (
+    "name",
+    "description",
+    "owner",
+    "landing",
+    "feeds",
+    "refresh",
+    "expected_daily_volume",
+    "cost_per_month_eur",
+    "time_to_collect",
+    "labeled",
+)
 
 
 def load_sources(path: Path = SOURCES_FILE) -> list[dict]:
@@ -36,5 +50,6 @@ def freshness_policies(sources: list[dict] | None = None) -> dict[dg.AssetKey, d
     for source in sources if sources is not None else load_sources():
         cadence = CADENCES[source["refresh"]]
         out[dg.AssetKey(source["feeds"].split("/"))] = dg.FreshnessPolicy.time_window(
-            fail_window=2 * cadence, warn_window=cadence)
+            fail_window=2 * cadence, warn_window=cadence
+        )
     return out

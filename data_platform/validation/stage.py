@@ -13,11 +13,13 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
         return []
     lines = []
     stats_rows, stats_days = con.execute(
-        "SELECT count(*), count(DISTINCT partition_date) FROM monitoring.feature_stats").fetchone()
+        "SELECT count(*), count(DISTINCT partition_date) FROM monitoring.feature_stats"
+    ).fetchone()
     lines.append(f"monitoring.feature_stats {stats_rows:>5,} feature profiles over {stats_days} days")
     by_day = con.execute("""
         SELECT day, count(*) FILTER (WHERE severity = 'ERROR'), count(*) FILTER (WHERE severity = 'WARN'),
-               string_agg(DISTINCT kind || ' ' || table_name || '.' || feature, ', ' ORDER BY kind || ' ' || table_name || '.' || feature)
+               string_agg(DISTINCT kind || ' ' || table_name || '.' || feature, ', '
+                          ORDER BY kind || ' ' || table_name || '.' || feature)
                    FILTER (WHERE severity = 'ERROR')
         FROM monitoring.anomalies GROUP BY day ORDER BY day""").fetchall()
     for day, errors, warnings, what in by_day:

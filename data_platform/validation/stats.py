@@ -193,8 +193,9 @@ def compute_feature_stats(
     all_days = sorted({d for d, _ in moments} | {d for d, _ in counts})
     for kinds, found in ((numeric, moments), (categorical, counts)):
         if kinds and any((d, kinds[0]) not in found for d in all_days):
-            raise RuntimeError(f"{table} changed between the two scans of [{start_day}, {end_day}): "
-                               "profile it inside a transaction")
+            raise RuntimeError(
+                f"{table} changed between the two scans of [{start_day}, {end_day}): profile it inside a transaction"
+            )
     out = []
     for day in all_days:
         for k, feature in enumerate(features):
@@ -209,8 +210,13 @@ def compute_feature_stats(
 
 
 def _scan(
-    con: duckdb.DuckDBPyConnection, table: str, partition: str, features: tuple[FeatureSpec, ...],
-    days: dict, numeric: list[int], categorical: list[int],
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    partition: str,
+    features: tuple[FeatureSpec, ...],
+    days: dict,
+    numeric: list[int],
+    categorical: list[int],
 ) -> tuple[dict, dict, dict]:
     """Run the scans; return the moments and the histogram edges by (day, numeric feature index) and
     the counted buckets by (day, feature index)."""
@@ -218,8 +224,14 @@ def _scan(
     if numeric:
         pairs = ", ".join(f"struct_pack(f := {k}, x := {_numeric_sql(features[k])})" for k in numeric)
         scale = {"wide": 2.0**480, "down": 2.0**-600, "up": 2.0**600}
-        for r in fetch_rows(con, "validation/feature_stats_moments.sql", {**days, "probs": list(PROBS), **scale},
-                            table=table, partition=partition, pairs=f"[{pairs}]"):
+        for r in fetch_rows(
+            con,
+            "validation/feature_stats_moments.sql",
+            {**days, "probs": list(PROBS), **scale},
+            table=table,
+            partition=partition,
+            pairs=f"[{pairs}]",
+        ):
             moments[(r["day"], r["f"])] = r
 
     edges = _histogram_edges(moments, {k for k in numeric if features[k].kind == "numeric"})
@@ -227,8 +239,9 @@ def _scan(
     counts: dict[tuple[dt.date, int], list[dict]] = {}
     if categorical or binned:
         params, fragments = _counts_query(features, days, edges, binned, categorical)
-        for r in fetch_rows(con, "validation/feature_stats_counts.sql", params,
-                            table=table, partition=partition, **fragments):
+        for r in fetch_rows(
+            con, "validation/feature_stats_counts.sql", params, table=table, partition=partition, **fragments
+        ):
             counts.setdefault((r["day"], r["f"]), []).append(r)
     return moments, edges, counts
 
@@ -240,13 +253,18 @@ def _search_sql(x: str, edge: str, lo: int, hi: int) -> str:
     if lo == hi:
         return str(lo)
     mid = (lo + hi + 1) // 2
-    return (f"CASE WHEN {x} >= {edge}{mid} THEN {_search_sql(x, edge, mid, hi)} "
-            f"ELSE {_search_sql(x, edge, lo, mid - 1)} END")
+    return (
+        f"CASE WHEN {x} >= {edge}{mid} THEN {_search_sql(x, edge, mid, hi)} "
+        f"ELSE {_search_sql(x, edge, lo, mid - 1)} END"
+    )
 
 
 def _counts_query(
-    features: tuple[FeatureSpec, ...], days: dict, edges: Mapping[tuple[dt.date, int], dict],
-    binned: list[int], categorical: list[int],
+    features: tuple[FeatureSpec, ...],
+    days: dict,
+    edges: Mapping[tuple[dt.date, int], dict],
+    binned: list[int],
+    categorical: list[int],
 ) -> tuple[dict, dict]:
     """The parameters and fragments of ``sql/validation/feature_stats_counts.sql``: the edges of the
     features in ``binned`` as parallel lists by day, and the per-feature SQL (see the file)."""
@@ -262,29 +280,30 @@ def _counts_query(
         params[f"w_{k}"] = [e and e["w"] for e in per_day]
         # padded with +inf to a fixed number of columns: no finite value reaches a padding edge (a day
         # with a non-finite value has no histograms at all)
-        params[f"inner_{k}"] = [e and e["inner"] + [math.inf] * (QHIST_BINS - 1 - len(e["inner"]))
-                                for e in per_day]
+        params[f"inner_{k}"] = [e and e["inner"] + [math.inf] * (QHIST_BINS - 1 - len(e["inner"])) for e in per_day]
         params[f"disc_{k}"] = [bool(e and e["discrete"]) for e in per_day]
-        edge_lists.append(f"unnest(CAST($lo_{k} AS DOUBLE[])) AS lo_{k}, "
-                          f"unnest(CAST($w_{k} AS DOUBLE[])) AS w_{k}, "
-                          f"unnest(CAST($inner_{k} AS DOUBLE[][])) AS inner_{k}, "
-                          f"unnest(CAST($disc_{k} AS BOOLEAN[])) AS disc_{k}")
-        edge_columns.append(f"lo_{k}, w_{k}, disc_{k}, "
-                            + ", ".join(f"inner_{k}[{j}] AS q_{k}_{j}" for j in inner_slots))
+        edge_lists.append(
+            f"unnest(CAST($lo_{k} AS DOUBLE[])) AS lo_{k}, "
+            f"unnest(CAST($w_{k} AS DOUBLE[])) AS w_{k}, "
+            f"unnest(CAST($inner_{k} AS DOUBLE[][])) AS inner_{k}, "
+            f"unnest(CAST($disc_{k} AS BOOLEAN[])) AS disc_{k}"
+        )
+        edge_columns.append(
+            f"lo_{k}, w_{k}, disc_{k}, " + ", ".join(f"inner_{k}[{j}] AS q_{k}_{j}" for j in inner_slots)
+        )
         values.append(f"{_numeric_sql(features[k])} AS x_{k}")
         estimates.append(f"least(floor((x_{k} - lo_{k}) / w_{k}), $bins - 1) AS i_{k}")
         codes.append(
             f"CAST(i_{k} - CAST(x_{k} < lo_{k} + i_{k} * w_{k} AS INTEGER) "
             f"+ CAST(i_{k} < $bins - 1 AND x_{k} >= lo_{k} + (i_{k} + 1) * w_{k} AS INTEGER) AS INTEGER) "
-            f"AS bin_{k}, "
-            + _search_sql(f"x_{k}", f"q_{k}_", 0, QHIST_BINS - 1) + f" AS qbin_{k}, "
-            f"CASE WHEN disc_{k} THEN CAST(x_{k} AS VARCHAR) END AS v_{k}")
+            f"AS bin_{k}, " + _search_sql(f"x_{k}", f"q_{k}_", 0, QHIST_BINS - 1) + f" AS qbin_{k}, "
+            f"CASE WHEN disc_{k} THEN CAST(x_{k} AS VARCHAR) END AS v_{k}"
+        )
         pairs.append(f"struct_pack(f := {k}, bin := bin_{k}, qbin := qbin_{k}, v := v_{k})")
     for k in categorical:
         values.append(f"CAST(({_check_expression(features[k])}) AS VARCHAR) AS c_{k}")
         codes.append(f"c_{k}")
-        pairs.append(f"struct_pack(f := {k}, bin := CAST(NULL AS INTEGER), qbin := CAST(NULL AS INTEGER), "
-                     f"v := c_{k})")
+        pairs.append(f"struct_pack(f := {k}, bin := CAST(NULL AS INTEGER), qbin := CAST(NULL AS INTEGER), v := c_{k})")
     fragments = {
         "edge_lists": "".join(", " + e for e in edge_lists),
         "edge_columns": "".join(", " + e for e in edge_columns),
@@ -296,8 +315,9 @@ def _counts_query(
     return params, fragments
 
 
-def _histogram_edges(moments: Mapping[tuple[dt.date, int], dict],
-                     may_be_discrete: set[int]) -> dict[tuple[dt.date, int], dict]:
+def _histogram_edges(
+    moments: Mapping[tuple[dt.date, int], dict], may_be_discrete: set[int]
+) -> dict[tuple[dt.date, int], dict]:
     """Per (day, numeric feature) with a finite min < max: both histograms' edges and what the
     counting SQL needs (lo, w, the quantile histogram's inner edges, and ``discrete``: whether to count
     its values, for a feature in ``may_be_discrete`` whose estimated distinct count is at most twice
@@ -310,8 +330,14 @@ def _histogram_edges(moments: Mapping[tuple[dt.date, int], dict],
             continue
         eq = equal_width_edges(lo, hi)
         qe = quantile_edges(lo, hi, [lo] + [m["probs"][index[p]] for p in DECILES[1:-1]] + [hi])
-        out[key] = {"lo": lo, "w": (hi - lo) / HIST_BINS, "hist_edges": eq, "qhist_edges": qe, "inner": qe[1:-1],
-                    "discrete": key[1] in may_be_discrete and m["approx_distinct"] <= 2 * DISCRETE_MAX}
+        out[key] = {
+            "lo": lo,
+            "w": (hi - lo) / HIST_BINS,
+            "hist_edges": eq,
+            "qhist_edges": qe,
+            "inner": qe[1:-1],
+            "discrete": key[1] in may_be_discrete and m["approx_distinct"] <= 2 * DISCRETE_MAX,
+        }
     return out
 
 
@@ -321,9 +347,14 @@ def _fill_numeric(row: dict, m: dict, edges: dict | None, counted: list[dict]) -
     lo, hi = m["min_value"], m["max_value"]
     constant = lo is not None and lo == hi
     row.update(
-        count=int(m["rows_in_day"]), missing=int(m["rows_in_day"]) - non_null, zeros=int(m["zeros"]),
+        count=int(m["rows_in_day"]),
+        missing=int(m["rows_in_day"]) - non_null,
+        zeros=int(m["zeros"]),
         # a constant's mean is the constant itself (a float sum of n copies of 0.1 divided by n is not)
-        min=lo, max=hi, mean=lo if constant else m["mean"], std=m["std"],
+        min=lo,
+        max=hi,
+        mean=lo if constant else m["mean"],
+        std=m["std"],
         quantiles=None if m["probs"] is None else [m["probs"][index[q]] for q in QUANTILES],
     )
     if edges is not None:
@@ -333,8 +364,9 @@ def _fill_numeric(row: dict, m: dict, edges: dict | None, counted: list[dict]) -
             if r["bin"] is not None:
                 hist[r["bin"]] += int(r["n"])
                 qhist[r["qbin"]] += int(r["n"])
-        row.update(hist_edges=edges["hist_edges"], hist_counts=hist,
-                   qhist_edges=edges["qhist_edges"], qhist_counts=qhist)
+        row.update(
+            hist_edges=edges["hist_edges"], hist_counts=hist, qhist_edges=edges["qhist_edges"], qhist_counts=qhist
+        )
         values = [r for r in counted if r["v"] is not None]  # ranked in SQL: count descending, then value
         if values and len(values) <= DISCRETE_MAX:
             _fill_values(row, [r["v"] for r in values], [int(r["n"]) for r in values])
@@ -355,8 +387,11 @@ def _fill_categorical(row: dict, counted: list[dict]) -> None:
     total = int(counted[0]["rows_in_day"])
     top_counts = [int(r["n"]) for r in top]
     row.update(
-        count=total, missing=missing, distinct_count=int(counted[0]["distinct_count"]),
-        top_values=[r["v"] for r in top], top_counts=top_counts,
+        count=total,
+        missing=missing,
+        distinct_count=int(counted[0]["distinct_count"]),
+        top_values=[r["v"] for r in top],
+        top_counts=top_counts,
         other_count=total - missing - sum(top_counts),
     )
 
@@ -408,14 +443,17 @@ def write_feature_stats(
         days_by_table.setdefault(r["table_name"], set()).add(_as_date(r["partition_date"]))
     params: dict[str, Any] = {c: [r[c] for r in batch] for c in COMPUTED_COLUMNS}
     params["partition_date"] = [_as_date(d) for d in params["partition_date"]]
-    params.update(computed_at=dt.datetime.now(dt.timezone.utc), run_id=run_id)
+    params.update(computed_at=dt.datetime.now(dt.UTC), run_id=run_id)
 
     create_tables(con)
     with transaction(con):
         if replace_span is not None:
             table, start, end = replace_span
-            run_sql(con, "validation/feature_stats_delete_range.sql", {
-                "table_name": check_table_name(table), "start_day": _as_date(start), "end_day": _as_date(end)})
+            run_sql(
+                con,
+                "validation/feature_stats_delete_range.sql",
+                {"table_name": check_table_name(table), "start_day": _as_date(start), "end_day": _as_date(end)},
+            )
         for table, days in sorted(days_by_table.items()):
             run_sql(con, "validation/feature_stats_delete.sql", {"table_name": table, "days": sorted(days)})
         if batch:
@@ -430,8 +468,11 @@ def load_stats(
     name; list columns come back as Python lists. No table yet: no rows (nothing is created)."""
     if not fetch_rows(con, "validation/feature_stats_table_exists.sql")[0]["present"]:
         return []
-    return fetch_rows(con, "validation/feature_stats_load.sql", {
-        "table_name": check_table_name(table), "start_day": _as_date(start_day), "end_day": _as_date(end_day)})
+    return fetch_rows(
+        con,
+        "validation/feature_stats_load.sql",
+        {"table_name": check_table_name(table), "start_day": _as_date(start_day), "end_day": _as_date(end_day)},
+    )
 
 
 __all__ = [
