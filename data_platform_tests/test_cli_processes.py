@@ -86,7 +86,11 @@ def test_summary_reports_the_warehouse_and_says_when_there_is_none(demo, tmp_pat
     )
     assert _stage_rows(output, "raw.events") == events
     assert re.search(rf"labels\.ctr_examples\s+{ctr:,} impressions, {clicked:,} clicked", output), output
-    assert re.search(r"checks \(latest evaluation in the recent runs\): \d+ passed, \d+ failed", output), output
+    checks = re.search(r"checks \(latest evaluation per day in the recent runs\): (\d+) passed, (\d+) did not", output)
+    assert checks, output
+    # every check that did not pass is listed on its own line, with its state and reason
+    listed = re.findall(r"^  (?:FAILED|WARN) \S+ \S+.*: .+$", output, flags=re.MULTILINE)
+    assert int(checks.group(1)) > 0 and len(listed) == int(checks.group(2)), output
     empty = run_cli([CLI, "summary"], _env(tmp_path / "empty"), returncode=1)
     assert "no warehouse at" in empty.stderr
 
