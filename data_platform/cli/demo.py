@@ -76,7 +76,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # the demo's world ends on its last simulated day: its partitions end there, so the UI shows the days
     # that have data, not every day up to today (clicks just after its last midnight wait, as they would)
     last_day = args.start + dt.timedelta(days=args.days + args.signal_days - 1)
-    os.environ.setdefault("DATA_PLATFORM_END_DATE", last_day.isoformat())
+    if not os.environ.get("DATA_PLATFORM_END_DATE"):  # unset or empty: the demo's own last day
+        os.environ["DATA_PLATFORM_END_DATE"] = last_day.isoformat()
     if os.environ["DATA_PLATFORM_END_DATE"] < last_day.isoformat():
         print(
             f"DATA_PLATFORM_END_DATE={os.environ['DATA_PLATFORM_END_DATE']} ends before the demo's last day "
