@@ -97,6 +97,14 @@ def run_cli(cmd: list[str], env: dict, timeout: int = 300, returncode: int = 0) 
     return done
 
 
+def job_backfill(env: dict, job: str, first: str, last: str, tags: dict | None = None) -> subprocess.CompletedProcess:
+    """``dagster job backfill`` of ``job`` over the days ``first``..``last`` from the workspace, as the docs show
+    it (one run per day, queued for the daemon); ``tags`` go on every run."""
+    tag_args = ["--tags", json.dumps(tags)] if tags else []
+    cmd = [str(BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml", "-j", job, "--from", first, "--to", last]
+    return run_cli([*cmd, *tag_args, "--noprompt"], env)
+
+
 def runs_of(home: str) -> list[dg.DagsterRun]:
     """Every run of the instance at ``home``."""
     with dg.DagsterInstance.from_config(home) as instance:

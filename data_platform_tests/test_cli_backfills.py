@@ -27,6 +27,7 @@ from data_platform_tests.processes import (
     BIN,
     free_port,
     graphql,
+    job_backfill,
     run_cli,
     runs_of,
     step_intervals,
@@ -76,23 +77,7 @@ def test_dg_launch_range_and_daemon_backfill_give_the_same_rows(tmp_path, landin
     launched = Warehouse(database=launch_env["DATA_PLATFORM_WAREHOUSE"])
 
     backfill_env = _env(tmp_path, landing_root, "backfill")
-    run_cli(
-        [
-            str(BIN / "dagster"),
-            "job",
-            "backfill",
-            "-w",
-            "workspace.yaml",
-            "-j",
-            "ingest_raw_events",
-            "--from",
-            FIRST,
-            "--to",
-            LAST,
-            "--noprompt",
-        ],
-        backfill_env,
-    )
+    job_backfill(backfill_env, "ingest_raw_events", FIRST, LAST)
     daemon = subprocess.Popen(
         [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
         cwd=PROJECT_ROOT,

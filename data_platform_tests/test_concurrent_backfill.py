@@ -45,6 +45,7 @@ from data_platform_tests.processes import (
     BIN,
     daemon,
     deliver_bundled,
+    job_backfill,
     platform_env,
     run_cli,
     runs_of,
@@ -120,25 +121,7 @@ def test_backfill_of_30_days_while_the_sensor_ingests_new_files(tmp_path):
     run_cli([*cli, "sensor", "cursor", "landing_sensor", "--set", cursor.dump(), "-w", "workspace.yaml"], env)
     run_cli([*cli, "sensor", "start", "landing_sensor", "-w", "workspace.yaml"], env)
     # history yields to fresh data: the sensor's runs (priority 0) are dequeued before the backfill's (-1)
-    run_cli(
-        [
-            *cli,
-            "job",
-            "backfill",
-            "-w",
-            "workspace.yaml",
-            "-j",
-            "ingest_raw_events",
-            "--from",
-            FIRST,
-            "--to",
-            LAST,
-            "--tags",
-            json.dumps({"dagster/priority": "-1"}),
-            "--noprompt",
-        ],
-        env,
-    )
+    job_backfill(env, "ingest_raw_events", FIRST, LAST, tags={"dagster/priority": "-1"})
     setup_s = time.monotonic() - started
 
     def is_backfill(run: dg.DagsterRun) -> bool:

@@ -36,6 +36,7 @@ from data_platform_tests.processes import (
     PostgresServer,
     daemon,
     deliver_bundled,
+    job_backfill,
     platform_env,
     postgres_bin,
     requires_peer,
@@ -148,23 +149,7 @@ def test_sensor_and_backfill_on_postgres_storage(tmp_path, postgres, monkeypatch
                 generated / "events", landing / "events", [d for d in deliveries if d not in SENSOR_DELIVERY_DAYS]
             )
         )
-        run_cli(
-            [
-                str(BIN / "dagster"),
-                "job",
-                "backfill",
-                "-w",
-                "workspace.yaml",
-                "-j",
-                "ingest_raw_events",
-                "--from",
-                FIRST,
-                "--to",
-                LAST,
-                "--noprompt",
-            ],
-            env,
-        )
+        job_backfill(env, "ingest_raw_events", FIRST, LAST)
         backfill_runs = wait_for_runs(
             home, DAYS, timeout=600, services=(dmn,), matching=lambda r: "dagster/backfill" in r.tags
         )
