@@ -13,7 +13,8 @@ inside the project) and an environment variable that overrides it:
 - ``DATA_PLATFORM_LABELING``   task batches for raters (default ``data/labeling``)
 - ``DATA_PLATFORM_REPORTS``    HTML data reports (default ``data/reports``)
 - ``DATA_PLATFORM_EXPORTS``    versioned dataset exports (default ``data/exports``)
-- ``DATA_PLATFORM_SETTLE_SECONDS`` how old a landing file's mtime must be before a run takes it (5)
+- ``DATA_PLATFORM_SETTLE_SECONDS`` how old a landing file's mtime must be before the landing sensor requests it
+  and a run reads it (5)
 - ``DATA_PLATFORM_MAX_LINE_BYTES`` longest landing line read as an event (1 MiB); longer: ``line_too_long``
 - ``DATA_PLATFORM_MODE`` / ``DATA_PLATFORM_PSEUDONYM_KEY``: see ``base/pseudonyms.py``
 
@@ -140,7 +141,8 @@ def duckdb_threads() -> int:
 
 
 def settle_seconds() -> float:
-    """How old a landing file's mtime must be before a run takes it (``DATA_PLATFORM_SETTLE_SECONDS``)."""
+    """How old a landing file's mtime must be before the sensor requests it and a run reads it
+    (``DATA_PLATFORM_SETTLE_SECONDS``)."""
     return _env(
         "DATA_PLATFORM_SETTLE_SECONDS",
         "5",
@@ -279,8 +281,8 @@ def _quote_path(path: Path) -> str:
 class LandingZone(dg.ConfigurableResource):
     """The folder producers drop files into (``events/`` for event logs).
 
-    ``settle_seconds``: a run takes a file only once its mtime is this old, a guard for producers
-    that write in place instead of renaming a finished file into the folder.
+    ``settle_seconds``: the landing sensor requests, and a run reads, a file only once its mtime is this
+    old, a guard for producers that write in place instead of renaming a finished file into the folder.
     """
 
     root: str

@@ -155,8 +155,9 @@ def test_backfill_of_30_days_while_the_sensor_ingests_new_files(tmp_path):
         (START + dt.timedelta(days=i)).isoformat() for i in range(DAYS)
     ]
     assert backfill_done_when_dropped < DAYS, "the new files arrived after the backfill had finished"
-    # the sensor asked for exactly the days the new files' lines fall on
-    assert sorted(r.tags["dagster/partition"] for r in sensor_runs) == expected_days
+    # the sensor asked for exactly the days the new files' lines fall on (a day twice if the deliveries
+    # straddled two of its 5 s ticks and files of both have lines on it: each run lands what is new by then)
+    assert sorted({r.tags["dagster/partition"] for r in sensor_runs}) == expected_days
     assert {r.job_name for r in sensor_runs} == {"daily_pipeline"}
 
     with dg.DagsterInstance.from_config(str(home)) as instance:

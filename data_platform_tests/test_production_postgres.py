@@ -134,7 +134,7 @@ def test_sensor_and_backfill_on_postgres_storage(tmp_path, postgres, monkeypatch
     run_cli([str(BIN / "dagster"), "sensor", "start", "landing_sensor", "-w", "workspace.yaml"], env)
     sensor_files = len(deliver_bundled(generated / "events", landing / "events", list(SENSOR_DELIVERY_DAYS)))
     with daemon(env, tmp_path / "daemon.log") as dmn:
-        # 1. the landing sensor: two ticks (30 s apart) to see the files stable, then one run per day
+        # 1. the landing sensor: the files are settled at first sight (settle time 0 here), one run per day
         sensor_runs = wait_for_runs(
             home,
             2,

@@ -30,6 +30,9 @@ from data_platform import contracts
 from data_platform.resources import DEFAULT_MAX_LINE_BYTES, load_sql, run_sql, transaction
 
 LANDING_SUFFIXES = (".jsonl", ".jsonl.gz")
+# Names that mark a file or folder as in progress or not for us (the producer contract, docs/ingestion.md):
+# hidden (``.name``) and ``_name`` (Hadoop and Spark staging: ``_temporary/``, ``_COPYING_``) are never read.
+IN_PROGRESS_PREFIXES = (".", "_")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 READ_CHUNK_BYTES = 16 << 20
 MAX_LINE_BYTES = DEFAULT_MAX_LINE_BYTES  # default cap on one line (DATA_PLATFORM_MAX_LINE_BYTES)
@@ -55,17 +58,29 @@ class LandingFile:
     def compressed(self) -> bool:
         return self.rel.endswith(".gz")
 
+    def settled(self, now: float, settle_seconds: float) -> bool:
+        """Whether nothing was written to the file for ``settle_seconds`` at ``now`` (unix seconds), judged by
+        its mtime; an mtime ahead of ``now`` (a clock ahead, a producer's future stamp) is not settled."""
+        return now - self.mtime_ns / 1e9 >= settle_seconds
+
     @property
     def mtime(self) -> dt.datetime:
         """mtime at microsecond precision (what a TIMESTAMPTZ stores), so stored stats compare exactly."""
         return _EPOCH + dt.timedelta(microseconds=self.mtime_ns // 1000)
 
 
+def is_landing_name(name: str) -> bool:
+    """Whether a file name is one producers mean to be read: it ends in ``.jsonl`` or ``.jsonl.gz`` and does
+    not mark the file as in progress (``.name``, ``_name``; ``name.jsonl.tmp`` and the like end otherwise)."""
+    return name.endswith(LANDING_SUFFIXES) and not name.startswith(IN_PROGRESS_PREFIXES)
+
+
 def list_landing_files(events_dir: Path, refused: list[tuple[str, str]] | None = None) -> list[LandingFile]:
     """Every candidate landing file under ``events_dir``, sorted by relative path.
 
-    Only ``*.jsonl`` and ``*.jsonl.gz`` count; hidden files and folders (``.name``) and anything
-    else (``*.tmp`` being written, manifests) are ignored. A symlink is followed only if its
+    Only ``*.jsonl`` and ``*.jsonl.gz`` count (:func:`is_landing_name`); files and folders whose name starts
+    with ``.`` or ``_`` (a producer's staging) and anything else (``*.tmp`` being written, manifests) are
+    ignored. A symlink is followed only if its
     target stays inside the landing folder; symlinked folders are not descended into. Candidates
     that are refused (a link leading outside, a link loop, not a regular file) are appended to
     ``refused`` as (path relative to the landing folder, why), so a run can say so.
@@ -75,9 +90,9 @@ def list_landing_files(events_dir: Path, refused: list[tuple[str, str]] | None =
     if not root.is_dir():
         return found
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(IN_PROGRESS_PREFIXES))
         for name in sorted(filenames):
-            if name.startswith(".") or not name.endswith(LANDING_SUFFIXES):
+            if not is_landing_name(name):
                 continue
             path = Path(dirpath) / name
             rel = path.relative_to(root).as_posix()
@@ -425,11 +440,11 @@ def land_new_files(
 ) -> list[LandedFile]:
     """Parse every new or changed landing file into ``raw.landed_lines`` (once per file version).
 
-    A file is taken only once its mtime is ``settle_seconds`` old (producers should write under a
-    temporary name and rename; this guards those who do not). A file whose path is known with the
-    same size and mtime is skipped without reading; one whose bytes hash the same as the current
-    version is rolled back after reading (the hash is computed while parsing, one read per file). A path with new
-    bytes is a new version: the old version is
+    A file is taken only once its mtime is ``settle_seconds`` old (producers should write under an
+    in-progress name and rename, see :func:`is_landing_name`; this guards those who do not). A file whose
+    path is known with the same size and mtime is skipped without reading; one whose bytes hash the same
+    as the current version is rolled back after reading (the hash is computed while parsing, one read per
+    file). A path with new bytes is a new version: the old version is
     marked superseded (its lines leave raw.landed_lines; raw.files keeps the record).
     Each file lands in its own transaction, so a crash leaves no half-landed file.
     Entries that are refused (see :func:`list_landing_files`, or a file that changed identity
@@ -449,7 +464,7 @@ def land_new_files(
     failures = {(r[0], r[1], r[2]): r[3:] for r in run_sql(con, "ingestion/file_failures.sql").fetchall()}
     landed, errors = [], []
     for lf in list_landing_files(events_dir, refused):
-        if (now - lf.mtime).total_seconds() < settle_seconds:
+        if not lf.settled(now.timestamp(), settle_seconds):
             continue
         previous = known.get(lf.rel)  # (file_id, sha256, size, mtime) of the current version
         if previous and previous[2] == lf.size and previous[3] == lf.mtime:

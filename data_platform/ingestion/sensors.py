@@ -7,8 +7,13 @@ whatever the history (files seen once and waiting to be stable, files handed to 
 days waiting for a run).
 
 Rules it keeps (each is tested over several ticks):
-- a file is taken only when its size and mtime are the same on two consecutive ticks, so a file
-  still being written is never ingested half-way (names ending in ``.tmp`` are never taken);
+- a file is complete, and taken, once nothing was written to it for the landing zone's settle time
+  (``DATA_PLATFORM_SETTLE_SECONDS``, 5 s), judged by its mtime within one tick: a tick that sees a new file
+  younger than that waits for it to settle (at most :data:`SETTLE_WAIT_CAP_SECONDS`) and looks again, so a
+  file still being written is never ingested half-way, and one renamed into place is requested about
+  the settle time after its last write; names that mark a file in progress (``.name``, ``_name``,
+  ``name.jsonl.tmp``: :func:`~data_platform.ingestion.landing.is_landing_name`) are never taken. Runs
+  apply the same settle time, so a file the sensor requests is one its run will read;
 - a file is new when the ledger has no current version of its path with its size and mtime, whatever
   its mtime (files that arrive with older mtimes are still seen), and whoever landed it (a backfill,
   ``dg launch``, a run of this sensor);
@@ -40,6 +45,11 @@ from data_platform.partitions import daily_partitions, partitions_start
 from data_platform.resources import LandingZone, Warehouse, existing_tables, run_sql, sensors_default_status
 
 MAX_RUNS_PER_TICK = 10
+# The daemon looks at its sensors every 5 s (at most). A minimum interval of 5 s would skip every other look
+# whenever a look comes a moment less than 5 s after the previous tick (10 s between ticks, measured): 1 s
+# lets the landing sensor tick on every look.
+MIN_INTERVAL_SECONDS = 1
+SETTLE_WAIT_CAP_SECONDS = 10.0  # a tick waits this long at most for new files to settle (ticks time out at 60 s)
 SCAN_BUDGET_SECONDS = 30.0  # sensor ticks time out at 60 s; leave room
 LEDGER_WAIT_SECONDS = 15.0  # how long a tick waits for a writing run to release the warehouse
 
@@ -100,7 +110,7 @@ class LandingCursor:
     is about to land, so the sensor leaves them to it.
     """
 
-    pending: dict[str, list] = field(default_factory=dict)  # rel -> [size, mtime_ns] seen once, not stable yet
+    pending: dict[str, list] = field(default_factory=dict)  # rel -> [size, mtime_ns] new, not settled yet
     requested: dict[str, list] = field(default_factory=dict)  # rel -> [size, mtime_ns] handed to runs, not landed
     backlog: dict[str, list] = field(default_factory=dict)  # day -> [files, digest of their versions] not requested
     landed_until: str | None = None  # landed_at of the newest ledger entry whose days were looked at
@@ -148,12 +158,58 @@ class DayRequest:
         return f"{self.day}:{self.digest}"
 
 
+def _is_new(lf: LandingFile, ledger: dict[str, Landed], cursor: LandingCursor) -> bool:
+    """Not landed in this version, and not handed to a run in this version either."""
+    landed = lf.rel in ledger and ledger[lf.rel].matches(lf)
+    return not landed and cursor.requested.get(lf.rel) != [lf.size, lf.mtime_ns]
+
+
+def settle_wait(
+    files: list[LandingFile],
+    ledger: dict[str, Landed],
+    cursor: LandingCursor,
+    now: float,
+    settle_seconds: float,
+    cap_seconds: float = SETTLE_WAIT_CAP_SECONDS,
+) -> float:
+    """Seconds until the new files not settled at ``now`` (unix seconds) all are, if that is at most
+    ``cap_seconds`` (files further off are left to later ticks); 0 when there is nothing to wait for."""
+    remaining = [
+        settle_seconds - (now - lf.mtime_ns / 1e9)
+        for lf in files
+        if _is_new(lf, ledger, cursor) and not lf.settled(now, settle_seconds)
+    ]
+    return max((r for r in remaining if r <= cap_seconds), default=0.0)
+
+
+def settled_listing(
+    events_dir: Path,
+    ledger: dict[str, Landed],
+    cursor: LandingCursor,
+    settle_seconds: float,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[LandingFile]:
+    """The landing files, listed once the new files seen younger than ``settle_seconds`` have settled (see
+    :func:`settle_wait`): the settle time is judged within one tick instead of one tick later. A file written
+    to during the wait is listed with its new mtime, so it is still not settled."""
+    files = list_landing_files(events_dir)
+    wait = settle_wait(files, ledger, cursor, clock(), settle_seconds)
+    if wait <= 0:
+        return files
+    sleep(wait)
+    return list_landing_files(events_dir)
+
+
 def plan_tick(
     cursor: LandingCursor,
     files: list[LandingFile],
     ledger: dict[str, Landed],
     scan: Callable[[LandingFile], list[dt.date]],
     *,
+    now: float | None = None,
+    settle_seconds: float = 5.0,
     is_partition: Callable[[str], bool] = lambda day: True,
     run_days: Callable[[str | None], set[str]] = lambda run_id: set(),
     max_runs: int = MAX_RUNS_PER_TICK,
@@ -162,11 +218,14 @@ def plan_tick(
 ) -> tuple[list[DayRequest], LandingCursor, str]:
     """One sensor tick as a pure function: which days to run now, the new cursor, one line saying what it did.
 
-    Days that are not partitions yet (an event stamped tomorrow) stay in the backlog until they are.
-    A file some other run landed (every run lands every new file) is cut only on that run's own days
-    (``run_days``): its other days go to the backlog, so they are not left out of raw.events.
+    A new file is taken once it is settled at ``now`` (unix seconds, default the current time): nothing
+    written to it for ``settle_seconds``, by its mtime. Days that are not partitions yet (an event stamped
+    tomorrow) stay in the backlog until they are. A file some other run landed (every run lands every new
+    file) is cut only on that run's own days (``run_days``): its other days go to the backlog, so they are
+    not left out of raw.events.
     """
     started = clock()
+    now = time.time() if now is None else now
     present = {f.rel: [f.size, f.mtime_ns] for f in files}
     landed = {f.rel for f in files if f.rel in ledger and ledger[f.rel].matches(f)}
     newly = {
@@ -182,15 +241,15 @@ def plan_tick(
             cursor.backlog[day] = [count + 1, _digest([f"{rel}@landed@{entry.landed_at.isoformat()}"], digest)]
     if newly:
         cursor.landed_until = max(e.landed_at for e in newly.values()).isoformat()
-    cursor.pending = {rel: fp for rel, fp in cursor.pending.items() if present.get(rel) == fp}
+    cursor.pending = {}
     cursor.requested = {rel: fp for rel, fp in cursor.requested.items() if present.get(rel) == fp and rel not in landed}
     new_files, changed, waiting = 0, 0, 0
     for lf in files:
         fingerprint = [lf.size, lf.mtime_ns]
-        if lf.rel in landed or cursor.requested.get(lf.rel) == fingerprint:
+        if not _is_new(lf, ledger, cursor):
             continue
-        if cursor.pending.get(lf.rel) != fingerprint:
-            cursor.pending[lf.rel] = fingerprint  # first sight, or still changing: wait a tick
+        if not lf.settled(now, settle_seconds):
+            cursor.pending[lf.rel] = fingerprint  # written to a moment ago: maybe not complete yet
             continue
         if clock() - started > budget_seconds:
             waiting += 1  # scan budget used up: the next tick takes it
@@ -201,22 +260,21 @@ def plan_tick(
             count, digest = cursor.backlog.get(day, [0, ""])
             cursor.backlog[day] = [count + 1, _digest([token], digest)]
         cursor.requested[lf.rel] = fingerprint
-        del cursor.pending[lf.rel]
         changed += previous is not None
         new_files += previous is None
     due = [day for day in sorted(cursor.backlog) if is_partition(day)][:max_runs]
     requests = [DayRequest(day, *cursor.backlog.pop(day)) for day in due]
     parts = [f"{len(landed)} files landed"]
     if new_files or changed:
-        parts.append(f"{new_files} new and {changed} changed stable files")
+        parts.append(f"{new_files} new and {changed} changed settled files")
     if requests:
         parts.append(f"requested {len(requests)} day runs ({_days_text([r.day for r in requests])})")
     if cursor.requested:
         parts.append(f"{len(cursor.requested)} files wait for their run to land them")
     if cursor.pending:
-        parts.append(f"{len(cursor.pending)} files seen once, taken when unchanged on the next tick")
+        parts.append(f"{len(cursor.pending)} files written to less than {settle_seconds:g} s ago, taken once settled")
     if waiting:
-        parts.append(f"scan budget used up, {waiting} stable files wait for the next tick")
+        parts.append(f"scan budget used up, {waiting} settled files wait for the next tick")
     if cursor.backlog:
         blocked = [day for day in cursor.backlog if not is_partition(day)]
         parts.append(
@@ -251,10 +309,11 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
     @dg.sensor(
         name="landing_sensor",
         job=job,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=MIN_INTERVAL_SECONDS,
         default_status=sensors_default_status(),
         description="Watches the landing folder's events/ and requests a daily_pipeline run for every day "
-        "that new or changed files (stable for two ticks, not in the raw.files ledger yet) have lines on.",
+        "that new or changed files (settled: not written to for the settle time; not in the raw.files ledger "
+        "yet) have lines on.",
     )
     def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone, warehouse: Warehouse):
         cursor = LandingCursor.load(context.cursor)
@@ -273,11 +332,14 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
             )
 
         partition_keys = set(daily_partitions.get_partition_keys())
+        files = settled_listing(landing.events_dir(), ledger, cursor, landing.settle_seconds)
         requests, cursor, summary = plan_tick(
             cursor,
-            list_landing_files(landing.events_dir()),
+            files,
             ledger,
             scan,
+            now=time.time(),
+            settle_seconds=landing.settle_seconds,
             is_partition=partition_keys.__contains__,
             run_days=lambda run_id: run_partition_days(context.instance, run_id),
         )
