@@ -5,7 +5,9 @@ clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside
 day after the other (each day as a run of that day alone would build it):
 
 1. deduplicate by event_id, keeping the earliest ingested copy (ties: file, then line), also when
-   the copies sit on different days (within two days: a retry re-stamped across midnight);
+   the copies sit on different days (within two days: a retry re-stamped across midnight); only the
+   ids delivered more than once are ranked, and the day's events are a view over raw.events without
+   the dropped copies (the rows are written once, into the clean tables);
 2. run every rule of the registry (``rules.py``); a device-level hit removes all the device's events;
    a rule version declared bad (``provenance.invalidations``) is skipped, so its decisions are void (a
    version that corrects it runs from then on: ``rules.applied``), and
