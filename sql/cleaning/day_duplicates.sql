@@ -10,10 +10,12 @@ WITH nearby AS (
     WHERE event_date >= $start_day - INTERVAL 2 DAY AND event_date < $end_day + INTERVAL 2 DAY
 ),
 
+-- ids seen more than once, by a 64-bit hash of the id (a small fixed-size key to group on): two ids that
+-- share a hash only send both to the ranking below, which partitions by the id itself
 repeated AS (
-    SELECT event_id
+    SELECT hash(event_id) AS id_hash
     FROM nearby
-    GROUP BY event_id
+    GROUP BY id_hash
     HAVING count(*) > 1 AND bool_or(event_date >= $start_day AND event_date < $end_day)
 ),
 
@@ -23,7 +25,7 @@ ranked AS (
            first_value(source_file) OVER copies AS kept_source_file,
            first_value(source_line) OVER copies AS kept_source_line
     FROM nearby
-    WHERE event_id IN (SELECT event_id FROM repeated)
+    WHERE hash(event_id) IN (SELECT id_hash FROM repeated)
     WINDOW copies AS (PARTITION BY event_id ORDER BY ingested_at, source_file, source_line)
 )
 
