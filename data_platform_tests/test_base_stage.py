@@ -15,7 +15,7 @@ def test_a_step_binds_the_parameters_its_statement_names_and_says_which_are_miss
     count = SqlStep("privacy/count_subject_rows.sql", {"table": "raw_events", "predicate": "n < 5"})
     # values the statement does not name are not bound (DuckDB refuses unused named parameters)
     assert count.run(con, {"start_day": "2026-11-02", "unused": 1}).fetchone()[0] == 5
-    stage_day = SqlStep("cleaning/stage_day_events.sql")
+    stage_day = SqlStep("cleaning/day_duplicates.sql")
     with pytest.raises(KeyError, match=r"\$end_day, \$start_day"):
         stage_day.run(con, {})
 

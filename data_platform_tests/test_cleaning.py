@@ -377,6 +377,26 @@ def test_a_copy_restamped_onto_the_next_day_is_still_a_duplicate(warehouse, land
     assert checks_by_name(result)["raw_rows_accounted"].passed
 
 
+def test_copies_are_ranked_within_two_days_of_their_day_and_each_dropped_one_names_the_kept_one(warehouse, landing):
+    # three copies on 2026-11-02 and one three days later, beyond the two days a retry is looked for in:
+    # that one is an event of its own day
+    write_lines(landing.events_dir() / "a.jsonl", [event("e1", ts=ts(1)), event("e2", ts=ts(2))], age_seconds=7200)
+    write_lines(landing.events_dir() / "b.jsonl", [event("e1", ts=ts(1))], age_seconds=3600)
+    write_lines(landing.events_dir() / "c.jsonl", [event("e1", ts=ts(5)), event("e2", ts=ts(2))], age_seconds=1800)
+    write_lines(landing.events_dir() / "d.jsonl", [event("e1", ts="2026-11-05T10:00:00Z")], age_seconds=900)
+    result = run_pipeline(warehouse, landing, ("2026-11-02", "2026-11-06"))
+    assert query(warehouse, "SELECT event_id, event_date::VARCHAR, source_file FROM clean.events ORDER BY 1, 2") == [
+        ("e1", "2026-11-02", "a.jsonl"),
+        ("e1", "2026-11-05", "d.jsonl"),
+        ("e2", "2026-11-02", "a.jsonl"),
+    ]
+    assert query(
+        warehouse,
+        "SELECT event_id, source_file, kept_source_file, kept_source_line FROM clean.duplicates ORDER BY 1, 2",
+    ) == [("e1", "b.jsonl", "a.jsonl", 1), ("e1", "c.jsonl", "a.jsonl", 1), ("e2", "c.jsonl", "a.jsonl", 2)]
+    assert checks_by_name(result)["raw_rows_accounted"].passed
+
+
 def test_a_blocking_check_stops_the_range_on_its_own_days_and_the_cli_says_why(
     tmp_path, warehouse, landing, monkeypatch, capsys
 ):

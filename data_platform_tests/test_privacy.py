@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import re
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -10,7 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from data_platform.base.pseudonyms import PseudonymKeyError, key_status, pseudonym_key, pseudonymise, pseudonymise_sql
-from data_platform.privacy.redaction import redact_sql, redact_text, scan_for_pii, truncate_ip, truncate_ip_sql
+from data_platform.privacy.redaction import (
+    PII_PATTERNS,
+    redact_sql,
+    redact_text,
+    scan_for_pii,
+    truncate_ip,
+    truncate_ip_sql,
+)
 
 PII = [
     ("write to jane.doe+shop@example.co.uk please", "write to <EMAIL> please"),
@@ -115,6 +125,30 @@ def test_scan_finds_planted_personal_data_with_masked_samples_and_nothing_else()
     assert scan_for_pii(con, "s.t") == []
     with pytest.raises(ValueError):
         scan_for_pii(con, "s.t", ["text; DROP TABLE s.t"])
+
+
+SMS_CSV = Path(__file__).resolve().parent / "data" / "sms-spam.csv"  # attribution: data/README.md
+
+
+def test_scan_counts_every_pattern_like_python_re_on_real_messages():
+    """The scan looks pattern by pattern only at the rows one combined pattern matches: on real SMS texts
+    (phone numbers, URLs in any case, prices) and the same texts upper-cased, each column's count per
+    kind is what Python's ``re`` finds with that kind's pattern alone."""
+    with SMS_CSV.open(encoding="utf-8") as f:
+        texts = [row["text"] for row in csv.DictReader(f)]
+    columns = {"text": texts, "shout": [t.upper() for t in texts]}
+    con = duckdb.connect()
+    con.execute("CREATE TABLE sms (text VARCHAR, shout VARCHAR)")
+    con.executemany("INSERT INTO sms VALUES (?, ?)", list(zip(*columns.values())))
+    found = {(f.column, f.kind): f.rows for f in scan_for_pii(con, "sms")}
+    expected = {
+        (column, placeholder.strip("<>").lower()): n
+        for column, values in columns.items()
+        for placeholder, pattern in PII_PATTERNS.items()
+        if (n := sum(1 for t in values if re.search(pattern, t)))
+    }
+    assert found == expected
+    assert found[("text", "phone")] > 10 and found[("shout", "url")] == found[("text", "url")] > 0
 
 
 def test_shared_counts_suppress_groups_smaller_than_k():

@@ -5,7 +5,9 @@ clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside
 day after the other (each day as a run of that day alone would build it):
 
 1. deduplicate by event_id, keeping the earliest ingested copy (ties: file, then line), also when
-   the copies sit on different days (within two days: a retry re-stamped across midnight);
+   the copies sit on different days (within two days: a retry re-stamped across midnight); only the
+   ids delivered more than once are ranked, and the day's events are a view over raw.events without
+   the dropped copies (the rows are written once, into the clean tables);
 2. run every rule of the registry (``rules.py``); a device-level hit removes all the device's events;
    a rule version declared bad (``provenance.invalidations``) is skipped, so its decisions are void (a
    version that corrects it runs from then on: ``rules.applied``), and
@@ -227,7 +229,8 @@ def day_steps(void: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozense
     )
     as_of = identity_steps("login_links", IDENTITY_AS_OF)
     return (
-        SqlStep("cleaning/stage_day_events.sql"),
+        SqlStep("cleaning/set_clean_day.sql"),
+        SqlStep("cleaning/day_duplicates.sql"),
         SqlStep("cleaning/day_events_view.sql"),
         SqlStep("cleaning/day_rates.sql"),
         SqlStep("cleaning/context_impressions.sql"),
@@ -242,11 +245,13 @@ def day_steps(void: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozense
         SqlStep("cleaning/item_price_medians.sql"),
         SqlStep("cleaning/login_links.sql"),
         StepGroup(as_of, lambda con: build_identity_map(con, "login_links", target=IDENTITY_AS_OF)),
+        SqlStep("cleaning/day_devices.sql", sql_fragments()),
+        SqlStep("cleaning/day_users.sql", sql_fragments()),
         *(SqlStep("cleaning/delete_range.sql", {"table": table}) for table in CLEAN_TABLES),
         SqlStep("cleaning/insert_duplicates.sql"),
-        SqlStep("cleaning/insert_filtered_events.sql", sql_fragments()),
+        SqlStep("cleaning/insert_filtered_events.sql"),
         SqlStep("cleaning/insert_unit_corrections.sql"),
-        SqlStep("cleaning/consent_excluded.sql", sql_fragments()),
+        SqlStep("cleaning/consent_excluded.sql"),
         SqlStep("cleaning/insert_consent_exclusions.sql"),
         SqlStep("cleaning/insert_clean_events.sql", sql_fragments()),
     )

@@ -42,11 +42,21 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def any_pii_pattern() -> str:
+    """One regex that matches where any of :data:`PII_PATTERNS` does (each in its own group, so the
+    ``(?i)`` of one applies to it alone): one pass over a text tells whether it holds anything at all."""
+    return "|".join(f"(?:{pattern})" for pattern in PII_PATTERNS.values())
+
+
 def redact_sql(expr: str) -> str:
-    """A DuckDB expression that redacts the SQL expression ``expr`` exactly as :func:`redact_text`."""
+    """A DuckDB expression that redacts the SQL expression ``expr`` exactly as :func:`redact_text`.
+
+    A text that no pattern matches is returned as it is after one pass of :func:`any_pii_pattern` (the
+    replacements run in turn only where one matches): most texts hold no personal data."""
+    redacted = expr
     for placeholder, pattern in PII_PATTERNS.items():
-        expr = f"regexp_replace({expr}, {_sql_str(pattern)}, {_sql_str(placeholder)}, 'g')"
-    return expr
+        redacted = f"regexp_replace({redacted}, {_sql_str(pattern)}, {_sql_str(placeholder)}, 'g')"
+    return f"CASE WHEN regexp_matches({expr}, {_sql_str(any_pii_pattern())}) THEN {redacted} ELSE {expr} END"
 
 
 def truncate_ip(ip: str | None) -> str | None:
@@ -128,9 +138,16 @@ def scan_for_pii(
             parts.append(
                 f'list(regexp_extract("{c}", {p})) FILTER (WHERE regexp_matches("{c}", {p}))[1:{int(sample_size)}]'
             )
-    where = f'WHERE "{partition_column}" >= $start AND "{partition_column}" < $end' if partition_column else ""
+    # One pass of one combined pattern per column finds the rows holding anything at all (few, in a table
+    # already redacted); only those are counted and sampled pattern by pattern.
+    any_pattern = _sql_str(any_pii_pattern())
+    where = " OR ".join(f'regexp_matches("{c}", {any_pattern})' for c in columns)
+    if partition_column:
+        where = f'"{partition_column}" >= $start AND "{partition_column}" < $end AND ({where})'
     params = {"start": start_day, "end": end_day} if partition_column else {}
-    values = con.execute(f'SELECT {", ".join(parts)} FROM "{schema}"."{name}" {where}', params).fetchone()
+    selected = ", ".join(f'"{c}"' for c in columns)
+    candidates = f'SELECT {selected} FROM "{schema}"."{name}" WHERE {where}'
+    values = con.execute(f"SELECT {', '.join(parts)} FROM ({candidates})", params).fetchone()
     findings, i = [], 0
     for c in columns:
         for placeholder in PII_PATTERNS:
