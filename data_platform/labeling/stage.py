@@ -9,7 +9,7 @@ import polars as pl
 from data_platform.base.enums import SENTIMENTS
 from data_platform.base.stage import SqlStep, Stage
 from data_platform.base.tables import TableContract, at_least, between, isin, row_check
-from data_platform.labeling.direct import CTR_DAY_STEPS
+from data_platform.labeling.direct import CTR_STEPS
 from data_platform.metadata import ddl_columns
 
 CTR_EXAMPLES_CONTRACT = TableContract(
@@ -228,7 +228,7 @@ STAGE = Stage(
     summary=summary,
     # the tables are declared first, then the statements as their runners run them
     steps={
-        "labels.ctr_examples": (SqlStep("labeling/create_tables.sql"), *CTR_DAY_STEPS),
+        "labels.ctr_examples": (SqlStep("labeling/create_tables.sql"), *CTR_STEPS),
         "labels.reviews": (REVIEWS_STEP,),
         "labels.review_examples": (REVIEW_EXAMPLES_STEP,),
     },
