@@ -5,7 +5,7 @@
 -- data seen up to the end of its lookahead day, as a run of that day alone would build them.
 CREATE OR REPLACE TEMP TABLE ctr_staged_examples AS
 WITH activity AS (
-    SELECT event_id, event_type, ts, event_date, person_key, item_id, impression_id
+    SELECT event_id, event_type, ts, event_date, person_key, item_id
     FROM clean.events
     WHERE event_type IN ('impression', 'click')
       AND event_date >= $start_day - INTERVAL 7 DAY AND event_date < $end_day
@@ -26,11 +26,18 @@ history AS (
     QUALIFY event_type = 'impression' AND event_date >= $start_day
 ),
 
-impressions AS (
-    SELECT *
+firsts AS (  -- one impression per impression_id and day: the first (ts, then event_id); a hash aggregate
+    SELECT arg_min(event_id, (ts, event_id)) AS event_id
     FROM clean.events
     WHERE event_type = 'impression' AND event_date >= $start_day AND event_date < $end_day
-    QUALIFY row_number() OVER (PARTITION BY impression_id, event_date ORDER BY ts, event_id) = 1
+    GROUP BY impression_id, event_date
+),
+
+impressions AS (
+    SELECT e.*
+    FROM clean.events e
+    SEMI JOIN firsts USING (event_id)
+    WHERE e.event_type = 'impression' AND e.event_date >= $start_day AND e.event_date < $end_day
 ),
 
 first_clicks AS (
