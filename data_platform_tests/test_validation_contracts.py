@@ -173,6 +173,7 @@ def test_duckdb_finds_exactly_what_pandera_finds(con, table):
         ]
     )
     assert {s["check"] for s in report.sample} <= set(report.failures) and report.sample
+    assert len([s for s in report.sample if not s["check"].startswith("unique")]) <= 5  # a sample, not a dump
 
 
 def test_a_missing_or_mistyped_column_fails_every_row(con):

@@ -231,10 +231,10 @@ def _column_check_sql(column: str, check: pa.Check, n: int) -> tuple[str, dict]:
 
 def sql_checks(contract: TableContract, present: dict[str, str]) -> list[SqlCheck]:
     """The contract's checks as DuckDB conditions over a table whose columns and types are ``present``
-        (``name -> DuckDB type``), labelled as pandera labels its failure cases: schema problems first (a
-        missing, unexpected or mistyped column fails every row), then per column nullability and its checks,
-        then the row checks. Checks on a column the table lacks or mistypes are left out (that is reported, and
-    fails every row), and so are the row checks then."""
+    (``name -> DuckDB type``), labelled as pandera labels its failure cases: schema problems first (a
+    missing, unexpected or mistyped column fails every row), then per column nullability and its checks,
+    then the row checks. Checks on a column the table lacks or mistypes are left out (that is reported),
+    and so are the row checks then."""
     expected = {name: typ for name, typ, _ in contract.columns}
     usable = {c for c, typ in expected.items() if c in present and _normal_type(present[c]) == _normal_type(typ)}
     out = [SqlCheck(f"row: column_in_schema ({c})", "true") for c in present if c not in expected]
@@ -291,8 +291,9 @@ def validate_partition(
     for check, failing in zip(checks, counts[2:]):
         if failing:
             report.failures[check.label] = failing
-            if len(report.sample) < SAMPLE_ROWS:
-                report.sample += _sample(con, contract, check, where, {**params, **check.params}, present)
+            room = SAMPLE_ROWS - len(report.sample)
+            if room > 0:
+                report.sample += _sample(con, contract, check, where, {**params, **check.params}, present, room)
     if contract.unique:
         keys = ", ".join(contract.unique)
         dup = run_sql(con, "validation/duplicate_keys.sql", params, table=contract.table, where=where, keys=keys)
@@ -317,13 +318,15 @@ def _where(contract: TableContract, start_day, end_day) -> tuple[str, dict]:
     )
 
 
-def _sample(con, contract: TableContract, check: SqlCheck, where: str, params: dict, present: dict) -> list[dict]:
-    """A few rows failing one check: their row number in the partition, key, the column and its value."""
+def _sample(
+    con, contract: TableContract, check: SqlCheck, where: str, params: dict, present: dict, n: int
+) -> list[dict]:
+    """At most ``n`` rows failing one check: their row number in the partition, key, column and value."""
     shown = [c for c in dict.fromkeys((*contract.unique, check.column)) if c and c in present]
     rows = run_sql(
         con,
         "validation/contract_sample.sql",
-        {**params, "n": SAMPLE_ROWS},
+        {**params, "n": n},
         table=contract.table,
         where=where,
         failing=check.failing,
