@@ -312,3 +312,64 @@ def test_ctr_lineage_comes_from_the_statements_a_labeled_day_runs(warehouse, lan
     # label_ctr_days declares the tables, runs the day's statements, then counts the day's labels
     counts = {"labeling/ctr_summary.sql", "labeling/unattributed_by_reason.sql"}
     assert_runs_as_declared([p for p in executed if p[0] not in counts], declared)
+
+
+def label_tables(warehouse):
+    """Both label tables, row for row, without the run stamps."""
+    return (
+        query(
+            warehouse,
+            "SELECT * EXCLUDE (labeled_at, label_run_id) FROM labels.ctr_examples ORDER BY impression_id, event_date",
+        ),
+        query(
+            warehouse,
+            "SELECT * EXCLUDE (label_run_id) FROM labels.unattributed_clicks ORDER BY click_event_id, owner_date",
+        ),
+    )
+
+
+def test_a_range_is_labelled_in_one_pass_exactly_as_each_day_alone(warehouse, landing):
+    """A range run labels every day in one set-based pass; each day gets what a run of that day alone
+    gives (its clicks, the impressions it can see, its data_seen_until), whatever the order of the days."""
+    write_lines(
+        landing.events_dir() / "a.jsonl",
+        [
+            imp(1, "2026-11-02T10:00:00Z"),
+            click(1, 1, "2026-11-02T10:00:20Z"),
+            click(2, 1, "2026-11-02T10:05:00Z"),  # repeat
+            imp(2, "2026-11-02T23:50:00Z"),
+            click(3, 2, "2026-11-03T00:05:00Z"),  # after midnight: labels day 2
+            imp(3, "2026-11-03T00:01:00Z"),
+            event("ev-imp-4a", "impression", ts="2026-11-03T09:00:00Z", impression_id="imp-4", item_id="item-1"),
+            event("ev-imp-4b", "impression", ts="2026-11-04T09:00:00Z", impression_id="imp-4", item_id="item-1"),
+            click(5, 4, "2026-11-04T09:10:00Z"),  # days 3 and 4 both match the first imp-4: after its window
+            imp(5, "2026-11-04T12:00:00Z", anon="dev-2", item="item-2"),
+            imp(6, "2026-11-05T08:00:00Z"),  # the lookahead day of day 4
+        ],
+    )
+    ingest_range = ("2026-11-02", "2026-11-05")
+    run(warehouse, landing, ingest_range, assets=[raw_ingestion, clean_layer])
+    run(warehouse, landing, ("2026-11-02", "2026-11-04"), assets=[ctr_examples])
+    in_one_pass = label_tables(warehouse)
+    for day in ("2026-11-04", "2026-11-02", "2026-11-03"):
+        run(warehouse, landing, day, assets=[ctr_examples])
+    assert label_tables(warehouse) == in_one_pass
+
+    aside = query(warehouse, "SELECT click_event_id, owner_date::VARCHAR, reason FROM labels.unattributed_clicks")
+    assert sorted(aside) == [
+        ("ev-click-2", "2026-11-02", "repeat_click"),
+        ("ev-click-5", "2026-11-03", "after_window"),  # owned by day 3 only, though days 3 and 4 stage it
+    ]
+    got = query(
+        warehouse,
+        "SELECT impression_id, event_date::VARCHAR, label, strftime(data_seen_until, '%m-%d %H:%M') "
+        "FROM labels.ctr_examples ORDER BY 1, 2",
+    )
+    assert got == [
+        ("imp-1", "2026-11-02", 1, "11-03 09:00"),
+        ("imp-2", "2026-11-02", 1, "11-03 09:00"),
+        ("imp-3", "2026-11-03", 0, "11-04 12:00"),
+        ("imp-4", "2026-11-03", 0, "11-04 12:00"),
+        ("imp-4", "2026-11-04", 0, "11-05 08:00"),
+        ("imp-5", "2026-11-04", 0, "11-05 08:00"),
+    ]

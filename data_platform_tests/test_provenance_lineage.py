@@ -171,7 +171,8 @@ def test_ctr_examples_through_the_temp_tables(ctr_lineage):
     # the named window is inlined; the CTE's WHERE and QUALIFY columns (event_date) do not count.
     assert ctr_lineage["user_clicks_7d"] == [(EVENTS, "event_type"), (EVENTS, "person_key"), (EVENTS, "ts")]
     assert ctr_lineage["item_clicks_7d"] == [(EVENTS, "event_type"), (EVENTS, "item_id"), (EVENTS, "ts")]
-    assert ctr_lineage["clicks_on_impression"] == [(EVENTS, "impression_id")]  # OVER (PARTITION BY impression_id)
+    # OVER (PARTITION BY run_day, impression_id): the clicks of the impression staged for its day
+    assert ctr_lineage["clicks_on_impression"] == [(EVENTS, "event_date"), (EVENTS, "impression_id")]
     assert ctr_lineage["impression_event_id"] == [(EVENTS, "event_id")]
     assert ctr_lineage["position"] == [(EVENTS, "position")]  # i.position through the SELECT * CTE
     assert ctr_lineage["label_status"] == [(EVENTS, "ts")]

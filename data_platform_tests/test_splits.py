@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow.parquet as pq
@@ -20,14 +21,17 @@ from data_platform.cleaning.assets import clean_layer
 from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import ctr_examples
+from data_platform.metadata import markdown_table
 from data_platform.resources import Warehouse
 from data_platform.splits.assets import (
     SPLIT_ASSETS,
+    _rounded,
     build_export_asset,
     build_split_asset,
     ctr_train_balanced,
 )
 from data_platform.splits.export import export_columns
+from data_platform.splits.fairness import group_table
 from data_platform.splits.split import CTR, DATASETS, split_report
 from data_platform_tests.conftest import generated_world
 
@@ -120,6 +124,28 @@ def test_checks_pass_and_the_export_is_readable_everywhere(published):
         .fetchone()[0]
     )
     assert groups == 0
+
+
+def test_the_fairness_table_counted_in_duckdb_is_the_one_computed_from_every_row(published):
+    """The split asset counts groups per split in DuckDB (no example comes to Python); its table is the
+    one :func:`group_table` computes from every example's group, split and label."""
+    split_meta = meta(published["first"], "splits__ctr_examples")
+    con = duckdb.connect(published["warehouse"].database, read_only=True)
+    try:
+        expected = []
+        for attribute in CTR.group_attributes:
+            groups, splits, labels = zip(
+                *con.execute(
+                    f"SELECT e.{attribute}, s.split, s.label FROM splits.ctr_examples s "
+                    "JOIN labels.ctr_examples e ON e.impression_id = s.example_id"
+                ).fetchall()
+            )
+            rows = group_table(np.array(groups, dtype=object), np.array(splits), np.array(labels), positive="1")
+            expected += [{"attribute": attribute, **_rounded(r)} for r in rows]
+    finally:
+        con.close()
+    assert {r["attribute"] for r in expected} == set(CTR.group_attributes)
+    assert split_meta["fairness"] == markdown_table(expected)
 
 
 def test_synthetic_rows_stay_in_train(published):

@@ -1,4 +1,4 @@
-"""Table contracts: a pandera model for every stage's tables, validated per partition in bounded chunks.
+"""Table contracts: a pandera model for every stage's tables, validated per partition in DuckDB.
 
 Each :class:`TableContract` names a warehouse table, its columns (names and DuckDB types taken from the
 stage's own DDL, so the contract cannot drift from the table), which columns may not be NULL, value
@@ -13,11 +13,12 @@ From it come:
 The machinery lives here, below every stage; each stage declares the contracts of its own tables
 (``<stage>/stage.py``) and ``data_platform/catalog.py`` collects them.
 
-**How large partitions are validated** (:func:`validate_partition`): never whole in Python. The
-partition's rows stream out of DuckDB as Arrow record batches of ``chunk_rows`` rows (default 100k)
-and each batch is validated by pandera's polars backend (types, nullability, domains, row checks), so
-memory is bounded by the chunk, not the partition. Uniqueness cannot be judged chunk by chunk: it is
-checked in DuckDB with one ``GROUP BY ... HAVING count(*) > 1`` over the partition.
+**How partitions are validated** (:func:`validate_partition`): where the table already is, never by a
+second pass of its rows in Python. The contract compiles to DuckDB conditions (:func:`sql_checks`: the
+column types from the catalog, nullability, pandera's built-in checks from their statistics, the row
+checks from the SQL they are declared with, which also gives pandera its polars expression), and one
+aggregate over the partition counts the failing rows of each; a few failing rows are read back only
+when something fails. Uniqueness: one ``GROUP BY ... HAVING count(*) > 1`` over the partition.
 """
 
 from __future__ import annotations
@@ -134,9 +135,14 @@ def at_least(lo: float) -> pa.Check:
     return pa.Check.ge(lo, error=f">= {lo}")
 
 
-def row_check(name: str, expr: pl.Expr) -> pa.Check:
-    """A check across columns; ``expr`` is True for a good row."""
-    return pa.Check(lambda data: data.lazyframe.select(expr.fill_null(False)), name=name, error=name)
+def row_check(name: str, sql: str) -> pa.Check:
+    """A check across columns; ``sql`` is a SQL condition, true for a good row (NULL counts as false).
+    DuckDB evaluates it over the table (:func:`validate_partition`); the pandera schema gets the same
+    condition as a polars expression (``pl.sql_expr``), so the two cannot drift."""
+    expr = pl.sql_expr(sql)
+    return pa.Check(
+        lambda data: data.lazyframe.select(expr.fill_null(False)), name=name, error=name, statistics={"sql": sql}
+    )
 
 
 def required_by_event_type() -> list[pa.Check]:
@@ -149,13 +155,13 @@ def required_by_event_type() -> list[pa.Check]:
         checks.append(
             row_check(
                 f"{field_.name} present for {'/'.join(types)}",
-                ~pl.col("event_type").is_in(types) | pl.col(field_.name).is_not_null(),
+                f"event_type NOT IN ({', '.join(repr(t) for t in types)}) OR {field_.name} IS NOT NULL",
             )
         )
     return checks
 
 
-EVENT_DAY = row_check("event_date is the UTC day of ts", pl.col("event_date") == pl.col("ts").dt.date())
+EVENT_DAY = row_check("event_date is the UTC day of ts", "event_date = CAST(ts AS DATE)")  # sessions run in UTC
 PROVENANCE_COLUMNS = {"source_file", "source_line", "file_sha256"}
 
 
@@ -185,7 +191,6 @@ class ContractReport:
     duplicate_keys: int = 0
     failures: dict[str, int] = field(default_factory=dict)  # "column: check" -> failing rows
     sample: list[dict] = field(default_factory=list)  # a few failing rows: where and why
-    chunks: int = 0
 
     @property
     def passed(self) -> bool:
@@ -193,29 +198,102 @@ class ContractReport:
         return self.failing_rows == 0 and self.duplicate_keys == 0
 
 
+@dataclass(frozen=True)
+class SqlCheck:
+    """One check of a contract as DuckDB evaluates it: its label (``column: check``, ``row: check``), the
+    SQL condition true for a *failing* row, the column it is about (None for a row check) and the values
+    the condition binds."""
+
+    label: str
+    failing: str
+    column: str | None = None
+    params: dict = field(default_factory=dict)
+
+
+def _column_check_sql(column: str, check: pa.Check, n: int) -> tuple[str, dict]:
+    """The SQL condition a non-NULL value of ``column`` passes, from a pandera built-in check's statistics
+    (pandera ignores NULLs in column checks; nullability is its own check)."""
+    stats, p = check.statistics or {}, f"c{n}"
+    if check.name == "isin":
+        return f"list_contains(${p}, {column})", {p: list(stats["allowed_values"])}
+    if check.name == "in_range":
+        lo, hi = ">=" if stats.get("include_min", True) else ">", "<=" if stats.get("include_max", True) else "<"
+        return f"{column} {lo} ${p}_lo AND {column} {hi} ${p}_hi", {
+            f"{p}_lo": stats["min_value"],
+            f"{p}_hi": stats["max_value"],
+        }
+    if check.name == "greater_than_or_equal_to":
+        return f"{column} >= ${p}", {p: stats["min_value"]}
+    if check.name == "str_matches":
+        return f"regexp_matches({column}, ${p})", {p: stats["pattern"]}
+    raise ValueError(f"no SQL for the pandera check {check.name!r} on {column}: add it to _column_check_sql")
+
+
+def sql_checks(contract: TableContract, present: dict[str, str]) -> list[SqlCheck]:
+    """The contract's checks as DuckDB conditions over a table whose columns and types are ``present``
+    (``name -> DuckDB type``), labelled as pandera labels its failure cases: schema problems first (a
+    missing, unexpected or mistyped column fails every row), then per column nullability and its checks,
+    then the row checks. Checks on a column the table lacks or mistypes are left out (that is reported),
+    and so are the row checks then."""
+    expected = {name: typ for name, typ, _ in contract.columns}
+    usable = {c for c, typ in expected.items() if c in present and _normal_type(present[c]) == _normal_type(typ)}
+    out = [SqlCheck(f"row: column_in_schema ({c})", "true") for c in present if c not in expected]
+    out += [SqlCheck(f"row: column_in_dataframe ({c})", "true") for c in expected if c not in present]
+    out += [SqlCheck(f"{c}: dtype('{expected[c]}')", "true", c) for c in expected if c in present and c not in usable]
+    for name in [c for c in expected if c in usable]:
+        if name in contract.required:
+            out.append(SqlCheck(f"{name}: not_nullable", f"{name} IS NULL", name))
+        for check in contract.column_checks.get(name, []):
+            passing, params = _column_check_sql(name, check, len(out))
+            failing = f"{name} IS NOT NULL AND NOT ({passing})"
+            out.append(SqlCheck(f"{name}: {check.error or check.name}", failing, name, params))
+    if usable == set(expected):
+        out += [
+            SqlCheck(f"row: {check.error or check.name}", f"NOT coalesce(({check.statistics['sql']}), false)")
+            for check in contract.row_checks
+        ]
+    return out
+
+
+def _normal_type(typ: str) -> str:
+    """DuckDB spells TIMESTAMPTZ out in its catalog."""
+    return {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}.get(typ.upper(), typ.upper())
+
+
 def validate_partition(
     con: duckdb.DuckDBPyConnection,
     contract: TableContract,
     start_day: dt.date | None = None,
     end_day: dt.date | None = None,
-    chunk_rows: int = 100_000,
 ) -> ContractReport:
-    """Validate the rows of [start_day, end_day) (all rows for an unpartitioned table) in chunks."""
+    """Validate the rows of [start_day, end_day) (all rows for an unpartitioned table) where they are: one
+    DuckDB aggregate over the table counts the failing rows of every check and the rows failing any; only
+    when something fails, a few failing rows are read back as a sample. No row comes to Python to be
+    checked. Uniqueness: one ``GROUP BY ... HAVING count(*) > 1`` over the partition."""
     report = ContractReport(contract.table)
-    schema = contract.schema()
-    where, params = _where(contract, start_day, end_day)
-    reader = run_sql(con, "validation/contract_rows.sql", params, table=contract.table, where=where).to_arrow_reader(
-        chunk_rows
+    schema_name, table_name = contract.table.split(".")
+    present = dict(
+        run_sql(con, "validation/table_columns.sql", {"schema": schema_name, "table": table_name}).fetchall()
     )
-    offset = 0
-    for batch in reader:
-        frame = pl.from_arrow(batch)
-        if not isinstance(frame, pl.DataFrame):  # a one-column batch comes back as a Series
-            frame = frame.to_frame()
-        report.chunks += 1
-        report.rows_checked += frame.height
-        _validate_chunk(frame, schema, contract, offset, report)
-        offset += frame.height
+    checks = sql_checks(contract, present)
+    where, params = _where(contract, start_day, end_day)
+    bound = {**params, **{k: v for c in checks for k, v in c.params.items()}}
+    counts = run_sql(
+        con,
+        "validation/contract_counts.sql",
+        bound,
+        table=contract.table,
+        where=where,
+        failing=", ".join(f"count(*) FILTER (WHERE {c.failing}) AS f{i}" for i, c in enumerate(checks)) or "0 AS f",
+        any_failing=" OR ".join(f"coalesce({c.failing}, false)" for c in checks) or "false",
+    ).fetchone()
+    report.rows_checked, report.failing_rows = counts[0], counts[1]
+    for check, failing in zip(checks, counts[2:]):
+        if failing:
+            report.failures[check.label] = failing
+            room = SAMPLE_ROWS - len(report.sample)
+            if room > 0:
+                report.sample += _sample(con, contract, check, where, {**params, **check.params}, present, room)
     if contract.unique:
         keys = ", ".join(contract.unique)
         dup = run_sql(con, "validation/duplicate_keys.sql", params, table=contract.table, where=where, keys=keys)
@@ -240,33 +318,29 @@ def _where(contract: TableContract, start_day, end_day) -> tuple[str, dict]:
     )
 
 
-def _validate_chunk(
-    frame: pl.DataFrame, schema: pa.DataFrameSchema, contract: TableContract, offset: int, report: ContractReport
-) -> None:
-    try:
-        schema.validate(frame, lazy=True)
-        return
-    except pa.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-    bad_rows: set[int] = set()
-    for (column, check), group in cases.group_by(["column", "check"], maintain_order=True):
-        label = f"{'row' if column in (None, contract.table) else column}: {check}"
-        indexes = [i for i in group["index"].to_list() if i is not None]
-        # a schema-level failure (wrong type, missing column) has no row index: the whole chunk fails
-        rows = set(indexes) if indexes else set(range(frame.height))
-        report.failures[label] = report.failures.get(label, 0) + len(rows)
-        bad_rows |= rows
-        for index in sorted(rows)[: max(0, SAMPLE_ROWS - len(report.sample))]:
-            row = frame.row(index, named=True) if index < frame.height else {}
-            report.sample.append(
-                {
-                    "check": label,
-                    "row": offset + index + 1,
-                    **{k: row.get(k) for k in (*contract.unique, column) if k and k in row},
-                    "value": str(group["failure_case"][0])[:80],
-                }
-            )
-    report.failing_rows += len(bad_rows)
+def _sample(
+    con, contract: TableContract, check: SqlCheck, where: str, params: dict, present: dict, n: int
+) -> list[dict]:
+    """At most ``n`` rows failing one check: their row number in the partition, key, column and value."""
+    shown = [c for c in dict.fromkeys((*contract.unique, check.column)) if c and c in present]
+    rows = run_sql(
+        con,
+        "validation/contract_sample.sql",
+        {**params, "n": n},
+        table=contract.table,
+        where=where,
+        failing=check.failing,
+        columns=", ".join(["__row", *shown]) if shown else "__row",
+    ).fetchall()
+    return [
+        {
+            "check": check.label,
+            "row": row[0],
+            **dict(zip(shown, row[1:])),
+            "value": str(row[1 + shown.index(check.column)] if check.column in shown else False)[:80],
+        }
+        for row in rows
+    ]
 
 
 def contract_markdown(contract: TableContract) -> str:

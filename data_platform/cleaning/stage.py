@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import duckdb
 import pandera.polars as pa
-import polars as pl
 
 from data_platform.base import tables
 from data_platform.base.stage import SqlStep, Stage, StepGroup
@@ -31,9 +30,7 @@ CLEAN_EVENTS_CONTRACT = TableContract(
     row_checks=(
         tables.EVENT_DAY,
         *[c for c in tables.required_by_event_type() if "price" not in c.name and "currency" not in c.name],
-        row_check(
-            "price_eur set when a price was sent", pl.col("price_raw").is_null() | pl.col("price_eur").is_not_null()
-        ),
+        row_check("price_eur set when a price was sent", "price_raw IS NULL OR price_eur IS NOT NULL"),
     ),
     description="clean events: unique event_id, pseudonymised ids, EUR prices, rule and fx versions",
 )
@@ -59,8 +56,7 @@ DUPLICATES_CONTRACT = TableContract(
     row_checks=(
         row_check(
             "the dropped copy is not the kept one",
-            (pl.col("source_file") != pl.col("kept_source_file"))
-            | (pl.col("source_line") != pl.col("kept_source_line")),
+            "source_file <> kept_source_file OR source_line <> kept_source_line",
         ),
     ),
     description="dropped repeated deliveries, each with the copy that was kept",

@@ -65,7 +65,7 @@ def check_window(window_s: int) -> int:
     return window_s
 
 
-CTR_DAY_STEPS: tuple[SqlStep, ...] = tuple(
+CTR_STEPS: tuple[SqlStep, ...] = tuple(
     SqlStep(f"labeling/{name}.sql")
     for name in (
         "ctr_stage_clicks",
@@ -77,8 +77,8 @@ CTR_DAY_STEPS: tuple[SqlStep, ...] = tuple(
         "insert_unattributed_clicks",
     )
 )
-"""The statements that label one impression day, in the order :func:`label_ctr_days` runs them; the column
-lineage of labels.ctr_examples is derived from this same list (``labeling/stage.py``)."""
+"""The statements that label a range of impression days, in the order :func:`label_ctr_days` runs them; the
+column lineage of labels.ctr_examples is derived from this same list (``labeling/stage.py``)."""
 
 
 def label_ctr_days(
@@ -91,27 +91,30 @@ def label_ctr_days(
     """(Re)build the direct labels of impression days [start_day, end_day) in one transaction; return
     each day's counts.
 
-    Day by day: each day's examples (its data_seen_until, its clicks) are exactly those a run of that
-    day alone would build, so range runs, per-day runs and reruns give the same rows."""
+    One set-based pass over the range that keeps each day to itself: a day's clicks are staged for it
+    (``run_day``) with the impressions it can see, its maturity comes from the data up to the end of its
+    lookahead day, so each day's examples are exactly those a run of that day alone would build, and
+    range runs, per-day runs and reruns give the same rows."""
     check_window(window_s)
     run_sql(con, "labeling/create_tables.sql")
-    by_day: dict[dt.date, CtrStats] = {}
+    days = {"start_day": start_day, "end_day": end_day}
     with transaction(con):
-        day = start_day
-        while day < end_day:
-            one = {"start_day": day, "end_day": day + dt.timedelta(days=1)}
-            for step in CTR_DAY_STEPS:
-                step.run(con, {**one, "window_s": window_s, "run_id": run_id})
-            by_day[day] = _day_stats(con, one)  # while the day's clicks are staged
-            day += dt.timedelta(days=1)
-    return by_day
+        for step in CTR_STEPS:
+            step.run(con, {**days, "window_s": window_s, "run_id": run_id})
+        return _day_stats(con, days)  # while the range's clicks are staged
 
 
-def _day_stats(con: duckdb.DuckDBPyConnection, days: dict[str, dt.date]) -> CtrStats:
-    """The counts of the labels of one impression day just built, on the connection that staged its clicks."""
-    summary = rows(con, "labeling/ctr_summary.sql", days)[0]
-    by_reason = {r["reason"]: r["clicks"] for r in rows(con, "labeling/unattributed_by_reason.sql", days)}
-    return CtrStats(**summary, unattributed_by_reason=by_reason)
+def _day_stats(con: duckdb.DuckDBPyConnection, days: dict[str, dt.date]) -> dict[dt.date, CtrStats]:
+    """The counts of each impression day of the range just labelled, on the connection that staged its clicks."""
+    by_reason: dict[dt.date, dict[str, int]] = {}
+    for r in rows(con, "labeling/unattributed_by_reason.sql", days):
+        by_reason.setdefault(r["day"], {})[r["reason"]] = r["clicks"]
+    return {
+        r["day"]: CtrStats(
+            **{k: v for k, v in r.items() if k != "day"}, unattributed_by_reason=by_reason.get(r["day"], {})
+        )
+        for r in rows(con, "labeling/ctr_summary.sql", days)
+    }
 
 
 def ctr_calibration(con: duckdb.DuckDBPyConnection, start_day: dt.date, end_day: dt.date) -> list[dict]:

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import duckdb
-import polars as pl
 
 from data_platform.base.enums import SENTIMENTS
 from data_platform.base.stage import SqlStep, Stage
 from data_platform.base.tables import TableContract, at_least, between, isin, row_check
-from data_platform.labeling.direct import CTR_DAY_STEPS
+from data_platform.labeling.direct import CTR_STEPS
 from data_platform.metadata import ddl_columns
 
 CTR_EXAMPLES_CONTRACT = TableContract(
@@ -65,14 +64,12 @@ CTR_EXAMPLES_CONTRACT = TableContract(
         },
     },
     row_checks=(
-        row_check("label 1 has its click", (pl.col("label") != 1) | pl.col("click_event_id").is_not_null()),
+        row_check("label 1 has its click", "label <> 1 OR click_event_id IS NOT NULL"),
         row_check(
             "click delay within the window",
-            pl.col("click_delay_s").is_null() | (pl.col("click_delay_s") <= pl.col("attribution_window_s")),
+            "click_delay_s IS NULL OR click_delay_s <= attribution_window_s",
         ),
-        row_check(
-            "event_date is the UTC day of impression_ts", pl.col("event_date") == pl.col("impression_ts").dt.date()
-        ),
+        row_check("event_date is the UTC day of impression_ts", "event_date = CAST(impression_ts AS DATE)"),
     ),
     description="click-through examples: one per impression, label 0/1 with its click, maturity",
 )
@@ -86,7 +83,7 @@ UNATTRIBUTED_CLICKS_CONTRACT = TableContract(
     row_checks=(
         row_check(
             "a known impression for every reason but unknown_impression",
-            (pl.col("reason") == "unknown_impression") | pl.col("impression_id").is_not_null(),
+            "reason = 'unknown_impression' OR impression_id IS NOT NULL",
         ),
     ),
     description="clicks that labelled nothing, each with its reason",
@@ -146,7 +143,7 @@ REVIEW_EXAMPLES_CONTRACT = TableContract(
     row_checks=(
         row_check(
             "human consensus rows name raters",
-            (pl.col("label_source") != "human_consensus") | (pl.col("rater_count") > 0),
+            "label_source <> 'human_consensus' OR rater_count > 0",
         ),
     ),
     description="the labeled review dataset: one label per review with its source and confidence",
@@ -228,7 +225,7 @@ STAGE = Stage(
     summary=summary,
     # the tables are declared first, then the statements as their runners run them
     steps={
-        "labels.ctr_examples": (SqlStep("labeling/create_tables.sql"), *CTR_DAY_STEPS),
+        "labels.ctr_examples": (SqlStep("labeling/create_tables.sql"), *CTR_STEPS),
         "labels.reviews": (REVIEWS_STEP,),
         "labels.review_examples": (REVIEW_EXAMPLES_STEP,),
     },

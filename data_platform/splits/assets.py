@@ -18,7 +18,7 @@ from data_platform.labeling.review_assets import LABEL_MODEL
 from data_platform.metadata import markdown_table, parquet_schema_of, table_schema_of
 from data_platform.resources import Warehouse, existing_tables, exports_root, rows, run_sql
 from data_platform.splits.export import Export, diff_versions, export_columns, write_card, write_export
-from data_platform.splits.fairness import agreement_by_group, divergences, group_table
+from data_platform.splits.fairness import agreement_by_group, divergences, group_table_from_counts
 from data_platform.splits.signal import feature_signal
 from data_platform.splits.split import (
     CTR,
@@ -165,21 +165,26 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
 
 
 def _fairness(con, spec: DatasetSpec, config: SplitConfig) -> tuple[list[dict], list[dict]]:
-    """The group table (per attribute) and the divergences beyond tolerance."""
+    """The group table (per attribute) and the divergences beyond tolerance, from counts per group and
+    split computed in DuckDB."""
+    split_table = f"splits.{spec.name}"
+    positive = (
+        spec.positive
+        if spec.binary
+        else run_sql(con, "splits/majority_label.sql", split_table=split_table).fetchone()[0]
+    )
     table, flagged = [], []
     for attribute in spec.group_attributes:
-        data = run_sql(
+        counts = run_sql(
             con,
-            "splits/group_rows.sql",
+            "splits/group_counts.sql",
+            {"positive": positive},
             source=spec.source,
-            split_table=f"splits.{spec.name}",
+            split_table=split_table,
             id_column=spec.id_column,
             attribute=attribute,
-        ).fetchnumpy()
-        labels = np.asarray(data["label"]).astype(str)
-        positive = spec.positive if spec.binary else _majority(labels)
-        groups = np.array([g if g is not None else "unknown" for g in data["grp"]], dtype=object)
-        rows_ = group_table(groups, np.asarray(data["split"]).astype(str), labels, positive=positive)
+        ).fetchall()
+        rows_ = group_table_from_counts(counts)
         table += [{"attribute": attribute, **_rounded(r)} for r in rows_]
         flagged += [
             {"attribute": attribute, **_rounded(r)}
@@ -198,11 +203,6 @@ def _agreement_by_group(con) -> list[dict]:
     category = dict(con.execute("SELECT review_id, category FROM labels.reviews").fetchall())
     groups = np.array([category.get(r) or "unknown" for r in table.reviews], dtype=object)
     return [_rounded(r) for r in agreement_by_group(table.votes, groups, len(SENTIMENTS))]
-
-
-def _majority(labels: np.ndarray) -> str:
-    values, counts = np.unique(labels, return_counts=True)
-    return str(values[counts.argmax()])
 
 
 def _rounded(row: dict) -> dict:

@@ -2,7 +2,8 @@
 train/dev/test splits.
 
 * :func:`group_table`: how many examples each group has in each split, its share of the split and its
-  positive-label rate, plus an ``"all"`` row per group;
+  positive-label rate, plus an ``"all"`` row per group (:func:`group_table_from_counts`: the same from
+  counts per group and split, e.g. a SQL ``GROUP BY``);
 * :func:`divergences`: groups whose share or label rate in a split departs from the reference by more
   than a tolerance;
 * :func:`agreement_by_group`: Krippendorff's alpha of the human votes within each group, to spot
@@ -69,33 +70,53 @@ def group_table(groups: np.ndarray, splits: np.ndarray, y: np.ndarray, positive:
     split_names, split_idx = np.unique(split_arr.astype(str), return_inverse=True)
     n_groups, n_splits = group_names.shape[0], split_names.shape[0]
     cell = group_idx.reshape(-1) * n_splits + split_idx.reshape(-1)
-    examples = np.bincount(cell, minlength=n_groups * n_splits).reshape(n_groups, n_splits)
+    examples = np.bincount(cell, minlength=n_groups * n_splits)
     positives = np.bincount(cell, weights=is_positive.astype(np.float64), minlength=n_groups * n_splits)
-    positives = positives.reshape(n_groups, n_splits)
-    split_totals = examples.sum(axis=0)
+    return group_table_from_counts(
+        [
+            (str(group_names[c // n_splits]), str(split_names[c % n_splits]), int(examples[c]), int(positives[c]))
+            for c in np.flatnonzero(examples)
+        ]
+    )
 
+
+def group_table_from_counts(counts: list[tuple[str, str, int, int]]) -> list[dict]:
+    """:func:`group_table` from the counts per (group, split): ``(group, split, examples, positives)``
+    tuples, e.g. a SQL ``GROUP BY`` over the table, so the examples never come to Python. Same rows, same
+    order, same errors (a split named ``"all"``, no positive at all in non-empty counts)."""
+    counts = [(str(g), str(s), int(n), int(p)) for g, s, n, p in counts if n]
+    if not counts:
+        return []
+    if any(s == ALL_SPLITS for _, s, _, _ in counts):
+        raise ValueError(f"a split may not be named {ALL_SPLITS!r}: that name is reserved for the totals")
+    if not any(p for *_, p in counts):
+        raise ValueError("the positive label does not occur in y")
+    split_totals: dict[str, int] = {}
+    by_group: dict[str, list[tuple[str, int, int]]] = {}
+    for group, split, n, positives in sorted(counts):
+        split_totals[split] = split_totals.get(split, 0) + n
+        by_group.setdefault(group, []).append((split, n, positives))
+    total = sum(split_totals.values())
     rows = []
-    for g, group in enumerate(group_names):
-        for s, split in enumerate(split_names):
-            if examples[g, s] == 0:
-                continue
+    for group, cells in by_group.items():
+        for split, n, positives in cells:
             rows.append(
                 {
-                    "group": str(group),
-                    "split": str(split),
-                    "examples": int(examples[g, s]),
-                    "share_of_split": float(examples[g, s] / split_totals[s]),
-                    "label_rate": float(positives[g, s] / examples[g, s]),
+                    "group": group,
+                    "split": split,
+                    "examples": n,
+                    "share_of_split": n / split_totals[split],
+                    "label_rate": positives / n,
                 }
             )
-        total = int(examples[g].sum())
+        examples, positives = sum(c[1] for c in cells), sum(c[2] for c in cells)
         rows.append(
             {
-                "group": str(group),
+                "group": group,
                 "split": ALL_SPLITS,
-                "examples": total,
-                "share_of_split": float(total / n),
-                "label_rate": float(positives[g].sum() / total),
+                "examples": examples,
+                "share_of_split": examples / total,
+                "label_rate": positives / examples,
             }
         )
     return rows

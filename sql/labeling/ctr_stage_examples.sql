@@ -1,9 +1,11 @@
--- Impressions of [start_day, end_day) with their point-in-time features and their label.
--- History features count only events strictly before the impression (RANGE frame ending 1 µs
--- earlier) within 7 days, so nothing logged at or after the impression leaks into its features.
+-- Impressions of [start_day, end_day) with their point-in-time features and their label, every day in
+-- one pass. History features count only events strictly before the impression (RANGE frame ending 1 µs
+-- earlier) within 7 days, so nothing logged at or after the impression leaks into its features. Each
+-- day's label comes from the clicks staged for it (ctr_attribution.run_day) and its maturity from the
+-- data seen up to the end of its lookahead day, as a run of that day alone would build them.
 CREATE OR REPLACE TEMP TABLE ctr_staged_examples AS
 WITH activity AS (
-    SELECT event_id, event_type, ts, event_date, person_key, item_id, impression_id
+    SELECT event_id, event_type, ts, event_date, person_key, item_id
     FROM clean.events
     WHERE event_type IN ('impression', 'click')
       AND event_date >= $start_day - INTERVAL 7 DAY AND event_date < $end_day
@@ -24,25 +26,41 @@ history AS (
     QUALIFY event_type = 'impression' AND event_date >= $start_day
 ),
 
-impressions AS (
-    SELECT *
+firsts AS (  -- one impression per impression_id and day: the first (ts, then event_id); a hash aggregate
+    SELECT arg_min(event_id, (ts, event_id)) AS event_id
     FROM clean.events
     WHERE event_type = 'impression' AND event_date >= $start_day AND event_date < $end_day
-    QUALIFY row_number() OVER (PARTITION BY impression_id ORDER BY ts, event_id) = 1
+    GROUP BY impression_id, event_date
+),
+
+impressions AS (
+    SELECT e.*
+    FROM clean.events e
+    SEMI JOIN firsts USING (event_id)
+    WHERE e.event_type = 'impression' AND e.event_date >= $start_day AND e.event_date < $end_day
 ),
 
 first_clicks AS (
-    SELECT impression_id, click_event_id, delay_s,
-           count(*) OVER (PARTITION BY impression_id) AS clicks_on_impression
+    SELECT run_day, impression_id, click_event_id, delay_s,
+           count(*) OVER (PARTITION BY run_day, impression_id) AS clicks_on_impression
     FROM ctr_attribution
     WHERE impression_ts IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY impression_id ORDER BY reason IS NOT NULL, click_ts, click_event_id) = 1
+    QUALIFY row_number() OVER (PARTITION BY run_day, impression_id
+                               ORDER BY reason IS NOT NULL, click_ts, click_event_id) = 1
 ),
 
-seen AS (
-    SELECT max(ts) AS data_seen_until
+seen_by_date AS (
+    SELECT event_date, max(ts) AS latest
     FROM clean.events
     WHERE event_date >= $start_day AND event_date < $end_day + INTERVAL 1 DAY
+    GROUP BY event_date
+),
+
+seen AS (  -- day D has seen the data up to the latest event of D and its lookahead day D + 1
+    SELECT d.event_date, max(s.latest) AS data_seen_until
+    FROM (SELECT DISTINCT event_date FROM impressions) d
+    JOIN seen_by_date s ON s.event_date IN (d.event_date, d.event_date + 1)
+    GROUP BY d.event_date
 )
 
 SELECT
@@ -64,5 +82,5 @@ SELECT
     now() AS labeled_at, $run_id AS label_run_id
 FROM impressions i
 JOIN history h USING (event_id)
-LEFT JOIN first_clicks f USING (impression_id)
-CROSS JOIN seen s
+LEFT JOIN first_clicks f ON f.run_day = i.event_date AND f.impression_id = i.impression_id
+JOIN seen s ON s.event_date = i.event_date

@@ -1,4 +1,4 @@
-SELECT reason, count(*) AS clicks
+SELECT owner_date AS day, reason, count(*) AS clicks
 FROM labels.unattributed_clicks
 WHERE owner_date >= $start_day AND owner_date < $end_day
-GROUP BY reason ORDER BY reason
+GROUP BY owner_date, reason ORDER BY owner_date, reason

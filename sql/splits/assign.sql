@@ -5,6 +5,8 @@
 -- of every login seen), found through the example's event and its device; the person key stored with
 -- the example (the map as of its day) only for an event no longer in clean.events. So all examples of
 -- one device, and of every device of one person, share one group whatever day they were cleaned on.
+-- Written unsorted (a sort of every example is the stage's largest memory need): every reader that
+-- needs an order (exports, digests) orders by example_id itself.
 CREATE OR REPLACE TABLE {target} AS
 WITH source AS (
     SELECT * FROM {source} WHERE {where}
@@ -34,4 +36,3 @@ SELECT e.example_id, e.group_key, e.device_key, e.label, e.example_date, e.bucke
            AS split_time
 FROM bucketed e
 JOIN days d USING (example_date)
-ORDER BY e.example_id
