@@ -94,7 +94,6 @@ def measured(argv: list[str]) -> dict:
     return {
         "wall_s": round(wall, 1),
         "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
-        "peak_rss_mb": round(after.ru_maxrss / 1024),  # the largest child so far
         **json.loads(out.stdout.strip().splitlines()[-1]),
     }
 
@@ -111,9 +110,11 @@ def main() -> None:
     if args.child:
         kind, landing, db, *days = args.child
         if kind == "floor":
-            print(json.dumps(run_floor(Path(landing), Path(db), args.memory, args.threads)))
+            out = run_floor(Path(landing), Path(db), args.memory, args.threads)
         else:
-            print(json.dumps(run_ours(Path(landing), Path(db), args.memory, args.threads, *days)))
+            out = run_ours(Path(landing), Path(db), args.memory, args.threads, *days)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        print(json.dumps({"peak_rss_mb": round(peak / 1024), **out}))
         return
 
     from data_platform.generator import generate_logs

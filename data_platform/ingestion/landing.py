@@ -276,6 +276,19 @@ _IS_TYPE = {
 _INT64_LIMIT = 9.2e18
 
 
+def _within_bounds(f: contracts.Field, value: str) -> str:
+    """SQL: the numeric ``value`` of field ``f`` is finite and within the contract's bounds (and an integer
+    within BIGINT). NULL when ``value`` is NULL."""
+    bounds = [f"isfinite({value})"]
+    if f.minimum is not None:
+        bounds.append(f"{value} >= {f.minimum}")
+    if f.maximum is not None:
+        bounds.append(f"{value} <= {f.maximum}")
+    if f.kind == "integer":
+        bounds.append(f"{value}::DOUBLE BETWEEN -{_INT64_LIMIT} AND {_INT64_LIMIT}")
+    return "(" + " AND ".join(bounds) + ")"
+
+
 def sql_list(values) -> str:
     """A SQL list literal of strings, e.g. ('a', 'b'), for IN tests on contract constants."""
     return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
@@ -316,16 +329,7 @@ def contract_sql_fragments(paths: str = "both") -> dict[str, str]:
         (f"j_{f.name} IS NOT NULL AND NOT " + _IS_TYPE[f.kind].format(j=f"j_{f.name}", n=f"n_{f.name}"), f.name)
         for f in fields
     ]
-    ranges = []
-    for f in numeric:
-        bounds = [f"NOT isfinite(n_{f.name})"]
-        if f.minimum is not None:
-            bounds.append(f"n_{f.name} < {f.minimum}")
-        if f.maximum is not None:
-            bounds.append(f"n_{f.name} > {f.maximum}")
-        if f.kind == "integer":
-            bounds.append(f"abs(n_{f.name}) > {_INT64_LIMIT}")
-        ranges.append((" OR ".join(bounds), f.name))
+    ranges = [(f"NOT {_within_bounds(f, f'n_{f.name}')}", f.name) for f in numeric]
     slow = {"string": "j_{n} ->> '$'", "integer": "try_cast(j_{n} AS BIGINT)", "number": "n_{n}"}
     typed = [
         f"CASE WHEN fast_ok THEN v_{f.name} ELSE {slow[f.kind].format(n=f.name)} END AS {f.name}"
@@ -387,14 +391,7 @@ def _fast_path_fragments() -> dict[str, str]:
         elif f.required_for:
             tests.append(f"NOT (v_event_type IN {sql_list(f.required_for)} AND {absent[f.name]})")
         if f.kind in ("integer", "number"):
-            bounds = [f"isfinite(v_{f.name})"]
-            if f.minimum is not None:
-                bounds.append(f"v_{f.name} >= {f.minimum}")
-            if f.maximum is not None:
-                bounds.append(f"v_{f.name} <= {f.maximum}")
-            if f.kind == "integer":
-                bounds.append(f"v_{f.name}::DOUBLE BETWEEN -{_INT64_LIMIT} AND {_INT64_LIMIT}")
-            tests.append(f"(v_{f.name} IS NULL OR ({' AND '.join(bounds)}))")
+            tests.append(f"(v_{f.name} IS NULL OR {_within_bounds(f, f'v_{f.name}')})")
     tests.append(f"v_event_type IN {sql_list(contracts.EVENT_TYPES)}")
     tests.append(f"(v_price IS NULL OR NOT {absent['currency']})")
     tests.append("v_ts_value BETWEEN $min_ts AND $max_ts")
