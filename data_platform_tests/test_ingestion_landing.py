@@ -328,3 +328,93 @@ def test_a_file_that_keeps_failing_is_set_aside_and_the_others_land(warehouse, l
     monkeypatch.setattr(landing_module, "_land_one", real)
     write_lines(bad, [event("p1"), event("p2")])
     assert [f.rel for f in land(warehouse, landing)] == ["poison.jsonl"]
+
+
+# Lines at the edges of the typed fast path: each must come out of it exactly as the full classifier says.
+FAST_PATH_EDGES = [
+    event("big", "impression", position=9007199254740993),  # above 2**53: kept exact
+    event("huge", "impression", position=18446744073709551615),  # beyond BIGINT
+    event("neg0", "impression", position=-0),
+    event("int_price", "purchase", price=5),
+    event("nulls", "click", country=None, session_id=None),
+    event("empty_opt", "click", country=""),
+    event("no_cur", "purchase", currency=""),
+    event("null_extra", "click", note=None),
+    event("case", "Click"),
+    event("digits_ts", ts="1793613600000"),
+    event("long_ms", ts=17936136000000000),
+    event("neg_ms", ts=-1),
+    event("float_ms", ts=1.7936136e12),
+    event("lower_z", ts="2026-11-02 10:00:00z"),
+    event("esc", text='caf\u00e9 "quoted" \\ back', anon_id="a\u0000b"),
+    event("tiny", "impression", predicted_ctr=1e-320),
+    event("obj", "impression", category={"a": 1}),
+    event("arr", anon_id=["x"]),
+    event("bool", "review", rating=True),
+    {},
+    '{"\\u0065vent_id":"k1","event_type":"login","ts":"2026-11-02T10:00:00Z","anon_id":"a","user_id":"u"}',
+    '{"event_id":"k2","event_type":"login","ts":"\\u0032026-11-02T10:00:00Z","anon_id":"a","user_id":"u"}',
+    '  {"event_id":"k3","event_type":"login","ts":"2026-11-02T10:00:00Z","anon_id":"a","user_id":"u"}',
+    '{"event_id":"k4","event_type":"login","ts":"2026-11-02T10:00:00Z","anon_id":"a","user_id":"u","x":1,"x":2}',
+    '{"event_id":"k5","event_type":"login","ts":"2026-11-02T10:00:00Z","anon_id":"a","user_id":"u","user_id":"v"}',
+    '{"event_id":"k6","event_type":"login","ts":"2026-11-02T10:00:00Z","anon_id":"a","user_id":"u"} ',
+]
+
+
+def parse_with(tmp_path, lines, paths, name):
+    """raw.landed_lines of ``lines`` parsed by ``paths`` of parse_lines.sql ("both", "full" or "fast")."""
+    import duckdb
+    import pyarrow as pa
+
+    from data_platform.ingestion.landing import LINE_SCHEMA, contract_sql_fragments, ensure_tables
+    from data_platform.resources import run_sql
+
+    path = write_lines(tmp_path / f"{name}.jsonl", lines)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    ensure_tables(con)
+    con.register("landing_lines", pa.RecordBatchReader.from_batches(LINE_SCHEMA, read_lines(path, False)))
+    params = {"file_id": 1, "run_id": "r", "ingested_at": NOW, "min_ts": MIN_TS, "max_ts": NOW + dt.timedelta(days=1)}
+    run_sql(
+        con, "ingestion/parse_lines.sql", {**params, "max_line_bytes": MAX_LINE_BYTES}, **contract_sql_fragments(paths)
+    )
+    cur = con.execute("SELECT * FROM raw.landed_lines ORDER BY source_line")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def test_the_fast_path_lands_every_line_as_the_full_classifier_does(tmp_path):
+    lines = [c[0] for c in CASES] + FAST_PATH_EDGES
+    both, full = parse_with(tmp_path, lines, "both", "both"), parse_with(tmp_path, lines, "full", "full")
+    assert both == full  # reasons, details, typed values, days, provenance: row for row
+    fast = parse_with(tmp_path, lines, "fast", "fast")
+    taken = {r["source_line"] for r in fast if r["reason"] is None}
+    assert taken <= {
+        r["source_line"] for r in full if r["reason"] is None
+    }  # never accepts what the classifier quarantines
+    # it takes the plain valid lines (here: those with no extra fields, a known key once, no leading blank)
+    assert {r["event_id"] for r in fast if r["reason"] is None} >= {
+        "ok0",
+        "ok1",
+        "ok2",
+        "ok3",
+        "big",
+        "int_price",
+        "nulls",
+    }
+    assert next(r for r in both if r["event_id"] == "big")["position"] == 9007199254740993  # beyond 2**53: exact
+
+
+def test_the_fast_path_takes_every_valid_generated_line(tmp_path):
+    from data_platform.generator import generate_logs
+
+    manifest = generate_logs(tmp_path / "gen", dt.date(2026, 11, 1), 1, 3000, seed=3)
+    lines = [
+        raw
+        for f in sorted((tmp_path / "gen" / "events").rglob("*.jsonl*"))
+        for raw in (gzip.decompress(f.read_bytes()) if f.name.endswith(".gz") else f.read_bytes()).split(b"\n")[:-1]
+    ]
+    both, full = parse_with(tmp_path, lines, "both", "both"), parse_with(tmp_path, lines, "full", "full")
+    assert both == full
+    fast = parse_with(tmp_path, lines, "fast", "fast")
+    assert sum(r["reason"] is None for r in fast) == sum(r["reason"] is None for r in full) == manifest["valid_lines"]

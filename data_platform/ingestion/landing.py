@@ -291,6 +291,19 @@ _IS_TYPE = {
 _INT64_LIMIT = 9.2e18
 
 
+def _within_bounds(f: contracts.Field, value: str) -> str:
+    """SQL: the numeric ``value`` of field ``f`` is finite and within the contract's bounds (and an integer
+    within BIGINT). NULL when ``value`` is NULL."""
+    bounds = [f"isfinite({value})"]
+    if f.minimum is not None:
+        bounds.append(f"{value} >= {f.minimum}")
+    if f.maximum is not None:
+        bounds.append(f"{value} <= {f.maximum}")
+    if f.kind == "integer":
+        bounds.append(f"{value}::DOUBLE BETWEEN -{_INT64_LIMIT} AND {_INT64_LIMIT}")
+    return "(" + " AND ".join(bounds) + ")"
+
+
 def sql_list(values) -> str:
     """A SQL list literal of strings, e.g. ('a', 'b'), for IN tests on contract constants."""
     return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
@@ -301,9 +314,20 @@ def _first_match(cases: list[tuple[str, str]]) -> str:
     return f"CASE {whens} END" if cases else "NULL"
 
 
+PARSE_PATHS = ("both", "full", "fast")
+
+
 @cache
-def contract_sql_fragments() -> dict[str, str]:
-    """SQL structure derived from ``contracts.FIELDS`` for ``sql/ingestion/parse_lines.sql``."""
+def contract_sql_fragments(paths: str = "both") -> dict[str, str]:
+    """SQL structure derived from ``contracts.FIELDS`` for ``sql/ingestion/parse_lines.sql``.
+
+    ``paths``: "both" (what landing runs: the typed fast path, the full classifier for the other lines);
+    "full" (every line through the full classifier) and "fast" (the fast path alone: a line it does not
+    take is quarantined as if it were no JSON object) exist so tests can hold the two paths against each
+    other.
+    """
+    if paths not in PARSE_PATHS:
+        raise ValueError(f"paths must be one of {PARSE_PATHS}, got {paths!r}")
     fields = contracts.FIELDS
     numeric = [f for f in fields if f.kind in ("integer", "number")]
     absent = {f.name: f"(j_{f.name} IS NULL OR j_{f.name} = '\"\"')" for f in fields}
@@ -320,26 +344,18 @@ def contract_sql_fragments() -> dict[str, str]:
         (f"j_{f.name} IS NOT NULL AND NOT " + _IS_TYPE[f.kind].format(j=f"j_{f.name}", n=f"n_{f.name}"), f.name)
         for f in fields
     ]
-    ranges = []
-    for f in numeric:
-        bounds = [f"NOT isfinite(n_{f.name})"]
-        if f.minimum is not None:
-            bounds.append(f"n_{f.name} < {f.minimum}")
-        if f.maximum is not None:
-            bounds.append(f"n_{f.name} > {f.maximum}")
-        if f.kind == "integer":
-            bounds.append(f"abs(n_{f.name}) > {_INT64_LIMIT}")
-        ranges.append((" OR ".join(bounds), f.name))
-    typed = []
-    for f in fields:
-        if f.kind == "string":
-            typed.append(f"j_{f.name} ->> '$' AS {f.name}")
-        elif f.kind == "integer":
-            typed.append(f"try_cast(n_{f.name} AS BIGINT) AS {f.name}")
-        elif f.kind == "number":
-            typed.append(f"n_{f.name} AS {f.name}")
+    ranges = [(f"NOT {_within_bounds(f, f'n_{f.name}')}", f.name) for f in numeric]
+    slow = {"string": "j_{n} ->> '$'", "integer": "try_cast(j_{n} AS BIGINT)", "number": "n_{n}"}
+    typed = [
+        f"CASE WHEN fast_ok THEN v_{f.name} ELSE {slow[f.kind].format(n=f.name)} END AS {f.name}"
+        for f in fields
+        if f.kind != "ts"
+    ]
     names = [f.name for f in fields]
     return {
+        **_fast_path_fragments(),
+        **({"fast_ok": "FALSE"} if paths == "full" else {}),
+        "full_path": "FALSE" if paths == "fast" else "NOT fast_ok",
         "field_json": ",\n           ".join(f"m['{n}']::VARCHAR AS j_{n}" for n in names),
         "numeric_values": ",\n           ".join(
             f"CASE WHEN NOT starts_with(j_{f.name}, '\"') THEN try_cast(j_{f.name} AS DOUBLE) END AS n_{f.name}"
@@ -352,6 +368,56 @@ def contract_sql_fragments() -> dict[str, str]:
         "typed_columns": ",\n    ".join(typed),
         "known_present": " + ".join(f"(j_{n} IS NOT NULL)::INT" for n in names),
         "known_keys": "[" + ", ".join(f"'{n}'" for n in names) + "]",
+    }
+
+
+# The fast path's typed reading of a field, and the JSON types (json_type's names) its value may have.
+_FAST_TYPE = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "ts": "VARCHAR"}
+_FAST_JSON_TYPES = {
+    "string": ("VARCHAR",),
+    "integer": ("UBIGINT", "BIGINT"),
+    "number": ("UBIGINT", "BIGINT", "DOUBLE"),
+    "ts": ("VARCHAR", "UBIGINT"),
+}
+
+
+def _fast_path_fragments() -> dict[str, str]:
+    """The fast path of ``parse_lines.sql``: the typed reading of a line and the test that it keeps the contract.
+
+    The test is a sufficient condition for the full classifier to accept the line with the same values:
+    every key is a contract field (the object's key count equals the known fields found, which also rules
+    out a key named twice), each present field has its JSON type and reads as a typed value, the event
+    type is known, the fields its type requires are there (a price with its currency), numbers are finite
+    and within their bounds, and ts reads as an instant within [min_ts, max_ts]. Any other line goes
+    through the full classifier, which finds its reason.
+    """
+    fields = contracts.FIELDS
+    absent = {
+        f.name: f"(v_{f.name} IS NULL OR v_{f.name} = '')" if f.kind in ("string", "ts") else f"v_{f.name} IS NULL"
+        for f in fields
+    }
+    tests = ["f IS NOT NULL", "f.k = " + " + ".join(f"(t_{f.name} IS NOT NULL)::INT" for f in fields)]
+    for f in fields:
+        null = f"(t_{f.name} IS NULL OR t_{f.name} = 'NULL')"
+        tests.append(f"({null} OR t_{f.name} IN {sql_list(_FAST_JSON_TYPES[f.kind])})")
+        tests.append(f"{null} = (v_{f.name} IS NULL)")  # a value of its type always reads
+        if f.required_for == contracts.ALL:
+            tests.append(f"NOT {absent[f.name]}")
+        elif f.required_for:
+            tests.append(f"NOT (v_event_type IN {sql_list(f.required_for)} AND {absent[f.name]})")
+        if f.kind in ("integer", "number"):
+            tests.append(f"(v_{f.name} IS NULL OR {_within_bounds(f, f'v_{f.name}')})")
+    tests.append(f"v_event_type IN {sql_list(contracts.EVENT_TYPES)}")
+    tests.append(f"(v_price IS NULL OR NOT {absent['currency']})")
+    tests.append("v_ts_value BETWEEN $min_ts AND $max_ts")
+    spec = "{" + ", ".join(f'"{f.name}": "{_FAST_TYPE[f.kind]}"' for f in fields) + "}"
+    return {
+        "fast_struct": spec,
+        "fast_paths": "[" + ", ".join(f"'$.{f.name}'" for f in fields) + "]",
+        "fast_columns": ",\n           ".join(
+            f"f.v.{f.name} AS v_{f.name}, f.t[{i}] AS t_{f.name}" for i, f in enumerate(fields, 1)
+        ),
+        "fast_ok": "(" + "\n        AND ".join(tests) + ")",
     }
 
 

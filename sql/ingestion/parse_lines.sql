@@ -1,21 +1,51 @@
 -- Parse and classify the lines of one landing file (streamed in as the relation `landing_lines`
--- with columns line_no, line, utf8_ok, too_long) into raw.landed_lines. Each line is parsed once
--- (into a MAP of field -> JSON value); the per-field checks below are generated from the contract.
--- A line gets the first quarantine reason that applies, in the order of contracts.QUARANTINE_REASONS.
+-- with columns line_no, line, utf8_ok, too_long) into raw.landed_lines. Two paths, one statement:
+-- - the fast path: a line that is a JSON object is read once straight into typed values (DuckDB's
+--   typed json_transform) with each field's JSON type and the object's key count beside them; when
+--   these prove the line keeps the contract (only known keys, each once, each of its type, required
+--   fields present, ranges and ts in bounds) it is accepted as read;
+-- - every other line goes through the full classifier below, which parses it into a MAP of field ->
+--   JSON value and gives it the first quarantine reason that applies, in the order of
+--   contracts.QUARANTINE_REASONS (its expressions only run on those lines: a CASE on fast_ok).
+-- The fast path only ever accepts a line the full classifier accepts too, with the same values
+-- (data_platform_tests/test_ingestion_landing.py runs both on the same lines). Checks generated
+-- from the contract.
 INSERT INTO raw.landed_lines BY NAME
-WITH parsed AS (
-    -- NULL when the line is not a JSON object (the reason is worked out below). No try(): one bad
-    -- row would send its whole vector down DuckDB's row-by-row error path (10x slower).
+WITH scanned AS (
+    -- json_valid first: json_transform on a malformed line raises, and try() would send the whole
+    -- vector down DuckDB's row-by-row error path (10x slower)
     SELECT line_no, line, utf8_ok, too_long,
-           CASE WHEN utf8_ok AND NOT too_long AND json_valid(line) THEN
+           CASE WHEN utf8_ok AND NOT too_long AND starts_with(line, '{{') AND json_valid(line) THEN
+               {{ 'v': json_transform(line, '{fast_struct}'), 't': json_type(line, {fast_paths}),
+                 'k': len(json_keys(line)) }}
+           END AS f
+    FROM landing_lines
+),
+
+typed AS (
+    -- v_<field>: the typed value (NULL when absent or null); t_<field>: its JSON type
+    SELECT line_no, line, utf8_ok, too_long, f,
+           {fast_columns}
+    FROM scanned
+),
+
+fast AS (
+    SELECT *, coalesce({fast_ok}, FALSE) AS fast_ok
+    FROM (SELECT *, ts_of(v_ts, t_ts = 'VARCHAR') AS v_ts_value FROM typed)
+),
+
+parsed AS (
+    -- m: NULL when the line is not a JSON object (the reason is worked out below), or took the fast path
+    SELECT *,
+           CASE WHEN {full_path} AND utf8_ok AND NOT too_long AND json_valid(line) THEN
                CASE WHEN json_type(line) = 'OBJECT' THEN json_transform(line, '"MAP(VARCHAR, JSON)"') END
            END AS m
-    FROM landing_lines
+    FROM fast
 ),
 
 fields AS (
     -- j_<field>: the field's JSON text (NULL when absent or null); n_<field>: numeric value
-    SELECT line_no, line, utf8_ok, too_long, m,
+    SELECT *,
            {field_json}
     FROM parsed
 ),
@@ -23,7 +53,7 @@ fields AS (
 numbers AS (
     SELECT *,
            {numeric_values},
-           event_ts(j_ts) AS ts_value,
+           CASE WHEN fast_ok THEN v_ts_value ELSE event_ts(j_ts) END AS ts_value,
            j_event_type ->> '$' AS et
     FROM fields
 ),
@@ -31,6 +61,7 @@ numbers AS (
 checked AS (
     SELECT *,
            CASE
+               WHEN fast_ok THEN NULL
                WHEN line IS NULL THEN 'unreadable_file'
                WHEN too_long THEN 'line_too_long'
                WHEN NOT utf8_ok THEN 'invalid_utf8'
@@ -63,8 +94,11 @@ SELECT
     {typed_columns},
     ts_value AS ts,
     CAST(timezone('UTC', ts_value) AS DATE) AS event_date,
-    CASE WHEN reason IS NULL THEN CASE WHEN starts_with(j_ts, '"') THEN j_ts ->> '$' ELSE j_ts END END AS ts_raw,
-    CASE WHEN reason IS NULL AND cardinality(m) > {known_present} THEN
+    CASE
+        WHEN fast_ok THEN v_ts
+        WHEN reason IS NULL THEN CASE WHEN starts_with(j_ts, '"') THEN j_ts ->> '$' ELSE j_ts END
+    END AS ts_raw,
+    CASE WHEN reason IS NULL AND NOT fast_ok AND cardinality(m) > {known_present} THEN
         nullif(to_json(map_from_entries(
             list_filter(map_entries(m), e -> NOT list_contains({known_keys}, e.key)))), '{{}}')
     END AS extra,
