@@ -207,14 +207,22 @@ def fit(spec: BaselineSpec, train: pl.DataFrame, seed: int):
 def score(spec: BaselineSpec, model, frame: pl.DataFrame) -> dict:
     """The figures of ``model`` on ``frame`` (NaN-free: an undefined figure is None)."""
     if model is None or frame.height == 0:
-        return {}
+        return _undefined(spec)
     return _clean(spec.figures(_labels(spec, frame), spec.predict(model, frame), frame, None))
+
+
+def _undefined(spec: BaselineSpec) -> dict:
+    """The headline figures as undefined (NULL): no model, or nothing to score it on. Written all the
+    same, so the version counts as trained and the table says why its figures are missing."""
+    return {(metric, "all"): None for metric in spec.headline}
 
 
 def score_serving(spec: BaselineSpec, frame: pl.DataFrame) -> dict:
     """The figures of the serving model's logged prediction on the same rows."""
-    if spec.serving is None or frame.height == 0:
+    if spec.serving is None:
         return {}
+    if frame.height == 0:
+        return _undefined(spec)
     logged = frame[spec.serving].cast(pl.Float64).to_numpy()
     keep = np.isfinite(logged)
     return _clean(spec.figures(_labels(spec, frame)[keep], logged[keep], frame.filter(pl.Series(keep)), None))

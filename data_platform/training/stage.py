@@ -7,6 +7,7 @@ import duckdb
 
 from data_platform.base.stage import Stage
 from data_platform.base.tables import TableContract, at_least, between, isin
+from data_platform.training.baseline import BASELINES
 
 _RUN_COLUMNS = (
     ("dataset", "VARCHAR", ""),
@@ -96,6 +97,9 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
         )
         if not figures:
             lines.append(f"training/{dataset}: version {version} has no baseline yet")
+            continue
+        if dataset in BASELINES and figures.get(f"baseline {BASELINES[dataset].headline[0]}") is None:
+            lines.append(f"training/{dataset}: version {version}: no baseline model (too few labeled examples)")
             continue
         shown = [
             f"{metric} {figures[f'baseline {metric}']:.3f}"
