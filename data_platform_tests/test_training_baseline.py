@@ -5,7 +5,6 @@ hold, the learning curve's subsets are nested by person, and the retraining trig
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -18,14 +17,11 @@ import pytest
 from scipy.stats import mannwhitneyu
 from sklearn.metrics import accuracy_score, f1_score, log_loss, recall_score, roc_auc_score
 
-from data_platform import definitions
 from data_platform.base.keys import MODEL_RUNS
 from data_platform.flywheel.assets import TRIGGERS
-from data_platform.generator import generate_logs
-from data_platform.resources import LabelingDesk, LandingZone, Warehouse
 from data_platform.training.assets import RETRAIN_JOBS, baseline_sensor
 from data_platform.training.baseline import CLICKS, REVIEWS, read_split, verdict
-from data_platform_tests.conftest import query
+from data_platform_tests.conftest import generated_world, project_jobs, query
 
 DAYS = ("2026-11-02", "2026-11-03", "2026-11-04")
 
@@ -41,19 +37,8 @@ def world(tmp_path_factory):
     baseline sensor's ``retrain_<dataset>`` runs publish version N+1 and train it against N."""
     root = tmp_path_factory.mktemp("training")
     mp = pytest.MonkeyPatch()
-    mp.setenv("DATA_PLATFORM_EXPORTS", str(root / "exports"))
-    mp.setenv("DATA_PLATFORM_REPORTS", str(root / "reports"))
-    landing = LandingZone(root=str(root / "landing"), settle_seconds=0)
-    warehouse = Warehouse(database=str(root / "warehouse.duckdb"), memory_limit="1GB", threads=2)
-    resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(root / "desk"))}
-    defs = dg.Definitions(
-        assets=definitions.defs.assets,
-        asset_checks=definitions.defs.asset_checks,
-        jobs=definitions.defs.jobs,
-        resources=resources,
-        executor=dg.in_process_executor,
-    )
-    generate_logs(landing.root, start=dt.date(2026, 11, 2), days=3, events_per_day=8000, seed=31)
+    landing, warehouse, _ = generated_world(root, days=3, events_per_day=8000, seed=31)
+    defs, resources = project_jobs(root, mp, landing, warehouse)
     with dg.instance_for_test() as instance:
 
         def run(job: str, tags=None, run_config=None):
