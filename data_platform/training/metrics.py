@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy import sparse
 
 EPS = np.finfo(np.float64).eps
 
@@ -54,13 +53,15 @@ def auc(y, score, weights=None):
     y = np.asarray(y).astype(bool)
     score = np.asarray(score, dtype=float)
     w, single = _matrix(weights, len(y))
-    _, group = np.unique(score, return_inverse=True)  # tie groups, lowest score first
-    tie = sparse.csr_matrix((np.ones(len(y)), (np.arange(len(y)), group)), shape=(len(y), group.max() + 1))
-    pos = np.asarray(tie.T @ (w * y).T)  # (groups, replicates)
-    neg = np.asarray(tie.T @ (w * ~y).T)
-    below = np.cumsum(neg, axis=0) - neg
-    num = (pos * (below + 0.5 * neg)).sum(axis=0)
-    return _out(_ratio(num, pos.sum(axis=0) * neg.sum(axis=0)), single)
+    order = np.argsort(score, kind="stable")
+    ranked, clicked = score[order], y[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # tie groups, lowest score first
+    w = w[:, order]
+    pos = np.add.reduceat(w * clicked, starts, axis=1)  # (replicates, groups)
+    neg = np.add.reduceat(w * ~clicked, starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    num = (pos * (below + 0.5 * neg)).sum(axis=1)
+    return _out(_ratio(num, pos.sum(axis=1) * neg.sum(axis=1)), single)
 
 
 def _clipped(p) -> np.ndarray:
