@@ -20,11 +20,13 @@ from data_platform.ingestion.stage import STAGE as INGESTION
 from data_platform.labeling.stage import STAGE as LABELING
 from data_platform.provenance.stage import STAGE as PROVENANCE
 from data_platform.splits.stage import STAGE as SPLITS
+from data_platform.training.stage import STAGE as TRAINING
 from data_platform.validation.stage import STAGE as VALIDATION
 
 DECLARED: tuple[Stage, ...] = tuple(
     sorted(
-        (INGESTION, CLEANING, LABELING, VALIDATION, SPLITS, PROVENANCE, FLYWHEEL), key=lambda s: STAGES.index(s.name)
+        (INGESTION, CLEANING, LABELING, VALIDATION, SPLITS, PROVENANCE, FLYWHEEL, TRAINING),
+        key=lambda s: STAGES.index(s.name),
     )
 )
 """Every stage's declarations, in stage order."""

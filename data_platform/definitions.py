@@ -31,6 +31,7 @@ from data_platform.provenance.assets import invalidations
 from data_platform.provenance.jobs import invalidate_input
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse, check_settings
 from data_platform.splits.assets import SPLITS_GROUP_ASSETS
+from data_platform.training.assets import RETRAIN_JOBS, baseline_sensor, model_runs, publish_datasets
 from data_platform.validation.assets import anomalies, feature_stats, source_inventory
 from data_platform.validation.checks import build_contract_checks
 from data_platform.validation.sources import freshness_policies
@@ -82,13 +83,6 @@ def _with_columns(spec: dg.AssetSpec) -> dg.AssetSpec:
     return spec.replace_attributes(metadata={**spec.metadata, "dagster/column_schema": described(schema, table)})
 
 
-publish_datasets = dg.define_asset_job(
-    name="publish_datasets",
-    selection=dg.AssetSelection.groups("splits"),
-    description="Split both labeled datasets (with leakage, balance and fairness checks), build the train-only "
-    "balanced click data, and export versioned Parquet with dataset cards.",
-)
-
 defs = dg.Definitions(
     assets=dg.map_asset_specs(
         _with_freshness,
@@ -105,6 +99,7 @@ defs = dg.Definitions(
             labeling_plan,
             retraining_signal,
             *TRIGGER_SPECS,
+            model_runs,
         ],
     ),
     asset_checks=CONTRACT_CHECKS,
@@ -116,6 +111,7 @@ defs = dg.Definitions(
         relabel_reviews,
         annotation_round,
         publish_datasets,
+        *RETRAIN_JOBS.values(),
         retraining_check,
         invalidate_input,
         process_privacy_requests,
@@ -128,6 +124,7 @@ defs = dg.Definitions(
         late_click_sensor,
         annotation_sensor,
         retraining_sensor,
+        baseline_sensor,
     ],
     resources={
         "warehouse": Warehouse.from_env(),

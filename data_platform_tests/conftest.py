@@ -133,15 +133,22 @@ def generated_world(
 def jobs_world(tmp_path: Path, monkeypatch, lines: list, day: str = "2026-11-02"):
     """Every job of the project, in process, over a temp warehouse whose landing holds ``lines`` on ``day``
     (exports and reports under ``tmp_path``). Returns (definitions, warehouse)."""
-    from data_platform import definitions
-    from data_platform.resources import LabelingDesk
-
-    monkeypatch.setenv("DATA_PLATFORM_EXPORTS", str(tmp_path / "exports"))
-    monkeypatch.setenv("DATA_PLATFORM_REPORTS", str(tmp_path / "reports"))
     landing = LandingZone(root=str(tmp_path / "landing"), settle_seconds=0)
     write_lines(landing.events_dir() / day / "part-0.jsonl", lines)
     warehouse = Warehouse(database=str(tmp_path / "warehouse.duckdb"), memory_limit="1GB", threads=2)
-    resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
+    defs, _ = project_jobs(tmp_path, monkeypatch, landing, warehouse)
+    return defs, warehouse
+
+
+def project_jobs(root: Path, monkeypatch, landing: LandingZone, warehouse: Warehouse):
+    """Every asset, check and job of the project, in process, over ``landing`` and ``warehouse`` (exports,
+    reports and the labeling desk under ``root``). Returns (definitions, resources)."""
+    from data_platform import definitions
+    from data_platform.resources import LabelingDesk
+
+    monkeypatch.setenv("DATA_PLATFORM_EXPORTS", str(root / "exports"))
+    monkeypatch.setenv("DATA_PLATFORM_REPORTS", str(root / "reports"))
+    resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(root / "desk"))}
     defs = dg.Definitions(
         assets=definitions.defs.assets,
         asset_checks=definitions.defs.asset_checks,
@@ -149,7 +156,7 @@ def jobs_world(tmp_path: Path, monkeypatch, lines: list, day: str = "2026-11-02"
         resources=resources,
         executor=dg.in_process_executor,
     )
-    return defs, warehouse
+    return defs, resources
 
 
 def run_job(defs: dg.Definitions, job: str, partition: str | None = None, *, succeed: bool = True):

@@ -48,6 +48,7 @@ RUN_TIMESTAMPS = frozenset(
         "processed_at",  # privacy: when a request file was read and applied
         "recorded_at",
         "applied_at",  # provenance: when an invalidation was audited and applied
+        "trained_at",  # training: when a version's baseline was trained
     }
 )
 

@@ -54,7 +54,10 @@ def test_asset_graph_snapshot():
         "exports/ctr_examples": ("splits", ["splits/ctr_examples", "splits/ctr_examples_train_balanced"]),
         "exports/review_examples": ("splits", ["splits/review_examples"]),
         "provenance/invalidations": ("provenance", []),
-        "labels/labeling_plan": ("labeling", ["labels/annotations", "labels/gold", "labels/human_consensus"]),
+        "labels/labeling_plan": (
+            "labeling",
+            ["labels/annotations", "labels/gold", "labels/human_consensus", "training/model_runs"],
+        ),
         "monitoring/retraining_signal": (
             "monitoring",
             [
@@ -67,6 +70,15 @@ def test_asset_graph_snapshot():
         ),
         "training/ctr_examples_trigger": ("training", ["monitoring/retraining_signal"]),
         "training/review_examples_trigger": ("training", ["monitoring/retraining_signal"]),
+        "training/model_runs": (
+            "training",
+            [
+                "exports/ctr_examples",
+                "exports/review_examples",
+                "training/ctr_examples_trigger",
+                "training/review_examples_trigger",
+            ],
+        ),
     }
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert checks == {
@@ -116,6 +128,7 @@ UNPARTITIONED = {
     "labels/labeling_plan",
     "training/ctr_examples_trigger",
     "training/review_examples_trigger",
+    "training/model_runs",
 }
 # Tables rebuilt whole, or monitoring results: their columns are reported by each materialization.
 SCHEMA_AT_RUNTIME = UNPARTITIONED | {"monitoring/feature_stats", "monitoring/anomalies"}
@@ -180,6 +193,7 @@ BLOCKING = {
     "pandera_contract": True,
     "pandera_duplicates": True,
     "pandera_unattributed_clicks": True,
+    "pandera_version_comparisons": True,
     "ctr_calibration": False,
     "rater_agreement": False,
     "no_error_anomalies": False,

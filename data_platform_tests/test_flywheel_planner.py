@@ -182,3 +182,43 @@ def test_the_learning_curve_model_is_sklearns_categorical_naive_bayes():
     assert curve[0]["train_examples"] < curve[1]["train_examples"] < curve[2]["train_examples"] == 420
     assert all(0.4 < p["accuracy"] <= 1 for p in curve)
     assert learning_curve(votes[:10], truth[:10], k) == []  # too few labels to say anything
+
+
+def test_the_useful_growth_of_a_power_law_learning_curve():
+    from data_platform.labeling.planner import useful_growth
+
+    def error(n):
+        return 0.6 * n**-0.3
+
+    curve = [{"train_examples": n, "score": 1 - error(n)} for n in (100, 200, 400)]
+    fitted = useful_growth(curve, min_gain=0.01)
+    assert fitted["exponent"] == pytest.approx(0.3)
+    assert fitted["last_doubling_gain"] == pytest.approx(error(200) - error(400))
+    assert fitted["next_doubling_gain"] == pytest.approx(error(400) - error(800))
+    # the doubling that ends at the useful growth gains exactly min_gain: the last one still worth it
+    end = 400 * fitted["useful_growth"]
+    assert error(end / 2) - error(end) == pytest.approx(0.01)
+    # a curve that does not rise (or too little) says no growth pays; one point says nothing
+    flat = [{"train_examples": n, "score": s} for n, s in ((100, 0.6), (200, 0.58), (400, 0.59))]
+    assert useful_growth(flat, 0.01)["useful_growth"] == 1.0
+    assert useful_growth(curve, min_gain=1.0)["useful_growth"] == 1.0
+    assert useful_growth(curve[:1], 0.01) is None
+
+
+def test_the_step_guard_uses_the_measured_curve_instead_of_the_assumed_10x():
+    from data_platform.labeling.plan_assets import plan_report
+
+    measured = {"quality": [], "timings": [], "labeled": 1000, "annotations": {}, "raters_seen": [], "first": None}
+    measured["last"] = None
+    assumed = plan_report(measured, examples=2000)  # 3x growth, nothing measured: under the assumed 10x
+    assert assumed["step_ok"] and assumed["growth_limit"] == 10.0 and assumed["limit_source"].startswith("assumed")
+    flat = [
+        {"version": "v1", "fraction": f, "train_examples": n, "score": s}
+        for f, n, s in ((0.25, 250, 0.70), (0.5, 500, 0.702), (1.0, 1000, 0.703))
+    ]
+    guarded = plan_report({**measured, "baseline_curve": flat}, examples=2000)
+    assert not guarded["step_ok"] and guarded["growth_limit"] == 1.0  # the measured curve is flat
+    assert guarded["limit_source"].startswith("measured: the review baseline's learning curve on version v1")
+    steep = [{**p, "score": 1 - 0.6 * p["train_examples"] ** -0.3} for p in flat]
+    assert plan_report({**measured, "baseline_curve": steep}, examples=2000)["step_ok"]
+    assert plan_report({**measured, "baseline_curve": steep}, examples=20000)["growth_limit"] == 10.0  # the cap

@@ -24,6 +24,7 @@ STAGES: tuple[str, ...] = (
     "splits",
     "provenance",
     "flywheel",
+    "training",
     "generator",
 )
 """The stage packages of ``data_platform``, lowest first: each may import only those before it."""

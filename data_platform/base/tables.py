@@ -30,6 +30,7 @@ import dagster as dg
 import duckdb
 import pandera.polars as pa
 import polars as pl
+import pyarrow
 
 from data_platform import contracts as raw_contract
 from data_platform.resources import run_sql
@@ -45,6 +46,16 @@ POLARS_TYPES = {
     "TIMESTAMPTZ": pl.Datetime("us", "UTC"),
     "TIMESTAMP WITH TIME ZONE": pl.Datetime("us", "UTC"),
     "VARCHAR[]": pl.List(pl.String),
+}
+ARROW_TYPES = {
+    "VARCHAR": pyarrow.string(),
+    "BIGINT": pyarrow.int64(),
+    "INTEGER": pyarrow.int32(),
+    "DOUBLE": pyarrow.float64(),
+    "BOOLEAN": pyarrow.bool_(),
+    "DATE": pyarrow.date32(),
+    "TIMESTAMPTZ": pyarrow.timestamp("us", tz="UTC"),
+    "TIMESTAMP WITH TIME ZONE": pyarrow.timestamp("us", tz="UTC"),
 }
 SAMPLE_ROWS = 5
 
@@ -94,6 +105,11 @@ class TableContract:
             description=self.description,
             strict=True,
         )
+
+    def arrow_schema(self):
+        """The pyarrow schema of the table's rows, for writing rows computed in Python
+        (:func:`data_platform.resources.write_rows`)."""
+        return pyarrow.schema([(name, ARROW_TYPES[typ]) for name, typ, _ in self.columns])
 
     def table_schema(self) -> dg.TableSchema:
         """The dagster/column_schema, constraints included, from the same definitions."""

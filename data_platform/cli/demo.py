@@ -126,11 +126,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if (code := _dg_launch(["--assets", "labels/labeling_plan"])) != 0:
         return code
     print(
-        f"== 7/{STEPS} split both datasets by person, check for leakage, publish versioned Parquet with cards "
-        "(dg launch)"
+        f"== 7/{STEPS} split both datasets by person, check for leakage, publish versioned Parquet with cards, "
+        "train each version's baseline model (dg launch)"
     )
     if (code := _dg_launch(["--job", "publish_datasets"])) != 0:
         return code
+    _print_baselines()
+    print("   the labeling plan again: its step-size guard now reads the measured learning curve")
+    if (code := _dg_launch(["--assets", "labels/labeling_plan"])) != 0:
+        return code
+    _print_growth_limit()
     print(f"== 8/{STEPS} months later: a spam rule version turns out wrong; invalidate it, republish, audit")
     _print_spam_quality("before")
     if (
@@ -163,6 +168,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 STEPS = 9
+
+
+def _print_baselines() -> None:
+    """The baseline of each published version, as the status summary says it (the demo's step 7)."""
+    from data_platform.training.stage import summary
+
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        tables = set(con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall())
+        for line in summary(con, tables):
+            print(f"   {line}")
+
+
+def _print_growth_limit() -> None:
+    """Where the labeling plan's step-size limit came from (the latest labels/labeling_plan)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["labels", "labeling_plan"]))
+    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    if "growth_limit" in meta:
+        print(f"   step-size limit: {meta['growth_limit'].value}")
 
 
 def _print_spam_quality(when: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from data_platform.base.keys import MODEL_RUNS
 from data_platform.labeling import SENTIMENTS
 from data_platform.labeling.planner import (
     DEFAULT_TARGET,
@@ -17,6 +18,7 @@ from data_platform.labeling.planner import (
     plan_for_budget,
     plan_for_examples,
     pool_rates,
+    useful_growth,
 )
 from data_platform.labeling.registry import (
     POOLS,
@@ -35,8 +37,9 @@ STEP_CHECK = dg.AssetCheckSpec(
     "labeling_step_size",
     asset=LABELING_PLAN,
     blocking=False,
-    description="WARN when the plan would grow the human-labeled set more than max_growth times in one step "
-    "(default 10x): label a smaller step first and check on the learning curve that the model still benefits.",
+    description="WARN when the plan would grow the human-labeled set beyond what the measured learning curve "
+    "(the review baseline of training/model_runs) predicts still pays (min_gain per doubling), and never more than "
+    "max_growth times (default 10x, the assumption used while nothing is measured) in one step.",
 )
 
 
@@ -88,6 +91,9 @@ def measured_inputs(con, landing_annotations: Path | None) -> dict:
         )
         labels = [SENTIMENTS.index(human[r]) if human.get(r) in SENTIMENTS else -1 for r in ids]
         out["learning_curve"] = learning_curve(votes, labels, len(SENTIMENTS))
+    out["baseline_curve"] = (
+        rows(con, "labeling/baseline_curve.sql") if {"training.model_runs", "splits.exports"} <= tables else []
+    )
     if landing_annotations is not None and Path(landing_annotations).is_dir():
         out["timings"] = annotation_timings(sorted(Path(landing_annotations).glob("*.json")))
     return out
@@ -105,9 +111,12 @@ def plan_report(
     plurality: bool = False,
     registry_path: str | None = None,
     max_growth: float = 10.0,
+    min_gain: float = 0.005,
 ) -> dict:
     """Plans per pool (each one alone, then the chosen pools together) for ``days`` + ``budget``, or for
-    ``examples``; the raters' figures; actual progress and spend; and the step-size guard."""
+    ``examples``; the raters' figures; actual progress and spend; and the step-size guard: the growth
+    limit is what the measured learning curve predicts still gains ``min_gain`` per doubling (capped at
+    ``max_growth``), or ``max_growth`` itself while no curve is measured."""
     if examples is None and (days is None or budget is None):
         raise ValueError("give days and budget, or examples")
     raters = rater_profiles(load_registry(registry_path), measured["quality"], measured["timings"])
@@ -154,6 +163,9 @@ def plan_report(
     if examples is None and best is not None:
         best = max((p for p in plans if p.votes_per_example), key=lambda p: (p.examples, -p.cost))
     growth = growth_factor(measured["labeled"], best.examples if best else 0)
+    curve = measured.get("baseline_curve") or []
+    fitted = useful_growth(curve, min_gain) if curve else None
+    limit = max_growth if fitted is None else min(max_growth, fitted["useful_growth"])
     return {
         "plans": plans,
         "best": best,
@@ -173,9 +185,30 @@ def plan_report(
         "max_growth": max_growth,
         "learning_curve": measured.get("learning_curve", []),
         "last_doubling_gain": _last_doubling_gain(measured.get("learning_curve", [])),
-        "step_ok": growth <= max_growth,
-        "max_step": int(measured["labeled"] * (max_growth - 1)) if measured["labeled"] else None,
+        "step_ok": growth <= limit,
+        "max_step": int(measured["labeled"] * (limit - 1)) if measured["labeled"] else None,
+        "growth_limit": limit,
+        "min_gain": min_gain,
+        "measured_curve": curve,
+        "measured_fit": fitted,
+        "limit_source": _limit_source(curve, fitted, max_growth, min_gain),
     }
+
+
+def _limit_source(curve: list[dict], fitted: dict | None, max_growth: float, min_gain: float) -> str:
+    """Where the step-size limit comes from, in words."""
+    if fitted is None:
+        return (
+            f"assumed: {max_growth:g}x (no learning curve measured yet: publish the reviews so training/model_runs "
+            "trains their baseline)"
+        )
+    points = ", ".join(f"{p['fraction']:.0%} ({p['train_examples']:,}) {p['score']:.3f}" for p in curve)
+    return (
+        f"measured: the review baseline's learning curve on version {curve[0]['version']} (dev macro-F1 {points}; "
+        f"last doubling {fitted['last_doubling_gain']:+.3f}, power-law exponent {fitted['exponent']:.3f}) predicts "
+        f"{fitted['next_doubling_gain']:+.4f} from one more doubling and at least {min_gain:g} per doubling up to "
+        f"{fitted['useful_growth']:.1f}x; limit min(that, {max_growth:g}x)"
+    )
 
 
 def _last_doubling_gain(curve: list[dict]) -> float | None:
@@ -237,7 +270,7 @@ def format_report(report: dict) -> str:
             "ok"
             if report["step_ok"]
             else (
-                f"WARN: more than {report['max_growth']:g}x in one step; label at most {report['max_step']:,} "
+                f"WARN: more than {report['growth_limit']:.1f}x in one step; label at most {report['max_step']:,} "
                 "first and check the learning curve"
                 if report["max_step"] is not None
                 else "WARN: first labels: start with a small step and check the learning curve"
@@ -248,6 +281,7 @@ def format_report(report: dict) -> str:
             f"step: {best.examples:,} new examples with {'+'.join(best.pools)} would grow the human-labeled "
             f"set {growth}: {verdict}"
         )
+    lines.append(f"step-size limit {report['growth_limit']:.1f}x, {report['limit_source']}")
     if report["learning_curve"]:
         points = ", ".join(f"{p['train_examples']} -> {p['accuracy']:.3f}" for p in report["learning_curve"])
         lines.append(
@@ -267,12 +301,13 @@ class LabelingPlanConfig(dg.Config):
     target_accuracy: float = DEFAULT_TARGET
     gold_share: float = 0.15
     plurality: bool = False
-    max_growth: float = 10.0  # the step-size guard
+    max_growth: float = 10.0  # the step-size guard: the assumption while nothing is measured, and the cap
+    min_gain: float = 0.005  # dev macro-F1 a doubling must still gain, by the measured learning curve
 
 
 @dg.asset(
     key=LABELING_PLAN,
-    deps=[ANNOTATIONS, GOLD, HUMAN_CONSENSUS],
+    deps=[ANNOTATIONS, GOLD, HUMAN_CONSENSUS, MODEL_RUNS],
     check_specs=[STEP_CHECK],
     group_name="labeling",
     kinds={"duckdb", "python"},
@@ -286,7 +321,8 @@ def labeling_plan(
     domain expertise, cost, speed) joined with each rater's measured quality (gold accuracy, agreement)
     and throughput (annotation timings), how many reviews the configured days and budget label at the
     target accuracy per pool (votes per item from the majority-vote binomial formula), what was
-    labeled and spent so far, and a WARN check when the step would grow the labeled set over 10x."""
+    labeled and spent so far, and a WARN check when the step would grow the labeled set more than the
+    measured learning curve of the review baseline says still pays (over 10x while nothing is measured)."""
     with warehouse.connect() as con:
         measured = measured_inputs(con, landing.annotations_dir())
     report = plan_report(
@@ -299,6 +335,7 @@ def labeling_plan(
         gold_share=config.gold_share,
         plurality=config.plurality,
         max_growth=config.max_growth,
+        min_gain=config.min_gain,
     )
     best = report["best"]
     plans = [p.as_row() for p in report["plans"]]
@@ -312,6 +349,8 @@ def labeling_plan(
             "progress": dg.MetadataValue.json(report["progress"]),
             "report": dg.MetadataValue.md("```\n" + format_report(report) + "\n```"),
             "learning_curve": dg.MetadataValue.md(markdown_table(report["learning_curve"])),
+            "measured_learning_curve": dg.MetadataValue.md(markdown_table(report["measured_curve"])),
+            "growth_limit": dg.MetadataValue.md(f"{report['growth_limit']:.1f}x, {report['limit_source']}"),
         }
     )
     growth = report["growth"]
@@ -323,7 +362,8 @@ def labeling_plan(
         if report["step_ok"]
         else (
             f"the plan grows the human-labeled set {'from nothing' if math.isinf(growth) else f'{growth:.1f}x'} "
-            f"(limit {config.max_growth:g}x): label a smaller step and check the model still benefits"
+            f"(limit {report['growth_limit']:.1f}x, {report['limit_source']}): label a smaller step and check "
+            "the model still benefits"
             + (
                 ""
                 if report["last_doubling_gain"] is None
@@ -336,5 +376,10 @@ def labeling_plan(
             "planned_examples": best.examples if best else 0,
             "growth": None if math.isinf(growth) else round(growth, 2),
             "max_growth": config.max_growth,
+            "growth_limit": round(report["growth_limit"], 2),
+            "limit_source": report["limit_source"],
+            "measured_next_doubling_gain": None
+            if report["measured_fit"] is None
+            else round(report["measured_fit"]["next_doubling_gain"], 5),
         },
     )

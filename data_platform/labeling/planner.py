@@ -28,6 +28,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from data_platform.labeling.registry import Rater
 
 DEFAULT_TARGET = 0.95
@@ -279,3 +281,34 @@ def learning_curve(
             }
         )
     return out
+
+
+def useful_growth(curve: Sequence[dict], min_gain: float) -> dict | None:
+    """What a measured learning curve says about growing the data: ``curve`` rows hold ``train_examples``
+    and ``score`` (in [0, 1], higher better: the training stage's baseline on dev). The error
+    ``1 - score`` is fitted as a power law of the examples, ``err(n) = a n^-b`` (least squares on the
+    logarithms: the usual form of learning curves), so a doubling from ``m`` examples gains
+    ``err(m) (1 - 2^-b)``. Returns the exponent ``b``, the last measured doubling's gain, the next
+    doubling's predicted gain, and ``useful_growth``: the growth of the largest measured size ``n`` up to
+    which every doubling is still predicted to gain at least ``min_gain``,
+    ``2 (err(n) (1 - 2^-b) / min_gain)^(1/b)`` (1 when even the next doubling would not, or when the
+    error does not fall with more data). None with fewer than two points of different sizes."""
+    points = sorted((int(p["train_examples"]), float(p["score"])) for p in curve if p.get("score") is not None)
+    sizes = np.array([n for n, _ in points], dtype=float)
+    if len(points) < 2 or len(set(sizes)) < 2 or sizes.min() <= 0:
+        return None
+    errors = np.clip(1 - np.array([s for _, s in points]), 1e-6, None)
+    slope, intercept = np.polyfit(np.log(sizes), np.log(errors), 1)
+    b = -float(slope)
+    last_gain = points[-1][1] - points[-2][1]
+    if b <= 0:
+        return {"exponent": b, "last_doubling_gain": last_gain, "next_doubling_gain": 0.0, "useful_growth": 1.0}
+    error_now = float(np.exp(intercept) * sizes.max() ** slope)
+    next_gain = error_now * (1 - 2**-b)
+    growth = 2 * (next_gain / min_gain) ** (1 / b) if next_gain >= min_gain else 1.0
+    return {
+        "exponent": b,
+        "last_doubling_gain": last_gain,
+        "next_doubling_gain": next_gain,
+        "useful_growth": max(1.0, float(growth)),
+    }

@@ -121,7 +121,8 @@ def write_card(export: Export, card: dict) -> None:
 
 
 def card_markdown(card: dict) -> str:
-    """The dataset card as markdown."""
+    """The dataset card as markdown (``card["sections"]``, title -> markdown, are what later stages add
+    to a published version's card: the training stage's baseline model)."""
     lines = [
         f"# Dataset card: {card['dataset']} {card['version']}",
         "",
@@ -164,6 +165,8 @@ def card_markdown(card: dict) -> str:
             f"moved between splits: {d['moved']}",
             *[f"- {r}" for r in d["reasons"]],
         ]
+    for title, body in card.get("sections", {}).items():  # added by later stages (the training baseline)
+        lines += ["", f"## {title}", "", body.rstrip("\n")]
     lines += [
         "",
         "## Columns",
