@@ -338,7 +338,10 @@ def test_the_split_keeps_each_cluster_in_one_split_and_the_check_passes(by_perso
     merged = [e for e, (_, g, c) in splits.items() if g != c]
     assert merged and len(unmerged) > 0.9 * len(splits)
     assert all(splits[e][0] == person_splits[e][0] for e in unmerged)
-    assert result.asset_materializations_for_node("exports__review_examples")
+    export = result.asset_materializations_for_node("exports__review_examples")[-1].metadata
+    card = json.loads((Path(export["path"].value) / "card.json").read_text())["near_duplicates"]
+    assert card["pairs_between_persons"] == len(pairs) and card["pairs_across_splits"] == 0
+    assert "## Near-duplicate texts" in export["card"].value
 
 
 def test_the_split_is_deterministic(reviews_world, by_cluster):

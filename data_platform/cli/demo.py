@@ -127,8 +127,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if (code := _dg_launch(["--assets", "labels/labeling_plan"])) != 0:
         return code
     print(
-        f"== 7/{STEPS} split both datasets by person, check for leakage, publish versioned Parquet with cards "
-        "(dg launch)"
+        f"== 7/{STEPS} split both datasets by person (reviews: with their near copies by others), check for leakage, "
+        "publish versioned Parquet with cards (dg launch)"
     )
     if (code := _dg_launch(["--job", "publish_datasets"])) != 0:
         return code
@@ -214,7 +214,10 @@ def _print_near_duplicates(manifest: dict) -> None:
     with duckdb.connect(str(warehouse_path()), read_only=True) as con:
         if REVIEWS.near_duplicates_table not in existing_tables(con):
             return  # no review to split
-        found = {tuple(r) for r in con.execute(f"SELECT example_a, example_b FROM {REVIEWS.near_duplicates_table}")}
+        found = {
+            tuple(r)
+            for r in con.execute(f"SELECT example_a, example_b FROM {REVIEWS.near_duplicates_table}").fetchall()
+        }
         labeled = {r[0] for r in con.execute(f"SELECT example_id FROM splits.{REVIEWS.name}").fetchall()}
     pairs = [tuple(sorted((p["original"], p["copy"]))) for p in injected]
     in_dataset = [p for p in pairs if set(p) <= labeled]

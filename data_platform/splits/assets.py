@@ -534,6 +534,18 @@ def _balancing(context: dg.AssetExecutionContext) -> dict | None:
     return {k: meta[k].value for k in keys if k in meta}
 
 
+def _near_duplicate_summary(con, spec: DatasetSpec) -> dict:
+    """Near-duplicate pairs between persons and across splits, for the card of a text dataset."""
+    if not spec.text_column or spec.near_duplicates_table not in existing_tables(con):
+        return {}
+    [(pairs,)] = con.execute(f"SELECT count(*) FROM {spec.near_duplicates_table}").fetchall()
+    return {
+        "pairs_between_persons": pairs,
+        "pairs_across_splits": len(near_duplicate_leaks(con, spec)),
+        "definition": "word-shingle Jaccard of the redacted text at least the split's threshold, 0.8 by default",
+    }
+
+
 def _card(con, spec: DatasetSpec, export: Export, previous, balancing: dict | None = None) -> dict:
     """Everything the dataset card says."""
     report = split_report(con, spec)
@@ -582,6 +594,7 @@ def _card(con, spec: DatasetSpec, export: Export, previous, balancing: dict | No
         if spec is REVIEWS
         else {},
         "balanced_train": balancing or {},
+        "near_duplicates": _near_duplicate_summary(con, spec),
     }
     if previous and previous[0] != export.version and Path(previous[1]).exists():
         card["diff"] = diff_versions(con, Path(previous[1]), export.path)
