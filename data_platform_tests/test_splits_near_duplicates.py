@@ -24,7 +24,7 @@ from data_platform.generator import simulate as sim
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
 from data_platform.resources import LabelingDesk
-from data_platform.splits.assets import NEAR_DUPLICATE_CHECK, build_export_asset, build_split_asset
+from data_platform.splits.assets import LEAK_SAMPLE, NEAR_DUPLICATE_CHECK, build_export_asset, build_split_asset
 from data_platform.splits.near_duplicates import (
     NearDuplicateSettings,
     find_near_duplicates,
@@ -311,6 +311,14 @@ def test_grouping_by_person_only_lets_pairs_cross_splits_and_the_blocking_check_
     check = checks_by_name(result)[NEAR_DUPLICATE_CHECK]
     assert not check.passed and check.metadata["pairs_across_splits"].value > 0
     assert check.metadata["grouping"].value == "persons only"
+    crossing = check.metadata["pairs_across_splits"].value
+    assert (
+        check.description
+        == f"{crossing} pairs of near-duplicate texts sit in two splits (allowed 0), grouped by person only"
+    )
+    # the table lists them (at most LEAK_SAMPLE), each across two splits
+    rows_ = [r.split(" | ") for r in check.metadata["pairs"].value.splitlines()[2:]]
+    assert len(rows_) == min(crossing, LEAK_SAMPLE) and all(r[1] != r[3] for r in rows_)
     table = check.metadata["pairs"].value
     assert table.startswith("| example_a | split_a | example_b | split_b | estimated_jaccard | jaccard |")
     assert "Thanks" not in table  # no text (it may hold a name): a digest of it

@@ -41,7 +41,6 @@ from data_platform.splits.synthetic import smote
 
 _COMMON = dict(group_name="splits", kinds={"duckdb", "python"}, owners=["team:data-platform"])
 UPSTREAM = {CTR.name: CTR_EXAMPLES, REVIEWS.name: REVIEW_EXAMPLES}
-
 SIGNAL_SAMPLE = 200_000  # training rows read into Python for the signal report (a DuckDB reservoir sample)
 
 
@@ -224,9 +223,14 @@ def _near_duplicate_result(assignment: Assignment, leaks: list[dict], config: Sp
     found = assignment.near_duplicates
     allowed = config.max_near_duplicate_pairs_across_splits
     settings = config.near_duplicate_settings()
+    passed = len(leaks) <= allowed
     return dg.AssetCheckResult(
         check_name=NEAR_DUPLICATE_CHECK,
-        passed=len(leaks) <= allowed,
+        passed=passed,
+        description=None
+        if passed
+        else f"{len(leaks)} pairs of near-duplicate texts sit in two splits (allowed {allowed}), grouped by "
+        + ("near-duplicate clusters" if assignment.grouped_near_duplicates else "person only"),
         metadata={
             "pairs_across_splits": len(leaks),
             "allowed_pairs_across_splits": allowed,
