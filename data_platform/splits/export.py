@@ -153,15 +153,10 @@ def card_markdown(card: dict) -> str:
         ]
         if b.get("note") and b["note"] != "-":
             lines.append(f"- note: {b['note']}")
-    if card.get("near_duplicates"):
-        n = card["near_duplicates"]
-        lines += [
-            "",
-            "## Near-duplicate texts",
-            "",
-            f"- {n['pairs_between_persons']} pairs of near-duplicate texts between persons ({n['definition']}), "
-            f"{n['pairs_across_splits']} across splits; each cluster of persons they join is in one split",
-        ]
+    if n := card.get("near_duplicates"):
+        summary = f"{n['pairs_between_persons']} pairs of near-duplicate texts between persons ({n['definition']})"
+        lines += ["", "## Near-duplicate texts", "", f"- {summary}, {n['pairs_across_splits']} across splits"]
+        lines.append("- each cluster of persons they join is in one split")
     lines += ["", "## Known issues", ""] + ([f"- {i}" for i in card["known_issues"]] or ["- none recorded"])
     if card.get("diff"):
         d = card["diff"]
