@@ -153,7 +153,12 @@ class NearDuplicates:
 
 
 def find_near_duplicates(
-    con: duckdb.DuckDBPyConnection, split_table: str, source: str, id_column: str, text_column: str, settings
+    con: duckdb.DuckDBPyConnection,
+    split_table: str,
+    source: str,
+    id_column: str,
+    text_column: str,
+    settings: NearDuplicateSettings,
 ) -> NearDuplicates:
     """The near-duplicates among the examples of ``split_table`` (its ``group_key`` is the person), by
     the text in ``source``: pairs between examples of different persons and the person clusters."""
