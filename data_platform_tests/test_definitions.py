@@ -100,6 +100,7 @@ def test_asset_graph_snapshot():
             for d in ("ctr_examples", "review_examples")
             for c in ("split_ratios", "label_balance", "no_leakage", "fairness")
         },
+        ("splits/review_examples", "no_near_duplicate_leakage"),  # text datasets only
         ("splits/ctr_examples_train_balanced", "synthetic_only_in_train"),
         ("provenance/invalidations", "invalidated_inputs_gone"),
         ("labels/labeling_plan", "labeling_step_size"),
@@ -201,6 +202,7 @@ BLOCKING = {
     "split_ratios": True,
     "label_balance": True,
     "no_leakage": True,
+    "no_near_duplicate_leakage": True,
     "fairness": False,
     "synthetic_only_in_train": True,
     "invalidated_inputs_gone": False,

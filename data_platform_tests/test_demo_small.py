@@ -25,6 +25,11 @@ def test_the_demo_tells_a_true_story_at_a_small_size(tmp_path, seed):
     )
     out = done.stdout
     assert "nothing downstream traces to the input any more" in out
+    # step 7 shows the near-duplicate check: the generator's injected pairs found, none across splits
+    near = next(x for x in out.splitlines() if "no_near_duplicate_leakage" in x)
+    found, injected = map(int, re.search(r"(\d+) of the generator's (\d+) injected pairs", near).groups())
+    assert near.strip().startswith("PASSED splits/review_examples") and "0 near-duplicate review pairs across" in near
+    assert found == injected > 0
 
     def figures(when: str) -> dict[str, tuple[int, float, float]]:
         line = next(x for x in out.splitlines() if x.strip().startswith(f"spam rules {when}"))

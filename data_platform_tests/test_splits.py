@@ -246,10 +246,12 @@ def test_split_report_sees_a_person_or_a_device_in_two_splits(rows, persons, dev
     con = duckdb.connect()
     con.execute("CREATE SCHEMA splits")
     con.execute(
-        "CREATE TABLE splits.ctr_examples (example_id VARCHAR, group_key VARCHAR, device_key VARCHAR, "
-        "label VARCHAR, split VARCHAR)"
+        "CREATE TABLE splits.ctr_examples (example_id VARCHAR, group_key VARCHAR, cluster_key VARCHAR, "
+        "device_key VARCHAR, label VARCHAR, split VARCHAR)"
     )
-    con.executemany("INSERT INTO splits.ctr_examples VALUES (?, ?, ?, '0', ?)", rows)
+    con.executemany(
+        "INSERT INTO splits.ctr_examples VALUES (?, ?, ?, ?, '0', ?)", [(e, g, g, d, s) for e, g, d, s in rows]
+    )
     report = split_report(con, DATASETS["ctr_examples"])
     assert (report.groups_in_several_splits, report.devices_in_several_splits, report.duplicate_examples) == (
         persons,

@@ -19,6 +19,7 @@ from data_platform.cli.summary import cmd_summary
 from data_platform.resources import (
     DEFAULT_DAGSTER_HOME,
     dagster_home,
+    existing_tables,
     exports_root,
     labeling_root,
     landing_root,
@@ -126,11 +127,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if (code := _dg_launch(["--assets", "labels/labeling_plan"])) != 0:
         return code
     print(
-        f"== 7/{STEPS} split both datasets by person, check for leakage, publish versioned Parquet with cards, "
-        "train each version's baseline model (dg launch)"
+        f"== 7/{STEPS} split both datasets by person (reviews: with their near copies by others), check for leakage, "
+        "publish versioned Parquet with cards, train each version's baseline model (dg launch)"
     )
     if (code := _dg_launch(["--job", "publish_datasets"])) != 0:
         return code
+    _print_near_duplicates(manifest)
     _print_baselines()
     print("   the labeling plan again: its step-size guard now reads the measured learning curve")
     if (code := _dg_launch(["--assets", "labels/labeling_plan"])) != 0:
@@ -215,6 +217,41 @@ def _print_spam_quality(when: str) -> None:
             )
             or "nothing removed"
         )
+    )
+
+
+def _print_near_duplicates(manifest: dict) -> None:
+    """The review split's near-duplicate check as the run recorded it, and how many of the generator's
+    injected pairs it found (the demo's step 7)."""
+    import dagster as dg
+
+    from data_platform.launch import check_line
+    from data_platform.splits.assets import NEAR_DUPLICATE_CHECK
+    from data_platform.splits.split import REVIEWS
+
+    key = dg.AssetCheckKey(dg.AssetKey(["splits", REVIEWS.name]), NEAR_DUPLICATE_CHECK)
+    with dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"]) as instance:
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).get(key)
+    if record is None or record.event is None or record.event.dagster_event is None:
+        return
+    evaluation = record.event.dagster_event.event_specific_data
+    meta = {k: v.value for k, v in (evaluation.metadata or {}).items()}
+    injected = manifest["reviews"]["near_duplicates"]["pairs"]
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        if REVIEWS.near_duplicates_table not in existing_tables(con):
+            return  # no review to split
+        found = {
+            tuple(r)
+            for r in con.execute(f"SELECT example_a, example_b FROM {REVIEWS.near_duplicates_table}").fetchall()
+        }
+        labeled = {r[0] for r in con.execute(f"SELECT example_id FROM splits.{REVIEWS.name}").fetchall()}
+    pairs = [tuple(sorted((p["original"], p["copy"]))) for p in injected]
+    in_dataset = [p for p in pairs if set(p) <= labeled]
+    print(
+        f"   {check_line(evaluation)}: {meta.get('pairs_across_splits')} near-duplicate review pairs across splits; "
+        f"{meta.get('near_duplicate_pairs')} pairs between persons found, {sum(p in found for p in in_dataset)} of "
+        f"the generator's {len(in_dataset)} injected pairs in the dataset among them; "
+        f"{meta.get('clusters_of_several_persons')} clusters of persons kept in one split"
     )
 
 

@@ -37,6 +37,7 @@ from data_platform.generator.simulate import (
     DAY_MS,
     HOUR_MS,
     MINUTE_MS,
+    NEAR_DUPLICATE_SHARE,
     REVIEW_POOLS,
     SPAM_POOL,
     DayEvents,
@@ -88,7 +89,9 @@ def generate_logs(
     lines, duplicates included, per UTC day of ts); ``incidents``; ``persons`` (persons,
     persons_with_multiple_devices, persons_logging_in, devices, shared_devices); ``reviews``
     (distinct review events: ``total``, ``by_sentiment`` of the non-spam ones, ``spam``, ``gold``,
-    ``spam_event_ids``: the truth spam rules are measured against).
+    ``spam_event_ids``: the truth spam rules are measured against; ``near_duplicates``: the injected
+    near-duplicate pairs, ``share`` and ``pairs`` of ``original``, ``copy`` event_ids and ``kind``,
+    ``repost`` or ``changed_name``, see :func:`simulate._near_duplicates`).
 
     Gold labels, for checking human and weak labels: ``annotations/gold/gold-<start>-d<days>-s<seed>.csv``
     under ``landing_dir`` (written like the other files), header ``review_id,label,labeled_by``: a
@@ -124,6 +127,7 @@ def generate_logs(
             frags = world.frags | events.frags | {"event_id": fragments("event_id", event_ids)}
             gold += _gold_sample(np.random.default_rng([seed, day.toordinal(), _GOLD_STREAM]), events, event_ids)
             tally.spam_event_ids += _reviews_of_pool(events, event_ids, SPAM_POOL)
+            tally.near_duplicates += _near_duplicate_pairs(events, event_ids)
             hours = _hour_slices(plan.delivery)
             first_hour = epoch_ms(day) // HOUR_MS
             for hour in range(first_hour, first_hour + 24):
@@ -294,6 +298,17 @@ def _reviews_of_pool(events: DayEvents, event_ids: pl.Series, pool: int) -> list
     return event_ids.gather(reviews[events.text_pool[events.cols["text"][reviews]] == pool]).to_list()
 
 
+def _near_duplicate_pairs(events: DayEvents, event_ids: pl.Series) -> list[dict]:
+    """The day's injected near-duplicate pairs by event_id: original, copy, kind."""
+    reviews = np.flatnonzero(events.cols["etype"] == _REVIEW)
+    row_of_code = np.empty(len(reviews), np.int64)
+    row_of_code[events.cols["text"][reviews]] = reviews
+    return [
+        {"original": event_ids[int(row_of_code[a])], "copy": event_ids[int(row_of_code[b])], "kind": kind}
+        for a, b, kind in events.near_duplicates
+    ]
+
+
 def _write_gold(path: Path, gold: list[tuple[str, str]]) -> None:
     """The gold labels as CSV (review_id,label,labeled_by), written atomically."""
     buffer = io.StringIO()
@@ -412,6 +427,7 @@ class _Tally:
     review_pools: np.ndarray = field(default_factory=lambda: np.zeros(len(REVIEW_POOLS), np.int64))
     gold: int = 0
     spam_event_ids: list[str] = field(default_factory=list)
+    near_duplicates: list[dict] = field(default_factory=list)
 
     def manifest(
         self,
@@ -452,5 +468,6 @@ class _Tally:
                 "spam": int(self.review_pools[SPAM_POOL]),
                 "spam_event_ids": sorted(self.spam_event_ids),
                 "gold": self.gold,
+                "near_duplicates": {"share": NEAR_DUPLICATE_SHARE, "pairs": self.near_duplicates},
             },
         }

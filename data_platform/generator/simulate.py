@@ -43,6 +43,14 @@ CAMPAIGN_MIN_POSTS = 3  # a campaign posts its text from at least this many devi
 CAMPAIGN_POSTS = 6  # posts of one campaign on a day, about
 SHOP_LINK_SHARE = 0.05  # of a day's reviews are genuine ones that cite a help page of the shop (a link)
 PII_SHARE = 0.10
+# Of a day's genuine reviews (no spam, no link, no personal data), this share, and at least one pair on a
+# day with enough of them, become near-duplicate pairs (see _near_duplicates): a longer review and its
+# copy by another person, either reposted as it is or with the name it is signed with changed. They
+# are drawn from their own random stream, so the rest of the day is the same with or without them.
+NEAR_DUPLICATE_SHARE = 0.01
+NEAR_DUPLICATE_KINDS = ("repost", "changed_name")
+NEAR_DUPLICATE_MIN_WORDS = 16  # a changed name then leaves word 3-shingle Jaccard >= 13/15 = 0.87
+SIGN_OFF_NAMES = ("Anna", "Jonas", "Marie", "Lukas", "Sofia", "Paul", "Emma", "Noah")
 EXPLICIT_NULL_USER_P = 0.02
 OPTIONAL_MISSING_P = 0.01
 NULL_SPIKE_P = 0.40
@@ -230,6 +238,7 @@ _TEXT_TABLE, _TEXT_GROUP_START, _TEXT_GROUP_SIZE = _text_choices()
 # Text codes: the pools' texts in order, then the shop-link texts (codes from _SHOP_LINK_FIRST on).
 _SHOP_LINKS = [(t, s) for s in SENTIMENTS for t in SHOP_LINK_TEXTS[s]]
 _SHOP_LINK_FIRST = sum(len(REVIEW_TEXTS[p]) for p in REVIEW_POOLS)
+_CODE_TEXTS = [t for p in REVIEW_POOLS for t in REVIEW_TEXTS[p]] + [t for t, _ in _SHOP_LINKS]  # by text code
 _TEXT_CODE_POOL = np.concatenate(
     [
         np.repeat(np.arange(len(REVIEW_POOLS)), [len(REVIEW_TEXTS[p]) for p in REVIEW_POOLS]),
@@ -270,6 +279,8 @@ class DayEvents:
     n_bot_events: int
     # Per review text code (cols["text"] of the day's reviews): its pool, an index into REVIEW_POOLS.
     text_pool: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    # The injected near-duplicate pairs: (text code of the original, text code of the copy, kind).
+    near_duplicates: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 def day_volume(day: dt.date, events_per_day: int, incidents: list[Incident]) -> int:
@@ -367,7 +378,9 @@ def simulate_day(
 
     # Reviews at the end of some sessions (of items bought some other time); some spam, some PII.
     reviewing = np.flatnonzero(rng.random(n_sessions) < REVIEW_SESSION_P)
-    reviews, texts, text_pool = _reviews(rng, world, reviewing, session_end[reviewing], device[reviewing])
+    reviews, texts, text_pool, near_duplicates = _reviews(
+        rng, world, reviewing, session_end[reviewing], device[reviewing], person[reviewing]
+    )
 
     human = _concat([logins, impressions, clicks, purchases, reviews])
     is_logged_in_session = logged_in[human["session"]]
@@ -385,7 +398,9 @@ def simulate_day(
         "impression_id": fragments("impression_id", random_hex(rng, n_impression_ids, 20, "imp_")),
         "text": fragments("text", texts),
     }
-    return DayEvents(cols=cols, frags=frags, n_bot_events=n_bot_events, text_pool=text_pool)
+    return DayEvents(
+        cols=cols, frags=frags, n_bot_events=n_bot_events, text_pool=text_pool, near_duplicates=near_duplicates
+    )
 
 
 # --- Pieces -------------------------------------------------------------------------------------
@@ -484,8 +499,9 @@ def _impressions(
     return cols, _sigmoid(logit)
 
 
-def _reviews(rng, world: World, session: np.ndarray, after_ts: np.ndarray, device: np.ndarray):
-    """Review events, their texts (JSON-escaped) and each text's pool (index into REVIEW_POOLS).
+def _reviews(rng, world: World, session: np.ndarray, after_ts: np.ndarray, device: np.ndarray, person: np.ndarray):
+    """Review events, their texts (JSON-escaped), each text's pool (index into REVIEW_POOLS) and the
+    injected near-duplicate pairs (see :func:`_near_duplicates`).
 
     The text's sentiment is that of the rating with probability TEXT_MATCHES_RATING_P, otherwise an
     adjacent one (see :func:`_review_text_codes`); spam is spam whatever the rating (always 5).
@@ -503,7 +519,7 @@ def _reviews(rng, world: World, session: np.ndarray, after_ts: np.ndarray, devic
     spam[spam_posts] = True
     help_posts, thread = _campaigns(linked.random(n), device, ~spam, SHOP_LINK_SHARE)
     rating[spam] = 5
-    texts = [json_text(t) for pool in REVIEW_POOLS for t in REVIEW_TEXTS[pool]] + [json_text(t) for t, _ in _SHOP_LINKS]
+    texts = [json_text(t) for t in _CODE_TEXTS]
     base = _review_text_codes(rating, spam, rng.random(n))
     spam_text = linked.integers(0, len(REVIEW_TEXTS["spam"]), max(len(spam_posts), 1))[campaign]
     base[spam_posts] = sum(len(REVIEW_TEXTS[p]) for p in REVIEW_POOLS[:SPAM_POOL]) + spam_text  # one text a campaign
@@ -517,10 +533,56 @@ def _reviews(rng, world: World, session: np.ndarray, after_ts: np.ndarray, devic
     with_pii = np.where(~spam & ~has_link & (rng.random(n) < PII_SHARE), rng.integers(1, len(pii), n), 0)
     text = pl.Series(texts).gather(base) + pl.Series(pii).gather(with_pii)
     ts = after_ts + rng.integers(5_000, 120_000, n)
+    # after every draw of the day's own stream: the injections take theirs from a stream of their own
+    injected = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    genuine = ~spam & ~has_link & (with_pii == 0)
+    pairs, composed = _near_duplicates(injected, genuine, base, person, device)
+    for original, copy, _ in pairs:
+        base[copy], rating[copy] = base[original], rating[original]
+    if composed:
+        text = text.scatter(list(composed), [json_text(t) for t in composed.values()])
     cols = _rows(
         n, etype=_etype("review"), ts=ts, device=device, session=session, item=item, rating=rating, text=np.arange(n)
     )
-    return cols, text, _TEXT_CODE_POOL[base]
+    return cols, text, _TEXT_CODE_POOL[base], pairs
+
+
+def _near_duplicates(
+    rng: np.random.Generator, eligible: np.ndarray, base: np.ndarray, person: np.ndarray, device: np.ndarray
+) -> tuple[list[tuple[int, int, str]], dict[int, str]]:
+    """Near-duplicate pairs among the day's ``eligible`` reviews: ([(original, copy, kind)], {review: text}).
+
+    NEAR_DUPLICATE_SHARE of the eligible reviews (at least one pair when four or more are eligible)
+    are copies. Each original's text becomes a longer review: its own text, more texts of its pool
+    (at least NEAR_DUPLICATE_MIN_WORDS words) and a sign-off with a name; the copy, a review by
+    another person on another device, gets that text (kind ``repost``) or the text signed with
+    another name (``changed_name``), and the original's rating and sentiment (the caller copies them).
+    """
+    candidates = np.flatnonzero(eligible)
+    if NEAR_DUPLICATE_SHARE <= 0 or len(candidates) < 4:
+        return [], {}
+    wanted = max(1, round(NEAR_DUPLICATE_SHARE * len(candidates)))
+    free = rng.permutation(candidates).tolist()
+    pairs, composed = [], {}
+    while free and len(pairs) < wanted:
+        original = free.pop(0)
+        copy = next((c for c in free if person[c] != person[original] and device[c] != device[original]), None)
+        if copy is None:
+            break
+        free.remove(copy)
+        pool = REVIEW_POOLS[_TEXT_CODE_POOL[base[original]]]
+        sentences = [_CODE_TEXTS[base[original]]]
+        for extra in rng.permutation([t for t in REVIEW_TEXTS[pool] if t != sentences[0]]).tolist():
+            if len(" ".join(sentences).split()) >= NEAR_DUPLICATE_MIN_WORDS:
+                break
+            sentences.append(extra)
+        name, other = rng.choice(len(SIGN_OFF_NAMES), 2, replace=False).tolist()
+        kind = NEAR_DUPLICATE_KINDS[int(rng.integers(len(NEAR_DUPLICATE_KINDS)))]
+        body = " ".join(sentences)
+        composed[original] = f"{body} Thanks, {SIGN_OFF_NAMES[name]}."
+        composed[copy] = composed[original] if kind == "repost" else f"{body} Thanks, {SIGN_OFF_NAMES[other]}."
+        pairs.append((original, copy, kind))
+    return pairs, composed
 
 
 def _campaigns(

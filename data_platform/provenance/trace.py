@@ -60,7 +60,7 @@ def trace(con: duckdb.DuckDBPyConnection, dataset: str, example_id: str, landing
                     "step": "split",
                     "table": f"splits.{dataset}",
                     "what": f"{r['split']} (person {r['group_key']})",
-                    "version": "splits-1",
+                    "version": "splits-2",
                 }
             )
     events: list[tuple[str, str]] = []

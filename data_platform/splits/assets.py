@@ -19,17 +19,21 @@ from data_platform.metadata import markdown_table, parquet_schema_of, table_sche
 from data_platform.resources import Warehouse, existing_tables, exports_root, rows, run_sql
 from data_platform.splits.export import Export, diff_versions, export_columns, write_card, write_export
 from data_platform.splits.fairness import agreement_by_group, divergences, group_table_from_counts
+from data_platform.splits.near_duplicates import NearDuplicateSettings
 from data_platform.splits.signal import feature_signal
 from data_platform.splits.split import (
     CTR,
     DATASETS,
     DEFAULT_RATIOS,
+    NEAR_DUPLICATES,
     REVIEWS,
     SPLITS,
+    Assignment,
     DatasetSpec,
     assign_splits,
     check_ratios,
     date_range,
+    near_duplicate_leaks,
     split_report,
 )
 from data_platform.splits.stage import STAGE
@@ -51,6 +55,24 @@ class SplitConfig(dg.Config):
     ratio_tolerance: float = 0.06
     share_tolerance: float = 0.05  # fairness: a group's share in a split vs overall
     rate_tolerance: float = 0.05  # fairness: a group's label rate vs the split's
+    # Near-duplicate texts (text datasets; see docs/splits.md "Near-duplicate leakage"): the cluster of
+    # persons joined by near copies is the group a split is drawn for (False: the person only), and the
+    # blocking check fails when more than max_near_duplicate_pairs_across_splits pairs sit in two splits.
+    group_near_duplicates: bool = True
+    near_duplicate_jaccard: float = NEAR_DUPLICATES.threshold  # exact Jaccard of the word shingle sets, at least
+    near_duplicate_shingle_words: int = NEAR_DUPLICATES.shingle_words
+    near_duplicate_min_words: int = NEAR_DUPLICATES.min_words  # shorter texts (stock phrases) are not compared
+    near_duplicate_max_persons: int = NEAR_DUPLICATES.max_persons  # a text written by more persons is a common text
+    max_near_duplicate_pairs_across_splits: int = 0
+
+    def near_duplicate_settings(self) -> NearDuplicateSettings:
+        """The near-duplicate settings this config holds."""
+        return NearDuplicateSettings(
+            threshold=self.near_duplicate_jaccard,
+            shingle_words=self.near_duplicate_shingle_words,
+            min_words=self.near_duplicate_min_words,
+            max_persons=self.near_duplicate_max_persons,
+        )
 
 
 def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
@@ -76,6 +98,20 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             description="No person and no device in two splits, no example twice, and no feature known only "
             "after the label event among the exported columns.",
         ),
+        *(
+            [
+                dg.AssetCheckSpec(
+                    NEAR_DUPLICATE_CHECK,
+                    asset=key,
+                    blocking=True,
+                    description="No pair of near-duplicate texts (by default exact Jaccard >= 0.8 on word "
+                    "3-shingles of the redacted text, found with MinHash LSH) sits in two splits, beyond the "
+                    "configured allowance (0 by default): a review and its copy by another person share a split.",
+                )
+            ]
+            if spec.text_column
+            else []
+        ),
         dg.AssetCheckSpec(
             "fairness",
             asset=key,
@@ -89,17 +125,27 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         key=key,
         deps=[UPSTREAM[spec.name]],
         check_specs=checks,
-        code_version="splits-1",
+        code_version="splits-2",
         **_COMMON,
         description=f"Deterministic train/dev/test split of {spec.source} ({spec.where}): by a hash of the "
-        "person, so a person is in one split only and an example keeps its split when days are added. "
+        + (
+            "cluster (the person, joined with the persons whose reviews are near copies of theirs), so a person "
+            "and a near-duplicate text are in one split only"
+            if spec.text_column
+            else "person, so a person is in one split only"
+        )
+        + " and an example keeps its split when days are added. "
         "Metadata: counts, label shares, the fairness table and the feature-signal report of train.",
     )
     def _split(context: dg.AssetExecutionContext, config: SplitConfig, warehouse: Warehouse):
         ratios = check_ratios((config.train, config.dev, config.test))
         with warehouse.connect() as con:
-            n = assign_splits(con, spec, ratios)
+            assignment = assign_splits(
+                con, spec, ratios, config.near_duplicate_settings(), group_near_duplicates=config.group_near_duplicates
+            )
+            n = assignment.examples
             report = split_report(con, spec)
+            leaks = near_duplicate_leaks(con, spec)
             # a dataset with no examples (e.g. logs without any review) has no groups, signal or agreement
             fairness_rows = _fairness(con, spec, config) if n else ([], [])
             signal = _signal(con, spec) if n else []
@@ -154,6 +200,8 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
                 "never_exported": ", ".join(spec.leaky),
             },
         )
+        if spec.text_column:
+            yield _near_duplicate_result(assignment, leaks, config)
         yield dg.AssetCheckResult(
             check_name="fairness",
             passed=not flagged,
@@ -162,6 +210,43 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         )
 
     return _split
+
+
+NEAR_DUPLICATE_CHECK = "no_near_duplicate_leakage"
+LEAK_SAMPLE = 20  # pairs across splits listed in the check's metadata
+
+
+def _near_duplicate_result(assignment: Assignment, leaks: list[dict], config: SplitConfig) -> dg.AssetCheckResult:
+    """The blocking near-duplicate check: pairs across splits against the allowance, with what was found.
+    The pairs list example ids, splits, the Jaccard figures and a digest of each text (never the text:
+    it may hold a name)."""
+    found = assignment.near_duplicates
+    allowed = config.max_near_duplicate_pairs_across_splits
+    settings = config.near_duplicate_settings()
+    passed = len(leaks) <= allowed
+    return dg.AssetCheckResult(
+        check_name=NEAR_DUPLICATE_CHECK,
+        passed=passed,
+        description=None
+        if passed
+        else f"{len(leaks)} pairs of near-duplicate texts sit in two splits (allowed {allowed}), grouped by "
+        + ("near-duplicate clusters" if assignment.grouped_near_duplicates else "person only"),
+        metadata={
+            "pairs_across_splits": len(leaks),
+            "allowed_pairs_across_splits": allowed,
+            "examples_with_a_copy_in_another_split": len({r[k] for r in leaks for k in ("example_a", "example_b")}),
+            "near_duplicate_pairs": len(found.pairs) if found else 0,
+            "clusters_of_several_persons": found.clusters if found else 0,
+            "grouping": "near-duplicate clusters and persons" if assignment.grouped_near_duplicates else "persons only",
+            "common_texts": found.common_texts if found else 0,
+            "common_text_examples": found.common_examples if found else 0,
+            "compared_texts": found.compared_texts if found else 0,
+            "definition": f"exact Jaccard >= {settings.threshold} on word {settings.shingle_words}-shingles of "
+            f"texts of >= {settings.min_words} words; texts written by more than {settings.max_persons} persons "
+            "are common texts (not grouped, not counted)",
+            "pairs": dg.MetadataValue.md(markdown_table([_rounded(r) for r in leaks[:LEAK_SAMPLE]])),
+        },
+    )
 
 
 def _fairness(con, spec: DatasetSpec, config: SplitConfig) -> tuple[list[dict], list[dict]]:
@@ -453,6 +538,18 @@ def _balancing(context: dg.AssetExecutionContext) -> dict | None:
     return {k: meta[k].value for k in keys if k in meta}
 
 
+def _near_duplicate_summary(con, spec: DatasetSpec) -> dict:
+    """Near-duplicate pairs between persons and across splits, for the card of a text dataset."""
+    if not spec.text_column or spec.near_duplicates_table not in existing_tables(con):
+        return {}
+    [(pairs,)] = con.execute(f"SELECT count(*) FROM {spec.near_duplicates_table}").fetchall()
+    return {
+        "pairs_between_persons": pairs,
+        "pairs_across_splits": len(near_duplicate_leaks(con, spec)),
+        "definition": "word-shingle Jaccard of the redacted text at least the split's threshold, 0.8 by default",
+    }
+
+
 def _card(con, spec: DatasetSpec, export: Export, previous, balancing: dict | None = None) -> dict:
     """Everything the dataset card says."""
     report = split_report(con, spec)
@@ -469,7 +566,8 @@ def _card(con, spec: DatasetSpec, export: Export, previous, balancing: dict | No
             split_table=f"splits.{spec.name}",
         ).fetchone()[0],
     }
-    code = {"splits": "splits-1 (md5 of person, salt splits-v1)", "cleaning ruleset": RULESET_VERSION}
+    unit = "near-duplicate cluster of persons" if spec.text_column else "person"
+    code = {"splits": f"splits-2 (md5 of the {unit}, salt splits-v1)", "cleaning ruleset": RULESET_VERSION}
     if spec is REVIEWS:
         code.update({"labeling functions": lf_registry_version(), "label model": LABEL_MODEL})
     issues = (
@@ -488,7 +586,7 @@ def _card(con, spec: DatasetSpec, export: Export, previous, balancing: dict | No
         "counts": export.counts,
         "label_share": report.label_share,
         "columns": export_columns(spec),
-        "assignment": "md5(salt | person) -> bucket in [0, 1), cut 60/20/20; one person per split",
+        "assignment": f"md5(salt | {unit}) -> bucket in [0, 1), cut 60/20/20; one {unit} per split",
         "sources": sources,
         "code_versions": code,
         "known_issues": issues[:30],
@@ -500,6 +598,7 @@ def _card(con, spec: DatasetSpec, export: Export, previous, balancing: dict | No
         if spec is REVIEWS
         else {},
         "balanced_train": balancing or {},
+        "near_duplicates": _near_duplicate_summary(con, spec),
     }
     if previous and previous[0] != export.version and Path(previous[1]).exists():
         card["diff"] = diff_versions(con, Path(previous[1]), export.path)

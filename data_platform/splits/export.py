@@ -154,6 +154,10 @@ def card_markdown(card: dict) -> str:
         ]
         if b.get("note") and b["note"] != "-":
             lines.append(f"- note: {b['note']}")
+    if n := card.get("near_duplicates"):
+        summary = f"{n['pairs_between_persons']} pairs of near-duplicate texts between persons ({n['definition']})"
+        lines += ["", "## Near-duplicate texts", "", f"- {summary}, {n['pairs_across_splits']} across splits"]
+        lines.append("- each cluster of persons they join is in one split")
     lines += ["", "## Known issues", ""] + ([f"- {i}" for i in card["known_issues"]] or ["- none recorded"])
     if card.get("diff"):
         d = card["diff"]

@@ -16,6 +16,12 @@ the buckets into train, dev and test. Hence:
 
 md5 (not DuckDB's ``hash()``) keeps the assignment stable across DuckDB versions and machines.
 
+**Near-duplicate clusters** (text datasets, ``text_column``): persons whose reviews are near copies of
+each other (see :mod:`data_platform.splits.near_duplicates`) are one cluster, and the bucket is drawn
+for the cluster (``cluster_key``), so a review and its copy by another person share a split. A person
+with no near-duplicate keeps its own key, hence its split; a new near-duplicate that joins two persons
+moves one of them (the export diff counts it).
+
 **Time-based variant** (click data): ``split_time`` puts the earliest 60% of days in train, the next
 20% in dev, the last 20% in test. It answers "does it work on the future?"; it is not group-aware
 (a person active over the whole period is in several splits) and it moves when days are added.
@@ -31,13 +37,17 @@ import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
+import pyarrow as pa
 
 from data_platform.base.stage import SqlStep
-from data_platform.resources import existing_tables, rows, run_sql
+from data_platform.resources import existing_tables, rows, run_sql, write_rows
+from data_platform.splits.near_duplicates import NearDuplicates, NearDuplicateSettings, find_near_duplicates
 
 DEFAULT_RATIOS = (0.6, 0.2, 0.2)
 SPLITS = ("train", "dev", "test")
 SALT = "splits-v1"
+CLUSTERS = "near_duplicate_clusters"  # the relation assign.sql reads (person -> cluster key) from
+NEAR_DUPLICATES = NearDuplicateSettings()  # the default settings
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,12 @@ class DatasetSpec:
     positive: str = "1"
     time_split: bool = False
     label_tolerance: float = 0.02  # max |label share in a split - in the whole|, per class
+    text_column: str | None = None  # free text (redacted) checked for near-duplicates across splits
+
+    @property
+    def near_duplicates_table(self) -> str:
+        """The near-duplicate pairs of a text dataset (``splits.<name>_near_duplicates``)."""
+        return f"splits.{self.name}_near_duplicates"
 
 
 CTR = DatasetSpec(
@@ -125,6 +141,7 @@ REVIEWS = DatasetSpec(
     group_attributes=("category",),
     binary=False,
     label_tolerance=0.06,
+    text_column="text",
 )
 DATASETS = {d.name: d for d in (CTR, REVIEWS)}
 
@@ -142,6 +159,7 @@ def assign_step(spec: DatasetSpec) -> SqlStep:
             "label_column": spec.label_column,
             "date_column": spec.date_column,
             "where": spec.where,
+            "clusters": CLUSTERS,
         },
     )
 
@@ -153,10 +171,40 @@ def check_ratios(ratios: tuple[float, float, float]) -> tuple[float, float, floa
     return ratios
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """What :func:`assign_splits` did: the examples split, and the near-duplicates of a text dataset."""
+
+    examples: int
+    near_duplicates: NearDuplicates | None = None
+    grouped_near_duplicates: bool = False  # the clusters, not only the persons, were the groups
+
+
+_CLUSTER_SCHEMA = pa.schema([("unit_key", pa.string()), ("cluster_key", pa.string())])
+_PAIR_SCHEMA = pa.schema(
+    [
+        ("example_a", pa.string()),
+        ("example_b", pa.string()),
+        ("estimated_jaccard", pa.float64()),
+        ("jaccard", pa.float64()),
+        ("text_a", pa.string()),  # the first 12 hex digits of the md5 of the text's words: no text, no name
+        ("text_b", pa.string()),
+    ]
+)
+
+
 def assign_splits(
-    con: duckdb.DuckDBPyConnection, spec: DatasetSpec, ratios: tuple[float, float, float] = DEFAULT_RATIOS
-) -> int:
-    """(Re)build ``splits.<dataset>``; returns its row count.
+    con: duckdb.DuckDBPyConnection,
+    spec: DatasetSpec,
+    ratios: tuple[float, float, float] = DEFAULT_RATIOS,
+    near_duplicates: NearDuplicateSettings | None = NEAR_DUPLICATES,
+    group_near_duplicates: bool = True,
+) -> Assignment:
+    """(Re)build ``splits.<dataset>`` and, for a text dataset, ``splits.<dataset>_near_duplicates``.
+
+    The first pass draws each person's split; for a text dataset the near-duplicates between persons
+    are then found (with ``near_duplicates``), and with ``group_near_duplicates`` a second pass draws
+    the split of each cluster of persons joined by them (the person grouping only otherwise).
 
     A source table that does not exist (its labeling job never ran, or the logs hold no event of its
     type, e.g. no review) gives an empty split table: a dataset with no examples, not an error."""
@@ -164,10 +212,42 @@ def assign_splits(
     con.execute("CREATE SCHEMA IF NOT EXISTS splits")
     if spec.source not in existing_tables(con):
         run_sql(con, "splits/empty_split_table.sql", target=f"splits.{spec.name}")
-        return 0
+        return Assignment(0)
     step = assign_step(spec)
-    run_sql(con, step.name, {"salt": SALT, "train": train, "dev": dev}, **step.fragments)
-    return con.execute(f"SELECT count(*) FROM splits.{spec.name}").fetchone()[0]
+
+    def assign(cluster_of: dict[str, str]) -> None:
+        con.register(
+            CLUSTERS,
+            pa.table({"unit_key": list(cluster_of), "cluster_key": list(cluster_of.values())}, schema=_CLUSTER_SCHEMA),
+        )
+        try:
+            run_sql(con, step.name, {"salt": SALT, "train": train, "dev": dev}, **step.fragments)
+        finally:
+            con.unregister(CLUSTERS)
+
+    assign({})
+    found = None
+    if spec.text_column and near_duplicates is not None:
+        found = find_near_duplicates(
+            con, f"splits.{spec.name}", spec.source, spec.id_column, spec.text_column, near_duplicates
+        )
+        write_rows(con, spec.near_duplicates_table, found.pairs, _PAIR_SCHEMA, replace=True)
+        if group_near_duplicates and found.cluster_of:
+            assign(found.cluster_of)
+    elif spec.text_column:
+        con.execute(f"DROP TABLE IF EXISTS {spec.near_duplicates_table}")  # not looked for: no stale pairs
+    n = con.execute(f"SELECT count(*) FROM splits.{spec.name}").fetchone()[0]
+    return Assignment(n, found, bool(found and group_near_duplicates))
+
+
+def near_duplicate_leaks(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> list[dict]:
+    """The near-duplicate pairs of a text dataset whose examples sit in different splits (most similar
+    first); none for a dataset without text or whose pairs were never computed."""
+    if not spec.text_column or spec.near_duplicates_table not in existing_tables(con):
+        return []
+    return rows(
+        con, "splits/near_duplicate_leaks.sql", pairs=spec.near_duplicates_table, split_table=f"splits.{spec.name}"
+    )
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ STAGE = Stage(
         "splits.ctr_examples_train_balanced": f"(example_id IN {_IMPRESSIONS} OR parent_id IN {_IMPRESSIONS} "
         f"OR neighbour_id IN {_IMPRESSIONS})",
         "splits.review_examples": "example_id IN (SELECT event_id FROM erase_events)",
+        "splits.review_examples_near_duplicates": "(example_a IN (SELECT event_id FROM erase_events) "
+        "OR example_b IN (SELECT event_id FROM erase_events))",
     },
     summary=summary,
     steps={f"splits.{spec.name}": (assign_step(spec),) for spec in DATASETS.values()},

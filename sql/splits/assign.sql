@@ -5,6 +5,8 @@
 -- of every login seen), found through the example's event and its device; the person key stored with
 -- the example (the map as of its day) only for an event no longer in clean.events. So all examples of
 -- one device, and of every device of one person, share one group whatever day they were cleaned on.
+-- The bucket is drawn for the example's cluster ({clusters}: person -> cluster key, for persons joined
+-- by near-duplicate texts; see splits/near_duplicates.py), else for its person, else for the example.
 -- Written unsorted (a sort of every example is the stage's largest memory need): every reader that
 -- needs an order (exports, digests) orders by example_id itself.
 CREATE OR REPLACE TABLE {target} AS
@@ -20,9 +22,15 @@ examples AS (
     LEFT JOIN clean.identity_map m ON m.anon_id = ev.anon_id
 ),
 
+clustered AS (
+    SELECT e.*, coalesce(c.cluster_key, e.group_key, e.example_id) AS cluster_key
+    FROM examples e
+    LEFT JOIN {clusters} c ON c.unit_key = coalesce(e.group_key, e.example_id)
+),
+
 bucketed AS (
-    SELECT *, (md5_number($salt || '|' || coalesce(group_key, example_id)) % 1000000) / 1000000.0 AS bucket
-    FROM examples
+    SELECT *, (md5_number($salt || '|' || cluster_key) % 1000000) / 1000000.0 AS bucket
+    FROM clustered
 ),
 
 days AS (
@@ -30,7 +38,7 @@ days AS (
     FROM (SELECT DISTINCT example_date FROM examples)
 )
 
-SELECT e.example_id, e.group_key, e.device_key, e.label, e.example_date, e.bucket,
+SELECT e.example_id, e.group_key, e.cluster_key, e.device_key, e.label, e.example_date, e.bucket,
        CASE WHEN e.bucket < $train THEN 'train' WHEN e.bucket < $train + $dev THEN 'dev' ELSE 'test' END AS split,
        CASE WHEN d.day_rank < $train THEN 'train' WHEN d.day_rank < $train + $dev THEN 'dev' ELSE 'test' END
            AS split_time
