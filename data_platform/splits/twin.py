@@ -9,8 +9,9 @@ Method (Gaussian copula, as in Sklar's theorem; the same family as SDV's Gaussia
 numpy/scipy because SDV is under the Business Source License):
 
 1. **Margins.** Each column gets a map to a uniform ``u`` in [0, 1):
-   - numeric: the mid-rank of its value, ``(rank - 0.5) / n`` (ties share their average rank); NaN
-     takes the top ``[1 - p_nan, 1)`` slice, drawn uniformly in it;
+   - numeric: the mid-rank of its value among the non-NaN ones, ``(rank - 0.5) / n`` (ties share their
+     average rank); a NaN has no score: the correlations are pairwise-complete, and NaN is drawn
+     independently at its real rate (missing completely at random, the copula's assumption);
    - categorical: the categories, most frequent first (ties by name), cut [0, 1) into intervals as long
      as their shares; a row's ``u`` is drawn uniformly inside its category's interval (NULL is a
      category of its own).
@@ -107,21 +108,20 @@ class _Numeric:
         self.integer = bool(len(self.sorted)) and bool(np.all(self.sorted == np.round(self.sorted)))
 
     def u_of(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Mid-rank uniforms of ``values`` (NaN: uniform in the top slice)."""
+        """Mid-rank uniforms of ``values`` among the real non-NaN values (NaN stays NaN)."""
         x = np.asarray(values, dtype=np.float64)
         n = max(len(self.sorted), 1)
         below = np.searchsorted(self.sorted, x, side="left")
         upto = np.searchsorted(self.sorted, x, side="right")
-        u = (1 - self.p_nan) * np.clip((below + upto) / 2, 0.5, n - 0.5) / n
-        nan = np.isnan(x)
-        u[nan] = 1 - self.p_nan + self.p_nan * rng.random(int(nan.sum()))
-        return u
+        u = np.clip((below + upto) / 2, 0.5, n - 0.5) / n
+        return np.where(np.isnan(x), np.nan, u)
 
-    def decode(self, u: np.ndarray) -> np.ndarray:
+    def decode(self, u: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The inverse empirical CDF of ``u``; NaN at the real rate, drawn independently."""
         out = np.full(len(u), np.nan)
-        keep = u < 1 - self.p_nan
+        keep = rng.random(len(u)) >= self.p_nan
         if len(self.sorted) and keep.any():
-            out[keep] = np.quantile(self.sorted, u[keep] / (1 - self.p_nan))
+            out[keep] = np.quantile(self.sorted, u[keep])
             if self.integer:
                 out[keep] = np.rint(out[keep])
         return out
@@ -149,7 +149,7 @@ class _Categorical:
         i = np.array([self.index[k] for k in keys], dtype=np.int64)
         return self.lower[i] + (self.upper[i] - self.lower[i]) * rng.random(len(i))
 
-    def decode(self, u: np.ndarray) -> np.ndarray:
+    def decode(self, u: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return self.values[np.minimum(np.searchsorted(self.upper, u, side="right"), len(self.values) - 1)]
 
 
@@ -185,7 +185,7 @@ class Copula:
             a, cov = np.zeros((len(r), 0)), s[np.ix_(r, r)]
         chol = np.linalg.cholesky(_floored(cov))
         z = zk @ a.T + rng.standard_normal((rows, len(r))) @ chol.T
-        return {self.names[i]: self.margins[self.names[i]].decode(ndtr(z[:, j])) for j, i in enumerate(r)}
+        return {self.names[i]: self.margins[self.names[i]].decode(ndtr(z[:, j]), rng) for j, i in enumerate(r)}
 
 
 def _floored(matrix: np.ndarray) -> np.ndarray:
@@ -195,14 +195,26 @@ def _floored(matrix: np.ndarray) -> np.ndarray:
     return (v * np.maximum(w, _EIG_FLOOR)) @ v.T
 
 
+def pairwise_correlation(x: np.ndarray) -> np.ndarray:
+    """Pearson correlations of the columns of ``x``, each pair on the rows where both are not NaN (NaN
+    where fewer than 2 such rows or a constant column)."""
+    d = x.shape[1]
+    out = np.eye(d)
+    for i in range(d):
+        for j in range(i + 1, d):
+            keep = ~(np.isnan(x[:, i]) | np.isnan(x[:, j]))
+            a, b = x[keep, i], x[keep, j]
+            if len(a) < 2 or a.std() == 0 or b.std() == 0:
+                out[i, j] = out[j, i] = np.nan
+            else:
+                out[i, j] = out[j, i] = float(np.corrcoef(a, b)[0, 1])
+    return out
+
+
 def _correlation(z: np.ndarray) -> np.ndarray:
-    """Correlation of the normal scores; a constant column is uncorrelated with the rest."""
-    d = z.shape[1]
-    if len(z) < 2:
-        return np.eye(d)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.corrcoef(z, rowvar=False).reshape(d, d)
-    corr = np.nan_to_num(corr)
+    """Pairwise-complete correlation of the normal scores (missing values are drawn independently, at
+    their rate); an undefined pair counts as uncorrelated; made positive definite."""
+    corr = np.nan_to_num(pairwise_correlation(z))
     np.fill_diagonal(corr, 1.0)
     floored = _floored(corr)
     scale = np.sqrt(np.diag(floored))

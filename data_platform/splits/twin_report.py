@@ -36,23 +36,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
-from data_platform.splits.twin import TwinColumns, category_keys, classifier, model_frame
+from data_platform.splits.twin import TwinColumns, category_keys, classifier, model_frame, pairwise_correlation
 from data_platform.validation.drift import jensen_shannon, ks_statistic
-
-
-def _pearson(x: np.ndarray) -> np.ndarray:
-    """Pairwise Pearson correlations of the columns of ``x``, pairwise-complete (NaN where undefined)."""
-    d = x.shape[1]
-    out = np.eye(d)
-    for i in range(d):
-        for j in range(i + 1, d):
-            keep = ~(np.isnan(x[:, i]) | np.isnan(x[:, j]))
-            a, b = x[keep, i], x[keep, j]
-            if len(a) < 2 or a.std() == 0 or b.std() == 0:
-                out[i, j] = out[j, i] = np.nan
-            else:
-                out[i, j] = out[j, i] = float(np.corrcoef(a, b)[0, 1])
-    return out
 
 
 def fidelity(real: dict[str, np.ndarray], synthetic: dict[str, np.ndarray], spec: TwinColumns) -> dict:
@@ -72,7 +57,7 @@ def fidelity(real: dict[str, np.ndarray], synthetic: dict[str, np.ndarray], spec
         columns.append({"column": c, "metric": "ks", "value": value})
 
     def corr(data):
-        return _pearson(np.column_stack([np.asarray(data[c], dtype=np.float64) for c in spec.numeric]))
+        return pairwise_correlation(np.column_stack([np.asarray(data[c], dtype=np.float64) for c in spec.numeric]))
 
     diff = np.abs(corr(real) - corr(synthetic))[np.triu_indices(len(spec.numeric), 1)]
     diff = diff[~np.isnan(diff)]
