@@ -24,7 +24,11 @@
     row and calls it a member when the distance is at most a threshold. Its advantage (Yeom et al. 2018)
     at the best threshold is ``max_t P(d_member <= t) - P(d_holdout <= t)``, the one-sided two-sample KS
     statistic (``scipy.stats.ks_2samp(members, holdout, alternative="greater")``), on equal samples of
-    members and holdout rows. Chance alone gives about ``1.22 * sqrt(2 / n)`` at the 95th percentile.
+    members and holdout rows.
+
+Each privacy figure has a limit (:class:`PrivacyLimits`); on few rows the close share's and the
+advantage's limits widen to what chance gives 1 time in 100 (``limits_applied``), so a small world is
+not failed by noise, while a copied row always fails.
 """
 
 from __future__ import annotations
@@ -196,15 +200,23 @@ def privacy(
         "close_share": close_share,
         "exact_copies": int(exact_copies),
         "membership_advantage": advantage,
-        "membership_chance_95": 1.2239 * math.sqrt(2 / n),
+    }
+    # on few rows chance alone moves the close share and the advantage: a limit never sits below what
+    # chance gives 1 time in 100 (the close share: 0.05 plus 3 binomial standard deviations; the advantage:
+    # the one-sided KS critical value at alpha 0.01 for two samples of n, sqrt(-ln(0.01) / 2) sqrt(2 / n))
+    applied = {
+        "max_exact_copies": limits.max_exact_copies,
+        "max_close_share": max(limits.max_close_share, 0.05 + 3 * math.sqrt(0.05 * 0.95 / n)),
+        "min_dcr_ratio": limits.min_dcr_ratio,
+        "max_membership_advantage": max(limits.max_membership_advantage, 1.5174 * math.sqrt(2 / n)),
     }
     problems = []
-    if exact_copies > limits.max_exact_copies:
-        problems.append(f"{exact_copies} exact copies of real rows (max {limits.max_exact_copies})")
-    if close_share > limits.max_close_share:
-        problems.append(f"close share {close_share:.3f} > {limits.max_close_share}")
-    if ratio < limits.min_dcr_ratio:
-        problems.append(f"DCR ratio {ratio:.3f} < {limits.min_dcr_ratio}")
-    if advantage > limits.max_membership_advantage:
-        problems.append(f"membership advantage {advantage:.3f} > {limits.max_membership_advantage}")
-    return figures | {"limits": asdict(limits), "problems": problems, "passed": not problems}
+    if exact_copies > applied["max_exact_copies"]:
+        problems.append(f"{exact_copies} exact copies of real rows (max {applied['max_exact_copies']})")
+    if close_share > applied["max_close_share"]:
+        problems.append(f"close share {close_share:.3f} > {applied['max_close_share']:.3f}")
+    if ratio < applied["min_dcr_ratio"]:
+        problems.append(f"DCR ratio {ratio:.3f} < {applied['min_dcr_ratio']}")
+    if advantage > applied["max_membership_advantage"]:
+        problems.append(f"membership advantage {advantage:.3f} > {applied['max_membership_advantage']:.3f}")
+    return figures | {"limits": asdict(limits), "limits_applied": applied, "problems": problems, "passed": not problems}
