@@ -28,8 +28,8 @@ from data_platform.splits.twin_report import (
     privacy,
     utility,
 )
-from data_platform_tests.conftest import checks_by_name, generated_world, query
-from data_platform_tests.test_splits import _daily, _publish, meta
+from data_platform_tests.conftest import checks_by_name, query
+from data_platform_tests.test_splits import meta, published  # noqa: F401 (published: the module's world)
 
 SPEC = TwinColumns(
     numeric=("x", "y", "count"),
@@ -207,16 +207,10 @@ def test_utility_trains_on_each_side_and_scores_on_real_test_rows():
 
 
 @pytest.fixture(scope="module")
-def published_world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("twin")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DATA_PLATFORM_EXPORTS", str(root / "exports"))
-    landing, warehouse, _ = generated_world(root, days=3, events_per_day=5000, seed=13)
-    _daily(warehouse, landing, "2026-11-02", "2026-11-05")
-    assert _publish(warehouse).success
-    first = _twin(warehouse)
-    yield {"root": root, "warehouse": warehouse, "first": first}
-    mp.undo()
+def published_world(request):
+    """test_splits' published world (3 days x 5,000 events, seed 13), and its first twin."""
+    world = request.getfixturevalue("published")
+    return {"root": world["root"], "warehouse": world["warehouse"], "first": _twin(world["warehouse"])}
 
 
 def _twin(warehouse: Warehouse, **config):

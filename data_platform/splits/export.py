@@ -181,8 +181,12 @@ def card_markdown(card: dict) -> str:
             f"moved between splits: {d['moved']}",
             *[f"- {r}" for r in d["reasons"]],
         ]
-    lines += [
-        "",
+    return "\n".join([*lines, "", *card_footer(card)])
+
+
+def card_footer(card: dict) -> list[str]:
+    """The last lines of a card: its columns and its content hash."""
+    return [
         "## Columns",
         "",
         ", ".join(f"`{c}`" for c in card["columns"]),
@@ -190,7 +194,6 @@ def card_markdown(card: dict) -> str:
         f"Content hash (the version id): `{card['version']}`",
         "",
     ]
-    return "\n".join(lines)
 
 
 def _split_files(version_dir: Path) -> str:

@@ -23,7 +23,16 @@ import pyarrow as pa
 
 from data_platform.metadata import markdown_table, parquet_schema_of
 from data_platform.resources import Warehouse, exports_root, run_sql
-from data_platform.splits.export import Export, export_columns, publish_version, row_text, sql_path, write_card
+from data_platform.splits.assets import BALANCE_CATEGORICAL, BALANCE_NUMERIC
+from data_platform.splits.export import (
+    Export,
+    card_footer,
+    export_columns,
+    publish_version,
+    row_text,
+    sql_path,
+    write_card,
+)
 from data_platform.splits.split import CTR, DatasetSpec
 from data_platform.splits.twin import TwinColumns, leak_drill, sample_twin
 from data_platform.splits.twin_report import PrivacyLimits, fidelity, privacy, utility
@@ -34,19 +43,8 @@ CODE_VERSION = "twin-1"
 # copula has nothing to say about text (see docs/synthetic.md).
 TWINS: dict[str, TwinColumns] = {
     CTR.name: TwinColumns(
-        numeric=(
-            "position",
-            "price_eur",
-            "hour_of_day",
-            "day_of_week",
-            "user_impressions_7d",
-            "user_clicks_7d",
-            "item_impressions_7d",
-            "item_clicks_7d",
-            "predicted_ctr",
-            "example_date",
-        ),
-        categorical=("position_bucket", "category", "device", "country", "model_version", "label"),
+        numeric=(*BALANCE_NUMERIC, "example_date"),
+        categorical=(*BALANCE_CATEGORICAL, "label"),
         person=("country", "device"),
         derived={"position_bucket": "position"},
         label="label",
@@ -200,12 +198,7 @@ def twin_card_markdown(card: dict) -> str:
         "rows to what chance gives 1 time in 100 (configured limits: card.json, privacy.limits). Verdict: "
         f"{'passed' if p['passed'] else 'FAILED'}.",
         "",
-        "## Columns",
-        "",
-        ", ".join(f"`{c}`" for c in card["columns"]),
-        "",
-        f"Content hash (the version id): `{card['version']}`",
-        "",
+        *card_footer(card),
     ]
     return "\n".join(lines)
 
