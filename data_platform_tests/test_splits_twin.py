@@ -284,3 +284,21 @@ def test_a_leaky_twin_fails_the_blocking_check_and_is_not_published(published_wo
     assert twin_meta["published"] is False and "nothing published" in twin_meta["note"]
     assert sorted(p.name for p in root.iterdir()) == before
     assert query(published_world["warehouse"], "SELECT count(*) FROM splits.twins") == registered
+
+
+def test_on_few_rows_the_limits_widen_to_chance_but_a_copied_row_still_fails():
+    real, groups = world(40, seed=21)
+    persons = np.unique(groups)
+    held = np.isin(groups, persons[::5])
+    members = {k: v[~held] for k, v in real.items()}
+    holdout = {k: v[held] for k, v in real.items()}
+    for seed in range(5):  # a sound twin of a small world passes whatever the seed
+        twin = sample_twin(members, groups[~held], SPEC, seed=seed)
+        figures = privacy(members, holdout, twin.columns, SPEC, exact_copies=0, limits=PrivacyLimits(), seed=seed)
+        n = figures["rows_compared"]
+        assert n < 200 and figures["passed"], figures["problems"]
+        applied = figures["limits_applied"]
+        assert applied["max_membership_advantage"] == pytest.approx(max(0.10, 1.5174 * np.sqrt(2 / n)))
+        assert applied["max_close_share"] == pytest.approx(max(0.10, 0.05 + 3 * np.sqrt(0.05 * 0.95 / n)))
+    copied = privacy(members, holdout, twin.columns, SPEC, exact_copies=1, limits=PrivacyLimits())
+    assert not copied["passed"] and copied["problems"] == ["exact copies of real rows: 1 (max 0)"]

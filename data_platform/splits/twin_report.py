@@ -212,7 +212,7 @@ def privacy(
     }
     problems = []
     if exact_copies > applied["max_exact_copies"]:
-        problems.append(f"{exact_copies} exact copies of real rows (max {applied['max_exact_copies']})")
+        problems.append(f"exact copies of real rows: {exact_copies} (max {applied['max_exact_copies']})")
     if close_share > applied["max_close_share"]:
         problems.append(f"close share {close_share:.3f} > {applied['max_close_share']:.3f}")
     if ratio < applied["min_dcr_ratio"]:
