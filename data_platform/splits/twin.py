@@ -32,6 +32,11 @@ numpy/scipy because SDV is under the Business Source License):
    data, e.g. ``position_bucket`` of ``position``) are not modelled: they are looked up from the sampled
    value through the real mapping (the nearest real value's most frequent category), so the twin never
    holds a position 2 in bucket "11+".
+5. **The label** (``label``) is drawn last, from a seeded logistic regression of the label on every other
+   column fitted on the real rows. Modelled in the copula like any category, a rare binary label loses
+   most of its links (its latent threshold, estimated from randomised scores, is attenuated): on the test world's
+   click data a model trained on the twin then scored AUC 0.62 on real test rows against 0.76 trained on
+   real rows; with the label drawn from the model, 0.75.
 
 Everything random comes from ``numpy.random.default_rng(seed)``: the same rows and seed give the same twin.
 """
@@ -57,7 +62,8 @@ _NULL = "\x00null"  # the key of the NULL category (a real category value never 
 class TwinColumns:
     """What the twin models: ``numeric`` and ``categorical`` columns of a row; among the categoricals,
     ``person`` ones are one value per person (sampled once per synthetic person); ``derived`` maps a
-    categorical that the real data determines from a numeric column to that column."""
+    categorical that the real data determines from a numeric column to that column; ``label`` is drawn
+    last, from a model of it on the other columns."""
 
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
@@ -68,7 +74,7 @@ class TwinColumns:
     def __post_init__(self):
         unknown = (set(self.person) | set(self.derived) | {self.label} - {None}) - set(self.categorical)
         if unknown:
-            raise ValueError(f"person and derived columns must be categorical: {sorted(unknown)}")
+            raise ValueError(f"person, derived and label columns must be categorical: {sorted(unknown)}")
         if len({*self.person, *self.derived, self.label} - {None}) < len(self.person) + len(self.derived) + (
             self.label is not None
         ):
