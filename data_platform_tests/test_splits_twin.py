@@ -195,12 +195,12 @@ def test_utility_trains_on_each_side_and_scores_on_real_test_rows():
     real, groups = world(300)
     test, _ = world(150, seed=11)
     twin = sample_twin(real, groups, SPEC, seed=0).columns
-    figures = utility(real, twin, test, SPEC, "label", "1", seed=0)
+    figures = utility(real, twin, test, SPEC, "1", seed=0)
     assert figures["test_rows"] == len(test["x"])
     assert figures["auc_train_on_real"] > 0.75 and figures["auc_train_on_synthetic"] > 0.75
     assert figures["auc_gap"] == pytest.approx(figures["auc_train_on_real"] - figures["auc_train_on_synthetic"])
     flipped = {**twin, "label": np.where(twin["x"] > 0, "0", "1").astype(object)}  # a twin that learnt it backwards
-    assert utility(real, flipped, test, SPEC, "label", "1", seed=0)["auc_train_on_synthetic"] < 0.3
+    assert utility(real, flipped, test, SPEC, "1", seed=0)["auc_train_on_synthetic"] < 0.3
 
 
 # --- the real asset over a generated world -----------------------------------------------------------

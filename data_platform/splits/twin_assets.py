@@ -271,16 +271,16 @@ def build_twin_asset(spec: DatasetSpec, columns: TwinColumns) -> dg.AssetsDefini
                 ).fetchone()[0]
                 figures = {
                     "fidelity": fidelity(members, twin.columns, columns),
-                    "utility": utility(members, twin.columns, test, columns, columns.label, spec.positive, config.seed),
+                    "utility": utility(members, twin.columns, test, columns, spec.positive, config.seed),
                     "privacy": privacy(
                         members,
                         holdout,
                         twin.columns,
                         columns,
-                        copies,
-                        config.limits(),
-                        config.seed,
-                        config.max_eval_rows,
+                        exact_copies=copies,
+                        limits=config.limits(),
+                        seed=config.seed,
+                        max_rows=config.max_eval_rows,
                     ),
                 }
                 body = {

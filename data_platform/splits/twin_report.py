@@ -77,12 +77,13 @@ def utility(
     synthetic: dict[str, np.ndarray],
     test: dict[str, np.ndarray],
     spec: TwinColumns,
-    label: str,
     positive: str,
     seed: int = 0,
 ) -> dict:
-    """ROC AUC on the real test rows of a logistic regression trained on the twin and on the real rows."""
-    features = tuple(c for c in (*spec.numeric, *spec.categorical) if c != label)
+    """ROC AUC on the real test rows of a logistic regression of ``spec.label`` (``positive`` the positive
+    class) trained on the twin and on the real rows."""
+    label = spec.label
+    features = spec.features
     y_test = (category_keys(test[label]) == positive).astype(int)
     out = {"test_rows": int(len(y_test)), "model": "logistic regression (sklearn), one-hot + standardised"}
     if len(set(y_test)) < 2:
@@ -163,6 +164,7 @@ def privacy(
     holdout: dict[str, np.ndarray],
     synthetic: dict[str, np.ndarray],
     spec: TwinColumns,
+    *,
     exact_copies: int,
     limits: PrivacyLimits,
     seed: int = 0,
