@@ -17,6 +17,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, spearmanr
 
 from data_platform.resources import Warehouse
+from data_platform.splits.stage import summary
 from data_platform.splits.twin import TwinColumns, leak_drill, sample_twin
 from data_platform.splits.twin_assets import TWIN_ASSETS
 from data_platform.splits.twin_report import (
@@ -263,6 +264,10 @@ def test_the_twin_is_published_marked_synthetic_and_passes_its_privacy_check(pub
     assert query(warehouse, "SELECT dataset, version, source_version FROM splits.twins") == [
         ("ctr_examples", twin_meta["version"], source_version)
     ]
+    # data-platform summary names it, as synthetic
+    with duckdb.connect(warehouse.database, read_only=True) as con:
+        lines = summary(con, {("splits", "exports"), ("splits", "twins")})
+    assert f"synthetic/ctr_examples: version {twin_meta['version']}, {len(twin):,} SYNTHETIC rows" in "\n".join(lines)
 
 
 def test_the_same_seed_rebuilds_the_same_version_and_writes_nothing(published_world):
