@@ -96,9 +96,10 @@ class TwinColumns:
 
 def category_keys(values) -> np.ndarray:
     """Category keys: NULL (None or NaN) becomes its own key, everything else its string."""
-    return np.array(
-        [_NULL if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values], dtype=object
-    )
+    items = np.asarray(values, dtype=object)
+    out = items.astype(str).astype(object)
+    out[pd.isna(items)] = _NULL
+    return out
 
 
 class _Numeric:
