@@ -237,6 +237,9 @@ def test_the_twin_is_published_marked_synthetic_and_passes_its_privacy_check(pub
     real = pd.read_parquet(Path(real_dir) / "train.parquet")
     assert len(twin) == twin_meta["dagster/row_count"] > 0 and twin["is_synthetic"].all()
     assert pq.read_metadata(path / "train.parquet").metadata[b"synthetic"] == b"true"
+    schema = twin_meta["dagster/column_schema"]
+    assert [c.name for c in schema.columns] == list(twin.columns) and all(c.description for c in schema.columns)
+    assert "synthetic" in next(c.description for c in schema.columns if c.name == "group_key")
     # the real export's columns and types, provenance left out, is_synthetic added
     con = duckdb.connect()
     types = {
