@@ -207,6 +207,50 @@ def _fmt(value) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def _method(columns: TwinColumns) -> str:
+    """How the twin was made, in a sentence per step (for the card)."""
+    steps = [
+        "Gaussian copula (numpy/scipy): persons drawn first (rows per person"
+        + "".join(f", {c}" for c in columns.person)
+        + "), then each person's rows from the row copula conditioned on them",
+        "inverse empirical CDF per numeric column, categoricals by their frequencies",
+        *(f"{c} looked up from {source} through the real mapping" for c, source in columns.derived.items()),
+    ]
+    if columns.label:
+        steps.append(f"{columns.label} drawn from a logistic regression on the other columns fitted on the members")
+    return "; ".join(steps) + "."
+
+
+def _card(spec, columns: TwinColumns, source, persons, held, twin, seed: int, version: str, figures: dict) -> dict:
+    """Everything the twin's card says."""
+    wanted = [c for c in export_columns(spec) if c in {*columns.numeric, *columns.categorical}]
+    return {
+        "dataset": f"synthetic/{spec.name}",
+        "synthetic": True,
+        "version": version,
+        "created": dt.datetime.now(dt.UTC).isoformat(),
+        "description": f"A synthetic twin of {spec.name} (train split), for sharing without real persons.",
+        "source": {
+            "dataset": spec.name,
+            "version": source[0],
+            "path": source[1],
+            "member_rows": int((~held).sum()),
+            "member_persons": len(set(persons[~held])),
+            "holdout_rows": int(held.sum()),
+            "holdout_persons": len(set(persons[held])),
+        },
+        "counts": {"train": len(twin)},
+        "persons": twin.persons,
+        "seed": seed,
+        "method": _method(columns),
+        "covers": f"the {spec.name} train split's features, label and day; not the provenance columns "
+        "(source file and line), not dev or test",
+        "columns": ["example_id", "group_key", *wanted, "is_synthetic"],
+        "code_version": CODE_VERSION,
+        **figures,
+    }
+
+
 def build_twin_asset(spec: DatasetSpec, columns: TwinColumns) -> dg.AssetsDefinition:
     """synthetic/<dataset> with its blocking privacy check."""
     key = dg.AssetKey(["synthetic", spec.name])
@@ -294,34 +338,7 @@ def build_twin_asset(spec: DatasetSpec, columns: TwinColumns) -> dg.AssetsDefini
                 written = passed and not (target / "card.json").exists()
                 if written:
                     publish_version(target, lambda staging: shutil.move(draft, staging / "train.parquet"))
-            card = {
-                "dataset": f"synthetic/{spec.name}",
-                "synthetic": True,
-                "version": version,
-                "created": dt.datetime.now(dt.UTC).isoformat(),
-                "description": f"A synthetic twin of {spec.name} (train split), for sharing without real persons.",
-                "source": {
-                    "dataset": spec.name,
-                    "version": source[0],
-                    "path": str(version_dir),
-                    "member_rows": int((~held).sum()),
-                    "member_persons": len(set(persons[~held])),
-                    "holdout_rows": int(held.sum()),
-                    "holdout_persons": len(set(persons[held])),
-                },
-                "counts": {"train": len(twin)},
-                "persons": twin.persons,
-                "seed": config.seed,
-                "method": "Gaussian copula (numpy/scipy): persons drawn first (rows per person, country, device), "
-                "then each person's rows from the row copula conditioned on them; inverse empirical CDF per "
-                "numeric column, categoricals by their frequencies; position_bucket looked up from position; "
-                "the label drawn from a logistic regression on the other columns fitted on the real members.",
-                "covers": f"the {spec.name} train split's features, label and day; not the provenance columns "
-                "(source file and line), not dev or test",
-                "columns": ["example_id", "group_key", *wanted, "is_synthetic"],
-                "code_version": CODE_VERSION,
-                **figures,
-            }
+            card = _card(spec, columns, source, persons, held, twin, config.seed, version, figures)
             export = Export(f"synthetic/{spec.name}", version, target, card["counts"], written)
             if written:
                 write_card(export, card, twin_card_markdown)
