@@ -31,6 +31,7 @@ from data_platform.provenance.assets import invalidations
 from data_platform.provenance.jobs import invalidate_input
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse, check_settings
 from data_platform.splits.assets import SPLITS_GROUP_ASSETS
+from data_platform.splits.twin_assets import TWIN_ASSETS
 from data_platform.training.assets import RETRAIN_JOBS, baseline_sensor, model_runs, publish_datasets
 from data_platform.validation.assets import anomalies, feature_stats, source_inventory
 from data_platform.validation.checks import build_contract_checks
@@ -95,6 +96,7 @@ defs = dg.Definitions(
             anomalies,
             source_inventory,
             *SPLITS_GROUP_ASSETS,
+            *TWIN_ASSETS,
             invalidations,
             labeling_plan,
             retraining_signal,

@@ -53,6 +53,7 @@ def test_asset_graph_snapshot():
         "splits/ctr_examples_train_balanced": ("splits", ["splits/ctr_examples"]),
         "exports/ctr_examples": ("splits", ["splits/ctr_examples", "splits/ctr_examples_train_balanced"]),
         "exports/review_examples": ("splits", ["splits/review_examples"]),
+        "synthetic/ctr_examples": ("synthetic", ["exports/ctr_examples"]),
         "provenance/invalidations": ("provenance", []),
         "labels/labeling_plan": (
             "labeling",
@@ -102,6 +103,7 @@ def test_asset_graph_snapshot():
         },
         ("splits/review_examples", "no_near_duplicate_leakage"),  # text datasets only
         ("splits/ctr_examples_train_balanced", "synthetic_only_in_train"),
+        ("synthetic/ctr_examples", "privacy"),
         ("provenance/invalidations", "invalidated_inputs_gone"),
         ("labels/labeling_plan", "labeling_step_size"),
         *{(c.asset_key.to_user_string(), c.check_name) for c in CONTRACTS.values()},
@@ -125,6 +127,7 @@ UNPARTITIONED = {
     "splits/ctr_examples_train_balanced",
     "exports/ctr_examples",
     "exports/review_examples",
+    "synthetic/ctr_examples",
     "provenance/invalidations",
     "labels/labeling_plan",
     "training/ctr_examples_trigger",
@@ -205,6 +208,7 @@ BLOCKING = {
     "no_near_duplicate_leakage": True,
     "fairness": False,
     "synthetic_only_in_train": True,
+    "privacy": True,
     "invalidated_inputs_gone": False,
     "labeling_step_size": False,
 }

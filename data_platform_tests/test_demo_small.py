@@ -59,3 +59,7 @@ def test_the_demo_tells_a_true_story_at_a_small_size(tmp_path, seed):
         published = {r[0] for r in con.execute(f"SELECT example_id FROM read_parquet('{path}/*.parquet')").fetchall()}
     assert restored > 0
     assert published and not published & set(spam)
+    # the synthetic twin of the click data is published once, after the datasets, and passed its privacy check
+    assert len(re.findall(r"^   twin \w+: [\d,]+ synthetic rows", out, re.M)) == 1 and " 0 exact copies" in out
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM splits.twins").fetchone()[0] == 1

@@ -69,6 +69,7 @@ def test_webserver_shows_the_stage_groups_with_descriptions_and_blocking_checks(
             "labeling",
             "monitoring",
             "splits",
+            "synthetic",
             "provenance",
             "training",
         }

@@ -138,6 +138,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if (code := _dg_launch(["--assets", "labels/labeling_plan"])) != 0:
         return code
     _print_growth_limit()
+    print(
+        "   a synthetic twin of the published click data for sharing: no real person, its privacy measured "
+        "(synthetic/ctr_examples)"
+    )
+    if (code := _dg_launch(["--assets", "synthetic/ctr_examples"])) != 0:
+        return code
+    _print_twin()
     print(f"== 8/{STEPS} months later: a spam rule version turns out wrong; invalidate it, republish, audit")
     _print_spam_quality("before")
     if (
@@ -191,6 +198,30 @@ def _print_growth_limit() -> None:
     meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
     if "growth_limit" in meta:
         print(f"   step-size limit: {meta['growth_limit'].value}")
+
+
+def _print_twin() -> None:
+    """The published twin's card in one line (the demo's step 7)."""
+    import json
+
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        found = con.execute(
+            "SELECT path FROM splits.twins WHERE dataset = 'ctr_examples' ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+    if found is None:
+        return
+    card = json.loads((Path(found[0]) / "card.json").read_text())
+    u, p = card["utility"], card["privacy"]
+
+    def auc(value) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    print(
+        f"   twin {card['version']}: {card['counts']['train']:,} synthetic rows of {card['persons']:,} synthetic "
+        f"persons from version {card['source']['version']}; AUC on real test {auc(u.get('auc_train_on_synthetic'))} "
+        f"trained on it vs {auc(u.get('auc_train_on_real'))} on real; {p['exact_copies']} exact copies, "
+        f"close share {p['close_share']:.3f}, membership advantage {p['membership_advantage']:.3f} -> {found[0]}"
+    )
 
 
 def _print_spam_quality(when: str) -> None:

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,8 +63,13 @@ def _fragments(spec: DatasetSpec) -> dict[str, str]:
         "split_table": f"splits.{spec.name}",
         "source": spec.source,
         "id_column": spec.id_column,
-        "row_text": "concat_ws(chr(31), " + ", ".join(f"coalesce({c}::VARCHAR, chr(0))" for c in cols) + ")",
+        "row_text": row_text(cols),
     }
+
+
+def row_text(columns: list[str]) -> str:
+    """SQL structure: one row's columns as one text (NULL distinct from any value), for content hashes."""
+    return "concat_ws(chr(31), " + ", ".join(f"coalesce({c}::VARCHAR, chr(0))" for c in columns) + ")"
 
 
 @dataclass(frozen=True)
@@ -84,22 +90,32 @@ def write_export(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, exports_root
     counts = {r["split"]: r["examples"] for r in rows(con, "splits/count_by_split.sql", table=f"splits.{spec.name}")}
     if (target / "card.json").exists():
         return Export(spec.name, version, target, counts, written=False)
+
+    def write(staging: Path) -> None:
+        for split in SPLITS:
+            path = staging / f"{split}.parquet"
+            run_sql(con, "splits/copy_split.sql", {"split": split}, path=sql_path(path), **_fragments(spec))
+
+    publish_version(target, write)
+    return Export(spec.name, version, target, counts, written=True)
+
+
+def publish_version(target: Path, write: Callable[[Path], None]) -> None:
+    """Make ``target`` (a version folder) appear whole: ``write`` fills a hidden staging folder beside
+    it, which is then renamed into place. A folder left by an earlier attempt that died before its card
+    is redone, and staging folders of killed attempts are removed (exports run inside the "duckdb" pool,
+    one writer at a time, so no other export is staging now)."""
     if target.exists():
-        shutil.rmtree(target)  # an earlier attempt that died before its card: redo it
-    # staging folders of earlier attempts that were killed (never visible as versions): remove them. Exports
-    # run inside the "duckdb" pool, one writer at a time, so no other export is staging now.
+        shutil.rmtree(target)
     for stale in _ensure(target.parent).glob(".*-*"):
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        for split in SPLITS:
-            path = staging / f"{split}.parquet"
-            run_sql(con, "splits/copy_split.sql", {"split": split}, path=_sql_path(path), **_fragments(spec))
+        write(staging)
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return Export(spec.name, version, target, counts, written=True)
 
 
 def _ensure(path: Path) -> Path:
@@ -107,14 +123,15 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def _sql_path(path: Path) -> str:
+def sql_path(path: Path) -> str:
     """A path as a SQL string literal body (COPY takes no parameter for its target)."""
     return str(path).replace("'", "''")
 
 
-def write_card(export: Export, card: dict) -> None:
-    """card.json and card.md beside the Parquet files (the JSON last: its presence marks a complete version)."""
-    (export.path / "card.md").write_text(card_markdown(card), encoding="utf-8")
+def write_card(export: Export, card: dict, markdown: Callable[[dict], str] | None = None) -> None:
+    """card.json and card.md (``markdown(card)``, by default :func:`card_markdown`) beside the Parquet
+    files (the JSON last: its presence marks a complete version)."""
+    (export.path / "card.md").write_text((markdown or card_markdown)(card), encoding="utf-8")
     tmp = export.path / "card.json.tmp"
     tmp.write_text(json.dumps(card, indent=2, sort_keys=True, default=str), encoding="utf-8")
     os.replace(tmp, export.path / "card.json")
@@ -171,8 +188,12 @@ def card_markdown(card: dict) -> str:
         ]
     for title, body in card.get("sections", {}).items():  # added by later stages (the training baseline)
         lines += ["", f"## {title}", "", body.rstrip("\n")]
-    lines += [
-        "",
+    return "\n".join([*lines, "", *card_footer(card)])
+
+
+def card_footer(card: dict) -> list[str]:
+    """The last lines of a card: its columns and its content hash."""
+    return [
         "## Columns",
         "",
         ", ".join(f"`{c}`" for c in card["columns"]),
@@ -180,12 +201,11 @@ def card_markdown(card: dict) -> str:
         f"Content hash (the version id): `{card['version']}`",
         "",
     ]
-    return "\n".join(lines)
 
 
 def _split_files(version_dir: Path) -> str:
     """SQL list of a version's three split files (not the train-only balanced variant)."""
-    return "[" + ", ".join(f"'{_sql_path(Path(version_dir) / f'{s}.parquet')}'" for s in SPLITS) + "]"
+    return "[" + ", ".join(f"'{sql_path(Path(version_dir) / f'{s}.parquet')}'" for s in SPLITS) + "]"
 
 
 def diff_versions(con: duckdb.DuckDBPyConnection, old: Path, new: Path) -> dict:

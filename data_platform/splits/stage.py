@@ -15,7 +15,7 @@ _IMPRESSIONS = "(SELECT impression_id FROM raw.events WHERE event_id IN (SELECT 
 
 
 def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> list[str]:
-    """The latest export version of each dataset and its split sizes."""
+    """The latest export version of each dataset and its split sizes, and its latest synthetic twin."""
     if ("splits", "exports") not in tables:
         return []
     lines = []
@@ -28,6 +28,15 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
             for r in rows(con, "splits/count_by_split.sql", table=f"splits.{DATASETS[dataset].name}")
         )
         lines.append(f"exports/{dataset}: version {version}, {examples:,} examples ({shares}) -> {path}")
+    if ("splits", "twins") in tables:
+        for dataset, version, source, examples, persons, path in con.execute(
+            "SELECT dataset, version, source_version, examples, persons, path FROM splits.twins "
+            "QUALIFY row_number() OVER (PARTITION BY dataset ORDER BY created_at DESC) = 1 ORDER BY 1"
+        ).fetchall():
+            lines.append(
+                f"synthetic/{dataset}: version {version}, {examples:,} SYNTHETIC rows of {persons:,} synthetic "
+                f"persons, learnt from version {source} -> {path}"
+            )
     return lines
 
 
