@@ -46,7 +46,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
+import polars as pl
 from scipy.special import ndtr, ndtri
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -98,7 +98,7 @@ def category_keys(values) -> np.ndarray:
     """Category keys: NULL (None or NaN) becomes its own key, everything else its string."""
     items = np.asarray(values, dtype=object)
     out = items.astype(str).astype(object)
-    out[pd.isna(items)] = _NULL
+    out[np.fromiter((v is None or (isinstance(v, float) and v != v) for v in items), bool, len(items))] = _NULL
     return out
 
 
@@ -278,9 +278,9 @@ def classifier(spec: TwinColumns, features: tuple[str, ...], seed: int = 0):
     return make_pipeline(prepare, LogisticRegression(max_iter=2000, random_state=seed))
 
 
-def model_frame(data: dict[str, np.ndarray], spec: TwinColumns, features: tuple[str, ...]) -> pd.DataFrame:
+def model_frame(data: dict[str, np.ndarray], spec: TwinColumns, features: tuple[str, ...]) -> pl.DataFrame:
     """The ``features`` of ``data`` as the :func:`classifier` takes them."""
-    return pd.DataFrame(
+    return pl.DataFrame(
         {c: np.asarray(data[c], dtype=np.float64) if c in spec.numeric else category_keys(data[c]) for c in features}
     )
 
