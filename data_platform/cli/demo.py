@@ -143,8 +143,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "(synthetic/ctr_examples)"
     )
     if (code := _dg_launch(["--assets", "synthetic/ctr_examples"])) != 0:
-        return code
-    _print_twin()
+        import dagster as dg
+
+        twin_check = _latest_check_evaluation(dg.AssetCheckKey(dg.AssetKey(["synthetic", "ctr_examples"]), "privacy"))
+        if twin_check is None or twin_check.passed:
+            return code
+        # the blocking check did its job: on a small world the twin can sit too close to the real rows
+        print("   the twin was withheld: its blocking privacy check failed (reason above); nothing was published")
+    else:
+        _print_twin()
     print(f"== 8/{STEPS} months later: a spam rule version turns out wrong; invalidate it, republish, audit")
     _print_spam_quality("before")
     if (
@@ -251,6 +258,17 @@ def _print_spam_quality(when: str) -> None:
     )
 
 
+def _latest_check_evaluation(key):
+    """The latest recorded evaluation of an asset check on the demo's instance, or None."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"]) as instance:
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).get(key)
+    if record is None or record.event is None or record.event.dagster_event is None:
+        return None
+    return record.event.dagster_event.event_specific_data
+
+
 def _print_near_duplicates(manifest: dict) -> None:
     """The review split's near-duplicate check as the run recorded it, and how many of the generator's
     injected pairs it found (the demo's step 7)."""
@@ -260,12 +278,9 @@ def _print_near_duplicates(manifest: dict) -> None:
     from data_platform.splits.assets import NEAR_DUPLICATE_CHECK
     from data_platform.splits.split import REVIEWS
 
-    key = dg.AssetCheckKey(dg.AssetKey(["splits", REVIEWS.name]), NEAR_DUPLICATE_CHECK)
-    with dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"]) as instance:
-        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).get(key)
-    if record is None or record.event is None or record.event.dagster_event is None:
+    evaluation = _latest_check_evaluation(dg.AssetCheckKey(dg.AssetKey(["splits", REVIEWS.name]), NEAR_DUPLICATE_CHECK))
+    if evaluation is None:
         return
-    evaluation = record.event.dagster_event.event_specific_data
     meta = {k: v.value for k, v in (evaluation.metadata or {}).items()}
     injected = manifest["reviews"]["near_duplicates"]["pairs"]
     with duckdb.connect(str(warehouse_path()), read_only=True) as con:
