@@ -94,11 +94,16 @@ class TwinColumns:
         return tuple(c for c in (*self.numeric, *self.categorical) if c != self.label)
 
 
+def _is_null(value) -> bool:
+    """None or a float NaN (how NULL reaches Python from DuckDB)."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def category_keys(values) -> np.ndarray:
     """Category keys: NULL (None or NaN) becomes its own key, everything else its string."""
     items = np.asarray(values, dtype=object)
     out = items.astype(str).astype(object)
-    out[np.fromiter((v is None or (isinstance(v, float) and v != v) for v in items), bool, len(items))] = _NULL
+    out[np.fromiter((_is_null(v) for v in items), bool, len(items))] = _NULL
     return out
 
 

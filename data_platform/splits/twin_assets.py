@@ -69,6 +69,7 @@ class TwinConfig(dg.Config):
     leak_drill_share: float = 0.0
 
     def limits(self) -> PrivacyLimits:
+        """The privacy limits this config holds (the blocking check's thresholds)."""
         return PrivacyLimits(
             max_exact_copies=self.max_exact_copies,
             max_close_share=self.max_close_share,
