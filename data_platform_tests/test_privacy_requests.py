@@ -6,7 +6,7 @@ import json
 
 import dagster as dg
 
-from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
+from data_platform.base.pseudonyms import key_id, pseudonym_key, pseudonymise
 from data_platform.definitions import defs, process_privacy_requests
 from data_platform_tests.conftest import checks_by_name, event, query, write_lines
 from data_platform_tests.test_cleaning import CHROME, run_pipeline, ts
@@ -180,3 +180,38 @@ def test_the_privacy_sensor_requests_a_run_for_new_request_files(landing):
     requests, cursor = tick(cursor)
     assert len(requests) == 1
     assert tick(cursor)[0] == []
+
+
+def test_an_erasure_records_every_identifier_of_the_subject_as_a_keyed_pseudonym(warehouse, landing):
+    """Her user id, her devices, the address only she used, the e-mail and phone in her text, as pseudonyms under
+    the key's id; the address she shares with Bob is not hers alone, and no raw value is stored."""
+    _world(landing)
+    write_lines(
+        landing.events_dir() / "c.jsonl",
+        [
+            event("a-ip", "login", ts=ts(8), anon_id="ann-phone", user_id="ann", ip="10.1.1.1", user_agent=CHROME),
+            event("a-shared", "login", ts=ts(9), anon_id="ann-phone", user_id="ann", ip="10.2.2.2", user_agent=CHROME),
+            event("b-shared", "login", ts=ts(9), anon_id="bob-phone", user_id="bob", ip="10.2.2.2", user_agent=CHROME),
+            event("a-mail", "review", ts=ts(10), anon_id="ann-laptop", user_agent=CHROME,
+                  text="write to ann.lee@example.org or call +44 20 7946 0958"),
+        ],
+    )  # fmt: skip
+    run_pipeline(warehouse, landing)
+    _request(
+        landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase", "ts": "2026-11-20T10:00:00Z"}
+    )
+    _apply(warehouse, landing)
+    key = pseudonym_key()
+    rows = query(warehouse, "SELECT identifier_kind, pseudonym, key_id, request_id FROM privacy.erased_identifiers")
+    assert {r[2:] for r in rows} == {(key_id(key), "req-1")}
+    expected = {
+        ("user_id", "ann"),
+        ("anon_id", "ann-phone"),
+        ("anon_id", "ann-laptop"),
+        ("ip", "10.1.1.1"),
+        ("email", "ann.lee@example.org"),
+        ("phone", "+44 20 7946 0958"),
+    }
+    assert {r[:2] for r in rows} == {(kind, pseudonymise(value, key)) for kind, value in expected}
+    stored = " ".join(str(v) for r in query(warehouse, "SELECT * FROM privacy.erased_identifiers") for v in r)
+    assert not any(value in stored for _, value in expected)

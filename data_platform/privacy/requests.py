@@ -31,7 +31,8 @@ from pathlib import Path
 
 import duckdb
 
-from data_platform.base.pseudonyms import pseudonym_key, pseudonymise, pseudonymise_sql
+from data_platform.base.pseudonyms import key_id, pseudonym_key, pseudonymise, pseudonymise_sql
+from data_platform.privacy.redaction import PII_PATTERNS
 from data_platform.resources import existing_tables, load_sql, run_sql, transaction
 
 KINDS = ("opt_out", "erase")
@@ -146,9 +147,24 @@ def erase_subject(
     con, request: Request, key: str, run_id: str, now: dt.datetime, person_tables: Mapping[str, str]
 ) -> dict[str, int]:
     """Remove the subject's rows from every person table (table -> predicate, erased in that order) in
-    one transaction; audit the counts."""
+    one transaction; record the subject's identifiers as keyed pseudonyms (``privacy.erased_identifiers``) and
+    audit the counts."""
     with transaction(con):
         _stage_subject(con, request.subject_kind, request.subject, key)
+        run_sql(
+            con,
+            "privacy/insert_erased_identifiers.sql",
+            {
+                "request_id": request.request_id,
+                "user_id": request.subject if request.subject_kind == "user_id" else None,
+                "key_id": key_id(key),
+                "erased_at": now,
+                "email_pattern": PII_PATTERNS["<EMAIL>"],
+                "phone_pattern": PII_PATTERNS["<PHONE>"],
+                "pseudonym_key": key,
+            },
+            pseudonym=pseudonymise_sql("id"),
+        )
         removed = {}
         for table in _existing(con, person_tables):
             removed[table] = run_sql(
