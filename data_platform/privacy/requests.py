@@ -25,13 +25,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from data_platform.base.pseudonyms import key_id, pseudonym_key, pseudonymise, pseudonymise_sql
+from data_platform.privacy.files import FileEraser, erase_files
 from data_platform.privacy.redaction import PII_PATTERNS
 from data_platform.resources import existing_tables, load_sql, run_sql, transaction
 
@@ -191,9 +192,11 @@ def process_requests(
     run_id: str,
     person_tables: Mapping[str, str],
     now: dt.datetime | None = None,
+    file_erasers: Sequence[FileEraser] = (),
 ) -> dict:
     """Read new request files, record opt-outs, carry out erasures over ``person_tables`` (table ->
-    predicate, see :func:`erase_subject`) and verify them."""
+    predicate, see :func:`erase_subject`) and in the files (``file_erasers``, see
+    :func:`~data_platform.privacy.files.erase_files`), and verify them."""
     now = now or dt.datetime.now(dt.UTC)
     key = pseudonym_key()
     requests = read_new_requests(con, privacy_dir, now)
@@ -215,6 +218,7 @@ def process_requests(
         else:
             for table, n in erase_subject(con, r, key, run_id, now, person_tables).items():
                 removed[table] = removed.get(table, 0) + n
+            erase_files(con, r.request_id, key, privacy_dir.parent, now, file_erasers)
             for table, n in subject_rows(con, r.subject_kind, r.subject, key, person_tables).items():
                 remaining[table] = remaining.get(table, 0) + n
         run_sql(

@@ -1,0 +1,139 @@
+"""Erasure in files: the landing files, the published export versions, the labeling files and the reports,
+with real ingestion, cleaning, labeling and publishing, then the real erasure job."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+
+import dagster as dg
+import pytest
+
+from data_platform.ingestion.landing import land_new_files
+from data_platform.privacy.files import candidate_tokens, rewrite_lines
+from data_platform_tests.conftest import event, query, write_lines
+from data_platform_tests.test_cleaning import CHROME, run_pipeline, ts
+from data_platform_tests.test_landing_sensor import landing_tick  # noqa: F401 (a fixture)
+from data_platform_tests.test_privacy_requests import _apply, _request, _world
+
+ERASE_ANN = {"request_id": "req-1", "user_id": "ann", "kind": "erase", "ts": "2026-11-20T10:00:00Z"}
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _lines(path) -> list[bytes]:
+    data = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+    return data.split(b"\n")
+
+
+def test_rewrite_lines_empties_chosen_lines_and_keeps_the_rest_byte_identical(tmp_path):
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b'{"a": 1}\r\nsecret line\n\n{"b": "\xc3\xa9"}\nlast without newline')
+    stat = path.stat()
+    done = rewrite_lines(path, lambda n, line: b"secret" in line or b"last" in line)
+    assert path.read_bytes() == b'{"a": 1}\r\n\n\n{"b": "\xc3\xa9"}\n'
+    assert done.lines_removed == 2 and done.sha256_after == _sha(path) and done.size_after == path.stat().st_size
+    assert path.stat().st_mtime_ns == stat.st_mtime_ns  # the file keeps its mtime
+    assert not [p for p in tmp_path.iterdir() if p.name != "f.jsonl"]  # no temporary file left
+    # nothing to drop: the file is not touched at all
+    assert rewrite_lines(path, lambda n, line: False) is None and _sha(path) == done.sha256_after
+    # a gzip file is rewritten as gzip
+    gz = tmp_path / "g.jsonl.gz"
+    gz.write_bytes(gzip.compress(b"keep\ndrop\n") + gzip.compress(b"keep too\n"))  # two members
+    assert rewrite_lines(gz, lambda n, line: n == 2).lines_removed == 1
+    assert gzip.decompress(gz.read_bytes()) == b"keep\n\nkeep too\n"
+    # a hook that fails before the rename leaves the file as it was
+    before = path.read_bytes()
+
+    def refuse(_):
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        rewrite_lines(path, lambda n, line: n == 1, before_replace=refuse)
+    assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 2
+    # the bytes are not the expected version: nothing is touched
+    assert rewrite_lines(path, lambda n, line: n == 1, expect_sha256="0" * 64) is None
+    assert path.read_bytes() == before
+
+
+def test_candidate_tokens_find_identifier_shapes():
+    tokens = candidate_tokens(
+        '{"anon_id":"4f81e787-aa","text":"mail ann.x@example.com, call +44 20 7946 0958"} 10.0.0.7'
+    )
+    assert {"4f81e787-aa", "ann.x@example.com", "+44 20 7946 0958", "10.0.0.7", "anon_id"} <= tokens
+
+
+def _c_file(landing):
+    """A gzip landing file with one line of Ann's between Bob's."""
+    return write_lines(
+        landing.events_dir() / "c.jsonl.gz",
+        [
+            event("b-c1", "login", ts=ts(20), anon_id="bob-phone", user_id="bob", user_agent=CHROME),
+            event("a-c2", "login", ts=ts(21), anon_id="ann-laptop", user_id="ann", user_agent=CHROME),
+            event("b-c3", "login", ts=ts(22), anon_id="bob-phone", user_id="bob", user_agent=CHROME),
+        ],
+        gz=True,
+    )
+
+
+def test_erasure_rewrites_the_landing_files_and_they_are_not_landed_again(warehouse, landing, landing_tick):  # noqa: F811
+    _world(landing)
+    _c_file(landing)
+    run_pipeline(warehouse, landing)
+    a, b, c = (landing.events_dir() / n for n in ("a.jsonl", "b.jsonl", "c.jsonl.gz"))
+    before = {p.name: (_lines(p), _sha(p)) for p in (a, b, c)}
+    instance = dg.DagsterInstance.ephemeral()
+    _, cursor = landing_tick(instance)
+    _request(landing, "r1.jsonl", ERASE_ANN)
+    _apply(warehouse, landing)
+
+    # a.jsonl: Ann's six lines (her devices, her tablet login, her quarantined line) are empty; Bob's two
+    # lines are byte-identical and keep their numbers; the file has as many lines as before
+    old, new = before["a.jsonl"][0], _lines(a)
+    assert len(new) == len(old)
+    assert [n for n, line in enumerate(new, 1) if line != old[n - 1]] == [1, 2, 3, 4, 5, 8]
+    assert all(new[n - 1] == b"" for n in (1, 2, 3, 4, 5, 8)) and b"ann" not in a.read_bytes()
+    assert _lines(c) == [before["c.jsonl.gz"][0][0], b"", before["c.jsonl.gz"][0][2], b""]
+    assert _sha(b) == before["b.jsonl"][1]  # Bob only: untouched, not recorded
+    recorded = query(
+        warehouse,
+        "SELECT location, action, sha256_before, sha256_after, lines_removed FROM privacy.erased_files "
+        "WHERE request_id = 'req-1' AND location LIKE 'landing/%' ORDER BY 1",
+    )
+    assert recorded == [
+        ("landing/events/a.jsonl", "rewritten", before["a.jsonl"][1], _sha(a), 6),
+        ("landing/events/c.jsonl.gz", "rewritten", before["c.jsonl.gz"][1], _sha(c), 1),
+    ]
+    # raw.files knows the new bytes, and the rows of the remaining lines name them
+    files = dict(query(warehouse, "SELECT source_file, file_sha256 FROM raw.files WHERE status = 'current'"))
+    assert files == {"a.jsonl": _sha(a), "b.jsonl": _sha(b), "c.jsonl.gz": _sha(c)}
+    sizes = dict(query(warehouse, "SELECT source_file, size_bytes FROM raw.files"))
+    assert sizes == {p.name: p.stat().st_size for p in (a, b, c)}
+    for table in ("raw.events", "clean.events"):  # (b.jsonl's duplicate is not in clean.events)
+        named = query(warehouse, f"SELECT DISTINCT source_file, file_sha256 FROM {table}")
+        assert ("a.jsonl", _sha(a)) in named and set(named) <= set(files.items()), table
+
+    # the landing sensor does not take the rewritten files as new, landing skips them, the next run
+    # changes nothing and still balances
+    requests, _ = landing_tick(instance, cursor)
+    assert requests == []
+    events_before = sorted(query(warehouse, "SELECT event_id, source_file, source_line FROM raw.events"))
+    with warehouse.connect() as con:
+        assert land_new_files(con, landing.events_dir(), "again", min_ts=_min_ts(), settle_seconds=0) == []
+    from data_platform_tests.conftest import checks_by_name
+
+    assert checks_by_name(run_pipeline(warehouse, landing))["raw_rows_accounted"].passed
+    assert sorted(query(warehouse, "SELECT event_id, source_file, source_line FROM raw.events")) == events_before
+    assert query(warehouse, "SELECT count(*), count(*) FILTER (status = 'current') FROM raw.files") == [(3, 3)]
+    # a rerun of the erasure finds nothing more to rewrite
+    _request(landing, "r2.jsonl", {**ERASE_ANN, "request_id": "req-2"})
+    _apply(warehouse, landing)
+    assert query(warehouse, "SELECT count(*) FROM privacy.erased_files WHERE request_id = 'req-2'") == [(0,)]
+
+
+def _min_ts():
+    import datetime as dt
+
+    return dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
