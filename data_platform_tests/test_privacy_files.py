@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 
 import dagster as dg
 import pytest
 
+from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
 from data_platform.ingestion.landing import land_new_files
 from data_platform.privacy.files import candidate_tokens, rewrite_lines
 from data_platform_tests.conftest import event, query, write_lines
@@ -137,3 +139,97 @@ def _min_ts():
     import datetime as dt
 
     return dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+
+
+def _rows_hash(warehouse, files, without=()) -> str:
+    """SHA-256 of the sorted rows of Parquet files (as text), leaving out the rows of the persons ``without``."""
+    listed = ", ".join(f"'{f}'" for f in files)
+    found = query(
+        warehouse, f"SELECT * FROM read_parquet([{listed}]) WHERE group_key NOT IN (SELECT unnest($k))", {"k": without}
+    )
+    return hashlib.sha256(repr(sorted(map(repr, found))).encode()).hexdigest()
+
+
+def _export_files(version_dir):
+    return [version_dir / f"{s}.parquet" for s in ("train", "dev", "test")]
+
+
+def test_erasure_reissues_exports_and_cleans_labeling_files_and_reports(warehouse, landing, tmp_path, monkeypatch):
+    from data_platform.provenance.trace import trace
+    from data_platform.splits.assets import EXPORT_ASSETS, ctr_train_balanced
+    from data_platform_tests.test_privacy_requests import labeling_world
+
+    for var, folder in (("EXPORTS", "exports"), ("LABELING", "desk"), ("REPORTS", "reports")):
+        monkeypatch.setenv(f"DATA_PLATFORM_{var}", str(tmp_path / folder))
+    resources = labeling_world(warehouse, landing, tmp_path / "desk")
+    assert dg.materialize([ctr_train_balanced, *EXPORT_ASSETS], resources=resources).success
+    versions = dict(query(warehouse, "SELECT dataset, path FROM splits.exports"))
+    old = {d: tmp_path / "exports" / d / p.rsplit("/", 1)[1] for d, p in versions.items()}
+    ann_keys = [pseudonymise(f"{p}:{i}", pseudonym_key()) for p in "ua" for i in ("ann", "ann-phone", "ann-laptop")]
+    for d, path in old.items():  # Ann has an example in both datasets, Bob too
+        listed = ", ".join(f"'{f}'" for f in _export_files(path))
+        held = query(
+            warehouse, f"SELECT group_key IN (SELECT unnest($k)) FROM read_parquet([{listed}])", {"k": ann_keys}
+        )
+        assert {h[0] for h in held} == {True, False}, d
+    others = {d: _rows_hash(warehouse, _export_files(p), ann_keys) for d, p in old.items()}
+    batch = next((tmp_path / "desk" / "tasks").glob("batch-*.tasks.json"))
+    tasks = json.loads(batch.read_text())
+    assert {t["data"]["review_id"] for t in tasks} == {"a-review", "b-review"}
+    annotations = landing.annotations_dir() / "export-1.json"
+    annotations.parent.mkdir(parents=True)
+    annotations.write_text(json.dumps([{**t, "annotations": []} for t in tasks]))
+    report = tmp_path / "reports" / "2026-11-02.html"
+    report.parent.mkdir()
+    report.write_text("<table><tr><td>ann-phone</td><td>bob-phone</td></tr>\n<tr><td>ok</td></tr></table>\n")
+    with warehouse.connect() as con:
+        trace_of_bob = trace(con, "review_examples", "b-review", landing.root)
+    assert [(r["source_file"], r["source_line"]) for r in trace_of_bob.raw_lines] == [("c.jsonl", 4)]
+
+    _request(landing, "r1.jsonl", ERASE_ANN)
+    _apply(warehouse, landing)
+
+    # exports: each version is re-issued without Ann; the old files are gone; Bob's rows are unchanged
+    new = dict(query(warehouse, "SELECT dataset, path FROM splits.exports ORDER BY 1"))
+    assert set(new) == set(old) and not any(p.exists() for p in old.values())
+    reissues = query(
+        warehouse,
+        "SELECT dataset, old_version, new_version, request_id, examples_removed FROM splits.export_reissues ORDER BY 1",
+    )
+    assert [(d, o, n, r) for d, o, n, r, _ in reissues] == [
+        (d, old[d].name, new[d].rsplit("/", 1)[1], "req-1") for d in sorted(old)
+    ]
+    assert all(r[4] >= 1 for r in reissues)
+    for d, path in new.items():
+        files = _export_files(tmp_path / "exports" / d / path.rsplit("/", 1)[1])
+        assert _rows_hash(warehouse, files) == others[d], d  # everyone else's rows, exactly
+        card = (files[0].parent / "card.md").read_text()
+        assert "Re-issued after erasure request req-1" in card and "ann" not in card
+        assert json.loads((files[0].parent / "card.json").read_text())["version"] == files[0].parent.name
+    recorded = query(
+        warehouse,
+        "SELECT action, count(*) FROM privacy.erased_files WHERE location LIKE 'exports/%' GROUP BY 1 ORDER BY 1",
+    )
+    assert [a for a, _ in recorded] == ["deleted", "reissued"]
+
+    # labeling files: Ann's task is gone from the batch and from the annotation export; Bob's is as it was
+    assert json.loads(batch.read_text()) == [t for t in tasks if t["data"]["review_id"] == "b-review"]
+    assert [t["data"]["review_id"] for t in json.loads(annotations.read_text())] == ["b-review"]
+    # the report keeps Bob and the rest, Ann's device is masked
+    assert report.read_text() == "<table><tr><td><erased></td><td>bob-phone</td></tr>\n<tr><td>ok</td></tr></table>\n"
+    locations = {r[0] for r in query(warehouse, "SELECT location FROM privacy.erased_files WHERE request_id = 'req-1'")}
+    assert {
+        "labeling/tasks/" + batch.name,
+        "landing/annotations/export-1.json",
+        "reports/2026-11-02.html",
+        "landing/events/c.jsonl",
+    } <= locations
+
+    # trace of a remaining row: the same line, still Bob's review
+    with warehouse.connect() as con:
+        after = trace(con, "review_examples", "b-review", landing.root)
+    assert after.raw_lines[0]["source_line"] == 4 and '"event_id": "b-review"' in after.raw_lines[0]["line"]
+    assert after.raw_lines[0]["line"] == trace_of_bob.raw_lines[0]["line"]
+    assert [s for s in after.steps if s["step"] == "export"] and all(
+        s["version"] == new["review_examples"].rsplit("/", 1)[1] for s in after.steps if s["step"] == "export"
+    )

@@ -29,56 +29,50 @@ LANDING = "landing"  # the data folder named in privacy.erased_files locations
 
 def erase_landing_lines(job: FileErasure) -> list[ErasedFile]:
     """Empty the erased lines of every current landing file that held some, recording each file's new hash."""
-    con = job.con
-    if "raw.files" not in existing_tables(con):
+    if "raw.files" not in existing_tables(job.con):
         return []
     known = job.pseudonyms(every_request=True) | job.person_keys
-    tables = [r[0] for r in run_sql(con, "ingestion/provenance_tables.sql").fetchall()]
-    done = []
-    for f in rows(con, "ingestion/erased_line_gaps.sql"):
-        path = job.landing_root / "events" / f["source_file"]
-        if not path.is_file():
-            continue
-        gaps, dropped = set(f["lines"]), []
+    tables = [r[0] for r in run_sql(job.con, "ingestion/provenance_tables.sql").fetchall()]
+    done = [_erase_in_file(job, f, known, tables) for f in rows(job.con, "ingestion/erased_line_gaps.sql")]
+    return [f for f in done if f is not None]
 
-        def drop(number: int, line: bytes) -> bool:
-            if number in gaps and job.names_subject(line.decode("utf-8", errors="replace"), known):
-                dropped.append(number)
-                return True
-            return False
 
-        def record(rewrite: Rewrite, f=f) -> None:
-            run_sql(
-                con,
-                "ingestion/rehash_file.sql",
-                {"file_id": f["file_id"], "new_sha256": rewrite.sha256_after, "size": rewrite.size_after},
-            )
-            for table in tables:
-                run_sql(
-                    con,
-                    "ingestion/rehash_lines.sql",
-                    {
-                        "source_file": f["source_file"],
-                        "old_sha256": f["file_sha256"],
-                        "new_sha256": rewrite.sha256_after,
-                    },
-                    table=table,
-                )
+def _erase_in_file(job: FileErasure, f: dict, known: frozenset[str], tables: list[str]) -> ErasedFile | None:
+    """Empty the lines of one landed file version that the parse store lost and that name an erased subject."""
+    path = job.landing_root / "events" / f["source_file"]
+    if not path.is_file():
+        return None
+    gaps, dropped = set(f["lines"]), []
 
-        with transaction(con):
-            # a file whose bytes are not the landed version's (new bytes not landed yet) is left to landing
-            rewrite = rewrite_lines(
-                path, drop, compressed=f["compressed"], expect_sha256=f["file_sha256"], before_replace=record
-            )
-        if rewrite:
-            job.shared.setdefault("landing_lines", []).extend((f["source_file"], n) for n in dropped)
-            done.append(
-                ErasedFile(
-                    location=f"{LANDING}/{Path('events', f['source_file']).as_posix()}",
-                    action="rewritten",
-                    sha256_before=rewrite.sha256_before,
-                    sha256_after=rewrite.sha256_after,
-                    lines_removed=rewrite.lines_removed,
-                )
-            )
-    return done
+    def drop(number: int, line: bytes) -> bool:
+        if number in gaps and job.names_subject(line.decode("utf-8", errors="replace"), known):
+            dropped.append(number)
+            return True
+        return False
+
+    def record(rewrite: Rewrite) -> None:
+        new = rewrite.sha256_after
+        run_sql(
+            job.con,
+            "ingestion/rehash_file.sql",
+            {"file_id": f["file_id"], "new_sha256": new, "size": rewrite.size_after},
+        )
+        for table in tables:
+            params = {"source_file": f["source_file"], "old_sha256": f["file_sha256"], "new_sha256": new}
+            run_sql(job.con, "ingestion/rehash_lines.sql", params, table=table)
+
+    with transaction(job.con):
+        # a file whose bytes are not the landed version's (new bytes not landed yet) is left to landing
+        rewrite = rewrite_lines(
+            path, drop, compressed=f["compressed"], expect_sha256=f["file_sha256"], before_replace=record
+        )
+    if rewrite is None:
+        return None
+    job.shared.setdefault("landing_lines", []).extend((f["source_file"], n) for n in dropped)
+    return ErasedFile(
+        location=f"{LANDING}/{Path('events', f['source_file']).as_posix()}",
+        action="rewritten",
+        sha256_before=rewrite.sha256_before,
+        sha256_after=rewrite.sha256_after,
+        lines_removed=rewrite.lines_removed,
+    )

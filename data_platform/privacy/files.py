@@ -234,3 +234,35 @@ def rewrite_lines(
         return done
     finally:
         tmp.unlink(missing_ok=True)
+
+
+MASK = "<erased>"
+
+
+def scrub_text_file(path: Path, job: FileErasure) -> Rewrite | None:
+    """Replace every token of a text file that names the subject (:meth:`FileErasure.subject_tokens`) by
+    ``<erased>``, atomically (a hidden temporary file in the same folder, then a rename); for files derived
+    from many people, such as a report, where only the identifiers are the subject's. ``lines_removed``
+    counts the lines changed. None, touching nothing, when the file names them nowhere."""
+    path = Path(path)
+    data = path.read_bytes()
+    text = data.decode("utf-8", errors="surrogateescape")
+    found = job.subject_tokens(text)
+    if not found:
+        return None
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(found, key=len, reverse=True)))
+    lines = text.split("\n")
+    scrubbed = [pattern.sub(MASK, line) for line in lines]
+    body = "\n".join(scrubbed).encode("utf-8", errors="surrogateescape")
+    changed = sum(a != b for a, b in zip(lines, scrubbed))
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.erasing-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(body)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp_name, path.stat().st_mode & 0o7777)
+        os.replace(tmp_name, path)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+    return Rewrite(hashlib.sha256(data).hexdigest(), hashlib.sha256(body).hexdigest(), changed, len(body))

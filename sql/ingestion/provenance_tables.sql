@@ -4,4 +4,4 @@ FROM duckdb_columns()
 WHERE column_name IN ('source_file', 'source_line', 'file_sha256') AND NOT internal
 GROUP BY schema_name, table_name
 HAVING count(*) = 3
-ORDER BY 1
+ORDER BY schema_name || '.' || table_name

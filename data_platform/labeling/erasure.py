@@ -1,0 +1,59 @@
+"""Erasure in the labeling files: the subject's reviews taken out of the task batches sent to raters and of the
+Label Studio exports that came back.
+
+A task names its review (``data.review_id``, the review's event id): a task of one of the subject's events
+(staged by the erasure as ``erase_events``) is removed from each ``<labeling>/tasks/*.tasks.json`` batch and
+each ``<landing>/annotations/*.json`` export, which are written again atomically
+(:func:`~data_platform.labeling.label_studio.write_json_atomic`); every other task keeps its content. A
+rewritten export is a changed annotation file, so the annotation sensor's next round rebuilds the consensus
+from what is left.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from data_platform.labeling.label_studio import write_json_atomic
+from data_platform.privacy.files import ErasedFile, FileErasure, sha256_of
+from data_platform.resources import labeling_root, run_sql
+
+
+def erase_labeling_files(job: FileErasure) -> list[ErasedFile]:
+    """Remove the subject's tasks from every task batch and annotation export."""
+    events = {r[0] for r in run_sql(job.con, "privacy/staged_subject_events.sql").fetchall()}
+    if not events:
+        return []
+    root = labeling_root()
+    folders = [("labeling", root, sorted((root / "tasks").glob("*.tasks.json")))]
+    annotations = job.landing_root / "annotations"
+    folders.append(("landing", job.landing_root, sorted(annotations.glob("*.json"))))
+    done = []
+    for name, base, paths in folders:
+        for path in paths:
+            erased = _erase_tasks(path, events)
+            if erased:
+                done.append(ErasedFile(f"{name}/{path.relative_to(base).as_posix()}", "rewritten", *erased))
+    return done
+
+
+def _erase_tasks(path: Path, events: set[str]) -> tuple[str, str, int] | None:
+    """(sha256 before, after, tasks removed) of a task list without the subject's tasks; None if it had none
+    (or is not a task list: the annotation reader rejects such files with a reason)."""
+    before = sha256_of(path)
+    try:
+        tasks = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(tasks, list):
+        return None
+    kept = [t for t in tasks if not (isinstance(t, dict) and _review_of(t) in events)]
+    if len(kept) == len(tasks):
+        return None
+    write_json_atomic(path, kept)
+    return before, sha256_of(path), len(tasks) - len(kept)
+
+
+def _review_of(task: dict) -> object:
+    data = task.get("data")
+    return data.get("review_id") if isinstance(data, dict) else None
