@@ -14,10 +14,9 @@ recorded in ``privacy.rejected_requests`` with its reason, never dropped silentl
   ``user_id`` the person is every event carrying it plus every device
   whose logins only ever name this user; a shared device keeps other people's rows.
 
-Not covered yet: the landing files themselves (producers' drop zone; a re-landed old file would bring
-rows back), Label Studio task files already sent out (``data/labeling/tasks``), and export versions
-already published (immutable Parquet files: the next ``publish_datasets`` run writes a version without
-the person; older versions must be deleted or republished by hand).
+Then every copy in files: the file erasers each stage declares (``Stage.file_erasers``,
+``catalog.FILE_ERASERS``) rewrite the landing files, re-issue the export versions and clean the labeling
+files and reports that hold the subject (``privacy/files.py``, recorded in ``privacy.erased_files``).
 """
 
 from __future__ import annotations
