@@ -46,6 +46,12 @@ def test_rewrite_lines_empties_chosen_lines_and_keeps_the_rest_byte_identical(tm
     gz.write_bytes(gzip.compress(b"keep\ndrop\n") + gzip.compress(b"keep too\n"))  # two members
     assert rewrite_lines(gz, lambda n, line: n == 2).lines_removed == 1
     assert gzip.decompress(gz.read_bytes()) == b"keep\n\nkeep too\n"
+    # lines removed rather than emptied, where no one refers to a line by its number
+    csv_file = tmp_path / "g.csv"
+    csv_file.write_bytes(b"h\nx\ny\n")
+    assert rewrite_lines(csv_file, lambda n, line: line == b"x", keep_numbers=False).lines_removed == 1
+    assert csv_file.read_bytes() == b"h\ny\n"
+    csv_file.unlink()
     # a hook that fails before the rename leaves the file as it was
     before = path.read_bytes()
 
@@ -179,6 +185,9 @@ def test_erasure_reissues_exports_and_cleans_labeling_files_and_reports(warehous
     annotations = landing.annotations_dir() / "export-1.json"
     annotations.parent.mkdir(parents=True)
     annotations.write_text(json.dumps([{**t, "annotations": []} for t in tasks]))
+    gold = landing.annotations_dir() / "gold" / "expert.csv"
+    gold.parent.mkdir()
+    gold.write_text("review_id,label,labeled_by\na-review,positive,expert\nb-review,neutral,expert\n")
     report = tmp_path / "reports" / "2026-11-02.html"
     report.parent.mkdir()
     report.write_text("<table><tr><td>ann-phone</td><td>bob-phone</td></tr>\n<tr><td>ok</td></tr></table>\n")
@@ -215,12 +224,14 @@ def test_erasure_reissues_exports_and_cleans_labeling_files_and_reports(warehous
     # labeling files: Ann's task is gone from the batch and from the annotation export; Bob's is as it was
     assert json.loads(batch.read_text()) == [t for t in tasks if t["data"]["review_id"] == "b-review"]
     assert [t["data"]["review_id"] for t in json.loads(annotations.read_text())] == ["b-review"]
+    assert gold.read_text() == "review_id,label,labeled_by\nb-review,neutral,expert\n"
     # the report keeps Bob and the rest, Ann's device is masked
     assert report.read_text() == "<table><tr><td><erased></td><td>bob-phone</td></tr>\n<tr><td>ok</td></tr></table>\n"
     locations = {r[0] for r in query(warehouse, "SELECT location FROM privacy.erased_files WHERE request_id = 'req-1'")}
     assert {
         "labeling/tasks/" + batch.name,
         "landing/annotations/export-1.json",
+        "landing/annotations/gold/expert.csv",
         "reports/2026-11-02.html",
         "landing/events/c.jsonl",
     } <= locations

@@ -1,21 +1,23 @@
-"""Erasure in the labeling files: the subject's reviews taken out of the task batches sent to raters and of the
-Label Studio exports that came back.
+"""Erasure in the labeling files: the subject's reviews taken out of the task batches sent to raters, of the
+Label Studio exports that came back, and of the gold answer files.
 
 A task names its review (``data.review_id``, the review's event id): a task of one of the subject's events
 (staged by the erasure as ``erase_events``) is removed from each ``<labeling>/tasks/*.tasks.json`` batch and
 each ``<landing>/annotations/*.json`` export, which are written again atomically
 (:func:`~data_platform.labeling.label_studio.write_json_atomic`); every other task keeps its content. A
 rewritten export is a changed annotation file, so the annotation sensor's next round rebuilds the consensus
-from what is left.
+from what is left. A gold answer file (``<landing>/annotations/gold/*.csv``: review id, label, who) loses the
+rows of the subject's reviews (the rows are removed, not emptied: the gold reader rejects an empty row).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 from data_platform.labeling.label_studio import write_json_atomic
-from data_platform.privacy.files import ErasedFile, FileErasure, sha256_of
+from data_platform.privacy.files import ErasedFile, FileErasure, rewrite_lines, sha256_of
 from data_platform.resources import labeling_root, run_sql
 
 
@@ -34,7 +36,18 @@ def erase_labeling_files(job: FileErasure) -> list[ErasedFile]:
             erased = _erase_tasks(path, events)
             if erased:
                 done.append(ErasedFile(f"{name}/{path.relative_to(base).as_posix()}", "rewritten", *erased))
+    for path in sorted((annotations / "gold").glob("*.csv")):
+        gold = rewrite_lines(path, lambda _, line: _gold_review(line) in events, keep_numbers=False)
+        if gold:
+            location = f"landing/{path.relative_to(job.landing_root).as_posix()}"
+            done.append(ErasedFile(location, "rewritten", gold.sha256_before, gold.sha256_after, gold.lines_removed))
     return done
+
+
+def _gold_review(line: bytes) -> str | None:
+    """The review id of a gold CSV row (its first field), as the gold reader reads it."""
+    fields = next(csv.reader([line.decode("utf-8", errors="replace")]), [])
+    return fields[0].strip() if fields else None
 
 
 def _erase_tasks(path: Path, events: set[str]) -> tuple[str, str, int] | None:

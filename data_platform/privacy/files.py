@@ -182,6 +182,7 @@ def rewrite_lines(
     *,
     compressed: bool | None = None,
     expect_sha256: str | None = None,
+    keep_numbers: bool = True,
     before_replace: Callable[[Rewrite], object] | None = None,
 ) -> Rewrite | None:
     """Empty every line of ``path`` for which ``drop(line number, line bytes)`` holds, atomically.
@@ -190,6 +191,8 @@ def rewrite_lines(
     multi-member included, and written back as one member). An emptied line keeps its newline, so every
     other line keeps its number and its bytes; the file keeps its mode and mtime. The new file is written
     under a hidden name in the same folder (never taken by landing), synced, then renamed over the old one.
+    ``keep_numbers=False`` removes the dropped lines instead (for files where no one refers to a line by its
+    number, e.g. a CSV whose reader would reject an empty row).
     ``expect_sha256``: rewrite only if the file's bytes still hash to this (else None, nothing touched).
     ``before_replace(rewrite)`` runs just before the rename (e.g. recording the new hash in an open
     transaction): if it raises, the file is left as it was.
@@ -213,7 +216,7 @@ def rewrite_lines(
                     body = line[:-1] if line.endswith(b"\n") else line
                     if body and drop(number, body):
                         removed += 1
-                        out.write(b"\n" if line.endswith(b"\n") else b"")
+                        out.write(b"\n" if keep_numbers and line.endswith(b"\n") else b"")
                     else:
                         out.write(line)
             except (EOFError, gzip.BadGzipFile, OSError) as error:
