@@ -41,8 +41,13 @@ from data_platform.resources import run_sql
 ACTIONS = ("rewritten", "deleted", "reissued")
 
 # identifier shapes: e-mail addresses, phone numbers and IPs as redaction finds them (what
-# privacy.erased_identifiers pseudonymised), and id-like words (user ids, UUIDs, pseudonyms)
-_TOKENS = [re.compile(PII_PATTERNS[k]) for k in ("<EMAIL>", "<PHONE>", "<IP>")] + [re.compile(r"[\w:-]+")]
+# privacy.erased_identifiers pseudonymised), id-like words (user ids, UUIDs, pseudonyms; with and without
+# dots, @ and +), and quoted JSON strings (an id as a landing line sends it, whatever its shape)
+_TOKENS = [re.compile(PII_PATTERNS[k]) for k in ("<EMAIL>", "<PHONE>", "<IP>")] + [
+    re.compile(r"[\w:-]+"),
+    re.compile(r"[\w.@+:-]*\w"),
+    re.compile(r'"([^"\\]*)"'),
+]
 
 
 def candidate_tokens(text: str) -> set[str]:
@@ -210,7 +215,7 @@ def rewrite_lines(
     removed = 0
     try:
         with os.fdopen(fd, "wb") as raw_out:
-            out = gzip.GzipFile(fileobj=raw_out, mode="wb", mtime=0) if compressed else raw_out
+            out = gzip.GzipFile(filename="", fileobj=raw_out, mode="wb", mtime=0) if compressed else raw_out
             try:
                 for number, line in enumerate(_lines(path, compressed), start=1):
                     body = line[:-1] if line.endswith(b"\n") else line
@@ -253,7 +258,8 @@ def scrub_text_file(path: Path, job: FileErasure) -> Rewrite | None:
     found = job.subject_tokens(text)
     if not found:
         return None
-    pattern = re.compile("|".join(re.escape(t) for t in sorted(found, key=len, reverse=True)))
+    alternatives = "|".join(re.escape(t) for t in sorted(found, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")  # whole tokens, not inside other words
     lines = text.split("\n")
     scrubbed = [pattern.sub(MASK, line) for line in lines]
     body = "\n".join(scrubbed).encode("utf-8", errors="surrogateescape")

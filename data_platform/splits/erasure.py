@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 
 from data_platform.privacy.files import ErasedFile, FileErasure, sha256_of
-from data_platform.resources import existing_tables, rows, run_sql
+from data_platform.resources import existing_tables, exports_root, rows, run_sql
 from data_platform.splits.export import (
     card_markdown,
     diff_versions,
@@ -53,9 +53,11 @@ def _files_list(paths: list[Path]) -> str:
 
 
 def reissue_exports(job: FileErasure) -> list[ErasedFile]:
-    """Re-issue every registered export version holding the subject; delete the old versions' files."""
+    """Re-issue every export version holding the subject (registered or found under the exports folder);
+    delete the old versions' files."""
     con = job.con
-    if "splits.exports" not in existing_tables(con):
+    versions = _versions(con)
+    if not versions:
         return []
     run_sql(con, "splits/create_registry.sql")
     lines = job.shared.get("landing_lines", [])
@@ -66,7 +68,7 @@ def reissue_exports(job: FileErasure) -> list[ErasedFile]:
         {"source_files": [f for f, _ in lines], "source_lines": [n for _, n in lines]},
     )
     done: list[ErasedFile] = []
-    for v in rows(con, "splits/live_exports.sql"):
+    for v in versions:
         old = Path(v["path"])
         spec = DATASETS.get(v["dataset"])
         if spec is None or not all((old / f"{s}.parquet").is_file() for s in SPLITS):
@@ -77,6 +79,19 @@ def reissue_exports(job: FileErasure) -> list[ErasedFile]:
         if removed:
             done += _reissue(job, spec, v["version"], old, removed)
     return done
+
+
+def _versions(con) -> list[dict]:
+    """Every registered version, and every complete version folder under the exports folder (one published by
+    another warehouse, or whose registry row is gone), each once."""
+    registered = rows(con, "splits/live_exports.sql") if "splits.exports" in existing_tables(con) else []
+    found = {str(Path(v["path"]).resolve()): v for v in registered}
+    for name in DATASETS:
+        for card in sorted((exports_root() / name).glob("*/card.json")):
+            found.setdefault(
+                str(card.parent.resolve()), {"dataset": name, "version": card.parent.name, "path": str(card.parent)}
+            )
+    return list(found.values())
 
 
 def _reissue(job: FileErasure, spec, old_version: str, old: Path, removed: int) -> list[ErasedFile]:
