@@ -190,7 +190,7 @@ def test_erasure_reissues_exports_and_cleans_labeling_files_and_reports(warehous
     gold.write_text("review_id,label,labeled_by\na-review,positive,expert\nb-review,neutral,expert\n")
     report = tmp_path / "reports" / "2026-11-02.html"
     report.parent.mkdir()
-    report.write_text("<table><tr><td>ann-phone</td><td>bob-phone</td></tr>\n<tr><td>ok</td></tr></table>\n")
+    report.write_text("<table><tr><td>ann-phone</td><td>bob-phone</td></tr>\n<tr><td>ann-phones</td></tr></table>\n")
     with warehouse.connect() as con:
         trace_of_bob = trace(con, "review_examples", "b-review", landing.root)
     assert [(r["source_file"], r["source_line"]) for r in trace_of_bob.raw_lines] == [("c.jsonl", 4)]
@@ -226,7 +226,10 @@ def test_erasure_reissues_exports_and_cleans_labeling_files_and_reports(warehous
     assert [t["data"]["review_id"] for t in json.loads(annotations.read_text())] == ["b-review"]
     assert gold.read_text() == "review_id,label,labeled_by\nb-review,neutral,expert\n"
     # the report keeps Bob and the rest, Ann's device is masked
-    assert report.read_text() == "<table><tr><td><erased></td><td>bob-phone</td></tr>\n<tr><td>ok</td></tr></table>\n"
+    # (a longer word that merely contains her id is someone else's)
+    assert report.read_text() == (
+        "<table><tr><td><erased></td><td>bob-phone</td></tr>\n<tr><td>ann-phones</td></tr></table>\n"
+    )
     locations = {r[0] for r in query(warehouse, "SELECT location FROM privacy.erased_files WHERE request_id = 'req-1'")}
     assert {
         "labeling/tasks/" + batch.name,
