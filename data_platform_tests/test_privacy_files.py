@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import time
 
 import dagster as dg
 import pytest
@@ -247,3 +249,58 @@ def test_erasure_reissues_exports_and_cleans_labeling_files_and_reports(warehous
     assert [s for s in after.steps if s["step"] == "export"] and all(
         s["version"] == new["review_examples"].rsplit("/", 1)[1] for s in after.steps if s["step"] == "export"
     )
+
+
+def test_a_truncated_gzip_landing_file_is_rewritten_from_what_reads(warehouse, landing):
+    """Landing keeps what decompresses of a truncated gzip (and marks where reading stopped); the erasure
+    rewrites that readable part without the subject and leaves out the unreadable tail."""
+    _world(landing)
+    lines = [
+        event("b-t1", "login", ts=ts(30), anon_id="bob-phone", user_id="bob", user_agent=CHROME),
+        event("a-t2", "login", ts=ts(31), anon_id="ann-laptop", user_id="ann", user_agent=CHROME),
+        event("b-t3", "login", ts=ts(32), anon_id="bob-phone", user_id="bob", user_agent=CHROME),
+    ]
+    path = write_lines(landing.events_dir() / "t.jsonl.gz", lines + [event(f"b-pad-{i}") for i in range(50)], gz=True)
+    whole = gzip.decompress(path.read_bytes())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 40])  # the tail is lost in transit
+    os.utime(path, (time.time() - 3600, time.time() - 3600))
+    run_pipeline(warehouse, landing)
+    assert query(warehouse, "SELECT count(*) FROM raw.quarantine WHERE reason = 'unreadable_file'") == [(1,)]
+    _request(landing, "r1.jsonl", ERASE_ANN)
+    _apply(warehouse, landing)
+    rewritten = gzip.decompress(path.read_bytes()).split(b"\n")  # reads whole now
+    first = whole.split(b"\n")
+    assert rewritten[:3] == [first[0], b"", first[2]] and b"ann" not in path.read_bytes()
+    assert rewritten[3:-1] == first[3 : len(rewritten) - 1]  # the readable rest, as it was
+    assert query(warehouse, "SELECT file_sha256 FROM raw.files WHERE source_file = 't.jsonl.gz'") == [(_sha(path),)]
+    with warehouse.connect() as con:
+        assert land_new_files(con, landing.events_dir(), "again", min_ts=_min_ts(), settle_seconds=0) == []
+
+
+def test_a_failing_eraser_does_not_stop_the_others_and_what_was_done_is_recorded(warehouse):
+    import datetime as dt
+
+    from data_platform.privacy.files import ErasedFile, erase_files
+    from data_platform.privacy.requests import ensure_tables
+
+    def broken(job):
+        yield ErasedFile("landing/events/x.jsonl", "rewritten", "a" * 64, "b" * 64, 2)
+        raise OSError("disk full")
+
+    def fine(job):
+        yield ErasedFile("reports/r.html", "rewritten", "c" * 64, "d" * 64, 1)
+
+    with warehouse.connect() as con:
+        ensure_tables(con)
+        with pytest.raises(OSError, match="disk full") as raised:
+            erase_files(
+                con, "req-9", "key", warehouse.database, dt.datetime(2026, 11, 20, tzinfo=dt.UTC), [broken, fine]
+            )
+        assert "broken: OSError: disk full" in "\n".join(raised.value.__notes__)
+        assert sorted(con.execute("SELECT location, lines_removed FROM privacy.erased_files").fetchall()) == [
+            ("landing/events/x.jsonl", 2),
+            ("reports/r.html", 1),
+        ]
+    with pytest.raises(ValueError, match="action"):
+        ErasedFile("x", "shredded", None, None, 0)

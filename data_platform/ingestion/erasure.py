@@ -19,22 +19,33 @@ warehouse ever rebuilt from the landing folder, an emptied line would be quarant
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+from data_platform.ingestion.landing import file_content
 from data_platform.privacy.files import ErasedFile, FileErasure, Rewrite, rewrite_lines
 from data_platform.resources import existing_tables, rows, run_sql, transaction
 
 LANDING = "landing"  # the data folder named in privacy.erased_files locations
 
 
-def erase_landing_lines(job: FileErasure) -> list[ErasedFile]:
+def erase_landing_lines(job: FileErasure) -> Iterator[ErasedFile]:
     """Empty the erased lines of every current landing file that held some, recording each file's new hash."""
     if "raw.files" not in existing_tables(job.con):
-        return []
+        return
     known = job.pseudonyms(every_request=True) | job.person_keys
     tables = [r[0] for r in run_sql(job.con, "ingestion/provenance_tables.sql").fetchall()]
-    done = [_erase_in_file(job, f, known, tables) for f in rows(job.con, "ingestion/erased_line_gaps.sql")]
-    return [f for f in done if f is not None]
+    errors = []
+    for f in rows(job.con, "ingestion/erased_line_gaps.sql"):
+        try:
+            done = _erase_in_file(job, f, known, tables)
+        except OSError as error:  # unreadable or unwritable: the other files are still rewritten
+            errors.append(f"{f['source_file']}: {error}")
+            continue
+        if done is not None:
+            yield done
+    if errors:
+        raise OSError("landing files not rewritten: " + "; ".join(errors))
 
 
 def _erase_in_file(job: FileErasure, f: dict, known: frozenset[str], tables: list[str]) -> ErasedFile | None:
@@ -64,7 +75,12 @@ def _erase_in_file(job: FileErasure, f: dict, known: frozenset[str], tables: lis
     with transaction(job.con):
         # a file whose bytes are not the landed version's (new bytes not landed yet) is left to landing
         rewrite = rewrite_lines(
-            path, drop, compressed=f["compressed"], expect_sha256=f["file_sha256"], before_replace=record
+            path,
+            drop,
+            compressed=f["compressed"],
+            expect_sha256=f["file_sha256"],
+            before_replace=record,
+            chunks=lambda p: file_content(p, f["compressed"]),
         )
     if rewrite is None:
         return None

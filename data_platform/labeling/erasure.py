@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from data_platform.labeling.label_studio import write_json_atomic
@@ -21,27 +22,25 @@ from data_platform.privacy.files import ErasedFile, FileErasure, rewrite_lines, 
 from data_platform.resources import labeling_root, run_sql
 
 
-def erase_labeling_files(job: FileErasure) -> list[ErasedFile]:
+def erase_labeling_files(job: FileErasure) -> Iterator[ErasedFile]:
     """Remove the subject's tasks from every task batch and annotation export."""
     events = {r[0] for r in run_sql(job.con, "privacy/staged_subject_events.sql").fetchall()}
     if not events:
-        return []
+        return
     root = labeling_root()
     folders = [("labeling", root, sorted((root / "tasks").glob("*.tasks.json")))]
     annotations = job.landing_root / "annotations"
     folders.append(("landing", job.landing_root, sorted(annotations.glob("*.json"))))
-    done = []
     for name, base, paths in folders:
         for path in paths:
             erased = _erase_tasks(path, events)
             if erased:
-                done.append(ErasedFile(f"{name}/{path.relative_to(base).as_posix()}", "rewritten", *erased))
+                yield ErasedFile(f"{name}/{path.relative_to(base).as_posix()}", "rewritten", *erased)
     for path in sorted((annotations / "gold").glob("*.csv")):
         gold = rewrite_lines(path, lambda _, line: _gold_review(line) in events, keep_numbers=False)
         if gold:
             location = f"landing/{path.relative_to(job.landing_root).as_posix()}"
-            done.append(ErasedFile(location, "rewritten", gold.sha256_before, gold.sha256_after, gold.lines_removed))
-    return done
+            yield ErasedFile(location, "rewritten", gold.sha256_before, gold.sha256_after, gold.lines_removed)
 
 
 def _gold_review(line: bytes) -> str | None:

@@ -27,7 +27,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -123,7 +123,8 @@ class FileErasure:
         return bool(self.subject_tokens(text, known))
 
 
-FileEraser = Callable[[FileErasure], Sequence[ErasedFile]]
+FileEraser = Callable[[FileErasure], Iterable[ErasedFile]]
+"""A stage's file eraser: yields each file it rewrote, deleted or re-issued, as soon as it is done."""
 
 
 def erase_files(
@@ -135,26 +136,41 @@ def erase_files(
     erasers: Iterable[FileEraser],
 ) -> list[ErasedFile]:
     """Run every file eraser (stage order) for one erase request, once its rows are gone from the warehouse,
-    and record what each rewrote, deleted or re-issued in ``privacy.erased_files``."""
+    and record each file it rewrote, deleted or re-issued in ``privacy.erased_files`` as it reports it.
+
+    An eraser that fails does not stop the others: every eraser runs, what was done is recorded, then the
+    first failure is raised with a note listing them all (the erasure is not complete)."""
     job = FileErasure(con, request_id, key, Path(landing_root), now)
     done: list[ErasedFile] = []
+    errors: list[tuple[Exception, str]] = []
     for eraser in erasers:
-        for f in eraser(job):
-            run_sql(
-                con,
-                "privacy/insert_erased_file.sql",
-                {
-                    "request_id": request_id,
-                    "location": f.location,
-                    "action": f.action,
-                    "sha256_before": f.sha256_before,
-                    "sha256_after": f.sha256_after,
-                    "lines_removed": f.lines_removed,
-                    "processed_at": now,
-                },
-            )
-            done.append(f)
+        try:
+            for f in eraser(job):
+                _record(con, request_id, f, now)
+                done.append(f)
+        except Exception as error:  # noqa: BLE001 - raised below, after the other erasers ran
+            errors.append((error, f"{getattr(eraser, '__name__', eraser)}: {type(error).__name__}: {error}"))
+    if errors:
+        first = errors[0][0]
+        first.add_note("file erasers that failed (the others ran):\n" + "\n".join(f"- {m}" for _, m in errors))
+        raise first
     return done
+
+
+def _record(con: duckdb.DuckDBPyConnection, request_id: str, f: ErasedFile, now: dt.datetime) -> None:
+    run_sql(
+        con,
+        "privacy/insert_erased_file.sql",
+        {
+            "request_id": request_id,
+            "location": f.location,
+            "action": f.action,
+            "sha256_before": f.sha256_before,
+            "sha256_after": f.sha256_after,
+            "lines_removed": f.lines_removed,
+            "processed_at": now,
+        },
+    )
 
 
 def sha256_of(path: Path) -> str:
@@ -166,9 +182,23 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _lines(path: Path, compressed: bool) -> Iterator[bytes]:
+def _chunks(path: Path, compressed: bool) -> Iterator[bytes]:
+    """A file's (decompressed) bytes; a gzip that does not decompress whole raises."""
     with (gzip.open if compressed else open)(path, "rb") as fh:
-        yield from fh
+        while chunk := fh.read(1 << 20):
+            yield chunk
+
+
+def _split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Lines (each with its ``\n``, the last one maybe without) of a stream of bytes."""
+    rest = b""
+    for chunk in chunks:
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        for part in parts:
+            yield part + b"\n"
+    if rest:
+        yield rest
 
 
 @dataclass(frozen=True)
@@ -189,6 +219,7 @@ def rewrite_lines(
     expect_sha256: str | None = None,
     keep_numbers: bool = True,
     before_replace: Callable[[Rewrite], object] | None = None,
+    chunks: Callable[[Path], Iterable[bytes]] | None = None,
 ) -> Rewrite | None:
     """Empty every line of ``path`` for which ``drop(line number, line bytes)`` holds, atomically.
 
@@ -201,8 +232,11 @@ def rewrite_lines(
     ``expect_sha256``: rewrite only if the file's bytes still hash to this (else None, nothing touched).
     ``before_replace(rewrite)`` runs just before the rename (e.g. recording the new hash in an open
     transaction): if it raises, the file is left as it was.
-    Returns None, touching nothing, when no line is dropped. A gzip that does not decompress is an
-    ``OSError`` naming the file (nothing is changed).
+    ``chunks(path)``: the file's content as the reader of its lines sees it (landing passes its own, which
+    stops quietly at a corrupt gzip tail: that tail, unreadable and of unknown persons, is then not written
+    back); by default the whole file, and a gzip that does not decompress whole is an ``OSError`` naming
+    the file (nothing is changed).
+    Returns None, touching nothing, when no line is dropped.
     """
     path = Path(path)
     compressed = path.name.endswith(".gz") if compressed is None else compressed
@@ -217,7 +251,8 @@ def rewrite_lines(
         with os.fdopen(fd, "wb") as raw_out:
             out = gzip.GzipFile(filename="", fileobj=raw_out, mode="wb", mtime=0) if compressed else raw_out
             try:
-                for number, line in enumerate(_lines(path, compressed), start=1):
+                content = chunks(path) if chunks is not None else _chunks(path, compressed)
+                for number, line in enumerate(_split_lines(content), start=1):
                     body = line[:-1] if line.endswith(b"\n") else line
                     if body and drop(number, body):
                         removed += 1

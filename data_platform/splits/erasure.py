@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from data_platform.privacy.files import ErasedFile, FileErasure, sha256_of
@@ -52,13 +53,13 @@ def _files_list(paths: list[Path]) -> str:
     return "[" + ", ".join(f"'{sql_path(p)}'" for p in paths) + "]"
 
 
-def reissue_exports(job: FileErasure) -> list[ErasedFile]:
+def reissue_exports(job: FileErasure) -> Iterator[ErasedFile]:
     """Re-issue every export version holding the subject (registered or found under the exports folder);
     delete the old versions' files."""
     con = job.con
     versions = _versions(con)
     if not versions:
-        return []
+        return
     run_sql(con, "splits/create_registry.sql")
     lines = job.shared.get("landing_lines", [])
     run_sql(con, "splits/stage_erasure_keys.sql", {"person_keys": sorted(job.person_keys)})
@@ -67,7 +68,6 @@ def reissue_exports(job: FileErasure) -> list[ErasedFile]:
         "splits/stage_erasure_lines.sql",
         {"source_files": [f for f, _ in lines], "source_lines": [n for _, n in lines]},
     )
-    done: list[ErasedFile] = []
     for v in versions:
         old = Path(v["path"])
         spec = DATASETS.get(v["dataset"])
@@ -77,8 +77,7 @@ def reissue_exports(job: FileErasure) -> list[ErasedFile]:
         run_sql(con, "splits/erased_examples.sql", files=_files_list(split_files), subject=SUBJECT_ROW)
         removed = con.execute("SELECT count(*) FROM erasure_examples").fetchone()[0]
         if removed:
-            done += _reissue(job, spec, v["version"], old, removed)
-    return done
+            yield from _reissue(job, spec, v["version"], old, removed)
 
 
 def _versions(con) -> list[dict]:
