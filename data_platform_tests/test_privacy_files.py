@@ -302,5 +302,10 @@ def test_a_failing_eraser_does_not_stop_the_others_and_what_was_done_is_recorded
             ("landing/events/x.jsonl", 2),
             ("reports/r.html", 1),
         ]
+        # outside an erasure (nothing staged in the connection) the subject is known by pseudonyms alone
+        from data_platform.privacy.files import FileErasure
+
+        alone = FileErasure(con, "req-9", "key", warehouse.database, dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+        assert alone.raw_ids == () and alone.event_ids == frozenset() and alone.person_keys == frozenset()
     with pytest.raises(ValueError, match="action"):
         ErasedFile("x", "shredded", None, None, 0)

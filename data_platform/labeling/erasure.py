@@ -19,12 +19,12 @@ from pathlib import Path
 
 from data_platform.labeling.label_studio import write_json_atomic
 from data_platform.privacy.files import ErasedFile, FileErasure, rewrite_lines, sha256_of
-from data_platform.resources import labeling_root, run_sql
+from data_platform.resources import labeling_root
 
 
 def erase_labeling_files(job: FileErasure) -> Iterator[ErasedFile]:
     """Remove the subject's tasks from every task batch and annotation export."""
-    events = {r[0] for r in run_sql(job.con, "privacy/staged_subject_events.sql").fetchall()}
+    events = job.event_ids
     if not events:
         return
     root = labeling_root()

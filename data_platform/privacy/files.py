@@ -92,8 +92,21 @@ class FileErasure:
 
     @cached_property
     def raw_ids(self) -> tuple[str, ...]:
-        """The subject's user id and devices, as staged by the erasure."""
-        return tuple(sorted(r[0] for r in run_sql(self.con, "privacy/staged_subject_ids.sql").fetchall()))
+        """The subject's user id and devices, as staged by the erasure; none outside an erasure (landing's
+        tombstones, say: then the subject is known by the pseudonyms alone)."""
+        try:
+            found = run_sql(self.con, "privacy/staged_subject_ids.sql").fetchall()
+        except duckdb.CatalogException:  # no erasure staged in this connection
+            return ()
+        return tuple(sorted(r[0] for r in found))
+
+    @cached_property
+    def event_ids(self) -> frozenset[str]:
+        """The subject's event ids, as staged by the erasure (none outside an erasure)."""
+        try:
+            return frozenset(r[0] for r in run_sql(self.con, "privacy/staged_subject_events.sql").fetchall())
+        except duckdb.CatalogException:
+            return frozenset()
 
     @cached_property
     def person_keys(self) -> frozenset[str]:
