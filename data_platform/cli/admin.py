@@ -184,11 +184,10 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     import json
 
     from data_platform.catalog import PERSON_TABLES
-    from data_platform.privacy.requests import process_requests
+    from data_platform.privacy.requests import run_requests
     from data_platform.resources import LandingZone, Warehouse
 
-    with Warehouse.from_env().connect() as con:
-        summary = process_requests(con, LandingZone.from_env().privacy_dir(), run_id="cli", person_tables=PERSON_TABLES)
+    summary = run_requests(Warehouse.from_env(), LandingZone.from_env().privacy_dir(), "cli", PERSON_TABLES)
     print(json.dumps(summary, indent=2))
     return 1 if any(summary["rows_remaining"].values()) else 0
 

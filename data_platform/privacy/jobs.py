@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from data_platform.privacy.requests import process_requests
+from data_platform.privacy.requests import run_requests
 from data_platform.resources import LandingZone, Warehouse, sensors_default_status
 
 ERASURE_AUDIT = dg.AssetKey(["privacy", "erasure_audit"])
@@ -20,16 +20,20 @@ def build_privacy_requests(person_tables: Mapping[str, str]) -> tuple[dg.JobDefi
     @dg.op(
         name="apply_privacy_requests",
         pool="duckdb",
-        description="Read new privacy request files; record opt-outs; erase and verify.",
+        description="Read new privacy request files; record opt-outs; erase and verify; rewrite the warehouse "
+        "file so that no byte of an erased row remains.",
     )
     def apply_privacy_requests(context: dg.OpExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dict:
-        with warehouse.connect() as con:
-            summary = process_requests(con, landing.privacy_dir(), context.run.run_id, tables)
+        summary = run_requests(warehouse, landing.privacy_dir(), context.run.run_id, tables)
         context.log_event(
             dg.AssetMaterialization(
                 asset_key=ERASURE_AUDIT,
                 description="Privacy requests applied: counts only, no personal data.",
-                metadata={k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in summary.items()},
+                metadata={
+                    k: dg.MetadataValue.json(v) if isinstance(v, dict) else v
+                    for k, v in summary.items()
+                    if v is not None
+                },
             )
         )
         left = {t: n for t, n in summary["rows_remaining"].items() if n}
