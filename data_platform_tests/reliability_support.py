@@ -2,7 +2,8 @@
 can be paused at an exact point of a write and killed there with SIGKILL.
 
 The child (``python -m data_platform_tests.reliability_support <spec.json>``) materializes real assets
-with ``dg.materialize`` (or runs a job of the definitions, ``spec["job"]``). A *pause point* makes it stop, deterministically, in the middle of a write:
+with ``dg.materialize`` (or runs a job of the definitions, ``spec["job"]``). A *pause point* makes it
+stop, deterministically, in the middle of a write:
 
 - ``statement``: just before the n-th execution of a named statement of ``sql/`` (so the statements
   before it in the same transaction have run, uncommitted);
