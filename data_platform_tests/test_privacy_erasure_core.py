@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -346,3 +347,87 @@ def test_kill_9_during_an_erasure_and_the_next_run_completes_it(crash_world, tmp
     assert [i for i in ANN_IDS if i.encode() in _file_bytes(warehouse.database)] == []
     assert not (Path(warehouse.database).parent / "warehouse.duckdb.compact").exists()
     assert _apply(warehouse, landing)["requests"] == 0
+
+
+# --- 6. the person-table registry ---------------------------------------------------------------------
+
+# Tables that hold no person (or hold one on purpose), each with why; every other table of a built warehouse
+# must be in catalog.PERSON_TABLES, so a new table holding people cannot be forgotten by erasure.
+NOT_A_PERSON_TABLE = {
+    "raw.files": "file versions and their counts",
+    "clean.unit_corrections": "per app version and day: counts and medians",
+    "reference.fx_rates": "exchange rates",
+    "labels.labeling_plan": "per dataset and class: counts",
+    "splits.exports": "export versions: paths, counts, hashes",
+    "provenance.invalidations": "what an operator declared bad: a file pattern, an app or rule version",
+    "provenance.invalidation_audit": "per invalidation and table: counts",
+    "privacy.request_files": "request file names and hashes",
+    "privacy.requests": "request ids, kinds, when: no subject",
+    "privacy.rejected_requests": "file, line, reason: no subject",
+    "privacy.erasure_audit": "request id, table, counts: no subject",
+    "privacy.erased_files": "paths and hashes of rewritten files",
+    "privacy.pseudonym_keys": "key ids per table and day",
+    "privacy.erased_identifiers": "the tombstones: keyed pseudonyms kept on purpose, so the subject stays out",
+    "privacy.consent_history": "consent records: keyed pseudonyms kept as proof the opt-out was honoured",
+}
+
+
+def test_every_table_holding_a_person_is_in_the_registry_and_an_erasure_leaves_none_of_them(
+    warehouse, landing, tmp_path, monkeypatch
+):
+    from data_platform import catalog
+    from data_platform.cleaning.assets import clean_layer
+    from data_platform.ingestion.assets import raw_ingestion
+    from data_platform.labeling.ctr_assets import ctr_examples
+    from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
+    from data_platform.resources import LabelingDesk
+    from data_platform.splits.assets import SPLIT_ASSETS
+
+    monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_KEY", K1)
+    _world(landing)
+    ann_events = ["a-imp", "a-click", "a-review-2"]
+    write_lines(
+        landing.events_dir() / "c.jsonl",
+        [
+            event("a-imp", "impression", ts=ts(8), anon_id=ANN_PHONE, impression_id="imp-ann", user_agent=CHROME),
+            event("a-click", "click", ts=ts(9), anon_id=ANN_PHONE, impression_id="imp-ann", user_agent=CHROME),
+            event("a-review-2", "review", ts=ts(11), anon_id=ANN_LAPTOP, text="meh", user_agent=CHROME),
+            event("b-imp", "impression", ts=ts(8), anon_id=BOB_PHONE, impression_id="imp-bob", user_agent=CHROME),
+            event("b-review", "review", ts=ts(10), anon_id=BOB_PHONE, text="okay", user_agent=CHROME),
+            event("b-later", "login", ts=ts(0, hour=11), anon_id=BOB_PHONE, user_id=BOB, user_agent=CHROME),
+        ],
+    )
+    # her laptop opted out first: the clean step keeps its events aside (clean.consent_exclusions)
+    _request(landing, "r0.jsonl", {"request_id": "o", "anon_id": ANN_LAPTOP, "kind": "opt_out", "ts": ts(0)})
+    _apply(warehouse, landing)
+    resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
+    day = {"partition_key": "2026-11-02"}
+    assert dg.materialize([raw_ingestion, clean_layer, ctr_examples], resources=resources, **day).success
+    assert dg.materialize(REVIEW_LABELING_ASSETS, resources=resources).success
+    assert dg.materialize(SPLIT_ASSETS, resources=resources).success
+    assert query(warehouse, "SELECT count(*) FROM clean.consent_exclusions") != [(0,)]
+
+    tables = [f"{s}.{t}" for s, t in query(warehouse, "SELECT schema_name, table_name FROM duckdb_tables()")]
+    unlisted = sorted(t for t in tables if t not in catalog.PERSON_TABLES and t not in NOT_A_PERSON_TABLE)
+    assert unlisted == []
+
+    event_ids = [r[0] for r in query(warehouse, "SELECT event_id FROM raw.events WHERE event_id LIKE 'a-%'")]
+    assert set(ann_events) <= set(event_ids)
+    hers = [*ANN_IDS, *(pseudonymise(i, K1) for i in ANN_IDS), *event_ids, "t-ann", "imp-ann"]
+
+    def naming_her():
+        found = {}
+        for table in tables:
+            if table in NOT_A_PERSON_TABLE:
+                continue
+            text = " ".join(str(v) for r in query(warehouse, f"SELECT * FROM {table}") for v in r)
+            hits = [h for h in hers if h in text]
+            if hits:
+                found[table] = hits
+        return found
+
+    before = naming_her()
+    assert {"labels.tasks", "splits.ctr_examples", "clean.consent_exclusions", "raw.landed_lines"} <= set(before)
+    _request(landing, "r1.jsonl", ERASE_ANN)
+    assert _apply(warehouse, landing)["erasures"] == 1
+    assert naming_her() == {}

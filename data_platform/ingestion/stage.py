@@ -77,6 +77,8 @@ STAGE = Stage(
         "raw.landed_lines": f"({_RAW_IDS} OR (reason IS NOT NULL AND {_RAW_LINE}))",
         "raw.events": _RAW_IDS,
         "raw.quarantine": _RAW_LINE,
+        # a failed landing's error message may quote a value of the file (DuckDB's conversion errors do)
+        "raw.file_failures": "EXISTS (SELECT 1 FROM erase_subject_ids s WHERE contains(error, s.id))",
     },
     summary=summary,
 )
