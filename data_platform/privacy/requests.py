@@ -9,15 +9,17 @@ recorded in ``privacy.rejected_requests`` with its reason, never dropped silentl
   excludes the subject's events from its next materialization on (history is not rewritten).
 - ``erase`` removes the person's rows from every person table, raw included, in one transaction (each
   stage declares its tables and the predicate that finds a person's rows in them, ``Stage.person_columns``;
-  ``catalog.PERSON_TABLES`` collects them, later stages first, and passes them in here), and writes
+  ``catalog.PERSON_TABLES`` collects them, later stages first, and passes them in here), records the
+  subject's identifiers as keyed pseudonyms (the tombstones landing checks, ``tombstones.py``), verifies that
+  nothing of the person is left and marks the request, all in that transaction; it writes
   ``privacy.erasure_audit`` (request id, table, rows removed, when), which keeps no id and no pseudonym. For a
-  ``user_id`` the person is every event carrying it plus every device
-  whose logins only ever name this user; a shared device keeps other people's rows.
+  ``user_id`` the person is every event carrying it plus every device whose logins only ever name this user;
+  a shared device keeps other people's rows.
 
-Not covered yet: the landing files themselves (producers' drop zone; a re-landed old file would bring
-rows back), Label Studio task files already sent out (``data/labeling/tasks``), and export versions
-already published (immutable Parquet files: the next ``publish_datasets`` run writes a version without
-the person; older versions must be deleted or republished by hand).
+Once all its requests committed, a file is rewritten without the subjects' raw ids (:func:`rewrite_lines`)
+and only then recorded as read; a crash at any point leaves work the next run completes. :func:`run_requests` then
+rewrites the warehouse file so that no byte of the erased rows remains (``compaction.py``). Requests refuse to
+run under another key than the one the warehouse's pseudonyms were written with (``keys.py``).
 """
 
 from __future__ import annotations
