@@ -180,23 +180,48 @@ def test_an_erasure_under_another_key_stops_before_deleting_anything(warehouse, 
     assert not any(_rows_naming(warehouse, ANN_IDS).values())
 
 
-def test_key_rotation_keeps_old_tombstones_working(warehouse, landing, monkeypatch):
+def test_key_rotation_keeps_old_tombstones_working_and_carries_consent(warehouse, landing, monkeypatch):
     """Rotation K1 -> K2 (docs/privacy.md): tombstones made with K1 still stop Ann once K1 is a retired key;
-    without it landing refuses to guess; after re-cleaning under K2 a new erasure under K2 is accepted."""
+    without it landing refuses to guess; Bob's opt-out made under K1 is re-keyed and still applies after the
+    re-clean under K2; then requests under K2 are accepted."""
     _erased_and_pipeline(warehouse, landing, monkeypatch)
+    _request(landing, "r-o.jsonl", {"request_id": "o", "anon_id": BOB_PHONE, "kind": "opt_out", "ts": ts(0)})
+    _apply(warehouse, landing)
+    run_pipeline(warehouse, landing)
+    assert query(warehouse, "SELECT count(*) FROM clean.events WHERE event_id = 'b-login'") == [(0,)]
+
     monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_KEY", K2)
     write_lines(landing.events_dir() / "retry.jsonl", [_ann_lines()[0], _bob_lines()[1]])
     with pytest.raises(TombstoneKeyMissing, match=f"{key_id(K1)}.*DATA_PLATFORM_PSEUDONYM_RETIRED_KEYS"):
         run_pipeline(warehouse, landing)
     assert query(warehouse, "SELECT count(*) FROM raw.files WHERE source_file = 'retry.jsonl'") == [(0,)]
     monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_RETIRED_KEYS", K1)
+    rotated = _rotate(warehouse)
+    assert rotated["consent_records_rekeyed"] == 1
+    assert {r["table_name"] for r in rotated["still_under_other_keys"]} == {
+        "clean.events",
+        "clean.filtered_events",
+        "clean.identity_map",
+    }
     run_pipeline(warehouse, landing)  # re-cleans the day under K2
+    assert _rotate(warehouse) == {"key_id": key_id(K2), "consent_records_rekeyed": 0, "still_under_other_keys": []}
     assert query(warehouse, "SELECT erased_subject FROM raw.files WHERE source_file = 'retry.jsonl'") == [(1,)]
     assert not any(_rows_naming(warehouse, ANN_IDS).values())
-    assert set(query(warehouse, "SELECT DISTINCT key_id FROM privacy.pseudonym_keys")) == {(key_id(K2),)}
+    # Bob's phone is still left out under the new key
+    assert query(warehouse, "SELECT event_id FROM clean.consent_exclusions") == [("b-login",)]
+    assert query(warehouse, "SELECT count(*) FROM clean.events WHERE anon_id = ?", [pseudonymise(BOB_PHONE, K2)]) == [
+        (0,)
+    ]
     _request(landing, "r2.jsonl", {**ERASE_ANN, "request_id": "req-bob", "user_id": BOB})
     assert _apply(warehouse, landing)["erasures"] == 1
     assert query(warehouse, "SELECT count(*) FROM clean.events") == [(0,)]
+
+
+def _rotate(warehouse) -> dict:
+    from data_platform.privacy.keys import rotate_key
+
+    with warehouse.connect() as con:
+        return rotate_key(con)
 
 
 # --- 4. the request files -------------------------------------------------------------------------------

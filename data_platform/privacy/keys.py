@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import duckdb
 
-from data_platform.base.pseudonyms import key_id
-from data_platform.resources import rows, run_sql
+from data_platform.base.pseudonyms import key_id, pseudonym_key, pseudonymise_sql, retired_keys
+from data_platform.resources import rows, run_sql, transaction
 
 PSEUDONYM_TABLES_BY_DAY = ("clean.events", "clean.filtered_events")
 PSEUDONYM_TABLES_WHOLE = ("clean.identity_map",)
@@ -69,3 +69,27 @@ def check_key(con: duckdb.DuckDBPyConnection, key: str) -> None:
             f"key: {where}. A request applied now would miss those rows. Run with the key that wrote them, or "
             "finish the key rotation first (re-materialize them under the new key: docs/privacy.md)."
         )
+
+
+def rotate_key(con: duckdb.DuckDBPyConnection) -> dict:
+    """Carry what can be carried to the current key after a rotation (docs/privacy.md, key rotation): every
+    consent record made under a retired key (``DATA_PLATFORM_PSEUDONYM_RETIRED_KEYS``) gets its twin under the
+    current key, through the subject's raw ids in raw.events. Tombstones stay under their own key (landing
+    matches them with the retired key). Returns the records added and what the warehouse still holds under
+    another key (to re-materialize under the current one)."""
+    current = pseudonym_key()
+    added = 0
+    with transaction(con):
+        for old in retired_keys():
+            added += run_sql(
+                con,
+                "privacy/rekey_consent.sql",
+                {"old_key": old, "pseudonym_key": current},
+                old_pseudonym=pseudonymise_sql("ids.id", "old_key"),
+                new_pseudonym=pseudonymise_sql("ids.id"),
+            ).fetchone()[0]
+    return {
+        "key_id": key_id(current),
+        "consent_records_rekeyed": added,
+        "still_under_other_keys": foreign_key_use(con, current),
+    }
