@@ -161,7 +161,7 @@ def test_a_new_device_logging_in_as_an_erased_user_is_dropped_with_its_login(war
 # --- 3. the key in use ----------------------------------------------------------------------------------
 
 
-def test_an_erasure_under_another_key_stops_before_deleting_anything(warehouse, landing, monkeypatch):
+def test_an_erasure_under_another_key_stops_before_deleting_anything(warehouse, landing, monkeypatch, capsys):
     monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_KEY", K1)
     _world(landing)
     run_pipeline(warehouse, landing)
@@ -175,6 +175,14 @@ def test_an_erasure_under_another_key_stops_before_deleting_anything(warehouse, 
     assert _rows_naming(warehouse, ANN_IDS) == before  # nothing deleted
     assert query(warehouse, "SELECT count(*) FROM privacy.requests") == [(0,)]
     assert ANN in path.read_text()  # the request is still open, and still names her
+    # the command line says the same, without a traceback, and exits 1
+    from data_platform.cli.admin import cmd_privacy
+
+    monkeypatch.setenv("DATA_PLATFORM_WAREHOUSE", warehouse.database)
+    monkeypatch.setenv("DATA_PLATFORM_LANDING", landing.root)
+    assert cmd_privacy(None) == 1
+    assert "KeyMismatch" in capsys.readouterr().err
+    assert _rows_naming(warehouse, ANN_IDS) == before
     monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_KEY", K1)
     assert _apply(warehouse, landing)["erasures"] == 1
     assert not any(_rows_naming(warehouse, ANN_IDS).values())

@@ -184,10 +184,15 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     import json
 
     from data_platform.catalog import PERSON_TABLES
-    from data_platform.privacy.requests import run_requests
+    from data_platform.privacy.keys import KeyMismatch
+    from data_platform.privacy.requests import ErasureIncomplete, run_requests
     from data_platform.resources import LandingZone, Warehouse
 
-    summary = run_requests(Warehouse.from_env(), LandingZone.from_env().privacy_dir(), "cli", PERSON_TABLES)
+    try:
+        summary = run_requests(Warehouse.from_env(), LandingZone.from_env().privacy_dir(), "cli", PERSON_TABLES)
+    except (KeyMismatch, ErasureIncomplete) as error:  # nothing of the request was committed: it stays open
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        return 1
     print(json.dumps(summary, indent=2))
     return 1 if any(summary["rows_remaining"].values()) else 0
 

@@ -319,7 +319,6 @@ PARSE_PATHS = ("both", "full", "fast")
 # the fields that name a subject, and what parse_lines.sql calls their raw values where tombstones are tested
 SUBJECT_FIELDS = ("anon_id", "user_id")
 SUBJECT_COLUMNS = ("subject_anon", "subject_user")
-ERASED_SUBJECT = "erased_subject"  # the reason of an erased subject's line: counted, never stored
 
 
 @cache

@@ -89,7 +89,7 @@ def _parse(line: str) -> tuple[dict | None, str | None]:
         return None, "bad_ts"
     if ts.tzinfo is None:
         return None, "bad_ts"
-    return {**obj, "subject_kind": subjects[0], "ts": ts, "ts_text": obj["ts"], "applied": False}, None
+    return {**obj, "subject_kind": subjects[0], "ts": ts, "applied": False}, None
 
 
 @dataclass(frozen=True)
