@@ -37,7 +37,9 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def reclaim_deleted_bytes(database: str | Path, in_copy: str | None = None) -> dict:
+def reclaim_deleted_bytes(
+    database: str | Path, in_copy: str | None = None, memory_limit: str | None = None, threads: int = 0
+) -> dict:
     """Rewrite the DuckDB file ``database`` so that no byte of a deleted row remains in it or in a WAL.
 
     Checkpoints, copies every object into ``<database>.compact`` (left over from a crashed attempt: removed
@@ -45,7 +47,8 @@ def reclaim_deleted_bytes(database: str | Path, in_copy: str | None = None) -> d
     is true only once the copy replaces the original, and a crash before that leaves the original, and the
     record undone, as they were), and renames the copy over the original once it is complete and durable.
     Returns the sizes before and after and the seconds it took. Nothing is connected to the warehouse when
-    it returns.
+    it returns. ``memory_limit`` and ``threads`` (0: DuckDB's default) are the warehouse's settings; beyond the
+    limit the copy spills beside the file, like every step.
     """
     database = Path(database)
     fresh = database.with_name(database.name + ".compact")
@@ -54,7 +57,12 @@ def reclaim_deleted_bytes(database: str | Path, in_copy: str | None = None) -> d
     before = database.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
     for leftover in (fresh, Path(str(fresh) + ".wal")):
         _remove(leftover)
-    con = duckdb.connect(str(database))
+    config = {"temp_directory": str(database.with_suffix(".tmp"))}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    con = duckdb.connect(str(database), config=config)
     try:
         con.execute("CHECKPOINT")
         name = con.execute("SELECT current_database()").fetchone()[0]

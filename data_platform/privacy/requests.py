@@ -392,6 +392,10 @@ def run_requests(
         summary = process_requests(con, privacy_dir, run_id, person_tables, now)
         pending = run_sql(con, "privacy/erased_not_reclaimed.sql").fetchone()[0]
     summary["file_rewritten"] = (
-        reclaim_deleted_bytes(warehouse.database, in_copy="privacy/mark_reclaimed.sql") if pending else None
+        reclaim_deleted_bytes(
+            warehouse.database, "privacy/mark_reclaimed.sql", warehouse.memory_limit, warehouse.threads
+        )
+        if pending
+        else None
     )
     return summary
