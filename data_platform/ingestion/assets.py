@@ -45,13 +45,15 @@ FILES_SCHEMA = [
     ("landed_run_id", "VARCHAR", "the run that parsed it"),
     ("superseded_at", "TIMESTAMPTZ", "when new bytes replaced it"),
     ("superseded_by", "VARCHAR", "SHA-256 of the replacing bytes"),
+    ("erased_subject", "BIGINT", "lines of erased subjects: dropped at landing or erased since, never stored"),
 ]
 
 ACCOUNTING_CHECK = daily_check(
     "lines_accounted",
     RAW_FILES,
     blocking=True,
-    description="For every file with lines on the day: lines read = accepted + quarantined, and "
+    description="For every file with lines on the day: lines read = accepted + quarantined + erased_subject "
+    "(lines of erased subjects, never stored), and "
     "the rows in raw.events plus raw.quarantine equal the lines parsed for the day.",
 )
 CONTRACT_CHECK = daily_check(
@@ -133,6 +135,7 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
         for f in landed:
             context.log.info(
                 f"landed {f.rel}: {f.lines} lines, {f.accepted} accepted, {f.quarantined} quarantined, "
+                f"{f.erased_subject} of erased subjects dropped, "
                 f"days {[d.isoformat() for d in f.partitions]}"
             )
         clock.lap("land_s")

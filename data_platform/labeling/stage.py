@@ -209,6 +209,10 @@ STAGE = Stage(
         "labels.ctr_examples": "impression_event_id IN (SELECT event_id FROM erase_events)",
         "labels.unattributed_clicks": "click_event_id IN (SELECT event_id FROM erase_events)",
         "labels.label_matrix": "example_id IN (SELECT event_id FROM erase_events)",
+        # a rejected annotation or gold row names its review in detail ("<review_id>", "<review_id>: <label>",
+        # or the row's fields joined by commas)
+        "labels.annotation_rejects": "list_has_any(regexp_split_to_array(detail, '[,: ]+'), "
+        "(SELECT list(event_id) FROM erase_events))",
         **{
             f"labels.{table}": _REVIEW
             for table in (

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 import dagster as dg
 
 from data_platform.privacy.files import FileEraser
-from data_platform.privacy.requests import process_requests
+from data_platform.privacy.requests import run_requests
 from data_platform.resources import LandingZone, Warehouse, sensors_default_status
 
 ERASURE_AUDIT = dg.AssetKey(["privacy", "erasure_audit"])
@@ -23,16 +23,20 @@ def build_privacy_requests(
     @dg.op(
         name="apply_privacy_requests",
         pool="duckdb",
-        description="Read new privacy request files; record opt-outs; erase and verify.",
+        description="Read new privacy request files; record opt-outs; erase from the tables and the files and "
+        "verify; rewrite the warehouse file so that no byte of an erased row remains.",
     )
     def apply_privacy_requests(context: dg.OpExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dict:
-        with warehouse.connect() as con:
-            summary = process_requests(con, landing.privacy_dir(), context.run.run_id, tables, file_erasers=erasers)
+        summary = run_requests(warehouse, landing.privacy_dir(), context.run.run_id, tables, file_erasers=erasers)
         context.log_event(
             dg.AssetMaterialization(
                 asset_key=ERASURE_AUDIT,
                 description="Privacy requests applied: counts only, no personal data.",
-                metadata={k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in summary.items()},
+                metadata={
+                    k: dg.MetadataValue.json(v) if isinstance(v, dict) else v
+                    for k, v in summary.items()
+                    if v is not None
+                },
             )
         )
         left = {t: n for t, n in summary["rows_remaining"].items() if n}
