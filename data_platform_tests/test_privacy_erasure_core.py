@@ -125,6 +125,11 @@ def test_an_erased_subjects_lines_that_land_later_are_dropped_counted_and_stored
     )
     assert files["retry.jsonl"] == (7, 1, 0, 6)
     assert files["a-again.jsonl"] == (7, 2, 0, 5)
+    # nor do the files that brought her back keep her lines: they are emptied there, the others kept as sent
+    again = (landing.events_dir() / "a-again.jsonl").read_text().split("\n")
+    assert again[5:7] == [json.dumps(line) for line in _bob_lines()] and again[:5] == [""] * 5
+    for name in ("retry.jsonl", "a-again.jsonl"):
+        assert not any(i in (landing.events_dir() / name).read_text() for i in ANN_IDS), name
     assert not any(_rows_naming(warehouse, ANN_IDS).values())
     assert sorted(r[0] for r in query(warehouse, "SELECT event_id FROM raw.events")) == [
         "b-login",

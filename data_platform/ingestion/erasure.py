@@ -27,6 +27,9 @@ from data_platform.privacy.files import ErasedFile, FileErasure, Rewrite, rewrit
 from data_platform.resources import existing_tables, rows, run_sql, transaction
 
 LANDING = "landing"  # the data folder named in privacy.erased_files locations
+# the request id privacy.erased_files records for lines dropped at landing by the tombstones (the subject came
+# back in a re-delivered or retried file after their erasure)
+TOMBSTONES = "tombstones"
 
 
 def erase_landing_lines(job: FileErasure) -> Iterator[ErasedFile]:
