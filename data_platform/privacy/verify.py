@@ -1,0 +1,306 @@
+"""Proof of an erasure: search every place data lands for every identifier of an erased subject.
+
+No raw identifier of the subject is stored anywhere after the erasure, so the search works by tokens: every
+place is cut into candidate tokens of identifier shapes (``base/identifiers.py``: runs of identifier
+characters and their parts, e-mails, IPv4/IPv6 addresses, phone numbers), each *distinct* token is
+pseudonymised with the current key (``base/pseudonyms.py``) and looked up among the keyed pseudonyms the
+erasure recorded in ``privacy.erased_identifiers``. A token that is itself one of those pseudonyms counts
+too (a pseudonymised copy of the subject is still the subject), except in the warehouse file's bytes,
+which hold the tombstone list itself.
+
+The places (:func:`verify_erasure`):
+
+- every table of the warehouse (every column that can hold text), set-based in DuckDB, except
+  ``privacy.erased_identifiers``;
+- every file under the data folders (landing, labeling, reports, exports, certificates): Parquet read
+  through DuckDB (its pages are compressed, its bytes say nothing), gzip decompressed, anything else by
+  its bytes;
+- every file under ``DAGSTER_HOME``: the run and event-log databases (SQLite), compute logs;
+- the bytes of the DuckDB file and its write-ahead log (deleted rows can survive in free blocks).
+
+The result says where it looked (each place and its size), how many distinct tokens it checked and, per
+identifier kind, how many of the subject's identifiers it found: never which ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from data_platform.base.identifiers import PII_PATTERNS, PSEUDONYM, SUB_TOKEN_PATTERNS, TOKEN_PATTERN
+from data_platform.base.pseudonyms import key_id, pseudonym_key, pseudonymise_sql
+from data_platform.resources import run_sql
+
+TOMBSTONES = "privacy.erased_identifiers"
+CHUNK_BYTES = 16 << 20  # files are read in chunks this large (with an overlap longer than any identifier)
+OVERLAP_BYTES = 512
+_TOKENS = re.compile(TOKEN_PATTERN.encode())
+_PHONES = re.compile(PII_PATTERNS["<PHONE>"].encode())
+
+
+class VerificationError(RuntimeError):
+    """The request cannot be verified: no erasure recorded for it, or its pseudonyms were made with
+    another key than the one in use (a search with the wrong key would find nothing and prove nothing)."""
+
+
+@dataclass
+class Place:
+    """One place searched: what (``table``, ``file``, ``parquet``, ``database file``, ``dagster``), where
+    (a table name or a path), its size (rows or bytes), the distinct tokens checked and the subject's
+    identifiers found there per kind."""
+
+    kind: str
+    location: str
+    size: int
+    unit: str
+    tokens: int = 0
+    found: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Verification:
+    """The outcome of one search for one erasure request."""
+
+    request_id: str
+    key_id: str
+    verified_at: str
+    identifiers: dict[str, int]  # kind -> how many identifiers of the subject were searched for
+    places: list[Place]
+    seconds: float = 0.0
+
+    @property
+    def hits(self) -> list[Place]:
+        """The places where an identifier of the subject was found."""
+        return [p for p in self.places if p.found]
+
+    @property
+    def passed(self) -> bool:
+        """Nothing of the subject found anywhere."""
+        return not self.hits
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Per kind of place: places, size and distinct tokens checked, places with a hit."""
+        out: dict[str, dict[str, int]] = {}
+        for p in self.places:
+            t = out.setdefault(p.kind, {"places": 0, "size": 0, "tokens": 0, "with_hits": 0})
+            t["places"] += 1
+            t["size"] += p.size
+            t["tokens"] += p.tokens
+            t["with_hits"] += bool(p.found)
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready (counts and places only; no identifier, no pseudonym)."""
+        return {**asdict(self), "passed": self.passed, "totals": self.totals()}
+
+
+@dataclass(frozen=True)
+class SearchRoots:
+    """Where to search besides the warehouse tables: the warehouse file, the data folders (name -> folder)
+    and the Dagster instance's folder."""
+
+    warehouse_file: Path | None
+    folders: Mapping[str, Path]
+    dagster_home: Path | None
+
+    @classmethod
+    def from_env(cls) -> SearchRoots:
+        """The platform's own places, from the environment settings (``resources.py``)."""
+        from data_platform.resources import (
+            certificates_root,
+            dagster_home,
+            exports_root,
+            labeling_root,
+            landing_root,
+            reports_root,
+            warehouse_path,
+        )
+
+        return cls(
+            warehouse_file=warehouse_path(),
+            folders={
+                "landing": landing_root(),
+                "labeling": labeling_root(),
+                "reports": reports_root(),
+                "exports": exports_root(),
+                "certificates": certificates_root(),
+            },
+            dagster_home=dagster_home(),
+        )
+
+
+def _params(direct: bool, key: str) -> dict:
+    return {
+        "word_pattern": SUB_TOKEN_PATTERNS["word"],
+        "email_pattern": SUB_TOKEN_PATTERNS["email"],
+        "ipv4_pattern": SUB_TOKEN_PATTERNS["ipv4"],
+        "ipv6_pattern": SUB_TOKEN_PATTERNS["ipv6"],
+        "pseudonym_pattern": PSEUDONYM.replace(r"\b", ""),
+        "pseudonym_key": key,
+        "direct": direct,
+    }
+
+
+def _found(con: duckdb.DuckDBPyConnection, key: str, *, direct: bool = True) -> tuple[int, dict[str, int]]:
+    tokens, found = run_sql(
+        con, "privacy/verify_found.sql", _params(direct, key), pseudonym=pseudonymise_sql("t")
+    ).fetchone()
+    return tokens, {f["kind"]: f["n"] for f in found or []}
+
+
+def subject_identifiers(con: duckdb.DuckDBPyConnection, request_id: str, key: str) -> dict[str, int]:
+    """Stage the identifiers request ``request_id`` erased (``verify_subject``) and count them per kind;
+    :class:`VerificationError` if there are none or another key made them."""
+    present = run_sql(con, "common/existing_tables.sql").fetchall()
+    if ("privacy", "erased_identifiers") not in present:
+        raise VerificationError(f"no erasure recorded for request {request_id!r}: the warehouse has no {TOMBSTONES}")
+    run_sql(con, "privacy/verify_subject.sql", {"request_id": request_id})
+    rows = run_sql(con, "privacy/verify_subject_counts.sql").fetchall()
+    if not rows:
+        raise VerificationError(f"no erasure recorded for request {request_id!r} in {TOMBSTONES}")
+    keys = {r[1] for r in rows}
+    if keys != {key_id(key)}:
+        raise VerificationError(
+            f"request {request_id!r} was erased with key {', '.join(sorted(keys))}, but the key in use is "
+            f"{key_id(key)}: set DATA_PLATFORM_PSEUDONYM_KEY to the key of that erasure (a search with "
+            "another key finds nothing and proves nothing)"
+        )
+    counts: dict[str, int] = {}
+    for kind, _, n in rows:
+        counts[kind] = counts.get(kind, 0) + n
+    return counts
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _search_relation(
+    con, relation: str, columns: list[str], key: str, params: Mapping | None = None
+) -> tuple[int, dict[str, int]]:
+    if not columns:
+        return 0, {}
+    run_sql(
+        con,
+        "privacy/verify_relation_tokens.sql",
+        {"token_pattern": TOKEN_PATTERN, "phone_pattern": PII_PATTERNS["<PHONE>"], **(params or {})},
+        relation=relation,
+        columns=", ".join(f"CAST({_quote(c)} AS VARCHAR)" for c in columns),
+    )
+    return _found(con, key)
+
+
+def search_tables(con: duckdb.DuckDBPyConnection, key: str) -> Iterator[Place]:
+    """Every warehouse table but the tombstone list: its text columns, in DuckDB."""
+    tables = run_sql(con, "privacy/verify_columns.sql", {"skip": [TOMBSTONES]}).fetchall()
+    for schema, table, names, types, rows in tables:
+        tokens, found = _search_relation(con, f"{_quote(schema)}.{_quote(table)}", _text_columns(names, types), key)
+        yield Place("table", f"{schema}.{table}", rows, "rows", tokens, found)
+
+
+def _tokens_of_bytes(chunks: Iterator[bytes]) -> set[bytes]:
+    tokens: set[bytes] = set()
+    tail = b""
+    for chunk in chunks:
+        data = tail + chunk
+        tokens.update(_TOKENS.findall(data))
+        tokens.update(_PHONES.findall(data))
+        tail = data[-OVERLAP_BYTES:]
+    return tokens
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            yield chunk
+
+
+def _search_tokens(con, tokens: set[bytes], key: str, *, direct: bool) -> tuple[int, dict[str, int]]:
+    values = [t.decode("latin-1") for t in tokens]
+    con.register("verify_tokens", pa.table({"token": pa.array(values, pa.string())}))
+    try:
+        run_sql(con, "privacy/verify_candidates_from.sql", relation="verify_tokens")
+    finally:
+        con.unregister("verify_tokens")
+    return _found(con, key, direct=direct)
+
+
+def search_file(
+    con: duckdb.DuckDBPyConnection, path: Path, key: str, *, kind: str = "file", name: str = "", direct: bool = True
+) -> Place:
+    """One file (``name``: how the result names it, default its path): a Parquet file read through DuckDB,
+    any other by its (decompressed) bytes; ``direct=False``: a pseudonym of the subject found as it is is no
+    hit (the warehouse file, which holds the tombstone list)."""
+    name = name or str(path)
+    if path.suffix == ".parquet":
+        params = {"path": str(path)}
+        rows, names, types = run_sql(con, "privacy/verify_parquet_rows.sql", params).fetchone()
+        tokens, found = _search_relation(con, "read_parquet($path)", _text_columns(names, types), key, params)
+        return Place("parquet", name, rows, "rows", tokens, found)
+    tokens, found = _search_tokens(con, _tokens_of_bytes(_chunks(path)), key, direct=direct)
+    return Place(kind, name, path.stat().st_size, "bytes", tokens, found)
+
+
+_NOT_TEXT = re.compile(
+    r"(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE"
+    r"|DATE|TIME.*|INTERVAL|DECIMAL.*)"
+)
+
+
+def _text_columns(names: list[str], types: list[str]) -> list[str]:
+    """The columns that can hold an identifier: all but numbers, booleans and times (lists, structs, JSON and
+    blobs are read cast to VARCHAR)."""
+    return [n for n, t in zip(names, types) if not _NOT_TEXT.fullmatch(t.upper())]
+
+
+def _files(folder: Path, skip: set[Path]) -> Iterator[tuple[Path, str]]:
+    """Every file under ``folder`` not in ``skip`` (resolved paths; the ones yielded are added), with its
+    path relative to the folder."""
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.resolve() not in skip:
+                skip.add(path.resolve())
+                yield path, path.relative_to(folder).as_posix()
+
+
+def verify_erasure(
+    con: duckdb.DuckDBPyConnection,
+    request_id: str,
+    roots: SearchRoots,
+    key: str | None = None,
+    now: dt.datetime | None = None,
+) -> Verification:
+    """Search every place for every identifier request ``request_id`` erased (see the module docstring);
+    :class:`VerificationError` when the request erased nothing or another key made its pseudonyms."""
+    started = time.perf_counter()
+    key = key or pseudonym_key()
+    identifiers = subject_identifiers(con, request_id, key)
+    places = list(search_tables(con, key))
+    warehouse = [roots.warehouse_file, Path(f"{roots.warehouse_file}.wal")] if roots.warehouse_file else []
+    seen = {p.resolve() for p in warehouse}
+    folders = {**roots.folders, **({"dagster_home": roots.dagster_home} if roots.dagster_home else {})}
+    for folder_name, folder in folders.items():
+        kind = "dagster" if folder_name == "dagster_home" else "file"
+        for path, relative in _files(folder, seen):
+            places.append(search_file(con, path, key, kind=kind, name=f"{folder_name}/{relative}"))
+    for path in warehouse:
+        if path.is_file():  # the tombstone list lives here: its pseudonyms are no hit, raw identifiers are
+            places.append(search_file(con, path, key, kind="database file", name=path.name, direct=False))
+    run_sql(con, "privacy/verify_cleanup.sql")
+    return Verification(
+        request_id,
+        key_id(key),
+        (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+        identifiers,
+        places,
+        round(time.perf_counter() - started, 2),
+    )

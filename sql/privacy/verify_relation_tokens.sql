@@ -1,0 +1,13 @@
+-- The distinct candidate tokens of identifier shapes in the text columns of one relation (a table, or a
+-- Parquet file read in place): runs of identifier characters, and phone numbers (which hold spaces).
+CREATE OR REPLACE TEMP TABLE verify_candidates AS
+WITH
+v AS (
+    SELECT unnest([{columns}]) AS value FROM {relation}
+)
+
+SELECT DISTINCT token FROM (
+    SELECT unnest(regexp_extract_all(value, $token_pattern)) AS token FROM v
+    UNION ALL
+    SELECT unnest(regexp_extract_all(value, $phone_pattern)) AS token FROM v
+)
