@@ -241,6 +241,18 @@ def search_file(
     any other by its (decompressed) bytes; ``direct=False``: a pseudonym of the subject found as it is is no
     hit (the warehouse file, which holds the tombstone list)."""
     name = name or str(path)
+    in_name = _search_tokens(con, _tokens_of_bytes(iter([name.encode()])), key, direct=direct)[1]
+    shown = f"{name.split('/')[0]}/{WITHHELD}" if in_name else name  # a name that is a copy is never written out
+    place = _search_content(con, path, key, kind, shown, direct)
+    if in_name:
+        place.found = {**place.found, "in_file_name": sum(in_name.values())}
+    return place
+
+
+WITHHELD = "<a file whose name holds an identifier of the subject>"
+
+
+def _search_content(con, path: Path, key: str, kind: str, name: str, direct: bool) -> Place:
     if path.suffix == ".parquet":
         params = {"path": str(path)}
         rows, names, types = run_sql(con, "privacy/verify_parquet_rows.sql", params).fetchone()
