@@ -297,8 +297,8 @@ def test_the_verify_command_exits_on_hits_and_on_an_unknown_request(tmp_path):
     env = platform_env(tmp_path, home=tmp_path / "home")
     landing_dir = tmp_path / "landing"
     write_lines(
-        landing_dir / "events" / "ann.jsonl",
-        [event("a-login", "login", ts=ts(1), anon_id="ann-phone", user_id="ann", user_agent=CHROME)],
+        landing_dir / "events" / "a.jsonl",
+        [event("a-login", "login", ts=ts(1), anon_id="ann-phone", user_id="u4711", user_agent=CHROME)],
     )
     write_lines(
         landing_dir / "privacy" / "r1.jsonl",
@@ -307,7 +307,7 @@ def test_the_verify_command_exits_on_hits_and_on_an_unknown_request(tmp_path):
     run_cli([str(BIN / "data-platform"), "launch", "--job", "ingest_raw_events", "--partition", "2026-11-02"], env)
     run_cli([str(BIN / "data-platform"), "privacy"], env)
     done = run_cli([str(BIN / "data-platform"), "privacy", "verify", "req-1"], env, returncode=1)
-    assert "FOUND in file landing/events/ann.jsonl: 1 anon_id, 1 user_id" in done.stdout
+    assert "FOUND in file landing/events/a.jsonl: 1 anon_id, 1 user_id" in done.stdout
     assert "ann-phone" not in done.stdout
     assert Path(env["DATA_PLATFORM_CERTIFICATES"], "req-1.json").exists()
     unknown = run_cli([str(BIN / "data-platform"), "privacy", "verify", "req-9"], env, returncode=2)
