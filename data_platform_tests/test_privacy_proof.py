@@ -165,8 +165,13 @@ def test_verify_finds_every_copy_by_kind_and_place_and_nothing_once_they_are_gon
     with duckdb.connect() as con:  # Parquet pages are compressed: only a read through DuckDB sees the e-mail
         con.execute(
             "COPY (SELECT 'ex-' || i AS example_id, CASE WHEN i = 500 THEN $text WHEN i % 2 = 0 THEN 'a' || i "
-            "ELSE 'z' || i END AS text, i FROM range(1000) AS r(i)) TO $path (FORMAT parquet, COMPRESSION zstd)",
-            {"text": f"mail {ANN['email']}.", "path": str(data / "exports" / "v1" / "part-0.parquet")},
+            "ELSE 'z' || i END AS text, CASE WHEN i = 7 THEN $group END AS group_key, i FROM range(1000) AS r(i)) "
+            "TO $path (FORMAT parquet, COMPRESSION zstd)",
+            {
+                "text": f"mail {ANN['email']}.",
+                "group": pseudonymise(f"u:{ANN['user_id']}", pseudonym_key()),  # her person key, as exports have it
+                "path": str(data / "exports" / "v1" / "part-0.parquet"),
+            },
         )
     assert ANN["email"].encode() not in (data / "exports" / "v1" / "part-0.parquet").read_bytes()
     home = tmp_path / "home"
@@ -185,7 +190,7 @@ def test_verify_finds_every_copy_by_kind_and_place_and_nothing_once_they_are_gon
         "landing/privacy/r1.jsonl": {"user_id": 1},
         "data/reports/day.html": {"anon_id": 1},
         "data/exports/old.jsonl.gz": {"ip": 1},
-        "data/exports/v1/part-0.parquet": {"email": 1},
+        "data/exports/v1/part-0.parquet": {"email": 1, "person_key": 1},
         "data/<a file whose name holds an identifier of the subject>": {"in_file_name": 1},
         "dagster_home/event.log": {"anon_id": 1},
         "main.stray": {"user_id": 1},
@@ -204,7 +209,14 @@ def test_verify_finds_every_copy_by_kind_and_place_and_nothing_once_they_are_gon
     with warehouse.connect() as con:
         con.execute("DROP TABLE main.stray")
     result = _verify(warehouse, roots)
-    assert result.passed and result.identifiers == {"user_id": 1, "anon_id": 2, "ip": 1, "email": 1, "phone": 1}
+    assert result.passed and result.identifiers == {
+        "user_id": 1,
+        "anon_id": 2,
+        "person_key": 3,
+        "ip": 1,
+        "email": 1,
+        "phone": 1,
+    }
     kinds = {p.kind for p in result.places}
     assert kinds == {"table", "file"} and {"raw.events", "clean.events", "landing/events/bob.jsonl"} <= {
         p.location for p in result.places
@@ -254,7 +266,7 @@ def test_the_certificate_says_what_where_and_how_much_and_names_no_one(warehouse
     text = path.with_suffix(".txt").read_text()
     removed = dict(query(warehouse, "SELECT table_name, rows_removed FROM privacy.erasure_audit"))
     assert {t["table"]: t["rows_removed"] for t in cert["tables"]} == removed and removed["raw.events"] == 3
-    assert cert["searched_for"] == {"user_id": 1, "anon_id": 2, "ip": 1, "email": 1, "phone": 1}
+    assert cert["searched_for"] == {"user_id": 1, "anon_id": 2, "person_key": 3, "ip": 1, "email": 1, "phone": 1}
     assert len(cert["places"]) == len(second.places) and {"raw.events", "landing/events/a.jsonl"} <= {
         p["location"] for p in cert["places"]
     }
