@@ -98,12 +98,30 @@ def _subject(con) -> dict:
             f"SELECT source_file FROM raw.events WHERE {mine} GROUP BY source_file ORDER BY count(*) DESC", params
         ).fetchall()
     ]
-    return {"user_id": user, "anon_ids": devices, "ips": ips, "emails": emails, "events": events, "files": files}
+    days = [r[0] for r in con.execute("SELECT DISTINCT event_date FROM raw.events ORDER BY 1").fetchall()]
+    return {
+        "user_id": user,
+        "anon_ids": devices,
+        "ips": ips,
+        "emails": emails,
+        "events": events,
+        "files": files,
+        "days": days,
+    }
 
 
 # where a row came from (a landing file rewritten without the person renumbers its lines) and when it was written
 # change with an erasure; what the row says must not
-POSITION = ("source_file", "source_line", "file_id", "ingested_at", "run_id", "file_sha256")
+POSITION = (
+    "source_file",
+    "source_line",
+    "file_id",
+    "ingested_at",
+    "run_id",
+    "file_sha256",
+    "cleaned_at",
+    "clean_run_id",
+)
 
 
 def _others_hash(con, relation: str, where: str, params: dict) -> str:
@@ -124,13 +142,22 @@ def _fingerprints(con, subject: dict) -> dict[str, str]:
         "pdevices": [pseudonymise(d, key) for d in subject["anon_ids"]],
         "pu": pseudonymise(subject["user_id"], key),
         "events": subject["events"],
+        "days": subject["days"],
     }
+    # the days the demo materialized (a daemon's sensors may go on to later days meanwhile)
+    other_day = "event_date NOT IN (SELECT unnest($days))"
     out = {
         "raw.events": _others_hash(
-            con, "raw.events", "anon_id IN (SELECT unnest($devices)) OR coalesce(user_id = $u, false)", params
+            con,
+            "raw.events",
+            f"anon_id IN (SELECT unnest($devices)) OR coalesce(user_id = $u, false) OR {other_day}",
+            params,
         ),
         "clean.events": _others_hash(
-            con, "clean.events", "anon_id IN (SELECT unnest($pdevices)) OR coalesce(user_id = $pu, false)", params
+            con,
+            "clean.events",
+            f"anon_id IN (SELECT unnest($pdevices)) OR coalesce(user_id = $pu, false) OR {other_day}",
+            params,
         ),
     }
     for dataset, path in _latest_exports(con).items():

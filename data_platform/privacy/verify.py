@@ -137,25 +137,6 @@ class SearchRoots:
         )
 
 
-def _params(direct: bool, key: str) -> dict:
-    return {
-        "word_pattern": SUB_TOKEN_PATTERNS["word"],
-        "email_pattern": SUB_TOKEN_PATTERNS["email"],
-        "ipv4_pattern": SUB_TOKEN_PATTERNS["ipv4"],
-        "ipv6_pattern": SUB_TOKEN_PATTERNS["ipv6"],
-        "pseudonym_pattern": PSEUDONYM.replace(r"\b", ""),
-        "pseudonym_key": key,
-        "direct": direct,
-    }
-
-
-def _found(con: duckdb.DuckDBPyConnection, key: str, *, direct: bool = True) -> tuple[int, dict[str, int]]:
-    tokens, found = run_sql(
-        con, "privacy/verify_found.sql", _params(direct, key), pseudonym=pseudonymise_sql("t")
-    ).fetchone()
-    return tokens, {f["kind"]: f["n"] for f in found or []}
-
-
 def subject_identifiers(con: duckdb.DuckDBPyConnection, request_id: str, key: str) -> dict[str, int]:
     """Stage the identifiers request ``request_id`` erased (``verify_subject``) and count them per kind;
     :class:`VerificationError` if there are none or another key made them."""
@@ -183,27 +164,84 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _search_relation(
-    con, relation: str, columns: list[str], key: str, params: Mapping | None = None
-) -> tuple[int, dict[str, int]]:
-    if not columns:
-        return 0, {}
-    run_sql(
-        con,
-        "privacy/verify_relation_tokens.sql",
-        {"token_pattern": TOKEN_PATTERN, "phone_pattern": PII_PATTERNS["<PHONE>"], **(params or {})},
-        relation=relation,
-        columns=", ".join(f"CAST({_quote(c)} AS VARCHAR)" for c in columns),
-    )
-    return _found(con, key)
+class _Search:
+    """Candidate tokens of every place, gathered first (``verify_candidates``: place number, token; tables and
+    Parquet in DuckDB, files in Python), then looked up in one statement: each distinct token anywhere is cut
+    into its parts and pseudonymised once, however many places hold it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, key: str) -> None:
+        self.con, self.key = con, key
+        self.places: list[Place] = []
+        self.direct: list[bool] = []
+        self._tokens: list[str] = []
+        self._token_places: list[int] = []
+        run_sql(con, "privacy/verify_candidates.sql")
+
+    def _add(self, place: Place, direct: bool = True) -> int:
+        self.places.append(place)
+        self.direct.append(direct)
+        return len(self.places) - 1
+
+    def relation(self, place: Place, relation: str, columns: list[str], params: Mapping | None = None) -> None:
+        """A table or a Parquet file: the distinct tokens of its text ``columns``, cut out in DuckDB."""
+        number = self._add(place)
+        if columns:
+            run_sql(
+                self.con,
+                "privacy/verify_relation_tokens.sql",
+                {"place": number, "token_pattern": TOKEN_PATTERN, "phone_pattern": PII_PATTERNS["<PHONE>"]}
+                | dict(params or {}),
+                relation=relation,
+                columns=", ".join(f"CAST({_quote(c)} AS VARCHAR)" for c in columns),
+            )
+
+    def tokens(self, place: Place, tokens: set[bytes], direct: bool = True) -> None:
+        """A place whose tokens were cut out in Python (a file's bytes, a file name)."""
+        number = self._add(place, direct)
+        self._tokens += [t.decode("latin-1") for t in tokens]
+        self._token_places += [number] * len(tokens)
+
+    def run(self) -> list[Place]:
+        """Look every place's tokens up; the places with their token counts and findings."""
+        tokens = pa.table(
+            {
+                "place": pa.array(self._token_places, pa.int32()),
+                "token": pa.array(self._tokens, pa.string()),
+            }
+        )
+        directs = pa.table({"place": pa.array(range(len(self.places)), pa.int32()), "direct": self.direct})
+        self.con.register("verify_file_tokens", tokens)
+        self.con.register("verify_direct", directs)
+        try:
+            run_sql(self.con, "privacy/verify_candidates_from.sql", relation="verify_file_tokens")
+            rows = run_sql(
+                self.con,
+                "privacy/verify_found.sql",
+                {
+                    "word_pattern": SUB_TOKEN_PATTERNS["word"],
+                    "email_pattern": SUB_TOKEN_PATTERNS["email"],
+                    "ipv4_pattern": SUB_TOKEN_PATTERNS["ipv4"],
+                    "ipv6_pattern": SUB_TOKEN_PATTERNS["ipv6"],
+                    "pseudonym_pattern": PSEUDONYM.replace(r"\b", ""),
+                    "pseudonym_key": self.key,
+                },
+                pseudonym=pseudonymise_sql("t"),
+            ).fetchall()
+        finally:
+            self.con.unregister("verify_file_tokens")
+            self.con.unregister("verify_direct")
+        for number, n_tokens, found in rows:
+            self.places[number].tokens = n_tokens
+            self.places[number].found = {f["kind"]: f["n"] for f in found or []}
+        return self.places
 
 
-def search_tables(con: duckdb.DuckDBPyConnection, key: str) -> Iterator[Place]:
+def _search_tables(search: _Search) -> None:
     """Every warehouse table but the tombstone list: its text columns, in DuckDB."""
-    tables = run_sql(con, "privacy/verify_columns.sql", {"skip": [TOMBSTONES]}).fetchall()
+    tables = run_sql(search.con, "privacy/verify_columns.sql", {"skip": [TOMBSTONES]}).fetchall()
     for schema, table, names, types, rows in tables:
-        tokens, found = _search_relation(con, f"{_quote(schema)}.{_quote(table)}", _text_columns(names, types), key)
-        yield Place("table", f"{schema}.{table}", rows, "rows", tokens, found)
+        place = Place("table", f"{schema}.{table}", rows, "rows")
+        search.relation(place, f"{_quote(schema)}.{_quote(table)}", _text_columns(names, types))
 
 
 def _tokens_of_bytes(chunks: Iterator[bytes]) -> set[bytes]:
@@ -224,42 +262,37 @@ def _chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _search_tokens(con, tokens: set[bytes], key: str, *, direct: bool) -> tuple[int, dict[str, int]]:
-    values = [t.decode("latin-1") for t in tokens]
-    con.register("verify_tokens", pa.table({"token": pa.array(values, pa.string())}))
-    try:
-        run_sql(con, "privacy/verify_candidates_from.sql", relation="verify_tokens")
-    finally:
-        con.unregister("verify_tokens")
-    return _found(con, key, direct=direct)
-
-
-def search_file(
-    con: duckdb.DuckDBPyConnection, path: Path, key: str, *, kind: str = "file", name: str = "", direct: bool = True
-) -> Place:
-    """One file (``name``: how the result names it, default its path): a Parquet file read through DuckDB,
-    any other by its (decompressed) bytes; ``direct=False``: a pseudonym of the subject found as it is is no
-    hit (the warehouse file, which holds the tombstone list)."""
-    name = name or str(path)
-    in_name = _search_tokens(con, _tokens_of_bytes(iter([name.encode()])), key, direct=direct)[1]
-    shown = f"{name.split('/')[0]}/{WITHHELD}" if in_name else name  # a name that is a copy is never written out
-    place = _search_content(con, path, key, kind, shown, direct)
-    if in_name:
-        place.found = {**place.found, "in_file_name": sum(in_name.values())}
-    return place
-
-
 WITHHELD = "<a file whose name holds an identifier of the subject>"
 
 
-def _search_content(con, path: Path, key: str, kind: str, name: str, direct: bool) -> Place:
+def _search_file(search: _Search, path: Path, kind: str, name: str, direct: bool = True) -> None:
+    """One file, named ``name`` in the result: a Parquet file read through DuckDB, any other by its
+    (decompressed) bytes, and its name (a separate place, merged into the file's by :func:`_named`);
+    ``direct=False``: a pseudonym of the subject found as it is is no hit (the warehouse file, which holds
+    the tombstone list)."""
+    search.tokens(Place("file name", name, len(name), "bytes"), _tokens_of_bytes(iter([name.encode()])), direct)
     if path.suffix == ".parquet":
         params = {"path": str(path)}
-        rows, names, types = run_sql(con, "privacy/verify_parquet_rows.sql", params).fetchone()
-        tokens, found = _search_relation(con, "read_parquet($path)", _text_columns(names, types), key, params)
-        return Place("parquet", name, rows, "rows", tokens, found)
-    tokens, found = _search_tokens(con, _tokens_of_bytes(_chunks(path)), key, direct=direct)
-    return Place(kind, name, path.stat().st_size, "bytes", tokens, found)
+        rows, names, types = run_sql(search.con, "privacy/verify_parquet_rows.sql", params).fetchone()
+        search.relation(
+            Place("parquet", name, rows, "rows"), "read_parquet($path)", _text_columns(names, types), params
+        )
+    else:
+        search.tokens(Place(kind, name, path.stat().st_size, "bytes"), _tokens_of_bytes(_chunks(path)), direct)
+
+
+def _named(places: list[Place]) -> list[Place]:
+    """Each file's name merged into its place: a name that holds an identifier counts as ``in_file_name`` and is
+    never written out."""
+    out: list[Place] = []
+    for place in places:
+        if out and out[-1].kind == "file name":
+            name = out.pop()
+            if name.found:
+                place.location = f"{place.location.split('/')[0]}/{WITHHELD}"
+                place.found = {**place.found, "in_file_name": sum(name.found.values())}
+        out.append(place)
+    return out
 
 
 _NOT_TEXT = re.compile(
@@ -296,17 +329,19 @@ def verify_erasure(
     started = time.perf_counter()
     key = key or pseudonym_key()
     identifiers = subject_identifiers(con, request_id, key)
-    places = list(search_tables(con, key))
+    search = _Search(con, key)
+    _search_tables(search)
     warehouse = [roots.warehouse_file, Path(f"{roots.warehouse_file}.wal")] if roots.warehouse_file else []
     seen = {p.resolve() for p in warehouse}
     folders = {**roots.folders, **({"dagster_home": roots.dagster_home} if roots.dagster_home else {})}
     for folder_name, folder in folders.items():
         kind = "dagster" if folder_name == "dagster_home" else "file"
         for path, relative in _files(folder, seen):
-            places.append(search_file(con, path, key, kind=kind, name=f"{folder_name}/{relative}"))
+            _search_file(search, path, kind, f"{folder_name}/{relative}")
     for path in warehouse:
         if path.is_file():  # the tombstone list lives here: its pseudonyms are no hit, raw identifiers are
-            places.append(search_file(con, path, key, kind="database file", name=path.name, direct=False))
+            _search_file(search, path, "database file", path.name, direct=False)
+    places = _named(search.run())
     run_sql(con, "privacy/verify_cleanup.sql")
     return Verification(
         request_id,

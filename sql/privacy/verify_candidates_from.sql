@@ -1,3 +1,6 @@
--- The distinct candidate tokens cut out of a file in Python (registered as {relation}).
-CREATE OR REPLACE TEMP TABLE verify_candidates AS
-SELECT DISTINCT token FROM {relation}
+-- The candidate tokens cut out of files in Python (registered as {relation}: place, token).
+INSERT INTO verify_candidates
+SELECT
+    place,
+    token
+FROM {relation}

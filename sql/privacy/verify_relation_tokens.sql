@@ -1,12 +1,15 @@
 -- The distinct candidate tokens of identifier shapes in the text columns of one relation (a table, or a
 -- Parquet file read in place): runs of identifier characters, and phone numbers (which hold spaces).
-CREATE OR REPLACE TEMP TABLE verify_candidates AS
+INSERT INTO verify_candidates
 WITH
 v AS (
     SELECT unnest([{columns}]) AS value FROM {relation}
 )
 
-SELECT DISTINCT token FROM (
+SELECT DISTINCT
+    $place AS place,
+    token
+FROM (
     SELECT unnest(regexp_extract_all(value, $token_pattern)) AS token FROM v
     UNION ALL
     SELECT unnest(regexp_extract_all(value, $phone_pattern)) AS token FROM v
