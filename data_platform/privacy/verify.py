@@ -244,15 +244,47 @@ def _search_tables(search: _Search) -> None:
         search.relation(place, f"{_quote(schema)}.{_quote(table)}", _text_columns(names, types))
 
 
-def _tokens_of_bytes(chunks: Iterator[bytes]) -> set[bytes]:
+def _tokens_of_bytes(chunks: Iterator[bytes], packed: bool = False) -> set[bytes]:
+    """The candidate tokens of a file read in chunks; ``packed``: also identifier shapes at every offset (a
+    DuckDB file, see ``_PACKED``)."""
     tokens: set[bytes] = set()
     tail = b""
     for chunk in chunks:
         data = tail + chunk
         tokens.update(_TOKENS.findall(data))
         tokens.update(_PHONES.findall(data))
+        if packed:
+            tokens.update(_packed_tokens(data))
         tail = data[-OVERLAP_BYTES:]
     return tokens
+
+
+# DuckDB stores a column's strings back to back ("...u1000261u1000033u1000204..."): in the database file's bytes a
+# token runs on into its neighbours. There, identifiers of known shapes are cut out at every offset: UUIDs,
+# IPv4 addresses (each length of the last octet), a name followed by a number (u1000033), pseudonyms, and e-mail
+# addresses (every start of the local part, every end of the top-level domain). Ids of free shape stored back to
+# back are not found in those bytes (their tables are searched through SQL).
+_PACKED = [
+    re.compile(rb"(?=([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}))"),
+    *(re.compile(rb"(?=(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{%d}))" % n) for n in (1, 2, 3)),
+    re.compile(rb"(?=([A-Za-z_]+[0-9]+))"),
+    re.compile(rb"(?=(p_[0-9a-f]{24}))"),
+]
+_PACKED_EMAIL = re.compile(rb"(?=([A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,255}))")
+_TLD = re.compile(rb"\.([A-Za-z]{2,})")
+
+
+def _packed_tokens(data: bytes) -> set[bytes]:
+    """Identifier-shaped substrings at every offset of ``data`` (see ``_PACKED``)."""
+    found: set[bytes] = set()
+    for pattern in _PACKED:
+        found.update(pattern.findall(data))
+    for candidate in set(_PACKED_EMAIL.findall(data)):
+        local, _, domain = candidate.partition(b"@")
+        for tld in _TLD.finditer(domain):
+            for end in range(tld.start(1) + 2, min(tld.end(1), tld.start(1) + 10) + 1):
+                found.add(local + b"@" + domain[:end])
+    return found
 
 
 def _chunks(path: Path) -> Iterator[bytes]:
@@ -278,7 +310,8 @@ def _search_file(search: _Search, path: Path, kind: str, name: str, direct: bool
             Place("parquet", name, rows, "rows"), "read_parquet($path)", _text_columns(names, types), params
         )
     else:
-        search.tokens(Place(kind, name, path.stat().st_size, "bytes"), _tokens_of_bytes(_chunks(path)), direct)
+        tokens = _tokens_of_bytes(_chunks(path), packed=kind == "database file")
+        search.tokens(Place(kind, name, path.stat().st_size, "bytes"), tokens, direct)
 
 
 def _named(places: list[Place]) -> list[Place]:
