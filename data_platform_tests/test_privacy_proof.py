@@ -311,6 +311,16 @@ def test_the_privacy_job_fails_visibly_when_verification_finds_the_subject(wareh
     cert = json.loads((tmp_path / "certificates" / "req-1.json").read_text())
     assert cert["passed"] is False and any(p["kind"] == "dagster" for p in cert["places"])
     assert query(warehouse, "SELECT count(*) FROM raw.events WHERE user_id = 'u4711'") == [(0,)]
+    # the failure sticks: the next privacy run, with no new request, verifies her again and fails again
+    with dg.DagsterInstance.get() as instance:
+        again = process_privacy_requests.execute_in_process(
+            resources={"warehouse": warehouse, "landing": landing}, instance=instance, raise_on_error=False
+        )
+    assert not again.success
+    verifications = query(
+        warehouse, "SELECT request_id, passed, run_id FROM privacy.erasure_verifications ORDER BY verified_at"
+    )
+    assert verifications == [("req-1", False, result.run_id), ("req-1", False, again.run_id)]
 
 
 @pytest.mark.slow

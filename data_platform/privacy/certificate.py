@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from data_platform.privacy.verify import SearchRoots, Verification, verify_erasure
-from data_platform.resources import rows
+from data_platform.resources import rows, run_sql
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -144,16 +144,33 @@ def write_certificate(con: duckdb.DuckDBPyConnection, verification: Verification
 
 
 def verify_and_certify(
-    con: duckdb.DuckDBPyConnection, request_ids: list[str], roots: SearchRoots, folder: Path
+    con: duckdb.DuckDBPyConnection, request_ids: list[str], roots: SearchRoots, folder: Path, run_id: str = "cli"
 ) -> list[tuple[Verification, Path]]:
-    """Verify each erasure request and write its certificate; (verification, JSON certificate) per request."""
+    """Verify each erasure request, record the outcome (``privacy.erasure_verifications``) and write its
+    certificate; (verification, JSON certificate) per request."""
+    run_sql(con, "privacy/create_verification_table.sql")
     done = []
     for request_id in request_ids:
-        verification = verify_erasure(con, request_id, roots)
-        done.append((verification, write_certificate(con, verification, folder)[0]))
+        v = verify_erasure(con, request_id, roots)
+        run_sql(
+            con,
+            "privacy/insert_verification.sql",
+            {
+                "request_id": v.request_id,
+                "verified_at": v.verified_at,
+                "key_id": v.key_id,
+                "passed": v.passed,
+                "places": len(v.places),
+                "places_with_hits": len(v.hits),
+                "seconds": v.seconds,
+                "run_id": run_id,
+            },
+        )
+        done.append((v, write_certificate(con, v, folder)[0]))
     return done
 
 
-def erased_in_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
-    """The erasure requests run ``run_id`` carried out."""
+def to_verify(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """The erasures run ``run_id`` carried out, and every earlier one whose latest verification failed."""
+    run_sql(con, "privacy/create_verification_table.sql")
     return [r["request_id"] for r in rows(con, "privacy/erased_requests_of_run.sql", {"run_id": run_id})]

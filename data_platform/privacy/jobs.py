@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from data_platform.privacy.certificate import erased_in_run, verify_and_certify
+from data_platform.privacy.certificate import to_verify, verify_and_certify
 from data_platform.privacy.requests import process_requests
 from data_platform.privacy.verify import SearchRoots
 from data_platform.resources import LandingZone, Warehouse, certificates_root, sensors_default_status
@@ -44,8 +44,8 @@ def build_privacy_requests(person_tables: Mapping[str, str]) -> tuple[dg.JobDefi
         name="verify_erasures",
         pool="duckdb",
         description="Search every place (warehouse tables, data folders, exports, Dagster's storage, the "
-        "database file's bytes) for every identifier of each subject erased by this run; write each request's "
-        "certificate; fail the run on any hit.",
+        "database file's bytes) for every identifier of each subject erased by this run, and of every earlier "
+        "erasure whose last verification failed; write each request's certificate; fail the run on any hit.",
     )
     def verify_erasures(context: dg.OpExecutionContext, warehouse: Warehouse, landing: LandingZone, applied: dict):
         roots = SearchRoots.from_env()
@@ -54,7 +54,9 @@ def build_privacy_requests(person_tables: Mapping[str, str]) -> tuple[dg.JobDefi
             Path(warehouse.database), {**roots.folders, "landing": Path(landing.root)}, home and Path(home)
         )
         with warehouse.connect() as con:
-            done = verify_and_certify(con, erased_in_run(con, context.run.run_id), roots, certificates_root())
+            done = verify_and_certify(
+                con, to_verify(con, context.run.run_id), roots, certificates_root(), context.run.run_id
+            )
         results = {v.request_id: {"passed": v.passed, "certificate": str(path)} for v, path in done}
         hits = {v.request_id: [f"{p.kind} {p.location}: {p.found}" for p in v.hits] for v, _ in done if v.hits}
         context.add_output_metadata(

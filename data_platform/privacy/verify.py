@@ -379,7 +379,7 @@ def verify_erasure(
     return Verification(
         request_id,
         key_id(key),
-        (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+        (now or dt.datetime.now(dt.UTC)).isoformat(timespec="milliseconds"),
         identifiers,
         places,
         round(time.perf_counter() - started, 2),
