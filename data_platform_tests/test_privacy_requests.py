@@ -71,7 +71,9 @@ def test_erasing_a_user_removes_them_everywhere_and_keeps_everyone_else(warehous
     assert checks_by_name(result)["raw_rows_accounted"].passed
 
 
-def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
+def labeling_world(warehouse, landing, desk):
+    """:func:`_world` plus impressions, a click and Bob's review, run through ingestion, cleaning, click
+    labels, the review labeling assets (a task batch written to ``desk``) and the splits."""
     from data_platform.labeling.ctr_assets import ctr_examples
     from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
     from data_platform.resources import LabelingDesk
@@ -88,7 +90,7 @@ def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
             event("b-later", "login", ts=ts(0, hour=11), anon_id="bob-phone", user_id="bob", user_agent=CHROME),
         ],
     )
-    resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
+    resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(desk))}
     assert dg.materialize([*defs.assets[:2], ctr_examples], resources=resources, partition_key="2026-11-02").success
     assert dg.materialize(REVIEW_LABELING_ASSETS, resources=resources).success
     from data_platform.splits.assets import SPLIT_ASSETS
@@ -98,6 +100,11 @@ def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
         "splits/ctr_examples",
         "splits/review_examples",
     }
+    return resources
+
+
+def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
+    labeling_world(warehouse, landing, tmp_path / "desk")
     tables = {
         "labels.ctr_examples": "impression_event_id",
         "labels.reviews": "review_id",

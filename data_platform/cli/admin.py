@@ -183,12 +183,18 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     """Apply new consent and erasure request files now (the same code as the Dagster job)."""
     import json
 
-    from data_platform.catalog import PERSON_TABLES
+    from data_platform.catalog import FILE_ERASERS, PERSON_TABLES
     from data_platform.privacy.requests import process_requests
     from data_platform.resources import LandingZone, Warehouse
 
     with Warehouse.from_env().connect() as con:
-        summary = process_requests(con, LandingZone.from_env().privacy_dir(), run_id="cli", person_tables=PERSON_TABLES)
+        summary = process_requests(
+            con,
+            LandingZone.from_env().privacy_dir(),
+            run_id="cli",
+            person_tables=PERSON_TABLES,
+            file_erasers=FILE_ERASERS,
+        )
     print(json.dumps(summary, indent=2))
     return 1 if any(summary["rows_remaining"].values()) else 0
 
