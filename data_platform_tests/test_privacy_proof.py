@@ -290,10 +290,12 @@ def test_the_certificate_says_what_where_and_how_much_and_names_no_one(warehouse
 
 
 def test_the_privacy_job_fails_visibly_when_verification_finds_the_subject(warehouse, landing, tmp_path, monkeypatch):
-    """The job's verify_erasures step searches everything after the erasure and fails the run on a hit (here the
-    landing file, which this part of the erasure leaves for the landing-file rewrite), with the places in its
+    """The job's verify_erasures step searches everything after the erasure and fails the run on a hit (here a
+    pseudonymised copy of her in a table no stage declares, which no eraser knows), with the places in its
     failure metadata and the certificate written."""
     _ann_world(warehouse, landing)
+    with warehouse.connect() as con:
+        con.execute("CREATE TABLE main.stray AS SELECT $p AS who", {"p": pseudonymise(ANN["user_id"], pseudonym_key())})
     monkeypatch.setenv("DATA_PLATFORM_CERTIFICATES", str(tmp_path / "certificates"))
     home = tmp_path / "home"
     home.mkdir()
@@ -306,7 +308,7 @@ def test_the_privacy_job_fails_visibly_when_verification_finds_the_subject(wareh
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert failure.step_key == "verify_erasures"
     hits = failure.step_failure_data.user_failure_data.metadata["places_with_hits"].data["req-1"]
-    assert any(h.startswith("file landing/events/a.jsonl") for h in hits)
+    assert "table main.stray: {'user_id': 1}" in hits
     assert not any("bob" in h for h in hits)
     cert = json.loads((tmp_path / "certificates" / "req-1.json").read_text())
     assert cert["passed"] is False and any(p["kind"] == "dagster" for p in cert["places"])
