@@ -224,6 +224,27 @@ def test_verify_finds_every_copy_by_kind_and_place_and_nothing_once_they_are_gon
     assert all(p.tokens > 0 for p in result.places if p.location in ("raw.events", "landing/events/bob.jsonl"))
 
 
+def test_an_id_of_free_shape_is_found_as_a_whole_json_string_and_a_whole_value(warehouse, landing):
+    """A user id with spaces is no run of identifier characters: found as a whole JSON string in a file and as a
+    whole column value in a table."""
+    who = "Ann Lee 7"
+    write_lines(landing.events_dir() / "a.jsonl", [event("a-1", "login", ts=ts(1), anon_id="dev-q", user_id=who)])
+    run_pipeline(warehouse, landing)
+    landing.privacy_dir().mkdir()
+    write_lines(
+        landing.privacy_dir() / "r1.jsonl", [{"request_id": "req-1", "user_id": who, "kind": "erase", "ts": ts(2)}]
+    )
+    _erase(warehouse, landing)
+    with warehouse.connect() as con:
+        con.execute("CREATE TABLE main.stray AS SELECT $who AS who", {"who": who})
+    found = {p.location: p.found for p in _verify(warehouse, SearchRoots(None, {}, None)).hits}
+    assert found == {"main.stray": {"user_id": 1}}
+    found = {
+        p.location: p.found for p in _verify(warehouse, SearchRoots(None, {"landing": Path(landing.root)}, None)).hits
+    }
+    assert found["landing/privacy/r1.jsonl"] == {"user_id": 1}
+
+
 def test_the_database_file_is_searched_by_its_bytes_and_its_tombstones_are_no_hit(warehouse, landing, tmp_path):
     _ann_world(warehouse, landing)
     _erase(warehouse, landing)

@@ -44,6 +44,7 @@ CHUNK_BYTES = 16 << 20  # files are read in chunks this large (with an overlap l
 OVERLAP_BYTES = 512
 _TOKENS = re.compile(TOKEN_PATTERN.encode())
 _PHONES = re.compile(PII_PATTERNS["<PHONE>"].encode())
+_QUOTED = re.compile(rb'"([^"\\\n]{1,256})"')  # a JSON string: an id of free shape (with spaces, say) is one
 
 
 class VerificationError(RuntimeError):
@@ -253,6 +254,7 @@ def _tokens_of_bytes(chunks: Iterator[bytes], packed: bool = False) -> set[bytes
         data = tail + chunk
         tokens.update(_TOKENS.findall(data))
         tokens.update(_PHONES.findall(data))
+        tokens.update(_QUOTED.findall(data))
         if packed:
             tokens.update(_packed_tokens(data))
         tail = data[-OVERLAP_BYTES:]
