@@ -360,8 +360,10 @@ def test_the_verify_command_exits_on_hits_and_on_an_unknown_request(tmp_path):
     )
     run_cli([str(BIN / "data-platform"), "launch", "--job", "ingest_raw_events", "--partition", "2026-11-02"], env)
     run_cli([str(BIN / "data-platform"), "privacy"], env)
+    with duckdb.connect(env["DATA_PLATFORM_WAREHOUSE"]) as con:  # a copy of her that no eraser knows
+        con.execute("CREATE TABLE main.stray AS SELECT 'u4711' AS who, 'ann-phone' AS device")
     done = run_cli([str(BIN / "data-platform"), "privacy", "verify", "req-1"], env, returncode=1)
-    assert "FOUND in file landing/events/a.jsonl: 1 anon_id, 1 user_id" in done.stdout
+    assert "FOUND in table main.stray: 1 anon_id, 1 user_id" in done.stdout
     assert "ann-phone" not in done.stdout
     assert Path(env["DATA_PLATFORM_CERTIFICATES"], "req-1.json").exists()
     unknown = run_cli([str(BIN / "data-platform"), "privacy", "verify", "req-9"], env, returncode=2)
