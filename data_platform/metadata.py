@@ -10,6 +10,7 @@ import dagster as dg
 import duckdb
 import yaml
 
+from data_platform.base.identifiers import mask_records
 from data_platform.partitions import partition_windows
 from data_platform.resources import load_sql
 
@@ -28,12 +29,16 @@ class StageClock:
 
 
 def markdown_table(records: list[dict]) -> str:
-    """A small markdown table for asset metadata (values cut to 60 characters, pipes escaped)."""
+    """A small markdown table for asset metadata (values cut to 60 characters, pipes escaped).
+
+    Every table shown in Dagster goes through here, previews and failing-row samples included, so here
+    personal identifiers are masked (:func:`~data_platform.base.identifiers.mask_records`): no raw id,
+    address, e-mail, phone or keyed pseudonym reaches Dagster's event log."""
     if not records:
         return "_none_"
     cols = list(records[0])
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in records:
+    for r in mask_records(records):
         cells = [str(r[c])[:60].replace("|", "\\|").replace("\n", " ") for c in cols]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)

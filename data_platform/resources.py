@@ -13,6 +13,7 @@ inside the project) and an environment variable that overrides it:
 - ``DATA_PLATFORM_LABELING``   task batches for raters (default ``data/labeling``)
 - ``DATA_PLATFORM_REPORTS``    HTML data reports (default ``data/reports``)
 - ``DATA_PLATFORM_EXPORTS``    versioned dataset exports (default ``data/exports``)
+- ``DATA_PLATFORM_CERTIFICATES`` erasure certificates (default ``data/privacy/certificates``)
 - ``DATA_PLATFORM_SETTLE_SECONDS`` how old a landing file's mtime must be before the landing sensor requests it
   and a run reads it (5)
 - ``DATA_PLATFORM_MAX_LINE_BYTES`` longest landing line read as an event (1 MiB); longer: ``line_too_long``
@@ -179,6 +180,7 @@ def check_settings() -> None:
         reports_root,
         exports_root,
         labeling_root,
+        certificates_root,
         key_status,
     ):
         try:
@@ -331,6 +333,11 @@ def exports_root() -> Path:
 def labeling_root() -> Path:
     """Where task batches for raters are written (``DATA_PLATFORM_LABELING``, default ``data/labeling``)."""
     return _env_path("DATA_PLATFORM_LABELING", "data/labeling")
+
+
+def certificates_root() -> Path:
+    """Where erasure certificates go (``DATA_PLATFORM_CERTIFICATES``, default ``data/privacy/certificates``)."""
+    return _env_path("DATA_PLATFORM_CERTIFICATES", "data/privacy/certificates")
 
 
 class LabelingDesk(dg.ConfigurableResource):

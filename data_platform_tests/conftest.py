@@ -73,6 +73,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail(f"CI=true and {message}", pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def _certificates_in_tmp(tmp_path, monkeypatch) -> None:
+    """Erasure certificates of in-process privacy runs go to the test's folder, never into the checkout."""
+    if "DATA_PLATFORM_CERTIFICATES" not in os.environ:
+        monkeypatch.setenv("DATA_PLATFORM_CERTIFICATES", str(tmp_path / "certificates"))
+
+
 @pytest.fixture
 def landing(tmp_path) -> LandingZone:
     (tmp_path / "landing" / "events").mkdir(parents=True)

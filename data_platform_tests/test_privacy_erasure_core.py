@@ -258,7 +258,6 @@ def test_a_done_request_file_keeps_no_raw_id_and_is_still_read_once(warehouse, l
         "kind": "erase",
         "ts": "2026-11-20T10:00:00+00:00",
         "subject_kind": "user_id",
-        "subject_pseudonym": pseudonymise(ANN, K1),
         "key_id": key_id(K1),
         "status": "applied",
     }

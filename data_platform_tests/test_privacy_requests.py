@@ -218,6 +218,9 @@ def test_an_erasure_records_every_identifier_of_the_subject_as_a_keyed_pseudonym
         ("ip", "10.1.1.1"),
         ("email", "ann.lee@example.org"),
         ("phone", "+44 20 7946 0958"),
+        ("person_key", "u:ann"),
+        ("person_key", "a:ann-phone"),
+        ("person_key", "a:ann-laptop"),
     }
     assert {r[:2] for r in rows} == {(kind, pseudonymise(value, key)) for kind, value in expected}
     stored = " ".join(str(v) for r in query(warehouse, "SELECT * FROM privacy.erased_identifiers") for v in r)

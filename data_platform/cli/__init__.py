@@ -6,6 +6,7 @@
     data-platform launch --job daily_pipeline --partition-range 2026-11-02...2026-11-04   dg launch, quiet, summarised
     data-platform privacy            apply new opt-out / erasure requests from <landing>/privacy/
     data-platform rotate-key         after a key rotation: re-key consent records, list what to re-materialize
+    data-platform privacy verify req-17   search everywhere for an erased subject; exit 1 on a hit; certificate
     data-platform annotate [--batch batch-0001]   simulated raters answer a task batch (demo, tests)
     data-platform tick annotation_sensor          evaluate a sensor once and run what it requests
     data-platform infer-schema --from 2026-11-01 --to 2026-11-04   reviewable schemas from a reference window
@@ -37,6 +38,7 @@ from data_platform.cli.admin import (
     cmd_launch,
     cmd_plan_labeling,
     cmd_privacy,
+    cmd_privacy_verify,
     cmd_rotate_key,
     cmd_tick,
     cmd_trace,
@@ -97,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     privacy = sub.add_parser("privacy", help="apply new opt-out and erasure requests from <landing>/privacy/")
     privacy.set_defaults(func=cmd_privacy)
+    privacy_sub = privacy.add_subparsers(dest="privacy_command")
+    verify = privacy_sub.add_parser(
+        "verify",
+        help="search every place for every identifier of an erased subject; exit 1 on any hit; write the certificate",
+    )
+    verify.add_argument("request_id", help="the erasure request, e.g. req-17")
+    verify.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    verify.set_defaults(func=cmd_privacy_verify)
 
     rotate = sub.add_parser(
         "rotate-key", help="after a key rotation: re-key consent records, list what is still under an old key"

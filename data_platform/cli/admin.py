@@ -213,6 +213,32 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     return 1 if result["still_under_other_keys"] else 0
 
 
+def cmd_privacy_verify(args: argparse.Namespace) -> int:
+    """Verify one erasure request everywhere (the same search as the job's ``verify_erasures``), extend its
+    certificate, print the readable result: exit 0 when nothing of the subject is found, 1 on any hit, 2 when
+    the request cannot be verified (unknown, or erased with another key)."""
+    import json
+
+    from data_platform.privacy.certificate import certificate_text, verify_and_certify
+    from data_platform.privacy.verify import SearchRoots, VerificationError
+    from data_platform.resources import Warehouse, certificates_root
+
+    try:
+        with Warehouse.from_env().connect() as con:
+            [(verification, path)] = verify_and_certify(
+                con, [args.request_id], SearchRoots.from_env(), certificates_root()
+            )
+    except VerificationError as error:
+        print(f"cannot verify: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(verification.to_dict(), indent=2))
+    else:
+        print(certificate_text(json.loads(path.read_text(encoding="utf-8"))), end="")
+        print(f"certificate: {path} (and {path.with_suffix('.txt').name})")
+    return 0 if verification.passed else 1
+
+
 def cmd_infer_schema(args: argparse.Namespace) -> int:
     """Infer each monitored table's schema from the statistics of a reference window; write the YAML files."""
     from data_platform.resources import Warehouse, rows

@@ -2,12 +2,15 @@
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import dagster as dg
 
+from data_platform.privacy.certificate import to_verify, verify_and_certify
 from data_platform.privacy.files import FileEraser
 from data_platform.privacy.requests import run_requests
-from data_platform.resources import LandingZone, Warehouse, sensors_default_status
+from data_platform.privacy.verify import SearchRoots
+from data_platform.resources import LandingZone, Warehouse, certificates_root, sensors_default_status
 
 ERASURE_AUDIT = dg.AssetKey(["privacy", "erasure_audit"])
 
@@ -44,12 +47,46 @@ def build_privacy_requests(
             raise dg.Failure(description=f"erasure left rows behind: {left}")
         return summary
 
+    @dg.op(
+        name="verify_erasures",
+        pool="duckdb",
+        description="Search every place (warehouse tables, data folders, exports, Dagster's storage, the "
+        "database file's bytes) for every identifier of each subject erased by this run, and of every earlier "
+        "erasure whose last verification failed; write each request's certificate; fail the run on any hit.",
+    )
+    def verify_erasures(context: dg.OpExecutionContext, warehouse: Warehouse, landing: LandingZone, applied: dict):
+        roots = SearchRoots.from_env()
+        home = None if context.instance.is_ephemeral else context.instance.root_directory
+        roots = SearchRoots(
+            Path(warehouse.database), {**roots.folders, "landing": Path(landing.root)}, home and Path(home)
+        )
+        with warehouse.connect() as con:
+            done = verify_and_certify(
+                con, to_verify(con, context.run.run_id), roots, certificates_root(), context.run.run_id
+            )
+        results = {v.request_id: {"passed": v.passed, "certificate": str(path)} for v, path in done}
+        hits = {v.request_id: [f"{p.kind} {p.location}: {p.found}" for p in v.hits] for v, _ in done if v.hits}
+        context.add_output_metadata(
+            {
+                "verified": len(done),
+                "results": dg.MetadataValue.json(results),
+                "seconds": sum(v.seconds for v, _ in done),
+            }
+        )
+        if hits:
+            raise dg.Failure(
+                description=f"erasure verification found the subject in {sum(map(len, hits.values()))} places",
+                metadata={"places_with_hits": dg.MetadataValue.json(hits)},
+            )
+        return results
+
     @dg.job(
         name="process_privacy_requests",
-        description="Apply consent (opt_out) and erasure requests from the landing folder's privacy/ files.",
+        description="Apply consent (opt_out) and erasure requests from the landing folder's privacy/ files, "
+        "then verify every erasure (the run fails if anything of an erased subject is found anywhere).",
     )
     def process_privacy_requests():
-        apply_privacy_requests()
+        verify_erasures(apply_privacy_requests())
 
     @dg.sensor(
         name="privacy_request_sensor",

@@ -17,25 +17,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-PII_PATTERNS: dict[str, str] = {
-    "<URL>": r"(?i)\b(?:https?://|www\.)[^\s<>\"']+",
-    "<EMAIL>": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-    "<CARD>": r"\b\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}\b",
-    "<IP>": r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b",
-    "<PHONE>": r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}"
-    r"|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}"
-    r"|\b0\d{2,4}[ /.-]?\d{3,4}(?:[ .-]?\d{2,5})?\b)",
-}
-_COMPILED = [(placeholder, re.compile(pattern)) for placeholder, pattern in PII_PATTERNS.items()]
-
-
-def redact_text(text: str | None) -> str | None:
-    """Replace every match of :data:`PII_PATTERNS` by its placeholder (None stays None)."""
-    if text is None:
-        return None
-    for placeholder, pattern in _COMPILED:
-        text = pattern.sub(placeholder, text)
-    return text
+# the patterns and the Python redaction live in the base layer (masking and erasure verification use them too)
+from data_platform.base.identifiers import PII_PATTERNS as PII_PATTERNS
+from data_platform.base.identifiers import redact_text as redact_text
 
 
 def _sql_str(value: str) -> str:

@@ -1,4 +1,5 @@
 -- Every identifier of the subject staged in erase_subject_ids, before their rows go: the user id and devices,
+-- the person keys made of them,
 -- the IPs that only their events came from (a shared address names other people too), and the e-mail
 -- addresses and phone numbers in their texts. Stored as keyed pseudonyms.
 INSERT INTO privacy.erased_identifiers
@@ -12,6 +13,13 @@ FROM (
     SELECT
         CASE WHEN id = $user_id THEN 'user_id' ELSE 'anon_id' END AS identifier_kind,
         id
+    FROM erase_subject_ids
+    UNION ALL
+    -- the person keys the clean step made of them ('u:' || user id, 'a:' || device): their pseudonyms name the
+    -- subject in clean, label, split and export rows (an export's group_key)
+    SELECT
+        'person_key' AS identifier_kind,
+        CASE WHEN id = $user_id THEN 'u:' ELSE 'a:' END || id AS id
     FROM erase_subject_ids
     UNION ALL
     SELECT
