@@ -229,6 +229,8 @@ def test_key_rotation_keeps_old_tombstones_working_and_carries_consent(warehouse
     _request(landing, "r2.jsonl", {**ERASE_ANN, "request_id": "req-bob", "user_id": BOB})
     assert _apply(warehouse, landing)["erasures"] == 1
     assert query(warehouse, "SELECT count(*) FROM clean.events") == [(0,)]
+    # his opt-out records go with him, the one made under K1 and its twin under K2
+    assert query(warehouse, "SELECT count(*) FROM privacy.consent_history") == [(0,)]
 
 
 def _rotate(warehouse) -> dict:
@@ -406,7 +408,8 @@ NOT_A_PERSON_TABLE = {
     "privacy.erased_files": "paths and hashes of rewritten files",
     "privacy.pseudonym_keys": "key ids per table and day",
     "privacy.erased_identifiers": "the tombstones: keyed pseudonyms kept on purpose, so the subject stays out",
-    "privacy.consent_history": "consent records: keyed pseudonyms kept as proof the opt-out was honoured",
+    "privacy.erasure_verifications": "request id, when, counts of places searched and with hits: no subject",
+    "privacy.consent_history": "consent records: keyed pseudonyms; an erasure drops the subject's",
 }
 
 

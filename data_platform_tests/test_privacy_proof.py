@@ -187,7 +187,6 @@ def test_verify_finds_every_copy_by_kind_and_place_and_nothing_once_they_are_gon
     found = {p.location: p.found for p in _verify(warehouse, roots).hits}
     assert found == {
         "landing/events/a.jsonl": {"user_id": 1, "anon_id": 2, "ip": 1, "email": 1, "phone": 1},
-        "landing/privacy/r1.jsonl": {"user_id": 1},
         "data/reports/day.html": {"anon_id": 1},
         "data/exports/old.jsonl.gz": {"ip": 1},
         "data/exports/v1/part-0.parquet": {"email": 1, "person_key": 1},
@@ -197,7 +196,6 @@ def test_verify_finds_every_copy_by_kind_and_place_and_nothing_once_they_are_gon
     }
     # the copies go (what the other parts of an erasure do): nothing is found, everything is still searched
     (Path(landing.root) / "events" / "a.jsonl").unlink()
-    (Path(landing.root) / "privacy" / "r1.jsonl").unlink()
     for path in (
         data / "reports" / "day.html",
         data / "reports" / "ann-laptop.html",
@@ -239,10 +237,11 @@ def test_an_id_of_free_shape_is_found_as_a_whole_json_string_and_a_whole_value(w
         con.execute("CREATE TABLE main.stray AS SELECT $who AS who", {"who": who})
     found = {p.location: p.found for p in _verify(warehouse, SearchRoots(None, {}, None)).hits}
     assert found == {"main.stray": {"user_id": 1}}
+    (Path(landing.root) / "copy.jsonl").write_text(json.dumps({"who": who}) + "\n")  # a copy someone kept
     found = {
         p.location: p.found for p in _verify(warehouse, SearchRoots(None, {"landing": Path(landing.root)}, None)).hits
     }
-    assert found["landing/privacy/r1.jsonl"] == {"user_id": 1}
+    assert found["landing/copy.jsonl"] == {"user_id": 1}
 
 
 def test_the_database_file_is_searched_by_its_bytes_and_its_tombstones_are_no_hit(warehouse, landing, tmp_path):
@@ -288,9 +287,11 @@ def test_the_certificate_says_what_where_and_how_much_and_names_no_one(warehouse
     _erase(warehouse, landing)
     folder = tmp_path / "certificates"
     roots = SearchRoots(Path(warehouse.database), {"landing": Path(landing.root)}, None)
+    copy = Path(landing.root) / "copy.txt"
+    copy.write_text(f"a note about {ANN['user_id']}")  # a copy someone kept
     with warehouse.connect() as con:
         [(first, path)] = verify_and_certify(con, ["req-1"], roots, folder)
-        (Path(landing.root) / "privacy" / "r1.jsonl").unlink()
+        copy.unlink()
         [(second, _)] = verify_and_certify(con, ["req-1"], roots, folder)
     cert = json.loads(path.read_text())
     text = path.with_suffix(".txt").read_text()
@@ -300,7 +301,7 @@ def test_the_certificate_says_what_where_and_how_much_and_names_no_one(warehouse
     assert len(cert["places"]) == len(second.places) and {"raw.events", "landing/events/a.jsonl"} <= {
         p["location"] for p in cert["places"]
     }
-    # both verifications are kept; the later one no longer finds the request file
+    # both verifications are kept; the later one no longer finds the copy
     assert [h["passed"] for h in cert["verifications"]] == [False, False]
     assert [len(h["places_with_hits"]) for h in cert["verifications"]] == [len(first.hits), len(first.hits) - 1]
     assert "FOUND in file landing/events/a.jsonl" in text and "raw.events: 3 (0)" in text

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import duckdb
 
-from data_platform.base.pseudonyms import key_id, pseudonym_key, pseudonymise, pseudonymise_sql
+from data_platform.base.pseudonyms import key_id, keyring, pseudonym_key, pseudonymise, pseudonymise_sql
 from data_platform.privacy.compaction import reclaim_deleted_bytes
 from data_platform.privacy.files import FileEraser, erase_files
 from data_platform.privacy.keys import check_key
@@ -282,6 +282,9 @@ def erase_subject(
                     "run_id": run_id,
                 },
             )
+        ids = [r[0] for r in run_sql(con, "privacy/staged_subject_ids.sql").fetchall()]
+        pseudonyms = [pseudonymise(i, k) for i in ids for k in keyring().values()]
+        run_sql(con, "privacy/erase_consent.sql", {"pseudonyms": pseudonyms})
         # verified against what was staged before the rows went (the devices are found through raw.events)
         left = {t: n for t, n in _staged_rows(con, person_tables).items() if n}
         if left:
