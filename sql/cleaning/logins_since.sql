@@ -1,0 +1,2 @@
+-- Whether any login was landed on or after $day (then the map as of the day before is not the current one).
+SELECT EXISTS (SELECT 1 FROM raw.events WHERE event_type = 'login' AND event_date >= $day) AS any_login
