@@ -158,6 +158,7 @@ def bench_ours(landing: Path, first: str, last: str, workdir: Path, memory: str,
     step_total = sum(daily_steps.values()) + sum(split_steps.values())
     return {
         "seconds": round(total, 1),
+        "cpu_seconds": round(daily.cpu_seconds + split.cpu_seconds, 1),
         "step_seconds": round(step_total, 1),
         "dagster_overhead_s": round(total - step_total, 1),
         "peak_rss_mb": round(max(daily.peak_bytes, split.peak_bytes) / MB),
@@ -193,6 +194,7 @@ def bench_floor(landing: Path, workdir: Path, memory: str, threads: int) -> dict
         if measured.returncode == 0:
             return {
                 "seconds": round(measured.seconds, 1),
+                "cpu_seconds": measured.cpu_seconds,
                 "peak_rss_mb": round(measured.peak_bytes / MB),
                 "examples": int(measured.stdout.split()[-1]),
                 "db_mb": round(db.stat().st_size / 1e6, 1),
@@ -255,11 +257,14 @@ def bench_scale(events: int, args: argparse.Namespace) -> dict:
         )
         ours = bench_ours(landing, first, last, workdir, args.memory, args.threads)
         print(
-            f"   ours {ours['seconds']}s, peak {ours['peak_rss_mb']} MB, stages {json.dumps(ours['stages'])}",
+            f"   ours {ours['seconds']}s ({ours['cpu_seconds']} CPU s), peak {ours['peak_rss_mb']} MB, "
+            f"stages {json.dumps(ours['stages'])}",
             flush=True,
         )
         floor = bench_floor(landing, workdir, args.memory, args.threads)
-        print(f"   floor {floor['seconds']}s, peak {floor['peak_rss_mb']} MB", flush=True)
+        print(
+            f"   floor {floor['seconds']}s ({floor['cpu_seconds']} CPU s), peak {floor['peak_rss_mb']} MB", flush=True
+        )
         pandas = (
             bench_pandas(landing, workdir, args.pandas_cap_gb, args.pandas_timeout)
             if not args.no_pandas
@@ -275,6 +280,7 @@ def bench_scale(events: int, args: argparse.Namespace) -> dict:
             "floor": floor,
             "pandas": pandas,
             "ours_vs_floor": round(ours["seconds"] / floor["seconds"], 2),
+            "ours_vs_floor_cpu": round(ours["cpu_seconds"] / floor["cpu_seconds"], 2) if floor["cpu_seconds"] else None,
             "pandas_vs_ours": round(pandas["seconds"] / ours["seconds"], 2) if pandas.get("finished") else None,
         }
     finally:
