@@ -16,26 +16,38 @@ WITH activity AS (
       AND event_date >= $start_day - INTERVAL 7 DAY AND event_date < $end_day
 ),
 
-daily AS (  -- events per person (item) and day
-    SELECT 'person' AS by_what, person_key AS key, event_date,
+person_days AS (  -- events per person and day
+    SELECT person_key, event_date,
            count(*) FILTER (WHERE event_type = 'impression') AS impressions,
            count(*) FILTER (WHERE event_type = 'click') AS clicks
     FROM activity
     GROUP BY ALL
-    UNION ALL
-    SELECT 'item', item_id, event_date,
-           count(*) FILTER (WHERE event_type = 'impression'),
-           count(*) FILTER (WHERE event_type = 'click')
+),
+
+item_days AS (  -- events per item and day
+    SELECT item_id, event_date,
+           count(*) FILTER (WHERE event_type = 'impression') AS impressions,
+           count(*) FILTER (WHERE event_type = 'click') AS clicks
     FROM activity
     GROUP BY ALL
 ),
 
-days_before AS (  -- per person (item) and impression day D: the events of D - 7 .. D - 1
-    SELECT by_what, key, event_date,
+person_week AS (  -- per person and impression day D: the events of D - 7 .. D - 1
+    SELECT person_key, event_date,
            sum(impressions) OVER previous_week AS impressions,
            sum(clicks) OVER previous_week AS clicks
-    FROM (SELECT *, event_date - DATE '1970-01-01' AS day_number FROM daily)
-    WINDOW previous_week AS (PARTITION BY by_what, key ORDER BY day_number
+    FROM person_days
+    WINDOW previous_week AS (PARTITION BY person_key ORDER BY event_date - DATE '1970-01-01'
+                             RANGE BETWEEN 7 PRECEDING AND 1 PRECEDING)
+    QUALIFY event_date >= $start_day
+),
+
+item_week AS (  -- per item and impression day D: the events of D - 7 .. D - 1
+    SELECT item_id, event_date,
+           sum(impressions) OVER previous_week AS impressions,
+           sum(clicks) OVER previous_week AS clicks
+    FROM item_days
+    WINDOW previous_week AS (PARTITION BY item_id ORDER BY event_date - DATE '1970-01-01'
                              RANGE BETWEEN 7 PRECEDING AND 1 PRECEDING)
     QUALIFY event_date >= $start_day
 ),
@@ -72,10 +84,8 @@ history AS (
            (coalesce(i.impressions, 0) + w.item_impressions)::BIGINT AS item_impressions_7d,
            (coalesce(i.clicks, 0) + w.item_clicks)::BIGINT AS item_clicks_7d
     FROM within_days w
-    LEFT JOIN days_before p
-        ON p.by_what = 'person' AND p.key IS NOT DISTINCT FROM w.person_key AND p.event_date = w.day
-    LEFT JOIN days_before i
-        ON i.by_what = 'item' AND i.key IS NOT DISTINCT FROM w.item_id AND i.event_date = w.day
+    LEFT JOIN person_week p ON p.person_key IS NOT DISTINCT FROM w.person_key AND p.event_date = w.day
+    LEFT JOIN item_week i ON i.item_id IS NOT DISTINCT FROM w.item_id AND i.event_date = w.day
 ),
 
 firsts AS (  -- one impression per impression_id and day: the first (ts, then event_id); a hash aggregate
