@@ -108,6 +108,12 @@ def run_measured(
     )
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all its threads: DuckDB's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _children_cpu() -> float:
     """User + system CPU seconds of every terminated, waited-for descendant of this process so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import resource
 import shutil
 import sys
 import tempfile
@@ -29,17 +28,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from measure import cpu_seconds  # noqa: E402
 
 import data_platform.base.stage as base_stage  # noqa: E402
 import data_platform.resources as resources  # noqa: E402
 from data_platform.cleaning.assets import _bot_truth, _day_checks, _day_metadata, spam_truth  # noqa: E402
 from data_platform.cleaning.clean import clean_days, clean_stats  # noqa: E402
 from data_platform.resources import LandingZone  # noqa: E402
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
