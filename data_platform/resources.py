@@ -265,7 +265,12 @@ class Warehouse(DuckDBResource):
             # Bulk loads commit once per landed file; checkpointing after each (the default 16MB
             # threshold) rewrote the growing tables every time. The WAL keeps commits durable.
             con.execute("SET checkpoint_threshold = '1GB'")
-            yield con
+            try:
+                yield con
+            finally:
+                # DuckDBResource closes only after a clean exit: a failed step's connection stayed open (held by
+                # the traceback), and the next connection in the process with other settings was refused
+                con.close()
 
 
 def _checked_size(value: str) -> str:

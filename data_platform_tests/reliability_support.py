@@ -2,7 +2,8 @@
 can be paused at an exact point of a write and killed there with SIGKILL.
 
 The child (``python -m data_platform_tests.reliability_support <spec.json>``) materializes real assets
-with ``dg.materialize``. A *pause point* makes it stop, deterministically, in the middle of a write:
+with ``dg.materialize`` (or runs a job of the definitions, ``spec["job"]``). A *pause point* makes it
+stop, deterministically, in the middle of a write:
 
 - ``statement``: just before the n-th execution of a named statement of ``sql/`` (so the statements
   before it in the same transaction have run, uncommitted);
@@ -49,6 +50,7 @@ RUN_TIMESTAMPS = frozenset(
         "recorded_at",
         "applied_at",  # provenance: when an invalidation was audited and applied
         "trained_at",  # training: when a version's baseline was trained
+        "written_at",  # privacy.pseudonym_keys: when a key wrote a table's pseudonyms
     }
 )
 
@@ -311,7 +313,13 @@ def child_main(spec_path: str) -> int:
         kwargs["instance"] = dg.DagsterInstance.get()
     started = time.perf_counter()
     try:
-        result = dg.materialize(_assets(spec["assets"]), resources=resources, raise_on_error=False, **kwargs)
+        if spec.get("job"):  # a job of the definitions (e.g. process_privacy_requests) instead of assets
+            from data_platform.definitions import defs
+
+            job = defs.resolve_job_def(spec["job"])
+            result = job.execute_in_process(resources=resources, raise_on_error=False, **kwargs)
+        else:
+            result = dg.materialize(_assets(spec["assets"]), resources=resources, raise_on_error=False, **kwargs)
         ok = result.success
         errors = [
             str(e.event_specific_data.error.message) for e in result.all_events if e.event_type_value == "STEP_FAILURE"

@@ -70,3 +70,29 @@ def pseudonymise(value: str | None, key: str) -> str | None:
 def pseudonymise_sql(expr: str, key_param: str = "pseudonym_key") -> str:
     """The DuckDB twin of :func:`pseudonymise`; the key is bound as ``$<key_param>``."""
     return f"('p_' || left(sha256(${key_param} || chr(31) || ({expr})), 24))"
+
+
+RETIRED_KEYS_VAR = "DATA_PLATFORM_PSEUDONYM_RETIRED_KEYS"
+
+
+def retired_keys() -> list[str]:
+    """Keys used before a rotation (``DATA_PLATFORM_PSEUDONYM_RETIRED_KEYS``, one per line), kept only so the
+    tombstones made under them still stop an erased subject at landing (docs/privacy.md, key rotation); no
+    pseudonym is written with them. Each must be a usable key (see :func:`pseudonym_key`)."""
+    keys = [k.strip() for k in os.environ.get(RETIRED_KEYS_VAR, "").splitlines() if k.strip()]
+    short = [k for k in keys if len(k) < MIN_KEY_LENGTH]
+    if short:
+        raise PseudonymKeyError(f"{RETIRED_KEYS_VAR} holds a key shorter than {MIN_KEY_LENGTH} characters")
+    return keys
+
+
+def keyring() -> dict[str, str]:
+    """Key id -> key of every key this process may match pseudonyms with: the current key and the retired ones."""
+    current = pseudonym_key()
+    return {key_id(k): k for k in [*retired_keys(), current]}
+
+
+def key_id(key: str) -> str:
+    """A fingerprint that names a key without revealing it (``k_`` + 12 hex digits of a hash over a fixed label
+    and the key): stored beside what the key produced, so a different key in use is recognised before it acts."""
+    return "k_" + hashlib.sha256(f"data-platform key id\x1f{key}".encode()).hexdigest()[:12]

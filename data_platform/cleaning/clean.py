@@ -42,6 +42,7 @@ from data_platform.base.pseudonyms import pseudonym_key, pseudonymise_sql
 from data_platform.base.stage import SqlStep, StepGroup
 from data_platform.cleaning.identity import IdentityStats, build_identity_map, identity_steps
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, applied
+from data_platform.privacy.keys import PSEUDONYM_TABLES_BY_DAY, PSEUDONYM_TABLES_WHOLE, record_key_use
 from data_platform.privacy.redaction import redact_sql, truncate_ip_sql
 from data_platform.privacy.requests import ensure_tables as ensure_privacy_tables
 from data_platform.resources import load_sql, rows, run_sql, transaction
@@ -188,6 +189,9 @@ def clean_days(
             person=pseudonymise_sql("person_key"),
             user=pseudonymise_sql("u"),
         )
+        # which key wrote these pseudonyms: a privacy request under another key stops before deleting anything
+        record_key_use(con, PSEUDONYM_TABLES_BY_DAY, key["pseudonym_key"], run_id, now, (start_day, end_day))
+        record_key_use(con, PSEUDONYM_TABLES_WHOLE, key["pseudonym_key"], run_id, now)
     return CleanStats(
         **_day_counts(con, days),
         fx_version=version,

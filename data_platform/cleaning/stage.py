@@ -100,6 +100,8 @@ STAGE = Stage(
         "clean.filtered_events": "anon_id IN (SELECT pseudonym FROM erase_subject_ids)",
         "clean.duplicates": "event_id IN (SELECT event_id FROM erase_events)",
         "clean.identity_map": "anon_id IN (SELECT pseudonym FROM erase_subject_ids)",
+        # the events of an opted-out person left out of a day: an erased one's are theirs too
+        "clean.consent_exclusions": "event_id IN (SELECT event_id FROM erase_events)",
     },
     summary=summary,
     steps=_steps(),

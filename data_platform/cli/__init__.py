@@ -5,6 +5,7 @@
     data-platform demo [--keep]      generate a week, materialize every partition, print a summary
     data-platform launch --job daily_pipeline --partition-range 2026-11-02...2026-11-04   dg launch, quiet, summarised
     data-platform privacy            apply new opt-out / erasure requests from <landing>/privacy/
+    data-platform rotate-key         after a key rotation: re-key consent records, list what to re-materialize
     data-platform annotate [--batch batch-0001]   simulated raters answer a task batch (demo, tests)
     data-platform tick annotation_sensor          evaluate a sensor once and run what it requests
     data-platform infer-schema --from 2026-11-01 --to 2026-11-04   reviewable schemas from a reference window
@@ -36,6 +37,7 @@ from data_platform.cli.admin import (
     cmd_launch,
     cmd_plan_labeling,
     cmd_privacy,
+    cmd_rotate_key,
     cmd_tick,
     cmd_trace,
 )
@@ -95,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     privacy = sub.add_parser("privacy", help="apply new opt-out and erasure requests from <landing>/privacy/")
     privacy.set_defaults(func=cmd_privacy)
+
+    rotate = sub.add_parser(
+        "rotate-key", help="after a key rotation: re-key consent records, list what is still under an old key"
+    )
+    rotate.set_defaults(func=cmd_rotate_key)
 
     annotate = sub.add_parser("annotate", help="simulated raters answer a task batch (the latest by default)")
     annotate.add_argument("--batch", help="batch id, e.g. batch-0001")

@@ -1,5 +1,5 @@
 """The operator's commands: ``launch``, ``tick``, ``backfill``, ``init-instance``, ``plan-labeling``,
-``label-studio-sync``, ``privacy``, ``infer-schema``, ``trace``, ``impact`` and ``invalidate``."""
+``label-studio-sync``, ``privacy``, ``rotate-key``, ``infer-schema``, ``trace``, ``impact`` and ``invalidate``."""
 
 from __future__ import annotations
 
@@ -183,14 +183,34 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     """Apply new consent and erasure request files now (the same code as the Dagster job)."""
     import json
 
-    from data_platform.catalog import PERSON_TABLES
-    from data_platform.privacy.requests import process_requests
+    from data_platform.catalog import FILE_ERASERS, PERSON_TABLES
+    from data_platform.privacy.keys import KeyMismatch
+    from data_platform.privacy.requests import ErasureIncomplete, run_requests
     from data_platform.resources import LandingZone, Warehouse
 
-    with Warehouse.from_env().connect() as con:
-        summary = process_requests(con, LandingZone.from_env().privacy_dir(), run_id="cli", person_tables=PERSON_TABLES)
+    try:
+        summary = run_requests(
+            Warehouse.from_env(), LandingZone.from_env().privacy_dir(), "cli", PERSON_TABLES, file_erasers=FILE_ERASERS
+        )
+    except (KeyMismatch, ErasureIncomplete) as error:  # nothing of the request was committed: it stays open
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        return 1
     print(json.dumps(summary, indent=2))
     return 1 if any(summary["rows_remaining"].values()) else 0
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    """After a key rotation (docs/privacy.md): re-key the consent records made under the retired keys and list
+    what the warehouse still holds under another key than the current one; exit 1 while something is left."""
+    import json
+
+    from data_platform.privacy.keys import rotate_key
+    from data_platform.resources import Warehouse
+
+    with Warehouse.from_env().connect() as con:
+        result = rotate_key(con)
+    print(json.dumps(result, indent=2, default=str))
+    return 1 if result["still_under_other_keys"] else 0
 
 
 def cmd_infer_schema(args: argparse.Namespace) -> int:

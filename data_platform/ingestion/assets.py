@@ -4,6 +4,7 @@ The step lands every new or changed file first (each file is parsed once, whiche
 first), then cuts the partition's days out of the parse store, then runs the blocking checks.
 """
 
+import datetime as dt
 from functools import cache
 from pathlib import Path
 
@@ -11,10 +12,13 @@ import dagster as dg
 
 from data_platform import contracts
 from data_platform.base.keys import RAW_EVENTS
+from data_platform.base.pseudonyms import pseudonym_key
+from data_platform.ingestion.erasure import TOMBSTONES, erase_landing_lines
 from data_platform.ingestion.landing import ensure_tables, land_new_files, sql_list, table_fragments
 from data_platform.ingestion.stage import RAW_EVENTS_CONTRACT, RAW_QUARANTINE_CONTRACT
 from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days, partitions_start
+from data_platform.privacy.files import erase_files
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql, transaction
 
 RAW_FILES = dg.AssetKey(["raw", "files"])
@@ -45,13 +49,15 @@ FILES_SCHEMA = [
     ("landed_run_id", "VARCHAR", "the run that parsed it"),
     ("superseded_at", "TIMESTAMPTZ", "when new bytes replaced it"),
     ("superseded_by", "VARCHAR", "SHA-256 of the replacing bytes"),
+    ("erased_subject", "BIGINT", "lines of erased subjects: dropped at landing or erased since, never stored"),
 ]
 
 ACCOUNTING_CHECK = daily_check(
     "lines_accounted",
     RAW_FILES,
     blocking=True,
-    description="For every file with lines on the day: lines read = accepted + quarantined, and "
+    description="For every file with lines on the day: lines read = accepted + quarantined + erased_subject "
+    "(lines of erased subjects, never stored), and "
     "the rows in raw.events plus raw.quarantine equal the lines parsed for the day.",
 )
 CONTRACT_CHECK = daily_check(
@@ -133,8 +139,15 @@ def raw_ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
         for f in landed:
             context.log.info(
                 f"landed {f.rel}: {f.lines} lines, {f.accepted} accepted, {f.quarantined} quarantined, "
+                f"{f.erased_subject} of erased subjects dropped, "
                 f"days {[d.isoformat() for d in f.partitions]}"
             )
+        if any(f.erased_subject for f in landed):
+            # the dropped lines are still in the files that brought them back: empty them there too
+            for f in erase_files(
+                con, TOMBSTONES, pseudonym_key(), Path(landing.root), dt.datetime.now(dt.UTC), [erase_landing_lines]
+            ):
+                context.log.info(f"emptied {f.lines_removed} lines of erased subjects in {f.location}")
         clock.lap("land_s")
         with transaction(con):
             for statement in ("delete_events", "insert_events", "delete_quarantine", "insert_quarantine"):

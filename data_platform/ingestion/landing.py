@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_platform import contracts
+from data_platform.privacy.tombstones import landing_predicate
 from data_platform.resources import DEFAULT_MAX_LINE_BYTES, load_sql, run_sql, transaction
 
 LANDING_SUFFIXES = (".jsonl", ".jsonl.gz")
@@ -206,6 +207,12 @@ def read_lines(
         )
 
 
+def file_content(path: Path, compressed: bool) -> Iterator[bytes]:
+    """A landing file's bytes (decompressed for gzip) in chunks, exactly as landing reads its lines: a corrupt
+    or truncated gzip stream yields what decompressed cleanly and stops."""
+    yield from _file_chunks(path, compressed, _Counter())
+
+
 def _file_chunks(path: Path, compressed: bool, counter: _Counter, opened=None) -> Iterator[bytes]:
     """The file's bytes (decompressed for gzip, multi-member included) in chunks.
 
@@ -315,6 +322,9 @@ def _first_match(cases: list[tuple[str, str]]) -> str:
 
 
 PARSE_PATHS = ("both", "full", "fast")
+# the fields that name a subject, and what parse_lines.sql calls their raw values where tombstones are tested
+SUBJECT_FIELDS = ("anon_id", "user_id")
+SUBJECT_COLUMNS = ("subject_anon", "subject_user")
 
 
 @cache
@@ -346,11 +356,13 @@ def contract_sql_fragments(paths: str = "both") -> dict[str, str]:
     ]
     ranges = [(f"NOT {_within_bounds(f, f'n_{f.name}')}", f.name) for f in numeric]
     slow = {"string": "j_{n} ->> '$'", "integer": "try_cast(j_{n} AS BIGINT)", "number": "n_{n}"}
-    typed = [
-        f"CASE WHEN fast_ok THEN v_{f.name} ELSE {slow[f.kind].format(n=f.name)} END AS {f.name}"
+    value = {
+        f.name: f"CASE WHEN fast_ok THEN v_{f.name} ELSE {slow[f.kind].format(n=f.name)} END"
         for f in fields
         if f.kind != "ts"
-    ]
+    }
+    # an erased subject's line keeps nothing
+    typed = [f"CASE WHEN erased THEN NULL ELSE {expr} END AS {name}" for name, expr in value.items()]
     names = [f.name for f in fields]
     return {
         **_fast_path_fragments(),
@@ -366,6 +378,8 @@ def contract_sql_fragments(paths: str = "both") -> dict[str, str]:
         "wrong_type_field": _first_match(wrong),
         "out_of_range_field": _first_match(ranges),
         "typed_columns": ",\n    ".join(typed),
+        "subject_ids": ", ".join(f"{value[n]} AS {alias}" for n, alias in zip(SUBJECT_FIELDS, SUBJECT_COLUMNS)),
+        "erased": "FALSE",  # no tombstone; landing passes the real test (privacy/tombstones.py)
         "known_present": " + ".join(f"(j_{n} IS NOT NULL)::INT" for n in names),
         "known_keys": "[" + ", ".join(f"'{n}'" for n in names) + "]",
     }
@@ -488,6 +502,7 @@ class LandedFile:
     lines: int
     accepted: int
     quarantined: int
+    erased_subject: int  # lines of erased subjects: dropped, never stored
     partitions: tuple[dt.date, ...]
     replaced_partitions: tuple[dt.date, ...]  # days the superseded version of this path touched
 
@@ -526,6 +541,8 @@ def land_new_files(
     """
     now = now or dt.datetime.now(dt.UTC)
     ensure_tables(con)
+    # lines of erased subjects are dropped as they land (privacy/tombstones.py); FALSE when no one was erased
+    tombstones = landing_predicate(con, SUBJECT_COLUMNS, "line", "reason IS NOT NULL")
     known = {r[0]: r[1:] for r in run_sql(con, "ingestion/current_files.sql").fetchall()}
     failures = {(r[0], r[1], r[2]): r[3:] for r in run_sql(con, "ingestion/file_failures.sql").fetchall()}
     landed, errors = [], []
@@ -557,7 +574,7 @@ def land_new_files(
         except FileNotFoundError:
             continue  # vanished since the listing: it will be seen again if it comes back
         try:
-            result = _land_one(con, lf, previous, run_id, min_ts, now, opened, max_line_bytes)
+            result = _land_one(con, lf, previous, run_id, min_ts, now, opened, max_line_bytes, tombstones)
         except (duckdb.IOException, duckdb.FatalException, duckdb.InterruptException):
             raise  # the warehouse's trouble, not the file's
         except (duckdb.Error, MemoryError) as error:
@@ -603,11 +620,15 @@ def _land_one(
     now,
     opened=None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    tombstones: tuple[str, dict] = ("FALSE", {}),
 ) -> LandedFile | None:
     """Parse one file version in a transaction; the file is read once (hashed while parsed).
 
-    Returns None, leaving nothing behind, when the bytes are those of the current version.
+    ``tombstones``: the predicate that finds an erased subject's lines, with its values
+    (:func:`~data_platform.privacy.tombstones.landing_predicate`): they are counted as ``erased_subject``
+    and leave no row. Returns None, leaving nothing behind, when the bytes are those of the current version.
     """
+    erased_sql, erased_params = tombstones
     counter = _Counter()
     reader = pa.RecordBatchReader.from_batches(
         LINE_SCHEMA, read_lines(lf.path, lf.compressed, counter, opened=opened, max_line_bytes=max_line_bytes)
@@ -628,14 +649,18 @@ def _land_one(
                         "min_ts": min_ts,
                         "max_ts": now + dt.timedelta(days=1),
                         "max_line_bytes": max_line_bytes,
+                        **erased_params,
                     },
-                    **contract_sql_fragments(),
+                    **{**contract_sql_fragments(), "erased": erased_sql},
                 )
             finally:
                 con.unregister("landing_lines")
             sha = counter.digest.hexdigest()
             if previous and previous[1] == sha:  # same bytes, new mtime (copied again): keep the old parse
                 raise _SameBytes
+            erased = 0
+            if erased_sql != "FALSE":  # the stubs of erased subjects' lines go before anything reads them
+                erased = run_sql(con, "ingestion/drop_erased_lines.sql", {"file_id": file_id}).fetchone()[0]
             replaced: tuple[dt.date, ...] = ()
             if previous:
                 replaced = tuple(run_sql(con, "ingestion/file_counts.sql", {"file_id": previous[0]}).fetchone()[2])
@@ -654,6 +679,7 @@ def _land_one(
                     "mtime": lf.mtime,
                     "compressed": lf.compressed,
                     "lines": counter.lines,
+                    "erased_subject": erased,
                     "landed_at": now,
                     "run_id": run_id,
                 },
@@ -671,6 +697,7 @@ def _land_one(
         lines=counter.lines,
         accepted=accepted,
         quarantined=quarantined,
+        erased_subject=erased,
         partitions=tuple(partitions),
         replaced_partitions=replaced,
     )

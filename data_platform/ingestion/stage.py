@@ -17,6 +17,7 @@ from data_platform.base.tables import (
     raw_event_checks,
     required_by_event_type,
 )
+from data_platform.ingestion.erasure import erase_landing_lines
 
 RAW_EVENTS_CONTRACT = TableContract(
     "raw.events",
@@ -49,9 +50,11 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
     if ("raw", "files") not in tables:
         return []
     lines = []
-    files, lines_read, accepted, quarantined = con.execute(
-        "SELECT count(*), sum(lines), sum(accepted), sum(quarantined) FROM raw.files WHERE status = 'current'"
+    files, lines_read, accepted, quarantined, erased = con.execute(
+        "SELECT count(*), sum(lines), sum(accepted), sum(quarantined), sum(erased_subject) FROM raw.files "
+        "WHERE status = 'current'"
     ).fetchone()
+    erased = erased or 0
     lines.append(f"raw.files        {files:>10,} files, {lines_read or 0:,} lines read")
     events = con.execute("SELECT count(*) FROM raw.events").fetchone()[0]
     quarantine = con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0]
@@ -59,9 +62,10 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
     lines.append(f"raw.quarantine   {quarantine:>10,} rows ({quarantined or 0:,} quarantined lines landed)")
     reasons = con.execute("SELECT reason, count(*) FROM raw.quarantine GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
     lines.append("  quarantine reasons: " + ", ".join(f"{r} {n}" for r, n in reasons))
-    balanced = (events + quarantine) == (lines_read or 0)
+    balanced = (events + quarantine + erased) == (lines_read or 0)
     lines.append(
         f"accounting: lines read {lines_read or 0:,} = accepted {events:,} + quarantined {quarantine:,}"
+        f" + erased_subject {erased:,}"
         + ("  (balances)" if balanced else "  (DOES NOT BALANCE: some days are not materialized yet)")
     )
     return lines
@@ -74,6 +78,9 @@ STAGE = Stage(
         "raw.landed_lines": f"({_RAW_IDS} OR (reason IS NOT NULL AND {_RAW_LINE}))",
         "raw.events": _RAW_IDS,
         "raw.quarantine": _RAW_LINE,
+        # a failed landing's error message may quote a value of the file (DuckDB's conversion errors do)
+        "raw.file_failures": "EXISTS (SELECT 1 FROM erase_subject_ids s WHERE contains(error, s.id))",
     },
     summary=summary,
+    file_erasers=(erase_landing_lines,),
 )

@@ -9,6 +9,7 @@ from data_platform.base.enums import SENTIMENTS
 from data_platform.base.stage import SqlStep, Stage
 from data_platform.base.tables import TableContract, at_least, between, isin, row_check
 from data_platform.labeling.direct import CTR_STEPS
+from data_platform.labeling.erasure import erase_labeling_files
 from data_platform.metadata import ddl_columns
 
 CTR_EXAMPLES_CONTRACT = TableContract(
@@ -208,6 +209,10 @@ STAGE = Stage(
         "labels.ctr_examples": "impression_event_id IN (SELECT event_id FROM erase_events)",
         "labels.unattributed_clicks": "click_event_id IN (SELECT event_id FROM erase_events)",
         "labels.label_matrix": "example_id IN (SELECT event_id FROM erase_events)",
+        # a rejected annotation or gold row names its review in detail ("<review_id>", "<review_id>: <label>",
+        # or the row's fields joined by commas)
+        "labels.annotation_rejects": "list_has_any(regexp_split_to_array(detail, '[,: ]+'), "
+        "(SELECT list(event_id) FROM erase_events))",
         **{
             f"labels.{table}": _REVIEW
             for table in (
@@ -223,6 +228,7 @@ STAGE = Stage(
         },
     },
     summary=summary,
+    file_erasers=(erase_labeling_files,),
     # the tables are declared first, then the statements as their runners run them
     steps={
         "labels.ctr_examples": (SqlStep("labeling/create_tables.sql"), *CTR_STEPS),

@@ -9,15 +9,20 @@ recorded in ``privacy.rejected_requests`` with its reason, never dropped silentl
   excludes the subject's events from its next materialization on (history is not rewritten).
 - ``erase`` removes the person's rows from every person table, raw included, in one transaction (each
   stage declares its tables and the predicate that finds a person's rows in them, ``Stage.person_columns``;
-  ``catalog.PERSON_TABLES`` collects them, later stages first, and passes them in here), and writes
+  ``catalog.PERSON_TABLES`` collects them, later stages first, and passes them in here), records the
+  subject's identifiers as keyed pseudonyms (the tombstones landing checks, ``tombstones.py``), verifies that
+  nothing of the person is left and marks the request, all in that transaction; it writes
   ``privacy.erasure_audit`` (request id, table, rows removed, when), which keeps no id and no pseudonym. For a
-  ``user_id`` the person is every event carrying it plus every device
-  whose logins only ever name this user; a shared device keeps other people's rows.
+  ``user_id`` the person is every event carrying it plus every device whose logins only ever name this user;
+  a shared device keeps other people's rows.
 
-Not covered yet: the landing files themselves (producers' drop zone; a re-landed old file would bring
-rows back), Label Studio task files already sent out (``data/labeling/tasks``), and export versions
-already published (immutable Parquet files: the next ``publish_datasets`` run writes a version without
-the person; older versions must be deleted or republished by hand).
+Once all its requests committed, a file is rewritten without the subjects' raw ids (:func:`rewrite_lines`)
+and only then recorded as read; a crash at any point leaves work the next run completes. :func:`run_requests` then
+rewrites the warehouse file so that no byte of the erased rows remains (``compaction.py``).
+Every copy in files goes too: the file erasers each stage declares (``Stage.file_erasers``,
+``catalog.FILE_ERASERS``) rewrite the landing files, re-issue the export versions and clean the labeling
+files and reports that hold the subject (``privacy/files.py``, recorded in ``privacy.erased_files``). Requests refuse to
+run under another key than the one the warehouse's pseudonyms were written with (``keys.py``).
 """
 
 from __future__ import annotations
@@ -25,16 +30,25 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from data_platform.base.pseudonyms import pseudonym_key, pseudonymise, pseudonymise_sql
-from data_platform.resources import existing_tables, load_sql, run_sql, transaction
+from data_platform.base.pseudonyms import key_id, pseudonym_key, pseudonymise, pseudonymise_sql
+from data_platform.privacy.compaction import reclaim_deleted_bytes
+from data_platform.privacy.files import FileEraser, erase_files
+from data_platform.privacy.keys import check_key
+from data_platform.privacy.redaction import PII_PATTERNS
+from data_platform.resources import Warehouse, existing_tables, load_sql, run_sql, transaction
 
 KINDS = ("opt_out", "erase")
+SUBJECT_KINDS = ("user_id", "anon_id")
+# an erasure's status once its rows are gone, until the warehouse file no longer holds their bytes ("done")
+ERASED = "erased"
+APPLIED = "applied"  # the status of a request line rewritten once applied (no raw id left in it)
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,8 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _parse(line: str) -> tuple[dict | None, str | None]:
+    """A request line as a dict (``applied`` true for a line an earlier run rewrote, see :func:`rewrite_lines`),
+    or the reason it is rejected."""
     try:
         obj = json.loads(line)
     except json.JSONDecodeError:
@@ -64,7 +80,11 @@ def _parse(line: str) -> tuple[dict | None, str | None]:
         return None, "missing_request_id"
     if obj.get("kind") not in KINDS:
         return None, "unknown_kind"
-    subjects = [k for k in ("user_id", "anon_id") if isinstance(obj.get(k), str) and obj[k]]
+    if obj.get("status") == APPLIED and isinstance(obj.get("subject_pseudonym"), str):
+        if any(k in obj for k in SUBJECT_KINDS):
+            return None, "needs_exactly_one_of_user_id_anon_id"
+        return {**obj, "applied": True}, None
+    subjects = [k for k in SUBJECT_KINDS if isinstance(obj.get(k), str) and obj[k]]
     if len(subjects) != 1:
         return None, "needs_exactly_one_of_user_id_anon_id"
     try:
@@ -73,42 +93,87 @@ def _parse(line: str) -> tuple[dict | None, str | None]:
         return None, "bad_ts"
     if ts.tzinfo is None:
         return None, "bad_ts"
-    return {**obj, "subject_kind": subjects[0], "ts": ts}, None
+    return {**obj, "subject_kind": subjects[0], "ts": ts, "applied": False}, None
 
 
-def read_new_requests(con: duckdb.DuckDBPyConnection, privacy_dir: Path, now: dt.datetime) -> list[Request]:
-    """Valid requests from files not read before; bad lines go to privacy.rejected_requests."""
-    ensure_tables(con)
-    found = []
-    for path in sorted(privacy_dir.glob("*.jsonl")) if privacy_dir.is_dir() else []:
-        data = path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        if run_sql(con, "privacy/request_file_seen.sql", {"source_file": path.name, "file_sha256": sha}).fetchone()[0]:
+@dataclass(frozen=True)
+class RequestFile:
+    """A request file not read before: its bytes' hash, its lines, the valid requests and the rejected lines."""
+
+    path: Path
+    sha256: str
+    lines: list[bytes]  # split on b"\n", so that joining them gives the file back byte for byte
+    requests: list[Request]
+    rejected: list[tuple[int, str]]  # (line number, reason)
+    applied_before: int  # lines an earlier run already applied and rewrote
+
+
+def read_request_file(con: duckdb.DuckDBPyConnection, path: Path) -> RequestFile | None:
+    """The requests of a file, or None when this file (name and SHA-256) was read before."""
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    if run_sql(con, "privacy/request_file_seen.sql", {"source_file": path.name, "file_sha256": sha}).fetchone()[0]:
+        return None
+    lines = data.split(b"\n")
+    requests, rejected, applied = [], [], 0
+    for number, raw in enumerate(lines, start=1):
+        line = raw.decode("utf-8", errors="replace")
+        if not line.strip():
             continue
-        for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
-            if not line.strip():
-                continue
-            obj, reason = _parse(line)
-            if reason:
-                run_sql(
-                    con,
-                    "privacy/insert_rejected.sql",
-                    {"source_file": path.name, "source_line": number, "reason": reason, "received_at": now},
-                )
-                continue
-            found.append(
-                Request(
-                    obj["request_id"],
-                    obj["kind"],
-                    obj["subject_kind"],
-                    obj[obj["subject_kind"]],
-                    obj["ts"],
-                    path.name,
-                    number,
-                )
+        obj, reason = _parse(line)
+        if reason:
+            rejected.append((number, reason))
+        elif obj["applied"]:
+            applied += 1
+        else:
+            subject = obj[obj["subject_kind"]]
+            requests.append(
+                Request(obj["request_id"], obj["kind"], obj["subject_kind"], subject, obj["ts"], path.name, number)
             )
-        run_sql(con, "privacy/insert_request_file.sql", {"source_file": path.name, "file_sha256": sha, "read_at": now})
-    return found
+    return RequestFile(path, sha, lines, requests, rejected, applied)
+
+
+def read_new_requests(con: duckdb.DuckDBPyConnection, privacy_dir: Path) -> list[RequestFile]:
+    """Every request file of ``privacy_dir`` not read before (by name and SHA-256), in name order."""
+    ensure_tables(con)
+    files = sorted(privacy_dir.glob("*.jsonl")) if privacy_dir.is_dir() else []
+    return [f for f in (read_request_file(con, p) for p in files) if f is not None]
+
+
+def rewrite_lines(f: RequestFile, key: str) -> bytes:
+    """The file with each applied request line replaced by what may be kept of it: request id, kind, ts,
+    the subject's kind and keyed pseudonym, the key id and ``"status": "applied"`` (no raw id). Rejected and
+    blank lines are kept byte for byte (a rejected line is not a request: the operator fixes and resends it)."""
+    lines = list(f.lines)
+    for r in f.requests:
+        lines[r.source_line - 1] = json.dumps(
+            {
+                "request_id": r.request_id,
+                "kind": r.kind,
+                "ts": r.requested_ts.isoformat(),
+                "subject_kind": r.subject_kind,
+                "subject_pseudonym": pseudonymise(r.subject, key),
+                "key_id": key_id(key),
+                "status": APPLIED,
+            }
+        ).encode()
+    return b"\n".join(lines)
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a hidden temporary file beside it (``.name.tmp``, which no reader
+    takes), fsynced, renamed over it, the folder fsynced. A crash leaves the old or the new file, never a mix."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def _existing(con: duckdb.DuckDBPyConnection, person_tables: Mapping[str, str]) -> list[str]:
@@ -136,24 +201,74 @@ def subject_rows(
 ) -> dict[str, int]:
     """Rows per person table that still belong to the subject (all zero after an erasure)."""
     _stage_subject(con, subject_kind, subject, key)
+    return _staged_rows(con, person_tables)
+
+
+def _staged_rows(con: duckdb.DuckDBPyConnection, person_tables: Mapping[str, str]) -> dict[str, int]:
     return {
         t: run_sql(con, "privacy/count_subject_rows.sql", table=t, predicate=person_tables[t]).fetchone()[0]
         for t in _existing(con, person_tables)
     }
 
 
+class ErasureIncomplete(RuntimeError):
+    """Rows of the subject were still found after their erasure: it was rolled back, the request stays open."""
+
+
+# statements run just before the subject's rows leave a table: the parse store's lines move, in their files'
+# accounting, to erased_subject (lines = accepted + quarantined + erased_subject keeps holding)
+_BEFORE_ERASING = {"raw.landed_lines": "privacy/recount_erased_lines.sql"}
+
+
+def _mark_done(con, r: Request, received_at: dt.datetime, now: dt.datetime, status: str = "done") -> None:
+    run_sql(
+        con,
+        "privacy/insert_request.sql",
+        {
+            "request_id": r.request_id,
+            "kind": r.kind,
+            "subject_kind": r.subject_kind,
+            "requested_ts": r.requested_ts,
+            "received_at": received_at,
+            "source_file": r.source_file,
+            "source_line": r.source_line,
+            "status": status,
+            "processed_at": now,
+        },
+    )
+
+
 def erase_subject(
     con, request: Request, key: str, run_id: str, now: dt.datetime, person_tables: Mapping[str, str]
 ) -> dict[str, int]:
-    """Remove the subject's rows from every person table (table -> predicate, erased in that order) in
-    one transaction; audit the counts."""
+    """Remove the subject's rows from every person table (table -> predicate, erased in that order), record
+    the subject's identifiers as keyed pseudonyms (``privacy.erased_identifiers``, the tombstones landing
+    checks), audit the counts, verify that no row of the subject is left and mark the request done: all in one
+    transaction, so a crash at any point leaves the request open for the next run. Rows left behind raise
+    :class:`ErasureIncomplete` (and nothing is committed)."""
     with transaction(con):
         _stage_subject(con, request.subject_kind, request.subject, key)
+        run_sql(
+            con,
+            "privacy/insert_erased_identifiers.sql",
+            {
+                "request_id": request.request_id,
+                "user_id": request.subject if request.subject_kind == "user_id" else None,
+                "key_id": key_id(key),
+                "erased_at": now,
+                "email_pattern": PII_PATTERNS["<EMAIL>"],
+                "phone_pattern": PII_PATTERNS["<PHONE>"],
+                "pseudonym_key": key,
+            },
+            pseudonym=pseudonymise_sql("id"),
+        )
         removed = {}
         for table in _existing(con, person_tables):
             removed[table] = run_sql(
                 con, "privacy/count_subject_rows.sql", table=table, predicate=person_tables[table]
             ).fetchone()[0]
+            if table in _BEFORE_ERASING and removed[table]:
+                run_sql(con, _BEFORE_ERASING[table], predicate=person_tables[table])
             run_sql(con, "privacy/erase_rows.sql", table=table, predicate=person_tables[table])
             run_sql(
                 con,
@@ -166,7 +281,55 @@ def erase_subject(
                     "run_id": run_id,
                 },
             )
+        # verified against what was staged before the rows went (the devices are found through raw.events)
+        left = {t: n for t, n in _staged_rows(con, person_tables).items() if n}
+        if left:
+            raise ErasureIncomplete(f"erasure {request.request_id} left rows behind: {left}; nothing was committed")
+        _mark_done(con, request, now, now, ERASED)
     return removed
+
+
+def _record_consent(con, r: Request, key: str, now: dt.datetime) -> None:
+    with transaction(con):
+        run_sql(
+            con,
+            "privacy/insert_consent.sql",
+            {
+                "subject_kind": r.subject_kind,
+                "subject_pseudonym": pseudonymise(r.subject, key),
+                "status": "opted_out",
+                "effective_at": now,
+                "request_id": r.request_id,
+            },
+        )
+        _mark_done(con, r, now, now)
+
+
+def _is_done(con, r: Request) -> bool:
+    params = {"request_id": r.request_id, "kind": r.kind, "source_file": r.source_file, "source_line": r.source_line}
+    return run_sql(con, "privacy/request_done.sql", params).fetchone()[0]
+
+
+def _close_file(con, f: RequestFile, key: str, now: dt.datetime) -> None:
+    """After every request of ``f`` committed: rewrite it without the subjects' raw ids (atomically), then
+    record it as read (with its rejected lines) in one transaction. A crash before the record leaves the
+    rewritten file, whose applied lines the next run recognises and skips; its rejected lines are
+    recorded once, with the file."""
+    data = rewrite_lines(f, key) if f.requests else b"\n".join(f.lines)
+    if f.requests:
+        replace_file(f.path, data)
+    with transaction(con):
+        for number, reason in f.rejected:
+            run_sql(
+                con,
+                "privacy/insert_rejected.sql",
+                {"source_file": f.path.name, "source_line": number, "reason": reason, "received_at": now},
+            )
+        run_sql(
+            con,
+            "privacy/insert_request_file.sql",
+            {"source_file": f.path.name, "file_sha256": hashlib.sha256(data).hexdigest(), "read_at": now},
+        )
 
 
 def process_requests(
@@ -175,53 +338,74 @@ def process_requests(
     run_id: str,
     person_tables: Mapping[str, str],
     now: dt.datetime | None = None,
+    file_erasers: Sequence[FileEraser] = (),
 ) -> dict:
     """Read new request files, record opt-outs, carry out erasures over ``person_tables`` (table ->
-    predicate, see :func:`erase_subject`) and verify them."""
+    predicate, see :func:`erase_subject`) and in the files (``file_erasers``, see
+    :func:`~data_platform.privacy.files.erase_files`), and verify them.
+
+    Crash-safe: each request is applied and marked done in one transaction; a file is recorded as read
+    only after all its requests committed (and after it was rewritten without their raw ids, see
+    :func:`rewrite_lines`), so the next run after a crash re-reads it and applies what is not done yet.
+    Before anything is applied the key in use must be the one the warehouse's pseudonyms were written
+    with (:func:`~data_platform.privacy.keys.check_key`).
+    """
     now = now or dt.datetime.now(dt.UTC)
     key = pseudonym_key()
-    requests = read_new_requests(con, privacy_dir, now)
+    files = read_new_requests(con, privacy_dir)
+    if any(f.requests for f in files):
+        check_key(con, key)
     removed: dict[str, int] = {}
     remaining: dict[str, int] = {}
-    for r in requests:
-        if r.kind == "opt_out":
-            run_sql(
-                con,
-                "privacy/insert_consent.sql",
-                {
-                    "subject_kind": r.subject_kind,
-                    "subject_pseudonym": pseudonymise(r.subject, key),
-                    "status": "opted_out",
-                    "effective_at": now,
-                    "request_id": r.request_id,
-                },
-            )
-        else:
-            for table, n in erase_subject(con, r, key, run_id, now, person_tables).items():
-                removed[table] = removed.get(table, 0) + n
-            for table, n in subject_rows(con, r.subject_kind, r.subject, key, person_tables).items():
-                remaining[table] = remaining.get(table, 0) + n
-        run_sql(
-            con,
-            "privacy/insert_request.sql",
-            {
-                "request_id": r.request_id,
-                "kind": r.kind,
-                "subject_kind": r.subject_kind,
-                "requested_ts": r.requested_ts,
-                "received_at": now,
-                "source_file": r.source_file,
-                "source_line": r.source_line,
-                "status": "done",
-                "processed_at": now,
-            },
-        )
-    rejected = run_sql(con, "privacy/rejected_since.sql", {"at": now}).fetchone()[0]
+    applied = {"opt_out": 0, "erase": 0}
+    already = sum(f.applied_before for f in files)
+    for f in files:
+        for r in f.requests:
+            if _is_done(con, r):  # committed by a run that crashed before it could close the file
+                already += 1
+                if r.kind == "erase":  # its files may not have been reached (erasing them again finds nothing)
+                    erase_files(con, r.request_id, key, privacy_dir.parent, now, file_erasers)
+                continue
+            if r.kind == "opt_out":
+                _record_consent(con, r, key, now)
+            else:
+                for table, n in erase_subject(con, r, key, run_id, now, person_tables).items():
+                    removed[table] = removed.get(table, 0) + n
+                    remaining.setdefault(table, 0)
+                erase_files(con, r.request_id, key, privacy_dir.parent, now, file_erasers)
+            applied[r.kind] += 1
+        _close_file(con, f, key, now)
     return {
-        "requests": len(requests),
-        "opt_outs": sum(r.kind == "opt_out" for r in requests),
-        "erasures": sum(r.kind == "erase" for r in requests),
-        "rejected_lines": rejected,
+        "requests": sum(len(f.requests) for f in files),
+        "opt_outs": applied["opt_out"],
+        "erasures": applied["erase"],
+        "already_applied": already,
+        "rejected_lines": sum(len(f.rejected) for f in files),
         "rows_removed": removed,
         "rows_remaining": remaining,
     }
+
+
+def run_requests(
+    warehouse: Warehouse,
+    privacy_dir: Path,
+    run_id: str,
+    person_tables: Mapping[str, str],
+    now: dt.datetime | None = None,
+    file_erasers: Sequence[FileEraser] = (),
+) -> dict:
+    """:func:`process_requests` on the warehouse, then, if an erasure's rows are gone but not yet their bytes
+    (this run's, or one a crash interrupted), the warehouse file is rewritten without them
+    (:func:`~data_platform.privacy.compaction.reclaim_deleted_bytes`) and those requests become ``done``.
+    Call it holding the warehouse's only writer."""
+    with warehouse.connect() as con:
+        summary = process_requests(con, privacy_dir, run_id, person_tables, now, file_erasers)
+        pending = run_sql(con, "privacy/erased_not_reclaimed.sql").fetchone()[0]
+    summary["file_rewritten"] = (
+        reclaim_deleted_bytes(
+            warehouse.database, "privacy/mark_reclaimed.sql", warehouse.memory_limit, warehouse.threads
+        )
+        if pending
+        else None
+    )
+    return summary

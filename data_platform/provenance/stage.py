@@ -26,4 +26,9 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
     return lines
 
 
-STAGE = Stage(name="provenance", summary=summary)
+STAGE = Stage(
+    name="provenance",
+    # an invalidation keeps the raw event ids it covered, for its audit: an erased person's go with them
+    person_columns={"provenance.invalidated_events": "event_id IN (SELECT event_id FROM erase_events)"},
+    summary=summary,
+)

@@ -17,8 +17,11 @@ CREATE TABLE IF NOT EXISTS raw.files (
     landed_at TIMESTAMPTZ NOT NULL,
     landed_run_id VARCHAR NOT NULL,
     superseded_at TIMESTAMPTZ,
-    superseded_by VARCHAR  -- file_sha256 of the content that replaced it
+    superseded_by VARCHAR,  -- file_sha256 of the content that replaced it
+    erased_subject BIGINT NOT NULL DEFAULT 0  -- lines of erased subjects: dropped at landing or erased since
 );
+-- (warehouses made before erased_subject was counted)
+ALTER TABLE raw.files ADD COLUMN IF NOT EXISTS erased_subject BIGINT DEFAULT 0;
 
 -- Every line of every landed file, parsed once and classified; the daily partitions of
 -- raw.events and raw.quarantine are cut from here, so re-materializing a day never re-reads files.

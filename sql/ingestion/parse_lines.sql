@@ -10,6 +10,9 @@
 -- The fast path only ever accepts a line the full classifier accepts too, with the same values
 -- (data_platform_tests/test_ingestion_landing.py runs both on the same lines). Checks generated
 -- from the contract.
+-- A line of an erased subject ({erased}: data_platform/privacy/tombstones.py; the constant FALSE when no one
+-- was erased) becomes a stub that keeps no content, only its place and the reason 'erased_subject':
+-- landing counts the stubs and deletes them before its transaction commits.
 INSERT INTO raw.landed_lines BY NAME
 WITH scanned AS (
     -- json_valid first: json_transform on a malformed line raises, and try() would send the whole
@@ -88,17 +91,23 @@ checked AS (
                {out_of_range_field} AS out_of_range_field
         FROM numbers
     )
+),
+
+marked AS (
+    SELECT *, {erased} AS erased
+    FROM (SELECT *, {subject_ids} FROM checked)
 )
 
 SELECT
     {typed_columns},
-    ts_value AS ts,
-    CAST(timezone('UTC', ts_value) AS DATE) AS event_date,
+    CASE WHEN NOT erased THEN ts_value END AS ts,
+    CASE WHEN NOT erased THEN CAST(timezone('UTC', ts_value) AS DATE) END AS event_date,
     CASE
+        WHEN erased THEN NULL
         WHEN fast_ok THEN v_ts
         WHEN reason IS NULL THEN CASE WHEN starts_with(j_ts, '"') THEN j_ts ->> '$' ELSE j_ts END
     END AS ts_raw,
-    CASE WHEN reason IS NULL AND NOT fast_ok AND cardinality(m) > {known_present} THEN
+    CASE WHEN reason IS NULL AND NOT erased AND NOT fast_ok AND cardinality(m) > {known_present} THEN
         nullif(to_json(map_from_entries(
             list_filter(map_entries(m), e -> NOT list_contains({known_keys}, e.key)))), '{{}}')
     END AS extra,
@@ -108,8 +117,8 @@ SELECT
     $run_id AS run_id,
     -- NULL when ts is unusable: filled in afterwards with the earliest event day of the file
     event_day(ts_value, $min_ts, $max_ts) AS partition_date,
-    reason,
-    CASE reason
+    CASE WHEN erased THEN 'erased_subject' ELSE reason END AS reason,
+    CASE WHEN NOT erased THEN CASE reason
         WHEN 'missing_required_field' THEN coalesce(missing_field, 'event_type')
         WHEN 'wrong_type' THEN coalesce(wrong_type_field, 'event_type')
         WHEN 'unknown_event_type' THEN left(et, 200)
@@ -117,6 +126,6 @@ SELECT
         WHEN 'ts_out_of_range' THEN ts_value::VARCHAR
         WHEN 'out_of_range' THEN out_of_range_field
         WHEN 'line_too_long' THEN 'longer than ' || $max_line_bytes || ' bytes; the first ' || strlen(line) || ' kept'
-    END AS detail,
-    CASE WHEN reason IS NOT NULL THEN left(line, 65536) END AS raw_line
-FROM checked
+    END END AS detail,
+    CASE WHEN reason IS NOT NULL AND NOT erased THEN left(line, 65536) END AS raw_line
+FROM marked
