@@ -4,6 +4,7 @@ process tree over time, sampled from /proc (Linux)."""
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import threading
@@ -38,8 +39,9 @@ def tree_rss_bytes(pid: int) -> int:
 
 @dataclass
 class Measured:
-    """One measured command: exit code, output, wall seconds, the RSS samples (unix time, bytes), and
-    whether it was stopped for crossing the memory cap."""
+    """One measured command: exit code, output, wall seconds, the RSS samples (unix time, bytes), whether it
+    was stopped for crossing the memory cap, and the CPU seconds (user + system) of its process tree (every
+    descendant that was waited for), which move far less than wall seconds when other work shares the cores."""
 
     returncode: int
     stdout: str
@@ -47,6 +49,7 @@ class Measured:
     seconds: float
     samples: list[tuple[float, int]] = field(default_factory=list)
     killed_at_cap: bool = False
+    cpu_seconds: float = 0.0
 
     @property
     def peak_bytes(self) -> int:
@@ -72,6 +75,7 @@ def run_measured(
     """Run a command, sampling its process tree's RSS every ``interval_s``; kill the tree (SIGKILL) when it
     crosses ``cap_bytes`` or runs past ``timeout_s``, so a baseline cannot take the machine down."""
     started = time.perf_counter()
+    cpu_before = _children_cpu()
     proc = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
@@ -98,4 +102,19 @@ def run_measured(
     out, err = proc.communicate()
     stop.set()
     sampler.join()
-    return Measured(proc.returncode, out, err, time.perf_counter() - started, samples, killed.is_set())
+    seconds = time.perf_counter() - started
+    return Measured(
+        proc.returncode, out, err, seconds, samples, killed.is_set(), round(_children_cpu() - cpu_before, 2)
+    )
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all its threads: DuckDB's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of every terminated, waited-for descendant of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -1,12 +1,13 @@
 """Where the clean step's time goes: every statement of ``clean_days`` timed, over a copy of a warehouse.
 
     python benchmarks/profile_clean.py WAREHOUSE.duckdb [--landing DIR] [--memory 1GB] [--threads 2]
-        [--explain DIR] [--out COPY.duckdb]
+        [--explain DIR] [--out COPY.duckdb] [--day YYYY-MM-DD]
 
 WAREHOUSE is a warehouse with ``raw.events`` landed (``bench_pipeline.py --keep`` leaves one in its work
 folder, with the landing folder whose manifests give the bot and spam truth). It is copied to a temporary
 folder, and every day of ``raw.events`` is cleaned there in one ``clean_days`` call, as the clean asset
-does, with the same DuckDB memory limit and threads, then the asset's metadata and checks run per day.
+does (``--day``: only that day, e.g. day 31 of a warehouse holding 30 days, to see what grows with
+history), with the same DuckDB memory limit and threads, then the asset's metadata and checks run per day.
 Prints the wall and CPU seconds (CPU: this process, DuckDB's threads included; steadier than wall time on
 a busy machine) of both parts, and per SQL file the wall and CPU seconds summed over the days and how
 often it ran, most CPU first. ``--explain DIR`` writes DuckDB's profile (``PRAGMA enable_profiling =
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import resource
 import shutil
 import sys
 import tempfile
@@ -28,17 +28,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from measure import cpu_seconds  # noqa: E402
 
 import data_platform.base.stage as base_stage  # noqa: E402
 import data_platform.resources as resources  # noqa: E402
 from data_platform.cleaning.assets import _bot_truth, _day_checks, _day_metadata, spam_truth  # noqa: E402
 from data_platform.cleaning.clean import clean_days, clean_stats  # noqa: E402
 from data_platform.resources import LandingZone  # noqa: E402
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -49,6 +47,11 @@ def main() -> None:
     parser.add_argument("--explain", type=Path, help="write each statement's DuckDB JSON profile here")
     parser.add_argument("--out", type=Path, help="keep the cleaned copy of the warehouse here")
     parser.add_argument("--landing", type=Path, help="the landing folder (its manifests give the bot/spam truth)")
+    parser.add_argument(
+        "--day",
+        type=dt.date.fromisoformat,
+        help="clean only this day (default: every day of raw.events), e.g. the last day of a long history",
+    )
     args = parser.parse_args()
 
     seconds: dict[str, float] = defaultdict(float)
@@ -85,6 +88,9 @@ def main() -> None:
             first, last, raw_rows = con.execute(
                 "SELECT min(event_date), max(event_date), count(*) FROM raw.events"
             ).fetchone()
+            if args.day:
+                first = last = args.day
+                raw_rows = con.execute("SELECT count(*) FROM raw.events WHERE event_date = ?", [first]).fetchone()[0]
             if args.explain:
                 args.explain.mkdir(parents=True, exist_ok=True)
                 con.execute("PRAGMA enable_profiling = 'json'")

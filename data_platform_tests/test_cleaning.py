@@ -544,3 +544,36 @@ def test_clean_events_lineage_comes_from_the_statements_a_cleaned_day_runs(wareh
             "cleaning/identity_map.sql",
         },
     )
+
+
+def test_the_current_identity_map_is_the_same_published_from_the_last_day_or_rebuilt(warehouse, landing, monkeypatch):
+    """A run of the latest day publishes its map as of that day as the current map (no later login, so the
+    same links); a run of an earlier day rebuilds it from every login. Both give the same table."""
+    executed = record_statements(monkeypatch, clean_layer_module, "clean_days")
+    login = functools.partial(event, event_type="login", user_agent=CHROME)
+    write_lines(
+        landing.events_dir() / "a.jsonl",
+        [
+            login("l-1", ts="2026-11-02T10:00:00Z", anon_id="phone", user_id="u-1"),
+            login("l-2", ts="2026-11-03T10:00:00Z", anon_id="laptop", user_id="u-1"),
+            login("l-3", ts="2026-11-04T10:00:00Z", anon_id="tablet", user_id="u-2"),
+            login("l-4", ts="2026-11-04T11:00:00Z", anon_id="tablet", user_id="u-3"),  # shared: links nobody
+            login("l-5", ts="2026-11-04T12:00:00Z", anon_id="kiosk", user_id="u-4"),
+            imp(1, ts="2026-11-04T13:00:00Z", anon_id="phone"),
+        ],
+        age_seconds=7200,
+    )
+    run_pipeline(warehouse, landing, ("2026-11-02", "2026-11-04"))
+    executed.clear()
+    run_pipeline(warehouse, landing, "2026-11-04")
+    names = [n for n, _ in executed]
+    assert "cleaning/publish_identity_map.sql" in names and names.count("cleaning/identity_devices.sql") == 1
+    published = query(warehouse, "SELECT * FROM clean.identity_map ORDER BY anon_id")
+
+    executed.clear()
+    run_pipeline(warehouse, landing, "2026-11-02")  # logins after it: the current map is rebuilt
+    names = [n for n, _ in executed]
+    assert "cleaning/publish_identity_map.sql" not in names and names.count("cleaning/identity_devices.sql") == 2
+    rebuilt = query(warehouse, "SELECT * FROM clean.identity_map ORDER BY anon_id")
+    assert published == rebuilt
+    assert len(rebuilt) == 4 and len({r[1] for r in rebuilt}) == 3  # phone and laptop: one person

@@ -177,6 +177,72 @@ def test_history_reaches_back_seven_days_across_partitions(warehouse, landing):
     assert got == {"imp-1": 0, "imp-2": 1, "imp-3": 1}
 
 
+def test_history_features_match_a_python_recount_of_the_seven_days_before(warehouse, landing):
+    """The 7-day counts (computed from per-day counts and one running sum over two days, not a 7-day frame)
+    equal a plain recount: the clean events of the same person (item) with ts in [t - 7 days, t), for a
+    range run over ten generated days and for a last day run alone on top of that history; with edges
+    at exactly 7 days, 7 days + 1 s and the same instant."""
+    from bisect import bisect_left
+    from collections import defaultdict
+
+    from data_platform.generator import generate_logs
+
+    generate_logs(landing.root, start=dt.date(2026, 11, 2), days=10, events_per_day=1500, seed=5)
+    write_lines(
+        landing.events_dir() / "edges.jsonl",
+        [
+            imp(1, "2026-11-03T10:00:00Z", anon="dev-edge", item="item-edge"),
+            click(1, 1, "2026-11-03T10:00:30Z", anon="dev-edge", item="item-edge"),
+            imp(2, "2026-11-10T10:00:00Z", anon="dev-edge", item="item-edge"),  # imp-1 exactly 7 days before
+            imp(3, "2026-11-10T10:00:31Z", anon="dev-edge", item="item-edge"),  # the click 7 days + 1 s before
+            imp(4, "2026-11-10T10:00:31Z", anon="dev-edge", item="item-edge"),  # same instant as imp-3
+        ],
+    )
+    run(warehouse, landing, ("2026-11-02", "2026-11-11"), assets=[raw_ingestion, clean_layer])
+    run(warehouse, landing, ("2026-11-02", "2026-11-10"), assets=[ctr_examples])
+    run(warehouse, landing, "2026-11-11", assets=[ctr_examples])
+
+    history: dict[tuple[str, str, str], list] = defaultdict(list)
+    for event_type, ts, person, item in query(
+        warehouse,
+        "SELECT event_type, ts, person_key, item_id FROM clean.events WHERE event_type IN ('impression', 'click')",
+    ):
+        history["person", person, event_type].append(ts)
+        history["item", item, event_type].append(ts)
+    for times in history.values():
+        times.sort()
+
+    def recount(kind, key, event_type, t):
+        times = history.get((kind, key, event_type), [])
+        return bisect_left(times, t) - bisect_left(times, t - dt.timedelta(days=7))
+
+    examples = query(
+        warehouse,
+        "SELECT impression_id, impression_ts, person_key, item_id, user_impressions_7d, user_clicks_7d, "
+        "item_impressions_7d, item_clicks_7d FROM labels.ctr_examples",
+    )
+    assert len(examples) > 5000
+    assert {e[0]: e[4:] for e in examples if e[0].startswith("imp-")} == {
+        "imp-1": (0, 0, 0, 0),
+        "imp-2": (1, 1, 1, 1),
+        "imp-3": (1, 0, 1, 0),
+        "imp-4": (1, 0, 1, 0),
+    }
+    wrong = [
+        e
+        for e in examples
+        if e[4:]
+        != (
+            recount("person", e[2], "impression", e[1]),
+            recount("person", e[2], "click", e[1]),
+            recount("item", e[3], "impression", e[1]),
+            recount("item", e[3], "click", e[1]),
+        )
+    ]
+    assert not wrong, wrong[:5]
+    assert max(e[4] for e in examples) > 10  # the generated persons have a history to count
+
+
 def test_a_late_click_flips_the_earlier_partition_through_the_sensor(warehouse, landing):
     with dg.instance_for_test() as instance:
         write_lines(

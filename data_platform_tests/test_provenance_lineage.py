@@ -167,10 +167,21 @@ def test_ctr_examples_through_the_temp_tables(ctr_lineage):
     assert ctr_lineage["label"] == [(EVENTS, "ts")]
     assert ctr_lineage["click_delay_s"] == [(EVENTS, "ts")]
     assert ctr_lineage["click_event_id"] == [(EVENTS, "event_id"), (EVENTS, "ts")]
-    # count(*) FILTER (WHERE event_type = 'click') OVER by_person (PARTITION BY person_key ORDER BY ts):
-    # the named window is inlined; the CTE's WHERE and QUALIFY columns (event_date) do not count.
-    assert ctr_lineage["user_clicks_7d"] == [(EVENTS, "event_type"), (EVENTS, "person_key"), (EVENTS, "ts")]
-    assert ctr_lineage["item_clicks_7d"] == [(EVENTS, "event_type"), (EVENTS, "item_id"), (EVENTS, "ts")]
+    # per-day counts by person (item) and day, plus a running sum of FILTER (WHERE event_type = 'click') over
+    # the person's (item's) events by ts within the day: the named windows are inlined; the person's
+    # features never read item_id, nor the item's person_key.
+    assert ctr_lineage["user_clicks_7d"] == [
+        (EVENTS, "event_date"),
+        (EVENTS, "event_type"),
+        (EVENTS, "person_key"),
+        (EVENTS, "ts"),
+    ]
+    assert ctr_lineage["item_clicks_7d"] == [
+        (EVENTS, "event_date"),
+        (EVENTS, "event_type"),
+        (EVENTS, "item_id"),
+        (EVENTS, "ts"),
+    ]
     # OVER (PARTITION BY run_day, impression_id): the clicks of the impression staged for its day
     assert ctr_lineage["clicks_on_impression"] == [(EVENTS, "event_date"), (EVENTS, "impression_id")]
     assert ctr_lineage["impression_event_id"] == [(EVENTS, "event_id")]

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
-import pandera.polars as pa
 import polars as pl
 import pyarrow
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
 from data_platform import contracts as raw_contract
 from data_platform.resources import run_sql
@@ -61,6 +64,44 @@ SAMPLE_ROWS = 5
 
 
 @dataclass(frozen=True)
+class ContractCheck:
+    """One check of a contract, as declared: the name of the pandera built-in it is (``isin``, ``in_range``,
+    ``greater_than_or_equal_to``, ``str_matches``) or of a row check, its message, and its statistics (what
+    DuckDB's condition is built from). Plain data, so declaring the stages' contracts (every definitions load,
+    every run's start) does not import pandera; :meth:`pandera` builds the pandera check when a schema is
+    asked for."""
+
+    name: str
+    error: str
+    statistics: dict[str, Any] = field(default_factory=dict, hash=False)
+    row: bool = False  # a check across columns: statistics["sql"] is its condition
+
+    def pandera(self) -> pa.Check:
+        """The same check as a pandera (polars) check; a row check's condition becomes a polars expression
+        (``pl.sql_expr``), so the SQL and pandera forms cannot drift."""
+        import pandera.polars as pa
+
+        if self.row:
+            expr = pl.sql_expr(self.statistics["sql"])
+            return pa.Check(
+                lambda data: data.lazyframe.select(expr.fill_null(False)),
+                name=self.name,
+                error=self.error,
+                statistics=dict(self.statistics),
+            )
+        stats = self.statistics
+        if self.name == "isin":
+            return pa.Check.isin(list(stats["allowed_values"]), error=self.error)
+        if self.name == "in_range":
+            return pa.Check.in_range(stats["min_value"], stats["max_value"], error=self.error)
+        if self.name == "greater_than_or_equal_to":
+            return pa.Check.ge(stats["min_value"], error=self.error)
+        if self.name == "str_matches":
+            return pa.Check.str_matches(stats["pattern"], error=self.error)
+        raise ValueError(f"no pandera check for {self.name!r}")
+
+
+@dataclass(frozen=True)
 class TableContract:
     """What one table promises. ``columns``: (name, DuckDB type, description) in table order."""
 
@@ -69,8 +110,8 @@ class TableContract:
     partition_column: str | None
     required: frozenset[str]
     unique: tuple[str, ...] = ()
-    column_checks: dict[str, list[pa.Check]] = field(default_factory=dict)
-    row_checks: tuple[pa.Check, ...] = ()
+    column_checks: dict[str, list[ContractCheck]] = field(default_factory=dict)
+    row_checks: tuple[ContractCheck, ...] = ()
     description: str = ""
     written_by: str | None = None  # the asset that writes a side table (default: the table's own asset)
 
@@ -87,24 +128,30 @@ class TableContract:
 
     def schema(self) -> pa.DataFrameSchema:
         """The pandera (polars) schema of one chunk of the table."""
-        unknown = (set(self.column_checks) | set(self.required)) - {c for c, _, _ in self.columns}
-        if unknown:
-            raise ValueError(f"{self.table}: checks or requirements name unknown columns {sorted(unknown)}")
+        import pandera.polars as pa
+
+        self.check_columns()
         return pa.DataFrameSchema(
             {
                 name: pa.Column(
                     POLARS_TYPES[typ],
                     nullable=name not in self.required,
-                    checks=self.column_checks.get(name, []),
+                    checks=[c.pandera() for c in self.column_checks.get(name, [])],
                     description=desc or None,
                 )
                 for name, typ, desc in self.columns
             },
-            checks=list(self.row_checks),
+            checks=[c.pandera() for c in self.row_checks],
             name=self.table,
             description=self.description,
             strict=True,
         )
+
+    def check_columns(self) -> None:
+        """ValueError if a check or a requirement names a column the table does not have."""
+        unknown = (set(self.column_checks) | set(self.required)) - {c for c, _, _ in self.columns}
+        if unknown:
+            raise ValueError(f"{self.table}: checks or requirements name unknown columns {sorted(unknown)}")
 
     def arrow_schema(self):
         """The pyarrow schema of the table's rows, for writing rows computed in Python
@@ -136,32 +183,35 @@ class TableContract:
         )
 
 
-def isin(values) -> pa.Check:
+def isin(values) -> ContractCheck:
     """The column's values are among ``values``."""
-    return pa.Check.isin(list(values), error=f"in {{{', '.join(map(str, values))}}}")
+    values = list(values)
+    return ContractCheck("isin", f"in {{{', '.join(map(str, values))}}}", {"allowed_values": values})
 
 
-def between(lo: float, hi: float) -> pa.Check:
+def between(lo: float, hi: float) -> ContractCheck:
     """The column's values lie in ``[lo, hi]``."""
-    return pa.Check.in_range(lo, hi, error=f"in [{lo}, {hi}]")
+    return ContractCheck("in_range", f"in [{lo}, {hi}]", {"min_value": lo, "max_value": hi})
 
 
-def at_least(lo: float) -> pa.Check:
+def at_least(lo: float) -> ContractCheck:
     """The column's values are ``>= lo``."""
-    return pa.Check.ge(lo, error=f">= {lo}")
+    return ContractCheck("greater_than_or_equal_to", f">= {lo}", {"min_value": lo})
 
 
-def row_check(name: str, sql: str) -> pa.Check:
+def matches(pattern: str, error: str) -> ContractCheck:
+    """The column's values match the regular expression ``pattern`` (from their start)."""
+    return ContractCheck("str_matches", error, {"pattern": pattern})
+
+
+def row_check(name: str, sql: str) -> ContractCheck:
     """A check across columns; ``sql`` is a SQL condition, true for a good row (NULL counts as false).
     DuckDB evaluates it over the table (:func:`validate_partition`); the pandera schema gets the same
     condition as a polars expression (``pl.sql_expr``), so the two cannot drift."""
-    expr = pl.sql_expr(sql)
-    return pa.Check(
-        lambda data: data.lazyframe.select(expr.fill_null(False)), name=name, error=name, statistics={"sql": sql}
-    )
+    return ContractCheck(name, name, {"sql": sql}, row=True)
 
 
-def required_by_event_type() -> list[pa.Check]:
+def required_by_event_type() -> list[ContractCheck]:
     """Per event type, the contract's required fields are present (e.g. an impression has a position)."""
     checks = []
     for field_ in raw_contract.FIELDS:
@@ -186,9 +236,9 @@ def always_required() -> set[str]:
     return {f.name for f in raw_contract.FIELDS if set(f.required_for) == set(raw_contract.EVENT_TYPES)}
 
 
-def raw_event_checks() -> dict[str, list[pa.Check]]:
+def raw_event_checks() -> dict[str, list[ContractCheck]]:
     """The event contract's value checks per field: the event type domain and the numeric bounds."""
-    checks: dict[str, list[pa.Check]] = {"event_type": [isin(raw_contract.EVENT_TYPES)]}
+    checks: dict[str, list[ContractCheck]] = {"event_type": [isin(raw_contract.EVENT_TYPES)]}
     for f in raw_contract.FIELDS:
         if f.minimum is not None and f.maximum is not None:
             checks.setdefault(f.name, []).append(between(f.minimum, f.maximum))
@@ -226,7 +276,7 @@ class SqlCheck:
     params: dict = field(default_factory=dict)
 
 
-def _column_check_sql(column: str, check: pa.Check, n: int) -> tuple[str, dict]:
+def _column_check_sql(column: str, check: ContractCheck, n: int) -> tuple[str, dict]:
     """The SQL condition a non-NULL value of ``column`` passes, from a pandera built-in check's statistics
     (pandera ignores NULLs in column checks; nullability is its own check)."""
     stats, p = check.statistics or {}, f"c{n}"
@@ -360,8 +410,9 @@ def _sample(
 
 
 def contract_markdown(contract: TableContract) -> str:
-    """The contract as a markdown table (asset check metadata)."""
-    schema = contract.schema()
+    """The contract as a markdown table (asset check metadata); from the declared checks, so a check step
+    needs no pandera schema (nor pandera) to describe its contract."""
+    contract.check_columns()
     lines = [
         f"**{contract.table}**: {contract.description}",
         "",
@@ -369,7 +420,7 @@ def contract_markdown(contract: TableContract) -> str:
         "|---|---|---|---|",
     ]
     for name, typ, _ in contract.columns:
-        checks = ", ".join(str(c.error or c.name) for c in schema.columns[name].checks)
+        checks = ", ".join(str(c.error or c.name) for c in contract.column_checks.get(name, []))
         lines.append(f"| {name} | {typ} | {'yes' if name in contract.required else ''} | {checks} |")
     if contract.unique:
         lines.append(f"\nunique: ({', '.join(contract.unique)})")
@@ -381,12 +432,14 @@ def contract_markdown(contract: TableContract) -> str:
 __all__ = [
     "EVENT_DAY",
     "PROVENANCE_COLUMNS",
+    "ContractCheck",
     "ContractReport",
     "TableContract",
     "at_least",
     "between",
     "contract_markdown",
     "isin",
+    "matches",
     "raw_event_checks",
     "required_by_event_type",
     "row_check",

@@ -159,9 +159,9 @@ def clean_days(
         version = load_fx_rates(con, fx_rates)
         run_sql(con, "privacy/opted_out.sql", {"as_of": now})
         void = {(r["rule_id"], r["rule_version"]) for r in rows(con, "cleaning/void_rules.sql")}
-        day = start_day
+        day, as_of = start_day, None
         while day < end_day:
-            _clean_day(con, day, run_id, now, key, void, version)
+            as_of = _clean_day(con, day, run_id, now, key, void, version)
             for r in rows(con, "cleaning/currencies_without_rate.sql"):
                 seen = without_rate.setdefault(r["currency"], {**r, "events": 0})
                 seen.update(
@@ -173,9 +173,14 @@ def clean_days(
                 rate_age[r["currency"]] = max(rate_age.get(r["currency"], 0), r["days"])
             day += dt.timedelta(days=1)
         # The published map is the current one, a function of every login landed so far, whichever
-        # days this run cleaned: splits group examples by it (see identity.py).
-        run_sql(con, "cleaning/login_links.sql", {"end_day": None, "crawler_pattern": RULES[0].params["pattern"]})
-        identity = build_identity_map(con, "login_links")
+        # days this run cleaned: splits group examples by it (see identity.py). When no login was landed
+        # after the last day cleaned (a daily run of the latest day), the map as of that day is that map.
+        if as_of is not None and not run_sql(con, "cleaning/logins_since.sql", {"day": end_day}).fetchone()[0]:
+            run_sql(con, "cleaning/publish_identity_map.sql")
+            identity = as_of
+        else:
+            run_sql(con, "cleaning/login_links.sql", {"end_day": None, "crawler_pattern": RULES[0].params["pattern"]})
+            identity = build_identity_map(con, "login_links")
         run_sql(
             con,
             "cleaning/pseudonymise_identity_map.sql",
@@ -269,11 +274,12 @@ def _clean_day(
     key: dict,
     void: set[tuple[str, int]],
     fx: str,
-) -> None:
+) -> IdentityStats:
     """Clean one day inside the caller's transaction (the statements of :func:`day_steps`): every
     statement sees only what that day's rules look at, and person keys come from the identity map *as
     of the end of that day* (logins with event_date <= day), so a day's rows never depend on which
-    other days a run covers."""
+    other days a run covers. Returns what the build of that map found (the map stays in
+    ``temp.identity_as_of`` until the next day's)."""
     values = {
         "start_day": day,
         "end_day": day + dt.timedelta(days=1),
@@ -284,5 +290,9 @@ def _clean_day(
         "crawler_pattern": RULES[0].params["pattern"],
         **key,
     }
+    as_of = None
     for step in day_steps(void):
-        step.run(con, values)
+        result = step.run(con, values)
+        if isinstance(step, StepGroup):  # the identity map as of the day
+            as_of = result
+    return as_of

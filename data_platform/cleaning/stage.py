@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import duckdb
-import pandera.polars as pa
 
 from data_platform.base import tables
 from data_platform.base.stage import SqlStep, Stage, StepGroup
-from data_platform.base.tables import TableContract, at_least, isin, row_check
+from data_platform.base.tables import TableContract, at_least, isin, matches, row_check
 from data_platform.cleaning.clean import day_steps
 from data_platform.metadata import ddl_columns
 
@@ -25,7 +24,7 @@ CLEAN_EVENTS_CONTRACT = TableContract(
     column_checks={
         **{k: v for k, v in tables.raw_event_checks().items() if k != "price"},
         "price_eur": [at_least(0)],
-        "person_key": [pa.Check.str_matches(r"^p_[0-9a-f]{24}$", error="a keyed pseudonym p_<24 hex>")],
+        "person_key": [matches(r"^p_[0-9a-f]{24}$", "a keyed pseudonym p_<24 hex>")],
     },
     row_checks=(
         tables.EVENT_DAY,

@@ -36,11 +36,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations, product
+from typing import TYPE_CHECKING
 
 import duckdb
-from datasketch import MinHash, MinHashLSH
 
 from data_platform.resources import rows
+
+if TYPE_CHECKING:  # datasketch (and scipy under it) is imported when texts are compared, not with the definitions
+    from datasketch import MinHash
 
 WORD_PATTERN = r"[\p{L}\p{N}]+"  # a word: a run of letters and digits (RE2, applied to the lowercased text)
 LSH_MARGIN = 0.1  # the LSH index proposes candidates from Jaccard threshold - LSH_MARGIN on
@@ -83,6 +86,8 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 def minhash(shingle_set: Iterable[str], num_perm: int, seed: int) -> MinHash:
     """The MinHash signature of a shingle set (UTF-8 bytes of each shingle)."""
+    from datasketch import MinHash
+
     signature = MinHash(num_perm=num_perm, seed=seed)
     signature.update_batch([s.encode("utf-8") for s in shingle_set])
     return signature
@@ -102,6 +107,8 @@ def similar_texts(texts: dict[str, frozenset[str]], settings: NearDuplicateSetti
     """Pairs of distinct texts (id -> shingle set) whose exact Jaccard is at least ``settings.threshold``,
     found through MinHash LSH candidates; ordered, ``a < b``."""
     candidate_threshold = max(0.05, settings.threshold - LSH_MARGIN)
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=candidate_threshold, num_perm=settings.num_perm, weights=LSH_WEIGHTS)
     signatures = {}
     for text_id in sorted(texts):

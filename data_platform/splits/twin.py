@@ -47,12 +47,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from scipy.special import ndtr, ndtri
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 _EIG_FLOOR = 1e-6
 _NULL = "\x00null"  # the key of the NULL category (a real category value never starts with NUL)
@@ -166,6 +160,8 @@ class _Categorical:
 
 
 def _scores(u: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtri  # scipy and sklearn are imported when a twin is made, not with the definitions
+
     return ndtri(np.clip(u, 1e-12, 1 - 1e-12))
 
 
@@ -197,6 +193,8 @@ class Copula:
             a, cov = np.zeros((len(r), 0)), s[np.ix_(r, r)]
         chol = np.linalg.cholesky(_floored(cov))
         z = zk @ a.T + rng.standard_normal((rows, len(r))) @ chol.T
+        from scipy.special import ndtr
+
         return {self.names[i]: self.margins[self.names[i]].decode(ndtr(z[:, j]), rng) for j, i in enumerate(r)}
 
 
@@ -271,6 +269,12 @@ def _derive(keys: np.ndarray, values, sampled: np.ndarray) -> np.ndarray:
 def classifier(spec: TwinColumns, features: tuple[str, ...], seed: int = 0):
     """A seeded logistic regression (sklearn) over ``features``: numerics median-imputed and
     standardised, categoricals one-hot (NULL a category, unseen ones ignored)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     numeric = [c for c in spec.numeric if c in features]
     categorical = [c for c in spec.categorical if c in features]
     impute = SimpleImputer(strategy="median", keep_empty_features=True)

@@ -37,8 +37,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
-from sklearn.neighbors import NearestNeighbors
 
 from data_platform.splits.twin import TwinColumns, category_keys, classifier, model_frame, pairwise_correlation
 from data_platform.validation.drift import jensen_shannon, ks_statistic
@@ -95,6 +93,8 @@ def utility(
             out[f"auc_train_on_{name}"] = None
             continue
         model = classifier(spec, features, seed).fit(model_frame(train, spec, features), y)
+        from sklearn.metrics import roc_auc_score  # sklearn is imported when a twin is judged, not at load
+
         out[f"auc_train_on_{name}"] = float(roc_auc_score(y_test, model.predict_proba(x_test)[:, 1]))
     if out.get("auc_train_on_real") is not None and out.get("auc_train_on_synthetic") is not None:
         out["auc_gap"] = out["auc_train_on_real"] - out["auc_train_on_synthetic"]
@@ -132,6 +132,8 @@ def closest_distances(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
     blocks: with one-hot categoricals the space has dozens of dimensions, where trees do not help;
     the demo's 4 queries of 5,000 rows against 60,000 took 13.9 s brute, 17.7 s with sklearn's default
     tree, on a shared 2-core machine)."""
+    from sklearn.neighbors import NearestNeighbors
+
     return NearestNeighbors(n_neighbors=1, algorithm="brute").fit(reference).kneighbors(points)[0][:, 0]
 
 

@@ -1,8 +1,13 @@
 -- Impressions of [start_day, end_day) with their point-in-time features and their label, every day in
--- one pass. History features count only events strictly before the impression (RANGE frame ending 1 µs
--- earlier) within 7 days, so nothing logged at or after the impression leaks into its features. Each
--- day's label comes from the clicks staged for it (ctr_attribution.run_day) and its maturity from the
--- data seen up to the end of its lookahead day, as a run of that day alone would build them.
+-- one pass. History features count the events of the same person (item) strictly before the impression
+-- and at most 7 days earlier: ts in [t - 7 days, t). Each day's label comes from the clicks staged for it
+-- (ctr_attribution.run_day) and its maturity from the data seen up to the end of its lookahead day, as a
+-- run of that day alone would build them.
+-- The 7-day count of an impression at t on day D is computed without a 7-day frame over every event:
+--   (the events of days D - 7 .. D - 1: per-day counts, summed)
+--   - (the events of day D - 7 before t - 7 days) + (the events of day D before t)
+-- the last two as one running sum over day D's events (+1 at ts) and day D - 7's (-1 at ts + 7 days).
+-- So a day sorts two days of events, not eight, whatever history the warehouse holds.
 CREATE OR REPLACE TEMP TABLE ctr_staged_examples AS
 WITH activity AS (
     SELECT event_id, event_type, ts, event_date, person_key, item_id
@@ -11,19 +16,76 @@ WITH activity AS (
       AND event_date >= $start_day - INTERVAL 7 DAY AND event_date < $end_day
 ),
 
-history AS (
-    SELECT event_id,
-        count(*) FILTER (WHERE event_type = 'impression') OVER by_person AS user_impressions_7d,
-        count(*) FILTER (WHERE event_type = 'click') OVER by_person AS user_clicks_7d,
-        count(*) FILTER (WHERE event_type = 'impression') OVER by_item AS item_impressions_7d,
-        count(*) FILTER (WHERE event_type = 'click') OVER by_item AS item_clicks_7d
+person_days AS (  -- events per person and day
+    SELECT person_key, event_date,
+           count(*) FILTER (WHERE event_type = 'impression') AS impressions,
+           count(*) FILTER (WHERE event_type = 'click') AS clicks
     FROM activity
+    GROUP BY ALL
+),
+
+item_days AS (  -- events per item and day
+    SELECT item_id, event_date,
+           count(*) FILTER (WHERE event_type = 'impression') AS impressions,
+           count(*) FILTER (WHERE event_type = 'click') AS clicks
+    FROM activity
+    GROUP BY ALL
+),
+
+person_week AS (  -- per person and impression day D: the events of D - 7 .. D - 1
+    SELECT person_key, event_date,
+           sum(impressions) OVER previous_week AS impressions,
+           sum(clicks) OVER previous_week AS clicks
+    FROM person_days
+    WINDOW previous_week AS (PARTITION BY person_key ORDER BY event_date - DATE '1970-01-01'
+                             RANGE BETWEEN 7 PRECEDING AND 1 PRECEDING)
+    QUALIFY event_date >= $start_day
+),
+
+item_week AS (  -- per item and impression day D: the events of D - 7 .. D - 1
+    SELECT item_id, event_date,
+           sum(impressions) OVER previous_week AS impressions,
+           sum(clicks) OVER previous_week AS clicks
+    FROM item_days
+    WINDOW previous_week AS (PARTITION BY item_id ORDER BY event_date - DATE '1970-01-01'
+                             RANGE BETWEEN 7 PRECEDING AND 1 PRECEDING)
+    QUALIFY event_date >= $start_day
+),
+
+signed AS (  -- day D's events counted at ts, day D - 7's taken back at ts + 7 days
+    SELECT event_id, event_type, ts AS moment, event_date AS day, 1 AS sign, person_key, item_id
+    FROM activity
+    WHERE event_date >= $start_day
+    UNION ALL
+    SELECT NULL, event_type, ts + INTERVAL 7 DAY, (event_date + 7)::DATE, -1, person_key, item_id
+    FROM activity
+    WHERE event_date < $end_day - INTERVAL 7 DAY
+),
+
+within_days AS (
+    SELECT event_id, day, person_key, item_id,
+        coalesce(sum(sign) FILTER (WHERE event_type = 'impression') OVER by_person, 0) AS user_impressions,
+        coalesce(sum(sign) FILTER (WHERE event_type = 'click') OVER by_person, 0) AS user_clicks,
+        coalesce(sum(sign) FILTER (WHERE event_type = 'impression') OVER by_item, 0) AS item_impressions,
+        coalesce(sum(sign) FILTER (WHERE event_type = 'click') OVER by_item, 0) AS item_clicks
+    FROM signed
     WINDOW
-        by_person AS (PARTITION BY person_key ORDER BY ts
-                      RANGE BETWEEN INTERVAL 7 DAYS PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING),
-        by_item AS (PARTITION BY item_id ORDER BY ts
-                    RANGE BETWEEN INTERVAL 7 DAYS PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING)
-    QUALIFY event_type = 'impression' AND event_date >= $start_day
+        by_person AS (PARTITION BY person_key, day ORDER BY moment
+                      RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING),
+        by_item AS (PARTITION BY item_id, day ORDER BY moment
+                    RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING)
+    QUALIFY event_type = 'impression' AND sign = 1
+),
+
+history AS (
+    SELECT w.event_id,
+           (coalesce(p.impressions, 0) + w.user_impressions)::BIGINT AS user_impressions_7d,
+           (coalesce(p.clicks, 0) + w.user_clicks)::BIGINT AS user_clicks_7d,
+           (coalesce(i.impressions, 0) + w.item_impressions)::BIGINT AS item_impressions_7d,
+           (coalesce(i.clicks, 0) + w.item_clicks)::BIGINT AS item_clicks_7d
+    FROM within_days w
+    LEFT JOIN person_week p ON p.person_key IS NOT DISTINCT FROM w.person_key AND p.event_date = w.day
+    LEFT JOIN item_week i ON i.item_id IS NOT DISTINCT FROM w.item_id AND i.event_date = w.day
 ),
 
 firsts AS (  -- one impression per impression_id and day: the first (ts, then event_id); a hash aggregate
