@@ -227,3 +227,22 @@ def test_env_defaults_are_the_public_contract(monkeypatch, tmp_path):
     assert LandingZone.from_env().events_dir() == tmp_path / "data" / "landing" / "events"
     monkeypatch.setenv("DATA_PLATFORM_LANDING", "/srv/drop")
     assert str(LandingZone.from_env().events_dir()) == "/srv/drop/events"
+
+
+def test_the_status_accounting_counts_lines_whose_day_is_not_cut_yet(warehouse, landing):
+    """Lines landed for a day not materialized yet balance the summary as 'not cut into a day yet', by day."""
+    from data_platform.ingestion.stage import summary
+
+    write_lines(
+        landing.events_dir() / "a.jsonl",
+        [event("a", ts="2026-11-02T10:00:00Z"), event("b", ts="2026-11-04T01:00:00Z"), "not json"],
+    )
+    ingest(warehouse, landing, "2026-11-02")
+    with warehouse.connect() as con:
+        text = "\n".join(summary(con, {("raw", "files")}))
+    assert "+ not cut into a day yet 1  (balances)" in text, text
+    assert "2026-11-04 1" in text, text
+    ingest(warehouse, landing, "2026-11-04")
+    with warehouse.connect() as con:
+        text = "\n".join(summary(con, {("raw", "files")}))
+    assert "+ not cut into a day yet 0  (balances)" in text and "waiting" not in text, text

@@ -18,6 +18,7 @@ from data_platform.base.tables import (
     required_by_event_type,
 )
 from data_platform.ingestion.erasure import erase_landing_lines
+from data_platform.resources import run_sql
 
 RAW_EVENTS_CONTRACT = TableContract(
     "raw.events",
@@ -62,12 +63,17 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
     lines.append(f"raw.quarantine   {quarantine:>10,} rows ({quarantined or 0:,} quarantined lines landed)")
     reasons = con.execute("SELECT reason, count(*) FROM raw.quarantine GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
     lines.append("  quarantine reasons: " + ", ".join(f"{r} {n}" for r, n in reasons))
-    balanced = (events + quarantine + erased) == (lines_read or 0)
+    waiting = run_sql(con, "ingestion/lines_not_cut.sql").fetchall()
+    not_cut = sum(n for _, n in waiting)
+    balanced = (events + quarantine + erased + not_cut) == (lines_read or 0)
     lines.append(
         f"accounting: lines read {lines_read or 0:,} = accepted {events:,} + quarantined {quarantine:,}"
-        f" + erased_subject {erased:,}"
-        + ("  (balances)" if balanced else "  (DOES NOT BALANCE: some days are not materialized yet)")
+        f" + erased_subject {erased:,} + not cut into a day yet {not_cut:,}"
+        + ("  (balances)" if balanced else "  (DOES NOT BALANCE)")
     )
+    if waiting:
+        days = ", ".join(f"{d or 'no day'} {n:,}" for d, n in waiting)
+        lines.append(f"  waiting for their day to be materialized (or after the last partition): {days}")
     return lines
 
 
