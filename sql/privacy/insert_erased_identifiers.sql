@@ -32,24 +32,12 @@ FROM (
         OR e.user_id IN (SELECT s.id FROM erase_subject_ids AS s))
     UNION ALL
     SELECT
-        found.identifier_kind,
-        unnest(found.ids) AS id
-    FROM (
-        SELECT
-            'email' AS identifier_kind,
-            regexp_extract_all(e.text, $email_pattern) AS ids
-        FROM raw.events AS e
-        WHERE e.text IS NOT NULL
-            AND (e.anon_id IN (SELECT s.id FROM erase_subject_ids AS s)
-                OR e.user_id IN (SELECT s.id FROM erase_subject_ids AS s))
-        UNION ALL
-        SELECT
-            'phone' AS identifier_kind,
-            regexp_extract_all(e.text, $phone_pattern) AS ids
-        FROM raw.events AS e
-        WHERE e.text IS NOT NULL
-            AND (e.anon_id IN (SELECT s.id FROM erase_subject_ids AS s)
-                OR e.user_id IN (SELECT s.id FROM erase_subject_ids AS s))
-    ) AS found
+        pattern.identifier_kind,
+        unnest(regexp_extract_all(e.text, pattern.regex)) AS id
+    FROM raw.events AS e
+    CROSS JOIN (VALUES ('email', $email_pattern), ('phone', $phone_pattern)) AS pattern (identifier_kind, regex)
+    WHERE e.text IS NOT NULL
+        AND (e.anon_id IN (SELECT s.id FROM erase_subject_ids AS s)
+            OR e.user_id IN (SELECT s.id FROM erase_subject_ids AS s))
 )
 WHERE id IS NOT NULL
