@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
-import duckdb
-
-from data_platform.resources import dagster_home, labeling_root, landing_root, warehouse_path
+from data_platform.resources import Warehouse, dagster_home, labeling_root, landing_root
 
 
 def _dg_launch(launch_args: list[str]) -> int:
@@ -135,13 +134,9 @@ def cmd_plan_labeling(args: argparse.Namespace) -> int:
         print("give --days and --budget, or --examples", file=sys.stderr)
         return 2
     pools = [p for spec in args.pool or [] for p in spec.split(",") if p] or None
-    path = warehouse_path()
-    con = duckdb.connect(str(path), read_only=True) if path.exists() else None
-    try:
+    warehouse = Warehouse.from_env()
+    with warehouse.connect(read_only=True) if warehouse.exists() else nullcontext() as con:
         measured = measured_inputs(con, landing_root() / "annotations")
-    finally:
-        if con is not None:
-            con.close()
     try:
         report = plan_report(
             measured,
@@ -187,8 +182,11 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     from data_platform.privacy.requests import process_requests
     from data_platform.resources import LandingZone, Warehouse
 
-    with Warehouse.from_env().connect() as con:
+    warehouse = Warehouse.from_env()
+    with warehouse.connect() as con:
         summary = process_requests(con, LandingZone.from_env().privacy_dir(), run_id="cli", person_tables=PERSON_TABLES)
+        if summary["erasures"]:
+            summary.update(warehouse.forget_history(con))
     print(json.dumps(summary, indent=2))
     return 1 if any(summary["rows_remaining"].values()) else 0
 
@@ -230,7 +228,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     """Print the chain of one example back to its raw lines (personal data masked)."""
     from data_platform.provenance.trace import trace, trace_markdown
 
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with Warehouse.from_env().connect(read_only=True) as con:
         result = trace(con, args.dataset, args.example_id, landing_root())
     print(trace_markdown(result))
     return 0 if result.found else 1
@@ -241,7 +239,7 @@ def cmd_impact(args: argparse.Namespace) -> int:
     from data_platform.provenance.trace import impact
 
     kind, value = _input_of(args)
-    with duckdb.connect(str(warehouse_path())) as con:  # impact stages its event ids in a temp table
+    with Warehouse.from_env().connect() as con:  # impact stages its event ids in a temp table
         found = impact(con, kind, value)
     print(f"rows holding data from {kind.replace('_', ' ')} {value!r}, per table and per published export version:")
     print(f"  {'table / export version':<45} {'rows':>10}")
@@ -262,7 +260,7 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"  # re-runs read files already landed
     result = run_invalidation(
-        lambda read_only: duckdb.connect(str(warehouse_path()), read_only=read_only),
+        Warehouse.from_env().connect,
         kind,
         value,
         args.reason,

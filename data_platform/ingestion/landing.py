@@ -558,8 +558,8 @@ def land_new_files(
             continue  # vanished since the listing: it will be seen again if it comes back
         try:
             result = _land_one(con, lf, previous, run_id, min_ts, now, opened, max_line_bytes)
-        except (duckdb.IOException, duckdb.FatalException, duckdb.InterruptException):
-            raise  # the warehouse's trouble, not the file's
+        except (duckdb.IOException, duckdb.FatalException, duckdb.InterruptException, duckdb.TransactionException):
+            raise  # the warehouse's trouble (a lake commit conflict included: the step is retried), not the file's
         except (duckdb.Error, MemoryError) as error:
             message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
             run_sql(
@@ -615,7 +615,10 @@ def _land_one(
     fallback_day = min(max(lf.mtime.date(), min_ts.date()), now.date())
     try:
         with transaction(con):
-            file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM raw.files").fetchone()[0]
+            # the counter row is updated in the file's transaction: two landings at once (runs on the lake)
+            # conflict at commit and one is retried, so no id is handed out twice and no file lands twice
+            file_id = run_sql(con, "ingestion/next_file_id.sql").fetchone()[0]
+            run_sql(con, "ingestion/take_file_id.sql", {"file_id": file_id})
             con.register("landing_lines", reader)
             try:
                 run_sql(

@@ -25,6 +25,8 @@ def build_privacy_requests(person_tables: Mapping[str, str]) -> tuple[dg.JobDefi
     def apply_privacy_requests(context: dg.OpExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dict:
         with warehouse.connect() as con:
             summary = process_requests(con, landing.privacy_dir(), context.run.run_id, tables)
+            if summary["erasures"]:
+                summary.update(warehouse.forget_history(con))  # the lake: no old snapshot or file keeps them
         context.log_event(
             dg.AssetMaterialization(
                 asset_key=ERASURE_AUDIT,
