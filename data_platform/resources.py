@@ -38,6 +38,7 @@ import os
 import random
 import re
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -271,9 +272,11 @@ def rollback(con: duckdb.DuckDBPyConnection, error: BaseException) -> None:
 # The DuckDB extensions of the lake profile, loaded from their installed wheels (the ``lake`` extra): a plain
 # LOAD would try to download them, which production machines and CI must never need.
 LAKE_EXTENSIONS = ("ducklake", "httpfs", "postgres_scanner")
+LAKE_INIT_ATTEMPTS = 5
 LAKE_ALIAS = "lake"  # the name the DuckLake catalog is attached under (USE lake: sql/ names stay schema.table)
 RETRIES_TAG = "data_platform/lake_commit_retries"  # run tag: commit conflicts retried in the run
-MAX_CONFLICT_RETRIES = 20
+# Every conflict means another writer committed, so the retries make progress; the bound is for a broken lake.
+MAX_CONFLICT_RETRIES = 100
 
 
 class Warehouse(DuckDBResource):
@@ -392,7 +395,7 @@ class Warehouse(DuckDBResource):
         """Count a commit conflict (on the run's tag, in its log) and ask Dagster to retry the step after a
         jittered exponential backoff."""
         self._conflicts += 1
-        wait = min(30.0, 0.5 * 2 ** min(self._conflicts, 6)) * random.uniform(0.5, 1.5)
+        wait = min(10.0, 0.25 * 2 ** min(self._conflicts, 6)) * random.uniform(0.5, 1.5)
         if self._run is not None:
             instance, run_id, log = self._run
             run = instance.get_run_by_id(run_id)
@@ -454,7 +457,16 @@ def attach_lake(
         options += ", READ_ONLY"
     if snapshot is not None:
         options += f", SNAPSHOT_VERSION {int(snapshot)}"
-    run_sql(con, "common/attach_lake.sql", catalog=_sql_literal(f"ducklake:{catalog}"), options=options)
+    for attempt in range(LAKE_INIT_ATTEMPTS):
+        try:
+            run_sql(con, "common/attach_lake.sql", catalog=_sql_literal(f"ducklake:{catalog}"), options=options)
+            break
+        except duckdb.Error as error:
+            # the first attach of a new, empty catalog creates its tables: two processes doing it at once
+            # collide in PostgreSQL, and the loser attaches again to the catalog the winner made
+            if "Failed to initialize DuckLake" not in str(error) or attempt == LAKE_INIT_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
     con.execute(f"USE {LAKE_ALIAS}")
 
 

@@ -26,7 +26,7 @@ import pytest
 
 from data_platform.provenance.invalidate import run_invalidation
 from data_platform.provenance.trace import trace
-from data_platform.resources import LandingZone, SettingError, Warehouse
+from data_platform.resources import RETRIES_TAG, LandingZone, SettingError, Warehouse
 from data_platform_tests.conftest import lake_warehouse, project_jobs, query, run_job, write_lines
 from data_platform_tests.processes import requires_lake
 from data_platform_tests.reliability_support import digest_tables
@@ -184,3 +184,31 @@ def _files_holding(con, peers, lake: Warehouse, text: str) -> int:
         "SELECT count(*) FROM read_parquet($files, union_by_name => true) t WHERE contains(CAST(t AS VARCHAR), $text)",
         {"files": files, "text": text},
     ).fetchone()[0]
+
+
+@requires
+def test_a_commit_conflict_retries_the_step_and_is_counted_on_the_run(lake_peers, monkeypatch):
+    lake = lake_warehouse(lake_peers, monkeypatch)
+    with lake.connect() as con:
+        con.execute("CREATE SCHEMA contested")
+        con.execute("CREATE TABLE contested.t AS SELECT 1 AS v")
+    attempts = []
+
+    @dg.asset
+    def contested(context, warehouse: Warehouse) -> None:
+        attempts.append(context.retry_number)
+        with warehouse.connect() as con:
+            con.execute("BEGIN")
+            con.execute("DELETE FROM contested.t")
+            if len(attempts) == 1:  # another writer commits to the same table in between, the first time
+                with warehouse.connect() as other:
+                    other.execute("INSERT INTO contested.t VALUES (2)")
+            con.execute("INSERT INTO contested.t VALUES (3)")
+            con.execute("COMMIT")
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([contested], resources={"warehouse": lake}, instance=instance)
+    assert result.success and attempts == [0, 1]
+    assert instance.get_run_by_id(result.run_id).tags[RETRIES_TAG] == "1"
+    # the retried transaction ran again on the other writer's snapshot: its delete took the 2 too
+    assert query(lake, "SELECT v FROM contested.t") == [(3,)]

@@ -590,6 +590,10 @@ def land_new_files(
     return landed
 
 
+class _LandedMeanwhile(Exception):
+    """Another run landed a version of the path after this run listed it."""
+
+
 class _SameBytes(Exception):
     """A file version's bytes are those of its current version (a copy with a new mtime)."""
 
@@ -615,6 +619,12 @@ def _land_one(
     fallback_day = min(max(lf.mtime.date(), min_ts.date()), now.date())
     try:
         with transaction(con):
+            # another run (on the lake, several write at once) may have landed this path since the listing: then
+            # there is nothing to do; one committing while this transaction runs makes it conflict (below)
+            if run_sql(con, "ingestion/current_version.sql", {"source_file": lf.rel}).fetchone()[0] != (
+                previous[0] if previous else None
+            ):
+                raise _LandedMeanwhile
             # the counter row is updated in the file's transaction: two landings at once (runs on the lake)
             # conflict at commit and one is retried, so no id is handed out twice and no file lands twice
             file_id = run_sql(con, "ingestion/next_file_id.sql").fetchone()[0]
@@ -664,6 +674,10 @@ def _land_one(
             accepted, quarantined, partitions = run_sql(
                 con, "ingestion/file_counts.sql", {"file_id": file_id}
             ).fetchone()
+    except _LandedMeanwhile:
+        if opened is not None:
+            opened.close()
+        return None
     except _SameBytes:  # its parse is rolled back; only the file's new mtime is recorded
         run_sql(con, "ingestion/touch_file.sql", {"source_file": lf.rel, "mtime": lf.mtime, "size": lf.size})
         return None
