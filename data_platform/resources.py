@@ -374,6 +374,20 @@ class Warehouse(DuckDBResource):
         finally:
             con.close()
 
+    def snapshot(self, con: duckdb.DuckDBPyConnection) -> int | None:
+        """The lake snapshot ``con`` reads (inside a transaction: the one it started on); None on the file."""
+        return run_sql(con, "common/lake_snapshot.sql").fetchone()[0] if self.is_lake else None
+
+    @contextmanager
+    def connect_at(self, snapshot: int) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to the lake as it was at ``snapshot`` (time travel; the lake profile only)."""
+        if not self.is_lake:
+            raise SettingError("time travel needs the lake profile (DATA_PLATFORM_LAKE_CATALOG)")
+        with duckdb.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")
+            attach_lake(con, self.lake_catalog, self.lake_data_path, snapshot=snapshot)
+            yield con
+
     def forget_history(self, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         """After an erasure on the lake: make what was deleted unreadable everywhere. Rewrites every data file
         with deleted rows without them, expires every snapshot but the current one and deletes the files no

@@ -8,7 +8,9 @@ What it proves:
 - the real jobs (ingest, clean, direct and review labels, splits and export) give on the lake exactly the
   tables they give on the DuckDB file (a hash of the sorted rows of every table), with the data as Parquet
   files in the bucket;
-- trace, invalidate and erasure work on the lake; after an erasure the person is in no snapshot that can
+- trace, invalidate and erasure work on the lake; a published dataset version is read back exactly by
+  ``data-platform dataset-version`` (time travel to the snapshot its export recorded) after the tables changed;
+  after an erasure the person is in no snapshot that can
   still be read and in no Parquet file left in the bucket.
 
 Needs the PostgreSQL server binaries, moto_server and the DuckLake extension wheels; skipped, saying so,
@@ -24,6 +26,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from data_platform.cli import main
 from data_platform.provenance.invalidate import run_invalidation
 from data_platform.provenance.trace import trace
 from data_platform.resources import RETRIES_TAG, LandingZone, SettingError, Warehouse
@@ -35,7 +38,7 @@ pytestmark = [pytest.mark.lake]
 requires = requires_lake()
 
 FIRST, LAST = "2026-11-01", "2026-11-02"
-EVENTS_PER_DAY = 1500
+EVENTS_PER_DAY = 800
 
 
 def test_the_profile_comes_from_the_environment_and_holds_no_credential(monkeypatch):
@@ -121,8 +124,10 @@ def test_an_exported_example_traces_to_its_raw_line_on_the_lake(worlds):
 
 
 @requires
-def test_an_invalidated_client_version_leaves_every_table_on_the_lake(worlds):
+def test_an_invalidated_version_leaves_the_lake_and_the_first_export_reads_back_exactly(worlds, tmp_path):
     lake, defs = worlds["lake"], worlds["defs"]
+    published = "SELECT version, path, lake_snapshot FROM splits.exports WHERE dataset = 'ctr_examples' ORDER BY {}"
+    (first,) = query(lake, published.format("created_at LIMIT 1"))
     version = query(lake, "SELECT app_version FROM clean.events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0][0]
 
     def launch(args: list[str]) -> int:
@@ -139,6 +144,20 @@ def test_an_invalidated_client_version_leaves_every_table_on_the_lake(worlds):
     assert result["remaining"] == {}
     assert result["before"]["clean.events"] > 0 and result["after"]["clean.events"] == 0
     assert query(lake, "SELECT count(*) FROM clean.events WHERE app_version = ?", [version]) == [(0,)]
+
+    # the tables changed and a new version was published; the first one is still there, exactly, by time travel
+    (latest,) = query(lake, published.format("created_at DESC LIMIT 1"))
+    assert latest[0] != first[0] and first[2] is not None and latest[2] > first[2]
+    assert main(["dataset-version", "ctr_examples", first[0], "--out", str(tmp_path)]) == 0
+    with lake.connect(read_only=True) as con:
+        for split in ("train", "dev", "test"):
+            published_rows = f"SELECT * FROM '{first[1]}/{split}.parquet'"
+            read_back = f"SELECT * FROM '{tmp_path}/ctr_examples/{first[0]}/{split}.parquet'"
+            assert con.execute(f"SELECT count(*) FROM ({published_rows})").fetchone()[0] > 0
+            for a, b in ((published_rows, read_back), (read_back, published_rows)):
+                assert con.execute(f"SELECT count(*) FROM ({a} EXCEPT ALL {b})").fetchone()[0] == 0
+    # a version the lake never recorded is refused, saying so
+    assert main(["dataset-version", "ctr_examples", "no-such-version", "--out", str(tmp_path)]) == 1
 
 
 @requires

@@ -1,5 +1,6 @@
 """The operator's commands: ``launch``, ``tick``, ``backfill``, ``init-instance``, ``plan-labeling``,
-``label-studio-sync``, ``privacy``, ``infer-schema``, ``trace``, ``impact`` and ``invalidate``."""
+``label-studio-sync``, ``privacy``, ``infer-schema``, ``trace``, ``dataset-version``, ``impact`` and
+``invalidate``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import sys
 from contextlib import nullcontext
 from pathlib import Path
 
-from data_platform.resources import Warehouse, dagster_home, labeling_root, landing_root
+import duckdb
+
+from data_platform.resources import Warehouse, dagster_home, labeling_root, landing_root, run_sql
 
 
 def _dg_launch(launch_args: list[str]) -> int:
@@ -232,6 +235,39 @@ def cmd_trace(args: argparse.Namespace) -> int:
         result = trace(con, args.dataset, args.example_id, landing_root())
     print(trace_markdown(result))
     return 0 if result.found else 1
+
+
+def cmd_dataset_version(args: argparse.Namespace) -> int:
+    """Write a published version of a dataset again, exactly as it was published, from the lake snapshot its
+    export was read from (time travel), into ``--out``/<dataset>/<version>/; the rows' content hash must be
+    the version id, so a match is proven, not assumed. Works after later days changed the tables, until an
+    erasure expires the snapshots before it (docs/operations.md)."""
+    from data_platform.splits.export import write_export
+    from data_platform.splits.split import DATASETS
+
+    warehouse = Warehouse.from_env()
+    with warehouse.connect(read_only=True) as con:
+        found = run_sql(con, "splits/export_snapshot.sql", {"dataset": args.dataset, "version": args.version})
+        snapshot = (found.fetchone() or (None,))[0]
+    if snapshot is None:
+        print(
+            f"no lake snapshot recorded for {args.dataset} version {args.version} (not published, or published "
+            "on the DuckDB file, which keeps no history: its exported folder is the version)",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        with warehouse.connect_at(snapshot) as con:
+            export = write_export(con, DATASETS[args.dataset], Path(args.out))
+    except duckdb.Error as error:
+        print(f"lake snapshot {snapshot} cannot be read any more ({error}): expired by an erasure?", file=sys.stderr)
+        return 1
+    if export.version != args.version:
+        print(f"snapshot {snapshot} holds version {export.version}, not {args.version}", file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{split} {n:,}" for split, n in export.counts.items())
+    print(f"{args.dataset} {args.version}: read back from lake snapshot {snapshot} into {export.path} ({counts})")
+    return 0
 
 
 def cmd_impact(args: argparse.Namespace) -> int:
