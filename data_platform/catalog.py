@@ -52,6 +52,10 @@ PERSON_TABLES: dict[str, str] = _unique(
 """Table -> the predicate that finds a person's rows, later stages first: derived rows are erased before
 the rows they were derived from (a split table finds the person's impressions through raw.events)."""
 
+FILE_ERASERS: tuple = tuple(eraser for s in DECLARED for eraser in s.file_erasers)
+"""Every stage's file erasers, in stage order: the landing files are rewritten before the export versions that
+point at their lines are re-issued."""
+
 STEPS: dict[str, tuple[SqlStep, ...]] = _unique(
     ((s.name, t, flatten(steps)) for s in DECLARED for t, steps in s.steps.items()), "the steps of"
 )

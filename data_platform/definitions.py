@@ -9,7 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from data_platform.base.keys import ANOMALIES, CTR_EXAMPLES, FEATURE_STATS
-from data_platform.catalog import CONTRACTS, PERSON_TABLES
+from data_platform.catalog import CONTRACTS, FILE_ERASERS, PERSON_TABLES
 from data_platform.cleaning.assets import clean_layer
 from data_platform.flywheel.assets import TRIGGER_SPECS, retraining_check, retraining_sensor, retraining_signal
 from data_platform.ingestion.assets import raw_ingestion
@@ -41,7 +41,7 @@ check_settings()  # every DATA_PLATFORM_* setting, with a clear message, before 
 
 # the cross-cutting parts get every stage's declarations (catalog.py) passed in
 CONTRACT_CHECKS = build_contract_checks(CONTRACTS.values())
-process_privacy_requests, privacy_request_sensor = build_privacy_requests(PERSON_TABLES)
+process_privacy_requests, privacy_request_sensor = build_privacy_requests(PERSON_TABLES, FILE_ERASERS)
 
 ingest_raw_events = dg.define_asset_job(
     name="ingest_raw_events",

@@ -6,7 +6,7 @@ import json
 
 import dagster as dg
 
-from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
+from data_platform.base.pseudonyms import key_id, pseudonym_key, pseudonymise
 from data_platform.definitions import defs, process_privacy_requests
 from data_platform_tests.conftest import checks_by_name, event, query, write_lines
 from data_platform_tests.test_cleaning import CHROME, run_pipeline, ts
@@ -71,7 +71,9 @@ def test_erasing_a_user_removes_them_everywhere_and_keeps_everyone_else(warehous
     assert checks_by_name(result)["raw_rows_accounted"].passed
 
 
-def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
+def labeling_world(warehouse, landing, desk):
+    """:func:`_world` plus impressions, a click and Bob's review, run through ingestion, cleaning, click
+    labels, the review labeling assets (a task batch written to ``desk``) and the splits."""
     from data_platform.labeling.ctr_assets import ctr_examples
     from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
     from data_platform.resources import LabelingDesk
@@ -88,7 +90,7 @@ def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
             event("b-later", "login", ts=ts(0, hour=11), anon_id="bob-phone", user_id="bob", user_agent=CHROME),
         ],
     )
-    resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
+    resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(desk))}
     assert dg.materialize([*defs.assets[:2], ctr_examples], resources=resources, partition_key="2026-11-02").success
     assert dg.materialize(REVIEW_LABELING_ASSETS, resources=resources).success
     from data_platform.splits.assets import SPLIT_ASSETS
@@ -98,6 +100,11 @@ def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
         "splits/ctr_examples",
         "splits/review_examples",
     }
+    return resources
+
+
+def test_erasure_reaches_the_labeling_tables(warehouse, landing, tmp_path):
+    labeling_world(warehouse, landing, tmp_path / "desk")
     tables = {
         "labels.ctr_examples": "impression_event_id",
         "labels.reviews": "review_id",
@@ -180,3 +187,38 @@ def test_the_privacy_sensor_requests_a_run_for_new_request_files(landing):
     requests, cursor = tick(cursor)
     assert len(requests) == 1
     assert tick(cursor)[0] == []
+
+
+def test_an_erasure_records_every_identifier_of_the_subject_as_a_keyed_pseudonym(warehouse, landing):
+    """Her user id, her devices, the address only she used, the e-mail and phone in her text, as pseudonyms under
+    the key's id; the address she shares with Bob is not hers alone, and no raw value is stored."""
+    _world(landing)
+    write_lines(
+        landing.events_dir() / "c.jsonl",
+        [
+            event("a-ip", "login", ts=ts(8), anon_id="ann-phone", user_id="ann", ip="10.1.1.1", user_agent=CHROME),
+            event("a-shared", "login", ts=ts(9), anon_id="ann-phone", user_id="ann", ip="10.2.2.2", user_agent=CHROME),
+            event("b-shared", "login", ts=ts(9), anon_id="bob-phone", user_id="bob", ip="10.2.2.2", user_agent=CHROME),
+            event("a-mail", "review", ts=ts(10), anon_id="ann-laptop", user_agent=CHROME,
+                  text="write to ann.lee@example.org or call +44 20 7946 0958"),
+        ],
+    )  # fmt: skip
+    run_pipeline(warehouse, landing)
+    _request(
+        landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase", "ts": "2026-11-20T10:00:00Z"}
+    )
+    _apply(warehouse, landing)
+    key = pseudonym_key()
+    rows = query(warehouse, "SELECT identifier_kind, pseudonym, key_id, request_id FROM privacy.erased_identifiers")
+    assert {r[2:] for r in rows} == {(key_id(key), "req-1")}
+    expected = {
+        ("user_id", "ann"),
+        ("anon_id", "ann-phone"),
+        ("anon_id", "ann-laptop"),
+        ("ip", "10.1.1.1"),
+        ("email", "ann.lee@example.org"),
+        ("phone", "+44 20 7946 0958"),
+    }
+    assert {r[:2] for r in rows} == {(kind, pseudonymise(value, key)) for kind, value in expected}
+    stored = " ".join(str(v) for r in query(warehouse, "SELECT * FROM privacy.erased_identifiers") for v in r)
+    assert not any(value in stored for _, value in expected)

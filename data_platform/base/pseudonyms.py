@@ -70,3 +70,9 @@ def pseudonymise(value: str | None, key: str) -> str | None:
 def pseudonymise_sql(expr: str, key_param: str = "pseudonym_key") -> str:
     """The DuckDB twin of :func:`pseudonymise`; the key is bound as ``$<key_param>``."""
     return f"('p_' || left(sha256(${key_param} || chr(31) || ({expr})), 24))"
+
+
+def key_id(key: str) -> str:
+    """A fingerprint that names a key without revealing it (``k_`` + 12 hex digits of a hash over a fixed label
+    and the key): stored beside what the key produced, so a different key in use is recognised before it acts."""
+    return "k_" + hashlib.sha256(f"data-platform key id\x1f{key}".encode()).hexdigest()[:12]

@@ -74,7 +74,11 @@ class Stage:
       staged (``privacy/requests.py``);
     - ``summary``: ``(connection, existing (schema, table) pairs) -> lines`` for ``data-platform status``;
     - ``steps``: table -> the ordered SQL statements that build it, as the stage's runner executes
-      them; the table's column lineage is derived from exactly these.
+      them; the table's column lineage is derived from exactly these;
+    - ``file_erasers``: functions that take an erased subject out of the files the stage writes outside the
+      warehouse (landing files, export versions, task batches, reports); each is called with a
+      ``privacy.files.FileErasure`` once an erase request's rows are gone and returns the files it rewrote
+      or deleted (``privacy/files.py`` records them in ``privacy.erased_files``).
     """
 
     name: str
@@ -82,6 +86,7 @@ class Stage:
     person_columns: Mapping[str, str] = field(default_factory=dict)
     summary: Summary | None = None
     steps: Mapping[str, Sequence[SqlStep | StepGroup]] = field(default_factory=dict)
+    file_erasers: Sequence[Callable[[Any], Sequence[Any]]] = ()
 
     def __post_init__(self) -> None:
         if self.name not in STAGES:

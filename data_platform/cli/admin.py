@@ -181,13 +181,19 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     """Apply new consent and erasure request files now (the same code as the Dagster job)."""
     import json
 
-    from data_platform.catalog import PERSON_TABLES
+    from data_platform.catalog import FILE_ERASERS, PERSON_TABLES
     from data_platform.privacy.requests import process_requests
     from data_platform.resources import LandingZone, Warehouse
 
     warehouse = Warehouse.from_env()
     with warehouse.connect() as con:
-        summary = process_requests(con, LandingZone.from_env().privacy_dir(), run_id="cli", person_tables=PERSON_TABLES)
+        summary = process_requests(
+            con,
+            LandingZone.from_env().privacy_dir(),
+            run_id="cli",
+            person_tables=PERSON_TABLES,
+            file_erasers=FILE_ERASERS,
+        )
         if summary["erasures"]:
             summary.update(warehouse.forget_history(con))
     print(json.dumps(summary, indent=2))

@@ -206,6 +206,12 @@ def read_lines(
         )
 
 
+def file_content(path: Path, compressed: bool) -> Iterator[bytes]:
+    """A landing file's bytes (decompressed for gzip) in chunks, exactly as landing reads its lines: a corrupt
+    or truncated gzip stream yields what decompressed cleanly and stops."""
+    yield from _file_chunks(path, compressed, _Counter())
+
+
 def _file_chunks(path: Path, compressed: bool, counter: _Counter, opened=None) -> Iterator[bytes]:
     """The file's bytes (decompressed for gzip, multi-member included) in chunks.
 

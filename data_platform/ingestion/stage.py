@@ -17,6 +17,7 @@ from data_platform.base.tables import (
     raw_event_checks,
     required_by_event_type,
 )
+from data_platform.ingestion.erasure import erase_landing_lines
 
 RAW_EVENTS_CONTRACT = TableContract(
     "raw.events",
@@ -76,4 +77,5 @@ STAGE = Stage(
         "raw.quarantine": _RAW_LINE,
     },
     summary=summary,
+    file_erasers=(erase_landing_lines,),
 )

@@ -9,6 +9,7 @@ from data_platform.base.enums import SENTIMENTS
 from data_platform.base.stage import SqlStep, Stage
 from data_platform.base.tables import TableContract, at_least, between, isin, row_check
 from data_platform.labeling.direct import CTR_STEPS
+from data_platform.labeling.erasure import erase_labeling_files
 from data_platform.metadata import ddl_columns
 
 CTR_EXAMPLES_CONTRACT = TableContract(
@@ -223,6 +224,7 @@ STAGE = Stage(
         },
     },
     summary=summary,
+    file_erasers=(erase_labeling_files,),
     # the tables are declared first, then the statements as their runners run them
     steps={
         "labels.ctr_examples": (SqlStep("labeling/create_tables.sql"), *CTR_STEPS),

@@ -1,21 +1,24 @@
 """Dagster wiring of consent and erasure: a job, and a sensor on the landing folder's privacy/."""
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
+from data_platform.privacy.files import FileEraser
 from data_platform.privacy.requests import process_requests
 from data_platform.resources import LandingZone, Warehouse, sensors_default_status
 
 ERASURE_AUDIT = dg.AssetKey(["privacy", "erasure_audit"])
 
 
-def build_privacy_requests(person_tables: Mapping[str, str]) -> tuple[dg.JobDefinition, dg.SensorDefinition]:
+def build_privacy_requests(
+    person_tables: Mapping[str, str], file_erasers: Sequence[FileEraser] = ()
+) -> tuple[dg.JobDefinition, dg.SensorDefinition]:
     """The job ``process_privacy_requests`` and its sensor, erasing from ``person_tables`` (table -> the
     predicate that finds a person's rows; every stage declares its own, ``catalog.PERSON_TABLES``
-    collects them, later stages first)."""
-    tables = dict(person_tables)
+    collects them, later stages first) and from the files ``file_erasers`` reach (``catalog.FILE_ERASERS``)."""
+    tables, erasers = dict(person_tables), tuple(file_erasers)
 
     @dg.op(
         name="apply_privacy_requests",
@@ -24,7 +27,7 @@ def build_privacy_requests(person_tables: Mapping[str, str]) -> tuple[dg.JobDefi
     )
     def apply_privacy_requests(context: dg.OpExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dict:
         with warehouse.connect() as con:
-            summary = process_requests(con, landing.privacy_dir(), context.run.run_id, tables)
+            summary = process_requests(con, landing.privacy_dir(), context.run.run_id, tables, file_erasers=erasers)
             if summary["erasures"]:
                 summary.update(warehouse.forget_history(con))  # the lake: no old snapshot or file keeps them
         context.log_event(

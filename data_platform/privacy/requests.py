@@ -14,10 +14,9 @@ recorded in ``privacy.rejected_requests`` with its reason, never dropped silentl
   ``user_id`` the person is every event carrying it plus every device
   whose logins only ever name this user; a shared device keeps other people's rows.
 
-Not covered yet: the landing files themselves (producers' drop zone; a re-landed old file would bring
-rows back), Label Studio task files already sent out (``data/labeling/tasks``), and export versions
-already published (immutable Parquet files: the next ``publish_datasets`` run writes a version without
-the person; older versions must be deleted or republished by hand).
+Then every copy in files: the file erasers each stage declares (``Stage.file_erasers``,
+``catalog.FILE_ERASERS``) rewrite the landing files, re-issue the export versions and clean the labeling
+files and reports that hold the subject (``privacy/files.py``, recorded in ``privacy.erased_files``).
 """
 
 from __future__ import annotations
@@ -25,13 +24,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from data_platform.base.pseudonyms import pseudonym_key, pseudonymise, pseudonymise_sql
+from data_platform.base.pseudonyms import key_id, pseudonym_key, pseudonymise, pseudonymise_sql
+from data_platform.privacy.files import FileEraser, erase_files
+from data_platform.privacy.redaction import PII_PATTERNS
 from data_platform.resources import existing_tables, load_sql, run_sql, transaction
 
 KINDS = ("opt_out", "erase")
@@ -146,9 +147,24 @@ def erase_subject(
     con, request: Request, key: str, run_id: str, now: dt.datetime, person_tables: Mapping[str, str]
 ) -> dict[str, int]:
     """Remove the subject's rows from every person table (table -> predicate, erased in that order) in
-    one transaction; audit the counts."""
+    one transaction; record the subject's identifiers as keyed pseudonyms (``privacy.erased_identifiers``) and
+    audit the counts."""
     with transaction(con):
         _stage_subject(con, request.subject_kind, request.subject, key)
+        run_sql(
+            con,
+            "privacy/insert_erased_identifiers.sql",
+            {
+                "request_id": request.request_id,
+                "user_id": request.subject if request.subject_kind == "user_id" else None,
+                "key_id": key_id(key),
+                "erased_at": now,
+                "email_pattern": PII_PATTERNS["<EMAIL>"],
+                "phone_pattern": PII_PATTERNS["<PHONE>"],
+                "pseudonym_key": key,
+            },
+            pseudonym=pseudonymise_sql("id"),
+        )
         removed = {}
         for table in _existing(con, person_tables):
             removed[table] = run_sql(
@@ -175,9 +191,11 @@ def process_requests(
     run_id: str,
     person_tables: Mapping[str, str],
     now: dt.datetime | None = None,
+    file_erasers: Sequence[FileEraser] = (),
 ) -> dict:
     """Read new request files, record opt-outs, carry out erasures over ``person_tables`` (table ->
-    predicate, see :func:`erase_subject`) and verify them."""
+    predicate, see :func:`erase_subject`) and in the files (``file_erasers``, see
+    :func:`~data_platform.privacy.files.erase_files`), and verify them."""
     now = now or dt.datetime.now(dt.UTC)
     key = pseudonym_key()
     requests = read_new_requests(con, privacy_dir, now)
@@ -199,6 +217,7 @@ def process_requests(
         else:
             for table, n in erase_subject(con, r, key, run_id, now, person_tables).items():
                 removed[table] = removed.get(table, 0) + n
+            erase_files(con, r.request_id, key, privacy_dir.parent, now, file_erasers)
             for table, n in subject_rows(con, r.subject_kind, r.subject, key, person_tables).items():
                 remaining[table] = remaining.get(table, 0) + n
         run_sql(

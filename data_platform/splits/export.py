@@ -52,8 +52,13 @@ def content_version(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> tuple[
         digests[split] = (
             run_sql(con, "splits/split_digest.sql", {"split": split}, **_fragments(spec)).fetchone()[0] or "empty"
         )
-    body = json.dumps({"columns": export_columns(spec), "splits": digests}, sort_keys=True)
-    return hashlib.sha256(body.encode()).hexdigest()[:12], digests
+    return version_id(export_columns(spec), digests), digests
+
+
+def version_id(columns: list[str], digests: dict[str, str]) -> str:
+    """The version id of an export: a hash of its column list and of the md5 of each split's rows."""
+    body = json.dumps({"columns": columns, "splits": digests}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:12]
 
 
 def _fragments(spec: DatasetSpec) -> dict[str, str]:
@@ -145,6 +150,7 @@ def card_markdown(card: dict) -> str:
         "",
         card.get("description", ""),
         "",
+        *reissue_lines(card),
         "## Splits",
         "",
         "| split | examples | label distribution |",
@@ -189,6 +195,18 @@ def card_markdown(card: dict) -> str:
     for title, body in card.get("sections", {}).items():  # added by later stages (the training baseline)
         lines += ["", f"## {title}", "", body.rstrip("\n")]
     return "\n".join([*lines, "", *card_footer(card)])
+
+
+def reissue_lines(card: dict) -> list[str]:
+    """The card's note that the version was re-issued after an erasure request (none otherwise)."""
+    r = card.get("reissued")
+    if not r:
+        return []
+    return [
+        f"Re-issued after erasure request {r['request_id']}: this version replaces version {r['replaces']} "
+        f"(whose files are deleted) without the {r['examples_removed']} examples of the erased person.",
+        "",
+    ]
 
 
 def card_footer(card: dict) -> list[str]:

@@ -7,6 +7,7 @@ import duckdb
 
 from data_platform.base.stage import Stage
 from data_platform.resources import rows
+from data_platform.splits.erasure import reissue_exports
 from data_platform.splits.split import DATASETS, assign_step
 
 # the subject's impressions, for the split tables keyed by impression id (raw.events is erased after
@@ -51,5 +52,6 @@ STAGE = Stage(
         "OR example_b IN (SELECT event_id FROM erase_events))",
     },
     summary=summary,
+    file_erasers=(reissue_exports,),
     steps={f"splits.{spec.name}": (assign_step(spec),) for spec in DATASETS.values()},
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from data_platform.base.stage import Stage
+from data_platform.validation.erasure import erase_in_reports
 
 
 def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> list[str]:
@@ -28,4 +29,4 @@ def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> lis
     return lines
 
 
-STAGE = Stage(name="validation", summary=summary)
+STAGE = Stage(name="validation", summary=summary, file_erasers=(erase_in_reports,))

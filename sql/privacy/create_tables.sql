@@ -15,3 +15,16 @@ CREATE TABLE IF NOT EXISTS privacy.consent_history (
 CREATE TABLE IF NOT EXISTS privacy.erasure_audit (
     request_id VARCHAR, table_name VARCHAR, rows_removed BIGINT, processed_at TIMESTAMPTZ, run_id VARCHAR
 );
+-- Every identifier of an erased subject, as a keyed pseudonym (never the raw value): their user id, their
+-- devices (anon ids), the IP addresses only their events came from, the e-mail addresses and phone numbers
+-- in their texts. The tombstone list landing checks, and what `privacy verify` searches for; key_id names
+-- the key that made the pseudonyms.
+CREATE TABLE IF NOT EXISTS privacy.erased_identifiers (
+    request_id VARCHAR, identifier_kind VARCHAR, pseudonym VARCHAR, key_id VARCHAR, erased_at TIMESTAMPTZ
+);
+-- Every file outside the warehouse that an erasure rewrote or deleted (landing files, export versions,
+-- labeling files, reports): what was done, the content hashes before and after (a hash names no one).
+CREATE TABLE IF NOT EXISTS privacy.erased_files (
+    request_id VARCHAR, location VARCHAR, action VARCHAR, sha256_before VARCHAR, sha256_after VARCHAR,
+    lines_removed BIGINT, processed_at TIMESTAMPTZ
+);
