@@ -6,7 +6,7 @@ Prints, per configuration: wall seconds, days per minute, failed runs, commit co
 ``data_platform/lake_commit_retries`` tags), and whether the raw layer equals the file profile's (the layer
 that does not depend on the order in which days run; see data_platform_tests/test_lake_parallel.py).
 
-    python benchmarks/bench_lake.py --days 30 --events-per-day 300 --concurrency 1,2,4
+    python benchmarks/bench_lake.py --days 30 --events-per-day 100 --concurrency 1,2,4
 
 Needs the PostgreSQL server binaries and the dev + lake extras (moto_server, the DuckLake wheels).
 """
@@ -31,6 +31,7 @@ from data_platform_tests.processes import (  # noqa: E402
     LakePeers,
     PostgresServer,
     S3Server,
+    deliver_bundled,
     launch_partitions,
     platform_env,
     postgres_bin,
@@ -62,7 +63,7 @@ def backfill(name: str, days: list[str], env: dict[str, str], root: Path, concur
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--events-per-day", type=int, default=300)
+    parser.add_argument("--events-per-day", type=int, default=100)
     parser.add_argument("--concurrency", default="1,2,4")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -72,7 +73,11 @@ def main() -> int:
     days = [(start + dt.timedelta(days=i)).isoformat() for i in range(args.days)]
     root = Path(tempfile.mkdtemp(prefix="bench-lake-"))
     landing = root / "landing"
-    generate_logs(landing, start=start, days=args.days, events_per_day=args.events_per_day, seed=args.seed)
+    # each day delivered as two files (not 24 hourly ones): the runs' time is the platform's, not the landing of
+    # hundreds of tiny files, each one a lake commit
+    generate_logs(root / "generated", start=start, days=args.days, events_per_day=args.events_per_day, seed=args.seed)
+    deliveries = sorted(p.name for p in (root / "generated" / "events").iterdir() if p.is_dir())
+    deliver_bundled(root / "generated" / "events", landing / "events", deliveries)
     common = {"DATA_PLATFORM_LANDING": str(landing), "DATA_PLATFORM_END_DATE": days[-1]}
     peers = LakePeers(PostgresServer(postgres_bin()).start(), S3Server().start())
     os.environ.update(peers.env())  # this process reads the lakes too (digests)
