@@ -35,7 +35,12 @@ from data_platform_tests.processes import requires_lake
 from data_platform_tests.reliability_support import digest_tables
 
 pytestmark = [pytest.mark.lake]
-requires = requires_lake()
+
+
+def requires(test):
+    """A test on the lake's peers (PostgreSQL and moto started as processes: slow)."""
+    return pytest.mark.slow(requires_lake()(test))
+
 
 FIRST, LAST = "2026-11-01", "2026-11-02"
 EVENTS_PER_DAY = 800
