@@ -119,7 +119,7 @@ def test_every_table_on_the_lake_equals_the_file_profile(worlds):
 
 
 @requires
-def test_an_exported_example_traces_to_its_raw_line_on_the_lake(worlds):
+def test_an_exported_example_traces_to_its_raw_line_on_the_lake(worlds, monkeypatch, capsys):
     lake = worlds["lake"]
     (path,) = query(lake, "SELECT path FROM splits.exports WHERE dataset = 'ctr_examples'")[0]
     with lake.connect(read_only=True) as con:
@@ -130,6 +130,15 @@ def test_an_exported_example_traces_to_its_raw_line_on_the_lake(worlds):
     assert found.found
     impression = next(r for r in found.raw_lines if r["role"] == "impression")
     assert (impression["source_file"], impression["source_line"]) == (source_file, source_line)
+
+    # the CLI reaches the same lake through the seam, from the environment alone
+    monkeypatch.setenv("DATA_PLATFORM_LANDING", worlds["landing"].root)
+    capsys.readouterr()
+    assert main(["trace", "ctr_examples", example_id]) == 0
+    assert f"{source_file}" in capsys.readouterr().out
+    assert main(["summary"]) == 0
+    summary = capsys.readouterr().out
+    assert f"warehouse: DuckLake catalog {lake.lake_catalog!r}" in summary and "secret" not in summary
 
 
 @requires
