@@ -18,6 +18,12 @@ inside the project) and an environment variable that overrides it:
   and a run reads it (5)
 - ``DATA_PLATFORM_MAX_LINE_BYTES`` longest landing line read as an event (1 MiB); longer: ``line_too_long``
 - ``DATA_PLATFORM_MODE`` / ``DATA_PLATFORM_PSEUDONYM_KEY``: see ``base/pseudonyms.py``
+- ``DATA_PLATFORM_LAKE_CATALOG``   the ``lake`` profile: a DuckLake catalog instead of the file, e.g.
+  ``postgres:dbname=lake host=db.internal`` (no password in it: libpq's ``PGPASSWORD``/``PGPASSFILE`` or a
+  DuckDB ``postgres`` secret); empty (the default): the DuckDB file above
+- ``DATA_PLATFORM_LAKE_DATA_PATH`` where the lake's Parquet files go, e.g. ``s3://bucket/lake/``; S3 credentials
+  from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (+ ``AWS_SESSION_TOKEN``, ``AWS_REGION``,
+  ``AWS_ENDPOINT_URL`` for an S3-compatible store) or a persistent DuckDB ``s3`` secret; see docs/operations.md
 
 Every value is checked when it is read, with a message naming the variable, the value and what is
 allowed; :func:`check_settings` reads them all at once (the definitions call it when they load), so a
@@ -30,7 +36,10 @@ import datetime as dt
 import importlib.resources
 import math
 import os
+import random
 import re
+import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +47,9 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
 # The source checkout (tests and tools read the repository through it); the platform itself reads its files as
 # package resources, so an installed wheel works from any folder.
@@ -93,6 +104,31 @@ def _env_path(var: str, default: str) -> Path:
 def warehouse_path() -> Path:
     """The DuckDB warehouse file."""
     return _env_path("DATA_PLATFORM_WAREHOUSE", "data/warehouse.duckdb")
+
+
+def lake_catalog() -> str:
+    """The DuckLake catalog of the ``lake`` profile (``DATA_PLATFORM_LAKE_CATALOG``), or "" for the DuckDB file.
+
+    A password in it is refused: credentials come from the environment or DuckDB secrets, never from
+    a setting that ends up in run configs, logs and the UI."""
+
+    def parse(raw: str) -> str:
+        if re.search(r"(?i)\bpassword\s*=", raw):
+            raise ValueError("it holds a password: set PGPASSWORD (or a PGPASSFILE, or a DuckDB postgres secret)")
+        return raw.removeprefix("ducklake:")
+
+    return _env("DATA_PLATFORM_LAKE_CATALOG", "", parse, "a DuckLake catalog such as 'postgres:dbname=lake host=db'")
+
+
+def lake_data_path() -> str:
+    """Where the ``lake`` profile's data files live (``DATA_PLATFORM_LAKE_DATA_PATH``; required with a catalog)."""
+
+    def parse(raw: str) -> str:
+        if lake_catalog() and not raw:
+            raise ValueError("DATA_PLATFORM_LAKE_CATALOG is set, so the lake needs a data path (s3://bucket/prefix/)")
+        return raw if not raw or raw.endswith("/") else raw + "/"
+
+    return _env("DATA_PLATFORM_LAKE_DATA_PATH", "", parse, "a folder URL such as s3://bucket/lake/")
 
 
 def dagster_home() -> Path:
@@ -170,6 +206,8 @@ def check_settings() -> None:
     problems = []
     for read in (
         warehouse_path,
+        lake_catalog,
+        lake_data_path,
         landing_root,
         start_date,
         sensors_default_status,
@@ -233,52 +271,245 @@ def rollback(con: duckdb.DuckDBPyConnection, error: BaseException) -> None:
         error.add_note(f"(the rollback failed too: {rollback_error})")
 
 
+# The DuckDB extensions of the lake profile, loaded from their installed wheels (the ``lake`` extra): a plain
+# LOAD would try to download them, which production machines and CI must never need.
+LAKE_EXTENSIONS = ("ducklake", "httpfs", "postgres_scanner")
+LAKE_INIT_ATTEMPTS = 5
+LAKE_ALIAS = "lake"  # the name the DuckLake catalog is attached under (USE lake: sql/ names stay schema.table)
+RETRIES_TAG = "data_platform/lake_commit_retries"  # run tag: commit conflicts retried in the run
+# Every conflict means another writer committed, so the retries make progress; the bound is for a broken lake.
+MAX_CONFLICT_RETRIES = 100
+
+
 class Warehouse(DuckDBResource):
-    """The DuckDB warehouse: a file, a memory cap (DuckDB spills to disk beyond it) and a thread count.
+    """The warehouse, in one of two profiles, with a memory cap (DuckDB spills beyond it) and a thread count.
+
+    - **file** (the default, ``make demo``): the DuckDB file ``database``; one writing process at a time.
+    - **lake** (``lake_catalog`` set): a DuckLake catalog (PostgreSQL) with its Parquet files under
+      ``lake_data_path`` (S3-compatible storage), attached as ``lake`` and made the default database, so every
+      statement of ``sql/`` runs unchanged. Several processes may write at once; a commit that conflicts with
+      another writer's (DuckLake: both changed one table, one of them by a delete) is rolled back, the step is
+      retried with backoff (``dg.RetryRequested``) and the retry is counted in the run's tag
+      ``data_platform/lake_commit_retries``. ``database`` is then only the session's local DuckDB
+      (``:memory:``), and no credential is a field here: they come from the environment or DuckDB secrets.
 
     All stages reach the warehouse through ``connect()``; each stage creates its own tables (its
-    ``sql/<stage>/create_tables.sql``) before writing. Moving to another storage engine means replacing
-    this resource, not the assets.
+    ``sql/<stage>/create_tables.sql``) before writing.
     """
 
     memory_limit: str = "4GB"
     threads: int = 0  # 0: DuckDB's default (all cores)
+    lake_catalog: str = ""  # e.g. "postgres:dbname=lake host=db" (no password: PGPASSWORD or a DuckDB secret)
+    lake_data_path: str = ""  # e.g. "s3://bucket/lake/"
+
+    _conflicts: int = PrivateAttr(default=0)
+    _run: Any = PrivateAttr(default=None)  # (instance, run id, log) while a Dagster run uses this resource
 
     @classmethod
     def from_env(cls) -> Warehouse:
         """The warehouse configured by environment variables (see the module docstring)."""
+        catalog = lake_catalog()
         return cls(
-            database=str(warehouse_path()),
+            database=":memory:" if catalog else str(warehouse_path()),
             memory_limit=duckdb_memory(),
             threads=duckdb_threads(),
+            lake_catalog=catalog,
+            lake_data_path=lake_data_path(),
         )
 
+    @property
+    def is_lake(self) -> bool:
+        """Whether this is the lake profile (a DuckLake catalog) rather than the DuckDB file."""
+        return bool(self.lake_catalog)
+
+    def exists(self) -> bool:
+        """Whether there is a warehouse to read (the file exists; a lake catalog always answers)."""
+        return self.is_lake or Path(self.database).exists()
+
+    def location(self) -> str:
+        """Where the warehouse is, for people (no credential is ever part of it)."""
+        if self.is_lake:
+            return f"DuckLake catalog {self.lake_catalog!r}, data files under {self.lake_data_path}"
+        return self.database
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Remember the run (instance, id, log) so that retried commit conflicts are counted on it."""
+        run = context.run
+        if context.instance is not None and run is not None:
+            self._run = (context.instance, run.run_id, context.log)
+
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection with the session settings every statement in ``sql/`` assumes (UTC)."""
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with self.get_connection() as con:
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection with the session settings every statement in ``sql/`` assumes (UTC).
+
+        ``read_only`` opens the file read-only (readers beside no writer), or attaches the lake read-only.
+        On the lake, a commit conflict raised inside the block becomes a retry of the step (see the class).
+        """
+        if self.is_lake:
+            spill = Path(tempfile.gettempdir()) / "data-platform-spill"
+        else:
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+            spill = Path(self.database).with_suffix(".tmp")
+        kwargs = {"database": self.database, "read_only": read_only and not self.is_lake}
+        # a writer waits (with backoff) for another process's lock on the file; a reader is told at once
+        con = (
+            duckdb.connect(**kwargs)
+            if read_only
+            else backoff(fn=duckdb.connect, retry_on=(RuntimeError, duckdb.IOException), kwargs=kwargs, max_retries=10)
+        )
+        try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute(f"SET memory_limit = '{_checked_size(self.memory_limit)}'")
             if self.threads:
                 con.execute(f"SET threads = {int(self.threads)}")
-            spill = Path(self.database).with_suffix(".tmp")
             con.execute(f"SET temp_directory = '{_quote_path(spill)}'")  # SET takes no parameters
             # Bulk loads commit once per landed file; checkpointing after each (the default 16MB
             # threshold) rewrote the growing tables every time. The WAL keeps commits durable.
             con.execute("SET checkpoint_threshold = '1GB'")
-            try:
-                yield con
-            finally:
-                # DuckDBResource closes only after a clean exit: a failed step's connection stayed open (held by
-                # the traceback), and the next connection in the process with other settings was refused
-                con.close()
+            if self.is_lake:
+                attach_lake(con, self.lake_catalog, self.lake_data_path, read_only=read_only)
+            yield con
+        except duckdb.TransactionException as error:
+            if not (self.is_lake and is_commit_conflict(error)):
+                raise
+            raise self._retry(error) from error
+        finally:
+            con.close()
+
+    def snapshot(self, con: duckdb.DuckDBPyConnection) -> int | None:
+        """The lake snapshot ``con`` reads (inside a transaction: the one it started on); None on the file."""
+        return run_sql(con, "common/lake_snapshot.sql").fetchone()[0] if self.is_lake else None
+
+    @contextmanager
+    def connect_at(self, snapshot: int) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to the lake as it was at ``snapshot`` (time travel; the lake profile only)."""
+        if not self.is_lake:
+            raise SettingError("time travel needs the lake profile (DATA_PLATFORM_LAKE_CATALOG)")
+        with duckdb.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")
+            attach_lake(con, self.lake_catalog, self.lake_data_path, snapshot=snapshot)
+            yield con
+
+    def forget_history(self, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+        """After an erasure on the lake: make what was deleted unreadable everywhere. Rewrites every data file
+        with deleted rows without them, expires every snapshot but the current one and deletes the files no
+        remaining snapshot reads (docs/privacy.md). Time travel before this moment ends; published dataset
+        versions stay readable from their exported files, which the erasure rewrites itself. The file profile
+        keeps no history: nothing to do (``{}``)."""
+        if not self.is_lake:
+            return {}
+        rewritten = run_sql(con, "common/lake_rewrite_deleted.sql").fetchall()
+        expired = run_sql(con, "common/lake_expire_snapshots.sql").fetchall()
+        deleted = run_sql(con, "common/lake_cleanup_files.sql").fetchall()
+        return {
+            "lake_files_rewritten": sum(r[2] for r in rewritten),
+            "lake_snapshots_expired": len(expired),
+            "lake_files_deleted": len(deleted),
+        }
+
+    def _retry(self, error: duckdb.TransactionException) -> dg.RetryRequested:
+        """Count a commit conflict (on the run's tag, in its log) and ask Dagster to retry the step after a
+        jittered exponential backoff."""
+        self._conflicts += 1
+        wait = min(10.0, 0.25 * 2 ** min(self._conflicts, 6)) * random.uniform(0.5, 1.5)
+        if self._run is not None:
+            instance, run_id, log = self._run
+            run = instance.get_run_by_id(run_id)
+            counted = int(run.tags.get(RETRIES_TAG, "0")) + 1 if run is not None else self._conflicts
+            instance.add_run_tags(run_id, {RETRIES_TAG: str(counted)})
+            if log is not None:
+                log.warning(
+                    f"lake commit conflict #{counted} in this run, retrying the step in {wait:.1f} s: "
+                    f"{str(error).splitlines()[-1]}"
+                )
+        return dg.RetryRequested(max_retries=MAX_CONFLICT_RETRIES, seconds_to_wait=wait)
+
+
+def is_commit_conflict(error: BaseException) -> bool:
+    """Whether a DuckLake commit failed because another writer committed a conflicting change first."""
+    return isinstance(error, duckdb.TransactionException) and "Transaction conflict" in str(error)
+
+
+def load_lake_extensions() -> None:
+    """Install the lake's extensions from their wheels into DuckDB's extension folder (once per process)."""
+    global _LAKE_EXTENSIONS_READY
+    if _LAKE_EXTENSIONS_READY:
+        return
+    try:
+        import duckdb_extensions
+    except ImportError as error:
+        raise SettingError(
+            "the lake profile needs the DuckLake extensions: pip install 'data_platform[lake]'"
+        ) from error
+    for name in LAKE_EXTENSIONS:
+        duckdb_extensions.import_extension(name)
+    _LAKE_EXTENSIONS_READY = True
+
+
+_LAKE_EXTENSIONS_READY = False
+
+
+def attach_lake(
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    data_path: str,
+    *,
+    read_only: bool = False,
+    snapshot: int | None = None,
+) -> None:
+    """Load the lake's extensions, create the S3 secret from the environment (when ``AWS_ACCESS_KEY_ID`` is set;
+    else DuckDB's persistent secrets answer), attach the DuckLake ``catalog`` as ``lake`` and use it.
+    ``snapshot`` attaches it read-only as it was at that snapshot (time travel)."""
+    load_lake_extensions()
+    for name in LAKE_EXTENSIONS:
+        con.execute(f"LOAD {name}")
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        run_sql(con, "common/s3_secret.sql", s3_secret_params())
+    # ATTACH takes no parameters: the catalog and the path (never a credential, see lake_catalog) are quoted
+    # no data inlined into the catalog: every row lives in a Parquet file, so an erasure can rewrite and delete
+    # the files that held a person (rows deleted from inlined data stay in the catalog's tables)
+    options = f"DATA_PATH {_sql_literal(data_path)}, DATA_INLINING_ROW_LIMIT 0"
+    if read_only or snapshot is not None:
+        options += ", READ_ONLY"
+    if snapshot is not None:
+        options += f", SNAPSHOT_VERSION {int(snapshot)}"
+    for attempt in range(LAKE_INIT_ATTEMPTS):
+        try:
+            run_sql(con, "common/attach_lake.sql", catalog=_sql_literal(f"ducklake:{catalog}"), options=options)
+            break
+        except duckdb.Error as error:
+            # the first attach of a new, empty catalog creates its tables: two processes doing it at once
+            # collide in PostgreSQL, and the loser attaches again to the catalog the winner made
+            if "Failed to initialize DuckLake" not in str(error) or attempt == LAKE_INIT_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    con.execute(f"USE {LAKE_ALIAS}")
+
+
+def s3_secret_params() -> dict[str, Any]:
+    """The S3 secret's values from the standard AWS variables (an ``AWS_ENDPOINT_URL`` names an S3-compatible
+    store: its host and port, TLS by its scheme, path-style URLs)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or ""
+    scheme, _, host = endpoint.rpartition("://")
+    return {
+        "key_id": os.environ["AWS_ACCESS_KEY_ID"],
+        "secret": os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+        "session_token": os.environ.get("AWS_SESSION_TOKEN", ""),
+        "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        "endpoint": host.rstrip("/") or "s3.amazonaws.com",
+        "use_ssl": scheme != "http",
+        "url_style": "path" if endpoint else "vhost",
+    }
 
 
 def _checked_size(value: str) -> str:
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|B)", value.strip(), re.IGNORECASE):
         raise ValueError(f"DuckDB memory limit must look like '4GB', got {value!r}")
     return value.strip()
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _quote_path(path: Path) -> str:

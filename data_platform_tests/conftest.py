@@ -10,12 +10,11 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.resources import LandingZone, Warehouse
-from data_platform_tests.processes import in_ci, missing_peer
+from data_platform_tests.processes import LakePeers, PostgresServer, S3Server, in_ci, missing_peer, postgres_bin
 
 UTC = dt.UTC
 
@@ -86,6 +85,28 @@ def landing(tmp_path) -> LandingZone:
     return LandingZone(root=str(tmp_path / "landing"), settle_seconds=0)
 
 
+@pytest.fixture(scope="session")
+def lake_peers():
+    """A real PostgreSQL and an S3 server (moto) for the whole session; each lake test makes its own lake on
+    them (:meth:`LakePeers.new_lake`). Use it with :func:`data_platform_tests.processes.requires_lake`."""
+    peers = LakePeers(PostgresServer(postgres_bin()).start(), S3Server().start())
+    try:
+        yield peers
+    finally:
+        print(peers.postgres.log())
+        peers.stop()
+
+
+def lake_warehouse(peers: LakePeers, mp: pytest.MonkeyPatch, name: str = "lake") -> Warehouse:
+    """A new empty lake-profile warehouse, as ``Warehouse.from_env()`` builds it: its catalog and data path in
+    ``DATA_PLATFORM_LAKE_*``, its credentials in the ``PG*`` and ``AWS_*`` variables (set through ``mp``)."""
+    for key, value in {**peers.env(), **peers.new_lake(name)}.items():
+        mp.setenv(key, value)
+    mp.setenv("DATA_PLATFORM_DUCKDB_MEMORY", "1GB")
+    mp.setenv("DATA_PLATFORM_DUCKDB_THREADS", "2")
+    return Warehouse.from_env()
+
+
 @pytest.fixture
 def warehouse(tmp_path) -> Warehouse:
     return Warehouse(database=str(tmp_path / "warehouse.duckdb"), memory_limit="1GB", threads=2)
@@ -112,11 +133,9 @@ def ingest(warehouse: Warehouse, landing: LandingZone, partition: str | tuple[st
 
 
 def query(warehouse: Warehouse, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(warehouse.database, read_only=True)
-    try:
+    """Rows of ``sql`` read from ``warehouse`` (either profile) on a read-only connection."""
+    with warehouse.connect(read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def checks_by_name(result) -> dict[str, dg.AssetCheckEvaluation]:

@@ -406,3 +406,182 @@ def _first_account(*names: str) -> str:
         except KeyError:
             continue
     raise RuntimeError(f"none of the accounts {names} exists to run PostgreSQL as")
+
+
+# ------------------------------------------------------------------------------------ the lake's peers
+
+
+class S3Server:
+    """moto's S3-compatible server (``moto_server``, the dev extra) on 127.0.0.1:``port``, with one bucket.
+
+    The object store of the lake profile's tests: the warehouse reaches it over HTTP exactly as it reaches
+    S3 (httpfs, path-style URLs), with throw-away credentials.
+    """
+
+    key_id, secret, region = "lake-test-key", "lake-test-secret", "us-east-1"
+
+    def __init__(self, bucket: str = "lake", log: Path | None = None):
+        self.bucket, self.port = bucket, free_port()
+        self.log = log or Path(tempfile.mkdtemp(prefix="data-platform-s3-")) / "moto.log"
+        self.popen: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> S3Server:
+        with self.log.open("wb") as out:
+            self.popen = subprocess.Popen(
+                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(self._create_bucket, timeout=timeout, what=f"moto_server on port {self.port}", interval=0.3)
+        return self
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.key_id,
+            aws_secret_access_key=self.secret,
+            region_name=self.region,
+        )
+
+    def _create_bucket(self) -> bool:
+        assert self.popen is not None and self.popen.poll() is None, self.log.read_text(errors="replace")[-3000:]
+        try:
+            self.client().create_bucket(Bucket=self.bucket)
+            return True
+        except Exception:  # noqa: BLE001 - not listening yet (connection refused) is the usual answer
+            return False
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every object key under ``prefix`` in the bucket."""
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+    def env(self) -> dict[str, str]:
+        """The standard AWS variables the lake profile reads its S3 credentials and endpoint from."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret,
+            "AWS_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.endpoint,
+        }
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=30)
+
+
+class LakePeers:
+    """A real PostgreSQL (the DuckLake catalogs) and an S3 server (their data files); :meth:`new_lake` makes a
+    fresh, empty lake: its own catalog database and its own prefix in the bucket."""
+
+    def __init__(self, postgres: PostgresServer, s3: S3Server):
+        self.postgres, self.s3 = postgres, s3
+        self._count = 0
+
+    def env(self) -> dict[str, str]:
+        """Every credential the lake profile needs, as the environment carries it in production: libpq's
+        ``PG*`` variables and the AWS ones (none of them in a setting, a run config or a log)."""
+        return {
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(self.postgres.port),
+            "PGUSER": self.postgres.user,
+            "PGPASSWORD": self.postgres.password,
+            **self.s3.env(),
+        }
+
+    def new_lake(self, name: str = "lake") -> dict[str, str]:
+        """``DATA_PLATFORM_LAKE_CATALOG`` and ``DATA_PLATFORM_LAKE_DATA_PATH`` of a new empty lake."""
+        self._count += 1
+        database = f"{name}_{self._count}"
+        self.postgres.psql(f"CREATE DATABASE {database}")
+        return {
+            "DATA_PLATFORM_LAKE_CATALOG": f"postgres:dbname={database}",
+            "DATA_PLATFORM_LAKE_DATA_PATH": f"s3://{self.s3.bucket}/{database}/",
+        }
+
+    def stop(self) -> None:
+        self.s3.stop()
+        self.postgres.stop()
+
+
+def moto_server_present() -> bool:
+    """Whether moto's S3 server is installed (the dev extra)."""
+    return (BIN / "moto_server").exists()
+
+
+def requires_lake() -> pytest.MarkDecorator:
+    """The peers of a lake test: the PostgreSQL server binaries and moto's S3 server (see :func:`requires_peer`)."""
+    try:
+        import duckdb_extensions  # noqa: F401
+
+        extensions = True
+    except ImportError:
+        extensions = False
+    present = postgres_bin() is not None and moto_server_present() and extensions
+    return requires_peer(
+        present,
+        "the lake's peers (PostgreSQL server binaries, moto_server, the DuckLake extension wheels)",
+        "run .ci/setup_postgres.sh and pip install -e '.[dev,lake]'",
+    )
+
+
+class PartitionRun:
+    """One ``dg launch`` of a job for one partition, in its own process with its own instance."""
+
+    def __init__(self, day: str, home: Path, returncode: int, seconds: float, output: str):
+        self.day, self.home, self.returncode, self.seconds, self.output = day, home, returncode, seconds, output
+
+    def run(self) -> dg.DagsterRun:
+        (run,) = runs_of(str(self.home))
+        return run
+
+    def commit_retries(self) -> int:
+        """Commit conflicts the run retried (its ``data_platform/lake_commit_retries`` tag)."""
+        from data_platform.resources import RETRIES_TAG
+
+        return int(self.run().tags.get(RETRIES_TAG, "0"))
+
+
+def launch_partitions(
+    days: list[str], env: dict[str, str], root: Path, *, concurrency: int, job: str = "daily_pipeline"
+) -> list[PartitionRun]:
+    """``dg launch --job <job> --partition <day>`` for every day, at most ``concurrency`` processes at once. Each
+    process is a stand-in for a machine: its own ``DAGSTER_HOME`` under ``root`` (nothing of Dagster shared),
+    the warehouse and landing folder of ``env``. Returns the runs in ``days`` order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def launch(day: str) -> PartitionRun:
+        home = root / "homes" / day
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+        cmd = [
+            str(BIN / "dg"),
+            "launch",
+            "--job",
+            job,
+            "--partition",
+            day,
+            "--module-name",
+            "data_platform.definitions",
+        ]
+        started = time.monotonic()
+        done = subprocess.run(
+            cmd, cwd=PROJECT_ROOT, env={**env, "DAGSTER_HOME": str(home)}, capture_output=True, text=True, timeout=1800
+        )
+        return PartitionRun(day, home, done.returncode, time.monotonic() - started, done.stdout + done.stderr)
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(launch, days))

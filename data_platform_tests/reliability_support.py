@@ -29,6 +29,8 @@ from pathlib import Path
 
 import duckdb
 
+from data_platform.resources import Warehouse
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Columns whose value legitimately differs between two runs over the same input: which run wrote the
@@ -77,19 +79,26 @@ def table_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, s
 
 
 def digest_tables(
-    database: str | Path, exclude: frozenset[str] | None = None, only: set[str] | None = None
+    database: str | Path | Warehouse,
+    exclude: frozenset[str] | None = None,
+    only: set[str] | None = None,
+    also_exclude: frozenset[str] = frozenset(),
 ) -> dict[str, tuple[int, str]]:
     """``table -> (rows, md5)`` of every table: the md5 of the sorted per-row md5s (a multiset hash:
     order-free, but two copies of a row count twice), over all columns except ``exclude`` (default:
-    the run-dependent ones, see :func:`is_run_dependent`; ``frozenset()`` compares every column)."""
-    con = duckdb.connect(str(database), read_only=True)
-    try:
+    the run-dependent ones, see :func:`is_run_dependent`; ``frozenset()`` compares every column).
+    ``database``: a DuckDB file, or a :class:`Warehouse` of either profile; ``also_exclude``: columns left out
+    besides those."""
+    warehouse = database if isinstance(database, Warehouse) else Warehouse(database=str(database))
+    with warehouse.connect(read_only=True) as con:
         out = {}
         for table, columns in table_columns(con).items():
             if only is not None and table not in only:
                 continue
             kept = [
-                _as_text(c, t) for c, t in columns if not (is_run_dependent(c, t) if exclude is None else c in exclude)
+                _as_text(c, t)
+                for c, t in columns
+                if not (is_run_dependent(c, t) if exclude is None else c in exclude) and c not in also_exclude
             ]
             row = "concat_ws(chr(30), " + ", ".join(f"coalesce({c}, chr(0))" for c in kept) + ")"
             n, h = con.execute(
@@ -97,8 +106,6 @@ def digest_tables(
             ).fetchone()
             out[table] = (n, h)
         return out
-    finally:
-        con.close()
 
 
 def _as_text(column: str, dtype: str) -> str:

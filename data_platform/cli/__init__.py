@@ -31,6 +31,7 @@ from data_platform.cli.admin import (
     _add_input_args,
     _init_instance,
     cmd_backfill,
+    cmd_dataset_version,
     cmd_impact,
     cmd_infer_schema,
     cmd_invalidate,
@@ -133,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     trace_p.add_argument("dataset", choices=("ctr_examples", "review_examples"))
     trace_p.add_argument("example_id", help="impression_id (ctr_examples) or review_id (review_examples)")
     trace_p.set_defaults(func=cmd_trace)
+
+    version_p = sub.add_parser(
+        "dataset-version", help="read a published dataset version back exactly as published (lake: time travel)"
+    )
+    version_p.add_argument("dataset", choices=("ctr_examples", "review_examples"))
+    version_p.add_argument("version", help="the version id (the content hash in splits.exports and its card)")
+    version_p.add_argument("--out", default="dataset-versions", help="folder for <dataset>/<version>/*.parquet")
+    version_p.set_defaults(func=cmd_dataset_version)
 
     impact_p = sub.add_parser("impact", help="rows downstream of a file, an app version or a rule version")
     _add_input_args(impact_p)

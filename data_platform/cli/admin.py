@@ -1,16 +1,18 @@
 """The operator's commands: ``launch``, ``tick``, ``backfill``, ``init-instance``, ``plan-labeling``,
-``label-studio-sync``, ``privacy``, ``rotate-key``, ``infer-schema``, ``trace``, ``impact`` and ``invalidate``."""
+``label-studio-sync``, ``privacy``, ``rotate-key``, ``infer-schema``, ``trace``, ``dataset-version``, ``impact``
+and ``invalidate``."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import duckdb
 
-from data_platform.resources import dagster_home, labeling_root, landing_root, warehouse_path
+from data_platform.resources import Warehouse, dagster_home, labeling_root, landing_root, run_sql
 
 
 def _dg_launch(launch_args: list[str]) -> int:
@@ -135,13 +137,9 @@ def cmd_plan_labeling(args: argparse.Namespace) -> int:
         print("give --days and --budget, or --examples", file=sys.stderr)
         return 2
     pools = [p for spec in args.pool or [] for p in spec.split(",") if p] or None
-    path = warehouse_path()
-    con = duckdb.connect(str(path), read_only=True) if path.exists() else None
-    try:
+    warehouse = Warehouse.from_env()
+    with warehouse.connect(read_only=True) if warehouse.exists() else nullcontext() as con:
         measured = measured_inputs(con, landing_root() / "annotations")
-    finally:
-        if con is not None:
-            con.close()
     try:
         report = plan_report(
             measured,
@@ -276,10 +274,43 @@ def cmd_trace(args: argparse.Namespace) -> int:
     """Print the chain of one example back to its raw lines (personal data masked)."""
     from data_platform.provenance.trace import trace, trace_markdown
 
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with Warehouse.from_env().connect(read_only=True) as con:
         result = trace(con, args.dataset, args.example_id, landing_root())
     print(trace_markdown(result))
     return 0 if result.found else 1
+
+
+def cmd_dataset_version(args: argparse.Namespace) -> int:
+    """Write a published version of a dataset again, exactly as it was published, from the lake snapshot its
+    export was read from (time travel), into ``--out``/<dataset>/<version>/; the rows' content hash must be
+    the version id, so a match is proven, not assumed. Works after later days changed the tables, until an
+    erasure expires the snapshots before it (docs/operations.md)."""
+    from data_platform.splits.export import write_export
+    from data_platform.splits.split import DATASETS
+
+    warehouse = Warehouse.from_env()
+    with warehouse.connect(read_only=True) as con:
+        found = run_sql(con, "splits/export_snapshot.sql", {"dataset": args.dataset, "version": args.version})
+        snapshot = (found.fetchone() or (None,))[0]
+    if snapshot is None:
+        print(
+            f"no lake snapshot recorded for {args.dataset} version {args.version} (not published, or published "
+            "on the DuckDB file, which keeps no history: its exported folder is the version)",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        with warehouse.connect_at(snapshot) as con:
+            export = write_export(con, DATASETS[args.dataset], Path(args.out))
+    except duckdb.Error as error:
+        print(f"lake snapshot {snapshot} cannot be read any more ({error}): expired by an erasure?", file=sys.stderr)
+        return 1
+    if export.version != args.version:
+        print(f"snapshot {snapshot} holds version {export.version}, not {args.version}", file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{split} {n:,}" for split, n in export.counts.items())
+    print(f"{args.dataset} {args.version}: read back from lake snapshot {snapshot} into {export.path} ({counts})")
+    return 0
 
 
 def cmd_impact(args: argparse.Namespace) -> int:
@@ -287,7 +318,7 @@ def cmd_impact(args: argparse.Namespace) -> int:
     from data_platform.provenance.trace import impact
 
     kind, value = _input_of(args)
-    with duckdb.connect(str(warehouse_path())) as con:  # impact stages its event ids in a temp table
+    with Warehouse.from_env().connect() as con:  # impact stages its event ids in a temp table
         found = impact(con, kind, value)
     print(f"rows holding data from {kind.replace('_', ' ')} {value!r}, per table and per published export version:")
     print(f"  {'table / export version':<45} {'rows':>10}")
@@ -308,7 +339,7 @@ def cmd_invalidate(args: argparse.Namespace) -> int:
     os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"  # re-runs read files already landed
     result = run_invalidation(
-        lambda read_only: duckdb.connect(str(warehouse_path()), read_only=read_only),
+        Warehouse.from_env().connect,
         kind,
         value,
         args.reason,

@@ -12,12 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
-
 from data_platform.cli.admin import _dg_launch, _settle_sensors, cmd_invalidate, cmd_tick
 from data_platform.cli.summary import cmd_summary
 from data_platform.resources import (
     DEFAULT_DAGSTER_HOME,
+    Warehouse,
     dagster_home,
     existing_tables,
     exports_root,
@@ -190,8 +189,8 @@ def _print_baselines() -> None:
     """The baseline of each published version, as the status summary says it (the demo's step 7)."""
     from data_platform.training.stage import summary
 
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
-        tables = set(con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall())
+    with Warehouse.from_env().connect(read_only=True) as con:
+        tables = {tuple(name.split(".", 1)) for name in existing_tables(con)}
         for line in summary(con, tables):
             print(f"   {line}")
 
@@ -211,7 +210,7 @@ def _print_twin() -> None:
     """The published twin's card in one line (the demo's step 7)."""
     import json
 
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with Warehouse.from_env().connect(read_only=True) as con:
         found = con.execute(
             "SELECT path FROM splits.twins WHERE dataset = 'ctr_examples' ORDER BY created_at DESC LIMIT 1"
         ).fetchone()
@@ -239,7 +238,7 @@ def _print_spam_quality(when: str) -> None:
     truth = spam_truth(LandingZone(root=str(landing_root())))
     if truth is None:
         return
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with Warehouse.from_env().connect(read_only=True) as con:
         quality = spam_rule_quality(con, {"start_day": dt.date.min, "end_day": dt.date.max}, truth)
     total = next(iter(quality.values()), {}).get("spam_reviews", 0)
 
@@ -283,7 +282,7 @@ def _print_near_duplicates(manifest: dict) -> None:
         return
     meta = {k: v.value for k, v in (evaluation.metadata or {}).items()}
     injected = manifest["reviews"]["near_duplicates"]["pairs"]
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with Warehouse.from_env().connect(read_only=True) as con:
         if REVIEWS.near_duplicates_table not in existing_tables(con):
             return  # no review to split
         found = {
@@ -351,7 +350,7 @@ def _demo_retraining_signal(args: argparse.Namespace) -> int:
         )
     ) != 0:
         return code
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with Warehouse.from_env().connect(read_only=True) as con:
         for day, dataset, refresh, reasons, figures, note in con.execute(
             "SELECT day, dataset, refresh, reasons, figures, note FROM monitoring.retraining_signal "
             "WHERE day >= ? AND day <= ? ORDER BY day, dataset",
@@ -369,12 +368,12 @@ def _demo_late_click() -> int:
     import uuid
 
     def label_of(impression_id: str) -> tuple:
-        with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        with Warehouse.from_env().connect(read_only=True) as con:
             return con.execute(
                 "SELECT label, label_status FROM labels.ctr_examples WHERE impression_id = ?", [impression_id]
             ).fetchone()
 
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with Warehouse.from_env().connect(read_only=True) as con:
         found = con.execute("""
             SELECT r.event_date, r.impression_id, r.item_id, r.anon_id, r.user_agent, r.ts
             FROM labels.ctr_examples x JOIN raw.events r ON r.event_id = x.impression_event_id

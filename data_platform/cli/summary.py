@@ -8,22 +8,19 @@ import sys
 
 import duckdb
 
-from data_platform.resources import landing_root, warehouse_path
+from data_platform.resources import Warehouse, landing_root
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
     """Print rows per stage, the latest run's checks, and where things are."""
-    path = warehouse_path()
-    if not path.exists():
-        print(f"no warehouse at {path} yet: run `make demo` first", file=sys.stderr)
+    warehouse = Warehouse.from_env()
+    if not warehouse.exists():
+        print(f"no warehouse at {warehouse.location()} yet: run `make demo` first", file=sys.stderr)
         return 1
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        print(f"warehouse: {path}")
+    with warehouse.connect(read_only=True) as con:
+        print(f"warehouse: {warehouse.location()}")
         for line in _stage_counts(con):
             print(f"  {line}")
-    finally:
-        con.close()
     checks = _latest_run_checks()
     if checks:
         from data_platform.launch import check_line

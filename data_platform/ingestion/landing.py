@@ -575,8 +575,8 @@ def land_new_files(
             continue  # vanished since the listing: it will be seen again if it comes back
         try:
             result = _land_one(con, lf, previous, run_id, min_ts, now, opened, max_line_bytes, tombstones)
-        except (duckdb.IOException, duckdb.FatalException, duckdb.InterruptException):
-            raise  # the warehouse's trouble, not the file's
+        except (duckdb.IOException, duckdb.FatalException, duckdb.InterruptException, duckdb.TransactionException):
+            raise  # the warehouse's trouble (a lake commit conflict included: the step is retried), not the file's
         except (duckdb.Error, MemoryError) as error:
             message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
             run_sql(
@@ -605,6 +605,10 @@ def land_new_files(
         )
         raise first
     return landed
+
+
+class _LandedMeanwhile(Exception):
+    """Another run landed a version of the path after this run listed it."""
 
 
 class _SameBytes(Exception):
@@ -636,7 +640,16 @@ def _land_one(
     fallback_day = min(max(lf.mtime.date(), min_ts.date()), now.date())
     try:
         with transaction(con):
-            file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM raw.files").fetchone()[0]
+            # another run (on the lake, several write at once) may have landed this path since the listing: then
+            # there is nothing to do; one committing while this transaction runs makes it conflict (below)
+            if run_sql(con, "ingestion/current_version.sql", {"source_file": lf.rel}).fetchone()[0] != (
+                previous[0] if previous else None
+            ):
+                raise _LandedMeanwhile
+            # the counter row is updated in the file's transaction: two landings at once (runs on the lake)
+            # conflict at commit and one is retried, so no id is handed out twice and no file lands twice
+            file_id = run_sql(con, "ingestion/next_file_id.sql").fetchone()[0]
+            run_sql(con, "ingestion/take_file_id.sql", {"file_id": file_id})
             con.register("landing_lines", reader)
             try:
                 run_sql(
@@ -687,6 +700,10 @@ def _land_one(
             accepted, quarantined, partitions = run_sql(
                 con, "ingestion/file_counts.sql", {"file_id": file_id}
             ).fetchone()
+    except _LandedMeanwhile:
+        if opened is not None:
+            opened.close()
+        return None
     except _SameBytes:  # its parse is rolled back; only the file's new mtime is recorded
         run_sql(con, "ingestion/touch_file.sql", {"source_file": lf.rel, "mtime": lf.mtime, "size": lf.size})
         return None

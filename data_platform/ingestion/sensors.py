@@ -69,37 +69,42 @@ class Landed:
 
 
 def read_ledger(
-    database: str | Path, *, wait_seconds: float = LEDGER_WAIT_SECONDS, clock: Callable[[], float] = time.monotonic
+    warehouse: Warehouse | str | Path,
+    *,
+    wait_seconds: float = LEDGER_WAIT_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Landed] | None:
     """``{path: Landed}`` of every current file in ``raw.files`` (empty before the first landing), or
-    None when a writing run held the warehouse for ``wait_seconds`` (DuckDB: one writing process, and
-    no reader beside it)."""
-    if not Path(database).exists():
+    None when a writing run held the warehouse file for ``wait_seconds`` (DuckDB: one writing process, and
+    no reader beside it; the lake has no such lock). A path stands for the DuckDB file there."""
+    if not isinstance(warehouse, Warehouse):
+        warehouse = Warehouse(database=str(warehouse))
+    if not warehouse.exists():
         return {}
     deadline = clock() + wait_seconds
     while True:
         try:
-            con = duckdb.connect(str(database), read_only=True)
-            break
-        except duckdb.IOException:
+            with warehouse.connect(read_only=True) as con:
+                return _ledger(con)
+        except duckdb.IOException:  # a writing run holds the file
             if clock() >= deadline:
                 return None
             time.sleep(0.5)
-    try:
-        if "raw.files" not in existing_tables(con):
-            return {}
-        return {
-            rel: Landed(
-                size,
-                mtime.astimezone(dt.UTC),
-                tuple(d.isoformat() for d in days),
-                landed_at.astimezone(dt.UTC),
-                run_id,
-            )
-            for rel, size, mtime, days, landed_at, run_id in run_sql(con, "ingestion/ledger.sql").fetchall()
-        }
-    finally:
-        con.close()
+
+
+def _ledger(con: duckdb.DuckDBPyConnection) -> dict[str, Landed]:
+    if "raw.files" not in existing_tables(con):
+        return {}
+    return {
+        rel: Landed(
+            size,
+            mtime.astimezone(dt.UTC),
+            tuple(d.isoformat() for d in days),
+            landed_at.astimezone(dt.UTC),
+            run_id,
+        )
+        for rel, size, mtime, days, landed_at, run_id in run_sql(con, "ingestion/ledger.sql").fetchall()
+    }
 
 
 @dataclass
@@ -317,7 +322,7 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
     )
     def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone, warehouse: Warehouse):
         cursor = LandingCursor.load(context.cursor)
-        ledger = read_ledger(warehouse.database)
+        ledger = read_ledger(warehouse)
         if ledger is None:
             message = "the warehouse is busy (a run is writing): looking again on the next tick"
             context.log.info(message)

@@ -399,17 +399,21 @@ def run_requests(
     file_erasers: Sequence[FileEraser] = (),
 ) -> dict:
     """:func:`process_requests` on the warehouse, then, if an erasure's rows are gone but not yet their bytes
-    (this run's, or one a crash interrupted), the warehouse file is rewritten without them
-    (:func:`~data_platform.privacy.compaction.reclaim_deleted_bytes`) and those requests become ``done``.
-    Call it holding the warehouse's only writer."""
+    (this run's, or one a crash interrupted), those bytes go and the requests become ``done``: the warehouse file
+    is rewritten without them (:func:`~data_platform.privacy.compaction.reclaim_deleted_bytes`), or on the lake
+    the data files holding deleted rows are rewritten, old snapshots expired and unread files deleted
+    (:meth:`~data_platform.resources.Warehouse.forget_history`). Call it holding the warehouse's only writer."""
     with warehouse.connect() as con:
         summary = process_requests(con, privacy_dir, run_id, person_tables, now, file_erasers)
         pending = run_sql(con, "privacy/erased_not_reclaimed.sql").fetchone()[0]
+        if pending and warehouse.is_lake:
+            summary.update(warehouse.forget_history(con))
+            run_sql(con, "privacy/mark_reclaimed.sql")
     summary["file_rewritten"] = (
         reclaim_deleted_bytes(
             warehouse.database, "privacy/mark_reclaimed.sql", warehouse.memory_limit, warehouse.threads
         )
-        if pending
+        if pending and not warehouse.is_lake
         else None
     )
     return summary

@@ -3,7 +3,6 @@
 import os
 
 import dagster as dg
-import duckdb
 
 from data_platform.launch import dg_launch
 from data_platform.partitions import partitions_start
@@ -28,7 +27,7 @@ def apply_invalidation(context: dg.OpExecutionContext, config: InvalidateConfig,
     # this op holds no DuckDB connection while the jobs it launches run (they take the "duckdb" pool)
     os.environ["DATA_PLATFORM_SETTLE_SECONDS"] = "0"
     result = run_invalidation(
-        lambda read_only: duckdb.connect(warehouse.database, read_only=read_only),
+        warehouse.connect,
         config.kind,
         config.value,
         config.reason,

@@ -16,7 +16,7 @@ from data_platform.labeling.functions import lf_registry_version
 from data_platform.labeling.human import vote_table
 from data_platform.labeling.review_assets import LABEL_MODEL
 from data_platform.metadata import markdown_table, parquet_schema_of, table_schema_of
-from data_platform.resources import Warehouse, existing_tables, exports_root, rows, run_sql
+from data_platform.resources import Warehouse, existing_tables, exports_root, rows, run_sql, transaction
 from data_platform.splits.export import Export, diff_versions, export_columns, write_card, write_export
 from data_platform.splits.fairness import agreement_by_group, divergences, group_table_from_counts
 from data_platform.splits.near_duplicates import NearDuplicateSettings
@@ -470,47 +470,57 @@ def build_export_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         root = exports_root()
         with warehouse.connect() as con:
             run_sql(con, "splits/create_registry.sql")
-            previous = run_sql(con, "splits/latest_export.sql", {"dataset": spec.name}).fetchone()
-            if not split_report(con, spec).examples:
-                # nothing to publish: no empty version is written or registered, the latest stays current
-                return dg.MaterializeResult(
-                    metadata={
-                        "dagster/row_count": 0,
-                        "new_version": False,
-                        "published": False,
-                        "note": f"no examples in {spec.source} ({spec.where}): nothing published"
-                        + (f"; version {previous[0]} stays the current one" if previous else ""),
-                    }
-                )
-            export = write_export(con, spec, root)
-            if spec is CTR and export.written:
-                run_sql(
-                    con, "splits/copy_balanced.sql", path=str(export.path / "train_balanced.parquet").replace("'", "''")
-                )
-            card = _card(con, spec, export, previous, _balancing(context) if spec is CTR else None)
-            if export.written:
-                write_card(export, card)
-            if export.written or not previous or previous[0] != export.version:
-                # a version already on disk (published before, e.g. by another warehouse) is registered
-                # again when it becomes the current one
-                run_sql(
-                    con,
-                    "splits/register_export.sql",
-                    {
-                        "dataset": spec.name,
-                        "version": export.version,
-                        "path": str(export.path),
-                        "examples": sum(export.counts.values()),
-                        "previous": previous[0] if previous else None,
-                        "run_id": context.run.run_id,
-                    },
-                )
-            columns = parquet_schema_of(con, str(export.path / "train.parquet"), f"splits.{spec.name}", spec.source)
+            # one transaction: everything the version is read from is one snapshot (on the lake: recorded with it,
+            # `data-platform dataset-version` reads the version back from it)
+            with transaction(con):
+                snapshot = warehouse.snapshot(con)
+                previous = run_sql(con, "splits/latest_export.sql", {"dataset": spec.name}).fetchone()
+                if not split_report(con, spec).examples:
+                    # nothing to publish: no empty version is written or registered, the latest stays current
+                    return dg.MaterializeResult(
+                        metadata={
+                            "dagster/row_count": 0,
+                            "new_version": False,
+                            "published": False,
+                            "note": f"no examples in {spec.source} ({spec.where}): nothing published"
+                            + (f"; version {previous[0]} stays the current one" if previous else ""),
+                        }
+                    )
+                export = write_export(con, spec, root)
+                if spec is CTR and export.written:
+                    run_sql(
+                        con,
+                        "splits/copy_balanced.sql",
+                        path=str(export.path / "train_balanced.parquet").replace("'", "''"),
+                    )
+                card = _card(con, spec, export, previous, _balancing(context) if spec is CTR else None)
+                if snapshot is not None:
+                    card["lake_snapshot"] = snapshot
+                if export.written:
+                    write_card(export, card)
+                if export.written or not previous or previous[0] != export.version:
+                    # a version already on disk (published before, e.g. by another warehouse) is registered
+                    # again when it becomes the current one
+                    run_sql(
+                        con,
+                        "splits/register_export.sql",
+                        {
+                            "dataset": spec.name,
+                            "version": export.version,
+                            "path": str(export.path),
+                            "examples": sum(export.counts.values()),
+                            "previous": previous[0] if previous else None,
+                            "run_id": context.run.run_id,
+                            "lake_snapshot": snapshot,
+                        },
+                    )
+                columns = parquet_schema_of(con, str(export.path / "train.parquet"), f"splits.{spec.name}", spec.source)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": sum(export.counts.values()),
                 "dagster/column_schema": columns,
                 "version": export.version,
+                **({"lake_snapshot": snapshot} if snapshot is not None else {}),
                 "new_version": export.written,
                 "published": True,
                 "path": dg.MetadataValue.path(str(export.path.resolve())),

@@ -53,3 +53,9 @@ CREATE TABLE IF NOT EXISTS raw.file_failures (
     run_id VARCHAR NOT NULL,
     error VARCHAR NOT NULL
 );
+
+-- The last file_id handed out, in one row (created with it, so two first runs at once conflict instead of
+-- making two rows). A landing takes the next id by updating this row in the file's transaction: two
+-- landings committed at once by concurrent runs on the lake conflict, and one is retried (DuckLake has no
+-- sequences or unique keys). Ids of a warehouse older than the counter continue after max(raw.files.file_id).
+CREATE TABLE IF NOT EXISTS raw.file_id_counter AS SELECT CAST(0 AS BIGINT) AS last_file_id;
