@@ -395,6 +395,7 @@ def test_kill_9_during_an_erasure_and_the_next_run_completes_it(crash_world, tmp
 # must be in catalog.PERSON_TABLES, so a new table holding people cannot be forgotten by erasure.
 NOT_A_PERSON_TABLE = {
     "raw.files": "file versions and their counts",
+    "raw.file_id_counter": "the last file id handed out",
     "clean.unit_corrections": "per app version and day: counts and medians",
     "reference.fx_rates": "exchange rates",
     "labels.labeling_plan": "per dataset and class: counts",

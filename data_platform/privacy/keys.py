@@ -36,18 +36,9 @@ def record_key_use(
     """Record that ``key`` wrote the pseudonyms of ``tables`` on the days ``[start, end)`` of ``days`` (or the
     whole tables when ``days`` is None). Run it in the transaction that writes them."""
     start, end = days or (None, None)
-    run_sql(
-        con,
-        "privacy/record_key_use.sql",
-        {
-            "tables": list(tables),
-            "start_day": start,
-            "end_day": end,
-            "key_id": key_id(key),
-            "run_id": run_id,
-            "written_at": now,
-        },
-    )
+    span = {"tables": list(tables), "start_day": start, "end_day": end}
+    run_sql(con, "privacy/forget_key_use.sql", span)
+    run_sql(con, "privacy/record_key_use.sql", {**span, "key_id": key_id(key), "run_id": run_id, "written_at": now})
 
 
 def foreign_key_use(con: duckdb.DuckDBPyConnection, key: str) -> list[dict]:

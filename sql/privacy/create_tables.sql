@@ -30,8 +30,9 @@ CREATE TABLE IF NOT EXISTS privacy.erased_files (
 );
 -- The key each table's pseudonyms were written with (key_id, never the key), per day of a daily table
 -- (part = the day, ISO) or for the whole table (part = '*'): an erasure or a request under another key
--- would miss their rows, so it stops before anything is deleted (docs/privacy.md, key rotation).
+-- would miss their rows, so it stops before anything is deleted (docs/privacy.md, key rotation). One row per
+-- (table_name, part): record_key_use.sql replaces it (no PRIMARY KEY: DuckLake has none).
 CREATE TABLE IF NOT EXISTS privacy.pseudonym_keys (
     table_name VARCHAR NOT NULL, part VARCHAR NOT NULL, key_id VARCHAR NOT NULL, run_id VARCHAR,
-    written_at TIMESTAMPTZ, PRIMARY KEY (table_name, part)
+    written_at TIMESTAMPTZ
 );

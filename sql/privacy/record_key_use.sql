@@ -1,6 +1,6 @@
 -- Record the key that wrote the pseudonyms of $tables: each day of [start_day, end_day), or the whole table
--- ('*') when the range is NULL.
-INSERT OR REPLACE INTO privacy.pseudonym_keys
+-- ('*') when the range is NULL. Run after forget_key_use.sql (the rows it replaces).
+INSERT INTO privacy.pseudonym_keys
 SELECT
     t.table_name,
     coalesce(strftime(d.day, '%Y-%m-%d'), '*') AS part,
