@@ -395,7 +395,6 @@ def run_requests(
     privacy_dir: Path,
     run_id: str,
     person_tables: Mapping[str, str],
-    now: dt.datetime | None = None,
     file_erasers: Sequence[FileEraser] = (),
 ) -> dict:
     """:func:`process_requests` on the warehouse, then, if an erasure's rows are gone but not yet their bytes
@@ -404,7 +403,7 @@ def run_requests(
     the data files holding deleted rows are rewritten, old snapshots expired and unread files deleted
     (:meth:`~data_platform.resources.Warehouse.forget_history`). Call it holding the warehouse's only writer."""
     with warehouse.connect() as con:
-        summary = process_requests(con, privacy_dir, run_id, person_tables, now, file_erasers)
+        summary = process_requests(con, privacy_dir, run_id, person_tables, file_erasers=file_erasers)
         pending = run_sql(con, "privacy/erased_not_reclaimed.sql").fetchone()[0]
         if pending and warehouse.is_lake:
             summary.update(warehouse.forget_history(con))
