@@ -10,7 +10,8 @@ Two views, both on one feature at a time:
   per-category positive rate for categorical ones (so that ids cannot look predictive by memorising).
 
 :func:`feature_signal` combines them into one row per feature with a verdict ("useless", "signal",
-"suspiciously strong"). Only numpy is used, so the module is cheap to import from assets.
+"suspiciously strong"). The estimates are scikit-learn's (``mutual_info_score``, ``roc_auc_score``), imported
+when a signal is measured, so the module stays cheap to import from assets.
 """
 
 from __future__ import annotations
@@ -133,21 +134,12 @@ def _label_codes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _mutual_information_codes(a: np.ndarray, b: np.ndarray) -> float:
-    """Plug-in mutual information (nats) between two int code arrays."""
-    n = a.shape[0]
-    if n == 0:
+    """Plug-in mutual information (nats) between two code arrays (scikit-learn's ``mutual_info_score``)."""
+    if a.shape[0] == 0:
         return 0.0
-    _, a = np.unique(a, return_inverse=True)
-    _, b = np.unique(b, return_inverse=True)
-    a, b = a.reshape(-1), b.reshape(-1)
-    n_b = int(b.max()) + 1
-    joint = np.bincount(a * n_b + b)
-    cells = np.nonzero(joint)[0]
-    n_ab = joint[cells].astype(np.float64)
-    n_a = np.bincount(a).astype(np.float64)[cells // n_b]
-    n_bb = np.bincount(b).astype(np.float64)[cells % n_b]
-    mi = float(np.sum(n_ab / n * (np.log(n_ab) + np.log(n) - np.log(n_a) - np.log(n_bb))))
-    return max(mi, 0.0)
+    from sklearn.metrics import mutual_info_score  # scikit-learn loads when a signal is measured, not at load
+
+    return max(float(mutual_info_score(a, b)), 0.0)
 
 
 def label_entropy(y: np.ndarray) -> float:
@@ -178,7 +170,7 @@ def mutual_information(x: np.ndarray, y: np.ndarray, kind: str, bins: int = DEFA
     form one category of their own, see :func:`category_codes`); ``kind="numeric"`` uses
     :func:`quantile_bin_codes` (up to ``bins`` quantile bins, missing values in their own bin).
     With ``n_ij`` the joint counts of (bin i, class j), ``a_i``/``b_j`` the marginals and ``N`` rows:
-    ``I = sum_ij (n_ij / N) log(N n_ij / (a_i b_j))``, the same value as
+    ``I = sum_ij (n_ij / N) log(N n_ij / (a_i b_j))``, computed by
     ``sklearn.metrics.mutual_info_score(codes, y)`` (up to float rounding).
 
     Edge cases: 0.0 for empty input, a constant feature or a single-class label. The plug-in estimate
@@ -197,28 +189,17 @@ def mutual_information(x: np.ndarray, y: np.ndarray, kind: str, bins: int = DEFA
 # single-feature AUC
 
 
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing the mean of the ranks they span."""
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    mean_rank = ends - (counts - 1) / 2.0
-    return mean_rank[inverse.reshape(-1)]
-
-
 def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
-    """ROC AUC of ``scores`` for the boolean ``positive``, ties counted half (Mann-Whitney U).
-
-    ``AUC = (R_+ - n_+ (n_+ + 1) / 2) / (n_+ n_-)`` with ``R_+`` the sum of the (tie-averaged) ranks
-    of the positives. ``None`` when there are no positives or no negatives.
-    """
+    """ROC AUC of ``scores`` for the boolean ``positive``, ties counted half (scikit-learn's
+    ``roc_auc_score``; the same as the Mann-Whitney ``U / (n_+ n_-)``). ``None`` when there are no
+    positives or no negatives."""
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     positive = np.asarray(positive, dtype=bool).reshape(-1)
-    n_pos = int(positive.sum())
-    n_neg = positive.shape[0] - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if positive.all() or not positive.any():
         return None
-    rank_sum = float(_average_ranks(scores)[positive].sum())
-    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(positive, scores))
 
 
 def _binary_positive(y: np.ndarray, positive: object | None) -> np.ndarray | None:
