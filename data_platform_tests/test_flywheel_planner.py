@@ -161,9 +161,36 @@ def test_measured_throughput_and_quality_replace_the_declared_figures():
     assert c.labels_per_hour == 300 and c.planning_accuracy == 0.7 and c.throughput_source == "registry"
 
 
-def test_the_learning_curve_model_is_sklearns_categorical_naive_bayes():
-    from sklearn.naive_bayes import CategoricalNB
+def naive_bayes_by_hand(train_votes, train_labels, test_row, n_classes, prior_smoothing):
+    """log P(votes, class) counted in plain Python from the formula (the oracle: no numpy, no sklearn)."""
+    values = n_classes + 1
+    n = len(train_labels)
+    out = []
+    for c in range(n_classes):
+        rows = [v for v, y in zip(train_votes, train_labels) if y == c]
+        prior = (len(rows) + prior_smoothing) / (n + prior_smoothing * n_classes)
+        log_joint = math.log(prior) if prior > 0 else -math.inf
+        for j, vote in enumerate(test_row):
+            log_joint += math.log((sum(1 for r in rows if r[j] == vote) + 1) / (len(rows) + values))
+        out.append(log_joint)
+    return out
 
+
+def test_the_vote_naive_bayes_equals_the_formula_counted_by_hand():
+    from data_platform.labeling.weak import vote_naive_bayes
+
+    # 3 classes, class 2 never seen in training; 2 LFs voting -1 (abstain), 0, 1 or 2
+    train = [(0, 0), (0, -1), (1, 1), (-1, 1), (0, 1), (1, -1)]
+    labels = [0, 0, 1, 1, 0, 1]
+    test = [(0, 0), (1, 1), (-1, -1), (2, 2), (0, 1)]
+    for smoothing in (0.0, 1.0):
+        ours = vote_naive_bayes(np.array(train), np.array(labels), np.array(test), 3, prior_smoothing=smoothing)
+        for row, got in zip(test, ours):
+            assert got.tolist() == pytest.approx(naive_bayes_by_hand(train, labels, row, 3, smoothing), rel=1e-12)
+    assert np.isneginf(vote_naive_bayes(np.array(train), np.array(labels), np.array(test), 3, 0.0)[:, 2]).all()
+
+
+def test_the_learning_curve_model_predicts_the_most_probable_class_counted_by_hand():
     from data_platform.labeling.planner import learning_curve, naive_bayes_predict
 
     rng = np.random.default_rng(1)
@@ -174,8 +201,11 @@ def test_the_learning_curve_model_is_sklearns_categorical_naive_bayes():
     votes[rng.random(votes.shape) < 0.2] = -1
     train, test = slice(0, 400), slice(400, None)
     ours = naive_bayes_predict(votes[train], truth[train], votes[test], k)
-    reference = CategoricalNB(alpha=1.0, min_categories=k + 1).fit(votes[train] + 1, truth[train])
-    assert (ours == reference.predict(votes[test] + 1)).all()
+    train_rows, train_labels = votes[train].tolist(), truth[train].tolist()
+    by_hand = [
+        int(np.argmax(naive_bayes_by_hand(train_rows, train_labels, row, k, 0.0))) for row in votes[test].tolist()
+    ]
+    assert ours.tolist() == by_hand
 
     curve = learning_curve(votes, truth, k)
     assert [p["fraction"] for p in curve] == [0.25, 0.5, 1.0]

@@ -231,26 +231,15 @@ def growth_factor(labeled_now: int, new_examples: int) -> float:
 
 
 def naive_bayes_predict(train_votes, train_labels, test_votes, n_classes: int):
-    """Class predictions of a categorical naive Bayes over LF votes (each LF's vote, abstain ``-1``
-    included, is one categorical feature; add-one smoothing of the likelihoods, empirical class
+    """Class predictions of a categorical naive Bayes over LF votes (:func:`~data_platform.labeling.weak.
+    vote_naive_bayes`: scikit-learn's ``CategoricalNB``, add-one smoothed likelihoods, empirical class
     prior), trained on ``train_votes``/``train_labels`` and applied to ``test_votes``."""
-    import numpy as np
+    from data_platform.labeling.weak import vote_naive_bayes
 
-    train_votes, test_votes = np.asarray(train_votes), np.asarray(test_votes)
-    train_labels = np.asarray(train_labels)
-    values = n_classes + 1
-    n_lfs = train_votes.shape[1]
-
-    def onehot(votes):
-        out = np.zeros((votes.shape[0], n_lfs * values))
-        out[np.arange(votes.shape[0])[:, None], np.arange(n_lfs) * values + (votes + 1)] = 1.0
-        return out
-
-    y = np.eye(n_classes)[train_labels]
-    class_counts = y.sum(axis=0)
-    log_prior = np.log(np.where(class_counts > 0, class_counts, 1e-300) / class_counts.sum())
-    log_like = np.log((onehot(train_votes).T @ y + 1) / (class_counts + values))
-    return np.argmax(onehot(test_votes) @ log_like + log_prior, axis=1)
+    scores = vote_naive_bayes(
+        np.asarray(train_votes), np.asarray(train_labels), np.asarray(test_votes), n_classes, prior_smoothing=0.0
+    )
+    return np.argmax(scores, axis=1)
 
 
 def learning_curve(

@@ -100,32 +100,49 @@ def accuracy_on(labels: np.ndarray, gold: np.ndarray) -> tuple[float, int]:
     return (float((labels[has_gold] == gold[has_gold]).mean()) if n else float("nan")), n
 
 
+def vote_naive_bayes(
+    train_votes: np.ndarray, train_labels: np.ndarray, test_votes: np.ndarray, n_classes: int, prior_smoothing: float
+) -> np.ndarray:
+    """``log P(votes, class)`` of each ``test_votes`` row for every class ``0 .. n_classes - 1``, from a
+    categorical naive Bayes over LF votes trained on ``train_votes``/``train_labels``.
+
+    Each LF's vote (abstain ``-1`` included) is one categorical feature; the likelihoods are
+    scikit-learn's ``CategoricalNB`` with add-one smoothing. The class prior is
+    ``(count + prior_smoothing) / (n + prior_smoothing * n_classes)``; a class absent from training gets
+    that prior and every vote equally likely (add-one over no counts), which scikit-learn cannot
+    represent, so its column is computed here.
+    """
+    from sklearn.naive_bayes import CategoricalNB  # scikit-learn loads when a model is fitted, not at load
+
+    values = n_classes + 1  # -1 .. n_classes - 1
+    counts = np.bincount(train_labels, minlength=n_classes).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        log_prior = np.log((counts + prior_smoothing) / (counts.sum() + prior_smoothing * n_classes))
+    out = np.tile(log_prior - test_votes.shape[1] * np.log(values), (test_votes.shape[0], 1))
+    if len(train_labels):
+        model = CategoricalNB(alpha=1.0, min_categories=values).fit(train_votes + 1, train_labels)
+        present = model.classes_.astype(np.int64)
+        out[:, present] = model.predict_joint_log_proba(test_votes + 1) - model.class_log_prior_ + log_prior[present]
+    return out
+
+
 def out_of_sample_probs(
     votes: np.ndarray, labels: np.ndarray, n_classes: int, folds: int = 5, seed: int = 0
 ) -> np.ndarray:
     """Class probabilities for the labelled examples (``labels >= 0``) from a model that never saw them.
 
-    The model is a categorical naive Bayes over the LF votes (each LF's vote, abstain included, is one
-    categorical feature; add-one smoothing), trained on the other folds of the labelled examples:
-    the out-of-sample probabilities confident learning needs. Rows of unlabelled examples are NaN.
+    The model is :func:`vote_naive_bayes` (add-one smoothed prior), trained on the other folds of the
+    labelled examples: the out-of-sample probabilities confident learning needs. Rows of unlabelled
+    examples are NaN.
     """
-    n, n_lfs = votes.shape
-    values = n_classes + 1  # -1 .. n_classes - 1
-    onehot = np.zeros((n, n_lfs * values))
-    onehot[np.arange(n)[:, None], np.arange(n_lfs) * values + (votes + 1)] = 1.0
-    probs = np.full((n, n_classes), np.nan)
+    probs = np.full((votes.shape[0], n_classes), np.nan)
     labelled = np.flatnonzero(labels >= 0)
     if len(labelled) < 2:
         return probs
     fold_of = np.random.default_rng(seed).permutation(len(labelled)) % min(folds, len(labelled))
     for fold in np.unique(fold_of):
         train, test = labelled[fold_of != fold], labelled[fold_of == fold]
-        y = np.eye(n_classes)[labels[train]]
-        class_counts = y.sum(axis=0)
-        feature_counts = onehot[train].T @ y  # (features, classes)
-        log_prior = np.log((class_counts + 1) / (class_counts.sum() + n_classes))
-        log_like = np.log((feature_counts + 1) / (class_counts + values))
-        scores = onehot[test] @ log_like + log_prior
+        scores = vote_naive_bayes(votes[train], labels[train], votes[test], n_classes, prior_smoothing=1.0)
         scores -= scores.max(axis=1, keepdims=True)
         p = np.exp(scores)
         probs[test] = p / p.sum(axis=1, keepdims=True)
