@@ -1,16 +1,25 @@
-"""SMOTE on the train split: geometry, neighbours (sklearn as oracle), counts, types, NaN, seeds, edges."""
+"""SMOTE on the train split: geometry, neighbours (scipy's distances as oracle: the product searches with
+scikit-learn), counts, types, NaN, seeds, edges."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.spatial
 from sklearn.impute import SimpleImputer
-from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
 from data_platform.splits.synthetic import SyntheticRows, balanced_summary, knn_indices, smote, standardise
 
 CONTINUOUS, COUNT, GAPPY = 0, 2, 3  # column roles in the frame below: 0, 1 continuous; 2 counts; 3 with NaN
+
+
+def nearest_by_scipy(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The oracle's k nearest rows of each row (self excluded) and their distances, by scipy's cdist."""
+    d = scipy.spatial.distance.cdist(z, z)
+    np.fill_diagonal(d, np.inf)
+    nbr = np.argsort(d, axis=1, kind="stable")[:, :k]
+    return nbr, np.take_along_axis(d, nbr, axis=1)
 
 
 def frame(n_major=300, n_minor=40, seed=7, nan_share=0.25):
@@ -79,7 +88,7 @@ def test_parent_and_neighbour_are_distinct_minority_rows_and_the_neighbour_is_am
     rows, z = oracle_features(numeric, labels, "pos")
     local = {r: i for i, r in enumerate(rows)}
     lp, lq = np.array([local[i] for i in p]), np.array([local[i] for i in q])
-    dist, nbr = NearestNeighbors(n_neighbors=k).fit(z).kneighbors()  # self excluded
+    nbr, dist = nearest_by_scipy(z, k)  # self excluded
     d_pair = np.linalg.norm(z[lp] - z[lq], axis=1)
     assert (d_pair <= dist[lp, k - 1] + 1e-9).all()
     assert all(lq[i] in set(nbr[lp[i]]) for i in range(len(lp)))  # continuous data: no ties
@@ -88,13 +97,15 @@ def test_parent_and_neighbour_are_distinct_minority_rows_and_the_neighbour_is_am
     assert set(ranks) == set(range(k))
 
 
-def test_knn_matches_sklearn_exactly_and_standardise_matches_imputer_plus_scaler():
+def test_knn_matches_scipy_distances_and_standardise_matches_imputer_plus_scaler():
     numeric, _, labels, _ = frame(n_minor=200, nan_share=0.4)
     rows, z = oracle_features(numeric, labels, "pos")
     ours = standardise(numeric[rows])
     np.testing.assert_allclose(ours, z, atol=1e-12)
-    _, expected = NearestNeighbors(n_neighbors=7).fit(z).kneighbors()
-    np.testing.assert_array_equal(knn_indices(ours, 7), expected)
+    # the oracle: every pairwise distance by scipy, self excluded, a stable sort (continuous data: no ties)
+    d = scipy.spatial.distance.cdist(z, z)
+    np.fill_diagonal(d, np.inf)
+    np.testing.assert_array_equal(knn_indices(ours, 7), np.argsort(d, axis=1, kind="stable")[:, :7])
 
 
 def test_a_minority_with_a_constant_and_an_all_nan_column_still_standardises():
@@ -236,44 +247,36 @@ def test_categoricals_only_draw_a_random_other_row_of_the_class():
     np.testing.assert_array_equal(again.categorical, out.categorical)
 
 
-def test_blocks_give_the_same_neighbours_and_rows_as_one_block_even_with_ties():
+def test_ties_are_broken_by_position_even_where_distances_round():
     rng = np.random.default_rng(3)
     grid = rng.integers(0, 5, size=(400, 3)).astype(float)  # exact duplicates and tied distances
-    # the second set sits far from 0: |a|^2 + |b|^2 - 2ab cancels badly there (errors ~1e-9), so
-    # ranking by that formula alone would break exact ties (duplicates) by rounding noise
+    # the second set sits far from 0, where distances computed as |a|^2 + |b|^2 - 2ab round badly
     for points in (standardise(grid), 1000.0 + 0.1 * grid):
-        whole = knn_indices(points, 6, block_rows=400)
-        for block in (1, 7, 64, None):
-            np.testing.assert_array_equal(knn_indices(points, 6, block_rows=block), whole)
-        # ties broken by position: among rows at equal distance, the lower positions come first
+        # among rows at equal distance, the lower positions come first (more ties than k + 2 rows)
         d2 = ((points[:, None, :] - points[None, :, :]) ** 2).sum(-1)
         np.fill_diagonal(d2, np.inf)
         expected = np.lexsort((np.broadcast_to(np.arange(400), d2.shape), d2), axis=1)[:, :6]
-        np.testing.assert_array_equal(whole, expected)
-    numeric, categorical, labels, ids = frame()
-    one = smote(numeric, categorical, labels, ids, block_rows=10_000)
-    for block in (1, 3):
-        many = smote(numeric, categorical, labels, ids, block_rows=block)
-        np.testing.assert_array_equal(many.numeric, one.numeric)
-        np.testing.assert_array_equal(many.neighbour_ids, one.neighbour_ids)
+        np.testing.assert_array_equal(knn_indices(points, 6), expected)
+        queries = np.array([399, 0, 17])
+        np.testing.assert_array_equal(knn_indices(points, 6, queries=queries), expected[queries])
 
 
-def test_a_large_minority_runs_in_blocks_and_agrees_with_the_oracle():
+def test_a_large_minority_agrees_with_the_oracle():
     rng = np.random.default_rng(12)
     n = 6000
     numeric = rng.normal(size=(n, 6))
     labels = np.array(["pos"] * n + ["neg"] * (2 * n), dtype=object)
     numeric = np.vstack([numeric, rng.normal(size=(2 * n, 6))])
     ids = np.array([f"big-{i}" for i in range(3 * n)])
-    out = smote(numeric, None, labels, ids, target_ratio=0.55, block_rows=500)
+    out = smote(numeric, None, labels, ids, target_ratio=0.55)
     assert n + len(out) == 6_600  # 0.55 * 12,000 (float noise must not push the ceiling to 6,601)
-    out = smote(numeric, None, labels, ids, target_ratio=1.0, block_rows=500)
+    out = smote(numeric, None, labels, ids, target_ratio=1.0)
     assert len(out) == n and len(set(out.parent_ids)) == n  # every row a parent once: k-NN for all
     rows, z = oracle_features(numeric, labels, "pos")
     sample = rng.choice(len(out), 300, replace=False)
     lp = positions(ids, out.parent_ids[sample])
     lq = positions(ids, out.neighbour_ids[sample])
-    _, nbr = NearestNeighbors(n_neighbors=5).fit(z).kneighbors(z[lp], n_neighbors=6)
+    nbr = np.argsort(scipy.spatial.distance.cdist(z[lp], z), axis=1, kind="stable")[:, :6]  # self first
     assert all(lq[i] in set(nbr[i, 1:]) for i in range(len(sample)))  # rows: minority first, so local = global
 
 

@@ -1,4 +1,4 @@
-"""Synthetic minority rows for the train split: SMOTE (Chawla et al. 2002), in numpy.
+"""Synthetic minority rows for the train split: SMOTE (Chawla et al. 2002), neighbours by scikit-learn.
 
 Each synthetic row interpolates between a minority row ``x_i`` (the *parent*) and one of its ``k``
 nearest same-class rows ``x_nn`` (the *neighbour*)::
@@ -25,10 +25,8 @@ Documented choices
   standard deviation counting as 1. This equals sklearn's ``SimpleImputer(strategy="median",
   keep_empty_features=True)`` followed by ``StandardScaler`` fitted on the class's rows.
   Ties in distance are broken by the lower row position, so the neighbour sets are a pure function of
-  the data. The k-NN is brute force over blocks of query rows, so memory is
-  ``O(block_rows * n_class)``, never ``O(n_class**2)``; an approximate distance (BLAS) picks
-  candidates with a safe rounding margin and an exact per-pair distance ranks them, so the result
-  does not depend on the block size.
+  the data. The k-NN is scikit-learn's ``NearestNeighbors`` (a k-d tree: exact distances, memory linear
+  in the class's rows), with that tie rule added (:func:`knn_indices`).
 - **Too few rows.** A class with fewer than 2 rows gets no synthetic rows (``note`` says why); with
   fewer than ``k + 1`` rows, all ``n_class - 1`` other rows are the neighbours. ``min_rows`` (default
   2) raises that floor: a class with fewer real rows gets none, and ``note`` says there are too few
@@ -51,6 +49,11 @@ Documented choices
   numeric part landed and can create combinations no real row has.
 - **No numeric columns** (``d = 0``): there is no distance, so the neighbour is drawn uniformly among
   the other rows of the class; categoricals then follow the same ``u`` rule.
+- **Why not imbalanced-learn's SMOTE/SMOTE-NC.** It does not say which two real rows a synthetic row was
+  made from. Here ``parent_ids``/``neighbour_ids`` are the balanced table's row lineage, and erasure uses
+  them to remove every synthetic row made from an erased person's examples; and SMOTE-NC's categorical
+  rule (above) can create combinations no real row has. The neighbour search, the part with numerical
+  pitfalls, is scikit-learn's.
 - **Determinism.** Everything random comes from ``numpy.random.default_rng(seed)``; the same inputs
   and seed give the same rows. Synthetic ids are ``syn-<seed>-<i>``, ``i`` counting from 0 over the
   whole output (classes in ``numpy.unique`` order).
@@ -63,8 +66,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_BLOCK_CELLS = 1 << 22  # distance cells per block: 4M float64 = 32 MB (a few temporaries of this size)
-_REL_TOL = 1e-7  # rounding margin of the BLAS distances, relative to the squared norms involved
+_REL_TOL = 1e-9  # rows this close (relative) to the k-th distance are looked up again as possible ties
 
 
 @dataclass(frozen=True)
@@ -107,48 +109,52 @@ def standardise(numeric: np.ndarray) -> np.ndarray:
     return (x - mean) / std
 
 
-def knn_indices(
-    points: np.ndarray, k: int, queries: np.ndarray | None = None, block_rows: int | None = None
-) -> np.ndarray:
+def knn_indices(points: np.ndarray, k: int, queries: np.ndarray | None = None) -> np.ndarray:
     """Positions ``[len(queries), k]`` of the ``k`` nearest rows of ``points`` to each query row
     (a position of ``points``), the query itself excluded, nearest first, ties by lower position.
 
-    Brute force over blocks of ``block_rows`` queries (default: about 4M distance cells per block).
-    Squared distances come first from ``|a|^2 + |b|^2 - 2 a.b`` (fast, rounded); every row within a
-    safe margin of the k-th of those is then re-ranked by its exact ``sum((a - b)^2)`` computed
-    column by column, so the neighbours do not depend on the block size.
+    The search is scikit-learn's ``NearestNeighbors`` on a k-d tree (exact Euclidean distances, memory
+    linear in the rows). scikit-learn leaves the order of rows at equal distance open, so the ``k + 1``
+    nearest are re-ordered by (distance, position); a query whose ``k``-th and last candidates are at
+    the same distance (more tied rows than were fetched) takes every row within that distance from a
+    radius query and keeps the ``k`` lowest positions among the ties.
     """
+    from sklearn.neighbors import NearestNeighbors  # scikit-learn loads when rows are synthesised
+
     pts = np.ascontiguousarray(points, dtype=np.float64)
-    n, d = pts.shape
+    n = pts.shape[0]
     queries = np.arange(n) if queries is None else np.asarray(queries, dtype=np.int64)
     if not 1 <= k <= n - 1:
         raise ValueError(f"k must be between 1 and {n - 1} for {n} points, got {k}")
     out = np.empty((len(queries), k), dtype=np.int64)
     if len(queries) == 0:
         return out
-    if block_rows is None:
-        block_rows = max(1, _BLOCK_CELLS // n)
-    if block_rows < 1:
-        raise ValueError("block_rows must be >= 1")
-    sq = np.einsum("ij,ij->i", pts, pts)
-    sq_max = float(sq.max())
-    for start in range(0, len(queries), block_rows):
-        q = queries[start : start + block_rows]
-        b = len(q)
-        approx = sq[q][:, None] + sq[None, :] - 2.0 * (pts[q] @ pts.T)
-        approx[np.arange(b), q] = np.inf
-        kth = np.partition(approx, k - 1, axis=1)[:, k - 1]
-        margin = 2.0 * _REL_TOL * (sq[q] + sq_max) + 1e-300
-        rows, cols = np.nonzero(approx <= (kth + margin)[:, None])
-        del approx
-        exact = np.zeros(len(rows))
-        for j in range(d):
-            t = pts[q[rows], j] - pts[cols, j]
-            exact += t * t
-        order = np.lexsort((cols, exact, rows))
-        rows, cols = rows[order], cols[order]
-        starts = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=b))[:-1]))
-        out[start : start + b] = cols[starts[:, None] + np.arange(k)[None, :]]
+    index = NearestNeighbors(algorithm="kd_tree").fit(pts)
+    fetched = min(n, k + 2)  # the query itself (or a duplicate of it), k others, and one to see a tie
+    idx = index.kneighbors(pts[queries], n_neighbors=fetched, return_distance=False)
+    d2 = _squared_distances(pts, queries[:, None], idx)
+    d2[idx == queries[:, None]] = np.inf  # the query itself goes last, then is cut
+    order = np.lexsort((idx, d2), axis=1)
+    d2, idx = np.take_along_axis(d2, order, axis=1), np.take_along_axis(idx, order, axis=1)
+    out[:] = idx[:, :k]
+    # the k-th distance (nearly) equal to the last candidate's: more ties may lie beyond those fetched
+    margin = _REL_TOL * d2[:, k - 1] + 1e-300
+    for row in np.flatnonzero((fetched < n) & (d2[:, fetched - 2] <= d2[:, k - 1] + margin)):
+        q = queries[row]
+        radius = float(np.sqrt(d2[row, k - 1] + 2 * margin[row]))
+        (near,) = index.radius_neighbors(pts[q][None, :], radius=radius, return_distance=False)
+        near = near[near != q]
+        out[row] = near[np.lexsort((near, _squared_distances(pts, q, near)))[:k]]
+    return out
+
+
+def _squared_distances(pts: np.ndarray, a, b) -> np.ndarray:
+    """``sum((pts[a] - pts[b]) ** 2)`` column by column (broadcast over ``a`` and ``b``): the one
+    distance the neighbours are ranked and tied by, whatever scikit-learn rounded."""
+    out = np.zeros(np.broadcast_shapes(np.shape(a), np.shape(b)))
+    for j in range(pts.shape[1]):
+        t = pts[a, j] - pts[b, j]
+        out += t * t
     return out
 
 
@@ -193,7 +199,6 @@ def smote(
     seed: int = 0,
     minority=None,
     *,
-    block_rows: int | None = None,
     max_per_row: float | None = None,
     min_rows: int = 2,
 ) -> SyntheticRows:
@@ -202,8 +207,7 @@ def smote(
     ``min_rows`` real rows.
 
     ``numeric`` is ``[n, d]`` float (NaN allowed; ``None`` or ``d = 0`` for none), ``categorical``
-    ``[n, c]`` (``None`` or ``c = 0`` for none), ``labels`` and ``ids`` ``[n]``. ``block_rows`` bounds
-    the k-NN memory (query rows per block); it never changes the result.
+    ``[n, c]`` (``None`` or ``c = 0`` for none), ``labels`` and ``ids`` ``[n]``.
     """
     labels = np.asarray(labels)
     n = len(labels)
@@ -279,7 +283,7 @@ def smote(
             notes.append(f"class {key!r}: no numeric columns, neighbours drawn at random in the class")
         else:
             used, inverse = np.unique(local_parents, return_inverse=True)
-            neighbours = knn_indices(standardise(num[members]), k_c, queries=used, block_rows=block_rows)
+            neighbours = knn_indices(standardise(num[members]), k_c, queries=used)
             local_nn = neighbours[inverse, pick]
         parts.append((members[local_parents], members[local_nn], u, take_nn))
         added[key] = n_new
