@@ -428,7 +428,9 @@ def test_parse_export_never_raises_on_a_damaged_real_export(data):
     with tempfile.TemporaryDirectory() as tmp:
         parsed = parse_export(_write(Path(tmp), export))
     assert {r["reason"] for r in parsed.rejected} <= set(REJECT_REASONS)
-    assert all(r["review_id"] in ("r1", "r2") for r in parsed.annotations)
+    # every annotation keeps the review id of its task (the damage may have replaced one by another string)
+    review_ids = [t["data"].get("review_id") for t in export if isinstance(t, dict) and isinstance(t.get("data"), dict)]
+    assert all(r["review_id"] in review_ids for r in parsed.annotations)
 
 
 # --- The server connector, where no server is needed ------------------------------------------------
