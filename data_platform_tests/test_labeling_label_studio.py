@@ -504,6 +504,20 @@ def test_a_server_under_a_path_prefix_gets_every_call_there_and_its_refusal_is_a
     assert paths == ["/label-studio/api/token/refresh/", "/label-studio/api/projects/"]
 
 
+def test_the_sync_command_says_in_one_line_why_the_server_failed(monkeypatch, tmp_path, capsys):
+    from data_platform import cli
+
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("LABEL_STUDIO_URL", url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "legacy-token")
+    monkeypatch.setenv("DATA_PLATFORM_LANDING", str(tmp_path / "landing"))
+    assert cli.main(["label-studio-sync"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"label studio: list projects: no answer from {url}") and "Traceback" not in err
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY")
+    assert cli.main(["label-studio-sync"]) == 2  # not configured: nothing to talk to
+
+
 @pytest.mark.slow
 def test_loading_the_definitions_with_a_server_configured_does_not_import_the_client():
     """The official client takes about a second to import: only a run that talks to the server pays it."""
