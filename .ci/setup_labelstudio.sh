@@ -2,9 +2,9 @@
 # Install Label Studio into its own virtualenv, apart from the platform's .venv.
 #
 # Label Studio (pip `label-studio`) is large and pins its own dependencies (Django, numpy, ...), so it
-# lives in a separate venv. The platform talks to it only over HTTP (see
-# data_platform/labeling/label_studio.py, LabelStudioServer). Idempotent: re-running is a no-op
-# once the pinned version is installed.
+# lives in a separate venv. The platform talks to it only through the official client, label-studio-sdk
+# (the `labelstudio` extra of the platform's own venv; see data_platform/labeling/label_studio.py,
+# LabelStudioServer). Idempotent: re-running is a no-op once the pinned version is installed.
 #
 # Usage: bash .ci/setup_labelstudio.sh [VENV_DIR]   (default: <repo>/.venv-labelstudio)
 set -euo pipefail

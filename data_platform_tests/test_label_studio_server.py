@@ -1,5 +1,6 @@
-"""Label Studio as a real server: push a batch over the HTTP API, let simulated raters annotate it
-through the API, pull the export back, and get the same consensus and agreement as the file route.
+"""Label Studio as a real server: push a batch through the official client (label-studio-sdk), let
+simulated raters annotate it through the API, pull the export back, and get the same consensus and agreement
+as the file route.
 
 Needs Label Studio in its own venv (``bash .ci/setup_labelstudio.sh``): skipped, with that reason,
 when the venv is absent (failed under ``CI=true``). The server runs on localhost with its own temporary data dir and
@@ -18,8 +19,8 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import pytest
-import requests
 
 from data_platform.generator.raters import DEFAULT_PANEL, simulate_annotations, write_export
 from data_platform.generator.simulate import REVIEW_TEXTS
@@ -74,9 +75,9 @@ def server(tmp_path_factory):
                     f"{(data / 'server.log').read_text(errors='replace')[-2000:]}"
                 )
             try:
-                if requests.get(f"{base}/health", timeout=2).json().get("status") == "UP":
+                if httpx.get(f"{base}/health", timeout=2).json().get("status") == "UP":
                     break
-            except (requests.RequestException, ValueError):
+            except (httpx.HTTPError, ValueError):
                 pass
             if time.monotonic() > deadline:
                 pytest.fail("label-studio did not answer /health within 240 s")
@@ -93,21 +94,19 @@ def server(tmp_path_factory):
 
 def _personal_access_token(base: str) -> str:
     """Sign in through the login form (session + CSRF) and create a personal access token (a JWT)."""
-    session = requests.Session()
-    session.get(f"{base}/user/login/", timeout=30)
-    response = session.post(
-        f"{base}/user/login/",
-        timeout=30,
-        allow_redirects=False,
-        data={"email": EMAIL, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies.get("csrftoken")},
-        headers={"Referer": f"{base}/user/login/"},
-    )
-    assert response.status_code == 302, response.text[:300]
-    response = session.post(
-        f"{base}/api/token/", timeout=30, headers={"X-CSRFToken": session.cookies.get("csrftoken"), "Referer": base}
-    )
-    assert response.status_code == 201, response.text[:300]
-    return response.json()["token"]
+    with httpx.Client(timeout=30) as session:  # follows no redirect: the login answers 302
+        session.get(f"{base}/user/login/")
+        response = session.post(
+            f"{base}/user/login/",
+            data={"email": EMAIL, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies.get("csrftoken")},
+            headers={"Referer": f"{base}/user/login/"},
+        )
+        assert response.status_code == 302, response.text[:300]
+        response = session.post(
+            f"{base}/api/token/", headers={"X-CSRFToken": session.cookies.get("csrftoken"), "Referer": base}
+        )
+        assert response.status_code == 201, response.text[:300]
+        return response.json()["token"]
 
 
 def _tasks(n: int, batch_id: str = "batch-0001") -> list[dict]:
@@ -201,23 +200,18 @@ def test_push_annotate_pull_gives_the_same_consensus_and_agreement(server, tmp_p
     # The same raters, as Label Studio users (created in panel order), answer through the API.
     user_of = {}
     for rater in DEFAULT_PANEL:
-        user = connector.request(
-            "POST",
-            "/api/users/",
-            json={"username": rater.name, "email": f"{rater.name}@example.com", "first_name": rater.name},
+        user = connector.client.users.create(
+            username=rater.name, email=f"{rater.name}@example.com", first_name=rater.name
         )
-        user_of[rater.user_id] = user["id"]
+        user_of[rater.user_id] = user.id
     for task in simulated:
         for a in task["annotations"]:
-            connector.request(
-                "POST",
-                f"/api/tasks/{by_review[task['data']['review_id']]}/annotations/",
-                json={
-                    "result": a["result"],
-                    "was_cancelled": a["was_cancelled"],
-                    "lead_time": a["lead_time"],
-                    "completed_by": user_of[a["completed_by"]],
-                },
+            connector.client.annotations.create(
+                by_review[task["data"]["review_id"]],
+                result=a["result"],
+                was_cancelled=a["was_cancelled"],
+                lead_time=a["lead_time"],
+                completed_by=user_of[a["completed_by"]],
             )
 
     server_root = tmp_path / "server"

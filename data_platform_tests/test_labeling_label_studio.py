@@ -1,11 +1,15 @@
-"""Tests of the Label Studio formats: labeling config, import tasks, export parsing and its rejections."""
+"""Tests of the Label Studio formats (labeling config, import tasks, export parsing and its rejections) and of
+the server connector where no server is needed (test_label_studio_server.py runs it against a real one)."""
 
 from __future__ import annotations
 
 import copy
 import json
 import math
+import subprocess
+import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
@@ -21,11 +25,15 @@ from data_platform.labeling import SENTIMENTS
 from data_platform.labeling.label_studio import (
     LABELING_CONFIG,
     REJECT_REASONS,
+    LabelStudioError,
+    LabelStudioServer,
     ParsedExport,
     build_tasks,
     parse_export,
     write_batch,
 )
+from data_platform_tests.processes import free_port
+from data_platform_tests.reliability_support import PROJECT_ROOT, child_env
 
 ROW_FIELDS = ("task_id", "review_id", "batch_id", "text", "item_id", "category", "predicted_label", "predicted_score")
 
@@ -420,4 +428,110 @@ def test_parse_export_never_raises_on_a_damaged_real_export(data):
     with tempfile.TemporaryDirectory() as tmp:
         parsed = parse_export(_write(Path(tmp), export))
     assert {r["reason"] for r in parsed.rejected} <= set(REJECT_REASONS)
-    assert all(r["review_id"] in ("r1", "r2") for r in parsed.annotations)
+    # every annotation keeps the review id of its task (the damage may have replaced one by another string)
+    review_ids = [t["data"].get("review_id") for t in export if isinstance(t, dict) and isinstance(t.get("data"), dict)]
+    assert all(r["review_id"] in review_ids for r in parsed.annotations)
+
+
+# --- The server connector, where no server is needed ------------------------------------------------
+
+
+def _token(expires_in: float) -> str:
+    """A personal-access-token-shaped JWT (Label Studio's refresh tokens carry ``exp``), unsigned by any server."""
+    import jwt
+
+    return jwt.encode({"token_type": "refresh", "exp": int(time.time() + expires_in)}, "k" * 32, algorithm="HS256")
+
+
+def test_the_connector_without_the_official_client_says_which_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "label_studio_sdk", None)  # as if the labelstudio extra were not installed
+    server = LabelStudioServer(url="http://127.0.0.1:9", api_key="legacy-token")
+    with pytest.raises(LabelStudioError, match=r"data_platform\[labelstudio\]"):
+        server.ensure_project()
+
+
+@pytest.mark.parametrize("api_key", ["legacy-token", _token(3600)], ids=["legacy token", "personal access token"])
+def test_a_server_that_does_not_answer_is_a_labelstudio_error(api_key):
+    url = f"http://127.0.0.1:{free_port()}"  # nobody listens: the connection is refused at once
+    server = LabelStudioServer(url=url, api_key=api_key)
+    # a personal access token fails at its exchange for an access token, a legacy token at the call itself
+    with pytest.raises(LabelStudioError, match=rf"^list projects: no answer from {url} \(ConnectError"):
+        server.ensure_project()
+    with pytest.raises(LabelStudioError, match=r"^export project 3: no answer"):
+        server.pull_annotations(3, Path("unused"))
+
+
+def test_an_expired_personal_access_token_is_refused_before_any_call():
+    server = LabelStudioServer(url=f"http://127.0.0.1:{free_port()}", api_key=_token(-60))
+    with pytest.raises(LabelStudioError, match=r"^sign in: 401 .*expired"):
+        server.export(1)
+
+
+def test_a_server_under_a_path_prefix_gets_every_call_there_and_its_refusal_is_a_labelstudio_error():
+    """Behind a reverse proxy at ``/label-studio`` the token exchange goes there too, and an error status
+    becomes a LabelStudioError with the status and the start of the body, never the key."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    paths = []
+
+    class Refuse(BaseHTTPRequestHandler):
+        def _refuse(self):
+            paths.append(self.path.split("?")[0])
+            body = json.dumps({"detail": "Token is invalid or expired"}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _refuse
+
+        def log_message(self, *args):  # keep the test output quiet
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Refuse) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            token = _token(3600)
+            for url_tail, api_key in (("/label-studio", token), ("/label-studio/", "legacy-token")):
+                server = LabelStudioServer(url=f"http://127.0.0.1:{httpd.server_port}{url_tail}", api_key=api_key)
+                with pytest.raises(LabelStudioError, match=r"^list projects: 401 .*Token is invalid") as refused:
+                    server.ensure_project()
+                assert api_key not in str(refused.value)
+        finally:
+            httpd.shutdown()
+    assert paths == ["/label-studio/api/token/refresh/", "/label-studio/api/projects/"]
+
+
+def test_the_sync_command_says_in_one_line_why_the_server_failed(monkeypatch, tmp_path, capsys):
+    from data_platform import cli
+
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("LABEL_STUDIO_URL", url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "legacy-token")
+    monkeypatch.setenv("DATA_PLATFORM_LANDING", str(tmp_path / "landing"))
+    assert cli.main(["label-studio-sync"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"label studio: list projects: no answer from {url}") and "Traceback" not in err
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY")
+    assert cli.main(["label-studio-sync"]) == 2  # not configured: nothing to talk to
+
+
+@pytest.mark.slow
+def test_loading_the_definitions_with_a_server_configured_does_not_import_the_client():
+    """The official client takes about a second to import: only a run that talks to the server pays it."""
+    probe = (
+        "import sys, data_platform.definitions as d; "
+        "print(d.defs.resolve_job_def('label_studio_sync').name, 'label_studio_sdk' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=PROJECT_ROOT,
+        env=child_env({"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "legacy-token"}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["label_studio_sync", "False"]

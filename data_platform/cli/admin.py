@@ -166,13 +166,18 @@ def cmd_label_studio_sync(args: argparse.Namespace) -> int:
     """Push the task batches to the Label Studio server and pull its export (LABEL_STUDIO_URL and
     LABEL_STUDIO_API_KEY name the server)."""
     from data_platform.labeling.jobs import label_studio_resources, sync_label_studio
+    from data_platform.labeling.label_studio import LabelStudioError
 
     resources = label_studio_resources()
     if not resources:
         print("set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (a personal access token) first", file=sys.stderr)
         return 2
     server = resources["label_studio"].process_config_and_initialize()
-    result = sync_label_studio(server, labeling_root() / "tasks", landing_root())
+    try:
+        result = sync_label_studio(server, labeling_root() / "tasks", landing_root())
+    except LabelStudioError as error:  # refused, no answer, or the client not installed: one line, no traceback
+        print(f"label studio: {error}", file=sys.stderr)
+        return 1
     print(f"   project {result['project_id']}: imported {result['imported']}; export -> {result['export']}")
     return 0
 

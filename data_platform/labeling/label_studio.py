@@ -14,19 +14,20 @@ cannot tell gold items from the others.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import os
 import re
-import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from data_platform.labeling import SENTIMENTS
 
@@ -288,49 +289,54 @@ def _json_type(value) -> str:
     return {dict: "object", list: "array", str: "string", int: "number", float: "number"}.get(type(value), "value")
 
 
-# --- Label Studio as a running server (HTTP API) ---------------------------------------------------
+# --- Label Studio as a running server (the official client, label-studio-sdk) ---------------------
 
 LABEL_STUDIO_URL_ENV = "LABEL_STUDIO_URL"
 LABEL_STUDIO_TOKEN_ENV = "LABEL_STUDIO_API_KEY"
 SERVER_EXPORT_PREFIX = "labelstudio-project-"
+SDK_MISSING = (
+    "the Label Studio connector needs the official client: pip install 'data_platform[labelstudio]' (label-studio-sdk)"
+)
 
 
 class LabelStudioError(RuntimeError):
-    """A Label Studio API call failed (the message has the method, path, status and response)."""
+    """A Label Studio API call failed (the message says what was asked, the status and the start of the
+    response), the server did not answer, or the official client is not installed."""
 
 
-def is_jwt(token: str) -> bool:
-    """Whether ``token`` looks like a JWT (three base64url parts), i.e. a Label Studio personal access
-    token (a refresh token exchanged for short-lived access tokens), not a legacy API token."""
-    parts = token.split(".")
-    if len(parts) != 3 or not all(parts):
-        return False
+def _sdk():
+    """The official client's package (``label_studio_sdk``), imported on first use: it is an optional
+    extra, and importing it takes about a second (pandas, pydantic models of the whole API)."""
     try:
-        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
-    except ValueError:
-        return False
-    return isinstance(header, dict) and "alg" in header
+        import label_studio_sdk
+    except ImportError as e:
+        raise LabelStudioError(SDK_MISSING) from e
+    return label_studio_sdk
 
 
 class LabelStudioServer(dg.ConfigurableResource):
-    """A running Label Studio server, reached over its HTTP API (``requests``).
+    """A running Label Studio server, reached through the official client (``label-studio-sdk``, the
+    ``labelstudio`` extra; imported on first use, so loading the definitions never needs it).
 
     ``url`` and ``api_key`` come from the environment (``LABEL_STUDIO_URL``, ``LABEL_STUDIO_API_KEY``:
     see :meth:`from_env`), never from code. ``api_key`` is either a personal access token (a JWT,
-    the default kind in Label Studio 1.23: it is exchanged at ``/api/token/refresh/`` for a
-    short-lived access token sent as ``Bearer``) or a legacy token (sent as ``Token``, only when the
-    organization enabled legacy tokens).
+    the default kind in Label Studio 1.23) or a legacy token (only when the organization enabled
+    legacy tokens); the client tells them apart, and for a personal access token it fetches a
+    short-lived access token at ``/api/token/refresh/`` and renews it when it expires.
 
     The connector pushes a task batch (the same tasks :func:`build_tasks` writes for the file route,
     predictions included as pre-annotations) into the project named ``project_title`` (created with
     :data:`LABELING_CONFIG` if missing) and pulls the project's full JSON export back into the landing
     folder, where the file route's parser (:func:`parse_export`) and the annotation sensor read it.
+    Every failure is a :class:`LabelStudioError`.
     """
 
     url: str
     api_key: str
     project_title: str = "data_platform review sentiment"
     timeout_seconds: float = 60.0
+
+    _client: Any = PrivateAttr(default=None)
 
     @classmethod
     def from_env(cls) -> LabelStudioServer | None:
@@ -341,68 +347,68 @@ class LabelStudioServer(dg.ConfigurableResource):
             return None
         return cls(url=dg.EnvVar(LABEL_STUDIO_URL_ENV), api_key=dg.EnvVar(LABEL_STUDIO_TOKEN_ENV))
 
-    # -- HTTP --------------------------------------------------------------------------------------
+    # -- the client ----------------------------------------------------------------------------------
 
-    def _auth_header(self) -> dict[str, str]:
-        import requests
+    @property
+    def client(self):
+        """The official client (``label_studio_sdk.LabelStudio``) for this server, made on first use
+        and kept, so a personal access token is exchanged once and its access token reused until it
+        expires. Raises :class:`LabelStudioError` when ``label-studio-sdk`` is not installed or the
+        token is an expired personal access token."""
+        if self._client is None:
+            with self._answer("sign in"):
+                # The trailing slash keeps a server under a path prefix (https://host/label-studio)
+                # whole: the client joins its token refresh URL with urljoin, which drops the last
+                # path segment of a base URL without one (its other calls strip the slash again).
+                self._client = _sdk().LabelStudio(
+                    base_url=self.url.rstrip("/") + "/", api_key=self.api_key, timeout=self.timeout_seconds
+                )
+        return self._client
 
-        if not is_jwt(self.api_key):
-            return {"Authorization": f"Token {self.api_key}"}
-        cached = _ACCESS_TOKENS.get(self.api_key)
-        if cached and cached[1] > time.time() + 30:
-            return {"Authorization": f"Bearer {cached[0]}"}
-        response = requests.post(
-            self._url("/api/token/refresh/"), json={"refresh": self.api_key}, timeout=self.timeout_seconds
-        )
-        if response.status_code != 200:
-            raise LabelStudioError(f"POST /api/token/refresh/: {response.status_code} {response.text[:300]}")
-        access = response.json()["access"]
-        _ACCESS_TOKENS[self.api_key] = (access, time.time() + 240)  # access tokens live 5 minutes by default
-        return {"Authorization": f"Bearer {access}"}
+    @contextmanager
+    def _answer(self, what: str) -> Iterator[None]:
+        """Turn the client's errors inside the block into :class:`LabelStudioError`: an error status
+        (with the start of the response body), no answer at all, or an answer that is not JSON."""
+        _sdk()
+        from httpx import HTTPError  # the client's HTTP library, installed with it
+        from label_studio_sdk.core.api_error import ApiError
 
-    def _url(self, path: str) -> str:
-        return self.url.rstrip("/") + path
-
-    def request(self, method: str, path: str, **kwargs):
-        """One authenticated API call; the decoded JSON (None for an empty body). Raises
-        :class:`LabelStudioError` on a status outside 2xx."""
-        import requests
-
-        response = requests.request(
-            method, self._url(path), headers=self._auth_header(), timeout=self.timeout_seconds, **kwargs
-        )
-        if not 200 <= response.status_code < 300:
-            raise LabelStudioError(f"{method} {path}: {response.status_code} {response.text[:300]}")
-        return response.json() if response.content else None
+        try:
+            yield
+        except ApiError as e:
+            body = e.body if isinstance(e.body, str) else json.dumps(e.body, ensure_ascii=False, default=str)
+            raise LabelStudioError(f"{what}: {e.status_code} {body[:300]}") from e
+        except HTTPError as e:
+            raise LabelStudioError(f"{what}: no answer from {self.url} ({type(e).__name__}: {e})") from e
+        except json.JSONDecodeError as e:  # an export that is not JSON; the client's token refresh also
+            # parses an error body without checking that it is JSON (a proxy's HTML page, say)
+            raise LabelStudioError(f"{what}: the answer is not JSON ({e})") from e
 
     # -- projects, tasks, exports --------------------------------------------------------------------
 
     def ensure_project(self) -> int:
         """The id of the project titled ``project_title``; created with the labeling config if missing."""
-        found = self.request("GET", "/api/projects", params={"title": self.project_title, "page_size": 100})
-        projects = found.get("results", found) if isinstance(found, dict) else found
-        for project in projects or []:
-            if project.get("title") == self.project_title:
-                return int(project["id"])
-        created = self.request(
-            "POST",
-            "/api/projects",
-            json={
-                "title": self.project_title,
-                "label_config": LABELING_CONFIG,
-                "description": "Review sentiment tasks pushed by data_platform (labels/annotation_tasks).",
-            },
-        )
-        return int(created["id"])
+        with self._answer("list projects"):
+            # the title filter matches substrings (case-insensitive): keep the exact title
+            for project in self.client.projects.list(title=self.project_title, page_size=100):
+                if project.title == self.project_title:
+                    return int(project.id)
+        with self._answer("create project"):
+            created = self.client.projects.create(
+                title=self.project_title,
+                label_config=LABELING_CONFIG,
+                description="Review sentiment tasks pushed by data_platform (labels/annotation_tasks).",
+            )
+        return int(created.id)
 
     def export(self, project_id: int, all_tasks: bool = False) -> list[dict]:
-        """The project's full JSON export (the "JSON" format the file route reads); only tasks with
-        annotations unless ``all_tasks``."""
-        return self.request(
-            "GET",
-            f"/api/projects/{project_id}/export",
-            params={"exportType": "JSON", "download_all_tasks": str(all_tasks).lower()},
-        )
+        """The project's full JSON export (the "JSON" format the file route reads), made synchronously
+        by the server; only tasks with annotations unless ``all_tasks``."""
+        with self._answer(f"export project {project_id}"):
+            chunks = self.client.projects.exports.download_sync(
+                project_id, export_type="JSON", download_all_tasks=all_tasks
+            )
+            return json.loads(b"".join(chunks))
 
     def push_batch(self, tasks: list[dict], project_id: int | None = None) -> dict:
         """Import a batch of tasks (as :func:`build_tasks` makes them) with their predictions as
@@ -421,7 +427,8 @@ class LabelStudioServer(dg.ConfigurableResource):
             if (t["data"]["batch_id"], t["data"]["review_id"]) not in present
         ]
         if new:
-            self.request("POST", f"/api/projects/{project_id}/import", json=new)
+            with self._answer(f"import {len(new)} tasks into project {project_id}"):
+                self.client.projects.import_tasks(project_id, request=new)
         return {"project_id": project_id, "imported": len(new), "already_there": len(tasks) - len(new)}
 
     def pull_annotations(self, project_id: int, landing_root: Path) -> Path:
@@ -440,6 +447,3 @@ class LabelStudioServer(dg.ConfigurableResource):
         if path.exists() and path.read_text(encoding="utf-8") == body:
             return path
         return write_json_atomic(path, export)
-
-
-_ACCESS_TOKENS: dict[str, tuple[str, float]] = {}  # refresh token -> (access token, expiry), per process
