@@ -189,8 +189,8 @@ def read_run(instance: dg.DagsterInstance, run_id: str) -> _RunLog:
             if kind == DagsterEventType.RUN_FAILURE:
                 data = event.event_specific_data
                 log.error = _error_text(getattr(data, "error", None)) or mask_text(event.message or "the run failed")
-        elif kind == DagsterEventType.STEP_START:
-            log.steps.setdefault(event.step_key, _Step()).started = at
+        elif kind == DagsterEventType.STEP_START:  # a retried step starts afresh: its last attempt counts
+            log.steps[event.step_key] = _Step(started=at)
         elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
             step = log.steps.setdefault(event.step_key, _Step())
             step.ended = at
