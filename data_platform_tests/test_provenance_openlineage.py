@@ -323,3 +323,38 @@ def test_http_transport_posts_every_event_and_a_rejected_delivery_is_sent_again(
     drop_client_variables()
     tick(world)
     assert read_events(lineage_env) == posted
+
+
+def test_a_step_that_succeeds_on_retry_is_complete_not_failed(lineage_env, tmp_path):
+    """A step retried by Dagster (its first attempt failed, reported as up for retry): one START and one
+    COMPLETE for the materialization, under one run id, and the Dagster run COMPLETE; no FAIL."""
+    from data_platform.provenance.openlineage import build_openlineage_sensor
+    from data_platform.resources import Warehouse
+
+    attempts = []
+
+    @dg.asset(key=["toy", "flaky"], retry_policy=dg.RetryPolicy(max_retries=1))
+    def flaky():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("first attempt fails")
+        return dg.MaterializeResult(metadata={"dagster/row_count": 3})
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([flaky], instance=instance)
+    assert result.success and len(attempts) == 2
+    sensor = build_openlineage_sensor()
+    warehouse = Warehouse(database=str(tmp_path / "w.duckdb"))
+    defs = dg.Definitions(assets=[flaky], sensors=[sensor], resources={"warehouse": warehouse})
+    context = dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources)
+    sensor.evaluate_tick(context)
+    events = read_events(lineage_env)
+    validate(events)
+    assert [(e["job"]["name"], e["eventType"]) for e in events] == [
+        (result.dagster_run.job_name, "START"),
+        ("toy/flaky", "START"),
+        ("toy/flaky", "COMPLETE"),
+        (result.dagster_run.job_name, "COMPLETE"),
+    ]
+    assert events[1]["run"]["runId"] == events[2]["run"]["runId"]
+    assert events[2]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 3
