@@ -358,3 +358,13 @@ def test_a_step_that_succeeds_on_retry_is_complete_not_failed(lineage_env, tmp_p
     ]
     assert events[1]["run"]["runId"] == events[2]["run"]["runId"]
     assert events[2]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 3
+
+
+def test_the_namespace_names_the_warehouse_file_or_the_lake_catalog(tmp_path):
+    from data_platform.provenance.openlineage import warehouse_namespace
+    from data_platform.resources import Warehouse
+
+    file = Warehouse(database=str(tmp_path / "sub" / ".." / "w.duckdb"))
+    assert warehouse_namespace(file) == f"duckdb://{(tmp_path / 'w.duckdb').as_posix()}"
+    lake = Warehouse(database=":memory:", lake_catalog="postgres:dbname=lake host=db", lake_data_path="s3://b/lake/")
+    assert warehouse_namespace(lake) == "ducklake:postgres:dbname=lake host=db"
