@@ -29,6 +29,7 @@ from data_platform.metadata import ddl_tables, described
 from data_platform.privacy.jobs import build_privacy_requests
 from data_platform.provenance.assets import invalidations
 from data_platform.provenance.jobs import invalidate_input
+from data_platform.provenance.openlineage import build_openlineage_sensor
 from data_platform.resources import LabelingDesk, LandingZone, Warehouse, check_settings
 from data_platform.splits.assets import SPLITS_GROUP_ASSETS
 from data_platform.splits.twin_assets import TWIN_ASSETS
@@ -63,6 +64,11 @@ _DDL_TABLES = ddl_tables()
 _TABLE_OF = {dg.AssetKey(["labels", "annotation_tasks"]): "labels.tasks"}
 
 
+def _table_of(key: dg.AssetKey) -> str:
+    """The warehouse table of an asset: ``schema.table`` from its key, unless it is named otherwise."""
+    return _TABLE_OF.get(key, ".".join(key.path))
+
+
 def _with_freshness(spec: dg.AssetSpec) -> dg.AssetSpec:
     """The freshness policy of the source that feeds the asset (sources.yaml), and the described
     columns of its table (see :func:`_with_columns`)."""
@@ -75,7 +81,7 @@ def _with_columns(spec: dg.AssetSpec) -> dg.AssetSpec:
     the one it declares, else its table contract's, else its table's as the stage's DDL creates it. Tables built with
     CREATE
     TABLE AS get theirs, described the same way, on each materialization."""
-    table = _TABLE_OF.get(spec.key, ".".join(spec.key.path))
+    table = _table_of(spec.key)
     schema = spec.metadata.get("dagster/column_schema") or (
         CONTRACTS[table].table_schema() if table in CONTRACTS else _DDL_TABLES.get(table)
     )
@@ -127,6 +133,8 @@ defs = dg.Definitions(
         annotation_sensor,
         retraining_sensor,
         baseline_sensor,
+        # OpenLineage run events of every finished run (provenance/openlineage.py)
+        build_openlineage_sensor(_table_of),
     ],
     resources={
         "warehouse": Warehouse.from_env(),

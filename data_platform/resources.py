@@ -14,6 +14,8 @@ inside the project) and an environment variable that overrides it:
 - ``DATA_PLATFORM_REPORTS``    HTML data reports (default ``data/reports``)
 - ``DATA_PLATFORM_EXPORTS``    versioned dataset exports (default ``data/exports``)
 - ``DATA_PLATFORM_CERTIFICATES`` erasure certificates (default ``data/privacy/certificates``)
+- ``DATA_PLATFORM_LINEAGE``    OpenLineage run events written as JSON lines when no OpenLineage transport is
+  configured (default ``data/lineage``; see ``provenance/openlineage.py``)
 - ``DATA_PLATFORM_SETTLE_SECONDS`` how old a landing file's mtime must be before the landing sensor requests it
   and a run reads it (5)
 - ``DATA_PLATFORM_MAX_LINE_BYTES`` longest landing line read as an event (1 MiB); longer: ``line_too_long``
@@ -219,6 +221,7 @@ def check_settings() -> None:
         exports_root,
         labeling_root,
         certificates_root,
+        lineage_root,
         key_status,
     ):
         try:
@@ -569,6 +572,12 @@ def labeling_root() -> Path:
 def certificates_root() -> Path:
     """Where erasure certificates go (``DATA_PLATFORM_CERTIFICATES``, default ``data/privacy/certificates``)."""
     return _env_path("DATA_PLATFORM_CERTIFICATES", "data/privacy/certificates")
+
+
+def lineage_root() -> Path:
+    """Where the OpenLineage events go when no OpenLineage transport is configured (``DATA_PLATFORM_LINEAGE``,
+    default ``data/lineage``)."""
+    return _env_path("DATA_PLATFORM_LINEAGE", "data/lineage")
 
 
 class LabelingDesk(dg.ConfigurableResource):

@@ -74,9 +74,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(autouse=True)
 def _certificates_in_tmp(tmp_path, monkeypatch) -> None:
-    """Erasure certificates of in-process privacy runs go to the test's folder, never into the checkout."""
+    """Erasure certificates of in-process privacy runs, and OpenLineage events of in-process sensor ticks, go to
+    the test's folder, never into the checkout."""
     if "DATA_PLATFORM_CERTIFICATES" not in os.environ:
         monkeypatch.setenv("DATA_PLATFORM_CERTIFICATES", str(tmp_path / "certificates"))
+    if "DATA_PLATFORM_LINEAGE" not in os.environ:
+        monkeypatch.setenv("DATA_PLATFORM_LINEAGE", str(tmp_path / "lineage"))
 
 
 @pytest.fixture

@@ -141,6 +141,7 @@ def platform_env(root: Path, *, home: Path, dagster_yaml: Path | None = None, **
         "DATA_PLATFORM_REPORTS": str(root / "reports"),
         "DATA_PLATFORM_EXPORTS": str(root / "exports"),
         "DATA_PLATFORM_CERTIFICATES": str(root / "certificates"),
+        "DATA_PLATFORM_LINEAGE": str(root / "lineage"),
         "DATA_PLATFORM_SETTLE_SECONDS": "0",
         "DATA_PLATFORM_DUCKDB_MEMORY": "1GB",
         "DATA_PLATFORM_DUCKDB_THREADS": "1",

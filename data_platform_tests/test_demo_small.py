@@ -63,3 +63,20 @@ def test_the_demo_tells_a_true_story_at_a_small_size(tmp_path, seed):
     assert len(re.findall(r"^   twin \w+: [\d,]+ synthetic rows", out, re.M)) == 1 and " 0 exact copies" in out
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM splits.twins").fetchone()[0] == 1
+
+    # the demo leaves the instance as a daemon would: the openlineage_sensor sent every finished run's events to
+    # the default file, each one valid, each run a START and an end, each materialization a START and an end
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    from data_platform_tests.test_provenance_openlineage import read_events, validate
+
+    events = read_events(tmp_path / "lineage" / "openlineage.jsonl")
+    validate(events)
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "home"))) as instance:
+        finished = {r.run_id for r in instance.get_runs() if r.is_finished}
+    states: dict[tuple[str, str], list[str]] = {}
+    for e in events:
+        states.setdefault((e["job"]["name"], e["run"]["runId"]), []).append(e["eventType"])
+    assert {run for (_, run) in states if run in finished} == finished
+    assert all(s[0] == "START" and len(s) == 2 and s[1] in ("COMPLETE", "FAIL", "ABORT") for s in states.values())
