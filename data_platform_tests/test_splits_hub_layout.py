@@ -8,34 +8,23 @@ import json
 import re
 from pathlib import Path
 
-import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from data_platform.splits.assets import SPLIT_ASSETS, build_export_asset, ctr_train_balanced
 from data_platform.splits.hub_card import HUB_SPLITS, hub_dtype
 from data_platform.splits.split import CTR
-from data_platform_tests.conftest import generated_world, query
-from data_platform_tests.test_splits import _daily
+from data_platform_tests.conftest import query
+from data_platform_tests.test_splits import published  # noqa: F401 (the published click version, a fixture)
 
 datasets = pytest.importorskip("datasets")
 
 
 @pytest.fixture(scope="module")
-def version(tmp_path_factory):
+def version(published):  # noqa: F811
     """The click dataset published once from three generated days: (version folder, registry row, warehouse)."""
-    root = tmp_path_factory.mktemp("hub")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DATA_PLATFORM_EXPORTS", str(root / "exports"))
-    landing, warehouse, _ = generated_world(root, days=3, events_per_day=5000, seed=13)
-    _daily(warehouse, landing, "2026-11-02", "2026-11-05")
-    assert dg.materialize(
-        [SPLIT_ASSETS[0], ctr_train_balanced, build_export_asset(CTR)], resources={"warehouse": warehouse}
-    ).success
-    [(name, path, examples)] = query(warehouse, "SELECT version, path, examples FROM splits.exports")
-    yield Path(path), {"version": name, "examples": examples}, warehouse
-    mp.undo()
+    [(name, path, examples)] = query(published["warehouse"], "SELECT version, path, examples FROM splits.exports")
+    return Path(path), {"version": name, "examples": examples}, published["warehouse"]
 
 
 @pytest.fixture

@@ -142,7 +142,7 @@ def write_card(export: Export, card: dict, markdown: Callable[[dict], str] | Non
     the Parquet files (the JSON last: its presence marks a complete version)."""
     text = (markdown or card_markdown)(card)
     (export.path / "card.md").write_text(text, encoding="utf-8")
-    readme = hub_readme(export.path, f"{card['dataset']} {card['version']}", text)
+    readme = hub_readme(export.path, f"{export.dataset} {export.version}", text)
     (export.path / "README.md").write_text(readme, encoding="utf-8")
     tmp = export.path / "card.json.tmp"
     tmp.write_text(json.dumps(card, indent=2, sort_keys=True, default=str), encoding="utf-8")
