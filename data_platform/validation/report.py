@@ -58,6 +58,7 @@ td.detail, td.movers { max-width: 36rem; overflow-wrap: anywhere; }
 .empty { color: #616e7c; font-style: italic; }
 svg text { font-family: inherit; font-size: 10px; fill: #3e4c59; }
 figure { margin: .4rem 0; }
+.moved p { font-size: .85rem; margin: .2rem 0 .4rem; }
 figcaption { font-size: .8rem; color: #616e7c; }
 """
 
