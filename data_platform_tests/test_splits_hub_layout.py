@@ -4,6 +4,7 @@ from the card's own one-liners, over a version published by the real assets."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -113,7 +114,7 @@ def test_the_cards_one_liners_run(version, offline):
     assert dict(per_file) == counts
 
     # PyTorch is not installed here: the line's load runs, and its torch format fails for that reason only
-    line = by_tool["datasets"].replace('load_dataset("parquet"', f'load_dataset(cache_dir="{offline}", path="parquet"')
+    line = by_tool["datasets"].replace("load_dataset(", f'load_dataset(cache_dir="{offline}", path=')
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -123,3 +124,22 @@ def test_the_cards_one_liners_run(version, offline):
     scope = {}
     exec(line, scope)
     assert {s: d.num_rows for s, d in scope["splits"].items()} == {HUB_SPLITS[s]: n for s, n in counts.items()}
+
+
+def test_an_empty_split_is_left_out_of_the_card_and_the_rest_loads(tmp_path, offline):
+    """A version whose dev split has no rows (a small dataset): the library refuses a split without rows, so
+    the card lists train and test only, and the card's load line gives those two."""
+    import duckdb
+
+    from data_platform.splits.hub_card import hub_readme
+
+    for split, n in (("train", 3), ("dev", 0), ("test", 2)):
+        duckdb.sql(
+            f"COPY (SELECT range AS example_id FROM range({n})) TO '{tmp_path / split}.parquet' (FORMAT parquet)"
+        )
+    (tmp_path / "README.md").write_text(hub_readme(tmp_path, "tiny v1", "# Dataset card: tiny v1\n"))
+    header, body = _card(tmp_path)
+    assert [f["split"] for f in header["configs"][0]["data_files"]] == ["train", "test"]
+    line = re.search(r"splits = load_dataset\((.*?)\)", body)[1]
+    loaded = datasets.load_dataset(ast.literal_eval(line), cache_dir=str(offline))
+    assert {s: d.num_rows for s, d in loaded.items()} == {"train": 3, "test": 2}

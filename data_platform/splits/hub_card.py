@@ -9,7 +9,9 @@ train rows, with other columns, and failed the load).
 ``README.md`` is the dataset card with the YAML header the ``datasets`` library and the Hub read: the
 configs and their data files (split ``validation`` is ``dev.parquet``), and per config the features with
 their types and the rows of each split, both read from the Parquet files' own footers (so they are what a
-reader gets). ``load_dataset(<folder>)`` uses it, and checks the rows of each split against it. Below the
+reader gets). ``load_dataset(<folder>)`` uses it, and checks the rows of each split against it; an empty
+split is left out of it (the library refuses a split without rows, which is also why the card's one-liner
+is ``load_dataset(<folder>)``: the file-name inference would list the empty file). Below the
 header: the card's markdown (the same as ``card.md``) and the one-liners that load the version in polars,
 pandas, ``datasets`` (``.with_format("torch")`` for PyTorch) and DuckDB.
 
@@ -61,8 +63,13 @@ def _split_info(split: str, path: Path) -> dict:
 
 
 def _config(folder: Path, name: str, files: dict[str, str]) -> tuple[dict, dict] | None:
-    """(configs entry, dataset_info entry) of the split files present in ``folder``, or None."""
-    present = {split: file for split, file in files.items() if (folder / file).is_file()}
+    """(configs entry, dataset_info entry) of the split files present in ``folder`` and not empty (the
+    library refuses a split without rows: "corresponds to no data"), or None."""
+    present = {
+        split: file
+        for split, file in files.items()
+        if (folder / file).is_file() and pq.read_metadata(folder / file).num_rows
+    }
     if not present:
         return None
     first = folder / next(iter(present.values()))
@@ -100,7 +107,8 @@ def load_lines(folder: Path) -> str:
         [
             "## Load it",
             "",
-            "One line per tool (split `validation` in `datasets` is the platform's `dev`):",
+            "One line per tool (split `validation` in `datasets` is the platform's `dev`; "
+            '`load_dataset("parquet", data_dir=...)` reads the same files, unless a split is empty):',
             "",
             "```python",
             "import polars as pl",
@@ -114,7 +122,7 @@ def load_lines(folder: Path) -> str:
             "",
             "```python",
             "from datasets import load_dataset  # PyTorch tensors: .with_format('torch')",
-            f'splits = load_dataset("parquet", data_dir="{where}").with_format("torch")',
+            f'splits = load_dataset("{where}").with_format("torch")',
             "```",
             "",
             "```python",
