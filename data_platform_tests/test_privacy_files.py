@@ -225,10 +225,9 @@ def test_erasure_reissues_exports_and_cleans_labeling_files_and_reports(warehous
         # the re-issue is in the datasets layout: its README names its own folder and its split sizes
         header = yaml.safe_load((files[0].parent / "README.md").read_text().split("---\n")[1])
         counts = json.loads((files[0].parent / "card.json").read_text())["counts"]
+        names = {"train": "train", "dev": "validation", "test": "test"}  # the empty splits are left out
         assert {s["name"]: s["num_examples"] for s in header["dataset_info"][0]["splits"]} == {
-            "train": counts.get("train", 0),
-            "validation": counts.get("dev", 0),
-            "test": counts.get("test", 0),
+            names[k]: n for k, n in counts.items() if n
         }
         assert str(files[0].parent.resolve()) in (files[0].parent / "README.md").read_text()
     ctr = tmp_path / "exports" / "ctr_examples" / new["ctr_examples"].rsplit("/", 1)[1]
