@@ -11,6 +11,7 @@ import time
 
 import dagster as dg
 import pytest
+import yaml
 
 from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
 from data_platform.ingestion.landing import land_new_files
@@ -197,6 +198,10 @@ def test_erasure_reissues_exports_and_cleans_labeling_files_and_reports(warehous
         trace_of_bob = trace(con, "review_examples", "b-review", landing.root)
     assert [(r["source_file"], r["source_line"]) for r in trace_of_bob.raw_lines] == [("c.jsonl", 4)]
 
+    # the click version as published before the datasets layout: its balanced variant under the old name
+    (old["ctr_examples"] / "balanced.parquet").rename(old["ctr_examples"] / "train_balanced.parquet")
+    (old["ctr_examples"] / "README.md").unlink()
+
     _request(landing, "r1.jsonl", ERASE_ANN)
     _apply(warehouse, landing)
 
@@ -217,6 +222,16 @@ def test_erasure_reissues_exports_and_cleans_labeling_files_and_reports(warehous
         card = (files[0].parent / "card.md").read_text()
         assert "Re-issued after erasure request req-1" in card and "ann" not in card
         assert json.loads((files[0].parent / "card.json").read_text())["version"] == files[0].parent.name
+        # the re-issue is in the datasets layout: its README names its own folder and its split sizes
+        header = yaml.safe_load((files[0].parent / "README.md").read_text().split("---\n")[1])
+        counts = json.loads((files[0].parent / "card.json").read_text())["counts"]
+        names = {"train": "train", "dev": "validation", "test": "test"}  # the empty splits are left out
+        assert {s["name"]: s["num_examples"] for s in header["dataset_info"][0]["splits"]} == {
+            names[k]: n for k, n in counts.items() if n
+        }
+        assert str(files[0].parent.resolve()) in (files[0].parent / "README.md").read_text()
+    ctr = tmp_path / "exports" / "ctr_examples" / new["ctr_examples"].rsplit("/", 1)[1]
+    assert (ctr / "balanced.parquet").is_file() and not (ctr / "train_balanced.parquet").exists()
     recorded = query(
         warehouse,
         "SELECT action, count(*) FROM privacy.erased_files WHERE location LIKE 'exports/%' GROUP BY 1 ORDER BY 1",

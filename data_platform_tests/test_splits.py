@@ -150,7 +150,7 @@ def test_the_fairness_table_counted_in_duckdb_is_the_one_computed_from_every_row
 
 def test_synthetic_rows_stay_in_train(published):
     path = Path(meta(published["first"], "exports__ctr_examples")["path"])
-    balanced = pl.read_parquet(path / "train_balanced.parquet")
+    balanced = pl.read_parquet(path / "balanced.parquet")
     synthetic = balanced.filter(pl.col("is_synthetic"))
     assert synthetic.height > 0 and set(synthetic["label"].unique()) == {1}
     train = set(pl.read_parquet(path / "train.parquet")["example_id"])

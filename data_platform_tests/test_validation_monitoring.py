@@ -4,9 +4,13 @@ and two weeks without incidents raise no ERROR."""
 from __future__ import annotations
 
 import datetime as dt
+import html as html_lib
+import re
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 import pytest
 
 from data_platform.cleaning.assets import clean_layer
@@ -247,3 +251,109 @@ def test_the_committed_schemas_parse_and_match_the_tables(incidents):
         )
         assert dict(columns) == schema["columns"], monitored.table
         assert set(schema["features"]) == {f.name for f in monitored.features}
+
+
+def moved_card(html: str, table: str, feature: str) -> tuple[dict, str]:
+    """The attributes and the body of a report's "What moved" card."""
+    found = re.search(
+        rf'<div class="card moved" id="moved-\d+" data-table="{re.escape(table)}" data-feature="{feature}" '
+        r'data-comparison="([^"]+)" data-metric="([^"]+)">(.*?)</div>',
+        html,
+        flags=re.S,
+    )
+    assert found, f"no moved card for {table}.{feature}"
+    return {"comparison": found[1], "metric": found[2]}, found[3]
+
+
+def compared_sides(built, table: str, feature: str, comparison: str, day: dt.date) -> dict[str, pd.Series]:
+    """The feature's values (not NULL, not NaN) on each side of a comparison, read with pandas: the day, and
+    the day before or the reference window (the schemas were inferred from the first 3 days)."""
+    if comparison == "day_over_day":
+        start, end = day - dt.timedelta(days=1), day
+    else:
+        assert comparison == "vs_reference"
+        start, end = START, START + dt.timedelta(days=3)
+    values = pd.DataFrame(
+        query(built, f"SELECT event_date, {feature} FROM {table} WHERE {feature} IS NOT NULL"), columns=["day", "v"]
+    )
+    values = values[values["v"] == values["v"]]  # NaN
+    return {
+        "current": values[values["day"] == day]["v"],
+        "reference": values[(values["day"] >= start) & (values["day"] < end)]["v"],
+    }
+
+
+def bars(svg: str) -> list[dict]:
+    """The bars of a chart: their series, value (categorical), share and size, from their attributes."""
+    out = []
+    for tag in re.findall(r"<rect [^>]*data-series=[^>]*>", svg):
+        a = {k: html_lib.unescape(v) for k, v in re.findall(r'([\w-]+)="([^"]*)"', tag)}
+        out.append(
+            {
+                "series": a["data-series"],
+                "value": a.get("data-value"),
+                "share": float(a["data-share"]),
+                "width": float(a["width"]),
+                "height": float(a["height"]),
+            }
+        )
+    return out
+
+
+def test_the_report_shows_what_moved_with_distributions_computed_independently(incidents):
+    """category_drift from 2026-11-06: on 2026-11-07 the report's card for clean.events.category draws the
+    reference and current shares of each category as pandas counts them from the table, and its score day
+    by day as monitoring.drift holds it, one point a day, moved since the incident's day."""
+    day = dt.date(2026, 11, 7)
+    html = (incidents["root"] / "reports" / f"data-report-{day}.html").read_text()
+    assert html.index('id="moved"') < html.index('id="anomalies"')  # what changed comes first
+    which, card = moved_card(html, "clean.events", "category")
+    assert "moved since <strong>2026-11-06</strong>" in card
+
+    sides = compared_sides(incidents, "clean.events", "category", which["comparison"], day)
+    shares = {side: values.value_counts(normalize=True) for side, values in sides.items()}
+    distribution, series_svg = card.split("Drift score over time")
+    drawn = [b for b in bars(distribution) if b["value"] != "(other values)"]
+    assert len(drawn) == 2 * min(10, len(set(shares["current"].index) | set(shares["reference"].index)))
+    for b in drawn:
+        assert b["share"] == pytest.approx(shares[b["series"]].get(b["value"], 0.0), abs=1e-6), b
+    # the bars' lengths are the shares on one scale
+    scale = [b["width"] / b["share"] for b in drawn if b["share"] > 0.05]
+    assert scale == pytest.approx([scale[0]] * len(scale), rel=0.01)
+    moved_category = max(drawn, key=lambda b: b["share"] - shares["reference"].get(b["value"], 0.0))
+    assert moved_category["series"] == "current"  # the category that jumped is the current side's longest lead
+
+    points = [
+        (dt.date.fromisoformat(m[1]), float(m[2]))
+        for m in re.finditer(r'<circle [^>]*data-day="([\d-]+)" data-value="([^"]+)"', series_svg)
+    ]
+    held = query(
+        incidents,
+        "SELECT day, value FROM monitoring.drift WHERE table_name = 'clean.events' AND feature = 'category' "
+        f"AND comparison = '{which['comparison']}' AND metric = '{which['metric']}' AND value IS NOT NULL "
+        f"AND day <= DATE '{day}' ORDER BY day",
+    )
+    assert points == held and len({d for d, _ in points}) == len(points)  # one point a day, as stored
+    assert points[-1][0] == day and dt.date(2026, 11, 6) in dict(points)
+
+
+def test_a_numeric_feature_that_moved_is_drawn_on_bins_shared_by_both_sides(incidents):
+    """cents_prices from 2026-11-08: raw.events.price is drawn on 20 bins over both sides' range, each
+    side's shares as numpy.histogram counts them."""
+    day = dt.date(2026, 11, 8)
+    html = (incidents["root"] / "reports" / f"data-report-{day}.html").read_text()
+    which, card = moved_card(html, "raw.events", "price")
+    assert "on shared bins" in card
+    sides = {
+        k: v.to_numpy(dtype=float)
+        for k, v in compared_sides(incidents, "raw.events", "price", which["comparison"], day).items()
+    }
+    pooled = np.concatenate(list(sides.values()))
+    distribution = card.split("Drift score over time")[0]
+    drawn = bars(distribution)
+    for side, values in sides.items():
+        counts, _ = np.histogram(values, bins=20, range=(pooled.min(), pooled.max()))
+        expected = [c / len(values) for c in counts]  # every bin, the empty ones at 0
+        assert [b["share"] for b in drawn if b["series"] == side] == pytest.approx(expected, abs=1e-6), side
+    scale = [b["height"] / b["share"] for b in drawn if b["share"] > 0.05]  # one y scale for both sides
+    assert len(scale) >= 2 and scale == pytest.approx([scale[0]] * len(scale), rel=0.01)

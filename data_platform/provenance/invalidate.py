@@ -30,6 +30,7 @@ import duckdb
 from data_platform.partitions import last_partition_day
 from data_platform.provenance.trace import count_staged, impact
 from data_platform.resources import existing_tables, rows, run_sql
+from data_platform.splits.export import Export, write_card
 
 # Tables that must hold nothing of an invalidated input afterwards (raw keeps it as evidence, and the
 # filtered events are where it went).
@@ -182,12 +183,6 @@ def _supersede(con, before: list[str], after: list[str], invalidation_id: int, r
                 "invalidation_id": invalidation_id,
                 "reason": reason,
             }
-            card_path.write_text(json.dumps(card, indent=2, sort_keys=True, default=str))
-            md = path / "card.md"
-            if md.exists():
-                md.write_text(
-                    f"> **Superseded** by {new_by_dataset[dataset]} after invalidation {invalidation_id}: "
-                    f"{reason}\n\n" + md.read_text()
-                )
+            write_card(Export(dataset, version, path, card.get("counts", {}), written=False), card)
         done.append(export)
     return done

@@ -17,8 +17,9 @@ from data_platform.labeling.human import vote_table
 from data_platform.labeling.review_assets import LABEL_MODEL
 from data_platform.metadata import markdown_table, parquet_schema_of, table_schema_of
 from data_platform.resources import Warehouse, existing_tables, exports_root, rows, run_sql, transaction
-from data_platform.splits.export import Export, diff_versions, export_columns, write_card, write_export
+from data_platform.splits.export import Export, diff_versions, export_columns, sql_path, write_card, write_export
 from data_platform.splits.fairness import agreement_by_group, divergences, group_table_from_counts
+from data_platform.splits.hub_card import BALANCED_FILE
 from data_platform.splits.near_duplicates import NearDuplicateSettings
 from data_platform.splits.signal import feature_signal
 from data_platform.splits.split import (
@@ -491,7 +492,7 @@ def build_export_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
                     run_sql(
                         con,
                         "splits/copy_balanced.sql",
-                        path=str(export.path / "train_balanced.parquet").replace("'", "''"),
+                        path=sql_path(export.path / BALANCED_FILE),
                     )
                 card = _card(con, spec, export, previous, _balancing(context) if spec is CTR else None)
                 if snapshot is not None:

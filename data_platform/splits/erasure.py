@@ -23,18 +23,20 @@ from pathlib import Path
 from data_platform.privacy.files import ErasedFile, FileErasure, sha256_of
 from data_platform.resources import existing_tables, exports_root, rows, run_sql
 from data_platform.splits.export import (
-    card_markdown,
+    Export,
     diff_versions,
     export_columns,
     publish_version,
     row_text,
     sql_path,
     version_id,
+    write_card,
 )
+from data_platform.splits.hub_card import BALANCED_FILE, LEGACY_BALANCED_FILE
 from data_platform.splits.split import DATASETS, SPLITS
 
 EXPORTS = "exports"  # the data folder named in privacy.erased_files locations
-BALANCED_FILE = "train_balanced.parquet"
+BALANCED_NAMES = (BALANCED_FILE, LEGACY_BALANCED_FILE)  # the train-only balanced variant, as named now and before
 # an export row x of the erased subject: one of their person keys, or built from a line the erasure emptied
 SUBJECT_ROW = (
     "(coalesce(x.group_key IN (SELECT group_key FROM erasure_person_keys), FALSE) OR EXISTS ("
@@ -98,16 +100,16 @@ def _reissue(job: FileErasure, spec, old_version: str, old: Path, removed: int) 
     columns = export_columns(spec)
 
     def write(staging: Path) -> None:
-        for name in [*(f"{s}.parquet" for s in SPLITS), BALANCED_FILE]:
+        for name in [*(f"{s}.parquet" for s in SPLITS), BALANCED_FILE, LEGACY_BALANCED_FILE]:
             source = old / name
             if not source.is_file():
                 continue
-            balanced = name == BALANCED_FILE
+            balanced = name in BALANCED_NAMES
             run_sql(
                 con,
                 "splits/copy_without_examples.sql",
                 source=sql_path(source),
-                path=sql_path(staging / name),
+                path=sql_path(staging / (BALANCED_FILE if balanced else name)),  # an older version: the new name
                 erased=ERASED_BALANCED if balanced else ERASED_EXAMPLE,
                 order_by="is_synthetic, example_id" if balanced else "example_id",
             )
@@ -188,8 +190,7 @@ def _write_card(job: FileErasure, spec, old_version: str, old: Path, target: Pat
     card.setdefault("code_versions", {})
     card.setdefault("assignment", "-")
     card.setdefault("known_issues", [])
-    (target / "card.md").write_text(card_markdown(card), encoding="utf-8")
-    (target / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True, default=str), encoding="utf-8")
+    write_card(Export(spec.name, version, target, counts, written=False), card)
 
 
 def _location(path: Path) -> str:
@@ -206,13 +207,12 @@ def _record_and_delete(con, old: Path, new: Path, removed: int) -> list[ErasedFi
         if p.is_file():
             done.append(ErasedFile(_location(p), "reissued", old_hashes.get(p.name), sha256_of(p), 0))
     for name, sha in old_hashes.items():
-        split = name.removesuffix(".parquet")
-        n = _removed_in(con, old / name) if split in (*SPLITS, "train_balanced") else 0
+        n = _removed_in(con, old / name) if name in (*(f"{s}.parquet" for s in SPLITS), *BALANCED_NAMES) else 0
         done.append(ErasedFile(_location(old / name), "deleted", sha, None, n))
     shutil.rmtree(old)
     return done
 
 
 def _removed_in(con, path: Path) -> int:
-    erased = ERASED_BALANCED if path.name == BALANCED_FILE else ERASED_EXAMPLE
+    erased = ERASED_BALANCED if path.name in BALANCED_NAMES else ERASED_EXAMPLE
     return run_sql(con, "splits/count_erased_rows.sql", path=sql_path(path), erased=erased).fetchone()[0]

@@ -1,10 +1,12 @@
 """Versioned exports: Parquet per split, a dataset card, and the diff between two versions.
 
 ``data/exports/<dataset>/<version>/`` holds ``train.parquet``, ``dev.parquet``, ``test.parquet``
-(written by DuckDB ``COPY``, out of core; readable by pandas, polars and DuckDB), ``card.md`` and
-``card.json``. The version id is a content hash: the md5 of every exported row of every split (in
-example order) and of the column list, so the same data gives the same version and any change to a
-row, a label or a split gives a new one. Re-exporting unchanged data writes nothing.
+(written by DuckDB ``COPY``, out of core; readable by pandas, polars and DuckDB), ``card.md``,
+``card.json`` and ``README.md`` (the card with the Hugging Face ``datasets`` header, :mod:`.hub_card`:
+``load_dataset("parquet", data_dir=<version folder>)`` loads it). The version id is a content hash: the
+md5 of every exported row of every split (in example order) and of the column list, so the same data
+gives the same version and any change to a row, a label or a split gives a new one. Re-exporting
+unchanged data writes nothing.
 
 Each row carries the example id, the group key (person pseudonym), the features, the label columns,
 the example's day and its provenance (landing file and line), so any exported row leads back to the
@@ -25,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from data_platform.resources import rows, run_sql
+from data_platform.splits.hub_card import BALANCED_FILE, hub_readme
 from data_platform.splits.split import SPLITS, DatasetSpec
 
 
@@ -134,9 +137,13 @@ def sql_path(path: Path) -> str:
 
 
 def write_card(export: Export, card: dict, markdown: Callable[[dict], str] | None = None) -> None:
-    """card.json and card.md (``markdown(card)``, by default :func:`card_markdown`) beside the Parquet
-    files (the JSON last: its presence marks a complete version)."""
-    (export.path / "card.md").write_text((markdown or card_markdown)(card), encoding="utf-8")
+    """card.json, card.md (``markdown(card)``, by default :func:`card_markdown`) and README.md (the same card
+    with the Hugging Face ``datasets`` header and the one-liners that load it: :mod:`.hub_card`) beside
+    the Parquet files (the JSON last: its presence marks a complete version)."""
+    text = (markdown or card_markdown)(card)
+    (export.path / "card.md").write_text(text, encoding="utf-8")
+    readme = hub_readme(export.path, f"{export.dataset} {export.version}", text)
+    (export.path / "README.md").write_text(readme, encoding="utf-8")
     tmp = export.path / "card.json.tmp"
     tmp.write_text(json.dumps(card, indent=2, sort_keys=True, default=str), encoding="utf-8")
     os.replace(tmp, export.path / "card.json")
@@ -146,6 +153,7 @@ def card_markdown(card: dict) -> str:
     """The dataset card as markdown (``card["sections"]``, title -> markdown, are what later stages add
     to a published version's card: the training stage's baseline model)."""
     lines = [
+        *superseded_lines(card),
         f"# Dataset card: {card['dataset']} {card['version']}",
         "",
         card.get("description", ""),
@@ -169,7 +177,7 @@ def card_markdown(card: dict) -> str:
         b = card["balanced_train"]
         lines += [
             "",
-            "## Train-only balanced variant (train_balanced.parquet)",
+            f"## Train-only balanced variant ({BALANCED_FILE})",
             "",
             f"- real clicked rows in train: {b.get('real_minority_rows')}, synthetic (SMOTE) rows: "
             f"{b.get('synthetic_rows')} ({b.get('synthetic_per_real')} per real row, capped at "
@@ -195,6 +203,14 @@ def card_markdown(card: dict) -> str:
     for title, body in card.get("sections", {}).items():  # added by later stages (the training baseline)
         lines += ["", f"## {title}", "", body.rstrip("\n")]
     return "\n".join([*lines, "", *card_footer(card)])
+
+
+def superseded_lines(card: dict) -> list[str]:
+    """The card's first line once a republication replaced the version (an invalidation; none otherwise)."""
+    s = card.get("superseded_by")
+    if not s:
+        return []
+    return [f"> **Superseded** by {s['version']} after invalidation {s['invalidation_id']}: {s['reason']}", ""]
 
 
 def reissue_lines(card: dict) -> list[str]:

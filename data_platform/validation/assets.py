@@ -24,6 +24,7 @@ from data_platform.resources import (
 from data_platform.validation.drift import ks_statistic_sql, load_thresholds
 from data_platform.validation.features import BY_TABLE, MONITORED, SKEW, skew_features
 from data_platform.validation.monitor import MIN_ROWS, compare, merge_stats, volume_anomalies, warming_up
+from data_platform.validation.moved import moved_features
 from data_platform.validation.report import render_report, summary_markdown, write_report
 from data_platform.validation.schema import SCHEMA_DIR, check_against_schema, read_schema
 from data_platform.validation.sources import load_sources
@@ -164,7 +165,8 @@ def anomalies(context: dg.AssetExecutionContext, config: MonitoringConfig, wareh
             day = window["start_day"]
             drift_rows, found, current, reference = _judge_day(con, day, first, latest, config, thresholds)
             _save_day(con, day, drift_rows, found, context.run.run_id)
-            html = render_report(f"Data report {day}", str(day), current, reference, drift_rows, found)
+            moved = moved_features(con, day, drift_rows)
+            html = render_report(f"Data report {day}", str(day), current, reference, drift_rows, found, moved)
             judged[day] = {
                 "drift": drift_rows,
                 "report": write_report(html, reports, f"data-report-{day}"),
@@ -259,6 +261,7 @@ def _judge_day(con, day: dt.date, first_raw_day, latest_raw_day, config: Monitor
         reference_all += reference.values()
         specs = {f.name: f for f in monitored.features}
         trailing = None
+        today, yesterday = (table, day, day + one), (table, day - one, day)
         for name, row in current.items():
             base = {"table": table, "feature": name, "comparison": "day_over_day"}
             history = specs[name].history_days if name in specs else 0
@@ -267,16 +270,20 @@ def _judge_day(con, day: dt.date, first_raw_day, latest_raw_day, config: Monitor
                 drift_rows.append(waiting)
                 continue
             if name in previous:
-                drift_rows += compare(row, previous[name], table, "day_over_day", thresholds, config.min_rows)
-            against = reference
+                compared = compare(row, previous[name], table, "day_over_day", thresholds, config.min_rows)
+                drift_rows += _sided(compared, today, yesterday)
+            against, span = reference, (table, *ref_days)
             warm = first_raw_day + dt.timedelta(days=history)
             if history and ref_days[0] < warm:  # compare with the days since the warm-up instead
-                trailing = trailing or _merged(load_stats(con, table, max(day - dt.timedelta(days=7), warm), day))
+                span = (table, max(day - dt.timedelta(days=7), warm), day)
+                trailing = trailing or _merged(load_stats(con, table, *span[1:]))
                 against = trailing
             if name in against:
-                drift_rows += compare(row, against[name], table, "vs_reference", thresholds, config.min_rows)
+                compared = compare(row, against[name], table, "vs_reference", thresholds, config.min_rows)
+                drift_rows += _sided(compared, today, span)
         if config.ks and previous:
-            drift_rows += _ks_rows(con, monitored, day, first_raw_day, current, previous, thresholds, config.min_rows)
+            ks = _ks_rows(con, monitored, day, first_raw_day, current, previous, thresholds, config.min_rows)
+            drift_rows += _sided(ks, today, yesterday)
         if schema is not None and table != SKEW[1] and (latest_raw_day is None or day < latest_raw_day):
             columns = [
                 (r["column_name"], r["data_type"])
@@ -305,6 +312,11 @@ def _judge_day(con, day: dt.date, first_raw_day, latest_raw_day, config: Monitor
         counts = rows(con, "validation/volume_by_type.sql", {"start_day": day, "end_day": day + one})
         found += [{**a, "table": "raw.events"} for a in volume_anomalies(counts, day)]
     return drift_rows, found, current_all, reference_all
+
+
+def _sided(drift_rows: list[dict], current: tuple, reference: tuple) -> list[dict]:
+    """Drift rows with the spans they compared, (table, first day, end day), for the report's plots."""
+    return [{**r, "sides": {"current": current, "reference": reference}} for r in drift_rows]
 
 
 def _reference_window(schema: dict | None, day: dt.date) -> tuple[dt.date, dt.date]:
@@ -366,19 +378,25 @@ def _ks_rows(con, monitored, day, first_raw_day, current, previous, thresholds, 
 def _skew_rows(con, day, thresholds, min_rows) -> list[dict]:
     """Training examples of the 7 days before ``day`` against what the serving model saw on ``day``."""
     training_table, serving_table = SKEW
-    serving = {r["feature"]: r for r in load_stats(con, serving_table, day, day + dt.timedelta(days=1))}
-    training = _merged(load_stats(con, training_table, day - dt.timedelta(days=7), day))
+    serving_span = (serving_table, day, day + dt.timedelta(days=1))
+    serving = {r["feature"]: r for r in load_stats(con, *serving_span)}
+    training_span = (training_table, day - dt.timedelta(days=7), day)
+    training = _merged(load_stats(con, *training_span))
     out = []
     for name in skew_features():
         if name in serving and name in training:
-            out += compare(
-                serving[name],
-                training[name],
-                training_table,
-                "training_vs_serving",
-                thresholds,
-                min_rows,
-                label=f"{training_table} vs serving",
+            out += _sided(
+                compare(
+                    serving[name],
+                    training[name],
+                    training_table,
+                    "training_vs_serving",
+                    thresholds,
+                    min_rows,
+                    label=f"{training_table} vs serving",
+                ),
+                serving_span,
+                training_span,
             )
     return out
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from data_platform.base.identifiers import mask_text
 from data_platform.metadata import markdown_table
 from data_platform.validation import QUANTILES
 
@@ -56,6 +57,9 @@ td.detail, td.movers { max-width: 36rem; overflow-wrap: anywhere; }
 .kind { color: #616e7c; font-weight: normal; font-size: .8rem; }
 .empty { color: #616e7c; font-style: italic; }
 svg text { font-family: inherit; font-size: 10px; fill: #3e4c59; }
+figure { margin: .4rem 0; }
+.moved p { font-size: .85rem; margin: .2rem 0 .4rem; }
+figcaption { font-size: .8rem; color: #616e7c; }
 """
 
 CURRENT_COLOR = "#2f6fdf"
@@ -140,9 +144,12 @@ def _shares(counts: Sequence[int] | None) -> list[float]:
     return [c / total for c in counts] if total else []
 
 
-def _histogram_svg(name: str, kind: str, current: Mapping | None, reference: Mapping | None) -> str:
+def _histogram_svg(
+    name: str, kind: str, current: Mapping | None, reference: Mapping | None, bins: str = "each side's own"
+) -> str:
     """Equal-width histograms as shares, current over reference, each drawn by its own edges on a
-    common x axis (a degenerate ``[v, v]`` bin is drawn as a thin bar at v)."""
+    common x axis (a degenerate ``[v, v]`` bin is drawn as a thin bar at v). ``bins`` says whose edges they
+    are, for the chart's title. Each bar carries its series and share (``data-series``, ``data-share``)."""
     series = []
     for label, row, color, opacity in (
         ("reference", reference, REFERENCE_COLOR, 0.55),
@@ -153,7 +160,9 @@ def _histogram_svg(name: str, kind: str, current: Mapping | None, reference: Map
     width, height = CHART_WIDTH, HIST_HEIGHT
     left, right, top, bottom = 54, width - 8, 18, height - 22
     out = _svg_open(
-        width, height, f"{name}: histogram of {'text length' if kind == 'text' else 'values'}, current vs reference"
+        width,
+        height,
+        f"{name}: histogram of {'text length' if kind == 'text' else 'values'} on {bins} bins, current over reference",
     )
     if not series:
         out.append(f'<text x="{left}" y="{height / 2}">no values</text></svg>')
@@ -180,7 +189,8 @@ def _histogram_svg(name: str, kind: str, current: Mapping | None, reference: Map
             y = sy(share)
             out.append(
                 f'<rect x="{x0:.2f}" y="{y:.2f}" width="{w:.2f}" height="{bottom - y:.2f}" '
-                f'fill="{color}" fill-opacity="{opacity}"><title>{_e(label)}: '
+                f'fill="{color}" fill-opacity="{opacity}" data-series="{label}" data-share="{share:.6f}">'
+                f"<title>{_e(label)}: "
                 f"[{_e(_num(edges[i]))}, {_e(_num(edges[i + 1]))}] {_e(_pct(share))}</title></rect>"
             )
     out.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#616e7c"/>')
@@ -223,7 +233,8 @@ def _category_shares(row: Mapping | None) -> tuple[dict[str, float], float]:
 
 def _bars_svg(name: str, current: Mapping | None, reference: Mapping | None) -> str:
     """Grouped horizontal bars: the most frequent values (by the larger of both shares), current and
-    reference share side by side, then the other values."""
+    reference share side by side, then the other values. Values are shown masked (an identifier in a
+    category becomes a placeholder); each bar carries its series, value and share (``data-*``)."""
     cur, cur_other = _category_shares(current)
     ref, ref_other = _category_shares(reference)
     labels = sorted(set(cur) | set(ref), key=lambda v: (-max(cur.get(v, 0.0), ref.get(v, 0.0)), v))[:TOP_BARS]
@@ -241,8 +252,9 @@ def _bars_svg(name: str, current: Mapping | None, reference: Mapping | None) -> 
         return "".join(out)
     smax = max([s for _, c, r, _ in rows for s in (c, r) if s is not None] + [1e-12])
     bar_max = width - label_w - 48
-    for i, (label, c, r, other) in enumerate(rows):
+    for i, (value, c, r, other) in enumerate(rows):
         y = top + i * row_h
+        label = value if other else mask_text(value)
         shown = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
         style = ' font-style="italic"' if other else ""
         out.append(
@@ -254,13 +266,102 @@ def _bars_svg(name: str, current: Mapping | None, reference: Mapping | None) -> 
                 continue
             w = share / smax * bar_max
             out.append(
-                f'<rect x="{label_w}" y="{y + 2 + j * 10}" width="{w:.2f}" height="9" fill="{color}">'
+                f'<rect x="{label_w}" y="{y + 2 + j * 10}" width="{w:.2f}" height="9" fill="{color}" '
+                f'data-series="{series}" data-value="{_e(label)}" data-share="{share:.6f}">'
                 f"<title>{_e(series)}: {_e(_pct(share))}</title></rect>"
             )
             out.append(f'<text x="{label_w + w + 3:.2f}" y="{y + 10 + j * 10}" font-size="9">{_e(_pct(share))}</text>')
     out.append(_legend(width - 8, [s for s, row in (("current", current), ("reference", reference)) if row]))
     out.append("</svg>")
     return "".join(out)
+
+
+SEVERITY_COLORS = {"ERROR": "#c81e1e", "WARN": "#d69e00", "OK": "#1d6b35"}
+
+
+def _series_svg(name: str, metric: str, comparison: str, series: Sequence[Mapping]) -> str:
+    """The drift score day by day: a line with one point per day (coloured by its severity; its day,
+    score and severity in ``data-*`` and in its tooltip), the warn and error limits of the last day as
+    dashed lines, on a day axis."""
+    points = [p for p in series if p.get("value") is not None]
+    width, height = CHART_WIDTH, HIST_HEIGHT
+    left, right, top, bottom = 54, width - 12, 18, height - 22
+    out = _svg_open(width, height, f"{name}: {metric} ({comparison}) day by day")
+    if not points:
+        out.append(f'<text x="{left}" y="{height / 2}">no score</text></svg>')
+        return "".join(out)
+    first, last = points[0]["day"], points[-1]["day"]
+    span = max((last - first).days, 1)
+    limits = [(k, points[-1].get(k)) for k in ("warn", "error") if points[-1].get(k) is not None]
+    ymax = max([float(p["value"]) for p in points] + [float(v) for _, v in limits]) * 1.1 or 1.0
+
+    def sx(day) -> float:
+        return left + (day - first).days / span * (right - left) if last != first else (left + right) / 2
+
+    def sy(value: float) -> float:
+        return bottom - value / ymax * (bottom - top)
+
+    for key, value in limits:
+        y = sy(float(value))
+        out.append(
+            f'<line x1="{left}" y1="{y:.2f}" x2="{right}" y2="{y:.2f}" stroke="{SEVERITY_COLORS[key.upper()]}" '
+            f'stroke-dasharray="4 3"/><text x="{right}" y="{y - 3:.2f}" text-anchor="end">'
+            f"{key} {_e(_num(value))}</text>"
+        )
+    path = " ".join(f"{sx(p['day']):.2f},{sy(float(p['value'])):.2f}" for p in points)
+    out.append(f'<polyline points="{path}" fill="none" stroke="{CURRENT_COLOR}" stroke-width="1.5"/>')
+    for p in points:
+        color = SEVERITY_COLORS.get(str(p.get("severity")), REFERENCE_COLOR)
+        out.append(
+            f'<circle cx="{sx(p["day"]):.2f}" cy="{sy(float(p["value"])):.2f}" r="3.5" fill="{color}" '
+            f'data-day="{_e(p["day"])}" data-value="{float(p["value"])!r}" data-severity="{_e(p.get("severity"))}">'
+            f"<title>{_e(p['day'])}: {_e(metric)} {_e(_num(p['value']))} ({_e(p.get('severity'))})</title></circle>"
+        )
+    out.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#616e7c"/>')
+    out.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#616e7c"/>')
+    out.append(f'<text x="{left}" y="{height - 8}">{_e(first)}</text>')
+    if last != first:
+        out.append(f'<text x="{right}" y="{height - 8}" text-anchor="end">{_e(last)}</text>')
+    out.append(f'<text x="{left - 4}" y="{top + 4}" text-anchor="end">{_e(_num(ymax))}</text>')
+    out.append(f'<text x="{left - 4}" y="{bottom}" text-anchor="end">0</text>')
+    out.append(f'<text x="{left + 4}" y="{top - 6}">{_e(metric)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _moved_html(moved: Sequence[Mapping[str, Any]]) -> str:
+    """The "What moved" section: per feature with a WARN or ERROR drift, since when, its distribution
+    (reference vs current, shared bins or values) and its drift score over time."""
+    if not moved:
+        return '<p class="empty">No feature moved.</p>'
+    cards = []
+    for i, m in enumerate(moved):
+        name = f"{m.get('table')}.{m.get('feature')}"
+        since = m.get("since")
+        days = len([p for p in m.get("series") or [] if since is not None and p["day"] >= since])
+        when = (
+            f"moved since <strong>{_e(since)}</strong> ({days} day{'s' if days != 1 else ''} of WARN or ERROR)"
+            if since is not None
+            else "moved today"
+        )
+        d = m.get("distribution") or {}
+        if not d:
+            chart = '<p class="empty">No distribution (the comparison has no sides).</p>'
+        elif d["kind"] == "categorical":
+            chart = _bars_svg(name, d.get("current"), d.get("reference"))
+        else:
+            chart = _histogram_svg(name, d["kind"], d.get("current"), d.get("reference"), "shared")
+        cards.append(
+            f'<div class="card moved" id="moved-{i}" data-table="{_e(m.get("table"))}" '
+            f'data-feature="{_e(m.get("feature"))}" data-comparison="{_e(m.get("comparison"))}" '
+            f'data-metric="{_e(m.get("metric"))}"><h4>{_e(name)} '
+            f'<span class="badge {_severity_class(m.get("severity"))}">{_e(m.get("severity"))}</span></h4>'
+            f"<p>{_e(m.get('metric'))} {_e(_num(m.get('value')))} ({_e(m.get('comparison'))}); {when}</p>"
+            f"<figure><figcaption>Distribution, reference vs current</figcaption>{chart}</figure>"
+            f"<figure><figcaption>Drift score over time</figcaption>"
+            f"{_series_svg(name, str(m.get('metric')), str(m.get('comparison')), m.get('series') or [])}</figure></div>"
+        )
+    return f'<div class="cards">{"".join(cards)}</div>'
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -315,7 +416,7 @@ def _anomalies_table(anomalies: Sequence[Mapping[str, Any]]) -> str:
     rows = "".join(
         f'<tr><td><span class="badge {_severity_class(a.get("severity"))}">{_e(a.get("severity"))}</span></td>'
         f"<td>{_e(a.get('table'))}</td><td>{_e(a.get('kind'))}</td><td>{_e(a.get('feature'))}</td>"
-        f'<td class="detail">{_e(a.get("detail"))}</td></tr>'
+        f'<td class="detail">{_e(mask_text(str(a.get("detail") or "")))}</td></tr>'
         for a in _by_severity(anomalies)
     )
     return (
@@ -334,7 +435,7 @@ def _drift_table(drift_rows: Sequence[Mapping[str, Any]], anchors: Mapping[tuple
         if anchor:
             feature = f'<a href="#{anchor}">{feature}</a>'
         movers = r.get("top_movers") or []
-        mover_html = "<br>".join(_e(_mover_text(m)) for m in movers if isinstance(m, Mapping))
+        mover_html = "<br>".join(_e(mask_text(_mover_text(m))) for m in movers if isinstance(m, Mapping))
         out.append(
             f"<tr><td>{_e(r.get('table'))}</td><td>{feature}</td><td>{_e(r.get('metric'))}</td>"
             f'<td class="num">{_e(_num(r.get("value")))}</td><td class="num">{_e(_num(r.get("warn")))}</td>'
@@ -363,13 +464,16 @@ def render_report(
     stats_reference: list[dict] | None,
     drift_rows: list[dict],
     anomalies: list[dict],
+    moved: list[dict] | None = None,
 ) -> str:
     """A self-contained HTML page: a header (partition, ERROR and WARN counts over drift rows and
-    anomalies), the anomalies, the drift metrics (worst first; features link to their card), then per
-    table one card per feature with an inline SVG chart (numeric and text: current and reference
-    equal-width histograms as shares on a common x axis; categorical: grouped bars of the most frequent
-    values) and the summary statistics of both sides. With several days of statistics for a feature,
-    the card shows the last day's."""
+    anomalies), what moved (``moved``, from :func:`~data_platform.validation.moved.moved_features`: per
+    feature with a WARN or ERROR drift, since when, its reference and current distributions overlaid on
+    shared bins or values, and its drift score day by day), the anomalies, the drift metrics (worst
+    first; features link to their card), then per table one card per feature with an inline SVG chart
+    (numeric and text: current and reference equal-width histograms as shares on a common x axis;
+    categorical: grouped bars of the most frequent values) and the summary statistics of both sides.
+    With several days of statistics for a feature, the card shows the last day's."""
     current = {}
     for row in stats_current:
         current[_key(row)] = row  # a later day replaces an earlier one
@@ -415,6 +519,7 @@ def render_report(
         f"<title>{_e(title)} · {_e(partition)}</title><style>{CSS}</style></head><body>"
         f"<header><h1>{_e(title)}</h1><p>Partition <strong>{_e(partition)}</strong></p>"
         f"<p>{badges}</p><p>{_e(breakdown)}.{_e(reference_note)}</p></header>"
+        f'<section id="moved"><h2>What moved</h2>{_moved_html(moved or [])}</section>'
         f'<section id="anomalies"><h2>Anomalies</h2>{_anomalies_table(anomalies)}</section>'
         f'<section id="drift"><h2>Drift</h2>{_drift_table(drift_rows, anchors)}</section>'
         f'<section id="features"><h2>Features</h2>{features_html}</section>'
