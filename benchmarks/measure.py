@@ -12,12 +12,14 @@ import time
 from dataclasses import dataclass, field
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
+def tree_usage(pid: int) -> tuple[int, float]:
+    """Resident bytes and CPU seconds so far (user + system, with those of the descendants already waited
+    for) of a process and all its live descendants, from /proc."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    usage: dict[int, tuple[int, float]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -25,23 +27,31 @@ def tree_rss_bytes(pid: int) -> int:
             with open(f"/proc/{entry}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
             ppid, pages = int(fields[1]), int(fields[21])
+            ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(entry))
-        rss[int(entry)] = pages * PAGE
-    total, stack = 0, [pid]
+        usage[int(entry)] = (pages * PAGE, ticks / TICK)
+    rss, cpu, stack = 0, 0.0, [pid]
     while stack:
         p = stack.pop()
-        total += rss.get(p, 0)
+        r, c = usage.get(p, (0, 0.0))
+        rss, cpu = rss + r, cpu + c
         stack.extend(children.get(p, []))
-    return total
+    return rss, cpu
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc."""
+    return tree_usage(pid)[0]
 
 
 @dataclass
 class Measured:
     """One measured command: exit code, output, wall seconds, the RSS samples (unix time, bytes), whether it
     was stopped for crossing the memory cap, and the CPU seconds (user + system) of its process tree (every
-    descendant that was waited for), which move far less than wall seconds when other work shares the cores."""
+    descendant that was waited for), which move far less than wall seconds when other work shares the cores.
+    ``cpu_samples`` (unix time, CPU seconds of the tree so far) give the CPU of a part of the run."""
 
     returncode: int
     stdout: str
@@ -50,6 +60,7 @@ class Measured:
     samples: list[tuple[float, int]] = field(default_factory=list)
     killed_at_cap: bool = False
     cpu_seconds: float = 0.0
+    cpu_samples: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def peak_bytes(self) -> int:
@@ -62,6 +73,14 @@ class Measured:
             return max(inside)
         nearest = min(self.samples, key=lambda s: abs(s[0] - start), default=(0, 0))
         return nearest[1]
+
+    def cpu_between(self, start: float, end: float) -> float:
+        """CPU seconds the process tree used between two unix times (from the samples nearest each side)."""
+
+        def at(t: float) -> float:
+            return min(self.cpu_samples, key=lambda s: abs(s[0] - t), default=(0, 0.0))[1]
+
+        return max(at(end) - at(start), 0.0)
 
 
 def run_measured(
@@ -80,13 +99,16 @@ def run_measured(
         cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
     samples: list[tuple[float, int]] = []
+    cpu_samples: list[tuple[float, float]] = []
     stop = threading.Event()
     killed = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            rss = tree_rss_bytes(proc.pid)
-            samples.append((time.time(), rss))
+            rss, cpu = tree_usage(proc.pid)
+            now = time.time()
+            samples.append((now, rss))
+            cpu_samples.append((now, cpu))
             over_cap = cap_bytes is not None and rss > cap_bytes
             over_time = timeout_s is not None and time.perf_counter() - started > timeout_s
             if (over_cap or over_time) and not killed.is_set():
@@ -104,7 +126,14 @@ def run_measured(
     sampler.join()
     seconds = time.perf_counter() - started
     return Measured(
-        proc.returncode, out, err, seconds, samples, killed.is_set(), round(_children_cpu() - cpu_before, 2)
+        proc.returncode,
+        out,
+        err,
+        seconds,
+        samples,
+        killed.is_set(),
+        round(_children_cpu() - cpu_before, 2),
+        cpu_samples,
     )
 
 

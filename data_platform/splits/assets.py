@@ -251,26 +251,29 @@ def _near_duplicate_result(assignment: Assignment, leaks: list[dict], config: Sp
 
 
 def _fairness(con, spec: DatasetSpec, config: SplitConfig) -> tuple[list[dict], list[dict]]:
-    """The group table (per attribute) and the divergences beyond tolerance, from counts per group and
-    split computed in DuckDB."""
+    """The group table (per attribute) and the divergences beyond tolerance, from counts per attribute,
+    group and split computed in DuckDB (one join of the split table with its source for every attribute)."""
     split_table = f"splits.{spec.name}"
     positive = (
         spec.positive
         if spec.binary
         else run_sql(con, "splits/majority_label.sql", split_table=split_table).fetchone()[0]
     )
+    counts: dict[str, list[tuple]] = {a: [] for a in spec.group_attributes}
+    for attribute, *count in run_sql(
+        con,
+        "splits/group_counts.sql",
+        {"positive": positive},
+        source=spec.source,
+        split_table=split_table,
+        id_column=spec.id_column,
+        attributes=", ".join(f"e.{a}::VARCHAR AS {a}" for a in spec.group_attributes),
+        names=", ".join(spec.group_attributes),
+    ).fetchall():
+        counts[attribute].append(tuple(count))
     table, flagged = [], []
     for attribute in spec.group_attributes:
-        counts = run_sql(
-            con,
-            "splits/group_counts.sql",
-            {"positive": positive},
-            source=spec.source,
-            split_table=split_table,
-            id_column=spec.id_column,
-            attribute=attribute,
-        ).fetchall()
-        rows_ = group_table_from_counts(counts)
+        rows_ = group_table_from_counts(counts[attribute])
         table += [{"attribute": attribute, **_rounded(r)} for r in rows_]
         flagged += [
             {"attribute": attribute, **_rounded(r)}

@@ -10,14 +10,15 @@
 -- Written unsorted (a sort of every example is the stage's largest memory need): every reader that
 -- needs an order (exports, digests) orders by example_id itself.
 CREATE OR REPLACE TABLE {target} AS
-WITH source AS (
-    SELECT * FROM {source} WHERE {where}
-),
-
-examples AS (
+-- One pass over the examples: every CTE below is read once (DuckDB materializes a CTE read twice, and at
+-- 10M examples that copy spilled to disk and was read back three times). The buckets are drawn once per
+-- distinct key of the places a cluster key can come from (the clusters, the current identity map, the
+-- person key stored with the example, and the example id of an example without one): a superset of the
+-- cluster keys, read from narrow columns instead of from the joined examples.
+WITH examples AS (
     SELECT x.{id_column}::VARCHAR AS example_id, coalesce(m.person_key, x.{group_column}) AS group_key,
            ev.anon_id AS device_key, x.{label_column}::VARCHAR AS label, x.{date_column} AS example_date
-    FROM source x
+    FROM (SELECT * FROM {source} WHERE {where}) x
     LEFT JOIN clean.events ev ON ev.event_id = x.{event_id_column}
     LEFT JOIN clean.identity_map m ON m.anon_id = ev.anon_id
 ),
@@ -28,25 +29,29 @@ clustered AS (
     LEFT JOIN {clusters} c ON c.unit_key = coalesce(e.group_key, e.example_id)
 ),
 
-buckets AS (  -- one md5 per group, not per example (md5_number cost 5 CPU s for 1.3M examples)
+buckets AS (  -- one md5 per key, not per example (md5_number cost 5 CPU s for 1.3M examples)
     SELECT cluster_key, (md5_number($salt || '|' || cluster_key) % 1000000) / 1000000.0 AS bucket
-    FROM (SELECT DISTINCT cluster_key FROM clustered)
-),
-
-bucketed AS (
-    SELECT c.*, b.bucket
-    FROM clustered c
-    LEFT JOIN buckets b USING (cluster_key)
+    FROM (
+        SELECT cluster_key FROM {clusters}
+        UNION
+        SELECT person_key FROM clean.identity_map
+        UNION
+        SELECT {group_column} FROM {source} WHERE {where}
+        UNION
+        SELECT {id_column}::VARCHAR FROM {source} WHERE ({where}) AND {group_column} IS NULL
+    )
+    WHERE cluster_key IS NOT NULL
 ),
 
 days AS (
     SELECT example_date, (row_number() OVER (ORDER BY example_date) - 1) / count(*) OVER () AS day_rank
-    FROM (SELECT DISTINCT example_date FROM examples)
+    FROM (SELECT DISTINCT {date_column} AS example_date FROM {source} WHERE {where})
 )
 
-SELECT e.example_id, e.group_key, e.cluster_key, e.device_key, e.label, e.example_date, e.bucket,
-       CASE WHEN e.bucket < $train THEN 'train' WHEN e.bucket < $train + $dev THEN 'dev' ELSE 'test' END AS split,
+SELECT e.example_id, e.group_key, e.cluster_key, e.device_key, e.label, e.example_date, b.bucket,
+       CASE WHEN b.bucket < $train THEN 'train' WHEN b.bucket < $train + $dev THEN 'dev' ELSE 'test' END AS split,
        CASE WHEN d.day_rank < $train THEN 'train' WHEN d.day_rank < $train + $dev THEN 'dev' ELSE 'test' END
            AS split_time
-FROM bucketed e
+FROM clustered e
+LEFT JOIN buckets b USING (cluster_key)
 JOIN days d USING (example_date)

@@ -1,0 +1,166 @@
+"""Where the split step's time and memory go: the real ``splits/<dataset>`` asset materialized in process over
+a copy of a warehouse, every SQL statement timed with the peak RSS of this process while it ran.
+
+    python benchmarks/profile_split.py WAREHOUSE.duckdb [--dataset ctr_examples] [--memory 1GB] [--threads 2]
+        [--explain DIR] [--out COPY.duckdb]
+
+WAREHOUSE is a warehouse with the dataset's labels (``bench_pipeline.py --keep`` leaves one in its work
+folder). It is copied to a temporary folder and the split asset (with its checks) is materialized there with
+the same DuckDB memory limit and threads as the benchmark. Prints the step's wall and CPU seconds and peak
+RSS, then per SQL file the wall and CPU seconds summed over its runs, how often it ran and the highest RSS
+sampled (every 20 ms) while it ran, most CPU first. The RSS is this whole process (Python, Dagster and
+DuckDB); the baseline before the step is printed too. ``--explain DIR`` writes DuckDB's profile of every
+statement to DIR (``PRAGMA enable_profiling = 'json'``); ``--out`` keeps the copy (to compare two versions'
+tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from measure import PAGE, cpu_seconds  # noqa: E402
+
+MB = 2**20
+
+
+def own_rss() -> int:
+    """Resident bytes of this process, from /proc."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * PAGE
+
+
+class PeakSampler:
+    """This process's RSS sampled in a thread; :meth:`reset` starts a new window, :attr:`peak` is its maximum."""
+
+    def __init__(self, interval_s: float = 0.02):
+        self.interval_s, self.peak, self.overall = interval_s, own_rss(), own_rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss = own_rss()
+            self.peak, self.overall = max(self.peak, rss), max(self.overall, rss)
+            time.sleep(self.interval_s)
+
+    def reset(self) -> None:
+        self.peak = own_rss()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("warehouse", type=Path)
+    parser.add_argument("--dataset", default="ctr_examples")
+    parser.add_argument("--memory", default="1GB")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--explain", type=Path, help="write each statement's DuckDB JSON profile here")
+    parser.add_argument("--out", type=Path, help="keep the split copy of the warehouse here")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+
+    with tempfile.TemporaryDirectory(prefix="profile-split-", dir=args.out.parent if args.out else None) as tmp:
+        db = Path(tmp) / "warehouse.duckdb"
+        shutil.copy(args.warehouse, db)
+        wal = args.warehouse.with_suffix(args.warehouse.suffix + ".wal")
+        if wal.exists():
+            shutil.copy(wal, db.with_suffix(".duckdb.wal"))
+        os.environ.update(
+            DATA_PLATFORM_WAREHOUSE=str(db),
+            DATA_PLATFORM_DUCKDB_MEMORY=args.memory,
+            DATA_PLATFORM_DUCKDB_THREADS=str(args.threads),
+            DATA_PLATFORM_SENSORS="stopped",
+            DATA_PLATFORM_EXPORTS=str(Path(tmp) / "exports"),
+            DATA_PLATFORM_REPORTS=str(Path(tmp) / "reports"),
+            DATA_PLATFORM_LABELING=str(Path(tmp) / "labeling"),
+        )
+        import dagster as dg
+
+        import data_platform.resources as resources
+        from data_platform.definitions import defs
+
+        seconds: dict[str, float] = defaultdict(float)
+        cpu: dict[str, float] = defaultdict(float)
+        peak: dict[str, int] = defaultdict(int)
+        runs: dict[str, int] = defaultdict(int)
+        original = resources.run_sql
+        counter = iter(range(10**9))
+        sampler = PeakSampler()
+
+        def timed_run_sql(con, name, params=None, **fragments):
+            if args.explain:
+                con.execute("PRAGMA enable_profiling = 'json'")
+                path = args.explain / f"{next(counter):05d}-{name.replace('/', '-')}.json"
+                con.execute(f"PRAGMA profiling_output = '{path}'")
+            sampler.reset()
+            t0, c0 = time.perf_counter(), cpu_seconds()
+            result = original(con, name, params, **fragments)
+            seconds[name] += time.perf_counter() - t0
+            cpu[name] += cpu_seconds() - c0
+            peak[name] = max(peak[name], sampler.peak)
+            runs[name] += 1
+            return result
+
+        # every module that imported run_sql by name calls the timed one
+        for module in list(sys.modules.values()):
+            if (module.__name__ or "").startswith("data_platform") and getattr(module, "run_sql", None) is original:
+                module.run_sql = timed_run_sql
+        if args.explain:
+            args.explain.mkdir(parents=True, exist_ok=True)
+
+        everything = [*defs.assets, *(defs.asset_checks or [])]
+        before = own_rss()
+        sampler.overall = before
+        wall0, cpu0 = time.perf_counter(), cpu_seconds()
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = dg.materialize(
+                everything,
+                selection=f"key:splits/{args.dataset}",
+                resources=defs.resources,
+                instance=instance,
+                raise_on_error=True,
+            )
+        wall, step_cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+        sampler.stop()
+        checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        with resources.Warehouse(database=str(db), memory_limit=args.memory, threads=args.threads).connect() as con:
+            examples = con.execute(f"SELECT count(*) FROM splits.{args.dataset}").fetchone()[0]
+        if args.out:
+            shutil.copy(db, args.out)
+    print(
+        json.dumps(
+            {
+                "examples": examples,
+                "wall_s": round(wall, 2),
+                "cpu_s": round(step_cpu, 2),
+                "rss_before_mb": round(before / MB),
+                "peak_rss_mb": round(sampler.overall / MB),
+                "checks_passed": checks,
+            }
+        )
+    )
+    print(" wall s   cpu s  peak RSS MB  runs  statement")
+    for name, s in sorted(seconds.items(), key=lambda kv: -cpu[kv[0]]):
+        print(f"{s:7.2f} {cpu[name]:7.2f} {peak[name] / MB:12.0f} {runs[name]:5d}  {name}")
+
+
+if __name__ == "__main__":
+    main()
