@@ -212,6 +212,18 @@ def _sensor_origin(name: str):
     return RemoteInstigatorOrigin(_repository_origin(), name)
 
 
+def _job_days(defs, job_name: str, first: str, last: str):
+    """The partitioned job ``job_name`` and its days ``first``..``last``; ValueError for an unknown day."""
+    job = defs.resolve_job_def(job_name)
+    if job.partitions_def is None:
+        raise ValueError(f"job {job_name} is not partitioned")
+    keys = job.partitions_def.get_partition_keys()
+    for day in (first, last):
+        if day not in keys:
+            raise ValueError(f"{day} is not a partition of {job_name} ({keys[0]}...{keys[-1]})")
+    return job, keys[keys.index(first) : keys.index(last) + 1]
+
+
 def request_job_backfill(instance, defs, job_name: str, first: str, last: str, tags: dict | None = None) -> str:
     """Ask the daemon for a backfill of a partitioned job over the days ``first``..``last``, as the UI's
     "Launch backfill" does; returns its id.
@@ -225,20 +237,14 @@ def request_job_backfill(instance, defs, job_name: str, first: str, last: str, t
     from dagster._core.remote_origin import RemotePartitionSetOrigin
     from dagster._core.utils import make_new_backfill_id
 
-    job = defs.resolve_job_def(job_name)
-    if job.partitions_def is None:
-        raise ValueError(f"job {job_name} is not partitioned")
-    keys = job.partitions_def.get_partition_keys()
-    for day in (first, last):
-        if day not in keys:
-            raise ValueError(f"{day} is not a partition of {job_name} ({keys[0]}...{keys[-1]})")
+    _, days = _job_days(defs, job_name, first, last)
     backfill = PartitionBackfill(
         backfill_id=make_new_backfill_id(),
         partition_set_origin=RemotePartitionSetOrigin(
             repository_origin=_repository_origin(), partition_set_name=f"{job_name}_partition_set"
         ),
         status=BulkActionStatus.REQUESTED,
-        partition_names=keys[keys.index(first) : keys.index(last) + 1],
+        partition_names=days,
         from_failure=False,
         reexecution_steps=None,
         tags=dict(tags or {}),
@@ -260,17 +266,11 @@ def request_asset_backfill(instance, defs, job_name: str, first: str, last: str,
     from dagster._core.execution.backfill import PartitionBackfill
     from dagster._core.utils import make_new_backfill_id
 
-    job = defs.resolve_job_def(job_name)
-    if job.partitions_def is None:
-        raise ValueError(f"job {job_name} is not partitioned")
-    keys = job.partitions_def.get_partition_keys()
-    for day in (first, last):
-        if day not in keys:
-            raise ValueError(f"{day} is not a partition of {job_name} ({keys[0]}...{keys[-1]})")
+    job, days = _job_days(defs, job_name, first, last)
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=make_new_backfill_id(),
         asset_graph=defs.resolve_asset_graph(),
-        partition_names=keys[keys.index(first) : keys.index(last) + 1],
+        partition_names=days,
         asset_selection=sorted(job.asset_layer.executable_asset_keys),
         backfill_timestamp=time.time(),
         tags=dict(tags or {}),
