@@ -32,7 +32,7 @@ from data_platform_tests.reliability_support import digest_tables
 
 pytestmark = [pytest.mark.lake, pytest.mark.slow, requires_lake()]
 
-START, DAYS, EVENTS_PER_DAY = dt.date(2026, 11, 1), 5, 200
+START, DAYS, EVENTS_PER_DAY = dt.date(2026, 11, 1), 4, 150
 # what each asset's day waits for, as declared: (reader, what it reads, days of it: offsets or "all")
 READS = [
     (CLEAN_EVENTS, RAW_EVENTS, "all"),
@@ -42,6 +42,7 @@ READS = [
 ]
 
 
+@pytest.mark.timeout(2400)  # 5 waves of 4 runs, each wave after the daemon's next 30 s backfill tick
 def test_a_daemon_backfill_on_the_lake_with_parallel_runs_equals_the_same_backfill_on_the_file(
     tmp_path, lake_peers, monkeypatch
 ):
