@@ -161,7 +161,27 @@ def init_instance(home: str | Path | None = None) -> Path:
         instance.get_runs(limit=1)  # run, event log and schedule storage: each created now
         instance.get_asset_keys(limit=1)
         instance.all_instigator_state()
+        set_pool_limit(instance)
     return home
+
+
+def set_pool_limit(instance) -> int:
+    """Give the warehouse steps' pool of the profile its limit in ``instance``; returns the limit.
+
+    On the lake, the ``ducklake`` pool gets ``DATA_PLATFORM_LAKE_WRITERS`` slots (default 4): that many warehouse
+    steps of this instance's runs write at once, the lake arbitrating their commits. On the DuckDB file the
+    ``duckdb`` pool keeps the instance's ``default_limit`` (1 in the project's dagster.yaml) and nothing is set:
+    the two pools have different names, so a lake limit never reaches a file's single writer."""
+    from data_platform.partitions import LAKE_POOL, warehouse_pool
+    from data_platform.resources import lake_writers
+
+    pool = warehouse_pool()
+    if pool != LAKE_POOL:
+        return instance.event_log_storage.get_concurrency_info(pool).limit or 0
+    limit = lake_writers()
+    if instance.event_log_storage.get_concurrency_info(pool).slot_count != limit:
+        instance.event_log_storage.set_concurrency_slots(pool, limit)
+    return limit
 
 
 @dataclass
@@ -192,6 +212,18 @@ def _sensor_origin(name: str):
     return RemoteInstigatorOrigin(_repository_origin(), name)
 
 
+def _job_days(defs, job_name: str, first: str, last: str):
+    """The partitioned job ``job_name`` and its days ``first``..``last``; ValueError for an unknown day."""
+    job = defs.resolve_job_def(job_name)
+    if job.partitions_def is None:
+        raise ValueError(f"job {job_name} is not partitioned")
+    keys = job.partitions_def.get_partition_keys()
+    for day in (first, last):
+        if day not in keys:
+            raise ValueError(f"{day} is not a partition of {job_name} ({keys[0]}...{keys[-1]})")
+    return job, keys[keys.index(first) : keys.index(last) + 1]
+
+
 def request_job_backfill(instance, defs, job_name: str, first: str, last: str, tags: dict | None = None) -> str:
     """Ask the daemon for a backfill of a partitioned job over the days ``first``..``last``, as the UI's
     "Launch backfill" does; returns its id.
@@ -205,24 +237,48 @@ def request_job_backfill(instance, defs, job_name: str, first: str, last: str, t
     from dagster._core.remote_origin import RemotePartitionSetOrigin
     from dagster._core.utils import make_new_backfill_id
 
-    job = defs.resolve_job_def(job_name)
-    if job.partitions_def is None:
-        raise ValueError(f"job {job_name} is not partitioned")
-    keys = job.partitions_def.get_partition_keys()
-    for day in (first, last):
-        if day not in keys:
-            raise ValueError(f"{day} is not a partition of {job_name} ({keys[0]}...{keys[-1]})")
+    _, days = _job_days(defs, job_name, first, last)
     backfill = PartitionBackfill(
         backfill_id=make_new_backfill_id(),
         partition_set_origin=RemotePartitionSetOrigin(
             repository_origin=_repository_origin(), partition_set_name=f"{job_name}_partition_set"
         ),
         status=BulkActionStatus.REQUESTED,
-        partition_names=keys[keys.index(first) : keys.index(last) + 1],
+        partition_names=days,
         from_failure=False,
         reexecution_steps=None,
         tags=dict(tags or {}),
         backfill_timestamp=time.time(),
+    )
+    instance.add_backfill(backfill)
+    return backfill.backfill_id
+
+
+def request_asset_backfill(instance, defs, job_name: str, first: str, last: str, tags: dict | None = None) -> str:
+    """Ask the daemon for an *asset* backfill of a partitioned job's assets over the days ``first``..``last``,
+    as the UI's "Materialize" of a partition range does; returns its id.
+
+    Unlike a job backfill (:func:`request_job_backfill`: each day's run takes the whole job, in any order), the
+    daemon launches each asset's days once the partitions they read (the declared partition mappings) are
+    materialized, cut into runs by the assets' backfill policy: one run over the range by default, one run per
+    day with ``DATA_PLATFORM_BACKFILL=per_day`` (the lake's parallel writers, at most
+    ``max_concurrent_runs`` at once). So the tables do not depend on the order the runs happen to finish in."""
+    from dagster._core.execution.backfill import PartitionBackfill
+    from dagster._core.utils import make_new_backfill_id
+
+    job, days = _job_days(defs, job_name, first, last)
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id=make_new_backfill_id(),
+        asset_graph=defs.resolve_asset_graph(),
+        partition_names=days,
+        asset_selection=sorted(job.asset_layer.executable_asset_keys),
+        backfill_timestamp=time.time(),
+        tags=dict(tags or {}),
+        dynamic_partitions_store=instance,
+        all_partitions=False,
+        title=f"{job_name} {first}...{last}",
+        description=None,
+        run_config=None,
     )
     instance.add_backfill(backfill)
     return backfill.backfill_id

@@ -8,7 +8,7 @@ import warnings
 
 import dagster as dg
 
-from data_platform.resources import end_date, start_date
+from data_platform.resources import backfill_runs, end_date, lake_catalog, start_date
 
 
 def _daily_partitions() -> dg.DailyPartitionsDefinition:
@@ -37,9 +37,31 @@ def partitions_start() -> dt.datetime:
     return dt.datetime.fromisoformat(start_date()).replace(tzinfo=dt.UTC)
 
 
-# Every step that writes the warehouse: one pass over a whole partition range in backfills, and the
-# instance-wide "duckdb" concurrency pool (one slot) so steps never contend for DuckDB's write lock.
-WAREHOUSE_STEP = {"backfill_policy": dg.BackfillPolicy.single_run(), "pool": "duckdb"}
+FILE_POOL = "duckdb"
+"""The pool of the warehouse steps on the DuckDB file: one slot (``default_limit: 1``), DuckDB's one writer."""
+LAKE_POOL = "ducklake"
+"""The pool of the warehouse steps on the lake: ``DATA_PLATFORM_LAKE_WRITERS`` slots (``init_instance`` sets it)."""
+
+
+def warehouse_pool() -> str:
+    """The concurrency pool of the steps that write the warehouse, by profile. Two names, so that raising the
+    lake's limit can never let two writers at a DuckDB file, and an instance that switches profile gets the
+    limit of the profile it is on."""
+    return LAKE_POOL if lake_catalog() else FILE_POOL
+
+
+def warehouse_backfill_policy() -> dg.BackfillPolicy:
+    """``DATA_PLATFORM_BACKFILL``: ``range`` (one run over the range, one pass per step) or ``per_day`` (one
+    run per day; the daemon launches a day once the days it reads are materialized, through the partition
+    mappings the assets declare)."""
+    if backfill_runs() == "per_day":
+        return dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+    return dg.BackfillPolicy.single_run()
+
+
+# Every step that writes the warehouse: its backfill policy and the instance-wide pool of the profile, so
+# steps never contend for DuckDB's write lock on the file and write in parallel, within a limit, on the lake.
+WAREHOUSE_STEP = {"backfill_policy": warehouse_backfill_policy(), "pool": warehouse_pool()}
 
 
 def partition_days(context: dg.AssetExecutionContext) -> dict[str, dt.date]:

@@ -26,6 +26,10 @@ inside the project) and an environment variable that overrides it:
 - ``DATA_PLATFORM_LAKE_DATA_PATH`` where the lake's Parquet files go, e.g. ``s3://bucket/lake/``; S3 credentials
   from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (+ ``AWS_SESSION_TOKEN``, ``AWS_REGION``,
   ``AWS_ENDPOINT_URL`` for an S3-compatible store) or a persistent DuckDB ``s3`` secret; see docs/operations.md
+- ``DATA_PLATFORM_LAKE_WRITERS``   on the lake: how many warehouse steps of one Dagster instance run at once (the
+  ``ducklake`` pool's limit, set by ``data-platform init-instance``; default 4); the file's ``duckdb`` pool stays 1
+- ``DATA_PLATFORM_BACKFILL``       ``range`` (default): a backfill is one run over the range; ``per_day``: one run
+  per day, each after the days it reads (the lake's parallel backfills, through the daemon); see docs/operations.md
 
 Every value is checked when it is read, with a message naming the variable, the value and what is
 allowed; :func:`check_settings` reads them all at once (the definitions call it when they load), so a
@@ -133,6 +137,19 @@ def lake_data_path() -> str:
     return _env("DATA_PLATFORM_LAKE_DATA_PATH", "", parse, "a folder URL such as s3://bucket/lake/")
 
 
+def lake_writers() -> int:
+    """How many warehouse steps of one Dagster instance write the lake at once (``DATA_PLATFORM_LAKE_WRITERS``,
+    default 4): the limit :func:`data_platform.launch.init_instance` gives the lake's pool."""
+    return _env("DATA_PLATFORM_LAKE_WRITERS", "4", _bounded(int, 1, 1000), "a whole number of writers from 1 to 1000")
+
+
+def backfill_runs() -> str:
+    """How a backfill of the daily assets is cut into runs (``DATA_PLATFORM_BACKFILL``): ``range`` (one run over
+    the whole range, the default: the file's one writer, ``dg launch --partition-range``) or ``per_day`` (one run
+    per day, each launched once the days it reads are done: the lake's parallel writers, through the daemon)."""
+    return _env("DATA_PLATFORM_BACKFILL", "range", _one_of("range", "per_day"), "range or per_day")
+
+
 def dagster_home() -> Path:
     """The Dagster instance the commands use: ``DAGSTER_HOME``, else ``dagster_home`` in the current folder
     (the project's demo instance when run from the checkout, as ``make`` does)."""
@@ -210,6 +227,8 @@ def check_settings() -> None:
         warehouse_path,
         lake_catalog,
         lake_data_path,
+        lake_writers,
+        backfill_runs,
         landing_root,
         start_date,
         sensors_default_status,

@@ -539,50 +539,70 @@ def requires_lake() -> pytest.MarkDecorator:
     )
 
 
-class PartitionRun:
-    """One ``dg launch`` of a job for one partition, in its own process with its own instance."""
+class DaemonBackfill:
+    """What :func:`daemon_backfill` saw: the backfill's final status, its runs, and its wall seconds."""
 
-    def __init__(self, day: str, home: Path, returncode: int, seconds: float, output: str):
-        self.day, self.home, self.returncode, self.seconds, self.output = day, home, returncode, seconds, output
+    def __init__(self, backfill_id: str, status: str, runs: list[dg.DagsterRun], seconds: float, home: Path):
+        self.backfill_id, self.status, self.runs, self.seconds, self.home = backfill_id, status, runs, seconds, home
 
-    def run(self) -> dg.DagsterRun:
-        (run,) = runs_of(str(self.home))
-        return run
+    def failed(self) -> list[dg.DagsterRun]:
+        return [r for r in self.runs if r.status != dg.DagsterRunStatus.SUCCESS]
 
-    def commit_retries(self) -> int:
-        """Commit conflicts the run retried (its ``data_platform/lake_commit_retries`` tag)."""
+    def commit_retries(self) -> list[int]:
+        """Per run, the commit conflicts it retried (its ``data_platform/lake_commit_retries`` tag)."""
         from data_platform.resources import RETRIES_TAG
 
-        return int(self.run().tags.get(RETRIES_TAG, "0"))
+        return [int(r.tags.get(RETRIES_TAG, "0")) for r in self.runs]
 
+    def run_days(self) -> list[tuple[str, str]]:
+        """Per run, the first and last day it covered (the same day twice for a run of one day)."""
+        out = []
+        for run in self.runs:
+            tags = run.tags
+            one = tags.get("dagster/partition")
+            out.append(
+                (one, one)
+                if one
+                else (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"])
+            )
+        return out
 
-def launch_partitions(
-    days: list[str], env: dict[str, str], root: Path, *, concurrency: int, job: str = "daily_pipeline"
-) -> list[PartitionRun]:
-    """``dg launch --job <job> --partition <day>`` for every day, at most ``concurrency`` processes at once. Each
-    process is a stand-in for a machine: its own ``DAGSTER_HOME`` under ``root`` (nothing of Dagster shared),
-    the warehouse and landing folder of ``env``. Returns the runs in ``days`` order."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def launch(day: str) -> PartitionRun:
-        home = root / "homes" / day
-        home.mkdir(parents=True, exist_ok=True)
-        shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-        cmd = [
-            str(BIN / "dg"),
-            "launch",
-            "--job",
-            job,
-            "--partition",
-            day,
-            "--module-name",
-            "data_platform.definitions",
-        ]
-        started = time.monotonic()
-        done = subprocess.run(
-            cmd, cwd=PROJECT_ROOT, env={**env, "DAGSTER_HOME": str(home)}, capture_output=True, text=True, timeout=1800
+    def max_runs_at_once(self) -> int:
+        """The most runs that were executing at the same moment (from the run records' start and end times)."""
+        with dg.DagsterInstance.from_config(str(self.home)) as instance:
+            records = instance.get_run_records(dg.RunsFilter(run_ids=[r.run_id for r in self.runs]))
+        moments = sorted(
+            [(r.start_time, 1) for r in records if r.start_time] + [(r.end_time, -1) for r in records if r.end_time]
         )
-        return PartitionRun(day, home, done.returncode, time.monotonic() - started, done.stdout + done.stderr)
+        best = current = 0
+        for _, delta in moments:
+            current += delta
+            best = max(best, current)
+        return best
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return list(pool.map(launch, days))
+
+def daemon_backfill(
+    env: dict[str, str], job: str, first: str, last: str, log: Path, *, timeout: float = 3600
+) -> DaemonBackfill:
+    """An asset backfill of ``job``'s assets over ``first``..``last``, run by a real ``dagster-daemon`` on the
+    instance at ``env["DAGSTER_HOME"]``: ``data-platform init-instance`` (the profile's pool limit), then
+    ``data-platform backfill --assets``, then the daemon until the backfill has finished; every run is its own
+    process (the instance's run launcher), as many at once as the run queue allows."""
+    home = Path(env["DAGSTER_HOME"])
+    run_cli([str(BIN / "data-platform"), "init-instance"], env)
+    done = run_cli(
+        [str(BIN / "data-platform"), "backfill", "--job", job, "--from", first, "--to", last, "--assets"], env
+    )
+    backfill_id = done.stdout.split("backfill ", 1)[1].split()[0]
+    started = time.monotonic()
+    with daemon(env, log) as svc:
+
+        def finished():
+            with dg.DagsterInstance.from_config(str(home)) as instance:
+                backfill = instance.get_backfill(backfill_id)
+                runs = list(instance.get_runs())
+            terminal = backfill.status.value not in ("REQUESTED", "CANCELING", "FAILING")
+            return backfill.status.value if terminal and all(r.is_finished for r in runs) else None
+
+        status = wait_until(finished, timeout=timeout, what=f"backfill {backfill_id}", interval=3, services=(svc,))
+    return DaemonBackfill(backfill_id, status, runs_of(str(home)), time.monotonic() - started, home)

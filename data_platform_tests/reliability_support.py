@@ -155,21 +155,15 @@ class ChildResult:
         self.stdout, self.stderr = stdout, stderr
 
 
-def run_child(
-    spec: dict, workdir: Path, *, env: dict[str, str] | None = None, kill_at_pause: bool = True, timeout: float = 300
-) -> ChildResult:
-    """Run the child on ``spec``; SIGKILL it when it reaches its pause point (if it has one).
-
-    Samples the child's RSS from /proc every 20 ms and reads its VmHWM (peak RSS as the kernel
-    counts it) just before it exits, when the child reports it on stderr (``spec["report_hwm"]``).
-    """
+def start_child(spec: dict, workdir: Path, *, env: dict[str, str] | None = None):
+    """Start the child on ``spec`` and return at once: ``(process, pause marker, stdout file, stderr file)``; the
+    marker file appears when the child reaches its pause point."""
     workdir.mkdir(parents=True, exist_ok=True)
     marker = workdir / f"pause-{time.monotonic_ns()}.json"
     spec = {**spec, "marker": str(marker)}
     spec_path = workdir / f"spec-{time.monotonic_ns()}.json"
     spec_path.write_text(json.dumps(spec))
     out, err = workdir / f"{spec_path.stem}.out", workdir / f"{spec_path.stem}.err"
-    started = time.perf_counter()
     with open(out, "wb") as fo, open(err, "wb") as fe:
         proc = subprocess.Popen(
             [sys.executable, "-m", "data_platform_tests.reliability_support", str(spec_path)],
@@ -178,6 +172,20 @@ def run_child(
             stdout=fo,
             stderr=fe,
         )
+    return proc, marker, out, err
+
+
+def run_child(
+    spec: dict, workdir: Path, *, env: dict[str, str] | None = None, kill_at_pause: bool = True, timeout: float = 300
+) -> ChildResult:
+    """Run the child on ``spec``; SIGKILL it when it reaches its pause point (if it has one).
+
+    Samples the child's RSS from /proc every 20 ms and reads its VmHWM (peak RSS as the kernel
+    counts it) just before it exits, when the child reports it on stderr (``spec["report_hwm"]``).
+    """
+    started = time.perf_counter()
+    proc, marker, out, err = start_child(spec, workdir, env=env)
+    with proc:
         peak, killed, paused = 0, False, None
         while proc.poll() is None:
             peak = max(peak, proc_rss_kb(proc.pid))
@@ -306,9 +314,12 @@ def child_main(spec_path: str) -> int:
 
     if spec.get("pause"):
         _install_pause(spec["pause"], spec["marker"])
-    warehouse = Warehouse(
-        database=spec["warehouse"], memory_limit=spec.get("memory_limit", "1GB"), threads=spec.get("threads", 2)
-    )
+    if spec["warehouse"] is None:  # the profile of the environment (the lake's settings, e.g.)
+        warehouse = Warehouse.from_env()
+    else:
+        warehouse = Warehouse(
+            database=spec["warehouse"], memory_limit=spec.get("memory_limit", "1GB"), threads=spec.get("threads", 2)
+        )
     resources = {"warehouse": warehouse}
     if spec.get("landing"):
         resources["landing"] = LandingZone(root=spec["landing"], settle_seconds=0)

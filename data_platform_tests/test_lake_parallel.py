@@ -1,17 +1,19 @@
-"""Parallel writers on the lake: partition runs in separate processes (stand-ins for machines: each has its own
-Dagster instance; they share nothing but PostgreSQL, the object store and the landing folder) write the lake at
-the same time, with no failed run, and leave exactly the tables the same runs leave on the DuckDB file one
-after another.
+"""Parallel writers on the lake, through Dagster's own backfill: an asset backfill of ``daily_pipeline`` over a
+few days, one run per day and asset (``DATA_PLATFORM_BACKFILL=per_day``), launched by a real ``dagster-daemon``
+with the project's run queue (4 runs at once), each run its own process writing the lake (real PostgreSQL
+catalog, moto's S3 server) in the ``ducklake`` pool (``DATA_PLATFORM_LAKE_WRITERS`` slots).
 
-Only the raw layer is independent of the order in which days are processed. Downstream, a day reads its
-neighbours by design, on any profile: cleaning (identity links and duplicates across days), a day's click
-labels (whether the next day's clicks were in yet) and monitoring (which earlier days' statistics existed).
-Runs at once take the days in any order, so the raw tables are compared as the runs left them, and then both
-warehouses get the settling pass production gets from the late-click sensor and the next days' runs (the
-downstream assets re-materialized over the whole range, in order) and every table must be equal.
+Every read of neighbouring days is a declared partition mapping (clean reads every raw day, labels the clean
+days D-7..D+1, anomalies every day's statistics), so the daemon launches a day's step only once what it reads
+is materialized. What it proves:
 
-The backfill here is 3 days, all 3 runs at once (the suite runs on 2 cores); the 30-day backfill with 1, 2 and
-4 runs at once is ``benchmarks/bench_lake.py`` (figures in docs/benchmarks.md).
+- no run fails, every run covers one day, and no step ran before a partition it reads was materialized (read
+  from the run records: a clean run starts after every raw run has ended, and so on);
+- every table (file ids aside: which run landed which file first is up to the race) equals, row for row, the
+  same backfill on the DuckDB file (one run over the range, the file's backfill policy); no settling pass;
+- every landing file landed once, under an id no other file has.
+
+The 30-day backfill with 1, 2 and 4 runs at once is ``benchmarks/bench_lake.py`` (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -21,23 +23,34 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from data_platform.cleaning.assets import clean_layer
+from data_platform.base.keys import ANOMALIES, CLEAN_EVENTS, CTR_EXAMPLES, FEATURE_STATS, RAW_EVENTS
 from data_platform.generator import generate_logs
-from data_platform.labeling.ctr_assets import ctr_examples
 from data_platform.resources import LandingZone, Warehouse
-from data_platform.validation.assets import anomalies, feature_stats
-from data_platform_tests.conftest import project_jobs, query, run_job
-from data_platform_tests.processes import launch_partitions, platform_env, requires_lake
+from data_platform_tests.conftest import project_jobs, query
+from data_platform_tests.processes import daemon_backfill, deliver_bundled, platform_env, requires_lake
 from data_platform_tests.reliability_support import digest_tables
 
 pytestmark = [pytest.mark.lake, pytest.mark.slow, requires_lake()]
 
-START, DAYS, EVENTS_PER_DAY, CONCURRENCY = dt.date(2026, 11, 1), 3, 300, 3
+START, DAYS, EVENTS_PER_DAY = dt.date(2026, 11, 1), 4, 150
+# what each asset's day waits for, as declared: (reader, what it reads, days of it: offsets or "all")
+READS = [
+    (CLEAN_EVENTS, RAW_EVENTS, "all"),
+    (CTR_EXAMPLES, CLEAN_EVENTS, (-7, 1)),
+    (FEATURE_STATS, CTR_EXAMPLES, (0, 0)),
+    (ANOMALIES, FEATURE_STATS, "all"),
+]
 
 
-def test_concurrent_partition_runs_on_the_lake_equal_the_same_runs_on_the_file(tmp_path, lake_peers, monkeypatch):
+@pytest.mark.timeout(2400)  # 5 waves of 4 runs, each wave after the daemon's next 30 s backfill tick
+def test_a_daemon_backfill_on_the_lake_with_parallel_runs_equals_the_same_backfill_on_the_file(
+    tmp_path, lake_peers, monkeypatch
+):
     landing = LandingZone(root=str(tmp_path / "landing"), settle_seconds=0)
-    generate_logs(landing.root, start=START, days=DAYS, events_per_day=EVENTS_PER_DAY, seed=31)
+    # two files per delivery day (not 24 hourly ones): every run lands what it finds, each file one lake commit
+    generate_logs(tmp_path / "generated", start=START, days=DAYS, events_per_day=EVENTS_PER_DAY, seed=31)
+    deliveries = sorted(p.name for p in (tmp_path / "generated" / "events").iterdir() if p.is_dir())
+    deliver_bundled(tmp_path / "generated" / "events", landing.events_dir(), deliveries)
     days = [(START + dt.timedelta(days=i)).isoformat() for i in range(DAYS)]
 
     lake_settings = lake_peers.new_lake("parallel")
@@ -46,19 +59,25 @@ def test_concurrent_partition_runs_on_the_lake_equal_the_same_runs_on_the_file(t
         home=tmp_path / "lake" / "home",
         DATA_PLATFORM_LANDING=landing.root,
         DATA_PLATFORM_END_DATE=days[-1],
+        DATA_PLATFORM_BACKFILL="per_day",
+        DATA_PLATFORM_SENSORS="stopped",
         **lake_peers.env(),
         **lake_settings,
     )
-    runs = launch_partitions(days, env, tmp_path / "lake", concurrency=CONCURRENCY)
-    failed = {r.day: r.output[-3000:] for r in runs if r.returncode or r.run().status != dg.DagsterRunStatus.SUCCESS}
-    assert failed == {}
-    print(f"commit conflicts retried per run: {[r.commit_retries() for r in runs]}")
+    backfill = daemon_backfill(env, "daily_pipeline", days[0], days[-1], tmp_path / "daemon.log")
+    assert (backfill.status, [r.run_id for r in backfill.failed()]) == ("COMPLETED_SUCCESS", [])
+    assert all(first == last for first, last in backfill.run_days())
+    print(
+        f"lake backfill: {len(backfill.runs)} runs in {backfill.seconds:.0f} s, {backfill.max_runs_at_once()} at once"
+    )
+    assert_reads_waited(backfill, days)
 
     monkeypatch.setenv("DATA_PLATFORM_END_DATE", days[-1])
     file = Warehouse(database=str(tmp_path / "file" / "warehouse.duckdb"), memory_limit="1GB", threads=2)
     defs, _ = project_jobs(tmp_path / "file", monkeypatch, landing, file)
-    for day in days:
-        run_job(defs, "daily_pipeline", day)
+    tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+    result = defs.resolve_job_def("daily_pipeline").execute_in_process(tags=tags, raise_on_error=False)
+    assert result.success
 
     for key, value in lake_peers.env().items():
         monkeypatch.setenv(key, value)
@@ -67,14 +86,12 @@ def test_concurrent_partition_runs_on_the_lake_equal_the_same_runs_on_the_file(t
         lake_catalog=lake_settings["DATA_PLATFORM_LAKE_CATALOG"],
         lake_data_path=lake_settings["DATA_PLATFORM_LAKE_DATA_PATH"],
     )
-    # which run landed which file, in which order, is up to the race: file ids are left out of the comparison
-    # and checked on their own below
-    raw = {"raw.events", "raw.quarantine", "raw.files", "raw.landed_lines", "raw.file_failures"}
-    assert differing(file, lake, raw) == {}
-    for warehouse in (file, lake):
-        settle(warehouse, landing, days)
-    assert differing(file, lake) == {}
-    assert query(lake, "SELECT count(*) FROM raw.events")[0][0] > DAYS * EVENTS_PER_DAY * 0.8
+    on_file = digest_tables(file, also_exclude=frozenset({"file_id"}))
+    on_lake = digest_tables(lake, also_exclude=frozenset({"file_id"}))
+    assert on_file.keys() == on_lake.keys()
+    assert {"clean.events", "clean.identity_map", "labels.ctr_examples", "monitoring.anomalies"} <= on_file.keys()
+    assert {t: (on_file[t], d) for t, d in on_lake.items() if on_file[t] != d} == {}
+    assert query(lake, "SELECT count(*) FROM labels.ctr_examples")[0][0] > 0
     # every file landed once, under an id no other file has, and its lines point to it
     assert query(lake, "SELECT count(*), count(DISTINCT file_id), count(DISTINCT source_file) FROM raw.files") == [
         (len(list(landing.events_dir().rglob("*.jsonl*"))),) * 3
@@ -84,20 +101,20 @@ def test_concurrent_partition_runs_on_the_lake_equal_the_same_runs_on_the_file(t
     ]
 
 
-def differing(file: Warehouse, lake: Warehouse, only: set[str] | None = None) -> dict:
-    """``table -> (digest on the file, digest on the lake)`` of the tables whose rows differ (file ids aside)."""
-    on_file = digest_tables(file, only=only, also_exclude=frozenset({"file_id"}))
-    on_lake = digest_tables(lake, only=only, also_exclude=frozenset({"file_id"}))
-    assert on_file.keys() == on_lake.keys() and on_file
-    return {t: (on_file[t], d) for t, d in on_lake.items() if on_file[t] != d}
-
-
-def settle(warehouse: Warehouse, landing: LandingZone, days: list[str]) -> None:
-    """The day-order-dependent assets re-materialized over the whole range in one run (days in order)."""
-    tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
-    result = dg.materialize(
-        [clean_layer, ctr_examples, feature_stats, anomalies],
-        resources={"warehouse": warehouse, "landing": landing},
-        tags=tags,
-    )
-    assert result.success
+def assert_reads_waited(backfill, days: list[str]) -> None:
+    """Every run that materialized a day of a reader either materialized what that day reads itself (the run's
+    plan orders the steps) or started after every run that materialized it had ended (from the instance's run
+    records and materializations)."""
+    with dg.DagsterInstance.from_config(str(backfill.home)) as instance:
+        records = {r.dagster_run.run_id: r for r in instance.get_run_records()}
+        by: dict[tuple[dg.AssetKey, str], str] = {}  # (asset, day) -> the run that materialized it
+        for key in {k for reader, read, _ in READS for k in (reader, read)}:
+            for event in instance.fetch_materializations(key, limit=1000).records:
+                by[(key, event.partition_key)] = event.run_id
+    for reader, read, offsets in READS:
+        for i, day in enumerate(days):
+            wanted = days if offsets == "all" else days[max(0, i + offsets[0]) : i + offsets[1] + 1]
+            run = by[(reader, day)]
+            started = records[run].start_time
+            late = [d for d in wanted if by[(read, d)] != run and records[by[(read, d)]].end_time > started]
+            assert late == [], f"{reader.to_user_string()} {day} started before {read.to_user_string()} {late} ended"

@@ -25,6 +25,8 @@ ALL_SETTINGS = (
     "DATA_PLATFORM_MAX_LINE_BYTES",
     "DATA_PLATFORM_MODE",
     "DATA_PLATFORM_PSEUDONYM_KEY",
+    "DATA_PLATFORM_LAKE_WRITERS",
+    "DATA_PLATFORM_BACKFILL",
 )
 
 
@@ -49,6 +51,8 @@ BAD = [
     ("DATA_PLATFORM_MAX_LINE_BYTES", "1e6"),
     ("DATA_PLATFORM_MODE", "prod"),
     ("DATA_PLATFORM_PSEUDONYM_KEY", "short-key"),  # used to fall back to the dev key in demo mode
+    ("DATA_PLATFORM_LAKE_WRITERS", "0"),  # a pool of no slot: every lake step would wait forever
+    ("DATA_PLATFORM_BACKFILL", "parallel"),
 ]
 
 
@@ -69,6 +73,8 @@ def test_every_problem_is_listed_at_once_and_good_values_pass(clean_env):
         ("DATA_PLATFORM_DUCKDB_THREADS", "2"),
         ("DATA_PLATFORM_MAX_LINE_BYTES", "65536"),
         ("DATA_PLATFORM_SENSORS", "STOPPED"),
+        ("DATA_PLATFORM_LAKE_WRITERS", "8"),
+        ("DATA_PLATFORM_BACKFILL", "per_day"),
     ):
         clean_env.setenv(name, value)
     check_settings()

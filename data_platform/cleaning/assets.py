@@ -26,6 +26,15 @@ _COMMON = dict(
     partitions_def=daily_partitions,
 )
 
+# What a day's cleaning reads of raw.events, declared so that a backfill (one run per day, several at once)
+# cleans a day only after ingesting what it reads: its rows read raw days D-6..D (cents detection,
+# CENTS_HISTORY_DAYS) and D-2..D+2 (copies of an event on neighbouring days, DUPLICATE_DAYS); their person is
+# the identity map as of the end of the day (every login up to D); the published clean/identity_map is the
+# current map (every login landed so far). One step writes the three, so the step reads every raw day: a
+# backfill cleans after ingesting the range (days outside it are not waited for), and a newly ingested day
+# marks the published map stale, as it is.
+RAW_DAYS_READ = dg.AssetDep(RAW_EVENTS, partition_mapping=dg.AllPartitionMapping())
+
 # Columns that carry free or categorical text (ids are pseudonyms or generated; ip_prefix is a
 # deliberate /24): the PII scan reads these.
 TEXT_COLUMNS = [
@@ -72,7 +81,7 @@ PII_CHECK = daily_check(
             "bots and spam removed by the versioned rules, prices in EUR with cents errors corrected, "
             "free text redacted, IPs truncated, ids pseudonymised with a keyed hash, a person_key from "
             "the identity map, and the ruleset version that let the row through.",
-            deps=[RAW_EVENTS],
+            deps=[RAW_DAYS_READ],
             **_COMMON,
         ),
         dg.AssetSpec(
@@ -82,7 +91,7 @@ PII_CHECK = daily_check(
             "them and every rule that matched: what lets a bad rule version be traced and undone. Also the "
             "events of invalidated inputs, and events set aside because they cannot be cleaned (kind "
             "set_aside; rule_id unknown_currency: a price in a currency without a rate on or before its day).",
-            deps=[RAW_EVENTS],
+            deps=[RAW_DAYS_READ],
             **_COMMON,
         ),
         dg.AssetSpec(
@@ -107,7 +116,7 @@ PII_CHECK = daily_check(
             description="Device (anon_id) to person, as of now: connected components of the login links of "
             "every day landed so far; a device seen with several user ids is shared and links nobody. Splits "
             "group examples by it; each day's clean rows carry the person as known at the end of their day.",
-            deps=[RAW_EVENTS],
+            deps=[RAW_DAYS_READ],
             **_COMMON,
         ),
     ],

@@ -53,6 +53,7 @@ SET_ASIDE = {"unknown_currency": "a priced event whose currency has no rate on o
 """Why an event that no rule removed can still not enter clean.events (rule_id in clean.filtered_events)."""
 CENTS_MIN_EVENTS = 50
 CENTS_HISTORY_DAYS = 7  # a day's cents detection looks at that day and the 6 before it
+DUPLICATE_DAYS = 2  # copies of an event are looked for this many days either side of its day
 IDENTITY_AS_OF = "temp.identity_as_of"  # the identity map as of the end of the day being cleaned
 CLEAN_TABLES = (
     "clean.events",
@@ -239,7 +240,7 @@ def day_steps(void: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozense
     as_of = identity_steps("login_links", IDENTITY_AS_OF)
     return (
         SqlStep("cleaning/set_clean_day.sql"),
-        SqlStep("cleaning/day_duplicates.sql"),
+        SqlStep("cleaning/day_duplicates.sql", params={"duplicate_days": DUPLICATE_DAYS}),
         SqlStep("cleaning/day_events_view.sql"),
         SqlStep("cleaning/day_rates.sql"),
         SqlStep("cleaning/context_impressions.sql"),

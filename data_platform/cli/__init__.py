@@ -15,6 +15,7 @@
     data-platform invalidate --rule repeated_review_with_link@1 --reason "..."   void, republish, audit
     data-platform summary            rows per stage, latest checks, where the data is
     data-platform backfill --job ingest_raw_events --from 2026-11-01 --to 2026-11-07   through the daemon
+    data-platform backfill --job daily_pipeline --from 2026-11-01 --to 2026-11-30 --assets   each day after its reads
     data-platform init-instance      DAGSTER_HOME ready (the project's dagster.yaml if it has none), before services
     data-platform plan-labeling --days 10 --budget 500 [--pool crowd]   examples, days, cost, quality
     data-platform plan-labeling --examples 2000                          the other way round
@@ -185,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--from", dest="start", type=_date, required=True, help="first day")
     backfill.add_argument("--to", dest="end", type=_date, required=True, help="last day (included)")
     backfill.add_argument("--tags", help='JSON object of run tags, e.g. \'{"dagster/priority": "-1"}\'')
+    backfill.add_argument(
+        "--assets",
+        action="store_true",
+        help="an asset backfill of the job's assets: each day once the days it reads are done (one run per day "
+        "with DATA_PLATFORM_BACKFILL=per_day, several at once on the lake)",
+    )
     backfill.set_defaults(func=cmd_backfill)
 
     init = sub.add_parser(

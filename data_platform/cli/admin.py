@@ -96,19 +96,21 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from data_platform.definitions import defs
-    from data_platform.launch import init_instance, request_job_backfill
+    from data_platform.launch import init_instance, request_asset_backfill, request_job_backfill
 
     init_instance()
+    request = request_asset_backfill if args.assets else request_job_backfill
     with dg.DagsterInstance.get() as instance:
         try:
-            backfill_id = request_job_backfill(
+            backfill_id = request(
                 instance, defs, args.job, str(args.start), str(args.end), json.loads(args.tags) if args.tags else None
             )
         except ValueError as error:
             print(error, file=sys.stderr)
             return 2
     print(
-        f"backfill {backfill_id} of {args.job}, {args.start}...{args.end}: the daemon launches it "
+        f"{'asset ' if args.assets else ''}backfill {backfill_id} of {args.job}, {args.start}...{args.end}: the daemon "
+        f"launches it "
         f"(make ui, or dagster-daemon run -w workspace.yaml); progress on the UI's Backfills page"
     )
     return 0

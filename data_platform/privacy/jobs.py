@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from data_platform.partitions import warehouse_pool
 from data_platform.privacy.certificate import to_verify, verify_and_certify
 from data_platform.privacy.files import FileEraser
 from data_platform.privacy.requests import run_requests
@@ -25,7 +26,7 @@ def build_privacy_requests(
 
     @dg.op(
         name="apply_privacy_requests",
-        pool="duckdb",
+        pool=warehouse_pool(),
         description="Read new privacy request files; record opt-outs; erase from the tables and the files and "
         "verify; rewrite the warehouse file so that no byte of an erased row remains.",
     )
@@ -49,7 +50,7 @@ def build_privacy_requests(
 
     @dg.op(
         name="verify_erasures",
-        pool="duckdb",
+        pool=warehouse_pool(),
         description="Search every place (warehouse tables, data folders, exports, Dagster's storage, the "
         "database file's bytes) for every identifier of each subject erased by this run, and of every earlier "
         "erasure whose last verification failed; write each request's certificate; fail the run on any hit.",

@@ -18,6 +18,7 @@ import dagster as dg
 from data_platform.base.keys import MODEL_RUNS
 from data_platform.flywheel.assets import EXPORTS, TRIGGERS
 from data_platform.metadata import markdown_table
+from data_platform.partitions import warehouse_pool
 from data_platform.resources import (
     Warehouse,
     existing_tables,
@@ -60,7 +61,7 @@ class BaselineConfig(dg.Config):
     kinds={"duckdb", "python", "scikit-learn"},
     owners=["team:data-platform"],
     code_version=CODE_VERSION,
-    pool="duckdb",
+    pool=warehouse_pool(),
     metadata={"dagster/column_schema": MODEL_RUNS_CONTRACT.table_schema()},
 )
 def model_runs(context: dg.AssetExecutionContext, config: BaselineConfig, warehouse: Warehouse):

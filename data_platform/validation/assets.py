@@ -137,9 +137,11 @@ class MonitoringConfig(dg.Config):
         "stats": dg.AssetIn(
             FEATURE_STATS,
             dagster_type=dg.Nothing,
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-7, end_offset=0, allow_nonexistent_upstream_partitions=True
-            ),
+            # A day is judged against the statistics of the day before, the trailing 7 days and the schema's
+            # reference window (fixed days, possibly long before), with the warm-up counted from the first
+            # raw day, and the latest raw day not judged on volume: so a backfill judges a day once every day's
+            # statistics are computed.
+            partition_mapping=dg.AllPartitionMapping(),
         )
     },
     check_specs=[ERRORS_CHECK, WARNINGS_CHECK],

@@ -15,7 +15,7 @@ import dagster as dg
 
 from data_platform.base.tables import TableContract, contract_markdown, validate_partition
 from data_platform.metadata import StageClock, check_evaluations, counts_text, markdown_table
-from data_platform.partitions import daily_partitions, partition_windows
+from data_platform.partitions import daily_partitions, partition_windows, warehouse_pool
 from data_platform.resources import Warehouse
 
 
@@ -28,7 +28,7 @@ def build_contract_check(contract: TableContract) -> dg.AssetChecksDefinition:
         name=contract.check_name,
         blocking=True,
         partitions_def=daily_partitions if partitioned else None,
-        pool="duckdb",
+        pool=warehouse_pool(),
         description=f"Pandera contract of {contract.table} ({contract.description}), validated per partition "
         "in DuckDB over the table as written (one aggregate pass, uniqueness by GROUP BY).",
     )

@@ -1,5 +1,5 @@
--- Repeated deliveries of the events of [start_day, end_day): the copies of one event_id within two days
--- either side (a retried event re-stamped across midnight is still one event). The earliest ingested copy
+-- Repeated deliveries of the events of [start_day, end_day): the copies of one event_id within $duplicate_days
+-- days either side (a retried event re-stamped across midnight is still one event). The earliest ingested copy
 -- is kept (ties: file, then line); every later copy on the days is a duplicate, listed with the copy kept
 -- (which may sit on a neighbouring day). Only the event_ids delivered more than once are ranked, from the
 -- key columns alone: the day's rows are never copied (the day_events view leaves these copies out).
@@ -7,7 +7,7 @@ CREATE OR REPLACE TEMP TABLE day_duplicates AS
 WITH nearby AS (
     SELECT event_id, event_date, ingested_at, source_file, source_line, file_sha256
     FROM raw.events
-    WHERE event_date >= $start_day - INTERVAL 2 DAY AND event_date < $end_day + INTERVAL 2 DAY
+    WHERE event_date >= $start_day - to_days($duplicate_days) AND event_date < $end_day + to_days($duplicate_days)
 ),
 
 -- ids seen more than once, by a 64-bit hash of the id (a small fixed-size key to group on): two ids that
