@@ -30,7 +30,14 @@ from data_platform.cli import main
 from data_platform.provenance.invalidate import run_invalidation
 from data_platform.provenance.trace import trace
 from data_platform.resources import RETRIES_TAG, LandingZone, SettingError, Warehouse
-from data_platform_tests.conftest import lake_warehouse, project_jobs, query, run_job, write_lines
+from data_platform_tests.conftest import (
+    lake_files_holding,
+    lake_warehouse,
+    project_jobs,
+    query,
+    run_job,
+    write_lines,
+)
 from data_platform_tests.processes import requires_lake
 from data_platform_tests.reliability_support import digest_tables
 
@@ -187,7 +194,7 @@ def test_an_erased_person_is_in_no_readable_snapshot_and_no_file_of_the_lake(wor
     with lake.connect(read_only=True) as con:
         before = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('lake')").fetchone()[0]
         assert con.execute(count.format(table="raw.events", snapshot=before), [user]).fetchone()[0] > 0
-        assert _files_holding(con, peers, lake, user) > 0
+        assert lake_files_holding(con, peers, lake, user) > 0
     write_lines(
         Path(worlds["landing"].root) / "privacy" / "erase.jsonl",
         [{"request_id": "erase-1", "user_id": user, "kind": "erase", "ts": "2026-11-03T10:00:00Z"}],
@@ -204,23 +211,7 @@ def test_an_erased_person_is_in_no_readable_snapshot_and_no_file_of_the_lake(wor
             for table in person_tables:
                 assert con.execute(count.format(table=table, snapshot=snapshot), [user]).fetchone()[0] == 0
         # and no Parquet file left in the bucket holds the person's id, whatever table it belongs to
-        assert _files_holding(con, peers, lake, user) == 0
-
-
-def _files_holding(con, peers, lake: Warehouse, text: str) -> int:
-    """Rows of every data file in the lake's part of the bucket (read directly, not through the catalog) whose
-    values, as text, contain ``text``."""
-    prefix = lake.lake_data_path.removeprefix(f"s3://{peers.s3.bucket}/")
-    files = [
-        f"s3://{peers.s3.bucket}/{k}"
-        for k in peers.s3.keys(prefix)
-        if k.endswith(".parquet") and not k.endswith("-delete.parquet")
-    ]
-    assert files
-    return con.execute(
-        "SELECT count(*) FROM read_parquet($files, union_by_name => true) t WHERE contains(CAST(t AS VARCHAR), $text)",
-        {"files": files, "text": text},
-    ).fetchone()[0]
+        assert lake_files_holding(con, peers, lake, user) == 0
 
 
 @requires

@@ -10,7 +10,15 @@ import sys
 from contextlib import nullcontext
 from pathlib import Path
 
-from data_platform.resources import SnapshotExpired, Warehouse, dagster_home, labeling_root, landing_root, run_sql
+from data_platform.resources import (
+    SnapshotExpired,
+    Warehouse,
+    dagster_home,
+    existing_tables,
+    labeling_root,
+    landing_root,
+    run_sql,
+)
 
 LAKE_CLI_ATTEMPTS = 20  # a maintenance commit that conflicts with writers is retried this often
 
@@ -290,9 +298,19 @@ def cmd_dataset_version(args: argparse.Namespace) -> int:
     from data_platform.splits.split import DATASETS
 
     warehouse = Warehouse.from_env()
+    key = {"dataset": args.dataset, "version": args.version}
     with warehouse.connect(read_only=True) as con:
-        found = run_sql(con, "splits/export_snapshot.sql", {"dataset": args.dataset, "version": args.version})
-        snapshot = (found.fetchone() or (None,))[0]
+        snapshot = (run_sql(con, "splits/export_snapshot.sql", key).fetchone() or (None,))[0]
+        reissued = (
+            "splits.export_reissues" in existing_tables(con) and run_sql(con, "splits/reissue_of.sql", key).fetchone()
+        )
+    if snapshot is None and reissued:
+        print(
+            f"{args.dataset} version {args.version} was re-issued after erasure request {reissued[0]}: it was "
+            "written from the version it replaces, not read from a lake snapshot: its exported folder is the version",
+            file=sys.stderr,
+        )
+        return 1
     if snapshot is None:
         print(
             f"no lake snapshot recorded for {args.dataset} version {args.version} (not published, or published "

@@ -1,10 +1,19 @@
 -- The lake's data files and their bytes (Warehouse.maintain, before and after): `live` the files the current
--- snapshot reads (data files and delete files), `stored` every file the catalog still tracks, i.e. every
--- object in the bucket some retained snapshot reads, plus those waiting to be deleted.
+-- snapshot reads (data files and delete files of tables that exist now), `stored` every file the catalog still
+-- tracks, i.e. every object in the bucket some retained snapshot reads, plus those waiting to be deleted.
 WITH files AS (
-    SELECT end_snapshot IS NULL AS live, file_size_bytes FROM __ducklake_metadata_lake.ducklake_data_file
+    SELECT table_id, end_snapshot, file_size_bytes FROM __ducklake_metadata_lake.ducklake_data_file
     UNION ALL
-    SELECT end_snapshot IS NULL AS live, file_size_bytes FROM __ducklake_metadata_lake.ducklake_delete_file
+    SELECT table_id, end_snapshot, file_size_bytes FROM __ducklake_metadata_lake.ducklake_delete_file
+),
+
+marked AS (
+    SELECT
+        f.file_size_bytes,
+        f.end_snapshot IS NULL AND f.table_id IN (
+            SELECT t.table_id FROM __ducklake_metadata_lake.ducklake_table AS t WHERE t.end_snapshot IS NULL
+        ) AS live
+    FROM files AS f
 )
 
 SELECT
@@ -14,4 +23,4 @@ SELECT
         AS stored_files,
     coalesce(sum(file_size_bytes), 0) AS stored_bytes,
     (SELECT count(*) FROM ducklake_snapshots('lake')) AS snapshots
-FROM files
+FROM marked
