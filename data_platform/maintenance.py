@@ -53,11 +53,16 @@ def lake_maintenance():
     maintain_lake()
 
 
+def schedule_status() -> dg.DefaultScheduleStatus:
+    """The nightly schedule's default status: running on the lake profile, stopped on the DuckDB file."""
+    return dg.DefaultScheduleStatus.RUNNING if lake_catalog() else dg.DefaultScheduleStatus.STOPPED
+
+
 lake_maintenance_schedule = dg.ScheduleDefinition(
     name="lake_maintenance_nightly",
     job=lake_maintenance,
     cron_schedule="30 2 * * *",
     execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING if lake_catalog() else dg.DefaultScheduleStatus.STOPPED,
+    default_status=schedule_status(),
     description="Runs lake_maintenance every night at 02:30 UTC; running by default on the lake profile only.",
 )

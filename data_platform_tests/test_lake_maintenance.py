@@ -24,7 +24,7 @@ import pytest
 
 from data_platform.cli import main
 from data_platform.maintenance import LAKE_MAINTENANCE
-from data_platform.resources import LandingZone, SnapshotExpired, rows
+from data_platform.resources import LandingZone, SettingError, SnapshotExpired, Warehouse, retention_cutoff, rows
 from data_platform_tests.conftest import (
     lake_files_holding,
     lake_warehouse,
@@ -36,7 +36,13 @@ from data_platform_tests.conftest import (
 from data_platform_tests.processes import requires_lake
 from data_platform_tests.reliability_support import digest_tables
 
-pytestmark = [pytest.mark.lake, pytest.mark.slow, requires_lake()]
+pytestmark = [pytest.mark.lake]
+
+
+def requires(test):
+    """A test on the lake's peers (PostgreSQL and moto started as processes: slow)."""
+    return pytest.mark.slow(requires_lake()(test))
+
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 SNAPSHOTS = "SELECT snapshot_id, snapshot_time FROM ducklake_snapshots('lake') ORDER BY snapshot_id"
@@ -83,6 +89,33 @@ def _snapshots(lake) -> dict[int, dt.datetime]:
     return dict(query(lake, SNAPSHOTS))
 
 
+def test_the_retention_is_a_checked_setting(monkeypatch):
+    monkeypatch.setenv("DATA_PLATFORM_LAKE_RETENTION_DAYS", "-1")
+    with pytest.raises(SettingError, match="DATA_PLATFORM_LAKE_RETENTION_DAYS='-1'"):
+        retention_cutoff()
+    monkeypatch.setenv("DATA_PLATFORM_LAKE_RETENTION_DAYS", "2.5")
+    before = dt.datetime.now(dt.UTC)
+    cutoff = retention_cutoff()
+    assert before - dt.timedelta(days=2.5) <= cutoff <= dt.datetime.now(dt.UTC) - dt.timedelta(days=2.5)
+    assert retention_cutoff(0) >= before  # an explicit retention wins over the setting
+
+
+def test_on_the_duckdb_file_there_is_nothing_to_maintain(tmp_path, monkeypatch, capsys):
+    from data_platform.maintenance import lake_maintenance, schedule_status
+
+    monkeypatch.delenv("DATA_PLATFORM_LAKE_CATALOG", raising=False)
+    monkeypatch.setenv("DATA_PLATFORM_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    assert main(["lake", "maintain"]) == 0
+    assert "the warehouse is the DuckDB file" in capsys.readouterr().out
+    warehouse = Warehouse(database=str(tmp_path / "warehouse.duckdb"))
+    result = lake_maintenance.execute_in_process(resources={"warehouse": warehouse})
+    assert result.success and result.get_asset_materialization_events() == []
+    assert schedule_status() == dg.DefaultScheduleStatus.STOPPED  # nightly on the lake only
+    monkeypatch.setenv("DATA_PLATFORM_LAKE_CATALOG", "postgres:dbname=lake")
+    assert schedule_status() == dg.DefaultScheduleStatus.RUNNING
+
+
+@requires
 def test_maintenance_merges_files_keeps_published_versions_and_expires_older_snapshots(world, tmp_path, capsys):
     lake, defs, cutoff = world["lake"], world["defs"], world["cutoff"]
     published = query(lake, PUBLISHED)
@@ -142,6 +175,7 @@ def test_maintenance_merges_files_keeps_published_versions_and_expires_older_sna
         assert (tmp_path / dataset / version / "train.parquet").is_file()
 
 
+@requires
 def test_an_erasure_ends_the_kept_snapshots_and_maintenance_keeps_the_person_out_of_the_bucket(world, tmp_path, capsys):
     lake, defs, peers = world["lake"], world["defs"], world["peers"]
     _maintenance_job(defs, retention_days=0)  # the published versions' snapshots are kept
