@@ -538,6 +538,12 @@ def requires_lake() -> pytest.MarkDecorator:
     )
 
 
+def on_lake_peers(test):
+    """Mark a test that runs on the lake's peers (PostgreSQL and moto started as processes: slow); see
+    :func:`requires_lake`."""
+    return pytest.mark.slow(requires_lake()(test))
+
+
 class PartitionRun:
     """One ``dg launch`` of a job for one partition, in its own process with its own instance."""
 

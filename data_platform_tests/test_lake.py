@@ -38,15 +38,10 @@ from data_platform_tests.conftest import (
     run_job,
     write_lines,
 )
-from data_platform_tests.processes import requires_lake
+from data_platform_tests.processes import on_lake_peers
 from data_platform_tests.reliability_support import digest_tables
 
 pytestmark = [pytest.mark.lake]
-
-
-def requires(test):
-    """A test on the lake's peers (PostgreSQL and moto started as processes: slow)."""
-    return pytest.mark.slow(requires_lake()(test))
 
 
 FIRST, LAST = "2026-11-01", "2026-11-02"
@@ -105,7 +100,7 @@ def worlds(tmp_path_factory, lake_peers):
         mp.undo()
 
 
-@requires
+@on_lake_peers
 def test_every_table_on_the_lake_equals_the_file_profile(worlds):
     lake, peers = worlds["lake"], worlds["peers"]
     # an export's path names its folder (file/ or lake/), and only the lake has snapshots to record: everything
@@ -125,7 +120,7 @@ def test_every_table_on_the_lake_equals_the_file_profile(worlds):
     assert any(k.startswith(f"{prefix}clean/events/") and k.endswith(".parquet") for k in keys)
 
 
-@requires
+@on_lake_peers
 def test_an_exported_example_traces_to_its_raw_line_on_the_lake(worlds, monkeypatch, capsys):
     lake = worlds["lake"]
     (path,) = query(lake, "SELECT path FROM splits.exports WHERE dataset = 'ctr_examples'")[0]
@@ -148,7 +143,7 @@ def test_an_exported_example_traces_to_its_raw_line_on_the_lake(worlds, monkeypa
     assert f"warehouse: DuckLake catalog {lake.lake_catalog!r}" in summary and "secret" not in summary
 
 
-@requires
+@on_lake_peers
 def test_an_invalidated_version_leaves_the_lake_and_the_first_export_reads_back_exactly(worlds, tmp_path):
     lake, defs = worlds["lake"], worlds["defs"]
     published = "SELECT version, path, lake_snapshot FROM splits.exports WHERE dataset = 'ctr_examples' ORDER BY {}"
@@ -185,7 +180,7 @@ def test_an_invalidated_version_leaves_the_lake_and_the_first_export_reads_back_
     assert main(["dataset-version", "ctr_examples", "no-such-version", "--out", str(tmp_path)]) == 1
 
 
-@requires
+@on_lake_peers
 def test_an_erased_person_is_in_no_readable_snapshot_and_no_file_of_the_lake(worlds):
     lake, defs, peers = worlds["lake"], worlds["defs"], worlds["peers"]
     (user,) = query(lake, "SELECT user_id FROM raw.events WHERE user_id IS NOT NULL ORDER BY user_id LIMIT 1")[0]
@@ -214,7 +209,7 @@ def test_an_erased_person_is_in_no_readable_snapshot_and_no_file_of_the_lake(wor
         assert lake_files_holding(con, peers, lake, user) == 0
 
 
-@requires
+@on_lake_peers
 def test_a_commit_conflict_retries_the_step_and_is_counted_on_the_run(lake_peers, monkeypatch):
     lake = lake_warehouse(lake_peers, monkeypatch)
     with lake.connect() as con:

@@ -33,15 +33,10 @@ from data_platform_tests.conftest import (
     run_job,
     write_lines,
 )
-from data_platform_tests.processes import requires_lake
+from data_platform_tests.processes import on_lake_peers
 from data_platform_tests.reliability_support import digest_tables
 
 pytestmark = [pytest.mark.lake]
-
-
-def requires(test):
-    """A test on the lake's peers (PostgreSQL and moto started as processes: slow)."""
-    return pytest.mark.slow(requires_lake()(test))
 
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
@@ -115,7 +110,7 @@ def test_on_the_duckdb_file_there_is_nothing_to_maintain(tmp_path, monkeypatch, 
     assert schedule_status() == dg.DefaultScheduleStatus.RUNNING
 
 
-@requires
+@on_lake_peers
 def test_maintenance_merges_files_keeps_published_versions_and_expires_older_snapshots(world, tmp_path, capsys):
     lake, defs, cutoff = world["lake"], world["defs"], world["cutoff"]
     published = query(lake, PUBLISHED)
@@ -175,7 +170,7 @@ def test_maintenance_merges_files_keeps_published_versions_and_expires_older_sna
         assert (tmp_path / dataset / version / "train.parquet").is_file()
 
 
-@requires
+@on_lake_peers
 def test_an_erasure_ends_the_kept_snapshots_and_maintenance_keeps_the_person_out_of_the_bucket(world, tmp_path, capsys):
     lake, defs, peers = world["lake"], world["defs"], world["peers"]
     _maintenance_job(defs, retention_days=0)  # the published versions' snapshots are kept
