@@ -39,32 +39,30 @@ from data_platform_tests.reliability_support import digest_tables
 pytestmark = [pytest.mark.lake]
 
 
-DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
+DAYS = ("2026-11-01", "2026-11-02")
 SNAPSHOTS = "SELECT snapshot_id, snapshot_time FROM ducklake_snapshots('lake') ORDER BY snapshot_id"
 PUBLISHED = "SELECT dataset, version, lake_snapshot FROM splits.exports ORDER BY created_at, dataset"
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, lake_peers):
-    """Three days landed from hourly files (each landing its own commit, its own small files): two days and the
-    review labels, published; then ``cutoff``; then the third day, published again."""
+    """Two days landed from hourly files (each landing its own commit, its own small files): the first day and
+    the review labels, published; then ``cutoff``; then the second day, published again."""
     from data_platform.generator import generate_logs
 
     root = tmp_path_factory.mktemp("lake-maintenance")
     landing = LandingZone(root=str(root / "landing"), settle_seconds=0)
-    generate_logs(landing.root, start=dt.date(2026, 11, 1), days=len(DAYS), events_per_day=500, seed=31)
+    generate_logs(landing.root, start=dt.date(2026, 11, 1), days=len(DAYS), events_per_day=300, seed=31)
     mp = pytest.MonkeyPatch()
     try:
         lake = lake_warehouse(lake_peers, mp, "maintained")
         defs, _ = project_jobs(root, mp, landing, lake)
         mp.setenv("DATA_PLATFORM_LANDING", landing.root)
-        tags = {"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[1]}
-        result = defs.resolve_job_def("daily_pipeline").execute_in_process(tags=tags, raise_on_error=False)
-        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        run_job(defs, "daily_pipeline", DAYS[0])
         run_job(defs, "review_labeling")
         run_job(defs, "publish_datasets")
         cutoff = dt.datetime.now(dt.UTC)
-        run_job(defs, "daily_pipeline", DAYS[2])
+        run_job(defs, "daily_pipeline", DAYS[1])
         run_job(defs, "publish_datasets")
         yield {"lake": lake, "defs": defs, "landing": landing, "cutoff": cutoff, "peers": lake_peers}
     finally:
@@ -110,6 +108,8 @@ def test_on_the_duckdb_file_there_is_nothing_to_maintain(tmp_path, monkeypatch, 
     assert schedule_status() == dg.DefaultScheduleStatus.RUNNING
 
 
+# the module's lake is built by the first of these tests' setup, which counts against its time limit
+@pytest.mark.timeout(1800)
 @on_lake_peers
 def test_maintenance_merges_files_keeps_published_versions_and_expires_older_snapshots(world, tmp_path, capsys):
     lake, defs, cutoff = world["lake"], world["defs"], world["cutoff"]
@@ -170,6 +170,7 @@ def test_maintenance_merges_files_keeps_published_versions_and_expires_older_sna
         assert (tmp_path / dataset / version / "train.parquet").is_file()
 
 
+@pytest.mark.timeout(1800)
 @on_lake_peers
 def test_an_erasure_ends_the_kept_snapshots_and_maintenance_keeps_the_person_out_of_the_bucket(world, tmp_path, capsys):
     lake, defs, peers = world["lake"], world["defs"], world["peers"]
