@@ -107,10 +107,10 @@ def lake_warehouse(peers: LakePeers, mp: pytest.MonkeyPatch, name: str = "lake")
     return Warehouse.from_env()
 
 
-def lake_files_holding(con, peers: LakePeers, lake: Warehouse, text: str) -> int:
-    """Rows of every data file in the lake's part of the bucket (read directly, not through the catalog) whose
-    values, as text, contain ``text``."""
-    prefix = lake.lake_data_path.removeprefix(f"s3://{peers.s3.bucket}/")
+def lake_files_holding(con, peers: LakePeers, lake: Warehouse, text: str, under: str = "") -> int:
+    """Rows of every data file in the lake's part of the bucket (read directly, not through the catalog), or in
+    its folder ``under`` (``raw/events/``), whose values, as text, contain ``text``."""
+    prefix = lake.lake_data_path.removeprefix(f"s3://{peers.s3.bucket}/") + under
     files = [
         f"s3://{peers.s3.bucket}/{k}"
         for k in peers.s3.keys(prefix)

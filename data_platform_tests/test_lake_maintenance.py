@@ -24,7 +24,15 @@ import pytest
 
 from data_platform.cli import main
 from data_platform.maintenance import LAKE_MAINTENANCE
-from data_platform.resources import LandingZone, SettingError, SnapshotExpired, Warehouse, retention_cutoff, rows
+from data_platform.resources import (
+    LandingZone,
+    SettingError,
+    SnapshotExpired,
+    Warehouse,
+    retention_cutoff,
+    rows,
+    run_sql,
+)
 from data_platform_tests.conftest import (
     lake_files_holding,
     lake_warehouse,
@@ -140,12 +148,13 @@ def test_maintenance_merges_files_keeps_published_versions_and_expires_older_sna
         with lake.connect_at(min(old)):
             pass
 
-    # the nightly job with no retention: the published versions' snapshots stay, and only those of its own
-    # commits beside them (made after its cutoff)
-    job_started = dt.datetime.now(dt.UTC)
+    # the nightly job with no retention: the published versions' snapshots stay, and beside them only the
+    # current one and those of the job's own commits (made after its cutoff)
+    current, job_started = max(kept), dt.datetime.now(dt.UTC)
     recorded_by_job = _maintenance_job(defs, retention_days=0)
     left = _snapshots(lake)
-    assert recorded <= set(left) and all(t >= job_started for s, t in left.items() if s not in recorded)
+    assert recorded <= set(left)
+    assert all(s == current or t >= job_started for s, t in left.items() if s not in recorded)
     assert recorded_by_job["lake_snapshots_expired"] == len(set(kept) - set(left)) > 0
     assert recorded_by_job["lake_snapshots_after"] == len(left)
     # the catalog and the bucket agree: every object left is one a snapshot reads
@@ -204,3 +213,25 @@ def test_an_erasure_ends_the_kept_snapshots_and_maintenance_keeps_the_person_out
         assert main(["dataset-version", dataset, version, "--out", str(tmp_path)]) == 1
         error = capsys.readouterr().err
         assert (f"lake snapshot {snapshot} cannot be read any more" if snapshot else "re-issued after erasure") in error
+
+
+@pytest.mark.timeout(1800)
+@on_lake_peers
+def test_maintenance_finishes_an_erasure_interrupted_before_the_lake_forgot_its_history(world):
+    lake, defs, peers = world["lake"], world["defs"], world["peers"]
+    person = "SELECT user_id FROM raw.events WHERE user_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ((user,),) = query(lake, person)
+    # an erasure that deleted the rows, then died before forget_history: its request is left 'erased'
+    with lake.connect() as con:
+        before = con.execute("SELECT id FROM current_snapshot()").fetchone()[0]
+        con.execute("DELETE FROM raw.events WHERE user_id = ?", [user])
+        run_sql(con, "privacy/create_tables.sql")
+        con.execute("INSERT INTO privacy.requests (request_id, kind, status) VALUES ('erase-cut', 'erase', 'erased')")
+        assert lake_files_holding(con, peers, lake, user, under="raw/events/") > 0  # the old files hold them
+
+    report = _maintenance_job(defs, retention_days=30)  # a retention that would keep every snapshot
+    assert report["erasure_lake_snapshots_expired"] > 0
+    assert before not in _snapshots(lake)
+    assert query(lake, "SELECT status FROM privacy.requests WHERE request_id = 'erase-cut'") == [("done",)]
+    with lake.connect(read_only=True) as con:
+        assert lake_files_holding(con, peers, lake, user, under="raw/events/") == 0
