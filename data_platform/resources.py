@@ -151,7 +151,9 @@ def lake_retention_days() -> float:
 def retention_cutoff(days: float | None = None) -> dt.datetime:
     """The instant before which lake maintenance expires snapshots: now (UTC) less ``days``, by default
     :func:`lake_retention_days`."""
-    kept = lake_retention_days() if days is None else _bounded(float, 0, 36500)(str(days))
+    if days is not None and not (math.isfinite(days) and 0 <= days <= 36500):
+        raise SettingError(f"a retention of {days} days is not usable: a number of days from 0 to 36500")
+    kept = lake_retention_days() if days is None else days
     return dt.datetime.now(dt.UTC) - dt.timedelta(days=kept)
 
 
@@ -494,9 +496,8 @@ class Warehouse(DuckDBResource):
         orphan_cutoff = min(older_than, dt.datetime.now(dt.UTC) - ORPHAN_GRACE)
         orphans = run_sql(con, "common/lake_delete_orphans.sql", {"older_than": orphan_cutoff}).fetchall()
         after = rows(con, "common/lake_files.sql")[0]
-        kept = run_sql(con, "common/lake_export_snapshots.sql", {"older_than": older_than}, exports=exports).fetchone()[
-            0
-        ]
+        since = {"older_than": older_than}
+        (kept,) = run_sql(con, "common/lake_export_snapshots.sql", since, exports=exports).fetchone()
         report.update(
             {
                 "lake_files_merged": sum(r[2] for r in merged),

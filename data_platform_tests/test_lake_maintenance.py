@@ -99,6 +99,9 @@ def test_the_retention_is_a_checked_setting(monkeypatch):
     cutoff = retention_cutoff()
     assert before - dt.timedelta(days=2.5) <= cutoff <= dt.datetime.now(dt.UTC) - dt.timedelta(days=2.5)
     assert retention_cutoff(0) >= before  # an explicit retention wins over the setting
+    with pytest.raises(SettingError, match="-1 days is not usable"):
+        retention_cutoff(-1)
+    assert main(["lake", "maintain", "--retention-days", "nan"]) == 2  # refused before anything is touched
 
 
 def test_on_the_duckdb_file_there_is_nothing_to_maintain(tmp_path, monkeypatch, capsys):

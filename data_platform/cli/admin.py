@@ -340,13 +340,17 @@ def cmd_lake_maintain(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from data_platform.resources import retention_cutoff
+    from data_platform.resources import SettingError, retention_cutoff
 
+    try:
+        cutoff = retention_cutoff(args.retention_days)
+    except SettingError as error:
+        print(error, file=sys.stderr)
+        return 2
     warehouse = Warehouse.from_env()
     if not warehouse.is_lake:
         print("the warehouse is the DuckDB file: no snapshots or small files to maintain (lake profile only)")
         return 0
-    cutoff = retention_cutoff(args.retention_days)
     for attempt in range(LAKE_CLI_ATTEMPTS):
         try:
             with warehouse.connect() as con:
