@@ -25,6 +25,7 @@ from data_platform.labeling.jobs import (
 )
 from data_platform.labeling.plan_assets import labeling_plan
 from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
+from data_platform.maintenance import lake_maintenance, lake_maintenance_schedule
 from data_platform.metadata import ddl_tables, described
 from data_platform.privacy.jobs import build_privacy_requests
 from data_platform.provenance.assets import invalidations
@@ -123,6 +124,7 @@ defs = dg.Definitions(
         retraining_check,
         invalidate_input,
         process_privacy_requests,
+        lake_maintenance,
         # the Label Studio server round trip, when LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY are set
         *([label_studio_sync] if label_studio_resources() else []),
     ],
@@ -136,6 +138,7 @@ defs = dg.Definitions(
         # OpenLineage run events of every finished run (provenance/openlineage.py)
         build_openlineage_sensor(_table_of),
     ],
+    schedules=[lake_maintenance_schedule],
     resources={
         "warehouse": Warehouse.from_env(),
         "landing": LandingZone.from_env(),

@@ -30,6 +30,8 @@ inside the project) and an environment variable that overrides it:
   ``ducklake`` pool's limit, set by ``data-platform init-instance``; default 4); the file's ``duckdb`` pool stays 1
 - ``DATA_PLATFORM_BACKFILL``       ``range`` (default): a backfill is one run over the range; ``per_day``: one run
   per day, each after the days it reads (the lake's parallel backfills, through the daemon); see docs/operations.md
+- ``DATA_PLATFORM_LAKE_RETENTION_DAYS`` how long lake maintenance keeps snapshots for time travel (7; 0 keeps
+  only the current one); snapshots a published dataset version was read from are kept whatever their age
 
 Every value is checked when it is read, with a message naming the variable, the value and what is
 allowed; :func:`check_settings` reads them all at once (the definitions call it when they load), so a
@@ -67,10 +69,15 @@ SQL_DIR = importlib.resources.files("data_platform") / "sql"
 DEFAULT_START_DATE = "2026-11-01"
 DEFAULT_DAGSTER_HOME = "dagster_home"  # in the current folder: the checkout's demo instance when run from its root
 DEFAULT_MAX_LINE_BYTES = 1 << 20  # a longer landing line is quarantined as line_too_long
+DEFAULT_LAKE_RETENTION_DAYS = 7  # lake maintenance keeps a week of snapshots (time travel) by default
 
 
 class SettingError(ValueError):
     """An environment setting has a value the platform cannot use."""
+
+
+class SnapshotExpired(LookupError):
+    """Time travel to a lake snapshot that maintenance or an erasure expired."""
 
 
 def _env(var: str, default: str, parse, allowed: str):
@@ -148,6 +155,25 @@ def backfill_runs() -> str:
     the whole range, the default: the file's one writer, ``dg launch --partition-range``) or ``per_day`` (one run
     per day, each launched once the days it reads are done: the lake's parallel writers, through the daemon)."""
     return _env("DATA_PLATFORM_BACKFILL", "range", _one_of("range", "per_day"), "range or per_day")
+
+
+def lake_retention_days() -> float:
+    """How many days of lake snapshots maintenance keeps (``DATA_PLATFORM_LAKE_RETENTION_DAYS``, default 7)."""
+    return _env(
+        "DATA_PLATFORM_LAKE_RETENTION_DAYS",
+        str(DEFAULT_LAKE_RETENTION_DAYS),
+        _bounded(float, 0, 36500),
+        "a number of days from 0 to 36500 (fractions allowed)",
+    )
+
+
+def retention_cutoff(days: float | None = None) -> dt.datetime:
+    """The instant before which lake maintenance expires snapshots: now (UTC) less ``days``, by default
+    :func:`lake_retention_days`."""
+    if days is not None and not (math.isfinite(days) and 0 <= days <= 36500):
+        raise SettingError(f"a retention of {days} days is not usable: a number of days from 0 to 36500")
+    kept = lake_retention_days() if days is None else days
+    return dt.datetime.now(dt.UTC) - dt.timedelta(days=kept)
 
 
 def dagster_home() -> Path:
@@ -229,6 +255,7 @@ def check_settings() -> None:
         lake_data_path,
         lake_writers,
         backfill_runs,
+        lake_retention_days,
         landing_root,
         start_date,
         sensors_default_status,
@@ -301,6 +328,12 @@ LAKE_ALIAS = "lake"  # the name the DuckLake catalog is attached under (USE lake
 RETRIES_TAG = "data_platform/lake_commit_retries"  # run tag: commit conflicts retried in the run
 # Every conflict means another writer committed, so the retries make progress; the bound is for a broken lake.
 MAX_CONFLICT_RETRIES = 100
+# Lake maintenance rewrites a data file without its deleted rows once more than this share of them is deleted
+# (reads stop skipping them); an erasure rewrites every file with a deleted row (Warehouse.forget_history).
+MAINTENANCE_DELETE_SHARE = 0.5
+# A file in the data path that the catalog does not know is deleted only once it is this old: a younger one may
+# be a running writer's, whose commit is still to come.
+ORPHAN_GRACE = dt.timedelta(hours=1)
 
 
 class Warehouse(DuckDBResource):
@@ -409,7 +442,18 @@ class Warehouse(DuckDBResource):
             raise SettingError("time travel needs the lake profile (DATA_PLATFORM_LAKE_CATALOG)")
         with duckdb.connect() as con:
             con.execute("SET TimeZone = 'UTC'")
-            attach_lake(con, self.lake_catalog, self.lake_data_path, snapshot=snapshot)
+            try:
+                attach_lake(con, self.lake_catalog, self.lake_data_path, snapshot=snapshot)
+            except duckdb.InvalidInputException as error:
+                if "No snapshot found" not in str(error):
+                    raise
+                with self.connect(read_only=True) as now:
+                    oldest = run_sql(now, "common/lake_oldest_snapshot.sql").fetchone()[0]
+                raise SnapshotExpired(
+                    f"lake snapshot {snapshot} cannot be read any more: it was expired, by lake maintenance "
+                    "(older than the retention and recorded by no published dataset version) or by an erasure "
+                    f"(which ends every snapshot before it); the oldest readable snapshot is {oldest}"
+                ) from error
             yield con
 
     def forget_history(self, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -420,7 +464,7 @@ class Warehouse(DuckDBResource):
         keeps no history: nothing to do (``{}``)."""
         if not self.is_lake:
             return {}
-        rewritten = run_sql(con, "common/lake_rewrite_deleted.sql").fetchall()
+        rewritten = run_sql(con, "common/lake_rewrite_deleted.sql", {"delete_threshold": 0}).fetchall()
         expired = run_sql(con, "common/lake_expire_snapshots.sql").fetchall()
         deleted = run_sql(con, "common/lake_cleanup_files.sql").fetchall()
         return {
@@ -428,6 +472,68 @@ class Warehouse(DuckDBResource):
             "lake_snapshots_expired": len(expired),
             "lake_files_deleted": len(deleted),
         }
+
+    def maintain(self, con: duckdb.DuckDBPyConnection, older_than: dt.datetime) -> dict[str, Any]:
+        """Lake maintenance with DuckLake's own functions, each step its own commit (a conflict with a writer is
+        retried like any other, see the class), in this order:
+
+        1. an erasure whose rows are deleted but whose history is not yet forgotten (a run interrupted between
+           the two) is finished first (:meth:`forget_history`), so no step below can keep its rows readable;
+        2. each table's small adjacent files are merged (``ducklake_merge_adjacent_files``), and files with more
+           than ``MAINTENANCE_DELETE_SHARE`` of their rows deleted are rewritten without them;
+        3. the snapshots taken before ``older_than`` are expired, except the current one and every snapshot a
+           published dataset version records (``splits.exports.lake_snapshot``: ``data-platform dataset-version``
+           keeps reading them back); an erasure expires those too (:meth:`forget_history`);
+        4. the files no remaining snapshot reads are deleted from the bucket, and so are files the catalog does
+           not know (failed commits) older than ``older_than`` and at least ``ORPHAN_GRACE`` old.
+
+        Returns what it did (files and bytes before and after, snapshots expired and kept), for the job's
+        metadata and the CLI. The DuckDB file has no snapshots and no small files: ``{}``."""
+        if not self.is_lake:
+            return {}
+        before = rows(con, "common/lake_files.sql")[0]
+        report: dict[str, Any] = {"retention_cutoff": older_than.isoformat()}
+        if (
+            "privacy.requests" in existing_tables(con)
+            and run_sql(con, "privacy/erased_not_reclaimed.sql").fetchone()[0]
+        ):
+            report.update({f"erasure_{k}": v for k, v in self.forget_history(con).items()})
+            run_sql(con, "privacy/mark_reclaimed.sql")
+        merged = run_sql(con, "common/lake_merge_files.sql").fetchall()
+        rewritten = run_sql(
+            con, "common/lake_rewrite_deleted.sql", {"delete_threshold": MAINTENANCE_DELETE_SHARE}
+        ).fetchall()
+        exports = (
+            "splits.exports" if "splits.exports" in existing_tables(con) else "(SELECT NULL::BIGINT AS lake_snapshot)"
+        )
+        expirable = [
+            s
+            for (s,) in run_sql(
+                con, "common/lake_expirable_snapshots.sql", {"older_than": older_than}, exports=exports
+            ).fetchall()
+        ]
+        if expirable:
+            run_sql(con, "common/lake_expire_versions.sql", {"versions": expirable}).fetchall()
+        deleted = run_sql(con, "common/lake_cleanup_files.sql").fetchall()
+        orphan_cutoff = min(older_than, dt.datetime.now(dt.UTC) - ORPHAN_GRACE)
+        orphans = run_sql(con, "common/lake_delete_orphans.sql", {"older_than": orphan_cutoff}).fetchall()
+        after = rows(con, "common/lake_files.sql")[0]
+        since = {"older_than": older_than}
+        (kept,) = run_sql(con, "common/lake_export_snapshots.sql", since, exports=exports).fetchone()
+        report.update(
+            {
+                "lake_files_merged": sum(r[2] for r in merged),
+                "lake_files_written": sum(r[3] for r in merged) + sum(r[3] for r in rewritten),
+                "lake_files_rewritten": sum(r[2] for r in rewritten),
+                "lake_snapshots_expired": len(expirable),
+                "lake_snapshots_kept_for_exports": kept,
+                "lake_files_deleted": len(deleted),
+                "lake_orphans_deleted": len(orphans),
+                **{f"lake_{k}_before": v for k, v in before.items()},
+                **{f"lake_{k}_after": v for k, v in after.items()},
+            }
+        )
+        return report
 
     def _retry(self, error: duckdb.TransactionException) -> dg.RetryRequested:
         """Count a commit conflict (on the run's tag, in its log) and ask Dagster to retry the step after a

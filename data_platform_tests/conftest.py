@@ -110,6 +110,22 @@ def lake_warehouse(peers: LakePeers, mp: pytest.MonkeyPatch, name: str = "lake")
     return Warehouse.from_env()
 
 
+def lake_files_holding(con, peers: LakePeers, lake: Warehouse, text: str, under: str = "") -> int:
+    """Rows of every data file in the lake's part of the bucket (read directly, not through the catalog), or in
+    its folder ``under`` (``raw/events/``), whose values, as text, contain ``text``."""
+    prefix = lake.lake_data_path.removeprefix(f"s3://{peers.s3.bucket}/") + under
+    files = [
+        f"s3://{peers.s3.bucket}/{k}"
+        for k in peers.s3.keys(prefix)
+        if k.endswith(".parquet") and not k.endswith("-delete.parquet")
+    ]
+    assert files
+    return con.execute(
+        "SELECT count(*) FROM read_parquet($files, union_by_name => true) t WHERE contains(CAST(t AS VARCHAR), $text)",
+        {"files": files, "text": text},
+    ).fetchone()[0]
+
+
 @pytest.fixture
 def warehouse(tmp_path) -> Warehouse:
     return Warehouse(database=str(tmp_path / "warehouse.duckdb"), memory_limit="1GB", threads=2)

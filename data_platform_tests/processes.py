@@ -539,6 +539,61 @@ def requires_lake() -> pytest.MarkDecorator:
     )
 
 
+def on_lake_peers(test):
+    """Mark a test that runs on the lake's peers (PostgreSQL and moto started as processes: slow); see
+    :func:`requires_lake`."""
+    return pytest.mark.slow(requires_lake()(test))
+
+
+class PartitionRun:
+    """One ``dg launch`` of a job for one partition, in its own process with its own instance."""
+
+    def __init__(self, day: str, home: Path, returncode: int, seconds: float, output: str):
+        self.day, self.home, self.returncode, self.seconds, self.output = day, home, returncode, seconds, output
+
+    def run(self) -> dg.DagsterRun:
+        (run,) = runs_of(str(self.home))
+        return run
+
+    def commit_retries(self) -> int:
+        """Commit conflicts the run retried (its ``data_platform/lake_commit_retries`` tag)."""
+        from data_platform.resources import RETRIES_TAG
+
+        return int(self.run().tags.get(RETRIES_TAG, "0"))
+
+
+def launch_partitions(
+    days: list[str], env: dict[str, str], root: Path, *, concurrency: int, job: str = "daily_pipeline"
+) -> list[PartitionRun]:
+    """``dg launch --job <job> --partition <day>`` for every day, at most ``concurrency`` processes at once. Each
+    process is a stand-in for a machine: its own ``DAGSTER_HOME`` under ``root`` (nothing of Dagster shared),
+    the warehouse and landing folder of ``env``. Returns the runs in ``days`` order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def launch(day: str) -> PartitionRun:
+        home = root / "homes" / day
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+        cmd = [
+            str(BIN / "dg"),
+            "launch",
+            "--job",
+            job,
+            "--partition",
+            day,
+            "--module-name",
+            "data_platform.definitions",
+        ]
+        started = time.monotonic()
+        done = subprocess.run(
+            cmd, cwd=PROJECT_ROOT, env={**env, "DAGSTER_HOME": str(home)}, capture_output=True, text=True, timeout=1800
+        )
+        return PartitionRun(day, home, done.returncode, time.monotonic() - started, done.stdout + done.stderr)
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(launch, days))
+
+
 class DaemonBackfill:
     """What :func:`daemon_backfill` saw: the backfill's final status, its runs, and its wall seconds."""
 

@@ -30,16 +30,18 @@ from data_platform.cli import main
 from data_platform.provenance.invalidate import run_invalidation
 from data_platform.provenance.trace import trace
 from data_platform.resources import RETRIES_TAG, LandingZone, SettingError, Warehouse
-from data_platform_tests.conftest import lake_warehouse, project_jobs, query, run_job, write_lines
-from data_platform_tests.processes import requires_lake
+from data_platform_tests.conftest import (
+    lake_files_holding,
+    lake_warehouse,
+    project_jobs,
+    query,
+    run_job,
+    write_lines,
+)
+from data_platform_tests.processes import on_lake_peers
 from data_platform_tests.reliability_support import digest_tables
 
 pytestmark = [pytest.mark.lake]
-
-
-def requires(test):
-    """A test on the lake's peers (PostgreSQL and moto started as processes: slow)."""
-    return pytest.mark.slow(requires_lake()(test))
 
 
 FIRST, LAST = "2026-11-01", "2026-11-02"
@@ -98,7 +100,7 @@ def worlds(tmp_path_factory, lake_peers):
         mp.undo()
 
 
-@requires
+@on_lake_peers
 def test_every_table_on_the_lake_equals_the_file_profile(worlds):
     lake, peers = worlds["lake"], worlds["peers"]
     # an export's path names its folder (file/ or lake/), and only the lake has snapshots to record: everything
@@ -118,7 +120,7 @@ def test_every_table_on_the_lake_equals_the_file_profile(worlds):
     assert any(k.startswith(f"{prefix}clean/events/") and k.endswith(".parquet") for k in keys)
 
 
-@requires
+@on_lake_peers
 def test_an_exported_example_traces_to_its_raw_line_on_the_lake(worlds, monkeypatch, capsys):
     lake = worlds["lake"]
     (path,) = query(lake, "SELECT path FROM splits.exports WHERE dataset = 'ctr_examples'")[0]
@@ -141,7 +143,7 @@ def test_an_exported_example_traces_to_its_raw_line_on_the_lake(worlds, monkeypa
     assert f"warehouse: DuckLake catalog {lake.lake_catalog!r}" in summary and "secret" not in summary
 
 
-@requires
+@on_lake_peers
 def test_an_invalidated_version_leaves_the_lake_and_the_first_export_reads_back_exactly(worlds, tmp_path):
     lake, defs = worlds["lake"], worlds["defs"]
     published = "SELECT version, path, lake_snapshot FROM splits.exports WHERE dataset = 'ctr_examples' ORDER BY {}"
@@ -178,7 +180,7 @@ def test_an_invalidated_version_leaves_the_lake_and_the_first_export_reads_back_
     assert main(["dataset-version", "ctr_examples", "no-such-version", "--out", str(tmp_path)]) == 1
 
 
-@requires
+@on_lake_peers
 def test_an_erased_person_is_in_no_readable_snapshot_and_no_file_of_the_lake(worlds):
     lake, defs, peers = worlds["lake"], worlds["defs"], worlds["peers"]
     (user,) = query(lake, "SELECT user_id FROM raw.events WHERE user_id IS NOT NULL ORDER BY user_id LIMIT 1")[0]
@@ -187,7 +189,7 @@ def test_an_erased_person_is_in_no_readable_snapshot_and_no_file_of_the_lake(wor
     with lake.connect(read_only=True) as con:
         before = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('lake')").fetchone()[0]
         assert con.execute(count.format(table="raw.events", snapshot=before), [user]).fetchone()[0] > 0
-        assert _files_holding(con, peers, lake, user) > 0
+        assert lake_files_holding(con, peers, lake, user) > 0
     write_lines(
         Path(worlds["landing"].root) / "privacy" / "erase.jsonl",
         [{"request_id": "erase-1", "user_id": user, "kind": "erase", "ts": "2026-11-03T10:00:00Z"}],
@@ -204,26 +206,10 @@ def test_an_erased_person_is_in_no_readable_snapshot_and_no_file_of_the_lake(wor
             for table in person_tables:
                 assert con.execute(count.format(table=table, snapshot=snapshot), [user]).fetchone()[0] == 0
         # and no Parquet file left in the bucket holds the person's id, whatever table it belongs to
-        assert _files_holding(con, peers, lake, user) == 0
+        assert lake_files_holding(con, peers, lake, user) == 0
 
 
-def _files_holding(con, peers, lake: Warehouse, text: str) -> int:
-    """Rows of every data file in the lake's part of the bucket (read directly, not through the catalog) whose
-    values, as text, contain ``text``."""
-    prefix = lake.lake_data_path.removeprefix(f"s3://{peers.s3.bucket}/")
-    files = [
-        f"s3://{peers.s3.bucket}/{k}"
-        for k in peers.s3.keys(prefix)
-        if k.endswith(".parquet") and not k.endswith("-delete.parquet")
-    ]
-    assert files
-    return con.execute(
-        "SELECT count(*) FROM read_parquet($files, union_by_name => true) t WHERE contains(CAST(t AS VARCHAR), $text)",
-        {"files": files, "text": text},
-    ).fetchone()[0]
-
-
-@requires
+@on_lake_peers
 def test_a_commit_conflict_retries_the_step_and_is_counted_on_the_run(lake_peers, monkeypatch):
     lake = lake_warehouse(lake_peers, monkeypatch)
     with lake.connect() as con:

@@ -10,8 +10,8 @@
   contracts, person columns for erasure, summary counts, the SQL steps lineage is derived from).
 
 The top-level helper modules (``contracts.py`` the event contract, ``resources.py``, ``partitions.py``,
-``metadata.py``, ``launch.py``, ``instance.py``) belong to this layer too. Above every stage sit the
-modules that assemble them: ``catalog.py`` (collects the stages' declarations), ``definitions.py`` and
+``metadata.py``, ``launch.py``, ``instance.py``, ``maintenance.py``) belong to this layer too. Above every stage
+sit the modules that assemble them: ``catalog.py`` (collects the stages' declarations), ``definitions.py`` and
 the ``cli`` package.
 """
 

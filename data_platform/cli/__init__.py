@@ -11,6 +11,8 @@
     data-platform tick annotation_sensor          evaluate a sensor once and run what it requests
     data-platform infer-schema --from 2026-11-01 --to 2026-11-04   reviewable schemas from a reference window
     data-platform trace ctr_examples <impression-id>     an example back to its raw lines
+    data-platform dataset-version ctr_examples <version>  a published version read back exactly (lake)
+    data-platform lake maintain [--retention-days 7]     merge small files, expire old snapshots (lake)
     data-platform impact --source-file '2026-11-05/%' | --app-version 3.2.0 | --rule crawler_user_agent@1
     data-platform invalidate --rule repeated_review_with_link@1 --reason "..."   void, republish, audit
     data-platform summary            rows per stage, latest checks, where the data is
@@ -37,6 +39,7 @@ from data_platform.cli.admin import (
     cmd_infer_schema,
     cmd_invalidate,
     cmd_label_studio_sync,
+    cmd_lake_maintain,
     cmd_launch,
     cmd_plan_labeling,
     cmd_privacy,
@@ -143,6 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
     version_p.add_argument("version", help="the version id (the content hash in splits.exports and its card)")
     version_p.add_argument("--out", default="dataset-versions", help="folder for <dataset>/<version>/*.parquet")
     version_p.set_defaults(func=cmd_dataset_version)
+
+    lake = sub.add_parser("lake", help="the lake profile's upkeep (DuckLake)")
+    lake_sub = lake.add_subparsers(dest="lake_command", required=True)
+    maintain = lake_sub.add_parser(
+        "maintain",
+        help="merge small data files, expire snapshots older than the retention (never one a published dataset "
+        "version records), delete files no snapshot reads; print what it did",
+    )
+    maintain.add_argument(
+        "--retention-days",
+        type=float,
+        help="keep this many days of snapshots for time travel (default: DATA_PLATFORM_LAKE_RETENTION_DAYS or 7)",
+    )
+    maintain.set_defaults(func=cmd_lake_maintain)
 
     impact_p = sub.add_parser("impact", help="rows downstream of a file, an app version or a rule version")
     _add_input_args(impact_p)

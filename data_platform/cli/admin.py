@@ -1,6 +1,6 @@
 """The operator's commands: ``launch``, ``tick``, ``backfill``, ``init-instance``, ``plan-labeling``,
-``label-studio-sync``, ``privacy``, ``rotate-key``, ``infer-schema``, ``trace``, ``dataset-version``, ``impact``
-and ``invalidate``."""
+``label-studio-sync``, ``privacy``, ``rotate-key``, ``infer-schema``, ``trace``, ``dataset-version``,
+``lake maintain``, ``impact`` and ``invalidate``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ import sys
 from contextlib import nullcontext
 from pathlib import Path
 
-import duckdb
+from data_platform.resources import (
+    SnapshotExpired,
+    Warehouse,
+    dagster_home,
+    existing_tables,
+    labeling_root,
+    landing_root,
+    run_sql,
+)
 
-from data_platform.resources import Warehouse, dagster_home, labeling_root, landing_root, run_sql
+LAKE_CLI_ATTEMPTS = 20  # a maintenance commit that conflicts with writers is retried this often
 
 
 def _dg_launch(launch_args: list[str]) -> int:
@@ -291,14 +299,25 @@ def cmd_dataset_version(args: argparse.Namespace) -> int:
     """Write a published version of a dataset again, exactly as it was published, from the lake snapshot its
     export was read from (time travel), into ``--out``/<dataset>/<version>/; the rows' content hash must be
     the version id, so a match is proven, not assumed. Works after later days changed the tables, until an
-    erasure expires the snapshots before it (docs/operations.md)."""
+    erasure expires the snapshots before it (lake maintenance keeps every snapshot a version records;
+    docs/operations.md)."""
     from data_platform.splits.export import write_export
     from data_platform.splits.split import DATASETS
 
     warehouse = Warehouse.from_env()
+    key = {"dataset": args.dataset, "version": args.version}
     with warehouse.connect(read_only=True) as con:
-        found = run_sql(con, "splits/export_snapshot.sql", {"dataset": args.dataset, "version": args.version})
-        snapshot = (found.fetchone() or (None,))[0]
+        snapshot = (run_sql(con, "splits/export_snapshot.sql", key).fetchone() or (None,))[0]
+        reissued = (
+            "splits.export_reissues" in existing_tables(con) and run_sql(con, "splits/reissue_of.sql", key).fetchone()
+        )
+    if snapshot is None and reissued:
+        print(
+            f"{args.dataset} version {args.version} was re-issued after erasure request {reissued[0]}: it was "
+            "written from the version it replaces, not read from a lake snapshot: its exported folder is the version",
+            file=sys.stderr,
+        )
+        return 1
     if snapshot is None:
         print(
             f"no lake snapshot recorded for {args.dataset} version {args.version} (not published, or published "
@@ -309,14 +328,68 @@ def cmd_dataset_version(args: argparse.Namespace) -> int:
     try:
         with warehouse.connect_at(snapshot) as con:
             export = write_export(con, DATASETS[args.dataset], Path(args.out))
-    except duckdb.Error as error:
-        print(f"lake snapshot {snapshot} cannot be read any more ({error}): expired by an erasure?", file=sys.stderr)
+    except SnapshotExpired as error:
+        print(f"{error}; the version's exported folder is what remains of it", file=sys.stderr)
         return 1
     if export.version != args.version:
         print(f"snapshot {snapshot} holds version {export.version}, not {args.version}", file=sys.stderr)
         return 1
     counts = ", ".join(f"{split} {n:,}" for split, n in export.counts.items())
     print(f"{args.dataset} {args.version}: read back from lake snapshot {snapshot} into {export.path} ({counts})")
+    return 0
+
+
+def cmd_lake_maintain(args: argparse.Namespace) -> int:
+    """Lake maintenance now (the same code as the ``lake_maintenance`` job): merge small files, expire the
+    snapshots older than the retention except those published versions record, delete unread files; print
+    what it did. A commit conflict with a running writer is retried after its backoff."""
+    import time
+
+    import dagster as dg
+
+    from data_platform.resources import SettingError, retention_cutoff
+
+    try:
+        cutoff = retention_cutoff(args.retention_days)
+    except SettingError as error:
+        print(error, file=sys.stderr)
+        return 2
+    warehouse = Warehouse.from_env()
+    if not warehouse.is_lake:
+        print("the warehouse is the DuckDB file: no snapshots or small files to maintain (lake profile only)")
+        return 0
+    for attempt in range(LAKE_CLI_ATTEMPTS):
+        try:
+            with warehouse.connect() as con:
+                report = warehouse.maintain(con, cutoff)
+            break
+        except dg.RetryRequested as retry:
+            if attempt == LAKE_CLI_ATTEMPTS - 1:
+                raise
+            print(f"   commit conflict with another writer, retrying in {retry.seconds_to_wait:.1f} s", file=sys.stderr)
+            time.sleep(retry.seconds_to_wait)
+    print(f"lake maintenance of {warehouse.location()}, snapshots before {report['retention_cutoff']} expired:")
+    print(f"  {'':<34} {'before':>14} {'after':>14}")
+    for label, key in (
+        ("data files read now", "lake_live_files"),
+        ("bytes read now", "lake_live_bytes"),
+        ("files stored (all snapshots)", "lake_stored_files"),
+        ("bytes stored (all snapshots)", "lake_stored_bytes"),
+        ("snapshots", "lake_snapshots"),
+    ):
+        print(f"  {label:<34} {report[key + '_before']:>14,} {report[key + '_after']:>14,}")
+    for label, key in (
+        ("files merged", "lake_files_merged"),
+        ("files rewritten without deleted rows", "lake_files_rewritten"),
+        ("files written", "lake_files_written"),
+        ("snapshots expired", "lake_snapshots_expired"),
+        ("older snapshots kept: published versions", "lake_snapshots_kept_for_exports"),
+        ("files deleted from the bucket", "lake_files_deleted"),
+        ("orphaned files deleted", "lake_orphans_deleted"),
+    ):
+        print(f"  {label:<42} {report[key]:>6,}")
+    if "erasure_lake_snapshots_expired" in report:
+        print("  (an erasure's history was not yet forgotten: done first, every older snapshot expired)")
     return 0
 
 

@@ -1,2 +1,2 @@
--- Erasure on the lake, 3 of 3: delete the data and delete files that no remaining snapshot reads.
+-- Delete every data and delete file that no remaining snapshot reads (erasure: 3 of 3; maintenance).
 CALL ducklake_cleanup_old_files('lake', cleanup_all => TRUE)
