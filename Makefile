@@ -46,8 +46,12 @@ demo: install
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/sqlfluff lint sql benchmarks
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist; how modules are dealt out: pyproject.toml's addopts).
+# One process: make test TEST_WORKERS=0. Figures in docs/testing.md.
+TEST_WORKERS ?= 2
+
 test: install lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # the instance is initialised once before `dagster dev` starts the webserver and the daemon together
 ui: export DATA_PLATFORM_END_DATE = $(DEMO_END_DATE)

@@ -56,7 +56,15 @@ def write_lines(path: Path, lines: list, *, gz: bool = False, age_seconds: float
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Outside CI, a test marked with :func:`data_platform_tests.processes.requires_peer` whose peer is
-    missing is skipped, with the reason (listed at the end of the run: ``-rs``)."""
+    missing is skipped, with the reason (listed at the end of the run: ``-rs``).
+
+    On several processes (pytest-xdist, ``make test``: whole modules per process, ``--dist loadfile
+    --no-loadscope-reorder``) the modules holding a ``slow`` test come first: they start real processes and
+    take minutes each, so they are spread over the workers from the start and the quick modules fill in at the
+    end, instead of one slow module starting last while the other workers sit idle."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+        items.sort(key=lambda item: item.path not in slow_modules)  # stable: file order within each part
     if not in_ci():
         for item in items:
             message = missing_peer(item)

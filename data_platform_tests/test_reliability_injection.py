@@ -68,7 +68,7 @@ def _warehouse_text(warehouse: Warehouse, needle: str) -> list[str]:
     return hits
 
 
-def test_hostile_file_names_land_verbatim_and_run_no_sql(tmp_path, warehouse, landing):
+def test_hostile_file_names_land_verbatim_and_run_no_sql(tmp_path, warehouse, landing, monkeypatch):
     """File and folder names with quotes, semicolons, SQL, spaces, unicode, newlines, LIKE wildcards
     and '..' land under their exact names (bound as parameters, never spliced into SQL); no table is
     dropped, no command runs, the landing folder is not modified, and the clean layer runs on them."""
@@ -76,7 +76,7 @@ def test_hostile_file_names_land_verbatim_and_run_no_sql(tmp_path, warehouse, la
     for i, name in enumerate(HOSTILE_NAMES):
         write_lines(events / name, [event(f"h{i}", ts="2026-11-02T10:00:00Z"), "not json"])
     before = _tree(tmp_path / "landing")
-    os.chdir(tmp_path)  # a command substitution would create tmp_path/pwned
+    monkeypatch.chdir(tmp_path)  # a command substitution would create tmp_path/pwned
     result = ingest(warehouse, landing, "2026-11-02")
     assert all(c.passed for c in checks_by_name(result).values())
     taken = [n for n in HOSTILE_NAMES if not any(part.startswith(".") for part in n.split("/"))]
