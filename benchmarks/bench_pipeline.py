@@ -51,14 +51,17 @@ STAGE_ROWS = {
     "label": "SELECT count(*) FROM labels.ctr_examples",
     "split": "SELECT count(*) FROM splits.ctr_examples",
 }
+# issue #19's targets; the stretch is judged from 10M events
 TARGETS = {
-    "ours_vs_floor": 1.5,
-    "pandas_vs_ours": 5.0,
+    "ours_vs_floor": 2.0,
+    "ours_vs_floor_stretch": 1.5,
+    "pandas_vs_ours": 1.0,
     "peak_rss_mb": 2048,
     "rss_growth": 1.2,
     "day31_vs_day1": 1.1,
     "stage_growth": 1.1,
 }
+STRETCH_FROM_EVENTS = 10_000_000
 MB = 2**20
 
 
@@ -347,31 +350,42 @@ def bench_incremental(args: argparse.Namespace) -> dict:
 
 
 def verdicts(scales: list[dict], incremental: dict | None) -> list[tuple[str, str, str]]:
-    """(target, measured, PASS/FAIL) rows judged on the largest N."""
+    """(target, measured, PASS/FAIL) rows: the floor and pandas targets at every size, the stretch and the
+    memory targets on the largest N."""
     rows = []
     top, bottom = scales[-1], scales[0]
-    rows.append(
-        (
-            f"ours within {TARGETS['ours_vs_floor']}x of the DuckDB floor at {top['events']:,}",
-            f"{top['ours_vs_floor']}x",
-            top["ours_vs_floor"] <= TARGETS["ours_vs_floor"],
-        )
-    )
-    pandas = top["pandas"]
-    if pandas.get("finished"):
+    for size in scales:
+        n = f"{size['events']:,}"
         rows.append(
             (
-                f"pandas at least {TARGETS['pandas_vs_ours']}x slower",
-                f"{top['pandas_vs_ours']}x",
-                top["pandas_vs_ours"] >= TARGETS["pandas_vs_ours"],
+                f"ours within {TARGETS['ours_vs_floor']}x of the DuckDB floor at {n}",
+                f"{size['ours_vs_floor']}x (CPU {size.get('ours_vs_floor_cpu', '-')}x)",
+                size["ours_vs_floor"] <= TARGETS["ours_vs_floor"],
             )
         )
-    else:
+        pandas = size["pandas"]
+        if pandas.get("finished"):
+            rows.append(
+                (
+                    f"faster than the pandas baseline at {n}",
+                    f"pandas takes {size['pandas_vs_ours']}x ours",
+                    size["pandas_vs_ours"] >= TARGETS["pandas_vs_ours"],
+                )
+            )
+        else:
+            rows.append(
+                (
+                    f"faster than the pandas baseline at {n} (or pandas unable to finish)",
+                    pandas.get("why", "-"),
+                    "stopped" in pandas.get("why", ""),
+                )
+            )
+    if top["events"] >= STRETCH_FROM_EVENTS:
         rows.append(
             (
-                f"pandas at least {TARGETS['pandas_vs_ours']}x slower (or unable to finish)",
-                pandas.get("why", "-"),
-                "stopped" in pandas.get("why", ""),
+                f"stretch: ours within {TARGETS['ours_vs_floor_stretch']}x of the floor at {top['events']:,}",
+                f"{top['ours_vs_floor']}x",
+                top["ours_vs_floor"] <= TARGETS["ours_vs_floor_stretch"],
             )
         )
     peak = top["ours"]["peak_rss_mb"]

@@ -43,3 +43,27 @@ def test_no_linearity_verdict_for_a_stage_without_cpu_at_the_smallest_size():
     del small["ours"]["stages"]["split"]["cpu_seconds"]
     rows = verdicts([small, _scale(3_000_000, {"split": 15.0})], None)
     assert not [t for t, _, _ in rows if "the CPU seconds" in t]
+
+
+def _sized(events: int, vs_floor: float, pandas_vs_ours: float | None) -> dict:
+    size = _scale(events, {"clean": events / 100_000})
+    size["ours_vs_floor"] = vs_floor
+    if pandas_vs_ours is not None:
+        size["pandas"] = {"finished": True}
+        size["pandas_vs_ours"] = pandas_vs_ours
+    return size
+
+
+def test_the_floor_and_pandas_targets_are_judged_at_every_size_and_the_stretch_only_from_10m():
+    rows = verdicts([_sized(1_000_000, 1.9, 0.8), _sized(3_000_000, 2.3, 1.4)], None)
+    judged = {t: v for t, _, v in rows}
+    assert judged["ours within 2.0x of the DuckDB floor at 1,000,000"] == "PASS"
+    assert judged["ours within 2.0x of the DuckDB floor at 3,000,000"] == "FAIL"
+    assert judged["faster than the pandas baseline at 1,000,000"] == "FAIL"
+    assert judged["faster than the pandas baseline at 3,000,000"] == "PASS"
+    assert not [t for t in judged if t.startswith("stretch")]
+
+    rows = verdicts([_sized(1_000_000, 1.9, None), _sized(10_000_000, 1.6, 3.0)], None)
+    judged = {t: v for t, _, v in rows}
+    assert judged["stretch: ours within 1.5x of the floor at 10,000,000"] == "FAIL"
+    assert judged["faster than the pandas baseline at 1,000,000 (or pandas unable to finish)"] == "FAIL"
