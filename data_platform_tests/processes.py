@@ -25,6 +25,7 @@ import gzip
 import json
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -70,11 +71,25 @@ def missing_peer(item: pytest.Item) -> str | None:
     return None
 
 
+# Servers the tests start listen on a port drawn here, below Linux's ephemeral range (32768-60999): a port
+# the kernel hands out (bind to 0, every outgoing connection) is free again the moment it is returned, so
+# another test or client could take it before our server binds it; drawn at random from a range the kernel
+# does not hand out, two workers meet only by chance (1 in 12,000 per pair of servers).
+TEST_PORTS = range(20_000, 32_000)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nobody listens on right now, from ``TEST_PORTS``."""
+    draw = random.Random(f"{os.getpid()}-{time.monotonic_ns()}")
+    for _ in range(200):
+        port = draw.choice(TEST_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {TEST_PORTS}")
 
 
 def graphql(port: int, query: str) -> dict:
