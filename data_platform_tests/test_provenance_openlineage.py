@@ -236,7 +236,6 @@ def test_a_failed_step_gives_fail_events_with_its_error(world, lineage_env):
         failed.dagster_run.job_name: ["START", "FAIL"],
         "clean/events": ["START", "FAIL"],
         "clean/filtered_events": ["START", "FAIL"],
-        "clean/identity_map": ["START", "FAIL"],
     }
     fail = next(e for e in events if e["job"]["name"] == "clean/events" and e["eventType"] == "FAIL")
     message = fail["run"]["facets"]["errorMessage"]["message"]

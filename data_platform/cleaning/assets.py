@@ -162,8 +162,8 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
     # stale by any newly ingested day
     deps=[RAW_EVENTS],
     code_version=f"identity-1/{RULESET_VERSION}",
-    pool=WAREHOUSE_STEP["pool"],
     **_GROUP,
+    **WAREHOUSE_STEP,  # the policy too: a job over a range (dg launch --partition-range) takes it in its run
 )
 def identity_map(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Device (anon_id) to person, as of now: connected components of the login links of every day landed so
@@ -336,3 +336,7 @@ def spam_rule_quality(con, days, spam_ids: list[str]) -> dict[str, dict]:
         for r in found
         if r["rule"] is not None
     }
+
+
+CLEANING_ASSETS = (clean_layer, identity_map)
+"""The cleaning group: the daily clean layer and the current identity map (what splits group examples by)."""
