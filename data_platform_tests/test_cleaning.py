@@ -19,7 +19,7 @@ from data_platform.catalog import CONTRACTS
 from data_platform.cleaning import assets as clean_layer_module
 from data_platform.cleaning import clean as clean_module
 from data_platform.cleaning import rules as rules_module
-from data_platform.cleaning.assets import clean_layer, identity_map
+from data_platform.cleaning.assets import CLEANING_ASSETS, clean_layer, identity_map
 from data_platform.cleaning.clean import FX_RATES_CSV
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, ruleset_version
 from data_platform.generator import generate_logs
@@ -31,7 +31,7 @@ DAY = "2026-11-02"
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 
 
-def run_pipeline(warehouse, landing, partition=DAY, *, with_map: bool = False):
+def run_pipeline(warehouse, landing, partition=DAY):
     kwargs = (
         {"partition_key": partition}
         if isinstance(partition, str)
@@ -43,7 +43,7 @@ def run_pipeline(warehouse, landing, partition=DAY, *, with_map: bool = False):
         }
     )
     result = dg.materialize(
-        [raw_ingestion, clean_layer, *([identity_map] if with_map else [])],
+        [raw_ingestion, *CLEANING_ASSETS],  # as daily_pipeline: the clean layer and the current identity map
         resources={"warehouse": warehouse, "landing": landing},
         **kwargs,
     )
@@ -574,7 +574,7 @@ def test_the_current_identity_map_is_its_own_asset_built_from_every_login_whiche
     maps = []
     for partition in (("2026-11-02", "2026-11-04"), "2026-11-04", "2026-11-02"):
         executed.clear()
-        run_pipeline(warehouse, landing, partition, with_map=True)
+        run_pipeline(warehouse, landing, partition)
         # the clean runs build the maps as of each day (a temp table), never the published one
         assert "cleaning/insert_clean_events.sql" in [n for n, _ in executed]
         assert [n for n, f in executed if "identity_map" in n and "clean.identity_map" in str(f)] == []

@@ -163,7 +163,10 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
     deps=[RAW_EVENTS],
     code_version=f"identity-1/{RULESET_VERSION}",
     **_GROUP,
-    **WAREHOUSE_STEP,  # the policy too: a job over a range (dg launch --partition-range) takes it in its run
+    # one run whatever the backfill's cut (Dagster allows no other policy on an unpartitioned asset), so a job run
+    # over a range (dg launch --partition-range) takes it along; the warehouse steps' pool
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_STEP["pool"],
 )
 def identity_map(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Device (anon_id) to person, as of now: connected components of the login links of every day landed so
