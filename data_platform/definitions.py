@@ -10,7 +10,7 @@ import dagster as dg
 
 from data_platform.base.keys import ANOMALIES, CTR_EXAMPLES, FEATURE_STATS
 from data_platform.catalog import CONTRACTS, FILE_ERASERS, PERSON_TABLES
-from data_platform.cleaning.assets import clean_layer
+from data_platform.cleaning.assets import CLEANING_ASSETS
 from data_platform.flywheel.assets import TRIGGER_SPECS, retraining_check, retraining_sensor, retraining_signal
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.ingestion.sensors import build_landing_sensor
@@ -96,7 +96,7 @@ defs = dg.Definitions(
         _with_freshness,
         [
             raw_ingestion,
-            clean_layer,
+            *CLEANING_ASSETS,
             ctr_examples,
             *REVIEW_LABELING_ASSETS,
             feature_stats,

@@ -624,17 +624,15 @@ class DaemonBackfill:
 
         return [int(r.tags.get(RETRIES_TAG, "0")) for r in self.runs]
 
-    def run_days(self) -> list[tuple[str, str]]:
-        """Per run, the first and last day it covered (the same day twice for a run of one day)."""
+    def run_days(self) -> list[tuple[str, str] | None]:
+        """Per run, the first and last day it covered (the same day twice for a run of one day; None for a run of
+        unpartitioned assets only, such as the current identity map)."""
         out = []
         for run in self.runs:
             tags = run.tags
             one = tags.get("dagster/partition")
-            out.append(
-                (one, one)
-                if one
-                else (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"])
-            )
+            start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+            out.append((one, one) if one else (start, end) if start else None)
         return out
 
     def max_runs_at_once(self) -> int:

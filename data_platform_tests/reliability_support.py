@@ -288,7 +288,7 @@ def _install_pause(pause: dict, marker: str) -> None:
 
 
 def _assets(names: list[str]):
-    from data_platform.cleaning.assets import clean_layer
+    from data_platform.cleaning.assets import clean_layer, identity_map
     from data_platform.ingestion.assets import raw_ingestion
     from data_platform.labeling.ctr_assets import ctr_examples
     from data_platform.splits.assets import SPLIT_ASSETS, build_export_asset, ctr_train_balanced
@@ -297,6 +297,7 @@ def _assets(names: list[str]):
     known = {
         "raw_ingestion": raw_ingestion,
         "clean_layer": clean_layer,
+        "identity_map": identity_map,
         "ctr_examples": ctr_examples,
         "split_ctr": SPLIT_ASSETS[0],
         "ctr_train_balanced": ctr_train_balanced,

@@ -12,13 +12,14 @@ import shutil
 import dagster as dg
 import pytest
 
+from data_platform.base.keys import IDENTITY_MAP
 from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
 from data_platform.base.tables import validate_partition
 from data_platform.catalog import CONTRACTS
 from data_platform.cleaning import assets as clean_layer_module
 from data_platform.cleaning import clean as clean_module
 from data_platform.cleaning import rules as rules_module
-from data_platform.cleaning.assets import clean_layer
+from data_platform.cleaning.assets import CLEANING_ASSETS, clean_layer, identity_map
 from data_platform.cleaning.clean import FX_RATES_CSV
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, ruleset_version
 from data_platform.generator import generate_logs
@@ -42,7 +43,9 @@ def run_pipeline(warehouse, landing, partition=DAY):
         }
     )
     result = dg.materialize(
-        [raw_ingestion, clean_layer], resources={"warehouse": warehouse, "landing": landing}, **kwargs
+        [raw_ingestion, *CLEANING_ASSETS],  # as daily_pipeline: the clean layer and the current identity map
+        resources={"warehouse": warehouse, "landing": landing},
+        **kwargs,
     )
     assert result.success
     return result
@@ -546,9 +549,12 @@ def test_clean_events_lineage_comes_from_the_statements_a_cleaned_day_runs(wareh
     )
 
 
-def test_the_current_identity_map_is_the_same_published_from_the_last_day_or_rebuilt(warehouse, landing, monkeypatch):
-    """A run of the latest day publishes its map as of that day as the current map (no later login, so the
-    same links); a run of an earlier day rebuilds it from every login. Both give the same table."""
+def test_the_current_identity_map_is_its_own_asset_built_from_every_login_whichever_days_were_cleaned(
+    warehouse, landing, monkeypatch
+):
+    """A day's clean run writes only that day's rows (its rows carry the person as known at the end of their
+    day); clean/identity_map, the current map, is its own unpartitioned asset, built from every raw day's
+    logins: the same table whether a run cleaned the whole range, the latest day or an earlier one."""
     executed = record_statements(monkeypatch, clean_layer_module, "clean_days")
     login = functools.partial(event, event_type="login", user_agent=CHROME)
     write_lines(
@@ -563,17 +569,21 @@ def test_the_current_identity_map_is_the_same_published_from_the_last_day_or_reb
         ],
         age_seconds=7200,
     )
-    run_pipeline(warehouse, landing, ("2026-11-02", "2026-11-04"))
-    executed.clear()
-    run_pipeline(warehouse, landing, "2026-11-04")
-    names = [n for n, _ in executed]
-    assert "cleaning/publish_identity_map.sql" in names and names.count("cleaning/identity_devices.sql") == 1
-    published = query(warehouse, "SELECT * FROM clean.identity_map ORDER BY anon_id")
-
-    executed.clear()
-    run_pipeline(warehouse, landing, "2026-11-02")  # logins after it: the current map is rebuilt
-    names = [n for n, _ in executed]
-    assert "cleaning/publish_identity_map.sql" not in names and names.count("cleaning/identity_devices.sql") == 2
-    rebuilt = query(warehouse, "SELECT * FROM clean.identity_map ORDER BY anon_id")
-    assert published == rebuilt
-    assert len(rebuilt) == 4 and len({r[1] for r in rebuilt}) == 3  # phone and laptop: one person
+    assert clean_layer.partitions_def is not None and identity_map.partitions_def is None
+    assert IDENTITY_MAP not in clean_layer.keys and dg.AssetKey(["raw", "events"]) in identity_map.dependency_keys
+    maps = []
+    for partition in (("2026-11-02", "2026-11-04"), "2026-11-04", "2026-11-02"):
+        executed.clear()
+        run_pipeline(warehouse, landing, partition)
+        # the clean runs build the maps as of each day (a temp table), never the published one
+        assert "cleaning/insert_clean_events.sql" in [n for n, _ in executed]
+        assert [n for n, f in executed if "identity_map" in n and "clean.identity_map" in str(f)] == []
+        assert "cleaning/pseudonymise_identity_map.sql" not in [n for n, _ in executed]
+        maps.append(query(warehouse, "SELECT * FROM clean.identity_map ORDER BY anon_id"))
+    assert maps[0] == maps[1] == maps[2]
+    assert len(maps[0]) == 4 and len({r[1] for r in maps[0]}) == 3  # phone and laptop: one person
+    # the day-2 rows of the phone keep the person known at the end of day 2 (u-1 already), as before
+    phone = pseudonymise("phone", pseudonym_key())
+    assert query(warehouse, "SELECT DISTINCT person_key FROM clean.events WHERE anon_id = $a", {"a": phone}) == [
+        (next(r[1] for r in maps[0] if r[0] == phone),)
+    ]

@@ -48,8 +48,8 @@ def test_asset_graph_snapshot():
         "monitoring/feature_stats": ("monitoring", ["clean/events", "labels/ctr_examples", "raw/events"]),
         "monitoring/anomalies": ("monitoring", ["monitoring/feature_stats"]),
         "monitoring/source_inventory": ("monitoring", ["raw/events"]),
-        "splits/ctr_examples": ("splits", ["labels/ctr_examples"]),
-        "splits/review_examples": ("splits", ["labels/review_examples"]),
+        "splits/ctr_examples": ("splits", ["clean/identity_map", "labels/ctr_examples"]),
+        "splits/review_examples": ("splits", ["clean/identity_map", "labels/review_examples"]),
         "splits/ctr_examples_train_balanced": ("splits", ["splits/ctr_examples"]),
         "exports/ctr_examples": ("splits", ["splits/ctr_examples", "splits/ctr_examples_train_balanced"]),
         "exports/review_examples": ("splits", ["splits/review_examples"]),
@@ -113,6 +113,7 @@ def test_asset_graph_snapshot():
 # Labeling rounds span every day seen so far: those assets are unpartitioned, and rebuilt whole; so is
 # the source inventory.
 UNPARTITIONED = {
+    "clean/identity_map",
     "labels/reviews",
     "labels/gold",
     "labels/label_matrix",

@@ -10,7 +10,7 @@ import json
 import dagster as dg
 import pytest
 
-from data_platform.cleaning.assets import clean_layer
+from data_platform.cleaning.assets import CLEANING_ASSETS
 from data_platform.flywheel.assets import TRIGGERS, retraining_sensor, retraining_signal, triggers_to_fire
 from data_platform.flywheel.signal import Decision, SignalThresholds, decide, two_proportion_z
 from data_platform.ingestion.assets import raw_ingestion
@@ -20,7 +20,7 @@ from data_platform.splits.split import CTR
 from data_platform.validation.assets import feature_stats
 from data_platform_tests.conftest import generated_world, query
 
-DAILY = [raw_ingestion, clean_layer, ctr_examples, feature_stats]
+DAILY = [raw_ingestion, *CLEANING_ASSETS, ctr_examples, feature_stats]
 
 
 def _range(first: str, last: str) -> dict:

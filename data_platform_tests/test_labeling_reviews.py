@@ -11,7 +11,7 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from data_platform.cleaning.assets import clean_layer
+from data_platform.cleaning.assets import CLEANING_ASSETS
 from data_platform.generator import generate_logs
 from data_platform.generator.raters import RaterProfile, simulate_annotations, write_export
 from data_platform.generator.simulate import review_truth
@@ -34,7 +34,7 @@ def world(tmp_path_factory):
     manifest = generate_logs(landing.root, start=dt.date(2026, 11, 2), days=3, events_per_day=12000, seed=11)
     resources = {"warehouse": warehouse, "landing": landing, "labeling": desk}
     result = dg.materialize(
-        [raw_ingestion, clean_layer],
+        [raw_ingestion, *CLEANING_ASSETS],
         resources=resources,
         tags={"dagster/asset_partition_range_start": "2026-11-02", "dagster/asset_partition_range_end": "2026-11-05"},
     )

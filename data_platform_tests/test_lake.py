@@ -235,3 +235,93 @@ def test_a_commit_conflict_retries_the_step_and_is_counted_on_the_run(lake_peers
     assert instance.get_run_by_id(result.run_id).tags[RETRIES_TAG] == "1"
     # the retried transaction ran again on the other writer's snapshot: its delete took the 2 too
     assert query(lake, "SELECT v FROM contested.t") == [(3,)]
+
+
+@on_lake_peers
+def test_clean_runs_of_two_days_commit_at_once_and_leave_the_identity_map_to_its_own_asset(
+    lake_peers, monkeypatch, tmp_path
+):
+    """Two writers clean two different days of the lake at once, each in its own connection (as two run
+    processes do): both transactions hold every write of their day before either commits, and both commit,
+    no conflict. Neither touches clean.identity_map or reference.fx_rates (tables of every day); the identity
+    map asset builds the current map once afterwards, from every day's logins."""
+    import threading
+
+    from data_platform.cleaning import clean as clean_module
+    from data_platform.cleaning.assets import identity_map
+    from data_platform_tests.conftest import event, ingest
+
+    lake = lake_warehouse(lake_peers, monkeypatch)
+    landing = LandingZone(root=str(tmp_path / "landing"), settle_seconds=0)
+    days = ["2026-11-02", "2026-11-03", "2026-11-04"]
+    write_lines(
+        landing.events_dir() / "a.jsonl",
+        [
+            line
+            for i, day in enumerate(days)
+            for line in (
+                event(f"login-{i}", "login", ts=f"{day}T08:00:00Z", anon_id=f"device-{i}", user_id=f"user-{i % 2}"),
+                event(f"imp-{i}", "impression", ts=f"{day}T09:00:00Z", anon_id=f"device-{i}"),
+            )
+        ],
+    )
+    ingest(lake, landing, (days[0], days[-1]))
+    with lake.connect() as con:  # the first day alone: the clean tables and the rates exist from then on
+        clean_module.clean_days(con, dt.date(2026, 11, 2), dt.date(2026, 11, 3), "first")
+    assert dg.materialize([identity_map], resources={"warehouse": lake}).success
+
+    def lake_tables(con) -> dict[str, int]:
+        shared = ("identity_map", "fx_rates")  # the tables of every day (no other table has these names)
+        found = con.execute("SELECT table_name, table_id FROM ducklake_table_info('lake')").fetchall()
+        return {name: table_id for name, table_id in found if name in shared}
+
+    with lake.connect(read_only=True) as con:
+        before = lake_tables(con)
+        (first_snapshot,) = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('lake')").fetchone()
+
+    both_written = threading.Barrier(2, timeout=600)
+    record = clean_module.record_key_use  # the last statement of a clean run's transaction, before its commit
+
+    def record_then_wait(*args, **kwargs):
+        record(*args, **kwargs)
+        both_written.wait()
+
+    monkeypatch.setattr(clean_module, "record_key_use", record_then_wait)
+    errors: list[BaseException] = []
+
+    def clean(day: dt.date) -> None:
+        try:
+            with lake.connect() as con:
+                clean_module.clean_days(con, day, day + dt.timedelta(days=1), f"run-{day}")
+        except BaseException as error:  # noqa: BLE001 (reported below, with the other thread's)
+            errors.append(error)
+            both_written.abort()
+
+    threads = [threading.Thread(target=clean, args=(dt.date.fromisoformat(d),)) for d in days[1:]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+    with lake.connect(read_only=True) as con:
+        changed = [
+            (kind, value)
+            for (changes,) in con.execute(
+                "SELECT changes FROM ducklake_snapshots('lake') WHERE snapshot_id > $s", {"s": first_snapshot}
+            ).fetchall()
+            for kind, values in changes.items()
+            for value in values
+        ]
+        after = lake_tables(con)
+    assert len({v for k, v in changed if k == "tables_inserted_into"}) > 1  # the two days were written...
+    assert [c for c in changed if c[0] in ("tables_dropped", "tables_created", "tables_deleted_from")] == []
+    assert len(before) == 2 and after == before  # ...and neither shared table was replaced, or written to
+    assert {str(t) for t in before.values()}.isdisjoint(v for _, v in changed)
+    assert query(lake, "SELECT event_date, count(*) FROM clean.events GROUP BY 1 ORDER BY 1") == [
+        (dt.date.fromisoformat(d), 2) for d in days
+    ]
+
+    # the map of every raw day's logins (built once above): device-2's login (day 3) links it to user-0, as
+    # device-0's (day 1)
+    assert query(lake, "SELECT count(*), count(DISTINCT person_key) FROM clean.identity_map") == [(3, 2)]

@@ -418,7 +418,7 @@ def test_every_table_holding_a_person_is_in_the_registry_and_an_erasure_leaves_n
     warehouse, landing, tmp_path, monkeypatch
 ):
     from data_platform import catalog
-    from data_platform.cleaning.assets import clean_layer
+    from data_platform.cleaning.assets import CLEANING_ASSETS
     from data_platform.ingestion.assets import raw_ingestion
     from data_platform.labeling.ctr_assets import ctr_examples
     from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
@@ -444,7 +444,7 @@ def test_every_table_holding_a_person_is_in_the_registry_and_an_erasure_leaves_n
     _apply(warehouse, landing)
     resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(tmp_path / "desk"))}
     day = {"partition_key": "2026-11-02"}
-    assert dg.materialize([raw_ingestion, clean_layer, ctr_examples], resources=resources, **day).success
+    assert dg.materialize([raw_ingestion, *CLEANING_ASSETS, ctr_examples], resources=resources, **day).success
     assert dg.materialize(REVIEW_LABELING_ASSETS, resources=resources).success
     assert dg.materialize(SPLIT_ASSETS, resources=resources).success
     assert query(warehouse, "SELECT count(*) FROM clean.consent_exclusions") != [(0,)]

@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from data_platform.cleaning.assets import clean_layer
+from data_platform.cleaning.assets import CLEANING_ASSETS
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import ctr_examples
 from data_platform.provenance.trace import impact, trace, trace_markdown
@@ -29,7 +29,7 @@ def world(tmp_path_factory):
     )
     tags = {"dagster/asset_partition_range_start": "2026-11-02", "dagster/asset_partition_range_end": "2026-11-04"}
     resources = {"warehouse": warehouse, "landing": landing}
-    assert dg.materialize([raw_ingestion, clean_layer, ctr_examples], resources=resources, tags=tags).success
+    assert dg.materialize([raw_ingestion, *CLEANING_ASSETS, ctr_examples], resources=resources, tags=tags).success
     assert dg.materialize(
         [SPLIT_ASSETS[0], ctr_train_balanced, build_export_asset(CTR)], resources={"warehouse": warehouse}
     ).success

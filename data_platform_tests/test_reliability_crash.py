@@ -17,7 +17,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from data_platform.cleaning.assets import clean_layer
+from data_platform.cleaning.assets import CLEANING_ASSETS, clean_layer
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import ctr_examples
 from data_platform.resources import LandingZone, Warehouse
@@ -45,7 +45,7 @@ def reference(tmp_path_factory):
     mp.setenv("DATA_PLATFORM_EXPORTS", str(root / "exports"))
     resources = {"warehouse": warehouse, "landing": landing}
     assert dg.materialize(
-        [raw_ingestion, clean_layer, ctr_examples], resources=resources, tags=_range_tags(days[0], days[-1])
+        [raw_ingestion, *CLEANING_ASSETS, ctr_examples], resources=resources, tags=_range_tags(days[0], days[-1])
     ).success
     assert dg.materialize(PUBLISH, resources={"warehouse": warehouse}).success
     mp.undo()

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from data_platform.base.pseudonyms import pseudonym_key, pseudonymise
-from data_platform.cleaning.assets import clean_layer
+from data_platform.cleaning.assets import CLEANING_ASSETS
 from data_platform.labeling.ctr_assets import ctr_examples
 from data_platform.resources import Warehouse
 from data_platform.splits.assets import SPLIT_ASSETS
@@ -70,14 +70,14 @@ def _run(resources: dict, assets, first: str, last: str | None = None):
 
 
 SCENARIOS = {
-    "range": lambda w: (_run(w, [clean_layer, ctr_examples], DAYS[0], DAYS[-1]),),
-    "per_day": lambda w: ([_run(w, [clean_layer], d) for d in DAYS], [_run(w, [ctr_examples], d) for d in DAYS]),
+    "range": lambda w: (_run(w, [*CLEANING_ASSETS, ctr_examples], DAYS[0], DAYS[-1]),),
+    "per_day": lambda w: ([_run(w, [*CLEANING_ASSETS], d) for d in DAYS], [_run(w, [ctr_examples], d) for d in DAYS]),
     "range_then_first_day_again": lambda w: (
-        _run(w, [clean_layer, ctr_examples], DAYS[0], DAYS[-1]),
-        _run(w, [clean_layer, ctr_examples], DAYS[0]),
+        _run(w, [*CLEANING_ASSETS, ctr_examples], DAYS[0], DAYS[-1]),
+        _run(w, [*CLEANING_ASSETS, ctr_examples], DAYS[0]),
     ),
     "reverse_per_day": lambda w: (
-        [_run(w, [clean_layer], d) for d in reversed(DAYS)],
+        [_run(w, [*CLEANING_ASSETS], d) for d in reversed(DAYS)],
         [_run(w, [ctr_examples], d) for d in reversed(DAYS)],
     ),
 }

@@ -17,7 +17,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from data_platform.cleaning.assets import clean_layer
+from data_platform.cleaning.assets import CLEANING_ASSETS
 from data_platform.generator import generate_logs
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.labeling.ctr_assets import ctr_examples
@@ -41,7 +41,9 @@ CTR_ASSETS = [SPLIT_ASSETS[0], ctr_train_balanced, build_export_asset(CTR)]
 def _daily(warehouse, landing, first: str, last: str):
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
     assert dg.materialize(
-        [raw_ingestion, clean_layer, ctr_examples], resources={"warehouse": warehouse, "landing": landing}, tags=tags
+        [raw_ingestion, *CLEANING_ASSETS, ctr_examples],
+        resources={"warehouse": warehouse, "landing": landing},
+        tags=tags,
     ).success
 
 

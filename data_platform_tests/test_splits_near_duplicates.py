@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import jaccard_score
 
-from data_platform.cleaning.assets import clean_layer
+from data_platform.cleaning.assets import CLEANING_ASSETS
 from data_platform.generator import generate_logs
 from data_platform.generator import simulate as sim
 from data_platform.ingestion.assets import raw_ingestion
@@ -245,7 +245,7 @@ def reviews_world(tmp_path_factory):
     landing, warehouse, manifest = generated_world(root, days=3, events_per_day=12000, seed=11)
     resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(root / "labeling"))}
     tags = {"dagster/asset_partition_range_start": "2026-11-02", "dagster/asset_partition_range_end": "2026-11-05"}
-    assert dg.materialize([raw_ingestion, clean_layer], resources=resources, tags=tags).success
+    assert dg.materialize([raw_ingestion, *CLEANING_ASSETS], resources=resources, tags=tags).success
     assert dg.materialize(REVIEW_LABELING_ASSETS, resources=resources).success
     yield {"warehouse": warehouse, "manifest": manifest, "resources": resources}
     mp.undo()

@@ -4,6 +4,7 @@ import dagster as dg
 
 RAW_EVENTS = dg.AssetKey(["raw", "events"])
 CLEAN_EVENTS = dg.AssetKey(["clean", "events"])
+IDENTITY_MAP = dg.AssetKey(["clean", "identity_map"])
 CTR_EXAMPLES = dg.AssetKey(["labels", "ctr_examples"])
 REVIEW_EXAMPLES = dg.AssetKey(["labels", "review_examples"])
 FEATURE_STATS = dg.AssetKey(["monitoring", "feature_stats"])

@@ -1,12 +1,13 @@
-"""Cleaning assets: clean/events, clean/filtered_events, clean/identity_map (daily, one step)."""
+"""Cleaning assets: clean/events and clean/filtered_events (daily, one step), clean/identity_map (the current map,
+of every day)."""
 
 import json
 
 import dagster as dg
 
-from data_platform.base.keys import CLEAN_EVENTS, RAW_EVENTS
+from data_platform.base.keys import CLEAN_EVENTS, IDENTITY_MAP, RAW_EVENTS
 from data_platform.base.pseudonyms import key_status
-from data_platform.cleaning.clean import SET_ASIDE, clean_days, clean_stats, fx_version
+from data_platform.cleaning.clean import SET_ASIDE, clean_days, clean_stats, fx_version, publish_identity_map
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, rules_markdown
 from data_platform.cleaning.stage import CLEAN_EVENTS_CONTRACT, FILTERED_EVENTS_CONTRACT, STAGE
 from data_platform.metadata import PartitionReport, StageClock, counts_text, markdown_table
@@ -16,12 +17,10 @@ from data_platform.privacy.redaction import scan_for_pii
 from data_platform.resources import LandingZone, Warehouse, rows, run_sql
 
 FILTERED_EVENTS = dg.AssetKey(["clean", "filtered_events"])
-IDENTITY_MAP = dg.AssetKey(["clean", "identity_map"])
 
+_GROUP = dict(group_name="cleaning", kinds={"duckdb", "python"}, owners=["team:data-platform"])
 _COMMON = dict(
-    group_name="cleaning",
-    kinds={"duckdb", "python"},
-    owners=["team:data-platform"],
+    **_GROUP,
     code_version=f"cleaning-1/{RULESET_VERSION}/{fx_version()}",
     partitions_def=daily_partitions,
 )
@@ -29,10 +28,8 @@ _COMMON = dict(
 # What a day's cleaning reads of raw.events, declared so that a backfill (one run per day, several at once)
 # cleans a day only after ingesting what it reads: its rows read raw days D-6..D (cents detection,
 # CENTS_HISTORY_DAYS) and D-2..D+2 (copies of an event on neighbouring days, DUPLICATE_DAYS); their person is
-# the identity map as of the end of the day (every login up to D); the published clean/identity_map is the
-# current map (every login landed so far). One step writes the three, so the step reads every raw day: a
-# backfill cleans after ingesting the range (days outside it are not waited for), and a newly ingested day
-# marks the published map stale, as it is.
+# the identity map as of the end of the day (every login up to D, so every earlier raw day): the step reads
+# every raw day, and a backfill cleans after ingesting the range (days outside it are not waited for).
 RAW_DAYS_READ = dg.AssetDep(RAW_EVENTS, partition_mapping=dg.AllPartitionMapping())
 
 # Columns that carry free or categorical text (ids are pseudonyms or generated; ip_prefix is a
@@ -94,31 +91,6 @@ PII_CHECK = daily_check(
             deps=[RAW_DAYS_READ],
             **_COMMON,
         ),
-        dg.AssetSpec(
-            IDENTITY_MAP,
-            metadata={
-                "dagster/column_schema": dg.TableSchema(
-                    columns=[
-                        dg.TableColumn(n, t)
-                        for n, t in (
-                            ("anon_id", "VARCHAR"),
-                            ("person_key", "VARCHAR"),
-                            ("user_ids", "VARCHAR[]"),
-                            ("component_devices", "BIGINT"),
-                            ("is_shared_device", "BOOLEAN"),
-                            ("first_login_ts", "TIMESTAMPTZ"),
-                            ("last_login_ts", "TIMESTAMPTZ"),
-                            ("rule", "VARCHAR"),
-                        )
-                    ]
-                )
-            },
-            description="Device (anon_id) to person, as of now: connected components of the login links of "
-            "every day landed so far; a device seen with several user ids is shared and links nobody. Splits "
-            "group examples by it; each day's clean rows carry the person as known at the end of their day.",
-            deps=[RAW_DAYS_READ],
-            **_COMMON,
-        ),
     ],
     check_specs=[ACCOUNTING_CHECK, CONTRACT_CHECK, PII_CHECK],
     **WAREHOUSE_STEP,
@@ -140,7 +112,7 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
     status = key_status()
     run = {"run_days": report.run_days, "run_stage_seconds": dg.MetadataValue.json(clock.laps)}
     yield from report.results(
-        [CLEAN_EVENTS, FILTERED_EVENTS, IDENTITY_MAP],
+        [CLEAN_EVENTS, FILTERED_EVENTS],
         run_metadata={
             CLEAN_EVENTS: {
                 **run,
@@ -163,16 +135,59 @@ def clean_layer(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
                 **STAGE.lineage_metadata("clean.events"),
             },
             FILTERED_EVENTS: {**run, "rules": dg.MetadataValue.md(rules_markdown())},
-            # the identity map spans every day seen so far: its figures are the map's as this run left it
-            IDENTITY_MAP: {
-                **run,
-                "dagster/row_count": stats.identity.devices,
-                "persons": stats.identity.persons,
-                "users_merged": stats.identity.merged_persons,
-                "shared_devices": stats.identity.shared_devices,
-                "largest_component_devices": stats.identity.largest_component,
-            },
         },
+    )
+
+
+@dg.asset(
+    key=IDENTITY_MAP,
+    metadata={
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(n, t)
+                for n, t in (
+                    ("anon_id", "VARCHAR"),
+                    ("person_key", "VARCHAR"),
+                    ("user_ids", "VARCHAR[]"),
+                    ("component_devices", "BIGINT"),
+                    ("is_shared_device", "BOOLEAN"),
+                    ("first_login_ts", "TIMESTAMPTZ"),
+                    ("last_login_ts", "TIMESTAMPTZ"),
+                    ("rule", "VARCHAR"),
+                )
+            ]
+        )
+    },
+    # every day's logins: built once after the raw days it reads (in a backfill, after the range), and marked
+    # stale by any newly ingested day
+    deps=[RAW_EVENTS],
+    code_version=f"identity-1/{RULESET_VERSION}",
+    **_GROUP,
+    # one run whatever the backfill's cut (Dagster allows no other policy on an unpartitioned asset), so a job run
+    # over a range (dg launch --partition-range) takes it along; the warehouse steps' pool
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_STEP["pool"],
+)
+def identity_map(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Device (anon_id) to person, as of now: connected components of the login links of every day landed so
+    far; a device seen with several user ids is shared and links nobody. Splits group examples by it; each
+    day's clean rows carry the person as known at the end of their day (clean/events), not this map. One table
+    of every day, built once per run (not by each day's clean run: days cleaned in parallel never rewrite it)."""
+    clock = StageClock()
+    with warehouse.connect() as con:
+        stats = publish_identity_map(con, context.run.run_id)
+    clock.lap("identity_s")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats.devices,
+            "persons": stats.persons,
+            "users_merged": stats.merged_persons,
+            "shared_devices": stats.shared_devices,
+            "largest_component_devices": stats.largest_component,
+            "propagation_rounds": stats.iterations,
+            "run_stage_seconds": dg.MetadataValue.json(clock.laps),
+            **STAGE.lineage_metadata("clean.identity_map"),
+        }
     )
 
 
@@ -324,3 +339,7 @@ def spam_rule_quality(con, days, spam_ids: list[str]) -> dict[str, dict]:
         for r in found
         if r["rule"] is not None
     }
+
+
+CLEANING_ASSETS = (clean_layer, identity_map)
+"""The cleaning group: the daily clean layer and the current identity map (what splits group examples by)."""

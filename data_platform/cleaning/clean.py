@@ -1,8 +1,10 @@
 """Cleaning as pure logic over the warehouse: raw.events of some days in, the clean layer out.
 
-One call to :func:`clean_days` (re)builds clean.events, clean.filtered_events, clean.duplicates and
-clean.unit_corrections for ``[start_day, end_day)`` and the identity map, inside one transaction, one
-day after the other (each day as a run of that day alone would build it):
+One call to :func:`clean_days` (re)builds clean.events, clean.filtered_events, clean.duplicates,
+clean.unit_corrections and clean.consent_exclusions for ``[start_day, end_day)``, inside one transaction, one
+day after the other (each day as a run of that day alone would build it), and writes no row of another day:
+runs of different days write the lake at once without a commit conflict. :func:`publish_identity_map` builds the
+current identity map, ``clean.identity_map``, a table of every day, once (its own asset):
 
 1. deduplicate by event_id, keeping the earliest ingested copy (ties: file, then line), also when
    the copies sit on different days (within two days: a retry re-stamped across midnight); only the
@@ -20,10 +22,12 @@ day after the other (each day as a run of that day alone would build it):
    has no such rate is set aside as ``unknown_currency`` (in clean.filtered_events, after every rule,
    kind ``set_aside``), so it is counted and the rest of the day flows on;
 4. resolve identities from login events (``identity.py``): a day's rows get the person of the identity
-   map as of the end of that day; ``clean.identity_map`` is then rebuilt as the current map (every
-   login); ids are pseudonymised with a keyed hash;
+   map as of the end of that day (every login up to it); ids are pseudonymised with a keyed hash;
 5. redact personal data from free text and truncate IP addresses;
 6. leave out the events of persons who opted out (``privacy.consent_history``) as of now.
+
+:func:`publish_identity_map`: ``clean.identity_map``, the current map (every login landed so far), pseudonymised
+with the same key; splits group examples by it.
 """
 
 from __future__ import annotations
@@ -79,11 +83,17 @@ def load_fx_rates(con: duckdb.DuckDBPyConnection, path: Path = FX_RATES_CSV) -> 
     The file is in the layout of the ECB's euro foreign exchange reference rates history
     (https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip, unzipped: ``eurofxref-hist.csv``):
     ``Date,USD,JPY,...`` then one line per published day with the units of each currency per 1 EUR,
-    ``N/A`` where a currency has no rate. The table keeps one row per currency and published day
+    ``N/A`` where a currency has no rate. When the table already holds exactly this file's rates (the same
+    version: the file's latest day and hash), nothing is read or written, so the clean runs of different days
+    do not each rewrite a table they share (on the lake, concurrent rewrites conflict at commit). The table
+    keeps one row per currency and published day
     (``rate_to_eur = 1 / units``, ``valid_from`` = that day) plus EUR = 1; the clean step takes, for each
     event, the latest rate on or before the event's day. A cell that is not a rate (bad date, bad
     code, a value that is not a positive number, a day given twice) is a ValueError naming it.
     """
+    version = fx_version(Path(path))
+    if run_sql(con, "cleaning/fx_rates_versions.sql").fetchall() == [(version,)]:
+        return version
     run_sql(con, "cleaning/load_fx_rates.sql", {"path": str(path)})
     problems = rows(con, "cleaning/fx_rate_problems.sql")
     if problems:
@@ -91,9 +101,7 @@ def load_fx_rates(con: duckdb.DuckDBPyConnection, path: Path = FX_RATES_CSV) -> 
             f"{path} is not a reference-rates file: "
             + "; ".join(f"{p['day_text']} {p['currency']} {p['units_text']!r}: {p['problem']}" for p in problems)
         )
-    version = fx_version(Path(path))
-    con.execute("DELETE FROM reference.fx_rates")
-    run_sql(con, "cleaning/insert_fx_rates.sql", {"version": version, "source": f"{FX_SOURCE}: {Path(path).name}"})
+    run_sql(con, "cleaning/replace_fx_rates.sql", {"version": version, "source": f"{FX_SOURCE}: {Path(path).name}"})
     return version
 
 
@@ -111,7 +119,6 @@ class CleanStats:
     fx_rate_age_days: dict[str, int]
     fx_version: str
     cents_app_versions: list[dict]
-    identity: IdentityStats
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -160,9 +167,9 @@ def clean_days(
         version = load_fx_rates(con, fx_rates)
         run_sql(con, "privacy/opted_out.sql", {"as_of": now})
         void = {(r["rule_id"], r["rule_version"]) for r in rows(con, "cleaning/void_rules.sql")}
-        day, as_of = start_day, None
+        day = start_day
         while day < end_day:
-            as_of = _clean_day(con, day, run_id, now, key, void, version)
+            _clean_day(con, day, run_id, now, key, void, version)
             for r in rows(con, "cleaning/currencies_without_rate.sql"):
                 seen = without_rate.setdefault(r["currency"], {**r, "events": 0})
                 seen.update(
@@ -173,32 +180,55 @@ def clean_days(
             for r in rows(con, "cleaning/fx_rate_age.sql"):
                 rate_age[r["currency"]] = max(rate_age.get(r["currency"], 0), r["days"])
             day += dt.timedelta(days=1)
-        # The published map is the current one, a function of every login landed so far, whichever
-        # days this run cleaned: splits group examples by it (see identity.py). When no login was landed
-        # after the last day cleaned (a daily run of the latest day), the map as of that day is that map.
-        if as_of is not None and not run_sql(con, "cleaning/logins_since.sql", {"day": end_day}).fetchone()[0]:
-            run_sql(con, "cleaning/publish_identity_map.sql")
-            identity = as_of
-        else:
-            run_sql(con, "cleaning/login_links.sql", {"end_day": None, "crawler_pattern": RULES[0].params["pattern"]})
-            identity = build_identity_map(con, "login_links")
-        run_sql(
-            con,
-            "cleaning/pseudonymise_identity_map.sql",
-            key,
-            anon=pseudonymise_sql("anon_id"),
-            person=pseudonymise_sql("person_key"),
-            user=pseudonymise_sql("u"),
-        )
         # which key wrote these pseudonyms: a privacy request under another key stops before deleting anything
         record_key_use(con, PSEUDONYM_TABLES_BY_DAY, key["pseudonym_key"], run_id, now, (start_day, end_day))
-        record_key_use(con, PSEUDONYM_TABLES_WHOLE, key["pseudonym_key"], run_id, now)
     return CleanStats(
         **_day_counts(con, days),
         fx_version=version,
-        identity=identity,
         fx_rate_age_days=dict(sorted(rate_age.items())),
         currencies_without_rate=sorted(without_rate.values(), key=lambda r: (-r["events"], r["currency"])),
+    )
+
+
+def publish_identity_map(
+    con: duckdb.DuckDBPyConnection, run_id: str, *, now: dt.datetime | None = None
+) -> IdentityStats:
+    """(Re)build ``clean.identity_map``, the current map: a function of every login landed so far (every day of
+    raw.events), whichever days were cleaned; splits group examples by it (see ``identity.py``). Its ids are
+    pseudonymised with the key clean.events is, and the key's use is recorded, in one transaction.
+
+    A day's clean rows never read it (they carry the map as of the end of their day, built by
+    :func:`clean_days`), so it is built once after the days it reads, not by every day's run."""
+    now = now or dt.datetime.now(dt.UTC)
+    key = {"pseudonym_key": pseudonym_key()}
+    ensure_tables(con)
+    ensure_privacy_tables(con)
+    with transaction(con):
+        for step in identity_map_steps():
+            if isinstance(step, StepGroup):
+                identity = step.run(con)
+            else:
+                step.run(con, {"end_day": None, "crawler_pattern": RULES[0].params["pattern"], **key})
+        record_key_use(con, PSEUDONYM_TABLES_WHOLE, key["pseudonym_key"], run_id, now)
+    return identity
+
+
+def identity_map_steps() -> tuple[SqlStep | StepGroup, ...]:
+    """The statements that build ``clean.identity_map``, in the order :func:`publish_identity_map` runs them (its
+    column lineage is derived from them, ``cleaning/stage.py``): every login link, the map, then pseudonyms."""
+    return (
+        SqlStep("cleaning/login_links.sql"),
+        StepGroup(
+            identity_steps("login_links", "clean.identity_map"), lambda con: build_identity_map(con, "login_links")
+        ),
+        SqlStep(
+            "cleaning/pseudonymise_identity_map.sql",
+            {
+                "anon": pseudonymise_sql("anon_id"),
+                "person": pseudonymise_sql("person_key"),
+                "user": pseudonymise_sql("u"),
+            },
+        ),
     )
 
 
@@ -275,12 +305,11 @@ def _clean_day(
     key: dict,
     void: set[tuple[str, int]],
     fx: str,
-) -> IdentityStats:
+) -> None:
     """Clean one day inside the caller's transaction (the statements of :func:`day_steps`): every
     statement sees only what that day's rules look at, and person keys come from the identity map *as
     of the end of that day* (logins with event_date <= day), so a day's rows never depend on which
-    other days a run covers. Returns what the build of that map found (the map stays in
-    ``temp.identity_as_of`` until the next day's)."""
+    other days a run covers (the map stays in ``temp.identity_as_of`` until the next day's)."""
     values = {
         "start_day": day,
         "end_day": day + dt.timedelta(days=1),
@@ -291,9 +320,5 @@ def _clean_day(
         "crawler_pattern": RULES[0].params["pattern"],
         **key,
     }
-    as_of = None
     for step in day_steps(void):
-        result = step.run(con, values)
-        if isinstance(step, StepGroup):  # the identity map as of the day
-            as_of = result
-    return as_of
+        step.run(con, values)

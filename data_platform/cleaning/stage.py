@@ -8,7 +8,7 @@ import duckdb
 from data_platform.base import tables
 from data_platform.base.stage import SqlStep, Stage, StepGroup
 from data_platform.base.tables import TableContract, at_least, isin, matches, row_check
-from data_platform.cleaning.clean import day_steps
+from data_platform.cleaning.clean import day_steps, identity_map_steps
 from data_platform.metadata import ddl_columns
 
 CLEAN_EVENTS_CONTRACT = TableContract(
@@ -69,8 +69,12 @@ _PSEUDO_IDS = (
 
 
 def _steps() -> dict[str, tuple[SqlStep | StepGroup, ...]]:
-    # the tables are declared first, then every statement of a cleaned day, as the runner runs them
-    return {"clean.events": (SqlStep("cleaning/create_tables.sql"), *day_steps())}
+    # the tables are declared first, then every statement of a cleaned day, as the runner runs them; the current
+    # identity map is its own asset, built from every login
+    return {
+        "clean.events": (SqlStep("cleaning/create_tables.sql"), *day_steps()),
+        "clean.identity_map": identity_map_steps(),
+    }
 
 
 def summary(con: duckdb.DuckDBPyConnection, tables: set[tuple[str, str]]) -> list[str]:

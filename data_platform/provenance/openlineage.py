@@ -38,6 +38,7 @@ leave; no metadata preview, no row, no stack trace.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -311,12 +312,26 @@ def run_events(ctx: LineageContext, run: dg.DagsterRun, log: _RunLog) -> list:
         ),
         "processing_engine": engine,
     }
-    for item in log.materializations.values():
+    for item in _per_partition_of_the_asset(ctx, log.materializations.values()):
         step = log.steps.get(item.step)
         if step is None or step.started is None:
             continue  # its step never ran (an upstream step failed): nothing happened to it
         events += _materialization_events(ctx, run, item, step, parent, ended, error)
     return [event for *_, event in sorted(events, key=lambda e: (e[0], e[1]))]
+
+
+def _per_partition_of_the_asset(ctx: LineageContext, items: Iterable[_Materialization]) -> list[_Materialization]:
+    """One item per asset and partition *of that asset*: Dagster plans an unpartitioned asset of a partitioned
+    run (``clean/identity_map`` in a daily run) with the run's partitions, then materializes it once, without
+    one; the materialized item wins over the planned ones."""
+    merged: dict[tuple[dg.AssetKey, str | None], _Materialization] = {}
+    for item in items:
+        node = ctx.node(item.key)
+        partition = item.partition if node is None or node.partitions_def is not None else None
+        seen = merged.get((item.key, partition))
+        if seen is None or (seen.at is None and item.at is not None):
+            merged[(item.key, partition)] = dataclasses.replace(item, partition=partition)
+    return list(merged.values())
 
 
 def _materialization_events(ctx: LineageContext, run, item: _Materialization, step: _Step, parent, run_end, error):

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from data_platform.base.enums import SENTIMENTS
-from data_platform.base.keys import CTR_EXAMPLES, REVIEW_EXAMPLES
+from data_platform.base.keys import CTR_EXAMPLES, IDENTITY_MAP, REVIEW_EXAMPLES
 from data_platform.cleaning.rules import RULESET_VERSION
 from data_platform.labeling.functions import lf_registry_version
 from data_platform.labeling.human import vote_table
@@ -124,7 +124,8 @@ def build_split_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
-        deps=[UPSTREAM[spec.name]],
+        # the examples, and the current identity map that groups them by person (sql/splits/assign.sql)
+        deps=[UPSTREAM[spec.name], IDENTITY_MAP],
         check_specs=checks,
         code_version="splits-2",
         **_COMMON,

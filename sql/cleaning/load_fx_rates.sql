@@ -2,7 +2,7 @@
 -- (YYYY-MM-DD), then one column per currency holding units of that currency per 1 EUR, "N/A" where the
 -- currency has no rate that day; lines end with a comma (an unnamed empty column, ignored). Spread into
 -- a temp table of cells (day, code, units), one per currency and published day; fx_rate_problems.sql
--- checks them before insert_fx_rates.sql stores them.
+-- checks them before replace_fx_rates.sql stores them.
 CREATE OR REPLACE TEMP TABLE fx_cells AS
 SELECT trim("Date") AS day_text, try_cast(trim("Date") AS DATE) AS day, upper(trim(currency)) AS currency,
        trim(units) AS units_text, try_cast(trim(units) AS DOUBLE) AS units
