@@ -1,17 +1,17 @@
 -- Impressions of [start_day, end_day) with their point-in-time features and their label, every day in
--- one pass. History features count the events of the same person (item) strictly before the impression
--- and at most 7 days earlier: ts in [t - 7 days, t). Each day's label comes from the clicks staged for it
--- (ctr_attribution.run_day) and its maturity from the data seen up to the end of its lookahead day, as a
--- run of that day alone would build them.
+-- one pass, written once into labels.ctr_examples (no staging copy). History features count the events
+-- of the same person (item) strictly before the impression and at most 7 days earlier: ts in
+-- [t - 7 days, t). Each day's label comes from the clicks staged for it (ctr_attribution.run_day) and its
+-- maturity from the data seen up to the end of its lookahead day, as a run of that day alone would build them.
 -- The 7-day count of an impression at t on day D is computed without a 7-day frame over every event:
 --   (the events of days D - 7 .. D - 1: per-day counts, summed)
 --   - (the events of day D - 7 before t - 7 days) + (the events of day D before t)
 -- the last two as one running sum over day D's events (+1 at ts) and day D - 7's (-1 at ts + 7 days).
--- So a day sorts two days of events, not eight, whatever history the warehouse holds.
--- The examples are written once, straight from this query (no staging copy).
+-- So a day sorts two days of events, not eight, whatever history the warehouse holds. The impressions
+-- ride through those two sorts with the columns of their example, so nothing is joined back by event id.
 INSERT INTO labels.ctr_examples
 WITH activity AS NOT MATERIALIZED (  -- read where it is used: a scan is cheaper than a copy of every event
-    SELECT event_id, event_type, ts, event_date, person_key, item_id
+    SELECT event_type, ts, event_date, person_key, item_id
     FROM clean.events
     WHERE event_type IN ('impression', 'click')
       AND event_date >= $start_day - INTERVAL 7 DAY AND event_date < $end_day
@@ -53,18 +53,21 @@ item_week AS (  -- per item and impression day D: the events of D - 7 .. D - 1
     QUALIFY event_date >= $start_day
 ),
 
-signed AS (  -- day D's events counted at ts, day D - 7's taken back at ts + 7 days
-    SELECT event_id, event_type, ts AS moment, event_date AS day, 1 AS sign, person_key, item_id
-    FROM activity
-    WHERE event_date >= $start_day
+signed AS (  -- day D's events counted at ts (an impression with its example's columns), day D - 7's taken back
+    SELECT event_type, ts AS moment, event_date AS day, 1 AS sign, person_key, item_id,
+           event_id, impression_id, category, position, price_eur, device, country, predicted_ctr, model_version,
+           source_file, source_line
+    FROM clean.events
+    WHERE event_type IN ('impression', 'click') AND event_date >= $start_day AND event_date < $end_day
     UNION ALL
-    SELECT NULL, event_type, ts + INTERVAL 7 DAY, (event_date + 7)::DATE, -1, person_key, item_id
+    SELECT event_type, ts + INTERVAL 7 DAY, (event_date + 7)::DATE, -1, person_key, item_id,
+           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
     FROM activity
     WHERE event_date < $end_day - INTERVAL 7 DAY
 ),
 
 within_days AS (
-    SELECT event_id, day, person_key, item_id,
+    SELECT * EXCLUDE (event_type, sign),
         coalesce(sum(sign) FILTER (WHERE event_type = 'impression') OVER by_person, 0) AS user_impressions,
         coalesce(sum(sign) FILTER (WHERE event_type = 'click') OVER by_person, 0) AS user_clicks,
         coalesce(sum(sign) FILTER (WHERE event_type = 'impression') OVER by_item, 0) AS item_impressions,
@@ -78,29 +81,26 @@ within_days AS (
     QUALIFY event_type = 'impression' AND sign = 1
 ),
 
-history AS (
-    SELECT w.event_id,
+repeats AS (  -- per impression_id and day seen more than once: the first (ts, then event_id) makes the example
+    SELECT impression_id, event_date, arg_min(event_id, (ts, event_id)) AS first_event_id
+    FROM clean.events
+    WHERE event_type = 'impression' AND event_date >= $start_day AND event_date < $end_day
+    GROUP BY impression_id, event_date
+    HAVING count(*) > 1
+),
+
+impressions AS (
+    SELECT w.*,
            (coalesce(p.impressions, 0) + w.user_impressions)::BIGINT AS user_impressions_7d,
            (coalesce(p.clicks, 0) + w.user_clicks)::BIGINT AS user_clicks_7d,
            (coalesce(i.impressions, 0) + w.item_impressions)::BIGINT AS item_impressions_7d,
            (coalesce(i.clicks, 0) + w.item_clicks)::BIGINT AS item_clicks_7d
     FROM within_days w
+    ANTI JOIN repeats r
+        ON r.impression_id IS NOT DISTINCT FROM w.impression_id AND r.event_date = w.day
+       AND r.first_event_id <> w.event_id
     LEFT JOIN person_week p ON p.person_key IS NOT DISTINCT FROM w.person_key AND p.event_date = w.day
     LEFT JOIN item_week i ON i.item_id IS NOT DISTINCT FROM w.item_id AND i.event_date = w.day
-),
-
-firsts AS (  -- one impression per impression_id and day: the first (ts, then event_id); a hash aggregate
-    SELECT arg_min(event_id, (ts, event_id)) AS event_id
-    FROM clean.events
-    WHERE event_type = 'impression' AND event_date >= $start_day AND event_date < $end_day
-    GROUP BY impression_id, event_date
-),
-
-impressions AS (
-    SELECT e.*
-    FROM clean.events e
-    SEMI JOIN firsts USING (event_id)
-    WHERE e.event_type = 'impression' AND e.event_date >= $start_day AND e.event_date < $end_day
 ),
 
 first_clicks AS (
@@ -128,16 +128,17 @@ seen AS (  -- day D has seen the data up to the latest event of D and its lookah
 )
 
 SELECT
-    i.impression_id, i.event_date, i.ts AS impression_ts,
+    i.impression_id, i.day AS event_date, i.moment AS impression_ts,
     i.person_key, i.item_id, i.category, i.position,
     CASE WHEN i.position = 1 THEN '1' WHEN i.position <= 3 THEN '2-3' WHEN i.position <= 10 THEN '4-10'
          ELSE '11+' END AS position_bucket,
     i.price_eur, i.device, i.country,
-    hour(i.ts)::INTEGER AS hour_of_day, isodow(i.ts)::INTEGER AS day_of_week,
-    h.user_impressions_7d, h.user_clicks_7d, h.item_impressions_7d, h.item_clicks_7d,
+    hour(i.moment)::INTEGER AS hour_of_day, isodow(i.moment)::INTEGER AS day_of_week,
+    i.user_impressions_7d, i.user_clicks_7d, i.item_impressions_7d, i.item_clicks_7d,
     i.predicted_ctr, i.model_version,
     CASE WHEN f.delay_s BETWEEN 0 AND $window_s THEN 1 ELSE 0 END AS label,
-    CASE WHEN i.ts + to_seconds($window_s) <= s.data_seen_until THEN 'mature' ELSE 'provisional' END AS label_status,
+    CASE WHEN i.moment + to_seconds($window_s) <= s.data_seen_until THEN 'mature' ELSE 'provisional' END
+        AS label_status,
     CASE WHEN f.delay_s BETWEEN 0 AND $window_s THEN f.click_event_id END AS click_event_id,
     CASE WHEN f.delay_s BETWEEN 0 AND $window_s THEN f.delay_s END AS click_delay_s,
     coalesce(f.clicks_on_impression, 0) AS clicks_on_impression,
@@ -145,6 +146,5 @@ SELECT
     i.event_id AS impression_event_id, i.source_file, i.source_line,
     now() AS labeled_at, $run_id AS label_run_id
 FROM impressions i
-JOIN history h USING (event_id)
-LEFT JOIN first_clicks f ON f.run_day = i.event_date AND f.impression_id = i.impression_id
-JOIN seen s ON s.event_date = i.event_date
+LEFT JOIN first_clicks f ON f.run_day = i.day AND f.impression_id = i.impression_id
+JOIN seen s ON s.event_date = i.day
