@@ -2,7 +2,10 @@
 a copy of a warehouse, every SQL statement timed with the peak RSS of this process while it ran.
 
     python benchmarks/profile_split.py WAREHOUSE.duckdb [--dataset ctr_examples] [--memory 1GB] [--threads 2]
-        [--explain DIR] [--out COPY.duckdb]
+        [--explain DIR] [--out COPY.duckdb] [--asset labels/ctr_examples --partition-range 2026-11-01...2026-11-02]
+
+``--asset`` profiles another asset the same way (e.g. the direct labels), over the daily partitions of
+``--partition-range`` (first...last, inclusive) when it is partitioned.
 
 WAREHOUSE is a warehouse with the dataset's labels (``bench_pipeline.py --keep`` leaves one in its work
 folder). It is copied to a temporary folder and the split asset (with its checks) is materialized there with
@@ -74,6 +77,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--explain", type=Path, help="write each statement's DuckDB JSON profile here")
     parser.add_argument("--out", type=Path, help="keep the split copy of the warehouse here")
+    parser.add_argument("--asset", help="another asset key to profile (default splits/<dataset>)")
+    parser.add_argument("--partition-range", help="FIRST...LAST daily partitions of a partitioned --asset")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
@@ -127,13 +132,19 @@ def main() -> None:
             args.explain.mkdir(parents=True, exist_ok=True)
 
         everything = [*defs.assets, *(defs.asset_checks or [])]
+        asset = args.asset or f"splits/{args.dataset}"
+        tags = {}
+        if args.partition_range:
+            first, last = args.partition_range.split("...")
+            tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
         before = own_rss()
         sampler.overall = before
         wall0, cpu0 = time.perf_counter(), cpu_seconds()
         with dg.DagsterInstance.ephemeral() as instance:
             result = dg.materialize(
                 everything,
-                selection=f"key:splits/{args.dataset}",
+                selection=f"key:{asset}",
+                tags=tags,
                 resources=defs.resources,
                 instance=instance,
                 raise_on_error=True,
@@ -142,7 +153,7 @@ def main() -> None:
         sampler.stop()
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
         with resources.Warehouse(database=str(db), memory_limit=args.memory, threads=args.threads).connect() as con:
-            examples = con.execute(f"SELECT count(*) FROM splits.{args.dataset}").fetchone()[0]
+            examples = con.execute(f"SELECT count(*) FROM {asset.replace('/', '.')}").fetchone()[0]
         if args.out:
             shutil.copy(db, args.out)
     print(

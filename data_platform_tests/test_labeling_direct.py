@@ -162,6 +162,45 @@ def test_features_are_point_in_time(warehouse, landing):
     }
 
 
+def test_an_impression_logged_twice_gives_one_example_from_its_first_event(warehouse, landing):
+    """Two events of one impression_id on a day make one example, from the earliest (ts, then event_id);
+    the other event still counts in the history of the person's later impressions."""
+
+    def again(event_id, n, ts):
+        return event(
+            event_id,
+            "impression",
+            ts=ts,
+            anon_id="dev-1",
+            impression_id=f"imp-{n}",
+            item_id="item-1",
+            user_agent=CHROME,
+        )
+
+    write_lines(
+        landing.events_dir() / "a.jsonl",
+        [
+            again("ev-9-late", 9, "2026-11-02T10:00:05Z"),
+            again("ev-9-early", 9, "2026-11-02T10:00:00Z"),
+            again("ev-8-b", 8, "2026-11-02T12:00:00Z"),  # same instant: the smaller event_id is the first
+            again("ev-8-a", 8, "2026-11-02T12:00:00Z"),
+            imp(10, "2026-11-02T13:00:00Z"),
+        ],
+    )
+    result = run(warehouse, landing, "2026-11-02")
+    got = query(
+        warehouse,
+        "SELECT impression_id, impression_event_id, strftime(impression_ts, '%H:%M:%S'), user_impressions_7d, "
+        "item_impressions_7d FROM labels.ctr_examples ORDER BY 1",
+    )
+    assert got == [
+        ("imp-10", "ev-imp-10", "13:00:00", 4, 4),
+        ("imp-8", "ev-8-a", "12:00:00", 2, 2),
+        ("imp-9", "ev-9-early", "10:00:00", 0, 0),
+    ]
+    assert checks_by_name(result)["ctr_examples_accounted"].passed
+
+
 def test_history_reaches_back_seven_days_across_partitions(warehouse, landing):
     write_lines(
         landing.events_dir() / "a.jsonl",

@@ -54,8 +54,7 @@ HAND_MADE_CHAIN = [
 ]
 
 CTR_CHAIN = [
-    (f"labeling/{name}.sql", {})
-    for name in ("ctr_stage_clicks", "ctr_stage_attribution", "ctr_stage_examples", "insert_ctr_examples")
+    (f"labeling/{name}.sql", {}) for name in ("ctr_stage_clicks", "ctr_stage_attribution", "insert_ctr_examples")
 ]
 
 
@@ -227,7 +226,7 @@ def test_to_dagster(ctr_lineage):
     ]
     assert lineage.deps_by_column["labeled_at"] == []
     keys = {dep.asset_key for deps in lineage.deps_by_column.values() for dep in deps}
-    assert keys == {events}  # no ctr_clicks / ctr_attribution / ctr_staged_examples
+    assert keys == {events}  # no ctr_clicks / ctr_attribution
     value = dg.MetadataValue.column_lineage(lineage)  # usable as dagster/column_lineage metadata
     assert value.lineage is lineage
 

@@ -35,7 +35,7 @@ from data_platform.resources import rows, run_sql, transaction
 DEFAULT_WINDOW_S = 30 * 60
 MAX_WINDOW_S = 24 * 3600  # one lookahead partition covers it
 
-HISTORY_DAYS = 7  # the person and item history features look this many days back (ctr_stage_examples.sql)
+HISTORY_DAYS = 7  # the person and item history features look this many days back (insert_ctr_examples.sql)
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,6 @@ CTR_STEPS: tuple[SqlStep, ...] = tuple(
     for name in (
         "ctr_stage_clicks",
         "ctr_stage_attribution",
-        "ctr_stage_examples",
         "delete_ctr_examples",
         "delete_unattributed_clicks",
         "insert_ctr_examples",
