@@ -74,6 +74,8 @@ def test_erasing_a_user_removes_them_everywhere_and_keeps_everyone_else(warehous
 def labeling_world(warehouse, landing, desk):
     """:func:`_world` plus impressions, a click and Bob's review, run through ingestion, cleaning, click
     labels, the review labeling assets (a task batch written to ``desk``) and the splits."""
+    from data_platform.cleaning.assets import CLEANING_ASSETS
+    from data_platform.ingestion.assets import raw_ingestion
     from data_platform.labeling.ctr_assets import ctr_examples
     from data_platform.labeling.review_assets import REVIEW_LABELING_ASSETS
     from data_platform.resources import LabelingDesk
@@ -91,7 +93,9 @@ def labeling_world(warehouse, landing, desk):
         ],
     )
     resources = {"warehouse": warehouse, "landing": landing, "labeling": LabelingDesk(root=str(desk))}
-    assert dg.materialize([*defs.assets[:2], ctr_examples], resources=resources, partition_key="2026-11-02").success
+    assert dg.materialize(
+        [raw_ingestion, *CLEANING_ASSETS, ctr_examples], resources=resources, partition_key="2026-11-02"
+    ).success
     assert dg.materialize(REVIEW_LABELING_ASSETS, resources=resources).success
     from data_platform.splits.assets import SPLIT_ASSETS
 

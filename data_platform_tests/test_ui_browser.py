@@ -80,7 +80,10 @@ LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $pa
 GRAPH = """query($day: String!) { assetNodes { assetKey { path } groupName hasAssetChecks
   assetChecksOrError { ... on AssetChecks { checks { name blocking
     executionForLatestMaterialization { status evaluation { success } } } } }
+  isPartitioned
   assetMaterializations(partitions: [$day]) { partition
+    metadataEntries { label ... on IntMetadataEntry { intValue } } }
+  latest: assetMaterializations(limit: 1) { partition
     metadataEntries { label ... on IntMetadataEntry { intValue } } } } }"""
 
 
@@ -99,10 +102,12 @@ def _post(port: int, query: str, variables: dict) -> dict:
     return body["data"]
 
 
-def _count(database: str, table: str, day_column: str = "event_date") -> int:
+def _count(database: str, table: str, day_column: str | None = "event_date") -> int:
+    """Rows of ``table`` on ``DAY`` (every row when ``day_column`` is None)."""
+    where = f" WHERE {day_column} = DATE '{DAY}'" if day_column else ""
     con = duckdb.connect(database, read_only=True)
     try:
-        return con.execute(f"SELECT count(*) FROM {table} WHERE {day_column} = DATE '{DAY}'").fetchone()[0]
+        return con.execute(f"SELECT count(*) FROM {table}{where}").fetchone()[0]
     finally:
         con.close()
 
@@ -188,12 +193,15 @@ def test_ui_shows_groups_assets_checks_and_row_counts(tmp_path, screenshots):
                 assert execution and execution["status"] == "SUCCEEDED", (key, check)
         row_counts = {}
         for key in groups["ingestion"] + groups["cleaning"]:
-            [materialization] = by_key[key]["assetMaterializations"]
-            assert materialization["partition"] == DAY
+            # a daily asset's materialization of the day; the unpartitioned identity map's latest one
+            node = by_key[key]
+            [materialization] = node["assetMaterializations"] if node["isPartitioned"] else node["latest"]
+            assert materialization["partition"] == (DAY if node["isPartitioned"] else None)
             meta = {m["label"]: m.get("intValue") for m in materialization["metadataEntries"]}
             row_counts[key] = meta["dagster/row_count"]
         assert row_counts["raw/events"] == _count(warehouse.database, "raw.events") > 100
         assert row_counts["clean/events"] == _count(warehouse.database, "clean.events") > 100
+        assert row_counts["clean/identity_map"] == _count(warehouse.database, "clean.identity_map", None) > 0
         assert row_counts["raw/quarantine"] == _count(warehouse.database, "raw.quarantine", "partition_date") > 0
 
         # ------------------------------------------------------------------ the same, on screen
