@@ -17,8 +17,9 @@ daemon with every sensor running, as ``make ui`` starts them), what a new user s
 ``data_platform_tests/artifacts/screenshots/demo/``):
 
 - no run is queued or started in the first 3 minutes after the UI starts (the demo stored the sensors'
-  cursors; the landing sensor finds every file in the raw.files ledger); the other page checks run
-  during that wait;
+  cursors; the landing sensor finds every file in the raw.files ledger), read from the run records'
+  creation times once the 3 minutes are over; the other page checks, and the one-day run above (its own
+  instance, webserver and daemon), run during those minutes instead of a wait;
 - the asset graph; a day of the demo's range run shows its own row count (the SQL count of that day);
 - the anomaly check failed on 2026-11-05 (the cents incident) and passed on 2026-11-02;
 - every asset page has column descriptions;
@@ -114,9 +115,26 @@ def _count(database: str, table: str, day_column: str | None = "event_date") -> 
 
 @pytest.fixture(scope="module")
 def screenshots() -> Path:
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
+    """The folder of the first test's screenshots, emptied of earlier runs' (the demo's, in ``demo/``, are the
+    demo fixture's: this test runs after it has taken some)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
     return SCREENSHOTS
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module: playwright's sync API runs one at a time in a thread, and the
+    first test runs while the demo's page is open (each test opens its own page, in its own context)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def _open(page, url: str):
@@ -139,121 +157,6 @@ def _text_when(page, pattern: str, timeout: float = 60) -> str:
         page.wait_for_timeout(500)
 
 
-def test_ui_shows_groups_assets_checks_and_row_counts(tmp_path, screenshots):
-    from playwright.sync_api import sync_playwright
-
-    landing, warehouse, _ = generated_world(tmp_path, days=1, events_per_day=200, seed=11)
-    env = platform_env(
-        tmp_path,
-        home=tmp_path / "home",
-        DATA_PLATFORM_LANDING=landing.root,
-        DATA_PLATFORM_WAREHOUSE=warehouse.database,
-        # the only run is the one this test submits, as a person would from the UI
-        DATA_PLATFORM_SENSORS="stopped",
-    )
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with webserver(env, port, tmp_path / "webserver.log") as web, daemon(env, tmp_path / "daemon.log") as dmn:
-        wait_for_webserver(port, web)
-        launched = _post(
-            port,
-            LAUNCH,
-            {
-                "params": {
-                    "selector": {
-                        "repositoryLocationName": LOCATION,
-                        "repositoryName": "__repository__",
-                        "jobName": "daily_pipeline",
-                    },
-                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DAY}]},
-                }
-            },
-        )["launchRun"]
-        assert launched["__typename"] == "LaunchRunSuccess", launched
-        [run] = wait_for_runs(env["DAGSTER_HOME"], 1, timeout=300, services=(web, dmn))
-        assert run.status.value == "SUCCESS" and run.tags["dagster/partition"] == DAY
-
-        # ------------------------------------------------------------------ the graph through GraphQL
-        nodes = _post(port, GRAPH, {"day": DAY})["assetNodes"]
-        by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-        # the six lifecycle stages (later stages may add groups of their own)
-        assert LIFECYCLE_GROUPS <= {n["groupName"] for n in nodes}
-        groups = {
-            g: sorted(k for k, n in by_key.items() if n["groupName"] == g) for g in {n["groupName"] for n in nodes}
-        }
-        assert {"raw/files", "raw/events", "raw/quarantine"} <= set(groups["ingestion"])
-        assert {"clean/events", "clean/filtered_events", "clean/identity_map"} <= set(groups["cleaning"])
-        checks = {k: n["assetChecksOrError"]["checks"] for k, n in by_key.items()}
-        assert all(bool(checks[k]) == n["hasAssetChecks"] for k, n in by_key.items())
-        assert all(checks[k] for k in ("raw/files", "raw/events", "raw/quarantine", "clean/events"))
-        # every check of the ingestion and cleaning assets ran on this materialization and passed
-        for key in groups["ingestion"] + groups["cleaning"]:
-            for check in checks[key]:
-                execution = check["executionForLatestMaterialization"]
-                assert execution and execution["status"] == "SUCCEEDED", (key, check)
-        row_counts = {}
-        for key in groups["ingestion"] + groups["cleaning"]:
-            # a daily asset's materialization of the day; the unpartitioned identity map's latest one
-            node = by_key[key]
-            [materialization] = node["assetMaterializations"] if node["isPartitioned"] else node["latest"]
-            assert materialization["partition"] == (DAY if node["isPartitioned"] else None)
-            meta = {m["label"]: m.get("intValue") for m in materialization["metadataEntries"]}
-            row_counts[key] = meta["dagster/row_count"]
-        assert row_counts["raw/events"] == _count(warehouse.database, "raw.events") > 100
-        assert row_counts["clean/events"] == _count(warehouse.database, "clean.events") > 100
-        assert row_counts["clean/identity_map"] == _count(warehouse.database, "clean.identity_map", None) > 0
-        assert row_counts["raw/quarantine"] == _count(warehouse.database, "raw.quarantine", "partition_date") > 0
-
-        # ------------------------------------------------------------------ the same, on screen
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1600, "height": 1000})
-                page.set_default_timeout(60_000)
-
-                _open(page, f"{base}/asset-groups")
-                _text_when(page, r"Global asset lineage")
-                for group in groups:  # every group (a box in the graph and an entry in the sidebar)
-                    page.get_by_text(group, exact=True).first.wait_for(state="visible")
-                page.screenshot(path=str(screenshots / "01-global-lineage.png"))
-
-                for n, group in enumerate(("ingestion", "cleaning"), start=2):
-                    _open(page, f"{base}/locations/{LOCATION}/asset-groups/{group}/lineage")
-                    text = _text_when(page, r"Asset checks\s+\d+ / \d+")
-                    for key in groups[group]:
-                        page.get_by_text(key.split("/")[-1], exact=True).first.wait_for(state="visible")
-                    # "passed / total" on each asset node: every check of every asset, all passed
-                    shown = sorted(re.findall(r"Asset checks\s+(\d+) / (\d+) Passed", text))
-                    expected = sorted((str(len(checks[k])),) * 2 for k in groups[group] if checks[k])
-                    assert shown == expected, (group, shown, expected)
-                    page.screenshot(path=str(screenshots / f"0{n}-group-{group}.png"))
-
-                _open(page, f"{base}/assets/raw/events?partition={DAY}")
-                text = _text_when(page, r"Row count\s+[\d,]+")
-                shown_rows = int(re.search(r"Row count\s+([\d,]+)", text).group(1).replace(",", ""))
-                assert shown_rows == row_counts["raw/events"]
-                assert "ingestion" in text and DAY in text
-                page.screenshot(path=str(screenshots / "04-asset-raw-events.png"), full_page=True)
-
-                _open(page, f"{base}/assets/raw/events?view=checks")
-                text = _text_when(page, r"Checks \(\d+\)")
-                assert f"Checks ({len(checks['raw/events'])})" in text
-                for check in checks["raw/events"]:
-                    page.get_by_text(check["name"], exact=True).first.wait_for(state="visible")
-                assert text.count("Succeeded") >= len(checks["raw/events"])
-                assert "This is a blocking asset check." in text
-                page.screenshot(path=str(screenshots / "05-asset-raw-events-checks.png"))
-            finally:
-                browser.close()
-    assert sorted(p.name for p in screenshots.glob("*.png")) == [
-        "01-global-lineage.png",
-        "02-group-ingestion.png",
-        "03-group-cleaning.png",
-        "04-asset-raw-events.png",
-        "05-asset-raw-events-checks.png",
-    ]
-
-
 # ---------------------------------------------------------------------------------------------- the demo
 DEMO_SCREENSHOTS = SCREENSHOTS / "demo"
 QUIET_SECONDS = 180  # no run may start in the first 3 minutes after the UI starts
@@ -267,25 +170,32 @@ class DemoUI:
     def __init__(self, env: dict, port: int, services: tuple, page, demo_runs: set[str]):
         self.env, self.port, self.services, self.page, self.demo_runs = env, port, services, page, demo_runs
         self.base = f"http://127.0.0.1:{port}"
-        self.started = time.monotonic()
+        # taken before the webserver and the daemon start: the quiet window covers their whole start-up
+        self.started, self.started_at = time.monotonic(), time.time()
         self.new_runs_in_quiet_window: list | None = None
 
-    def new_runs(self) -> list:
-        return [r for r in runs_of(self.env["DAGSTER_HOME"]) if r.run_id not in self.demo_runs]
-
     def quiet_window(self) -> list:
-        """Watch the run storage until 3 minutes after the UI started; the runs that appeared meanwhile."""
+        """The runs the instance created (other than the demo's) in the 3 minutes after the UI started.
+
+        Read from the run records' creation times once the 3 minutes are over, so the module's other tests
+        run during the window (none of them launches a run on this instance before the window is over) and a
+        run created after it does not count; the webserver and the daemon must be alive all along."""
         if self.new_runs_in_quiet_window is None:
-            seen: dict[str, str] = {}
             while True:
-                for run in self.new_runs():
-                    seen.setdefault(run.run_id, f"{run.job_name} {run.status.value} {dict(run.tags)}")
                 for svc in self.services:
                     svc.assert_alive()
                 if time.monotonic() - self.started >= QUIET_SECONDS:
                     break
                 time.sleep(5)
-            self.new_runs_in_quiet_window = list(seen.values())
+            end = self.started_at + QUIET_SECONDS
+            with dg.DagsterInstance.from_config(self.env["DAGSTER_HOME"]) as instance:
+                records = instance.get_run_records()
+            self.new_runs_in_quiet_window = [
+                f"{r.dagster_run.job_name} {r.dagster_run.status.value} {dict(r.dagster_run.tags)} "
+                f"created {r.create_timestamp.timestamp() - self.started_at:.0f} s after the UI started"
+                for r in records
+                if r.dagster_run.run_id not in self.demo_runs and r.create_timestamp.timestamp() <= end
+            ]
         return self.new_runs_in_quiet_window
 
     def sql(self, statement: str, params=None):
@@ -297,12 +207,10 @@ class DemoUI:
 
 
 @pytest.fixture(scope="module")
-def demo_ui(tmp_path_factory):
+def demo_ui(tmp_path_factory, browser):
     """``data-platform demo`` as ``make demo`` runs it (20,000 events a day, the default dates, seed and
     incidents) on a new instance, then a webserver and a daemon on it, every sensor running. (At 2,000
     events a day a quiet day can show ERROR drift by chance: one day of reference is a small sample.)"""
-    from playwright.sync_api import sync_playwright
-
     root = tmp_path_factory.mktemp("demo-ui")
     env = platform_env(root, home=root / "home", DATA_PLATFORM_END_DATE=DEMO_END)
     (root / "home" / "dagster.yaml").unlink()  # a new DAGSTER_HOME: the platform brings its own settings
@@ -330,17 +238,15 @@ def demo_ui(tmp_path_factory):
     with webserver(env, port, root / "webserver.log") as web, daemon(env, root / "daemon.log") as dmn:
         ui = DemoUI(env, port, (web, dmn), None, demo_runs)
         wait_for_webserver(port, web)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                ui.page = browser.new_page(viewport={"width": 1600, "height": 1000})
-                ui.page.set_default_timeout(60_000)
-                # a new instance greets the first page with a "Join the Dagster community" dialog, once
-                ui.page.goto(ui.base)
-                ui.page.get_by_role("button", name="Skip").first.click()
-                yield ui
-            finally:
-                browser.close()
+        ui.page = browser.new_page(viewport={"width": 1600, "height": 1000})  # its own context
+        try:
+            ui.page.set_default_timeout(60_000)
+            # a new instance greets the first page with a "Join the Dagster community" dialog, once
+            ui.page.goto(ui.base)
+            ui.page.get_by_role("button", name="Skip").first.click()
+            yield ui
+        finally:
+            ui.page.close()
 
 
 def test_demo_asset_graph_and_a_range_run_day_shows_its_own_row_count(demo_ui):
@@ -411,6 +317,120 @@ def test_demo_every_asset_page_has_column_descriptions(demo_ui):
             missing[key] = undescribed or "no columns"
     page.screenshot(path=str(DEMO_SCREENSHOTS / "05-asset-columns.png"), full_page=True)
     assert len(keys) > 20 and not missing, missing
+
+
+# ------------------------------------------------------------------- a run submitted from the UI, on its own world
+# It runs after the demo's page checks and before the quiet window is read (the tests run in file order): its own
+# instance, webserver and daemon fill the demo's 3 quiet minutes instead of a wait.
+def test_ui_shows_groups_assets_checks_and_row_counts(tmp_path, screenshots, browser):
+    landing, warehouse, _ = generated_world(tmp_path, days=1, events_per_day=200, seed=11)
+    env = platform_env(
+        tmp_path,
+        home=tmp_path / "home",
+        DATA_PLATFORM_LANDING=landing.root,
+        DATA_PLATFORM_WAREHOUSE=warehouse.database,
+        # the only run is the one this test submits, as a person would from the UI
+        DATA_PLATFORM_SENSORS="stopped",
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with webserver(env, port, tmp_path / "webserver.log") as web, daemon(env, tmp_path / "daemon.log") as dmn:
+        wait_for_webserver(port, web)
+        launched = _post(
+            port,
+            LAUNCH,
+            {
+                "params": {
+                    "selector": {
+                        "repositoryLocationName": LOCATION,
+                        "repositoryName": "__repository__",
+                        "jobName": "daily_pipeline",
+                    },
+                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DAY}]},
+                }
+            },
+        )["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        [run] = wait_for_runs(env["DAGSTER_HOME"], 1, timeout=300, services=(web, dmn))
+        assert run.status.value == "SUCCESS" and run.tags["dagster/partition"] == DAY
+
+        # ------------------------------------------------------------------ the graph through GraphQL
+        nodes = _post(port, GRAPH, {"day": DAY})["assetNodes"]
+        by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+        # the six lifecycle stages (later stages may add groups of their own)
+        assert LIFECYCLE_GROUPS <= {n["groupName"] for n in nodes}
+        groups = {
+            g: sorted(k for k, n in by_key.items() if n["groupName"] == g) for g in {n["groupName"] for n in nodes}
+        }
+        assert {"raw/files", "raw/events", "raw/quarantine"} <= set(groups["ingestion"])
+        assert {"clean/events", "clean/filtered_events", "clean/identity_map"} <= set(groups["cleaning"])
+        checks = {k: n["assetChecksOrError"]["checks"] for k, n in by_key.items()}
+        assert all(bool(checks[k]) == n["hasAssetChecks"] for k, n in by_key.items())
+        assert all(checks[k] for k in ("raw/files", "raw/events", "raw/quarantine", "clean/events"))
+        # every check of the ingestion and cleaning assets ran on this materialization and passed
+        for key in groups["ingestion"] + groups["cleaning"]:
+            for check in checks[key]:
+                execution = check["executionForLatestMaterialization"]
+                assert execution and execution["status"] == "SUCCEEDED", (key, check)
+        row_counts = {}
+        for key in groups["ingestion"] + groups["cleaning"]:
+            # a daily asset's materialization of the day; the unpartitioned identity map's latest one
+            node = by_key[key]
+            [materialization] = node["assetMaterializations"] if node["isPartitioned"] else node["latest"]
+            assert materialization["partition"] == (DAY if node["isPartitioned"] else None)
+            meta = {m["label"]: m.get("intValue") for m in materialization["metadataEntries"]}
+            row_counts[key] = meta["dagster/row_count"]
+        assert row_counts["raw/events"] == _count(warehouse.database, "raw.events") > 100
+        assert row_counts["clean/events"] == _count(warehouse.database, "clean.events") > 100
+        assert row_counts["clean/identity_map"] == _count(warehouse.database, "clean.identity_map", None) > 0
+        assert row_counts["raw/quarantine"] == _count(warehouse.database, "raw.quarantine", "partition_date") > 0
+
+        # ------------------------------------------------------------------ the same, on screen
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})  # its own context
+        try:
+            page.set_default_timeout(60_000)
+
+            _open(page, f"{base}/asset-groups")
+            _text_when(page, r"Global asset lineage")
+            for group in groups:  # every group (a box in the graph and an entry in the sidebar)
+                page.get_by_text(group, exact=True).first.wait_for(state="visible")
+            page.screenshot(path=str(screenshots / "01-global-lineage.png"))
+
+            for n, group in enumerate(("ingestion", "cleaning"), start=2):
+                _open(page, f"{base}/locations/{LOCATION}/asset-groups/{group}/lineage")
+                text = _text_when(page, r"Asset checks\s+\d+ / \d+")
+                for key in groups[group]:
+                    page.get_by_text(key.split("/")[-1], exact=True).first.wait_for(state="visible")
+                # "passed / total" on each asset node: every check of every asset, all passed
+                shown = sorted(re.findall(r"Asset checks\s+(\d+) / (\d+) Passed", text))
+                expected = sorted((str(len(checks[k])),) * 2 for k in groups[group] if checks[k])
+                assert shown == expected, (group, shown, expected)
+                page.screenshot(path=str(screenshots / f"0{n}-group-{group}.png"))
+
+            _open(page, f"{base}/assets/raw/events?partition={DAY}")
+            text = _text_when(page, r"Row count\s+[\d,]+")
+            shown_rows = int(re.search(r"Row count\s+([\d,]+)", text).group(1).replace(",", ""))
+            assert shown_rows == row_counts["raw/events"]
+            assert "ingestion" in text and DAY in text
+            page.screenshot(path=str(screenshots / "04-asset-raw-events.png"), full_page=True)
+
+            _open(page, f"{base}/assets/raw/events?view=checks")
+            text = _text_when(page, r"Checks \(\d+\)")
+            assert f"Checks ({len(checks['raw/events'])})" in text
+            for check in checks["raw/events"]:
+                page.get_by_text(check["name"], exact=True).first.wait_for(state="visible")
+            assert text.count("Succeeded") >= len(checks["raw/events"])
+            assert "This is a blocking asset check." in text
+            page.screenshot(path=str(screenshots / "05-asset-raw-events-checks.png"))
+        finally:
+            page.close()
+    assert sorted(p.name for p in screenshots.glob("*.png")) == [
+        "01-global-lineage.png",
+        "02-group-ingestion.png",
+        "03-group-cleaning.png",
+        "04-asset-raw-events.png",
+        "05-asset-raw-events-checks.png",
+    ]
 
 
 def test_demo_ui_starts_no_run_in_its_first_3_minutes(demo_ui):
