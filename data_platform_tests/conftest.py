@@ -14,7 +14,17 @@ import pytest
 
 from data_platform.ingestion.assets import raw_ingestion
 from data_platform.resources import LandingZone, Warehouse
-from data_platform_tests.processes import LakePeers, PostgresServer, S3Server, in_ci, missing_peer, postgres_bin
+from data_platform_tests.processes import (
+    BIN,
+    LakePeers,
+    PostgresServer,
+    S3Server,
+    in_ci,
+    missing_peer,
+    platform_env,
+    postgres_bin,
+    run_cli,
+)
 
 UTC = dt.UTC
 
@@ -106,6 +116,25 @@ def lake_peers():
     finally:
         print(peers.postgres.log())
         peers.stop()
+
+
+# the small demo world (steps 1-8, no signal days): 2 days of 2,000 events, seed 11 (a seed and size whose world
+# has a user in every place test_privacy_erasure_e2e.py needs: raw events, a review with an e-mail, labels, a task
+# batch and a published export)
+SMALL_DEMO_ARGS = ["--days", "2", "--events-per-day", "2000", "--seed", "11", "--signal-days", "0"]
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory) -> tuple[Path, str]:
+    """A small demo world, built once per session (per worker) by a real ``data-platform demo`` process with its
+    ``dg launch`` runs, under its own root in :func:`platform_env`'s layout (``DAGSTER_HOME`` is ``root/home``):
+    (root, the demo's output). The user commands of ``test_cli_processes.py`` read it, and
+    ``test_privacy_erasure_e2e.py`` erases a person in its own copy; no test changes it (a test that changes a
+    world works on :func:`data_platform_tests.processes.copy_world` of it)."""
+    root = tmp_path_factory.mktemp("small-demo")
+    cmd = [str(BIN / "data-platform"), "demo", *SMALL_DEMO_ARGS]
+    done = run_cli(cmd, platform_env(root, home=root / "home"), timeout=1800)
+    return root, done.stdout
 
 
 def lake_warehouse(peers: LakePeers, mp: pytest.MonkeyPatch, name: str = "lake") -> Warehouse:

@@ -11,6 +11,8 @@ step intervals of an instance, and:
   log's tail shown when the test fails;
 - :func:`wait_until` and :func:`wait_for_runs`: polling with a deadline and a clear message;
 - :class:`PostgresServer`: a throw-away PostgreSQL cluster (Debian binaries) on a free port;
+- :func:`copy_world`: a copy of a built world that a test may change, relocated (no path in it points
+  back to the original);
 - :func:`deliver_bundled`: generated logs delivered as two files per delivery day instead of one per
   hour, so that tests over many days spend their time on runs, not on landing hundreds of tiny files;
 - :func:`requires_peer`: a test that needs a real peer (chromium, PostgreSQL, Label Studio) is skipped
@@ -39,6 +41,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from data_platform.launch import init_instance
@@ -110,6 +113,20 @@ def run_cli(cmd: list[str], env: dict, timeout: int = 300, returncode: int = 0) 
         f"{cmd} exited with {done.returncode}, expected {returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
     )
     return done
+
+
+def copy_world(src: Path, dst: Path) -> Path:
+    """A copy at ``dst`` of the world a platform process built under ``src`` (:func:`platform_env`'s layout:
+    warehouse, landing, exports, instance...), for a test that changes it while others read ``src``.
+
+    The registries of published versions (``splits.exports``, ``splits.twins``) hold absolute paths: in the
+    copy they point into the copy, so a command run on it (an erasure re-issuing an export and deleting the
+    old version, say) never reads or deletes anything under ``src``."""
+    shutil.copytree(src, dst)
+    with duckdb.connect(str(dst / "warehouse.duckdb")) as con:
+        for table in ("splits.exports", "splits.twins"):
+            con.execute(f"UPDATE {table} SET path = replace(path, $src, $dst)", {"src": str(src), "dst": str(dst)})
+    return dst
 
 
 def job_backfill(env: dict, job: str, first: str, last: str, tags: dict | None = None) -> subprocess.CompletedProcess:

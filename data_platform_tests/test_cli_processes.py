@@ -1,9 +1,10 @@
 """The user's entry points, run as processes the way a user runs them: ``data-platform demo`` (small),
 ``generate``, ``summary``, ``trace``, ``impact``, ``invalidate`` and ``privacy``.
 
-One small demo world is built once for the module (the ``demo`` fixture: a real ``data-platform demo``
-with its ``dg launch`` runs) and never changed by the tests: the commands that change a world
-(``privacy``, ``invalidate``) work on their own copy of it. Every path the platform reads from the
+One small demo world is built once for the session (conftest's ``small_demo``: a real ``data-platform demo``
+with its ``dg launch`` runs, shared with ``test_privacy_erasure_e2e.py``) and never changed by the tests: the
+commands that change a world (``privacy``, ``invalidate``) work on their own copy of it (``copy_world``: its
+registries of published versions point into the copy). Every path the platform reads from the
 environment (warehouse, landing, labeling, reports, exports, ``DAGSTER_HOME``) points under the test's
 folder (:func:`data_platform_tests.processes.platform_env`).
 """
@@ -13,18 +14,16 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from data_platform_tests.processes import BIN, platform_env, run_cli
+from data_platform_tests.processes import BIN, copy_world, platform_env, run_cli
 
 pytestmark = pytest.mark.slow
 
 CLI = str(BIN / "data-platform")
-DEMO_ARGS = ["--days", "2", "--events-per-day", "1500", "--seed", "5", "--signal-days", "0"]
 
 
 def _env(root: Path) -> dict[str, str]:
@@ -36,20 +35,16 @@ def _query(root: Path, sql: str, params=None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """A small demo world, built by ``data-platform demo`` (steps 1-8, no signal days): (root, output)."""
-    root = tmp_path_factory.mktemp("cli-demo")
-    done = run_cli([CLI, "demo", *DEMO_ARGS], _env(root), timeout=1800)
-    return root, done.stdout
+@pytest.fixture
+def demo(small_demo) -> tuple[Path, str]:
+    """The session's small demo world (steps 1-8, no signal days): (root, output)."""
+    return small_demo
 
 
 @pytest.fixture
 def world_copy(demo, tmp_path) -> Path:
     """A copy of the demo world (warehouse, landing, exports, instance) for a command that changes it."""
-    root = tmp_path / "world"
-    shutil.copytree(demo[0], root)
-    return root
+    return copy_world(demo[0], tmp_path / "world")
 
 
 def _stage_rows(output: str, table: str) -> int:
