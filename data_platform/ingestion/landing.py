@@ -493,6 +493,7 @@ def scan_file_days(
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET threads = 1")  # the lines stream in from Python: a second thread only waits (as landing)
         con.execute(load_sql("ingestion/macros.sql"))
         reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, read_lines(path, compressed))
         con.register("landing_lines", reader)
