@@ -50,6 +50,47 @@ def test_read_lines_numbers_lines_and_flags_invalid_utf8(tmp_path):
     assert all(r[2] for i, r in enumerate(table) if i != 1)
 
 
+@pytest.mark.parametrize("cap", [MAX_LINE_BYTES, KEPT_PREFIX_BYTES + 2])
+def test_read_lines_decodes_invalid_utf8_as_each_line_alone(tmp_path, cap):
+    """Lines with invalid bytes among valid ones (a chunk is decoded at once): each line's text and flag are
+    those of Python decoding that line alone, including sequences cut by a newline, a real U+FFFD in a valid
+    line, and (with a small cap) an over-long line whose kept prefix ends inside a character."""
+    import random
+
+    rng = random.Random(19)
+    pieces = [
+        b"\xff",
+        b"\xfe\xff",
+        b"\xe2\x82",
+        b"\xed\xa0\x80",
+        b"\xc3",
+        b"\xf0\x9f\x98",
+        "é€😀\ufffd".encode(),
+        b"ok",
+    ]
+    raw_lines = [b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 6))) for _ in range(3000)]
+    raw_lines += [b"x" + "é".encode() * (KEPT_PREFIX_BYTES // 2 + 2), b"\xe2\x82\n"[:2] + b"tail"]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(raw_lines) + b"\n")
+    rows = [
+        r
+        for b in read_lines(path, compressed=False, max_line_bytes=cap)
+        for r in zip(*(c.to_pylist() for c in b.columns))
+    ]
+    assert [r[0] for r in rows] == list(range(1, len(raw_lines) + 1))
+    for raw, (_, text, utf8_ok, too_long) in zip(raw_lines, rows, strict=True):
+        kept = raw[:KEPT_PREFIX_BYTES] if too_long else raw
+        assert too_long == (len(raw) > cap)
+        assert text == kept.decode("utf-8", errors="replace")
+        try:
+            kept.decode("utf-8")
+            valid = True
+        except UnicodeDecodeError:
+            valid = too_long
+        assert utf8_ok == valid, raw
+    assert sum(not r[2] for r in rows) > 1000 and any(r[3] for r in rows) == (cap < MAX_LINE_BYTES)
+
+
 def test_truncated_gzip_keeps_what_was_read_and_marks_the_rest(tmp_path):
     body = b"".join(json.dumps(event(f"e{i}")).encode() + b"\n" for i in range(2000))
     path = tmp_path / "t.jsonl.gz"
@@ -268,6 +309,38 @@ def test_read_lines_holds_at_most_the_cap_of_a_long_line(tmp_path, monkeypatch, 
     assert [(r[0], r[3]) for r in rows] == [(1, False), (2, True), (3, False)]
     assert rows[1][1] == "a" * KEPT_PREFIX_BYTES and json.loads(rows[2][1])["event_id"] == "last"
     assert peak < 4 * chunk + 8 * CAP  # the 128 MiB line was never held
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_landing_runs_on_one_thread_and_gives_the_connection_its_threads_back(warehouse, landing, monkeypatch, fails):
+    """Each file is parsed with DuckDB's threads at 1; afterwards (also when a warehouse error ends landing)
+    the connection has the thread count it came with, for the cut and the checks."""
+    import duckdb
+
+    from data_platform.ingestion import landing as landing_module
+
+    write_lines(landing.events_dir() / "a.jsonl", [event("a1")])
+    real, seen = landing_module._land_one, []
+
+    def watched(con, *args, **kwargs):
+        seen.append(con.execute("SELECT current_setting('threads')").fetchone()[0])
+        if fails:
+            raise duckdb.IOException("IO Error: disk full (simulated)")
+        return real(con, *args, **kwargs)
+
+    monkeypatch.setattr(landing_module, "_land_one", watched)
+    with warehouse.connect() as con:
+        con.execute("SET threads = 3")
+        if fails:
+            with pytest.raises(duckdb.IOException):
+                land_new_files(con, landing.events_dir(), "run-test", min_ts=MIN_TS, settle_seconds=0)
+        else:
+            assert [
+                f.accepted
+                for f in land_new_files(con, landing.events_dir(), "run-test", min_ts=MIN_TS, settle_seconds=0)
+            ] == [1]
+        assert seen == [1]
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 3
 
 
 def test_a_file_that_keeps_failing_is_set_aside_and_the_others_land(warehouse, landing, monkeypatch):

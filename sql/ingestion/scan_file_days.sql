@@ -3,7 +3,13 @@
 SELECT coalesce(list(DISTINCT day ORDER BY day) FILTER (WHERE day IS NOT NULL), []::DATE[]) AS days,
        coalesce(bool_or(day IS NULL), FALSE) AS has_undated
 FROM (
-    SELECT CASE WHEN utf8_ok AND NOT too_long
-                THEN event_day(event_ts(try(json_extract(line, '$.ts'))::VARCHAR), $min_ts, $max_ts) END AS day
+    -- the test of the line goes innermost (a NULL ts has no day): around the macros, whose CASEs repeat their
+    -- argument, it made DuckDB evaluate them under selection vectors at 9x the CPU
+    SELECT event_day(
+               event_ts(
+                   CASE WHEN utf8_ok AND NOT too_long AND json_valid(line) THEN json_extract(line, '$.ts') END::VARCHAR
+               ),
+               $min_ts, $max_ts
+           ) AS day
     FROM landing_lines
 )
