@@ -66,7 +66,7 @@ def check_window(window_s: int) -> int:
     return window_s
 
 
-DEFAULT_SLICE_ROWS = 2_000_000
+DEFAULT_SLICE_ROWS = 1_000_000
 """Impressions labelled per slice (:func:`label_ctr_days`): what one statement sorts or joins is about this many
 narrow rows, or this many wide ones, whatever the size of the day."""
 

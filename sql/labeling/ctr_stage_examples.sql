@@ -3,7 +3,7 @@
 -- ctr_attribution), and whether it is a repeat of an impression_id already logged that day (the first, by ts
 -- then event_id, makes the example; the others are dropped).
 CREATE OR REPLACE TEMP TABLE ctr_impression_clicks AS
-WITH impressions AS (
+WITH impressions AS NOT MATERIALIZED (  -- read where it is used: a scan is cheaper than a copy of them
     SELECT rowid AS event_row, impression_id, event_date, ts, event_id
     FROM clean.events
     WHERE event_type = 'impression' AND event_date >= $start_day AND event_date < $end_day
@@ -18,9 +18,17 @@ first_clicks AS (
                                ORDER BY reason IS NOT NULL, click_ts, click_event_id) = 1
 ),
 
+candidates AS (  -- (hash of impression_id, day) seen more than once: grouping integers, not every id string
+    SELECT hash(impression_id) AS impression_hash, event_date
+    FROM impressions
+    GROUP BY ALL
+    HAVING count(*) > 1
+),
+
 repeats AS (  -- per impression_id and day seen more than once: the first (ts, then event_id) makes the example
     SELECT impression_id, event_date, arg_min(event_id, (ts, event_id)) AS first_event_id
     FROM impressions
+    SEMI JOIN candidates c ON c.impression_hash = hash(impressions.impression_id) AND c.event_date = impressions.event_date
     GROUP BY impression_id, event_date
     HAVING count(*) > 1
 )

@@ -10,7 +10,7 @@ INSERT INTO ctr_{side}_history
 WITH activity AS (
     SELECT event_row, is_impression, ts, event_date, {key} AS owner
     FROM ctr_activity
-    WHERE {side}_hash % $slices = $slice
+    WHERE {side}_hash % $slices::UBIGINT = $slice
 ),
 
 owner_days AS (  -- events per {key} and day
