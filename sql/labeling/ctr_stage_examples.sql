@@ -26,10 +26,10 @@ candidates AS (  -- (hash of impression_id, day) seen more than once: grouping i
 ),
 
 repeats AS (  -- per impression_id and day seen more than once: the first (ts, then event_id) makes the example
-    SELECT impression_id, event_date, arg_min(event_id, (ts, event_id)) AS first_event_id
-    FROM impressions
-    SEMI JOIN candidates c ON c.impression_hash = hash(impressions.impression_id) AND c.event_date = impressions.event_date
-    GROUP BY impression_id, event_date
+    SELECT i.impression_id, i.event_date, arg_min(i.event_id, (i.ts, i.event_id)) AS first_event_id
+    FROM impressions i
+    SEMI JOIN candidates c ON c.impression_hash = hash(i.impression_id) AND c.event_date = i.event_date
+    GROUP BY i.impression_id, i.event_date
     HAVING count(*) > 1
 )
 
