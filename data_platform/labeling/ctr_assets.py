@@ -1,8 +1,8 @@
 """Direct-label assets: labels/ctr_examples (daily, by impression day) and its late-click sensor."""
 
 import dagster as dg
-from pydantic import Field
 from dagster._core.events import DagsterEventType
+from pydantic import Field
 
 from data_platform.base.keys import CLEAN_EVENTS, CTR_EXAMPLES
 from data_platform.labeling.direct import (
