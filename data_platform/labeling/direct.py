@@ -88,10 +88,10 @@ CTR_STEPS: tuple[SqlStep, ...] = (
             "ctr_stage_attribution",
             "delete_ctr_examples",
             "delete_unattributed_clicks",
-            "ctr_stage_activity",
         )
     ),
     CTR_SLICES,
+    SqlStep("labeling/ctr_stage_activity.sql"),
     *_history_steps("ctr_create_history"),
     *CTR_HISTORY,
     SqlStep("labeling/ctr_stage_examples.sql"),
@@ -128,28 +128,29 @@ def label_ctr_days(
     range runs, per-day runs and reruns give the same rows.
 
     The range is built in slices of about ``slice_rows`` impressions, so that no statement sorts or joins
-    more than a slice, whatever the size of the day (DuckDB's memory limit holds without spilling): the
-    person history is computed per slice of persons (by a hash of person_key), the item history per slice of
-    items, narrow, then the examples per slice of clean.events rowids, each read once. The slice size
-    changes no row."""
+    more than a slice, whatever the size of the day: the person history is computed per slice of persons (by
+    a hash of person_key), the item history per slice of items, both narrow (no example column), then the
+    examples per range of clean.events rowids, each wide row read once. The slice size changes no row."""
     check_window(window_s)
     check_slice_rows(slice_rows)
     run_sql(con, "labeling/create_tables.sql")
-    values = {"start_day": start_day, "end_day": end_day, "window_s": window_s, "run_id": run_id}
+    days = {"start_day": start_day, "end_day": end_day}
+    values = {**days, "window_s": window_s, "run_id": run_id}
     with transaction(con):
         slices: list[dict] = []
         for step in CTR_STEPS:
             if step is CTR_SLICES:
-                slices = rows(con, step.name, {"slice_rows": slice_rows})
+                slices = rows(con, step.name, {**days, "slice_rows": slice_rows})
+                values["slices"] = max(len(slices), 1)
             elif step in CTR_HISTORY:
                 for slice_ in range(len(slices)):
-                    step.run(con, {**values, "slice": slice_, "slices": len(slices)})
+                    step.run(con, {**values, "slice": slice_})
             elif step is CTR_EXAMPLES_INSERT:
                 for bounds in slices:
                     step.run(con, {**values, **bounds})
             else:
                 step.run(con, values)
-        return _day_stats(con, {"start_day": start_day, "end_day": end_day})  # while the range's clicks are staged
+        return _day_stats(con, days)  # while the range's clicks are staged
 
 
 def _day_stats(con: duckdb.DuckDBPyConnection, days: dict[str, dt.date]) -> dict[dt.date, CtrStats]:

@@ -2,9 +2,9 @@
 -- holding about $slice_rows impressions of the range each (whole blocks of $slice_rows / 16 rowids), so a
 -- slice reads only its own rows. Their number is also the number of person and item slices.
 WITH blocks AS (
-    SELECT event_row // greatest($slice_rows // 16, 1) AS block, count(*) AS impressions
-    FROM ctr_activity
-    WHERE event_row IS NOT NULL
+    SELECT rowid // greatest($slice_rows // 16, 1) AS block, count(*) AS impressions
+    FROM clean.events
+    WHERE event_type = 'impression' AND event_date >= $start_day AND event_date < $end_day
     GROUP BY block
 ),
 

@@ -32,8 +32,8 @@ SELECT
          ELSE '11+' END AS position_bucket,
     i.price_eur, i.device, i.country,
     hour(i.ts)::INTEGER AS hour_of_day, isodow(i.ts)::INTEGER AS day_of_week,
-    p.impressions AS user_impressions_7d, p.clicks AS user_clicks_7d,
-    h.impressions AS item_impressions_7d, h.clicks AS item_clicks_7d,
+    p.impressions::BIGINT AS user_impressions_7d, p.clicks::BIGINT AS user_clicks_7d,
+    h.impressions::BIGINT AS item_impressions_7d, h.clicks::BIGINT AS item_clicks_7d,
     i.predicted_ctr, i.model_version,
     CASE WHEN c.delay_s BETWEEN 0 AND $window_s THEN 1 ELSE 0 END AS label,
     CASE WHEN i.ts + to_seconds($window_s) <= s.data_seen_until THEN 'mature' ELSE 'provisional' END

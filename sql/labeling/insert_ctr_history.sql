@@ -1,6 +1,6 @@
--- The 7-day {side} history of the impressions of [start_day, end_day) whose {key} falls in slice $slice of
--- $slices: the events of the same {key} strictly before the impression and at most 7 days earlier, ts in
--- [t - 7 days, t). The count at t on day D is computed without a 7-day frame over every event:
+-- The 7-day {side} history of the impressions of [start_day, end_day) whose {key} falls in slice $slice
+-- (ctr_stage_activity.sql): the events of the same {key} strictly before the impression and at most
+-- 7 days earlier, ts in [t - 7 days, t). The count at t on day D is computed without a 7-day frame over every event:
 --   (the events of days D - 7 .. D - 1: per-day counts, summed)
 --   - (the events of day D - 7 before t - 7 days) + (the events of day D before t)
 -- the last two as one running sum over day D's events (+1 at ts) and day D - 7's (-1 at ts + 7 days).
@@ -10,7 +10,7 @@ INSERT INTO ctr_{side}_history
 WITH activity AS (
     SELECT event_row, is_impression, ts, event_date, {key} AS owner
     FROM ctr_activity
-    WHERE {side}_hash % $slices::UBIGINT = $slice
+    WHERE {side}_slice = $slice
 ),
 
 owner_days AS (  -- events per {key} and day
@@ -52,7 +52,7 @@ within_days AS (
 )
 
 SELECT w.event_row,
-       (coalesce(o.impressions, 0) + w.impressions)::BIGINT AS impressions,
-       (coalesce(o.clicks, 0) + w.clicks)::BIGINT AS clicks
+       (coalesce(o.impressions, 0) + w.impressions)::INTEGER AS impressions,
+       (coalesce(o.clicks, 0) + w.clicks)::INTEGER AS clicks
 FROM within_days w
 LEFT JOIN owner_week o ON o.owner IS NOT DISTINCT FROM w.owner AND o.event_date = w.day
