@@ -94,6 +94,7 @@ CTR_STEPS: tuple[SqlStep, ...] = (
     SqlStep("labeling/ctr_stage_activity.sql"),
     *_history_steps("ctr_create_history"),
     *CTR_HISTORY,
+    SqlStep("labeling/ctr_drop_activity.sql"),
     SqlStep("labeling/ctr_stage_examples.sql"),
     SqlStep("labeling/ctr_stage_seen.sql"),
     CTR_EXAMPLES_INSERT,
