@@ -8,8 +8,8 @@ SELECT
     CASE WHEN event_type = 'impression' AND event_date >= $start_day THEN rowid END AS event_row,
     event_type = 'impression' AS is_impression,
     ts, event_date, person_key, item_id,
-    (hash(person_key) % $slices::UBIGINT)::USMALLINT AS person_slice,
-    (hash(item_id) % $slices::UBIGINT)::USMALLINT AS item_slice
+    (hash(person_key) % $slices::UBIGINT)::UINTEGER AS person_slice,
+    (hash(item_id) % $slices::UBIGINT)::UINTEGER AS item_slice
 FROM clean.events
 WHERE event_type IN ('impression', 'click')
   AND event_date >= $start_day - INTERVAL 7 DAY AND event_date < $end_day

@@ -1,6 +1,7 @@
 -- The 7-day {side} history of the impressions of [start_day, end_day) whose {key} falls in slice $slice
 -- (ctr_stage_activity.sql): the events of the same {key} strictly before the impression and at most
--- 7 days earlier, ts in [t - 7 days, t). The count at t on day D is computed without a 7-day frame over every event:
+-- 7 days earlier, ts in [t - 7 days, t). The count at t on day D is computed without a 7-day frame over
+-- every event:
 --   (the events of days D - 7 .. D - 1: per-day counts, summed)
 --   - (the events of day D - 7 before t - 7 days) + (the events of day D before t)
 -- the last two as one running sum over day D's events (+1 at ts) and day D - 7's (-1 at ts + 7 days).
