@@ -91,10 +91,15 @@ CTR_STEPS: tuple[SqlStep, ...] = (
         )
     ),
     CTR_SLICES,
-    SqlStep("labeling/ctr_stage_activity.sql"),
-    *_history_steps("ctr_create_history"),
-    *CTR_HISTORY,
-    SqlStep("labeling/ctr_drop_activity.sql"),
+    *(
+        step
+        for side in zip(
+            *(_history_steps(n) for n in ("ctr_stage_activity", "ctr_create_history")),
+            CTR_HISTORY,
+            _history_steps("ctr_drop_activity"),
+        )
+        for step in side
+    ),
     SqlStep("labeling/ctr_stage_examples.sql"),
     SqlStep("labeling/ctr_stage_seen.sql"),
     CTR_EXAMPLES_INSERT,

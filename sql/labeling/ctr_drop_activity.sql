@@ -1,3 +1,3 @@
--- Once both histories are counted, the narrow events are no longer needed: their memory goes back to the
--- slices of examples.
-DROP TABLE IF EXISTS ctr_activity
+-- Once the {side} history is counted, its narrow events are no longer needed: their memory goes back to the
+-- next statements.
+DROP TABLE IF EXISTS ctr_{side}_activity

@@ -9,9 +9,9 @@
 -- sorts only its own {key}s: the memory a statement needs does not grow with the day.
 INSERT INTO ctr_{side}_history
 WITH activity AS (
-    SELECT event_row, is_impression, ts, event_date, {key} AS owner
-    FROM ctr_activity
-    WHERE {side}_slice = $slice
+    SELECT event_row, is_impression, ts, event_date, owner
+    FROM ctr_{side}_activity
+    WHERE slice = $slice
 ),
 
 owner_days AS (  -- events per {key} and day
