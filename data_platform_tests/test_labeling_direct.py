@@ -15,7 +15,7 @@ from data_platform.labeling.ctr_assets import (
     late_click_sensor,
     stale_label_days,
 )
-from data_platform.labeling.direct import check_window, miscalibrated_models
+from data_platform.labeling.direct import check_slice_rows, check_window, miscalibrated_models
 from data_platform_tests.conftest import checks_by_name, event, query, write_lines
 from data_platform_tests.test_cleaning import assert_runs_as_declared, record_statements
 
@@ -23,7 +23,7 @@ CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/13
 ASSETS = [raw_ingestion, clean_layer, ctr_examples]
 
 
-def run(warehouse, landing, partition, instance=None, assets=ASSETS, window_minutes=None):
+def run(warehouse, landing, partition, instance=None, assets=ASSETS, window_minutes=None, slice_rows=None):
     kwargs = (
         {"partition_key": partition}
         if isinstance(partition, str)
@@ -34,10 +34,9 @@ def run(warehouse, landing, partition, instance=None, assets=ASSETS, window_minu
             }
         }
     )
-    if window_minutes is not None:
-        kwargs["run_config"] = {
-            "ops": {"labels__ctr_examples": {"config": {"attribution_window_minutes": window_minutes}}}
-        }
+    config = {"attribution_window_minutes": window_minutes, "slice_rows": slice_rows}
+    if config := {k: v for k, v in config.items() if v is not None}:
+        kwargs["run_config"] = {"ops": {"labels__ctr_examples": {"config": config}}}
     result = dg.materialize(assets, resources={"warehouse": warehouse, "landing": landing}, instance=instance, **kwargs)
     assert result.success
     return result
@@ -478,3 +477,54 @@ def test_a_range_is_labelled_in_one_pass_exactly_as_each_day_alone(warehouse, la
         ("imp-4", "2026-11-04", 0, "11-05 08:00"),
         ("imp-5", "2026-11-04", 0, "11-05 08:00"),
     ]
+
+
+def test_small_slices_label_exactly_as_one_slice(warehouse, landing, monkeypatch):
+    """Ten generated days labelled in one slice, then again in slices of 700 impressions (person and item
+    history by hash slices, examples by rowid ranges): both label tables are the same row for row, with
+    an impression_id logged twice and a click at the edge of the window among them."""
+    from data_platform.generator import generate_logs
+
+    generate_logs(landing.root, start=dt.date(2026, 11, 2), days=10, events_per_day=1500, seed=8)
+
+    def edge(event_id, event_type, ts):
+        return event(
+            event_id,
+            event_type,
+            ts=ts,
+            anon_id="dev-edge",
+            impression_id="imp-edge",
+            item_id="item-edge",
+            user_agent=CHROME,
+        )
+
+    write_lines(landing.events_dir() / "edge-a.jsonl", [edge("ev-edge-early", "impression", "2026-11-05T10:00:00Z")])
+    write_lines(
+        landing.events_dir() / "edge-b.jsonl",
+        [
+            edge("ev-edge-late", "impression", "2026-11-05T10:00:05Z"),  # the same impression_id again
+            edge("ev-edge-click", "click", "2026-11-05T10:30:00Z"),  # 30 minutes after the first: in the window
+        ],
+    )
+    days = ("2026-11-02", "2026-11-11")
+    run(warehouse, landing, days, assets=[raw_ingestion, clean_layer])
+    run(warehouse, landing, days, assets=[ctr_examples])
+    whole = label_tables(warehouse)
+    executed = record_statements(monkeypatch, ctr_assets_module, "label_ctr_days")
+    run(warehouse, landing, days, assets=[ctr_examples], slice_rows=700)
+    sliced = label_tables(warehouse)
+    runs = [name for name, _ in executed]
+    assert runs.count("labeling/insert_ctr_examples.sql") > 10  # many slices of examples
+    assert runs.count("labeling/insert_ctr_history.sql") == 2 * runs.count("labeling/insert_ctr_examples.sql")
+    assert len(whole[0]) > 10_000 and len(whole[1]) > 10
+    assert sliced == whole
+    assert query(
+        warehouse,
+        "SELECT impression_event_id, label, click_event_id FROM labels.ctr_examples WHERE impression_id = 'imp-edge'",
+    ) == [("ev-edge-early", 1, "ev-edge-click")]
+
+
+def test_slice_size_must_be_positive():
+    with pytest.raises(ValueError, match="slice size"):
+        check_slice_rows(0)
+    assert check_slice_rows(1) == 1

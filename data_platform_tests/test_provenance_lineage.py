@@ -17,6 +17,7 @@ from data_platform.base.lineage import (
     to_dagster,
 )
 from data_platform.catalog import STEPS
+from data_platform.labeling.direct import CTR_STEPS
 
 EVENTS = "clean.events"
 
@@ -53,9 +54,7 @@ HAND_MADE_CHAIN = [
     """,
 ]
 
-CTR_CHAIN = [
-    (f"labeling/{name}.sql", {}) for name in ("ctr_stage_clicks", "ctr_stage_attribution", "insert_ctr_examples")
-]
+CTR_CHAIN = [(step.name, dict(step.fragments)) for step in CTR_STEPS]  # staging, the slices' temp tables, inserts
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,11 @@
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
+from pydantic import Field
 
 from data_platform.base.keys import CLEAN_EVENTS, CTR_EXAMPLES
 from data_platform.labeling.direct import (
+    DEFAULT_SLICE_ROWS,
     DEFAULT_WINDOW_S,
     HISTORY_DAYS,
     CtrStats,
@@ -41,6 +43,11 @@ class CtrLabelConfig(dg.Config):
     calibration_tolerance: float = 0.15
     max_normalized_entropy: float = 1.0
     min_impressions: int = 1000
+    slice_rows: int = Field(
+        DEFAULT_SLICE_ROWS,
+        description="Impressions labelled per slice: each statement sorts or joins about this many rows, so the "
+        "stage's memory does not grow with the day. Lower it under a smaller DuckDB memory limit; it changes no row.",
+    )
 
 
 @dg.asset(
@@ -77,7 +84,12 @@ def ctr_examples(context: dg.AssetExecutionContext, config: CtrLabelConfig, ware
     report = PartitionReport(context)
     with warehouse.connect() as con:
         by_day = label_ctr_days(
-            con, days["start_day"], days["end_day"], context.run.run_id, window_s=config.attribution_window_minutes * 60
+            con,
+            days["start_day"],
+            days["end_day"],
+            context.run.run_id,
+            window_s=config.attribution_window_minutes * 60,
+            slice_rows=config.slice_rows,
         )
         clock.lap("label_s")
         judged = {}  # per day: (stats, calibration), for the day's metadata and checks

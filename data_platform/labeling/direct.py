@@ -19,7 +19,8 @@ partition of the impression's UTC day. The rules:
 - **Point in time.** History features count the person's and the item's impressions and clicks in
   the 7 days *strictly before* the impression; nothing logged at or after it enters its features.
 
-Everything runs in DuckDB (``sql/labeling/ctr_*.sql``); only counts come back to Python.
+Everything runs in DuckDB (``sql/labeling/ctr_*.sql``), in slices of about ``slice_rows`` impressions so that
+the memory a statement needs does not grow with the day; only counts come back to Python.
 """
 
 from __future__ import annotations
@@ -65,19 +66,55 @@ def check_window(window_s: int) -> int:
     return window_s
 
 
-CTR_STEPS: tuple[SqlStep, ...] = tuple(
-    SqlStep(f"labeling/{name}.sql")
-    for name in (
-        "ctr_stage_clicks",
-        "ctr_stage_attribution",
-        "delete_ctr_examples",
-        "delete_unattributed_clicks",
-        "insert_ctr_examples",
-        "insert_unattributed_clicks",
-    )
+DEFAULT_SLICE_ROWS = 1_000_000
+"""Impressions labelled per slice (:func:`label_ctr_days`): what one statement sorts or joins is about this many
+narrow rows, or this many wide ones, whatever the size of the day."""
+
+HISTORY_SIDES = {"person": "person_key", "item": "item_id"}  # whose 7-day history: person_key's, item_id's
+
+
+def _history_steps(name: str) -> tuple[SqlStep, ...]:
+    return tuple(SqlStep(f"labeling/{name}.sql", {"side": side, "key": key}) for side, key in HISTORY_SIDES.items())
+
+
+CTR_SLICES = SqlStep("labeling/ctr_slices.sql")
+CTR_HISTORY = _history_steps("insert_ctr_history")
+CTR_EXAMPLES_INSERT = SqlStep("labeling/insert_ctr_examples.sql")
+CTR_STEPS: tuple[SqlStep, ...] = (
+    *(
+        SqlStep(f"labeling/{name}.sql")
+        for name in (
+            "ctr_stage_clicks",
+            "ctr_stage_attribution",
+            "delete_ctr_examples",
+            "delete_unattributed_clicks",
+        )
+    ),
+    CTR_SLICES,
+    *(
+        step
+        for side in zip(
+            *(_history_steps(n) for n in ("ctr_stage_activity", "ctr_create_history")),
+            CTR_HISTORY,
+            _history_steps("ctr_drop_activity"),
+        )
+        for step in side
+    ),
+    SqlStep("labeling/ctr_stage_examples.sql"),
+    SqlStep("labeling/ctr_stage_seen.sql"),
+    CTR_EXAMPLES_INSERT,
+    SqlStep("labeling/insert_unattributed_clicks.sql"),
 )
-"""The statements that label a range of impression days, in the order :func:`label_ctr_days` runs them; the
+"""The statements that label a range of impression days, in the order of one pass of :func:`label_ctr_days`
+(which runs ``CTR_HISTORY`` once per slice for each side and ``CTR_EXAMPLES_INSERT`` once per slice); the
 column lineage of labels.ctr_examples is derived from this same list (``labeling/stage.py``)."""
+
+
+def check_slice_rows(slice_rows: int) -> int:
+    """``slice_rows`` if it is a usable slice size (a whole number of impressions >= 1), else ValueError."""
+    if isinstance(slice_rows, bool) or not isinstance(slice_rows, int) or slice_rows < 1:
+        raise ValueError(f"the slice size must be a whole number of impressions >= 1, got {slice_rows!r}")
+    return slice_rows
 
 
 def label_ctr_days(
@@ -86,6 +123,7 @@ def label_ctr_days(
     end_day: dt.date,
     run_id: str,
     window_s: int = DEFAULT_WINDOW_S,
+    slice_rows: int = DEFAULT_SLICE_ROWS,
 ) -> dict[dt.date, CtrStats]:
     """(Re)build the direct labels of impression days [start_day, end_day) in one transaction; return
     each day's counts.
@@ -93,13 +131,31 @@ def label_ctr_days(
     One set-based pass over the range that keeps each day to itself: a day's clicks are staged for it
     (``run_day``) with the impressions it can see, its maturity comes from the data up to the end of its
     lookahead day, so each day's examples are exactly those a run of that day alone would build, and
-    range runs, per-day runs and reruns give the same rows."""
+    range runs, per-day runs and reruns give the same rows.
+
+    The range is built in slices of about ``slice_rows`` impressions, so that no statement sorts or joins
+    more than a slice, whatever the size of the day: the person history is computed per slice of persons (by
+    a hash of person_key), the item history per slice of items, both narrow (no example column), then the
+    examples per range of clean.events rowids, each wide row read once. The slice size changes no row."""
     check_window(window_s)
+    check_slice_rows(slice_rows)
     run_sql(con, "labeling/create_tables.sql")
     days = {"start_day": start_day, "end_day": end_day}
+    values = {**days, "window_s": window_s, "run_id": run_id}
     with transaction(con):
+        slices: list[dict] = []
         for step in CTR_STEPS:
-            step.run(con, {**days, "window_s": window_s, "run_id": run_id})
+            if step is CTR_SLICES:
+                slices = rows(con, step.name, {**days, "slice_rows": slice_rows})
+                values["slices"] = max(len(slices), 1)
+            elif step in CTR_HISTORY:
+                for slice_ in range(len(slices)):
+                    step.run(con, {**values, "slice": slice_})
+            elif step is CTR_EXAMPLES_INSERT:
+                for bounds in slices:
+                    step.run(con, {**values, **bounds})
+            else:
+                step.run(con, values)
         return _day_stats(con, days)  # while the range's clicks are staged
 
 
