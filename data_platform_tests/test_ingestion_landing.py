@@ -311,38 +311,6 @@ def test_read_lines_holds_at_most_the_cap_of_a_long_line(tmp_path, monkeypatch, 
     assert peak < 4 * chunk + 8 * CAP  # the 128 MiB line was never held
 
 
-@pytest.mark.parametrize("fails", [False, True])
-def test_landing_runs_on_one_thread_and_gives_the_connection_its_threads_back(warehouse, landing, monkeypatch, fails):
-    """Each file is parsed with DuckDB's threads at 1; afterwards (also when a warehouse error ends landing)
-    the connection has the thread count it came with, for the cut and the checks."""
-    import duckdb
-
-    from data_platform.ingestion import landing as landing_module
-
-    write_lines(landing.events_dir() / "a.jsonl", [event("a1")])
-    real, seen = landing_module._land_one, []
-
-    def watched(con, *args, **kwargs):
-        seen.append(con.execute("SELECT current_setting('threads')").fetchone()[0])
-        if fails:
-            raise duckdb.IOException("IO Error: disk full (simulated)")
-        return real(con, *args, **kwargs)
-
-    monkeypatch.setattr(landing_module, "_land_one", watched)
-    with warehouse.connect() as con:
-        con.execute("SET threads = 3")
-        if fails:
-            with pytest.raises(duckdb.IOException):
-                land_new_files(con, landing.events_dir(), "run-test", min_ts=MIN_TS, settle_seconds=0)
-        else:
-            assert [
-                f.accepted
-                for f in land_new_files(con, landing.events_dir(), "run-test", min_ts=MIN_TS, settle_seconds=0)
-            ] == [1]
-        assert seen == [1]
-        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 3
-
-
 def test_a_file_that_keeps_failing_is_set_aside_and_the_others_land(warehouse, landing, monkeypatch):
     import duckdb
 

@@ -17,7 +17,6 @@ import os
 import stat
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -493,7 +492,7 @@ def scan_file_days(
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET threads = 1")  # the lines stream in from Python: a second thread only waits (as landing)
+        con.execute("SET threads = 1")  # a background scan: one thread leaves the daemon room
         con.execute(load_sql("ingestion/macros.sql"))
         reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, read_lines(path, compressed))
         con.register("landing_lines", reader)
@@ -565,60 +564,57 @@ def land_new_files(
     known = {r[0]: r[1:] for r in run_sql(con, "ingestion/current_files.sql").fetchall()}
     failures = {(r[0], r[1], r[2]): r[3:] for r in run_sql(con, "ingestion/file_failures.sql").fetchall()}
     landed, errors = [], []
-    # one DuckDB thread: a file's lines stream in from Python one batch at a time, so a second thread
-    # finds no work and only burns CPU waiting for it (docs/benchmarks.md, the ingest stage alone)
-    with _one_thread(con):
-        for lf in list_landing_files(events_dir, refused):
-            if not lf.settled(now.timestamp(), settle_seconds):
-                continue
-            previous = known.get(lf.rel)  # (file_id, sha256, size, mtime) of the current version
-            if previous and previous[2] == lf.size and previous[3] == lf.mtime:
-                continue
-            attempts, last_error = failures.get((lf.rel, lf.size, lf.mtime), (0, None))
-            if attempts >= max_file_attempts:
-                _refuse(
-                    refused,
-                    lf.rel,
-                    f"set aside after {attempts} failed landings (last: {last_error}); "
-                    "new bytes under this name are tried again",
-                )
-                continue
-            try:
-                opened = open_vetted(lf)
-            except LandingFileChanged:
-                _refuse(
-                    refused,
-                    lf.rel,
-                    "changed between listing and reading (e.g. a symlink retargeted): "
-                    "not read; the next run looks at it again",
-                )
-                continue
-            except FileNotFoundError:
-                continue  # vanished since the listing: it will be seen again if it comes back
-            try:
-                result = _land_one(con, lf, previous, run_id, min_ts, now, opened, max_line_bytes, tombstones)
-            except (duckdb.IOException, duckdb.FatalException, duckdb.InterruptException, duckdb.TransactionException):
-                raise  # the warehouse's trouble (a lake commit conflict included: the step is retried), not the file's
-            except (duckdb.Error, MemoryError) as error:
-                message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
-                run_sql(
-                    con,
-                    "ingestion/insert_file_failure.sql",
-                    {
-                        "source_file": lf.rel,
-                        "size_bytes": lf.size,
-                        "mtime": lf.mtime,
-                        "failed_at": now,
-                        "run_id": run_id,
-                        "error": message,
-                    },
-                )
-                why = f"landing failed (attempt {attempts + 1} of {max_file_attempts}): {message}"
-                _refuse(refused, lf.rel, why)
-                errors.append((error, f"{lf.rel}: {why}"))
-                continue
-            if result is not None:
-                landed.append(result)
+    for lf in list_landing_files(events_dir, refused):
+        if not lf.settled(now.timestamp(), settle_seconds):
+            continue
+        previous = known.get(lf.rel)  # (file_id, sha256, size, mtime) of the current version
+        if previous and previous[2] == lf.size and previous[3] == lf.mtime:
+            continue
+        attempts, last_error = failures.get((lf.rel, lf.size, lf.mtime), (0, None))
+        if attempts >= max_file_attempts:
+            _refuse(
+                refused,
+                lf.rel,
+                f"set aside after {attempts} failed landings (last: {last_error}); "
+                "new bytes under this name are tried again",
+            )
+            continue
+        try:
+            opened = open_vetted(lf)
+        except LandingFileChanged:
+            _refuse(
+                refused,
+                lf.rel,
+                "changed between listing and reading (e.g. a symlink retargeted): "
+                "not read; the next run looks at it again",
+            )
+            continue
+        except FileNotFoundError:
+            continue  # vanished since the listing: it will be seen again if it comes back
+        try:
+            result = _land_one(con, lf, previous, run_id, min_ts, now, opened, max_line_bytes, tombstones)
+        except (duckdb.IOException, duckdb.FatalException, duckdb.InterruptException, duckdb.TransactionException):
+            raise  # the warehouse's trouble (a lake commit conflict included: the step is retried), not the file's
+        except (duckdb.Error, MemoryError) as error:
+            message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+            run_sql(
+                con,
+                "ingestion/insert_file_failure.sql",
+                {
+                    "source_file": lf.rel,
+                    "size_bytes": lf.size,
+                    "mtime": lf.mtime,
+                    "failed_at": now,
+                    "run_id": run_id,
+                    "error": message,
+                },
+            )
+            why = f"landing failed (attempt {attempts + 1} of {max_file_attempts}): {message}"
+            _refuse(refused, lf.rel, why)
+            errors.append((error, f"{lf.rel}: {why}"))
+            continue
+        if result is not None:
+            landed.append(result)
     if errors:
         first = errors[0][0]
         first.add_note(
@@ -627,21 +623,6 @@ def land_new_files(
         )
         raise first
     return landed
-
-
-@contextmanager
-def _one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Run the block on one DuckDB thread, then restore the connection's thread count (also after an error,
-    unless the connection is broken: then the error that broke it is the one raised)."""
-    threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
-    con.execute("SET threads = 1")
-    try:
-        yield
-    except BaseException:
-        with suppress(duckdb.Error):
-            con.execute(f"SET threads = {threads}")
-        raise
-    con.execute(f"SET threads = {threads}")
 
 
 class _LandedMeanwhile(Exception):
