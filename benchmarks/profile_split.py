@@ -4,8 +4,9 @@ a copy of a warehouse, every SQL statement timed with the peak RSS of this proce
     python benchmarks/profile_split.py WAREHOUSE.duckdb [--dataset ctr_examples] [--memory 1GB] [--threads 2]
         [--explain DIR] [--out COPY.duckdb] [--asset labels/ctr_examples --partition-range 2026-11-01...2026-11-02]
 
-``--asset`` profiles another asset the same way (e.g. the direct labels), over the daily partitions of
-``--partition-range`` (first...last, inclusive) when it is partitioned.
+``--asset`` profiles another asset the same way (e.g. the direct labels; a key of a multi-asset, such as
+``clean/events``, brings the keys computed with it), over the daily partitions of ``--partition-range``
+(first...last, inclusive) when it is partitioned.
 
 WAREHOUSE is a warehouse with the dataset's labels (``bench_pipeline.py --keep`` leaves one in its work
 folder). It is copied to a temporary folder and the split asset (with its checks) is materialized there with
@@ -143,7 +144,10 @@ def main() -> None:
         with dg.DagsterInstance.ephemeral() as instance:
             result = dg.materialize(
                 everything,
-                selection=f"key:{asset}",
+                # a key of a multi-asset (clean/events of clean_layer) brings the keys computed with it
+                selection=dg.AssetSelection.assets(
+                    dg.AssetKey.from_user_string(asset)
+                ).required_multi_asset_neighbors(),
                 tags=tags,
                 resources=defs.resources,
                 instance=instance,
