@@ -49,6 +49,9 @@ from data_platform.resources import PROJECT_ROOT
 
 BIN = Path(sys.executable).parent  # the venv's dagster, dg, dagster-daemon, data-platform
 
+sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+from measure import tree_usage  # noqa: E402  (the benchmarks' /proc reading of a process tree)
+
 
 def in_ci() -> bool:
     """Whether this is a CI run: ``CI`` is set to ``true`` (or ``1``), as CI services and ``.ci/run`` do."""
@@ -83,31 +86,11 @@ TEST_PORTS = range(20_000, 32_000)
 
 def cpu_seconds(pid: int) -> float:
     """CPU time (user and system, seconds) used so far by process ``pid`` and every process below it, from
-    ``/proc`` (children that ended count through their parent's ``cutime``/``cstime`` once it waited for them).
+    ``/proc`` (the benchmarks' own reading, ``benchmarks/measure.py``).
 
     A start-up deadline counted in the process's own CPU time holds on a busy machine, where the same work takes
     several times the wall time: it fails a server that is broken, not one that waited for a core."""
-
-    def tree(root: int) -> list[int]:
-        found, todo = [], [root]
-        while todo:
-            pid = todo.pop()
-            found.append(pid)
-            for children in glob.glob(f"/proc/{pid}/task/*/children"):
-                try:
-                    todo += [int(c) for c in Path(children).read_text().split()]
-                except OSError:  # the thread or the process ended meanwhile
-                    pass
-        return found
-
-    ticks = 0
-    for member in tree(pid):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # ended meanwhile
-            continue
-        ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime (stat fields 14-17)
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return tree_usage(pid)[1]
 
 
 def free_port() -> int:
