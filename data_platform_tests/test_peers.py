@@ -72,3 +72,26 @@ def test_a_missing_peer_fails_the_run_under_ci(tmp_path, ci):
     assert done.returncode == 1, done.stdout
     assert "1 passed, 1 error" in done.stdout
     assert "CI=true and the frobnicator (/usr/bin/frob) is missing: run setup_frob.sh" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("load", "wall_seconds_to_pass"),
+    [(0.5, 100), (2.0, 100), (4.0, 200), (8.0, 400)],  # on 2 cores: half the machine at load 4
+)
+def test_a_fair_share_deadline_counts_wall_seconds_at_the_machines_share(monkeypatch, load, wall_seconds_to_pass):
+    """A 100 s deadline passes after 100 wall seconds on a quiet machine and after cores / load times as many on
+    a busy one (a fake clock and load average: nothing here sleeps)."""
+    from data_platform_tests import processes
+
+    now = [1000.0]
+    monkeypatch.setattr(processes.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(processes.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(processes.FairShareDeadline, "CORES", 2)
+    deadline = processes.FairShareDeadline(100)
+    passed_at = None
+    for second in range(1, 1000):
+        now[0] = 1000.0 + second
+        if deadline.passed():
+            passed_at = second
+            break
+    assert passed_at == wall_seconds_to_pass + 1  # passed once more than 100 s have counted

@@ -42,6 +42,7 @@ from data_platform_tests.conftest import generated_world
 from data_platform_tests.processes import (
     ARTIFACTS,
     BIN,
+    FairShareDeadline,
     daemon,
     free_port,
     platform_env,
@@ -148,12 +149,12 @@ def _open(page, url: str):
 
 def _text_when(page, pattern: str, timeout: float = 60) -> str:
     """The page's text once ``pattern`` (a regex) appears in it (the UI fills in data asynchronously)."""
-    deadline = time.monotonic() + timeout
+    deadline = FairShareDeadline(timeout)
     while True:
         text = page.inner_text("body")
         if re.search(pattern, text):
             return text
-        assert time.monotonic() < deadline, f"{pattern!r} never appeared on {page.url}:\n{text[:3000]}"
+        assert not deadline.passed(), f"{pattern!r} never appeared on {page.url}:\n{text[:3000]}"
         page.wait_for_timeout(500)
 
 
