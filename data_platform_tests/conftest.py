@@ -128,9 +128,9 @@ SMALL_DEMO_ARGS = ["--days", "2", "--events-per-day", "2000", "--seed", "11", "-
 def small_demo(tmp_path_factory) -> tuple[Path, str]:
     """A small demo world, built once per session (per worker) by a real ``data-platform demo`` process with its
     ``dg launch`` runs, under its own root in :func:`platform_env`'s layout (``DAGSTER_HOME`` is ``root/home``):
-    (root, the demo's output). The user commands of ``test_cli_processes.py`` read it, and
-    ``test_privacy_erasure_e2e.py`` erases a person in its own copy; no test changes it (a test that changes a
-    world works on :func:`data_platform_tests.processes.copy_world` of it)."""
+    (root, the demo's output). The user commands of ``test_cli_processes.py`` and ``test_demo_small.py``'s seed-11
+    case read it, and ``test_privacy_erasure_e2e.py`` erases a person in its own copy; no test changes it (a test
+    that changes a world works on :func:`data_platform_tests.processes.copy_world` of it)."""
     root = tmp_path_factory.mktemp("small-demo")
     cmd = [str(BIN / "data-platform"), "demo", *SMALL_DEMO_ARGS]
     done = run_cli(cmd, platform_env(root, home=root / "home"), timeout=1800)
