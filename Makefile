@@ -48,7 +48,8 @@ lint: install
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist; how modules are dealt out: pyproject.toml's addopts).
 # One process by default (CI too) until a 2-worker run has passed on a busy machine: two workers give each test
-# half the CPU, and the suite's fixed deadlines (900 s a test, a peer's start-up) were overrun under load.
+# half the CPU. The suite's deadlines (900 s a test, a peer's start-up, waits for runs) were overrun under load;
+# they now count the machine's fair share of its cores or the peer's CPU time (docs/testing.md).
 # Two: make test TEST_WORKERS=2. Figures in docs/testing.md.
 TEST_WORKERS ?= 0
 

@@ -6,6 +6,8 @@ import datetime as dt
 import gzip
 import json
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from data_platform.ingestion.assets import raw_ingestion
 from data_platform.resources import LandingZone, Warehouse
 from data_platform_tests.processes import (
     BIN,
+    FairShareDeadline,
     LakePeers,
     PostgresServer,
     S3Server,
@@ -90,6 +93,45 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail(f"CI=true and {message}", pytrace=False)
 
 
+# how often the watcher of a test's time limit looks at the clock and the load (seconds)
+TIMEOUT_POLL_SECONDS = 5.0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings) -> bool | None:
+    """pytest-timeout's per-test limit (900 s, setup included) counted in the machine's fair share of its cores
+    (:class:`data_platform_tests.processes.FairShareDeadline`) instead of wall seconds: on a quiet machine the same
+    limit, on a busy one (two workers beside other jobs) proportionally more wall time, so a module's world built
+    while other work holds the cores is not cut off, and a test that hangs still fails.
+
+    A watcher thread checks the deadline every ``TIMEOUT_POLL_SECONDS``; once it has passed, it sends SIGALRM to the
+    main thread, whose handler is pytest-timeout's own (the threads' stacks, then the test fails), as with
+    pytest-timeout's signal method. Its thread method (no signals: a run outside the main thread) is left as it is.
+    """
+    import pytest_timeout
+
+    if settings.method != "signal" or threading.current_thread() is not threading.main_thread():
+        return None
+    deadline, stop = FairShareDeadline(settings.timeout), threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(TIMEOUT_POLL_SECONDS):
+            if deadline.passed():
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGALRM)
+                return
+
+    def cancel() -> None:
+        stop.set()
+        watcher.join()
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+    signal.signal(signal.SIGALRM, lambda signum, frame: pytest_timeout.timeout_sigalrm(item, settings))
+    watcher = threading.Thread(target=watch, name=f"fair-share timeout of {item.nodeid}", daemon=True)
+    watcher.start()
+    item.cancel_timeout = cancel
+    return True
+
+
 @pytest.fixture(autouse=True)
 def _certificates_in_tmp(tmp_path, monkeypatch) -> None:
     """Erasure certificates of in-process privacy runs, and OpenLineage events of in-process sensor ticks, go to
@@ -128,9 +170,9 @@ SMALL_DEMO_ARGS = ["--days", "2", "--events-per-day", "2000", "--seed", "11", "-
 def small_demo(tmp_path_factory) -> tuple[Path, str]:
     """A small demo world, built once per session (per worker) by a real ``data-platform demo`` process with its
     ``dg launch`` runs, under its own root in :func:`platform_env`'s layout (``DAGSTER_HOME`` is ``root/home``):
-    (root, the demo's output). The user commands of ``test_cli_processes.py`` read it, and
-    ``test_privacy_erasure_e2e.py`` erases a person in its own copy; no test changes it (a test that changes a
-    world works on :func:`data_platform_tests.processes.copy_world` of it)."""
+    (root, the demo's output). The user commands of ``test_cli_processes.py`` and ``test_demo_small.py``'s seed-11
+    case read it, and ``test_privacy_erasure_e2e.py`` erases a person in its own copy; no test changes it (a test
+    that changes a world works on :func:`data_platform_tests.processes.copy_world` of it)."""
     root = tmp_path_factory.mktemp("small-demo")
     cmd = [str(BIN / "data-platform"), "demo", *SMALL_DEMO_ARGS]
     done = run_cli(cmd, platform_env(root, home=root / "home"), timeout=1800)

@@ -9,7 +9,9 @@ step intervals of an instance, and:
 - :func:`service`: a long-running process (``dagster-webserver``, ``dagster-daemon``) started in its own
   process group with its output in a log file, stopped (SIGTERM, then SIGKILL) when the block ends, its
   log's tail shown when the test fails;
-- :func:`wait_until` and :func:`wait_for_runs`: polling with a deadline and a clear message;
+- :func:`wait_until` and :func:`wait_for_runs`: polling with a deadline and a clear message, the deadline
+  counted in the machine's fair share of its cores (:class:`FairShareDeadline`), so a busy machine makes the
+  wait longer instead of failing it;
 - :class:`PostgresServer`: a throw-away PostgreSQL cluster (Debian binaries) on a free port;
 - :func:`copy_world`: a copy of a built world that a test may change, relocated (no path in it points
   back to the original);
@@ -255,6 +257,35 @@ def daemon(env: dict[str, str], log: Path):
     return service("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, log)
 
 
+class FairShareDeadline:
+    """A deadline of ``seconds`` counted in this machine's fair share of its cores, not in wall seconds.
+
+    Each second of wall time counts ``min(1, cores / load)`` (the 1-minute load average): all of it on a quiet
+    machine, half of it while twice as many processes as cores want to run (two test workers beside other
+    jobs, say). The processes a test waits for (a daemon and its runs, a webserver loading the code location)
+    then get the same CPU before the deadline on a busy machine as on a quiet one, so the deadline fails a
+    process that is stuck, not one that waited for a core; pytest's per-test timeout (wall seconds) still
+    bounds every test."""
+
+    CORES = os.cpu_count() or 1
+
+    def __init__(self, seconds: float):
+        self.seconds, self.counted, self.last = seconds, 0.0, time.monotonic()
+
+    @staticmethod
+    def share() -> float:
+        """The share of a wall second that counts now: ``min(1, cores / 1-minute load average)``."""
+        load = os.getloadavg()[0]
+        return 1.0 if load <= FairShareDeadline.CORES else FairShareDeadline.CORES / load
+
+    def passed(self) -> bool:
+        """Whether the deadline has passed (counts the wall time since the previous call at today's share)."""
+        now = time.monotonic()
+        self.counted += (now - self.last) * self.share()
+        self.last = now
+        return self.counted > self.seconds
+
+
 def wait_until(
     predicate: Callable[[], object],
     *,
@@ -263,16 +294,20 @@ def wait_until(
     interval: float = 2.0,
     services: tuple[Service, ...] = (),
 ):
-    """Poll ``predicate`` until it returns something truthy (returned); fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
+    """Poll ``predicate`` until it returns something truthy (returned); fail after ``timeout`` seconds of the
+    machine's fair share (:class:`FairShareDeadline`: wall seconds on a quiet machine, more on a busy one)."""
+    deadline, started = FairShareDeadline(timeout), time.monotonic()
     while True:
         for svc in services:
             svc.assert_alive()
         value = predicate()
         if value:
             return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        if deadline.passed():
+            raise AssertionError(
+                f"timed out after {timeout:.0f} s of the machine's fair share "
+                f"({time.monotonic() - started:.0f} wall s) waiting for {what}"
+            )
         time.sleep(interval)
 
 

@@ -1,29 +1,47 @@
 """The demo as a user runs it, at a small size with two seeds: a real ``data-platform demo`` process on a
 temporary instance, warehouse and landing folder. Step 8's story must be true on whatever data the seed
 gives: version 1 of the campaign rule removed genuine reviews, its invalidation gives them back, version 2
-keeps removing the spam, and no spam is published."""
+keeps removing the spam, and no spam is published.
+
+Seed 5 is the demo with its defaults (3 signal days: step 9 too), built here. Seed 11 is the session's small demo
+world (conftest's ``small_demo``: seed 11, steps 1-8, no signal days), built once for the session and read by
+``test_cli_processes.py`` and ``test_privacy_erasure_e2e.py`` too: building it a second time here cost a whole
+demo (about 80 s) for the same checks on the same seed. This test only reads it."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import duckdb
 import pytest
 
+from data_platform_tests.conftest import SMALL_DEMO_ARGS
 from data_platform_tests.processes import BIN, platform_env, run_cli
+
+SMALL_DEMO_SEED = int(SMALL_DEMO_ARGS[SMALL_DEMO_ARGS.index("--seed") + 1])
+
+
+@pytest.fixture
+def demo_world(request, tmp_path) -> tuple[Path, str]:
+    """(root, the demo's output) of a small demo world of seed ``request.param``, in :func:`platform_env`'s
+    layout: the session's ``small_demo`` for its seed, else a demo process with its default signal days."""
+    seed = request.param
+    if seed == SMALL_DEMO_SEED:
+        return request.getfixturevalue("small_demo")
+    done = run_cli(
+        [str(BIN / "data-platform"), "demo", "--days", "2", "--events-per-day", "2000", "--seed", str(seed)],
+        platform_env(tmp_path, home=tmp_path / "home"),
+        timeout=3000,
+    )
+    return tmp_path, done.stdout
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [5, 11])
-def test_the_demo_tells_a_true_story_at_a_small_size(tmp_path, seed):
-    env = platform_env(tmp_path, home=tmp_path / "home")
-    done = run_cli(
-        [str(BIN / "data-platform"), "demo", "--days", "2", "--events-per-day", "2000", "--seed", str(seed)],
-        env,
-        timeout=3000,
-    )
-    out = done.stdout
+@pytest.mark.parametrize("demo_world", [5, SMALL_DEMO_SEED], indirect=True, ids=lambda seed: f"seed{seed}")
+def test_the_demo_tells_a_true_story_at_a_small_size(demo_world):
+    root, out = demo_world
     assert "nothing downstream traces to the input any more" in out
     # step 7 shows the near-duplicate check: the generator's injected pairs found, none across splits
     near = next(x for x in out.splitlines() if "no_near_duplicate_leakage" in x)
@@ -45,10 +63,10 @@ def test_the_demo_tells_a_true_story_at_a_small_size(tmp_path, seed):
     assert "repeated_review_with_link@1" not in after
     assert after["repeated_review_with_link@2"][1:] == (1.0, 1.0) and after["all rules"][1:] == (1.0, 1.0)
 
-    manifest = json.loads(next((tmp_path / "landing" / "events").glob("manifest-2026-11-01-*.json")).read_text())
+    manifest = json.loads(next((root / "landing" / "events").glob("manifest-2026-11-01-*.json")).read_text())
     spam = manifest["reviews"]["spam_event_ids"]
     assert spam
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
         restored = con.execute(
             "SELECT count(*) FROM labels.review_examples r JOIN raw.events e "
             "ON e.event_id = r.review_id WHERE e.text LIKE '%example-shop.com/%'"
@@ -61,7 +79,7 @@ def test_the_demo_tells_a_true_story_at_a_small_size(tmp_path, seed):
     assert published and not published & set(spam)
     # the synthetic twin of the click data is published once, after the datasets, and passed its privacy check
     assert len(re.findall(r"^   twin \w+: [\d,]+ synthetic rows", out, re.M)) == 1 and " 0 exact copies" in out
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM splits.twins").fetchone()[0] == 1
 
     # the demo leaves the instance as a daemon would: the openlineage_sensor sent every finished run's events to
@@ -71,9 +89,9 @@ def test_the_demo_tells_a_true_story_at_a_small_size(tmp_path, seed):
 
     from data_platform_tests.test_provenance_openlineage import read_events, validate
 
-    events = read_events(tmp_path / "lineage" / "openlineage.jsonl")
+    events = read_events(root / "lineage" / "openlineage.jsonl")
     validate(events)
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "home"))) as instance:
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(root / "home"))) as instance:
         finished = {r.run_id for r in instance.get_runs() if r.is_finished}
     states: dict[tuple[str, str], list[str]] = {}
     for e in events:

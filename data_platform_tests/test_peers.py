@@ -72,3 +72,63 @@ def test_a_missing_peer_fails_the_run_under_ci(tmp_path, ci):
     assert done.returncode == 1, done.stdout
     assert "1 passed, 1 error" in done.stdout
     assert "CI=true and the frobnicator (/usr/bin/frob) is missing: run setup_frob.sh" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("load", "wall_seconds_to_pass"),
+    [(0.5, 100), (2.0, 100), (4.0, 200), (8.0, 400)],  # on 2 cores: half the machine at load 4
+)
+def test_a_fair_share_deadline_counts_wall_seconds_at_the_machines_share(monkeypatch, load, wall_seconds_to_pass):
+    """A 100 s deadline passes after 100 wall seconds on a quiet machine and after cores / load times as many on
+    a busy one (a fake clock and load average: nothing here sleeps)."""
+    from data_platform_tests import processes
+
+    now = [1000.0]
+    monkeypatch.setattr(processes.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(processes.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(processes.FairShareDeadline, "CORES", 2)
+    deadline = processes.FairShareDeadline(100)
+    passed_at = None
+    for second in range(1, 1000):
+        now[0] = 1000.0 + second
+        if deadline.passed():
+            passed_at = second
+            break
+    assert passed_at == wall_seconds_to_pass + 1  # passed once more than 100 s have counted
+
+
+TIMED_SUITE = """
+import time
+
+def test_sleeps_three_seconds():
+    time.sleep(3)
+"""
+
+
+@pytest.mark.parametrize(("load", "passes"), [(1.0, False), (8.0, True)])
+def test_the_per_test_timeout_counts_the_machines_fair_share(tmp_path, load, passes):
+    """conftest's pytest_timeout_set_timer: a test of 3 wall seconds under a 2 s limit fails on a quiet machine
+    (load 1 on 2 cores) with pytest-timeout's message, and passes at load 8 (a quarter of the machine: 2 s of
+    fair share take 8 wall seconds). The load average is faked in the inner run."""
+    (tmp_path / "conftest.py").write_text(
+        "import os\n"
+        "from data_platform_tests import conftest, processes\n"
+        "from data_platform_tests.conftest import pytest_timeout_set_timer  # noqa: F401\n"
+        "conftest.TIMEOUT_POLL_SECONDS = 0.1\n"
+        "processes.FairShareDeadline.CORES = 2\n"
+        f"os.getloadavg = lambda: ({load}, {load}, {load})\n"
+    )
+    (tmp_path / "test_timed.py").write_text(TIMED_SUITE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "timeout=2", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if passes:
+        assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout
+    else:
+        assert done.returncode == 1 and "Failed: Timeout (>2.0s) from pytest-timeout" in done.stdout, done.stdout
