@@ -392,6 +392,18 @@ FAST_PATH_EDGES = [
     event("obj", "impression", category={"a": 1}),
     event("arr", anon_id=["x"]),
     event("bool", "review", rating=True),
+    # a string field given text that reads as another JSON value, or that value itself (typed as VARCHAR, a
+    # number or NaN comes out as the same text as the string would)
+    event("num_text", session_id="123", country="1e5", app_version="3.1"),
+    event("num_value", session_id=123, app_version=3.1),
+    event("nan_value", country=float("nan")),
+    event("inf_value", device=float("-inf")),
+    event("word_text", device="Infinity", country="NaN", session_id="true"),
+    event("lit_value", session_id=True),
+    # a number field given its number as a string, or a non-finite one
+    event("str_position", "impression", position="3"),
+    event("str_price", "purchase", price="5"),
+    event("inf_price", "purchase", price=float("inf")),
     {},
     '{"\\u0065vent_id":"k1","event_type":"login","ts":"2026-11-02T10:00:00Z","anon_id":"a","user_id":"u"}',
     '{"event_id":"k2","event_type":"login","ts":"\\u0032026-11-02T10:00:00Z","anon_id":"a","user_id":"u"}',
