@@ -2,7 +2,8 @@
 -- item's median price over all versions (a client that sends cents). Needs $min_events priced events.
 -- Judged on the day being cleaned and the $history_days - 1 days before it (all landed copies), so a
 -- version's thin first or last day is judged with its history, the same in any run that cleans the day.
--- Prices in EUR at the latest rate on or before each event's day (as day_rates.sql takes them).
+-- Prices in EUR at the latest rate on or before each event's day (as day_rates.sql takes them): the rate is
+-- looked up once per (currency, day) and joined to the rows by hash (an ASOF join per row sorted them all).
 CREATE OR REPLACE TEMP TABLE cents_versions AS
 WITH history AS (
     SELECT app_version, item_id, price, upper(trim(currency)) AS code, event_date
@@ -11,9 +12,15 @@ WITH history AS (
       AND price > 0 AND app_version IS NOT NULL
 ),
 
+rates AS (
+    SELECT d.code, d.event_date, r.rate_to_eur
+    FROM (SELECT DISTINCT code, event_date FROM history) d
+    ASOF JOIN reference.fx_rates r ON r.currency = d.code AND d.event_date >= r.valid_from
+),
+
 priced AS (
     SELECT h.app_version, h.item_id, h.price * r.rate_to_eur AS eur
-    FROM history h ASOF JOIN reference.fx_rates r ON r.currency = h.code AND h.event_date >= r.valid_from
+    FROM history h JOIN rates r ON r.code = h.code AND r.event_date = h.event_date
 ),
 
 item_median AS (
