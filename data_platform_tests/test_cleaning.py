@@ -587,3 +587,32 @@ def test_the_current_identity_map_is_its_own_asset_built_from_every_login_whiche
     assert query(warehouse, "SELECT DISTINCT person_key FROM clean.events WHERE anon_id = $a", {"a": phone}) == [
         (next(r[1] for r in maps[0] if r[0] == phone),)
     ]
+
+
+def test_the_contract_check_counts_every_repeated_event_id_and_none_on_an_empty_day():
+    """check_clean_events.sql counts rows minus distinct ids from the repeated hashes only: ids seen 2 and 3
+    times on the day count 1 and 2, ids of another day or seen once count nothing."""
+    import duckdb
+
+    from data_platform.resources import run_sql
+
+    con = duckdb.connect()
+    clean_module.ensure_tables(con)
+    ids = ["once", "twice", "twice", "thrice", "thrice", "thrice"]
+    con.executemany(
+        "INSERT INTO clean.events (event_id, event_date, source_line) VALUES (?, ?, ?)",
+        [(event_id, "2026-11-01", line) for line, event_id in enumerate(ids)] + [("twice", "2026-11-02", 99)],
+    )
+
+    def counts(start: str, end: str) -> dict:
+        cur = run_sql(
+            con,
+            "cleaning/check_clean_events.sql",
+            {"start_day": dt.date.fromisoformat(start), "end_day": dt.date.fromisoformat(end), "ruleset_version": "v"},
+        )
+        return dict(zip([d[0] for d in cur.description], cur.fetchone()))
+
+    first_day = counts("2026-11-01", "2026-11-02")
+    assert (first_day["rows_checked"], first_day["duplicate_event_ids"]) == (6, 3)
+    assert counts("2026-11-01", "2026-11-03")["duplicate_event_ids"] == 4  # the next day's copy of "twice" too
+    assert counts("2026-12-01", "2026-12-02")["duplicate_event_ids"] == 0

@@ -3,8 +3,11 @@
 -- is kept (ties: file, then line); every later copy on the days is a duplicate, listed with the copy kept
 -- (which may sit on a neighbouring day). Only the event_ids delivered more than once are ranked, from the
 -- key columns alone: the day's rows are never copied (the day_events view leaves these copies out).
+-- nearby is NOT MATERIALIZED: read twice, it would otherwise be stored whole (every row of the 2 x
+-- $duplicate_days + 1 days with its file name and hash), which spilled and grew faster than the rows; each
+-- reference now scans only the columns it needs, the second one only for the repeated ids.
 CREATE OR REPLACE TEMP TABLE day_duplicates AS
-WITH nearby AS (
+WITH nearby AS NOT MATERIALIZED (
     SELECT event_id, event_date, ingested_at, source_file, source_line, file_sha256
     FROM raw.events
     WHERE event_date >= $start_day - to_days($duplicate_days) AND event_date < $end_day + to_days($duplicate_days)
