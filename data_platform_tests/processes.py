@@ -264,8 +264,8 @@ class FairShareDeadline:
     machine, half of it while twice as many processes as cores want to run (two test workers beside other
     jobs, say). The processes a test waits for (a daemon and its runs, a webserver loading the code location)
     then get the same CPU before the deadline on a busy machine as on a quiet one, so the deadline fails a
-    process that is stuck, not one that waited for a core; pytest's per-test timeout (wall seconds) still
-    bounds every test."""
+    process that is stuck, not one that waited for a core. pytest's per-test limit is counted the same way
+    (conftest's ``pytest_timeout_set_timer``)."""
 
     CORES = os.cpu_count() or 1
 
