@@ -1,4 +1,4 @@
-"""The local Dagster instance's event log storage: a dead run never holds the ``duckdb`` pool slot.
+"""The local Dagster instance: a dead run never holds the ``duckdb`` pool slot; run history without an fsync per event.
 
 Every step that writes the warehouse takes the one slot of the instance-wide ``duckdb`` pool. A run
 whose process is killed (``kill -9``, an out-of-memory kill, a closed laptop) never gives its slot
@@ -20,15 +20,31 @@ default) with one change, in the call every waiting step makes to claim a slot:
 
 A SQLite instance lives on one machine, so a pid check is sound; the PostgreSQL production instance
 (``deploy/dagster.yaml``) relies on the daemon's run monitoring instead.
+
+**Run history without an fsync per event.** Dagster's SQLite storage opens a new connection for every
+event it stores, commits, and closes it. On its WAL files (Dagster sets ``journal_mode=WAL``) each commit
+waits for an fsync (SQLite's default ``synchronous=FULL``), and each close of the last connection to a file
+checkpoints the WAL into the database with two more: 20 to 30 ms an event on a virtual disk, several seconds
+of every run (a daily run of the pipeline stores about 200 events, 570 commits). :func:`tune_sqlite_connection`
+runs on every SQLite connection the process opens to a WAL file under a :class:`PlatformInstance`'s folder:
+it sets ``synchronous=NORMAL`` (WAL commits are durable at the next checkpoint; a crashed or killed process
+loses nothing, a power loss at most the last events, and the files are never corrupted: SQLite's documented
+guarantee for WAL mode) and keeps one idle connection open to each of the :data:`KEEP_OPEN` files used most
+recently, so that closing Dagster's connection is no longer the last close and does not checkpoint (SQLite
+checkpoints the WAL itself every 1000 pages).
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy
 import yaml
 from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.events import DagsterEventType
@@ -39,6 +55,11 @@ from dagster._utils.interrupts import check_captured_interrupt
 
 WAIT_SECONDS = 1.0  # how long one blocked claim waits before Dagster asks again
 _POLL_SECONDS = 0.1
+KEEP_OPEN = 16  # SQLite files of the instance a process keeps one idle connection to (most recently used)
+
+_instance_dirs: set[str] = set()  # folders of the PlatformInstances this process has opened
+_kept_open: OrderedDict[str, sqlite3.Connection] = OrderedDict()
+_kept_open_lock = threading.Lock()
 
 
 class PlatformInstance(dg.DagsterInstance):
@@ -51,6 +72,9 @@ class PlatformInstance(dg.DagsterInstance):
 
     @staticmethod
     def config_defaults(base_dir: str):
+        # called while Dagster reads dagster.yaml, before the storages below connect: from here on this
+        # process tunes its SQLite connections to files under base_dir (see the module docstring)
+        _instance_dirs.add(os.path.join(os.path.realpath(base_dir), ""))
         defaults = dict(InstanceRef.config_defaults(base_dir))
         events = ConfigurableClassData(
             __name__,
@@ -75,6 +99,38 @@ class PlatformInstance(dg.DagsterInstance):
             ),
         )
         return defaults
+
+
+@sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, "connect")
+def tune_sqlite_connection(dbapi_connection, _connection_record) -> None:
+    """On a new SQLite connection to a WAL file of a :class:`PlatformInstance`: ``synchronous=NORMAL``, and one
+    idle connection kept open to the file (see the module docstring). Any other connection is left alone."""
+    if not isinstance(dbapi_connection, sqlite3.Connection) or not _instance_dirs:
+        return
+    path = next((row[2] for row in dbapi_connection.execute("PRAGMA database_list") if row[1] == "main"), "")
+    if not path or not any(os.path.realpath(path).startswith(d) for d in _instance_dirs):
+        return
+    if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        return  # a file Dagster has not switched to WAL yet (its first connection): FULL stays right
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+    _keep_open(path)
+
+
+def _keep_open(path: str) -> None:
+    """Keep one idle connection to ``path`` (the :data:`KEEP_OPEN` most recent files), closing the oldest."""
+    with _kept_open_lock:
+        if path in _kept_open:
+            _kept_open.move_to_end(path)
+            return
+        try:
+            keeper = sqlite3.connect(path, check_same_thread=False)
+            keeper.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # opens the file and its WAL index
+        except sqlite3.Error:
+            return  # only a saving: Dagster's own connection works as before
+        _kept_open[path] = keeper
+        evicted = [_kept_open.popitem(last=False)[1] for _ in range(len(_kept_open) - KEEP_OPEN)]
+    for connection in evicted:
+        connection.close()
 
 
 class SlotReclaimingEventLogStorage(SqliteEventLogStorage):
