@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import json
 import os
 
@@ -319,16 +320,16 @@ def test_a_file_that_keeps_failing_is_set_aside_and_the_others_land(warehouse, l
 
     write_lines(landing.events_dir() / "good.jsonl", [event("g1")])
     bad = write_lines(landing.events_dir() / "poison.jsonl", [event("p1")])
-    real = landing_module._land_one
+    real = landing_module._land_files
 
-    def failing(con, lf, *args, **kwargs):
-        if lf.rel == "poison.jsonl":
-            with transaction(con):
-                con.execute("CREATE TEMP TABLE half_done AS SELECT 1")  # work the failure must roll back
+    def failing(run, group, *args, **kwargs):
+        if any(c.lf.rel == "poison.jsonl" for c in group):
+            with transaction(run.con):
+                run.con.execute("CREATE TEMP TABLE half_done AS SELECT 1")  # work the failure must roll back
                 raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate (simulated)")
-        return real(con, lf, *args, **kwargs)
+        return real(run, group, *args, **kwargs)
 
-    monkeypatch.setattr(landing_module, "_land_one", failing)
+    monkeypatch.setattr(landing_module, "_land_files", failing)
     outcomes = []
     for attempt in range(4):
         refused: list[tuple[str, str]] = []
@@ -366,9 +367,127 @@ def test_a_file_that_keeps_failing_is_set_aside_and_the_others_land(warehouse, l
     assert "OutOfMemoryException" in whys[0]
     assert whys[3].startswith("set aside after 3 failed landings") and "Out of Memory" in whys[3]
     # new bytes under the name are tried again (and land once the cause is gone)
-    monkeypatch.setattr(landing_module, "_land_one", real)
+    monkeypatch.setattr(landing_module, "_land_files", real)
     write_lines(bad, [event("p1"), event("p2")])
     assert [f.rel for f in land(warehouse, landing)] == ["poison.jsonl"]
+
+
+# ---- files landing in groups: one parse statement and one transaction for several new files
+
+
+def test_files_landing_together_keep_their_own_lines_numbers_and_days(warehouse, landing):
+    """Three new files parsed in one statement: each line keeps its own file and line number, each file its own
+    counts, and a line without a usable ts goes to the earliest day of *its* file, not of the group."""
+    events = landing.events_dir()
+    write_lines(events / "a.jsonl", [event("a1", ts="2026-11-04T10:00:00Z"), "not json"])
+    write_lines(events / "b.jsonl", [event("b1", ts="2026-11-02T10:00:00Z"), event("b2", ts="2026-11-03T10:00:00Z")])
+    write_lines(events / "c.jsonl.gz", ["{", event("c1", ts="2026-11-03T10:00:00Z")], gz=True)
+    landed = land(warehouse, landing)
+    assert [(f.file_id, f.rel, f.lines, f.accepted, f.quarantined) for f in landed] == [
+        (1, "a.jsonl", 2, 1, 1),
+        (2, "b.jsonl", 2, 2, 0),
+        (3, "c.jsonl.gz", 2, 1, 1),
+    ]
+    assert [f.partitions for f in landed] == [
+        (dt.date(2026, 11, 4),),
+        (dt.date(2026, 11, 2), dt.date(2026, 11, 3)),
+        (dt.date(2026, 11, 3),),
+    ]
+    assert [(r[0], r[1], r[3]) for r in landed_lines(warehouse, "a.jsonl")] == [
+        (1, None, dt.date(2026, 11, 4)),
+        (2, "not_json", dt.date(2026, 11, 4)),
+    ]
+    assert [(r[0], r[4]) for r in landed_lines(warehouse, "b.jsonl")] == [(1, "b1"), (2, "b2")]
+    assert [(r[0], r[1], r[3]) for r in landed_lines(warehouse, "c.jsonl.gz")] == [
+        (1, "not_json", dt.date(2026, 11, 3)),
+        (2, None, dt.date(2026, 11, 3)),
+    ]
+    with warehouse.connect() as con:
+        shas = dict(con.execute("SELECT source_file, file_sha256 FROM raw.files").fetchall())
+    assert shas["b.jsonl"] == hashlib.sha256((events / "b.jsonl").read_bytes()).hexdigest()
+
+
+def test_a_failing_file_in_a_group_is_recorded_and_the_others_land(warehouse, landing, monkeypatch):
+    """Reading one file of a group breaks off half-way: the group is rolled back, its other files land (once
+    each, with the file ids they would have had), the bad one is recorded in raw.file_failures and the run
+    fails naming it."""
+    import duckdb
+
+    from data_platform.ingestion import landing as landing_module
+
+    events = landing.events_dir()
+    write_lines(events / "a.jsonl", [event("a1"), event("a2")])
+    write_lines(events / "b-bad.jsonl", [event("b1")])
+    write_lines(events / "c.jsonl", [event("c1")])
+    original = landing_module.read_lines
+
+    def breaking(path, compressed, counter=None, **kwargs):
+        for batch in original(path, compressed, counter, **kwargs):
+            yield batch
+            if path.name == "b-bad.jsonl":
+                raise OSError("the disk went away under b-bad.jsonl (simulated)")
+
+    monkeypatch.setattr(landing_module, "read_lines", breaking)
+    refused: list[tuple[str, str]] = []
+    with warehouse.connect() as con:
+        with pytest.raises(duckdb.Error) as raised:
+            land_new_files(con, events, "run-test", min_ts=MIN_TS, settle_seconds=0, refused=refused)
+        files = con.execute("SELECT file_id, source_file, lines FROM raw.files ORDER BY file_id").fetchall()
+        lines = con.execute("SELECT file_id, source_line, event_id FROM raw.landed_lines ORDER BY ALL").fetchall()
+        failures = con.execute("SELECT source_file, error FROM raw.file_failures").fetchall()
+    assert "b-bad.jsonl" in "".join(raised.value.__notes__)
+    assert files == [(1, "a.jsonl", 2), (2, "c.jsonl", 1)]
+    assert lines == [(1, 1, "a1"), (1, 2, "a2"), (2, 1, "c1")]
+    assert [f[0] for f in failures] == ["b-bad.jsonl"] and "disk went away" in failures[0][1]
+    assert dict(refused)["b-bad.jsonl"].startswith("landing failed (attempt 1 of 3)")
+    monkeypatch.setattr(landing_module, "read_lines", original)  # the cause is gone: it lands next run
+    assert [f.rel for f in land(warehouse, landing)] == ["b-bad.jsonl"]
+
+
+def test_a_new_version_among_new_files_supersedes_its_old_one(warehouse, landing):
+    """A run that sees new bytes under a landed name beside new files: the new version replaces the old one
+    (superseded, its lines gone from the parse store) and the new files land, in listing order."""
+    events = landing.events_dir()
+    path = write_lines(events / "b.jsonl", [event("old", ts="2026-11-02T10:00:00Z")])
+    assert [f.rel for f in land(warehouse, landing)] == ["b.jsonl"]
+    write_lines(events / "a.jsonl", [event("a1", ts="2026-11-03T10:00:00Z")])
+    write_lines(path, [event("new1", ts="2026-11-04T10:00:00Z"), event("new2", ts="2026-11-04T11:00:00Z")])
+    write_lines(events / "c.jsonl", [event("c1", ts="2026-11-03T10:00:00Z")])
+    landed = land(warehouse, landing)
+    assert [(f.file_id, f.rel, f.partitions, f.replaced_partitions) for f in landed] == [
+        (2, "a.jsonl", (dt.date(2026, 11, 3),), ()),
+        (3, "b.jsonl", (dt.date(2026, 11, 4),), (dt.date(2026, 11, 2),)),
+        (4, "c.jsonl", (dt.date(2026, 11, 3),), ()),
+    ]
+    with warehouse.connect() as con:
+        versions = con.execute(
+            "SELECT file_id, source_file, status, superseded_by FROM raw.files ORDER BY file_id"
+        ).fetchall()
+        ids = [r[0] for r in con.execute("SELECT event_id FROM raw.landed_lines ORDER BY event_id").fetchall()]
+    new_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert versions == [
+        (1, "b.jsonl", "superseded", new_sha),
+        (2, "a.jsonl", "current", None),
+        (3, "b.jsonl", "current", None),
+        (4, "c.jsonl", "current", None),
+    ]
+    assert ids == ["a1", "c1", "new1", "new2"]
+
+
+def test_groups_are_cut_by_their_byte_budget(warehouse, landing, monkeypatch):
+    """With a budget below one file's size every file lands in a group of its own, with the same result."""
+    from data_platform.ingestion import landing as landing_module
+
+    monkeypatch.setattr(landing_module, "GROUP_BYTES", 10)
+    events = landing.events_dir()
+    for name in ("a", "b", "c"):
+        write_lines(events / f"{name}.jsonl", [event(f"{name}1"), "{"])
+    landed = land(warehouse, landing)
+    assert [(f.file_id, f.rel, f.accepted, f.quarantined) for f in landed] == [
+        (1, "a.jsonl", 1, 1),
+        (2, "b.jsonl", 1, 1),
+        (3, "c.jsonl", 1, 1),
+    ]
 
 
 # Lines at the edges of the typed fast path: each must come out of it exactly as the full classifier says.
@@ -419,15 +538,19 @@ def parse_with(tmp_path, lines, paths, name):
     import duckdb
     import pyarrow as pa
 
-    from data_platform.ingestion.landing import LINE_SCHEMA, contract_sql_fragments, ensure_tables
+    from data_platform.ingestion.landing import GROUP_LINE_SCHEMA, contract_sql_fragments, ensure_tables
     from data_platform.resources import run_sql
 
     path = write_lines(tmp_path / f"{name}.jsonl", lines)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     ensure_tables(con)
-    con.register("landing_lines", pa.RecordBatchReader.from_batches(LINE_SCHEMA, read_lines(path, False)))
-    params = {"file_id": 1, "run_id": "r", "ingested_at": NOW, "min_ts": MIN_TS, "max_ts": NOW + dt.timedelta(days=1)}
+    batches = (
+        pa.record_batch([pa.array([1] * b.num_rows, pa.int64()), *b.columns], schema=GROUP_LINE_SCHEMA)
+        for b in read_lines(path, False)
+    )
+    con.register("landing_lines", pa.RecordBatchReader.from_batches(GROUP_LINE_SCHEMA, batches))
+    params = {"run_id": "r", "ingested_at": NOW, "min_ts": MIN_TS, "max_ts": NOW + dt.timedelta(days=1)}
     run_sql(
         con, "ingestion/parse_lines.sql", {**params, "max_line_bytes": MAX_LINE_BYTES}, **contract_sql_fragments(paths)
     )

@@ -19,7 +19,9 @@ import pytest
 
 from data_platform.cleaning.assets import CLEANING_ASSETS, clean_layer
 from data_platform.ingestion.assets import raw_ingestion
+from data_platform.ingestion.landing import land_new_files
 from data_platform.labeling.ctr_assets import ctr_examples
+from data_platform.partitions import partitions_start
 from data_platform.resources import LandingZone, Warehouse
 from data_platform.splits.assets import SPLIT_ASSETS, build_export_asset, ctr_train_balanced
 from data_platform.splits.split import CTR
@@ -123,11 +125,15 @@ def test_kill_mid_write_leaves_the_previous_state_and_the_rerun_repairs(referenc
 def test_kill_mid_parse_of_a_landing_file_keeps_only_whole_files(tmp_path):
     """SIGKILL while DuckDB is inserting the parsed lines of a large landing file (the first 16 MiB
     batch, ~129k lines, is in: more than a row group, so DuckDB has already written row groups of the
-    uncommitted insert to disk): the file landed before it stays, nothing of the killed file is
-    visible, and the next run lands it and the rest exactly once."""
+    uncommitted insert to disk), the first of a group of new files landing in one transaction: the file an
+    earlier run landed stays, nothing of the killed group is visible, and the next run lands the group
+    exactly once."""
     landing = LandingZone(root=str(tmp_path / "landing"), settle_seconds=0)
     events = landing.events_dir()
     write_lines(events / "a.jsonl", [event(f"a{i}", ts="2026-11-02T10:00:00Z") for i in range(100)])
+    crashed = Warehouse(database=str(tmp_path / "crashed.duckdb"), memory_limit="1GB", threads=2)
+    with crashed.connect() as con:  # an earlier run landed a.jsonl (its days not cut yet)
+        land_new_files(con, events, "earlier-run", min_ts=partitions_start(), settle_seconds=0)
     big = events / "b.jsonl"
     con = duckdb.connect()
     con.execute(f"""COPY (SELECT 'b' || i AS event_id, 'login' AS event_type, '2026-11-02T11:00:00Z' AS ts,
@@ -139,13 +145,12 @@ def test_kill_mid_parse_of_a_landing_file_keeps_only_whole_files(tmp_path):
     past = os.stat(events / "a.jsonl").st_mtime
     os.utime(big, (past, past))
 
-    crashed = Warehouse(database=str(tmp_path / "crashed.duckdb"), memory_limit="1GB", threads=2)
     spec = {
         "warehouse": crashed.database,
         "landing": landing.root,
         "assets": ["raw_ingestion"],
         "partition_range": ["2026-11-02", "2026-11-03"],
-        "pause": {"kind": "reader", "file": 2, "batch": 1},
+        "pause": {"kind": "reader", "file": 1, "batch": 1},
     }
     child = _kill_during(spec, tmp_path)
     assert child.marker["file"].endswith("b.jsonl") and child.marker["batches_handed_to_duckdb"] == 1

@@ -525,6 +525,15 @@ class LandedFile:
     replaced_partitions: tuple[dt.date, ...]  # days the superseded version of this path touched
 
 
+# Files that land together in one parse statement and one transaction: one statement per file cost about half
+# again the CPU of one statement over the same lines (docs/benchmarks.md, the ingest stage alone). A group is
+# closed at this many bytes of lines (a gzip file counted at GZIP_RATIO times its size) or this many files.
+GROUP_BYTES = 256 << 20
+GROUP_FILES = 256
+GZIP_RATIO = 8  # about what the generator's and producers' JSON lines compress by
+GROUP_LINE_SCHEMA = pa.schema([("file_id", pa.int64()), *LINE_SCHEMA])
+
+
 def land_new_files(
     con: duckdb.DuckDBPyConnection,
     events_dir: Path,
@@ -545,12 +554,14 @@ def land_new_files(
     as the current version is rolled back after reading (the hash is computed while parsing, one read per
     file). A path with new bytes is a new version: the old version is
     marked superseded (its lines leave raw.landed_lines; raw.files keeps the record).
-    Each file lands in its own transaction, so a crash leaves no half-landed file.
-    Entries that are refused (see :func:`list_landing_files`, or a file that changed identity
-    between listing and reading) are appended to ``refused`` as (relative path, why).
+    Files never landed before land in groups (:data:`GROUP_BYTES`, :data:`GROUP_FILES`), a group in one
+    parse statement and one transaction; a new version of a landed path lands alone. Either way a crash
+    leaves no half-landed file. Entries that are refused (see :func:`list_landing_files`, or a file that
+    changed identity between listing and reading) are appended to ``refused`` as (relative path, why).
 
     A file whose landing fails (DuckDB out of memory on it, an error in its parse) is rolled back,
-    recorded in ``raw.file_failures`` and reported in ``refused``; the other files still land, then
+    recorded in ``raw.file_failures`` and reported in ``refused``; the other files still land (a group that
+    fails is rolled back and its files land one by one, so the failure is pinned on its file), then
     the first such error is raised (the run fails and says why). After ``max_file_attempts`` failures
     of the same version (path, size, mtime) the file is *set aside*: later runs skip it with the
     reason, without reading it, so it no longer blocks every run; new bytes under its name, or a new
@@ -563,7 +574,8 @@ def land_new_files(
     tombstones = landing_predicate(con, SUBJECT_COLUMNS, "line", "reason IS NOT NULL")
     known = {r[0]: r[1:] for r in run_sql(con, "ingestion/current_files.sql").fetchall()}
     failures = {(r[0], r[1], r[2]): r[3:] for r in run_sql(con, "ingestion/file_failures.sql").fetchall()}
-    landed, errors = [], []
+    run = _LandingRun(con, run_id, min_ts, now, max_line_bytes, tombstones, max_file_attempts, refused)
+    group: list[_Candidate] = []
     for lf in list_landing_files(events_dir, refused):
         if not lf.settled(now.timestamp(), settle_seconds):
             continue
@@ -579,50 +591,40 @@ def land_new_files(
                 "new bytes under this name are tried again",
             )
             continue
-        try:
-            opened = open_vetted(lf)
-        except LandingFileChanged:
-            _refuse(
-                refused,
-                lf.rel,
-                "changed between listing and reading (e.g. a symlink retargeted): "
-                "not read; the next run looks at it again",
-            )
+        candidate = _Candidate(lf, previous, attempts)
+        if previous:  # a new version lands alone: its same-bytes case rolls back its own transaction only
+            run.land_group(group)
+            run.land_group([candidate])
+            group = []
             continue
-        except FileNotFoundError:
-            continue  # vanished since the listing: it will be seen again if it comes back
-        try:
-            result = _land_one(con, lf, previous, run_id, min_ts, now, opened, max_line_bytes, tombstones)
-        except (duckdb.IOException, duckdb.FatalException, duckdb.InterruptException, duckdb.TransactionException):
-            raise  # the warehouse's trouble (a lake commit conflict included: the step is retried), not the file's
-        except (duckdb.Error, MemoryError) as error:
-            message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
-            run_sql(
-                con,
-                "ingestion/insert_file_failure.sql",
-                {
-                    "source_file": lf.rel,
-                    "size_bytes": lf.size,
-                    "mtime": lf.mtime,
-                    "failed_at": now,
-                    "run_id": run_id,
-                    "error": message,
-                },
-            )
-            why = f"landing failed (attempt {attempts + 1} of {max_file_attempts}): {message}"
-            _refuse(refused, lf.rel, why)
-            errors.append((error, f"{lf.rel}: {why}"))
-            continue
-        if result is not None:
-            landed.append(result)
-    if errors:
-        first = errors[0][0]
+        if group and (len(group) >= GROUP_FILES or sum(c.weight for c in group) + candidate.weight > GROUP_BYTES):
+            run.land_group(group)
+            group = []
+        group.append(candidate)
+    run.land_group(group)
+    if run.errors:
+        first = run.errors[0][0]
         first.add_note(
             "files that failed to land (each set aside after its last attempt; the other files "
-            "landed):\n" + "\n".join(f"- {line}" for _, line in errors)
+            "landed):\n" + "\n".join(f"- {line}" for _, line in run.errors)
         )
         raise first
-    return landed
+    return run.landed
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A file version to land: the listing's entry, its path's current version (None: a new path), and how
+    many times this version failed to land before."""
+
+    lf: LandingFile
+    previous: tuple | None
+    attempts: int
+
+    @property
+    def weight(self) -> int:
+        """About the bytes of lines the file holds, for the group budget."""
+        return self.lf.size * (GZIP_RATIO if self.lf.compressed else 1)
 
 
 class _LandedMeanwhile(Exception):
@@ -633,103 +635,200 @@ class _SameBytes(Exception):
     """A file version's bytes are those of its current version (a copy with a new mtime)."""
 
 
-def _land_one(
-    con,
-    lf: LandingFile,
-    previous: tuple | None,
-    run_id: str,
-    min_ts,
-    now,
-    opened=None,
-    max_line_bytes: int = MAX_LINE_BYTES,
-    tombstones: tuple[str, dict] = ("FALSE", {}),
-) -> LandedFile | None:
-    """Parse one file version in a transaction; the file is read once (hashed while parsed).
+# Errors of the warehouse itself (a lake commit conflict included: the step is retried), never a file's.
+_WAREHOUSE_ERRORS = (duckdb.IOException, duckdb.FatalException, duckdb.InterruptException, duckdb.TransactionException)
 
-    ``tombstones``: the predicate that finds an erased subject's lines, with its values
-    (:func:`~data_platform.privacy.tombstones.landing_predicate`): they are counted as ``erased_subject``
-    and leave no row. Returns None, leaving nothing behind, when the bytes are those of the current version.
+
+class _LandingRun:
+    """One run's landing: lands groups of files, records the files that fail, collects what landed."""
+
+    def __init__(self, con, run_id, min_ts, now, max_line_bytes, tombstones, max_file_attempts, refused) -> None:
+        self.con, self.run_id, self.min_ts, self.now = con, run_id, min_ts, now
+        self.max_line_bytes, self.tombstones, self.max_file_attempts = max_line_bytes, tombstones, max_file_attempts
+        self.refused = refused
+        self.landed: list[LandedFile] = []
+        self.errors: list[tuple[BaseException, str]] = []
+
+    def land_group(self, group: list[_Candidate]) -> None:
+        """Land ``group`` in one transaction; if it fails for a file's reason, land its files one by one."""
+        if not group:
+            return
+        refusals: list[tuple[str, str]] = []  # kept only if the group lands (its files are listed again alone)
+        try:
+            landed = _land_files(self, group, refusals)
+        except _WAREHOUSE_ERRORS:
+            raise
+        except (duckdb.Error, MemoryError) as error:
+            if len(group) > 1:
+                for candidate in group:
+                    self.land_group([candidate])
+                return
+            self._record_failure(group[0], error)
+            return
+        for rel, why in refusals:
+            _refuse(self.refused, rel, why)
+        self.landed.extend(landed)
+
+    def _record_failure(self, candidate: _Candidate, error: BaseException) -> None:
+        lf = candidate.lf
+        message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+        run_sql(
+            self.con,
+            "ingestion/insert_file_failure.sql",
+            {
+                "source_file": lf.rel,
+                "size_bytes": lf.size,
+                "mtime": lf.mtime,
+                "failed_at": self.now,
+                "run_id": self.run_id,
+                "error": message,
+            },
+        )
+        why = f"landing failed (attempt {candidate.attempts + 1} of {self.max_file_attempts}): {message}"
+        _refuse(self.refused, lf.rel, why)
+        self.errors.append((error, f"{lf.rel}: {why}"))
+
+
+@dataclass
+class _Reading:
+    """A file the group's line stream opened: the file_id its lines got, and what reading it found."""
+
+    file_id: int
+    candidate: _Candidate
+    counter: _Counter
+
+
+def _group_lines(
+    group: list[_Candidate], first_file_id: int, opened: list[_Reading], refusals: list, max_line_bytes: int
+) -> Iterator[pa.RecordBatch]:
+    """The lines of ``group``'s files one file after the other, each batch with its file's ``file_id``.
+
+    A file is opened (:func:`open_vetted`) only when the stream reaches it, so the window between the vetting
+    and the read stays one file's; one that changed identity since the listing is refused (``refusals``) and
+    one that vanished is skipped, neither taking a file_id. Each file read is appended to ``opened``.
     """
-    erased_sql, erased_params = tombstones
-    counter = _Counter()
-    reader = pa.RecordBatchReader.from_batches(
-        LINE_SCHEMA, read_lines(lf.path, lf.compressed, counter, opened=opened, max_line_bytes=max_line_bytes)
-    )
-    fallback_day = min(max(lf.mtime.date(), min_ts.date()), now.date())
+    file_id = first_file_id
+    for candidate in group:
+        lf = candidate.lf
+        try:
+            fh = open_vetted(lf)
+        except LandingFileChanged:
+            refusals.append(
+                (
+                    lf.rel,
+                    "changed between listing and reading (e.g. a symlink retargeted): "
+                    "not read; the next run looks at it again",
+                )
+            )
+            continue
+        except FileNotFoundError:
+            continue  # vanished since the listing: it will be seen again if it comes back
+        reading = _Reading(file_id, candidate, _Counter())
+        opened.append(reading)
+        for batch in read_lines(lf.path, lf.compressed, reading.counter, opened=fh, max_line_bytes=max_line_bytes):
+            ids = pa.array(np.full(batch.num_rows, file_id, dtype=np.int64))
+            yield pa.record_batch([ids, *batch.columns], schema=GROUP_LINE_SCHEMA)
+        file_id += 1
+
+
+def _land_files(run: _LandingRun, group: list[_Candidate], refusals: list) -> list[LandedFile]:
+    """Parse a group of file versions in one statement and one transaction; each file is read once (hashed
+    while parsed). A file with a current version (``previous``) must be alone in its group.
+
+    ``run.tombstones``: the predicate that finds an erased subject's lines, with its values
+    (:func:`~data_platform.privacy.tombstones.landing_predicate`): they are counted as ``erased_subject``
+    and leave no row. A file whose bytes are those of its current version leaves nothing behind but its new
+    mtime; a path another run landed since the listing is left alone.
+    """
+    con = run.con
+    assert len(group) == 1 or not any(c.previous for c in group), "a new version of a path lands alone"
+    erased_sql, erased_params = run.tombstones
+    opened: list[_Reading] = []
     try:
         with transaction(con):
-            # another run (on the lake, several write at once) may have landed this path since the listing: then
-            # there is nothing to do; one committing while this transaction runs makes it conflict (below)
-            if run_sql(con, "ingestion/current_version.sql", {"source_file": lf.rel}).fetchone()[0] != (
-                previous[0] if previous else None
-            ):
+            # another run (on the lake, several write at once) may have landed a path since the listing: then
+            # there is nothing to do for it; one committing while this transaction runs makes it conflict (below)
+            pending = [
+                c
+                for c in group
+                if run_sql(con, "ingestion/current_version.sql", {"source_file": c.lf.rel}).fetchone()[0]
+                == (c.previous[0] if c.previous else None)
+            ]
+            if not pending:
                 raise _LandedMeanwhile
-            # the counter row is updated in the file's transaction: two landings at once (runs on the lake)
-            # conflict at commit and one is retried, so no id is handed out twice and no file lands twice
-            file_id = run_sql(con, "ingestion/next_file_id.sql").fetchone()[0]
-            run_sql(con, "ingestion/take_file_id.sql", {"file_id": file_id})
-            con.register("landing_lines", reader)
+            first_file_id = run_sql(con, "ingestion/next_file_id.sql").fetchone()[0]
+            lines = _group_lines(pending, first_file_id, opened, refusals, run.max_line_bytes)
+            con.register("landing_lines", pa.RecordBatchReader.from_batches(GROUP_LINE_SCHEMA, lines))
             try:
                 run_sql(
                     con,
                     "ingestion/parse_lines.sql",
                     {
-                        "file_id": file_id,
-                        "run_id": run_id,
-                        "ingested_at": now,
-                        "min_ts": min_ts,
-                        "max_ts": now + dt.timedelta(days=1),
-                        "max_line_bytes": max_line_bytes,
+                        "run_id": run.run_id,
+                        "ingested_at": run.now,
+                        "min_ts": run.min_ts,
+                        "max_ts": run.now + dt.timedelta(days=1),
+                        "max_line_bytes": run.max_line_bytes,
                         **erased_params,
                     },
                     **{**contract_sql_fragments(), "erased": erased_sql},
                 )
             finally:
                 con.unregister("landing_lines")
-            sha = counter.digest.hexdigest()
-            if previous and previous[1] == sha:  # same bytes, new mtime (copied again): keep the old parse
-                raise _SameBytes
-            erased = 0
-            if erased_sql != "FALSE":  # the stubs of erased subjects' lines go before anything reads them
-                erased = run_sql(con, "ingestion/drop_erased_lines.sql", {"file_id": file_id}).fetchone()[0]
-            replaced: tuple[dt.date, ...] = ()
-            if previous:
-                replaced = tuple(run_sql(con, "ingestion/file_counts.sql", {"file_id": previous[0]}).fetchone()[2])
-                old = {"old_file_id": previous[0]}
-                run_sql(con, "ingestion/supersede_file.sql", {**old, "new_sha256": sha, "at": now})
-                run_sql(con, "ingestion/drop_landed_lines.sql", old)
-            run_sql(con, "ingestion/fill_partition_dates.sql", {"file_id": file_id, "fallback_day": fallback_day})
-            run_sql(
-                con,
-                "ingestion/register_file.sql",
-                {
-                    "file_id": file_id,
-                    "source_file": lf.rel,
-                    "file_sha256": sha,
-                    "size_bytes": lf.size,
-                    "mtime": lf.mtime,
-                    "compressed": lf.compressed,
-                    "lines": counter.lines,
-                    "erased_subject": erased,
-                    "landed_at": now,
-                    "run_id": run_id,
-                },
-            )
-            accepted, quarantined, partitions = run_sql(
-                con, "ingestion/file_counts.sql", {"file_id": file_id}
-            ).fetchone()
+            if not opened:
+                return []
+            # the counter row is updated in the group's transaction: two landings at once (runs on the lake)
+            # conflict at commit and one is retried, so no id is handed out twice and no file lands twice
+            run_sql(con, "ingestion/take_file_id.sql", {"file_id": opened[-1].file_id})
+            return [_register(run, reading) for reading in opened]
     except _LandedMeanwhile:
-        if opened is not None:
-            opened.close()
-        return None
+        return []
     except _SameBytes:  # its parse is rolled back; only the file's new mtime is recorded
+        lf = group[0].lf
         run_sql(con, "ingestion/touch_file.sql", {"source_file": lf.rel, "mtime": lf.mtime, "size": lf.size})
-        return None
+        return []
+
+
+def _register(run: _LandingRun, reading: _Reading) -> LandedFile:
+    """After the parse, in the group's transaction: supersede the path's old version, drop the stubs of erased
+    subjects, date the undated lines and record the file version in ``raw.files``."""
+    con, lf, previous, file_id = run.con, reading.candidate.lf, reading.candidate.previous, reading.file_id
+    sha = reading.counter.digest.hexdigest()
+    if previous and previous[1] == sha:  # same bytes, new mtime (copied again): keep the old parse
+        raise _SameBytes
+    erased = 0
+    if run.tombstones[0] != "FALSE":  # the stubs of erased subjects' lines go before anything reads them
+        erased = run_sql(con, "ingestion/drop_erased_lines.sql", {"file_id": file_id}).fetchone()[0]
+    replaced: tuple[dt.date, ...] = ()
+    if previous:
+        replaced = tuple(run_sql(con, "ingestion/file_counts.sql", {"file_id": previous[0]}).fetchone()[2])
+        old = {"old_file_id": previous[0]}
+        run_sql(con, "ingestion/supersede_file.sql", {**old, "new_sha256": sha, "at": run.now})
+        run_sql(con, "ingestion/drop_landed_lines.sql", old)
+    fallback_day = min(max(lf.mtime.date(), run.min_ts.date()), run.now.date())
+    run_sql(con, "ingestion/fill_partition_dates.sql", {"file_id": file_id, "fallback_day": fallback_day})
+    run_sql(
+        con,
+        "ingestion/register_file.sql",
+        {
+            "file_id": file_id,
+            "source_file": lf.rel,
+            "file_sha256": sha,
+            "size_bytes": lf.size,
+            "mtime": lf.mtime,
+            "compressed": lf.compressed,
+            "lines": reading.counter.lines,
+            "erased_subject": erased,
+            "landed_at": run.now,
+            "run_id": run.run_id,
+        },
+    )
+    accepted, quarantined, partitions = run_sql(con, "ingestion/file_counts.sql", {"file_id": file_id}).fetchone()
     return LandedFile(
         file_id=file_id,
         rel=lf.rel,
         sha256=sha,
-        lines=counter.lines,
+        lines=reading.counter.lines,
         accepted=accepted,
         quarantined=quarantined,
         erased_subject=erased,

@@ -1,5 +1,5 @@
--- Parse and classify the lines of one landing file (streamed in as the relation `landing_lines`
--- with columns line_no, line, utf8_ok, too_long) into raw.landed_lines. Two paths, one statement:
+-- Parse and classify the lines of a group of landing files (streamed in as the relation `landing_lines`
+-- with columns file_id, line_no, line, utf8_ok, too_long) into raw.landed_lines. Two paths, one statement:
 -- - the fast path: a line that is a JSON object is read once straight into typed values (DuckDB's
 --   typed json_transform) with each field's JSON type and the object's key count beside them; when
 --   these prove the line keeps the contract (only known keys, each once, each of its type, required
@@ -17,7 +17,7 @@ INSERT INTO raw.landed_lines BY NAME
 WITH scanned AS (
     -- json_valid first: json_transform on a malformed line raises, and try() would send the whole
     -- vector down DuckDB's row-by-row error path (10x slower)
-    SELECT line_no, line, utf8_ok, too_long,
+    SELECT file_id, line_no, line, utf8_ok, too_long,
            CASE WHEN utf8_ok AND NOT too_long AND starts_with(line, '{{') AND json_valid(line) THEN
                {{ 'v': json_transform(line, '{fast_struct}'), 't': json_type(line, {fast_paths}),
                  'k': len(json_keys(line)) }}
@@ -27,7 +27,7 @@ WITH scanned AS (
 
 typed AS (
     -- v_<field>: the typed value (NULL when absent or null); t_<field>: its JSON type
-    SELECT line_no, line, utf8_ok, too_long, f,
+    SELECT file_id, line_no, line, utf8_ok, too_long, f,
            {fast_columns}
     FROM scanned
 ),
@@ -111,7 +111,7 @@ SELECT
         nullif(to_json(map_from_entries(
             list_filter(map_entries(m), e -> NOT list_contains({known_keys}, e.key)))), '{{}}')
     END AS extra,
-    $file_id::BIGINT AS file_id,
+    file_id,
     line_no AS source_line,
     $ingested_at::TIMESTAMPTZ AS ingested_at,
     $run_id AS run_id,
