@@ -409,8 +409,9 @@ def stop_sensor(
     busy machine those windows are long enough to be hit (docs/operations.md, "Stopping a sensor").
 
     So this stops the sensor, then waits until the daemon cannot hold such a copy any more: the sensor's
-    latest tick has finished and its end was written into the state (``last_tick_timestamp``), and
-    ``settle_seconds`` have passed (a tick whose first write is still to come has no row yet). It then reads
+    latest tick has finished and its end was written into the state (``last_tick_timestamp``) or it ended
+    ``settle_seconds`` ago, and ``settle_seconds`` have passed since the stop (a tick whose first write is
+    still to come has no row yet). It then reads
     the status again; if it is running again it stops it again, up to ``attempts`` times
     (:class:`SensorStopError` after that, or when the tick in flight does not finish within
     ``tick_timeout``). A tick already in flight at the stop still completes, as with Dagster's stop."""
@@ -432,11 +433,15 @@ def stop_sensor(
         return state.status == InstigatorStatus.RUNNING
 
     def daemon_done_writing() -> bool:
+        # the latest tick has ended, and its end is in the state or was settle_seconds ago (the stop itself
+        # writes the state from a copy it read, so it may have overwritten that end: then it came first)
         latest = next(iter(instance.get_ticks(origin_id, selector_id, limit=1)), None)
         if latest is None:
             return True
         if latest.status == TickStatus.STARTED:
             return False
+        if latest.end_timestamp is not None and time.time() - latest.end_timestamp >= settle_seconds:
+            return True
         state = instance.get_instigator_state(origin_id, selector_id)
         written = state.instigator_data.last_tick_timestamp if state and state.instigator_data else None
         return written is not None and written >= latest.timestamp

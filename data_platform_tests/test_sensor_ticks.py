@@ -166,10 +166,11 @@ def test_stop_sensor_stops_again_when_the_tick_in_flight_writes_its_stale_state_
         # what the sensor daemon's SensorLaunchContext._write does when its read came before the stop
         while _status(instance, "toy_sensor") != InstigatorStatus.STOPPED:
             time.sleep(0.01)
+        time.sleep(3)  # a tick longer than the stop's settle time: a stop that did not wait for it would be over
         instance.update_tick(tick.with_status(TickStatus.SKIPPED))
         # the daemon marks the tick finished first, then writes the state: a stop that looked only at the
-        # ticks (or only waited its settle time) would be over before this write
-        time.sleep(1)
+        # tick's status would be over before this write
+        time.sleep(0.2)
         instance.update_instigator_state(
             stale.with_data(stale.instigator_data._replace(last_tick_timestamp=tick.timestamp))
         )
@@ -177,7 +178,7 @@ def test_stop_sensor_stops_again_when_the_tick_in_flight_writes_its_stale_state_
     daemon_thread = threading.Thread(target=tick_ends_after_the_stop)
     daemon_thread.start()
     try:
-        stops = stop_sensor(instance, DEFS, "toy_sensor", settle_seconds=0.2, poll_seconds=0.02, tick_timeout=600)
+        stops = stop_sensor(instance, DEFS, "toy_sensor", settle_seconds=2, poll_seconds=0.02, tick_timeout=600)
     finally:
         daemon_thread.join(timeout=600)
     assert stops == 2  # the first stop was written back to RUNNING by the tick in flight
