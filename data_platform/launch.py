@@ -411,10 +411,9 @@ def stop_sensor(
     So this stops the sensor, then waits until the daemon cannot hold such a copy any more: the sensor's
     latest tick has finished and its end was written into the state (``last_tick_timestamp``) or it ended
     ``settle_seconds`` ago, and ``settle_seconds`` have passed since the stop (a tick whose first write is
-    still to come has no row yet). It then reads
-    the status again; if it is running again it stops it again, up to ``attempts`` times
-    (:class:`SensorStopError` after that, or when the tick in flight does not finish within
-    ``tick_timeout``). A tick already in flight at the stop still completes, as with Dagster's stop."""
+    still to come has no row yet). It then reads the status again; if it is running again it stops it again,
+    up to ``attempts`` times (:class:`SensorStopError` after that, or when the tick in flight does not finish
+    within ``tick_timeout``). A tick already in flight at the stop still completes, as with Dagster's stop."""
     from dagster._core.definitions.run_request import InstigatorType
     from dagster._core.scheduler.instigation import (
         InstigatorState,
