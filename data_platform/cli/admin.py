@@ -73,6 +73,9 @@ def cmd_stop_sensor(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         try:
             stops = stop_sensor(instance, defs, args.sensor)
+        except dg.DagsterInvariantViolationError as error:  # no such sensor: the message lists the sensors
+            print(error, file=sys.stderr)
+            return 2
         except SensorStopError as error:
             print(error, file=sys.stderr)
             return 1
