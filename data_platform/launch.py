@@ -375,3 +375,98 @@ def tick_sensor(instance, defs, name: str, *, quiet_runs: bool = True) -> TickRe
     else:
         instance.update_instigator_state(state.with_data(new_data))
     return report
+
+
+# How long after a stop no write-back from the daemon is expected any more, beyond what the ticks table shows:
+# one pass of the sensor daemon's loop (it looks at the sensors every 5 s). See :func:`stop_sensor`.
+STOP_SETTLE_SECONDS = 5.0
+# How long to wait for the tick in flight at the stop to finish (the daemon gives a tick 60 s by default).
+STOP_TICK_TIMEOUT_SECONDS = 180.0
+
+
+class SensorStopError(RuntimeError):
+    """The sensor could not be seen stopped for good (the daemon kept writing it back, or a tick hung)."""
+
+
+def stop_sensor(
+    instance,
+    defs,
+    name: str,
+    *,
+    settle_seconds: float = STOP_SETTLE_SECONDS,
+    tick_timeout: float = STOP_TICK_TIMEOUT_SECONDS,
+    attempts: int = 5,
+    poll_seconds: float = 0.2,
+) -> int:
+    """Stop sensor ``name`` while the daemon may be ticking it, and return once it stays stopped; returns how
+    many stops it took: 0 if it was not running, 1 unless the daemon wrote a tick's stale state back over a stop.
+
+    ``dagster sensor stop`` (and the UI's toggle) only writes STOPPED into the sensor's stored state. The
+    sensor daemon (Dagster 1.13, ``dagster/_daemon/sensor.py``) writes that whole state twice per tick, each
+    time from a copy it read just before, status included: when the tick starts
+    (``mark_sensor_state_for_tick``) and when it ends (``SensorLaunchContext._write``). A stop that lands
+    between one of those reads and its write is overwritten with RUNNING and the sensor goes on ticking; on a
+    busy machine those windows are long enough to be hit (docs/operations.md, "Stopping a sensor").
+
+    So this stops the sensor, then waits until the daemon cannot hold such a copy any more: the sensor's
+    latest tick has finished and its end was written into the state (``last_tick_timestamp``) or it ended
+    ``settle_seconds`` ago, and ``settle_seconds`` have passed since the stop (a tick whose first write is
+    still to come has no row yet). It then reads the status again; if it is running again it stops it again,
+    up to ``attempts`` times (:class:`SensorStopError` after that, or when the tick in flight does not finish
+    within ``tick_timeout``). A tick already in flight at the stop still completes, as with Dagster's stop."""
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import (
+        InstigatorState,
+        InstigatorStatus,
+        SensorInstigatorData,
+        TickStatus,
+    )
+
+    sensor = defs.resolve_sensor_def(name)  # an unknown name fails here, before anything is written
+    origin = _sensor_origin(name)
+    origin_id, selector_id = origin.get_id(), origin.get_selector().get_id()
+
+    def running(state) -> bool:
+        if state is None or state.status == InstigatorStatus.DECLARED_IN_CODE:
+            return sensor.default_status == dg.DefaultSensorStatus.RUNNING
+        return state.status == InstigatorStatus.RUNNING
+
+    def daemon_done_writing() -> bool:
+        # the latest tick has ended, and its end is in the state or was settle_seconds ago (the stop itself
+        # writes the state from a copy it read, so it may have overwritten that end: then it came first)
+        latest = next(iter(instance.get_ticks(origin_id, selector_id, limit=1)), None)
+        if latest is None:
+            return True
+        if latest.status == TickStatus.STARTED:
+            return False
+        if latest.end_timestamp is not None and time.time() - latest.end_timestamp >= settle_seconds:
+            return True
+        state = instance.get_instigator_state(origin_id, selector_id)
+        written = state.instigator_data.last_tick_timestamp if state and state.instigator_data else None
+        return written is not None and written >= latest.timestamp
+
+    stops = 0
+    while running(state := instance.get_instigator_state(origin_id, selector_id)):
+        if stops == attempts:
+            raise SensorStopError(f"{name} was written back to running after each of {attempts} stops")
+        if state is None:
+            instance.add_instigator_state(
+                InstigatorState(
+                    origin,
+                    InstigatorType.SENSOR,
+                    InstigatorStatus.STOPPED,
+                    SensorInstigatorData(min_interval=sensor.minimum_interval_seconds, sensor_type=sensor.sensor_type),
+                )
+            )
+        else:
+            instance.update_instigator_state(state.with_status(InstigatorStatus.STOPPED))
+        stops += 1
+        stopped_at = time.monotonic()
+        while not (time.monotonic() - stopped_at >= settle_seconds and daemon_done_writing()):
+            if time.monotonic() - stopped_at > tick_timeout:
+                raise SensorStopError(
+                    f"{name} is stopped, but its tick in flight has not finished after {tick_timeout:.0f} s: that "
+                    "tick may still write the sensor back to running; look at its status again once it ends"
+                )
+            time.sleep(poll_seconds)
+    return stops

@@ -329,12 +329,15 @@ def wait_for_runs(
     return wait_until(done, timeout=timeout, what=f"{count} finished runs in {home}", interval=3, services=services)
 
 
-def wait_for_webserver(port: int, server: Service, timeout: float = 180) -> list[dict]:
-    """Wait until the webserver has loaded the code location and answers ``assetNodes``."""
+def wait_for_webserver(
+    port: int, server: Service, timeout: float = 180, query: str = "{ assetNodes { id } }"
+) -> list[dict]:
+    """Wait until the webserver has loaded the code location and answers ``assetNodes`` (the fields ``query``
+    asks for); returns them."""
 
     def nodes():
         try:
-            return graphql(port, "{ assetNodes { id } }")["data"]["assetNodes"]
+            return graphql(port, query)["data"]["assetNodes"]
         except (OSError, KeyError, TypeError):
             return None
 

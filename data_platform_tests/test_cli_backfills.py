@@ -12,9 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -25,13 +22,14 @@ from data_platform.resources import PROJECT_ROOT, Warehouse
 from data_platform_tests.conftest import query
 from data_platform_tests.processes import (
     BIN,
-    FairShareDeadline,
+    daemon,
     free_port,
     graphql,
     job_backfill,
     run_cli,
     runs_of,
     step_intervals,
+    wait_for_runs,
     wait_for_webserver,
     webserver,
 )
@@ -79,24 +77,8 @@ def test_dg_launch_range_and_daemon_backfill_give_the_same_rows(tmp_path, landin
 
     backfill_env = _env(tmp_path, landing_root, "backfill")
     job_backfill(backfill_env, "ingest_raw_events", FIRST, LAST)
-    daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT,
-        env=backfill_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = FairShareDeadline(400)  # a busy machine makes the wait longer instead of cutting it short
-        while not deadline.passed():
-            runs = runs_of(backfill_env["DAGSTER_HOME"])
-            if len(runs) == 3 and all(r.is_finished for r in runs):
-                break
-            time.sleep(3)
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=60)
+    with daemon(backfill_env, tmp_path / "daemon.log") as dmn:
+        runs = wait_for_runs(backfill_env["DAGSTER_HOME"], 3, timeout=400, services=(dmn,))
     assert sorted(r.tags.get("dagster/partition") for r in runs) == ["2026-11-01", "2026-11-02", "2026-11-03"]
     assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 3
     # runs were in flight together, but the duckdb pool let one writing step run at a time

@@ -7,7 +7,8 @@ What it proves:
   with the QueuedRunCoordinator, run limits and the ``duckdb`` pool limit of 1;
 - with that file as ``$DAGSTER_HOME/dagster.yaml``, a real ``dagster-daemon``:
   1. runs the landing sensor (started with ``dagster sensor start``, its state kept in PostgreSQL): files
-     dropped into the landing folder become ``daily_pipeline`` runs for the days they touch;
+     dropped into the landing folder become ``daily_pipeline`` runs for the days they touch; stopped with
+     ``data-platform stop-sensor`` while the daemon runs, it stays stopped (no tick after the stop);
   2. launches the 14 runs of ``dagster job backfill -j ingest_raw_events`` over 2026-11-01..14 through the
      run queue, several in flight, the ``duckdb`` pool keeping the writing steps one at a time;
 - every run succeeded; the run history, the materializations, the sensor's ticks and cursor and the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 import dagster as dg
 import duckdb
@@ -30,6 +32,7 @@ import pytest
 import yaml
 
 from data_platform.generator import generate_logs
+from data_platform.launch import _sensor_origin
 from data_platform.resources import PROJECT_ROOT
 from data_platform_tests.processes import (
     BIN,
@@ -142,7 +145,10 @@ def test_sensor_and_backfill_on_postgres_storage(tmp_path, postgres, monkeypatch
             services=(dmn,),
             matching=lambda r: r.tags.get("data_platform/trigger") == "landing_sensor",
         )
-        run_cli([str(BIN / "dagster"), "sensor", "stop", "landing_sensor", "-w", "workspace.yaml"], env)
+        # while the daemon ticks it: `dagster sensor stop` alone can be undone by the tick in flight (the
+        # daemon writes back the state it read before the stop); this command waits until the stop holds
+        run_cli([str(BIN / "data-platform"), "stop-sensor", "landing_sensor"], env)
+        stopped_at = time.time()
         # 2. the rest of the history arrives and is backfilled, one run per day, through the queue
         backfill_files = len(
             deliver_bundled(
@@ -206,6 +212,12 @@ def test_sensor_and_backfill_on_postgres_storage(tmp_path, postgres, monkeypatch
         )
     )
     assert ticks.get("SUCCESS", 0) >= 1 and ticks.get("FAILURE", 0) == 0, ticks
+    # stopped means stopped: the daemon started no tick of it in the minutes of the backfill
+    origin = _sensor_origin("landing_sensor")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        late = [t.timestamp - stopped_at for t in instance.get_ticks(origin.get_id(), origin.get_selector().get_id())]
+    assert origin.get_selector().get_id() == sensor_selector
+    assert not [s for s in late if s > 0], f"ticks {late} s after the stop"
     assert _sql(postgres, 'SELECT "limit" FROM concurrency_limits WHERE concurrency_key = %s', ("duckdb",)) == [(1,)]
     assert not list(home.rglob("*.db")), "something wrote a SQLite database in DAGSTER_HOME"
 

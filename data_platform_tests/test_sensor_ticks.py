@@ -1,15 +1,33 @@
 """Sensor ticks outside the daemon (``data-platform tick``, the demo's last step) leave the instance as the
 daemon would: cursor, tick and sensor state stored where the daemon reads them; a new instance is
-initialised once, with the project's settings."""
+initialised once, with the project's settings. ``data-platform stop-sensor`` stops a sensor for good even when
+a tick in flight writes its stale copy of the state (status RUNNING) back over the stop."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.run_request import InstigatorType
+from dagster._core.scheduler.instigation import (
+    InstigatorState,
+    InstigatorStatus,
+    SensorInstigatorData,
+    TickData,
+    TickStatus,
+)
 
-from data_platform.launch import INSTANCE_YAML, init_instance, tick_sensor
+from data_platform.launch import (
+    INSTANCE_YAML,
+    SensorStopError,
+    _sensor_origin,
+    init_instance,
+    stop_sensor,
+    tick_sensor,
+)
 from data_platform.partitions import _daily_partitions
 
 
@@ -110,3 +128,87 @@ def test_partitions_end_on_the_configured_last_day_or_run_to_today(monkeypatch):
     monkeypatch.setenv("DATA_PLATFORM_END_DATE", "11/11/2026")
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         _daily_partitions()
+
+
+def _running_state(instance, name: str) -> InstigatorState:
+    """The sensor started, as ``dagster sensor start`` stores it."""
+    return instance.add_instigator_state(
+        InstigatorState(
+            _sensor_origin(name),
+            InstigatorType.SENSOR,
+            InstigatorStatus.RUNNING,
+            SensorInstigatorData(min_interval=30, last_sensor_start_timestamp=time.time()),
+        )
+    )
+
+
+def _status(instance, name: str) -> InstigatorStatus:
+    origin = _sensor_origin(name)
+    return instance.get_instigator_state(origin.get_id(), origin.get_selector().get_id()).status
+
+
+def test_stop_sensor_stops_again_when_the_tick_in_flight_writes_its_stale_state_back(instance):
+    origin = _sensor_origin("toy_sensor")
+    selector_id = origin.get_selector().get_id()
+    stale = _running_state(instance, "toy_sensor")  # the daemon's copy, read as its tick began
+    tick = instance.create_tick(
+        TickData(
+            instigator_origin_id=origin.get_id(),
+            instigator_name="toy_sensor",
+            instigator_type=InstigatorType.SENSOR,
+            status=TickStatus.STARTED,
+            timestamp=time.time(),
+            selector_id=selector_id,
+        )
+    )
+
+    def tick_ends_after_the_stop():
+        # what the sensor daemon's SensorLaunchContext._write does when its read came before the stop
+        while _status(instance, "toy_sensor") != InstigatorStatus.STOPPED:
+            time.sleep(0.01)
+        time.sleep(3)  # a tick longer than the stop's settle time: a stop that did not wait for it would be over
+        instance.update_tick(tick.with_status(TickStatus.SKIPPED))
+        # the daemon marks the tick finished first, then writes the state: a stop that looked only at the
+        # tick's status would be over before this write
+        time.sleep(0.2)
+        instance.update_instigator_state(
+            stale.with_data(stale.instigator_data._replace(last_tick_timestamp=tick.timestamp))
+        )
+
+    daemon_thread = threading.Thread(target=tick_ends_after_the_stop)
+    daemon_thread.start()
+    try:
+        stops = stop_sensor(instance, DEFS, "toy_sensor", settle_seconds=2, poll_seconds=0.02, tick_timeout=600)
+    finally:
+        daemon_thread.join(timeout=600)
+    assert stops == 2  # the first stop was written back to RUNNING by the tick in flight
+    assert _status(instance, "toy_sensor") == InstigatorStatus.STOPPED
+    assert stop_sensor(instance, DEFS, "toy_sensor", settle_seconds=0) == 0  # already stopped: nothing written
+
+
+class _DaemonAlwaysWinning:
+    """An instance whose every stop is at once overwritten by a tick's stale RUNNING copy."""
+
+    def __init__(self, instance, stale: InstigatorState):
+        self._instance, self._stale = instance, stale
+
+    def __getattr__(self, name):
+        return getattr(self._instance, name)
+
+    def update_instigator_state(self, state):
+        self._instance.update_instigator_state(state)
+        return self._instance.update_instigator_state(self._stale)
+
+
+def test_stop_sensor_fails_when_the_sensor_never_stays_stopped(instance):
+    stale = _running_state(instance, "toy_sensor")
+    with pytest.raises(SensorStopError, match="written back to running after each of 3 stops"):
+        stop_sensor(_DaemonAlwaysWinning(instance, stale), DEFS, "toy_sensor", settle_seconds=0, attempts=3)
+    assert _status(instance, "toy_sensor") == InstigatorStatus.RUNNING
+
+
+def test_stop_sensor_stops_a_sensor_running_by_default_that_has_no_state_yet(instance):
+    assert stop_sensor(instance, DEFS, "forgetful_sensor", settle_seconds=0) == 1
+    assert _status(instance, "forgetful_sensor") == InstigatorStatus.STOPPED
+    with pytest.raises(dg.DagsterInvariantViolationError):
+        stop_sensor(instance, DEFS, "no_such_sensor", settle_seconds=0)

@@ -11,8 +11,8 @@ verification share (base layer: every stage and the metadata helpers use them).
   (numbered per table: rows of one device stay recognisable within a preview and nowhere else); in any
   other text, e-mails, phones, addresses, pseudonyms and the values of person fields in a raw JSON line are
   replaced by placeholders.
-- :data:`TOKEN_PATTERN`, :data:`SUB_TOKEN_PATTERNS`: the candidate tokens erasure verification cuts text
-  into (``privacy/verify.py``).
+- :data:`TOKEN_PATTERN`, :data:`SUB_TOKEN_PATTERNS`, :data:`PSEUDONYM_SHAPE`: the candidate tokens erasure
+  verification cuts text into (``privacy/verify.py``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ PII_PATTERNS: dict[str, str] = {
 with the link; card-like numbers before phones). Python ``re`` and DuckDB's RE2 read them alike."""
 
 IPV6 = r"(?i)\b[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){3,7}\b"  # three colons at least: not a time of day
-PSEUDONYM = r"\bp_[0-9a-f]{24}\b"
+PSEUDONYM_SHAPE = r"p_[0-9a-f]{24}"
+"""A keyed pseudonym as ``base/pseudonyms.py`` makes it, without word boundaries (for text packed without
+separators); :data:`PSEUDONYM` is the same as a whole word."""
+PSEUDONYM = rf"\b{PSEUDONYM_SHAPE}\b"
 
 PERSON_FIELDS: tuple[str, ...] = ("anon_id", "user_id", "person_key", "ip", "email", "phone", "subject")
 """Field (column, JSON key) names whose whole value names a person, raw or pseudonymised."""

@@ -9,6 +9,7 @@
     data-platform privacy verify req-17   search everywhere for an erased subject; exit 1 on a hit; certificate
     data-platform annotate [--batch batch-0001]   simulated raters answer a task batch (demo, tests)
     data-platform tick annotation_sensor          evaluate a sensor once and run what it requests
+    data-platform stop-sensor landing_sensor      stop a sensor the daemon runs; returns once it stays stopped
     data-platform infer-schema --from 2026-11-01 --to 2026-11-04   reviewable schemas from a reference window
     data-platform trace ctr_examples <impression-id>     an example back to its raw lines
     data-platform dataset-version ctr_examples <version>  a published version read back exactly (lake)
@@ -45,6 +46,7 @@ from data_platform.cli.admin import (
     cmd_privacy,
     cmd_privacy_verify,
     cmd_rotate_key,
+    cmd_stop_sensor,
     cmd_tick,
     cmd_trace,
 )
@@ -127,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     tick = sub.add_parser("tick", help="evaluate a sensor once and run the runs it requests")
     tick.add_argument("sensor", help="e.g. annotation_sensor, late_click_sensor")
     tick.set_defaults(func=cmd_tick)
+
+    stop = sub.add_parser(
+        "stop-sensor", help="stop a sensor the daemon runs, and wait until no tick in flight can restart it"
+    )
+    stop.add_argument("sensor", help="e.g. landing_sensor")
+    stop.set_defaults(func=cmd_stop_sensor)
 
     infer = sub.add_parser("infer-schema", help="write reviewable schemas from a reference window's statistics")
     infer.add_argument("--from", dest="start", type=_date, required=True, help="first day of the window")

@@ -1,4 +1,4 @@
-"""The operator's commands: ``launch``, ``tick``, ``backfill``, ``init-instance``, ``plan-labeling``,
+"""The operator's commands: ``launch``, ``tick``, ``stop-sensor``, ``backfill``, ``init-instance``, ``plan-labeling``,
 ``label-studio-sync``, ``privacy``, ``rotate-key``, ``infer-schema``, ``trace``, ``dataset-version``,
 ``lake maintain``, ``impact`` and ``invalidate``."""
 
@@ -59,6 +59,32 @@ def cmd_tick(args: argparse.Namespace) -> int:
         report = tick_sensor(instance, defs, args.sensor)
     _print_tick(args.sensor, report)
     return 0 if all(success for *_, success, _ in report.runs) else 1
+
+
+def cmd_stop_sensor(args: argparse.Namespace) -> int:
+    """Stop a sensor while the daemon runs, and wait until it stays stopped (see
+    :func:`data_platform.launch.stop_sensor`: ``dagster sensor stop`` alone can be undone by a tick in flight)."""
+    import dagster as dg
+
+    from data_platform.definitions import defs
+    from data_platform.launch import SensorStopError, init_instance, stop_sensor
+
+    init_instance()
+    with dg.DagsterInstance.get() as instance:
+        try:
+            stops = stop_sensor(instance, defs, args.sensor)
+        except dg.DagsterInvariantViolationError as error:  # no such sensor: the message lists the sensors
+            print(error, file=sys.stderr)
+            return 2
+        except SensorStopError as error:
+            print(error, file=sys.stderr)
+            return 1
+    if stops == 0:
+        print(f"{args.sensor} was not running")
+    else:
+        again = f" (the daemon wrote it back to running {stops - 1} time(s): stopped again)" if stops > 1 else ""
+        print(f"{args.sensor} stopped; no tick of it is in flight{again}")
+    return 0
 
 
 def _print_tick(name: str, report) -> None:

@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from data_platform.base.identifiers import PII_PATTERNS, PSEUDONYM, SUB_TOKEN_PATTERNS, TOKEN_PATTERN
+from data_platform.base.identifiers import PII_PATTERNS, PSEUDONYM_SHAPE, SUB_TOKEN_PATTERNS, TOKEN_PATTERN
 from data_platform.base.pseudonyms import key_id, pseudonym_key, pseudonymise_sql
 from data_platform.resources import run_sql
 
@@ -223,7 +223,7 @@ class _Search:
                     "email_pattern": SUB_TOKEN_PATTERNS["email"],
                     "ipv4_pattern": SUB_TOKEN_PATTERNS["ipv4"],
                     "ipv6_pattern": SUB_TOKEN_PATTERNS["ipv6"],
-                    "pseudonym_pattern": PSEUDONYM.replace(r"\b", ""),
+                    "pseudonym_pattern": PSEUDONYM_SHAPE,
                     "pseudonym_key": self.key,
                 },
                 pseudonym=pseudonymise_sql("t"),
@@ -270,7 +270,7 @@ _PACKED = [
     re.compile(rb"(?=([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}))"),
     *(re.compile(rb"(?=(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{%d}))" % n) for n in (1, 2, 3)),
     re.compile(rb"(?=([A-Za-z_]+[0-9]+))"),
-    re.compile(rb"(?=(p_[0-9a-f]{24}))"),
+    re.compile(rb"(?=(%s))" % PSEUDONYM_SHAPE.encode()),
 ]
 _PACKED_EMAIL = re.compile(rb"(?=([A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,255}))")
 _TLD = re.compile(rb"\.([A-Za-z]{2,})")
