@@ -104,14 +104,12 @@ CTR_STEPS: tuple[SqlStep, ...] = (
     SqlStep("labeling/ctr_stage_seen.sql"),
     CTR_EXAMPLES_INSERT,
     SqlStep("labeling/insert_unattributed_clicks.sql"),
-    *_history_steps("ctr_drop_history"),
 )
 """The statements that label a range of impression days, in the order of one pass of :func:`label_ctr_days`
 (which runs ``CTR_HISTORY`` once per slice for each side and ``CTR_EXAMPLES_INSERT`` once per slice); the
 column lineage of labels.ctr_examples is derived from this same list (``labeling/stage.py``).
-``ctr_stage_examples.sql`` groups every impression of the range at once: it runs before the history tables
-take their share of DuckDB's memory, and those are dropped once the examples are written, before the counts
-and checks of the same step read them."""
+``ctr_stage_examples.sql`` groups every impression of the range at once: it runs before the narrow events and
+history counts of the slices take their share of DuckDB's memory."""
 
 
 def check_slice_rows(slice_rows: int) -> int:

@@ -1,8 +1,7 @@
 -- What the examples of [start_day, end_day) take besides their history, per impression (event_row: its clean.events
 -- rowid), staged once for all slices: the first click that labels it (clicks staged for its day in
 -- ctr_attribution), and whether it is a repeat of an impression_id already logged that day (the first, by ts
--- then event_id, makes the example; the others are dropped). Written in event_row order, so that each slice of
--- examples reads only its own row groups.
+-- then event_id, makes the example; the others are dropped).
 CREATE OR REPLACE TEMP TABLE ctr_impression_clicks AS
 WITH impressions AS NOT MATERIALIZED (  -- read where it is used: a scan is cheaper than a copy of them
     SELECT rowid AS event_row, impression_id, event_date, ts, event_id
@@ -40,4 +39,3 @@ FROM impressions i
 LEFT JOIN first_clicks f ON f.run_day = i.event_date AND f.impression_id = i.impression_id
 LEFT JOIN repeats r ON r.impression_id IS NOT DISTINCT FROM i.impression_id AND r.event_date = i.event_date
 WHERE f.run_day IS NOT NULL OR r.event_date IS NOT NULL  -- the others have no click and are no repeat
-ORDER BY i.event_row

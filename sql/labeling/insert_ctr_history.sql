@@ -6,9 +6,7 @@
 --   - (the events of day D - 7 before t - 7 days) + (the events of day D before t)
 -- the last two as one running sum over day D's events (+1 at ts) and day D - 7's (-1 at ts + 7 days).
 -- So a day sorts two days of narrow events, not eight, whatever history the warehouse holds, and a slice
--- sorts only its own {key}s: the memory a statement needs does not grow with the day. A slice's rows are written
--- in event_row order, so that each slice of examples (a range of event_rows, insert_ctr_examples.sql) skips
--- most row groups of the other slices by their min/max.
+-- sorts only its own {key}s: the memory a statement needs does not grow with the day.
 INSERT INTO ctr_{side}_history
 WITH activity AS (
     SELECT event_row, is_impression, ts, event_date, owner
@@ -59,4 +57,3 @@ SELECT w.event_row,
        (coalesce(o.clicks, 0) + w.clicks)::INTEGER AS clicks
 FROM within_days w
 LEFT JOIN owner_week o ON o.owner IS NOT DISTINCT FROM w.owner AND o.event_date = w.day
-ORDER BY w.event_row
