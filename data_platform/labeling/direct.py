@@ -86,6 +86,7 @@ CTR_STEPS: tuple[SqlStep, ...] = (
         for name in (
             "ctr_stage_clicks",
             "ctr_stage_attribution",
+            "ctr_stage_examples",
             "delete_ctr_examples",
             "delete_unattributed_clicks",
         )
@@ -100,14 +101,15 @@ CTR_STEPS: tuple[SqlStep, ...] = (
         )
         for step in side
     ),
-    SqlStep("labeling/ctr_stage_examples.sql"),
     SqlStep("labeling/ctr_stage_seen.sql"),
     CTR_EXAMPLES_INSERT,
     SqlStep("labeling/insert_unattributed_clicks.sql"),
 )
 """The statements that label a range of impression days, in the order of one pass of :func:`label_ctr_days`
 (which runs ``CTR_HISTORY`` once per slice for each side and ``CTR_EXAMPLES_INSERT`` once per slice); the
-column lineage of labels.ctr_examples is derived from this same list (``labeling/stage.py``)."""
+column lineage of labels.ctr_examples is derived from this same list (``labeling/stage.py``).
+``ctr_stage_examples.sql`` groups every impression of the range at once: it runs before the narrow events and
+history counts of the slices take their share of DuckDB's memory."""
 
 
 def check_slice_rows(slice_rows: int) -> int:

@@ -11,7 +11,7 @@ INSERT INTO ctr_{side}_history
 WITH activity AS (
     SELECT event_row, is_impression, ts, event_date, owner
     FROM ctr_{side}_activity
-    WHERE slice = $slice
+    WHERE slice = $slice::UINTEGER  -- typed as the column: no cast of every row
 ),
 
 owner_days AS (  -- events per {key} and day
