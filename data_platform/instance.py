@@ -24,8 +24,8 @@ A SQLite instance lives on one machine, so a pid check is sound; the PostgreSQL 
 **Run history without an fsync per event.** Dagster's SQLite storage opens a new connection for every
 event it stores, commits, and closes it. On its WAL files (Dagster sets ``journal_mode=WAL``) each commit
 waits for an fsync (SQLite's default ``synchronous=FULL``), and each close of the last connection to a file
-checkpoints the WAL into the database with two more: 20 to 30 ms an event on a virtual disk, several seconds
-of every run (a daily run of the pipeline stores about 200 events, 570 commits). :func:`tune_sqlite_connection`
+checkpoints the WAL into the database with two more: 20 to 30 ms an event on a busy virtual disk, several
+seconds of every run (a daily run of the pipeline stores about 200 events, 570 commits). :func:`tune_sqlite_connection`
 runs on every SQLite connection the process opens to a WAL file under a :class:`PlatformInstance`'s folder:
 it sets ``synchronous=NORMAL`` (WAL commits are durable at the next checkpoint; a crashed or killed process
 loses nothing, a power loss at most the last events, and the files are never corrupted: SQLite's documented
