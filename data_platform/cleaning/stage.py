@@ -6,6 +6,7 @@ from __future__ import annotations
 import duckdb
 
 from data_platform.base import tables
+from data_platform.base.identifiers import PSEUDONYM_SHAPE
 from data_platform.base.stage import SqlStep, Stage, StepGroup
 from data_platform.base.tables import TableContract, at_least, isin, matches, row_check
 from data_platform.cleaning.clean import day_steps, identity_map_steps
@@ -24,7 +25,7 @@ CLEAN_EVENTS_CONTRACT = TableContract(
     column_checks={
         **{k: v for k, v in tables.raw_event_checks().items() if k != "price"},
         "price_eur": [at_least(0)],
-        "person_key": [matches(r"^p_[0-9a-f]{24}$", "a keyed pseudonym p_<24 hex>")],
+        "person_key": [matches(f"^{PSEUDONYM_SHAPE}$", "a keyed pseudonym p_<24 hex>")],
     },
     row_checks=(
         tables.EVENT_DAY,
