@@ -475,14 +475,24 @@ def test_a_new_version_among_new_files_supersedes_its_old_one(warehouse, landing
 
 
 def test_groups_are_cut_by_their_byte_budget(warehouse, landing, monkeypatch):
-    """With a budget below one file's size every file lands in a group of its own, with the same result."""
+    """With a budget below one file's size every file lands in a group of its own (three parse statements
+    instead of one), with the same result."""
     from data_platform.ingestion import landing as landing_module
 
     monkeypatch.setattr(landing_module, "GROUP_BYTES", 10)
+    groups: list[list[str]] = []
+    real = landing_module._land_files
+
+    def recording(run, group, *args, **kwargs):
+        groups.append([c.lf.rel for c in group])
+        return real(run, group, *args, **kwargs)
+
+    monkeypatch.setattr(landing_module, "_land_files", recording)
     events = landing.events_dir()
     for name in ("a", "b", "c"):
         write_lines(events / f"{name}.jsonl", [event(f"{name}1"), "{"])
     landed = land(warehouse, landing)
+    assert groups == [["a.jsonl"], ["b.jsonl"], ["c.jsonl"]]
     assert [(f.file_id, f.rel, f.accepted, f.quarantined) for f in landed] == [
         (1, "a.jsonl", 1, 1),
         (2, "b.jsonl", 1, 1),

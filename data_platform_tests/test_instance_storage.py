@@ -73,17 +73,19 @@ def test_the_kept_connections_stay_bounded_to_the_most_recent_files(tmp_path, mo
     """With room for two, four runs' shards leave the last two kept; the evicted ones are closed."""
     monkeypatch.setattr(platform_instance, "KEEP_OPEN", 2)
     with dg.DagsterInstance.from_config(str(_home(tmp_path / "home"))) as instance:
-        before = dict(platform_instance._kept_open)
+        seen: dict[str, sqlite3.Connection] = {}
         run_ids = []
         for _ in range(4):
             run = instance.add_run(dg.DagsterRun(job_name="bounded"))
             _report(instance, run, 1)
             run_ids.append(run.run_id)
+            seen.update(platform_instance._kept_open)
         kept = list(platform_instance._kept_open)
         assert len(kept) == 2
         assert Path(kept[-1]).name == f"{run_ids[-1]}.db"  # the latest shard is the most recent file
-        closed = [conn for path, conn in before.items() if path not in platform_instance._kept_open]
-        for conn in closed:
+        evicted = [conn for path, conn in seen.items() if platform_instance._kept_open.get(path) is not conn]
+        assert evicted  # the earlier runs' shards were kept once and let go
+        for conn in evicted:
             with pytest.raises(sqlite3.ProgrammingError):
                 conn.execute("SELECT 1")
 
