@@ -284,6 +284,14 @@ def request_asset_backfill(instance, defs, job_name: str, first: str, last: str,
     return backfill.backfill_id
 
 
+def _resolve_sensor(defs, name: str):
+    """Sensor ``name``'s definition, its origin, and the (origin id, selector id) its stored state and ticks are
+    kept under; an unknown name raises Dagster's error listing the sensors."""
+    sensor = defs.resolve_sensor_def(name)
+    origin = _sensor_origin(name)
+    return sensor, origin, origin.get_id(), origin.get_selector().get_id()
+
+
 def tick_sensor(instance, defs, name: str, *, quiet_runs: bool = True) -> TickReport:
     """One tick of sensor ``name`` as the sensor daemon does it, its requested runs executed in process.
 
@@ -304,9 +312,7 @@ def tick_sensor(instance, defs, name: str, *, quiet_runs: bool = True) -> TickRe
     from dagster._core.storage.dagster_run import RunsFilter
     from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
-    sensor = defs.resolve_sensor_def(name)
-    origin = _sensor_origin(name)
-    origin_id, selector_id = origin.get_id(), origin.get_selector().get_id()
+    sensor, origin, origin_id, selector_id = _resolve_sensor(defs, name)
     state = instance.get_instigator_state(origin_id, selector_id)
     data = state.instigator_data if state is not None else None
     now = time.time()
@@ -422,9 +428,7 @@ def stop_sensor(
         TickStatus,
     )
 
-    sensor = defs.resolve_sensor_def(name)  # an unknown name fails here, before anything is written
-    origin = _sensor_origin(name)
-    origin_id, selector_id = origin.get_id(), origin.get_selector().get_id()
+    sensor, origin, origin_id, selector_id = _resolve_sensor(defs, name)  # an unknown name fails here
 
     def running(state) -> bool:
         if state is None or state.status == InstigatorStatus.DECLARED_IN_CODE:
