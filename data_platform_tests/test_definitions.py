@@ -184,6 +184,33 @@ def test_every_table_a_stage_creates_describes_every_column():
     )
 
 
+def test_ddl_catalog_reads_each_file_as_a_fresh_database_would():
+    """The column schemas read from the DDL files (one shared in-memory DuckDB, a database and a
+    connection per file) are what each file creates in a database of its own: same tables, columns,
+    types and order; a temporary table is listed under ``main`` and stays with its own file."""
+    import duckdb
+
+    from data_platform.metadata import _ddl_catalog
+    from data_platform.resources import SQL_DIR, load_sql
+
+    names = sorted(f"{p.parent.name}/{p.name}" for p in SQL_DIR.glob("*/create_*.sql") if "{" not in p.read_text())
+    assert "cleaning/create_rule_hits.sql" in names and len(names) >= 10
+    for name in [*names, *names]:  # twice: a second read of a file gives the same answer as the first
+        fresh = duckdb.connect()
+        fresh.execute(load_sql(name))
+        expected: dict[str, list[tuple[str, str]]] = {}
+        for schema, table, column, dtype in fresh.execute(
+            "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE NOT internal ORDER BY schema_name, table_name, column_index"
+        ).fetchall():
+            expected.setdefault(f"{schema}.{table}", []).append((column, dtype))
+        fresh.close()
+        _ddl_catalog.cache_clear()
+        assert _ddl_catalog(name) == expected, name
+    assert list(_ddl_catalog("cleaning/create_rule_hits.sql")) == ["main.rule_hits"]
+    assert "main.rule_hits" not in _ddl_catalog("cleaning/create_tables.sql")
+
+
 # Every check by name: does it block downstream steps? (The webserver test asserts the same through the UI's API.)
 BLOCKING = {
     "lines_accounted": True,
