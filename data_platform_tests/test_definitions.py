@@ -184,6 +184,33 @@ def test_every_table_a_stage_creates_describes_every_column():
     )
 
 
+def test_ddl_catalog_reads_each_file_as_a_fresh_database_would():
+    """The column schemas read from the DDL files (one shared in-memory DuckDB, a database and a
+    connection per file) are what each file creates in a database of its own: same tables, columns,
+    types and order; a temporary table is listed under ``main`` and stays with its own file."""
+    import duckdb
+
+    from data_platform.metadata import _ddl_catalog
+    from data_platform.resources import SQL_DIR, load_sql
+
+    names = sorted(f"{p.parent.name}/{p.name}" for p in SQL_DIR.glob("*/create_*.sql") if "{" not in p.read_text())
+    assert "cleaning/create_rule_hits.sql" in names and len(names) >= 10
+    for name in [*names, *names]:  # twice: a second read of a file gives the same answer as the first
+        fresh = duckdb.connect()
+        fresh.execute(load_sql(name))
+        expected: dict[str, list[tuple[str, str]]] = {}
+        for schema, table, column, dtype in fresh.execute(
+            "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE NOT internal ORDER BY schema_name, table_name, column_index"
+        ).fetchall():
+            expected.setdefault(f"{schema}.{table}", []).append((column, dtype))
+        fresh.close()
+        _ddl_catalog.cache_clear()
+        assert _ddl_catalog(name) == expected, name
+    assert list(_ddl_catalog("cleaning/create_rule_hits.sql")) == ["main.rule_hits"]
+    assert "main.rule_hits" not in _ddl_catalog("cleaning/create_tables.sql")
+
+
 # Every check by name: does it block downstream steps? (The webserver test asserts the same through the UI's API.)
 BLOCKING = {
     "lines_accounted": True,
@@ -258,3 +285,23 @@ def test_every_dependency_is_pinned_exactly():
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
     deps = project["dependencies"] + [d for group in project["optional-dependencies"].values() for d in group]
     assert deps and all("==" in d for d in deps), [d for d in deps if "==" not in d]
+
+
+def test_a_process_that_loaded_the_definitions_freezes_its_objects_at_exit():
+    """Python's shutdown would walk every object of Dagster's and ours for garbage cycles (0.5 to 0.8 s
+    after each `dg launch` run's last event); the definitions register gc.freeze to run at exit, after the
+    other exit handlers, so that walk is skipped. Checked in a fresh interpreter: nothing is frozen while
+    the process runs, everything once its exit handlers have run."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, gc\n"
+        "import data_platform.definitions\n"
+        "assert gc.get_freeze_count() == 0, gc.get_freeze_count()\n"
+        "atexit._run_exitfuncs()\n"
+        "print(gc.get_freeze_count())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) > 10_000

@@ -1,7 +1,8 @@
 """Feature-signal and fairness reports of ``data_platform.splits`` against independent implementations.
-data_platform measures mutual information and AUC with scikit-learn, so the oracles here are others: the
-G-test of scipy (``G = 2 N I``), the Mann-Whitney U of scipy (``AUC = U / (n_+ n_-)``), pandas and
-krippendorff (which data_platform never uses).
+data_platform computes mutual information and AUC with numpy from their formulas; the oracles here are the
+G-test of scipy (``G = 2 N I``), the Mann-Whitney U of scipy (``AUC = U / (n_+ n_-)``), scikit-learn's
+``mutual_info_score`` / ``roc_auc_score`` (what the signal report used before, so its figures stay the same),
+pandas and krippendorff (which data_platform never uses).
 Every simulation is seeded, so each measured number is reproducible.
 """
 
@@ -21,9 +22,11 @@ from data_platform.splits.signal import (
     LEAKAGE_MIN_NORMALIZED_MI,
     USELESS_MAX_AUC,
     USELESS_MAX_NORMALIZED_MI,
+    average_ranks,
     feature_signal,
     mutual_information,
     quantile_bin_codes,
+    roc_auc,
     single_feature_auc,
     single_feature_auc_with_direction,
 )
@@ -222,6 +225,83 @@ def test_out_of_fold_auc_keeps_real_category_signal():
     # missing values are one category: a column whose missingness is the label is fully predictive
     flag = np.where(y == 1, None, "present").astype(object)
     assert single_feature_auc(flag, y, "categorical") == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the numpy estimates against scikit-learn's (the report's figures before numpy took over)
+
+
+def _random_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Feature shapes of the reports: continuous, heavy ties, a constant, an id-like column, missing values."""
+    n = int(rng.integers(50, 3000))
+    return {
+        "continuous": rng.normal(size=n),
+        "ties": rng.integers(0, 4, n).astype(float),
+        "constant": np.full(n, 2.5),
+        "id_like": rng.permutation(n).astype(float),
+        "with_missing": np.where(rng.random(n) < 0.3, np.nan, rng.normal(size=n)),
+    }
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_mutual_information_equals_scikit_learn(seed):
+    from sklearn.metrics import mutual_info_score as sklearn_mutual_info
+
+    rng = np.random.default_rng(500 + seed)
+    for name, x in _random_inputs(rng).items():
+        n = x.shape[0]
+        for classes in (2, 3):
+            y = rng.integers(0, classes, n)
+            for kind in ("numeric", "categorical"):
+                codes = quantile_bin_codes(x, 20) if kind == "numeric" else pd.factorize(x, use_na_sentinel=False)[0]
+                expected = sklearn_mutual_info(codes, y)
+                got = mutual_information(x, y, kind)
+                # equal up to rounding: terms of size log(N) cancel to a small MI, so the error is absolute
+                assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), (name, classes, kind)
+                assert got >= 0.0
+        assert mutual_information(x, np.zeros(n, dtype=int), "numeric") == sklearn_mutual_info(
+            quantile_bin_codes(x, 20), np.zeros(n, dtype=int)
+        )  # one class: 0 on both sides
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_roc_auc_equals_scikit_learn(seed):
+    from sklearn.metrics import roc_auc_score as sklearn_roc_auc
+
+    rng = np.random.default_rng(600 + seed)
+    for name, x in _random_inputs(rng).items():
+        n = x.shape[0]
+        positive = rng.random(n) < rng.uniform(0.02, 0.6)
+        positive[:2] = [True, False]  # both classes present
+        scores = np.where(np.isnan(x), 0.0, x) + 0.3 * positive * rng.random()
+        assert roc_auc(scores, positive) == pytest.approx(sklearn_roc_auc(positive, scores), abs=1e-12), name
+        # through the report's entry point, missing values imputed by the median
+        auc, _ = single_feature_auc_with_direction(x, positive.astype(int), "numeric")
+        imputed = np.where(np.isnan(x), np.nanmedian(x) if (~np.isnan(x)).any() else 0.0, x)
+        expected = sklearn_roc_auc(positive, imputed)
+        assert auc == pytest.approx(max(expected, 1 - expected), abs=1e-12), name
+
+
+def test_roc_auc_edge_cases():
+    positive = np.array([True, False, True, False])
+    assert roc_auc(np.array([1.0, 1.0, 1.0, 1.0]), positive) == 0.5  # every score tied
+    assert roc_auc(np.array([4.0, 1.0, 3.0, 2.0]), positive) == 1.0
+    assert roc_auc(np.array([1.0, 4.0, 2.0, 3.0]), positive) == 0.0
+    assert roc_auc(np.array([2.0, 2.0, 3.0, 1.0]), positive) == 0.875  # one tie across classes counts half
+    assert roc_auc(np.arange(4.0), np.ones(4, dtype=bool)) is None  # one class
+    assert roc_auc(np.arange(4.0), np.zeros(4, dtype=bool)) is None
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="finite"):
+            roc_auc(np.array([1.0, bad, 2.0, 3.0]), positive)
+    with pytest.raises(ValueError):
+        roc_auc(np.arange(3.0), positive)
+
+
+def test_average_ranks_share_ties():
+    assert average_ranks(np.array([3.0, 1.0, 3.0, 2.0, 3.0])).tolist() == [4.0, 1.0, 4.0, 2.0, 4.0]
+    values = np.random.default_rng(3).integers(0, 5, 400).astype(float)
+    assert average_ranks(values).tolist() == scipy.stats.rankdata(values, method="average").tolist()
+    assert average_ranks(np.zeros(0)).shape == (0,)
 
 
 # ---------------------------------------------------------------------------------------------------
