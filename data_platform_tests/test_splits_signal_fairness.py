@@ -531,3 +531,48 @@ def test_agreement_by_group_undefined_alpha_is_nan():
     assert rows["a"]["items"] == 2
     with pytest.raises(ValueError):
         agreement_by_group(votes, groups[:3], 3)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the signal report's sample of train (sql/splits/train_sample.sql)
+
+
+def _train_sample(order_seed: int, n: int) -> list[tuple]:
+    """The signal sample of a 600-example split (400 train) whose two tables were written in an order
+    shuffled by ``order_seed``."""
+    import duckdb
+
+    from data_platform.resources import run_sql
+
+    rng = np.random.default_rng(order_seed)
+    ids = [f"ex-{i:04d}" for i in range(600)]
+    splits = ["train"] * 400 + ["dev"] * 100 + ["test"] * 100
+    con = duckdb.connect(config={"threads": 2})
+    con.execute("CREATE TABLE split_rows (example_id VARCHAR, split VARCHAR, label VARCHAR)")
+    con.execute("CREATE TABLE examples (example_id VARCHAR, position BIGINT)")
+    for i in rng.permutation(600).tolist():
+        con.execute("INSERT INTO split_rows VALUES (?, ?, ?)", [ids[i], splits[i], str(i % 2)])
+    for i in rng.permutation(600).tolist():
+        con.execute("INSERT INTO examples VALUES (?, ?)", [ids[i], i])
+    rows = run_sql(
+        con,
+        "splits/train_sample.sql",
+        n=str(n),
+        select="e.example_id, e.position",
+        source="examples",
+        split_table="split_rows",
+        id_column="example_id",
+        label_column="label",
+    ).fetchall()
+    con.close()
+    return rows
+
+
+def test_the_signal_sample_is_n_train_examples_whatever_the_physical_order():
+    sample = _train_sample(order_seed=1, n=150)
+    assert len(sample) == 150  # n rows, drawn from train only (a sample before the filter read fewer)
+    assert all(position < 400 for _, position, _ in sample)
+    assert [r[0] for r in sample] == sorted(r[0] for r in sample)  # example_id order: the folds are positional
+    assert _train_sample(order_seed=2, n=150) == sample  # the same rows in the same order
+    everything = _train_sample(order_seed=3, n=1000)
+    assert sorted(p for _, p, _ in everything) == list(range(400))  # fewer train rows than n: all of them

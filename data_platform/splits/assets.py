@@ -42,7 +42,7 @@ from data_platform.splits.synthetic import smote
 
 _COMMON = dict(group_name="splits", kinds={"duckdb", "python"}, owners=["team:data-platform"])
 UPSTREAM = {CTR.name: CTR_EXAMPLES, REVIEWS.name: REVIEW_EXAMPLES}
-SIGNAL_SAMPLE = 200_000  # training rows read into Python for the signal report (a DuckDB reservoir sample)
+SIGNAL_SAMPLE = 200_000  # training rows read into Python for the signal report (the ids hashing lowest)
 
 
 class SplitConfig(dg.Config):
