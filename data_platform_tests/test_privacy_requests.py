@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import dagster as dg
 
@@ -176,21 +178,53 @@ def test_opt_out_applies_from_the_next_materialization_on(warehouse, landing):
     assert (kind, status) == ("user_id", "opted_out")
 
 
-def test_the_privacy_sensor_requests_a_run_for_new_request_files(landing):
+def test_the_privacy_sensor_requests_a_run_for_new_request_files_not_for_its_runs_rewrites(warehouse, landing):
     sensor = defs.get_sensor_def("privacy_request_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
     def tick(cursor=None):
-        context = dg.build_sensor_context(cursor=cursor, resources={"landing": landing}, definitions=defs)
+        context = dg.build_sensor_context(
+            cursor=cursor, resources={"landing": landing, "warehouse": warehouse}, definitions=defs
+        )
         result = sensor.evaluate_tick(context)
         return result.run_requests or [], result.cursor
 
+    _world(landing)
+    run_pipeline(warehouse, landing)
     requests, cursor = tick()
     assert requests == []
-    _request(landing, "r.jsonl", {"request_id": "q", "anon_id": "d", "kind": "erase", "ts": "2026-11-20T10:00:00Z"})
+    _request(landing, "r.jsonl", {"request_id": "q", "user_id": "ann", "kind": "erase", "ts": "2026-11-20T10:00:00Z"})
     requests, cursor = tick(cursor)
     assert len(requests) == 1
     assert tick(cursor)[0] == []
+
+    # the run rewrites the file it processed (no raw id left): a change the sensor must not take for a new request
+    path = landing.privacy_dir() / "r.jsonl"
+    before = path.read_bytes()
+    _apply(warehouse, landing)
+    assert path.read_bytes() != before
+    requests, cursor = tick(cursor)
+    assert requests == []
+    # new bytes under the name (an operator adds a request) are new again
+    added = {"request_id": "q2", "user_id": "bob", "kind": "erase", "ts": "2026-11-20T11:00:00Z"}
+    with path.open("a") as f:
+        f.write(json.dumps(added) + "\n")
+    assert len(tick(cursor)[0]) == 1
+    # while another process writes the warehouse (DuckDB: no reader beside it) the sensor decides on a later tick
+    writer = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_WRITER, warehouse.database], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert writer.stdout.readline() == b"holding\n"
+        requests, held = tick(cursor)
+    finally:
+        writer.communicate(b"")  # its stdin closes: it lets go
+    assert requests == [] and held == cursor
+    assert len(tick(cursor)[0]) == 1  # and decides once the writer is gone
+
+
+# a process that opens the warehouse for writing and holds it until its stdin closes
+HOLD_THE_WRITER = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('holding', flush=True); sys.stdin.read()"
 
 
 def test_an_erasure_records_every_identifier_of_the_subject_as_a_keyed_pseudonym(warehouse, landing):

@@ -9,7 +9,7 @@ import dagster as dg
 from data_platform.partitions import warehouse_pool
 from data_platform.privacy.certificate import to_verify, verify_and_certify
 from data_platform.privacy.files import FileEraser
-from data_platform.privacy.requests import run_requests
+from data_platform.privacy.requests import request_files_read, run_requests
 from data_platform.privacy.verify import SearchRoots
 from data_platform.resources import LandingZone, Warehouse, certificates_root, sensors_default_status
 
@@ -94,14 +94,19 @@ def build_privacy_requests(
         job=process_privacy_requests,
         minimum_interval_seconds=30,
         default_status=sensors_default_status(),
-        description="Runs process_privacy_requests when request files appear or change under privacy/.",
+        description="Runs process_privacy_requests when request files appear or change under privacy/ (not "
+        "when the change is a run's own rewrite of a file it processed).",
     )
-    def privacy_request_sensor(context: dg.SensorEvaluationContext, landing: LandingZone):
+    def privacy_request_sensor(context: dg.SensorEvaluationContext, landing: LandingZone, warehouse: Warehouse):
         files = sorted(landing.privacy_dir().glob("*.jsonl")) if landing.privacy_dir().is_dir() else []
         fingerprints = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
         seen = json.loads(context.cursor) if context.cursor else {}
-        new = sorted(n for n, fp in fingerprints.items() if seen.get(n) != fp)
+        changed = [p for p in files if seen.get(p.name) != fingerprints[p.name]]
+        read = request_files_read(warehouse, changed) if changed else set()
+        if read is None:  # decided on a later tick, when no run writes the warehouse
+            return dg.SkipReason("privacy request files changed; the warehouse is being written, deciding later")
         context.update_cursor(json.dumps(fingerprints, sort_keys=True))
+        new = sorted(p.name for p in changed if p.name not in read)
         if not new:
             return dg.SkipReason("no new privacy request files")
         return dg.RunRequest(run_key="|".join(f"{n}@{fingerprints[n]}" for n in new))

@@ -140,6 +140,30 @@ def read_new_requests(con: duckdb.DuckDBPyConnection, privacy_dir: Path) -> list
     return [f for f in (read_request_file(con, p) for p in files) if f is not None]
 
 
+def request_files_read(warehouse: Warehouse, paths: Sequence[Path]) -> set[str] | None:
+    """The names among ``paths`` whose current bytes were read before (name and SHA-256 recorded in
+    ``privacy.request_files``), or None when a writing run holds the warehouse file (DuckDB: no reader beside
+    a writer). A file a run has processed is rewritten without its raw ids (:func:`rewrite_lines`) and that
+    version recorded, so the privacy sensor, which watches size and mtime, knows the change is the run's own."""
+    if not warehouse.exists():
+        return set()
+    try:
+        with warehouse.connect(read_only=True) as con:
+            if "privacy.request_files" not in existing_tables(con):
+                return set()
+            return {
+                p.name
+                for p in paths
+                if run_sql(
+                    con,
+                    "privacy/request_file_seen.sql",
+                    {"source_file": p.name, "file_sha256": hashlib.sha256(p.read_bytes()).hexdigest()},
+                ).fetchone()[0]
+            }
+    except duckdb.IOException:  # a writing run holds the file
+        return None
+
+
 def rewrite_lines(f: RequestFile, key: str) -> bytes:
     """The file with each applied request line replaced by what may be kept of it: request id, kind, ts,
     the subject's kind, the key id and ``"status": "applied"``: no raw id, and no pseudonym either (a pseudonym
