@@ -11,11 +11,12 @@ a copy of a warehouse, every SQL statement timed with the peak RSS of this proce
 WAREHOUSE is a warehouse with the dataset's labels (``bench_pipeline.py --keep`` leaves one in its work
 folder). It is copied to a temporary folder and the split asset (with its checks) is materialized there with
 the same DuckDB memory limit and threads as the benchmark. Prints the step's wall and CPU seconds and peak
-RSS, then per SQL file the wall and CPU seconds summed over its runs, how often it ran and the highest RSS
-sampled (every 20 ms) while it ran, most CPU first. The RSS is this whole process (Python, Dagster and
-DuckDB); the baseline before the step is printed too. ``--explain DIR`` writes DuckDB's profile of every
-statement to DIR (``PRAGMA enable_profiling = 'json'``); ``--out`` keeps the copy (to compare two versions'
-tables).
+RSS (and in which statement it fell, with DuckDB's own account of its memory there), then per SQL file the
+wall and CPU seconds summed over its runs, how often it ran, the highest RSS sampled (every 20 ms) while it
+ran and DuckDB's buffer-managed memory at that peak (``duckdb_memory()``), most CPU first. The RSS is this
+whole process (Python, Dagster and DuckDB); the baseline before the step is printed too. ``--explain DIR``
+writes DuckDB's profile of every statement to DIR (``PRAGMA enable_profiling = 'json'``); ``--out`` keeps the
+copy (to compare two versions' tables).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import threading
 import time
 import warnings
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,22 +50,68 @@ def own_rss() -> int:
 
 
 class PeakSampler:
-    """This process's RSS sampled in a thread; :meth:`reset` starts a new window, :attr:`peak` is its maximum."""
+    """This process's RSS sampled in a thread; :meth:`reset` starts a new window, :attr:`peak` is its maximum.
+
+    With a DuckDB connection to look through (:meth:`watching`), each time the RSS of the window climbs 8 MB
+    past what was last looked at, DuckDB's own account is read too (``duckdb_memory()``: the buffer pool's
+    bytes in memory and spilled, by tag), through a cursor of its own, so the window's peak can be split into
+    DuckDB's buffer-managed memory and the rest (Python, Dagster, allocations DuckDB does not count).
+    :attr:`where` names the statement (or the gap after it) in which the overall peak fell.
+    """
+
+    LOOK_EVERY = 8 * MB
 
     def __init__(self, interval_s: float = 0.02):
         self.interval_s, self.peak, self.overall = interval_s, own_rss(), own_rss()
+        self.label, self.where = "before the step", "before the step"
+        self.duckdb_at_peak: dict[str, int] = {}
+        self.overall_duckdb: dict[str, int] = {}
+        self._cursor, self._looked_at, self._lock = None, 0, threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    @contextmanager
+    def watching(self, con):
+        """Read DuckDB's memory through a cursor of ``con`` while the block runs (closed after it, so no cursor
+        keeps the database open between the step's connections)."""
+        cursor = con.cursor()
+        with self._lock:
+            self._cursor = cursor
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._cursor = None
+                cursor.close()
+
+    def _duckdb_memory(self) -> dict[str, int]:
+        with self._lock:
+            if self._cursor is None:
+                return self.duckdb_at_peak
+            try:
+                found = self._cursor.execute(
+                    "SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() "
+                    "WHERE memory_usage_bytes + temporary_storage_bytes > 0"
+                ).fetchall()
+            except Exception:  # noqa: BLE001 - a sample missed, not a failed profile
+                return self.duckdb_at_peak
+        memory = {tag: used for tag, used, _ in found}
+        return {"buffer_pool": sum(memory.values()), "spilled": sum(s for *_, s in found), **memory}
+
     def _run(self) -> None:
         while not self._stop.is_set():
             rss = own_rss()
-            self.peak, self.overall = max(self.peak, rss), max(self.overall, rss)
+            if rss > self.peak:
+                self.peak = rss
+                if rss > self._looked_at + self.LOOK_EVERY:
+                    self._looked_at, self.duckdb_at_peak = rss, self._duckdb_memory()
+            if rss > self.overall:
+                self.overall, self.where, self.overall_duckdb = rss, self.label, dict(self.duckdb_at_peak)
             time.sleep(self.interval_s)
 
-    def reset(self) -> None:
-        self.peak = own_rss()
+    def reset(self, label: str) -> None:
+        self.peak, self.label, self._looked_at, self.duckdb_at_peak = own_rss(), label, 0, {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -106,6 +154,7 @@ def main() -> None:
         seconds: dict[str, float] = defaultdict(float)
         cpu: dict[str, float] = defaultdict(float)
         peak: dict[str, int] = defaultdict(int)
+        pool: dict[str, int] = defaultdict(int)  # DuckDB's buffer-managed bytes at that peak
         runs: dict[str, int] = defaultdict(int)
         original = resources.run_sql
         counter = iter(range(10**9))
@@ -116,13 +165,16 @@ def main() -> None:
                 con.execute("PRAGMA enable_profiling = 'json'")
                 path = args.explain / f"{next(counter):05d}-{name.replace('/', '-')}.json"
                 con.execute(f"PRAGMA profiling_output = '{path}'")
-            sampler.reset()
-            t0, c0 = time.perf_counter(), cpu_seconds()
-            result = original(con, name, params, **fragments)
-            seconds[name] += time.perf_counter() - t0
-            cpu[name] += cpu_seconds() - c0
-            peak[name] = max(peak[name], sampler.peak)
+            sampler.reset(name)
+            with sampler.watching(con):
+                t0, c0 = time.perf_counter(), cpu_seconds()
+                result = original(con, name, params, **fragments)
+                seconds[name] += time.perf_counter() - t0
+                cpu[name] += cpu_seconds() - c0
+            if sampler.peak >= peak[name]:
+                peak[name], pool[name] = sampler.peak, sampler.duckdb_at_peak.get("buffer_pool", 0)
             runs[name] += 1
+            sampler.label = f"after {name} (fetching its result, or before the next statement)"
             return result
 
         # every module that imported run_sql by name calls the timed one
@@ -168,13 +220,15 @@ def main() -> None:
                 "cpu_s": round(step_cpu, 2),
                 "rss_before_mb": round(before / MB),
                 "peak_rss_mb": round(sampler.overall / MB),
+                "peak_in": sampler.where,
+                "duckdb_mb_at_peak": {k: round(v / MB) for k, v in sampler.overall_duckdb.items()},
                 "checks_passed": checks,
             }
         )
     )
-    print(" wall s   cpu s  peak RSS MB  runs  statement")
+    print(" wall s   cpu s  peak RSS MB  DuckDB MB  runs  statement")
     for name, s in sorted(seconds.items(), key=lambda kv: -cpu[kv[0]]):
-        print(f"{s:7.2f} {cpu[name]:7.2f} {peak[name] / MB:12.0f} {runs[name]:5d}  {name}")
+        print(f"{s:7.2f} {cpu[name]:7.2f} {peak[name] / MB:12.0f} {pool[name] / MB:10.0f} {runs[name]:5d}  {name}")
 
 
 if __name__ == "__main__":

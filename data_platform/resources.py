@@ -288,6 +288,18 @@ def load_sql(name: str, **fragments: str) -> str:
     return text.format(**fragments) if fragments else text
 
 
+def repeated_key_hashes_sql(relation: str, keys: str) -> str:
+    """The shared CTE body of ``sql/common/repeated_key_hashes.sql``: the 64-bit hashes of ``keys`` (a column
+    list) seen on more than one row of ``relation`` (a table or CTE name), column ``key_hash``.
+
+    Counting or listing repeated keys "hash first" groups integers instead of every key string, then
+    compares exactly only the rows whose hash repeats (``WHERE hash(keys) IN (SELECT key_hash FROM ...)``):
+    the same result as grouping the keys themselves. A statement takes it as a fragment
+    (``{repeated_key_hashes}``), so the pattern is written once.
+    """
+    return load_sql("common/repeated_key_hashes.sql", relation=relation, keys=keys)
+
+
 def run_sql(
     con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None, **fragments: str
 ) -> duckdb.DuckDBPyConnection:

@@ -594,7 +594,7 @@ def test_the_contract_check_counts_every_repeated_event_id_and_none_on_an_empty_
     times on the day count 1 and 2, ids of another day or seen once count nothing."""
     import duckdb
 
-    from data_platform.resources import run_sql
+    from data_platform.resources import repeated_key_hashes_sql, run_sql
 
     con = duckdb.connect()
     clean_module.ensure_tables(con)
@@ -609,6 +609,7 @@ def test_the_contract_check_counts_every_repeated_event_id_and_none_on_an_empty_
             con,
             "cleaning/check_clean_events.sql",
             {"start_day": dt.date.fromisoformat(start), "end_day": dt.date.fromisoformat(end), "ruleset_version": "v"},
+            repeated_key_hashes=repeated_key_hashes_sql("day_rows", "event_id"),
         )
         return dict(zip([d[0] for d in cur.description], cur.fetchone()))
 

@@ -94,6 +94,27 @@ def test_violations_are_counted_per_check_with_a_sample(con):
     assert any(s.get("position") == 0 for s in report.sample)
 
 
+def test_repeated_composite_keys_are_found_with_their_copies_in_their_partition_only(con):
+    """duplicate_keys.sql groups by key hash first, then by the keys: a (source_file, source_line) on 3 rows and one
+    on 2 are the day's 2 duplicated keys with their copies; a key repeated on another day is not counted."""
+    first_rows = "SELECT * FROM clean.duplicates WHERE event_date = ? ORDER BY source_file, source_line LIMIT ?"
+    con.execute(f"INSERT INTO clean.duplicates {first_rows}", ["2026-11-02", 2])
+    con.execute(f"INSERT INTO clean.duplicates {first_rows}", ["2026-11-02", 1])
+    con.execute(f"INSERT INTO clean.duplicates {first_rows}", ["2026-11-03", 1])
+    contract = CONTRACTS["clean.duplicates"]
+    report = validate_partition(con, contract, dt.date(2026, 11, 2), dt.date(2026, 11, 3))
+    expected = con.execute(
+        "SELECT source_file, source_line, count(*) FROM clean.duplicates WHERE event_date = '2026-11-02' "
+        "GROUP BY ALL HAVING count(*) > 1 ORDER BY 3 DESC"
+    ).fetchall()
+    assert [c for *_, c in expected] == [3, 2]
+    assert report.duplicate_keys == 2 and report.failures == {"unique (source_file, source_line)": 2}
+    found = [
+        (s["source_file"], s["source_line"], s["copies"]) for s in report.sample if s["check"].startswith("unique")
+    ]
+    assert found == expected
+
+
 def test_row_checks_across_columns(con):
     con.execute(
         "UPDATE labels.ctr_examples SET click_event_id = NULL, click_delay_s = NULL WHERE impression_id IN "

@@ -18,7 +18,7 @@ second pass of its rows in Python. The contract compiles to DuckDB conditions (:
 column types from the catalog, nullability, pandera's built-in checks from their statistics, the row
 checks from the SQL they are declared with, which also gives pandera its polars expression), and one
 aggregate over the partition counts the failing rows of each; a few failing rows are read back only
-when something fails. Uniqueness: one ``GROUP BY ... HAVING count(*) > 1`` over the partition.
+when something fails. Uniqueness: ``GROUP BY ... HAVING count(*) > 1`` over the partition, hash first.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import pandera.polars as pa
 
 from data_platform import contracts as raw_contract
-from data_platform.resources import run_sql
+from data_platform.resources import repeated_key_hashes_sql, run_sql
 
 POLARS_TYPES = {
     "VARCHAR": pl.String,
@@ -336,7 +336,8 @@ def validate_partition(
     DuckDB aggregate over the table counts the failing rows of every check and the rows failing any (each
     check's condition evaluated once per row: half the cost of evaluating it for both counts); only
     when something fails, a few failing rows are read back as a sample. No row comes to Python to be
-    checked. Uniqueness: one ``GROUP BY ... HAVING count(*) > 1`` over the partition."""
+    checked. Uniqueness: ``GROUP BY ... HAVING count(*) > 1`` over the partition, by key hash first (only the rows whose
+    hash repeats are grouped by their keys: ``repeated_key_hashes_sql``)."""
     report = ContractReport(contract.table)
     schema_name, table_name = contract.table.split(".")
     present = dict(
@@ -364,7 +365,15 @@ def validate_partition(
                 report.sample += _sample(con, contract, check, where, {**params, **check.params}, present, room)
     if contract.unique:
         keys = ", ".join(contract.unique)
-        dup = run_sql(con, "validation/duplicate_keys.sql", params, table=contract.table, where=where, keys=keys)
+        dup = run_sql(
+            con,
+            "validation/duplicate_keys.sql",
+            params,
+            table=contract.table,
+            where=where,
+            keys=keys,
+            repeated_key_hashes=repeated_key_hashes_sql("scoped", keys),
+        )
         names = [d[0] for d in dup.description]
         dups = [dict(zip(names, r)) for r in dup.fetchall()]
         if dups:

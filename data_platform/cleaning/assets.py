@@ -14,7 +14,7 @@ from data_platform.metadata import PartitionReport, StageClock, counts_text, mar
 from data_platform.partitions import WAREHOUSE_STEP, daily_check, daily_partitions, partition_days
 from data_platform.privacy.aggregates import k_anonymous_counts
 from data_platform.privacy.redaction import scan_for_pii
-from data_platform.resources import LandingZone, Warehouse, rows, run_sql
+from data_platform.resources import LandingZone, Warehouse, repeated_key_hashes_sql, rows, run_sql
 
 FILTERED_EVENTS = dg.AssetKey(["clean", "filtered_events"])
 
@@ -235,7 +235,12 @@ def _day_checks(con, days) -> list[dg.AssetCheckResult]:
         abs(a["raw_rows"] - a["clean_rows"] - a["filtered_rows"] - a["duplicate_rows"] - a["consent_excluded_rows"])
         for a in accounting
     )
-    cur = run_sql(con, "cleaning/check_clean_events.sql", {**days, "ruleset_version": RULESET_VERSION})
+    cur = run_sql(
+        con,
+        "cleaning/check_clean_events.sql",
+        {**days, "ruleset_version": RULESET_VERSION},
+        repeated_key_hashes=repeated_key_hashes_sql("day_rows", "event_id"),
+    )
     contract = dict(zip([d[0] for d in cur.description], cur.fetchone()))
     checked = contract.pop("rows_checked")
     violations = {k: v for k, v in contract.items() if v}

@@ -1,20 +1,21 @@
 -- Rows of clean.events in [start_day, end_day) that break the clean layer's promises.
--- duplicate_event_ids (rows minus distinct ids) is counted on the ids whose 64-bit hash repeats: a hash seen
--- once is one id on one row and adds nothing, so the exact count needs a table of hashes, not of every id
--- string (at 10M rows that table of strings was the clean step's peak of memory).
+-- duplicate_event_ids (rows minus distinct ids) is counted on the ids whose 64-bit hash repeats
+-- (common/repeated_key_hashes.sql): a hash seen once is one id on one row and adds nothing, so the exact count
+-- needs a table of hashes, not of every id string (at 10M rows that table of strings was the clean step's
+-- peak of memory).
 WITH day_rows AS NOT MATERIALIZED (
     SELECT * FROM clean.events WHERE event_date >= $start_day AND event_date < $end_day
 ),
 
 repeated_hashes AS (
-    SELECT hash(event_id) AS id_hash FROM day_rows GROUP BY id_hash HAVING count(*) > 1
+    {repeated_key_hashes}
 )
 
 SELECT
     count(*) AS rows_checked,
     (SELECT count(*) - count(DISTINCT event_id)
      FROM day_rows AS copies
-     WHERE hash(copies.event_id) IN (SELECT id_hash FROM repeated_hashes)) AS duplicate_event_ids,
+     WHERE hash(copies.event_id) IN (SELECT key_hash FROM repeated_hashes)) AS duplicate_event_ids,
     count(*) FILTER (WHERE event_id IS NULL OR event_type IS NULL OR ts IS NULL OR anon_id IS NULL
                         OR person_key IS NULL) AS missing_required,
     -- a price without a finite EUR value (a currency without a price needs no conversion)
