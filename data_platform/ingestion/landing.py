@@ -572,7 +572,8 @@ def land_new_files(
     ensure_tables(con)
     # lines of erased subjects are dropped as they land (privacy/tombstones.py); FALSE when no one was erased
     tombstones = landing_predicate(con, SUBJECT_COLUMNS, "line", "reason IS NOT NULL")
-    _date_undated_lines(con, 0, _LAST_FILE_ID)  # lines a crash left undated after their landing committed
+    if run_sql(con, "ingestion/undated_lines.sql").fetchone()[0]:  # a crash came after a landing's commit
+        _date_undated_lines(con, 0, _LAST_FILE_ID)  # (checked first: a run with nothing to do writes nothing)
     known = {r[0]: r[1:] for r in run_sql(con, "ingestion/current_files.sql").fetchall()}
     failures = {(r[0], r[1], r[2]): r[3:] for r in run_sql(con, "ingestion/file_failures.sql").fetchall()}
     run = _LandingRun(con, run_id, min_ts, now, max_line_bytes, tombstones, max_file_attempts, refused)
