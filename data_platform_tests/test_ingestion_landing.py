@@ -11,6 +11,7 @@ import os
 import pytest
 
 from data_platform import contracts
+from data_platform.ingestion import landing as landing_module
 from data_platform.ingestion.landing import (
     KEPT_PREFIX_BYTES,
     MAX_LINE_BYTES,
@@ -190,6 +191,37 @@ def test_lines_without_usable_ts_go_to_the_files_earliest_day(warehouse, landing
     land(warehouse, landing)
     days = {r[0]: r[3] for r in landed_lines(warehouse, "d.jsonl")}
     assert days == {1: dt.date(2026, 11, 3), 2: dt.date(2026, 11, 2), 3: dt.date(2026, 11, 2)}
+
+
+def test_undated_lines_left_by_a_crash_after_the_landing_commit_are_dated_by_the_next_landing(
+    warehouse, landing, monkeypatch
+):
+    # the undated lines get their day in a transaction after the landing's: a crash in between leaves them
+    # undated, with their file recorded (its days included); the next landing dates them before anything else
+    write_lines(landing.events_dir() / "d.jsonl", [event("a", ts="2026-11-03T09:00:00Z"), "not json"])
+    write_lines(landing.events_dir() / "undated.jsonl", ["{broken", "[1]"])
+
+    def crash(con, first_file_id, last_file_id):
+        if first_file_id > 0:
+            raise KeyboardInterrupt("killed between the landing's commit and the dating")
+
+    real = landing_module._date_undated_lines
+    monkeypatch.setattr(landing_module, "_date_undated_lines", crash)
+    with pytest.raises(KeyboardInterrupt):
+        land(warehouse, landing)
+    assert [r[3] for r in landed_lines(warehouse, "d.jsonl")] == [dt.date(2026, 11, 3), None]
+    with warehouse.connect() as con:
+        partitions = dict(con.execute("SELECT source_file, partitions FROM raw.files").fetchall())
+    mtime_day = max(
+        dt.datetime.fromtimestamp((landing.events_dir() / "undated.jsonl").stat().st_mtime, UTC).date(),
+        MIN_TS.date(),
+    )
+    assert partitions == {"d.jsonl": [dt.date(2026, 11, 3)], "undated.jsonl": [mtime_day]}
+
+    monkeypatch.setattr(landing_module, "_date_undated_lines", real)
+    assert land(warehouse, landing) == []  # nothing new to land: the files are known
+    assert [r[3] for r in landed_lines(warehouse, "d.jsonl")] == [dt.date(2026, 11, 3)] * 2
+    assert [r[3] for r in landed_lines(warehouse, "undated.jsonl")] == [mtime_day] * 2
 
 
 def test_landing_is_idempotent_and_a_changed_file_is_a_new_version(warehouse, landing):
