@@ -45,8 +45,9 @@ from data_platform.validation.sources import freshness_policies
 check_settings()  # every DATA_PLATFORM_* setting, with a clear message, before anything runs
 
 # A process that loaded the definitions (a `dg launch` run, a code server) holds a few hundred thousand objects
-# of Dagster's and ours until it exits. Python's shutdown walks them all for garbage cycles, which took 0.5 to
-# 0.8 s after every run's last event (docs/benchmarks.md, issue #19). Freezing them as the process exits
+# of Dagster's and ours until it exits. Python's shutdown walks them all for garbage cycles, which took about
+# 0.8 s after a run's last event on a quiet machine, 1.4 to 2.3 s under load (docs/benchmarks.md, issue #19;
+# 0.09 to 0.23 s after, under load). Freezing them as the process exits
 # (after every other exit handler) skips that walk; memory goes back to the system with the process anyway,
 # and nothing of ours relies on a finaliser run at exit (connections are closed by their `with` blocks).
 atexit.register(gc.freeze)
