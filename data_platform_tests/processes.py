@@ -505,7 +505,9 @@ class S3Server:
 
     def __init__(self, bucket: str = "lake", log: Path | None = None):
         self.bucket, self.port = bucket, free_port()
-        self.log = log or Path(tempfile.mkdtemp(prefix="data-platform-s3-")) / "moto.log"
+        # a folder of its own for the log unless one is given; removed by stop()
+        self._own_folder = None if log else Path(tempfile.mkdtemp(prefix="data-platform-s3-"))
+        self.log = log or self._own_folder / "moto.log"
         self.popen: subprocess.Popen | None = None
 
     @property
@@ -564,6 +566,8 @@ class S3Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=30)
+        if self._own_folder is not None:
+            shutil.rmtree(self._own_folder, ignore_errors=True)
 
 
 class LakePeers:

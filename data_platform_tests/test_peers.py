@@ -132,3 +132,15 @@ def test_the_per_test_timeout_counts_the_machines_fair_share(tmp_path, load, pas
         assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout
     else:
         assert done.returncode == 1 and "Failed: Timeout (>2.0s) from pytest-timeout" in done.stdout, done.stdout
+
+
+def test_the_s3_server_leaves_no_folder_behind():
+    from data_platform_tests.processes import S3Server
+
+    server = S3Server().start()
+    folder = server.log.parent
+    try:
+        assert server.keys("") == [] and server.log.exists()  # it answers, and logs into a folder of its own
+    finally:
+        server.stop()
+    assert not folder.exists()
