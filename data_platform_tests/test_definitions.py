@@ -288,8 +288,8 @@ def test_every_dependency_is_pinned_exactly():
 
 
 def test_a_process_that_loaded_the_definitions_freezes_its_objects_at_exit():
-    """Python's shutdown would walk every object of Dagster's and ours for garbage cycles (0.5 to 0.8 s
-    after each `dg launch` run's last event); the definitions register gc.freeze to run at exit, after the
+    """Python's shutdown would walk every object of Dagster's and ours for garbage cycles (about 0.8 s after
+    a `dg launch` run's last event on a quiet machine); the definitions register gc.freeze to run at exit, after the
     other exit handlers, so that walk is skipped. Checked in a fresh interpreter: nothing is frozen while
     the process runs, everything once its exit handlers have run."""
     import subprocess
