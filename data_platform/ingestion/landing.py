@@ -441,22 +441,26 @@ def _fast_path_fragments() -> dict[str, str]:
     read = {f.name: f"v_{f.name}" if f.kind == "string" else f"jf_{f.name}" for f in fields}  # NULL: absent or null
     present = " + ".join(f"({read[f.name]} IS NOT NULL)::INT" for f in fields)
     paths = "[" + ", ".join(f"'$.{f.name}'" for f in fields) + "]"
-    strings = " + ".join(f"({read[f.name]} IS NOT NULL)::INT" for f in fields if f.kind == "string")
+    always = {f.name for f in fields if f.required_for == contracts.ALL}
+    others = " + ".join(f"({read[f.name]} IS NOT NULL)::INT" for f in fields if f.kind in ("integer", "number"))
     tests = [
         "f IS NOT NULL",
         f"len(f.t) = CASE WHEN list_contains(f.t, 'NULL') THEN list_count(json_type(line, {paths})) ELSE {present} END",
-        f"len(list_filter(f.t, t -> t = 'VARCHAR')) = {strings} + coalesce(starts_with(jf_ts, '\"'), FALSE)::INT",
+        f"len(list_filter(f.t, t -> t NOT IN ('VARCHAR', 'NULL'))) = {others} + (NOT starts_with(jf_ts, '\"'))::INT",
     ]
     for f in fields:
         if f.kind in ("integer", "number"):
             tests.append(f"(jf_{f.name} IS NULL) = (v_{f.name} IS NULL)")  # a number of its JSON type reads
-        if f.required_for == contracts.ALL:
-            tests.append(f"NOT {absent[f.name]}")
-        elif f.required_for:
-            tests.append(f"NOT (v_event_type IN {sql_list(f.required_for)} AND {absent[f.name]})")
-        if f.kind in ("integer", "number"):
             tests.append(f"(v_{f.name} IS NULL OR {_within_bounds(f, f'v_{f.name}')})")
-    tests.append(f"v_event_type IN {sql_list(contracts.EVENT_TYPES)}")
+        if f.name in always and f.name != "event_type":
+            tests.append(f"NOT {absent[f.name]}")
+    # the event type is known and the fields it requires are there: one branch per type
+    by_type = " ".join(
+        f"WHEN '{t}' THEN "
+        + (" AND ".join(f"NOT {absent[n]}" for n in contracts.required_fields(t) if n not in always) or "TRUE")
+        for t in contracts.EVENT_TYPES
+    )
+    tests.append(f"CASE v_event_type {by_type} ELSE FALSE END")
     tests.append(f"(v_price IS NULL OR NOT {absent['currency']})")
     tests.append("v_ts_value BETWEEN $min_ts AND $max_ts")
     spec = "{" + ", ".join(f'"{f.name}": "{_FAST_READ[f.kind]}"' for f in fields) + "}"
