@@ -313,6 +313,8 @@ _IS_TYPE = {
     "ts": "(starts_with({j}, '\"') OR regexp_full_match({j}, '-?[0-9]+'))",
 }
 _INT64_LIMIT = 9.2e18
+# The numeric value of a field's JSON text (NULL for a string, a literal or anything that does not read).
+_JSON_NUMBER = "CASE WHEN NOT starts_with({j}, '\"') THEN try_cast({j} AS DOUBLE) END"
 
 
 def _within_bounds(f: contracts.Field, value: str) -> str:
@@ -387,8 +389,7 @@ def contract_sql_fragments(paths: str = "both") -> dict[str, str]:
         "full_path": "FALSE" if paths == "fast" else "NOT fast_ok",
         "field_json": ",\n           ".join(f"m['{n}']::VARCHAR AS j_{n}" for n in names),
         "numeric_values": ",\n           ".join(
-            f"CASE WHEN NOT starts_with(j_{f.name}, '\"') THEN try_cast(j_{f.name} AS DOUBLE) END AS n_{f.name}"
-            for f in numeric
+            _JSON_NUMBER.format(j=f"j_{f.name}") + f" AS n_{f.name}" for f in numeric
         ),
         "event_types": sql_list(contracts.EVENT_TYPES),
         "missing_field": _first_match(missing),
@@ -408,9 +409,9 @@ def contract_sql_fragments(paths: str = "both") -> dict[str, str]:
 _FAST_READ = {"string": "VARCHAR", "integer": "JSON", "number": "JSON", "ts": "JSON"}
 _FAST_VALUE = {
     "string": "{j}",
-    "integer": "CASE WHEN regexp_full_match({j}, '-?[0-9]+') THEN try_cast({j} AS BIGINT) END",
-    "number": "CASE WHEN NOT starts_with({j}, '\"') THEN try_cast({j} AS DOUBLE) END",
-    "ts": "CASE WHEN starts_with({j}, '\"') THEN {j} ->> '$' ELSE {j} END",
+    "integer": f"CASE WHEN {_IS_TYPE['integer']} THEN try_cast({{j}} AS BIGINT) END",
+    "number": _JSON_NUMBER,
+    "ts": "CASE WHEN starts_with({j}, '\"') THEN {j} ->> '$' ELSE {j} END",  # as sql/ingestion/macros.sql's event_ts
 }
 
 
@@ -424,9 +425,9 @@ def _fast_path_fragments() -> dict[str, str]:
 
     - every key is a contract field, named once: the member count equals the contract fields read (when a
       member is a JSON null, which the transform reads as absent, the count of contract paths present is
-      taken from ``json_type`` on the 21 paths instead, as the full test did before);
-    - each string field held a JSON string: with every member a contract field, the members typed VARCHAR
-      are exactly as many as the string fields read plus ts when quoted;
+      taken from ``json_type`` on the contract's paths instead);
+    - each string field held a JSON string: with every member a contract field, the members neither VARCHAR
+      nor NULL are exactly as many as the numbers read plus ts when it is a number;
     - each number has its JSON type and reads as a finite value within its bounds (the full classifier's
       own casts on the same JSON text), ts reads as an instant within [min_ts, max_ts];
     - the event type is known, the fields its type requires are there (a price with its currency).
