@@ -4,7 +4,8 @@
 
 For each table (default: the clean stage's tables and the identity map): its row count and the MD5 of its
 rows written as CSV in sorted order (``ORDER BY ALL``), leaving out the columns that name the run or its
-time (``clean_run_id``, ``cleaned_at``), which differ between any two runs. Two warehouses cleaned by two
+time (``clean_run_id``, ``cleaned_at``; the ingestion tables' ``run_id``, ``ingested_at``, ``landed_run_id``,
+``landed_at``), which differ between any two runs. Two warehouses cleaned by two
 versions of the code agree on every row when every line of the two outputs is the same. The CSV goes to a
 temporary file next to nothing else (GBs at 10M events) and is deleted after hashing.
 """
@@ -27,7 +28,7 @@ TABLES = (
     "clean.consent_exclusions",
     "clean.identity_map",
 )
-RUN_COLUMNS = {"clean_run_id", "cleaned_at"}
+RUN_COLUMNS = {"clean_run_id", "cleaned_at", "run_id", "ingested_at", "landed_run_id", "landed_at"}
 
 
 def table_digest(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> tuple[int, str]:

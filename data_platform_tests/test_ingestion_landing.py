@@ -572,6 +572,26 @@ FAST_PATH_EDGES = [
     '{"event_id":"k4","event_type":"login","ts":"2026-11-02T10:00:00Z","anon_id":"a","user_id":"u","x":1,"x":2}',
     '{"event_id":"k5","event_type":"login","ts":"2026-11-02T10:00:00Z","anon_id":"a","user_id":"u","user_id":"v"}',
     '{"event_id":"k6","event_type":"login","ts":"2026-11-02T10:00:00Z","anon_id":"a","user_id":"u"} ',
+    # the fast path counts the members and their JSON types (json_type(line, '$.*')): a null member is read as
+    # absent, so a null beside a duplicate, an unknown key or a wrong type must not balance the counts
+    '{"event_id":"k7","event_type":"login","ts":"2026-11-02T10:00:00Z","anon_id":"a","user_id":"u","country":null,'
+    '"country":"US"}',
+    '{"event_id":"k8","event_type":"login","ts":"2026-11-02T10:00:00Z","anon_id":"a","user_id":"u","country":"US",'
+    '"country":null}',
+    '{"event_id":"k9","event_type":"login","ts":"2026-11-02T10:00:00Z","anon_id":"a","user_id":"u","user_id":null}',
+    event("null_num", "click", country=None, session_id=123),
+    event("null_unknown", "click", country=None, note="x"),
+    event("swap", "impression", position="3", session_id=3),
+    event("num_str_int_ts", session_id=5, ts=1793613600000),
+    event("null_ts", ts=None),
+    event("bool_ts", ts=True),
+    event("obj_ts", ts={"ms": 1793613600000}),
+    event("null_type", event_type=None),
+    event("float_position", "impression", position=3.0),
+    '{"event_id":"k10","event_type":"impression","ts":"2026-11-02T10:00:00Z","anon_id":"a","impression_id":"i",'
+    '"item_id":"t","category":"c","position":1e2,"price":9.5,"currency":"EUR","predicted_ctr":0.1,"model_version":"m"}',
+    event("bool_price", "purchase", price=True),
+    event("arr_price", "purchase", price=[5]),
 ]
 
 

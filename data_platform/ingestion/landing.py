@@ -313,6 +313,8 @@ _IS_TYPE = {
     "ts": "(starts_with({j}, '\"') OR regexp_full_match({j}, '-?[0-9]+'))",
 }
 _INT64_LIMIT = 9.2e18
+# The numeric value of a field's JSON text (NULL for a string, a literal or anything that does not read).
+_JSON_NUMBER = "CASE WHEN NOT starts_with({j}, '\"') THEN try_cast({j} AS DOUBLE) END"
 
 
 def _within_bounds(f: contracts.Field, value: str) -> str:
@@ -387,8 +389,7 @@ def contract_sql_fragments(paths: str = "both") -> dict[str, str]:
         "full_path": "FALSE" if paths == "fast" else "NOT fast_ok",
         "field_json": ",\n           ".join(f"m['{n}']::VARCHAR AS j_{n}" for n in names),
         "numeric_values": ",\n           ".join(
-            f"CASE WHEN NOT starts_with(j_{f.name}, '\"') THEN try_cast(j_{f.name} AS DOUBLE) END AS n_{f.name}"
-            for f in numeric
+            _JSON_NUMBER.format(j=f"j_{f.name}") + f" AS n_{f.name}" for f in numeric
         ),
         "event_types": sql_list(contracts.EVENT_TYPES),
         "missing_field": _first_match(missing),
@@ -402,51 +403,75 @@ def contract_sql_fragments(paths: str = "both") -> dict[str, str]:
     }
 
 
-# The fast path's typed reading of a field, and the JSON types (json_type's names) its value may have.
-_FAST_TYPE = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "ts": "VARCHAR"}
-_FAST_JSON_TYPES = {
-    "string": ("VARCHAR",),
-    "integer": ("UBIGINT", "BIGINT"),
-    "number": ("UBIGINT", "BIGINT", "DOUBLE"),
-    "ts": ("VARCHAR", "UBIGINT"),
+# How the fast path reads a field: a string field as its text (any JSON value reads as text: whether it was
+# a string is proven from the member types); a number or ts as its JSON text, valued by the same casts as
+# the full classifier's.
+_FAST_READ = {"string": "VARCHAR", "integer": "JSON", "number": "JSON", "ts": "JSON"}
+_FAST_VALUE = {
+    "string": "{j}",
+    "integer": f"CASE WHEN {_IS_TYPE['integer']} THEN try_cast({{j}} AS BIGINT) END",
+    "number": _JSON_NUMBER,
+    "ts": "CASE WHEN starts_with({j}, '\"') THEN {j} ->> '$' ELSE {j} END",  # as sql/ingestion/macros.sql's event_ts
 }
 
 
 def _fast_path_fragments() -> dict[str, str]:
     """The fast path of ``parse_lines.sql``: the typed reading of a line and the test that it keeps the contract.
 
-    The test is a sufficient condition for the full classifier to accept the line with the same values:
-    every key is a contract field (the object's key count equals the known fields found, which also rules
-    out a key named twice), each present field has its JSON type and reads as a typed value, the event
-    type is known, the fields its type requires are there (a price with its currency), numbers are finite
-    and within their bounds, and ts reads as an instant within [min_ts, max_ts]. Any other line goes
-    through the full classifier, which finds its reason.
+    A line is parsed twice: ``json_transform`` reads the contract's fields (string fields as text, numbers
+    and ts as their JSON text), ``json_type(line, '$.*')`` lists the JSON type of every member, duplicates
+    and unknown keys included. The test is a sufficient condition for the full classifier to accept the line
+    with the same values:
+
+    - every key is a contract field, named once: the member count equals the contract fields read (when a
+      member is a JSON null, which the transform reads as absent, the count of contract paths present is
+      taken from ``json_type`` on the contract's paths instead);
+    - each string field held a JSON string: with every member a contract field, the members neither VARCHAR
+      nor NULL are exactly as many as the numbers read plus ts when it is a number;
+    - each number has its JSON type and reads as a finite value within its bounds (the full classifier's
+      own casts on the same JSON text), ts reads as an instant within [min_ts, max_ts];
+    - the event type is known, the fields its type requires are there (a price with its currency).
+
+    Any other line goes through the full classifier, which finds its reason.
     """
     fields = contracts.FIELDS
     absent = {
         f.name: f"(v_{f.name} IS NULL OR v_{f.name} = '')" if f.kind in ("string", "ts") else f"v_{f.name} IS NULL"
         for f in fields
     }
-    tests = ["f IS NOT NULL", "f.k = " + " + ".join(f"(t_{f.name} IS NOT NULL)::INT" for f in fields)]
+    read = {f.name: f"v_{f.name}" if f.kind == "string" else f"jf_{f.name}" for f in fields}  # NULL: absent or null
+    present = " + ".join(f"({read[f.name]} IS NOT NULL)::INT" for f in fields)
+    paths = "[" + ", ".join(f"'$.{f.name}'" for f in fields) + "]"
+    always = {f.name for f in fields if f.required_for == contracts.ALL}
+    others = " + ".join(f"({read[f.name]} IS NOT NULL)::INT" for f in fields if f.kind in ("integer", "number"))
+    tests = [
+        "f IS NOT NULL",
+        f"len(f.t) = CASE WHEN list_contains(f.t, 'NULL') THEN list_count(json_type(line, {paths})) ELSE {present} END",
+        f"len(list_filter(f.t, t -> t NOT IN ('VARCHAR', 'NULL'))) = {others} + (NOT starts_with(jf_ts, '\"'))::INT",
+    ]
     for f in fields:
-        null = f"(t_{f.name} IS NULL OR t_{f.name} = 'NULL')"
-        tests.append(f"({null} OR t_{f.name} IN {sql_list(_FAST_JSON_TYPES[f.kind])})")
-        tests.append(f"{null} = (v_{f.name} IS NULL)")  # a value of its type always reads
-        if f.required_for == contracts.ALL:
-            tests.append(f"NOT {absent[f.name]}")
-        elif f.required_for:
-            tests.append(f"NOT (v_event_type IN {sql_list(f.required_for)} AND {absent[f.name]})")
         if f.kind in ("integer", "number"):
+            tests.append(f"(jf_{f.name} IS NULL) = (v_{f.name} IS NULL)")  # a number of its JSON type reads
             tests.append(f"(v_{f.name} IS NULL OR {_within_bounds(f, f'v_{f.name}')})")
-    tests.append(f"v_event_type IN {sql_list(contracts.EVENT_TYPES)}")
+        if f.name in always and f.name != "event_type":
+            tests.append(f"NOT {absent[f.name]}")
+    # the event type is known and the fields it requires are there: one branch per type
+    by_type = " ".join(
+        f"WHEN '{t}' THEN "
+        + (" AND ".join(f"NOT {absent[n]}" for n in contracts.required_fields(t) if n not in always) or "TRUE")
+        for t in contracts.EVENT_TYPES
+    )
+    tests.append(f"CASE v_event_type {by_type} ELSE FALSE END")
     tests.append(f"(v_price IS NULL OR NOT {absent['currency']})")
     tests.append("v_ts_value BETWEEN $min_ts AND $max_ts")
-    spec = "{" + ", ".join(f'"{f.name}": "{_FAST_TYPE[f.kind]}"' for f in fields) + "}"
+    spec = "{" + ", ".join(f'"{f.name}": "{_FAST_READ[f.kind]}"' for f in fields) + "}"
     return {
         "fast_struct": spec,
-        "fast_paths": "[" + ", ".join(f"'$.{f.name}'" for f in fields) + "]",
         "fast_columns": ",\n           ".join(
-            f"f.v.{f.name} AS v_{f.name}, f.t[{i}] AS t_{f.name}" for i, f in enumerate(fields, 1)
+            ("" if f.kind == "string" else f"f.v.{f.name}::VARCHAR AS jf_{f.name}, ")
+            + _FAST_VALUE[f.kind].format(j=f"f.v.{f.name}" + ("" if f.kind == "string" else "::VARCHAR"))
+            + f" AS v_{f.name}"
+            for f in fields
         ),
         "fast_ok": "(" + "\n        AND ".join(tests) + ")",
     }

@@ -1,9 +1,10 @@
 -- Parse and classify the lines of a group of landing files (streamed in as the relation `landing_lines`
 -- with columns file_id, line_no, line, utf8_ok, too_long) into raw.landed_lines. Two paths, one statement:
--- - the fast path: a line that is a JSON object is read once straight into typed values (DuckDB's
---   typed json_transform) with each field's JSON type and the object's key count beside them; when
---   these prove the line keeps the contract (only known keys, each once, each of its type, required
---   fields present, ranges and ts in bounds) it is accepted as read;
+-- - the fast path: a line that is a JSON object is read once into the contract's fields (json_transform:
+--   string fields as text, numbers and ts as their JSON text) and once into the JSON types of all its
+--   members (json_type(line, '$.*'), duplicates and unknown keys included); when these prove the line
+--   keeps the contract (only known keys, each once, each of its type, required fields present, ranges
+--   and ts in bounds: landing.py's _fast_path_fragments says how) it is accepted as read;
 -- - every other line goes through the full classifier below, which parses it into a MAP of field ->
 --   JSON value and gives it the first quarantine reason that applies, in the order of
 --   contracts.QUARANTINE_REASONS (its expressions only run on those lines: a CASE on fast_ok).
@@ -19,14 +20,13 @@ WITH scanned AS (
     -- vector down DuckDB's row-by-row error path (10x slower)
     SELECT file_id, line_no, line, utf8_ok, too_long,
            CASE WHEN utf8_ok AND NOT too_long AND starts_with(line, '{{') AND json_valid(line) THEN
-               {{ 'v': json_transform(line, '{fast_struct}'), 't': json_type(line, {fast_paths}),
-                 'k': len(json_keys(line)) }}
+               {{ 'v': json_transform(line, '{fast_struct}'), 't': json_type(line, '$.*') }}
            END AS f
     FROM landing_lines
 ),
 
 typed AS (
-    -- v_<field>: the typed value (NULL when absent or null); t_<field>: its JSON type
+    -- v_<field>: the typed value (NULL when absent or null); jf_<field>: a number's or ts's JSON text
     SELECT file_id, line_no, line, utf8_ok, too_long, f,
            {fast_columns}
     FROM scanned
@@ -34,7 +34,7 @@ typed AS (
 
 fast AS (
     SELECT *, coalesce({fast_ok}, FALSE) AS fast_ok
-    FROM (SELECT *, ts_of(v_ts, t_ts = 'VARCHAR') AS v_ts_value FROM typed)
+    FROM (SELECT *, ts_of(v_ts, starts_with(jf_ts, '"')) AS v_ts_value FROM typed)
 ),
 
 parsed AS (
