@@ -263,19 +263,3 @@ def test_an_erasure_records_every_identifier_of_the_subject_as_a_keyed_pseudonym
     assert {r[:2] for r in rows} == {(kind, pseudonymise(value, key)) for kind, value in expected}
     stored = " ".join(str(v) for r in query(warehouse, "SELECT * FROM privacy.erased_identifiers") for v in r)
     assert not any(value in stored for _, value in expected)
-
-
-def test_an_erasure_before_any_data_landed_is_applied_and_keeps_the_subject_out_of_later_landings(warehouse, landing):
-    """A request that arrives before the first ingestion (no raw.events yet) is applied, not a CatalogException:
-    there is nothing to remove yet, and the subject's lines that land later are dropped as they land."""
-    _request(
-        landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase", "ts": "2026-11-20T10:00:00Z"}
-    )
-    summary = _apply(warehouse, landing)
-    assert summary["erasures"] == 1 and not any(summary["rows_removed"].values())
-    assert query(warehouse, "SELECT request_id, status FROM privacy.requests") == [("req-1", "done")]
-    _world(landing)
-    run_pipeline(warehouse, landing)
-    # Ann's logins name her and are dropped; her devices' other events are not hers by id alone
-    ids = _event_ids(warehouse, "raw.events")
-    assert "a-login-1" not in ids and "t-ann" not in ids and "b-login" in ids and "t-bob" in ids

@@ -38,7 +38,6 @@ from pathlib import Path
 import duckdb
 
 from data_platform.base.pseudonyms import key_id, keyring, pseudonym_key, pseudonymise, pseudonymise_sql
-from data_platform.ingestion.landing import ensure_tables as ensure_raw_tables
 from data_platform.privacy.compaction import reclaim_deleted_bytes
 from data_platform.privacy.files import FileEraser, erase_files
 from data_platform.privacy.keys import check_key
@@ -384,9 +383,6 @@ def process_requests(
     files = read_new_requests(con, privacy_dir)
     if any(f.requests for f in files):
         check_key(con, key)
-        # an erasure finds the subject's devices and ids in raw.events: before the first ingestion it is empty
-        # (nothing to remove yet; the tombstones keep the subject's lines out of every later landing)
-        ensure_raw_tables(con)
     removed: dict[str, int] = {}
     remaining: dict[str, int] = {}
     applied = {"opt_out": 0, "erase": 0}
