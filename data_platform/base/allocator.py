@@ -2,11 +2,11 @@
 holds (its buffer pool, capped by ``memory_limit``) and not, on top of it, what earlier statements freed.
 
 DuckDB's Linux wheels allocate its buffer pool through a jemalloc built into the module, and its C++ objects
-(``new``, containers) through glibc's malloc. Neither gives freed memory back promptly here: DuckDB 1.5.3 to
-1.5.5 no longer call ``malloc_trim`` on their jemalloc builds (duckdb/duckdb#23253), so glibc's heaps keep the
-high-water mark of every statement so far, and jemalloc keeps freed pages until its one-second decay is next
-looked at (it has no background thread by default). In the clean step at 10M events that was 178 MB of free
-glibc chunks and 74 MB of jemalloc's pages at the step's peak (docs/benchmarks.md, 2026-12-05).
+(``new``, containers) through glibc's malloc. Neither gave freed memory back promptly here (duckdb 1.5.5):
+jemalloc keeps freed pages until its one-second decay is next looked at (no background thread by default), and
+glibc keeps freed chunks in its heaps (duckdb/duckdb#23253: the ``malloc_trim`` of DuckDB's allocator flush
+was dropped from jemalloc builds in 1.5.3). In the clean step at 10M events, at the step's peak: 74 MB of
+jemalloc's pages beyond what was allocated and 178 MB of free glibc chunks (docs/benchmarks.md, 2026-12-05).
 
 :func:`release_freed_memory` is called after each statement (``resources.run_sql``) and when a connection
 closes. It costs a few milliseconds; it is a no-op where the calls are missing (macOS, musl, a wheel without
