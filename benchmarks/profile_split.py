@@ -13,7 +13,8 @@ folder). It is copied to a temporary folder and the split asset (with its checks
 the same DuckDB memory limit and threads as the benchmark. Prints the step's wall and CPU seconds and peak
 RSS (and in which statement it fell, with DuckDB's own account of its memory there), then per SQL file the
 wall and CPU seconds summed over its runs, how often it ran, the highest RSS sampled (every 20 ms) while it
-ran and DuckDB's buffer-managed memory at that peak (``duckdb_memory()``), most CPU first. The RSS is this
+ran and DuckDB's buffer-managed memory at that peak (``duckdb_memory()``), most CPU first. The step's peak is
+also split by allocator (``allocator_account``: DuckDB's jemalloc, glibc's malloc). The RSS is this
 whole process (Python, Dagster and DuckDB); the baseline before the step is printed too. ``--explain DIR``
 writes DuckDB's profile of every statement to DIR (``PRAGMA enable_profiling = 'json'``); ``--out`` keeps the
 copy (to compare two versions' tables).
@@ -22,6 +23,8 @@ copy (to compare two versions' tables).
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import json
 import os
 import shutil
@@ -41,6 +44,77 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from measure import PAGE, cpu_seconds  # noqa: E402
 
 MB = 2**20
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (every field a size_t)."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def _glibc_mallinfo2():
+    """glibc's ``mallinfo2`` (None elsewhere, or on a glibc before 2.33)."""
+    try:
+        fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return None
+    fn.restype = _MallInfo2
+    return fn
+
+
+def _duckdb_mallctl():
+    """``mallctl`` of the jemalloc built into DuckDB's Python module (exported as ``duckdb_je_mallctl`` by the
+    Linux wheels; None where it is not)."""
+    import duckdb  # noqa: F401 - loads _duckdb
+
+    try:
+        fn = ctypes.CDLL(sys.modules["_duckdb"].__file__).duckdb_je_mallctl
+    except (OSError, AttributeError, KeyError):
+        return None
+    size_p = ctypes.POINTER(ctypes.c_size_t)
+    fn.argtypes = [ctypes.c_char_p, ctypes.c_void_p, size_p, ctypes.c_void_p, ctypes.c_size_t]
+    return fn
+
+
+MALLINFO2, MALLCTL = _glibc_mallinfo2(), _duckdb_mallctl()
+
+
+def allocator_account() -> dict[str, int]:
+    """What the two allocators of the process hold. DuckDB allocates through its own jemalloc: ``je_allocated``
+    (live: the buffer pool and what DuckDB does not count), ``je_kept`` (resident pages jemalloc holds beyond
+    that: freed memory not yet returned to the system, and its metadata). Python, Dagster and DuckDB's own
+    C++ objects (``new``, containers: not its ``Allocator``) allocate through glibc: ``glibc_in_use``,
+    ``glibc_free`` (freed chunks still in glibc's heaps, resident unless trimmed)."""
+    account = {}
+    if MALLCTL is not None:
+        epoch = ctypes.c_uint64(1)
+        MALLCTL(b"epoch", None, None, ctypes.byref(epoch), ctypes.sizeof(epoch))  # refresh the statistics
+
+        def stat(name: str) -> int:
+            value, size = ctypes.c_size_t(), ctypes.c_size_t(ctypes.sizeof(ctypes.c_size_t))
+            MALLCTL(name.encode(), ctypes.byref(value), ctypes.byref(size), None, 0)
+            return value.value
+
+        allocated = stat("stats.allocated")
+        account.update(je_allocated=allocated, je_kept=stat("stats.resident") - allocated)
+    if MALLINFO2 is not None:
+        info = MALLINFO2()
+        account.update(glibc_in_use=info.uordblks + info.hblkhd, glibc_free=info.fordblks)
+    return account
 
 
 def own_rss() -> int:
@@ -97,7 +171,12 @@ class PeakSampler:
             except Exception:  # noqa: BLE001 - a sample missed, not a failed profile
                 return self.duckdb_at_peak
         memory = {tag: used for tag, used, _ in found}
-        return {"buffer_pool": sum(memory.values()), "spilled": sum(s for *_, s in found), **memory}
+        return {
+            "buffer_pool": sum(memory.values()),
+            "spilled": sum(s for *_, s in found),
+            **memory,
+            **allocator_account(),
+        }
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -59,6 +59,8 @@ from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
+from data_platform.base.allocator import release_freed_memory
+
 # The source checkout (tests and tools read the repository through it); the platform itself reads its files as
 # package resources, so an installed wheel works from any folder.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -303,8 +305,11 @@ def repeated_key_hashes_sql(relation: str, keys: str) -> str:
 def run_sql(
     con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None, **fragments: str
 ) -> duckdb.DuckDBPyConnection:
-    """Execute one statement from ``sql/<name>`` with named parameters bound (``$name`` in the SQL)."""
-    return con.execute(load_sql(name, **fragments), dict(params or {}))
+    """Execute one statement from ``sql/<name>`` with named parameters bound (``$name`` in the SQL), then give
+    the memory it freed back to the system (``base/allocator.py``)."""
+    result = con.execute(load_sql(name, **fragments), dict(params or {}))
+    release_freed_memory()
+    return result
 
 
 @contextmanager
@@ -442,6 +447,7 @@ class Warehouse(DuckDBResource):
             raise self._retry(error) from error
         finally:
             con.close()
+            release_freed_memory()  # the closed database's buffer pool
 
     def snapshot(self, con: duckdb.DuckDBPyConnection) -> int | None:
         """The lake snapshot ``con`` reads (inside a transaction: the one it started on); None on the file."""

@@ -617,3 +617,53 @@ def test_the_contract_check_counts_every_repeated_event_id_and_none_on_an_empty_
     assert (first_day["rows_checked"], first_day["duplicate_event_ids"]) == (6, 3)
     assert counts("2026-11-01", "2026-11-03")["duplicate_event_ids"] == 4  # the next day's copy of "twice" too
     assert counts("2026-12-01", "2026-12-02")["duplicate_event_ids"] == 0
+
+
+def test_cents_versions_are_judged_on_the_exact_medians_of_even_and_odd_counts():
+    """detect_cents_versions.sql takes its medians from sorted rows (not median()): an item's median price and
+    a version's median ratio to it are the middle value of an odd count and the mean of the two middle values
+    of an even count, as statistics.median computes them, and a version is judged on the count of its rows."""
+    import statistics
+
+    import duckdb
+
+    from data_platform.resources import run_sql
+
+    day = dt.date(2026, 11, 2)
+    # two items priced mostly by the unit-sending versions (item medians 1.0 of an even count, 7.0 of an odd
+    # one, a NULL price left out); version "even-49.5" sends 49x and 50x its items' medians (median ratio 49.5:
+    # not cents, though its upper middle ratio 50 would be), "even-100" 99x and 101x (median 100: cents),
+    # "odd-120" 60x, 120x and 500x (cents)
+    rows = [("1.0", "a", p) for p in (0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 4.0)]
+    rows += [("1.1", "b", p) for p in (4.0, 6.0, None, 7.0, 7.0, 7.0, 7.0, 7.0, 8.0, 10.0)]
+    rows += [("even-49.5", "a", 49.0), ("even-49.5", "b", 7.0 * 50)]
+    rows += [("even-100", "a", 99.0), ("even-100", "b", 7.0 * 101)]
+    rows += [("odd-120", "a", 60.0), ("odd-120", "b", 7.0 * 120), ("odd-120", "b", 7.0 * 500)]
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw; CREATE SCHEMA reference")
+    con.execute(
+        "CREATE TABLE raw.events (app_version VARCHAR, item_id VARCHAR, price DOUBLE, currency VARCHAR, "
+        "event_date DATE)"
+    )
+    con.executemany("INSERT INTO raw.events VALUES (?, ?, ?, 'eur', ?)", [(*r, day) for r in rows])
+    con.execute(
+        "CREATE TABLE reference.fx_rates AS SELECT 'EUR' AS currency, DATE '2026-01-01' AS valid_from, "
+        "1.0::DOUBLE AS rate_to_eur"
+    )
+    params = {"start_day": day, "end_day": day + dt.timedelta(days=1), "history_days": 7, "min_events": 2}
+    run_sql(con, "cleaning/detect_cents_versions.sql", params)
+
+    prices = {item: [p for _, i, p in rows if i == item and p is not None] for item in ("a", "b")}
+    median_price = {item: statistics.median(p) for item, p in prices.items()}
+    ratios: dict[str, list[float]] = {}
+    for version, item, price in rows:
+        if price is not None:
+            ratios.setdefault(version, []).append(price / median_price[item])
+    expected = {
+        (version, statistics.median(r), len(r))
+        for version, r in ratios.items()
+        if len(r) >= 2 and 50 <= statistics.median(r) <= 200
+    }
+    assert median_price == {"a": 1.0, "b": 7.0}
+    assert {v for v, *_ in expected} == {"even-100", "odd-120"}
+    assert set(con.execute("SELECT app_version, ratio, n FROM cents_versions").fetchall()) == expected
