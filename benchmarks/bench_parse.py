@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import resource
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+from measure import cpu_seconds  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

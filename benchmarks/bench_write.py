@@ -13,17 +13,16 @@ file's size. Formats alternate within a repeat, so a change of load on the machi
 from __future__ import annotations
 
 import argparse
-import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+from measure import cpu_seconds  # noqa: E402
 
 
 def main() -> None:
