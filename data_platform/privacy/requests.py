@@ -42,7 +42,8 @@ from data_platform.privacy.compaction import reclaim_deleted_bytes
 from data_platform.privacy.files import FileEraser, erase_files
 from data_platform.privacy.keys import check_key
 from data_platform.privacy.redaction import PII_PATTERNS
-from data_platform.resources import Warehouse, existing_tables, load_sql, run_sql, transaction
+from data_platform.privacy.tables import ensure_tables
+from data_platform.resources import Warehouse, existing_tables, run_sql, transaction
 
 KINDS = ("opt_out", "erase")
 SUBJECT_KINDS = ("user_id", "anon_id")
@@ -60,11 +61,6 @@ class Request:
     requested_ts: dt.datetime
     source_file: str
     source_line: int
-
-
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the privacy schema and tables if they do not exist yet."""
-    con.execute(load_sql("privacy/create_tables.sql"))
 
 
 def _parse(line: str) -> tuple[dict | None, str | None]:
