@@ -357,3 +357,20 @@ def test_requests_before_any_data_from_the_command_line_a_device_erased_and_an_o
         [(verification, _)] = verify_and_certify(con, ["req-1"], roots, certificates_root())
     assert verification.passed
 
+
+def test_a_key_rotation_before_any_data_landed_has_nothing_to_rekey_and_does_not_fail(warehouse, landing, monkeypatch):
+    """On a new warehouse, and with an opt-out recorded under the first key before any event landed: rotation
+    finds no raw id to re-key through (docs/privacy.md), and says so instead of failing on the missing tables."""
+    from data_platform.privacy.keys import rotate_key
+
+    monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_KEY", "first-key-of-the-platform-0001")
+    monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_RETIRED_KEYS", "an-even-older-key-of-the-platform")
+    with warehouse.connect() as con:  # no privacy table yet
+        assert rotate_key(con)["consent_records_rekeyed"] == 0
+    _request(landing, "r1.jsonl", {"request_id": "o", "user_id": "bob", "kind": "opt_out", "ts": ts(0)})
+    assert _apply(warehouse, landing)["opt_outs"] == 1
+    monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_KEY", "second-key-after-rotation-0002")
+    monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_RETIRED_KEYS", "first-key-of-the-platform-0001")
+    with warehouse.connect() as con:
+        rotated = rotate_key(con)
+    assert (rotated["consent_records_rekeyed"], rotated["still_under_other_keys"]) == (0, [])
