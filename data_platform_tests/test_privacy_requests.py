@@ -295,6 +295,19 @@ def test_an_erasure_before_any_data_landed_is_applied_and_keeps_the_subject_out_
     assert query(warehouse, "SELECT sum(erased_subject) FROM raw.files") == [(4,)]
 
 
+def test_the_privacy_sensor_asks_for_a_run_for_a_request_that_arrives_before_the_warehouse_exists(warehouse, landing):
+    """The sensor path before any data: no warehouse file yet, the request file is new, a run is requested (the
+    run itself: the test above)."""
+    _request(
+        landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase", "ts": "2026-11-20T10:00:00Z"}
+    )
+    assert not Path(warehouse.database).exists()
+    context = dg.build_sensor_context(resources={"landing": landing, "warehouse": warehouse}, definitions=defs)
+    result = defs.get_sensor_def("privacy_request_sensor").evaluate_tick(context)
+    assert len(result.run_requests or []) == 1
+    assert not Path(warehouse.database).exists()  # the sensor only reads
+
+
 def test_an_erasure_after_ingestion_before_the_first_clean_run_erases_raw_and_the_clean_run_never_sees_her(
     warehouse, landing
 ):
