@@ -33,7 +33,7 @@ def land(landing: Path, db: Path, memory: str, threads: int, tombstones: int) ->
     from data_platform.base.pseudonyms import key_id, pseudonym_key
     from data_platform.ingestion.landing import land_new_files
     from data_platform.partitions import partitions_start
-    from data_platform.privacy.requests import ensure_tables
+    from data_platform.privacy.tables import ensure_tables
     from data_platform.resources import Warehouse
 
     warehouse = Warehouse(database=str(db), memory_limit=memory, threads=threads)

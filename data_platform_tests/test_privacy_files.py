@@ -297,7 +297,7 @@ def test_a_failing_eraser_does_not_stop_the_others_and_what_was_done_is_recorded
     import datetime as dt
 
     from data_platform.privacy.files import ErasedFile, erase_files
-    from data_platform.privacy.requests import ensure_tables
+    from data_platform.privacy.tables import ensure_tables
 
     def broken(job):
         yield ErasedFile("landing/events/x.jsonl", "rewritten", "a" * 64, "b" * 64, 2)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 
 from data_platform.base.pseudonyms import key_id, pseudonym_key, pseudonymise
 from data_platform.definitions import defs, process_privacy_requests
+from data_platform.privacy.certificate import certificate_paths
+from data_platform.resources import certificates_root
 from data_platform_tests.conftest import checks_by_name, event, query, write_lines
 from data_platform_tests.test_cleaning import CHROME, run_pipeline, ts
 
@@ -263,3 +266,124 @@ def test_an_erasure_records_every_identifier_of_the_subject_as_a_keyed_pseudonym
     assert {r[:2] for r in rows} == {(kind, pseudonymise(value, key)) for kind, value in expected}
     stored = " ".join(str(v) for r in query(warehouse, "SELECT * FROM privacy.erased_identifiers") for v in r)
     assert not any(value in stored for _, value in expected)
+
+
+def test_an_erasure_before_any_data_landed_is_applied_and_keeps_the_subject_out_of_later_landings(warehouse, landing):
+    """A request that arrives before the first ingestion (no raw.events yet) is applied, not a CatalogException:
+    there is nothing to remove yet, and the subject's lines that land later are dropped as they land."""
+    _request(
+        landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase", "ts": "2026-11-20T10:00:00Z"}
+    )
+    summary = _apply(warehouse, landing)  # the job: apply, then verify (which passed, or the run would fail)
+    assert summary["erasures"] == 1 and not any(summary["rows_removed"].values())
+    assert query(warehouse, "SELECT request_id, status FROM privacy.requests") == [("req-1", "done")]
+    assert query(warehouse, "SELECT request_id, passed FROM privacy.erasure_verifications") == [("req-1", True)]
+    # its certificate: no table held her yet (none audited), erased at the time of its tombstones
+    cert = json.loads(certificate_paths(certificates_root(), "req-1")[0].read_text())
+    assert cert["passed"] and cert["tables"] == [] and cert["erased_at"].startswith("20")
+    # known by the request's id alone: no device of hers had landed; the privacy job created no raw table
+    kinds = sorted(r[0] for r in query(warehouse, "SELECT identifier_kind FROM privacy.erased_identifiers"))
+    assert kinds == ["person_key", "user_id"]
+    assert query(warehouse, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw'") == [(0,)]
+    _world(landing)
+    result = run_pipeline(warehouse, landing)
+    assert checks_by_name(result)["lines_accounted"].passed and checks_by_name(result)["raw_rows_accounted"].passed
+    # every line naming Ann is dropped; her phone's review names no one, and nothing ties that device to her any
+    # more (its logins were dropped): it lands as an unknown device's, as after an erasure (docs/privacy.md)
+    assert _event_ids(warehouse, "raw.events") == ["a-review", "b-login", "b-login", "t-bob"]
+    assert _event_ids(warehouse, "clean.events") == ["a-review", "b-login", "t-bob"]
+    assert query(warehouse, "SELECT sum(erased_subject) FROM raw.files") == [(4,)]
+
+
+def test_the_privacy_sensor_asks_for_a_run_for_a_request_that_arrives_before_the_warehouse_exists(warehouse, landing):
+    """The sensor path before any data: no warehouse file yet, the request file is new, a run is requested (the
+    run itself: the test above)."""
+    _request(
+        landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase", "ts": "2026-11-20T10:00:00Z"}
+    )
+    assert not Path(warehouse.database).exists()
+    context = dg.build_sensor_context(resources={"landing": landing, "warehouse": warehouse}, definitions=defs)
+    result = defs.get_sensor_def("privacy_request_sensor").evaluate_tick(context)
+    assert len(result.run_requests or []) == 1
+    assert not Path(warehouse.database).exists()  # the sensor only reads
+
+
+def test_an_erasure_after_ingestion_before_the_first_clean_run_erases_raw_and_the_clean_run_never_sees_her(
+    warehouse, landing
+):
+    """raw.* exist, clean.* not yet: the raw rows go, the missing clean tables hold no one (the request creates
+    none of them), and the first clean run builds them without her."""
+    from data_platform.ingestion.assets import raw_ingestion
+
+    _world(landing)
+    assert dg.materialize(
+        [raw_ingestion], resources={"warehouse": warehouse, "landing": landing}, partition_key="2026-11-02"
+    ).success
+    assert query(warehouse, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'clean'") == [(0,)]
+    _request(
+        landing, "r1.jsonl", {"request_id": "req-1", "user_id": "ann", "kind": "erase", "ts": "2026-11-20T10:00:00Z"}
+    )
+    summary = _apply(warehouse, landing)
+    assert summary["rows_removed"]["raw.events"] == 5 and summary["rows_removed"]["raw.quarantine"] == 1
+    assert not any(t.startswith("clean.") for t in summary["rows_removed"])
+    assert query(warehouse, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'clean'") == [(0,)]
+    assert _event_ids(warehouse, "raw.events") == ["b-login", "b-login", "t-bob"]
+    result = run_pipeline(warehouse, landing)
+    assert checks_by_name(result)["raw_rows_accounted"].passed
+    assert _event_ids(warehouse, "clean.events") == ["b-login", "t-bob"]
+    pseudonyms = [pseudonymise(i, pseudonym_key()) for i in ("ann", "ann-phone", "ann-laptop")]
+    assert query(
+        warehouse, "SELECT count(*) FROM clean.identity_map WHERE anon_id IN (SELECT unnest(?))", [pseudonyms]
+    ) == [(0,)]
+
+
+def test_requests_before_any_data_from_the_command_line_a_device_erased_and_an_opt_out(warehouse, landing, monkeypatch):
+    """``data-platform privacy`` on a warehouse that does not exist yet: a device's erasure and Bob's opt-out are
+    applied; later, every line of that device is dropped at landing and Bob is left out of the clean layer;
+    the erasure verifies."""
+    from data_platform.cli.admin import cmd_privacy
+    from data_platform.privacy.certificate import verify_and_certify
+    from data_platform.privacy.verify import SearchRoots
+
+    monkeypatch.setenv("DATA_PLATFORM_WAREHOUSE", warehouse.database)
+    monkeypatch.setenv("DATA_PLATFORM_LANDING", landing.root)
+    _request(
+        landing,
+        "r1.jsonl",
+        {"request_id": "req-1", "anon_id": "ann-phone", "kind": "erase", "ts": "2026-11-20T10:00:00Z"},
+        {"request_id": "req-2", "user_id": "bob", "kind": "opt_out", "ts": "2026-11-20T10:00:00Z"},
+    )
+    assert cmd_privacy(None) == 0
+    assert query(warehouse, "SELECT request_id, status FROM privacy.requests ORDER BY 1") == [
+        ("req-1", "done"),
+        ("req-2", "done"),
+    ]
+    _world(landing)
+    result = run_pipeline(warehouse, landing)
+    assert checks_by_name(result)["lines_accounted"].passed
+    # the phone's login, review and broken line never land; Bob's events land and are left out of clean
+    assert _event_ids(warehouse, "raw.events") == ["a-login-2", "a-view", "b-login", "b-login", "t-ann", "t-bob"]
+    assert query(warehouse, "SELECT count(*) FROM raw.quarantine") == [(0,)]
+    assert _event_ids(warehouse, "clean.events") == ["a-login-2", "a-view", "t-ann"]
+    with warehouse.connect() as con:
+        roots = SearchRoots(Path(warehouse.database), {"landing": Path(landing.root)}, None)
+        [(verification, _)] = verify_and_certify(con, ["req-1"], roots, certificates_root())
+    assert verification.passed
+
+
+def test_a_key_rotation_before_any_data_landed_has_nothing_to_rekey_and_does_not_fail(warehouse, landing, monkeypatch):
+    """On a new warehouse, and with an opt-out recorded under the first key before any event landed: rotation
+    finds no raw id to re-key through (docs/privacy.md), and says so instead of failing on the missing tables."""
+    from data_platform.privacy.keys import rotate_key
+
+    monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_KEY", "first-key-of-the-platform-0001")
+    monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_RETIRED_KEYS", "an-even-older-key-of-the-platform")
+    with warehouse.connect() as con:  # no privacy table yet
+        assert rotate_key(con)["consent_records_rekeyed"] == 0
+    _request(landing, "r1.jsonl", {"request_id": "o", "user_id": "bob", "kind": "opt_out", "ts": ts(0)})
+    assert _apply(warehouse, landing)["opt_outs"] == 1
+    monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_KEY", "second-key-after-rotation-0002")
+    monkeypatch.setenv("DATA_PLATFORM_PSEUDONYM_RETIRED_KEYS", "first-key-of-the-platform-0001")
+    with warehouse.connect() as con:
+        rotated = rotate_key(con)
+    assert (rotated["consent_records_rekeyed"], rotated["still_under_other_keys"]) == (0, [])

@@ -48,7 +48,7 @@ from data_platform.cleaning.identity import IdentityStats, build_identity_map, i
 from data_platform.cleaning.rules import RULES, RULESET_VERSION, applied
 from data_platform.privacy.keys import PSEUDONYM_TABLES_BY_DAY, PSEUDONYM_TABLES_WHOLE, record_key_use
 from data_platform.privacy.redaction import redact_sql, truncate_ip_sql
-from data_platform.privacy.requests import ensure_tables as ensure_privacy_tables
+from data_platform.privacy.tables import ensure_tables as ensure_privacy_tables
 from data_platform.resources import load_sql, rows, run_sql, transaction
 
 FX_RATES_CSV = Path(__file__).resolve().parents[1] / "reference" / "fx_rates.csv"

@@ -67,7 +67,12 @@ def build_certificate(con: duckdb.DuckDBPyConnection, verification: Verification
     return {
         "certificate": "erasure",
         "request_id": v.request_id,
-        "erased_at": str(min((a["processed_at"] for a in audit), default="")),
+        # an erasure before any data removed no row and audited no table: its tombstones say when it ran
+        "erased_at": str(
+            min((a["processed_at"] for a in audit), default=None)
+            or run_sql(con, "privacy/request_erased_at.sql", {"request_id": v.request_id}).fetchone()[0]
+            or ""
+        ),
         "runs": sorted({a["run_ids"] for a in audit}),
         "key_id": v.key_id,
         "searched_for": v.identifiers,

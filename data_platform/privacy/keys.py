@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import duckdb
 
 from data_platform.base.pseudonyms import key_id, pseudonym_key, pseudonymise_sql, retired_keys
+from data_platform.privacy.landed import landed_events
+from data_platform.privacy.tables import ensure_tables
 from data_platform.resources import rows, run_sql, transaction
 
 PSEUDONYM_TABLES_BY_DAY = ("clean.events", "clean.filtered_events")
@@ -70,6 +72,7 @@ def rotate_key(con: duckdb.DuckDBPyConnection) -> dict:
     another key (to re-materialize under the current one)."""
     current = pseudonym_key()
     added = 0
+    ensure_tables(con)  # a warehouse no request has touched yet has nothing to re-key, and says so
     with transaction(con):
         for old in retired_keys():
             added += run_sql(
@@ -78,6 +81,7 @@ def rotate_key(con: duckdb.DuckDBPyConnection) -> dict:
                 {"old_key": old, "pseudonym_key": current},
                 old_pseudonym=pseudonymise_sql("ids.id", "old_key"),
                 new_pseudonym=pseudonymise_sql("ids.id"),
+                events=landed_events(con),
             ).fetchone()[0]
     return {
         "key_id": key_id(current),

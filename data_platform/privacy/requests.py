@@ -41,8 +41,10 @@ from data_platform.base.pseudonyms import key_id, keyring, pseudonym_key, pseudo
 from data_platform.privacy.compaction import reclaim_deleted_bytes
 from data_platform.privacy.files import FileEraser, erase_files
 from data_platform.privacy.keys import check_key
+from data_platform.privacy.landed import landed_events
 from data_platform.privacy.redaction import PII_PATTERNS
-from data_platform.resources import Warehouse, existing_tables, load_sql, run_sql, transaction
+from data_platform.privacy.tables import ensure_tables
+from data_platform.resources import Warehouse, existing_tables, run_sql, transaction
 
 KINDS = ("opt_out", "erase")
 SUBJECT_KINDS = ("user_id", "anon_id")
@@ -60,11 +62,6 @@ class Request:
     requested_ts: dt.datetime
     source_file: str
     source_line: int
-
-
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the privacy schema and tables if they do not exist yet."""
-    con.execute(load_sql("privacy/create_tables.sql"))
 
 
 def _parse(line: str) -> tuple[dict | None, str | None]:
@@ -211,8 +208,9 @@ def _stage_subject(con, subject_kind: str, subject: str, key: str) -> None:
         "anon_id": subject if subject_kind == "anon_id" else None,
         "user_id": subject if subject_kind == "user_id" else None,
     }
-    run_sql(con, "privacy/erase_devices.sql", ids)
-    run_sql(con, "privacy/erase_ids.sql", {"user_id": ids["user_id"]})
+    events = landed_events(con)  # before the first ingestion: none (nothing of the subject to find yet)
+    run_sql(con, "privacy/erase_devices.sql", ids, events=events)
+    run_sql(con, "privacy/erase_ids.sql", {"user_id": ids["user_id"]}, events=events)
     run_sql(
         con,
         "privacy/erase_subject_ids.sql",
@@ -286,6 +284,7 @@ def erase_subject(
                 "pseudonym_key": key,
             },
             pseudonym=pseudonymise_sql("id"),
+            events=landed_events(con),
         )
         removed = {}
         for table in _existing(con, person_tables):

@@ -1,4 +1,4 @@
--- Raw ids and pseudonyms of the subject, and the raw events that are theirs.
+-- The landed events (fragment events, privacy/landed.py) that are the subject's.
 CREATE OR REPLACE TEMP TABLE erase_events AS
-SELECT DISTINCT event_id FROM raw.events
+SELECT DISTINCT event_id FROM {events}
 WHERE anon_id IN (SELECT anon_id FROM erase_devices) OR user_id = $user_id

@@ -1,9 +1,17 @@
--- The erasures to verify now: the ones run $run_id carried out (every erasure audits every person table, so
--- each has a row), and every earlier one whose latest verification found something (a failed verification
--- blocks every privacy run until the subject is gone everywhere).
+-- The erasures to verify now: the ones run $run_id carried out (an erasure audits every person table that
+-- exists, so each has a row), every erasure that audited no table and was never verified (it came before any
+-- data landed: no person table existed yet; the first run that verifies takes it), and every earlier one whose
+-- latest verification found something (a failed verification blocks every privacy run until the subject is gone
+-- everywhere).
 SELECT request_id
 FROM privacy.erasure_audit
 WHERE run_id = $run_id
+UNION
+SELECT r.request_id
+FROM privacy.requests AS r
+WHERE r.kind = 'erase'
+    AND r.request_id NOT IN (SELECT a.request_id FROM privacy.erasure_audit AS a)
+    AND r.request_id NOT IN (SELECT v.request_id FROM privacy.erasure_verifications AS v)
 UNION
 SELECT request_id
 FROM privacy.erasure_verifications

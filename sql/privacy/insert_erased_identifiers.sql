@@ -1,7 +1,8 @@
 -- Every identifier of the subject staged in erase_subject_ids, before their rows go: the user id and devices,
 -- the person keys made of them,
 -- the IPs that only their events came from (a shared address names other people too), and the e-mail
--- addresses and phone numbers in their texts. Stored as keyed pseudonyms.
+-- addresses and phone numbers in their texts, found in the landed events (fragment events, privacy/landed.py).
+-- Stored as keyed pseudonyms.
 INSERT INTO privacy.erased_identifiers
 SELECT DISTINCT
     $request_id AS request_id,
@@ -25,7 +26,7 @@ FROM (
     SELECT
         'ip' AS identifier_kind,
         e.ip AS id
-    FROM raw.events AS e
+    FROM {events} AS e
     WHERE e.ip IS NOT NULL
     GROUP BY e.ip
     HAVING bool_and(e.anon_id IN (SELECT s.id FROM erase_subject_ids AS s)
@@ -34,7 +35,7 @@ FROM (
     SELECT
         pattern.identifier_kind,
         unnest(regexp_extract_all(e.text, pattern.regex)) AS id
-    FROM raw.events AS e
+    FROM {events} AS e
     CROSS JOIN (VALUES ('email', $email_pattern), ('phone', $phone_pattern)) AS pattern (identifier_kind, regex)
     WHERE e.text IS NOT NULL
         AND (e.anon_id IN (SELECT s.id FROM erase_subject_ids AS s)
