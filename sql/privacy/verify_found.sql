@@ -8,7 +8,10 @@
 -- the same number (a 128-bit hash) would share their hits: a hit can be added that way, never lost.
 WITH
 distinct_tokens AS (
-    SELECT DISTINCT token FROM verify_candidates
+    SELECT
+        token,
+        md5_number(token) AS token_id
+    FROM (SELECT DISTINCT token FROM verify_candidates)
 ),
 
 token_parts AS (
@@ -16,15 +19,15 @@ token_parts AS (
         token_id,
         t
     FROM (
-        SELECT md5_number(token) AS token_id, token AS t FROM distinct_tokens
+        SELECT token_id, token AS t FROM distinct_tokens
         UNION ALL
-        SELECT md5_number(token), unnest(regexp_extract_all(token, $word_pattern)) FROM distinct_tokens
+        SELECT token_id, unnest(regexp_extract_all(token, $word_pattern)) FROM distinct_tokens
         UNION ALL
-        SELECT md5_number(token), unnest(regexp_extract_all(token, $email_pattern)) FROM distinct_tokens
+        SELECT token_id, unnest(regexp_extract_all(token, $email_pattern)) FROM distinct_tokens
         UNION ALL
-        SELECT md5_number(token), unnest(regexp_extract_all(token, $ipv4_pattern)) FROM distinct_tokens
+        SELECT token_id, unnest(regexp_extract_all(token, $ipv4_pattern)) FROM distinct_tokens
         UNION ALL
-        SELECT md5_number(token), unnest(regexp_extract_all(token, $ipv6_pattern)) FROM distinct_tokens
+        SELECT token_id, unnest(regexp_extract_all(token, $ipv6_pattern)) FROM distinct_tokens
     )
     WHERE t <> ''
 ),
