@@ -307,7 +307,7 @@ def test_a_plain_delete_leaves_the_bytes_in_the_file(tmp_path):
     from data_platform.privacy.compaction import reclaim_deleted_bytes
 
     db = tmp_path / "w.duckdb"
-    con = duckdb.connect(str(db))
+    con = duckdb.connect(str(db))  # DuckDB's default storage format (v0.10.2)
     con.execute("CREATE TABLE t AS SELECT 'secret-' || (i % 7) AS v FROM range(500) r(i)")
     con.execute("DELETE FROM t WHERE v = 'secret-3'")
     con.execute("CHECKPOINT")
@@ -317,6 +317,11 @@ def test_a_plain_delete_leaves_the_bytes_in_the_file(tmp_path):
     assert b"secret-3" not in db.read_bytes() and b"secret-4" in db.read_bytes()
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM t").fetchone() == (500 - 71,)
+    # the copy is written in the format of new warehouses: a file in DuckDB's default format is upgraded
+    from data_platform.resources import STORAGE_VERSION
+
+    version = "SELECT tags['storage_version'] FROM duckdb_databases() WHERE NOT internal"
+    assert con.execute(version).fetchone() == (f"{STORAGE_VERSION}+",)
     con.close()
 
 

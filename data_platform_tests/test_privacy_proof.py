@@ -22,7 +22,7 @@ from data_platform.metadata import markdown_table
 from data_platform.privacy.certificate import verify_and_certify
 from data_platform.privacy.requests import process_requests
 from data_platform.privacy.verify import SearchRoots, VerificationError, verify_erasure
-from data_platform.resources import PROJECT_ROOT
+from data_platform.resources import PROJECT_ROOT, Warehouse
 from data_platform_tests.conftest import event, generated_world, project_jobs, query, write_lines
 from data_platform_tests.processes import BIN, platform_env, run_cli
 from data_platform_tests.test_cleaning import CHROME, run_pipeline, ts
@@ -267,6 +267,42 @@ def test_the_database_file_is_searched_by_its_bytes_and_its_tombstones_are_no_hi
     packed = tmp_path / "packed.duckdb"
     packed.write_bytes(b"\x00" * 4096 + f"10.9.9.91{ANN['ip']}7.7.7.7zz{ANN['email']}comx\x00".encode())
     assert database_file(packed).found == {"email": 1, "ip": 1}
+
+
+def _timestamp_run(n: int, seed: int) -> str:
+    """``n`` timestamps with offsets written back to back, as DuckDB's v1.5.0 format stores a text column of them:
+    one run of identifier characters (a single token) made of thousands of distinct words and addresses."""
+    return "".join(
+        f"2026-10-{seed:02d}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}.{i % 997:03d}-05:00" for i in range(n)
+    )
+
+
+def test_long_tokens_with_thousands_of_parts_are_searched_within_a_small_memory_limit(warehouse, landing, tmp_path):
+    """The verification holds a token once, not once per part: a place of long runs with thousands of parts each
+    (what made a v1.5.0 database file need more than 1 GB) is searched under a 64 MB DuckDB limit, and the
+    subject's identifiers inside such a run, in its middle and at its ends, are still found."""
+    _ann_world(warehouse, landing)
+    _erase(warehouse, landing)
+    runs = [_timestamp_run(3000, day) for day in range(1, 25)]
+    middle = len(runs[0]) // 2
+    runs[0] = f"{runs[0][:middle]}.{ANN['user_id']}.{runs[0][middle:]}"  # a word inside a 90 KB token
+    runs[1] = f"{ANN['email']}:{runs[1]}:{ANN['ip']}"  # an address at each end of another one
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "ts.log").write_text(" ".join(runs))
+    # what the lookup had to hold when it carried each token's text with each of its parts: far over the limit
+    words = [set(re.findall(r"[A-Za-z0-9_-]+", run)) for run in runs]
+    assert sum(len(w) * len(run) for w, run in zip(words, runs)) > 2_000_000_000
+    small = Warehouse(database=warehouse.database, memory_limit="64MB", threads=1)
+
+    with small.connect() as con:
+        result = verify_erasure(con, "req-1", SearchRoots(None, {"data": data}, None))
+    [place] = [p for p in result.places if p.location == "data/ts.log"]
+    assert place.found == {"user_id": 1, "email": 1, "ip": 1}
+    assert place.tokens >= len(runs) and {p.location for p in result.hits} == {"data/ts.log"}
+    (data / "ts.log").write_text(" ".join(_timestamp_run(3000, day) for day in range(1, 25)))
+    with small.connect() as con:
+        assert verify_erasure(con, "req-1", SearchRoots(None, {"data": data}, None)).passed
 
 
 def test_verification_refuses_an_unknown_request_and_another_key(warehouse, landing):

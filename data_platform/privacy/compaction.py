@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from data_platform.resources import run_sql
+from data_platform.resources import STORAGE_VERSION, run_sql
 
 _FRESH = "erasure_compaction"
 
@@ -66,7 +66,8 @@ def reclaim_deleted_bytes(
     try:
         con.execute("CHECKPOINT")
         name = con.execute("SELECT current_database()").fetchone()[0]
-        con.execute(f"ATTACH '{_quoted(fresh)}' AS {_FRESH}")
+        # the copy is written in the format of new warehouses: an older warehouse is upgraded by its first erasure
+        con.execute(f"ATTACH '{_quoted(fresh)}' AS {_FRESH} (STORAGE_VERSION '{STORAGE_VERSION}')")
         con.execute(f'COPY FROM DATABASE "{name}" TO {_FRESH}')
         if in_copy:
             con.execute(f"USE {_FRESH}")

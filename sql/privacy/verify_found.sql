@@ -2,22 +2,32 @@
 -- (words, e-mails, addresses) and pseudonymised with the current key once; a part that is itself one of the
 -- subject's pseudonyms counts too where the place allows it (verify_direct). Per place: the distinct tokens
 -- checked and, per identifier kind, how many of the subject's identifiers were found (never which).
+-- A token is carried through the parts and the hits by its number (md5_number), never by its text: a long token
+-- with many parts (the database file's bytes can hold runs of 100 KB with thousands of words, e.g. timestamps
+-- stored back to back) would otherwise be held once per part (its length times its parts: GBs). Two tokens with
+-- the same number (a 128-bit hash) would share their hits: a hit can be added that way, never lost.
 WITH
 distinct_tokens AS (
-    SELECT DISTINCT token FROM verify_candidates
+    SELECT
+        token,
+        md5_number(token) AS token_id
+    FROM (SELECT DISTINCT token FROM verify_candidates)
 ),
 
 token_parts AS (
-    SELECT DISTINCT token, t FROM (
-        SELECT token, token AS t FROM distinct_tokens
+    SELECT DISTINCT
+        token_id,
+        t
+    FROM (
+        SELECT token_id, token AS t FROM distinct_tokens
         UNION ALL
-        SELECT token, unnest(regexp_extract_all(token, $word_pattern)) FROM distinct_tokens
+        SELECT token_id, unnest(regexp_extract_all(token, $word_pattern)) FROM distinct_tokens
         UNION ALL
-        SELECT token, unnest(regexp_extract_all(token, $email_pattern)) FROM distinct_tokens
+        SELECT token_id, unnest(regexp_extract_all(token, $email_pattern)) FROM distinct_tokens
         UNION ALL
-        SELECT token, unnest(regexp_extract_all(token, $ipv4_pattern)) FROM distinct_tokens
+        SELECT token_id, unnest(regexp_extract_all(token, $ipv4_pattern)) FROM distinct_tokens
         UNION ALL
-        SELECT token, unnest(regexp_extract_all(token, $ipv6_pattern)) FROM distinct_tokens
+        SELECT token_id, unnest(regexp_extract_all(token, $ipv6_pattern)) FROM distinct_tokens
     )
     WHERE t <> ''
 ),
@@ -33,7 +43,7 @@ hashed AS (
 
 hits AS (
     SELECT
-        p.token,
+        p.token_id,
         h.identifier_kind,
         h.pseudonym,
         FALSE AS direct
@@ -41,7 +51,7 @@ hits AS (
     INNER JOIN hashed AS h ON p.t = h.t
     UNION ALL
     SELECT
-        p.token,
+        p.token_id,
         s.identifier_kind,
         s.pseudonym,
         TRUE AS direct
@@ -56,7 +66,7 @@ found AS (
         h.identifier_kind,
         count(DISTINCT h.pseudonym) AS n
     FROM verify_candidates AS c
-    INNER JOIN hits AS h ON c.token = h.token
+    INNER JOIN hits AS h ON md5_number(c.token) = h.token_id
     INNER JOIN verify_direct AS v ON c.place = v.place
     WHERE NOT h.direct OR v.direct
     GROUP BY c.place, h.identifier_kind
