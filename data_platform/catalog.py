@@ -3,8 +3,11 @@
 Each stage declares once, in ``<stage>/stage.py``, what it owns (:class:`~data_platform.base.stage.Stage`):
 its tables' contracts, the predicates that find a person's rows (erasure), its status-summary lines
 and the SQL steps its tables are built with. The cross-cutting parts (the contract checks, erasure,
-``data-platform status``, column lineage) get the collections below passed in; none of them names
-another stage's tables. Adding a stage: write its ``stage.py`` and list its ``STAGE`` here.
+``data-platform status``, column lineage) get the collections below passed in and name no other stage's
+tables, with two exceptions in privacy, where the subject is found and keys change: an erasure and a key
+rotation read the landed events by name (``privacy/landed.py``: ``raw.events``, or no row before the first
+ingestion), and ``privacy/keys.py`` lists the clean tables that carry pseudonyms. Adding a stage: write its
+``stage.py`` and list its ``STAGE`` here.
 """
 
 from __future__ import annotations
