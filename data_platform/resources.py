@@ -302,6 +302,14 @@ def repeated_key_hashes_sql(relation: str, keys: str) -> str:
     return load_sql("common/repeated_key_hashes.sql", relation=relation, keys=keys)
 
 
+def exact_median_sql(relation: str, key: str, value: str) -> str:
+    """The shared CTE body of ``sql/common/exact_median.sql``: per ``key`` of ``relation`` (a table or CTE name),
+    the median of ``value`` (column ``median``, the same as DuckDB's ``median()``) and the group's row count
+    (column ``n``), computed from a window so that no per-group state lives outside DuckDB's buffer pool. A
+    statement takes it as a fragment, so the pattern is written once."""
+    return load_sql("common/exact_median.sql", relation=relation, key=key, value=value)
+
+
 def run_sql(
     con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None, **fragments: str
 ) -> duckdb.DuckDBPyConnection:

@@ -627,6 +627,7 @@ def test_cents_versions_are_judged_on_the_exact_medians_of_even_and_odd_counts()
 
     import duckdb
 
+    from data_platform.cleaning.clean import CENTS_MEDIANS
     from data_platform.resources import run_sql
 
     day = dt.date(2026, 11, 2)
@@ -651,7 +652,7 @@ def test_cents_versions_are_judged_on_the_exact_medians_of_even_and_odd_counts()
         "1.0::DOUBLE AS rate_to_eur"
     )
     params = {"start_day": day, "end_day": day + dt.timedelta(days=1), "history_days": 7, "min_events": 2}
-    run_sql(con, "cleaning/detect_cents_versions.sql", params)
+    run_sql(con, "cleaning/detect_cents_versions.sql", params, **CENTS_MEDIANS)
 
     prices = {item: [p for _, i, p in rows if i == item and p is not None] for item in ("a", "b")}
     median_price = {item: statistics.median(p) for item, p in prices.items()}

@@ -49,7 +49,7 @@ from data_platform.cleaning.rules import RULES, RULESET_VERSION, applied
 from data_platform.privacy.keys import PSEUDONYM_TABLES_BY_DAY, PSEUDONYM_TABLES_WHOLE, record_key_use
 from data_platform.privacy.redaction import redact_sql, truncate_ip_sql
 from data_platform.privacy.tables import ensure_tables as ensure_privacy_tables
-from data_platform.resources import load_sql, rows, run_sql, transaction
+from data_platform.resources import exact_median_sql, load_sql, rows, run_sql, transaction
 
 FX_RATES_CSV = Path(__file__).resolve().parents[1] / "reference" / "fx_rates.csv"
 FX_SOURCE = "ECB euro foreign exchange reference rates (eurofxref-hist.csv layout)"
@@ -124,6 +124,14 @@ class CleanStats:
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the clean and reference schemas and tables if they do not exist yet."""
     con.execute(load_sql("cleaning/create_tables.sql"))
+
+
+CENTS_MEDIANS = {
+    "item_median": exact_median_sql("priced", "item_id", "eur"),
+    "version_median": exact_median_sql("version_ratios", "app_version", "ratio"),
+}
+"""The two medians of ``detect_cents_versions.sql`` (an item's EUR price, a version's ratio to it), computed from
+a window (``sql/common/exact_median.sql``): its fragments, filled in once."""
 
 
 @cache
@@ -280,6 +288,7 @@ def day_steps(void: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozense
         SqlStep("cleaning/add_unknown_currency_hits.sql", params={"rank": len(RULES)}),
         SqlStep(
             "cleaning/detect_cents_versions.sql",
+            CENTS_MEDIANS,
             params={"min_events": CENTS_MIN_EVENTS, "history_days": CENTS_HISTORY_DAYS},
         ),
         SqlStep("cleaning/item_price_medians.sql"),

@@ -25,44 +25,22 @@ priced AS NOT MATERIALIZED (
     FROM history h JOIN rates r ON r.code = h.code AND r.event_date = h.event_date
 ),
 
--- The medians come from the rows sorted within each group (a window), not from median(): its state per group
--- is a vector outside DuckDB's buffer pool (about 200 MB on top of a full pool in the clean step at 10M
--- events). Same values as median(): the middle one of the non-NULL values (NULLs sort last), or for an even
--- count lo * 0.5 + hi * 0.5 of the two middle ones, as DuckDB interpolates; NULL when there are none.
-item_ranked AS (
-    SELECT item_id, eur,
-           row_number() OVER prices AS k,
-           count(eur) OVER (prices ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS c
-    FROM priced
-    WINDOW prices AS (PARTITION BY item_id ORDER BY eur ASC NULLS LAST)
-),
-
+-- The medians come from a window, not from median() (sql/common/exact_median.sql: the fragments item_median and
+-- version_median, over priced and version_ratios).
 item_median AS (
-    SELECT item_id,
-           CASE WHEN any_value(c) % 2 = 1 THEN min(eur) ELSE min(eur) * 0.5 + max(eur) * 0.5 END AS m
-    FROM item_ranked
-    WHERE k IN ((c + 1) // 2, c // 2 + 1)
-    GROUP BY item_id
+    {item_median}
 ),
 
-version_ranked AS (
-    SELECT app_version, eur / m AS ratio,
-           row_number() OVER ratios AS k,
-           count(eur / m) OVER (ratios ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS c,
-           count(*) OVER (ratios ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS n
-    FROM priced JOIN item_median USING (item_id)
-    WHERE m > 0
-    WINDOW ratios AS (PARTITION BY app_version ORDER BY eur / m ASC NULLS LAST)
+-- (noqa ST03 below: the fragment version_median reads it, sqlfluff sees only its placeholder)
+version_ratios AS NOT MATERIALIZED (  -- noqa: ST03
+    SELECT p.app_version, p.eur / i.median AS ratio
+    FROM priced p JOIN item_median i USING (item_id)
+    WHERE i.median > 0
 ),
 
 per_version AS (
-    SELECT app_version,
-           CASE WHEN any_value(c) % 2 = 1 THEN min(ratio) ELSE min(ratio) * 0.5 + max(ratio) * 0.5 END AS ratio,
-           any_value(n) AS n
-    FROM version_ranked
-    WHERE k IN ((c + 1) // 2, c // 2 + 1)
-    GROUP BY app_version
+    {version_median}
 )
 
-SELECT app_version, ratio, n FROM per_version
-WHERE n >= $min_events AND ratio BETWEEN 50 AND 200
+SELECT app_version, median AS ratio, n FROM per_version
+WHERE n >= $min_events AND median BETWEEN 50 AND 200
