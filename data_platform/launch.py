@@ -40,7 +40,7 @@ def dg_launch(launch_args: list[str]) -> int:
     return its exit code. dg's own log (DEBUG lines, library warnings) stays out of the terminal: it is in
     the instance's run history (the UI's Runs page). It runs in the current folder, so relative settings
     (``data/...``) name the same files for the command and for the run."""
-    home = init_instance()
+    home = _ready_home()
     cmd = [*DG_LAUNCH, *launch_args, "--module-name", DEFINITIONS_MODULE]
     since = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
@@ -59,6 +59,19 @@ def dg_launch(launch_args: list[str]) -> int:
     for line in summary:
         print(line)
     return 0
+
+
+_READY_HOMES: set[Path] = set()  # the instances dg_launch made ready in this process
+
+
+def _ready_home() -> Path:
+    """``DAGSTER_HOME`` made ready by :func:`init_instance` once per process: the demo launches a dozen runs on
+    the same instance, and each init opened the instance and its storages again (about 0.17 s of the demo's
+    process a launch). A home whose ``dagster.yaml`` has gone since is made ready again."""
+    home = Path(dagster_home()).resolve()
+    if home not in _READY_HOMES or not (home / "dagster.yaml").exists():
+        _READY_HOMES.add(init_instance(home))
+    return home
 
 
 def _what(launch_args: list[str]) -> str:
