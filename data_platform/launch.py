@@ -26,17 +26,22 @@ LOCATION_NAME = "data_platform"
 # The instance settings a new DAGSTER_HOME gets (run queue, the duckdb pool): the package's copy of
 # dagster_home/dagster.yaml, so an installed wheel has them too.
 INSTANCE_YAML = importlib.resources.files("data_platform") / "dagster.yaml"
+# ``dg launch`` as a process: dg's launch command without dg's other commands (data_platform/dg_launch_cli.py),
+# in this interpreter; ``-P``: the current folder is not put on sys.path (as with the ``dg`` script), so an
+# installed package is not shadowed by a source tree in the folder the command runs in.
+DG_LAUNCH = [sys.executable, "-P", "-m", "data_platform.dg_launch_cli", "launch"]
 
 
 def dg_launch(launch_args: list[str]) -> int:
-    """Run ``dg launch <launch_args>`` on the code location (:data:`DEFINITIONS_MODULE`) with the instance of
-    ``DAGSTER_HOME`` (default: ``dagster_home/`` in the current folder, initialised if new); print what ran,
+    """Run ``dg launch <launch_args>`` (dg's launch command, as :data:`DG_LAUNCH`) on the code location
+    (:data:`DEFINITIONS_MODULE`) with the instance of ``DAGSTER_HOME`` (default: ``dagster_home/`` in the
+    current folder, initialised if new); print what ran,
     how long it took and the run's summary (:func:`run_summary`), and on failure the end of dg's output too;
     return its exit code. dg's own log (DEBUG lines, library warnings) stays out of the terminal: it is in
     the instance's run history (the UI's Runs page). It runs in the current folder, so relative settings
     (``data/...``) name the same files for the command and for the run."""
-    home = init_instance()
-    cmd = [str(Path(sys.executable).with_name("dg")), "launch", *launch_args, "--module-name", DEFINITIONS_MODULE]
+    home = _ready_home()
+    cmd = [*DG_LAUNCH, *launch_args, "--module-name", DEFINITIONS_MODULE]
     since = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
     done = subprocess.run(cmd, env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True)
@@ -54,6 +59,19 @@ def dg_launch(launch_args: list[str]) -> int:
     for line in summary:
         print(line)
     return 0
+
+
+_READY_HOMES: set[Path] = set()  # the instances dg_launch made ready in this process
+
+
+def _ready_home() -> Path:
+    """``DAGSTER_HOME`` made ready by :func:`init_instance` once per process: the demo launches a dozen runs on
+    the same instance, and each init opened the instance and its storages again (about 0.17 s of the demo's
+    process a launch). A home whose ``dagster.yaml`` has gone since is made ready again."""
+    home = Path(dagster_home()).resolve()
+    if home not in _READY_HOMES or not (home / "dagster.yaml").exists():
+        _READY_HOMES.add(init_instance(home))
+    return home
 
 
 def _what(launch_args: list[str]) -> str:

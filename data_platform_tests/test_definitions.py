@@ -305,3 +305,53 @@ def test_a_process_that_loaded_the_definitions_freezes_its_objects_at_exit():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout.split()[-1]) > 10_000
+
+
+def test_loading_the_definitions_imports_no_library_that_only_steps_use():
+    """Every `dg launch` and every run the daemon starts loads the definitions first: sqlglot (column lineage),
+    polars (pandera schemas, the baselines' and the twin's frames), pandas, scikit-learn and pandera are imported
+    by the steps that use them, not at load (together several tenths of a second of every process). Checked in a
+    fresh interpreter."""
+    import subprocess
+    import sys
+
+    step_only = ["sqlglot", "polars", "pandas", "sklearn", "scipy", "pandera"]
+    code = f"import sys\nimport data_platform.definitions\nprint([m for m in {step_only!r} if m in sys.modules])\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[-2] == "[]"
+
+
+def test_the_launch_process_is_dg_launch_without_dgs_other_commands():
+    """`data-platform launch` and the demo start dg's own launch command in dg's own group
+    (data_platform/dg_launch_cli.py), not the `dg` script, which imports every one of its commands first: the same
+    options as `dg launch`, and none of dg's other command modules loaded."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from data_platform.launch import DG_LAUNCH
+
+    def usage(cmd: list[str]) -> list[str]:
+        """The command's help, lines stripped, its program name (``dg``, ``python -m ...``) left out."""
+        done = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return [re.sub(r"^Usage: .* launch ", "Usage: launch ", line.strip()) for line in done.stdout.splitlines()]
+
+    dg_usage = usage([str(Path(sys.executable).with_name("dg")), "launch"])
+    assert "Usage: launch [OPTIONS]" in dg_usage and usage(DG_LAUNCH) == dg_usage
+    code = (
+        "import sys\n"
+        "from data_platform import dg_launch_cli\n"
+        "sys.argv = ['dg', 'launch', '--help']\n"
+        "try:\n"
+        "    dg_launch_cli.main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('dagster_dg_cli.cli.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = done.stdout.split("\n")[-2]
+    assert "scaffold" not in loaded and "plus" not in loaded and "labs" not in loaded, loaded

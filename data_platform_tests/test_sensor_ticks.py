@@ -116,6 +116,24 @@ def test_a_new_dagster_home_gets_the_project_settings_and_an_own_one_is_kept(tmp
     assert (own / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
 
 
+def test_dg_launch_makes_its_instance_ready_once_per_process_and_again_if_it_went(tmp_path, monkeypatch):
+    """The demo's dozen launches on one instance initialise it once (each init opened the instance again); an
+    instance folder emptied since, or another DAGSTER_HOME, is made ready again."""
+    from data_platform import launch
+
+    made_ready = []
+    monkeypatch.setattr(launch, "init_instance", lambda home: made_ready.append(home) or init_instance(home))
+    monkeypatch.setattr(launch, "_READY_HOMES", set())
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "a"))
+    assert launch._ready_home() == launch._ready_home() == (tmp_path / "a").resolve()
+    assert len(made_ready) == 1 and (tmp_path / "a" / "dagster.yaml").is_file()
+    (tmp_path / "a" / "dagster.yaml").unlink()
+    launch._ready_home()
+    assert len(made_ready) == 2 and (tmp_path / "a" / "dagster.yaml").is_file()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "b"))
+    assert launch._ready_home() == (tmp_path / "b").resolve() and len(made_ready) == 3
+
+
 def test_partitions_end_on_the_configured_last_day_or_run_to_today(monkeypatch):
     import datetime as dt
 

@@ -68,12 +68,13 @@ import dagster as dg
 import sqlglot
 from sqlglot import exp
 
-DIALECT = "duckdb"
-OPENLINEAGE_NAMESPACE = "duckdb"
-OPENLINEAGE_SCHEMA_URL = (
-    "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet"
+from data_platform.base.openlineage_names import (
+    OPENLINEAGE_NAMESPACE,
+    OPENLINEAGE_PRODUCER,
+    OPENLINEAGE_SCHEMA_URL,
 )
-OPENLINEAGE_PRODUCER = "urn:data_platform:provenance.lineage"
+
+DIALECT = "duckdb"
 STAR = "*"
 
 Dep = tuple[str, str]

@@ -16,7 +16,6 @@ import dagster as dg
 import duckdb
 
 from data_platform.base import STAGES
-from data_platform.base.lineage import lineage_markdown, lineage_of_sql_files, openlineage_facet, to_dagster
 from data_platform.base.tables import TableContract
 from data_platform.resources import load_sql, run_sql
 
@@ -105,6 +104,10 @@ class Stage:
         does not draw column lineage) and the OpenLineage column-lineage facet."""
         key = (self.name, table)
         if key not in _LINEAGE:
+            # sqlglot (about 0.08 s to import) only in the steps that write lineage, not in every process that
+            # loads the definitions (each `dg launch`, each run the daemon starts)
+            from data_platform.base.lineage import lineage_markdown, lineage_of_sql_files, openlineage_facet, to_dagster
+
             lineage = lineage_of_sql_files([(s.name, dict(s.fragments)) for s in flatten(self.steps[table])], table)
             _LINEAGE[key] = {
                 "dagster/column_lineage": to_dagster(lineage),

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
-import polars as pl
 import pyarrow
 
 if TYPE_CHECKING:
@@ -38,18 +37,26 @@ if TYPE_CHECKING:
 from data_platform import contracts as raw_contract
 from data_platform.resources import repeated_key_hashes_sql, run_sql
 
-POLARS_TYPES = {
-    "VARCHAR": pl.String,
-    "JSON": pl.String,
-    "BIGINT": pl.Int64,
-    "INTEGER": pl.Int32,
-    "DOUBLE": pl.Float64,
-    "BOOLEAN": pl.Boolean,
-    "DATE": pl.Date,
-    "TIMESTAMPTZ": pl.Datetime("us", "UTC"),
-    "TIMESTAMP WITH TIME ZONE": pl.Datetime("us", "UTC"),
-    "VARCHAR[]": pl.List(pl.String),
-}
+
+def polars_type(duckdb_type: str):
+    """The polars type of a contract column's DuckDB type (pandera's schema). Polars is imported here, when a
+    pandera schema is asked for, not when the contracts are declared (every definitions load)."""
+    import polars as pl
+
+    return {
+        "VARCHAR": pl.String,
+        "JSON": pl.String,
+        "BIGINT": pl.Int64,
+        "INTEGER": pl.Int32,
+        "DOUBLE": pl.Float64,
+        "BOOLEAN": pl.Boolean,
+        "DATE": pl.Date,
+        "TIMESTAMPTZ": pl.Datetime("us", "UTC"),
+        "TIMESTAMP WITH TIME ZONE": pl.Datetime("us", "UTC"),
+        "VARCHAR[]": pl.List(pl.String),
+    }[duckdb_type]
+
+
 ARROW_TYPES = {
     "VARCHAR": pyarrow.string(),
     "BIGINT": pyarrow.int64(),
@@ -80,6 +87,7 @@ class ContractCheck:
         """The same check as a pandera (polars) check; a row check's condition becomes a polars expression
         (``pl.sql_expr``), so the SQL and pandera forms cannot drift."""
         import pandera.polars as pa
+        import polars as pl
 
         if self.row:
             expr = pl.sql_expr(self.statistics["sql"])
@@ -134,7 +142,7 @@ class TableContract:
         return pa.DataFrameSchema(
             {
                 name: pa.Column(
-                    POLARS_TYPES[typ],
+                    polars_type(typ),
                     nullable=name not in self.required,
                     checks=[c.pandera() for c in self.column_checks.get(name, [])],
                     description=desc or None,

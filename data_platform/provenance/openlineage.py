@@ -50,7 +50,7 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 
 from data_platform.base.identifiers import mask_text
-from data_platform.base.lineage import OPENLINEAGE_PRODUCER, openlineage_facet
+from data_platform.base.openlineage_names import OPENLINEAGE_PRODUCER
 from data_platform.resources import Warehouse, lineage_root, sensors_default_status
 
 PRODUCER = OPENLINEAGE_PRODUCER
@@ -394,6 +394,8 @@ def _materialization_events(ctx: LineageContext, run, item: _Materialization, st
             for column, deps in lineage.deps_by_column.items()
         }
         sources = {source for deps in pairs.values() for source, _ in deps}
+        from data_platform.base.lineage import openlineage_facet  # sqlglot: only when a facet is built
+
         facet = openlineage_facet(table, pairs, namespace=ctx.namespace, producer=PRODUCER)
         dataset_facets["columnLineage"] = column_lineage_dataset.ColumnLineageDatasetFacet(
             fields={

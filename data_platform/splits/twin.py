@@ -44,9 +44,12 @@ Everything random comes from ``numpy.random.default_rng(seed)``: the same rows a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
+
+if TYPE_CHECKING:
+    import polars as pl  # imported where a frame is made: loading the definitions does not need polars
 
 _EIG_FLOOR = 1e-6
 _NULL = "\x00null"  # the key of the NULL category (a real category value never starts with NUL)
@@ -289,6 +292,8 @@ def classifier(spec: TwinColumns, features: tuple[str, ...], seed: int = 0):
 
 def model_frame(data: dict[str, np.ndarray], spec: TwinColumns, features: tuple[str, ...]) -> pl.DataFrame:
     """The ``features`` of ``data`` as the :func:`classifier` takes them."""
+    import polars as pl
+
     return pl.DataFrame(
         {c: np.asarray(data[c], dtype=np.float64) if c in spec.numeric else category_keys(data[c]) for c in features}
     )

@@ -22,10 +22,13 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
-import polars as pl
+
+if TYPE_CHECKING:
+    import polars as pl  # imported in the functions that use it: loading the definitions does not need polars
 
 from data_platform.base.enums import SENTIMENTS
 from data_platform.resources import run_sql
@@ -88,6 +91,8 @@ def _fit_clicks(frame: pl.DataFrame, y: np.ndarray, seed: int):
 
 def _click_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """The model's input columns, categoricals as text (hour and weekday are categories to a linear model)."""
+    import polars as pl
+
     return frame.select(
         *[pl.col(c).cast(pl.Float64) for c in (*CLICK_COUNTS, *CLICK_NUMERIC)],
         *[pl.col(c).cast(pl.String).fill_null("missing") for c in CLICK_CATEGORICAL],
@@ -109,6 +114,8 @@ def click_figures(y: np.ndarray, p: np.ndarray, frame: pl.DataFrame, weights=Non
         ("calibration", "all"): m.calibration(y, p, weights),
     }
     if weights is None and "category" in frame.columns:
+        import polars as pl
+
         categories = frame["category"].cast(pl.String).fill_null("missing").to_numpy()
         for category in sorted(set(categories)):
             mask = categories == category
@@ -129,6 +136,8 @@ def _fit_reviews(frame: pl.DataFrame, y: np.ndarray, seed: int):
 
 
 def _texts(frame: pl.DataFrame) -> list[str]:
+    import polars as pl
+
     return frame["text"].cast(pl.String).fill_null("").to_list()
 
 
@@ -223,6 +232,8 @@ def score_serving(spec: BaselineSpec, frame: pl.DataFrame) -> dict:
         return {}
     if frame.height == 0:
         return _undefined(spec)
+    import polars as pl
+
     logged = frame[spec.serving].cast(pl.Float64).to_numpy()
     keep = np.isfinite(logged)
     return _clean(spec.figures(_labels(spec, frame)[keep], logged[keep], frame.filter(pl.Series(keep)), None))
@@ -256,6 +267,8 @@ def train_version(
     if unlabeled:
         notes.append(f"{unlabeled} examples without a label left out")
     train = frames["train"]
+    import polars as pl
+
     for fraction in FRACTIONS:
         subset = train if fraction == 1.0 else train.filter(pl.col("person_bucket") < fraction)
         model = fit(spec, subset, seed)
