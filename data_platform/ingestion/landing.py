@@ -559,15 +559,15 @@ GROUP_BYTES = 256 << 20
 GROUP_FILES = 256
 GZIP_RATIO = 8  # about what the generator's and producers' JSON lines compress by
 GROUP_LINE_SCHEMA = pa.schema([("file_id", pa.int64()), *LINE_SCHEMA])
-# Lines in each batch the parse statement scans: one row group. The parse is an ordered insert (DuckDB's batch
-# insert: its plan has no join and keeps the order of its input), which writes each scanned batch of a row
-# group or more as row groups of its own and appends smaller ones again to merge them. So batches of exactly
-# one row group land as full row groups with nothing appended twice, a partial one only at the end of each
-# statement. Before (a join in the plan, batches of a 16 MB read or a file's tail), each parse left a partial
-# row group per thread, which the checkpoint at the connection's close rewrote: at 1M events 1 to 1.6 s of
-# wall time and 2 CPU s (docs/benchmarks.md, issue #19).
+# Lines in each batch the parse statement scans: a quarter of a row group. The parse is an ordered insert (DuckDB's
+# batch insert: its plan has no join and keeps the order of its input), which writes the batches it scans as
+# row groups, merging consecutive small ones; batches of a quarter row group come out as full row groups, a
+# partial one only at the end of each statement. Before (a join in the plan, batches of a 16 MB read or a
+# file's tail), each parse left a partial row group per thread, which the checkpoint at the connection's close
+# rewrote: at 1M events 1 to 1.6 s of wall time and 2 CPU s. Batches of a whole row group also land full, but
+# parsed slower (at 1M about 2.6 CPU s more than a quarter's, and 3 s more wall): docs/benchmarks.md, issue #19.
 ROW_GROUP_ROWS = 122_880  # DuckDB's default row group size (the warehouse does not change it)
-LINES_PER_BATCH = ROW_GROUP_ROWS
+LINES_PER_BATCH = ROW_GROUP_ROWS // 4
 
 
 def land_new_files(
