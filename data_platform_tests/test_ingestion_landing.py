@@ -656,3 +656,44 @@ def test_the_fast_path_takes_every_valid_generated_line(tmp_path):
     assert both == full
     fast = parse_with(tmp_path, lines, "fast", "fast")
     assert sum(r["reason"] is None for r in fast) == sum(r["reason"] is None for r in full) == manifest["valid_lines"]
+
+
+def test_the_line_stream_is_cut_into_batches_of_a_row_group_in_order_and_read_only_as_needed():
+    import pyarrow as pa
+
+    pulled = []
+
+    def source():
+        start = 0
+        for size in (5, 3, 0, 9, 2):
+            pulled.append(size)
+            yield pa.record_batch([pa.array(range(start, start + size), pa.int64())], names=["n"])
+            start += size
+
+    stream = landing_module._even_batches(source(), 4)
+    first = next(stream)
+    assert first.column(0).to_pylist() == [0, 1, 2, 3]
+    assert pulled == [5]  # the next file is not opened before its lines are needed
+    rest = list(stream)
+    assert [b.num_rows for b in [first, *rest]] == [4, 4, 4, 4, 3]
+    assert [n for b in [first, *rest] for n in b.column(0).to_pylist()] == list(range(19))
+
+
+def test_the_parse_is_an_ordered_insert_with_no_join():
+    """A join in parse_lines.sql's plan (an IN list of five or more values becomes one) makes the insert a
+    parallel one again, each thread leaving a partial row group for the connection's close to rewrite."""
+    import duckdb
+    import pyarrow as pa
+
+    from data_platform.ingestion.landing import GROUP_LINE_SCHEMA, contract_sql_fragments, ensure_tables
+    from data_platform.resources import load_sql
+
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    ensure_tables(con)
+    con.register("landing_lines", pa.RecordBatchReader.from_batches(GROUP_LINE_SCHEMA, iter([])))
+    params = {"run_id": "r", "ingested_at": NOW, "min_ts": MIN_TS, "max_ts": NOW, "max_line_bytes": MAX_LINE_BYTES}
+    plan = con.execute("EXPLAIN " + load_sql("ingestion/parse_lines.sql", **contract_sql_fragments()), params)
+    plan = plan.fetchall()[0][1]
+    assert "BATCH_INSERT" in plan
+    assert "JOIN" not in plan

@@ -391,7 +391,9 @@ def contract_sql_fragments(paths: str = "both") -> dict[str, str]:
         "numeric_values": ",\n           ".join(
             _JSON_NUMBER.format(j=f"j_{f.name}") + f" AS n_{f.name}" for f in numeric
         ),
-        "event_types": sql_list(contracts.EVENT_TYPES),
+        # a list for list_contains: an IN list of five or more becomes a join in DuckDB's plan, and a join
+        # keeps the parse from landing its lines in full row groups (LINES_PER_BATCH)
+        "event_types": "[" + ", ".join("'" + t.replace("'", "''") + "'" for t in contracts.EVENT_TYPES) + "]",
         "missing_field": _first_match(missing),
         "wrong_type_field": _first_match(wrong),
         "out_of_range_field": _first_match(ranges),
@@ -557,6 +559,15 @@ GROUP_BYTES = 256 << 20
 GROUP_FILES = 256
 GZIP_RATIO = 8  # about what the generator's and producers' JSON lines compress by
 GROUP_LINE_SCHEMA = pa.schema([("file_id", pa.int64()), *LINE_SCHEMA])
+# Lines in each batch the parse statement scans: a quarter of a row group. The parse is an ordered insert (DuckDB's
+# batch insert: its plan has no join and keeps the order of its input), which writes the batches it scans as
+# row groups, merging consecutive small ones; batches of a quarter row group come out as full row groups, a
+# partial one only at the end of each statement. Before (a join in the plan, batches of a 16 MB read or a
+# file's tail), each parse left a partial row group per thread, which the checkpoint at the connection's close
+# rewrote: at 1M events 1 to 1.6 s of wall time and 2 CPU s. Batches of a whole row group also land full, but
+# parsed slower (at 1M about 2.6 CPU s more than a quarter's, and 3 s more wall): docs/benchmarks.md, issue #19.
+ROW_GROUP_ROWS = 122_880  # DuckDB's default row group size (the warehouse does not change it)
+LINES_PER_BATCH = ROW_GROUP_ROWS // 4
 
 
 def land_new_files(
@@ -781,6 +792,31 @@ def _group_lines(
         file_id += 1
 
 
+def _even_batches(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """``batches`` again, cut and joined into batches of exactly ``rows`` rows (the last one shorter), in order.
+
+    A batch of ``batches`` is pulled only when the ones before it cannot fill the next batch, so a file is still
+    opened when the stream reaches it; this holds at most about two batches of ``rows`` rows more (what waits
+    to be joined, and the join).
+    """
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        pending.append(batch)
+        held += batch.num_rows
+        if held < rows:
+            continue
+        joined = pa.concat_batches(pending) if len(pending) > 1 else pending[0]
+        start = 0
+        while held - start >= rows:
+            yield joined.slice(start, rows)
+            start += rows
+        pending = [joined.slice(start)] if held > start else []
+        held -= start
+    if held:
+        yield pa.concat_batches(pending) if len(pending) > 1 else pending[0]
+
+
 def _land_files(run: _LandingRun, group: list[_Candidate], refusals: list) -> list[LandedFile]:
     """Parse a group of file versions in one statement and one transaction; each file is read once (hashed
     while parsed). A file with a current version (``previous``) must be alone in its group.
@@ -807,7 +843,9 @@ def _land_files(run: _LandingRun, group: list[_Candidate], refusals: list) -> li
             if not pending:
                 raise _LandedMeanwhile
             first_file_id = run_sql(con, "ingestion/next_file_id.sql").fetchone()[0]
-            lines = _group_lines(pending, first_file_id, opened, refusals, run.max_line_bytes)
+            lines = _even_batches(
+                _group_lines(pending, first_file_id, opened, refusals, run.max_line_bytes), LINES_PER_BATCH
+            )
             con.register("landing_lines", pa.RecordBatchReader.from_batches(GROUP_LINE_SCHEMA, lines))
             try:
                 run_sql(

@@ -77,7 +77,7 @@ checked AS (
                WHEN cardinality(m) <> len(list_distinct(map_keys(m))) THEN 'duplicate_key'
                WHEN j_event_type IS NULL OR j_event_type = '""' THEN 'missing_required_field'
                WHEN NOT starts_with(j_event_type, '"') THEN 'wrong_type'
-               WHEN et NOT IN {event_types} THEN 'unknown_event_type'
+               WHEN NOT list_contains({event_types}, et) THEN 'unknown_event_type'
                WHEN missing_field IS NOT NULL THEN 'missing_required_field'
                WHEN wrong_type_field IS NOT NULL THEN 'wrong_type'
                WHEN ts_value IS NULL THEN 'bad_ts'
