@@ -179,6 +179,21 @@ def bench_ours(landing: Path, first: str, last: str, workdir: Path, memory: str,
     }
 
 
+def floor_script(landing: Path, memory: str, threads: int, out: Path) -> str:
+    """``benchmarks/baseline_floor.sql`` filled in for the landing folder ``landing``, writing ``out``."""
+    return (
+        (ROOT / "benchmarks" / "baseline_floor.sql")
+        .read_text()
+        .format(
+            memory=memory,
+            threads=threads,
+            glob=str(landing / "events" / "*" / "*.jsonl*"),
+            fx=str(ROOT / "data_platform" / "reference" / "fx_rates.csv"),
+            out=str(out),
+        )
+    )
+
+
 def bench_floor(landing: Path, workdir: Path, memory: str, threads: int) -> dict:
     """The hand-written DuckDB script over the same files. If it runs out of memory at ``memory`` (DuckDB's
     hash aggregates and joins do not all spill), it is retried with four times as much, and says so."""
@@ -186,17 +201,7 @@ def bench_floor(landing: Path, workdir: Path, memory: str, threads: int) -> dict
     tried = []
     for attempt in (memory, _times(memory, 4)):
         db.unlink(missing_ok=True)
-        script = (
-            (ROOT / "benchmarks" / "baseline_floor.sql")
-            .read_text()
-            .format(
-                memory=attempt,
-                threads=threads,
-                glob=str(landing / "events" / "*" / "*.jsonl*"),
-                fx=str(ROOT / "data_platform" / "reference" / "fx_rates.csv"),
-                out=str(workdir / "floor.parquet"),
-            )
-        )
+        script = floor_script(landing, attempt, threads, workdir / "floor.parquet")
         code = (
             f"import duckdb; con = duckdb.connect({str(db)!r}); con.execute({script!r}); "
             "print(con.execute('SELECT count(*) FROM ctr_splits').fetchone()[0])"

@@ -287,14 +287,21 @@ def test_every_dependency_is_pinned_exactly():
     assert deps and all("==" in d for d in deps), [d for d in deps if "==" not in d]
 
 
+def _last_line_printed_by(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (this one's), check it succeeds, return the last line it printed."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.splitlines()[-1]
+
+
 def test_a_process_that_loaded_the_definitions_freezes_its_objects_at_exit():
     """Python's shutdown would walk every object of Dagster's and ours for garbage cycles (about 0.8 s after
     a `dg launch` run's last event on a quiet machine); the definitions register gc.freeze to run at exit, after the
     other exit handlers, so that walk is skipped. Checked in a fresh interpreter: nothing is frozen while
     the process runs, everything once its exit handlers have run."""
-    import subprocess
-    import sys
-
     code = (
         "import atexit, gc\n"
         "import data_platform.definitions\n"
@@ -302,9 +309,7 @@ def test_a_process_that_loaded_the_definitions_freezes_its_objects_at_exit():
         "atexit._run_exitfuncs()\n"
         "print(gc.get_freeze_count())\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert int(done.stdout.split()[-1]) > 10_000
+    assert int(_last_line_printed_by(code)) > 10_000
 
 
 def test_loading_the_definitions_imports_no_library_that_only_steps_use():
@@ -312,14 +317,9 @@ def test_loading_the_definitions_imports_no_library_that_only_steps_use():
     polars (pandera schemas, the baselines' and the twin's frames), pandas, scikit-learn and pandera are imported
     by the steps that use them, not at load (together several tenths of a second of every process). Checked in a
     fresh interpreter."""
-    import subprocess
-    import sys
-
     step_only = ["sqlglot", "polars", "pandas", "sklearn", "scipy", "pandera"]
     code = f"import sys\nimport data_platform.definitions\nprint([m for m in {step_only!r} if m in sys.modules])\n"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split("\n")[-2] == "[]"
+    assert _last_line_printed_by(code) == "[]"
 
 
 def test_the_launch_process_is_dg_launch_without_dgs_other_commands():
@@ -351,7 +351,5 @@ def test_the_launch_process_is_dg_launch_without_dgs_other_commands():
         "    pass\n"
         "print(sorted(m for m in sys.modules if m.startswith('dagster_dg_cli.cli.')))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    loaded = done.stdout.split("\n")[-2]
+    loaded = _last_line_printed_by(code)
     assert "scaffold" not in loaded and "plus" not in loaded and "labs" not in loaded, loaded

@@ -330,9 +330,19 @@ def _within_bounds(f: contracts.Field, value: str) -> str:
     return "(" + " AND ".join(bounds) + ")"
 
 
+def _quoted_strings(values) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
 def sql_list(values) -> str:
     """A SQL list literal of strings, e.g. ('a', 'b'), for IN tests on contract constants."""
-    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+    return "(" + _quoted_strings(values) + ")"
+
+
+def sql_array(values) -> str:
+    """A SQL list value of strings, e.g. ['a', 'b'], for ``list_contains`` (an IN list of five or more values
+    becomes a join in DuckDB's plan)."""
+    return "[" + _quoted_strings(values) + "]"
 
 
 def _first_match(cases: list[tuple[str, str]]) -> str:
@@ -393,7 +403,7 @@ def contract_sql_fragments(paths: str = "both") -> dict[str, str]:
         ),
         # a list for list_contains: an IN list of five or more becomes a join in DuckDB's plan, and a join
         # keeps the parse from landing its lines in full row groups (LINES_PER_BATCH)
-        "event_types": "[" + ", ".join("'" + t.replace("'", "''") + "'" for t in contracts.EVENT_TYPES) + "]",
+        "event_types": sql_array(contracts.EVENT_TYPES),
         "missing_field": _first_match(missing),
         "wrong_type_field": _first_match(wrong),
         "out_of_range_field": _first_match(ranges),
