@@ -11,7 +11,6 @@ a temporary folder, deleted afterwards.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
@@ -22,11 +21,7 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pipeline import floor_script  # noqa: E402
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+from measure import cpu_seconds  # noqa: E402
 
 
 def _code_lines(part: str) -> list[str]:
@@ -47,16 +42,17 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.tmp) as work:
         script = floor_script(args.landing, args.memory, args.threads, Path(work) / "floor.parquet")
-        started, cpu_started = time.perf_counter(), _cpu()
+        started, cpu_started = time.perf_counter(), cpu_seconds()
         con = duckdb.connect(str(Path(work) / "floor.duckdb"))
         print(" wall s   cpu s  statement")
         for statement in statements(script):
-            wall, cpu = time.perf_counter(), _cpu()
+            wall, cpu = time.perf_counter(), cpu_seconds()
             con.execute(statement)
             first_line = _code_lines(statement)[0][:80]
-            print(f"{time.perf_counter() - wall:7.2f} {_cpu() - cpu:7.2f}  {first_line}", flush=True)
+            print(f"{time.perf_counter() - wall:7.2f} {cpu_seconds() - cpu:7.2f}  {first_line}", flush=True)
         con.close()
-        print(f"{time.perf_counter() - started:7.2f} {_cpu() - cpu_started:7.2f}  the whole script, close included")
+        total_cpu = cpu_seconds() - cpu_started
+        print(f"{time.perf_counter() - started:7.2f} {total_cpu:7.2f}  the whole script, close included")
 
 
 if __name__ == "__main__":
