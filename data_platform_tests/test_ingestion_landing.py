@@ -658,7 +658,7 @@ def test_the_fast_path_takes_every_valid_generated_line(tmp_path):
     assert sum(r["reason"] is None for r in fast) == sum(r["reason"] is None for r in full) == manifest["valid_lines"]
 
 
-def test_the_line_stream_is_cut_into_batches_of_a_row_group_in_order_and_read_only_as_needed():
+def test_the_line_stream_is_cut_into_batches_of_one_size_in_order_and_read_only_as_needed():
     import pyarrow as pa
 
     pulled = []

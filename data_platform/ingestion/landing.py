@@ -574,8 +574,9 @@ GROUP_LINE_SCHEMA = pa.schema([("file_id", pa.int64()), *LINE_SCHEMA])
 # row groups, merging consecutive small ones; batches of a quarter row group come out as full row groups, a
 # partial one only at the end of each statement. Before (a join in the plan, batches of a 16 MB read or a
 # file's tail), each parse left a partial row group per thread, which the checkpoint at the connection's close
-# rewrote: at 1M events 1 to 1.6 s of wall time and 2 CPU s. Batches of a whole row group also land full, but
-# parsed slower (at 1M about 2.6 CPU s more than a quarter's, and 3 s more wall): docs/benchmarks.md, issue #19.
+# rewrote: at 1M events 1 to 1.6 s of wall time and 2 CPU s. Batches of a whole row group also land full; they
+# parsed slower than a quarter's in one series of landing alone and the same in another, and the whole step at 1M
+# came out the same as before either way (the parse costs what the close saved): docs/benchmarks.md, issue #19.
 ROW_GROUP_ROWS = 122_880  # DuckDB's default row group size (the warehouse does not change it)
 LINES_PER_BATCH = ROW_GROUP_ROWS // 4
 
