@@ -400,7 +400,7 @@ def verdicts(scales: list[dict], incremental: dict | None) -> list[tuple[str, st
                 (
                     f"faster than the pandas baseline at {n}",
                     f"pandas takes {size['pandas_vs_ours']}x ours",
-                    size["pandas_vs_ours"] >= TARGETS["pandas_vs_ours"],
+                    size["pandas_vs_ours"] > TARGETS["pandas_vs_ours"],  # a tie is not faster
                 )
             )
         else:
