@@ -67,3 +67,10 @@ def test_the_floor_and_pandas_targets_are_judged_at_every_size_and_the_stretch_o
     judged = {t: v for t, _, v in rows}
     assert judged["stretch: ours within 1.5x of the floor at 10,000,000"] == "FAIL"
     assert judged["faster than the pandas baseline at 1,000,000 (or pandas unable to finish)"] == "FAIL"
+
+
+def test_a_tie_with_pandas_is_not_faster():
+    rows = verdicts([_sized(1_000_000, 1.9, 1.0), _sized(3_000_000, 1.9, 1.01)], None)
+    judged = {t: v for t, _, v in rows}
+    assert judged["faster than the pandas baseline at 1,000,000"] == "FAIL"
+    assert judged["faster than the pandas baseline at 3,000,000"] == "PASS"

@@ -42,7 +42,7 @@ READS = [
 ]
 
 
-@pytest.mark.timeout(2400)  # 5 waves of 4 runs, each wave after the daemon's next 30 s backfill tick
+@pytest.mark.timeout(2400)  # 5 waves of 4 runs, each wave at the daemon's next backfill iteration (tests: every 5 s)
 def test_a_daemon_backfill_on_the_lake_with_parallel_runs_equals_the_same_backfill_on_the_file(
     tmp_path, lake_peers, monkeypatch
 ):

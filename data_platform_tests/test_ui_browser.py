@@ -329,7 +329,7 @@ def test_demo_every_asset_page_has_column_descriptions(demo_ui):
 
 def test_demo_backfill_page_shows_its_runs_and_partitions(demo_ui):
     """A backfill as docs/backfills.md asks for it, run by the daemon, and its page. It runs inside the quiet window
-    (the daemon's backfill loop waits 30 s a turn): the window lets its runs through, by the backfill's id."""
+    (its runs wait for the daemon's backfill iterations): the window lets its runs through, by the backfill's id."""
     page = demo_ui.page
     done = run_cli(
         [
