@@ -262,10 +262,10 @@ def drop_page_cache() -> bool:
     whether it was done.
 
     With 24 GB of RAM, the landing files, warehouses and spill files of a series fill the page cache, and a
-    run that then needs memory makes the kernel reclaim it as it allocates: at 10M events the label and split
-    steps took 35 to 40% more CPU seconds (15 to 59% system time in ``top``) than the same code on an emptied
-    cache (docs/benchmarks.md, "the page cache at 10M"). Emptied before each measured run, every implementation
-    starts from the same free memory and reads its input from disk."""
+    run that then needs memory likely makes the kernel reclaim it as it allocates: at 10M events the label and
+    split steps took 39 to 51% more CPU seconds than the same code on an emptied cache (docs/benchmarks.md, "the
+    page cache at 10M"). Emptied before each measured run, every implementation starts from the same free memory
+    and reads its input from disk."""
     os.sync()
     try:
         Path("/proc/sys/vm/drop_caches").write_text("3\n")
