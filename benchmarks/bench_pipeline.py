@@ -305,13 +305,11 @@ def bench_scale(events: int, args: argparse.Namespace) -> dict:
         print(
             f"   floor {floor['seconds']}s ({floor['cpu_seconds']} CPU s), peak {floor['peak_rss_mb']} MB", flush=True
         )
-        if not args.no_pandas:
+        if args.no_pandas:
+            pandas = {"finished": False, "why": "skipped (--no-pandas)"}
+        else:
             _fresh_page_cache(args)
-        pandas = (
-            bench_pandas(landing, workdir, args.pandas_cap_gb, args.pandas_timeout)
-            if not args.no_pandas
-            else {"finished": False, "why": "skipped (--no-pandas)"}
-        )
+            pandas = bench_pandas(landing, workdir, args.pandas_cap_gb, args.pandas_timeout)
         print(f"   pandas {pandas}", flush=True)
         return {
             "events": events,

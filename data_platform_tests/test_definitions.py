@@ -287,14 +287,20 @@ def test_every_dependency_is_pinned_exactly():
     assert deps and all("==" in d for d in deps), [d for d in deps if "==" not in d]
 
 
+def _stdout_of(cmd: list[str]) -> str:
+    """Run ``cmd``, check it succeeds, return what it printed."""
+    import subprocess
+
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 def _last_line_printed_by(code: str) -> str:
     """Run ``code`` in a fresh interpreter (this one's), check it succeeds, return the last line it printed."""
-    import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.splitlines()[-1]
+    return _stdout_of([sys.executable, "-c", code]).splitlines()[-1]
 
 
 def test_a_process_that_loaded_the_definitions_freezes_its_objects_at_exit():
@@ -327,7 +333,6 @@ def test_the_launch_process_is_dg_launch_without_dgs_other_commands():
     (data_platform/dg_launch_cli.py), not the `dg` script, which imports every one of its commands first: the same
     options as `dg launch`, and none of dg's other command modules loaded."""
     import re
-    import subprocess
     import sys
     from pathlib import Path
 
@@ -335,9 +340,10 @@ def test_the_launch_process_is_dg_launch_without_dgs_other_commands():
 
     def usage(cmd: list[str]) -> list[str]:
         """The command's help, lines stripped, its program name (``dg``, ``python -m ...``) left out."""
-        done = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr[-2000:]
-        return [re.sub(r"^Usage: .* launch ", "Usage: launch ", line.strip()) for line in done.stdout.splitlines()]
+        return [
+            re.sub(r"^Usage: .* launch ", "Usage: launch ", line.strip())
+            for line in _stdout_of([*cmd, "--help"]).splitlines()
+        ]
 
     dg_usage = usage([str(Path(sys.executable).with_name("dg")), "launch"])
     assert "Usage: launch [OPTIONS]" in dg_usage and usage(DG_LAUNCH) == dg_usage
